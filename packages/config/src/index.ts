@@ -1,0 +1,2 @@
+export { ConfigError, loadEnv, parseEnv } from './env';
+export * as vars from './vars';

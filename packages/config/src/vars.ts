@@ -1,0 +1,96 @@
+/**
+ * The environment variables Glassdome's processes share, each with its default and meaning.
+ * Every app composes its own schema from these pieces; the README's configuration table is checked
+ * against them by `config-table.test.ts`.
+ */
+import { z } from 'zod';
+
+const postgresUrl = z.string().refine((value) => /^postgres(ql)?:\/\/[^\s]+$/.test(value) && URL.canParse(value), {
+  message: 'must be a postgres:// URL, e.g. postgres://glassdome@127.0.0.1:5432/glassdome',
+});
+
+const redisUrl = z.string().refine((value) => /^rediss?:\/\/[^\s]*$/.test(value) && URL.canParse(value), {
+  message: 'must be a redis:// URL, e.g. redis://127.0.0.1:6379',
+});
+
+const port = z.coerce.number().int().min(0).max(65535);
+const flag = z.enum(['0', '1', 'true', 'false']).transform((value) => value === '1' || value === 'true');
+
+/** Backing services every process needs. */
+export const backing = {
+  /** Redis holding the BullMQ queues. */
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
+  /** Key prefix for every queue; the braces are a Redis Cluster hash tag so one queue's keys share a slot. */
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^\{[A-Za-z0-9_.:-]+\}$/, 'must be a hash tag in braces, e.g. {glassdome}')
+    .default('{glassdome}'),
+  /** Postgres holding desired and observed state. */
+  DATABASE_URL: postgresUrl.default('postgres://postgres@127.0.0.1:5432/glassdome'),
+  /** Log level: fatal, error, warn, info, debug or trace. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Log format: json (default off a terminal) or pretty (default on a terminal). */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  /** Key (32 bytes, base64 or hex) that encrypts credentials stored in Postgres; generated into .glassdome/ by `pnpm start`. */
+  GLASSDOME_SECRET_KEY: z
+    .string()
+    .min(32, 'must be at least 32 characters (32 random bytes as base64 or hex)')
+    .optional(),
+};
+
+/** The Proxmox cluster workers talk to; defaults point at the simulator started by `pnpm start`. */
+export const proxmox = {
+  /** Proxmox API base, e.g. https://pve.example:8006 (the /api2/json suffix is added). */
+  PROXMOX_URL: z.string().url().default('https://127.0.0.1:8006'),
+  /** API token id, user@realm!name. */
+  PROXMOX_TOKEN_ID: z
+    .string()
+    .regex(/^[^\s@!]+@[A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+$/, 'must look like user@realm!tokenname')
+    .default('glassdome@pve!deploy'),
+  /** API token secret (a UUID on real Proxmox). */
+  PROXMOX_TOKEN_SECRET: z.string().min(1).optional(),
+  /** Node that VMs are deployed on. */
+  PROXMOX_NODE: z
+    .string()
+    .regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/, 'must be a node name')
+    .default('pve01'),
+  /** SHA-256 fingerprint of the API certificate (AA:BB:…), pinned. */
+  PROXMOX_TLS_FINGERPRINT: z
+    .string()
+    .regex(/^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/, 'must be a SHA-256 fingerprint like AB:CD:…')
+    .optional(),
+  /** Path of a CA certificate (PEM) that signs the API certificate, instead of a fingerprint. */
+  PROXMOX_CA_FILE: z.string().optional(),
+  /** Storage for cloned disks. */
+  PROXMOX_STORAGE: z.string().default('local-lvm'),
+  /** Bridge that VM NICs attach to. */
+  PROXMOX_BRIDGE: z.string().default('vmbr0'),
+  /** Host (and optional :port) of the node's SSH daemon, for the gateway's host operations. */
+  PROXMOX_SSH_HOST: z.string().default('127.0.0.1:2222'),
+  /** SSH user on the node. */
+  PROXMOX_SSH_USER: z.string().default('root'),
+  /** Private key file for the node's SSH user. */
+  PROXMOX_SSH_KEY_FILE: z.string().optional(),
+  /** Pinned SSH host key of the node (SHA256:… fingerprint). */
+  PROXMOX_SSH_HOST_KEY: z.string().optional(),
+};
+
+export const api = {
+  /** Port of the HTTP API. */
+  API_PORT: port.default(8001),
+  /** Address the API listens on. */
+  API_HOST: z.string().default('127.0.0.1'),
+  /** First admin API key, created at start-up if no admin key exists. */
+  GLASSDOME_ADMIN_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
+  /** Requests per minute allowed per API key. */
+  API_RATE_LIMIT: z.coerce.number().int().positive().default(600),
+};
+
+export const worker = {
+  /** Jobs one worker process runs at once. */
+  WORKER_CONCURRENCY: z.coerce.number().int().positive().default(8),
+  /** Seconds a stopping worker waits for in-flight jobs before handing them back. */
+  WORKER_SHUTDOWN_SECONDS: z.coerce.number().positive().default(20),
+};
+
+export const helpers = { port, flag, postgresUrl, redisUrl };
