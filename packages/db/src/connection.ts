@@ -1,0 +1,64 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema';
+
+// int8 (bigserial ids, counts) as JS numbers: every id we keep stays far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export type Db = Kysely<Database>;
+
+export interface DbOptions {
+  /** Largest number of pooled connections. @defaultValue 10 */
+  maxConnections?: number;
+  /** Milliseconds to wait for a connection before failing. @defaultValue 5000 */
+  connectTimeoutMs?: number;
+}
+
+/** Opens a pooled Kysely handle on `url`. Nothing connects until the first query. */
+export function createDb(url: string, options: DbOptions = {}): Db {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+  });
+  // An idle client losing its server must not crash the process; the next query reconnects.
+  pool.on('error', () => {});
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** Raised when Postgres cannot be reached or refuses us, with what to do about it. */
+export class PostgresUnavailableError extends Error {
+  constructor(
+    readonly target: string,
+    readonly reason: string,
+  ) {
+    super(
+      `Postgres at ${target} is not available (${reason}); start it (e.g. \`pg_ctlcluster 15 main start\` or \`docker compose up -d postgres\`) and check DATABASE_URL`,
+    );
+    this.name = 'PostgresUnavailableError';
+  }
+}
+
+/** Where a URL points, for messages: host:port/database, never the password. */
+export function describePostgresUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}
+
+/** Runs `select 1`; turns any failure into a PostgresUnavailableError naming the target and cause. */
+export async function checkPostgres(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } catch (error) {
+    const err = error as NodeJS.ErrnoException;
+    throw new PostgresUnavailableError(describePostgresUrl(url), err.code ?? err.message);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

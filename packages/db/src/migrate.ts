@@ -1,0 +1,50 @@
+import { type Migration, type MigrationResultSet, Migrator } from 'kysely';
+import type { Db } from './connection';
+import * as initial from './migrations/0001_initial';
+
+/** Every migration, in order. Listed statically so bundled apps carry them. */
+export const migrations: Record<string, Migration> = {
+  '0001_initial': initial,
+};
+
+function migrator(db: Db): Migrator {
+  return new Migrator({ db, provider: { getMigrations: async () => migrations } });
+}
+
+export class MigrationError extends Error {
+  constructor(
+    readonly migration: string | undefined,
+    readonly cause: unknown,
+  ) {
+    super(`migration ${migration ?? '(unknown)'} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'MigrationError';
+  }
+}
+
+function check(result: MigrationResultSet): string[] {
+  if (result.error) {
+    const failed = result.results?.find((r) => r.status === 'Error');
+    throw new MigrationError(failed?.migrationName, result.error);
+  }
+  return (result.results ?? []).map((r) => `${r.direction} ${r.migrationName}`);
+}
+
+/**
+ * Brings the schema to the newest version. Kysely takes its migration lock (a row lock in
+ * `kysely_migration_lock`) first, so any number of processes may call this at start-up at once.
+ * Returns what ran.
+ */
+export async function migrateToLatest(db: Db): Promise<string[]> {
+  return check(await migrator(db).migrateToLatest());
+}
+
+/** Undoes the newest migration. */
+export async function migrateDown(db: Db): Promise<string[]> {
+  return check(await migrator(db).migrateDown());
+}
+
+/** Undoes every migration. */
+export async function migrateToEmpty(db: Db): Promise<string[]> {
+  const { NO_MIGRATIONS } = await import('kysely');
+  return check(await migrator(db).migrateTo(NO_MIGRATIONS));
+}

@@ -1,0 +1,180 @@
+// Generated from the migrations by `pnpm migrate types`; checked by schema-drift.test.ts. Do not edit.
+import type { Generated } from 'kysely';
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface AlertsTable {
+  id: Generated<string>;
+  dedup_key: string;
+  kind: string;
+  severity: string;
+  subject: string;
+  message: string;
+  state: string;
+  data: JsonValue | null;
+  first_seen_at: Generated<Date>;
+  last_seen_at: Generated<Date>;
+  acknowledged_at: Date | null;
+  acknowledged_by: string | null;
+  resolved_at: Date | null;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  name: string;
+  prefix: string;
+  key_hash: string;
+  role: string;
+  created_at: Generated<Date>;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface CredentialsTable {
+  platform_id: string;
+  kind: string;
+  sealed: string;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  at: Generated<Date>;
+  lab_id: string | null;
+  vm_id: string | null;
+  kind: string;
+  message: string;
+  data: JsonValue | null;
+}
+
+export interface IdempotencyKeysTable {
+  api_key_id: string;
+  key: string;
+  request_hash: string;
+  status_code: number;
+  response: JsonValue;
+  created_at: Generated<Date>;
+}
+
+export interface LabsTable {
+  id: Generated<string>;
+  name: string;
+  platform_id: string;
+  status: string;
+  spec: JsonValue;
+  graph: JsonValue;
+  on_failure: string;
+  copies: number;
+  expires_at: Date | null;
+  error: string | null;
+  request_id: string | null;
+  created_by: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface NetworkLeasesTable {
+  platform_id: string;
+  tag: number;
+  owner: string;
+  lab_id: string | null;
+  network: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface PlatformsTable {
+  id: string;
+  kind: Generated<string>;
+  api_url: string;
+  node: string;
+  token_id: string;
+  tls_fingerprint: string | null;
+  ssh_host: string | null;
+  ssh_user: string | null;
+  ssh_host_key: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface SshHostKeysTable {
+  host: string;
+  port: number;
+  fingerprint: string;
+  key_type: string | null;
+  trusted_at: Generated<Date>;
+}
+
+export interface StepsTable {
+  id: Generated<number>;
+  vm_id: string | null;
+  lab_id: string | null;
+  name: string;
+  status: string;
+  attempts: Generated<number>;
+  queued_at: Generated<Date>;
+  started_at: Date | null;
+  finished_at: Date | null;
+  error: string | null;
+  detail: JsonValue | null;
+}
+
+export interface TemplatesTable {
+  id: Generated<string>;
+  platform_id: string;
+  node: string;
+  os: string;
+  vmid: number;
+  name: string;
+  status: string;
+  config_digest: string | null;
+  error: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface VmidLeasesTable {
+  platform_id: string;
+  vmid: number;
+  owner: string;
+  expires_at: Date;
+  created_at: Generated<Date>;
+}
+
+export interface VmsTable {
+  id: Generated<string>;
+  lab_id: string | null;
+  copy: number | null;
+  name: string;
+  os: string;
+  platform_id: string;
+  node: string;
+  vmid: number | null;
+  status: string;
+  desired_state: Generated<string>;
+  observed_status: string | null;
+  observed_at: Date | null;
+  ip: string | null;
+  spec: JsonValue;
+  error: string | null;
+  request_id: string | null;
+  created_by: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface Database {
+  alerts: AlertsTable;
+  api_keys: ApiKeysTable;
+  credentials: CredentialsTable;
+  events: EventsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  labs: LabsTable;
+  network_leases: NetworkLeasesTable;
+  platforms: PlatformsTable;
+  ssh_host_keys: SshHostKeysTable;
+  steps: StepsTable;
+  templates: TemplatesTable;
+  vmid_leases: VmidLeasesTable;
+  vms: VmsTable;
+}
