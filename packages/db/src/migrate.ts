@@ -14,7 +14,7 @@ function migrator(db: Db): Migrator {
 export class MigrationError extends Error {
   constructor(
     readonly migration: string | undefined,
-    readonly cause: unknown,
+    override readonly cause: unknown,
   ) {
     super(`migration ${migration ?? '(unknown)'} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.name = 'MigrationError';
