@@ -1,0 +1,109 @@
+import { isIPv4 } from 'node:net';
+import type { ProxmoxClient } from './client';
+import { DeadlineExceededError, TransientError, VmNotRunningError } from './errors';
+import { toNumber } from './normalize';
+import { pollUntil } from './poll';
+
+export interface GuestAddress {
+  family: 'ipv4' | 'ipv6';
+  address: string;
+  prefix: number;
+}
+
+export interface GuestInterface {
+  name: string;
+  /** Lowercase, as the agent reports it. */
+  mac: string | undefined;
+  addresses: GuestAddress[];
+}
+
+export interface AgentIp {
+  /** The first global-unicast IPv4 address of a non-loopback interface. */
+  ip: string;
+  interfaces: GuestInterface[];
+}
+
+export interface WaitForAgentIpOptions {
+  /**
+   * How long the guest may take to boot and report an address.
+   * @defaultValue 300000
+   */
+  deadlineMs?: number;
+  /**
+   * First wait between polls (growing from there); the client's polling policy otherwise.
+   * @defaultValue the client's `polling.initialMs`
+   */
+  pollMs?: number;
+  node?: string;
+}
+
+/** Loopback, link-local, unspecified, multicast and broadcast addresses cannot reach the guest. */
+export function isGlobalUnicastIPv4(address: string): boolean {
+  if (!isIPv4(address)) return false;
+  const [a = 0, b = 0] = address.split('.').map(Number);
+  if (a === 0 || a === 127 || a >= 224) return false;
+  return !(a === 169 && b === 254);
+}
+
+export function firstGlobalIPv4(interfaces: readonly GuestInterface[]): string | undefined {
+  for (const nic of interfaces) {
+    if (nic.name === 'lo') continue;
+    const found = nic.addresses.find((entry) => entry.family === 'ipv4' && isGlobalUnicastIPv4(entry.address));
+    if (found) return found.address;
+  }
+  return undefined;
+}
+
+/** Guest agent calls (`…/qemu/{vmid}/agent/…`). */
+export class AgentApi {
+  constructor(private readonly client: ProxmoxClient) {}
+
+  /** One try: the agent is expected to be unready for a while, and waitForIp does the polling. */
+  async interfaces(vmid: number, node = this.client.node): Promise<GuestInterface[]> {
+    const raw = await this.client.get<{ result?: Record<string, unknown>[] }>(
+      `/nodes/${node}/qemu/${vmid}/agent/network-get-interfaces`,
+      undefined,
+      { retry: false },
+    );
+    return (raw.result ?? []).map((nic) => ({
+      name: String(nic.name ?? ''),
+      mac: typeof nic['hardware-address'] === 'string' ? nic['hardware-address'].toLowerCase() : undefined,
+      addresses: ((nic['ip-addresses'] ?? []) as Record<string, unknown>[]).map((entry) => ({
+        family: entry['ip-address-type'] === 'ipv6' ? 'ipv6' : 'ipv4',
+        address: String(entry['ip-address']),
+        prefix: toNumber(entry.prefix),
+      })),
+    }));
+  }
+
+  /**
+   * Waits until the guest agent reports a global-unicast IPv4 address. Every "not yet" answer (agent not
+   * running, VM not running yet, QMP `got timeout`, other transient errors, no address leased yet) is
+   * waited out until the deadline; a VM without an agent configured fails at once.
+   */
+  async waitForIp(vmid: number, options: WaitForAgentIpOptions = {}): Promise<AgentIp> {
+    const deadlineMs = options.deadlineMs ?? 300_000;
+    const polling = { ...this.client.polling, ...(options.pollMs ? { initialMs: options.pollMs } : {}) };
+    let lastReason = 'no answer yet';
+    try {
+      return await pollUntil(
+        async () => {
+          try {
+            const interfaces = await this.interfaces(vmid, options.node);
+            const ip = firstGlobalIPv4(interfaces);
+            lastReason = 'no global IPv4 address yet';
+            return ip ? { ip, interfaces } : undefined;
+          } catch (error) {
+            if (!(error instanceof TransientError || error instanceof VmNotRunningError)) throw error;
+            lastReason = error.pveMessage ?? error.message;
+            return undefined;
+          }
+        },
+        { what: `guest agent IP of VM ${vmid}`, deadlineMs, polling },
+      );
+    } catch (error) {
+      if (!(error instanceof DeadlineExceededError)) throw error;
+      throw new DeadlineExceededError(`${error.message} (last: ${lastReason})`);
+    }
+  }
+}

@@ -1,0 +1,204 @@
+import type { Agent } from 'node:http';
+import type { Logger } from '@glassdome/logger';
+import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
+import { type Authenticator, createAuthenticator, type Ticket } from './auth';
+import { classifyAnswer } from './classify';
+import {
+  apiBaseUrl,
+  defaultKeepAliveIdleMs,
+  defaultPolling,
+  defaultTimeoutMs,
+  type PollingPolicy,
+  type ProxmoxConfig,
+} from './config';
+import { encodeParams, type Params } from './encoding';
+import { AuthenticationError, type ProxmoxError, TlsVerificationError, TransientError } from './errors';
+import { defaultRetryPolicy, type RetryPolicy, withRetry } from './retry';
+import { scrubBody, scrubText, secretParamNames } from './scrub';
+import { createAgent } from './tls';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface RequestOptions {
+  /**
+   * Whether repeating the call cannot do its work twice; non-idempotent calls are retried only on
+   * errors that certainly did not reach Proxmox.
+   * @defaultValue true for GET, PUT and DELETE; false for POST
+   */
+  idempotent?: boolean;
+  /**
+   * Backoff override for this call; `false` makes exactly one try (for callers that poll themselves).
+   * @defaultValue the client's policy
+   */
+  retry?: Partial<RetryPolicy> | false;
+  /**
+   * @defaultValue the client's `timeoutMs`
+   */
+  timeoutMs?: number;
+}
+
+/** Network failures where the request certainly never reached the server. */
+const notDeliveredCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** Certificate verification failures (CA mode): repeating cannot help. */
+const tlsTrustCodes = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * The HTTP layer every typed API module goes through: authentication, encoding, TLS trust, timeouts,
+ * classification of every failure into a named error, and bounded retries of transient ones.
+ */
+export class ProxmoxClient {
+  /** Node that node-scoped calls default to. */
+  readonly node: string;
+  /** How pollers built on this client (tasks, guest agent) space their calls. */
+  readonly polling: PollingPolicy;
+  readonly #http: AxiosInstance;
+  readonly #agent: Agent;
+  readonly #auth: Authenticator;
+  readonly #retry: RetryPolicy;
+  readonly #timeoutMs: number;
+  readonly #logger: Logger | undefined;
+
+  constructor(config: ProxmoxConfig, logger?: Logger) {
+    this.node = config.node;
+    this.polling = { ...defaultPolling, ...config.polling };
+    this.#logger = logger;
+    this.#retry = { ...defaultRetryPolicy, ...config.retry };
+    this.#timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
+    this.#agent = createAgent(config.baseUrl, config.tls, config.keepAliveIdleMs ?? defaultKeepAliveIdleMs);
+    if (config.tls && 'insecure' in config.tls) {
+      logger?.warn({ baseUrl: config.baseUrl }, 'Proxmox TLS verification is disabled (tls.insecure)');
+    }
+    this.#http = axios.create({
+      baseURL: apiBaseUrl(config.baseUrl),
+      httpAgent: this.#agent,
+      httpsAgent: this.#agent,
+      // Plain http to PVE is redirected to https; following it would resend credentials unchecked.
+      maxRedirects: 0,
+      validateStatus: () => true,
+      proxy: false,
+    });
+    this.#auth = createAuthenticator(config.auth, (username, password) => this.#login(username, password));
+  }
+
+  get<T>(path: string, params?: Params, options?: RequestOptions): Promise<T> {
+    return this.request<T>('GET', path, params, options);
+  }
+
+  post<T>(path: string, params?: Params, options?: RequestOptions): Promise<T> {
+    return this.request<T>('POST', path, params, options);
+  }
+
+  put<T>(path: string, params?: Params, options?: RequestOptions): Promise<T> {
+    return this.request<T>('PUT', path, params, options);
+  }
+
+  delete<T>(path: string, params?: Params, options?: RequestOptions): Promise<T> {
+    return this.request<T>('DELETE', path, params, options);
+  }
+
+  /** Sends one API call and returns its `data`, retrying transient failures as the options allow. */
+  async request<T>(method: HttpMethod, path: string, params?: Params, options: RequestOptions = {}): Promise<T> {
+    const policy: RetryPolicy =
+      options.retry === false ? { ...this.#retry, attempts: 1 } : { ...this.#retry, ...options.retry };
+    return withRetry(() => this.#authenticated<T>(method, path, params, options.timeoutMs), {
+      policy,
+      idempotent: options.idempotent ?? method !== 'POST',
+      onRetry: (error, attempt, delayMs) =>
+        this.#logger?.warn({ request: `${method} ${path}`, attempt, delayMs, err: error.message }, 'retrying'),
+    });
+  }
+
+  /** Closes idle keep-alive sockets so the process can exit. */
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  async #authenticated<T>(method: HttpMethod, path: string, params: Params | undefined, timeoutMs?: number) {
+    const headers = await this.#auth.headersFor(method);
+    try {
+      return await this.#send<T>(method, path, params, headers, timeoutMs);
+    } catch (error) {
+      // An expired or revoked ticket: one fresh login, then the call again.
+      if (!(error instanceof AuthenticationError) || !this.#auth.invalidate()) throw error;
+      return this.#send<T>(method, path, params, await this.#auth.headersFor(method), timeoutMs);
+    }
+  }
+
+  #login(username: string, password: string): Promise<Ticket> {
+    return this.#send<Ticket>('POST', '/access/ticket', { username, password }, {}, undefined);
+  }
+
+  async #send<T>(
+    method: HttpMethod,
+    path: string,
+    params: Params | undefined,
+    headers: Record<string, string>,
+    timeoutMs: number | undefined,
+  ): Promise<T> {
+    const encoded = encodeParams(params);
+    const inQuery = method === 'GET' || method === 'DELETE';
+    const url = inQuery && encoded ? `${path}?${encoded}` : path;
+    const request = `${method} ${path}`;
+    let response: AxiosResponse<unknown>;
+    try {
+      response = await this.#http.request({
+        method,
+        url,
+        headers: inQuery || !encoded ? headers : { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' },
+        data: inQuery || !encoded ? undefined : encoded,
+        timeout: timeoutMs ?? this.#timeoutMs,
+      });
+    } catch (error) {
+      throw this.#networkError(error, request, params);
+    }
+    if (response.status >= 200 && response.status < 300) return (response.data as { data: T }).data;
+    const secrets = this.#secrets(params);
+    throw classifyAnswer({
+      status: response.status,
+      statusText: scrubText(response.statusText ?? '', secrets),
+      body: scrubBody(response.data, secrets),
+      request,
+    });
+  }
+
+  /** Every secret a message about this request could contain, raw and percent-encoded. */
+  #secrets(params: Params | undefined): string[] {
+    const fromParams = Object.entries(params ?? {})
+      .filter(([key, value]) => secretParamNames.has(key) && typeof value === 'string')
+      .map(([, value]) => value as string);
+    return [...this.#auth.secrets(), ...fromParams].flatMap((secret) => [secret, encodeURIComponent(secret)]);
+  }
+
+  /**
+   * A request that got no HTTP answer. The axios error itself is never rethrown: its `config` holds the
+   * request headers, credentials included.
+   */
+  #networkError(error: unknown, request: string, params: Params | undefined): ProxmoxError {
+    const cause = isAxiosError(error) ? error.cause : error;
+    if (cause instanceof TlsVerificationError) return cause;
+    const code = isAxiosError(error) ? error.code : undefined;
+    const causeCode = (cause as NodeJS.ErrnoException | undefined)?.code;
+    if (tlsTrustCodes.has(causeCode ?? code ?? '')) {
+      return new TlsVerificationError(`${request}: certificate not trusted (${causeCode ?? code})`, { request });
+    }
+    // A keep-alive socket the server had already closed: the request never left.
+    const staleSocket =
+      isAxiosError(error) &&
+      (error.request as { reusedSocket?: boolean } | undefined)?.reusedSocket === true &&
+      (causeCode === 'ECONNRESET' || code === 'ECONNRESET');
+    const notDelivered = staleSocket || notDeliveredCodes.has(causeCode ?? code ?? '');
+    const reason = scrubText((error as Error).message ?? String(error), this.#secrets(params));
+    return new TransientError(`${request} failed without an answer: ${reason}`, {
+      request,
+      maybeApplied: !notDelivered,
+    });
+  }
+}

@@ -1,0 +1,45 @@
+export {
+  AccessApi,
+  type AclEntry,
+  type AclGrant,
+  type ApiToken,
+  type CreatedToken,
+  type PveUser,
+  type Role,
+} from './access';
+export {
+  AgentApi,
+  type AgentIp,
+  firstGlobalIPv4,
+  type GuestAddress,
+  type GuestInterface,
+  isGlobalUnicastIPv4,
+  type WaitForAgentIpOptions,
+} from './agent';
+export { classifyAnswer, classifyText } from './classify';
+export { type HttpMethod, ProxmoxClient, type RequestOptions } from './client';
+export {
+  ClusterApi,
+  type ClusterResource,
+  type ClusterResourceType,
+  type NetworkInterface,
+  type NodeInfo,
+  type StorageInfo,
+} from './cluster';
+export type { PollingPolicy, ProxmoxConfig, TicketAuth, TlsTrust, TokenAuth } from './config';
+export { decodeSshKeys, encodeParams, encodeSshKeys, type Params, type ParamValue } from './encoding';
+export * from './errors';
+export { createProxmox, type Proxmox } from './proxmox';
+export { defaultRetryPolicy, type RetryPolicy } from './retry';
+export {
+  isSuccessfulExit,
+  parseUpid,
+  TaskApi,
+  type TaskLogLine,
+  type TaskStatus,
+  type Upid,
+  type WaitForTaskOptions,
+} from './tasks';
+export { normalizeFingerprint } from './tls';
+export type { VmConfig, VmConfigUpdate, VmNic, VmStatus, VmSummary } from './vm-types';
+export { type CloneRequest, type PowerAction, type Snapshot, VmApi } from './vms';

@@ -1,0 +1,64 @@
+import { Agent as HttpAgent } from 'node:http';
+import { type AgentOptions, Agent as HttpsAgent, type RequestOptions } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { type ConnectionOptions, connect, type TLSSocket } from 'node:tls';
+import type { TlsTrust } from './config';
+import { TlsVerificationError } from './errors';
+
+/** `ab:cd:…`, `ABCD…` → `ABCD…`, so fingerprints compare whatever their spelling. */
+export function normalizeFingerprint(fingerprint: string): string {
+  return fingerprint.replace(/[^0-9a-f]/gi, '').toUpperCase();
+}
+
+type ConnectCallback = (error: Error | null, socket: Duplex) => void;
+
+/**
+ * An https agent that hands a socket to a request only after the peer's certificate matched the pinned
+ * SHA-256 fingerprint, so no header (and no token) is ever written to an unverified server. PVE's
+ * certificate is signed by a per-cluster CA nobody trusts, so chain checks are replaced by the pin.
+ */
+class PinnedAgent extends HttpsAgent {
+  readonly #expected: string;
+
+  constructor(fingerprint: string, options: AgentOptions) {
+    super(options);
+    this.#expected = normalizeFingerprint(fingerprint);
+  }
+
+  override createConnection(options: RequestOptions, callback?: ConnectCallback): Duplex | undefined {
+    const socket: TLSSocket = connect({ ...(options as ConnectionOptions), rejectUnauthorized: false });
+    const fail = (error: Error) => {
+      socket.destroy();
+      callback?.(error, socket);
+    };
+    socket.once('error', fail);
+    socket.once('secureConnect', () => {
+      socket.off('error', fail);
+      const actual = normalizeFingerprint(socket.getPeerCertificate().fingerprint256 ?? '');
+      if (actual === this.#expected) {
+        callback?.(null, socket);
+        return;
+      }
+      fail(
+        new TlsVerificationError(
+          `certificate of ${options.host}:${options.port} has SHA-256 fingerprint ${actual || '(none)'}, pinned ${this.#expected}`,
+        ),
+      );
+    });
+    return undefined;
+  }
+}
+
+/**
+ * The socket agent for `baseUrl`: keep-alive with idle sockets dropped after `idleMs` (pveproxy closes
+ * them after 5 s), TLS trusted exactly as `trust` says. Plain http is only for the local simulator.
+ */
+export function createAgent(baseUrl: string, trust: TlsTrust | undefined, idleMs: number): HttpAgent {
+  const options: AgentOptions = { keepAlive: true, timeout: idleMs };
+  if (new URL(baseUrl).protocol === 'http:') return new HttpAgent(options);
+  if (!trust)
+    throw new TlsVerificationError('https needs tls: { fingerprint } or { ca } (or an explicit { insecure: true })');
+  if ('fingerprint' in trust) return new PinnedAgent(trust.fingerprint, options);
+  if ('ca' in trust) return new HttpsAgent({ ...options, ca: trust.ca });
+  return new HttpsAgent({ ...options, rejectUnauthorized: false });
+}
