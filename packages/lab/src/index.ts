@@ -1,0 +1,33 @@
+/**
+ * @glassdome/lab — the lab spec (schema, parsing, validation), its task graph (compilation,
+ * readiness, critical path) and the built-in lab catalog. Pure: no I/O.
+ */
+export { LAB_CATALOG, type LabCatalogEntry, resolveCatalogTemplate } from './catalog';
+export { compileLabGraph, configureTaskId, networkTaskId, provisionTaskId } from './graph/compile';
+export { type CriticalPath, criticalPath } from './graph/critical-path';
+export { describeCycle, findCycle } from './graph/cycle';
+export { LabGraphCycleError, LabGraphError } from './graph/errors';
+export { taskJobId } from './graph/job-id';
+export {
+  dependentsOf,
+  readyAfter,
+  rootTasks,
+  taskById,
+  topologicalOrder,
+  transitiveDependents,
+} from './graph/queries';
+export type { LabGraph, LabTask, LabTaskKind } from './graph/types';
+export { labSpecJsonSchema, vmRequestJsonSchema } from './json-schema';
+export { MAX_SPEC_TEXT_LENGTH, type SpecContentType } from './spec/decode';
+export { durationSeconds } from './spec/duration';
+export { instanceNames } from './spec/instances';
+export type { ParseResult, SpecIssue } from './spec/issues';
+export { type LabSpecInput, labSpecSchema } from './spec/lab-schema';
+export { resourceName } from './spec/names';
+export { OS_NAMES, OS_PROFILES, type OsName, type OsProfile, osName } from './spec/os-profiles';
+export { type ParseLabSpecOptions, parseLabSpec } from './spec/parse';
+export { DEFAULT_QUOTAS, type Quotas } from './spec/quotas';
+export type { LabNetwork, LabSpec, LabVm, VmNetworkAttachment } from './spec/resolve';
+export { type LabTotals, labTotals } from './spec/totals';
+export { type CloudInit, cloudInit, type ProvisionStep, provisionStep } from './spec/vm-pieces';
+export { parseVmRequest, type VmRequest, type VmRequestInput, vmRequestSchema } from './spec/vm-request';
