@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { builtins } from './builtins';
+import { fileCommands } from './file-commands';
+import { Shell } from './interpreter';
+import { parseScript, ShellSyntaxError } from './parse';
+import { VirtualFs } from './virtual-fs';
+
+function makeShell(
+  options: { user?: string; stdin?: string; mayWrite?: (user: string, path: string) => boolean } = {},
+) {
+  const fs = new VirtualFs();
+  fs.mkdir('/root', { recursive: true });
+  fs.mkdir('/home/ubuntu', { recursive: true, owner: 'ubuntu' });
+  fs.mkdir('/etc', { recursive: true });
+  const written: Array<{ path: string; content: string; mode: number }> = [];
+  const shell = new Shell({
+    fs,
+    user: options.user ?? 'root',
+    commands: { ...builtins, ...fileCommands },
+    mayWrite: options.mayWrite,
+    onFileChanged: (path, file) => written.push({ path, content: file.content.toString(), mode: file.mode }),
+  });
+  const run = async (script: string) => {
+    let stdout = '';
+    let stderr = '';
+    const code = await shell.run(script, {
+      stdout: (text) => (stdout += text),
+      stderr: (text) => (stderr += text),
+      stdin: async () => options.stdin ?? '',
+    });
+    return { code, stdout, stderr };
+  };
+  return { fs, shell, run, written };
+}
+
+test('quotes and backslashes split words as a POSIX shell does', () => {
+  const [item] = parseScript(`echo 'a b' "c \\"d\\" $HOME" e\\ f 'it'\\''s'`, { HOME: '/root' });
+  assert.deepEqual(item!.pipeline[0]!.argv, ['echo', 'a b', 'c "d" /root', 'e f', "it's"]);
+});
+
+test('sequencing operators, assignments and redirections are recognised, quoted ones are words', () => {
+  const items = parseScript(`A=1 cmd x > out 2>&1 && echo '&&' || false; true`);
+  assert.deepEqual(
+    items.map((item) => item.connector),
+    [';', '&&', '||', ';'],
+  );
+  const first = items[0]!.pipeline[0]!;
+  assert.deepEqual(first.assignments, { A: '1' });
+  assert.deepEqual(first.argv, ['cmd', 'x']);
+  assert.deepEqual(first.redirects, [
+    { fd: 1, op: '>', target: 'out' },
+    { fd: 2, op: '>&', target: '1' },
+  ]);
+  assert.deepEqual(items[1]!.pipeline[0]!.argv, ['echo', '&&']);
+});
+
+test('unsupported or broken syntax is refused rather than guessed', () => {
+  assert.throws(() => parseScript(`echo 'open`), ShellSyntaxError);
+  assert.throws(() => parseScript('echo $(id)'), /command substitution/);
+  assert.throws(() => parseScript('&& ls'), /"&&" unexpected/);
+  assert.throws(() => parseScript('sleep 1 &'), /background/);
+  assert.throws(() => parseScript('ls &&'), /end of file unexpected/);
+});
+
+test('&&, || and ; follow exit statuses', async () => {
+  const { run } = makeShell();
+  assert.deepEqual(await run('false && echo no || echo yes; echo always'), {
+    code: 0,
+    stdout: 'yes\nalways\n',
+    stderr: '',
+  });
+  assert.equal((await run('true && false')).code, 1);
+});
+
+test('an unknown command is "not found" with status 127', async () => {
+  const { run } = makeShell();
+  assert.deepEqual(await run('foo --bar'), { code: 127, stdout: '', stderr: 'sh: 1: foo: not found\n' });
+});
+
+test('exit stops the script with its status; sh -c runs a subshell whose exit does not', async () => {
+  const { run } = makeShell();
+  assert.deepEqual(await run('echo a; exit 3; echo b'), { code: 3, stdout: 'a\n', stderr: '' });
+  assert.deepEqual(await run(`sh -c 'echo in; exit 4' || echo after`), {
+    code: 0,
+    stdout: 'in\nafter\n',
+    stderr: '',
+  });
+  assert.equal((await run(`bash -lc 'exit 5'`)).code, 5);
+});
+
+test('set -e stops at the first untested failure', async () => {
+  const { run } = makeShell();
+  const result = await run('set -e; false || echo tested; false; echo unreachable');
+  assert.deepEqual(result, { code: 1, stdout: 'tested\n', stderr: '' });
+});
+
+test('redirections and tee write files, pipes feed stdin, and writes are reported', async () => {
+  const { run, fs, written } = makeShell({ stdin: 'from stdin\n' });
+  await run('echo hello > /etc/greeting && echo again >> /etc/greeting');
+  assert.equal(fs.readFile('/etc/greeting').toString(), 'hello\nagain\n');
+  await run('cat > /etc/copy');
+  assert.equal(fs.readFile('/etc/copy').toString(), 'from stdin\n');
+  const piped = await run('echo piped | tee /etc/teed');
+  assert.equal(piped.stdout, 'piped\n');
+  assert.equal(fs.readFile('/etc/teed').toString(), 'piped\n');
+  assert.deepEqual(
+    written.map((entry) => entry.path),
+    ['/etc/greeting', '/etc/greeting', '/etc/copy', '/etc/teed'],
+  );
+  assert.equal((await run('missing-command 2>/dev/null')).stderr, '');
+});
+
+test('file commands: mkdir -p, chmod, test, ls, cat errors', async () => {
+  const { run, fs } = makeShell();
+  assert.equal((await run('mkdir -p /opt/app/conf && touch /opt/app/conf/a && chmod 0600 /opt/app/conf/a')).code, 0);
+  assert.equal(fs.stat('/opt/app/conf/a')?.mode, 0o600);
+  assert.equal((await run('test -f /opt/app/conf/a && [ -d /opt/app ] && ! test -e /nope')).code, 0);
+  assert.equal((await run('chmod +x /opt/app/conf/a; test -x /opt/app/conf/a')).code, 0);
+  assert.equal((await run('ls /opt/app/conf')).stdout, 'a\n');
+  assert.deepEqual(await run('cat /nope'), { code: 1, stdout: '', stderr: 'cat: /nope: No such file or directory\n' });
+  assert.equal((await run('ls /nope')).code, 2);
+  assert.match((await run('mkdir /opt')).stderr, /File exists/);
+});
+
+test('the write policy denies files outside what the user owns', async () => {
+  const { run, fs } = makeShell({ user: 'ubuntu', mayWrite: (_user, path) => path.startsWith('/home/ubuntu') });
+  assert.deepEqual(await run('echo x > /etc/motd'), {
+    code: 2,
+    stdout: '',
+    stderr: 'sh: 1: cannot create /etc/motd: Permission denied\n',
+  });
+  assert.equal((await run('echo x | tee /etc/motd')).code, 1);
+  assert.equal((await run('echo x > notes.txt')).code, 0);
+  assert.equal(fs.readFile('/home/ubuntu/notes.txt').toString(), 'x\n');
+});
+
+test('sha256sum hashes file content', async () => {
+  const { run } = makeShell();
+  await run('printf abc > /root/f');
+  assert.equal(
+    (await run('sha256sum /root/f')).stdout,
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  /root/f\n',
+  );
+});

@@ -1,0 +1,267 @@
+import { posix } from 'node:path';
+import { type ListItem, parseScript, type Redirect, ShellSyntaxError, type SimpleCommand } from './parse';
+import { type VirtualFile, VirtualFs, VirtualFsError } from './virtual-fs';
+
+/** One run of a command: its arguments (argv[0] is the name), environment, stdin and the shell running it. */
+export interface Invocation {
+  argv: string[];
+  env: Record<string, string>;
+  shell: Shell;
+  /** The command's whole standard input (waits for the client's EOF when it comes from SSH). */
+  readStdin(): Promise<string>;
+}
+
+export interface CommandOutcome {
+  stdout?: string;
+  stderr?: string;
+  /** @defaultValue 0 */
+  code?: number;
+  /** Set by `exit`: stop the script that ran this command. */
+  exit?: boolean;
+}
+
+export type Command = (invocation: Invocation) => Promise<CommandOutcome> | CommandOutcome;
+
+export interface ShellStreams {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** The session's standard input. @defaultValue empty */
+  stdin?: () => Promise<string>;
+}
+
+export interface ShellOptions {
+  fs: VirtualFs;
+  /** Commands by name; anything else is `not found` (127). */
+  commands: Record<string, Command>;
+  /** User the shell runs as (`root` has every right). */
+  user: string;
+  /** @defaultValue the user's home */
+  cwd?: string;
+  /** @defaultValue HOME, USER, LOGNAME, PATH, SHELL for the user */
+  env?: Record<string, string>;
+  /** May `user` create or change the file at `path`? @defaultValue always */
+  mayWrite?: (user: string, path: string) => boolean;
+  /** Told about every file a command, redirection or SFTP wrote or chmod-ed, e.g. to record a guest effect. */
+  onFileChanged?: (path: string, file: VirtualFile, user: string) => void;
+}
+
+/** Raised by Shell.writeFile when the user may not write there; carries the shell's wording. */
+export class PermissionDeniedError extends Error {
+  constructor(readonly path: string) {
+    super(`${path}: Permission denied`);
+    this.name = 'PermissionDeniedError';
+  }
+}
+
+/**
+ * Runs command lines against a virtual filesystem and a table of simulated commands. Never executes
+ * anything on the real machine. `sh -c`, `sudo` and pipes reuse this same interpreter.
+ */
+export class Shell {
+  readonly fs: VirtualFs;
+  readonly user: string;
+  cwd: string;
+  readonly env: Record<string, string>;
+  /** `set -e`: stop at the first failing command that is not tested by `&&`/`||`. */
+  errexit = false;
+
+  constructor(readonly options: ShellOptions) {
+    this.fs = options.fs;
+    this.user = options.user;
+    const home = homeOf(options.user);
+    this.cwd = options.cwd ?? home;
+    this.env = options.env ?? {
+      HOME: home,
+      USER: options.user,
+      LOGNAME: options.user,
+      SHELL: '/bin/bash',
+      PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    };
+  }
+
+  /** A shell for another user over the same filesystem and commands (what `sudo` gives). */
+  as(user: string): Shell {
+    const env = { ...this.env, USER: user, LOGNAME: user, HOME: homeOf(user) };
+    return new Shell({ ...this.options, user, env, cwd: this.cwd });
+  }
+
+  /** A subshell (`sh -c`): same user and directory, its own `set -e` and `exit`. */
+  subshell(): Shell {
+    return new Shell({ ...this.options, env: { ...this.env }, cwd: this.cwd });
+  }
+
+  /** Runs a whole command line; resolves with its exit status. */
+  async run(script: string, streams: ShellStreams): Promise<number> {
+    let items: ListItem[];
+    try {
+      items = parseScript(script, this.env);
+    } catch (error) {
+      if (!(error instanceof ShellSyntaxError)) throw error;
+      streams.stderr(`sh: 1: ${error.message}\n`);
+      return 2;
+    }
+    let status = 0;
+    for (const [index, item] of items.entries()) {
+      if ((item.connector === '&&' && status !== 0) || (item.connector === '||' && status === 0)) continue;
+      const result = await this.runPipeline(item.pipeline, streams);
+      status = result.code;
+      if (result.exit) return status;
+      const next = items[index + 1]?.connector;
+      const tested = next === '&&' || next === '||' || item.connector !== ';';
+      if (this.errexit && status !== 0 && !tested) return status;
+    }
+    return status;
+  }
+
+  /** Runs one already-split command (argv[0] is the name) with the given stdin; used by `sudo`, `xargs`-likes. */
+  async execute(argv: string[], stdin: () => Promise<string>, env: Record<string, string> = {}) {
+    const name = argv[0] ?? '';
+    const command = this.options.commands[name] ?? this.options.commands[posix.basename(name)];
+    if (!command) return { stdout: '', stderr: `sh: 1: ${name}: not found\n`, code: 127, exit: false };
+    const outcome = await command({ argv, env: { ...this.env, ...env }, shell: this, readStdin: stdin });
+    return {
+      stdout: outcome.stdout ?? '',
+      stderr: outcome.stderr ?? '',
+      code: outcome.code ?? 0,
+      exit: !!outcome.exit,
+    };
+  }
+
+  /** Writes a file as this shell's user, honouring the permission policy and reporting the write. */
+  writeFile(
+    path: string,
+    content: Buffer | string,
+    options: { append?: boolean; mode?: number; quiet?: boolean } = {},
+  ) {
+    const resolved = this.requireWritable(path);
+    this.fs.writeFile(resolved, content, { ...options, owner: this.user });
+    if (!options.quiet) this.reportChange(resolved);
+  }
+
+  /** Changes permission bits as this shell's user (same policy as writes). */
+  chmod(path: string, mode: number) {
+    const resolved = this.requireWritable(path);
+    this.fs.chmod(resolved, mode);
+    this.reportChange(resolved);
+  }
+
+  /** Resolves `path` and checks the write policy for it; throws PermissionDeniedError. */
+  requireWritable(path: string): string {
+    const resolved = VirtualFs.resolve(path, this.cwd);
+    if (this.options.mayWrite && !this.options.mayWrite(this.user, resolved)) throw new PermissionDeniedError(path);
+    return resolved;
+  }
+
+  private reportChange(resolved: string) {
+    const file = this.fs.stat(resolved);
+    if (file?.type === 'file') this.options.onFileChanged?.(resolved, file, this.user);
+  }
+
+  /** Resolves a path the way commands see it, relative to the working directory. */
+  resolve(path: string): string {
+    return VirtualFs.resolve(path, this.cwd);
+  }
+
+  private async runPipeline(pipeline: SimpleCommand[], streams: ShellStreams) {
+    let stdin = streams.stdin ?? (async () => '');
+    let last = { code: 0, exit: false };
+    for (const [index, command] of pipeline.entries()) {
+      const isLast = index === pipeline.length - 1;
+      let piped = '';
+      const sinks = {
+        stdout: isLast ? streams.stdout : (text: string) => (piped += text),
+        stderr: streams.stderr,
+      };
+      last = await this.runCommand(command, stdin, sinks);
+      const output = piped;
+      stdin = async () => output;
+    }
+    return last;
+  }
+
+  private async runCommand(
+    command: SimpleCommand,
+    stdin: () => Promise<string>,
+    sinks: { stdout(text: string): void; stderr(text: string): void },
+  ) {
+    let routes: Routes;
+    try {
+      routes = this.openRedirects(command.redirects, stdin, sinks);
+    } catch (error) {
+      sinks.stderr(`sh: 1: ${describeRedirectError(error)}\n`);
+      return { code: 2, exit: false };
+    }
+    if (command.argv.length === 0) return { code: 0, exit: false };
+    const result = await this.execute(command.argv, routes.stdin, command.assignments);
+    try {
+      routes.stdout(result.stdout);
+      routes.stderr(result.stderr);
+    } catch (error) {
+      sinks.stderr(`sh: 1: ${describeRedirectError(error)}\n`);
+      return { code: 2, exit: false };
+    }
+    return { code: result.code, exit: result.exit };
+  }
+
+  /** Applies redirections left to right, as POSIX does (`> f 2>&1` sends both to f). */
+  private openRedirects(
+    redirects: Redirect[],
+    stdin: () => Promise<string>,
+    sinks: { stdout(text: string): void; stderr(text: string): void },
+  ): Routes {
+    const outputs: Record<number, (text: string) => void> = { 1: sinks.stdout, 2: sinks.stderr };
+    let input = stdin;
+    for (const redirect of redirects) {
+      if (redirect.op === '<') {
+        const content = this.readForRedirect(redirect.target);
+        input = async () => content;
+      } else if (redirect.op === '>&') {
+        const target = outputs[Number(redirect.target)];
+        if (!target) throw new ShellSyntaxError(`${redirect.target}: Bad file descriptor`);
+        outputs[redirect.fd] = target;
+      } else {
+        outputs[redirect.fd] = this.fileSink(redirect.target, redirect.op === '>>');
+      }
+    }
+    return { stdin: input, stdout: outputs[1]!, stderr: outputs[2]! };
+  }
+
+  private readForRedirect(path: string): string {
+    try {
+      return this.fs.readFile(this.resolve(path)).toString();
+    } catch (error) {
+      if (error instanceof VirtualFsError) throw new ShellSyntaxError(`cannot open ${path}: No such file`);
+      throw error;
+    }
+  }
+
+  private fileSink(path: string, append: boolean): (text: string) => void {
+    if (path === '/dev/null') return () => {};
+    // Create or truncate now, as the shell does before the command runs; report only real content.
+    this.writeFile(path, '', { append, quiet: true });
+    return (text) => {
+      if (text) this.writeFile(path, text, { append: true });
+    };
+  }
+}
+
+interface Routes {
+  stdin: () => Promise<string>;
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+function describeRedirectError(error: unknown): string {
+  if (error instanceof PermissionDeniedError) return `cannot create ${error.path}: Permission denied`;
+  if (error instanceof VirtualFsError) {
+    const reason = error.code === 'ENOENT' ? 'Directory nonexistent' : error.reason;
+    return `cannot create ${error.path}: ${reason}`;
+  }
+  if (error instanceof Error) return error.message;
+  throw error;
+}
+
+/** Home directory of a user, as cloud-init creates it. */
+export function homeOf(user: string): string {
+  return user === 'root' ? '/root' : `/home/${user}`;
+}
