@@ -1,0 +1,31 @@
+/** Every API route, by endpoint family. */
+import type { Route } from '../router';
+import { accessRoutes } from './access';
+import { aclRoutes } from './acl';
+import { clusterRoutes } from './cluster';
+import { nodeRoutes } from './nodes';
+import { poolRoutes } from './pools';
+import { qemuRoutes } from './qemu';
+import { qemuAgentRoutes } from './qemu-agent';
+import { qemuCloneRoutes } from './qemu-clone';
+import { qemuConfigRoutes } from './qemu-config';
+import { qemuPowerRoutes } from './qemu-power';
+import { qemuSnapshotRoutes } from './qemu-snapshot';
+import { taskRoutes } from './tasks';
+import { userRoutes } from './users';
+
+export const allRoutes: Route[] = [
+  ...accessRoutes,
+  ...userRoutes,
+  ...aclRoutes,
+  ...clusterRoutes,
+  ...nodeRoutes,
+  ...poolRoutes,
+  ...taskRoutes,
+  ...qemuRoutes,
+  ...qemuConfigRoutes,
+  ...qemuPowerRoutes,
+  ...qemuCloneRoutes,
+  ...qemuSnapshotRoutes,
+  ...qemuAgentRoutes,
+];

@@ -1,0 +1,144 @@
+/**
+ * The simulated cluster's state: plain JSON-serialisable records, so a snapshot file is just this
+ * object. Runtime-only things (locks, timers, listeners) live elsewhere.
+ */
+
+/** A VM config as PVE stores it: every value is the text of the `.conf` line. */
+export type VmConfig = Record<string, string>;
+
+export interface VmSnapshot {
+  name: string;
+  /** Unix seconds. */
+  snaptime: number;
+  description: string;
+  parent?: string;
+  config: VmConfig;
+}
+
+export interface Vm {
+  vmid: number;
+  node: string;
+  status: 'running' | 'stopped';
+  config: VmConfig;
+  /** Unix ms of the last start, while running. */
+  startedAt?: number;
+  /** Unix ms at which the guest OS has booted (SSH answers), while running. */
+  bootedAt?: number;
+  /** Unix ms at which the guest agent answers, while running (absent = never). */
+  agentUpAt?: number;
+  /** Fake QEMU pid while running. */
+  pid?: number;
+  snapshots: Record<string, VmSnapshot>;
+  /** Name of the snapshot the current state descends from. */
+  parent?: string;
+  pool?: string;
+}
+
+export interface Volume {
+  vmid: number;
+  sizeBytes: number;
+  /** Linked clones name the base volume they depend on. */
+  baseOf?: string;
+}
+
+export interface Storage {
+  storage: string;
+  node: string;
+  type: 'lvmthin' | 'dir';
+  content: string;
+  shared: 0 | 1;
+  totalBytes: number;
+  /** Volume name (e.g. `vm-101-disk-0`) → volume. */
+  volumes: Record<string, Volume>;
+}
+
+export interface Bridge {
+  iface: string;
+  node: string;
+  vlanAware: boolean;
+  address?: string;
+  netmask?: string;
+  gateway?: string;
+  ports: string;
+}
+
+export interface ApiToken {
+  privsep: 0 | 1;
+  expire: number;
+  comment?: string;
+  secret: string;
+}
+
+export interface User {
+  userid: string;
+  enable: 0 | 1;
+  expire: number;
+  comment?: string;
+  email?: string;
+  firstname?: string;
+  lastname?: string;
+  password?: string;
+  groups: string[];
+  tokens: Record<string, ApiToken>;
+}
+
+export interface Role {
+  privs: string[];
+  special: 0 | 1;
+}
+
+export interface AclEntry {
+  path: string;
+  type: 'user' | 'group' | 'token';
+  ugid: string;
+  roleid: string;
+  propagate: 0 | 1;
+}
+
+export interface Pool {
+  comment?: string;
+  vmids: number[];
+  storages: string[];
+}
+
+export interface SdnVnet {
+  vnet: string;
+  zone: string;
+  tag?: number;
+  alias?: string;
+}
+
+export interface Task {
+  upid: string;
+  node: string;
+  pid: number;
+  pstart: number;
+  starttime: number;
+  type: string;
+  id: string;
+  user: string;
+  tokenid?: string;
+  status: 'running' | 'stopped';
+  exitstatus?: string;
+  endtime?: number;
+  log: string[];
+}
+
+export interface ClusterState {
+  nodes: Record<string, { node: string; online: boolean; startedAt: number }>;
+  /** Keyed `<node>/<storage>`. */
+  storages: Record<string, Storage>;
+  bridges: Record<string, Bridge>;
+  vms: Record<string, Vm>;
+  users: Record<string, User>;
+  groups: Record<string, { comment?: string }>;
+  roles: Record<string, Role>;
+  acl: AclEntry[];
+  pools: Record<string, Pool>;
+  sdn: { zones: Record<string, { type: string }>; vnets: Record<string, SdnVnet> };
+  tasks: Record<string, Task>;
+  /** Guest-side effects recorded by the SSH guests (commands run, files written), per vmid. */
+  guestEffects: Record<string, unknown[]>;
+  /** Counter for fake pids. */
+  nextPid: number;
+}

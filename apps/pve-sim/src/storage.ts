@@ -1,0 +1,119 @@
+/**
+ * Volumes on simulated storages. Every allocation, clone and free takes the storage's flock (10 s
+ * timeout) as pve-storage does for local storages, and full clones hold it while copying — which
+ * is why too many parallel full clones on one storage time out.
+ */
+import { fail } from './errors';
+import { storageLockPath, withLock } from './locks';
+import type { Simulator } from './sim';
+import type { Storage, Vm } from './state/types';
+import { bytesToSize, disksOf } from './state/vm-config';
+
+export function findStorage(sim: Simulator, node: string, storageId: string): Storage {
+  const storage = sim.state.storages[`${node}/${storageId}`];
+  if (!storage) fail(`storage '${storageId}' does not exist`);
+  return storage;
+}
+
+export function usedBytes(storage: Storage): number {
+  let used = 0;
+  for (const volume of Object.values(storage.volumes)) if (!volume.baseOf) used += volume.sizeBytes;
+  return used;
+}
+
+/** Splits `local-lvm:vm-101-disk-0` into storage id and volume name. */
+export function splitVolid(volid: string): { storage: string; name: string } {
+  const colon = volid.indexOf(':');
+  return { storage: volid.slice(0, colon), name: volid.slice(colon + 1) };
+}
+
+function nextDiskName(storage: Storage, vmid: number): string {
+  for (let n = 0; ; n++) {
+    const name = `vm-${vmid}-disk-${n}`;
+    if (!storage.volumes[name]) return name;
+  }
+}
+
+function lockStorage<T>(sim: Simulator, storage: Storage, fn: () => Promise<T>): Promise<T> {
+  return withLock(sim.locks, storageLockPath(storage.storage), 'exclusive', sim.clock.ms('storageLockTimeout'), fn);
+}
+
+/** Allocates a new disk (or the VM's cloud-init drive); returns its volume id. */
+export async function allocateVolume(
+  sim: Simulator,
+  node: string,
+  storageId: string,
+  vmid: number,
+  sizeBytes: number,
+  kind: 'disk' | 'cloudinit' = 'disk',
+): Promise<string> {
+  const storage = findStorage(sim, node, storageId);
+  if (!storage.content.includes('images')) fail(`storage '${storageId}' does not support vm images`);
+  return lockStorage(sim, storage, async () => {
+    await sim.clock.sleep('diskAllocate', { taskWork: true });
+    const name = kind === 'cloudinit' ? `vm-${vmid}-cloudinit` : nextDiskName(storage, vmid);
+    storage.volumes[name] = { vmid, sizeBytes };
+    return `${storageId}:${name}`;
+  });
+}
+
+/** Copies (full) or links (linked clone of a base volume) one disk for `newid`; returns the new volume id. */
+export async function cloneVolume(
+  sim: Simulator,
+  node: string,
+  sourceVolid: string,
+  newid: number,
+  mode: 'full' | 'linked',
+  targetStorage?: string,
+): Promise<string> {
+  const source = splitVolid(sourceVolid);
+  const storage = findStorage(sim, node, mode === 'full' ? (targetStorage ?? source.storage) : source.storage);
+  const sourceVolume = findStorage(sim, node, source.storage).volumes[source.name];
+  const sizeBytes = sourceVolume?.sizeBytes ?? 0;
+  return lockStorage(sim, storage, async () => {
+    await sim.clock.sleep(mode === 'full' ? 'fullClonePerDisk' : 'diskAllocate', { taskWork: true });
+    const name = nextDiskName(storage, newid);
+    storage.volumes[name] =
+      mode === 'linked' ? { vmid: newid, sizeBytes, baseOf: source.name } : { vmid: newid, sizeBytes };
+    return `${storage.storage}:${name}`;
+  });
+}
+
+/** Renames a VM's disks to base volumes when it becomes a template (lvmthin `create_base`). */
+export async function convertToBase(sim: Simulator, vm: Vm, log: (line: string) => void): Promise<void> {
+  for (const disk of disksOf(vm.config)) {
+    if (disk.cloudinit) continue;
+    const { storage: storageId, name } = splitVolid(disk.volid);
+    if (!name.startsWith('vm-')) continue;
+    const storage = findStorage(sim, vm.node, storageId);
+    await lockStorage(sim, storage, async () => {
+      const baseName = name.replace(/^vm-/, 'base-');
+      const volume = storage.volumes[name];
+      delete storage.volumes[name];
+      storage.volumes[baseName] = volume ?? { vmid: vm.vmid, sizeBytes: disk.sizeBytes };
+      log(`  Renamed "${name}" to "${baseName}" in volume group "pve"`);
+      vm.config[disk.key] = vm.config[disk.key]!.replace(disk.volid, `${storageId}:${baseName}`);
+    });
+  }
+}
+
+/** Frees every volume a VM owns; refuses while linked clones still use one of its base volumes. */
+export async function freeVolumes(sim: Simulator, vm: Vm): Promise<void> {
+  for (const storage of Object.values(sim.state.storages)) {
+    if (storage.node !== vm.node) continue;
+    const owned = Object.keys(storage.volumes).filter((name) => storage.volumes[name]!.vmid === vm.vmid);
+    if (owned.length === 0) continue;
+    const inUse = owned.find((name) => Object.values(storage.volumes).some((v) => v.baseOf === name));
+    if (inUse) fail(`base volume '${storage.storage}:${inUse}' is still in use by linked cloned`);
+    await lockStorage(sim, storage, async () => {
+      for (const name of owned) delete storage.volumes[name];
+    });
+  }
+}
+
+/** `size=2252M` text for a volume's current size. */
+export function volumeSizeText(sim: Simulator, node: string, volid: string): string {
+  const { storage, name } = splitVolid(volid);
+  const volume = sim.state.storages[`${node}/${storage}`]?.volumes[name];
+  return bytesToSize(volume?.sizeBytes ?? 0);
+}
