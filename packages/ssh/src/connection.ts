@@ -1,0 +1,69 @@
+import { Client } from 'ssh2';
+import { HostKeyMismatchError, SshAuthError, SshConnectError, SshTimeoutError } from './errors';
+import { verifyHostKey } from './host-key';
+import { assertUsablePrivateKey } from './keys';
+import { portOf, type SshTarget } from './target';
+
+export interface ConnectOptions {
+  /** Time allowed for TCP connect, handshake, host-key check and authentication. */
+  connectTimeoutMs: number;
+  /** Interval of SSH keepalives that detect a dead peer on an idle pooled connection. */
+  keepaliveIntervalMs: number;
+}
+
+/** ssh2 tags its errors with a level; it is how authentication and handshake timeouts are told apart. */
+type Ssh2Error = Error & { level?: string; code?: string };
+
+/**
+ * Opens one authenticated connection. The host key is verified before authentication; a key that does
+ * not match the policy ends the attempt with HostKeyMismatchError instead of ssh2's vague denial.
+ */
+export function openConnection(target: SshTarget, options: ConnectOptions): Promise<Client> {
+  assertUsablePrivateKey(target.privateKey, target.passphrase);
+  const port = portOf(target);
+  const client = new Client();
+  // The real reason a host key was refused: ssh2 itself only reports "Host denied".
+  let hostKeyFailure: unknown;
+
+  return new Promise((resolve, reject) => {
+    const fail = (error: Ssh2Error) => {
+      client.removeAllListeners('ready');
+      client.end();
+      reject(hostKeyFailure ?? classifyConnectError(target, port, error, options.connectTimeoutMs));
+    };
+    client.once('error', fail);
+    client.once('ready', () => {
+      client.off('error', fail);
+      resolve(client);
+    });
+    client.connect({
+      host: target.host,
+      port,
+      username: target.username,
+      privateKey: target.privateKey,
+      passphrase: target.passphrase,
+      readyTimeout: options.connectTimeoutMs,
+      keepaliveInterval: options.keepaliveIntervalMs,
+      keepaliveCountMax: 3,
+      // Only our key: never fall back to an agent or to keyboard-interactive prompts.
+      agent: undefined,
+      tryKeyboard: false,
+      hostVerifier: (hostKey: Buffer, accept: (ok: boolean) => void) => {
+        verifyHostKey(target.hostKey, target.host, port, hostKey).then(
+          () => accept(true),
+          (error: unknown) => {
+            hostKeyFailure = error;
+            accept(false);
+          },
+        );
+      },
+    });
+  });
+}
+
+function classifyConnectError(target: SshTarget, port: number, error: Ssh2Error, timeoutMs: number): Error {
+  if (error instanceof HostKeyMismatchError) return error;
+  if (error.level === 'client-authentication') return new SshAuthError(target.host, port, target.username);
+  if (error.level === 'client-timeout') return new SshTimeoutError(target.host, port, 'connect', timeoutMs);
+  return new SshConnectError(target.host, port, error.code ?? error.message);
+}

@@ -1,0 +1,126 @@
+import type { Client } from 'ssh2';
+import { SshPoolClosedError } from './errors';
+
+/** Bounds of one host's connections; see SshPoolOptions for their meaning and defaults. */
+export interface HostLimits {
+  maxConnections: number;
+  maxChannelsPerConnection: number;
+  idleTimeoutMs: number;
+}
+
+export interface PooledConnection {
+  readonly client: Client;
+  /** Channels (commands, SFTP sessions) currently open on it. */
+  active: number;
+  closed: boolean;
+  idleTimer?: NodeJS.Timeout;
+}
+
+/**
+ * The connections of one host (one target identity): at most `maxConnections`, each carrying at most
+ * `maxChannelsPerConnection` channels at once; callers beyond that wait in line. A connection with no
+ * channel for `idleTimeoutMs` is closed, and one that drops is forgotten, so the next caller reconnects.
+ */
+export class HostConnections {
+  private readonly connections = new Set<PooledConnection>();
+  private opening = 0;
+  private waiters: Array<() => void> = [];
+  private closed = false;
+
+  constructor(
+    private readonly limits: HostLimits,
+    private readonly open: (connectTimeoutMs?: number) => Promise<Client>,
+    /** Called when this host holds nothing any more, so the pool can forget it. */
+    private readonly onEmpty: () => void,
+  ) {}
+
+  /** A connection with a free channel slot, reserved for the caller until release(). */
+  async acquire(connectTimeoutMs?: number): Promise<PooledConnection> {
+    for (;;) {
+      if (this.closed) throw new SshPoolClosedError();
+      const reusable = this.leastBusy();
+      if (reusable) return this.lend(reusable);
+      if (this.connections.size + this.opening < this.limits.maxConnections) return this.openAndLend(connectTimeoutMs);
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  release(connection: PooledConnection): void {
+    connection.active -= 1;
+    if (!connection.closed && connection.active === 0) {
+      connection.idleTimer = setTimeout(() => connection.client.end(), this.limits.idleTimeoutMs);
+      connection.idleTimer.unref();
+    }
+    this.wakeWaiters();
+  }
+
+  /** Stops using a connection that proved broken; callers still holding it release it as usual. */
+  discard(connection: PooledConnection): void {
+    this.forget(connection);
+    connection.client.end();
+  }
+
+  closeAll(): void {
+    this.closed = true;
+    for (const connection of [...this.connections]) this.discard(connection);
+    this.wakeWaiters();
+  }
+
+  stats(): { connections: number; activeChannels: number; waiting: number } {
+    let activeChannels = 0;
+    for (const connection of this.connections) activeChannels += connection.active;
+    return { connections: this.connections.size, activeChannels, waiting: this.waiters.length };
+  }
+
+  private leastBusy(): PooledConnection | undefined {
+    let best: PooledConnection | undefined;
+    for (const connection of this.connections) {
+      if (connection.active >= this.limits.maxChannelsPerConnection) continue;
+      if (!best || connection.active < best.active) best = connection;
+    }
+    return best;
+  }
+
+  private lend(connection: PooledConnection): PooledConnection {
+    connection.active += 1;
+    clearTimeout(connection.idleTimer);
+    return connection;
+  }
+
+  private async openAndLend(connectTimeoutMs?: number): Promise<PooledConnection> {
+    this.opening += 1;
+    let client: Client;
+    try {
+      client = await this.open(connectTimeoutMs);
+    } finally {
+      this.opening -= 1;
+      // On failure a waiter may try its own connection; on success it may share this one.
+      this.wakeWaiters();
+    }
+    const connection: PooledConnection = { client, active: 0, closed: false };
+    // After 'ready' an error is always followed by 'close'; the listener keeps it from being thrown.
+    client.on('error', () => {});
+    client.on('close', () => this.forget(connection));
+    if (this.closed) {
+      client.end();
+      throw new SshPoolClosedError();
+    }
+    this.connections.add(connection);
+    return this.lend(connection);
+  }
+
+  private forget(connection: PooledConnection): void {
+    connection.closed = true;
+    clearTimeout(connection.idleTimer);
+    if (!this.connections.delete(connection)) return;
+    const unused = this.connections.size === 0 && this.opening === 0 && this.waiters.length === 0;
+    this.wakeWaiters();
+    if (unused) this.onEmpty();
+  }
+
+  private wakeWaiters(): void {
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const wake of waiting) wake();
+  }
+}

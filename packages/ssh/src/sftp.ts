@@ -1,0 +1,61 @@
+import type { Client, SFTPWrapper } from 'ssh2';
+import { SshTimeoutError, SshTransferError } from './errors';
+import { ChannelOpenError, type CommandContext } from './exec';
+
+/** Options of an SFTP upload or download. */
+export interface TransferOptions {
+  /** Time allowed for the whole transfer; the SFTP channel is closed when it passes. @defaultValue 600000 (10 minutes) */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_TRANSFER_TIMEOUT_MS = 600_000;
+
+/** Where a transfer goes, for error messages. */
+type TransferContext = Omit<CommandContext, 'program'> & { remotePath: string };
+
+/** Runs `work` on a fresh SFTP channel of `client`, closing the channel however it ends. */
+export function withSftp<T>(
+  client: Client,
+  context: TransferContext,
+  options: TransferOptions,
+  work: (sftp: SFTPWrapper) => Promise<T>,
+): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TRANSFER_TIMEOUT_MS;
+  const fail = (reason: unknown) =>
+    new SshTransferError(context.host, context.port, context.remotePath, describe(reason));
+  return new Promise((resolve, reject) => {
+    client.sftp((error, sftp) => {
+      if (error) return reject(new ChannelOpenError(error.message));
+      const timer = setTimeout(() => {
+        reject(new SshTimeoutError(context.host, context.port, `transfer of ${context.remotePath}`, timeoutMs));
+        sftp.end();
+      }, timeoutMs);
+      work(sftp)
+        .then(resolve, (reason: unknown) => reject(fail(reason)))
+        .finally(() => {
+          clearTimeout(timer);
+          sftp.end();
+        });
+    });
+  });
+}
+
+/** SFTP status errors carry a short server text ("No such file", "Permission denied"), safe to show. */
+function describe(reason: unknown): string {
+  return reason instanceof Error ? reason.message : String(reason);
+}
+
+/** Promisified SFTP calls used by the pool; each resolves when the server has confirmed the step. */
+export const sftpCalls = {
+  writeFile: (sftp: SFTPWrapper, path: string, data: Buffer, mode: number) =>
+    new Promise<void>((resolve, reject) => sftp.writeFile(path, data, { mode }, (e) => (e ? reject(e) : resolve()))),
+  fastPut: (sftp: SFTPWrapper, local: string, path: string, mode: number) =>
+    new Promise<void>((resolve, reject) => sftp.fastPut(local, path, { mode }, (e) => (e ? reject(e) : resolve()))),
+  // writeFile/fastPut apply the mode only when they create the file; chmod makes it hold for existing files.
+  chmod: (sftp: SFTPWrapper, path: string, mode: number) =>
+    new Promise<void>((resolve, reject) => sftp.chmod(path, mode, (e) => (e ? reject(e) : resolve()))),
+  readFile: (sftp: SFTPWrapper, path: string) =>
+    new Promise<Buffer>((resolve, reject) => sftp.readFile(path, (e, data) => (e ? reject(e) : resolve(data)))),
+  fastGet: (sftp: SFTPWrapper, path: string, local: string) =>
+    new Promise<void>((resolve, reject) => sftp.fastGet(path, local, (e) => (e ? reject(e) : resolve()))),
+};
