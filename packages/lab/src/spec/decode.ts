@@ -28,8 +28,10 @@ function decodeJson(text: string): DecodeResult {
 function decodeYaml(text: string): DecodeResult {
   const lines = new LineCounter();
   // YAML 1.2 core schema: plain data only, no custom types; unknown tags read as plain values.
+  // Merge keys (<<) are allowed so VM entries can share a definition through an anchor.
   const document = parseDocument(text, {
     uniqueKeys: true,
+    merge: true,
     prettyErrors: false,
     lineCounter: lines,
     logLevel: 'silent',

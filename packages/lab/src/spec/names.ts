@@ -12,8 +12,8 @@ export const MAX_RESOURCE_NAME_LENGTH = 63;
 
 export const resourceName = z
   .string()
-  .min(1, 'must not be empty')
-  .max(MAX_RESOURCE_NAME_LENGTH, `must be at most ${MAX_RESOURCE_NAME_LENGTH} characters`)
+  .min(1, { message: 'must not be empty', abort: true })
+  .max(MAX_RESOURCE_NAME_LENGTH, { message: `must be at most ${MAX_RESOURCE_NAME_LENGTH} characters`, abort: true })
   .regex(
     RESOURCE_NAME_PATTERN,
     'must be lowercase letters, digits and hyphens, not starting or ending with a hyphen (e.g. web-01)',

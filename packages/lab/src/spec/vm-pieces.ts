@@ -85,7 +85,11 @@ export const provision = z.array(provisionStep).max(MAX_PROVISION_STEPS, `at mos
 /** A Proxmox template to clone: its VMID or its name. */
 export const templateRef = z.union(
   [
-    z.number().int().min(100).max(999999999),
+    z
+      .number()
+      .int('must be a whole VMID')
+      .min(100, 'VMIDs run from 100 to 999999999')
+      .max(999999999, 'VMIDs run from 100 to 999999999'),
     z
       .string()
       .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$/, 'must be a Proxmox VM name (letters, digits, . and -)'),
