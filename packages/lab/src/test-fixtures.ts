@@ -1,6 +1,4 @@
 /** Inputs shared by this package's tests. Public keys only: nothing here is secret. */
-import type { LabSpecInput } from './spec/lab-schema';
-
 export const ED25519_KEY =
   'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMmjW30Js6gHPlhtSwLTWePH90Uto6FkSw1g4z+722sL trainee@range';
 export const RSA_KEY =
@@ -33,8 +31,15 @@ vms:
     dependsOn: [target]        # attacker's post-configuration waits until target is ready
 `;
 
+/** Loosely typed on purpose: tests break it in ways the schema's types would not allow. */
+export interface LooseSpec {
+  [key: string]: unknown;
+  networks: Record<string, unknown>[];
+  vms: Record<string, unknown>[];
+}
+
 /** A small valid spec to derive broken ones from: one network, two VMs. */
-export function baseSpec(): LabSpecInput & { networks: object[]; vms: Record<string, unknown>[] } {
+export function baseSpec(): LooseSpec {
   return {
     name: 'base',
     networks: [{ name: 'lan', cidr: '10.10.0.0/24' }],
