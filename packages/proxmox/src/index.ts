@@ -8,6 +8,13 @@ export {
   type Role,
 } from './access';
 export {
+  Admission,
+  type AdmissionLimits,
+  type AdmissionOptions,
+  type CloneSlotRequest,
+  defaultAdmissionLimits,
+} from './admission';
+export {
   AgentApi,
   type AgentIp,
   firstGlobalIPv4,
@@ -18,6 +25,7 @@ export {
 } from './agent';
 export { classifyAnswer, classifyText } from './classify';
 export { type HttpMethod, ProxmoxClient, type RequestOptions } from './client';
+export { type ClonedVm, type CloneVmDeps, type CloneVmRequest, cloneVm } from './clone-vm';
 export {
   ClusterApi,
   type ClusterResource,
@@ -42,4 +50,11 @@ export {
 } from './tasks';
 export { normalizeFingerprint } from './tls';
 export type { VmConfig, VmConfigUpdate, VmNic, VmStatus, VmSummary } from './vm-types';
+export {
+  type LeaseRequest,
+  VmidAllocator,
+  type VmidAllocatorOptions,
+  type VmidLease,
+  type VmidRange,
+} from './vmid';
 export { type CloneRequest, type PowerAction, type Snapshot, VmApi } from './vms';

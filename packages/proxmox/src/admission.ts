@@ -1,0 +1,113 @@
+/**
+ * Admission control for work that contends inside Proxmox. Full clones from one storage serialise on its
+ * storage lock, held 10 s at most by each waiter before `got timeout`; a node runs only ~3 API handlers
+ * at once. Redis semaphores shared by every worker on every machine keep the load below both.
+ */
+import type { Logger } from '@glassdome/logger';
+import type { Redis } from 'ioredis';
+import { Semaphore, TimeoutError } from 'redis-semaphore';
+import { AdmissionTimeoutError } from './errors';
+
+export interface AdmissionLimits {
+  /**
+   * Full clones running at once against one (node, storage).
+   * @defaultValue 2
+   */
+  fullClonesPerStorage: number;
+  /**
+   * Admitted operations (clones included) running at once on one node.
+   * @defaultValue 8
+   */
+  operationsPerNode: number;
+  /**
+   * How long a caller may wait for a slot before AdmissionTimeoutError.
+   * @defaultValue 600000
+   */
+  acquireTimeoutMs: number;
+  /**
+   * A slot's lifetime in Redis; refreshed while held, so only a dead holder's slot lapses.
+   * @defaultValue 30000
+   */
+  slotTtlMs: number;
+  /**
+   * Pause between tries of a busy slot.
+   * @defaultValue 100
+   */
+  retryIntervalMs: number;
+}
+
+export const defaultAdmissionLimits: AdmissionLimits = {
+  fullClonesPerStorage: 2,
+  operationsPerNode: 8,
+  acquireTimeoutMs: 600_000,
+  slotTtlMs: 30_000,
+  retryIntervalMs: 100,
+};
+
+export interface CloneSlotRequest {
+  node: string;
+  /** Storage the clone writes to. */
+  storage: string;
+  /** Only full clones take a storage slot; linked ones are short and take only the node slot. */
+  full: boolean;
+}
+
+export interface AdmissionOptions {
+  redis: Redis;
+  /** Key prefix, a Redis Cluster hash tag such as `{glassdome}` (the queue prefix). */
+  prefix: string;
+  limits?: Partial<AdmissionLimits>;
+  logger?: Logger;
+}
+
+export class Admission {
+  readonly limits: AdmissionLimits;
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #logger: Logger | undefined;
+
+  constructor(options: AdmissionOptions) {
+    this.#redis = options.redis;
+    this.#prefix = options.prefix;
+    this.#logger = options.logger;
+    this.limits = { ...defaultAdmissionLimits, ...options.limits };
+  }
+
+  /** Runs `work` holding a node slot and, for a full clone, a slot of its (node, storage). */
+  async withCloneSlot<T>(request: CloneSlotRequest, work: () => Promise<T>): Promise<T> {
+    if (!request.full) return this.withNodeSlot(request.node, work);
+    // Storage before node, always in this order, so two callers never hold one each of the other's.
+    const key = `${this.#prefix}:pve:clone:${request.node}:${request.storage}`;
+    return this.#withSemaphore(key, this.limits.fullClonesPerStorage, () => this.withNodeSlot(request.node, work));
+  }
+
+  /** Runs `work` holding one of the node's operation slots. */
+  withNodeSlot<T>(node: string, work: () => Promise<T>): Promise<T> {
+    return this.#withSemaphore(`${this.#prefix}:pve:node:${node}`, this.limits.operationsPerNode, work);
+  }
+
+  async #withSemaphore<T>(key: string, limit: number, work: () => Promise<T>): Promise<T> {
+    const semaphore = new Semaphore(this.#redis, key, limit, {
+      lockTimeout: this.limits.slotTtlMs,
+      acquireTimeout: this.limits.acquireTimeoutMs,
+      retryInterval: this.limits.retryIntervalMs,
+      // The library's default throws from a timer, which would crash the process.
+      onLockLost: (error) => this.#logger?.warn({ key, err: error.message }, 'admission slot lost while held'),
+    });
+    try {
+      await semaphore.acquire();
+    } catch (error) {
+      if (error instanceof TimeoutError) {
+        throw new AdmissionTimeoutError(`no slot of ${key} (limit ${limit}) within ${this.limits.acquireTimeoutMs} ms`);
+      }
+      throw error;
+    }
+    try {
+      return await work();
+    } finally {
+      await semaphore.release().catch((error: Error) => {
+        this.#logger?.warn({ key, err: error.message }, 'admission slot release failed; it lapses with its TTL');
+      });
+    }
+  }
+}

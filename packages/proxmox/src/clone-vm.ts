@@ -1,0 +1,162 @@
+/**
+ * Cloning a template into a new VM the way Proxmox needs it done under load: a leased VMID, admission
+ * (storage and node slots), the clone task awaited, transient failures retried, an id someone else took
+ * replaced by a new one, and a resumed job finding the VM its crashed predecessor already made.
+ */
+import type { Logger } from '@glassdome/logger';
+import type { Admission } from './admission';
+import { AlreadyExistsError, NotFoundError, TaskFailedError } from './errors';
+import { pollUntil } from './poll';
+import type { Proxmox } from './proxmox';
+import { defaultRetryPolicy, type RetryPolicy, withRetry } from './retry';
+import type { VmidAllocator } from './vmid';
+
+export interface CloneVmDeps {
+  pve: Proxmox;
+  vmids: VmidAllocator;
+  /** Without it, clones are not throttled (only for tests that show why it exists). */
+  admission?: Admission;
+  logger?: Logger;
+}
+
+export interface CloneVmRequest {
+  platformId: string;
+  /** Lease owner: a stable id of the job or VM record, so a retried job finds its lease. */
+  owner: string;
+  sourceVmid: number;
+  /** The new VM's name (a DNS name); also how a resumed job recognises its own VM. */
+  name: string;
+  /** Storage the clone writes to (the template's for linked clones). */
+  storage: string;
+  /** @defaultValue the client's node */
+  node?: string;
+  /** @defaultValue true */
+  full?: boolean;
+  pool?: string;
+  description?: string;
+  /**
+   * Lease lifetime, renewed at a third of it while the clone runs.
+   * @defaultValue 900000
+   */
+  leaseTtlMs?: number;
+  /**
+   * Deadline of the clone task.
+   * @defaultValue 600000
+   */
+  taskDeadlineMs?: number;
+  /** Retries of a clone whose task failed transiently (storage lock timeout…). @defaultValue the client's */
+  retry?: Partial<RetryPolicy>;
+  /** Called with the leased id before the clone starts, to record it durably. */
+  onVmid?: (vmid: number) => Promise<void> | void;
+}
+
+export interface ClonedVm {
+  vmid: number;
+  node: string;
+  /** The clone task, absent when an earlier attempt had already made the VM. */
+  upid: string | undefined;
+  /** True when the VM was found already made by an earlier attempt of the same owner. */
+  resumed: boolean;
+}
+
+/** Ids taken by someone else in a row before giving up; each costs one clone POST. */
+const maxForeignIds = 5;
+
+export async function cloneVm(deps: CloneVmDeps, request: CloneVmRequest): Promise<ClonedVm> {
+  const node = request.node ?? deps.pve.client.node;
+  const lease = { platformId: request.platformId, owner: request.owner, ttlMs: request.leaseTtlMs ?? 900_000 };
+  for (let attempt = 0; attempt < maxForeignIds; attempt++) {
+    const vmid = await deps.vmids.allocateVmid(lease);
+    const existing = await inspectExisting(deps.pve, node, vmid, request);
+    if (existing === 'ours') return { vmid, node, upid: undefined, resumed: true };
+    if (existing === 'foreign') {
+      await deps.vmids.releaseVmid({ ...lease, vmid });
+      continue;
+    }
+    await request.onVmid?.(vmid);
+    const renewal = setInterval(() => {
+      deps.vmids.renewLease({ ...lease, vmid }).catch((error: Error) => {
+        deps.logger?.warn({ vmid, err: error.message }, 'VMID lease renewal failed');
+      });
+    }, lease.ttlMs / 3);
+    try {
+      const upid = await cloneWithRetries(deps, request, node, vmid);
+      return { vmid, node, upid, resumed: false };
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error;
+      deps.logger?.info({ vmid, owner: request.owner }, 'VMID taken outside Glassdome; leasing another');
+      await deps.vmids.releaseVmid({ ...lease, vmid });
+    } finally {
+      clearInterval(renewal);
+    }
+  }
+  throw new AlreadyExistsError(`clone of ${request.name}: ${maxForeignIds} leased VMIDs in a row were taken by others`);
+}
+
+function isAlreadyExists(error: unknown): boolean {
+  return (
+    error instanceof AlreadyExistsError ||
+    (error instanceof TaskFailedError && error.reason instanceof AlreadyExistsError)
+  );
+}
+
+async function cloneWithRetries(deps: CloneVmDeps, request: CloneVmRequest, node: string, vmid: number) {
+  const full = request.full ?? true;
+  const attemptClone = async () => {
+    const upid = await deps.pve.vms.clone(
+      {
+        sourceVmid: request.sourceVmid,
+        newid: vmid,
+        name: request.name,
+        full,
+        storage: full ? request.storage : undefined,
+        pool: request.pool,
+        description: request.description,
+      },
+      node,
+    );
+    await deps.pve.tasks.wait(upid, { deadlineMs: request.taskDeadlineMs ?? 600_000 });
+    return upid;
+  };
+  const slotted = () =>
+    deps.admission
+      ? deps.admission.withCloneSlot({ node, storage: request.storage, full }, attemptClone)
+      : attemptClone();
+  // A failed clone task leaves nothing behind (PVE removes the new config), so the same id is reused.
+  return withRetry(slotted, {
+    policy: { ...defaultRetryPolicy, ...request.retry },
+    idempotent: false,
+    onRetry: (error, retryAttempt, delayMs) =>
+      deps.logger?.warn({ vmid, attempt: retryAttempt, delayMs, err: error.message }, 'retrying clone'),
+  });
+}
+
+/**
+ * What stands at `vmid` now: nothing (`free`), the VM an earlier attempt of this owner made (`ours`,
+ * recognised by name once any clone in progress has finished), or someone else's VM (`foreign`).
+ */
+async function inspectExisting(
+  pve: Proxmox,
+  node: string,
+  vmid: number,
+  request: CloneVmRequest,
+): Promise<'free' | 'ours' | 'foreign'> {
+  const settled = await pollUntil(
+    async () => {
+      try {
+        const config = await pve.vms.config(vmid, node);
+        return config.lock === 'clone' ? undefined : config;
+      } catch (error) {
+        if (error instanceof NotFoundError) return null;
+        throw error;
+      }
+    },
+    {
+      what: `clone in progress on VM ${vmid}`,
+      deadlineMs: request.taskDeadlineMs ?? 600_000,
+      polling: pve.client.polling,
+    },
+  );
+  if (settled === null) return 'free';
+  return settled.name === request.name ? 'ours' : 'foreign';
+}
