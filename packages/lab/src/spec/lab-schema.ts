@@ -42,10 +42,16 @@ const ipv4Address = z
   .string()
   .refine((value) => parseIpv4(value) !== undefined, 'must be an IPv4 address, e.g. 10.10.0.10');
 
-/** A VM's attachment to a lab network: by name (address from DHCP) or with a static address. */
-export const vmNetworkRef = z.union([resourceName, z.strictObject({ name: resourceName, ip: ipv4Address })], {
-  error: 'must be a network name or {name, ip}',
-});
+/**
+ * A VM's attachment to a lab network: a name (the address comes from DHCP), or {name, ip?} with an
+ * optional static address (the long form is also what a resolved spec holds, so it parses again).
+ */
+export const vmNetworkRef = z.union(
+  [resourceName, z.strictObject({ name: resourceName, ip: ipv4Address.optional() })],
+  {
+    error: 'must be a network name or {name, ip}',
+  },
+);
 
 export const labVm = z.strictObject({
   name: resourceName,

@@ -134,3 +134,9 @@ vms:
     ['one', 'two'],
   );
 });
+
+test('a resolved spec, given back without ttlSeconds, parses to itself', () => {
+  const spec = parsed(DESIGN_EXAMPLE_YAML);
+  const { ttlSeconds: _ttlSeconds, ...input } = spec;
+  assert.deepEqual(parsed(input), spec);
+});

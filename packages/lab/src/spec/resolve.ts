@@ -50,7 +50,10 @@ function resolveVm(vm: LabVmParsed): LabVm {
     cpus: vm.cpus ?? sizes.cpus,
     memoryMiB: vm.memoryMiB ?? sizes.memoryMiB,
     diskGiB: vm.diskGiB ?? sizes.diskGiB,
-    networks: vm.networks.map((entry) => (typeof entry === 'string' ? { name: entry } : { ...entry })),
+    networks: vm.networks.map((entry) => {
+      if (typeof entry === 'string') return { name: entry };
+      return entry.ip === undefined ? { name: entry.name } : { name: entry.name, ip: entry.ip };
+    }),
     // Validation guarantees cloudInit.user when there is no os.
     cloudInit: resolveCloudInit(vm.cloudInit, vm.os ? OS_PROFILES[vm.os].defaultUser : ''),
     provision: vm.provision,

@@ -77,7 +77,7 @@ function checkAttachments(vm: LabVmParsed, at: Path, declared: Map<string, Decla
     }
     seen.add(name);
     network.guests += vm.count ?? 1;
-    if (typeof entry === 'object') {
+    if (typeof entry === 'object' && entry.ip !== undefined) {
       const problem = checkStaticAddress(network, name, entry.ip, [...entryPath, 'ip']);
       if (problem) issues.push(problem);
     }

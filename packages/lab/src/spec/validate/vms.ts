@@ -19,7 +19,7 @@ export function checkVmEntries(spec: LabSpecParsed): SpecIssue[] {
     issues.push(...checkOsMinimums(vm, at));
     if ((vm.count ?? 1) > 1) {
       vm.networks.forEach((network, position) => {
-        if (typeof network === 'object') {
+        if (typeof network === 'object' && network.ip !== undefined) {
           issues.push({
             path: [...at, 'networks', position, 'ip'],
             message: 'a static address cannot be shared by the count > 1 copies of this VM',
