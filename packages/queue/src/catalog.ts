@@ -1,0 +1,184 @@
+/**
+ * Every job Glassdome runs, in one place: its name, queue, payload schema, retry policy and time
+ * bound. Producers and workers both import this catalog, so a payload a worker cannot parse cannot be
+ * enqueued. Payloads carry references (ids) only; secrets never enter Redis.
+ */
+import { z } from 'zod';
+
+/** The queues, and which process consumes them. */
+export const QUEUES = {
+  /** Single-VM deploy and destroy (installer). */
+  vm: 'vm',
+  /** Lab flows: the lab root job and each task of its graph (installer). */
+  lab: 'lab',
+  /** OS template builds over SSH on the node (gateway). */
+  template: 'template',
+  /** Role and ACL grants (gateway). */
+  permission: 'permission',
+  /** Per-lab isolated networks: VLAN leases and bridges (gateway). */
+  network: 'network',
+  /** Scheduled scans, remediations and alert webhooks (overseer). */
+  overseer: 'overseer',
+} as const;
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+const id = z.string().uuid();
+const requestId = z.string().max(128).optional();
+
+export interface JobDefinition<S extends z.ZodType = z.ZodType> {
+  queue: QueueName;
+  payload: S;
+  /** Attempts before the job fails for good (transient errors only are retried by handlers' callers). */
+  attempts: number;
+  /** Exponential backoff base in ms between attempts. */
+  backoffMs: number;
+  /** The handler is aborted (and the attempt fails) after this long. */
+  timeoutMs: number;
+  description: string;
+}
+
+function job<S extends z.ZodType>(definition: JobDefinition<S>): JobDefinition<S> {
+  return definition;
+}
+
+export const JOBS = {
+  'vm.deploy': job({
+    queue: 'vm',
+    payload: z.object({ vmId: id, requestId }),
+    attempts: 5,
+    backoffMs: 2_000,
+    timeoutMs: 30 * 60_000,
+    description: 'Deploy one VM: reserve VMID → clone → configure → start → agent IP → SSH → post-configure → verify',
+  }),
+  'vm.destroy': job({
+    queue: 'vm',
+    payload: z.object({ vmId: id, requestId }),
+    attempts: 5,
+    backoffMs: 2_000,
+    timeoutMs: 10 * 60_000,
+    description: 'Stop and delete one VM and release its leases',
+  }),
+  'lab.run': job({
+    queue: 'lab',
+    payload: z.object({ labId: id, requestId }),
+    attempts: 1,
+    backoffMs: 1_000,
+    timeoutMs: 24 * 60 * 60_000,
+    description: "Root of a lab's flow: completes after its last task and settles the lab's status",
+  }),
+  'lab.task': job({
+    queue: 'lab',
+    payload: z.object({ labId: id, taskId: z.string().min(1).max(300), requestId }),
+    attempts: 4,
+    backoffMs: 2_000,
+    timeoutMs: 30 * 60_000,
+    description: "One task of a lab's graph (VM provision or configure); adds the tasks it makes ready",
+  }),
+  'lab.destroy': job({
+    queue: 'lab',
+    payload: z.object({ labId: id, requestId }),
+    attempts: 5,
+    backoffMs: 2_000,
+    timeoutMs: 30 * 60_000,
+    description: 'Tear down every VM, network and lease a lab owns',
+  }),
+  'network.create': job({
+    queue: 'network',
+    payload: z.object({ labId: id, taskId: z.string().min(1).max(300), requestId }),
+    attempts: 4,
+    backoffMs: 2_000,
+    timeoutMs: 5 * 60_000,
+    description: "Lease a VLAN tag for one of a lab's networks and make sure its bridge carries it",
+  }),
+  'template.create': job({
+    queue: 'template',
+    payload: z.object({ templateId: id, requestId }),
+    attempts: 3,
+    backoffMs: 5_000,
+    timeoutMs: 30 * 60_000,
+    description: 'Build an OS template on a node over SSH (idempotent: an existing template is reported)',
+  }),
+  'permission.grant': job({
+    queue: 'permission',
+    payload: z.object({
+      platformId: z.string().min(1),
+      /** user@realm or user@realm!token */
+      principal: z.string().min(3).max(200),
+      path: z.string().startsWith('/').max(200),
+      privileges: z
+        .array(z.string().regex(/^[A-Za-z.]+$/))
+        .min(1)
+        .max(40),
+      reason: z.string().max(500),
+      vmId: id.optional(),
+      labId: id.optional(),
+      requestId,
+    }),
+    attempts: 3,
+    backoffMs: 2_000,
+    timeoutMs: 2 * 60_000,
+    description: "Grant Glassdome's least-privilege role on one path to a user or token",
+  }),
+  'overseer.scan': job({
+    queue: 'overseer',
+    payload: z.object({ platformId: z.string().min(1) }),
+    attempts: 1,
+    backoffMs: 1_000,
+    timeoutMs: 5 * 60_000,
+    description: 'Inventory a platform, store observed state, reconcile, raise/resolve alerts',
+  }),
+  'overseer.remediate': job({
+    queue: 'overseer',
+    payload: z.object({
+      action: z.enum(['start-vm', 'rewait-agent', 'reboot-vm', 'reclone-vm', 'destroy-orphan', 'expire-lab']),
+      platformId: z.string().min(1),
+      vmId: id.optional(),
+      labId: id.optional(),
+      vmid: z.number().int().optional(),
+      node: z.string().optional(),
+      reason: z.string().max(500),
+    }),
+    attempts: 1,
+    backoffMs: 5_000,
+    timeoutMs: 10 * 60_000,
+    description: 'One remediation action, governed by its policy and circuit breaker',
+  }),
+  'alert.webhook': job({
+    queue: 'overseer',
+    payload: z.object({ alertId: id, url: z.string().url(), event: z.enum(['opened', 'resolved', 'acknowledged']) }),
+    attempts: 6,
+    backoffMs: 5_000,
+    timeoutMs: 30_000,
+    description: 'POST an alert to a webhook URL, signed with an HMAC header',
+  }),
+} as const satisfies Record<string, JobDefinition>;
+
+export type JobName = keyof typeof JOBS;
+export type JobPayload<N extends JobName> = z.infer<(typeof JOBS)[N]['payload']>;
+
+/** The job names consumed from one queue. */
+export function jobsOfQueue(queue: QueueName): JobName[] {
+  return (Object.keys(JOBS) as JobName[]).filter((name) => JOBS[name].queue === queue);
+}
+
+/** Thrown when a payload does not satisfy its job's schema; nothing is enqueued. */
+export class InvalidJobPayloadError extends Error {
+  constructor(
+    readonly job: string,
+    readonly issues: string[],
+  ) {
+    super(`invalid payload for ${job}: ${issues.join('; ')}`);
+    this.name = 'InvalidJobPayloadError';
+  }
+}
+
+export function parsePayload<N extends JobName>(name: N, data: unknown): JobPayload<N> {
+  const result = JOBS[name].payload.safeParse(data);
+  if (!result.success) {
+    throw new InvalidJobPayloadError(
+      name,
+      result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
+    );
+  }
+  return result.data as JobPayload<N>;
+}

@@ -1,0 +1,21 @@
+export * from './catalog';
+export {
+  checkRedis,
+  createRedis,
+  describeRedisUrl,
+  type RedisRole,
+  RedisUnavailableError,
+  waitForRedis,
+} from './connection';
+export { jobOptions, Producer } from './producer';
+export {
+  closeOnSignals,
+  type Handlers,
+  type JobContext,
+  type JobHandler,
+  JobTimeoutError,
+  PermanentError,
+  startWorkers,
+  type WorkerGroup,
+  type WorkerGroupOptions,
+} from './worker';

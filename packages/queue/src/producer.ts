@@ -1,0 +1,59 @@
+import { FlowProducer, type JobsOptions, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { JOBS, type JobName, type JobPayload, parsePayload, QUEUES, type QueueName } from './catalog';
+import { createRedis, waitForRedis } from './connection';
+
+/** The retry and retention options a job gets from its catalog entry. */
+export function jobOptions(name: JobName, extra: JobsOptions = {}): JobsOptions {
+  const definition = JOBS[name];
+  return {
+    attempts: definition.attempts,
+    backoff: { type: 'exponential', delay: definition.backoffMs },
+    removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
+    removeOnFail: { age: 30 * 24 * 3600 },
+    ...extra,
+  };
+}
+
+/**
+ * Producer side of every queue. `enqueue` validates the payload against the catalog before it
+ * touches Redis. Build it with `Producer.open`: BullMQ queries Redis as soon as a queue is
+ * constructed, so the connection must be ready first.
+ */
+export class Producer {
+  readonly queues: Record<QueueName, Queue>;
+  readonly flows: FlowProducer;
+
+  constructor(
+    readonly connection: Redis,
+    readonly prefix: string,
+  ) {
+    this.queues = Object.fromEntries(
+      Object.values(QUEUES).map((name) => [name, new Queue(name, { connection, prefix, skipWaitingForReady: true })]),
+    ) as Record<QueueName, Queue>;
+    this.flows = new FlowProducer({ connection, prefix });
+  }
+
+  /** Connects a fail-fast producer connection, waits until it is ready, then builds the queues. */
+  static async open(url: string, prefix: string, timeoutMs = 5_000): Promise<Producer> {
+    const connection = createRedis(url, 'producer');
+    try {
+      await waitForRedis(connection, url, timeoutMs);
+    } catch (error) {
+      connection.disconnect();
+      throw error;
+    }
+    return new Producer(connection, prefix);
+  }
+
+  /** Adds one job. With `jobId` set, a second add of the same id is a no-op (BullMQ dedupes by id). */
+  async enqueue<N extends JobName>(name: N, payload: JobPayload<N>, options: JobsOptions = {}) {
+    const data = parsePayload(name, payload);
+    return this.queues[JOBS[name].queue].add(name, data, jobOptions(name, options));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...Object.values(this.queues).map((queue) => queue.close()), this.flows.close()]);
+    this.connection.disconnect();
+  }
+}
