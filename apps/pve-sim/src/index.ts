@@ -1,0 +1,147 @@
+/**
+ * Programmatic entry: start a simulator in this process (HTTP(S) API + admin endpoint, plus any
+ * extensions such as the SSH side). Other packages must not import apps, so their tests start
+ * `tsx apps/pve-sim/src/main.ts` as a child with PVE_SIM_INFO_FILE instead.
+ */
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApiServer } from './http';
+import type { SimulatorOptions } from './options';
+import { loadSnapshot, saveSnapshot } from './persist';
+import { Simulator } from './sim';
+import { defaultBridge, defaultStorage, deployTokenName, deployUser, templateVmid } from './state/defaults';
+import { createApiCertificate } from './tls';
+
+export type { Faults } from './faults';
+export type { GuestView } from './guests';
+export type { Latencies, SimulatorOptions } from './options';
+export type { ApiRequest, ApiResult } from './sim';
+export { Simulator } from './sim';
+
+/** What a running simulator tells its clients; written as JSON to the info file. */
+export interface SimulatorInfo {
+  /** e.g. https://127.0.0.1:8006 (clients add /api2/json). */
+  apiUrl: string;
+  /** SHA-256 fingerprint of the API certificate, AB:CD:…; null over plain HTTP. */
+  tlsFingerprint: string | null;
+  /** PEM of the CA that signed the API certificate; null over plain HTTP. */
+  caCert: string | null;
+  tokenId: string;
+  tokenSecret: string;
+  rootPassword: string;
+  node: string;
+  storage: string;
+  bridge: string;
+  templateVmid: number;
+  adminUrl: string;
+  adminSecret: string;
+  sshPort?: number;
+  sshHostKeyFingerprint?: string;
+  [extra: string]: unknown;
+}
+
+/** Something started alongside the API (the SSH side); it may add fields to the info. */
+export type SimulatorExtension = (context: {
+  sim: Simulator;
+  options: StartOptions;
+  info: SimulatorInfo;
+}) => Promise<{ info?: Partial<SimulatorInfo>; stop(): Promise<void> }>;
+
+export interface StartOptions extends Partial<SimulatorOptions> {
+  /** API port; 0 picks a free one. @defaultValue 8006 */
+  port?: number;
+  /** @defaultValue '127.0.0.1' */
+  host?: string;
+  /** HTTPS only (true) or plain HTTP (false). @defaultValue true */
+  tls?: boolean;
+  /** Port for the SSH side, passed to extensions. @defaultValue 2222 */
+  sshPort?: number;
+  /** Port guests' SSH listens on, passed to extensions. @defaultValue 22 */
+  guestSshPort?: number;
+  /** Bearer secret of /_sim. @defaultValue the root password */
+  adminSecret?: string;
+  /** Snapshot file loaded at start if present, saved on stop and by /_sim/save. */
+  stateFile?: string;
+  /** Where to write the SimulatorInfo JSON once listening. */
+  infoFile?: string;
+  /** Faults active from the start (shape of POST /_sim/faults). */
+  faults?: unknown;
+  /** Started after the API listens, stopped before it closes. @defaultValue [] */
+  extensions?: SimulatorExtension[];
+}
+
+export interface RunningSimulator extends SimulatorInfo {
+  sim: Simulator;
+  server: Server;
+  info: SimulatorInfo;
+  /** Stops extensions and the server, saves the state file if configured, cancels every timer. */
+  stop(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+export async function startSimulator(options: StartOptions = {}): Promise<RunningSimulator> {
+  const sim = new Simulator(options);
+  if (options.stateFile && existsSync(options.stateFile)) await loadSnapshot(sim, options.stateFile);
+  if (options.faults) sim.clock.slowTaskFactor = sim.faults.update(options.faults).slowTaskFactor;
+  const host = options.host ?? '127.0.0.1';
+  const node = sim.options.nodes[0]!;
+  const certificate = options.tls === false ? undefined : await createApiCertificate(node, host);
+  sim.tlsFingerprint = certificate?.fingerprint ?? '';
+  const adminSecret = options.adminSecret ?? sim.options.rootPassword;
+  const server = createApiServer(sim, {
+    ...(certificate ? { tls: certificate } : {}),
+    admin: { sim, secret: adminSecret, ...(options.stateFile ? { stateFile: options.stateFile } : {}) },
+  });
+  const port = await listen(server, options.port ?? 8006, host);
+  const base = `${certificate ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const info: SimulatorInfo = {
+    apiUrl: base,
+    tlsFingerprint: certificate?.fingerprint ?? null,
+    caCert: certificate?.caCert ?? null,
+    tokenId: `${deployUser}!${deployTokenName}`,
+    tokenSecret: sim.options.tokenSecret,
+    rootPassword: sim.options.rootPassword,
+    node,
+    storage: defaultStorage,
+    bridge: defaultBridge,
+    templateVmid,
+    adminUrl: `${base}/_sim`,
+    adminSecret,
+  };
+  const stoppers: Array<() => Promise<void>> = [];
+  for (const extension of options.extensions ?? []) {
+    const started = await extension({ sim, options, info });
+    Object.assign(info, started.info);
+    stoppers.push(() => started.stop());
+  }
+  if (options.infoFile) await writeFile(options.infoFile, JSON.stringify(info, null, 2), { mode: 0o600 });
+  let stopped = false;
+  return {
+    ...info,
+    info,
+    sim,
+    server,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const stopExtension of stoppers.reverse()) await stopExtension();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      if (options.stateFile) await saveSnapshot(sim, options.stateFile);
+      sim.stop();
+    },
+  };
+}
