@@ -8,6 +8,7 @@ import { qmCommands } from '../cli/qm';
 import { builtins } from '../shell/builtins';
 import { fileCommands } from '../shell/file-commands';
 import { type Command, Shell } from '../shell/interpreter';
+import { textCommands } from '../shell/text-commands';
 import { VirtualFs } from '../shell/virtual-fs';
 import { curl, wget } from './downloads';
 
@@ -51,6 +52,7 @@ export function nodeCommands(sim: Simulator, node: string): Record<string, Comma
   return {
     ...builtins,
     ...fileCommands,
+    ...textCommands,
     wget,
     curl,
     qm: program('qm', qmCommands, context),

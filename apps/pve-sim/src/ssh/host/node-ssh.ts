@@ -1,0 +1,90 @@
+/**
+ * The node's SSH daemon: root logs in with an authorized key (or root@pam's password) and runs
+ * `qm`, `pveum`, `pvesm`, `pvesh` and a few host commands against the simulator's state.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Logger } from '@glassdome/logger';
+import type { ParsedKey } from 'ssh2';
+import type { Simulator } from '../../sim';
+import {
+  generateEd25519,
+  parseAuthorizedKeys,
+  publicKeyMatches,
+  readAuthorizedKeysFile,
+  sha256Fingerprint,
+} from '../server/keys';
+import { SshEndpoint } from '../server/ssh-endpoint';
+import { createNodeFilesystem, nodeCommands, nodeShell } from './node-shell';
+
+export interface NodeSshOptions {
+  sim: Simulator;
+  /** Node whose shell this is. @defaultValue the simulator's first node */
+  node?: string;
+  /** @defaultValue '127.0.0.1' */
+  host?: string;
+  /** 0 picks a free port. @defaultValue 2222 */
+  port?: number;
+  /** authorized_keys file whose keys may log in as root; without it a client key pair is generated. */
+  authorizedKeysPath?: string;
+  /** Where the generated client private key is written (`.pub` beside it); only without authorizedKeysPath. */
+  clientKeyPath?: string;
+  logger: Logger;
+}
+
+export interface NodeSshServer {
+  port: number;
+  /** `ssh-ed25519 AAAA…` host key line, for a known_hosts entry. */
+  hostPublicKey: string;
+  /** `SHA256:…` fingerprint of the host key (what `PROXMOX_SSH_HOST_KEY` pins). */
+  hostKeyFingerprint: string;
+  /** Path of the generated client private key, when one was generated and written. */
+  privateKeyPath?: string;
+  /** The generated client private key (OpenSSH format), when one was generated. */
+  privateKey?: string;
+  close(): Promise<void>;
+}
+
+function clientKeys(options: NodeSshOptions): { keys: ParsedKey[]; privateKey?: string; privateKeyPath?: string } {
+  if (options.authorizedKeysPath) return { keys: readAuthorizedKeysFile(options.authorizedKeysPath) };
+  const pair = generateEd25519('root@pve-sim-client');
+  if (options.clientKeyPath) {
+    mkdirSync(dirname(options.clientKeyPath), { recursive: true });
+    writeFileSync(options.clientKeyPath, pair.privateKey, { mode: 0o600 });
+    writeFileSync(`${options.clientKeyPath}.pub`, `${pair.publicKey}\n`);
+  }
+  const generated = { keys: parseAuthorizedKeys([pair.publicKey]), privateKey: pair.privateKey };
+  return options.clientKeyPath ? { ...generated, privateKeyPath: options.clientKeyPath } : generated;
+}
+
+/** Starts the node's SSH server with a host key generated for this run. */
+export async function startNodeSsh(options: NodeSshOptions): Promise<NodeSshServer> {
+  const node = options.node ?? options.sim.options.nodes[0]!;
+  const hostKey = generateEd25519(`root@${node}`);
+  const client = clientKeys(options);
+  const fs = createNodeFilesystem(node);
+  const commands = nodeCommands(options.sim, node);
+  const endpoint = new SshEndpoint({
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 2222,
+    hostKey: hostKey.privateKey,
+    logger: options.logger,
+    authenticate(context) {
+      if (context.username !== 'root') return false;
+      if (context.method === 'publickey') return publicKeyMatches(context, client.keys);
+      if (context.method === 'password') return options.sim.verifyPassword('root@pam', context.password);
+      return false;
+    },
+    shellFor: () => nodeShell(fs, commands),
+  });
+  const port = await endpoint.listen();
+  const server: NodeSshServer = {
+    port,
+    hostPublicKey: hostKey.publicKey.split(' ').slice(0, 2).join(' '),
+    hostKeyFingerprint: sha256Fingerprint(hostKey.publicKey),
+    close: () => endpoint.close(),
+  };
+  if (client.privateKey) server.privateKey = client.privateKey;
+  if (client.privateKeyPath) server.privateKeyPath = client.privateKeyPath;
+  return server;
+}
