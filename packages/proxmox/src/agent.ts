@@ -37,18 +37,28 @@ export interface WaitForAgentIpOptions {
   node?: string;
 }
 
-/** Loopback, link-local, unspecified, multicast and broadcast addresses cannot reach the guest. */
+/** Link-local, unspecified, multicast and broadcast addresses cannot be used to reach the guest. */
 export function isGlobalUnicastIPv4(address: string): boolean {
   if (!isIPv4(address)) return false;
   const [a = 0, b = 0] = address.split('.').map(Number);
-  if (a === 0 || a === 127 || a >= 224) return false;
+  if (a === 0 || a >= 224) return false;
   return !(a === 169 && b === 254);
 }
 
+/** Loopback interfaces, whatever the guest names them. */
+const loopbackInterface = /^lo\d*$/;
+
+/**
+ * The first usable IPv4 of a non-loopback interface. Loopback is judged by interface, not by 127/8
+ * alone: the simulator gives its guests 127.64.x.y on their ethernet interface so that the host can
+ * reach them, and a real guest never carries 127/8 outside `lo`.
+ */
 export function firstGlobalIPv4(interfaces: readonly GuestInterface[]): string | undefined {
   for (const nic of interfaces) {
-    if (nic.name === 'lo') continue;
-    const found = nic.addresses.find((entry) => entry.family === 'ipv4' && isGlobalUnicastIPv4(entry.address));
+    if (loopbackInterface.test(nic.name)) continue;
+    const found = nic.addresses.find(
+      (entry) => entry.family === 'ipv4' && isGlobalUnicastIPv4(entry.address) && !entry.address.startsWith('127.0.0.'),
+    );
     if (found) return found.address;
   }
   return undefined;
