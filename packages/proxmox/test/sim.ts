@@ -12,7 +12,11 @@ import type { ProxmoxConfig } from '../src/index';
 
 export interface SimInfo {
   apiUrl: string;
-  tlsFingerprint?: string;
+  /** `AB:CD:…`; null over plain HTTP. */
+  tlsFingerprint: string | null;
+  /** PEM of the CA that signed the API certificate; null over plain HTTP. */
+  caCert: string | null;
+  rootPassword: string;
   tokenId: string;
   tokenSecret: string;
   node: string;
