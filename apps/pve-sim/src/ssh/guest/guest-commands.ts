@@ -117,9 +117,15 @@ async function sudo({ argv, shell, readStdin }: Invocation): Promise<CommandOutc
     }
     index++;
   }
+  // `sudo VAR=value cmd` sets VAR for cmd, as sudo's own argument parsing allows.
+  const env: Record<string, string> = {};
+  while (/^[A-Za-z_]\w*=/.test(argv[index] ?? '')) {
+    const [name, ...value] = argv[index++]!.split('=');
+    env[name!] = value.join('=');
+  }
   const command = argv.slice(index);
   if (command.length === 0) return { stderr: 'usage: sudo [-n] [-u user] command [arg ...]\n', code: 1 };
-  return shell.as(user).execute(command, readStdin);
+  return shell.as(user).execute(command, readStdin, env);
 }
 
 function uname(machine: GuestMachine, { argv }: Invocation): CommandOutcome {
