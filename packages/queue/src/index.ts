@@ -7,6 +7,7 @@ export {
   RedisUnavailableError,
   waitForRedis,
 } from './connection';
+export { addLabTasks, type FailurePolicy, type LabFlowTask, labJobId, startLabFlow } from './lab-flow';
 export { jobOptions, Producer } from './producer';
 export {
   closeOnSignals,

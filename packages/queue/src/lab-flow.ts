@@ -1,0 +1,75 @@
+/**
+ * A lab is a BullMQ flow whose root job (`lab.run`) completes only after its last task. Flows are
+ * trees, so the task DAG is encoded by adding each task under the root only once its last
+ * dependency has finished: the API adds the tasks with no dependencies when it starts the flow, and
+ * every finishing task adds the dependents it made ready before it returns, so the root always has
+ * a pending child until the last task ends. Job ids are deterministic, so adding a task twice (a
+ * retry after a crash between "done" and "added") is harmless.
+ */
+import type { FlowJob, JobsOptions } from 'bullmq';
+import { JOBS, type JobName, QUEUES } from './catalog';
+import { jobOptions, type Producer } from './producer';
+
+export interface LabFlowTask {
+  /** Task id from the lab graph, e.g. `c0:vm:web:provision`. */
+  id: string;
+  kind: 'network' | 'vm-provision' | 'vm-configure';
+}
+
+export type FailurePolicy = 'fail' | 'keep';
+
+/** BullMQ reserves ':' in ids; graph ids use it, so it becomes '.'. */
+export function labJobId(labId: string, taskId?: string): string {
+  return taskId === undefined ? `lab.${labId}` : `lab.${labId}.${taskId.replaceAll(':', '.')}`;
+}
+
+function jobNameOf(task: LabFlowTask): JobName {
+  return task.kind === 'network' ? 'network.create' : 'lab.task';
+}
+
+function taskOptions(labId: string, task: LabFlowTask, policy: FailurePolicy): JobsOptions {
+  return jobOptions(jobNameOf(task), {
+    jobId: labJobId(labId, task.id),
+    // 'fail': a task that fails for good fails the root at once, so the lab never waits forever.
+    // 'keep': the root proceeds without it and settles the lab as degraded.
+    ...(policy === 'fail' ? { failParentOnFailure: true } : { ignoreDependencyOnFailure: true }),
+  });
+}
+
+export async function startLabFlow(
+  producer: Producer,
+  lab: { labId: string; requestId?: string | undefined; policy: FailurePolicy; rootTasks: LabFlowTask[] },
+): Promise<void> {
+  const children: FlowJob[] = lab.rootTasks.map((task) => ({
+    name: jobNameOf(task),
+    queueName: JOBS[jobNameOf(task)].queue,
+    data: { labId: lab.labId, taskId: task.id, requestId: lab.requestId },
+    opts: taskOptions(lab.labId, task, lab.policy),
+  }));
+  await producer.flows.add({
+    name: 'lab.run',
+    queueName: QUEUES.lab,
+    data: { labId: lab.labId, requestId: lab.requestId },
+    opts: jobOptions('lab.run', { jobId: labJobId(lab.labId) }),
+    children,
+  });
+}
+
+/** Adds tasks that just became ready under the lab's root job. */
+export async function addLabTasks(
+  producer: Producer,
+  lab: { labId: string; requestId?: string | undefined; policy: FailurePolicy },
+  tasks: LabFlowTask[],
+): Promise<void> {
+  const parent = { id: labJobId(lab.labId), queue: `${producer.prefix}:${QUEUES.lab}` };
+  await Promise.all(
+    tasks.map((task) => {
+      const name = jobNameOf(task);
+      return producer.queues[JOBS[name].queue].add(
+        name,
+        { labId: lab.labId, taskId: task.id, requestId: lab.requestId },
+        { ...taskOptions(lab.labId, task, lab.policy), parent },
+      );
+    }),
+  );
+}

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { createLogger } from '@glassdome/logger';
+import { createRedisPrefix, waitFor } from '@glassdome/testkit';
+import {
+  addLabTasks,
+  createRedis,
+  type LabFlowTask,
+  labJobId,
+  Producer,
+  startLabFlow,
+  startWorkers,
+} from '../src/index';
+
+const redis = createRedisPrefix('labflow');
+const logger = createLogger({
+  name: 'test',
+  level: 'warn',
+  destination: new Writable({ write: (_c, _e, cb) => cb() }),
+});
+let producer: Producer;
+before(async () => {
+  producer = await Producer.open(redis.url, redis.prefix);
+});
+after(async () => {
+  await producer.close();
+  await redis.cleanup();
+});
+
+// A diamond: net → a → (b, c) → d.
+const graph: Record<string, { kind: LabFlowTask['kind']; dependsOn: string[] }> = {
+  net: { kind: 'network', dependsOn: [] },
+  a: { kind: 'vm-provision', dependsOn: ['net'] },
+  b: { kind: 'vm-configure', dependsOn: ['a'] },
+  c: { kind: 'vm-configure', dependsOn: ['a'] },
+  d: { kind: 'vm-configure', dependsOn: ['b', 'c'] },
+};
+
+test('a diamond runs each task after all of its dependencies, and the root completes last', async () => {
+  const labId = randomUUID();
+  const log: string[] = [];
+  const done = new Set<string>();
+  const runTask = async (taskId: string) => {
+    log.push(`start ${taskId}`);
+    await new Promise((resolve) => setTimeout(resolve, taskId === 'b' ? 150 : 30));
+    done.add(taskId);
+    log.push(`end ${taskId}`);
+    const ready = Object.entries(graph)
+      .filter(
+        ([id, task]) => !done.has(id) && task.dependsOn.includes(taskId) && task.dependsOn.every((d) => done.has(d)),
+      )
+      .map(([id, task]) => ({ id, kind: task.kind }));
+    // Adding twice must be harmless (deterministic ids): a retry after a crash would do it.
+    await addLabTasks(producer, { labId, policy: 'fail' }, ready);
+    await addLabTasks(producer, { labId, policy: 'fail' }, ready);
+  };
+  const workers = startWorkers({
+    connect: () => createRedis(redis.url, 'worker'),
+    prefix: redis.prefix,
+    queues: ['lab', 'network'],
+    handlers: {
+      'lab.run': async () => {
+        log.push('root');
+      },
+      'lab.task': async ({ taskId }) => runTask(taskId),
+      'network.create': async ({ taskId }) => runTask(taskId),
+      'lab.destroy': async () => undefined,
+    },
+    logger,
+  });
+  try {
+    await startLabFlow(producer, { labId, policy: 'fail', rootTasks: [{ id: 'net', kind: 'network' }] });
+    await waitFor('root completion', () => log.includes('root'), { timeoutMs: 20_000 });
+    const at = (entry: string) => log.indexOf(entry);
+    for (const [id, task] of Object.entries(graph)) {
+      for (const dependency of task.dependsOn) {
+        assert.ok(at(`end ${dependency}`) < at(`start ${id}`), `${id} started before ${dependency} ended: ${log}`);
+      }
+    }
+    assert.ok(at('start c') < at('end b'), 'b and c overlap');
+    assert.equal(log.at(-1), 'root');
+    assert.equal(log.filter((entry) => entry === 'start d').length, 1, 'd ran once despite the double add');
+    const root = await producer.queues.lab.getJob(labJobId(labId));
+    assert.equal(await root?.getState(), 'completed');
+  } finally {
+    await workers.close();
+  }
+});
