@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApiServer } from './http';
-import type { SimulatorOptions } from './options';
+import type { SimulatorInput } from './options';
 import { loadSnapshot, saveSnapshot } from './persist';
 import { Simulator } from './sim';
 import { defaultBridge, defaultStorage, deployTokenName, deployUser, templateVmid } from './state/defaults';
@@ -49,7 +49,7 @@ export type SimulatorExtension = (context: {
   info: SimulatorInfo;
 }) => Promise<{ info?: Partial<SimulatorInfo>; stop(): Promise<void> }>;
 
-export interface StartOptions extends Partial<SimulatorOptions> {
+export interface StartOptions extends SimulatorInput {
   /** API port; 0 picks a free one. @defaultValue 8006 */
   port?: number;
   /** @defaultValue '127.0.0.1' */

@@ -8,6 +8,7 @@ import { createLogger } from '@glassdome/logger';
 import { simEnvSchema } from './env';
 import { defaultExtensions } from './extensions';
 import { startSimulator } from './index';
+import type { Latencies } from './options';
 
 const env = loadEnv(simEnvSchema, 'pve-sim');
 const log = createLogger({ name: 'pve-sim', level: env.LOG_LEVEL, format: env.LOG_FORMAT });
@@ -34,7 +35,7 @@ const running = await startSimulator({
   storageCapacityGiB: env.PVE_SIM_STORAGE_GIB,
   guestSubnet: env.PVE_SIM_GUEST_SUBNET,
   errorEnvelope: env.PVE_SIM_ERROR_ENVELOPE,
-  latencies: parseJson('PVE_SIM_LATENCIES', env.PVE_SIM_LATENCIES) as never,
+  latencies: parseJson('PVE_SIM_LATENCIES', env.PVE_SIM_LATENCIES) as Partial<Latencies> | undefined,
   faults: parseJson('PVE_SIM_FAULTS', env.PVE_SIM_FAULTS),
   ...(env.PVE_SIM_TOKEN_SECRET ? { tokenSecret: env.PVE_SIM_TOKEN_SECRET } : {}),
   ...(env.PVE_SIM_ROOT_PASSWORD ? { rootPassword: env.PVE_SIM_ROOT_PASSWORD } : {}),

@@ -82,8 +82,11 @@ export interface SimulatorOptions {
   withTemplate: boolean;
 }
 
+/** Options as callers give them: anything may be left out, latencies one by one. */
+export type SimulatorInput = Partial<Omit<SimulatorOptions, 'latencies'>> & { latencies?: Partial<Latencies> };
+
 /** Fills every missing option with its default. */
-export function resolveOptions(partial: Partial<SimulatorOptions> = {}): SimulatorOptions {
+export function resolveOptions(partial: SimulatorInput = {}): SimulatorOptions {
   return {
     nodes: partial.nodes ?? ['pve01'],
     storageCapacityGiB: partial.storageCapacityGiB ?? 512,

@@ -27,7 +27,7 @@ import { ApiError } from './errors';
 import { FaultInjector } from './faults';
 import { type GuestView, guestView } from './guests';
 import { LockTable } from './locks';
-import { resolveOptions, type SimulatorOptions } from './options';
+import { resolveOptions, type SimulatorInput, type SimulatorOptions } from './options';
 import { SeededRandom } from './random';
 import { type Method, Paged, Router } from './router';
 import { createDefaultState } from './state/defaults';
@@ -76,7 +76,7 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   resourceStats = new Map<number, { status: string; template: number; name: string }>();
   private cancelStatsCycle: (() => void) | undefined;
 
-  constructor(options: Partial<SimulatorOptions> = {}) {
+  constructor(options: SimulatorInput = {}) {
     super();
     this.options = resolveOptions(options);
     this.random = new SeededRandom(this.options.seed);
