@@ -1,0 +1,42 @@
+import type { Db } from '../connection';
+import type { JsonValue } from '../schema';
+
+export interface EventInput {
+  labId?: string | null;
+  vmId?: string | null;
+  /** Dotted kind, e.g. `vm.step.started`, `permission.granted`, `alert.opened`. */
+  kind: string;
+  message: string;
+  data?: JsonValue;
+}
+
+/** Appends to the timeline. Events are never updated or deleted while their lab or VM exists. */
+export async function appendEvent(db: Db, event: EventInput): Promise<void> {
+  await db
+    .insertInto('events')
+    .values({
+      lab_id: event.labId ?? null,
+      vm_id: event.vmId ?? null,
+      kind: event.kind,
+      message: event.message,
+      data: event.data === undefined ? null : JSON.stringify(event.data),
+    })
+    .execute();
+}
+
+/** Events of a lab (with its VMs) or a VM, after `afterId`, oldest first. */
+export async function listEvents(
+  db: Db,
+  filter: { labId?: string; vmId?: string; afterId?: number; kind?: string; limit?: number },
+) {
+  let query = db
+    .selectFrom('events')
+    .selectAll()
+    .orderBy('id')
+    .limit(filter.limit ?? 500);
+  if (filter.labId) query = query.where('lab_id', '=', filter.labId);
+  if (filter.vmId) query = query.where('vm_id', '=', filter.vmId);
+  if (filter.kind) query = query.where('kind', '=', filter.kind);
+  if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
+  return query.execute();
+}
