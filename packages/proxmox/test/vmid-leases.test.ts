@@ -1,0 +1,118 @@
+/**
+ * VMID leases in Postgres, checked against the simulated cluster: one id per owner, expiry and
+ * takeover, exhaustion, ids the cluster uses, and a resumed clone that finds its VM instead of making
+ * a second one.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createDb, type Db, migrateToLatest } from '@glassdome/db';
+import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
+import { cloneVm, createProxmox, type Proxmox, VmidAllocator, VmidExhaustedError } from '../src/index';
+import { type RunningSim, startSim } from './sim';
+
+let sim: RunningSim;
+let database: TestDatabase;
+let db: Db;
+let pve: Proxmox;
+
+before(async () => {
+  [sim, database] = await Promise.all([startSim(), createTestDatabase('proxmox-vmid')]);
+  db = createDb(database.url);
+  await migrateToLatest(db);
+  pve = createProxmox(sim.config());
+});
+
+after(async () => {
+  pve?.close();
+  await db?.destroy();
+  await database?.drop();
+  await sim?.stop();
+});
+
+const allocator = (min: number, max: number) =>
+  new VmidAllocator({ db, cluster: pve.cluster, range: { min, max }, maxAttempts: 5 });
+
+test('an owner keeps one lease: allocating again returns it, release frees it', async () => {
+  const vmids = allocator(3000, 3999);
+  const lease = { platformId: 'p1', owner: 'job-1' };
+  const vmid = await vmids.allocateVmid(lease);
+  assert.ok(vmid >= 3000 && vmid <= 3999);
+  assert.equal(await vmids.allocateVmid(lease), vmid);
+  assert.equal((await vmids.findLeaseByOwner(lease))?.vmid, vmid);
+  assert.notEqual(await vmids.allocateVmid({ ...lease, owner: 'job-2' }), vmid);
+  await vmids.releaseVmid({ ...lease, vmid });
+  assert.equal(await vmids.findLeaseByOwner(lease), undefined);
+});
+
+test('a live lease blocks its id; an expired one is taken over and its old owner can no longer renew', async () => {
+  const vmids = allocator(3100, 3100);
+  const first = { platformId: 'p1', owner: 'dead-worker', ttlMs: 50 };
+  assert.equal(await vmids.allocateVmid({ ...first, ttlMs: 60_000 }), 3100);
+  await assert.rejects(vmids.allocateVmid({ platformId: 'p1', owner: 'other' }), VmidExhaustedError);
+  // Shorten the live lease, as if its owner had stopped renewing, and let it lapse.
+  assert.equal(await vmids.renewLease({ ...first, vmid: 3100 }), true);
+  await sleep(100);
+  assert.equal(await vmids.allocateVmid({ platformId: 'p1', owner: 'successor' }), 3100);
+  assert.equal(await vmids.renewLease({ ...first, vmid: 3100 }), false);
+  assert.equal((await vmids.findLeaseByOwner({ platformId: 'p1', owner: 'successor' }))?.vmid, 3100);
+});
+
+test('leases are per platform: the same id may be leased on two Proxmox targets', async () => {
+  const vmids = allocator(3200, 3200);
+  assert.equal(await vmids.allocateVmid({ platformId: 'east', owner: 'a' }), 3200);
+  assert.equal(await vmids.allocateVmid({ platformId: 'west', owner: 'b' }), 3200);
+});
+
+test('an id the cluster already uses is never leased', async () => {
+  const vmids = allocator(sim.info.templateVmid, sim.info.templateVmid);
+  await assert.rejects(vmids.allocateVmid({ platformId: 'p1', owner: 'x' }), VmidExhaustedError);
+});
+
+test('a resumed clone with the same owner finds the VM already made instead of making a second', async () => {
+  const vmids = allocator(3300, 3399);
+  const request = {
+    platformId: 'p1',
+    owner: 'vm-record-7',
+    sourceVmid: sim.info.templateVmid,
+    name: 'resumed-7',
+    storage: sim.info.storage,
+    full: false,
+  };
+  const recorded: number[] = [];
+  const first = await cloneVm({ pve, vmids }, { ...request, onVmid: (vmid) => void recorded.push(vmid) });
+  assert.equal(first.resumed, false);
+  assert.deepEqual(recorded, [first.vmid]);
+  const again = await cloneVm({ pve, vmids }, request);
+  assert.equal(again.resumed, true);
+  assert.equal(again.vmid, first.vmid);
+  assert.equal((await pve.vms.list()).filter((vm) => vm.name === 'resumed-7').length, 1);
+});
+
+test('an id taken outside Glassdome between lease and clone turns into a new id, not a failure', async () => {
+  const vmids = allocator(3400, 3499);
+  const offered: number[] = [];
+  const cloned = await cloneVm(
+    { pve, vmids },
+    {
+      platformId: 'p1',
+      owner: 'vm-record-8',
+      sourceVmid: sim.info.templateVmid,
+      name: 'contested-8',
+      storage: sim.info.storage,
+      full: false,
+      onVmid: async (vmid) => {
+        offered.push(vmid);
+        if (offered.length > 1) return;
+        // Someone with no lease (a person in the web UI) takes the id first.
+        await pve.tasks.wait(await pve.vms.clone({ sourceVmid: sim.info.templateVmid, newid: vmid, name: 'manual' }));
+      },
+    },
+  );
+  assert.equal(offered.length, 2);
+  assert.equal(cloned.vmid, offered[1]);
+  assert.notEqual(cloned.vmid, offered[0]);
+  assert.equal((await pve.vms.config(cloned.vmid)).name, 'contested-8');
+  assert.equal((await pve.vms.config(offered[0]!)).name, 'manual');
+  assert.equal((await vmids.findLeaseByOwner({ platformId: 'p1', owner: 'vm-record-8' }))?.vmid, cloned.vmid);
+});
