@@ -22,6 +22,20 @@ export const QUEUES = {
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
+/** The steps of a VM deployment, in order; each is recorded in Postgres with its timings. */
+export const VM_DEPLOY_STEPS = [
+  'reserve-vmid',
+  'clone',
+  'configure',
+  'start',
+  'wait-agent',
+  'wait-ssh',
+  'post-configure',
+  'verify',
+] as const;
+/** The steps of a VM's destruction. */
+export const VM_DESTROY_STEPS = ['stop', 'delete', 'release-leases'] as const;
+
 const id = z.string().uuid();
 const requestId = z.string().max(128).optional();
 
