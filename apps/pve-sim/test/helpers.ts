@@ -21,7 +21,7 @@ export interface TestSim {
     auth?: string | Record<string, string>,
   ): Promise<ApiAnswer>;
   /** Polls a task's status until it stops; returns its exit status. */
-  waitTask(upid: unknown, auth?: string): Promise<string>;
+  waitTask(upid: unknown, auth?: string | Record<string, string>): Promise<string>;
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
   rootAuth(): Promise<Record<string, string>>;
   stop(): Promise<void>;
