@@ -25,7 +25,7 @@ test('a linked clone logs PVE task lines and gets fresh identities', async () =>
   assert.equal(status.exitstatus, 'OK');
   const log = await sim.api('GET', `/nodes/pve01/tasks/${encodeURIComponent(upid)}/log`);
   assert.deepEqual(
-    (log.body?.data as Array<{ t: string }>).map((line) => line.t),
+    (log.body!.data as Array<{ t: string }>).map((line) => line.t),
     [
       'create full clone of drive ide2 (local-lvm:vm-9000-cloudinit)',
       '  Logical volume "vm-101-cloudinit" created.',
@@ -140,7 +140,7 @@ test('snapshots: take, list, roll back, delete', async () => {
 
 test('storage usage grows with full clones and shrinks on destroy', async () => {
   const used = async () =>
-    ((await sim.api('GET', '/nodes/pve01/storage', { storage: 'local-lvm' })).body?.data as Array<{ used: number }>)[0]!
+    ((await sim.api('GET', '/nodes/pve01/storage', { storage: 'local-lvm' })).body!.data as Array<{ used: number }>)[0]!
       .used;
   const before = await used();
   assert.equal(await cloneTemplate(sim, 102, { full: '1' }), 'OK');
