@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument } from 'yaml';
+import { type Document, LineCounter, parseDocument } from 'yaml';
 import type { SpecIssue } from './issues';
 
 /** Longest spec text accepted; the API's body limit is the first line of defence, this the last. */
@@ -25,29 +25,35 @@ function decodeJson(text: string): DecodeResult {
   }
 }
 
-function decodeYaml(text: string): DecodeResult {
-  const lines = new LineCounter();
+/** Garbage text can produce hundreds of YAML errors; the first few say enough. */
+const MAX_YAML_ERRORS = 10;
+
+function readYamlDocument(text: string, lines: LineCounter): Document.Parsed {
   // YAML 1.2 core schema: plain data only, no custom types; unknown tags read as plain values.
   // Merge keys (<<) are allowed so VM entries can share a definition through an anchor.
-  const document = parseDocument(text, {
+  return parseDocument(text, {
     uniqueKeys: true,
     merge: true,
     prettyErrors: false,
     lineCounter: lines,
     logLevel: 'silent',
   });
-  if (document.errors.length > 0) {
+}
+
+function decodeYaml(text: string): DecodeResult {
+  const lines = new LineCounter();
+  try {
+    const document = readYamlDocument(text, lines);
+    if (document.errors.length === 0) return { ok: true, value: document.toJS({ maxAliasCount: MAX_YAML_ALIASES }) };
     return {
       ok: false,
-      issues: document.errors.map((error) => {
+      issues: document.errors.slice(0, MAX_YAML_ERRORS).map((error) => {
         const { line, col } = lines.linePos(error.pos[0]);
         return { path: [], message: `is not valid YAML: ${error.message} (line ${line}, column ${col})` };
       }),
     };
-  }
-  try {
-    return { ok: true, value: document.toJS({ maxAliasCount: MAX_YAML_ALIASES }) };
   } catch (error) {
+    // The yaml library throws for alias bombs and unresolved aliases, and the engine for deep nesting.
     return failure(`is not valid YAML: ${error instanceof Error ? error.message : 'cannot be read'}`);
   }
 }
