@@ -34,6 +34,10 @@ export const simEnvSchema = z.object({
     .default('127.64.0.0/16'),
   /** Port guests' SSH daemons listen on (the SSH side). */
   PVE_SIM_GUEST_SSH_PORT: port.default(22),
+  /** authorized_keys file whose keys may log in to the node's SSH as root; unset = a key pair is generated (see the info file's sshPrivateKeyPath). */
+  PVE_SIM_SSH_AUTHORIZED_KEYS: z.string().optional(),
+  /** Where the generated root private key is written when PVE_SIM_SSH_AUTHORIZED_KEYS is unset (default: beside the info file). */
+  PVE_SIM_SSH_KEY_FILE: z.string().optional(),
   /** Comma-separated node names; the first holds template 9000. */
   PVE_SIM_NODES: z
     .string()

@@ -42,7 +42,7 @@ const running = await startSimulator({
   ...(env.PVE_SIM_ADMIN_SECRET ? { adminSecret: env.PVE_SIM_ADMIN_SECRET } : {}),
   ...(env.PVE_SIM_STATE_FILE ? { stateFile: env.PVE_SIM_STATE_FILE } : {}),
   ...(env.PVE_SIM_INFO_FILE ? { infoFile: env.PVE_SIM_INFO_FILE } : {}),
-  extensions: defaultExtensions,
+  extensions: defaultExtensions(env, log),
 });
 
 log.info(
@@ -59,6 +59,7 @@ process.stdout.write(
     `  root@pam password: ${running.rootPassword}`,
     `  admin:      ${running.adminUrl} (Authorization: Bearer <admin secret>)`,
     `  default:    node ${running.node}, storage ${running.storage}, bridge ${running.bridge}, template ${running.templateVmid}`,
+    `  ssh:        root@${env.PVE_SIM_HOST} -p ${running.sshPort}, host key ${running.sshHostKeyFingerprint}${running.info.sshPrivateKeyPath ? `, key ${running.info.sshPrivateKeyPath}` : ''}`,
     '',
   ].join('\n'),
 );
