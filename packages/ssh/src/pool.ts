@@ -140,7 +140,9 @@ export class SshPool {
 
   /**
    * Lends a pooled connection to `use`. A connection that died unnoticed shows only when a channel
-   * fails to open; nothing ran then, so one retry on a fresh connection is safe.
+   * fails to open; nothing ran then, so one more try is safe. The failed connection is closed only when
+   * no other channel uses it: a live connection may refuse a channel (server session limit) while
+   * carrying other commands.
    */
   private async withClient<T>(target: SshTarget, use: (client: Client) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -150,10 +152,10 @@ export class SshPool {
         return await use(connection.client);
       } catch (error) {
         if (!(error instanceof ChannelOpenError)) throw error;
-        host.discard(connection);
+        if (connection.active === 1) host.discard(connection);
         if (attempt > 1)
           throw new SshConnectError(target.host, portOf(target), `cannot open a channel: ${error.message}`);
-        this.logger.debug({ host: target.host, port: portOf(target) }, 'ssh channel open failed; reconnecting');
+        this.logger.debug({ host: target.host, port: portOf(target) }, 'ssh channel open failed; trying again');
       } finally {
         host.release(connection);
       }
