@@ -68,7 +68,7 @@ test('a privilege-separated token gets the intersection of its own and its user 
   const dupToken = await sim.api('POST', '/access/users/alice@pve/token/ci', {}, root);
   assert.deepEqual(dupToken.body?.errors, { tokenid: 'Token already exists.' });
   const auth = `PVEAPIToken=alice@pve!ci=${token.value}`;
-  const visible = async () => ((await sim.api('GET', '/nodes/pve01/qemu', {}, auth)).body?.data as unknown[]).length;
+  const visible = async () => ((await sim.api('GET', '/nodes/pve01/qemu', {}, auth)).body!.data as unknown[]).length;
   assert.equal(await visible(), 0, 'lists filter silently instead of 403');
   await sim.api('PUT', '/access/acl', { path: '/vms', roles: 'PVEAuditor', users: 'alice@pve' }, root);
   assert.equal(await visible(), 0, 'the user alone is not enough for a privsep token');
