@@ -1,0 +1,57 @@
+/** TLS trust against the simulator's HTTPS listener: pinned fingerprint, CA, refusal, explicit insecure. */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { rootCertificates } from 'node:tls';
+import { createProxmox, normalizeFingerprint, ProxmoxClient, TlsVerificationError } from '../src/index';
+import { type RunningSim, startSim } from './sim';
+
+let sim: RunningSim;
+
+before(async () => {
+  sim = await startSim({ tls: true });
+});
+
+after(async () => {
+  await sim?.stop();
+});
+
+test('the pinned fingerprint is accepted, in any spelling, and matches what GET /nodes reports', async () => {
+  const fingerprint = sim.info.tlsFingerprint!;
+  for (const spelling of [fingerprint, fingerprint.replaceAll(':', '').toLowerCase()]) {
+    const pve = createProxmox(sim.config({ tls: { fingerprint: spelling } }));
+    const nodes = await pve.cluster.nodes();
+    pve.close();
+    assert.equal(normalizeFingerprint(nodes[0]?.sslFingerprint ?? ''), normalizeFingerprint(fingerprint));
+  }
+});
+
+test('a different fingerprint is refused (TlsVerificationError), never retried', async () => {
+  const wrong = normalizeFingerprint(sim.info.tlsFingerprint!).replace(/^./, (c) => (c === 'A' ? 'B' : 'A'));
+  const pve = createProxmox(sim.config({ tls: { fingerprint: wrong }, retry: { attempts: 4 } }));
+  const error = await pve.cluster.nodes().catch((caught: Error) => caught);
+  pve.close();
+  assert.ok(error instanceof TlsVerificationError, String(error));
+  assert.equal(error.retryable, false);
+  assert.ok(!error.message.includes(sim.info.tokenSecret));
+});
+
+test('the cluster CA is accepted; without it the certificate is not trusted', async () => {
+  const trusted = createProxmox(sim.config({ tls: { ca: sim.info.caCert! } }));
+  assert.ok((await trusted.cluster.nodes()).length > 0);
+  trusted.close();
+
+  // A real CA, just not the one that signed this cluster's certificate.
+  const untrusted = createProxmox(sim.config({ tls: { ca: rootCertificates[0]! } }));
+  const error = await untrusted.cluster.nodes().catch((caught: Error) => caught);
+  untrusted.close();
+  assert.ok(error instanceof TlsVerificationError, String(error));
+  assert.equal(error.retryable, false);
+});
+
+test('https without a trust setting is refused at construction; insecure must be explicit', async () => {
+  const { tls: _tls, ...withoutTls } = sim.config();
+  assert.throws(() => new ProxmoxClient(withoutTls), TlsVerificationError);
+  const insecure = createProxmox(sim.config({ tls: { insecure: true } }));
+  assert.ok((await insecure.cluster.nodes()).length > 0);
+  insecure.close();
+});
