@@ -1,0 +1,38 @@
+import type { Db } from '../connection';
+
+/** Every VM Glassdome still owns, with desired and last observed state side by side. */
+export async function listVmInventory(db: Db) {
+  return db
+    .selectFrom('vms')
+    .select([
+      'id',
+      'name',
+      'lab_id',
+      'copy',
+      'platform_id',
+      'node',
+      'vmid',
+      'ip',
+      'status',
+      'desired_state',
+      'observed_status',
+      'observed_at',
+    ])
+    .where('status', '<>', 'destroyed')
+    .orderBy('node')
+    .orderBy('vmid')
+    .orderBy('name')
+    .execute();
+}
+
+/** Events of kinds starting with `prefix` since `since`, newest first. */
+export async function listRecentEventsOfKind(db: Db, prefix: string, since: Date, limit = 500) {
+  return db
+    .selectFrom('events')
+    .selectAll()
+    .where('kind', 'like', `${prefix.replace(/[%_\\]/g, '\\$&')}%`)
+    .where('at', '>=', since)
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+}

@@ -1,0 +1,50 @@
+import { sql } from 'kysely';
+import type { Db } from '../connection';
+
+export interface NewTemplate {
+  platformId: string;
+  node: string;
+  os: string;
+  vmid: number;
+  name: string;
+}
+
+/** Inserts a queued template row; undefined when one for that platform, node and OS exists. */
+export async function insertTemplate(db: Db, template: NewTemplate): Promise<string | undefined> {
+  const row = await db
+    .insertInto('templates')
+    .values({
+      platform_id: template.platformId,
+      node: template.node,
+      os: template.os,
+      vmid: template.vmid,
+      name: template.name,
+      status: 'queued',
+    })
+    .onConflict((oc) => oc.columns(['platform_id', 'node', 'os']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return row?.id;
+}
+
+export async function findTemplate(db: Db, where: { platformId: string; node: string; os: string }) {
+  return db
+    .selectFrom('templates')
+    .selectAll()
+    .where('platform_id', '=', where.platformId)
+    .where('node', '=', where.node)
+    .where('os', '=', where.os)
+    .executeTakeFirst();
+}
+
+export async function listTemplates(db: Db) {
+  return db.selectFrom('templates').selectAll().orderBy('node').orderBy('os').execute();
+}
+
+export async function setTemplateStatus(db: Db, id: string, status: string, error: string | null = null) {
+  await db.updateTable('templates').set({ status, error, updated_at: sql`now()` }).where('id', '=', id).execute();
+}
+
+export async function deleteTemplate(db: Db, id: string): Promise<void> {
+  await db.deleteFrom('templates').where('id', '=', id).execute();
+}
