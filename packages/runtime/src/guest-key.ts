@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { type Db, openSecret, parseSecretKey, sealSecret } from '@glassdome/db';
+import ssh2 from 'ssh2';
+import { DEFAULT_PLATFORM } from './platform';
+
+export interface GuestKey {
+  privateKey: string;
+  /** `ssh-ed25519 AAAA… glassdome`, added to every VM's authorized keys. */
+  publicKey: string;
+}
+
+const KIND = 'guest_ssh_key';
+
+function publicKeyOf(privateKey: string): string {
+  const parsed = ssh2.utils.parseKey(privateKey);
+  if (parsed instanceof Error) throw new Error(`guest SSH key does not parse: ${parsed.message}`);
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  return `${key.type} ${key.getPublicSSH().toString('base64')} glassdome`;
+}
+
+/**
+ * The key Glassdome logs into guests with: from GUEST_SSH_KEY_FILE, or sealed in Postgres (made once,
+ * by whichever replica gets there first, so every replica uses the same one).
+ */
+export async function ensureGuestKey(
+  db: Db,
+  env: { GUEST_SSH_KEY_FILE?: string | undefined; GLASSDOME_SECRET_KEY?: string | undefined },
+): Promise<GuestKey> {
+  if (env.GUEST_SSH_KEY_FILE) {
+    const privateKey = readFileSync(env.GUEST_SSH_KEY_FILE, 'utf8');
+    return { privateKey, publicKey: publicKeyOf(privateKey) };
+  }
+  if (!env.GLASSDOME_SECRET_KEY) {
+    throw new Error('set GUEST_SSH_KEY_FILE, or GLASSDOME_SECRET_KEY so a guest key can be sealed in Postgres');
+  }
+  const secretKey = parseSecretKey(env.GLASSDOME_SECRET_KEY);
+  const generated = ssh2.utils.generateKeyPairSync('ed25519');
+  await db
+    .insertInto('credentials')
+    .values({ platform_id: DEFAULT_PLATFORM, kind: KIND, sealed: sealSecret(secretKey, generated.private) })
+    .onConflict((oc) => oc.columns(['platform_id', 'kind']).doNothing())
+    .execute();
+  const row = await db
+    .selectFrom('credentials')
+    .select('sealed')
+    .where('platform_id', '=', DEFAULT_PLATFORM)
+    .where('kind', '=', KIND)
+    .executeTakeFirstOrThrow();
+  const privateKey = openSecret(secretKey, row.sealed);
+  return { privateKey, publicKey: publicKeyOf(privateKey) };
+}
