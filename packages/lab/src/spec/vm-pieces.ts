@@ -49,8 +49,9 @@ const packageName = z
 
 /** What cloud-init does on first boot, before any provision step runs. */
 export const cloudInit = z.strictObject({
-  /** Login user to create; provisioning connects as this user. Defaults to the OS profile's user. */
-  user: linuxUserName.optional(),
+  user: linuxUserName
+    .optional()
+    .describe("login user to create; provisioning connects as this user (default: the OS profile's user)"),
   sshKeys: z.array(sshPublicKey).max(32, 'at most 32 keys').default([]),
   packages: z.array(packageName).max(200, 'at most 200 packages').default([]),
   runcmd: z.array(command).max(100, 'at most 100 commands').default([]),
@@ -80,7 +81,10 @@ export const provisionStep = z.union(
   { error: 'must be {run: "command"} or {file: {path, content, mode?}}' },
 );
 
-export const provision = z.array(provisionStep).max(MAX_PROVISION_STEPS, `at most ${MAX_PROVISION_STEPS} steps`);
+export const provision = z
+  .array(provisionStep)
+  .max(MAX_PROVISION_STEPS, `at most ${MAX_PROVISION_STEPS} steps`)
+  .describe('post-configuration over SSH once the VM answers, in order: {run} a command as root, or write a {file}');
 
 /** A Proxmox template to clone: its VMID or its name. */
 export const templateRef = z.union(
