@@ -115,3 +115,15 @@ test('host commands: wget of a known cloud image lands in the node filesystem, u
   assert.equal(offline.code, 4);
   assert.equal((await harness.node('nosuchcommand')).stderr, 'sh: 1: nosuchcommand: not found\n');
 });
+
+test('/etc/pve/qemu-server shows each VM config as pmxcfs does, following live changes', async () => {
+  const listing = await harness.node('ls /etc/pve/qemu-server');
+  assert.match(listing.stdout, /^9000\.conf$/m);
+  const changed = await harness.node(
+    "qm set 9000 --description 'Ubuntu template' && cat /etc/pve/nodes/pve01/qemu-server/9000.conf",
+  );
+  assert.equal(changed.code, 0, changed.stderr);
+  assert.match(changed.stdout, /^#Ubuntu template$/m);
+  assert.match(changed.stdout, /^scsi0: local-lvm:base-9000-disk-0,size=2252M$/m);
+  assert.equal((await harness.node('test -f /etc/pve/qemu-server/4242.conf')).code, 1);
+});

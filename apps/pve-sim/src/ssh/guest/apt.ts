@@ -60,7 +60,7 @@ function runApt(machine: GuestMachine, { argv, shell }: Invocation): CommandOutc
   switch (action) {
     case 'update':
       return {
-        stdout: `Hit:1 ${machine.os.aptSource} InRelease\nReading package lists...\n`,
+        stdout: `Hit:1 ${machine.spec.os.aptSource} InRelease\nReading package lists...\n`,
       };
     case 'install':
       return install(machine, packages, assumeYes);

@@ -132,9 +132,9 @@ function uname(machine: GuestMachine, { argv }: Invocation): CommandOutcome {
   const flags = argv.slice(1).join('');
   const parts = {
     s: 'Linux',
-    n: machine.hostname,
-    r: machine.os.kernelRelease,
-    v: machine.os.kernelVersion,
+    n: machine.spec.hostname,
+    r: machine.spec.os.kernelRelease,
+    v: machine.spec.os.kernelVersion,
     m: 'x86_64',
   };
   if (flags.includes('a')) {
@@ -153,7 +153,7 @@ export function guestCommands(machine: GuestMachine): Record<string, Command> {
     systemctl: (invocation) => systemctl(machine, invocation),
     sudo,
     uname: (invocation) => uname(machine, invocation),
-    hostname: () => ({ stdout: `${machine.hostname}\n` }),
+    hostname: () => ({ stdout: `${machine.spec.hostname}\n` }),
     'cloud-init': ({ argv }) => {
       if (argv[1] === '--version') return { stdout: '/usr/bin/cloud-init 24.1.3\n' };
       if (argv[1] !== 'status') return { stderr: `cloud-init: unsupported sub-command ${argv[1] ?? ''}\n`, code: 2 };

@@ -19,6 +19,17 @@ export type GuestEffect =
 /** Distributive Omit, so each effect variant keeps its own fields. */
 export type GuestEffectInput = GuestEffect extends infer E ? (E extends GuestEffect ? Omit<E, 'at'> : never) : never;
 
+/** Who a guest machine is: fixed for its lifetime. */
+export interface GuestMachineSpec {
+  vmid: number;
+  /** What tells this machine from a later VM under the same id: its SMBIOS uuid. */
+  smbiosUuid: string;
+  os: GuestOsProfile;
+  hostname: string;
+  /** The cloud-init user. */
+  user: string;
+}
+
 export interface ServiceState {
   enabled: boolean;
   active: boolean;
@@ -39,12 +50,10 @@ export class GuestMachine {
   readonly hostKey = generateEd25519('pve-sim-guest');
 
   constructor(
-    readonly vmid: number,
-    readonly os: GuestOsProfile,
-    readonly hostname: string,
-    readonly user: string,
+    readonly spec: GuestMachineSpec,
     private readonly record: (effect: GuestEffect) => void,
   ) {
+    const { os, hostname, user } = spec;
     for (const dir of [
       '/etc',
       '/tmp',
@@ -72,9 +81,9 @@ export class GuestMachine {
 
   /** Writes `authorized_keys` for the cloud-init user, as cloud-init does at first boot. */
   installAuthorizedKeys(keys: string[]): void {
-    this.fs.writeFile(`${homeOf(this.user)}/.ssh/authorized_keys`, keys.map((key) => `${key}\n`).join(''), {
+    this.fs.writeFile(`${homeOf(this.spec.user)}/.ssh/authorized_keys`, keys.map((key) => `${key}\n`).join(''), {
       mode: 0o600,
-      owner: this.user,
+      owner: this.spec.user,
     });
   }
 

@@ -83,7 +83,9 @@ export class GuestSshManager {
       hostKey: machine.hostKey.privateKey,
       logger: this.options.logger,
       authenticate: (context) =>
-        context.username === machine.user && context.method === 'publickey' && publicKeyMatches(context, allowedKeys),
+        context.username === machine.spec.user &&
+        context.method === 'publickey' &&
+        publicKeyMatches(context, allowedKeys),
       shellFor: (user) => machine.shell(user, commands),
       serveSftp: (sftp, user) => serveSftp(sftp, machine.shell(user, commands)),
       onExec: (user, command, exitCode) => machine.note({ kind: 'command', user, command, exitCode }),
@@ -100,13 +102,16 @@ export class GuestSshManager {
   }
 
   private machineFor(guest: GuestView): GuestMachine {
+    // The SMBIOS uuid is the machine's identity: a VM destroyed and re-created under the same id
+    // (or a reset simulator) gets a fresh disk, a reboot keeps it.
     const existing = this.machines.get(guest.vmid);
-    if (existing) return existing;
+    if (existing && existing.spec.smbiosUuid === (guest.config.smbios1 ?? '')) return existing;
     const os = detectGuestOs(this.options.sim, guest.vmid);
     const user = guest.ciuser ?? defaultUser[os.id];
     const hostname = guest.name.replace(/[^A-Za-z0-9.-]/g, '-');
-    const machine = new GuestMachine(guest.vmid, os, hostname, user, (effect) =>
-      this.options.sim.recordGuestEffect(guest.vmid, effect),
+    const machine = new GuestMachine(
+      { vmid: guest.vmid, smbiosUuid: guest.config.smbios1 ?? '', os, hostname, user },
+      (effect) => this.options.sim.recordGuestEffect(guest.vmid, effect),
     );
     this.machines.set(guest.vmid, machine);
     return machine;

@@ -11,12 +11,13 @@ import { type Command, Shell } from '../shell/interpreter';
 import { textCommands } from '../shell/text-commands';
 import { VirtualFs } from '../shell/virtual-fs';
 import { curl, wget } from './downloads';
+import { mountVmConfigs } from './pmxcfs';
 
 /** What `pveversion` prints (PVE 8.4, as the API's /version reports). */
 const PVE_VERSION = 'pve-manager/8.4.14/b502d23c55afcba1 (running kernel: 6.8.12-9-pve)';
 
-/** The directories a fresh PVE 8 node has that template scripts use. */
-export function createNodeFilesystem(node: string): VirtualFs {
+/** The directories a fresh PVE 8 node has that template scripts use, and its live `/etc/pve` views. */
+export function createNodeFilesystem(sim: Simulator, node: string): VirtualFs {
   const fs = new VirtualFs();
   for (const dir of [
     '/root',
@@ -39,6 +40,7 @@ export function createNodeFilesystem(node: string): VirtualFs {
     '/etc/pve/storage.cfg',
     'dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup,snippets\n\nlvmthin: local-lvm\n\tthinpool data\n\tvgname pve\n\tcontent rootdir,images\n',
   );
+  mountVmConfigs(fs, sim, node);
   return fs;
 }
 

@@ -62,7 +62,7 @@ export async function startNodeSsh(options: NodeSshOptions): Promise<NodeSshServ
   const node = options.node ?? options.sim.options.nodes[0]!;
   const hostKey = generateEd25519(`root@${node}`);
   const client = clientKeys(options);
-  const fs = createNodeFilesystem(node);
+  const fs = createNodeFilesystem(options.sim, node);
   const commands = nodeCommands(options.sim, node);
   const endpoint = new SshEndpoint({
     host: options.host ?? '127.0.0.1',

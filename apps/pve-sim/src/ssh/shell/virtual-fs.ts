@@ -47,6 +47,18 @@ export class VirtualFsError extends Error {
  */
 export class VirtualFs {
   private readonly nodes = new Map<string, VirtualNode>([['/', directory('root', 0o755)]]);
+  /** Directories whose files are generated on every read (e.g. `/etc/pve/qemu-server/*.conf`). */
+  private readonly generated = new Map<string, () => Record<string, string>>();
+
+  /**
+   * Makes `dir` show the files `files()` returns, computed at each access, like a FUSE mount
+   * (pmxcfs) over live state. Such files are read-only views.
+   */
+  mountGenerated(dir: string, files: () => Record<string, string>) {
+    const target = VirtualFs.resolve(dir);
+    this.mkdir(target, { recursive: true });
+    this.generated.set(target, files);
+  }
 
   /** Normalises `path`, resolving a relative one against `cwd`. */
   static resolve(path: string, cwd = '/'): string {
@@ -54,7 +66,12 @@ export class VirtualFs {
   }
 
   stat(path: string): VirtualNode | undefined {
-    return this.nodes.get(VirtualFs.resolve(path));
+    const target = VirtualFs.resolve(path);
+    const content = this.generated.get(posix.dirname(target))?.()[posix.basename(target)];
+    if (content !== undefined) {
+      return { type: 'file', content: Buffer.from(content), mode: 0o640, owner: 'root', mtime: new Date() };
+    }
+    return this.nodes.get(target);
   }
 
   readFile(path: string): Buffer {
@@ -99,10 +116,11 @@ export class VirtualFs {
     const target = VirtualFs.resolve(path);
     this.requireDirectory(target, path);
     const prefix = target === '/' ? '/' : `${target}/`;
-    return [...this.nodes.keys()]
+    const stored = [...this.nodes.keys()]
       .filter((key) => key !== target && key.startsWith(prefix) && !key.slice(prefix.length).includes('/'))
-      .map((key) => key.slice(prefix.length))
-      .sort();
+      .map((key) => key.slice(prefix.length));
+    const generated = Object.keys(this.generated.get(target)?.() ?? {});
+    return [...new Set([...stored, ...generated])].sort();
   }
 
   chmod(path: string, mode: number) {
