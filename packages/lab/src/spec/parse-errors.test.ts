@@ -54,7 +54,7 @@ test('sizes below what the OS needs are impossible too', () => {
 
 test('duplicate names: networks, VMs, and VM names that count expansion produces', () => {
   const networks = baseSpec();
-  networks.networks.push({ name: 'lan', cidr: '10.20.0.0/24' });
+  networks.networks.push({ name: 'lan', cidr: '10.10.0.0/24' });
   assertOnlyIssue(networks, ['networks', 1, 'name'], /duplicate name: networks\[0\]/);
   assertOnlyIssue(withVm(1, { name: 'a' }), ['vms', 1, 'name'], /duplicate name: vms\[0\]/);
   const expanded = withVm(0, { name: 'web', count: 2 });

@@ -13,7 +13,7 @@ export function checkNames(spec: LabSpecParsed): SpecIssue[] {
     else issues.push({ path: ['networks', index, 'name'], message: `duplicate name: networks[${first}] has it too` });
   });
 
-  const vmIndex = new Map<string, number>();
+  const nameOwner = new Map<string, number>();
   spec.vms.forEach((vm, index) => {
     const names = instanceNames(vm);
     const longest = names.reduce((a, b) => (b.length > a.length ? b : a));
@@ -25,15 +25,15 @@ export function checkNames(spec: LabSpecParsed): SpecIssue[] {
     }
     // The entry's own name is taken too: dependsOn refers to it.
     const taken = [...new Set([vm.name, ...names])];
-    const clash = taken.find((name) => vmIndex.has(name));
+    const clash = taken.find((name) => nameOwner.has(name));
     if (clash !== undefined) {
       const detail = clash === vm.name ? '' : ` (instance ${clash})`;
       issues.push({
         path: ['vms', index, 'name'],
-        message: `duplicate name${detail}: vms[${vmIndex.get(clash)}] uses it too`,
+        message: `duplicate name${detail}: vms[${nameOwner.get(clash)}] uses it too`,
       });
     }
-    for (const name of taken) if (!vmIndex.has(name)) vmIndex.set(name, index);
+    for (const name of taken) if (!nameOwner.has(name)) nameOwner.set(name, index);
   });
   return issues;
 }

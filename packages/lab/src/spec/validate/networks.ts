@@ -26,6 +26,8 @@ interface DeclaredNetwork extends Ipv4Network {
 function declaredNetworks(spec: LabSpecParsed, issues: SpecIssue[]): Map<string, DeclaredNetwork> {
   const declared = new Map<string, DeclaredNetwork>();
   spec.networks.forEach((network, index) => {
+    // A repeated name is reported by checkNames; comparing it with its twin would only add noise.
+    if (declared.has(network.name)) return;
     // The schema has already checked the CIDR's form.
     const range = parseCidr(network.cidr)!;
     for (const other of declared.values()) {
@@ -36,15 +38,18 @@ function declaredNetworks(spec: LabSpecParsed, issues: SpecIssue[]): Map<string,
         });
       }
     }
-    if (!declared.has(network.name)) {
-      declared.set(network.name, { ...range, index, cidr: network.cidr, guests: 0, claimed: new Map() });
-    }
+    declared.set(network.name, { ...range, index, cidr: network.cidr, guests: 0, claimed: new Map() });
   });
   return declared;
 }
 
-function checkStaticAddress(network: DeclaredNetwork, name: string, ip: string, at: Path): SpecIssue | undefined {
-  const vmIndex = at[1] as number;
+function checkStaticAddress(
+  network: DeclaredNetwork,
+  name: string,
+  ip: string,
+  vmIndex: number,
+  at: Path,
+): SpecIssue | undefined {
   const address = parseIpv4(ip)!;
   if (!contains(network, address)) return { path: at, message: `is outside ${name} (${network.cidr})` };
   if (address === network.base || address === broadcastOf(network)) {
@@ -59,12 +64,12 @@ function checkStaticAddress(network: DeclaredNetwork, name: string, ip: string, 
   return undefined;
 }
 
-function checkAttachments(vm: LabVmParsed, at: Path, declared: Map<string, DeclaredNetwork>): SpecIssue[] {
+function checkAttachments(vm: LabVmParsed, vmIndex: number, declared: Map<string, DeclaredNetwork>): SpecIssue[] {
   const issues: SpecIssue[] = [];
   const seen = new Set<string>();
   vm.networks.forEach((entry, position) => {
     const name = typeof entry === 'string' ? entry : entry.name;
-    const entryPath = [...at, 'networks', position];
+    const entryPath = ['vms', vmIndex, 'networks', position];
     const network = declared.get(name);
     if (!network) {
       const namePath = typeof entry === 'string' ? entryPath : [...entryPath, 'name'];
@@ -78,7 +83,7 @@ function checkAttachments(vm: LabVmParsed, at: Path, declared: Map<string, Decla
     seen.add(name);
     network.guests += vm.count ?? 1;
     if (typeof entry === 'object' && entry.ip !== undefined) {
-      const problem = checkStaticAddress(network, name, entry.ip, [...entryPath, 'ip']);
+      const problem = checkStaticAddress(network, name, entry.ip, vmIndex, [...entryPath, 'ip']);
       if (problem) issues.push(problem);
     }
   });
@@ -93,7 +98,7 @@ export function checkNetworks(spec: LabSpecParsed): SpecIssue[] {
   const issues: SpecIssue[] = [];
   const declared = declaredNetworks(spec, issues);
   spec.vms.forEach((vm, index) => {
-    issues.push(...checkAttachments(vm, ['vms', index], declared));
+    issues.push(...checkAttachments(vm, index, declared));
   });
   for (const [name, network] of declared) {
     const capacity = guestCapacity(network);
