@@ -14,7 +14,7 @@ export interface Latencies {
   fullClonePerDisk: number;
   /** Time between the clone POST returning and its worker writing the temporary config (the nextid window). @defaultValue 100 */
   cloneWorkerStart: number;
-  /** Time to allocate a new disk (create, cloud-init drive); held under the storage lock. @defaultValue 300 */
+  /** Time to allocate a new disk (create, cloud-init drive, thin clone); held under the storage lock. @defaultValue 100 */
   diskAllocate: number;
   /** Time from VM start until its guest OS is up (SSH answers). @defaultValue 3000 */
   boot: number;
@@ -45,7 +45,7 @@ export const defaultLatencies: Latencies = {
   linkedClone: 2000,
   fullClonePerDisk: 8000,
   cloneWorkerStart: 100,
-  diskAllocate: 300,
+  diskAllocate: 100,
   boot: 3000,
   agentStart: 8000,
   stop: 300,
