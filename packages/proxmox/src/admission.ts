@@ -89,6 +89,8 @@ export class Admission {
   async #withSemaphore<T>(key: string, limit: number, work: () => Promise<T>): Promise<T> {
     const semaphore = new Semaphore(this.#redis, key, limit, {
       lockTimeout: this.limits.slotTtlMs,
+      // A third of the TTL (the library's default is 80 %) leaves room for two late refreshes.
+      refreshInterval: Math.max(1, Math.round(this.limits.slotTtlMs / 3)),
       acquireTimeout: this.limits.acquireTimeoutMs,
       retryInterval: this.limits.retryIntervalMs,
       // The library's default throws from a timer, which would crash the process.
