@@ -60,6 +60,20 @@ export function vmPrivileges(state: ClusterState, who: Identity, vmid: number): 
   return privs;
 }
 
+/**
+ * A checker for many VMs at once (list filtering): VMs without their own ACL entries and outside
+ * pools share the privileges of `/vms`, computed once.
+ */
+export function vmPrivilegeChecker(state: ClusterState, who: Identity, privs: string[]): (vmid: number) => boolean {
+  const ownPaths = new Set(state.acl.filter((e) => e.path.startsWith('/vms/')).map((e) => e.path));
+  const shared = privs.some((p) => privilegesOn(state, who, '/vms').has(p));
+  return (vmid) => {
+    if (!ownPaths.has(`/vms/${vmid}`) && !state.vms[vmid]?.pool) return shared;
+    const held = vmPrivileges(state, who, vmid);
+    return privs.some((p) => held.has(p));
+  };
+}
+
 /** Throws 403 unless `who` holds every one of `privs` (or, with `any`, at least one) on `path`. */
 export function requirePrivileges(
   state: ClusterState,

@@ -1,6 +1,6 @@
 /** `/cluster/*` and `/version`: nextid, resources (with pvestatd's lag), cluster status, SDN vnets. */
 import { fail, ParameterError } from '../errors';
-import { hasAnyPrivilege, requirePrivileges } from '../permissions';
+import { hasAnyPrivilege, requirePrivileges, vmPrivilegeChecker } from '../permissions';
 import type { HandlerContext, Route } from '../router';
 import type { Vm } from '../state/types';
 import { usedBytes } from '../storage';
@@ -55,9 +55,8 @@ function resources(ctx: HandlerContext) {
   const type = params.type;
   const out: unknown[] = [];
   if (!type || type === 'vm') {
-    for (const vm of Object.values(sim.state.vms)) {
-      if (hasAnyPrivilege(sim.state, who, `/vms/${vm.vmid}`, ['VM.Audit'])) out.push(vmResource(ctx, vm));
-    }
+    const mayAudit = vmPrivilegeChecker(sim.state, who, ['VM.Audit']);
+    for (const vm of Object.values(sim.state.vms)) if (mayAudit(vm.vmid)) out.push(vmResource(ctx, vm));
   }
   if (!type || type === 'node') {
     for (const node of Object.keys(sim.state.nodes)) out.push({ ...nodeItem(ctx, node), 'cgroup-mode': 2 });

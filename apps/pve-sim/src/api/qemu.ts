@@ -1,7 +1,7 @@
 /** `/nodes/{node}/qemu`: list, create and destroy VMs. */
 import { fail } from '../errors';
 import { vmLockPath, withLock } from '../locks';
-import { hasAnyPrivilege, requirePrivileges } from '../permissions';
+import { requirePrivileges, vmPrivilegeChecker } from '../permissions';
 import type { HandlerContext, Route } from '../router';
 import type { Vm } from '../state/types';
 import { freeVolumes } from '../storage';
@@ -12,8 +12,9 @@ import { vmListItem } from './vm-status';
 
 function listVms({ sim, params, who }: HandlerContext) {
   requireNode(sim, params.node!);
+  const mayAudit = vmPrivilegeChecker(sim.state, who, ['VM.Audit']);
   return Object.values(sim.state.vms)
-    .filter((vm) => vm.node === params.node && hasAnyPrivilege(sim.state, who, `/vms/${vm.vmid}`, ['VM.Audit']))
+    .filter((vm) => vm.node === params.node && mayAudit(vm.vmid))
     .map((vm) => vmListItem(vm));
 }
 
