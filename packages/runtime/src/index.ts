@@ -1,4 +1,16 @@
 export { type BackingServices, connectBackingServices, exitWhenUnavailable } from './backing';
 export { ensureGuestKey, type GuestKey } from './guest-key';
+export {
+  beginLabTask,
+  completeLabTask,
+  failLabTask,
+  findTask,
+  type LabRecord,
+  LabStoppedError,
+  loadLab,
+  STOPPED_LAB_STATUSES,
+  setLabStatus,
+  taskDetail,
+} from './lab-tasks';
 export { DEFAULT_PLATFORM, ensurePlatform } from './platform';
 export { nodeSshTarget, type ProxmoxEnv, proxmoxConfigFrom } from './proxmox';

@@ -1,0 +1,21 @@
+import type { Db } from '@glassdome/db';
+import type { Logger } from '@glassdome/logger';
+import type { Admission, Proxmox, VmidAllocator } from '@glassdome/proxmox';
+import type { Producer } from '@glassdome/queue';
+import type { GuestKey } from '@glassdome/runtime';
+import type { HostKeyStore, SshPool } from '@glassdome/ssh';
+import type { InstallerEnv } from './env';
+
+/** What every installer handler works with; built once per process in main.ts. */
+export interface InstallerContext {
+  env: InstallerEnv;
+  db: Db;
+  producer: Producer;
+  pve: Proxmox;
+  vmids: VmidAllocator;
+  admission: Admission;
+  ssh: SshPool;
+  hostKeys: HostKeyStore;
+  guestKey: GuestKey;
+  logger: Logger;
+}

@@ -1,0 +1,38 @@
+import { loadEnv, vars } from '@glassdome/config';
+import { z } from 'zod';
+
+export const installerEnv = z.object({
+  ...vars.backing,
+  ...vars.proxmox,
+  ...vars.worker,
+  /** Private key (OpenSSH) Glassdome logs into guests with; its public half is added to every VM. Unset: one is generated and sealed in Postgres (needs GLASSDOME_SECRET_KEY). */
+  GUEST_SSH_KEY_FILE: z.string().optional(),
+  /** Port guests' SSH listens on (22 on real guests; the simulator's tests use another). */
+  GUEST_SSH_PORT: vars.helpers.port.default(22),
+  /** Template VMID per OS, `os=vmid` pairs separated by commas (a template built by the gateway wins). */
+  TEMPLATE_VMIDS: z
+    .string()
+    .regex(/^([a-z0-9.-]+=\d+)(,[a-z0-9.-]+=\d+)*$/, 'must be os=vmid pairs, e.g. ubuntu-22.04=9000')
+    .default('ubuntu-22.04=9000'),
+  /** 1: full clones (independent disks); 0: linked clones from the template (fast, Proxmox's default for templates). */
+  CLONE_FULL: vars.helpers.flag.default(false),
+  /** First and last VMID Glassdome may allocate. */
+  VMID_MIN: z.coerce.number().int().min(100).default(1000),
+  VMID_MAX: z.coerce.number().int().max(999_999_999).default(99_999),
+  /** Full clones running at once per (node, storage), across every worker. */
+  CLONE_SLOTS_PER_STORAGE: z.coerce.number().int().positive().default(2),
+  /** Proxmox operations running at once per node, across every worker. */
+  OPS_PER_NODE: z.coerce.number().int().positive().default(8),
+  /** Seconds to wait for the guest agent to report an IP after start. */
+  AGENT_TIMEOUT_SECONDS: z.coerce.number().positive().default(300),
+  /** Seconds to wait for the guest's SSH to accept our key. */
+  SSH_TIMEOUT_SECONDS: z.coerce.number().positive().default(180),
+  /** Queues this process consumes (installer: vm and lab). */
+  INSTALLER_QUEUES: z.string().default('vm,lab'),
+});
+
+export type InstallerEnv = z.infer<typeof installerEnv>;
+
+export function readEnv(): InstallerEnv {
+  return loadEnv(installerEnv, 'installer');
+}

@@ -1,0 +1,58 @@
+import { appendEvent } from '@glassdome/db';
+import { PermissionError } from '@glassdome/proxmox';
+import { DEFAULT_PLATFORM } from '@glassdome/runtime';
+import type { InstallerContext } from '../context';
+
+/**
+ * Runs `operation`; when Proxmox says the token lacks a privilege, asks the gateway to grant exactly
+ * that privilege on exactly that path (a `permission.grant` job), waits for the grant, and tries
+ * once more. Least privilege: never a blanket role.
+ */
+export async function withPermissionRepair<T>(
+  ctx: InstallerContext,
+  refs: { vmId: string; labId?: string | null },
+  operation: () => Promise<T>,
+  signal: AbortSignal,
+): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (!(error instanceof PermissionError) || !error.path || !error.privilege) throw error;
+    const privileges = error.privilege.split('|').slice(0, 1);
+    const reason = `Proxmox refused ${privileges[0]} on ${error.path}`;
+    await appendEvent(ctx.db, {
+      vmId: refs.vmId,
+      labId: refs.labId ?? null,
+      kind: 'permission.missing',
+      message: `${reason}; asking the gateway to grant it`,
+      data: { path: error.path, privileges },
+    });
+    const job = await ctx.producer.enqueue(
+      'permission.grant',
+      {
+        platformId: DEFAULT_PLATFORM,
+        principal: ctx.env.PROXMOX_TOKEN_ID,
+        path: error.path,
+        privileges,
+        reason,
+        vmId: refs.vmId,
+        ...(refs.labId ? { labId: refs.labId } : {}),
+      },
+      { jobId: `grant.${error.path.replaceAll('/', '_')}.${privileges[0]}.${Date.now()}` },
+    );
+    await waitForJob(ctx, job.id!, signal);
+    return operation();
+  }
+}
+
+async function waitForJob(ctx: InstallerContext, jobId: string, signal: AbortSignal): Promise<void> {
+  const queue = ctx.producer.queues.permission;
+  for (let delay = 100; ; delay = Math.min(delay * 1.5, 2_000)) {
+    signal.throwIfAborted();
+    const job = await queue.getJob(jobId);
+    const state = job ? await job.getState() : 'unknown';
+    if (state === 'completed') return;
+    if (state === 'failed') throw new Error(`permission grant failed: ${job?.failedReason ?? 'unknown reason'}`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
