@@ -76,7 +76,13 @@ async function runLabTask(ctx: InstallerContext, labId: string, taskId: string, 
       task.kind === 'vm-provision'
         ? provisionSteps(ctx, vm, await labPlacement(ctx, lab, vm, task.copy), context.signal)
         : configureSteps(ctx, vm);
-    const guarded = steps.map((step) => ({ ...step, run: async () => (await stillRunning(), step.run()) }));
+    const guarded = steps.map((step) => ({
+      ...step,
+      run: async () => {
+        await stillRunning();
+        return step.run();
+      },
+    }));
     await runSteps(ctx, { vmId: vm.id, labId }, guarded, context.signal);
     if (task.kind === 'vm-configure') {
       await updateVm(ctx.db, vm.id, { status: 'ready' });
