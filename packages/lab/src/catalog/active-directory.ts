@@ -20,7 +20,8 @@ const provisionDomain = `set -eu
 pass="$(openssl rand -base64 24)Aa1"
 umask 077
 printf '%s\\n' "$pass" > /root/administrator-password
-samba-tool domain provision --realm=${realm} --domain=CORP --server-role=dc --dns-backend=SAMBA_INTERNAL --adminpass="$pass"`;
+samba-tool domain provision --realm=${realm} --domain=CORP --server-role=dc --dns-backend=SAMBA_INTERNAL \\
+  --host-ip=${dcAddress} --adminpass="$pass"`;
 
 // A handful of users, and a service account with an SPN for Kerberoasting exercises.
 const seedDirectory = `set -eu
