@@ -115,6 +115,38 @@ test('package installs, services and file writes are recorded per VM', async () 
   assert.ok(commands.includes(100) && commands.includes(0));
 });
 
+test("the installer's quoted argv forms work: sudo env VAR=… apt-get, sudo sh -c with markers", async () => {
+  const client = await login(131, 'alice', alice.privateKey);
+  try {
+    const install = await exec(
+      client,
+      "'sudo' 'env' 'DEBIAN_FRONTEND=noninteractive' 'apt-get' 'install' '-y' 'apache2' 'mariadb-server'",
+    );
+    assert.equal(install.code, 0, install.stderr);
+    const script =
+      "sudo sh -c 'systemctl enable --now apache2 mariadb && mkdir -p /var/lib/glassdome/provision && echo done > /var/lib/glassdome/provision/m-0'";
+    assert.equal((await exec(client, script)).code, 0);
+    assert.equal((await exec(client, 'sudo test -e /var/lib/glassdome/provision/m-0')).code, 0);
+    assert.equal((await exec(client, 'test -e /var/lib/glassdome/provision/m-1')).code, 1);
+    assert.deepEqual(await exec(client, 'systemctl is-active apache2 mariadb'), {
+      code: 0,
+      stdout: 'active\nactive\n',
+      stderr: '',
+    });
+    const masked = await exec(client, 'sudo systemctl mask apache2 && sudo systemctl start apache2');
+    assert.equal(masked.code, 1);
+    assert.match(masked.stderr, /Unit apache2\.service is masked/);
+    const unknown = await exec(client, 'sudo systemctl enable --now nosuchd');
+    assert.deepEqual(unknown, {
+      code: 1,
+      stdout: '',
+      stderr: 'Failed to enable unit: Unit file nosuchd.service does not exist.\n',
+    });
+  } finally {
+    client.end();
+  }
+});
+
 test('SFTP writes land in the guest filesystem and are recorded with content and mode', async () => {
   const client = await login(131, 'alice', alice.privateKey);
   try {

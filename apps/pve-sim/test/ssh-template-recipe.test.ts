@@ -83,3 +83,36 @@ test('a VM cloned from the new template with ciuser and sshkeys is reachable ove
     guest.end();
   }
 });
+
+test('a guest knows its OS from the image its template was imported from', async () => {
+  const key = generateEd25519('ops@test');
+  const debianImage = '/var/lib/vz/template/iso/debian-12-genericcloud-amd64.qcow2';
+  const build = [
+    `wget -q -O ${debianImage} https://cloud.debian.org/images/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2`,
+    `qm create 9003 --name base-b --memory 1024 --net0 virtio,bridge=vmbr0 --scsihw virtio-scsi-pci --scsi0 local-lvm:0,import-from=${debianImage}`,
+    'qm set 9003 --ide2 local-lvm:cloudinit --boot order=scsi0 --agent enabled=1',
+    'qm template 9003',
+    'qm clone 9003 160 --name node-160',
+    'qm set 160 --ciuser ops --sshkeys /root/ops.pub',
+    'qm start 160',
+  ];
+  assert.equal((await harness.node('cat > /root/ops.pub', `${key.publicKey}\n`)).code, 0);
+  const built = await harness.node(build.join(' && '));
+  assert.equal(built.code, 0, built.stderr);
+  const ip = await waitFor('guest 160 up', () => harness.sim.guest(160)?.ip);
+  await harness.ssh.guests.settled();
+  const guest = await connect({
+    host: ip,
+    port: harness.guestPort,
+    username: 'ops',
+    privateKey: key.privateKey,
+    hostVerifier: pinnedHostKey(sha256Fingerprint(harness.ssh.guests.machine(160)!.hostKey.publicKey)),
+  });
+  try {
+    const release = await exec(guest, 'cat /etc/os-release');
+    assert.match(release.stdout, /^ID=debian$/m);
+    assert.match(release.stdout, /^VERSION_ID="12"$/m);
+  } finally {
+    guest.end();
+  }
+});

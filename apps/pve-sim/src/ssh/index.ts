@@ -11,6 +11,7 @@ import type { Logger } from '@glassdome/logger';
 import type { Simulator } from '../sim';
 import { GuestSshManager } from './guest/guest-ssh';
 import { type NodeSshServer, startNodeSsh } from './host/node-ssh';
+import { DiskProvenance } from './provenance';
 
 export type { GuestEffect } from './guest/guest-machine';
 export type { GuestSshManager } from './guest/guest-ssh';
@@ -41,9 +42,11 @@ export interface SimulatorSsh {
 
 /** Starts the node's SSH server and the guest listeners that follow VMs up and down. */
 export async function startSimulatorSsh(options: SimulatorSshOptions): Promise<SimulatorSsh> {
-  const node = await startNodeSsh({ ...options, logger: options.logger.child({ component: 'node-ssh' }) });
+  const provenance = new DiskProvenance();
+  const node = await startNodeSsh({ ...options, provenance, logger: options.logger.child({ component: 'node-ssh' }) });
   const guests = new GuestSshManager({
     sim: options.sim,
+    provenance,
     port: options.guestPort ?? 22,
     logger: options.logger.child({ component: 'guest-ssh' }),
   });

@@ -1,4 +1,5 @@
 import type { ApiRequest, ApiResult, Simulator } from '../../sim';
+import type { DiskProvenance } from '../provenance';
 import type { CommandOutcome, Shell } from '../shell/interpreter';
 import { CliParameterError, type OptionSpec, type ParsedCommandLine, parseCommandLine } from './options';
 
@@ -7,6 +8,8 @@ export interface CliContext {
   sim: Simulator;
   node: string;
   shell: Shell;
+  /** Told which image each imported disk came from. */
+  provenance: DiskProvenance;
 }
 
 /** One sub-command of `qm`, `pveum`, `pvesm` or `pvesh`, as PVE's CLIHandler declares it. */

@@ -26,15 +26,25 @@ function readSshKeysFile(context: CliContext, options: Record<string, string>): 
   }
 }
 
+/** The `import-from` sources among disk options. */
+function importSources(options: Record<string, string>): string[] {
+  return Object.entries(options).flatMap(([key, value]) => {
+    const source = diskKey.test(key) ? /(?:^|,)import-from=([^,]+)/.exec(value)?.[1] : undefined;
+    return source ? [source] : [];
+  });
+}
+
 /** Absolute `import-from` sources must exist on the node (qemu-server asks the storage layer). */
 function checkImportSources(context: CliContext, options: Record<string, string>) {
-  for (const [key, value] of Object.entries(options)) {
-    if (!diskKey.test(key)) continue;
-    const source = /(?:^|,)import-from=([^,]+)/.exec(value)?.[1];
-    if (source?.startsWith('/') && context.shell.fs.stat(source)?.type !== 'file') {
+  for (const source of importSources(options)) {
+    if (source.startsWith('/') && context.shell.fs.stat(source)?.type !== 'file') {
       throw new CliFailure(`can't find file '${source}'`);
     }
   }
+}
+
+function recordImports(context: CliContext, vmid: string, options: Record<string, string>) {
+  for (const source of importSources(options)) context.provenance.record(Number(vmid), source);
 }
 
 function prepareConfigOptions(context: CliContext, options: Record<string, string>): Record<string, string> {
@@ -76,6 +86,7 @@ const setCommand: CliCommand = {
       .join(' ');
     const before = await readConfig(context, positional.vmid!);
     await callApi(context, 'PUT', `/nodes/${context.node}/qemu/${positional.vmid}/config`, params);
+    recordImports(context, positional.vmid!, params);
     const after = await readConfig(context, positional.vmid!);
     return { stdout: `update VM ${positional.vmid}: ${shown}\n${createdDiskLines(params, before, after)}` };
   },
@@ -90,7 +101,9 @@ const createCommand: CliCommand = {
   },
   async run(context, { positional, options }) {
     const params = { ...prepareConfigOptions(context, options), vmid: positional.vmid! };
-    return followTask(context, await callApi(context, 'POST', `/nodes/${context.node}/qemu`, params));
+    const outcome = await followTask(context, await callApi(context, 'POST', `/nodes/${context.node}/qemu`, params));
+    if (!outcome.code) recordImports(context, positional.vmid!, params);
+    return outcome;
   },
 };
 
@@ -110,6 +123,7 @@ async function importDisk(context: CliContext, { positional, options }: ParsedCo
   const format = options.format ? `,format=${options.format}` : '';
   const sourcePath = context.shell.resolve(source);
   await callApi(context, 'PUT', path, { [slot]: `${storage}:0,import-from=${sourcePath}${format}` });
+  context.provenance.record(Number(vmid), sourcePath);
   if (!options['target-disk']) await callApi(context, 'PUT', path, { delete: slot });
   const after = await readConfig(context, vmid);
   const newKey = Object.keys(after).find((key) => key !== 'digest' && after[key] !== before[key] && key !== slot);

@@ -14,7 +14,12 @@ export type GuestEffect =
   | { kind: 'package-installed'; name: string; at: string }
   | { kind: 'package-removed'; name: string; at: string }
   | { kind: 'file-written'; path: string; content: string; mode: string; owner: string; at: string }
-  | { kind: 'service'; name: string; action: 'enable' | 'disable' | 'start' | 'stop' | 'restart'; at: string };
+  | {
+      kind: 'service';
+      name: string;
+      action: 'enable' | 'disable' | 'start' | 'stop' | 'restart' | 'mask' | 'unmask';
+      at: string;
+    };
 
 /** Distributive Omit, so each effect variant keeps its own fields. */
 export type GuestEffectInput = GuestEffect extends infer E ? (E extends GuestEffect ? Omit<E, 'at'> : never) : never;
@@ -33,6 +38,7 @@ export interface GuestMachineSpec {
 export interface ServiceState {
   enabled: boolean;
   active: boolean;
+  masked: boolean;
 }
 
 /** Packages every cloud image ships with (so `apt-get install openssh-server` says "already the newest"). */
@@ -44,7 +50,7 @@ export class GuestMachine {
   readonly fs = new VirtualFs();
   readonly packages = new Set(preinstalled);
   readonly services = new Map<string, ServiceState>(
-    preinstalledServices.map((name) => [name, { enabled: true, active: true }]),
+    preinstalledServices.map((name) => [name, { enabled: true, active: true, masked: false }]),
   );
   /** The guest's SSH host key: generated once, so it stays the same across reboots. */
   readonly hostKey = generateEd25519('pve-sim-guest');

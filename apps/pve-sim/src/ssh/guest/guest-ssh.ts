@@ -7,6 +7,7 @@
 import type { Logger } from '@glassdome/logger';
 import type { GuestView } from '../../guests';
 import type { Simulator } from '../../sim';
+import type { DiskProvenance } from '../provenance';
 import { parseAuthorizedKeys, publicKeyMatches } from '../server/keys';
 import { serveSftp } from '../server/sftp';
 import { SshEndpoint } from '../server/ssh-endpoint';
@@ -16,6 +17,8 @@ import { detectGuestOs, type GuestOsId } from './os-profiles';
 
 export interface GuestSshOptions {
   sim: Simulator;
+  /** Which image each imported disk came from (recorded by the node's `qm`). */
+  provenance: DiskProvenance;
   /** Port every guest's SSH server listens on, at the guest's own address. @defaultValue 22 */
   port: number;
   logger: Logger;
@@ -106,7 +109,7 @@ export class GuestSshManager {
     // (or a reset simulator) gets a fresh disk, a reboot keeps it.
     const existing = this.machines.get(guest.vmid);
     if (existing && existing.spec.smbiosUuid === (guest.config.smbios1 ?? '')) return existing;
-    const os = detectGuestOs(this.options.sim, guest.vmid);
+    const os = detectGuestOs(this.options.sim, guest.vmid, (vmid) => this.options.provenance.sourceOf(vmid));
     const user = guest.ciuser ?? defaultUser[os.id];
     const hostname = guest.name.replace(/[^A-Za-z0-9.-]/g, '-');
     const machine = new GuestMachine(

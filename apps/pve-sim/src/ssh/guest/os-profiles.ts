@@ -56,31 +56,37 @@ export const guestOsProfiles: Record<GuestOsId, GuestOsProfile> = {
 /** Which OS a piece of text (a name, tag list or image file name) names, if any. */
 export function osNamedIn(text: string): GuestOsId | undefined {
   const lower = text.toLowerCase();
+  // Bare version digits only count next to the distribution's name: descriptions carry UUIDs.
   if (lower.includes('kali')) return 'kali';
-  if (/debian|bookworm|deb-?12/.test(lower)) return 'debian-12';
-  if (/noble|24\.?04/.test(lower)) return 'ubuntu-24.04';
-  if (/jammy|22\.?04|ubuntu/.test(lower)) return 'ubuntu-22.04';
+  if (/debian|bookworm/.test(lower)) return 'debian-12';
+  if (/noble|ubuntu[-_ ]?24\.?04|\b24\.04\b/.test(lower)) return 'ubuntu-24.04';
+  if (/jammy|ubuntu/.test(lower)) return 'ubuntu-22.04';
   return undefined;
 }
 
-function describe(config: Record<string, string>): string {
-  return [config.tags, config.name, config.description].filter(Boolean).join(' ');
+function describe(config: Record<string, string>, image: string | undefined): string {
+  return [config.tags, config.name, config.description, image].filter(Boolean).join(' ');
 }
 
 /**
- * The OS of a VM: named by its own config, else by the template whose base volume its disks use
- * (a linked clone of `ubuntu-2404-tmpl` is Ubuntu 24.04); Ubuntu 22.04 when nothing says otherwise.
+ * The OS of a VM: named by its own config or the image its disk was imported from, else by the
+ * template whose base volume its disks use (a linked clone of `ubuntu-2404-tmpl`, or of a template
+ * imported from `noble-server-cloudimg-amd64.img`, is Ubuntu 24.04); Ubuntu 22.04 otherwise.
  */
-export function detectGuestOs(sim: Simulator, vmid: number): GuestOsProfile {
+export function detectGuestOs(
+  sim: Simulator,
+  vmid: number,
+  imageOf: (vmid: number) => string | undefined = () => undefined,
+): GuestOsProfile {
   const vm = sim.state.vms[vmid];
   if (!vm) return guestOsProfiles['ubuntu-22.04'];
-  const own = osNamedIn(describe(vm.config));
+  const own = osNamedIn(describe(vm.config, imageOf(vmid)));
   if (own) return guestOsProfiles[own];
   for (const storage of Object.values(sim.state.storages)) {
     for (const volume of Object.values(storage.volumes)) {
       const baseVmid = volume.vmid === vmid ? /^base-(\d+)-/.exec(volume.baseOf ?? '')?.[1] : undefined;
       const template = baseVmid ? sim.state.vms[baseVmid] : undefined;
-      const inherited = template && osNamedIn(describe(template.config));
+      const inherited = template && osNamedIn(describe(template.config, imageOf(template.vmid)));
       if (inherited) return guestOsProfiles[inherited];
     }
   }

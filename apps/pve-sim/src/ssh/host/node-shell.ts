@@ -5,6 +5,7 @@ import { pveshCommands } from '../cli/pvesh';
 import { pvesmCommands } from '../cli/pvesm';
 import { pveumCommands } from '../cli/pveum';
 import { qmCommands } from '../cli/qm';
+import type { DiskProvenance } from '../provenance';
 import { builtins } from '../shell/builtins';
 import { fileCommands } from '../shell/file-commands';
 import { type Command, Shell } from '../shell/interpreter';
@@ -49,8 +50,8 @@ function program(name: string, commands: CliCommand[], context: Omit<CliContext,
 }
 
 /** The command table of the node's shell. */
-export function nodeCommands(sim: Simulator, node: string): Record<string, Command> {
-  const context = { sim, node };
+export function nodeCommands(sim: Simulator, node: string, provenance: DiskProvenance): Record<string, Command> {
+  const context = { sim, node, provenance };
   return {
     ...builtins,
     ...fileCommands,

@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import type { Logger } from '@glassdome/logger';
 import type { ParsedKey } from 'ssh2';
 import type { Simulator } from '../../sim';
+import type { DiskProvenance } from '../provenance';
 import {
   generateEd25519,
   parseAuthorizedKeys,
@@ -19,6 +20,8 @@ import { createNodeFilesystem, nodeCommands, nodeShell } from './node-shell';
 
 export interface NodeSshOptions {
   sim: Simulator;
+  /** Shared with the guest side: which image each imported disk came from. */
+  provenance: DiskProvenance;
   /** Node whose shell this is. @defaultValue the simulator's first node */
   node?: string;
   /** @defaultValue '127.0.0.1' */
@@ -63,7 +66,7 @@ export async function startNodeSsh(options: NodeSshOptions): Promise<NodeSshServ
   const hostKey = generateEd25519(`root@${node}`);
   const client = clientKeys(options);
   const fs = createNodeFilesystem(options.sim, node);
-  const commands = nodeCommands(options.sim, node);
+  const commands = nodeCommands(options.sim, node, options.provenance);
   const endpoint = new SshEndpoint({
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 2222,

@@ -58,9 +58,35 @@ export const builtins: Record<string, Command> = {
     const result = await shell.execute(argv.slice(1), readStdin);
     return { ...result, code: result.code === 0 ? 1 : 0, exit: false };
   },
+  // `env [-i] [NAME=value…] [cmd…]`: runs cmd with extra variables, or prints the environment.
+  env: ({ argv, shell, readStdin, env }) => {
+    const start = argv[1] === '-i' || argv[1] === '-' ? 2 : 1;
+    const { assignments: extra, index } = leadingAssignments(argv, start);
+    if (index >= argv.length) {
+      const all = { ...env, ...extra };
+      return {
+        stdout: Object.keys(all)
+          .map((name) => `${name}=${all[name]}\n`)
+          .join(''),
+      };
+    }
+    return shell.execute(argv.slice(index), readStdin, { ...env, ...extra });
+  },
   sh: runSubshell,
   bash: runSubshell,
 };
+
+/** `NAME=value` words at `argv[start…]` (as `env` and `sudo` accept them) and where the command begins. */
+export function leadingAssignments(argv: string[], start: number) {
+  const assignments: Record<string, string> = {};
+  let index = start;
+  for (; /^[A-Za-z_]\w*=/.test(argv[index] ?? ''); index++) {
+    const word = argv[index]!;
+    const equals = word.indexOf('=');
+    assignments[word.slice(0, equals)] = word.slice(equals + 1);
+  }
+  return { assignments, index };
+}
 
 /**
  * `sh -c 'script'`, `bash -lc 'script'`, `sh file`, or `sh`/`bash -s` reading the script from stdin:
