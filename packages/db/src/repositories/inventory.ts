@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../connection';
 
 /** Every VM Glassdome still owns, with desired and last observed state side by side. */
@@ -34,5 +35,21 @@ export async function listRecentEventsOfKind(db: Db, prefix: string, since: Date
     .where('at', '>=', since)
     .orderBy('id', 'desc')
     .limit(limit)
+    .execute();
+}
+
+/** Finished steps by name and outcome: how many, and their total seconds (for metrics). */
+export async function stepDurationTotals(db: Db) {
+  return db
+    .selectFrom('steps')
+    .select([
+      'name',
+      'status',
+      sql<number>`count(*)::int`.as('count'),
+      sql<number>`coalesce(sum(extract(epoch from finished_at - started_at)), 0)::float8`.as('seconds'),
+    ])
+    .where('finished_at', 'is not', null)
+    .where('started_at', 'is not', null)
+    .groupBy(['name', 'status'])
     .execute();
 }

@@ -1,0 +1,78 @@
+/**
+ * The API process: checks its backing services, migrates, makes sure the bootstrap admin key
+ * exists, then serves HTTP until SIGTERM/SIGINT.
+ */
+import type { Server } from 'node:http';
+import { loadEnv } from '@glassdome/config';
+import { checkPostgres, createDb, migrateToLatest, PostgresUnavailableError } from '@glassdome/db';
+import { createLogger } from '@glassdome/logger';
+import { checkRedis, Producer, RedisUnavailableError } from '@glassdome/queue';
+import { createApp } from './app';
+import { ensureAdminKey } from './auth/keys';
+import { apiEnvSchema } from './env';
+
+/** How long a stopping API waits for in-flight requests (SSE streams are cut) before it exits anyway. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+function fail(message: string): never {
+  process.stderr.write(`api: ${message}\n`);
+  process.exit(1);
+}
+
+async function checkBackingServices(redisUrl: string, databaseUrl: string): Promise<void> {
+  try {
+    await checkPostgres(databaseUrl);
+    await checkRedis(redisUrl);
+  } catch (error) {
+    if (error instanceof PostgresUnavailableError || error instanceof RedisUnavailableError) fail(error.message);
+    throw error;
+  }
+}
+
+function listen(app: ReturnType<typeof createApp>['app'], host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
+  });
+}
+
+async function main(): Promise<void> {
+  const env = loadEnv(apiEnvSchema, 'api');
+  const logger = createLogger({ name: 'api', level: env.LOG_LEVEL, format: env.LOG_FORMAT });
+  await checkBackingServices(env.REDIS_URL, env.DATABASE_URL);
+  const db = createDb(env.DATABASE_URL);
+  const applied = await migrateToLatest(db);
+  if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
+  if (env.GLASSDOME_ADMIN_KEY) await ensureAdminKey(db, env.GLASSDOME_ADMIN_KEY);
+  else logger.warn('GLASSDOME_ADMIN_KEY is not set: only keys created earlier can use the API');
+  const producer = await Producer.open(env.REDIS_URL, env.QUEUE_PREFIX);
+  const { app } = createApp({
+    db,
+    producer,
+    logger,
+    node: env.PROXMOX_NODE,
+    rateLimit: env.API_RATE_LIMIT,
+    bodyLimitBytes: env.API_BODY_LIMIT_BYTES,
+  });
+  const server = await listen(app, env.API_HOST, env.API_PORT);
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : env.API_PORT;
+  process.stdout.write(`api listening on http://${env.API_HOST}:${port}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    const forced = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    server.closeIdleConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    clearTimeout(forced);
+    await producer.close().catch(() => {});
+    await db.destroy().catch(() => {});
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));

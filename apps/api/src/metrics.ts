@@ -1,0 +1,115 @@
+import { countLabsByStatus, countVmsByStatus, type Db, stepDurationTotals } from '@glassdome/db';
+import type { Producer } from '@glassdome/queue';
+import type { NextFunction, Request, Response } from 'express';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The API's Prometheus metrics. Queue depths, step durations and deploy results are read from Redis
+ * and Postgres at scrape time, so every API replica reports the same cluster-wide figures.
+ */
+export interface ApiMetrics {
+  registry: Registry;
+  /** Times every request by method, matched route and status. */
+  observe(req: Request, res: Response, next: NextFunction): void;
+}
+
+function stateGauges(registry: Registry, db: Db, producer: Producer) {
+  new Gauge({
+    name: 'glassdome_queue_jobs',
+    help: 'Jobs in each queue by state',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      if (producer.connection.status !== 'ready') return;
+      for (const [queue, handle] of Object.entries(producer.queues)) {
+        const counts = await handle.getJobCounts(
+          'waiting',
+          'active',
+          'delayed',
+          'failed',
+          'completed',
+          'waiting-children',
+        );
+        for (const [state, count] of Object.entries(counts)) this.set({ queue, state }, count);
+      }
+    },
+  });
+  new Gauge({
+    name: 'glassdome_vms',
+    help: 'VMs by status (deploy results: ready vs failed)',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of await countVmsByStatus(db)) this.set({ status: row.status }, Number(row.count));
+    },
+  });
+  new Gauge({
+    name: 'glassdome_labs',
+    help: 'Labs by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of await countLabsByStatus(db)) this.set({ status: row.status }, Number(row.count));
+    },
+  });
+}
+
+function stepGauges(registry: Registry, db: Db) {
+  const seconds = new Gauge({
+    name: 'glassdome_step_duration_seconds_sum',
+    help: 'Total seconds spent in finished deployment steps, by step and outcome',
+    labelNames: ['step', 'status'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'glassdome_step_duration_seconds_count',
+    help: 'Finished deployment steps, by step and outcome',
+    labelNames: ['step', 'status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      seconds.reset();
+      for (const row of await stepDurationTotals(db)) {
+        const labels = { step: row.name, status: row.status };
+        this.set(labels, Number(row.count));
+        seconds.set(labels, Number(row.seconds));
+      }
+    },
+  });
+}
+
+export function createMetrics(db: Db, producer: Producer): ApiMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const latency = new Histogram({
+    name: 'glassdome_http_request_duration_seconds',
+    help: 'HTTP request latency by method, route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const requests = new Counter({
+    name: 'glassdome_http_requests_total',
+    help: 'HTTP requests by method, route and status',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  });
+  stateGauges(registry, db, producer);
+  stepGauges(registry, db);
+  return {
+    registry,
+    observe(req, res, next) {
+      const stop = latency.startTimer();
+      res.on('finish', () => {
+        // The route pattern, never the raw path: ids in paths would explode the label set.
+        const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+        const labels = { method: req.method, route, status: String(res.statusCode) };
+        stop(labels);
+        requests.inc(labels);
+      });
+      next();
+    },
+  };
+}

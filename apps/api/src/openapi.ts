@@ -1,0 +1,173 @@
+import { labSpecJsonSchema, vmRequestJsonSchema } from '@glassdome/lab';
+import { z } from 'zod';
+import {
+  alertListQuery,
+  apiKeyCreateBody,
+  labCreateQuery,
+  labFromCatalogBody,
+  labListQuery,
+  permissionGrantBody,
+  templateCreateBody,
+  vmListQuery,
+} from './schemas';
+
+type JsonSchema = Record<string, unknown>;
+
+interface Operation {
+  summary: string;
+  body?: JsonSchema;
+  yaml?: boolean;
+  query?: z.ZodObject;
+  pathParams?: string[];
+  /** Success status and what it means. */
+  ok: [number, string];
+  role?: 'operator' | 'admin';
+}
+
+function schemaOf(schema: z.ZodType): JsonSchema {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+  return rest;
+}
+
+function queryParameters(query: z.ZodObject) {
+  const properties = (schemaOf(query).properties ?? {}) as Record<string, JsonSchema>;
+  return Object.entries(properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema }));
+}
+
+const errorResponse = { $ref: '#/components/responses/Error' };
+
+function operation(op: Operation) {
+  const parameters = [
+    ...(op.pathParams ?? []).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+    ...(op.query ? queryParameters(op.query) : []),
+  ];
+  const content: Record<string, { schema: JsonSchema }> = {};
+  if (op.body) content['application/json'] = { schema: op.body };
+  if (op.yaml) content['application/yaml'] = { schema: { type: 'string', description: 'the lab spec as YAML' } };
+  return {
+    summary: op.summary,
+    ...(op.role ? { description: `Needs the ${op.role} role.` } : {}),
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(op.body ? { requestBody: { required: true, content } } : {}),
+    responses: {
+      [op.ok[0]]: { description: op.ok[1] },
+      '400': errorResponse,
+      '401': errorResponse,
+      '403': errorResponse,
+      '404': errorResponse,
+      '409': errorResponse,
+      '413': errorResponse,
+      '415': errorResponse,
+      '429': errorResponse,
+      '503': errorResponse,
+    },
+  };
+}
+
+function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
+  const vmBody = vmRequestJsonSchema();
+  const labBody = { oneOf: [labSpecJsonSchema(), schemaOf(labFromCatalogBody)] };
+  const id = ['id'];
+  return {
+    '/vms': {
+      post: operation({ summary: 'Quick-deploy one VM', body: vmBody, ok: [202, '{id, status, jobId} + Location'] }),
+      get: operation({ summary: 'List standalone VMs', query: vmListQuery, ok: [200, 'VMs with their steps'] }),
+    },
+    '/vms/{id}': {
+      get: operation({ summary: 'A VM, its steps with timings, IP', pathParams: id, ok: [200, 'the VM'] }),
+      delete: operation({ summary: 'Destroy a VM', pathParams: id, ok: [202, 'destroying'] }),
+    },
+    '/labs': {
+      post: operation({
+        summary: 'Deploy a lab spec (JSON or YAML) or a catalog lab',
+        body: labBody,
+        yaml: true,
+        query: labCreateQuery,
+        ok: [202, '{id, status}; with dryRun=true, 200 and the planned graph'],
+      }),
+      get: operation({ summary: 'List labs', query: labListQuery, ok: [200, 'labs'] }),
+    },
+    '/labs/{id}': {
+      get: operation({ summary: 'A lab, each VM and each step', pathParams: id, ok: [200, 'the lab'] }),
+      delete: operation({ summary: 'Tear down everything the lab owns', pathParams: id, ok: [202, 'destroying'] }),
+    },
+    '/labs/{id}/events': {
+      get: operation({ summary: 'Live progress (Server-Sent Events)', pathParams: id, ok: [200, 'event stream'] }),
+    },
+    '/labs/{id}/cancel': {
+      post: operation({ summary: 'Stop in-flight work', pathParams: id, ok: [202, 'cancelled'] }),
+    },
+    '/labs/{id}/retry': { post: operation({ summary: 'Retry what failed', pathParams: id, ok: [202, 'deploying'] }) },
+    '/lab-templates': { get: operation({ summary: 'The built-in lab catalog', ok: [200, 'catalog entries'] }) },
+    '/templates': {
+      post: operation({
+        summary: 'Build an OS template on a node',
+        body: schemaOf(templateCreateBody),
+        ok: [202, 'queued'],
+      }),
+      get: operation({ summary: 'List templates', ok: [200, 'templates'] }),
+    },
+    '/permissions': {
+      post: operation({
+        summary: 'Grant privileges on a path to a user or token',
+        body: schemaOf(permissionGrantBody),
+        role: 'admin',
+        ok: [202, 'queued'],
+      }),
+    },
+    '/jobs/{id}': { get: operation({ summary: "Any job's state", pathParams: id, ok: [200, 'the job'] }) },
+    '/inventory': { get: operation({ summary: 'Desired and observed state of every VM', ok: [200, 'inventory'] }) },
+    '/alerts': { get: operation({ summary: 'Alerts', query: alertListQuery, ok: [200, 'alerts'] }) },
+    '/alerts/{id}/ack': {
+      post: operation({ summary: 'Acknowledge an open alert', pathParams: id, ok: [200, 'the alert'] }),
+    },
+    '/overseer/report': {
+      get: operation({ summary: 'Labs, VMs, alerts and remediations at a glance', ok: [200, 'report'] }),
+    },
+    '/keys': {
+      post: operation({
+        summary: 'Create an API key (shown once)',
+        body: schemaOf(apiKeyCreateBody),
+        role: 'admin',
+        ok: [201, 'the key'],
+      }),
+      get: operation({ summary: 'List API keys (prefixes only)', role: 'admin', ok: [200, 'keys'] }),
+    },
+    '/keys/{id}': {
+      delete: operation({ summary: 'Revoke an API key', pathParams: id, role: 'admin', ok: [200, 'revoked'] }),
+    },
+  };
+}
+
+/** The API's OpenAPI 3.1 document, generated from the same zod schemas the routes validate with. */
+export function openApiDocument() {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Glassdome API', version: '1' },
+    servers: [{ url: '/api/v1' }],
+    security: [{ apiKey: [] }],
+    paths: paths(),
+    components: {
+      securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Glassdome API key' } },
+      responses: {
+        Error: {
+          description: 'An error: `{"error": {code, message, details?}}`; 400 details list `{path, message}` per field',
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                properties: {
+                  error: {
+                    type: 'object',
+                    required: ['code', 'message'],
+                    properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}

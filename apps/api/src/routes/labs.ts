@@ -1,0 +1,123 @@
+import { getLab, listLabs, listSteps, listStepsOfVms, listVmsOfLab } from '@glassdome/db';
+import { LAB_CATALOG, type LabSpec, parseLabSpec, resolveCatalogTemplate } from '@glassdome/lab';
+import { type Request, type Response, Router } from 'express';
+import type { ApiContext } from '../context';
+import { NotFoundError, ValidationError } from '../errors';
+import { accept, JSON_TYPES, YAML_TYPES } from '../http/body';
+import { parseInput, specIssuesToFieldIssues } from '../http/validate';
+import { presentStep, presentVm } from '../present';
+import { idParams, labCreateQuery, labFromCatalogBody, labListQuery } from '../schemas';
+import { deployLab } from '../services/lab-deploy';
+import { planLab } from '../services/lab-plan';
+
+function isCatalogReference(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && !Array.isArray(body) && 'template' in body;
+}
+
+/** The spec a POST /labs asks for: YAML text, a JSON spec, or `{"template": id, "name"?}` from the catalog. */
+function specOfRequest(req: Request): LabSpec {
+  let input: unknown = req.body;
+  if (typeof req.body === 'string') {
+    const parsed = parseLabSpec(req.body, { contentType: 'yaml' });
+    if (!parsed.ok) throw new ValidationError(specIssuesToFieldIssues(parsed.issues), 'the lab spec is invalid');
+    return parsed.spec;
+  }
+  if (isCatalogReference(req.body)) {
+    const reference = parseInput(labFromCatalogBody, req.body, 'body');
+    const entry = resolveCatalogTemplate(reference.template);
+    if (!entry) throw new ValidationError([{ path: 'template', message: 'is not a lab in the catalog' }]);
+    input = { ...entry.spec, name: reference.name ?? entry.spec.name };
+  }
+  const parsed = parseLabSpec(input);
+  if (!parsed.ok) throw new ValidationError(specIssuesToFieldIssues(parsed.issues), 'the lab spec is invalid');
+  return parsed.spec;
+}
+
+async function labDetail(ctx: ApiContext, id: string) {
+  const lab = await getLab(ctx.db, id);
+  if (!lab) throw new NotFoundError('lab');
+  const vms = await listVmsOfLab(ctx.db, id);
+  const steps = await listStepsOfVms(
+    ctx.db,
+    vms.map((vm) => vm.id),
+  );
+  return {
+    id: lab.id,
+    name: lab.name,
+    status: lab.status,
+    copies: lab.copies,
+    onFailure: lab.on_failure,
+    expiresAt: lab.expires_at,
+    error: lab.error,
+    createdAt: lab.created_at,
+    updatedAt: lab.updated_at,
+    graph: lab.graph,
+    steps: (await listSteps(ctx.db, { labId: id })).map(presentStep),
+    vms: vms.map((vm) => presentVm(vm, steps.get(vm.id))),
+  };
+}
+
+const LAB_BODY_TYPES = [...JSON_TYPES, ...YAML_TYPES];
+
+/** POST /labs: validate, then either answer with the plan (dryRun) or record the lab and start its flow. */
+async function createLab(ctx: ApiContext, req: Request, res: Response) {
+  const query = parseInput(labCreateQuery, req.query, 'query');
+  const spec = specOfRequest(req);
+  const plan = planLab(spec);
+  if (query.dryRun) {
+    res.json({ dryRun: true, spec, tasks: plan.graph.tasks, edges: plan.edges, criticalPath: plan.criticalPath });
+    return;
+  }
+  const id = await deployLab(ctx, req, spec, plan);
+  res.status(202).location(`/api/v1/labs/${id}`).json({ id, status: 'queued' });
+}
+
+/** Glassdome's original path: `POST /api/labs/deploy` is POST /api/v1/labs. */
+export function labAliasRoutes(ctx: ApiContext): Router {
+  const router = Router();
+  router.post('/labs/deploy', accept(LAB_BODY_TYPES), (req, res) => createLab(ctx, req, res));
+  return router;
+}
+
+export function labRoutes(ctx: ApiContext): Router {
+  const router = Router();
+
+  router.post('/labs', accept(LAB_BODY_TYPES), (req, res) => createLab(ctx, req, res));
+
+  router.get('/labs', async (req, res) => {
+    const query = parseInput(labListQuery, req.query, 'query');
+    const labs = await listLabs(ctx.db, query);
+    res.json({
+      items: labs.map((lab) => ({
+        id: lab.id,
+        name: lab.name,
+        status: lab.status,
+        copies: lab.copies,
+        onFailure: lab.on_failure,
+        expiresAt: lab.expires_at,
+        error: lab.error,
+        createdAt: lab.created_at,
+        updatedAt: lab.updated_at,
+      })),
+      limit: query.limit,
+      offset: query.offset,
+    });
+  });
+
+  router.get('/labs/:id', async (req, res) => {
+    const { id } = parseInput(idParams, req.params, 'params');
+    res.json(await labDetail(ctx, id));
+  });
+
+  router.get('/lab-templates', (_req, res) => {
+    res.json({
+      items: LAB_CATALOG.map((entry) => ({
+        id: entry.id,
+        title: entry.title,
+        description: entry.description,
+        vmCount: entry.spec.vms.reduce((sum, vm) => sum + (vm.count ?? 1), 0) * (entry.spec.copies ?? 1),
+      })),
+    });
+  });
+  return router;
+}

@@ -1,0 +1,62 @@
+import { appendEvent, deleteTemplate, findTemplate, insertTemplate, listTemplates } from '@glassdome/db';
+import { OS_NAMES } from '@glassdome/lab';
+import { Router } from 'express';
+import type { ApiContext } from '../context';
+import { ConflictError } from '../errors';
+import { accept, JSON_TYPES } from '../http/body';
+import { parseInput } from '../http/validate';
+import { templateCreateBody } from '../schemas';
+import { enqueueOrUndo, requireRedis } from '../services/enqueue';
+
+/** Templates sit at 9000 + the OS's position, a range operators conventionally keep for templates. */
+const TEMPLATE_VMID_BASE = 9000;
+
+export function templateRoutes(ctx: ApiContext): Router {
+  const router = Router();
+
+  router.post('/templates', accept(JSON_TYPES), async (req, res) => {
+    const body = parseInput(templateCreateBody, req.body, 'body');
+    const node = body.node ?? ctx.node;
+    requireRedis(ctx.producer);
+    const id = await insertTemplate(ctx.db, {
+      platformId: ctx.platformId,
+      node,
+      os: body.os,
+      vmid: body.vmid ?? TEMPLATE_VMID_BASE + OS_NAMES.indexOf(body.os),
+      name: `tpl-${body.os.replaceAll('.', '-')}`,
+    });
+    if (!id) {
+      const existing = await findTemplate(ctx.db, { platformId: ctx.platformId, node, os: body.os });
+      throw new ConflictError(`a ${body.os} template on ${node} already exists`, {
+        id: existing?.id,
+        status: existing?.status,
+      });
+    }
+    const jobId = `template-create.${id}`;
+    await enqueueOrUndo(
+      req,
+      () => ctx.producer.enqueue('template.create', { templateId: id, requestId: req.id }, { jobId }),
+      () => deleteTemplate(ctx.db, id),
+    );
+    await appendEvent(ctx.db, { kind: 'template.requested', message: `${body.os} template on ${node} requested` });
+    res.status(202).json({ id, status: 'queued', jobId });
+  });
+
+  router.get('/templates', async (_req, res) => {
+    const templates = await listTemplates(ctx.db);
+    res.json({
+      items: templates.map((t) => ({
+        id: t.id,
+        os: t.os,
+        node: t.node,
+        vmid: t.vmid,
+        name: t.name,
+        status: t.status,
+        error: t.error,
+        createdAt: t.created_at,
+        updatedAt: t.updated_at,
+      })),
+    });
+  });
+  return router;
+}

@@ -1,0 +1,121 @@
+import {
+  appendEvent,
+  deleteVm,
+  getVm,
+  insertVms,
+  listStandaloneVms,
+  listSteps,
+  listStepsOfVms,
+  planSteps,
+  setVmStatus,
+} from '@glassdome/db';
+import { parseVmRequest } from '@glassdome/lab';
+import { VM_DEPLOY_STEPS } from '@glassdome/queue';
+import { type Request, type Response, Router } from 'express';
+import type { ApiContext } from '../context';
+import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { accept, JSON_TYPES } from '../http/body';
+import { parseInput, specIssuesToFieldIssues } from '../http/validate';
+import { asJson } from '../json';
+import { presentVm } from '../present';
+import { idParams, osParams, vmListQuery } from '../schemas';
+import { enqueueOrUndo, requireRedis } from '../services/enqueue';
+
+/** States from which a VM may be asked to go away; a destroyed VM answers 202 without new work. */
+const DESTROYABLE = ['queued', 'deploying', 'ready', 'failed', 'destroying'];
+
+/** Records a standalone VM and its planned steps in one transaction, commits, then enqueues its deploy. */
+async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unknown) {
+  const parsed = parseVmRequest(body);
+  if (!parsed.ok) throw new ValidationError(specIssuesToFieldIssues(parsed.issues));
+  const vm = parsed.vm;
+  requireRedis(ctx.producer);
+  const id = await ctx.db
+    .transaction()
+    .execute(async (trx) => {
+      const [vmId] = await insertVms(trx, [
+        {
+          name: vm.name,
+          os: vm.os,
+          platformId: ctx.platformId,
+          node: ctx.node,
+          spec: asJson(vm),
+          requestId: req.id,
+          createdBy: req.principal!.keyId,
+        },
+      ]);
+      await planSteps(trx, { vmId: vmId! }, [...VM_DEPLOY_STEPS]);
+      return vmId!;
+    })
+    .catch((error: { code?: string }) => {
+      if (error.code === '23505') throw new ConflictError(`a VM named ${vm.name} already exists`);
+      throw error;
+    });
+  const jobId = `vm-deploy.${id}`;
+  await enqueueOrUndo(
+    req,
+    () => ctx.producer.enqueue('vm.deploy', { vmId: id, requestId: req.id }, { jobId }),
+    () => deleteVm(ctx.db, id),
+  );
+  await appendEvent(ctx.db, { vmId: id, kind: 'vm.requested', message: `deploy of ${vm.name} requested` });
+  req.log.info({ vmId: id, jobId }, 'vm deploy queued');
+  res.status(202).location(`/api/v1/vms/${id}`).json({ id, status: 'queued', jobId });
+}
+
+async function destroyVm(ctx: ApiContext, req: Request, res: Response) {
+  const { id } = parseInput(idParams, req.params, 'params');
+  const vm = await getVm(ctx.db, id);
+  if (!vm) throw new NotFoundError('VM');
+  if (vm.lab_id) throw new ConflictError('this VM belongs to a lab; delete the lab instead');
+  const jobId = `vm-destroy.${id}`;
+  if (vm.status === 'destroyed') {
+    res.status(202).json({ id, status: 'destroyed', jobId });
+    return;
+  }
+  requireRedis(ctx.producer);
+  if (!(await setVmStatus(ctx.db, id, 'destroying', { onlyFrom: DESTROYABLE }))) {
+    throw new ConflictError('the VM changed state meanwhile; try again');
+  }
+  await enqueueOrUndo(
+    req,
+    () => ctx.producer.enqueue('vm.destroy', { vmId: id, requestId: req.id }, { jobId }),
+    () => setVmStatus(ctx.db, id, vm.status, { onlyFrom: ['destroying'] }),
+  );
+  res.status(202).json({ id, status: 'destroying', jobId });
+}
+
+export function vmRoutes(ctx: ApiContext): Router {
+  const router = Router();
+  router.post('/vms', accept(JSON_TYPES), (req, res) => deployVm(ctx, req, res, req.body));
+
+  router.get('/vms', async (req, res) => {
+    const query = parseInput(vmListQuery, req.query, 'query');
+    const vms = await listStandaloneVms(ctx.db, query);
+    const steps = await listStepsOfVms(
+      ctx.db,
+      vms.map((vm) => vm.id),
+    );
+    res.json({ items: vms.map((vm) => presentVm(vm, steps.get(vm.id))), limit: query.limit, offset: query.offset });
+  });
+
+  router.get('/vms/:id', async (req, res) => {
+    const { id } = parseInput(idParams, req.params, 'params');
+    const vm = await getVm(ctx.db, id);
+    if (!vm) throw new NotFoundError('VM');
+    res.json(presentVm(vm, await listSteps(ctx.db, { vmId: id })));
+  });
+
+  router.delete('/vms/:id', (req, res) => destroyVm(ctx, req, res));
+  return router;
+}
+
+/** Glassdome's original path: `POST /api/agents/{os}/create` is POST /vms with the OS taken from the path. */
+export function agentAliasRoutes(ctx: ApiContext): Router {
+  const router = Router();
+  router.post('/agents/:os/create', accept(JSON_TYPES), (req, res) => {
+    const { os } = parseInput(osParams, req.params, 'params');
+    const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { ...req.body, os } : req.body;
+    return deployVm(ctx, req, res, body);
+  });
+  return router;
+}

@@ -1,0 +1,142 @@
+/**
+ * Request schemas the routes validate with and the OpenAPI document is generated from. Every object
+ * is strict: a field the API does not know is an error, not something silently ignored.
+ */
+import { osName, resourceName } from '@glassdome/lab';
+import { z } from 'zod';
+import { ROLES } from './auth/keys';
+
+export const VM_STATES = ['queued', 'deploying', 'ready', 'failed', 'destroying', 'destroyed'] as const;
+export const LAB_STATES = [
+  'queued',
+  'deploying',
+  'ready',
+  'degraded',
+  'failed',
+  'cancelled',
+  'destroying',
+  'destroyed',
+] as const;
+
+export const idParams = z.strictObject({ id: z.uuid('must be a UUID') });
+
+export const jobIdParams = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9._:-]{1,300}$/, 'must be a job id such as vm-deploy.<uuid>'),
+});
+
+export const osParams = z.strictObject({ os: osName });
+
+const paging = {
+  /** Rows per page. @defaultValue 50 */
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  /** Rows to skip. @defaultValue 0 */
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+};
+
+export const vmListQuery = z.strictObject({ status: z.enum(VM_STATES).optional(), ...paging });
+export const labListQuery = z.strictObject({ status: z.enum(LAB_STATES).optional(), ...paging });
+export const alertListQuery = z.strictObject({
+  state: z.enum(['open', 'acknowledged', 'resolved']).optional(),
+  severity: z.enum(['info', 'warning', 'critical']).optional(),
+  ...paging,
+});
+export const emptyQuery = z.strictObject({});
+
+export const labCreateQuery = z.strictObject({
+  /** Validate and plan only: answer with the graph, write nothing. @defaultValue false */
+  dryRun: z
+    .enum(['true', 'false', '1', '0'])
+    .transform((value) => value === 'true' || value === '1')
+    .optional(),
+});
+
+export const labEventsQuery = z.strictObject({
+  /** Resume after this event id (same as the `Last-Event-ID` header). */
+  lastEventId: z.coerce.number().int().min(0).optional(),
+});
+
+/** `POST /labs` with `{"template": id}`: deploy a built-in lab, optionally under another name. */
+export const labFromCatalogBody = z.strictObject({
+  template: z.string().min(1).max(100),
+  name: resourceName.optional(),
+});
+
+const nodeName = z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/, 'must be a Proxmox node name');
+
+export const templateCreateBody = z.strictObject({
+  os: osName,
+  /** Node to build the template on. @defaultValue PROXMOX_NODE */
+  node: nodeName.optional(),
+  /** VMID of the template. @defaultValue 9000 + the OS's position in the OS list */
+  vmid: z.number().int().min(100).max(999_999_999).optional(),
+});
+
+/** Privileges the API lets anyone grant: VM, storage and SDN use and audit; nothing that administers Proxmox itself. */
+export const GRANTABLE_PRIVILEGES = [
+  'VM.Allocate',
+  'VM.Audit',
+  'VM.Backup',
+  'VM.Clone',
+  'VM.Config.CDROM',
+  'VM.Config.CPU',
+  'VM.Config.Cloudinit',
+  'VM.Config.Disk',
+  'VM.Config.HWType',
+  'VM.Config.Memory',
+  'VM.Config.Network',
+  'VM.Config.Options',
+  'VM.Console',
+  'VM.Migrate',
+  'VM.Monitor',
+  'VM.PowerMgmt',
+  'VM.Snapshot',
+  'VM.Snapshot.Rollback',
+  'Datastore.Allocate',
+  'Datastore.AllocateSpace',
+  'Datastore.AllocateTemplate',
+  'Datastore.Audit',
+  'SDN.Audit',
+  'SDN.Use',
+  'Sys.Audit',
+  'Pool.Audit',
+  'Mapping.Audit',
+  'Mapping.Use',
+] as const;
+
+/** Named bundles of grantable privileges, mirroring Proxmox's built-in non-admin roles. */
+export const PERMISSION_ROLES = {
+  'vm-user': ['VM.Audit', 'VM.Console', 'VM.PowerMgmt', 'VM.Backup', 'VM.Config.CDROM', 'VM.Config.Cloudinit'],
+  'template-user': ['VM.Clone', 'VM.Audit'],
+  'datastore-user': ['Datastore.AllocateSpace', 'Datastore.Audit'],
+  'sdn-user': ['SDN.Audit', 'SDN.Use'],
+  auditor: ['VM.Audit', 'Datastore.Audit', 'SDN.Audit', 'Sys.Audit', 'Pool.Audit'],
+} as const satisfies Record<string, readonly (typeof GRANTABLE_PRIVILEGES)[number][]>;
+
+export const permissionGrantBody = z
+  .strictObject({
+    /** user@realm or user@realm!token */
+    principal: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9._-]{1,64}@[A-Za-z0-9._-]{1,32}(![A-Za-z][A-Za-z0-9._-]{0,63})?$/,
+        'must be user@realm or user@realm!token',
+      ),
+    /** ACL path, e.g. /vms/100, /storage/local-lvm, /sdn/zones/glassdome. */
+    path: z
+      .string()
+      .max(200)
+      .regex(/^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/, 'must be an ACL path such as /vms/100'),
+    privileges: z.array(z.enum(GRANTABLE_PRIVILEGES)).min(1).max(40).optional(),
+    role: z.enum(Object.keys(PERMISSION_ROLES) as [keyof typeof PERMISSION_ROLES]).optional(),
+    /** Why, for the audit trail. @defaultValue 'granted through the API' */
+    reason: z.string().max(500).optional(),
+  })
+  .refine((body) => (body.privileges === undefined) !== (body.role === undefined), {
+    message: 'give exactly one of privileges or role',
+    path: ['privileges'],
+  });
+
+export const apiKeyCreateBody = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/, 'must be 1-100 letters, digits, spaces, . _ -'),
+  role: z.enum(ROLES),
+});

@@ -1,0 +1,70 @@
+import { appendEvent, deleteLab, insertLab, insertVms, planSteps } from '@glassdome/db';
+import type { LabSpec } from '@glassdome/lab';
+import { rootTasks } from '@glassdome/lab';
+import { startLabFlow, VM_DEPLOY_STEPS } from '@glassdome/queue';
+import type { Request } from 'express';
+import type { ApiContext } from '../context';
+import { ConflictError } from '../errors';
+import { asJson } from '../json';
+import { enqueueOrUndo, requireRedis } from './enqueue';
+import { type LabPlan, labVmInstances } from './lab-plan';
+
+/** Writes the lab, its VMs and their planned steps in one transaction; returns the lab's id. */
+async function recordLab(ctx: ApiContext, req: Request, spec: LabSpec, plan: LabPlan): Promise<string> {
+  return ctx.db
+    .transaction()
+    .execute(async (trx) => {
+      const labId = await insertLab(trx, {
+        name: spec.name,
+        platformId: ctx.platformId,
+        spec: asJson(spec),
+        graph: asJson(plan.graph),
+        onFailure: spec.onFailure,
+        copies: spec.copies,
+        expiresAt: new Date(Date.now() + spec.ttlSeconds * 1000),
+        requestId: req.id,
+        createdBy: req.principal!.keyId,
+      });
+      const vmIds = await insertVms(
+        trx,
+        labVmInstances(spec).map(({ copy, name, vm }) => ({
+          labId,
+          copy,
+          name,
+          // A VM built from a custom template has no OS profile; the column still wants a value.
+          os: vm.os ?? 'custom',
+          platformId: ctx.platformId,
+          node: ctx.node,
+          spec: asJson(vm),
+          requestId: req.id,
+          createdBy: req.principal!.keyId,
+        })),
+      );
+      for (const vmId of vmIds) await planSteps(trx, { vmId, labId }, [...VM_DEPLOY_STEPS]);
+      return labId;
+    })
+    .catch((error: { code?: string }) => {
+      if (error.code === '23505') throw new ConflictError(`an active lab named ${spec.name} already exists`);
+      throw error;
+    });
+}
+
+/** Records the lab, commits, then starts its flow; a flow Redis refuses takes the lab's rows with it. */
+export async function deployLab(ctx: ApiContext, req: Request, spec: LabSpec, plan: LabPlan): Promise<string> {
+  requireRedis(ctx.producer);
+  const labId = await recordLab(ctx, req, spec, plan);
+  await enqueueOrUndo(
+    req,
+    () =>
+      startLabFlow(ctx.producer, {
+        labId,
+        requestId: req.id,
+        policy: spec.onFailure,
+        rootTasks: rootTasks(plan.graph).map((task) => ({ id: task.id, kind: task.kind })),
+      }),
+    () => deleteLab(ctx.db, labId),
+  );
+  await appendEvent(ctx.db, { labId, kind: 'lab.requested', message: `deploy of lab ${spec.name} requested` });
+  req.log.info({ labId, vms: labVmInstances(spec).length }, 'lab deploy queued');
+  return labId;
+}
