@@ -1,10 +1,10 @@
 import type { Logger } from '@glassdome/logger';
 import { AccessApi } from './access';
-import { AgentApi } from './agent';
+import { AgentApi, type AgentIp, type WaitForAgentIpOptions } from './agent';
 import { ProxmoxClient } from './client';
 import { ClusterApi } from './cluster';
 import type { ProxmoxConfig } from './config';
-import { TaskApi } from './tasks';
+import { TaskApi, type WaitForTaskOptions } from './tasks';
 import { VmApi } from './vms';
 
 /** One Proxmox target: the HTTP client and the typed APIs sharing it. */
@@ -15,19 +15,27 @@ export interface Proxmox {
   agent: AgentApi;
   cluster: ClusterApi;
   access: AccessApi;
+  /** `tasks.wait`: resolves with the exit status, throws TaskFailedError or DeadlineExceededError. */
+  waitForTask(upid: string, options?: WaitForTaskOptions): Promise<string>;
+  /** `agent.waitForIp` on `node`. */
+  waitForAgentIp(node: string, vmid: number, options?: Omit<WaitForAgentIpOptions, 'node'>): Promise<AgentIp>;
   /** Closes idle sockets; call on shutdown. */
   close(): void;
 }
 
 export function createProxmox(config: ProxmoxConfig, logger?: Logger): Proxmox {
   const client = new ProxmoxClient(config, logger);
+  const tasks = new TaskApi(client);
+  const agent = new AgentApi(client);
   return {
     client,
     vms: new VmApi(client),
-    tasks: new TaskApi(client),
-    agent: new AgentApi(client),
+    tasks,
+    agent,
     cluster: new ClusterApi(client),
     access: new AccessApi(client),
+    waitForTask: (upid, options) => tasks.wait(upid, options),
+    waitForAgentIp: (node, vmid, options) => agent.waitForIp(vmid, { ...options, node }),
     close: () => client.close(),
   };
 }

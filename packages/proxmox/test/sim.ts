@@ -74,10 +74,14 @@ export async function startSim(options: SimOptions = {}): Promise<RunningSim> {
   });
   let info: SimInfo;
   try {
-    info = await waitFor('pve-sim info file', () => {
-      if (sim.child.exitCode !== null) throw new Error(`pve-sim exited: ${sim.output().slice(-2000)}`);
-      return existsSync(infoFile) && (JSON.parse(readFileSync(infoFile, 'utf8')) as SimInfo);
+    const exitedEarly = sim.exited.then((code) => {
+      throw new Error(`pve-sim exited with ${code} before listening:\n${sim.output().slice(-2000)}`);
     });
+    const listening = waitFor(
+      'pve-sim info file',
+      () => existsSync(infoFile) && (JSON.parse(readFileSync(infoFile, 'utf8')) as SimInfo),
+    );
+    info = await Promise.race([listening, exitedEarly]);
   } catch (error) {
     await sim.stop(2000);
     rmSync(dir, { recursive: true, force: true });

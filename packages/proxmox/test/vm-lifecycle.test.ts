@@ -55,8 +55,8 @@ test('clone, configure, start, agent IP, snapshot, shut down, destroy', async ()
   assert.match(config.nics.net0?.macaddr ?? '', /^BC:24:11:/i);
 
   // Asked before the VM runs: "VM 5001 is not running" is waited out, not an error.
-  const address = pve.agent.waitForIp(5001, { deadlineMs: 30_000 });
-  await pve.tasks.wait(await pve.vms.start(5001));
+  const address = pve.waitForAgentIp(sim.info.node, 5001, { deadlineMs: 30_000 });
+  await pve.waitForTask(await pve.vms.start(5001));
   const { ip, interfaces } = await address;
   assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
   assert.notEqual(ip, '127.0.0.1');

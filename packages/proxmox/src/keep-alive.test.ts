@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { createServer, type Socket } from 'node:net';
+import { test } from 'node:test';
+import { ProxmoxClient } from './client';
+
+/**
+ * pveproxy drops idle keep-alive connections; a request written to one just as it closes dies with
+ * ECONNRESET before the server read it. This server plays that race on purpose: the second request on
+ * the first connection is answered by a reset.
+ */
+test('a request lost on a reused keep-alive socket the server closed is sent again, even a POST', async () => {
+  const connections: Socket[] = [];
+  const requestLines: string[] = [];
+  const server = createServer((socket) => {
+    connections.push(socket);
+    const connection = connections.length;
+    let requestsOnSocket = 0;
+    socket.on('data', (chunk) => {
+      const lines = chunk.toString().match(/^(GET|POST|PUT|DELETE) \S+/gm) ?? [];
+      for (const line of lines) {
+        requestsOnSocket++;
+        requestLines.push(`${connection}:${line}`);
+        if (connection === 1 && requestsOnSocket === 2) {
+          socket.resetAndDestroy();
+          return;
+        }
+        const body = JSON.stringify({ data: requestLines.length });
+        socket.write(
+          `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n${body}`,
+        );
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new ProxmoxClient({
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    node: 'pve',
+    auth: { tokenId: 'a@pve!t', tokenSecret: 'secret-value' },
+    retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+  });
+  try {
+    assert.equal(await client.get('/version'), 1);
+    assert.equal(await client.post('/nodes/pve/qemu/100/status/start'), 3);
+    assert.deepEqual(requestLines, [
+      '1:GET /api2/json/version',
+      '1:POST /api2/json/nodes/pve/qemu/100/status/start',
+      '2:POST /api2/json/nodes/pve/qemu/100/status/start',
+    ]);
+  } finally {
+    client.close();
+    for (const socket of connections) socket.destroy();
+    server.close();
+  }
+});
