@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { waitFor } from '@glassdome/testkit';
 import type { Client } from 'ssh2';
@@ -171,6 +174,26 @@ test('SFTP writes land in the guest filesystem and are recorded with content and
       stdout: 'deployed\n',
       stderr: '',
     });
+    const local = mkdtempSync(join(tmpdir(), 'pve-sim-sftp-'));
+    try {
+      const payload = Buffer.alloc(100_000, 'a');
+      writeFileSync(join(local, 'big.bin'), payload);
+      await new Promise<void>((resolve, reject) =>
+        sftp.fastPut(join(local, 'big.bin'), '/tmp/big.bin', { mode: 0o600 }, (error) =>
+          error ? reject(error) : resolve(),
+        ),
+      );
+      await new Promise<void>((resolve, reject) =>
+        sftp.chmod('/tmp/big.bin', 0o640, (error) => (error ? reject(error) : resolve())),
+      );
+      await new Promise<void>((resolve, reject) =>
+        sftp.fastGet('/tmp/big.bin', join(local, 'back.bin'), (error) => (error ? reject(error) : resolve())),
+      );
+      assert.ok(readFileSync(join(local, 'back.bin')).equals(payload));
+      assert.equal((await exec(client, 'ls -l /tmp/big.bin')).stdout.slice(0, 10), '-rw-r-----');
+    } finally {
+      rmSync(local, { recursive: true, force: true });
+    }
   } finally {
     client.end();
   }

@@ -42,162 +42,190 @@ function statusOf(error: unknown): number {
   throw error;
 }
 
-/** Serves one SFTP session as the shell's user. */
-export function serveSftp(sftp: SFTPWrapper, shell: Shell): void {
-  const handles = new Map<number, FileHandle | DirectoryHandle>();
-  let nextHandle = 1;
-  const open = (handle: FileHandle | DirectoryHandle) => {
-    const id = nextHandle++;
-    handles.set(id, handle);
-    const buffer = Buffer.alloc(4);
-    buffer.writeUInt32BE(id);
-    return buffer;
-  };
-  const lookup = (handle: Buffer) => (handle.length === 4 ? handles.get(handle.readUInt32BE(0)) : undefined);
-  /** Runs `action`, answering the request with its failure status if it throws. */
-  const guarded = (reqId: number, action: () => void) => {
+const permissionBits = (attrs: Attributes | undefined) =>
+  typeof attrs?.mode === 'number' ? attrs.mode & 0o7777 : undefined;
+
+/** One SFTP session, acting as the shell's user with the shell's write policy. */
+class SftpSession {
+  private readonly handles = new Map<number, FileHandle | DirectoryHandle>();
+  private nextHandle = 1;
+
+  constructor(
+    private readonly sftp: SFTPWrapper,
+    private readonly shell: Shell,
+  ) {}
+
+  listen() {
+    const sftp = this.sftp;
+    sftp.on('OPEN', (id, path, flags, attrs) => this.guarded(id, () => this.open(id, path, flags, attrs)));
+    sftp.on('WRITE', (id, handle, offset, data) => this.write(id, handle, offset, data));
+    sftp.on('READ', (id, handle, offset, length) => this.read(id, handle, offset, length));
+    sftp.on('CLOSE', (id, handle) => this.guarded(id, () => this.close(id, handle)));
+    sftp.on('FSTAT', (id, handle) => this.fstat(id, handle));
+    sftp.on('STAT', (id, path) => this.stat(id, path));
+    sftp.on('LSTAT', (id, path) => this.stat(id, path));
+    sftp.on('SETSTAT', (id, path, attrs) => this.guarded(id, () => this.setMode(id, path, attrs)));
+    sftp.on('FSETSTAT', (id, handle, attrs) => this.guarded(id, () => this.fsetstat(id, handle, attrs)));
+    sftp.on('OPENDIR', (id, path) => this.opendir(id, path));
+    sftp.on('READDIR', (id, handle) => this.readdir(id, handle));
+    sftp.on('REALPATH', (id, path) => {
+      const resolved = this.shell.resolve(path === '' ? '.' : path);
+      sftp.name(id, [{ filename: resolved, longname: resolved, attrs: {} as Attributes }]);
+    });
+    sftp.on('MKDIR', (id, path, attrs) => this.guarded(id, () => this.mkdir(id, path, attrs)));
+    sftp.on('REMOVE', (id, path) => this.guarded(id, () => this.remove(id, path)));
+    sftp.on('RMDIR', (id, path) => this.guarded(id, () => this.remove(id, path)));
+    sftp.on('RENAME', (id, from, to) => this.guarded(id, () => this.rename(id, from, to)));
+    sftp.on('READLINK', (id) => sftp.status(id, STATUS_CODE.OP_UNSUPPORTED));
+    sftp.on('SYMLINK', (id) => sftp.status(id, STATUS_CODE.OP_UNSUPPORTED));
+  }
+
+  /** Runs a request, answering with its failure status if the filesystem refuses it. */
+  private guarded(id: number, action: () => void) {
     try {
       action();
     } catch (error) {
-      sftp.status(reqId, statusOf(error));
+      this.sftp.status(id, statusOf(error));
     }
-  };
+  }
 
-  sftp.on('OPEN', (reqId, filename, flags, attrs) =>
-    guarded(reqId, () => {
-      const path = shell.resolve(filename);
-      const node = shell.fs.stat(path);
-      const writing = (flags & OPEN_MODE.WRITE) !== 0;
-      if (node?.type === 'dir') throw new VirtualFsError('EISDIR', path);
-      if (!node && !(flags & OPEN_MODE.CREAT)) throw new VirtualFsError('ENOENT', path);
-      if (node && flags & OPEN_MODE.EXCL) throw new VirtualFsError('EEXIST', path);
-      if (writing) shell.requireWritable(path);
-      const truncate = !node || (flags & OPEN_MODE.TRUNC) !== 0;
-      const handle: FileHandle = {
-        kind: 'file',
-        path,
-        content: truncate ? Buffer.alloc(0) : node.content,
-        dirty: truncate,
-      };
-      if (typeof attrs?.mode === 'number') handle.mode = attrs.mode & 0o7777;
-      sftp.handle(reqId, open(handle));
-    }),
-  );
+  private register(handle: FileHandle | DirectoryHandle): Buffer {
+    const number = this.nextHandle++;
+    this.handles.set(number, handle);
+    const buffer = Buffer.alloc(4);
+    buffer.writeUInt32BE(number);
+    return buffer;
+  }
 
-  sftp.on('WRITE', (reqId, rawHandle, offset, data) => {
-    const handle = lookup(rawHandle);
-    if (handle?.kind !== 'file') return sftp.status(reqId, STATUS_CODE.FAILURE);
-    const end = offset + data.length;
-    if (end > handle.content.length)
-      handle.content = Buffer.concat([handle.content, Buffer.alloc(end - handle.content.length)]);
-    else handle.content = Buffer.from(handle.content);
-    data.copy(handle.content, offset);
+  private lookup(handle: Buffer) {
+    return handle.length === 4 ? this.handles.get(handle.readUInt32BE(0)) : undefined;
+  }
+
+  private open(id: number, filename: string, flags: number, attrs: Attributes) {
+    const path = this.shell.resolve(filename);
+    const node = this.shell.fs.stat(path);
+    if (node?.type === 'dir') throw new VirtualFsError('EISDIR', path);
+    if (!node && !(flags & OPEN_MODE.CREAT)) throw new VirtualFsError('ENOENT', path);
+    if (node && flags & OPEN_MODE.EXCL) throw new VirtualFsError('EEXIST', path);
+    if (flags & OPEN_MODE.WRITE) this.shell.requireWritable(path);
+    const truncate = !node || (flags & OPEN_MODE.TRUNC) !== 0;
+    const handle: FileHandle = {
+      kind: 'file',
+      path,
+      content: truncate ? Buffer.alloc(0) : node.content,
+      dirty: truncate,
+    };
+    const mode = permissionBits(attrs);
+    if (mode !== undefined) handle.mode = mode;
+    this.sftp.handle(id, this.register(handle));
+  }
+
+  private write(id: number, raw: Buffer, offset: number, data: Buffer) {
+    const handle = this.lookup(raw);
+    if (handle?.kind !== 'file') return this.sftp.status(id, STATUS_CODE.FAILURE);
+    const length = Math.max(handle.content.length, offset + data.length);
+    const content = Buffer.alloc(length);
+    handle.content.copy(content);
+    data.copy(content, offset);
+    handle.content = content;
     handle.dirty = true;
-    sftp.status(reqId, STATUS_CODE.OK);
-  });
+    this.sftp.status(id, STATUS_CODE.OK);
+  }
 
-  sftp.on('READ', (reqId, rawHandle, offset, length) => {
-    const handle = lookup(rawHandle);
-    if (handle?.kind !== 'file') return sftp.status(reqId, STATUS_CODE.FAILURE);
-    if (offset >= handle.content.length) return sftp.status(reqId, STATUS_CODE.EOF);
-    sftp.data(reqId, handle.content.subarray(offset, offset + length));
-  });
+  private read(id: number, raw: Buffer, offset: number, length: number) {
+    const handle = this.lookup(raw);
+    if (handle?.kind !== 'file') return this.sftp.status(id, STATUS_CODE.FAILURE);
+    if (offset >= handle.content.length) return this.sftp.status(id, STATUS_CODE.EOF);
+    this.sftp.data(id, handle.content.subarray(offset, offset + length));
+  }
 
-  sftp.on('CLOSE', (reqId, rawHandle) =>
-    guarded(reqId, () => {
-      const handle = lookup(rawHandle);
-      if (!handle) return sftp.status(reqId, STATUS_CODE.FAILURE);
-      handles.delete(rawHandle.readUInt32BE(0));
-      if (handle.kind === 'file' && handle.dirty) shell.writeFile(handle.path, handle.content, { mode: handle.mode });
-      sftp.status(reqId, STATUS_CODE.OK);
-    }),
-  );
+  private close(id: number, raw: Buffer) {
+    const handle = this.lookup(raw);
+    if (!handle) return this.sftp.status(id, STATUS_CODE.FAILURE);
+    this.handles.delete(raw.readUInt32BE(0));
+    if (handle.kind === 'file' && handle.dirty)
+      this.shell.writeFile(handle.path, handle.content, { mode: handle.mode });
+    this.sftp.status(id, STATUS_CODE.OK);
+  }
 
-  sftp.on('FSTAT', (reqId, rawHandle) => {
-    const handle = lookup(rawHandle);
-    if (!handle) return sftp.status(reqId, STATUS_CODE.FAILURE);
-    const node = shell.fs.stat(handle.path);
-    if (handle.kind === 'file') {
-      const base = node ?? { type: 'file', mode: 0o644, owner: shell.user, mtime: new Date(), content: handle.content };
-      return sftp.attrs(reqId, { ...attributesOf(base as VirtualNode), size: handle.content.length });
+  private fstat(id: number, raw: Buffer) {
+    const handle = this.lookup(raw);
+    if (!handle) return this.sftp.status(id, STATUS_CODE.FAILURE);
+    const node = this.shell.fs.stat(handle.path);
+    if (handle.kind === 'dir' || !handle.dirty) {
+      return node ? this.sftp.attrs(id, attributesOf(node)) : this.sftp.status(id, STATUS_CODE.NO_SUCH_FILE);
     }
-    if (!node) return sftp.status(reqId, STATUS_CODE.NO_SUCH_FILE);
-    sftp.attrs(reqId, attributesOf(node));
-  });
+    // A file being written reports what it will be once closed.
+    const pending: VirtualNode = {
+      type: 'file',
+      content: handle.content,
+      mode: handle.mode ?? 0o644,
+      owner: this.shell.user,
+      mtime: new Date(),
+    };
+    this.sftp.attrs(id, attributesOf(pending));
+  }
 
-  const stat = (reqId: number, path: string) => {
-    const node = shell.fs.stat(shell.resolve(path));
-    if (!node) return sftp.status(reqId, STATUS_CODE.NO_SUCH_FILE);
-    sftp.attrs(reqId, attributesOf(node));
-  };
-  sftp.on('STAT', stat);
-  sftp.on('LSTAT', stat);
+  private stat(id: number, path: string) {
+    const node = this.shell.fs.stat(this.shell.resolve(path));
+    if (!node) return this.sftp.status(id, STATUS_CODE.NO_SUCH_FILE);
+    this.sftp.attrs(id, attributesOf(node));
+  }
 
-  const setMode = (reqId: number, path: string, attrs: Attributes) =>
-    guarded(reqId, () => {
-      if (typeof attrs.mode === 'number') shell.chmod(path, attrs.mode & 0o7777);
-      sftp.status(reqId, STATUS_CODE.OK);
-    });
-  sftp.on('SETSTAT', (reqId, path, attrs) => setMode(reqId, shell.resolve(path), attrs));
-  sftp.on('FSETSTAT', (reqId, rawHandle, attrs) => {
-    const handle = lookup(rawHandle);
-    if (!handle) return sftp.status(reqId, STATUS_CODE.FAILURE);
+  private setMode(id: number, path: string, attrs: Attributes) {
+    const mode = permissionBits(attrs);
+    if (mode !== undefined) this.shell.chmod(this.shell.resolve(path), mode);
+    this.sftp.status(id, STATUS_CODE.OK);
+  }
+
+  private fsetstat(id: number, raw: Buffer, attrs: Attributes) {
+    const handle = this.lookup(raw);
+    if (!handle) return this.sftp.status(id, STATUS_CODE.FAILURE);
     if (handle.kind === 'file' && handle.dirty) {
-      if (typeof attrs.mode === 'number') handle.mode = attrs.mode & 0o7777;
-      return sftp.status(reqId, STATUS_CODE.OK);
+      handle.mode = permissionBits(attrs) ?? handle.mode;
+      return this.sftp.status(id, STATUS_CODE.OK);
     }
-    setMode(reqId, handle.path, attrs);
-  });
+    this.setMode(id, handle.path, attrs);
+  }
 
-  sftp.on('OPENDIR', (reqId, path) => {
-    const resolved = shell.resolve(path);
-    if (shell.fs.stat(resolved)?.type !== 'dir') return sftp.status(reqId, STATUS_CODE.NO_SUCH_FILE);
-    sftp.handle(reqId, open({ kind: 'dir', path: resolved, listed: false }));
-  });
+  private opendir(id: number, path: string) {
+    const resolved = this.shell.resolve(path);
+    if (this.shell.fs.stat(resolved)?.type !== 'dir') return this.sftp.status(id, STATUS_CODE.NO_SUCH_FILE);
+    this.sftp.handle(id, this.register({ kind: 'dir', path: resolved, listed: false }));
+  }
 
-  sftp.on('READDIR', (reqId, rawHandle) => {
-    const handle = lookup(rawHandle);
-    if (handle?.kind !== 'dir') return sftp.status(reqId, STATUS_CODE.FAILURE);
-    if (handle.listed) return sftp.status(reqId, STATUS_CODE.EOF);
+  private readdir(id: number, raw: Buffer) {
+    const handle = this.lookup(raw);
+    if (handle?.kind !== 'dir') return this.sftp.status(id, STATUS_CODE.FAILURE);
+    if (handle.listed) return this.sftp.status(id, STATUS_CODE.EOF);
     handle.listed = true;
-    const entries = shell.fs.readdir(handle.path).map((name) => {
-      const attrs = attributesOf(shell.fs.stat(posix.join(handle.path, name))!);
+    const entries = this.shell.fs.readdir(handle.path).map((name) => {
+      const attrs = attributesOf(this.shell.fs.stat(posix.join(handle.path, name))!);
       return { filename: name, longname: name, attrs };
     });
-    sftp.name(reqId, entries);
-  });
+    this.sftp.name(id, entries);
+  }
 
-  sftp.on('REALPATH', (reqId, path) => {
-    const resolved = shell.resolve(path === '' ? '.' : path);
-    sftp.name(reqId, [{ filename: resolved, longname: resolved, attrs: {} as Attributes }]);
-  });
+  private mkdir(id: number, path: string, attrs: Attributes) {
+    const resolved = this.shell.requireWritable(path);
+    this.shell.fs.mkdir(resolved, { mode: permissionBits(attrs) ?? 0o755, owner: this.shell.user });
+    this.sftp.status(id, STATUS_CODE.OK);
+  }
 
-  sftp.on('MKDIR', (reqId, path, attrs) =>
-    guarded(reqId, () => {
-      const resolved = shell.requireWritable(path);
-      const mode = typeof attrs?.mode === 'number' ? attrs.mode & 0o7777 : 0o755;
-      shell.fs.mkdir(resolved, { mode, owner: shell.user });
-      sftp.status(reqId, STATUS_CODE.OK);
-    }),
-  );
+  private remove(id: number, path: string) {
+    this.shell.fs.remove(this.shell.requireWritable(path));
+    this.sftp.status(id, STATUS_CODE.OK);
+  }
 
-  const remove = (reqId: number, path: string) =>
-    guarded(reqId, () => {
-      shell.fs.remove(shell.requireWritable(path));
-      sftp.status(reqId, STATUS_CODE.OK);
-    });
-  sftp.on('REMOVE', remove);
-  sftp.on('RMDIR', remove);
+  private rename(id: number, from: string, to: string) {
+    const content = this.shell.fs.readFile(this.shell.requireWritable(from));
+    this.shell.writeFile(to, content);
+    this.shell.fs.remove(this.shell.resolve(from));
+    this.sftp.status(id, STATUS_CODE.OK);
+  }
+}
 
-  sftp.on('RENAME', (reqId, from, to) =>
-    guarded(reqId, () => {
-      const content = shell.fs.readFile(shell.requireWritable(from));
-      shell.writeFile(to, content);
-      shell.fs.remove(shell.resolve(from));
-      sftp.status(reqId, STATUS_CODE.OK);
-    }),
-  );
-
-  sftp.on('READLINK', (reqId) => sftp.status(reqId, STATUS_CODE.OP_UNSUPPORTED));
-  sftp.on('SYMLINK', (reqId) => sftp.status(reqId, STATUS_CODE.OP_UNSUPPORTED));
+/** Serves one SFTP session as the shell's user. */
+export function serveSftp(sftp: SFTPWrapper, shell: Shell): void {
+  new SftpSession(sftp, shell).listen();
 }

@@ -46,7 +46,7 @@ type Token =
 const OPERATORS = ['&&', '||', '>>', '>&', ';', '|', '>', '<', '&'];
 
 /** Splits a command line into words and operators, expanding variables from `env`. */
-export function tokenize(line: string, env: Record<string, string | undefined> = {}): Token[] {
+function tokenize(line: string, env: Record<string, string | undefined> = {}): Token[] {
   const tokens: Token[] = [];
   let index = 0;
   let word: string | undefined;

@@ -142,17 +142,6 @@ export class VirtualFs {
     this.nodes.delete(target);
   }
 
-  rename(from: string, to: string) {
-    const source = VirtualFs.resolve(from);
-    const node = this.nodes.get(source);
-    if (!node) throw new VirtualFsError('ENOENT', from);
-    if (node.type === 'dir') throw new VirtualFsError('EISDIR', from);
-    const target = VirtualFs.resolve(to);
-    this.requireDirectory(posix.dirname(target), to);
-    this.nodes.delete(source);
-    this.nodes.set(target, node);
-  }
-
   private requireDirectory(resolved: string, shownPath: string) {
     const node = this.nodes.get(resolved);
     if (!node) throw new VirtualFsError('ENOENT', shownPath);
