@@ -86,10 +86,11 @@ const nicModels = new Set([
 ]);
 
 export function parseNic(value: string): VmNic {
-  const [first = '', ...rest] = value.split(',');
+  const [first = ''] = value.split(',');
   const [model = '', macaddr] = first.split('=');
-  const props = parsePropertyString(rest.join(','), 'model');
+  // `virtio=<MAC>,…` (how PVE writes it) or `model=virtio,macaddr=<MAC>,…` (how it may be read).
   const modelFirst = nicModels.has(model);
+  const props = parsePropertyString(modelFirst ? value.slice(first.length + 1) : value, 'model');
   return {
     model: modelFirst ? model : (props.model ?? 'virtio'),
     macaddr: modelFirst ? macaddr : props.macaddr,
