@@ -20,7 +20,10 @@ async function setTemplate(
 
 /** `qm config` of the VMID as key → value, or undefined when no VM has it. */
 async function existingConfig(ctx: GatewayContext, vmid: number): Promise<Record<string, string> | undefined> {
-  const result = await ctx.ssh.exec(ctx.node, ['qm', 'config', String(vmid)], { timeoutMs: 60_000 });
+  const result = await ctx.ssh.exec(ctx.node, ['qm', 'config', String(vmid)], {
+    timeoutMs: 60_000,
+    allowFailure: true,
+  });
   if (result.exitCode !== 0) return undefined;
   return Object.fromEntries(
     result.stdout

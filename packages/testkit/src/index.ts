@@ -2,5 +2,7 @@ export { freePort } from './ports';
 export { createTestDatabase, type TestDatabase } from './postgres';
 export { type RunningProcess, startProcess } from './process';
 export { createRedisPrefix, type TestRedis } from './redis';
+export { type SimulatorInfo, startSimulator, type TestSimulator } from './simulator';
 export { startSshd, type TestSshd } from './sshd';
+export { type RunningStack, type StackOptions, startStack } from './stack';
 export { waitFor } from './wait';

@@ -27,7 +27,7 @@ export async function waitForSsh(ctx: InstallerContext, vm: VmRow) {
 }
 
 async function run(ctx: InstallerContext, target: SshTarget, argv: string[], what: string) {
-  const result = await ctx.ssh.exec(target, argv, { timeoutMs: 15 * 60_000 });
+  const result = await ctx.ssh.exec(target, argv, { timeoutMs: 15 * 60_000, allowFailure: true });
   if (result.exitCode !== 0) {
     const tail = result.stderr.trim().split('\n').slice(-3).join(' | ');
     throw new PermanentError(`${what} exited ${result.exitCode}${tail ? `: ${tail}` : ''}`);
@@ -70,7 +70,7 @@ export async function postConfigure(ctx: InstallerContext, vm: VmRow) {
   let ran = 0;
   for (const [index, item] of items.entries()) {
     const marker = `${markerDir}/${vm.id}-${index}`;
-    const seen = await ctx.ssh.exec(target, ['sudo', 'test', '-e', marker]);
+    const seen = await ctx.ssh.exec(target, ['sudo', 'test', '-e', marker], { allowFailure: true });
     if (seen.exitCode === 0) continue;
     if (item.argv) await run(ctx, target, item.argv, item.label);
     if (item.file) await writeFile(ctx, target, item.file);
@@ -92,7 +92,7 @@ async function writeFile(
   await run(ctx, target, ['sudo', 'mkdir', '-p', dir], `mkdir ${dir}`);
   await run(ctx, target, ['sudo', 'cp', staging, file.path], `write ${file.path}`);
   if (file.mode) await run(ctx, target, ['sudo', 'chmod', file.mode, file.path], `chmod ${file.path}`);
-  await ctx.ssh.exec(target, ['rm', '-f', staging]);
+  await ctx.ssh.exec(target, ['rm', '-f', staging], { allowFailure: true });
 }
 
 /** The guest answers over SSH as the expected OS. */

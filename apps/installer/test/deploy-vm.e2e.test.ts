@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { SshPool } from '@glassdome/ssh';
+import { type Harness, memoryHostKeys, startHarness } from './harness';
+
+let harness: Harness;
+before(async () => {
+  harness = await startHarness({ installers: 2 });
+});
+after(async () => harness?.stop());
+
+test('POST /vms deploys a VM that ends ready, reachable with the user key and provisioned', async () => {
+  const accepted = await harness.api('POST', '/api/v1/vms', {
+    name: 'web-e2e',
+    os: 'ubuntu-22.04',
+    cloudInit: { user: 'trainee', sshKeys: [harness.userKey.publicKey], packages: ['nginx'] },
+    provision: [
+      { run: 'echo provisioned > /etc/glassdome-e2e' },
+      { file: { path: '/etc/motd', content: 'welcome to the range\n', mode: '0644' } },
+    ],
+  });
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+  const vm = await harness.waitForVm(String(accepted.body.id), ['ready', 'failed']);
+  assert.equal(vm.status, 'ready', `VM failed: ${vm.error}`);
+  assert.match(String(vm.ip), /^127\.\d+\.\d+\.\d+$/);
+
+  const steps = vm.steps as { name: string; status: string; startedAt: string; finishedAt: string }[];
+  assert.deepEqual(
+    steps.map((step) => step.name),
+    ['reserve-vmid', 'clone', 'configure', 'start', 'wait-agent', 'wait-ssh', 'post-configure', 'verify'],
+  );
+  for (const step of steps) {
+    assert.equal(step.status, 'done', `${step.name} is ${step.status}`);
+    assert.ok(Date.parse(step.finishedAt) >= Date.parse(step.startedAt), `${step.name} has timings`);
+  }
+
+  // The trainee's own key opens the VM, and what provisioning wrote is there.
+  const ssh = new SshPool();
+  try {
+    const target = {
+      host: String(vm.ip),
+      port: harness.sim.info.guestSshPort,
+      username: 'trainee',
+      privateKey: harness.userKey.privateKey,
+      hostKey: { kind: 'tofu' as const, store: memoryHostKeys() },
+    };
+    const motd = await ssh.exec(target, ['cat', '/etc/motd']);
+    assert.equal(motd.stdout, 'welcome to the range\n');
+    const marker = await ssh.exec(target, ['cat', '/etc/glassdome-e2e']);
+    assert.equal(marker.stdout.trim(), 'provisioned');
+  } finally {
+    ssh.close();
+  }
+  const effects = JSON.stringify(await harness.sim.admin('GET', `/guest-effects?vmid=${vm.vmid}`));
+  assert.match(effects, /nginx/, 'the package install reached the guest');
+});

@@ -1,0 +1,98 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { HostKeyStore } from '@glassdome/ssh';
+import {
+  createRedisPrefix,
+  createTestDatabase,
+  type RunningStack,
+  type StackOptions,
+  startSimulator,
+  startStack,
+  type TestSimulator,
+  waitFor,
+} from '@glassdome/testkit';
+
+export interface Harness {
+  sim: TestSimulator;
+  stack: RunningStack;
+  /** A user's key pair, as a trainee would bring it. */
+  userKey: { privateKey: string; publicKey: string };
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
+  waitForVm(id: string, statuses: string[], timeoutMs?: number): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+/** Simulator + database + Redis prefix + the Glassdome processes, all this test file's own. */
+export async function startHarness(options: Partial<StackOptions> = {}): Promise<Harness> {
+  const sim = await startSimulator();
+  const database = await createTestDatabase('e2e');
+  const redis = createRedisPrefix('e2e');
+  let stack: RunningStack;
+  try {
+    stack = await startStack({
+      sim: sim.info,
+      databaseUrl: database.url,
+      redisUrl: redis.url,
+      queuePrefix: redis.prefix,
+      ...options,
+    });
+  } catch (error) {
+    await sim.stop();
+    await database.drop();
+    await redis.cleanup();
+    throw error;
+  }
+  const keyDir = mkdtempSync(join(tmpdir(), 'gd-user-'));
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'trainee@class', '-f', join(keyDir, 'id')]);
+  const userKey = {
+    privateKey: readFileSync(join(keyDir, 'id'), 'utf8'),
+    publicKey: readFileSync(join(keyDir, 'id.pub'), 'utf8').trim(),
+  };
+  const api: Harness['api'] = async (method, path, body) => {
+    const response = await fetch(`${stack.apiUrl}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${stack.adminKey}`, 'Content-Type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : {} };
+  };
+  return {
+    sim,
+    stack,
+    userKey,
+    api,
+    waitForVm: (id, statuses, timeoutMs = 90_000) =>
+      waitFor(
+        `VM ${id} to reach ${statuses.join('|')}`,
+        async () => {
+          const { body } = await api('GET', `/api/v1/vms/${id}`);
+          return statuses.includes(String(body.status)) ? body : undefined;
+        },
+        { timeoutMs, intervalMs: 200 },
+      ),
+    async stop() {
+      await stack.stop();
+      await sim.stop();
+      await database.drop();
+      await redis.cleanup();
+    },
+  };
+}
+
+/** Trust-on-first-use in memory: what a test's own SSH client needs for a guest it has never seen. */
+export function memoryHostKeys(): HostKeyStore {
+  const known = new Map<string, string>();
+  return {
+    async get(host, port) {
+      return known.get(`${host}:${port}`);
+    },
+    async trust(host, port, fingerprint) {
+      const key = `${host}:${port}`;
+      if (!known.has(key)) known.set(key, fingerprint);
+      return known.get(key)!;
+    },
+  };
+}
