@@ -114,8 +114,11 @@ export function agentAliasRoutes(ctx: ApiContext): Router {
   const router = Router();
   router.post('/agents/:os/create', accept(JSON_TYPES), (req, res) => {
     const { os } = parseInput(osParams, req.params, 'params');
-    const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? { ...req.body, os } : req.body;
-    return deployVm(ctx, req, res, body);
+    const isObject = req.body && typeof req.body === 'object' && !Array.isArray(req.body);
+    if (isObject && req.body.os !== undefined && req.body.os !== os) {
+      throw new ValidationError([{ path: 'os', message: `must be left out or match the OS in the path (${os})` }]);
+    }
+    return deployVm(ctx, req, res, isObject ? { ...req.body, os } : req.body);
   });
   return router;
 }
