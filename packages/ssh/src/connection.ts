@@ -26,14 +26,18 @@ export function openConnection(target: SshTarget, options: ConnectOptions): Prom
   let hostKeyFailure: unknown;
 
   return new Promise((resolve, reject) => {
-    const fail = (error: Ssh2Error) => {
-      client.removeAllListeners('ready');
+    let settled = false;
+    // Stays attached for the client's life: ssh2 may emit several errors (a handshake timeout, then
+    // "Connection lost"), and an error without a listener would crash the process. Errors after
+    // 'ready' are always followed by 'close', which is what the pool watches.
+    client.on('error', (error: Ssh2Error) => {
+      if (settled) return;
+      settled = true;
       client.end();
       reject(hostKeyFailure ?? classifyConnectError(target, port, error, options.connectTimeoutMs));
-    };
-    client.once('error', fail);
+    });
     client.once('ready', () => {
-      client.off('error', fail);
+      settled = true;
       resolve(client);
     });
     client.connect({

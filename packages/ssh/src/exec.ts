@@ -43,6 +43,19 @@ export class ChannelOpenError extends Error {
   override readonly name = 'ChannelOpenError';
 }
 
+/** ssh2 throws "Not connected" at once when the socket has already gone: no channel was opened either. */
+export function notOpened(error: unknown): ChannelOpenError {
+  return new ChannelOpenError(error instanceof Error ? error.message : String(error));
+}
+
+/**
+ * ssh2 words a request the server refused on an open channel (exec, subsystem) as "Unable to …"; any
+ * other failure before the channel is ready means it never opened (connection gone, open refused).
+ */
+export function isRequestRefusal(error: Error): boolean {
+  return error.message.startsWith('Unable to');
+}
+
 /** Runs one already-quoted command on an open connection, streaming and buffering its output. */
 export function runCommand(
   client: Client,
@@ -51,11 +64,20 @@ export function runCommand(
   options: ExecOptions,
 ): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    client.exec(command, (error, channel) => {
+    const started = (error: Error | undefined, channel: ClientChannel) => {
+      if (error && isRequestRefusal(error)) {
+        const reason = `the server refused to run ${context.program} (${error.message})`;
+        return reject(new SshConnectError(context.host, context.port, reason));
+      }
       if (error) return reject(new ChannelOpenError(error.message));
       superviseChannel(channel, context, options).then(resolve, reject);
       channel.end(options.stdin);
-    });
+    };
+    try {
+      client.exec(command, started);
+    } catch (error) {
+      reject(notOpened(error));
+    }
   });
 }
 

@@ -98,8 +98,6 @@ export class HostConnections {
       this.wakeWaiters();
     }
     const connection: PooledConnection = { client, active: 0, closed: false };
-    // After 'ready' an error is always followed by 'close'; the listener keeps it from being thrown.
-    client.on('error', () => {});
     client.on('close', () => this.forget(connection));
     if (this.closed) {
       client.end();

@@ -1,6 +1,6 @@
 import type { Client, SFTPWrapper } from 'ssh2';
 import { SshTimeoutError, SshTransferError } from './errors';
-import { ChannelOpenError, type CommandContext } from './exec';
+import { ChannelOpenError, type CommandContext, isRequestRefusal, notOpened } from './exec';
 
 /** Options of an SFTP upload or download. */
 export interface TransferOptions {
@@ -24,8 +24,8 @@ export function withSftp<T>(
   const fail = (reason: unknown) =>
     new SshTransferError(context.host, context.port, context.remotePath, describe(reason));
   return new Promise((resolve, reject) => {
-    client.sftp((error, sftp) => {
-      if (error) return reject(new ChannelOpenError(error.message));
+    const started = (error: Error | undefined, sftp: SFTPWrapper) => {
+      if (error) return reject(isRequestRefusal(error) ? fail(error) : new ChannelOpenError(error.message));
       const timer = setTimeout(() => {
         reject(new SshTimeoutError(context.host, context.port, `transfer of ${context.remotePath}`, timeoutMs));
         sftp.end();
@@ -36,7 +36,12 @@ export function withSftp<T>(
           clearTimeout(timer);
           sftp.end();
         });
-    });
+    };
+    try {
+      client.sftp(started);
+    } catch (error) {
+      reject(notOpened(error));
+    }
   });
 }
 

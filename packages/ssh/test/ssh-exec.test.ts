@@ -72,7 +72,8 @@ test('a timeout closes the channel, which ends a command that keeps writing', as
   let remotePid = 0;
   const error = await pool
     .exec(target, ['sh', '-c', 'echo $$; while :; do echo tick; sleep 0.1; done'], {
-      timeoutMs: 500,
+      // Long enough for the command to start and print its pid on a loaded machine.
+      timeoutMs: 3000,
       onStdout: (chunk) => {
         remotePid ||= Number.parseInt(chunk.toString(), 10);
       },

@@ -24,7 +24,7 @@ after(async () => {
 });
 
 test('retries while the port answers without sshd, then succeeds and keeps the connection', async () => {
-  proxy.forwardTo(undefined);
+  proxy.forwardTo('hang-up');
   const { pool } = capturedPool();
   const before = proxy.accepted();
   const waiting = pool.waitForSsh(target, { deadlineMs: 60_000, intervalMs: 20 });
@@ -40,11 +40,23 @@ test('retries while the port answers without sshd, then succeeds and keeps the c
 });
 
 test('gives up at the deadline with SshTimeoutError saying how often it tried', async () => {
-  proxy.forwardTo(undefined);
+  proxy.forwardTo('hang-up');
   const { pool } = capturedPool();
   const error = await pool.waitForSsh(target, { deadlineMs: 300, intervalMs: 20 }).catch((e) => e);
   assert.ok(error instanceof SshTimeoutError, String(error));
   assert.match(error.message, /waiting for SSH timed out after 300 ms \(\d+ attempts; last error: /);
+  pool.close();
+});
+
+test('a host that accepts but never speaks counts as a timed-out attempt, not a crash', async () => {
+  proxy.forwardTo('silent');
+  const { pool } = capturedPool();
+  const error = await pool
+    .waitForSsh(target, { deadlineMs: 600, attemptTimeoutMs: 200, intervalMs: 20 })
+    .catch((e) => e);
+  assert.ok(error instanceof SshTimeoutError, String(error));
+  assert.match(error.message, /last error: .*connect timed out after \d+ ms/);
+  proxy.dropAll();
   pool.close();
 });
 

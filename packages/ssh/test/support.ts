@@ -32,20 +32,21 @@ export function pinnedTarget(sshd: TestSshd, overrides: Partial<SshTarget> = {})
 export { startSshd, type TestSshd };
 
 /**
- * A loopback TCP forwarder that tests steer: forward to a port, or answer and hang up at once (a host
- * whose port is open but whose sshd is not up yet); drop every live connection (a network cut).
+ * A loopback TCP forwarder that tests steer: forward to a port; or answer and hang up at once (a host
+ * whose port is open but whose sshd is not up yet); or answer and stay silent (a hung host). It can
+ * also drop every live connection (a network cut).
  */
 export interface TcpProxy {
   port: number;
   /** Connections accepted so far. */
   accepted(): number;
-  forwardTo(port: number | undefined): void;
+  forwardTo(behaviour: number | 'hang-up' | 'silent'): void;
   dropAll(): void;
   stop(): Promise<void>;
 }
 
-export async function startTcpProxy(targetPort?: number): Promise<TcpProxy> {
-  let forwardPort = targetPort;
+export async function startTcpProxy(initial: number | 'hang-up' | 'silent' = 'hang-up'): Promise<TcpProxy> {
+  let behaviour = initial;
   let accepted = 0;
   const sockets = new Set<Socket>();
   const track = (socket: Socket) => {
@@ -56,8 +57,9 @@ export async function startTcpProxy(targetPort?: number): Promise<TcpProxy> {
   const server = createServer((client) => {
     accepted += 1;
     track(client);
-    if (forwardPort === undefined) return client.destroy();
-    const upstream = tcpConnect(forwardPort, '127.0.0.1');
+    if (behaviour === 'hang-up') return client.destroy();
+    if (behaviour === 'silent') return;
+    const upstream = tcpConnect(behaviour, '127.0.0.1');
     track(upstream);
     client.pipe(upstream).pipe(client);
     client.on('close', () => upstream.destroy());
@@ -72,8 +74,8 @@ export async function startTcpProxy(targetPort?: number): Promise<TcpProxy> {
   return {
     port: address.port,
     accepted: () => accepted,
-    forwardTo: (port) => {
-      forwardPort = port;
+    forwardTo: (next) => {
+      behaviour = next;
     },
     dropAll,
     stop: () => {
