@@ -172,8 +172,9 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     this.guestTimers.set(vm.vmid, [cancel]);
   }
 
-  /** Takes a new `/cluster/resources` stats snapshot now and then every `resourcesLag`. */
-  private refreshResourceStats(): void {
+  /** Takes a new `/cluster/resources` stats snapshot now (a pvestatd cycle) and then every `resourcesLag`. */
+  refreshResourceStats(): void {
+    this.cancelStatsCycle?.();
     this.resourceStats = new Map(
       Object.values(this.state.vms).map((vm) => [
         vm.vmid,
