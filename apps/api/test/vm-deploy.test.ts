@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { allJobs, rowCounts, startTestApi, type TestApi, VALID_VM } from './harness';
+
+let api: TestApi;
+before(async () => {
+  api = await startTestApi('vmdeploy');
+});
+after(() => api.close());
+
+test('POST /vms records the VM and its steps, then enqueues vm.deploy carrying ids only', async () => {
+  const body = {
+    ...VALID_VM,
+    cpus: 2,
+    cloudInit: { user: 'trainee', sshKeys: [], packages: ['nginx'], runcmd: [] },
+    provision: [{ file: { path: '/etc/app.conf', content: 'password=hunter2-not-for-redis' } }],
+  };
+  const answer = await api.request('POST', '/api/v1/vms', { body, headers: { 'x-request-id': 'req-vm-1' } });
+  assert.equal(answer.status, 202, answer.text);
+  const { id, status, jobId } = answer.body;
+  assert.equal(status, 'queued');
+  assert.equal(jobId, `vm-deploy.${id}`);
+  assert.equal(answer.headers.get('location'), `/api/v1/vms/${id}`);
+  assert.equal(answer.headers.get('x-request-id'), 'req-vm-1');
+
+  const job = await api.producer.queues.vm.getJob(jobId);
+  assert.ok(job, 'the job is in Redis');
+  assert.equal(job.name, 'vm.deploy');
+  assert.deepEqual(job.data, { vmId: id, requestId: 'req-vm-1' });
+  assert.ok(!JSON.stringify(job.data).includes('hunter2'));
+
+  const vm = await api.request('GET', `/api/v1/vms/${id}`);
+  assert.equal(vm.status, 200);
+  assert.equal(vm.body.status, 'queued');
+  assert.equal(vm.body.cpus, 2);
+  assert.equal(vm.body.node, 'pve01');
+  assert.deepEqual(
+    vm.body.steps.map((step: { name: string; status: string }) => `${step.name}:${step.status}`),
+    ['reserve-vmid', 'clone', 'configure', 'start', 'wait-agent', 'wait-ssh', 'post-configure', 'verify'].map(
+      (name) => `${name}:pending`,
+    ),
+  );
+  assert.ok(!vm.text.includes('hunter2'), 'provisioning content is not echoed');
+
+  const row = await api.db.selectFrom('vms').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  assert.equal(row.request_id, 'req-vm-1');
+  assert.equal(row.lab_id, null);
+
+  const lookup = await api.request('GET', `/api/v1/jobs/${jobId}`);
+  assert.equal(lookup.status, 200);
+  assert.equal(lookup.body.queue, 'vm');
+  assert.equal(lookup.body.state, 'waiting');
+  assert.deepEqual(lookup.body.data, { vmId: id, requestId: 'req-vm-1' });
+  assert.equal((await api.request('GET', '/api/v1/jobs/vm-deploy.nope')).status, 404);
+});
+
+test('a second active VM with the same name is 409; nothing more is written or enqueued', async () => {
+  const before = await rowCounts(api.db);
+  const jobs = (await allJobs(api.producer)).length;
+  const answer = await api.request('POST', '/api/v1/vms', { body: VALID_VM });
+  assert.equal(answer.status, 409);
+  assert.equal(answer.body.error.code, 'conflict');
+  assert.deepEqual(await rowCounts(api.db), before);
+  assert.equal((await allJobs(api.producer)).length, jobs);
+});
+
+test('the original alias deploys with the OS from the path', async () => {
+  const answer = await api.request('POST', '/api/agents/kali/create', { body: { name: 'attacker-1' } });
+  assert.equal(answer.status, 202, answer.text);
+  const vm = await api.request('GET', `/api/v1/vms/${answer.body.id}`);
+  assert.equal(vm.body.os, 'kali');
+  assert.equal(
+    (await api.request('POST', '/api/agents/kali/create', { body: { name: 'x', os: 'debian-12' } })).status,
+    400,
+  );
+});
+
+test('GET /vms filters by status and pages', async () => {
+  const all = await api.request('GET', '/api/v1/vms?limit=1');
+  assert.equal(all.body.items.length, 1);
+  const none = await api.request('GET', '/api/v1/vms?status=ready');
+  assert.equal(none.body.items.length, 0);
+  const queued = await api.request('GET', '/api/v1/vms?status=queued&offset=0&limit=10');
+  assert.equal(queued.body.items.length, 2);
+});
+
+test('DELETE /vms/:id marks it destroying and enqueues vm.destroy once; 404 for an unknown VM', async () => {
+  const created = await api.request('POST', '/api/v1/vms', { body: { name: 'short-lived', os: 'debian-12' } });
+  const { id } = created.body;
+  for (let i = 0; i < 2; i++) {
+    const answer = await api.request('DELETE', `/api/v1/vms/${id}`);
+    assert.equal(answer.status, 202);
+    assert.deepEqual(answer.body, { id, status: 'destroying', jobId: `vm-destroy.${id}` });
+  }
+  const destroyJobs = (await allJobs(api.producer)).filter((job) => job.name === 'vm.destroy');
+  assert.equal(destroyJobs.length, 1);
+  assert.deepEqual(Object.keys(destroyJobs[0]!.data).sort(), ['requestId', 'vmId']);
+  assert.equal((await api.request('GET', `/api/v1/vms/${id}`)).body.status, 'destroying');
+  assert.equal((await api.request('DELETE', '/api/v1/vms/00000000-0000-4000-8000-000000000000')).status, 404);
+});
+
+test('POST /templates records a queued template and enqueues template.create; a second is 409', async () => {
+  const answer = await api.request('POST', '/api/v1/templates', { body: { os: 'ubuntu-24.04' } });
+  assert.equal(answer.status, 202, answer.text);
+  const job = await api.producer.queues.template.getJob(answer.body.jobId);
+  assert.deepEqual(Object.keys(job!.data).sort(), ['requestId', 'templateId']);
+  const row = await api.db.selectFrom('templates').selectAll().executeTakeFirstOrThrow();
+  assert.equal(row.status, 'queued');
+  assert.equal(row.node, 'pve01');
+  assert.equal(row.vmid, 9001);
+  const again = await api.request('POST', '/api/v1/templates', { body: { os: 'ubuntu-24.04' } });
+  assert.equal(again.status, 409);
+  assert.equal(again.body.error.details.id, answer.body.id);
+});
+
+test('POST /permissions (admin) enqueues exactly the named bundle of privileges', async () => {
+  const answer = await api.request('POST', '/api/v1/permissions', {
+    body: { principal: 'trainee@pve!lab', path: '/vms/100', role: 'template-user' },
+  });
+  assert.equal(answer.status, 202, answer.text);
+  const job = await api.producer.queues.permission.getJob(answer.body.jobId);
+  assert.deepEqual(job!.data.privileges, ['VM.Clone', 'VM.Audit']);
+  assert.equal(job!.data.platformId, 'default');
+  const both = await api.request('POST', '/api/v1/permissions', {
+    body: { principal: 'trainee@pve', path: '/', role: 'auditor', privileges: ['VM.Audit'] },
+  });
+  assert.equal(both.status, 400);
+  const admin = await api.request('POST', '/api/v1/permissions', {
+    body: { principal: 'trainee@pve', path: '/', privileges: ['Permissions.Modify'] },
+  });
+  assert.equal(admin.status, 400, 'administrative privileges cannot be granted');
+});
