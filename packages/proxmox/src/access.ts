@@ -151,7 +151,8 @@ export class AccessApi {
 
   /** Removes an empty pool (PVE refuses one that still has members). */
   async deletePool(poolid: string): Promise<void> {
-    await this.client.delete('/pools', { poolid });
+    // `/pools/{poolid}` exists on every PVE 8 (8.4 also has `DELETE /pools?poolid=`).
+    await this.client.delete(`/pools/${encodeURIComponent(poolid)}`);
   }
 
   /** Effective privileges of the caller (or of `userid`) by path. */
