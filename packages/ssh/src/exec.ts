@@ -56,26 +56,40 @@ export function isRequestRefusal(error: Error): boolean {
   return error.message.startsWith('Unable to');
 }
 
-/** Runs one already-quoted command on an open connection, streaming and buffering its output. */
+/**
+ * Runs one already-quoted command on an open connection, streaming and buffering its output. The
+ * timeout covers opening the channel too: on a connection that stopped answering, the open would
+ * otherwise wait until keepalives give up.
+ */
 export function runCommand(
   client: Client,
   command: string,
   context: CommandContext,
   options: ExecOptions,
 ): Promise<ExecResult> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
+    let gaveUp = false;
+    const openTimer = setTimeout(() => {
+      gaveUp = true;
+      reject(new SshTimeoutError(context.host, context.port, context.program, timeoutMs, 'no channel opened'));
+    }, timeoutMs);
     const started = (error: Error | undefined, channel: ClientChannel) => {
+      clearTimeout(openTimer);
+      if (gaveUp) return channel?.close();
       if (error && isRequestRefusal(error)) {
         const reason = `the server refused to run ${context.program} (${error.message})`;
         return reject(new SshConnectError(context.host, context.port, reason));
       }
       if (error) return reject(new ChannelOpenError(error.message));
-      superviseChannel(channel, context, options).then(resolve, reject);
+      superviseChannel(channel, context, options, deadline).then(resolve, reject);
       channel.end(options.stdin);
     };
     try {
       client.exec(command, started);
     } catch (error) {
+      clearTimeout(openTimer);
       reject(notOpened(error));
     }
   });
@@ -100,7 +114,13 @@ function killRemoteProcess(channel: ClientChannel): void {
     internals._client?._protocol?.signal(internals.outgoing.id, 'KILL');
 }
 
-function superviseChannel(channel: ClientChannel, context: CommandContext, options: ExecOptions): Promise<ExecResult> {
+/** Watches an open channel until it closes, or kills the command at `deadline` (epoch ms). */
+function superviseChannel(
+  channel: ClientChannel,
+  context: CommandContext,
+  options: ExecOptions,
+  deadline: number,
+): Promise<ExecResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
   const limit = options.maxBufferBytes ?? DEFAULT_MAX_BUFFER_BYTES;
   const stdout: Buffer[] = [];
@@ -120,7 +140,7 @@ function superviseChannel(channel: ClientChannel, context: CommandContext, optio
     };
     const timer = setTimeout(
       () => abort(new SshTimeoutError(context.host, context.port, context.program, timeoutMs, 'command killed')),
-      timeoutMs,
+      Math.max(0, deadline - Date.now()),
     );
     const collect = (sink: Buffer[], callback: ((chunk: Buffer) => void) | undefined) => (chunk: Buffer) => {
       if (failure) return;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { waitFor } from '@glassdome/testkit';
-import { SshPoolClosedError, type SshTarget } from '../src/index';
+import { SshPoolClosedError, type SshTarget, SshTimeoutError } from '../src/index';
 import { capturedPool, pinnedTarget, startSshd, startTcpProxy, type TcpProxy, type TestSshd } from './support';
 
 let sshd: TestSshd;
@@ -97,6 +97,17 @@ test('a command whose connection drops fails with a retryable connect error', as
   const error = await running.catch((e) => e);
   assert.equal(error.name, 'SshConnectError', String(error));
   assert.equal(error.retryable, true);
+  pool.close();
+});
+
+test('a command on a connection that stopped answering times out', async () => {
+  const { pool } = capturedPool();
+  await pool.exec(target, ['true']);
+  proxy.freezeAll();
+  const error = await pool.exec(target, ['true'], { timeoutMs: 1000 }).catch((e) => e);
+  assert.ok(error instanceof SshTimeoutError, String(error));
+  assert.match(error.message, /no channel opened/);
+  proxy.dropAll();
   pool.close();
 });
 

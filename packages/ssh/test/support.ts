@@ -42,6 +42,8 @@ export interface TcpProxy {
   accepted(): number;
   forwardTo(behaviour: number | 'hang-up' | 'silent'): void;
   dropAll(): void;
+  /** Stops moving bytes on every live connection, as a hung peer or a black-holed route does. */
+  freezeAll(): void;
   stop(): Promise<void>;
 }
 
@@ -78,6 +80,9 @@ export async function startTcpProxy(initial: number | 'hang-up' | 'silent' = 'ha
       behaviour = next;
     },
     dropAll,
+    freezeAll: () => {
+      for (const socket of sockets) socket.pause();
+    },
     stop: () => {
       dropAll();
       return new Promise<void>((resolve) => server.close(() => resolve()));
