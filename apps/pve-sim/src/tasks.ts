@@ -18,6 +18,9 @@ export class InjectedTaskFailure extends Error {
   }
 }
 
+/** Finished tasks kept for status/log queries; older ones are forgotten, as PVE rotates its task index. */
+export const keptFinishedTasks = 5000;
+
 const hex = (value: number, width: number) => value.toString(16).toUpperCase().padStart(width, '0');
 
 /** Builds a UPID in PVE's format, trailing colon included. */
@@ -87,5 +90,21 @@ export class TaskRunner {
     task.endtime = Math.floor(Date.now() / 1000);
     for (const wake of this.finished.get(task.upid) ?? []) wake();
     this.finished.delete(task.upid);
+    this.forgetOldTasks();
+  }
+
+  private forgetOldTasks(): void {
+    const tasks = this.state().tasks;
+    const upids = Object.keys(tasks);
+    if (upids.length <= keptFinishedTasks * 1.2) return;
+    // Insertion order is start order, so the first finished ones are the oldest.
+    let excess = upids.length - keptFinishedTasks;
+    for (const upid of upids) {
+      if (excess <= 0) break;
+      if (tasks[upid]!.status === 'stopped') {
+        delete tasks[upid];
+        excess--;
+      }
+    }
   }
 }

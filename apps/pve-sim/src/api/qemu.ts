@@ -126,6 +126,17 @@ export const qemuRoutes: Route[] = [
     handler: createVm,
   },
   {
+    method: 'GET',
+    path: '/nodes/{node}/qemu/{vmid}',
+    params: { node: p.node, vmid: p.vmid },
+    handler: ({ sim, params, who }) => {
+      const vm = loadVm(sim, params.node!, params.vmid!);
+      requirePrivileges(sim.state, who, `/vms/${vm.vmid}`, ['VM.Audit']);
+      const subdirs = ['config', 'pending', 'status', 'snapshot', 'clone', 'template', 'agent', 'resize'];
+      return subdirs.map((subdir) => ({ subdir }));
+    },
+  },
+  {
     method: 'DELETE',
     path: '/nodes/{node}/qemu/{vmid}',
     params: { node: p.node, vmid: p.vmid, purge: p.bool, 'destroy-unreferenced-disks': p.bool, skiplock: p.bool },

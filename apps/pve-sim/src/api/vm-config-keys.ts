@@ -2,8 +2,8 @@
  * VM config keys: which parameters the config/create endpoints accept, which privilege each needs
  * (qemu-server check_vm_modify_config_perm) and how a change is applied to the config.
  */
-import { fail, ParameterError } from '../errors';
-import { requirePrivileges } from '../permissions';
+import { ApiError, fail, ParameterError } from '../errors';
+import { isRoot, requirePrivileges } from '../permissions';
 import type { Simulator } from '../sim';
 import type { Vm } from '../state/types';
 import { diskKeyPattern, netKeyPattern, parseNet, parseProperties } from '../state/vm-config';
@@ -106,6 +106,8 @@ export function checkConfigPermissions(
     if (diskKeyPattern.test(key) || /^unused\d+$/.test(key)) {
       requirePrivileges(sim.state, who, path, ['VM.Config.Disk']);
       const value = values[key];
+      if (value?.includes('import-from=/') && !isRoot(who))
+        throw new ApiError(403, 'Permission check failed (user != root@pam)');
       if (value && /^[^:,]+:\d+/.test(value)) {
         requirePrivileges(sim.state, who, `/storage/${splitVolid(value).storage}`, ['Datastore.AllocateSpace']);
       }
