@@ -4,6 +4,7 @@ import { builtins } from './builtins';
 import { fileCommands } from './file-commands';
 import { Shell } from './interpreter';
 import { parseScript, ShellSyntaxError } from './parse';
+import { textCommands } from './text-commands';
 import { VirtualFs } from './virtual-fs';
 
 function makeShell(
@@ -17,7 +18,7 @@ function makeShell(
   const shell = new Shell({
     fs,
     user: options.user ?? 'root',
-    commands: { ...builtins, ...fileCommands },
+    commands: { ...builtins, ...fileCommands, ...textCommands },
     mayWrite: options.mayWrite,
     onFileChanged: (path, file) => written.push({ path, content: file.content.toString(), mode: file.mode }),
   });
@@ -142,4 +143,14 @@ test('sha256sum hashes file content', async () => {
     (await run('sha256sum /root/f')).stdout,
     'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  /root/f\n',
   );
+});
+
+test('text filters: grep, head, tail, wc over files and pipes', async () => {
+  const { run } = makeShell();
+  await run("printf 'alpha\\nbeta\\ngamma\\n' > /root/list");
+  assert.equal((await run('grep -c a /root/list')).stdout, '3\n');
+  assert.equal((await run('grep -v beta /root/list | head -n 1')).stdout, 'alpha\n');
+  assert.equal((await run('tail -n 1 /root/list')).stdout, 'gamma\n');
+  assert.equal((await run('cat /root/list | wc -l')).stdout, '3\n');
+  assert.equal((await run('grep -q delta /root/list')).code, 1);
 });
