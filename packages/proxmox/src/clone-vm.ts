@@ -48,6 +48,11 @@ export interface CloneVmRequest {
   retry?: Partial<RetryPolicy>;
   /** Called with the leased id before the clone starts, to record it durably. */
   onVmid?: (vmid: number) => Promise<void> | void;
+  /**
+   * The id an earlier attempt recorded (through `onVmid`): looked at first, so a job resumed after its
+   * lease lapsed still finds its VM instead of making a second one.
+   */
+  recordedVmid?: number;
 }
 
 export interface ClonedVm {
@@ -65,6 +70,10 @@ const maxForeignIds = 5;
 export async function cloneVm(deps: CloneVmDeps, request: CloneVmRequest): Promise<ClonedVm> {
   const node = request.node ?? deps.pve.client.node;
   const lease = { platformId: request.platformId, owner: request.owner, ttlMs: request.leaseTtlMs ?? 900_000 };
+  if (request.recordedVmid !== undefined) {
+    const recorded = await inspectExisting(deps.pve, node, request.recordedVmid, request);
+    if (recorded === 'ours') return { vmid: request.recordedVmid, node, upid: undefined, resumed: true };
+  }
   for (let attempt = 0; attempt < maxForeignIds; attempt++) {
     const vmid = await deps.vmids.allocateVmid(lease);
     const existing = await inspectExisting(deps.pve, node, vmid, request);

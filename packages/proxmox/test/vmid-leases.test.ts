@@ -87,6 +87,12 @@ test('a resumed clone with the same owner finds the VM already made instead of m
   assert.equal(again.resumed, true);
   assert.equal(again.vmid, first.vmid);
   assert.equal((await pve.vms.list()).filter((vm) => vm.name === 'resumed-7').length, 1);
+
+  // Long after: the lease has lapsed (released here), but the job recorded the id it got.
+  await vmids.releaseVmid({ ...request, vmid: first.vmid });
+  const late = await cloneVm({ pve, vmids }, { ...request, recordedVmid: first.vmid });
+  assert.deepEqual([late.vmid, late.resumed], [first.vmid, true]);
+  assert.equal((await pve.vms.list()).filter((vm) => vm.name === 'resumed-7').length, 1);
 });
 
 test('an id taken outside Glassdome between lease and clone turns into a new id, not a failure', async () => {
