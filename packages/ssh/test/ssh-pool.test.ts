@@ -91,7 +91,8 @@ test('a dropped connection is replaced by a new one on the next call', async () 
 
 test('a command whose connection drops fails with a retryable connect error', async () => {
   const { pool } = capturedPool();
-  const running = pool.exec(target, ['sh', '-c', 'echo started; sleep 30'], {
+  // A command that keeps writing, so that it also ends on the server once its connection is gone.
+  const running = pool.exec(target, ['sh', '-c', 'while :; do echo tick; sleep 0.1; done'], {
     onStdout: () => proxy.dropAll(),
   });
   const error = await running.catch((e) => e);
