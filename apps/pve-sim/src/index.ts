@@ -4,7 +4,7 @@
  * `tsx apps/pve-sim/src/main.ts` as a child with PVE_SIM_INFO_FILE instead.
  */
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApiServer } from './http';
@@ -125,7 +125,12 @@ export async function startSimulator(options: StartOptions = {}): Promise<Runnin
     Object.assign(info, started.info);
     stoppers.push(() => started.stop());
   }
-  if (options.infoFile) await writeFile(options.infoFile, JSON.stringify(info, null, 2), { mode: 0o600 });
+  if (options.infoFile) {
+    // Written whole and renamed into place, since readers poll for the file to appear.
+    const temp = `${options.infoFile}.tmp-${process.pid}`;
+    await writeFile(temp, JSON.stringify(info, null, 2), { mode: 0o600 });
+    await rename(temp, options.infoFile);
+  }
   let stopped = false;
   return {
     ...info,
