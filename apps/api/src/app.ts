@@ -12,6 +12,7 @@ import { rateLimit } from './http/rate-limit';
 import { requestId } from './http/request-id';
 import { type ApiMetrics, createMetrics } from './metrics';
 import { openApiDocument } from './openapi';
+import { watchRedis } from './redis-watch';
 import { healthRoutes } from './routes/health';
 import { jobRoutes } from './routes/jobs';
 import { keyRoutes } from './routes/keys';
@@ -81,6 +82,7 @@ export function createApp(deps: AppDeps): App {
     platformId: deps.platformId ?? 'default',
     node: deps.node,
   };
+  watchRedis(deps.producer, deps.logger);
   const metrics = createMetrics(deps.db, deps.producer);
   const app = express();
   app.disable('x-powered-by');
