@@ -16,6 +16,7 @@ import {
 
 export interface Harness {
   sim: TestSimulator;
+  databaseUrl: string;
   stack: RunningStack;
   /** A user's key pair, as a trainee would bring it. */
   userKey: { privateKey: string; publicKey: string };
@@ -25,8 +26,11 @@ export interface Harness {
 }
 
 /** Simulator + database + Redis prefix + the Glassdome processes, all this test file's own. */
-export async function startHarness(options: Partial<StackOptions> = {}): Promise<Harness> {
-  const sim = await startSimulator();
+export async function startHarness(
+  options: Partial<StackOptions> = {},
+  simEnv: Record<string, string> = {},
+): Promise<Harness> {
+  const sim = await startSimulator({ env: simEnv });
   const database = await createTestDatabase('e2e');
   const redis = createRedisPrefix('e2e');
   let stack: RunningStack;
@@ -61,6 +65,7 @@ export async function startHarness(options: Partial<StackOptions> = {}): Promise
   };
   return {
     sim,
+    databaseUrl: database.url,
     stack,
     userKey,
     api,
