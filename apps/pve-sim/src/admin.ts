@@ -121,15 +121,11 @@ async function route(api: AdminApi, req: IncomingMessage, url: URL): Promise<[nu
       return [200, sim.faults.faults];
     case 'POST /_sim/faults': {
       const body = await jsonBody(req);
-      const result = (() => {
-        try {
-          return sim.faults.update(body);
-        } catch (error) {
-          throw new ApiError(400, error instanceof Error ? error.message : String(error));
-        }
-      })();
-      sim.clock.slowTaskFactor = result.slowTaskFactor;
-      return [200, result];
+      try {
+        return [200, sim.setFaults(body)];
+      } catch (error) {
+        return [400, { error: error instanceof Error ? error.message : String(error) }];
+      }
     }
     case 'POST /_sim/save':
     case 'POST /_sim/load': {

@@ -93,7 +93,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 export async function startSimulator(options: StartOptions = {}): Promise<RunningSimulator> {
   const sim = new Simulator(options);
   if (options.stateFile && existsSync(options.stateFile)) await loadSnapshot(sim, options.stateFile);
-  if (options.faults) sim.clock.slowTaskFactor = sim.faults.update(options.faults).slowTaskFactor;
+  if (options.faults) sim.setFaults(options.faults);
   const host = options.host ?? '127.0.0.1';
   const node = sim.options.nodes[0]!;
   const certificate = options.tls === false ? undefined : await createApiCertificate(node, host);

@@ -24,7 +24,7 @@ import { EventEmitter } from 'node:events';
 import { allRoutes } from './api';
 import { SimClock } from './clock';
 import { ApiError } from './errors';
-import { FaultInjector } from './faults';
+import { FaultInjector, type Faults } from './faults';
 import { type GuestView, guestView } from './guests';
 import { LockTable } from './locks';
 import { resolveOptions, type SimulatorInput, type SimulatorOptions } from './options';
@@ -190,11 +190,19 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     return this.clock.ms('resourcesLag') <= 0;
   }
 
+  /** Merges a partial fault set into the active faults (zod-validated) and applies slow tasks. */
+  setFaults(partial: unknown): Faults {
+    const faults = this.faults.update(partial);
+    this.clock.slowTaskFactor = faults.slowTaskFactor;
+    return faults;
+  }
+
   /** Replaces the whole state (reset or snapshot load); running VMs come back with fresh timers. */
   replaceState(state: ClusterState): void {
     for (const vm of Object.values(this.state.vms)) this.powerOff(vm);
     this.clock.cancelAll();
     this.faults.reset();
+    this.clock.slowTaskFactor = 1;
     this.state = state;
     for (const vm of Object.values(state.vms)) {
       if (vm.status === 'running') this.powerOn(vm);

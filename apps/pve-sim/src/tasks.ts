@@ -73,21 +73,37 @@ export class TaskRunner {
     });
   }
 
+  /** Stops a running task as `DELETE …/tasks/{upid}` does; its work is abandoned, its waiters woken. */
+  stop(upid: string): void {
+    const task = this.state().tasks[upid];
+    if (task?.status !== 'running') return;
+    task.log.push('TASK ERROR: received interrupt');
+    task.status = 'stopped';
+    task.exitstatus = 'unexpected status';
+    task.endtime = Math.floor(Date.now() / 1000);
+    for (const wake of this.finished.get(upid) ?? []) wake();
+    this.finished.delete(upid);
+  }
+
   private async run(task: Task, work: (log: TaskLog) => Promise<void>): Promise<void> {
-    const log: TaskLog = (line) => task.log.push(line);
+    const log: TaskLog = (line) => {
+      if (task.status === 'running') task.log.push(line);
+    };
+    let exitstatus = 'OK';
     try {
       await this.clock.sleep('taskOverhead');
       if (this.shouldFail(task.type)) throw new InjectedTaskFailure(task.type);
       await work(log);
-      task.exitstatus = 'OK';
       log('TASK OK');
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      task.exitstatus = message.replace(/\s*\n\s*/g, ' ').trim();
+      exitstatus = message.replace(/\s*\n\s*/g, ' ').trim();
       log(`TASK ERROR: ${message.trim()}`);
     }
+    // A task stopped through the API keeps the status it was given then.
+    if (task.status === 'running') task.exitstatus = exitstatus;
     task.status = 'stopped';
-    task.endtime = Math.floor(Date.now() / 1000);
+    task.endtime ??= Math.floor(Date.now() / 1000);
     for (const wake of this.finished.get(task.upid) ?? []) wake();
     this.finished.delete(task.upid);
     this.forgetOldTasks();

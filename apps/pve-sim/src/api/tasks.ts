@@ -85,13 +85,7 @@ function listTasks(ctx: HandlerContext) {
 }
 
 function stopTask(ctx: HandlerContext) {
-  const task = findTask(ctx);
-  if (task.status === 'running') {
-    task.status = 'stopped';
-    task.exitstatus = 'unexpected status';
-    task.log.push('TASK ERROR: received interrupt');
-    task.endtime = Math.floor(Date.now() / 1000);
-  }
+  ctx.sim.tasks.stop(findTask(ctx).upid);
   return null;
 }
 
