@@ -139,6 +139,9 @@ test("the installer's quoted argv forms work: sudo env VAR=… apt-get, sudo sh 
     const masked = await exec(client, 'sudo systemctl mask apache2 && sudo systemctl start apache2');
     assert.equal(masked.code, 1);
     assert.match(masked.stderr, /Unit apache2\.service is masked/);
+    const sql = 'sudo sh -c "mysql <<\'SQL\'\nCREATE DATABASE IF NOT EXISTS shop;\nSQL\n"';
+    assert.deepEqual(await exec(client, sql), { code: 0, stdout: '', stderr: '' }, 'mysql comes with mariadb-server');
+    assert.equal((await exec(client, 'samba-tool domain info 127.0.0.1')).code, 127, 'samba is not installed');
     const unknown = await exec(client, 'sudo systemctl enable --now nosuchd');
     assert.deepEqual(unknown, {
       code: 1,

@@ -5,6 +5,7 @@ import type { Command, CommandOutcome, Invocation } from '../shell/interpreter';
 import { textCommands } from '../shell/text-commands';
 import { aptCommands } from './apt';
 import type { GuestMachine } from './guest-machine';
+import { packageTools } from './package-tools';
 import { systemctl } from './systemctl';
 
 /** `sudo [-n] [-E] [-H] [-u user] cmd…`: the cloud-init user has passwordless sudo. */
@@ -47,6 +48,7 @@ export function guestCommands(machine: GuestMachine): Record<string, Command> {
     ...builtins,
     ...fileCommands,
     ...textCommands,
+    ...packageTools(machine),
     ...aptCommands(machine),
     systemctl: (invocation) => systemctl(machine, invocation),
     sudo,

@@ -154,3 +154,12 @@ test('text filters: grep, head, tail, wc over files and pipes', async () => {
   assert.equal((await run('cat /root/list | wc -l')).stdout, '3\n');
   assert.equal((await run('grep -q delta /root/list')).code, 1);
 });
+
+test('here-documents feed stdin, expanded unless the delimiter is quoted', async () => {
+  const { run, fs } = makeShell();
+  const script = "cat > /root/a <<EOF\nhome=$HOME\nEOF\ncat <<'RAW' > /root/b\nkeep $HOME\nRAW\necho after";
+  assert.deepEqual(await run(script), { code: 0, stdout: 'after\n', stderr: '' });
+  assert.equal(fs.readFile('/root/a').toString(), 'home=/root\n');
+  assert.equal(fs.readFile('/root/b').toString(), 'keep $HOME\n');
+  assert.equal((await run('cat <<-END\n\tindented\n\tEND')).stdout, 'indented\n');
+});

@@ -212,7 +212,10 @@ export class Shell {
     const outputs: Record<number, (text: string) => void> = { 1: sinks.stdout, 2: sinks.stderr };
     let input = stdin;
     for (const redirect of redirects) {
-      if (redirect.op === '<') {
+      if (redirect.op === '<<') {
+        const body = redirect.target;
+        input = async () => body;
+      } else if (redirect.op === '<') {
         const content = this.readForRedirect(redirect.target);
         input = async () => content;
       } else if (redirect.op === '>&') {

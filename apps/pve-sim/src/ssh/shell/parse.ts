@@ -1,9 +1,9 @@
 /**
  * A deliberately small POSIX-shell reader for the simulator: words with single/double quotes and
- * backslashes, `$NAME`/`${NAME}` expansion, `;` `&&` `||` `|` sequencing, and `>`, `>>`, `<`,
- * `2>&1`-style redirections. Anything beyond that (command substitution, background jobs, here-docs)
- * is refused with a syntax error instead of being half-understood, because the simulator never hands a
- * command line to a real shell.
+ * backslashes, `$NAME`/`${NAME}` expansion, `;` `&&` `||` `|` sequencing, `>`, `>>`, `<`,
+ * `2>&1`-style redirections and here-documents. Anything beyond that (command substitution,
+ * background jobs, compound commands) is refused with a syntax error instead of being
+ * half-understood, because the simulator never hands a command line to a real shell.
  */
 
 export type Connector = ';' | '&&' | '||';
@@ -11,9 +11,9 @@ export type Connector = ';' | '&&' | '||';
 export interface Redirect {
   /** File descriptor being redirected: 0 (stdin), 1 (stdout) or 2 (stderr). */
   fd: number;
-  /** `>` truncates, `>>` appends, `<` reads, `>&` duplicates onto another descriptor. */
-  op: '>' | '>>' | '<' | '>&';
-  /** A path, or for `>&` the target descriptor number as text. */
+  /** `>` truncates, `>>` appends, `<` reads, `<<` feeds a here-document, `>&` duplicates onto another descriptor. */
+  op: '>' | '>>' | '<' | '<<' | '>&';
+  /** A path; for `>&` the target descriptor number as text; for `<<` the here-document's body. */
   target: string;
 }
 
@@ -43,67 +43,129 @@ type Token =
   | { kind: 'op'; value: string }
   | { kind: 'redirect'; redirect: Omit<Redirect, 'target'> & { target?: string } };
 
-const OPERATORS = ['&&', '||', '>>', '>&', ';', '|', '>', '<', '&'];
+const OPERATORS = ['&&', '||', '<<-', '<<', '>>', '>&', ';', '|', '>', '<', '&'];
+
+interface PendingHeredoc {
+  token: Extract<Token, { kind: 'redirect' }>;
+  delimiter: string;
+  /** A quoted delimiter (`<<'EOF'`) turns expansion off in the body. */
+  literal: boolean;
+  /** `<<-` strips leading tabs from body lines and the delimiter line. */
+  stripTabs: boolean;
+}
 
 /** Splits a command line into words and operators, expanding variables from `env`. */
-function tokenize(line: string, env: Record<string, string | undefined> = {}): Token[] {
-  const tokens: Token[] = [];
-  let index = 0;
-  let word: string | undefined;
-  let quotedBeforeEquals = false;
+class Lexer {
+  readonly tokens: Token[] = [];
+  private index = 0;
+  private word: string | undefined;
+  private quotedBeforeEquals = false;
+  private readonly heredocs: PendingHeredoc[] = [];
 
-  const flush = () => {
-    if (word !== undefined) {
-      tokens.push({ kind: 'word', value: word, assignable: !quotedBeforeEquals && /^[A-Za-z_]\w*=/.test(word) });
+  constructor(
+    private readonly line: string,
+    private readonly env: Record<string, string | undefined>,
+  ) {}
+
+  run(): Token[] {
+    const { line } = this;
+    while (this.index < line.length) {
+      const char = line[this.index]!;
+      if (char === ' ' || char === '\t') {
+        this.flush();
+        this.index++;
+      } else if (char === '\n') {
+        this.flush();
+        this.tokens.push({ kind: 'op', value: ';' });
+        this.index = this.readHeredocBodies(this.index + 1);
+      } else if (char === '#' && this.word === undefined) {
+        while (this.index < line.length && line[this.index] !== '\n') this.index++;
+      } else if ('&|;<>'.includes(char)) {
+        this.readOperator();
+      } else {
+        this.readWordPart(char);
+      }
     }
-    word = undefined;
-    quotedBeforeEquals = false;
-  };
-  const append = (text: string, quoted: boolean) => {
-    if (quoted && !(word ?? '').includes('=')) quotedBeforeEquals = true;
-    word = (word ?? '') + text;
-  };
+    this.flush();
+    this.readHeredocBodies(line.length);
+    return this.tokens;
+  }
 
-  while (index < line.length) {
-    const char = line[index]!;
-    if (char === ' ' || char === '\t') {
-      flush();
-      index++;
-    } else if (char === '\n') {
-      flush();
-      tokens.push({ kind: 'op', value: ';' });
-      index++;
-    } else if (char === '#' && word === undefined) {
-      while (index < line.length && line[index] !== '\n') index++;
-    } else if (char === "'") {
-      const end = line.indexOf("'", index + 1);
+  private flush() {
+    if (this.word !== undefined) {
+      const assignable = !this.quotedBeforeEquals && /^[A-Za-z_]\w*=/.test(this.word);
+      this.tokens.push({ kind: 'word', value: this.word, assignable });
+    }
+    this.word = undefined;
+    this.quotedBeforeEquals = false;
+  }
+
+  private append(text: string, quoted: boolean) {
+    if (quoted && !(this.word ?? '').includes('=')) this.quotedBeforeEquals = true;
+    this.word = (this.word ?? '') + text;
+  }
+
+  private readWordPart(char: string) {
+    const { line, env } = this;
+    if (char === "'") {
+      const end = line.indexOf("'", this.index + 1);
       if (end < 0) throw new ShellSyntaxError('Syntax error: Unterminated quoted string');
-      append(line.slice(index + 1, end), true);
-      index = end + 1;
+      this.append(line.slice(this.index + 1, end), true);
+      this.index = end + 1;
     } else if (char === '"') {
-      index = readDoubleQuoted(line, index + 1, env, (text) => append(text, true));
+      this.index = readDoubleQuoted(line, this.index + 1, env, (text) => this.append(text, true));
     } else if (char === '\\') {
-      if (line[index + 1] !== '\n') append(line[index + 1] ?? '', true);
-      index += 2;
+      if (line[this.index + 1] !== '\n') this.append(line[this.index + 1] ?? '', true);
+      this.index += 2;
     } else if (char === '$') {
-      index = readVariable(line, index, env, (text) => append(text, false));
+      this.index = readVariable(line, this.index, env, (text) => this.append(text, false));
     } else if (char === '`') {
       throw new ShellSyntaxError('Syntax error: command substitution is not supported by the simulator');
-    } else if ('&|;<>'.includes(char)) {
-      const op = OPERATORS.find((candidate) => line.startsWith(candidate, index))!;
-      const fdPrefix = word !== undefined && /^\d$/.test(word) && (op === '>' || op === '>>' || op === '>&');
-      const fd = fdPrefix ? Number(word) : undefined;
-      if (fdPrefix) word = undefined;
-      flush();
-      index += op.length;
-      tokens.push(operatorToken(op, fd));
     } else {
-      append(char, false);
-      index++;
+      this.append(char, false);
+      this.index++;
     }
   }
-  flush();
-  return tokens;
+
+  private readOperator() {
+    const op = OPERATORS.find((candidate) => this.line.startsWith(candidate, this.index))!;
+    const fdPrefix = this.word !== undefined && /^\d$/.test(this.word) && (op === '>' || op === '>>' || op === '>&');
+    const fd = fdPrefix ? Number(this.word) : undefined;
+    if (fdPrefix) this.word = undefined;
+    this.flush();
+    this.index += op.length;
+    if (op === '<<' || op === '<<-') this.readHeredocStart(op === '<<-');
+    else this.tokens.push(operatorToken(op, fd));
+  }
+
+  /** `<<WORD`, `<<'WORD'`, `<<-WORD`: the body follows from the next line. */
+  private readHeredocStart(stripTabs: boolean) {
+    const match = /^[ \t]*(['"]?)([A-Za-z0-9_.-]+)\1/.exec(this.line.slice(this.index));
+    if (!match) throw new ShellSyntaxError('Syntax error: redirection unexpected');
+    const token: PendingHeredoc['token'] = { kind: 'redirect', redirect: { fd: 0, op: '<<' } };
+    this.heredocs.push({ token, delimiter: match[2]!, literal: match[1] !== '', stripTabs });
+    this.tokens.push(token);
+    this.index += match[0].length;
+  }
+
+  /** Reads the bodies of here-documents opened on the line that just ended; returns where parsing resumes. */
+  private readHeredocBodies(start: number): number {
+    let index = start;
+    for (const heredoc of this.heredocs.splice(0)) {
+      const body: string[] = [];
+      while (index < this.line.length) {
+        const end = this.line.indexOf('\n', index);
+        const raw = this.line.slice(index, end < 0 ? this.line.length : end);
+        index = end < 0 ? this.line.length : end + 1;
+        const text = heredoc.stripTabs ? raw.replace(/^\t+/, '') : raw;
+        if (text === heredoc.delimiter) break;
+        body.push(text);
+      }
+      const content = body.map((text) => `${text}\n`).join('');
+      heredoc.token.redirect.target = heredoc.literal ? content : expandVariables(content, this.env);
+    }
+    return index;
+  }
 }
 
 function operatorToken(op: string, fd: number | undefined): Token {
@@ -111,6 +173,21 @@ function operatorToken(op: string, fd: number | undefined): Token {
   if (op === '>' || op === '>>' || op === '>&') return { kind: 'redirect', redirect: { fd: fd ?? 1, op } };
   if (op === '<') return { kind: 'redirect', redirect: { fd: 0, op } };
   return { kind: 'op', value: op };
+}
+
+/** `$NAME` / `${NAME}` expansion of an unquoted here-document body. */
+function expandVariables(text: string, env: Record<string, string | undefined>): string {
+  let out = '';
+  for (let index = 0; index < text.length; ) {
+    if (text[index] === '$') {
+      index = readVariable(text, index, env, (value) => {
+        out += value;
+      });
+    } else {
+      out += text[index++];
+    }
+  }
+  return out;
 }
 
 function readDoubleQuoted(
@@ -165,7 +242,7 @@ function readVariable(
 
 /** Reads a whole command line into a list of pipelines joined by `;`, `&&` or `||`. */
 export function parseScript(line: string, env: Record<string, string | undefined> = {}): ListItem[] {
-  const tokens = tokenize(line, env);
+  const tokens = new Lexer(line, env).run();
   const items: ListItem[] = [];
   let connector: Connector = ';';
   let pipeline: SimpleCommand[] = [];
@@ -187,6 +264,8 @@ export function parseScript(line: string, env: Record<string, string | undefined
       } else {
         command.argv.push(token.value);
       }
+    } else if (token.kind === 'redirect' && token.redirect.target !== undefined) {
+      command.redirects.push({ ...token.redirect, target: token.redirect.target });
     } else if (token.kind === 'redirect') {
       const target = tokens[i + 1];
       if (target?.kind !== 'word') throw new ShellSyntaxError('Syntax error: redirection unexpected');
