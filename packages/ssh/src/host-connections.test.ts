@@ -88,6 +88,14 @@ test('a failed open lets a waiting caller try its own', async () => {
   assert.equal(attempts, 2);
 });
 
+test('a host that could not be reached at all reports itself empty', async () => {
+  const { host, emptied } = hostWith({}, async () => {
+    throw new Error('refused');
+  });
+  await assert.rejects(host.acquire(), /refused/);
+  assert.equal(emptied(), 1);
+});
+
 test('a dropped connection is forgotten and replaced', async () => {
   const { host, opened } = hostWith({ maxConnections: 1 });
   const connection = await host.acquire();

@@ -92,11 +92,14 @@ export class HostConnections {
     let client: Client;
     try {
       client = await this.open(connectTimeoutMs);
-    } finally {
+    } catch (error) {
       this.opening -= 1;
-      // On failure a waiter may try its own connection; on success it may share this one.
-      this.wakeWaiters();
+      // A waiter may try its own connection; with none, an unreachable host is not kept in the pool.
+      this.wakeWaitersOrReportEmpty();
+      throw error;
     }
+    this.opening -= 1;
+    this.wakeWaiters();
     const connection: PooledConnection = { client, active: 0, closed: false };
     client.on('close', () => this.forget(connection));
     if (this.closed) {
@@ -110,7 +113,10 @@ export class HostConnections {
   private forget(connection: PooledConnection): void {
     connection.closed = true;
     clearTimeout(connection.idleTimer);
-    if (!this.connections.delete(connection)) return;
+    if (this.connections.delete(connection)) this.wakeWaitersOrReportEmpty();
+  }
+
+  private wakeWaitersOrReportEmpty(): void {
     const unused = this.connections.size === 0 && this.opening === 0 && this.waiters.length === 0;
     this.wakeWaiters();
     if (unused) this.onEmpty();

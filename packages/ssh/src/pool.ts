@@ -102,8 +102,8 @@ export class SshPool {
    * a host key mismatch or an unusable key fails at once. Throws SshTimeoutError at the deadline.
    */
   async waitForSsh(target: SshTarget, options: WaitForSshOptions = {}): Promise<void> {
-    const host = this.hostFor(target);
     await retryUntilDeadline(target, options, async (attemptTimeoutMs) => {
+      const host = this.hostFor(target);
       const connection = await host.acquire(attemptTimeoutMs);
       host.release(connection);
     });

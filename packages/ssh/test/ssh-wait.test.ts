@@ -45,6 +45,7 @@ test('gives up at the deadline with SshTimeoutError saying how often it tried', 
   const error = await pool.waitForSsh(target, { deadlineMs: 300, intervalMs: 20 }).catch((e) => e);
   assert.ok(error instanceof SshTimeoutError, String(error));
   assert.match(error.message, /waiting for SSH timed out after 300 ms \(\d+ attempts; last error: /);
+  assert.equal(pool.stats().hosts, 0, 'an unreachable host is not kept in the pool');
   pool.close();
 });
 
