@@ -35,26 +35,48 @@ async function run(ctx: InstallerContext, target: SshTarget, argv: string[], wha
   return result;
 }
 
-/** The post-configuration items of a VM, in order: packages, cloud-init runcmd, then provision steps. */
-function provisionItems(
+/** Single-quotes a string for the shell scripts below (the SSH package quotes argv itself). */
+function sq(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The post-configuration items of a VM, in order (packages, cloud-init runcmd, then provision
+ * steps), each as one root shell script that does the work and then leaves its marker, so the work
+ * and "it is done" are never split across two SSH round trips.
+ */
+function provisionScripts(
   vm: VmRow,
-): { label: string; argv?: string[]; file?: { path: string; content: string; mode?: string } }[] {
+  marker: (index: number) => string,
+  staging: string,
+): { label: string; script: string; upload?: string }[] {
   const spec = vm.spec;
-  const items: ReturnType<typeof provisionItems> = [];
+  const items: { label: string; script: string; upload?: string }[] = [];
+  const done = (index: number) => `mkdir -p ${markerDir} && echo done > ${marker(index)}`;
   const packages = spec.cloudInit?.packages ?? [];
   if (packages.length > 0) {
     if (OS_PROFILES[spec.os].packageManager !== 'apt') throw new PermanentError(`no package manager for ${spec.os}`);
-    items.push({ label: 'apt-get update', argv: ['sudo', 'apt-get', 'update'] });
+    const list = packages.map(sq).join(' ');
     items.push({
       label: `install ${packages.join(' ')}`,
-      argv: ['sudo', 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', 'install', '-y', ...packages],
+      script: `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${list} && ${done(items.length)}`,
     });
   }
   for (const command of spec.cloudInit?.runcmd ?? [])
-    items.push({ label: command, argv: ['sudo', 'sh', '-c', command] });
+    items.push({ label: command, script: `${command} && ${done(items.length)}` });
   for (const step of spec.provision ?? []) {
-    if ('run' in step) items.push({ label: step.run, argv: ['sudo', 'sh', '-c', step.run] });
-    else items.push({ label: `write ${step.file.path}`, file: step.file });
+    if ('run' in step) {
+      items.push({ label: step.run, script: `${step.run} && ${done(items.length)}` });
+    } else {
+      const { path, content, mode } = step.file;
+      const dir = path.replace(/\/[^/]*$/, '') || '/';
+      const chmod = mode ? ` && chmod ${sq(mode)} ${sq(path)}` : '';
+      items.push({
+        label: `write ${path}`,
+        upload: content,
+        script: `mkdir -p ${sq(dir)} && cp ${staging} ${sq(path)}${chmod} && rm -f ${staging} && ${done(items.length)}`,
+      });
+    }
   }
   return items;
 }
@@ -66,33 +88,18 @@ function provisionItems(
 export async function postConfigure(ctx: InstallerContext, vm: VmRow) {
   const target = guestTarget(ctx, vm);
   await run(ctx, target, ['cloud-init', 'status', '--wait'], 'cloud-init status --wait');
-  const items = provisionItems(vm);
+  const marker = (index: number) => `${markerDir}/${vm.id}-${index}`;
+  const staging = `/tmp/glassdome-upload-${vm.id}`;
+  const items = provisionScripts(vm, marker, staging);
   let ran = 0;
   for (const [index, item] of items.entries()) {
-    const marker = `${markerDir}/${vm.id}-${index}`;
-    const seen = await ctx.ssh.exec(target, ['sudo', 'test', '-e', marker], { allowFailure: true });
+    const seen = await ctx.ssh.exec(target, ['sudo', 'test', '-e', marker(index)], { allowFailure: true });
     if (seen.exitCode === 0) continue;
-    if (item.argv) await run(ctx, target, item.argv, item.label);
-    if (item.file) await writeFile(ctx, target, item.file);
-    await run(ctx, target, ['sudo', 'mkdir', '-p', markerDir], 'mkdir marker dir');
-    await run(ctx, target, ['sudo', 'sh', '-c', `echo done > ${marker}`], 'write marker');
+    if (item.upload !== undefined) await ctx.ssh.upload(target, Buffer.from(item.upload), staging, 0o600);
+    await run(ctx, target, ['sudo', 'sh', '-c', item.script], item.label);
     ran++;
   }
   return { items: items.length, ran };
-}
-
-async function writeFile(
-  ctx: InstallerContext,
-  target: SshTarget,
-  file: { path: string; content: string; mode?: string },
-) {
-  const staging = `/tmp/glassdome-upload-${process.pid}-${Date.now()}`;
-  await ctx.ssh.upload(target, Buffer.from(file.content), staging);
-  const dir = file.path.replace(/\/[^/]*$/, '') || '/';
-  await run(ctx, target, ['sudo', 'mkdir', '-p', dir], `mkdir ${dir}`);
-  await run(ctx, target, ['sudo', 'cp', staging, file.path], `write ${file.path}`);
-  if (file.mode) await run(ctx, target, ['sudo', 'chmod', file.mode, file.path], `chmod ${file.path}`);
-  await ctx.ssh.exec(target, ['rm', '-f', staging], { allowFailure: true });
 }
 
 /** The guest answers over SSH as the expected OS. */

@@ -33,6 +33,8 @@ export async function cloneFromTemplate(ctx: InstallerContext, vm: VmRow) {
       node: vm.node,
       full: ctx.env.CLONE_FULL,
       leaseTtlMs,
+      // A resumed job whose lease lapsed still recognises the VM it already made.
+      ...(vm.vmid ? { recordedVmid: vm.vmid } : {}),
       description: `glassdome vm ${vm.id}${vm.lab_id ? ` lab ${vm.lab_id}` : ''}`,
       onVmid: async (vmid) => {
         if (vm.vmid !== vmid) await updateVm(ctx.db, vm.id, { vmid });
