@@ -90,6 +90,24 @@ function listen(server: Server, port: number, host: string): Promise<number> {
   });
 }
 
+/** Starts each extension in turn, merging what it reports into `info`; returns their stop functions. */
+async function startExtensions(sim: Simulator, options: StartOptions, info: SimulatorInfo) {
+  const stoppers: Array<() => Promise<void>> = [];
+  for (const extension of options.extensions ?? []) {
+    const started = await extension({ sim, options, info });
+    Object.assign(info, started.info);
+    stoppers.push(() => started.stop());
+  }
+  return stoppers;
+}
+
+/** Written whole and renamed into place, since readers poll for the file to appear. */
+async function writeInfoFile(file: string, info: SimulatorInfo): Promise<void> {
+  const temp = `${file}.tmp-${process.pid}`;
+  await writeFile(temp, JSON.stringify(info, null, 2), { mode: 0o600 });
+  await rename(temp, file);
+}
+
 export async function startSimulator(options: StartOptions = {}): Promise<RunningSimulator> {
   const sim = new Simulator(options);
   if (options.stateFile && existsSync(options.stateFile)) await loadSnapshot(sim, options.stateFile);
@@ -119,18 +137,8 @@ export async function startSimulator(options: StartOptions = {}): Promise<Runnin
     adminUrl: `${base}/_sim`,
     adminSecret,
   };
-  const stoppers: Array<() => Promise<void>> = [];
-  for (const extension of options.extensions ?? []) {
-    const started = await extension({ sim, options, info });
-    Object.assign(info, started.info);
-    stoppers.push(() => started.stop());
-  }
-  if (options.infoFile) {
-    // Written whole and renamed into place, since readers poll for the file to appear.
-    const temp = `${options.infoFile}.tmp-${process.pid}`;
-    await writeFile(temp, JSON.stringify(info, null, 2), { mode: 0o600 });
-    await rename(temp, options.infoFile);
-  }
+  const stoppers = await startExtensions(sim, options, info);
+  if (options.infoFile) await writeInfoFile(options.infoFile, info);
   let stopped = false;
   return {
     ...info,

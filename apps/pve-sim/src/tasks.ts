@@ -73,7 +73,7 @@ export class TaskRunner {
     });
   }
 
-  /** Stops a running task as `DELETE …/tasks/{upid}` does; its work is abandoned, its waiters woken. */
+  /** Stops a running task as `DELETE …/tasks/{upid}` does: it ends now, waiters wake, and what its work still does is not logged. */
   stop(upid: string): void {
     const task = this.state().tasks[upid];
     if (task?.status !== 'running') return;

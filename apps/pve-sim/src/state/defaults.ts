@@ -58,53 +58,39 @@ function deployAcl(node: string): AclEntry[] {
   ]);
 }
 
-export function createDefaultState(options: SimulatorOptions, random: SeededRandom): ClusterState {
+function addNode(state: ClusterState, node: string, index: number, options: SimulatorOptions): void {
   const now = Date.now();
-  const state: ClusterState = {
-    nodes: {},
-    storages: {},
-    bridges: {},
-    vms: {},
-    users: {},
-    groups: {},
-    roles: { ...builtInRoles(), [deployerRole.id]: { privs: [...deployerRole.privs], special: 0 } },
-    acl: [],
-    pools: {},
-    sdn: { zones: { localnetwork: { type: 'local' } }, vnets: {} },
-    tasks: {},
-    guestEffects: {},
-    nextPid: 0x1000,
+  state.nodes[node] = { node, online: true, startedAt: now };
+  state.storages[`${node}/local`] = {
+    storage: 'local',
+    node,
+    type: 'dir',
+    content: 'iso,vztmpl,backup,snippets',
+    shared: 0,
+    totalBytes: 100 * GiB,
+    volumes: {},
   };
-  options.nodes.forEach((node, index) => {
-    state.nodes[node] = { node, online: true, startedAt: now };
-    state.storages[`${node}/local`] = {
-      storage: 'local',
-      node,
-      type: 'dir',
-      content: 'iso,vztmpl,backup,snippets',
-      shared: 0,
-      totalBytes: 100 * GiB,
-      volumes: {},
-    };
-    state.storages[`${node}/${defaultStorage}`] = {
-      storage: defaultStorage,
-      node,
-      type: 'lvmthin',
-      content: 'images,rootdir',
-      shared: 0,
-      totalBytes: options.storageCapacityGiB * GiB,
-      volumes: {},
-    };
-    state.bridges[`${node}/${defaultBridge}`] = {
-      iface: defaultBridge,
-      node,
-      vlanAware: true,
-      ports: 'eno1',
-      address: `192.168.100.${10 + index}`,
-      netmask: '24',
-      gateway: '192.168.100.1',
-    };
-  });
+  state.storages[`${node}/${defaultStorage}`] = {
+    storage: defaultStorage,
+    node,
+    type: 'lvmthin',
+    content: 'images,rootdir',
+    shared: 0,
+    totalBytes: options.storageCapacityGiB * GiB,
+    volumes: {},
+  };
+  state.bridges[`${node}/${defaultBridge}`] = {
+    iface: defaultBridge,
+    node,
+    vlanAware: true,
+    ports: 'eno1',
+    address: `192.168.100.${10 + index}`,
+    netmask: '24',
+    gateway: '192.168.100.1',
+  };
+}
+
+function addUsers(state: ClusterState, options: SimulatorOptions): void {
   state.users['root@pam'] = {
     userid: 'root@pam',
     enable: 1,
@@ -124,6 +110,26 @@ export function createDefaultState(options: SimulatorOptions, random: SeededRand
       [deployTokenName]: { privsep: 1, expire: 0, comment: 'Glassdome deploy token', secret: options.tokenSecret },
     },
   };
+}
+
+export function createDefaultState(options: SimulatorOptions, random: SeededRandom): ClusterState {
+  const state: ClusterState = {
+    nodes: {},
+    storages: {},
+    bridges: {},
+    vms: {},
+    users: {},
+    groups: {},
+    roles: { ...builtInRoles(), [deployerRole.id]: { privs: [...deployerRole.privs], special: 0 } },
+    acl: [],
+    pools: {},
+    sdn: { zones: { localnetwork: { type: 'local' } }, vnets: {} },
+    tasks: {},
+    guestEffects: {},
+    nextPid: 0x1000,
+  };
+  options.nodes.forEach((node, index) => addNode(state, node, index, options));
+  addUsers(state, options);
   const firstNode = options.nodes[0]!;
   state.acl.push(...deployAcl(firstNode));
   if (options.withTemplate) {
