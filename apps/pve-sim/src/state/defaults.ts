@@ -128,7 +128,9 @@ export function createDefaultState(options: SimulatorOptions, random: SeededRand
     guestEffects: {},
     nextPid: 0x1000,
   };
-  options.nodes.forEach((node, index) => addNode(state, node, index, options));
+  options.nodes.forEach((node, index) => {
+    addNode(state, node, index, options);
+  });
   addUsers(state, options);
   const firstNode = options.nodes[0]!;
   state.acl.push(...deployAcl(firstNode));
