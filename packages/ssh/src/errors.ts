@@ -88,7 +88,7 @@ export class SshCommandError extends SshError {
     readonly stdout: string,
   ) {
     const tail = stderr.length > STDERR_TAIL_CHARS ? stderr.slice(-STDERR_TAIL_CHARS) : stderr;
-    const ending = exitCode === null ? `was killed by SIG${signal ?? '?'}` : `exited with ${exitCode}`;
+    const ending = exitCode === null ? `was killed by ${signal ?? 'a signal'}` : `exited with ${exitCode}`;
     const lastLine = tail.trimEnd().split('\n').at(-1);
     super(`ssh ${host}:${port}: ${program} ${ending}${lastLine ? `: ${lastLine}` : ''}`);
     this.stderrTail = tail;

@@ -27,7 +27,7 @@ export interface ExecResult {
   stderr: string;
   /** Exit status, or null when the command was ended by a signal. */
   exitCode: number | null;
-  /** Signal name without the SIG prefix (`KILL`), when the command was ended by one. */
+  /** Name of the signal that ended the command (`SIGKILL`), when one did. */
   signal?: string;
 }
 

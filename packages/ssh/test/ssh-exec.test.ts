@@ -32,6 +32,14 @@ test('a non-zero exit raises SshCommandError with the code and the end of stderr
   assert.match(error.message, /sh exited with 3: no such VM$/);
 });
 
+test('a command ended by a signal reports the signal instead of an exit code', async () => {
+  const error = await pool.exec(target, ['sh', '-c', 'kill -TERM $$']).catch((e) => e);
+  assert.ok(error instanceof SshCommandError, String(error));
+  assert.equal(error.exitCode, null);
+  assert.equal(error.signal, 'SIGTERM');
+  assert.match(error.message, /sh was killed by SIGTERM$/);
+});
+
 test('allowFailure returns the exit code instead of throwing', async () => {
   const result = await pool.exec(target, ['sh', '-c', 'exit 255'], { allowFailure: true });
   assert.equal(result.exitCode, 255);
