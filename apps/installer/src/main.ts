@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     handlers,
     concurrency: env.WORKER_CONCURRENCY,
     shutdownMs: env.WORKER_SHUTDOWN_SECONDS * 1000,
+    lockMs: env.WORKER_LOCK_SECONDS * 1000,
     logger,
   });
   closeOnSignals(async () => {

@@ -91,6 +91,8 @@ export const worker = {
   WORKER_CONCURRENCY: z.coerce.number().int().positive().default(8),
   /** Seconds a stopping worker waits for in-flight jobs before handing them back. */
   WORKER_SHUTDOWN_SECONDS: z.coerce.number().positive().default(20),
+  /** Seconds a job's lock lives without renewal: how soon a dead worker's jobs are resumed elsewhere. */
+  WORKER_LOCK_SECONDS: z.coerce.number().positive().default(30),
 };
 
 export const helpers = { port, flag, postgresUrl, redisUrl };

@@ -44,6 +44,12 @@ export interface WorkerGroupOptions {
   concurrency?: number;
   /** How long a shutdown waits for in-flight jobs before handing them back. @defaultValue 20000 */
   shutdownMs?: number;
+  /**
+   * A job's lock lifetime; renewed while its worker lives. When a worker dies (kill -9), its jobs
+   * go back to waiting within about this long and another replica resumes them.
+   * @defaultValue 30000
+   */
+  lockMs?: number;
   logger: Logger;
 }
 
@@ -63,7 +69,13 @@ export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
     const worker = new Worker(
       queue,
       async (job, token, signal) => runJob(job, token, signal, options.handlers, log, () => closing),
-      { connection: options.connect(), prefix: options.prefix, concurrency: options.concurrency ?? 8 },
+      {
+        connection: options.connect(),
+        prefix: options.prefix,
+        concurrency: options.concurrency ?? 8,
+        lockDuration: options.lockMs ?? 30_000,
+        stalledInterval: options.lockMs ?? 30_000,
+      },
     );
     worker.on('error', (error) => log.error({ err: error, queue }, 'worker error'));
     worker.on('failed', (job, error) => {
