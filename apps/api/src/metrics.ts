@@ -57,27 +57,30 @@ function stateGauges(registry: Registry, db: Db, producer: Producer) {
 }
 
 function stepGauges(registry: Registry, db: Db) {
-  const seconds = new Gauge({
-    name: 'glassdome_step_duration_seconds_sum',
-    help: 'Total seconds spent in finished deployment steps, by step and outcome',
-    labelNames: ['step', 'status'],
-    registers: [registry],
-  });
-  new Gauge({
-    name: 'glassdome_step_duration_seconds_count',
-    help: 'Finished deployment steps, by step and outcome',
-    labelNames: ['step', 'status'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      seconds.reset();
-      for (const row of await stepDurationTotals(db)) {
-        const labels = { step: row.name, status: row.status };
-        this.set(labels, Number(row.count));
-        seconds.set(labels, Number(row.seconds));
-      }
-    },
-  });
+  // A scrape collects every metric at once; both gauges share the one query in flight.
+  let inFlight: ReturnType<typeof stepDurationTotals> | undefined;
+  const totals = () => {
+    inFlight ??= stepDurationTotals(db).finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
+  const fields = { count: 'Finished deployment steps', seconds: 'Total seconds spent in finished deployment steps' };
+  for (const [suffix, field] of [
+    ['count', 'count'],
+    ['sum', 'seconds'],
+  ] as const) {
+    new Gauge({
+      name: `glassdome_step_duration_seconds_${suffix}`,
+      help: `${fields[field]}, by step and outcome`,
+      labelNames: ['step', 'status'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const row of await totals()) this.set({ step: row.name, status: row.status }, Number(row[field]));
+      },
+    });
+  }
 }
 
 export function createMetrics(db: Db, producer: Producer): ApiMetrics {
