@@ -15,15 +15,14 @@ test('200 concurrent requests over 1,000 VMs all succeed', async () => {
       const vmid = String(100 + ((i * 7) % 1000));
       if (i % 40 === 39)
         return sim.api('POST', '/nodes/pve01/qemu/9000/clone', { newid: String(2000 + i), name: `load-${i}` });
-      switch (i % 5) {
+      // Mostly per-VM calls, with a few full lists and resource scans of all 1,000 VMs in the mix.
+      if (i % 20 === 0) return sim.api('GET', '/nodes/pve01/qemu', {}, root);
+      if (i % 20 === 10) return sim.api('GET', '/cluster/resources', { type: 'vm' }, root);
+      switch (i % 3) {
         case 0:
-          return sim.api('GET', '/nodes/pve01/qemu', {}, root);
-        case 1:
           return sim.api('GET', `/nodes/pve01/qemu/${vmid}/status/current`, {}, root);
-        case 2:
+        case 1:
           return sim.api('GET', `/nodes/pve01/qemu/${vmid}/config`, {}, root);
-        case 3:
-          return sim.api('GET', '/cluster/resources', { type: 'vm' }, root);
         default:
           return sim.api('GET', '/cluster/nextid');
       }
