@@ -12,13 +12,16 @@ export const REMEDIATION_ACTIONS = [
 ] as const;
 export type RemediationAction = (typeof REMEDIATION_ACTIONS)[number];
 
+/** Actions this overseer can run; reclone-vm only alerts (see remediation-actions.ts). */
+export const SUPPORTED_ACTIONS = REMEDIATION_ACTIONS.filter((action) => action !== 'reclone-vm');
+
 const actionList = z
   .string()
   .refine(
     (value) =>
       value === 'none' ||
-      value.split(',').every((name) => (REMEDIATION_ACTIONS as readonly string[]).includes(name.trim())),
-    { message: `must be "none" or a comma-separated list of ${REMEDIATION_ACTIONS.join(', ')}` },
+      value.split(',').every((name) => (SUPPORTED_ACTIONS as readonly string[]).includes(name.trim())),
+    { message: `must be "none" or a comma-separated list of ${SUPPORTED_ACTIONS.join(', ')}` },
   )
   .transform((value) =>
     value === 'none'

@@ -1,0 +1,49 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../context';
+import { renderTable } from '../table';
+import { positiveInteger, withJson } from './options';
+
+interface TemplateView {
+  id: string;
+  os: string;
+  node: string;
+  vmid: number;
+  status: string;
+  error?: string | null;
+}
+
+export function registerTemplateCommands(program: Command, ctx: CliContext): void {
+  const templates = program.command('templates').description('OS templates VMs are cloned from');
+
+  withJson(
+    templates
+      .command('create')
+      .description('build an OS template on a node (done by the gateway over SSH)')
+      .requiredOption('--os <os>', 'operating system, e.g. ubuntu-22.04')
+      .option('--node <node>', "node to build it on (default: the API's PROXMOX_NODE)")
+      .option('--vmid <vmid>', 'VMID of the template (default: 9000 + the OS position)', positiveInteger),
+  ).action(async (options: { os: string; node?: string; vmid?: number; json?: boolean }) => {
+    const answer = await ctx.client().call<{ id: string; status: string; jobId: string }>('POST', '/templates', {
+      json: { os: options.os, node: options.node, vmid: options.vmid },
+    });
+    if (options.json) ctx.printJson(answer);
+    else ctx.print(`template ${options.os} queued: ${answer.id} (job ${answer.jobId})`);
+  });
+
+  withJson(templates.command('list').description('list known templates and their build state')).action(
+    async (options: { json?: boolean }) => {
+      const answer = await ctx.client().call<{ items: TemplateView[] }>('GET', '/templates');
+      if (options.json) ctx.printJson(answer.items);
+      else
+        for (const line of renderTable(answer.items, [
+          { header: 'id', cell: (t) => t.id },
+          { header: 'os', cell: (t) => t.os },
+          { header: 'node', cell: (t) => t.node },
+          { header: 'vmid', cell: (t) => t.vmid },
+          { header: 'status', cell: (t) => t.status },
+          { header: 'error', cell: (t) => t.error },
+        ]))
+          ctx.print(line);
+    },
+  );
+}

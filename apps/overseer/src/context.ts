@@ -1,0 +1,50 @@
+import type { Db } from '@glassdome/db';
+import type { Logger } from '@glassdome/logger';
+import type { Proxmox } from '@glassdome/proxmox';
+import type { Producer } from '@glassdome/queue';
+import type { OverseerEnv } from './env';
+import type { OverseerMetrics } from './metrics';
+import type { RemediationPolicy } from './policy';
+
+/** Tunables of scans and remediations, read once from the environment. */
+export interface OverseerSettings {
+  /** Share of a storage in use (0–1) above which it is reported. */
+  storageThreshold: number;
+  /** Seconds of uptime after which a running VM without an IP is reported. */
+  noIpAfterSeconds: number;
+  /** Seconds a step may stay running before it is reported stuck. */
+  stepBoundSeconds: number;
+  /** Guests' SSH port to probe for a banner; undefined turns the probe off. */
+  sshProbePort: number | undefined;
+  /** Where alert changes are POSTed. */
+  webhookUrls: string[];
+  policy: RemediationPolicy;
+  /** Names this process in scan records. */
+  replica: string;
+}
+
+export interface OverseerContext {
+  db: Db;
+  producer: Producer;
+  pve: Proxmox;
+  logger: Logger;
+  settings: OverseerSettings;
+  metrics: OverseerMetrics;
+}
+
+export function settingsFromEnv(env: OverseerEnv, replica: string): OverseerSettings {
+  return {
+    storageThreshold: env.OVERSEER_STORAGE_THRESHOLD,
+    noIpAfterSeconds: env.OVERSEER_NO_IP_SECONDS,
+    stepBoundSeconds: env.OVERSEER_STEP_BOUND_SECONDS,
+    sshProbePort: env.OVERSEER_SSH_PROBE ? env.GUEST_SSH_PORT : undefined,
+    webhookUrls: env.OVERSEER_WEBHOOK_URLS,
+    policy: {
+      enabled: env.OVERSEER_REMEDIATIONS,
+      maxAttempts: env.OVERSEER_REMEDIATION_MAX_ATTEMPTS,
+      backoffMs: env.OVERSEER_REMEDIATION_BACKOFF_SECONDS * 1000,
+      orphanGraceMs: env.OVERSEER_ORPHAN_GRACE_SECONDS * 1000,
+    },
+    replica: env.OVERSEER_REPLICA ?? replica,
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * What each remediation does. Every action re-checks its target first (the scan that asked for it
+ * may be minutes old) and returns a one-line description of what it did, for the timeline.
+ */
+import { getVm, setLabStatus } from '@glassdome/db';
+import { PermanentError } from '@glassdome/queue';
+import { sql } from 'kysely';
+import type { OverseerContext } from './context';
+import type { RemediationAction } from './env';
+import type { RemediationTarget } from './findings';
+import { GLASSDOME_TAG } from './reconcile-vms';
+
+/** How long one Proxmox task (start, reboot, destroy) may take. */
+const TASK_DEADLINE_MS = 120_000;
+
+/** The target no longer needs this repair; the attempt counts as done. */
+export class NothingToDo extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NothingToDo';
+  }
+}
+
+type ActionFn = (ctx: OverseerContext, target: Omit<RemediationTarget, 'action'>) => Promise<string>;
+
+/** The VM record, when it still should run on the VMID the scan saw. */
+async function runnableVm(ctx: OverseerContext, vmId: string | undefined) {
+  if (!vmId) throw new PermanentError('this action needs a vmId');
+  const vm = await getVm(ctx.db, vmId);
+  if (!vm || vm.vmid === null) throw new NothingToDo('the VM record is gone or has no VMID');
+  if (vm.status !== 'ready' || vm.desired_state !== 'running') {
+    throw new NothingToDo(`the VM is ${vm.status} with desired state ${vm.desired_state}`);
+  }
+  return { ...vm, vmid: vm.vmid };
+}
+
+const startVm: ActionFn = async (ctx, target) => {
+  const vm = await runnableVm(ctx, target.vmId);
+  const current = await ctx.pve.vms.status(vm.vmid, vm.node);
+  if (current.status === 'running') throw new NothingToDo(`VM ${vm.vmid} is already running`);
+  await ctx.pve.waitForTask(await ctx.pve.vms.start(vm.vmid, vm.node), { deadlineMs: TASK_DEADLINE_MS });
+  return `started VM ${vm.vmid} on ${vm.node}`;
+};
+
+const rebootVm: ActionFn = async (ctx, target) => {
+  const vm = await runnableVm(ctx, target.vmId);
+  await ctx.pve.waitForTask(await ctx.pve.vms.reboot(vm.vmid, vm.node), { deadlineMs: TASK_DEADLINE_MS });
+  return `rebooted VM ${vm.vmid} on ${vm.node}`;
+};
+
+const rewaitAgent: ActionFn = async (ctx, target) => {
+  const vm = await runnableVm(ctx, target.vmId);
+  const { ip } = await ctx.pve.waitForAgentIp(vm.node, vm.vmid, { deadlineMs: TASK_DEADLINE_MS });
+  await ctx.db.updateTable('vms').set({ ip, updated_at: sql`now()` }).where('id', '=', vm.id).execute();
+  return `guest agent of VM ${vm.vmid} reported ${ip}`;
+};
+
+const destroyOrphan: ActionFn = async (ctx, target) => {
+  const { vmid, node } = target;
+  if (vmid === undefined || !node) throw new PermanentError('destroy-orphan needs vmid and node');
+  const owner = await ctx.db.selectFrom('vms').select('id').where('vmid', '=', vmid).where('status', '<>', 'destroyed');
+  if (await owner.executeTakeFirst()) throw new NothingToDo(`VM ${vmid} has an owner again`);
+  const config = await ctx.pve.vms.config(vmid, node);
+  const tags = String(config.raw.tags ?? '').split(/[;,\s]+/);
+  if (!tags.includes(GLASSDOME_TAG) || config.template) throw new NothingToDo(`VM ${vmid} is not a Glassdome VM`);
+  const status = await ctx.pve.vms.status(vmid, node);
+  if (status.status === 'running') {
+    await ctx.pve.waitForTask(await ctx.pve.vms.stop(vmid, node), { deadlineMs: TASK_DEADLINE_MS });
+  }
+  await ctx.pve.waitForTask(await ctx.pve.vms.destroy(vmid, {}, node), { deadlineMs: TASK_DEADLINE_MS });
+  return `destroyed orphan VM ${vmid} on ${node}`;
+};
+
+/** Lab states a tear-down may start from (the API's DELETE /labs/:id accepts the same). */
+const DESTROYABLE_LAB = ['queued', 'deploying', 'ready', 'degraded', 'failed', 'cancelled'];
+
+const expireLab: ActionFn = async (ctx, target) => {
+  if (!target.labId) throw new PermanentError('expire-lab needs a labId');
+  if (!(await setLabStatus(ctx.db, target.labId, 'destroying', { onlyFrom: DESTROYABLE_LAB }))) {
+    throw new NothingToDo('the lab is already being torn down or gone');
+  }
+  // Same job id as the API's DELETE, so a tear-down requested both ways runs once.
+  await ctx.producer.enqueue('lab.destroy', { labId: target.labId }, { jobId: `lab-destroy.${target.labId}` });
+  return `lab ${target.labId} past its TTL: tear-down enqueued`;
+};
+
+/**
+ * reclone-vm is not offered: a lab VM's placement (its leased networks) is computed by the
+ * installer's lab tasks, so a faithful re-clone belongs there. The overseer only alerts.
+ */
+export const ACTIONS: Record<Exclude<RemediationAction, 'reclone-vm'>, ActionFn> = {
+  'start-vm': startVm,
+  'rewait-agent': rewaitAgent,
+  'reboot-vm': rebootVm,
+  'destroy-orphan': destroyOrphan,
+  'expire-lab': expireLab,
+};

@@ -1,0 +1,71 @@
+/**
+ * Every remediation attempt is a timeline event (`overseer.remediation.succeeded|failed`) carrying its
+ * action, target and reason; the circuit breaker reads its history back from there.
+ */
+import type { Db, JsonValue } from '@glassdome/db';
+import { appendEvent } from '@glassdome/db';
+import { sql } from 'kysely';
+import type { RemediationAction } from './env';
+import type { RemediationTarget } from './findings';
+import type { AttemptRecord } from './policy';
+
+export const ATTEMPT_SUCCEEDED = 'overseer.remediation.succeeded';
+export const ATTEMPT_FAILED = 'overseer.remediation.failed';
+
+/** The thing a remediation acts on, as one string: a VM or lab id, or `node.vmid` for an orphan. */
+export function targetOf(target: Omit<RemediationTarget, 'action'>): string {
+  return target.vmId ?? target.labId ?? `${target.node}.${target.vmid}`;
+}
+
+export interface AttemptHistory {
+  /** Newest first. */
+  attempts: AttemptRecord[];
+  /** Id of the newest attempt event (0 when none): names the next job, so one attempt is enqueued once. */
+  lastEventId: number;
+}
+
+/** Attempts at `action` on `target` since `since` (the current alert's first sighting), newest first. */
+export async function loadAttemptHistory(
+  db: Db,
+  action: RemediationAction,
+  target: Omit<RemediationTarget, 'action'>,
+  since: Date,
+  limit: number,
+): Promise<AttemptHistory> {
+  let query = db
+    .selectFrom('events')
+    .select(['id', 'kind', 'at'])
+    .where('kind', 'in', [ATTEMPT_SUCCEEDED, ATTEMPT_FAILED])
+    .where(sql<string>`data->>'action'`, '=', action)
+    .where(sql<string>`data->>'target'`, '=', targetOf(target))
+    .where('at', '>=', since);
+  // The (vm_id, id) and (lab_id, id) indexes keep this cheap when the target is a VM or a lab.
+  if (target.vmId) query = query.where('vm_id', '=', target.vmId);
+  else if (target.labId) query = query.where('lab_id', '=', target.labId);
+  const rows = await query.orderBy('id', 'desc').limit(limit).execute();
+  return {
+    attempts: rows.map((row) => ({ ok: row.kind === ATTEMPT_SUCCEEDED, at: row.at })),
+    lastEventId: rows[0]?.id ?? 0,
+  };
+}
+
+export async function recordAttempt(
+  db: Db,
+  attempt: RemediationTarget & { platformId: string; reason: string; ok: boolean; detail: string },
+): Promise<void> {
+  const data: JsonValue = {
+    platformId: attempt.platformId,
+    action: attempt.action,
+    target: targetOf(attempt),
+    reason: attempt.reason,
+    ...(attempt.vmid === undefined ? {} : { vmid: attempt.vmid }),
+    ...(attempt.node === undefined ? {} : { node: attempt.node }),
+  };
+  await appendEvent(db, {
+    vmId: attempt.vmId ?? null,
+    labId: attempt.labId ?? null,
+    kind: attempt.ok ? ATTEMPT_SUCCEEDED : ATTEMPT_FAILED,
+    message: `${attempt.action} ${attempt.ok ? 'succeeded' : 'failed'}: ${attempt.detail} (reason: ${attempt.reason})`,
+    data,
+  });
+}

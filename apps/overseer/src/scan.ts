@@ -1,0 +1,180 @@
+/**
+ * One inventory scan of a platform: one `/cluster/resources` call (plus a config read per Glassdome
+ * template, to notice edits), observed state written to Postgres, reconciliation, alerts raised and
+ * resolved, remediations planned, webhooks fanned out, and a scan record appended to the timeline.
+ */
+import type { Db } from '@glassdome/db';
+import { type AlertEvent, appendEvents, type LiveAlert, resolveClearedAlerts, upsertAlerts } from './alert-store';
+import type { OverseerContext } from './context';
+import { type DesiredState, loadDesiredState } from './desired';
+import type { Finding } from './findings';
+import { type Inventory, inventoryFromResources } from './inventory';
+import { notifyWebhooks } from './notify';
+import { recordObservedState } from './observed-store';
+import { planRemediations } from './plan-remediation';
+import { reconcile } from './reconcile';
+import { withScanLock } from './scan-lock';
+import { unreachableOverSsh } from './ssh-probe';
+
+export const SCAN_EVENT = 'overseer.scan.completed';
+
+export interface ScanSummary {
+  platformId: string;
+  jobId: string | null;
+  replica: string;
+  startedAt: string;
+  finishedAt: string;
+  apiCalls: number;
+  vms: number;
+  findings: number;
+  opened: number;
+  resolved: number;
+  remediations: number;
+}
+
+/** Current config digests of the recorded templates that still are templates: one call each. */
+async function readTemplateDigests(ctx: OverseerContext, desired: DesiredState, inventory: Inventory) {
+  const digests = new Map<number, string>();
+  const present = desired.templates.filter((t) => t.configDigest && inventory.vms.get(t.vmid)?.template);
+  await Promise.all(
+    present.map(async (template) => {
+      const config = await ctx.pve.vms.config(template.vmid, inventory.vms.get(template.vmid)!.node);
+      if (config.digest) digests.set(template.vmid, config.digest);
+    }),
+  );
+  return { digests, calls: present.length };
+}
+
+async function probeSsh(ctx: OverseerContext, desired: DesiredState, inventory: Inventory): Promise<Set<string>> {
+  const port = ctx.settings.sshProbePort;
+  if (port === undefined) return new Set();
+  const targets = desired.vms.flatMap((vm) =>
+    vm.status === 'ready' && vm.ip && vm.vmid !== null && inventory.vms.get(vm.vmid)?.status === 'running'
+      ? [{ id: vm.id, host: vm.ip }]
+      : [],
+  );
+  return unreachableOverSsh(targets, { port, timeoutMs: 5_000, parallel: 32 });
+}
+
+function alertEvent(
+  kind: 'alert.opened' | 'alert.resolved',
+  alertId: string,
+  finding: Finding | undefined,
+  subject: string,
+): AlertEvent {
+  const data = finding?.data ?? {};
+  const verb = kind === 'alert.opened' ? 'opened' : 'resolved';
+  return {
+    kind,
+    message: finding ? `${verb}: ${finding.message}` : `${verb}: ${subject} is back to normal`,
+    vmId: typeof data.vmId === 'string' ? data.vmId : null,
+    labId: typeof data.labId === 'string' ? data.labId : null,
+    data: { alertId, subject, ...(finding ? { dedupKey: finding.dedupKey, severity: finding.severity } : {}) },
+  };
+}
+
+/** Raises alerts for the findings, plans their repairs, resolves what cleared; returns the counts. */
+async function settleAlerts(ctx: OverseerContext, platformId: string, findings: Finding[], now: Date) {
+  const live = await upsertAlerts(ctx.db, findings);
+  const plan = await planRemediations(ctx, platformId, findings, live, now);
+  const breakers = await upsertAlerts(ctx.db, plan.breakerFindings);
+  const all = [...findings, ...plan.breakerFindings];
+  const byKey = new Map(all.map((finding) => [finding.dedupKey, finding]));
+  const opened = [...live.values(), ...breakers.values()].filter((alert: LiveAlert) => alert.opened);
+  const resolved = await resolveClearedAlerts(ctx.db, platformId, [...byKey.keys()]);
+  await appendEvents(ctx.db, [
+    ...opened.map((alert) => alertEvent('alert.opened', alert.id, byKey.get(alert.dedupKey), alert.dedupKey)),
+    ...resolved.map((alert) => alertEvent('alert.resolved', alert.id, undefined, alert.subject)),
+  ]);
+  await notifyWebhooks(ctx, [
+    ...opened.map((alert) => ({ alertId: alert.id, event: 'opened' as const })),
+    ...resolved.map((alert) => ({ alertId: alert.id, event: 'resolved' as const })),
+  ]);
+  return { opened: opened.length, resolved: resolved.length, remediations: plan.enqueued };
+}
+
+async function runScan(ctx: OverseerContext, platformId: string, jobId: string | undefined): Promise<ScanSummary> {
+  const started = new Date();
+  const rows = await ctx.pve.client.get<Record<string, unknown>[]>('/cluster/resources');
+  const inventory = inventoryFromResources(rows);
+  const desired = await loadDesiredState(ctx.db, platformId);
+  const [templates, sshUnreachable] = await Promise.all([
+    readTemplateDigests(ctx, desired, inventory),
+    probeSsh(ctx, desired, inventory),
+  ]);
+  const now = new Date();
+  const findings = reconcile(desired, inventory, {
+    platformId,
+    now,
+    storageThreshold: ctx.settings.storageThreshold,
+    noIpAfterSeconds: ctx.settings.noIpAfterSeconds,
+    stepBoundSeconds: ctx.settings.stepBoundSeconds,
+    sshUnreachable,
+    templateDigests: templates.digests,
+  });
+  await recordObservedState(ctx.db, desired.vms, inventory);
+  const settled = await settleAlerts(ctx, platformId, findings, now);
+  const finished = new Date();
+  const summary: ScanSummary = {
+    platformId,
+    jobId: jobId ?? null,
+    replica: ctx.settings.replica,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    apiCalls: 1 + templates.calls,
+    vms: inventory.vms.size,
+    findings: findings.length,
+    ...settled,
+  };
+  recordMetrics(ctx, summary, inventory, findings);
+  return summary;
+}
+
+function recordMetrics(ctx: OverseerContext, summary: ScanSummary, inventory: Inventory, findings: Finding[]) {
+  const vmsByStatus: Record<string, number> = {};
+  for (const vm of inventory.vms.values()) {
+    const status = vm.template ? 'template' : vm.status;
+    vmsByStatus[status] = (vmsByStatus[status] ?? 0) + 1;
+  }
+  const findingsBySeverity: Record<string, number> = {};
+  for (const finding of findings)
+    findingsBySeverity[finding.severity] = (findingsBySeverity[finding.severity] ?? 0) + 1;
+  ctx.metrics.recordScan({
+    platformId: summary.platformId,
+    durationSeconds: (Date.parse(summary.finishedAt) - Date.parse(summary.startedAt)) / 1000,
+    apiCalls: summary.apiCalls,
+    vmsByStatus,
+    findingsBySeverity,
+    nodesOffline: inventory.nodes.filter((node) => !node.online).length,
+  });
+}
+
+async function recordScan(db: Db, summary: ScanSummary): Promise<void> {
+  const { platformId, vms, findings, opened, resolved } = summary;
+  await appendEvents(db, [
+    {
+      kind: SCAN_EVENT,
+      message: `scanned ${platformId}: ${vms} VMs, ${findings} findings, ${opened} alerts opened, ${resolved} resolved`,
+      data: { ...summary },
+    },
+  ]);
+}
+
+/**
+ * Scans `platformId` unless another scan of it is running (then returns undefined: the running one
+ * covers this period).
+ */
+export async function scanPlatform(
+  ctx: OverseerContext,
+  platformId: string,
+  jobId?: string,
+): Promise<ScanSummary | undefined> {
+  const summary = await withScanLock(ctx.db, platformId, () => runScan(ctx, platformId, jobId));
+  if (!summary) {
+    ctx.logger.info({ platformId, jobId }, 'scan skipped: another scan of this platform is running');
+    return undefined;
+  }
+  await recordScan(ctx.db, summary);
+  ctx.logger.info({ ...summary }, 'scan done');
+  return summary;
+}
