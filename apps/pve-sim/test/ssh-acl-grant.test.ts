@@ -4,7 +4,7 @@
  * what the HTTP API then enforces.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +27,27 @@ let info: Info;
 
 /** Runs a command line on the node with /usr/bin/ssh, refusing any host key but the pinned one. */
 function ssh(command: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const args = [
+  return new Promise((resolve) => {
+    execFile('ssh', [...sshOptions(), command], (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** An interactive login (no command), typing `input` and waiting for the session to end. */
+function sshInteractive(input: string): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('ssh', sshOptions(), { stdio: ['pipe', 'pipe', 'ignore'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.on('close', (code) => resolve({ code, stdout }));
+    child.stdin.end(input);
+  });
+}
+
+function sshOptions(): string[] {
+  return [
     '-i',
     info.sshPrivateKeyPath,
     '-p',
@@ -41,14 +61,7 @@ function ssh(command: string): Promise<{ code: number; stdout: string; stderr: s
     '-o',
     'IdentitiesOnly=yes',
     'root@127.0.0.1',
-    command,
   ];
-  return new Promise((resolve) => {
-    execFile('ssh', args, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
 }
 
 async function apiGet(path: string, token: string): Promise<number> {
@@ -135,4 +148,14 @@ test('a role that does not exist is an error with exit 255', async () => {
   const result = await ssh('pveum acl modify / --users auditor@pve --roles NoSuchRole');
   assert.equal(result.code, 255);
   assert.match(result.stderr, /role 'NoSuchRole' does not exist/);
+});
+
+test('an interactive login shows a prompt, keeps the working directory between lines, and exits with exit', async () => {
+  const session = await sshInteractive('cd /var/lib/vz\npwd\nqm list | wc -l\nexit 3\n');
+  assert.equal(session.code, 3);
+  assert.ok(session.stdout.startsWith(`root@${info.node}:~# `), session.stdout);
+  // Without a terminal nothing is echoed, so each answer follows the prompt on its line.
+  assert.match(session.stdout, /# \/var\/lib\/vz\n/);
+  assert.match(session.stdout, /# 2\n/);
+  assert.match(session.stdout, new RegExp(`root@${info.node}:/var/lib/vz# `));
 });

@@ -84,6 +84,7 @@ export class GuestSshManager {
       host: guest.ip,
       port: this.options.port,
       hostKey: machine.hostKey.privateKey,
+      hostname: machine.spec.hostname,
       logger: this.options.logger,
       authenticate: (context) =>
         context.username === machine.spec.user &&

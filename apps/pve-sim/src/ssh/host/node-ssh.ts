@@ -71,6 +71,7 @@ export async function startNodeSsh(options: NodeSshOptions): Promise<NodeSshServ
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 2222,
     hostKey: hostKey.privateKey,
+    hostname: node,
     logger: options.logger,
     authenticate(context) {
       if (context.username !== 'root') return false;

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '@glassdome/logger';
 import ssh2, { type AuthContext, type Connection, type ServerChannel, type SFTPWrapper } from 'ssh2';
 import type { Shell } from '../shell/interpreter';
+import { runInteractive } from './interactive';
 
 export interface SshEndpointOptions {
   /** Address to bind (the node's, or a guest's loopback address). */
@@ -15,6 +16,8 @@ export interface SshEndpointOptions {
   port: number;
   /** OpenSSH private host key. */
   hostKey: string;
+  /** Host name shown in an interactive login's prompt. */
+  hostname: string;
   /** Decides a login attempt; must call neither accept nor reject itself. */
   authenticate(context: AuthContext): boolean;
   /** The shell an `exec` channel of `username` runs in. */
@@ -70,9 +73,20 @@ export class SshEndpoint {
     client.on('ready', () => {
       client.on('session', (acceptSession) => {
         const session = acceptSession();
-        session.on('pty', (accept) => accept?.());
+        let pty = false;
+        session.on('pty', (accept) => {
+          pty = true;
+          accept?.();
+        });
+        session.on('window-change', (accept) => accept?.());
         session.on('env', (accept) => accept?.());
-        session.on('shell', (_accept, reject) => reject());
+        session.on('shell', (accept) =>
+          runInteractive(accept(), this.options.shellFor(username), {
+            hostname: this.options.hostname,
+            pty,
+            onLine: (line, code) => this.options.onExec?.(username, line, code),
+          }),
+        );
         session.on('exec', (accept, _reject, info) => this.runExec(accept(), info.command, username));
         session.on('sftp', (accept, reject) => {
           if (this.options.serveSftp) this.options.serveSftp(accept(), username);

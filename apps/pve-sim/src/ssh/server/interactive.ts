@@ -1,0 +1,66 @@
+/**
+ * An interactive login (`ssh root@node` without a command): a prompt, a minimal line editor (echo,
+ * backspace, Ctrl-C, Ctrl-D) and each line run by the same mini-shell as `exec` channels.
+ */
+import type { ServerChannel } from 'ssh2';
+import type { Shell } from '../shell/interpreter';
+
+export interface InteractiveOptions {
+  /** Host name shown in the prompt. */
+  hostname: string;
+  /** Whether the client asked for a terminal (then input is echoed and newlines become CRLF). */
+  pty: boolean;
+  /** Told about every line run and its status. */
+  onLine?(line: string, code: number): void;
+}
+
+export function runInteractive(channel: ServerChannel, shell: Shell, options: InteractiveOptions): void {
+  const newline = options.pty ? '\r\n' : '\n';
+  const out = (text: string) => {
+    if (channel.writable) channel.write(options.pty ? text.replace(/\r?\n/g, '\r\n') : text);
+  };
+  const prompt = () => {
+    const where = shell.cwd === shell.env.HOME ? '~' : shell.cwd;
+    out(`${shell.user}@${options.hostname}:${where}${shell.user === 'root' ? '#' : '$'} `);
+  };
+  let buffer = '';
+  let busy = Promise.resolve();
+  const finish = (code: number) => {
+    if (!channel.writable) return;
+    channel.exit(code);
+    channel.end();
+  };
+  const runLine = async (line: string) => {
+    const code = await shell.run(line, { stdout: out, stderr: out, stdin: async () => '' });
+    options.onLine?.(line, code);
+    if (/^\s*exit(\s|;|$)/.test(line)) finish(code);
+    else prompt();
+  };
+  channel.on('data', (chunk: Buffer) => {
+    for (const char of chunk.toString()) {
+      if (char === '\r' || char === '\n') {
+        const line = buffer;
+        buffer = '';
+        if (options.pty) out(newline);
+        busy = busy.then(() => runLine(line));
+      } else if (char === '\u0003') {
+        buffer = '';
+        out(`^C${newline}`);
+        prompt();
+      } else if (char === '\u0004' && buffer === '') {
+        busy = busy.then(() => finish(0));
+      } else if (char === '\u007f' || char === '\b') {
+        if (buffer.length > 0 && options.pty) out('\b \b');
+        buffer = buffer.slice(0, -1);
+      } else {
+        buffer += char;
+        if (options.pty) out(char);
+      }
+    }
+  });
+  // EOF ends the session once the lines typed before it have run.
+  channel.on('end', () => {
+    busy = busy.then(() => finish(0));
+  });
+  prompt();
+}
