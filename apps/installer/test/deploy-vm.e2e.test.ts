@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { createDb } from '@glassdome/db';
 import { SshPool } from '@glassdome/ssh';
 import { type Harness, memoryHostKeys, startHarness } from './harness';
+import { onSimNode } from './node-ssh';
 
 let harness: Harness;
 before(async () => {
@@ -53,4 +55,42 @@ test('POST /vms deploys a VM that ends ready, reachable with the user key and pr
   }
   const effects = JSON.stringify(await harness.sim.admin('GET', `/guest-effects?vmid=${vm.vmid}`));
   assert.match(effects, /nginx/, 'the package install reached the guest');
+});
+
+test('a token missing VM.Clone still deploys: the gateway grants exactly that privilege, and the event log shows it', async () => {
+  for (const who of [
+    ['--tokens', harness.sim.info.tokenId],
+    ['--users', harness.sim.info.tokenId.split('!')[0]!],
+  ]) {
+    await onSimNode(harness.sim.info, [
+      'pveum',
+      'acl',
+      'delete',
+      `/vms/${harness.sim.info.templateVmid}`,
+      ...who,
+      '--roles',
+      'PVETemplateUser',
+    ]);
+  }
+  const accepted = await harness.api('POST', '/api/v1/vms', { name: 'needs-grant', os: 'ubuntu-22.04' });
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+  const vm = await harness.waitForVm(String(accepted.body.id), ['ready', 'failed']);
+  assert.equal(vm.status, 'ready', `VM failed: ${vm.error}`);
+
+  const db = createDb(harness.databaseUrl);
+  try {
+    const events = await db
+      .selectFrom('events')
+      .select(['kind', 'message', 'data'])
+      .where('vm_id', '=', String(vm.id))
+      .execute();
+    const kinds = events.map((event) => event.kind);
+    assert.ok(kinds.includes('permission.missing'), kinds.join(','));
+    const granted = events.find((event) => event.kind === 'permission.granted');
+    assert.ok(granted, `no grant in ${kinds.join(',')}`);
+    assert.deepEqual((granted.data as { privileges: string[] }).privileges, ['VM.Clone']);
+    assert.match(granted.message, new RegExp(`/vms/${harness.sim.info.templateVmid}`));
+  } finally {
+    await db.destroy();
+  }
 });

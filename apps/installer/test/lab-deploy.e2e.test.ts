@@ -80,6 +80,13 @@ test('a diamond lab respects every edge, overlaps what it may, and tears down to
     'b and c overlap',
   );
 
+  const vmids = new Set(lab.vms.map((v) => v.vmid));
+  const simVmids = async () =>
+    Object.keys(((await harness.sim.admin('GET', '/state')) as { vms: Record<string, unknown> }).vms)
+      .map(Number)
+      .filter((vmid) => vmids.has(vmid));
+  assert.equal((await simVmids()).length, 4, 'the four VMs exist before the tear-down');
+
   const deleted = await harness.api('DELETE', `/api/v1/labs/${id}`);
   assert.equal(deleted.status, 202);
   await waitFor(
@@ -89,10 +96,7 @@ test('a diamond lab respects every edge, overlaps what it may, and tears down to
       timeoutMs: 60_000,
     },
   );
-  const vmids = new Set(lab.vms.map((v) => v.vmid));
-  const state = (await harness.sim.admin('GET', '/state')) as { vms?: Record<string, unknown> };
-  const left = Object.keys(state.vms ?? {}).filter((vmid) => vmids.has(Number(vmid)));
-  assert.deepEqual(left, [], 'no VM of the lab is left in the simulator');
+  assert.deepEqual(await simVmids(), [], 'no VM of the lab is left in the simulator');
   assert.equal((await db.selectFrom('vmid_leases').selectAll().execute()).length, 0, 'no VMID lease left');
   assert.equal((await db.selectFrom('network_leases').selectAll().execute()).length, 0, 'no network lease left');
 });
