@@ -18,6 +18,10 @@
  *   sim.recordGuestEffect(vmid, effect)  remember what a guest did (shown by GET /_sim/guest-effects, cleared by reset)
  *   sim.verifyPassword(userid, password) → boolean (root@pam's password, for the host's SSH login)
  *   sim.state  the raw ClusterState (read it; change it only through dispatch)
+ *
+ * For operators and tests: setFaults(partial), reset(), replaceState(state), refreshResourceStats()
+ * (one pvestatd cycle now), powerOn(vm)/powerOff(vm), stop(). Transports live elsewhere: http.ts
+ * (HTTP/HTTPS + /_sim admin), ssh/ (node shell and guests, plugged in as a startSimulator extension).
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
