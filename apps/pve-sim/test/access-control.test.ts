@@ -137,3 +137,20 @@ test('the deploy token has no rights beyond deploying', async () => {
   });
   assert.equal(acl.statusText, 'Permission check failed (/, Permissions.Modify)');
 });
+
+test('a disabled user or an expired token authenticates no more', async () => {
+  await sim.api('POST', '/access/users', { userid: 'carol@pve' }, root);
+  const created = (await sim.api('POST', '/access/users/carol@pve/token/t1', { privsep: '0' }, root)).body?.data as {
+    value: string;
+  };
+  const auth = `PVEAPIToken=carol@pve!t1=${created.value}`;
+  assert.equal((await sim.api('GET', '/version', {}, auth)).status, 200);
+  await sim.api('PUT', '/access/users/carol@pve', { enable: '0' }, root);
+  assert.equal((await sim.api('GET', '/version', {}, auth)).statusText, 'Authentication failed!');
+  await sim.api('PUT', '/access/users/carol@pve', { enable: '1' }, root);
+  await sim.api('PUT', '/access/users/carol@pve/token/t1', { expire: '1000' }, root);
+  assert.equal((await sim.api('GET', '/version', {}, auth)).status, 401);
+  await sim.api('DELETE', '/access/users/carol@pve/token/t1', {}, root);
+  const tokens = (await sim.api('GET', '/access/users/carol@pve/token', {}, root)).body?.data as unknown[];
+  assert.deepEqual(tokens, []);
+});
