@@ -24,9 +24,7 @@ async function bootGuest(vmid: number, name: string, user: string): Promise<stri
   assert.equal(pub.code, 0, pub.stderr);
   const result = await harness.node(steps.join(' && '));
   assert.equal(result.code, 0, result.stderr);
-  const ip = await waitFor(`guest ${vmid} up`, () => harness.sim.guest(vmid)?.ip);
-  await harness.ssh.guests.settled();
-  return ip;
+  return harness.guestUp(vmid);
 }
 
 /** Logs in to a guest, pinning the host key the guest generated at first boot. */
@@ -225,6 +223,7 @@ test('a stopped VM refuses SSH connections; started again, it answers with the s
   });
   first.end();
   assert.equal((await harness.node('qm stop 131')).code, 0);
+  await waitFor('guest 131 listener closed', () => !harness.ssh.guests.isListening(131));
   await harness.ssh.guests.settled();
   await assert.rejects(
     connect({
@@ -237,8 +236,7 @@ test('a stopped VM refuses SSH connections; started again, it answers with the s
     /ECONNREFUSED/,
   );
   assert.equal((await harness.node('qm start 131')).code, 0);
-  await waitFor('guest 131 up again', () => harness.sim.guest(131)?.ip);
-  await harness.ssh.guests.settled();
+  await harness.guestUp(131);
   const again = await connect({
     host: ip,
     port: harness.guestPort,

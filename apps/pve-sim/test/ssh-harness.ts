@@ -1,7 +1,7 @@
 /** Starts an in-process simulator with its SSH side and speaks to it with the ssh2 client. */
 import { createHash } from 'node:crypto';
 import { createLogger } from '@glassdome/logger';
-import { freePort } from '@glassdome/testkit';
+import { freePort, waitFor } from '@glassdome/testkit';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import type { SimulatorOptions } from '../src/options';
 import { Simulator } from '../src/sim';
@@ -17,6 +17,8 @@ export interface SshHarness {
   sim: Simulator;
   ssh: SimulatorSsh;
   guestPort: number;
+  /** Waits until the VM's guest SSH listens (its OS is up) and returns its address. */
+  guestUp(vmid: number): Promise<string>;
   /** Runs a command line on the node as root. */
   node(command: string, stdin?: string): Promise<ExecResult>;
   stop(): Promise<void>;
@@ -75,6 +77,7 @@ export async function startSshHarness(options: Partial<SimulatorOptions> = {}): 
     ssh,
     guestPort,
     node: (command, stdin) => exec(root, command, stdin),
+    guestUp: (vmid) => waitFor(`guest ${vmid} listening`, () => ssh.guests.isListening(vmid) && sim.guest(vmid)?.ip),
     async stop() {
       root.end();
       await ssh.close();

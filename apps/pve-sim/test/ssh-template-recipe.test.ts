@@ -68,7 +68,7 @@ test('a VM cloned from the new template with ciuser and sshkeys is reachable ove
   const interfaces = await harness.node('qm guest cmd 150 network-get-interfaces');
   assert.equal(interfaces.code, 0, interfaces.stderr);
   assert.ok(interfaces.stdout.includes(`"ip-address" : "${ip}"`), interfaces.stdout);
-  await harness.ssh.guests.settled();
+  await harness.guestUp(150);
   const hostKey = harness.ssh.guests.machine(150)!.hostKey.publicKey;
   const guest = await connect({
     host: ip,
@@ -99,8 +99,7 @@ test('a guest knows its OS from the image its template was imported from', async
   assert.equal((await harness.node('cat > /root/ops.pub', `${key.publicKey}\n`)).code, 0);
   const built = await harness.node(build.join(' && '));
   assert.equal(built.code, 0, built.stderr);
-  const ip = await waitFor('guest 160 up', () => harness.sim.guest(160)?.ip);
-  await harness.ssh.guests.settled();
+  const ip = await harness.guestUp(160);
   const guest = await connect({
     host: ip,
     port: harness.guestPort,

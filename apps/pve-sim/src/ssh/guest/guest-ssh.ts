@@ -51,6 +51,11 @@ export class GuestSshManager {
     return this.machines.get(vmid);
   }
 
+  /** Whether the VM's SSH server is listening now. */
+  isListening(vmid: number): boolean {
+    return this.endpoints.has(vmid);
+  }
+
   /** Resolves once every pending listener change has been applied. */
   async settled(): Promise<void> {
     await Promise.all(this.transitions.values());
