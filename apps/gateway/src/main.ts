@@ -53,6 +53,8 @@ async function main(): Promise<void> {
     await backing.close();
   }, logger);
   logger.info({ pid: process.pid }, 'gateway ready');
+  // Printed whatever the log level: launchers and tests wait for this line.
+  process.stdout.write(`gateway ready (pid ${process.pid})\n`);
 }
 
 main().catch(exitWhenUnavailable('gateway', logger));

@@ -62,6 +62,8 @@ async function main(): Promise<void> {
     await backing.close();
   }, logger);
   logger.info({ pid: process.pid }, 'installer ready');
+  // Printed whatever the log level: launchers and tests wait for this line.
+  process.stdout.write(`installer ready (pid ${process.pid})\n`);
 }
 
 main().catch(exitWhenUnavailable('installer', logger));
