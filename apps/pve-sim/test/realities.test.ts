@@ -123,7 +123,8 @@ test('VM is locked (clone) while the clone worker holds the new id', async () =>
 });
 
 test('the guest agent is not running until its boot delay has passed', async () => {
-  const sim = await startTestSim();
+  // An agent boot delay (0.5 s real) long enough that the first call surely comes before it.
+  const sim = await startTestSim({ latencies: { agentStart: 50_000 } });
   try {
     assert.equal(await cloneTemplate(sim, 140), 'OK');
     const stopped = await sim.api('GET', '/nodes/pve01/qemu/140/agent/network-get-interfaces');
