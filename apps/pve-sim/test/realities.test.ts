@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import { cloneTemplate, startTestSim } from './helpers';
 
 test('nextid reserves nothing: concurrent callers get the same id, and a clone keeps it free until its worker starts', async () => {
-  // A wide clone window (2 s nominal) so the nextid call lands inside it on a busy machine.
-  const sim = await startTestSim({ latencies: { cloneWorkerStart: 20_000 } });
+  // A wide clone window (5 s nominal, 0.5 s real) so the nextid call lands inside it on a busy machine.
+  const sim = await startTestSim({ latencies: { cloneWorkerStart: 50_000 } });
   try {
     const [a, b] = await Promise.all([sim.api('GET', '/cluster/nextid'), sim.api('GET', '/cluster/nextid')]);
     assert.equal(a.body?.data, '100');
