@@ -19,7 +19,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
 test('--help lists every command and the exit codes, and exits 0', async () => {
   const { code, stdout } = await run(['--help']);
   assert.equal(code, 0);
-  for (const command of ['vm', 'lab', 'templates', 'alerts', 'overseer', 'status']) {
+  for (const command of ['setup', 'vm', 'lab', 'templates', 'alerts', 'overseer', 'status']) {
     assert.match(stdout, new RegExp(`^  ${command}\\b`, 'm'), `${command} is listed`);
   }
   assert.match(stdout, /Exit codes: 0 ok, 1 .*2 bad usage.*3 the API cannot be reached/);

@@ -31,12 +31,13 @@ export class CliContext {
     return this.io.stdout.isTTY === true;
   }
 
-  private get globals(): GlobalOptions {
+  /** The program's own options (--api-url, --api-key, --config). */
+  get globalOptions(): GlobalOptions {
     return this.program.opts<GlobalOptions>();
   }
 
   get configPath(): string {
-    return this.globals.config ?? defaultConfigPath(this.env);
+    return this.globalOptions.config ?? defaultConfigPath(this.env);
   }
 
   config(): ConfigFile {
@@ -44,7 +45,7 @@ export class CliContext {
   }
 
   client(): ApiClient {
-    return new ApiClient(resolveConnection(this.globals, this.env, this.config()));
+    return new ApiClient(resolveConnection(this.globalOptions, this.env, this.config()));
   }
 
   /** One line to stdout. */

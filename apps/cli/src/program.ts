@@ -7,6 +7,7 @@ import { registerVmCommands } from './commands/vm';
 import { CliContext, type CliIo } from './context';
 import { ExitCode } from './errors';
 import { describeError } from './format-error';
+import { registerSetupCommand } from './setup/command';
 
 /** The whole `glassdome` command tree, writing to `io`. A fresh one per run, so runs never share state. */
 export function buildProgram(io: CliIo): Command {
@@ -25,6 +26,7 @@ export function buildProgram(io: CliIo): Command {
     })
     // Subcommands inherit these when created: every error comes back to runCli as an exception.
     .exitOverride();
+  registerSetupCommand(program, ctx);
   registerVmCommands(program, ctx);
   registerLabCommands(program, ctx);
   registerTemplateCommands(program, ctx);

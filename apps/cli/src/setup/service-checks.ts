@@ -1,0 +1,68 @@
+import { checkRedis } from '@glassdome/queue';
+import pg from 'pg';
+import { ApiClient } from '../api-client';
+import { ApiRequestError } from '../errors';
+import type { SetupAnswers } from './answers';
+import { type CheckOutcome, failed, passed, reasonOf } from './outcome';
+
+/** What a Postgres error code means for the operator. */
+const POSTGRES_FIXES: Record<string, string> = {
+  ECONNREFUSED: 'start Postgres or fix the host and port',
+  '28P01': 'fix the user or password in the URL',
+  '28000': 'allow this user in pg_hba.conf or fix the user in the URL',
+  '3D000': 'create the database (createdb) or fix its name in the URL',
+};
+
+export async function checkRedisUrl(answers: SetupAnswers): Promise<CheckOutcome> {
+  try {
+    await checkRedis(answers.redisUrl);
+    return passed('Redis', 'answers PING');
+  } catch (error) {
+    return failed('Redis', reasonOf(error), 'start Redis or fix the URL (redis://host:6379)');
+  }
+}
+
+export async function checkPostgres(answers: SetupAnswers): Promise<CheckOutcome> {
+  const client = new pg.Client({ connectionString: answers.databaseUrl, connectionTimeoutMillis: 3_000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return passed('Postgres', 'connects and answers');
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? '';
+    return failed(
+      'Postgres',
+      `cannot use the database: ${reasonOf(error)}`,
+      POSTGRES_FIXES[code] ?? 'check the URL (postgres://user@host:5432/db)',
+    );
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function checkApi(answers: SetupAnswers): Promise<CheckOutcome> {
+  const client = new ApiClient({ apiUrl: answers.apiUrl.replace(/\/+$/, ''), apiKey: answers.apiKey ?? '' });
+  try {
+    const health = await client.probe('/healthz');
+    if (health.status !== 200)
+      return failed('Glassdome API', `/healthz answered ${health.status}`, 'check the API process logs');
+    if (!answers.apiKey)
+      return passed(
+        'Glassdome API',
+        `${answers.apiUrl} answers (no key given: commands will need --api-key or GLASSDOME_API_KEY)`,
+      );
+    await client.call('GET', '/labs', { query: { limit: 1 } });
+    return passed('Glassdome API', `${answers.apiUrl} answers and accepts the key`);
+  } catch (error) {
+    if (error instanceof ApiRequestError && error.status === 401) {
+      return failed(
+        'Glassdome API',
+        'the API refused the key',
+        'use a key from GLASSDOME_ADMIN_KEY or one created through POST /api/v1/keys',
+      );
+    }
+    // A first setup usually runs before the stack is up: worth a warning, not a reason to stop.
+    return { ...failed('Glassdome API', reasonOf(error), 'start the API (pnpm start) or fix its URL'), warning: true };
+  }
+}
