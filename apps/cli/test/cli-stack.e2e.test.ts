@@ -256,3 +256,55 @@ test('setup in a terminal asks, checks each answer, shows the fingerprints to tr
   assert.equal(config.api.key, stack.adminKey);
   assert.equal(config.ssh.hostKey, sim.info.sshHostKeyFingerprint);
 });
+
+test('Ctrl-C during --watch detaches without cancelling, and says how to follow or stop the lab', async () => {
+  const run = await glassdomeInPty(['lab', 'deploy', twoVmLab('cli-detach'), '--watch'], userEnv(), {
+    interruptOn: '\\(running\\)',
+  });
+  const screen = screenText(run.stdout);
+  assert.equal(run.code, 0, screen);
+  const detached =
+    /detached: lab cli-detach keeps deploying \(\w+\); follow it again with `glassdome lab watch ([0-9a-f-]{36})`/.exec(
+      screen,
+    );
+  assert.ok(detached, screen);
+  const labId = detached[1]!;
+
+  // Still deploying (or already done), never cancelled: following it again sees it through.
+  const again = await glassdome(['lab', 'watch', labId], userEnv());
+  assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
+  assert.match(again.stdout, /^lab cli-detach ready \(/m);
+
+  const shown = await glassdome(['lab', 'show', labId], userEnv());
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /^status: +ready$/m);
+  assert.match(shown.stdout, /^target:\n {2}STEP/m);
+
+  // A ready lab cannot be cancelled: the API's conflict comes back as one line and exit 1.
+  const cancel = await glassdome(['lab', 'cancel', labId], userEnv());
+  assert.equal(cancel.code, 1);
+  assert.match(cancel.stderr, /^error: a ready lab cannot be cancelled \(HTTP 409 \w+\)\n$/);
+
+  const destroyed = await glassdome(['lab', 'destroy', labId, '--json'], userEnv());
+  assert.equal(destroyed.code, 0, destroyed.stderr);
+  assert.equal((JSON.parse(destroyed.stdout) as { status: string }).status, 'destroying');
+});
+
+test('the overseer and catalog views answer as text and as JSON', async () => {
+  const alerts = await glassdome(['alerts', '--json'], userEnv());
+  assert.equal(alerts.code, 0, alerts.stderr);
+  assert.ok(Array.isArray(JSON.parse(alerts.stdout)));
+
+  const report = await glassdome(['overseer', 'report'], userEnv());
+  assert.equal(report.code, 0, report.stderr);
+  assert.match(report.stdout, /^labs: +.*ready \d+/m);
+  assert.match(report.stdout, /^vms: +/m);
+
+  const catalog = await glassdome(['lab', 'templates'], userEnv());
+  assert.equal(catalog.code, 0, catalog.stderr);
+  assert.match(catalog.stdout, /^ID +VMS +TITLE$/m);
+
+  const unknownAlert = await glassdome(['alerts', '--ack', '00000000-0000-4000-8000-000000000000'], userEnv());
+  assert.equal(unknownAlert.code, 2);
+  assert.match(unknownAlert.stderr, /^error: alert not found \(HTTP 404 not_found\)\n$/);
+});

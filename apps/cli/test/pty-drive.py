@@ -1,7 +1,7 @@
 """Runs a command in a pseudo-terminal, answering prompts as a person would.
 
 argv[1] is JSON: {"argv": [...], "env": {...}, "steps": [{"wait": regex, "send": text}], "timeout": s,
-"interrupt_on": regex (optional: send Ctrl-C once the screen shows it)}. Prints the raw screen
+"interrupt_on": regex (optional: type Ctrl-C once the screen shows it)}. Prints the raw screen
 transcript; exits with the command's exit code (124 when it had to be killed).
 """
 import fcntl, json, os, pty, re, select, signal, struct, sys, termios, time
@@ -41,7 +41,7 @@ while True:
         seen_until = len(transcript)
         steps.pop(0)
     elif interrupt_on and re.search(interrupt_on, fresh):
-        os.kill(pid, signal.SIGINT)
+        os.write(fd, b"\x03")
         interrupt_on = None
 _, status = os.waitpid(pid, 0)
 sys.stdout.buffer.write(transcript)
