@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { waitFor } from '@glassdome/testkit';
+import { ATTEMPT_SUCCEEDED } from '../src/remediation-history';
+import { countEvents, type Harness, liveAlerts, startHarness } from './harness';
+
+let h: Harness;
+before(async () => {
+  h = await startHarness('drift');
+});
+after(() => h?.stop());
+
+async function simStatus(vmid: number): Promise<string> {
+  return (await h.ctx.pve.vms.status(vmid)).status;
+}
+
+test('a lab VM stopped behind our back is detected by one scan and repaired before the next', async () => {
+  const vmid = await h.addSimVm();
+  const { vmId } = await h.seedLabVm(vmid, 'web');
+  await h.resourcesShow('the new VM running', (vms) => vms.get(vmid)?.status === 'running');
+  // The simulator's template 9000 is stopped too: templates are not stopped VMs.
+  const healthy = await h.scan();
+  assert.equal(healthy?.findings, 0);
+
+  await h.sim.admin('POST', `/vms/${vmid}/stop`);
+  await h.resourcesShow('the VM stopped', (vms) => vms.get(vmid)?.status === 'stopped');
+  const detected = await h.scan();
+  assert.equal(detected?.remediations, 1);
+  assert.deepEqual(
+    (await liveAlerts(h.db)).map((a) => [a.kind, a.subject]),
+    [['vm-stopped', `vm/${vmId}`]],
+  );
+  const observed = await h.db.selectFrom('vms').select('observed_status').where('id', '=', vmId).executeTakeFirst();
+  assert.equal(observed?.observed_status, 'stopped');
+
+  await waitFor('start-vm remediation', async () => (await countEvents(h.db, ATTEMPT_SUCCEEDED, vmId)) === 1);
+  assert.equal(await simStatus(vmid), 'running');
+  await h.resourcesShow('the VM running again', (vms) => vms.get(vmid)?.status === 'running');
+  const repaired = await h.scan();
+  assert.equal(repaired?.resolved, 1);
+  assert.deepEqual(await liveAlerts(h.db), []);
+  const event = await h.db
+    .selectFrom('events')
+    .select(['message', 'data'])
+    .where('kind', '=', ATTEMPT_SUCCEEDED)
+    .where('vm_id', '=', vmId)
+    .executeTakeFirstOrThrow();
+  assert.match(event.message, /start-vm succeeded: started VM \d+ .*reason: VM web .* is stopped, should run/);
+});
+
+test('a lab VM deleted behind our back raises a critical alert', async () => {
+  const vmid = await h.addSimVm();
+  const { vmId } = await h.seedLabVm(vmid, 'db');
+  await h.sim.admin('DELETE', `/vms/${vmid}`);
+  await h.resourcesShow('the VM gone', (vms) => !vms.has(vmid));
+  await h.scan();
+  const alerts = await liveAlerts(h.db);
+  assert.deepEqual(
+    alerts.map((a) => [a.kind, a.severity, a.subject]),
+    [['vm-missing', 'critical', `vm/${vmId}`]],
+  );
+  // Seen again: the same alert, not a second one.
+  await h.scan();
+  assert.deepEqual(
+    (await liveAlerts(h.db)).map((a) => a.id),
+    alerts.map((a) => a.id),
+  );
+  await h.db.updateTable('vms').set({ status: 'destroyed' }).where('id', '=', vmId).execute();
+  await h.scan();
+});
+
+test('a glassdome-tagged VM no record owns is reported as an orphan; other VMs are not', async () => {
+  const vmid = await h.addSimVm({ tags: ['glassdome'] });
+  const other = await h.addSimVm({ start: false, tags: ['other'] });
+  await h.resourcesShow('both new VMs with their tags', (vms) =>
+    [vmid, other].every((id) => (vms.get(id)?.tags.length ?? 0) > 0),
+  );
+  await h.scan();
+  assert.deepEqual(
+    (await liveAlerts(h.db)).map((a) => [a.kind, a.subject]),
+    [['orphan-vm', `vmid/${vmid}`]],
+  );
+  // Orphan removal is off by default: the VM is still there.
+  assert.equal(await simStatus(vmid), 'running');
+  await h.ctx.pve.waitForTask(await h.ctx.pve.vms.stop(vmid));
+  await h.ctx.pve.waitForTask(await h.ctx.pve.vms.destroy(vmid));
+  await h.resourcesShow('the orphan gone', (vms) => !vms.has(vmid));
+  await h.scan();
+  assert.deepEqual(await liveAlerts(h.db), []);
+});
+
+test('a node taken offline raises a critical alert that resolves when it returns', async () => {
+  await h.sim.admin('POST', '/faults', { nodeOffline: h.sim.info.node });
+  await h.scan();
+  assert.deepEqual(
+    (await liveAlerts(h.db)).map((a) => [a.kind, a.severity, a.subject]),
+    [['node-offline', 'critical', `node/${h.sim.info.node}`]],
+  );
+  await h.sim.admin('POST', '/faults', { nodeOffline: null });
+  const back = await h.scan();
+  assert.equal(back?.resolved, 1);
+  assert.deepEqual(await liveAlerts(h.db), []);
+});
