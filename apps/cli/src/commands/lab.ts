@@ -54,7 +54,7 @@ async function deployLab(ctx: CliContext, argument: string, options: DeployOptio
   await watchLab(ctx, client, answer.id, options.json === true);
 }
 
-function printLab(ctx: CliContext, lab: LabView & { copies?: number; expiresAt?: string | null; steps?: [] }): void {
+function printLab(ctx: CliContext, lab: LabView): void {
   const fields = {
     id: lab.id,
     name: lab.name,

@@ -39,6 +39,7 @@ export function vmRequestFromFlags(options: CreateOptions): Record<string, unkno
     cloudInit,
     provision: options.run?.map((run) => ({ run })),
   };
+  // The API's schemas are strict: flags left out must be absent keys, not `undefined` values.
   const clean = JSON.parse(JSON.stringify(body)) as Record<string, unknown>;
   const parsed = parseVmRequest(clean);
   if (!parsed.ok) {

@@ -7,6 +7,8 @@ export interface LabView {
   status: string;
   error?: string | null;
   createdAt: string;
+  copies?: number;
+  expiresAt?: string | null;
   vms: VmView[];
 }
 

@@ -128,11 +128,11 @@ function reportOutcome(ctx: CliContext, lab: LabView): void {
   ctx.print(`lab ${lab.name} ${lab.status} (${lab.id})`);
   if (lab.status !== 'ready')
     throw new WorkFailedError(
-      `lab ${lab.name} ended ${lab.status}: ${lab.error ?? 'see glassdome lab show ' + lab.id}`,
+      `lab ${lab.name} ended ${lab.status}: ${lab.error ?? `see glassdome lab show ${lab.id}`}`,
     );
 }
 
-/** Watches a lab to the end; answers the lab as it settled, or undefined when the user detached. */
+/** Watches a lab until it settles (exit 1 unless ready) or the user detaches with Ctrl-C (exit 0, lab untouched). */
 export async function watchLab(ctx: CliContext, client: ApiClient, labId: string, json: boolean): Promise<void> {
   const initial = await client.call<LabView>('GET', `/labs/${labId}`);
   const silent: WatchRenderer = { update() {}, event() {}, stop() {} };
