@@ -18,6 +18,8 @@ export interface OverseerSettings {
   sshProbePort: number | undefined;
   /** Where alert changes are POSTed. */
   webhookUrls: string[];
+  /** Key of the webhook HMAC signature; unsigned when undefined. */
+  webhookSecret: string | undefined;
   policy: RemediationPolicy;
   /** Names this process in scan records. */
   replica: string;
@@ -39,6 +41,7 @@ export function settingsFromEnv(env: OverseerEnv, replica: string): OverseerSett
     stepBoundSeconds: env.OVERSEER_STEP_BOUND_SECONDS,
     sshProbePort: env.OVERSEER_SSH_PROBE ? env.GUEST_SSH_PORT : undefined,
     webhookUrls: env.OVERSEER_WEBHOOK_URLS,
+    webhookSecret: env.OVERSEER_WEBHOOK_SECRET,
     policy: {
       enabled: env.OVERSEER_REMEDIATIONS,
       maxAttempts: env.OVERSEER_REMEDIATION_MAX_ATTEMPTS,

@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     handlers: {
       'overseer.scan': ({ platformId }, { job }) => scanPlatform(ctx, platformId, job.id),
       'overseer.remediate': (payload) => remediate(ctx, payload),
-      'alert.webhook': (payload, { signal }) => deliverWebhook(ctx, env.OVERSEER_WEBHOOK_SECRET, payload, signal),
+      'alert.webhook': (payload, { signal }) => deliverWebhook(ctx, payload, signal),
     },
     concurrency: env.WORKER_CONCURRENCY,
     shutdownMs: env.WORKER_SHUTDOWN_SECONDS * 1000,

@@ -25,7 +25,6 @@ export function signWebhook(secret: string, timestamp: string, body: string): st
 
 export async function deliverWebhook(
   ctx: OverseerContext,
-  secret: string | undefined,
   payload: JobPayload<'alert.webhook'>,
   signal: AbortSignal,
 ): Promise<{ status: number }> {
@@ -53,6 +52,7 @@ export async function deliverWebhook(
     'X-Glassdome-Event': `alert.${payload.event}`,
     'X-Glassdome-Timestamp': timestamp,
   };
+  const secret = ctx.settings.webhookSecret;
   if (secret) headers['X-Glassdome-Signature'] = signWebhook(secret, timestamp, body);
   const response = await fetch(payload.url, {
     method: 'POST',

@@ -101,3 +101,31 @@ test('a node taken offline raises a critical alert that resolves when it returns
   assert.equal(back?.resolved, 1);
   assert.deepEqual(await liveAlerts(h.db), []);
 });
+
+test('a lab past its TTL is handed to tear-down, once, with the reason on its timeline', async () => {
+  const vmid = await h.addSimVm();
+  const { labId } = await h.seedLabVm(vmid, 'expiring');
+  await h.db
+    .updateTable('labs')
+    .set({ expires_at: new Date(Date.now() - 1_000) })
+    .where('id', '=', labId)
+    .execute();
+  const scan = await h.scan();
+  assert.equal(scan?.remediations, 1);
+  await waitFor('the lab to be destroying', async () => {
+    const lab = await h.db.selectFrom('labs').select('status').where('id', '=', labId).executeTakeFirst();
+    return lab?.status === 'destroying';
+  });
+  const job = await h.ctx.producer.queues.lab.getJob(`lab-destroy.${labId}`);
+  assert.equal(job?.name, 'lab.destroy');
+  const event = await h.db
+    .selectFrom('events')
+    .select('message')
+    .where('lab_id', '=', labId)
+    .where('kind', '=', ATTEMPT_SUCCEEDED)
+    .executeTakeFirstOrThrow();
+  assert.match(event.message, /expire-lab succeeded: .*reason: lab lab-expiring is past its TTL/);
+  // A destroying lab is no longer expired: its alert resolves.
+  await h.scan();
+  assert.ok((await liveAlerts(h.db)).every((alert) => alert.kind !== 'lab-expired'));
+});

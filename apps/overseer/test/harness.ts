@@ -44,6 +44,7 @@ export const testSettings = (overrides: Partial<OverseerSettings> = {}): Oversee
   stepBoundSeconds: 3600,
   sshProbePort: undefined,
   webhookUrls: [],
+  webhookSecret: undefined,
   policy: {
     enabled: new Set(['start-vm', 'rewait-agent', 'reboot-vm', 'expire-lab']),
     maxAttempts: 3,
@@ -104,7 +105,7 @@ export async function startHarness(label: string, settings: OverseerSettings = t
       handlers: {
         'overseer.scan': ({ platformId }, { job }) => scanPlatform(ctx, platformId, job.id),
         'overseer.remediate': (payload) => remediate(ctx, payload),
-        'alert.webhook': (payload, { signal }) => deliverWebhook(ctx, undefined, payload, signal),
+        'alert.webhook': (payload, { signal }) => deliverWebhook(ctx, payload, signal),
       },
       shutdownMs: 5_000,
       logger,
