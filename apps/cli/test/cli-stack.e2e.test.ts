@@ -290,7 +290,7 @@ test('Ctrl-C during --watch detaches without cancelling, and says how to follow 
   assert.equal((JSON.parse(destroyed.stdout) as { status: string }).status, 'destroying');
 });
 
-test('the overseer and catalog views answer as text and as JSON', async () => {
+test('the overseer, catalog and template commands answer as text and as JSON', async () => {
   const alerts = await glassdome(['alerts', '--json'], userEnv());
   assert.equal(alerts.code, 0, alerts.stderr);
   assert.ok(Array.isArray(JSON.parse(alerts.stdout)));
@@ -303,6 +303,20 @@ test('the overseer and catalog views answer as text and as JSON', async () => {
   const catalog = await glassdome(['lab', 'templates'], userEnv());
   assert.equal(catalog.code, 0, catalog.stderr);
   assert.match(catalog.stdout, /^ID +VMS +TITLE$/m);
+
+  const planned = await glassdome(['lab', 'deploy', 'web-pentest-101', '--dry-run', '--json'], userEnv());
+  assert.equal(planned.code, 0, planned.stderr);
+  assert.equal((JSON.parse(planned.stdout) as { dryRun: boolean }).dryRun, true);
+  const unknownLab = await glassdome(['lab', 'deploy', 'no-such-lab', '--dry-run'], userEnv());
+  assert.equal(unknownLab.code, 2);
+  assert.match(unknownLab.stderr, /^error: .*template: is not a lab in the catalog \(HTTP 400 \w+\)\n$/);
+
+  const template = await glassdome(['templates', 'create', '--os', 'debian-12', '--json'], userEnv());
+  assert.equal(template.code, 0, template.stderr);
+  const queued = JSON.parse(template.stdout) as { id: string; status: string };
+  assert.equal(queued.status, 'queued');
+  const templates = await glassdome(['templates', 'list'], userEnv());
+  assert.match(templates.stdout, new RegExp(`^${queued.id} +debian-12 +`, 'm'));
 
   const unknownAlert = await glassdome(['alerts', '--ack', '00000000-0000-4000-8000-000000000000'], userEnv());
   assert.equal(unknownAlert.code, 2);
