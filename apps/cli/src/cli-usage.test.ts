@@ -128,3 +128,21 @@ test('the API down: exit 3, one line naming the URL and the cause', async () => 
     );
   }
 });
+
+test('setup without a terminal and without --non-interactive says how to run it', async () => {
+  const { code, stderr } = await run(['setup'], { GLASSDOME_CONFIG: join(dir, 'never-written.yaml') });
+  // The test runner's stdin is not a terminal, as in CI or a pipe.
+  assert.equal(code, 2);
+  assert.equal(stderr, 'error: no terminal to ask on: run `glassdome setup --non-interactive`\n');
+});
+
+test('setup --non-interactive names every answer it is missing and where it can come from', async () => {
+  const { code, stderr } = await run(['setup', '--non-interactive'], {
+    GLASSDOME_CONFIG: join(dir, 'never-written.yaml'),
+  });
+  assert.equal(code, 2);
+  assert.match(
+    stderr,
+    /^error: setup --non-interactive needs --token-secret \(or PROXMOX_TOKEN_SECRET\), --ssh-host \(or PROXMOX_SSH_HOST\), --ssh-key-file \(or PROXMOX_SSH_KEY_FILE\)\n$/,
+  );
+});

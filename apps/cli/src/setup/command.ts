@@ -56,10 +56,23 @@ async function runWizard(ctx: CliContext, answers: Partial<SetupAnswers>): Promi
   return answers as SetupAnswers;
 }
 
+/** The prompts read the process's own terminal; Ctrl-C in one ends setup without writing anything. */
+async function runWizardOnTerminal(ctx: CliContext, answers: Partial<SetupAnswers>): Promise<SetupAnswers> {
+  if (!process.stdin.isTTY) throw new UsageError('no terminal to ask on: run `glassdome setup --non-interactive`');
+  try {
+    return await runWizard(ctx, answers);
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ExitPromptError') {
+      throw new WorkFailedError('setup interrupted; nothing was written');
+    }
+    throw error;
+  }
+}
+
 async function runSetup(ctx: CliContext, { nonInteractive, ...flags }: SetupFlags): Promise<void> {
   const globals = { apiUrl: ctx.globalOptions.apiUrl, apiKey: ctx.globalOptions.apiKey };
   const answers = initialAnswers({ ...flags, ...globals }, ctx.env, ctx.config());
-  const done = nonInteractive ? await runNonInteractive(ctx, answers) : await runWizard(ctx, answers);
+  const done = nonInteractive ? await runNonInteractive(ctx, answers) : await runWizardOnTerminal(ctx, answers);
   writeConfigFile(ctx.configPath, configOf(done));
   ctx.print(`\nwrote ${ctx.configPath} (mode 0600: it holds the token secret${done.apiKey ? ' and the API key' : ''})`);
 }
