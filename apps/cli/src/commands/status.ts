@@ -102,6 +102,12 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
   withJson(
     program
       .command('status')
-      .description('stack health: API, Redis, Postgres, workers online per queue, cluster reachable'),
+      .description('stack health: API, Redis, Postgres, workers online per queue, cluster reachable')
+      .addHelpText(
+        'after',
+        '\nRedis and Postgres are as the API sees them (/readyz). Workers are counted in Redis (REDIS_URL and\n' +
+          "QUEUE_PREFIX, else the config file); the cluster is asked with the config file's Proxmox target.\n" +
+          'Exit 1 when any part is down, 3 when the API cannot be reached.',
+      ),
   ).action((options: { json?: boolean }) => runStatus(ctx, options));
 }

@@ -1,3 +1,4 @@
+import { OS_NAMES } from '@glassdome/lab';
 import type { Command } from 'commander';
 import type { CliContext } from '../context';
 import { renderTable } from '../table';
@@ -19,7 +20,7 @@ export function registerTemplateCommands(program: Command, ctx: CliContext): voi
     templates
       .command('create')
       .description('build an OS template on a node (done by the gateway over SSH)')
-      .requiredOption('--os <os>', 'operating system, e.g. ubuntu-22.04')
+      .requiredOption('--os <os>', `operating system: ${OS_NAMES.join(', ')}`)
       .option('--node <node>', "node to build it on (default: the API's PROXMOX_NODE)")
       .option('--vmid <vmid>', 'VMID of the template (default: 9000 + the OS position)', positiveInteger),
   ).action(async (options: { os: string; node?: string; vmid?: number; json?: boolean }) => {

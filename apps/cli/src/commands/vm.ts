@@ -1,4 +1,4 @@
-import { parseVmRequest } from '@glassdome/lab';
+import { OS_NAMES, parseVmRequest } from '@glassdome/lab';
 import type { Command } from 'commander';
 import type { CliContext } from '../context';
 import { UsageError, WorkFailedError } from '../errors';
@@ -85,7 +85,7 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
       .command('create')
       .description('deploy one VM from a template')
       .requiredOption('--name <name>', 'VM name (letters, digits, dashes)')
-      .requiredOption('--os <os>', 'operating system, e.g. ubuntu-22.04')
+      .requiredOption('--os <os>', `operating system: ${OS_NAMES.join(', ')}`)
       .option('--template <ref>', "clone this template instead of the OS's default one")
       .option('--cpus <n>', 'virtual CPUs (default: from the OS profile)', positiveInteger)
       .option('--memory <MiB>', 'memory in MiB (default: from the OS profile)', positiveInteger)
