@@ -113,7 +113,7 @@ export async function run(): Promise<string> {
       `One scan of ${vmids.length.toLocaleString('en')} running VMs on ${NODES.length} nodes (simulator in-process, no stats lag; remediation off).`,
       `A per-VM status poll would make ${(vmids.length + NODES.length).toLocaleString('en')} calls per scan; the scan reads one \`/cluster/resources\` answer.`,
       '',
-      "The standing findings are the nodes' local-lvm storages, which 2,000 thin 8 GiB disks each overfill.",
+      "The standing findings are the nodes' local-lvm storages, which 2,000 8 GiB disks each overfill.",
       '',
       '| scan | wall time | API calls | findings |',
       '| --- | ---: | ---: | ---: |',

@@ -94,9 +94,12 @@ export async function loadDesiredState(db: Db, platformId: string): Promise<Desi
       .execute(),
     db
       .selectFrom('steps')
-      .select(['vm_id', 'lab_id', 'name', 'started_at'])
-      .where('status', '=', 'running')
-      .where('started_at', 'is not', null)
+      .leftJoin('vms', 'vms.id', 'steps.vm_id')
+      .leftJoin('labs', 'labs.id', 'steps.lab_id')
+      .select(['steps.vm_id', 'steps.lab_id', 'steps.name', 'steps.started_at'])
+      .where('steps.status', '=', 'running')
+      .where('steps.started_at', 'is not', null)
+      .where((eb) => eb.or([eb('vms.platform_id', '=', platformId), eb('labs.platform_id', '=', platformId)]))
       .execute(),
   ]);
   return {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { acknowledgeAlert } from '@glassdome/db';
 import { waitFor } from '@glassdome/testkit';
 import { ATTEMPT_SUCCEEDED } from '../src/remediation-history';
 import { countEvents, type Harness, liveAlerts, startHarness } from './harness';
@@ -96,6 +97,14 @@ test('a node taken offline raises a critical alert that resolves when it returns
     (await liveAlerts(h.db)).map((a) => [a.kind, a.severity, a.subject]),
     [['node-offline', 'critical', `node/${h.sim.info.node}`]],
   );
+  const [alert] = await liveAlerts(h.db);
+  await acknowledgeAlert(h.db, alert!.id, 'operator');
+  await h.scan();
+  assert.deepEqual(
+    (await liveAlerts(h.db)).map((a) => [a.id, a.state]),
+    [[alert!.id, 'acknowledged']],
+    'seen again, an acknowledged alert stays acknowledged',
+  );
   await h.sim.admin('POST', '/faults', { nodeOffline: null });
   const back = await h.scan();
   assert.equal(back?.resolved, 1);
@@ -128,4 +137,20 @@ test('a lab past its TTL is handed to tear-down, once, with the reason on its ti
   // A destroying lab is no longer expired: its alert resolves.
   await h.scan();
   assert.ok((await liveAlerts(h.db)).every((alert) => alert.kind !== 'lab-expired'));
+});
+
+test('a deploy step running past its bound is reported stuck', async () => {
+  const vmid = await h.addSimVm();
+  const { vmId } = await h.seedLabVm(vmid, 'slow');
+  await h.db.updateTable('vms').set({ status: 'deploying' }).where('id', '=', vmId).execute();
+  await h.db
+    .insertInto('steps')
+    .values({ vm_id: vmId, name: 'wait-agent', status: 'running', started_at: new Date(Date.now() - 2 * 3600_000) })
+    .execute();
+  await h.scan();
+  const stuck = (await liveAlerts(h.db)).filter((alert) => alert.kind === 'deploy-stuck');
+  assert.deepEqual(
+    stuck.map((alert) => alert.subject),
+    [`vm/${vmId}/step/wait-agent`],
+  );
 });
