@@ -1,5 +1,5 @@
 /**
- * Every remediation attempt is a timeline event (`overseer.remediation.succeeded|failed`) carrying its
+ * Every remediation attempt is a timeline event (`remediation.succeeded|failed`, the kinds GET /overseer/report lists) carrying its
  * action, target and reason; the circuit breaker reads its history back from there.
  */
 import type { Db, JsonValue } from '@glassdome/db';
@@ -9,8 +9,10 @@ import type { RemediationAction } from './env';
 import type { RemediationTarget } from './findings';
 import type { AttemptRecord } from './policy';
 
-export const ATTEMPT_SUCCEEDED = 'overseer.remediation.succeeded';
-export const ATTEMPT_FAILED = 'overseer.remediation.failed';
+export const ATTEMPT_SUCCEEDED = 'remediation.succeeded';
+export const ATTEMPT_FAILED = 'remediation.failed';
+/** A remediation stopped being retried: its circuit breaker opened and an alert was raised instead. */
+export const BREAKER_OPENED = 'remediation.breaker-open';
 
 /** The thing a remediation acts on, as one string: a VM or lab id, or `node.vmid` for an orphan. */
 export function targetOf(target: Omit<RemediationTarget, 'action'>): string {

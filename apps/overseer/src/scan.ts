@@ -4,16 +4,15 @@
  * resolved, remediations planned, webhooks fanned out, and a scan record appended to the timeline.
  */
 import type { Db } from '@glassdome/db';
-import { type AlertEvent, appendEvents, type LiveAlert, resolveClearedAlerts, upsertAlerts } from './alert-store';
+import { appendEvents } from './alert-store';
 import type { OverseerContext } from './context';
 import { type DesiredState, loadDesiredState } from './desired';
 import type { Finding } from './findings';
 import { type Inventory, inventoryFromResources } from './inventory';
-import { notifyWebhooks } from './notify';
 import { recordObservedState } from './observed-store';
-import { planRemediations } from './plan-remediation';
 import { reconcile } from './reconcile';
 import { withScanLock } from './scan-lock';
+import { settleAlerts } from './settle-alerts';
 import { unreachableOverSsh } from './ssh-probe';
 
 export const SCAN_EVENT = 'overseer.scan.completed';
@@ -54,43 +53,6 @@ async function probeSsh(ctx: OverseerContext, desired: DesiredState, inventory: 
       : [],
   );
   return unreachableOverSsh(targets, { port, timeoutMs: 5_000, parallel: 32 });
-}
-
-function alertEvent(
-  kind: 'alert.opened' | 'alert.resolved',
-  alertId: string,
-  finding: Finding | undefined,
-  subject: string,
-): AlertEvent {
-  const data = finding?.data ?? {};
-  const verb = kind === 'alert.opened' ? 'opened' : 'resolved';
-  return {
-    kind,
-    message: finding ? `${verb}: ${finding.message}` : `${verb}: ${subject} is back to normal`,
-    vmId: typeof data.vmId === 'string' ? data.vmId : null,
-    labId: typeof data.labId === 'string' ? data.labId : null,
-    data: { alertId, subject, ...(finding ? { dedupKey: finding.dedupKey, severity: finding.severity } : {}) },
-  };
-}
-
-/** Raises alerts for the findings, plans their repairs, resolves what cleared; returns the counts. */
-async function settleAlerts(ctx: OverseerContext, platformId: string, findings: Finding[], now: Date) {
-  const live = await upsertAlerts(ctx.db, findings);
-  const plan = await planRemediations(ctx, platformId, findings, live, now);
-  const breakers = await upsertAlerts(ctx.db, plan.breakerFindings);
-  const all = [...findings, ...plan.breakerFindings];
-  const byKey = new Map(all.map((finding) => [finding.dedupKey, finding]));
-  const opened = [...live.values(), ...breakers.values()].filter((alert: LiveAlert) => alert.opened);
-  const resolved = await resolveClearedAlerts(ctx.db, platformId, [...byKey.keys()]);
-  await appendEvents(ctx.db, [
-    ...opened.map((alert) => alertEvent('alert.opened', alert.id, byKey.get(alert.dedupKey), alert.dedupKey)),
-    ...resolved.map((alert) => alertEvent('alert.resolved', alert.id, undefined, alert.subject)),
-  ]);
-  await notifyWebhooks(ctx, [
-    ...opened.map((alert) => ({ alertId: alert.id, event: 'opened' as const })),
-    ...resolved.map((alert) => ({ alertId: alert.id, event: 'resolved' as const })),
-  ]);
-  return { opened: opened.length, resolved: resolved.length, remediations: plan.enqueued };
 }
 
 async function runScan(ctx: OverseerContext, platformId: string, jobId: string | undefined): Promise<ScanSummary> {

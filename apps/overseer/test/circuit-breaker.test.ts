@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { waitFor } from '@glassdome/testkit';
-import { ATTEMPT_FAILED } from '../src/remediation-history';
+import { ATTEMPT_FAILED, BREAKER_OPENED } from '../src/remediation-history';
 import { countEvents, type Harness, liveAlerts, startHarness } from './harness';
 
 let h: Harness;
@@ -33,6 +33,7 @@ test('a VM that fails to restart three times trips the breaker and stops being r
   const again = await h.scan();
   assert.equal(again?.remediations, 0, 'an open breaker stays open');
   assert.equal(await countEvents(h.db, ATTEMPT_FAILED, vmId), 3);
+  assert.equal(await countEvents(h.db, BREAKER_OPENED, vmId), 1, 'the trip is on the timeline once');
   assert.equal((await h.ctx.pve.vms.status(vmid)).status, 'stopped');
 
   // Started by hand: the condition clears, and its breaker alert with it.
