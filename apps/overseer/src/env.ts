@@ -73,6 +73,8 @@ export const overseerEnv = z.object({
     .default(24 * 3600),
   /** Port of the Prometheus /metrics endpoint; 0 picks a free one, unset serves none. */
   OVERSEER_METRICS_PORT: vars.helpers.port.optional(),
+  /** Address the /metrics endpoint listens on (0.0.0.0 to be scraped from other hosts). */
+  OVERSEER_METRICS_HOST: z.string().default('127.0.0.1'),
   /** Name of this replica in scan records (defaults to host:pid). */
   OVERSEER_REPLICA: z.string().min(1).max(100).optional(),
 });

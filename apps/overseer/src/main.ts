@@ -33,7 +33,9 @@ async function main(): Promise<void> {
     metrics: new OverseerMetrics(),
   };
   const metricsServer =
-    env.OVERSEER_METRICS_PORT === undefined ? undefined : await ctx.metrics.serve(env.OVERSEER_METRICS_PORT);
+    env.OVERSEER_METRICS_PORT === undefined
+      ? undefined
+      : await ctx.metrics.serve(env.OVERSEER_METRICS_PORT, env.OVERSEER_METRICS_HOST);
   const workers = startWorkers({
     connect: () => createRedis(env.REDIS_URL, 'worker'),
     prefix: env.QUEUE_PREFIX,

@@ -56,8 +56,8 @@ export class OverseerMetrics {
     }
   }
 
-  /** Serves `GET /metrics` on `port` (0: any free port); resolves with the listening server. */
-  serve(port: number, host = '127.0.0.1'): Promise<Server> {
+  /** Serves `GET /metrics` on `host:port` (port 0: any free one); resolves with the listening server. */
+  serve(port: number, host: string): Promise<Server> {
     const server = createServer((req, res) => {
       if (req.method !== 'GET' || req.url !== '/metrics') {
         res.writeHead(404).end();

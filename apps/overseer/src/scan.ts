@@ -12,7 +12,7 @@ import { type Inventory, inventoryFromResources } from './inventory';
 import { recordObservedState } from './observed-store';
 import { reconcile } from './reconcile';
 import { withScanLock } from './scan-lock';
-import { settleAlerts } from './settle-alerts';
+import { raisePlatformUnreachable, settleAlerts } from './settle-alerts';
 import { unreachableOverSsh } from './ssh-probe';
 
 export const SCAN_EVENT = 'overseer.scan.completed';
@@ -57,7 +57,10 @@ async function probeSsh(ctx: OverseerContext, desired: DesiredState, inventory: 
 
 async function runScan(ctx: OverseerContext, platformId: string, jobId: string | undefined): Promise<ScanSummary> {
   const started = new Date();
-  const rows = await ctx.pve.client.get<Record<string, unknown>[]>('/cluster/resources');
+  const rows = await ctx.pve.client.get<Record<string, unknown>[]>('/cluster/resources').catch(async (error) => {
+    await raisePlatformUnreachable(ctx, platformId, error);
+    throw error;
+  });
   const inventory = inventoryFromResources(rows);
   const desired = await loadDesiredState(ctx.db, platformId);
   const [templates, sshUnreachable] = await Promise.all([

@@ -4,7 +4,7 @@
  */
 import { type AlertEvent, appendEvents, type LiveAlert, resolveClearedAlerts, upsertAlerts } from './alert-store';
 import type { OverseerContext } from './context';
-import type { Finding } from './findings';
+import { dedupKeyOf, type Finding } from './findings';
 import { notifyWebhooks } from './notify';
 import { planRemediations } from './plan-remediation';
 import { BREAKER_OPENED } from './remediation-history';
@@ -50,4 +50,25 @@ export async function settleAlerts(ctx: OverseerContext, platformId: string, fin
     ...resolved.map((alert) => ({ alertId: alert.id, event: 'resolved' as const })),
   ]);
   return { opened: opened.length, resolved: resolved.length, remediations: plan.enqueued };
+}
+
+/**
+ * The scan could not read the platform at all: raise (or keep) a critical alert for it. Nothing else
+ * is resolved, since nothing was observed; the next successful scan resolves this one.
+ */
+export async function raisePlatformUnreachable(ctx: OverseerContext, platformId: string, error: unknown) {
+  const subject = `platform/${platformId}`;
+  const reason = error instanceof Error ? error.message : String(error);
+  const finding: Finding = {
+    kind: 'platform-unreachable',
+    severity: 'critical',
+    dedupKey: dedupKeyOf(platformId, 'platform-unreachable', subject),
+    subject,
+    message: `the Proxmox API of platform ${platformId} could not be read: ${reason.slice(0, 300)}`,
+    data: { platformId },
+  };
+  const [alert] = (await upsertAlerts(ctx.db, [finding])).values();
+  if (!alert?.opened) return;
+  await appendEvents(ctx.db, [alertEvent('alert.opened', alert.id, finding, subject)]);
+  await notifyWebhooks(ctx, [{ alertId: alert.id, event: 'opened' }]);
 }

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { acknowledgeAlert } from '@glassdome/db';
-import { waitFor } from '@glassdome/testkit';
+import { createProxmox } from '@glassdome/proxmox';
+import { DEFAULT_PLATFORM } from '@glassdome/runtime';
+import { freePort, waitFor } from '@glassdome/testkit';
 import { ATTEMPT_SUCCEEDED } from '../src/remediation-history';
+import { scanPlatform } from '../src/scan';
 import { countEvents, type Harness, liveAlerts, startHarness } from './harness';
 
 let h: Harness;
@@ -153,4 +156,32 @@ test('a deploy step running past its bound is reported stuck', async () => {
     stuck.map((alert) => alert.subject),
     [`vm/${vmId}/step/wait-agent`],
   );
+});
+
+test('a platform whose API cannot be read raises a critical alert, resolved by the next good scan', async () => {
+  const unreachable = createProxmox({
+    baseUrl: `http://127.0.0.1:${await freePort()}`,
+    node: h.sim.info.node,
+    auth: { tokenId: h.sim.info.tokenId, tokenSecret: h.sim.info.tokenSecret },
+    retry: { attempts: 1 },
+  });
+  try {
+    await assert.rejects(scanPlatform({ ...h.ctx, pve: unreachable }, DEFAULT_PLATFORM));
+  } finally {
+    unreachable.close();
+  }
+  const alerts = await h.db
+    .selectFrom('alerts')
+    .selectAll()
+    .where('state', '<>', 'resolved')
+    .where('kind', '=', 'platform-unreachable')
+    .execute();
+  assert.deepEqual(
+    alerts.map((a) => [a.kind, a.severity, a.subject]),
+    [['platform-unreachable', 'critical', `platform/${DEFAULT_PLATFORM}`]],
+  );
+  assert.ok(!JSON.stringify(alerts).includes(h.sim.info.tokenSecret), 'no secret in the alert');
+  const back = await h.scan();
+  assert.ok((back?.resolved ?? 0) >= 1);
+  assert.ok((await liveAlerts(h.db)).every((alert) => alert.kind !== 'platform-unreachable'));
 });
