@@ -24,7 +24,7 @@ function labSpec() {
   };
   const vms = Array.from({ length: VMS }, (_, i) => {
     const dependsOn = new Set<string>();
-    if (i > 0 && random() < 0.8) dependsOn.add(`vm-${Math.floor(i - 1 - random() * Math.min(i, 6))}`);
+    if (i > 0 && random() < 0.8) dependsOn.add(`vm-${Math.max(0, Math.floor(i - 1 - random() * Math.min(i, 6)))}`);
     if (i > 3 && random() < 0.3) dependsOn.add(`vm-${Math.floor(random() * i)}`);
     return { name: `vm-${i}`, os: 'ubuntu-22.04', memoryMiB: 512, networks: ['lan'], dependsOn: [...dependsOn] };
   });
@@ -67,6 +67,7 @@ export async function run(): Promise<string> {
       headers: { Authorization: `Bearer ${stack.adminKey}`, 'Content-Type': 'application/json' },
       body: JSON.stringify(spec),
     });
+    if (response.status !== 202) throw new Error(`lab refused: ${response.status} ${await response.text()}`);
     const { id } = (await response.json()) as { id: string };
     const lab = await waitFor(
       'lab to settle',
