@@ -56,4 +56,10 @@ test('an orphan is destroyed only after its grace period', () => {
   assert.deepEqual(young, { kind: 'grace', untilMs: now.getTime() + 30_000 });
   const old = decideRemediation(policy, 'destroy-orphan', { now, alertFirstSeenAt: ago(60_000), history: [] });
   assert.equal(old.kind, 'run');
+  const noGrace = { ...policy, orphanGraceMs: 0 };
+  const seenByAFastClock = new Date(now.getTime() + 5);
+  assert.equal(
+    decideRemediation(noGrace, 'destroy-orphan', { now, alertFirstSeenAt: seenByAFastClock, history: [] }).kind,
+    'run',
+  );
 });

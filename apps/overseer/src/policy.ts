@@ -42,8 +42,9 @@ export function decideRemediation(
   if (!policy.enabled.has(action)) return { kind: 'disabled' };
   const now = context.now.getTime();
   if (action === 'destroy-orphan') {
-    const graceEnds = context.alertFirstSeenAt.getTime() + policy.orphanGraceMs;
-    if (now < graceEnds) return { kind: 'grace', untilMs: graceEnds };
+    // first_seen_at comes from Postgres' clock: clamp the skew, so a grace of 0 means "at once".
+    const reportedFor = Math.max(0, now - context.alertFirstSeenAt.getTime());
+    if (reportedFor < policy.orphanGraceMs) return { kind: 'grace', untilMs: now + policy.orphanGraceMs - reportedFor };
   }
   const failures = consecutiveFailures(context.history);
   if (failures >= policy.maxAttempts) return { kind: 'breaker-open', failures };

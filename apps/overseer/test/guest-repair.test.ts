@@ -51,3 +51,23 @@ test('a VM whose SSH does not answer is rebooted', async () => {
     h.ctx.settings.sshProbePort = undefined;
   }
 });
+
+test('with destroy-orphan enabled, an orphan past its grace period is destroyed', async () => {
+  const saved = h.ctx.settings.policy;
+  h.ctx.settings.policy = { ...saved, enabled: new Set([...saved.enabled, 'destroy-orphan']), orphanGraceMs: 0 };
+  try {
+    const vmid = await h.addSimVm({ tags: ['glassdome'] });
+    await h.resourcesShow('the orphan with its tag', (vms) => vms.get(vmid)?.tags.includes('glassdome') === true);
+    await h.scan();
+    await waitFor('destroy-orphan', async () => {
+      const rows = await h.db.selectFrom('events').select('message').where('kind', '=', ATTEMPT_SUCCEEDED).execute();
+      return rows.some((row) => row.message.startsWith(`destroy-orphan succeeded: destroyed orphan VM ${vmid}`));
+    });
+    await assert.rejects(h.ctx.pve.vms.status(vmid), /does not exist|not found|no such/i);
+    await h.resourcesShow('the orphan gone', (vms) => !vms.has(vmid));
+    await h.scan();
+    assert.ok((await liveAlerts(h.db)).every((alert) => alert.kind !== 'orphan-vm'));
+  } finally {
+    h.ctx.settings.policy = saved;
+  }
+});
