@@ -15,6 +15,8 @@ import {
   type TestSimulator,
 } from '@glassdome/testkit';
 import { parse } from 'yaml';
+import { runCli } from '../src/program';
+import { captureIo } from '../src/test-io';
 import { glassdome, glassdomeInPty, screenText } from './drive';
 
 let sim: TestSimulator;
@@ -56,6 +58,16 @@ function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   };
 }
 
+/**
+ * The same command in-process: for the follow-up reads, where a fresh process per call would only
+ * add seconds of start-up on a loaded machine without testing anything more.
+ */
+async function cli(args: string[], extra: NodeJS.ProcessEnv = {}) {
+  const capture = captureIo(userEnv(extra));
+  const code = await runCli(args, capture.io);
+  return { code, stdout: capture.stdout(), stderr: capture.stderr() };
+}
+
 function twoVmLab(name: string): string {
   const file = join(home, `${name}.yaml`);
   writeFileSync(
@@ -89,17 +101,17 @@ test('vm create --wait deploys a VM; list, show and destroy see it', async () =>
   assert.equal(vm.status, 'ready');
   assert.match(vm.ip, /^\d+\.\d+\.\d+\.\d+$/);
 
-  const listed = await glassdome(['vm', 'list', '--json'], userEnv());
+  const listed = await cli(['vm', 'list', '--json']);
   assert.equal(listed.code, 0, listed.stderr);
   assert.ok((JSON.parse(listed.stdout) as { id: string }[]).some((item) => item.id === vm.id));
 
-  const shown = await glassdome(['vm', 'show', vm.id], userEnv());
+  const shown = await cli(['vm', 'show', vm.id]);
   assert.equal(shown.code, 0, shown.stderr);
   assert.match(shown.stdout, /^status: +ready$/m);
   for (const step of ['reserve-vmid', 'clone', 'wait-ssh', 'verify'])
     assert.match(shown.stdout, new RegExp(`^${step} +done `, 'm'));
 
-  const destroyed = await glassdome(['vm', 'destroy', vm.id], userEnv());
+  const destroyed = await cli(['vm', 'destroy', vm.id]);
   assert.equal(destroyed.code, 0, destroyed.stderr);
   assert.match(destroyed.stdout, new RegExp(`VM ${vm.id}: destroying`));
 });
@@ -114,7 +126,7 @@ test('lab deploy --watch off a terminal prints plain progress lines and every VM
   }
   assert.match(run.stdout, /^lab cli-plain ready \(/m);
 
-  const listed = await glassdome(['lab', 'list', '--json', '--status', 'ready'], userEnv());
+  const listed = await cli(['lab', 'list', '--json', '--status', 'ready']);
   assert.equal(listed.code, 0, listed.stderr);
   assert.ok((JSON.parse(listed.stdout) as { name: string }[]).some((lab) => lab.name === 'cli-plain'));
 });
@@ -275,50 +287,50 @@ test('Ctrl-C during --watch detaches without cancelling, and says how to follow 
   assert.equal(again.code, 0, `${again.stdout}\n${again.stderr}`);
   assert.match(again.stdout, /^lab cli-detach ready \(/m);
 
-  const shown = await glassdome(['lab', 'show', labId], userEnv());
+  const shown = await cli(['lab', 'show', labId]);
   assert.equal(shown.code, 0, shown.stderr);
   assert.match(shown.stdout, /^status: +ready$/m);
   assert.match(shown.stdout, /^target:\n {2}STEP/m);
 
   // A ready lab cannot be cancelled: the API's conflict comes back as one line and exit 1.
-  const cancel = await glassdome(['lab', 'cancel', labId], userEnv());
+  const cancel = await cli(['lab', 'cancel', labId]);
   assert.equal(cancel.code, 1);
   assert.match(cancel.stderr, /^error: a ready lab cannot be cancelled \(HTTP 409 \w+\)\n$/);
 
-  const destroyed = await glassdome(['lab', 'destroy', labId, '--json'], userEnv());
+  const destroyed = await cli(['lab', 'destroy', labId, '--json']);
   assert.equal(destroyed.code, 0, destroyed.stderr);
   assert.equal((JSON.parse(destroyed.stdout) as { status: string }).status, 'destroying');
 });
 
 test('the overseer, catalog and template commands answer as text and as JSON', async () => {
-  const alerts = await glassdome(['alerts', '--json'], userEnv());
+  const alerts = await cli(['alerts', '--json']);
   assert.equal(alerts.code, 0, alerts.stderr);
   assert.ok(Array.isArray(JSON.parse(alerts.stdout)));
 
-  const report = await glassdome(['overseer', 'report'], userEnv());
+  const report = await cli(['overseer', 'report']);
   assert.equal(report.code, 0, report.stderr);
   assert.match(report.stdout, /^labs: +.*ready \d+/m);
   assert.match(report.stdout, /^vms: +/m);
 
-  const catalog = await glassdome(['lab', 'templates'], userEnv());
+  const catalog = await cli(['lab', 'templates']);
   assert.equal(catalog.code, 0, catalog.stderr);
   assert.match(catalog.stdout, /^ID +VMS +TITLE$/m);
 
-  const planned = await glassdome(['lab', 'deploy', 'web-pentest-101', '--dry-run', '--json'], userEnv());
+  const planned = await cli(['lab', 'deploy', 'web-pentest-101', '--dry-run', '--json']);
   assert.equal(planned.code, 0, planned.stderr);
   assert.equal((JSON.parse(planned.stdout) as { dryRun: boolean }).dryRun, true);
-  const unknownLab = await glassdome(['lab', 'deploy', 'no-such-lab', '--dry-run'], userEnv());
+  const unknownLab = await cli(['lab', 'deploy', 'no-such-lab', '--dry-run']);
   assert.equal(unknownLab.code, 2);
   assert.match(unknownLab.stderr, /^error: .*template: is not a lab in the catalog \(HTTP 400 \w+\)\n$/);
 
-  const template = await glassdome(['templates', 'create', '--os', 'debian-12', '--json'], userEnv());
+  const template = await cli(['templates', 'create', '--os', 'debian-12', '--json']);
   assert.equal(template.code, 0, template.stderr);
   const queued = JSON.parse(template.stdout) as { id: string; status: string };
   assert.equal(queued.status, 'queued');
-  const templates = await glassdome(['templates', 'list'], userEnv());
+  const templates = await cli(['templates', 'list']);
   assert.match(templates.stdout, new RegExp(`^${queued.id} +debian-12 +`, 'm'));
 
-  const unknownAlert = await glassdome(['alerts', '--ack', '00000000-0000-4000-8000-000000000000'], userEnv());
+  const unknownAlert = await cli(['alerts', '--ack', '00000000-0000-4000-8000-000000000000']);
   assert.equal(unknownAlert.code, 2);
   assert.match(unknownAlert.stderr, /^error: alert not found \(HTTP 404 not_found\)\n$/);
 });

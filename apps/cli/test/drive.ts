@@ -34,7 +34,7 @@ function collect(command: string, args: string[], env: NodeJS.ProcessEnv, timeou
 }
 
 /** `glassdome …args` with stdout and stderr as pipes (not a terminal). */
-export function glassdome(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 180_000): Promise<CliRun> {
+export function glassdome(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<CliRun> {
   return collect(process.execPath, [bin, ...args], env, timeoutMs);
 }
 
@@ -49,7 +49,7 @@ export function glassdomeInPty(
     env: { ...env, TERM: 'xterm-256color' },
     steps: options.steps ?? [],
     interrupt_on: options.interruptOn,
-    timeout: options.timeoutSeconds ?? 150,
+    timeout: options.timeoutSeconds ?? 90,
   };
   return collect('python3', [ptyDriver, JSON.stringify(spec)], process.env, (spec.timeout + 30) * 1000);
 }
