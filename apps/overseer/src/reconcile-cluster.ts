@@ -54,6 +54,8 @@ export function findTemplateDrift(desired: DesiredState, observed: Inventory, op
   const findings: Finding[] = [];
   for (const template of desired.templates) {
     const seen = observed.vms.get(template.vmid);
+    // On an offline node the listing hides what a VM is (`unknown`): the node's alert covers it.
+    if (seen?.status === 'unknown') continue;
     const subject = `template/${template.id}`;
     const data = { templateId: template.id, vmid: template.vmid, node: template.node, os: template.os };
     if (!seen?.template) {

@@ -174,6 +174,14 @@ test('a template that is missing, no longer a template, or edited is reported', 
   ]);
 });
 
+test('a template on an offline node is left to the node alert', () => {
+  const tpl = { id: 't1', node: 'pve01', os: 'ubuntu-22.04', vmid: 9000, name: 'tpl', configDigest: null };
+  const state = desired({ vms: [], templates: [tpl] });
+  assert.deepEqual(kinds([node('pve01', 'offline'), vm(9000, { status: 'unknown', tags: undefined })], state), [
+    'node-offline',
+  ]);
+});
+
 test('a lab past its TTL asks for tear-down', () => {
   const labs = [
     { id: labId, name: 'old', status: 'ready', expiresAt: new Date(now.getTime() - 1) },

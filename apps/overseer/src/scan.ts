@@ -37,8 +37,12 @@ async function readTemplateDigests(ctx: OverseerContext, desired: DesiredState, 
   const present = desired.templates.filter((t) => t.configDigest && inventory.vms.get(t.vmid)?.template);
   await Promise.all(
     present.map(async (template) => {
-      const config = await ctx.pve.vms.config(template.vmid, inventory.vms.get(template.vmid)!.node);
-      if (config.digest) digests.set(template.vmid, config.digest);
+      // One unreadable template must not cost the whole scan; it is simply not compared this time.
+      const config = await ctx.pve.vms.config(template.vmid, inventory.vms.get(template.vmid)!.node).catch((error) => {
+        ctx.logger.warn({ vmid: template.vmid, err: error }, 'template config unreadable');
+        return undefined;
+      });
+      if (config?.digest) digests.set(template.vmid, config.digest);
     }),
   );
   return { digests, calls: present.length };
