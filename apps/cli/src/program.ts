@@ -16,7 +16,10 @@ export function buildProgram(io: CliIo): Command {
   program
     .description('Deploy and watch VMs and labs on Glassdome, the cyber-range platform.')
     .option('--api-url <url>', 'API base URL (env GLASSDOME_URL, else the config file, else http://127.0.0.1:8001)')
-    .option('--api-key <key>', 'API key (env GLASSDOME_API_KEY, else the config file)')
+    .option(
+      '--api-key <key>',
+      'API key (env GLASSDOME_API_KEY, else the config file; the flag shows in ps, the env var does not)',
+    )
     .option('--config <file>', 'config file (env GLASSDOME_CONFIG, else ~/.config/glassdome/config.yaml)')
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText('after', '\nExit codes: 0 ok, 1 the work failed, 2 bad usage or input, 3 the API cannot be reached.')
