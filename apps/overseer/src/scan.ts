@@ -29,6 +29,9 @@ export interface ScanSummary {
   opened: number;
   resolved: number;
   remediations: number;
+  /** Nodes and storages as this scan saw them: the cluster side of the observed state. */
+  nodes: { node: string; online: boolean }[];
+  storages: { node: string; storage: string; usedBytes: number; totalBytes: number }[];
 }
 
 /** Current config digests of the recorded templates that still are templates: one call each. */
@@ -94,6 +97,8 @@ async function runScan(ctx: OverseerContext, platformId: string, jobId: string |
     vms: inventory.vms.size,
     findings: findings.length,
     ...settled,
+    nodes: inventory.nodes,
+    storages: inventory.storages,
   };
   recordMetrics(ctx, summary, inventory, findings);
   return summary;

@@ -94,5 +94,6 @@ test('two replicas run each scheduled scan once, one at a time, and serve metric
     assert.ok(byStart[i]!.startedAt >= byStart[i - 1]!.finishedAt, 'scans never overlap');
   }
   assert.ok(scans.every((scan) => scan.apiCalls === 1 && scan.platformId === 'default'));
+  assert.deepEqual(scans.at(-1)?.nodes, [{ node: sim.info.node, online: true }]);
   assert.match(metrics, /glassdome_overseer_scan_api_calls\{platform="default"\} 1/);
 });
