@@ -128,44 +128,47 @@ export async function startHarness(label: string, settings: OverseerSettings = t
           check(inventoryFromResources(await pve.client.get('/cluster/resources')).vms),
         );
       },
-      async seedLabVm(vmid, name) {
-        const lab = await db
-          .insertInto('labs')
-          .values({
-            name: `lab-${name}`,
-            platform_id: DEFAULT_PLATFORM,
-            status: 'ready',
-            spec: JSON.stringify({}),
-            graph: JSON.stringify({ tasks: [] }),
-            on_failure: 'fail',
-            copies: 1,
-          })
-          .returning('id')
-          .executeTakeFirstOrThrow();
-        const vm = await db
-          .insertInto('vms')
-          .values({
-            lab_id: lab.id,
-            copy: 0,
-            name,
-            os: 'ubuntu-22.04',
-            platform_id: DEFAULT_PLATFORM,
-            node: sim.info.node,
-            vmid,
-            status: 'ready',
-            ip: '127.64.0.10',
-            spec: JSON.stringify({}),
-          })
-          .returning('id')
-          .executeTakeFirstOrThrow();
-        return { labId: lab.id, vmId: vm.id };
-      },
+      seedLabVm: (vmid, name) => seedLabVm(db, sim.info.node, vmid, name),
       stop,
     };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** A lab (status ready) and one ready VM record in it owning `vmid`. */
+async function seedLabVm(db: Db, node: string, vmid: number, name: string) {
+  const lab = await db
+    .insertInto('labs')
+    .values({
+      name: `lab-${name}`,
+      platform_id: DEFAULT_PLATFORM,
+      status: 'ready',
+      spec: JSON.stringify({}),
+      graph: JSON.stringify({ tasks: [] }),
+      on_failure: 'fail',
+      copies: 1,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const vm = await db
+    .insertInto('vms')
+    .values({
+      lab_id: lab.id,
+      copy: 0,
+      name,
+      os: 'ubuntu-22.04',
+      platform_id: DEFAULT_PLATFORM,
+      node,
+      vmid,
+      status: 'ready',
+      ip: '127.64.0.10',
+      spec: JSON.stringify({}),
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return { labId: lab.id, vmId: vm.id };
 }
 
 /** Live (open or acknowledged) alerts, by kind and subject. */
