@@ -65,6 +65,8 @@ async function main(): Promise<void> {
     },
     'overseer ready',
   );
+  // Printed whatever the log level: launchers and tests wait for this line.
+  process.stdout.write(`overseer ready (pid ${process.pid})\n`);
 }
 
 main().catch(exitWhenUnavailable('overseer', logger));

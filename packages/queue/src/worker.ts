@@ -62,6 +62,7 @@ export interface WorkerGroup {
 export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
   let closing = false;
   const log = options.logger;
+  const connections: Redis[] = [];
   const workers = options.queues.map((queue) => {
     for (const name of jobsOfQueue(queue)) {
       if (!options.handlers[name]) throw new Error(`no handler for ${name} (queue ${queue})`);
@@ -70,7 +71,7 @@ export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
       queue,
       async (job, token, signal) => runJob(job, token, signal, options.handlers, log, () => closing),
       {
-        connection: options.connect(),
+        connection: connections[connections.push(options.connect()) - 1]!,
         prefix: options.prefix,
         concurrency: options.concurrency ?? 8,
         lockDuration: options.lockMs ?? 30_000,
@@ -92,15 +93,23 @@ export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
     async close() {
       if (closing) return;
       closing = true;
-      const bound = options.shutdownMs ?? 20_000;
-      const closed = Promise.all(workers.map((worker) => worker.close()));
-      if (await settlesWithin(closed, bound)) return;
-      log.warn({ boundMs: bound }, 'shutdown bound reached: handing back in-flight jobs');
-      for (const worker of workers) worker.cancelAllJobs('shutdown');
-      if (await settlesWithin(closed, 5_000)) return;
-      await Promise.all(workers.map((worker) => worker.close(true)));
+      try {
+        await closeWithin(workers, options.shutdownMs ?? 20_000, log);
+      } finally {
+        // BullMQ leaves connections it was handed open; they are ours to end.
+        for (const connection of connections) connection.disconnect();
+      }
     },
   };
+}
+
+async function closeWithin(workers: Worker[], boundMs: number, log: Logger): Promise<void> {
+  const closed = Promise.all(workers.map((worker) => worker.close()));
+  if (await settlesWithin(closed, boundMs)) return;
+  log.warn({ boundMs }, 'shutdown bound reached: handing back in-flight jobs');
+  for (const worker of workers) worker.cancelAllJobs('shutdown');
+  if (await settlesWithin(closed, 5_000)) return;
+  await Promise.all(workers.map((worker) => worker.close(true)));
 }
 
 async function runJob(
