@@ -1,5 +1,5 @@
-// `pnpm start`: the whole stack on one machine — the Proxmox simulator, the API, two installers and
-// the gateway — against the Redis and Postgres found on the machine. Prints what you need to use it.
+// `pnpm start`: the whole stack on one machine — the Proxmox simulator, the API, two installers, the
+// gateway and the overseer — against the Redis and Postgres found on the machine. Prints what you need to use it.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSimulator, startStack } from '@glassdome/testkit';
@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     redisUrl,
     queuePrefix: process.env.QUEUE_PREFIX ?? '{glassdome}',
     apiPort: Number(process.env.API_PORT ?? 8001),
+    overseer: true,
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
   });
   const { info } = sim;

@@ -3,7 +3,7 @@ import type { Logger } from '@glassdome/logger';
 import type { Admission, Proxmox, VmidAllocator } from '@glassdome/proxmox';
 import type { Producer } from '@glassdome/queue';
 import type { GuestKey } from '@glassdome/runtime';
-import type { HostKeyStore, SshPool } from '@glassdome/ssh';
+import type { PostgresHostKeyStore, SshPool } from '@glassdome/ssh';
 import type { InstallerEnv } from './env';
 
 /** What every installer handler works with; built once per process in main.ts. */
@@ -15,7 +15,7 @@ export interface InstallerContext {
   vmids: VmidAllocator;
   admission: Admission;
   ssh: SshPool;
-  hostKeys: HostKeyStore;
+  hostKeys: PostgresHostKeyStore;
   guestKey: GuestKey;
   logger: Logger;
 }

@@ -14,6 +14,7 @@ export async function removeVm(ctx: InstallerContext, vm: VmRow): Promise<void> 
     await ctx.vmids.releaseVmid({ platformId: DEFAULT_PLATFORM, owner: vm.id, vmid: lease });
   }
   await ctx.db.deleteFrom('vmid_leases').where('owner', '=', vm.id).execute();
+  if (vm.ip) await ctx.hostKeys.forget(vm.ip, ctx.env.GUEST_SSH_PORT);
   await updateVm(ctx.db, vm.id, { status: 'destroyed', ip: null });
   await ctx.db
     .updateTable('vms')

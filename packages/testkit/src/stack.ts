@@ -20,6 +20,8 @@ export interface StackOptions {
   installers?: number;
   /** @defaultValue true */
   gateway?: boolean;
+  /** @defaultValue false */
+  overseer?: boolean;
   /** Extra variables for every process. */
   env?: Record<string, string>;
   /** @defaultValue a free port */
@@ -34,6 +36,7 @@ export interface RunningStack {
   api: RunningProcess;
   installers: RunningProcess[];
   gateway: RunningProcess | undefined;
+  overseer: RunningProcess | undefined;
   /** Starts one more installer (e.g. to replace one a test killed). */
   addInstaller(): Promise<RunningProcess>;
   stop(): Promise<void>;
@@ -96,6 +99,11 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       gateway = launch('gateway', 'apps/gateway/src/main.ts');
       await gateway.waitForOutput('gateway ready', 60_000);
     }
+    let overseer: RunningProcess | undefined;
+    if (options.overseer) {
+      overseer = launch('overseer', 'apps/overseer/src/main.ts');
+      await overseer.waitForOutput('overseer ready', 60_000);
+    }
     return {
       apiUrl: `http://127.0.0.1:${apiPort}`,
       adminKey,
@@ -103,6 +111,7 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
       api,
       installers,
       gateway,
+      overseer,
       addInstaller,
       async stop() {
         await Promise.all(started.map((child) => child.stop(10_000)));

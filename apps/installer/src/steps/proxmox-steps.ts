@@ -103,5 +103,7 @@ export async function waitForAgent(ctx: InstallerContext, vm: VmRow) {
   });
   await updateVm(ctx.db, vm.id, { ip: found.ip });
   vm.ip = found.ip;
+  // A key recorded for this address belonged to an earlier VM that had it: this guest is new.
+  await ctx.hostKeys.forget(found.ip, ctx.env.GUEST_SSH_PORT);
   return { ip: found.ip };
 }
