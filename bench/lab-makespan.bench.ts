@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { createRedisPrefix, createTestDatabase, startSimulator, startStack, waitFor } from '@glassdome/testkit';
 import { createDb } from '../packages/db/src/index';
 import { compileLabGraph, criticalPath, parseLabSpec } from '../packages/lab/src/index';
+import { labJobId, Producer } from '../packages/queue/src/index';
 
 const VMS = 60;
 
@@ -115,15 +116,31 @@ export async function run(): Promise<string> {
     };
     const critical = criticalPath(graph, duration);
     const ratio = makespanMs / critical.lengthMs;
+    // The same graph weighted by each task's whole job (handler bookkeeping included): what is left
+    // of the makespan beyond it is the time tasks spent waiting in the queues.
+    const producer = await Producer.open(redis.url, redis.prefix);
+    const jobTimes = new Map<string, number>();
+    for (const task of graph.tasks) {
+      const queue = task.kind === 'network' ? producer.queues.network : producer.queues.lab;
+      const job = await queue.getJob(labJobId(id, task.id));
+      jobTimes.set(task.id, job?.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : 0);
+    }
+    await producer.close();
+    const jobCritical = criticalPath(graph, (task) => jobTimes.get(task.id) ?? 0);
     return [
       '## Lab makespan against the critical path',
       '',
       `A ${VMS}-VM lab, deep and uneven (critical path ${critical.path.length} tasks), simulator time scale 0.05,`,
       'api + 2 installers + gateway as separate processes, WORKER_CONCURRENCY=64, OPS_PER_NODE=64.',
       '',
-      '| lab status | makespan | critical path (measured task durations) | ratio | orchestration CPU per VM |',
-      '| --- | --- | --- | --- | --- |',
-      `| ${lab.status} | ${(makespanMs / 1000).toFixed(2)} s | ${(critical.lengthMs / 1000).toFixed(2)} s | ${ratio.toFixed(3)} | ${((cpu / VMS) * 1000).toFixed(0)} ms |`,
+      '| lab status | makespan | critical path of step durations | ratio | critical path of job durations | ratio | orchestration CPU per VM |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
+      `| ${lab.status} | ${(makespanMs / 1000).toFixed(2)} s | ${(critical.lengthMs / 1000).toFixed(2)} s | ${ratio.toFixed(3)} | ${(jobCritical.lengthMs / 1000).toFixed(2)} s | ${(makespanMs / jobCritical.lengthMs).toFixed(3)} | ${((cpu / VMS) * 1000).toFixed(0)} ms |`,
+      '',
+      'Step durations are the steps of each task as recorded in Postgres (clone, boot, SSH, provisioning);',
+      "job durations add each task's own bookkeeping (loading the lab, recording steps and events, adding",
+      'the tasks it made ready). The first ratio is the whole orchestration overhead, the second only the',
+      'time tasks waited in the queues beyond their dependencies.',
       '',
     ].join('\n');
   } finally {
