@@ -1,0 +1,204 @@
+/**
+ * apps/api throughput: accepted deploys/s and p50/p99 latency of `POST /api/v1/vms` (validate,
+ * authenticate, one Postgres transaction, enqueue), and the throughput of the whole pipeline —
+ * HTTP → Postgres → BullMQ → a worker whose handler does nothing — against raw BullMQ add+process of
+ * the same number of jobs on the same Redis, in the same run.
+ *
+ *   pnpm exec tsx bench/api.bench.ts
+ */
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { createRedisPrefix, createTestDatabase } from '@glassdome/testkit';
+import { createApp } from '../apps/api/src/app';
+import { ensureAdminKey } from '../apps/api/src/auth/keys';
+import { createDb, migrateToLatest } from '../packages/db/src/index';
+import { createLogger } from '../packages/logger/src/index';
+// bench/ has no package.json; this is the bullmq the queue package itself depends on.
+import { Queue, Worker } from '../packages/queue/node_modules/bullmq/dist/esm/index.js';
+import { createRedis, Producer, startWorkers } from '../packages/queue/src/index';
+
+const DEPLOYS = 400;
+const CONCURRENCY = 16;
+const WORKER_CONCURRENCY = 16;
+const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
+
+interface Load {
+  accepted: number;
+  seconds: number;
+  latenciesMs: number[];
+}
+
+/** Sends `count` deploys from CONCURRENCY clients; names carry `tag` so runs never collide. */
+async function deployBurst(url: string, count: number, tag: string): Promise<Load> {
+  const latenciesMs: number[] = [];
+  let accepted = 0;
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < count) {
+        const index = next++;
+        const sent = performance.now();
+        const response = await fetch(`${url}/api/v1/vms`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ name: `${tag}-${index}`, os: 'debian-12' }),
+        });
+        await response.arrayBuffer();
+        latenciesMs.push(performance.now() - sent);
+        if (response.status === 202) accepted++;
+      }
+    }),
+  );
+  return { accepted, seconds: (performance.now() - started) / 1000, latenciesMs };
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+/** Resolves when `workers` together have completed `count` jobs. */
+function completions(workers: Worker[], count: number): Promise<void> {
+  let done = 0;
+  return new Promise((resolve) => {
+    for (const worker of workers) {
+      worker.on('completed', () => {
+        if (++done === count) resolve();
+      });
+    }
+  });
+}
+
+/** Raw BullMQ: plain adds from CONCURRENCY callers, one worker with a no-op processor. */
+async function rawBullmq(url: string, prefix: string): Promise<number> {
+  // BullMQ leaves connections it is handed open, so the bench ends its own.
+  const connection = createRedis(url, 'worker');
+  const workerConnection = createRedis(url, 'worker');
+  const queue = new Queue('raw', { connection, prefix });
+  const worker = new Worker('raw', async () => undefined, {
+    connection: workerConnection,
+    prefix,
+    concurrency: WORKER_CONCURRENCY,
+  });
+  await worker.waitUntilReady();
+  const finished = completions([worker], DEPLOYS);
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < DEPLOYS) await queue.add('noop', { index: next++ }, { removeOnComplete: true });
+    }),
+  );
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  await worker.close();
+  await queue.close();
+  connection.disconnect();
+  workerConnection.disconnect();
+  return DEPLOYS / seconds;
+}
+
+/** The queue layer alone: the catalog-checked producer and startWorkers, with a handler that does nothing. */
+async function queueLayer(redisUrl: string, producer: Producer): Promise<number> {
+  const noop = async () => undefined;
+  const group = startWorkers({
+    connect: () => createRedis(redisUrl, 'worker'),
+    prefix: producer.prefix,
+    queues: ['template'],
+    handlers: { 'template.create': noop },
+    concurrency: WORKER_CONCURRENCY,
+    logger: createLogger({ name: 'bench', level: 'silent', format: 'json' }),
+  });
+  await Promise.all(group.workers.map((worker) => worker.waitUntilReady()));
+  const finished = completions(group.workers, DEPLOYS);
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < DEPLOYS) {
+        next++;
+        await producer.enqueue('template.create', { templateId: randomUUID() });
+      }
+    }),
+  );
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  await group.close();
+  return DEPLOYS / seconds;
+}
+
+/** The API's pipeline: deploys over HTTP, consumed by startWorkers with a handler that does nothing. */
+async function apiPipeline(url: string, redisUrl: string, prefix: string): Promise<number> {
+  const logger = createLogger({ name: 'bench', level: 'silent', format: 'json' });
+  const noop = async () => undefined;
+  const group = startWorkers({
+    connect: () => createRedis(redisUrl, 'worker'),
+    prefix,
+    queues: ['vm'],
+    handlers: { 'vm.deploy': noop, 'vm.destroy': noop },
+    concurrency: WORKER_CONCURRENCY,
+    logger,
+  });
+  await Promise.all(group.workers.map((worker) => worker.waitUntilReady()));
+  const finished = completions(group.workers, DEPLOYS);
+  const started = performance.now();
+  await deployBurst(url, DEPLOYS, 'pipe');
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  await group.close();
+  return DEPLOYS / seconds;
+}
+
+export async function run(): Promise<string> {
+  const database = await createTestDatabase('api_bench');
+  const redis = createRedisPrefix('api-bench');
+  const db = createDb(database.url, { maxConnections: 20 });
+  await migrateToLatest(db);
+  await ensureAdminKey(db, ADMIN_KEY);
+  const producer = await Producer.open(redis.url, redis.prefix);
+  const logger = createLogger({ name: 'api-bench', level: 'silent', format: 'json' });
+  const { app } = createApp({ db, producer, logger, node: 'pve01', rateLimit: 1_000_000_000 });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await deployBurst(url, 50, 'warm');
+    const load = await deployBurst(url, DEPLOYS, 'load');
+    await producer.queues.vm.obliterate({ force: true });
+    const pipeline = await apiPipeline(url, redis.url, redis.prefix);
+    const layer = await queueLayer(redis.url, producer);
+    const raw = await rawBullmq(redis.url, redis.prefix);
+    const fmt = (n: number) => n.toFixed(1);
+    return [
+      '## API gateway (apps/api)',
+      '',
+      `${DEPLOYS} deploys from ${CONCURRENCY} concurrent clients, in-process server, local Postgres and Redis;`,
+      `workers run ${WORKER_CONCURRENCY} jobs at once.`,
+      '',
+      '| measure | value |',
+      '| --- | --- |',
+      `| accepted deploys/s (POST /api/v1/vms → 202) | ${fmt(load.accepted / load.seconds)} (${load.accepted}/${DEPLOYS} accepted) |`,
+      `| latency p50 | ${fmt(percentile(load.latenciesMs, 50))} ms |`,
+      `| latency p99 | ${fmt(percentile(load.latenciesMs, 99))} ms |`,
+      `| pipeline: HTTP → Postgres → BullMQ → no-op worker (jobs/s) | ${fmt(pipeline)} |`,
+      `| queue layer: Producer.enqueue → startWorkers no-op (jobs/s) | ${fmt(layer)} |`,
+      `| raw BullMQ add + no-op process (jobs/s) | ${fmt(raw)} |`,
+      `| ratio queue layer / raw (aim ≥ 0.5) | ${(layer / raw).toFixed(2)} |`,
+      `| ratio whole pipeline / raw | ${(pipeline / raw).toFixed(2)} |`,
+      '',
+    ].join('\n');
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await producer.close();
+    await db.destroy();
+    await database.drop();
+    await redis.cleanup();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.stdout.write(`${await run()}\n`);
+}
