@@ -71,11 +71,12 @@ test('operations per node are capped across storages; linked clones take only a 
 });
 
 test('a slot is refreshed while held past its TTL, so nobody else gets in meanwhile', async () => {
-  const [first, second] = machines(2, { operationsPerNode: 1, slotTtlMs: 150 });
+  // The hold lasts several TTLs; the TTL is long enough that a loaded CI machine still refreshes in time.
+  const [first, second] = machines(2, { operationsPerNode: 1, slotTtlMs: 400 });
   const events: string[] = [];
   const long = first!.withNodeSlot('pve03', async () => {
     events.push('first-start');
-    await sleep(600);
+    await sleep(1500);
     events.push('first-end');
   });
   await sleep(20);

@@ -14,6 +14,8 @@ import { waitFor } from './wait';
 export interface SimulatorInfo {
   apiUrl: string;
   tlsFingerprint: string | null;
+  /** PEM of the CA that signed the API certificate; null over plain HTTP. */
+  caCert: string | null;
   tokenId: string;
   tokenSecret: string;
   rootPassword: string;
