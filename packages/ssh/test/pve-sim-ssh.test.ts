@@ -1,66 +1,29 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { freePort, type RunningProcess, startProcess, waitFor } from '@glassdome/testkit';
+import { startSimulator, type TestSimulator } from '@glassdome/testkit';
 import { HostKeyMismatchError, loadPrivateKey, SshCommandError, type SshPool, type SshTarget } from '../src/index';
 import { capturedPool } from './support';
 
-/** What the simulator writes to PVE_SIM_INFO_FILE once it listens (the fields this test uses). */
-interface SimInfo {
-  sshPort?: number;
-  sshHostKeyFingerprint: string;
-  sshPrivateKeyPath: string;
-}
-
-const repoRoot = new URL('../../..', import.meta.url).pathname;
-let sim: RunningProcess;
-let dir: string;
+let sim: TestSimulator;
 let pool: SshPool;
 let target: SshTarget;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'gd-ssh-sim-'));
-  const infoFile = join(dir, 'sim.json');
   // The simulator is an app; packages never import apps, so it runs as a child process like in production.
-  sim = startProcess(process.execPath, ['--import', 'tsx', 'apps/pve-sim/src/main.ts'], {
-    cwd: repoRoot,
-    name: 'pve-sim',
-    env: {
-      PVE_SIM_PORT: '0',
-      PVE_SIM_SSH_PORT: '0',
-      PVE_SIM_GUEST_SSH_PORT: String(await freePort()),
-      PVE_SIM_TLS: '0',
-      PVE_SIM_TIME_SCALE: '0.01',
-      PVE_SIM_INFO_FILE: infoFile,
-      LOG_LEVEL: 'warn',
-    },
-  });
-  const info = await waitFor(
-    'the simulator to report its SSH port',
-    () => {
-      if (sim.child.exitCode !== null) throw new Error(`pve-sim exited: ${sim.output().slice(-2000)}`);
-      if (!existsSync(infoFile)) return undefined;
-      const parsed = JSON.parse(readFileSync(infoFile, 'utf8')) as SimInfo;
-      return parsed.sshPort ? parsed : undefined;
-    },
-    { timeoutMs: 60_000, intervalMs: 100 },
-  );
+  sim = await startSimulator();
   target = {
     host: '127.0.0.1',
-    port: info.sshPort!,
+    port: sim.info.sshPort,
     username: 'root',
-    privateKey: await loadPrivateKey(info.sshPrivateKeyPath),
-    hostKey: { kind: 'pinned', fingerprints: [info.sshHostKeyFingerprint] },
+    privateKey: await loadPrivateKey(sim.info.sshPrivateKeyPath),
+    hostKey: { kind: 'pinned', fingerprints: [sim.info.sshHostKeyFingerprint] },
   };
   pool = capturedPool().pool;
 });
 
 after(async () => {
   pool?.close();
-  await sim?.stop(5000);
-  rmSync(dir, { recursive: true, force: true });
+  await sim?.stop();
 });
 
 test('waitForSsh reaches the simulated node', async () => {
