@@ -35,9 +35,10 @@ function makeShell(
   return { fs, shell, run, written };
 }
 
-test('quotes and backslashes split words as a POSIX shell does', () => {
-  const [item] = parseScript(`echo 'a b' "c \\"d\\" $HOME" e\\ f 'it'\\''s'`, { HOME: '/root' });
-  assert.deepEqual(item!.pipeline[0]!.argv, ['echo', 'a b', 'c "d" /root', 'e f', "it's"]);
+test('quotes and backslashes split words as a POSIX shell does', async () => {
+  const { run } = makeShell();
+  const result = await run(`printf '[%s]' 'a b' "c \\"d\\" $HOME" e\\ f 'it'\\''s'`);
+  assert.equal(result.stdout, '[a b][c "d" /root][e f][it\'s]');
 });
 
 test('sequencing operators, assignments and redirections are recognised, quoted ones are words', () => {
@@ -47,21 +48,75 @@ test('sequencing operators, assignments and redirections are recognised, quoted 
     [';', '&&', '||', ';'],
   );
   const first = items[0]!.pipeline[0]!;
-  assert.deepEqual(first.assignments, { A: '1' });
-  assert.deepEqual(first.argv, ['cmd', 'x']);
+  assert.equal(first.kind, 'simple');
+  if (first.kind !== 'simple') return;
+  assert.deepEqual(first.assignments, [{ name: 'A', value: '1' }]);
+  assert.deepEqual(first.words, ['cmd', 'x']);
   assert.deepEqual(first.redirects, [
     { fd: 1, op: '>', target: 'out' },
     { fd: 2, op: '>&', target: '1' },
   ]);
-  assert.deepEqual(items[1]!.pipeline[0]!.argv, ['echo', '&&']);
+  assert.deepEqual(items[1]!.pipeline[0], { kind: 'simple', assignments: [], words: ['echo', "'&&'"], redirects: [] });
 });
 
 test('unsupported or broken syntax is refused rather than guessed', () => {
   assert.throws(() => parseScript(`echo 'open`), ShellSyntaxError);
-  assert.throws(() => parseScript('echo $(id)'), /command substitution/);
+  assert.throws(() => parseScript('echo $(id'), /expecting "\)"/);
   assert.throws(() => parseScript('&& ls'), /"&&" unexpected/);
   assert.throws(() => parseScript('sleep 1 &'), /background/);
   assert.throws(() => parseScript('ls &&'), /end of file unexpected/);
+  assert.throws(() => parseScript('if true; then echo'), /end of file unexpected/);
+  assert.throws(() => parseScript('for x in a; do done'), /"done" unexpected/);
+  assert.throws(() => parseScript('fi'), /"fi" unexpected/);
+});
+
+test('variables expand when the command runs, not when the script is read', async () => {
+  const { run } = makeShell();
+  assert.equal((await run('x=1; echo $x; x="$x two"; echo "$x"')).stdout, '1\n1 two\n');
+  assert.equal((await run('false; echo $?; true; echo "$?"')).stdout, '1\n0\n');
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a JS template
+  assert.equal((await run('echo ${unset:-fallback} ${HOME:-no}')).stdout, 'fallback /root\n');
+  // Unquoted expansions split into fields, quoted ones do not.
+  assert.equal((await run('words="a  b"; printf "[%s]" $words "$words"')).stdout, '[a][b][a  b]');
+});
+
+test('command substitution: $(…) and backticks, nested, trailing newlines dropped', async () => {
+  const { run } = makeShell();
+  assert.equal((await run('echo "user=$(whoami)" `echo back`')).stdout, 'user=root back\n');
+  assert.equal((await run('echo "$(echo "$(echo deep)")!"')).stdout, 'deep!\n');
+  assert.equal((await run('pass="$(printf \'x\\n\\n\')"Aa1; echo "[$pass]"')).stdout, '[xAa1]\n');
+  assert.equal((await run('v=$(false); echo $?')).stdout, '1\n');
+});
+
+test('if / elif / else pick the branch whose condition succeeds', async () => {
+  const { run } = makeShell();
+  const script = (n: number) =>
+    `n=${n}\nif [ $n -eq 1 ]; then\n  echo one\nelif [ $n -eq 2 ]; then echo two\nelse echo many; fi`;
+  assert.equal((await run(script(1))).stdout, 'one\n');
+  assert.equal((await run(script(2))).stdout, 'two\n');
+  assert.equal((await run(script(5))).stdout, 'many\n');
+  assert.deepEqual(await run('if false; then echo no; fi'), { code: 0, stdout: '', stderr: '' });
+  // A failing condition is tested, so set -e does not stop the script there.
+  assert.equal((await run('set -e; if false; then :; fi; echo on')).stdout, 'on\n');
+});
+
+test('for loops over words and expansions; while and until loops are bounded', async () => {
+  const { run } = makeShell();
+  assert.equal((await run('for user in alice bob; do echo "hi $user"; done')).stdout, 'hi alice\nhi bob\n');
+  assert.equal((await run('list="a b c"\nfor x in $list\ndo\n  printf %s $x\ndone')).stdout, 'abc');
+  await run('echo 0 > /root/n');
+  const counted = await run('while [ ! -f /root/stop ]; do echo >> /root/n; touch /root/stop; done; wc -l < /root/n');
+  assert.equal(counted.stdout, '2\n');
+  assert.equal((await run('until true; do echo never; done')).stdout, '');
+  const endless = await run('while true; do :; done');
+  assert.equal(endless.code, 1);
+  assert.match(endless.stderr, /loop stopped by the simulator after 1000 rounds/);
+  assert.deepEqual(await run('set -e; for x in a b; do false; echo no; done; echo no'), {
+    code: 1,
+    stdout: '',
+    stderr: '',
+  });
+  assert.deepEqual(await run('for x in a b; do exit 7; done; echo no'), { code: 7, stdout: '', stderr: '' });
 });
 
 test('&&, || and ; follow exit statuses', async () => {

@@ -1,5 +1,14 @@
 import { posix } from 'node:path';
-import { type ListItem, parseScript, type Redirect, ShellSyntaxError, type SimpleCommand } from './parse';
+import { runCompound } from './compound';
+import { type ExpansionContext, expandHeredoc, expandText, expandWord } from './expand';
+import {
+  type ListItem,
+  parseScript,
+  type Redirect,
+  type ShellCommand,
+  ShellSyntaxError,
+  type SimpleCommand,
+} from './parse';
 import { type VirtualFile, VirtualFs, VirtualFsError } from './virtual-fs';
 
 /** One run of a command: its arguments (argv[0] is the name), environment, stdin and the shell running it. */
@@ -64,6 +73,10 @@ export class Shell {
   readonly env: Record<string, string>;
   /** `set -e`: stop at the first failing command that is not tested by `&&`/`||`. */
   errexit = false;
+  /** `$?`: the status of the last pipeline (or command substitution). */
+  lastStatus = 0;
+  /** How many `if`/`while` conditions are running, where `set -e` does not apply. */
+  private testedDepth = 0;
 
   constructor(readonly options: ShellOptions) {
     this.fs = options.fs;
@@ -94,23 +107,57 @@ export class Shell {
   async run(script: string, streams: ShellStreams): Promise<number> {
     let items: ListItem[];
     try {
-      items = parseScript(script, this.env);
+      items = parseScript(script);
     } catch (error) {
       if (!(error instanceof ShellSyntaxError)) throw error;
       streams.stderr(`sh: 1: ${error.message}\n`);
       return 2;
     }
-    let status = 0;
+    return (await this.runList(items, streams)).code;
+  }
+
+  /** Runs pipelines joined by `;`, `&&`, `||`; `exit` or a `set -e` failure ends the whole script. */
+  async runList(items: ListItem[], streams: ShellStreams): Promise<Status> {
+    let result: Status = { code: 0, exit: false };
     for (const [index, item] of items.entries()) {
-      if ((item.connector === '&&' && status !== 0) || (item.connector === '||' && status === 0)) continue;
-      const result = await this.runPipeline(item.pipeline, streams);
-      status = result.code;
-      if (result.exit) return status;
+      if ((item.connector === '&&' && result.code !== 0) || (item.connector === '||' && result.code === 0)) continue;
+      result = await this.runPipeline(item.pipeline, streams);
+      this.lastStatus = result.code;
+      if (result.exit) return result;
       const next = items[index + 1]?.connector;
-      const tested = next === '&&' || next === '||' || item.connector !== ';';
-      if (this.errexit && status !== 0 && !tested) return status;
+      const tested = next === '&&' || next === '||' || item.connector !== ';' || this.testedDepth > 0;
+      if (this.errexit && result.code !== 0 && !tested) return { code: result.code, exit: true };
     }
-    return status;
+    return result;
+  }
+
+  /** Runs a list whose status is tested (an `if` or `while` condition), where `set -e` does not apply. */
+  async runCondition(items: ListItem[], streams: ShellStreams): Promise<Status> {
+    this.testedDepth++;
+    try {
+      return await this.runList(items, streams);
+    } finally {
+      this.testedDepth--;
+    }
+  }
+
+  /** How words expand in this shell: its variables, `$?`, and command substitution in a subshell. */
+  expansion(stderr: (text: string) => void): ExpansionContext {
+    return {
+      lookup: (name) => {
+        if (name === '?') return String(this.lastStatus);
+        if (name === '$') return String(SIMULATED_PID);
+        if (name === '#') return '0';
+        if (name === '0') return 'sh';
+        return this.env[name];
+      },
+      substitute: async (script) => {
+        let output = '';
+        const subshell = this.subshell();
+        this.lastStatus = await subshell.run(script, { stdout: (text) => (output += text), stderr });
+        return output;
+      },
+    };
   }
 
   /** Runs one already-split command (argv[0] is the name) with the given stdin; used by `sudo`, `xargs`-likes. */
@@ -162,45 +209,61 @@ export class Shell {
     return VirtualFs.resolve(path, this.cwd);
   }
 
-  private async runPipeline(pipeline: SimpleCommand[], streams: ShellStreams) {
+  private async runPipeline(pipeline: ShellCommand[], streams: ShellStreams): Promise<Status> {
     let stdin = streams.stdin ?? (async () => '');
-    let last = { code: 0, exit: false };
+    let last: Status = { code: 0, exit: false };
     for (const [index, command] of pipeline.entries()) {
       const isLast = index === pipeline.length - 1;
       let piped = '';
-      const sinks = {
-        stdout: isLast ? streams.stdout : (text: string) => (piped += text),
-        stderr: streams.stderr,
-      };
-      last = await this.runCommand(command, stdin, sinks);
+      const stdout = isLast ? streams.stdout : (text: string) => (piped += text);
+      const sinks = { stdout, stderr: streams.stderr, stdin };
+      last =
+        command.kind === 'simple' ? await this.runCommand(command, sinks) : await runCompound(this, command, sinks);
       const output = piped;
       stdin = async () => output;
     }
     return last;
   }
 
-  private async runCommand(
-    command: SimpleCommand,
-    stdin: () => Promise<string>,
-    sinks: { stdout(text: string): void; stderr(text: string): void },
-  ) {
+  private async runCommand(command: SimpleCommand, streams: Required<ShellStreams>): Promise<Status> {
+    const context = this.expansion(streams.stderr);
+    const argv: string[] = [];
+    for (const word of command.words) argv.push(...(await expandWord(word, context)));
+    const assignments: Record<string, string> = {};
+    for (const { name, value } of command.assignments) assignments[name] = await expandText(value, context);
+    const expandedStatus = this.lastStatus;
     let routes: Routes;
     try {
-      routes = this.openRedirects(command.redirects, stdin, sinks);
+      routes = this.openRedirects(await this.expandRedirects(command.redirects, context), streams.stdin, streams);
     } catch (error) {
-      sinks.stderr(`sh: 1: ${describeRedirectError(error)}\n`);
+      streams.stderr(`sh: 1: ${describeRedirectError(error)}\n`);
       return { code: 2, exit: false };
     }
-    if (command.argv.length === 0) return { code: 0, exit: false };
-    const result = await this.execute(command.argv, routes.stdin, command.assignments);
+    if (argv.length === 0) {
+      // A bare assignment sets the shell's variable; its status is that of the last substitution.
+      Object.assign(this.env, assignments);
+      return { code: command.assignments.length > 0 ? expandedStatus : 0, exit: false };
+    }
+    const result = await this.execute(argv, routes.stdin, assignments);
     try {
       routes.stdout(result.stdout);
       routes.stderr(result.stderr);
     } catch (error) {
-      sinks.stderr(`sh: 1: ${describeRedirectError(error)}\n`);
+      streams.stderr(`sh: 1: ${describeRedirectError(error)}\n`);
       return { code: 2, exit: false };
     }
     return { code: result.code, exit: result.exit };
+  }
+
+  private async expandRedirects(redirects: Redirect[], context: ExpansionContext): Promise<Redirect[]> {
+    const expanded: Redirect[] = [];
+    for (const redirect of redirects) {
+      let target = redirect.target;
+      if (redirect.op !== '<<') target = await expandText(target, context);
+      else if (!redirect.literal) target = await expandHeredoc(target, context);
+      expanded.push({ ...redirect, target });
+    }
+    return expanded;
   }
 
   /** Applies redirections left to right, as POSIX does (`> f 2>&1` sends both to f). */
@@ -247,6 +310,15 @@ export class Shell {
     };
   }
 }
+
+/** What a pipeline or compound command ended with; `exit` stops the script. */
+export interface Status {
+  code: number;
+  exit: boolean;
+}
+
+/** What `$$` answers: a guest has no real process to name. */
+const SIMULATED_PID = 4242;
 
 interface Routes {
   stdin: () => Promise<string>;

@@ -1,10 +1,15 @@
 /**
- * A deliberately small POSIX-shell reader for the simulator: words with single/double quotes and
- * backslashes, `$NAME`/`${NAME}` expansion, `;` `&&` `||` `|` sequencing, `>`, `>>`, `<`,
- * `2>&1`-style redirections and here-documents. Anything beyond that (command substitution,
- * background jobs, compound commands) is refused with a syntax error instead of being
- * half-understood, because the simulator never hands a command line to a real shell.
+ * A deliberately small POSIX-shell reader for the simulator: words with quotes, backslashes,
+ * `$NAME`/`${NAME}`, `$(…)` and backticks kept as written (expand.ts expands them when the command
+ * runs, as a shell does); `;` `&&` `||` `|` sequencing; `>`, `>>`, `<`, `2>&1`-style redirections
+ * and here-documents; `if`, `for` and `while`/`until`. Anything beyond that (background jobs,
+ * `case`, functions) is refused with a syntax error instead of being half-understood, because the
+ * simulator never hands a command line to a real shell.
  */
+import { ShellSyntaxError } from './syntax-error';
+import { scanWord } from './word-scan';
+
+export { ShellSyntaxError };
 
 export type Connector = ';' | '&&' | '||';
 
@@ -13,33 +18,55 @@ export interface Redirect {
   fd: number;
   /** `>` truncates, `>>` appends, `<` reads, `<<` feeds a here-document, `>&` duplicates onto another descriptor. */
   op: '>' | '>>' | '<' | '<<' | '>&';
-  /** A path; for `>&` the target descriptor number as text; for `<<` the here-document's body. */
+  /** A word as written; for `>&` the target descriptor; for `<<` the here-document's body. */
   target: string;
+  /** `<<'EOF'`: the body is taken literally, without expansion. @defaultValue false */
+  literal?: boolean;
 }
 
 export interface SimpleCommand {
-  /** `NAME=value` words before the command name; they only affect this command's environment. */
-  assignments: Record<string, string>;
-  argv: string[];
+  kind: 'simple';
+  /** `NAME=value` words before the command name, values as written. */
+  assignments: Array<{ name: string; value: string }>;
+  /** Words as written (quotes and `$…` still in them). */
+  words: string[];
   redirects: Redirect[];
 }
+
+export interface IfCommand {
+  kind: 'if';
+  /** `if`/`elif` conditions with their bodies, in order. */
+  branches: Array<{ condition: ListItem[]; body: ListItem[] }>;
+  /** The `else` body. @defaultValue none */
+  otherwise?: ListItem[];
+}
+
+export interface ForCommand {
+  kind: 'for';
+  variable: string;
+  /** The words after `in`, as written. */
+  items: string[];
+  body: ListItem[];
+}
+
+export interface WhileCommand {
+  kind: 'while';
+  /** `until` loops while the condition fails. */
+  until: boolean;
+  condition: ListItem[];
+  body: ListItem[];
+}
+
+export type ShellCommand = SimpleCommand | IfCommand | ForCommand | WhileCommand;
 
 export interface ListItem {
   /** How this pipeline is joined to the previous one (`;` for the first). */
   connector: Connector;
-  pipeline: SimpleCommand[];
-}
-
-/** Raised for input the mini-shell cannot read; the message follows dash's wording. */
-export class ShellSyntaxError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ShellSyntaxError';
-  }
+  pipeline: ShellCommand[];
 }
 
 type Token =
-  | { kind: 'word'; value: string; assignable: boolean }
+  | { kind: 'word'; value: string }
   | { kind: 'op'; value: string }
   | { kind: 'redirect'; redirect: Omit<Redirect, 'target'> & { target?: string } };
 
@@ -48,24 +75,18 @@ const OPERATORS = ['&&', '||', '<<-', '<<', '>>', '>&', ';', '|', '>', '<', '&']
 interface PendingHeredoc {
   token: Extract<Token, { kind: 'redirect' }>;
   delimiter: string;
-  /** A quoted delimiter (`<<'EOF'`) turns expansion off in the body. */
-  literal: boolean;
   /** `<<-` strips leading tabs from body lines and the delimiter line. */
   stripTabs: boolean;
 }
 
-/** Splits a command line into words and operators, expanding variables from `env`. */
+/** Splits a command line into words (as written) and operators. */
 class Lexer {
   readonly tokens: Token[] = [];
   private index = 0;
   private word: string | undefined;
-  private quotedBeforeEquals = false;
   private readonly heredocs: PendingHeredoc[] = [];
 
-  constructor(
-    private readonly line: string,
-    private readonly env: Record<string, string | undefined>,
-  ) {}
+  constructor(private readonly line: string) {}
 
   run(): Token[] {
     const { line } = this;
@@ -82,8 +103,12 @@ class Lexer {
         while (this.index < line.length && line[this.index] !== '\n') this.index++;
       } else if ('&|;<>'.includes(char)) {
         this.readOperator();
+      } else if (char === '\\' && line[this.index + 1] === '\n') {
+        this.index += 2;
       } else {
-        this.readWordPart(char);
+        const end = scanWord(line, this.index);
+        this.word = (this.word ?? '') + line.slice(this.index, end);
+        this.index = end;
       }
     }
     this.flush();
@@ -92,39 +117,8 @@ class Lexer {
   }
 
   private flush() {
-    if (this.word !== undefined) {
-      const assignable = !this.quotedBeforeEquals && /^[A-Za-z_]\w*=/.test(this.word);
-      this.tokens.push({ kind: 'word', value: this.word, assignable });
-    }
+    if (this.word !== undefined) this.tokens.push({ kind: 'word', value: this.word });
     this.word = undefined;
-    this.quotedBeforeEquals = false;
-  }
-
-  private append(text: string, quoted: boolean) {
-    if (quoted && !(this.word ?? '').includes('=')) this.quotedBeforeEquals = true;
-    this.word = (this.word ?? '') + text;
-  }
-
-  private readWordPart(char: string) {
-    const { line, env } = this;
-    if (char === "'") {
-      const end = line.indexOf("'", this.index + 1);
-      if (end < 0) throw new ShellSyntaxError('Syntax error: Unterminated quoted string');
-      this.append(line.slice(this.index + 1, end), true);
-      this.index = end + 1;
-    } else if (char === '"') {
-      this.index = readDoubleQuoted(line, this.index + 1, env, (text) => this.append(text, true));
-    } else if (char === '\\') {
-      if (line[this.index + 1] !== '\n') this.append(line[this.index + 1] ?? '', true);
-      this.index += 2;
-    } else if (char === '$') {
-      this.index = readVariable(line, this.index, env, (text) => this.append(text, false));
-    } else if (char === '`') {
-      throw new ShellSyntaxError('Syntax error: command substitution is not supported by the simulator');
-    } else {
-      this.append(char, false);
-      this.index++;
-    }
   }
 
   private readOperator() {
@@ -142,8 +136,11 @@ class Lexer {
   private readHeredocStart(stripTabs: boolean) {
     const match = /^[ \t]*(['"]?)([A-Za-z0-9_.-]+)\1/.exec(this.line.slice(this.index));
     if (!match) throw new ShellSyntaxError('Syntax error: redirection unexpected');
-    const token: PendingHeredoc['token'] = { kind: 'redirect', redirect: { fd: 0, op: '<<' } };
-    this.heredocs.push({ token, delimiter: match[2]!, literal: match[1] !== '', stripTabs });
+    const token: PendingHeredoc['token'] = {
+      kind: 'redirect',
+      redirect: { fd: 0, op: '<<', literal: match[1] !== '' },
+    };
+    this.heredocs.push({ token, delimiter: match[2]!, stripTabs });
     this.tokens.push(token);
     this.index += match[0].length;
   }
@@ -161,8 +158,7 @@ class Lexer {
         if (text === heredoc.delimiter) break;
         body.push(text);
       }
-      const content = body.map((text) => `${text}\n`).join('');
-      heredoc.token.redirect.target = heredoc.literal ? content : expandVariables(content, this.env);
+      heredoc.token.redirect.target = body.map((text) => `${text}\n`).join('');
     }
     return index;
   }
@@ -175,126 +171,186 @@ function operatorToken(op: string, fd: number | undefined): Token {
   return { kind: 'op', value: op };
 }
 
-/** `$NAME` / `${NAME}` expansion of an unquoted here-document body. */
-function expandVariables(text: string, env: Record<string, string | undefined>): string {
-  let out = '';
-  for (let index = 0; index < text.length; ) {
-    if (text[index] === '$') {
-      index = readVariable(text, index, env, (value) => {
-        out += value;
-      });
-    } else {
-      out += text[index++];
-    }
+/** Recursive descent over the tokens: lists, pipelines, simple and compound commands. */
+class Parser {
+  private index = 0;
+
+  constructor(private readonly tokens: Token[]) {}
+
+  parseScript(): ListItem[] {
+    const items = this.parseList(new Set());
+    const rest = this.tokens[this.index];
+    if (rest) throw unexpected(rest.kind === 'redirect' ? rest.redirect.op : rest.value);
+    return items;
   }
-  return out;
-}
 
-function readDoubleQuoted(
-  line: string,
-  start: number,
-  env: Record<string, string | undefined>,
-  emit: (text: string) => void,
-): number {
-  let index = start;
-  let text = '';
-  while (index < line.length && line[index] !== '"') {
-    const char = line[index]!;
-    if (char === '\\' && '$`"\\\n'.includes(line[index + 1] ?? '')) {
-      if (line[index + 1] !== '\n') text += line[index + 1];
-      index += 2;
-    } else if (char === '$') {
-      index = readVariable(line, index, env, (value) => {
-        text += value;
-      });
-    } else if (char === '`') {
-      throw new ShellSyntaxError('Syntax error: command substitution is not supported by the simulator');
-    } else {
-      text += char;
-      index++;
-    }
-  }
-  if (index >= line.length) throw new ShellSyntaxError('Syntax error: Unterminated quoted string');
-  emit(text);
-  return index + 1;
-}
-
-function readVariable(
-  line: string,
-  start: number,
-  env: Record<string, string | undefined>,
-  emit: (text: string) => void,
-): number {
-  const rest = line.slice(start + 1);
-  if (rest.startsWith('(')) {
-    throw new ShellSyntaxError('Syntax error: command substitution is not supported by the simulator');
-  }
-  const braced = /^\{([A-Za-z_]\w*)\}/.exec(rest);
-  const bare = /^[A-Za-z_]\w*|^[?$#0-9]/.exec(rest);
-  const match = braced ?? bare;
-  if (!match) {
-    emit('$');
-    return start + 1;
-  }
-  emit(env[braced ? braced[1]! : match[0]] ?? '');
-  return start + 1 + match[0].length;
-}
-
-/** Reads a whole command line into a list of pipelines joined by `;`, `&&` or `||`. */
-export function parseScript(line: string, env: Record<string, string | undefined> = {}): ListItem[] {
-  const tokens = new Lexer(line, env).run();
-  const items: ListItem[] = [];
-  let connector: Connector = ';';
-  let pipeline: SimpleCommand[] = [];
-  let command: SimpleCommand = emptyCommand();
-
-  const unexpected = (value: string) => new ShellSyntaxError(`Syntax error: "${value}" unexpected`);
-  const endCommand = (op: string) => {
-    if (isEmptyCommand(command)) throw unexpected(op);
-    pipeline.push(command);
-    command = emptyCommand();
-  };
-
-  for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i]!;
-    if (token.kind === 'word') {
-      if (token.assignable && command.argv.length === 0) {
-        const equals = token.value.indexOf('=');
-        command.assignments[token.value.slice(0, equals)] = token.value.slice(equals + 1);
-      } else {
-        command.argv.push(token.value);
+  /** Pipelines joined by `;`, `&&`, `||` or newlines, up to one of the `stop` reserved words. */
+  private parseList(stop: Set<string>): ListItem[] {
+    const items: ListItem[] = [];
+    let connector: Connector = ';';
+    while (true) {
+      this.skipSeparators();
+      const token = this.peek();
+      if (!token || (token.kind === 'word' && stop.has(token.value))) {
+        if (connector !== ';') throw new ShellSyntaxError('Syntax error: end of file unexpected');
+        return items;
       }
-    } else if (token.kind === 'redirect' && token.redirect.target !== undefined) {
-      command.redirects.push({ ...token.redirect, target: token.redirect.target });
-    } else if (token.kind === 'redirect') {
-      const target = tokens[i + 1];
-      if (target?.kind !== 'word') throw new ShellSyntaxError('Syntax error: redirection unexpected');
-      command.redirects.push({ ...token.redirect, target: target.value });
-      i++;
-    } else if (token.value === '|') {
-      endCommand('|');
-    } else {
-      // A newline after `;`, `&&` or `||` (or at the start) is just a line break, not an empty command.
-      if (token.value === ';' && isEmptyCommand(command) && pipeline.length === 0) continue;
-      endCommand(token.value);
-      items.push({ connector, pipeline });
-      pipeline = [];
-      connector = token.value as Connector;
+      items.push({ connector, pipeline: this.parsePipeline() });
+      const next = this.peek();
+      if (next?.kind !== 'op' || next.value === '|') return items;
+      this.index++;
+      connector = next.value as Connector;
     }
   }
-  if (!isEmptyCommand(command)) {
-    pipeline.push(command);
-    items.push({ connector, pipeline });
-  } else if (pipeline.length > 0 || connector !== ';') {
-    throw new ShellSyntaxError('Syntax error: end of file unexpected');
+
+  private parsePipeline(): ShellCommand[] {
+    const pipeline = [this.parseCommand()];
+    while (this.isOp('|')) {
+      this.index++;
+      this.skipSeparators();
+      pipeline.push(this.parseCommand());
+    }
+    return pipeline;
   }
-  return items;
+
+  private parseCommand(): ShellCommand {
+    const token = this.peek();
+    if (token?.kind === 'op') throw unexpected(token.value);
+    if (token?.kind === 'word') {
+      if (token.value === 'if') return this.parseIf();
+      if (token.value === 'for') return this.parseFor();
+      if (token.value === 'while' || token.value === 'until') return this.parseWhile(token.value === 'until');
+      for (const reserved of ['then', 'elif', 'else', 'fi', 'do', 'done']) {
+        if (token.value === reserved) throw unexpected(reserved);
+      }
+    }
+    return this.parseSimple();
+  }
+
+  private parseSimple(): SimpleCommand {
+    const command: SimpleCommand = { kind: 'simple', assignments: [], words: [], redirects: [] };
+    for (let token = this.peek(); token && token.kind !== 'op'; token = this.peek()) {
+      this.index++;
+      if (token.kind === 'word') {
+        const assignment = /^([A-Za-z_]\w*)=/.exec(token.value);
+        if (assignment && command.words.length === 0) {
+          command.assignments.push({ name: assignment[1]!, value: token.value.slice(assignment[0].length) });
+        } else {
+          command.words.push(token.value);
+        }
+      } else if (token.redirect.target !== undefined) {
+        command.redirects.push({ ...token.redirect, target: token.redirect.target });
+      } else {
+        const target = this.peek();
+        if (target?.kind !== 'word') throw new ShellSyntaxError('Syntax error: redirection unexpected');
+        command.redirects.push({ ...token.redirect, target: target.value });
+        this.index++;
+      }
+    }
+    if (command.words.length + command.assignments.length + command.redirects.length === 0) {
+      throw new ShellSyntaxError('Syntax error: end of file unexpected');
+    }
+    return command;
+  }
+
+  private parseIf(): IfCommand {
+    this.index++;
+    const branches: IfCommand['branches'] = [];
+    let otherwise: ListItem[] | undefined;
+    while (true) {
+      const condition = this.parseBody(new Set(['then']));
+      this.expect('then');
+      const body = this.parseBody(new Set(['elif', 'else', 'fi']));
+      branches.push({ condition, body });
+      const keyword = this.next();
+      if (keyword === 'elif') continue;
+      if (keyword === undefined) throw new ShellSyntaxError('Syntax error: end of file unexpected');
+      if (keyword === 'else') {
+        otherwise = this.parseBody(new Set(['fi']));
+        this.expect('fi');
+      }
+      return { kind: 'if', branches, otherwise };
+    }
+  }
+
+  private parseFor(): ForCommand {
+    this.index++;
+    const variable = this.next();
+    if (!variable || !/^[A-Za-z_]\w*$/.test(variable))
+      throw new ShellSyntaxError('Syntax error: Bad for loop variable');
+    const items: string[] = [];
+    if (this.isWord('in')) {
+      this.index++;
+      for (let token = this.peek(); token?.kind === 'word'; token = this.peek()) {
+        items.push(token.value);
+        this.index++;
+      }
+    }
+    this.skipSeparators();
+    this.expect('do');
+    const body = this.parseBody(new Set(['done']));
+    this.expect('done');
+    return { kind: 'for', variable, items, body };
+  }
+
+  private parseWhile(until: boolean): WhileCommand {
+    this.index++;
+    const condition = this.parseBody(new Set(['do']));
+    this.expect('do');
+    const body = this.parseBody(new Set(['done']));
+    this.expect('done');
+    return { kind: 'while', until, condition, body };
+  }
+
+  /** A compound command's part: a non-empty list up to a reserved word. */
+  private parseBody(stop: Set<string>): ListItem[] {
+    const body = this.parseList(stop);
+    if (body.length === 0) throw unexpected(this.peekWord() ?? 'end of file');
+    return body;
+  }
+
+  private expect(word: string) {
+    const found = this.next();
+    if (found !== word)
+      throw found === undefined ? new ShellSyntaxError('Syntax error: end of file unexpected') : unexpected(found);
+  }
+
+  /** Consumes the next token, returning its text if it is a word. */
+  private next(): string | undefined {
+    const token = this.tokens[this.index++];
+    if (token?.kind === 'word') return token.value;
+    if (token?.kind === 'op') return token.value;
+    return token ? token.redirect.op : undefined;
+  }
+
+  private skipSeparators() {
+    while (this.isOp(';')) this.index++;
+  }
+
+  private peek(): Token | undefined {
+    return this.tokens[this.index];
+  }
+
+  private peekWord(): string | undefined {
+    const token = this.peek();
+    return token?.kind === 'word' ? token.value : undefined;
+  }
+
+  private isOp(value: string): boolean {
+    const token = this.peek();
+    return token?.kind === 'op' && token.value === value;
+  }
+
+  private isWord(value: string): boolean {
+    return this.peekWord() === value;
+  }
 }
 
-function emptyCommand(): SimpleCommand {
-  return { assignments: {}, argv: [], redirects: [] };
+function unexpected(value: string) {
+  return new ShellSyntaxError(`Syntax error: "${value}" unexpected`);
 }
 
-function isEmptyCommand(command: SimpleCommand): boolean {
-  return command.argv.length === 0 && command.redirects.length === 0 && Object.keys(command.assignments).length === 0;
+/** Reads a whole script into a list of pipelines joined by `;`, `&&` or `||`. */
+export function parseScript(script: string): ListItem[] {
+  return new Parser(new Lexer(script).run()).parseScript();
 }
