@@ -1,11 +1,13 @@
-/** The command table of a guest's shell: coreutils, apt, systemctl, cloud-init, sudo, env, uname, hostname. */
+/** The command table of a guest's shell: coreutils, apt, systemctl, curl, sysctl, openssl, cloud-init, sudo, env, uname, hostname. */
 import { builtins, leadingAssignments } from '../shell/builtins';
 import { fileCommands } from '../shell/file-commands';
 import type { Command, CommandOutcome, Invocation } from '../shell/interpreter';
 import { textCommands } from '../shell/text-commands';
 import { aptCommands } from './apt';
+import { curl } from './curl';
 import type { GuestMachine } from './guest-machine';
 import { packageTools } from './package-tools';
+import { systemTools } from './system-tools';
 import { systemctl } from './systemctl';
 
 /** `sudo [-n] [-E] [-H] [-u user] cmd…`: the cloud-init user has passwordless sudo. */
@@ -50,6 +52,8 @@ export function guestCommands(machine: GuestMachine): Record<string, Command> {
     ...textCommands,
     ...packageTools(machine),
     ...aptCommands(machine),
+    ...systemTools(machine),
+    curl: (invocation) => curl(machine, invocation),
     systemctl: (invocation) => systemctl(machine, invocation),
     sudo,
     uname: (invocation) => uname(machine, invocation),

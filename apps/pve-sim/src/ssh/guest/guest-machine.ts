@@ -52,6 +52,8 @@ export class GuestMachine {
   readonly services = new Map<string, ServiceState>(
     preinstalledServices.map((name) => [name, { enabled: true, active: true, masked: false }]),
   );
+  /** Kernel parameters set by `sysctl` (unset ones read as 0). */
+  readonly kernelParameters = new Map<string, string>();
   /** The guest's SSH host key: generated once, so it stays the same across reboots. */
   readonly hostKey = generateEd25519('pve-sim-guest');
 

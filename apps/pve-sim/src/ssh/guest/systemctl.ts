@@ -17,8 +17,12 @@ const unitsOfPackage: Record<string, string[]> = {
 const changeVerbs = ['enable', 'disable', 'start', 'stop', 'restart', 'reload', 'mask', 'unmask'] as const;
 type ChangeVerb = (typeof changeVerbs)[number];
 
+/** Where systemd looks for unit files an administrator or a package wrote. */
+const unitDirectories = ['/etc/systemd/system', '/lib/systemd/system', '/usr/lib/systemd/system'];
+
 function unitExists(machine: GuestMachine, unit: string): boolean {
   if (machine.services.has(unit)) return true;
+  if (unitDirectories.some((dir) => machine.fs.stat(`${dir}/${unit}.service`)?.type === 'file')) return true;
   return [...machine.packages].some((pkg) => pkg === unit || unitsOfPackage[pkg]?.includes(unit));
 }
 

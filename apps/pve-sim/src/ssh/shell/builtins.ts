@@ -23,6 +23,8 @@ export const builtins: Record<string, Command> = {
     return { stdout: `uid=${uid}(${shell.user}) gid=${uid}(${uid === 0 ? 'root' : shell.user}) groups=${groups}\n` };
   },
   sleep: () => ({}),
+  // File modes come from each write's own mode; a umask changes nothing the simulator records.
+  umask: () => ({}),
   exit: ({ argv }) => {
     const code = argv[1] === undefined ? 0 : Number(argv[1]);
     if (!Number.isInteger(code)) return { stderr: `sh: 1: exit: Illegal number: ${argv[1]}\n`, code: 2, exit: true };
