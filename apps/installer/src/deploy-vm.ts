@@ -27,7 +27,7 @@ export function provisionSteps(ctx: InstallerContext, vm: VmRow, placement: Plac
     { name: 'clone', run: () => repair(() => cloneFromTemplate(ctx, vm)) },
     { name: 'configure', run: () => repair(() => configure(ctx, vm, placement.bridge, placement.tag)) },
     { name: 'start', run: () => repair(() => start(ctx, vm)) },
-    { name: 'wait-agent', run: () => waitForAgent(ctx, vm) },
+    { name: 'wait-agent', run: (previousAttempts: number) => waitForAgent(ctx, vm, previousAttempts) },
     { name: 'wait-ssh', run: () => waitForSsh(ctx, vm) },
   ];
 }

@@ -10,17 +10,18 @@ import type { InstallerContext } from './context';
 export async function runSteps(
   ctx: InstallerContext,
   owner: StepOwner & { vmId: string },
-  steps: { name: string; run: () => Promise<JsonValue | undefined> }[],
+  steps: { name: string; run: (previousAttempts: number) => Promise<JsonValue | undefined> }[],
   signal: AbortSignal,
 ): Promise<void> {
-  const done = new Set((await listSteps(ctx.db, owner)).filter((s) => s.status === 'done').map((s) => s.name));
+  const recorded = new Map((await listSteps(ctx.db, owner)).map((s) => [s.name, s]));
   for (const step of steps) {
-    if (done.has(step.name)) continue;
+    const before = recorded.get(step.name);
+    if (before?.status === 'done') continue;
     signal.throwIfAborted();
     await startStep(ctx.db, owner, step.name);
     await appendEvent(ctx.db, { ...eventOwner(owner), kind: 'vm.step.started', message: `${step.name} started` });
     try {
-      const detail = await step.run();
+      const detail = await step.run(before?.attempts ?? 0);
       await finishStep(ctx.db, owner, step.name, { status: 'done', ...(detail === undefined ? {} : { detail }) });
       await appendEvent(ctx.db, { ...eventOwner(owner), kind: 'vm.step.done', message: `${step.name} done` });
     } catch (error) {

@@ -118,10 +118,11 @@ test('three copies of a lab get three disjoint networks', async () => {
   assert.equal(new Set(leases.map((l) => l.tag)).size, 3, `tags ${leases.map((l) => l.tag)}`);
 });
 
-test('a VM whose agent never comes up fails the lab with the reason', async () => {
+test('a VM whose agent never comes up fails the lab with the reason; a retry re-runs only that and ends ready', async () => {
   await harness.sim.admin('POST', '/faults', { agentNeverUp: 'all' });
+  let labId: string;
   try {
-    const { lab } = await deployAndWait(
+    const { id, lab } = await deployAndWait(
       {
         name: 'no-agent',
         networks: [{ name: 'lan', cidr: '10.40.0.0/24' }],
@@ -130,10 +131,29 @@ test('a VM whose agent never comes up fails the lab with the reason', async () =
       ['failed', 'degraded', 'ready'],
       180_000,
     );
+    labId = id;
     assert.equal(lab.status, 'failed');
     assert.match(String(lab.error), /agent|IP/i);
     assert.equal(lab.vms[0]?.status, 'failed');
   } finally {
     await harness.sim.admin('POST', '/faults', { agentNeverUp: null });
   }
+  const retried = await harness.api('POST', `/api/v1/labs/${labId}/retry`);
+  assert.equal(retried.status, 202, JSON.stringify(retried.body));
+  const lab = (await waitFor(
+    'retried lab to settle',
+    async () => {
+      const { body } = await harness.api('GET', `/api/v1/labs/${labId}`);
+      return ['ready', 'failed', 'degraded'].includes(String(body.status)) ? body : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 250 },
+  )) as { status: string; vms: LabVm[] };
+  assert.equal(lab.status, 'ready', JSON.stringify(lab.vms[0]?.steps));
+  const steps = lab.vms[0]!.steps;
+  assert.equal(steps.find((s) => s.name === 'clone')!.status, 'done');
+  assert.equal(
+    (steps as unknown as { name: string; attempts: number }[]).find((s) => s.name === 'clone')!.attempts,
+    1,
+    'the clone that had succeeded was not repeated',
+  );
 });

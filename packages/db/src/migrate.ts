@@ -1,10 +1,12 @@
 import { type Migration, type MigrationResultSet, Migrator } from 'kysely';
 import type { Db } from './connection';
 import * as initial from './migrations/0001_initial';
+import * as labRuns from './migrations/0002_lab_runs';
 
 /** Every migration, in order. Listed statically so bundled apps carry them. */
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
+  '0002_lab_runs': labRuns,
 };
 
 function migrator(db: Db): Migrator {

@@ -72,6 +72,7 @@ export interface LabsTable {
   created_by: string | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  run: Generated<number>;
 }
 
 export interface NetworkLeasesTable {

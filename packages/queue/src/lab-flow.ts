@@ -18,18 +18,22 @@ export interface LabFlowTask {
 
 export type FailurePolicy = 'fail' | 'keep';
 
-/** BullMQ reserves ':' in ids; graph ids use it, so it becomes '.'. */
-export function labJobId(labId: string, taskId?: string): string {
-  return taskId === undefined ? `lab.${labId}` : `lab.${labId}.${taskId.replaceAll(':', '.')}`;
+/**
+ * BullMQ reserves ':' in ids; graph ids use it, so it becomes '.'. A retried lab runs its flow again
+ * as run n+1, whose ids differ from the finished run's (BullMQ ignores an add of an existing id).
+ */
+export function labJobId(labId: string, taskId?: string, run = 0): string {
+  const root = run === 0 ? `lab.${labId}` : `lab.${labId}.r${run}`;
+  return taskId === undefined ? root : `${root}.${taskId.replaceAll(':', '.')}`;
 }
 
 function jobNameOf(task: LabFlowTask): JobName {
   return task.kind === 'network' ? 'network.create' : 'lab.task';
 }
 
-function taskOptions(labId: string, task: LabFlowTask, policy: FailurePolicy): JobsOptions {
+function taskOptions(labId: string, task: LabFlowTask, policy: FailurePolicy, run: number): JobsOptions {
   return jobOptions(jobNameOf(task), {
-    jobId: labJobId(labId, task.id),
+    jobId: labJobId(labId, task.id, run),
     // 'fail': a task that fails for good fails the root at once, so the lab never waits forever.
     // 'keep': the root proceeds without it and settles the lab as degraded.
     ...(policy === 'fail' ? { failParentOnFailure: true } : { ignoreDependencyOnFailure: true }),
@@ -38,19 +42,27 @@ function taskOptions(labId: string, task: LabFlowTask, policy: FailurePolicy): J
 
 export async function startLabFlow(
   producer: Producer,
-  lab: { labId: string; requestId?: string | undefined; policy: FailurePolicy; rootTasks: LabFlowTask[] },
+  lab: {
+    labId: string;
+    requestId?: string | undefined;
+    policy: FailurePolicy;
+    rootTasks: LabFlowTask[];
+    /** @defaultValue 0 */
+    run?: number;
+  },
 ): Promise<void> {
+  const run = lab.run ?? 0;
   const children: FlowJob[] = lab.rootTasks.map((task) => ({
     name: jobNameOf(task),
     queueName: JOBS[jobNameOf(task)].queue,
     data: { labId: lab.labId, taskId: task.id, requestId: lab.requestId },
-    opts: taskOptions(lab.labId, task, lab.policy),
+    opts: taskOptions(lab.labId, task, lab.policy, run),
   }));
   await producer.flows.add({
     name: 'lab.run',
     queueName: QUEUES.lab,
     data: { labId: lab.labId, requestId: lab.requestId },
-    opts: jobOptions('lab.run', { jobId: labJobId(lab.labId) }),
+    opts: jobOptions('lab.run', { jobId: labJobId(lab.labId, undefined, run) }),
     children,
   });
 }
@@ -58,17 +70,18 @@ export async function startLabFlow(
 /** Adds tasks that just became ready under the lab's root job. */
 export async function addLabTasks(
   producer: Producer,
-  lab: { labId: string; requestId?: string | undefined; policy: FailurePolicy },
+  lab: { labId: string; requestId?: string | undefined; policy: FailurePolicy; run?: number },
   tasks: LabFlowTask[],
 ): Promise<void> {
-  const parent = { id: labJobId(lab.labId), queue: `${producer.prefix}:${QUEUES.lab}` };
+  const run = lab.run ?? 0;
+  const parent = { id: labJobId(lab.labId, undefined, run), queue: `${producer.prefix}:${QUEUES.lab}` };
   await Promise.all(
     tasks.map((task) => {
       const name = jobNameOf(task);
       return producer.queues[JOBS[name].queue].add(
         name,
         { labId: lab.labId, taskId: task.id, requestId: lab.requestId },
-        { ...taskOptions(lab.labId, task, lab.policy), parent },
+        { ...taskOptions(lab.labId, task, lab.policy, run), parent },
       );
     }),
   );

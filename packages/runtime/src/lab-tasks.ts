@@ -16,6 +16,8 @@ export interface LabRecord {
   graph: LabGraph;
   policy: FailurePolicy;
   requestId: string | null;
+  /** Which run of the flow is current (a retry starts the next). */
+  run: number;
 }
 
 /** Statuses in which a lab's tasks stop at their next step boundary. */
@@ -31,7 +33,7 @@ export class LabStoppedError extends Error {
 export async function loadLab(db: Db, labId: string): Promise<LabRecord | undefined> {
   const row = await db
     .selectFrom('labs')
-    .select(['id', 'status', 'graph', 'on_failure', 'request_id'])
+    .select(['id', 'status', 'graph', 'on_failure', 'request_id', 'run'])
     .where('id', '=', labId)
     .executeTakeFirst();
   if (!row) return undefined;
@@ -41,6 +43,7 @@ export async function loadLab(db: Db, labId: string): Promise<LabRecord | undefi
     graph: row.graph as unknown as LabGraph,
     policy: row.on_failure === 'keep' ? 'keep' : 'fail',
     requestId: row.request_id,
+    run: row.run,
   };
 }
 
@@ -80,7 +83,11 @@ export async function completeLabTask(
   await finishStep(db, { labId: lab.id }, taskId, { status: 'done', ...(detail === undefined ? {} : { detail }) });
   const done = new Set((await listSteps(db, { labId: lab.id })).filter((s) => s.status === 'done').map((s) => s.name));
   const ready = readyAfter(lab.graph, done, taskId);
-  await addLabTasks(producer, { labId: lab.id, requestId: lab.requestId ?? undefined, policy: lab.policy }, ready);
+  await addLabTasks(
+    producer,
+    { labId: lab.id, requestId: lab.requestId ?? undefined, policy: lab.policy, run: lab.run },
+    ready,
+  );
   return ready.map((task) => task.id);
 }
 

@@ -1,4 +1,6 @@
-import { appendEvent, getLab, requeueFailedVmsOfLab, setLabStatus } from '@glassdome/db';
+import { advanceLabRun, appendEvent, getLab, requeueFailedVmsOfLab, setLabStatus } from '@glassdome/db';
+import type { LabGraph } from '@glassdome/lab';
+import { startLabFlow } from '@glassdome/queue';
 import { type Request, type Response, Router } from 'express';
 import type { ApiContext } from '../context';
 import { ConflictError, NotFoundError } from '../errors';
@@ -49,24 +51,41 @@ async function cancelLab(ctx: ApiContext, req: Request, res: Response) {
 
 /**
  * POST /labs/:id/retry: puts the lab back to deploying and its failed VMs (with their unfinished
- * steps) back to queued / pending, in one transaction. Re-running those tasks is the installer's
- * part: it picks up labs in this state (see the report of the api work).
+ * steps) back to queued / pending in one transaction, then starts the next run of its flow with the
+ * tasks whose dependencies are all done: only what failed (and what waited on it) runs again.
  */
 async function retryLab(ctx: ApiContext, req: Request, res: Response) {
   const lab = await existingLab(ctx, req);
-  const requeued = await ctx.db.transaction().execute(async (trx) => {
+  requireRedis(ctx.producer);
+  const { requeued, run, doneTasks } = await ctx.db.transaction().execute(async (trx) => {
     if (!(await setLabStatus(trx, lab.id, 'deploying', { error: null, onlyFrom: ['failed', 'degraded'] }))) {
       throw new ConflictError(`a ${lab.status} lab cannot be retried; only failed or degraded labs can`);
     }
     const count = await requeueFailedVmsOfLab(trx, lab.id);
+    const next = await advanceLabRun(trx, lab.id);
     await appendEvent(trx, {
       labId: lab.id,
       kind: 'lab.retry-requested',
-      message: `retry requested for ${count} failed VM(s)`,
+      message: `retry requested for ${count} failed VM(s) (run ${next.run})`,
     });
-    return count;
+    return { requeued: count, ...next };
   });
-  res.status(202).json({ id: lab.id, status: 'deploying', requeuedVms: requeued });
+  const graph = lab.graph as unknown as LabGraph;
+  const done = new Set(doneTasks);
+  const ready = graph.tasks.filter((task) => !done.has(task.id) && task.dependsOn.every((id) => done.has(id)));
+  await enqueueOrUndo(
+    req,
+    () =>
+      startLabFlow(ctx.producer, {
+        labId: lab.id,
+        requestId: req.id,
+        policy: lab.on_failure === 'keep' ? 'keep' : 'fail',
+        rootTasks: ready.map((task) => ({ id: task.id, kind: task.kind })),
+        run,
+      }),
+    () => setLabStatus(ctx.db, lab.id, lab.status, { error: lab.error, onlyFrom: ['deploying'] }),
+  );
+  res.status(202).json({ id: lab.id, status: 'deploying', requeuedVms: requeued, run });
 }
 
 export function labActionRoutes(ctx: ApiContext): Router {

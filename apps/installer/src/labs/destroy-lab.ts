@@ -1,6 +1,6 @@
 import { appendEvent } from '@glassdome/db';
 import { type JobContext, labJobId } from '@glassdome/queue';
-import { setLabStatus } from '@glassdome/runtime';
+import { loadLab, setLabStatus } from '@glassdome/runtime';
 import type { InstallerContext } from '../context';
 import { removeVm } from '../destroy-vm';
 import { loadVm } from '../vm-record';
@@ -30,10 +30,11 @@ export async function destroyLab(ctx: InstallerContext, labId: string, context: 
 }
 
 async function waitForFlowToEnd(ctx: InstallerContext, labId: string, signal: AbortSignal): Promise<void> {
+  const run = (await loadLab(ctx.db, labId))?.run ?? 0;
   const deadline = Date.now() + rootSettleMs;
   while (Date.now() < deadline) {
     signal.throwIfAborted();
-    const root = await ctx.producer.queues.lab.getJob(labJobId(labId));
+    const root = await ctx.producer.queues.lab.getJob(labJobId(labId, undefined, run));
     const state = root ? await root.getState() : 'unknown';
     if (state === 'completed' || state === 'failed' || state === 'unknown') return;
     await new Promise((resolve) => setTimeout(resolve, 250));

@@ -78,9 +78,9 @@ async function runLabTask(ctx: InstallerContext, labId: string, taskId: string, 
         : configureSteps(ctx, vm);
     const guarded = steps.map((step) => ({
       ...step,
-      run: async () => {
+      run: async (previousAttempts: number) => {
         await stillRunning();
-        return step.run();
+        return step.run(previousAttempts);
       },
     }));
     await runSteps(ctx, { vmId: vm.id, labId }, guarded, context.signal);

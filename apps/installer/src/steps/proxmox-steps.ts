@@ -96,7 +96,19 @@ export async function start(ctx: InstallerContext, vm: VmRow) {
   return { alreadyRunning: false };
 }
 
-export async function waitForAgent(ctx: InstallerContext, vm: VmRow) {
+/**
+ * Waits for the guest agent's IP. An agent that did not answer on an earlier attempt will not start
+ * by itself in a guest that is already up, so a repeat attempt reboots the VM first.
+ */
+export async function waitForAgent(ctx: InstallerContext, vm: VmRow, previousAttempts = 0) {
+  if (previousAttempts > 0) {
+    const status = await ctx.pve.vms.status(vm.vmid!, vm.node);
+    const upid =
+      status.status === 'running'
+        ? await ctx.pve.vms.reboot(vm.vmid!, vm.node)
+        : await ctx.pve.vms.start(vm.vmid!, vm.node);
+    await ctx.pve.tasks.wait(upid, { deadlineMs: 300_000 });
+  }
   const found = await ctx.pve.agent.waitForIp(vm.vmid!, {
     node: vm.node,
     deadlineMs: ctx.env.AGENT_TIMEOUT_SECONDS * 1000,

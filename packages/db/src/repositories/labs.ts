@@ -90,6 +90,34 @@ export async function requeueFailedVmsOfLab(db: Db, labId: string): Promise<numb
   return ids.length;
 }
 
+/**
+ * Starts the lab's next run: failed lab tasks back to pending and the run counter advanced; returns
+ * the new run and the lab tasks already done (which the new run does not repeat).
+ */
+export async function advanceLabRun(db: Db, labId: string): Promise<{ run: number; doneTasks: string[] }> {
+  await db
+    .updateTable('steps')
+    .set({ status: 'pending', error: null, started_at: null, finished_at: null })
+    .where('lab_id', '=', labId)
+    .where('vm_id', 'is', null)
+    .where('status', 'in', ['failed', 'skipped', 'running'])
+    .execute();
+  const { run } = await db
+    .updateTable('labs')
+    .set((eb) => ({ run: eb('run', '+', 1), updated_at: sql`now()` }))
+    .where('id', '=', labId)
+    .returning('run')
+    .executeTakeFirstOrThrow();
+  const done = await db
+    .selectFrom('steps')
+    .select('name')
+    .where('lab_id', '=', labId)
+    .where('vm_id', 'is', null)
+    .where('status', '=', 'done')
+    .execute();
+  return { run, doneTasks: done.map((row) => row.name) };
+}
+
 export async function deleteLab(db: Db, id: string): Promise<void> {
   await db.deleteFrom('labs').where('id', '=', id).execute();
 }

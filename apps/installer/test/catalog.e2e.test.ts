@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { LAB_CATALOG } from '@glassdome/lab';
+import { createProxmox } from '@glassdome/proxmox';
+import { type SimulatorInfo, waitFor } from '@glassdome/testkit';
+import { type Harness, startHarness } from './harness';
+
+/**
+ * The simulator starts with one template (Ubuntu 22.04, VMID 9000). The catalog also needs Kali,
+ * Debian 12 and Ubuntu 24.04: each gets a template of its own, named so the simulator's guests
+ * know their OS, and the deploy token may clone it as it may clone 9000.
+ */
+const extraTemplates = [
+  { os: 'kali', vmid: 9001, name: 'kali-tmpl' },
+  { os: 'debian-12', vmid: 9002, name: 'debian-12-tmpl' },
+  { os: 'ubuntu-24.04', vmid: 9003, name: 'ubuntu-2404-tmpl' },
+];
+
+async function createOsTemplates(sim: SimulatorInfo) {
+  const root = createProxmox({
+    baseUrl: sim.apiUrl,
+    node: sim.node,
+    auth: { username: 'root@pam', password: sim.rootPassword },
+    polling: { initialMs: 10, maxMs: 50 },
+  });
+  for (const template of extraTemplates) {
+    const upid = await root.vms.clone({
+      sourceVmid: sim.templateVmid,
+      newid: template.vmid,
+      name: template.name,
+      full: true,
+    });
+    await root.tasks.wait(upid, { deadlineMs: 60_000 });
+    await root.tasks.wait(await root.vms.template(template.vmid), { deadlineMs: 60_000 });
+    const deployUser = sim.tokenId.split('!')[0]!;
+    await root.access.grant({
+      path: `/vms/${template.vmid}`,
+      roles: ['PVETemplateUser'],
+      users: [deployUser],
+      tokens: [sim.tokenId],
+    });
+  }
+}
+
+const templateVmids = extraTemplates.map((template) => `${template.os}=${template.vmid}`).join(',');
+
+let harness: Harness;
+before(async () => {
+  harness = await startHarness({ installers: 2, env: { TEMPLATE_VMIDS: `ubuntu-22.04=9000,${templateVmids}` } });
+  await createOsTemplates(harness.sim.info);
+});
+after(async () => {
+  await harness?.stop();
+});
+
+type LabVm = { name: string; status: string; vmid: number; error?: string; steps: unknown[] };
+type Lab = { status: string; error?: string; vms: LabVm[] };
+
+const settled = ['ready', 'failed', 'degraded'];
+
+async function labOf(id: string): Promise<Lab> {
+  return (await harness.api('GET', `/api/v1/labs/${id}`)).body as Lab;
+}
+
+/** What ran on each VM that did not get ready: the lab's own answer plus the guest's recorded effects. */
+async function explain(lab: Lab): Promise<string> {
+  const broken = lab.vms.filter((vm) => vm.status !== 'ready');
+  const details = await Promise.all(
+    broken.map(async (vm) => {
+      const effects = await harness.sim.admin('GET', `/guest-effects?vmid=${vm.vmid}`);
+      return `${vm.name}: ${JSON.stringify(vm)}\neffects: ${JSON.stringify(effects).slice(-4000)}`;
+    }),
+  );
+  return `${lab.error ?? ''}\n${details.join('\n')}`;
+}
+
+async function deployTemplate(template: string): Promise<string> {
+  const accepted = await harness.api('POST', '/api/v1/labs', { template });
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+  const id = String(accepted.body.id);
+  const lab = await waitFor(
+    `lab ${template} to settle`,
+    async () => {
+      const body = await labOf(id);
+      return settled.includes(body.status) ? body : undefined;
+    },
+    { timeoutMs: 180_000, intervalMs: 500 },
+  );
+  assert.equal(lab.status, 'ready', `${template}: ${await explain(lab)}`);
+  return id;
+}
+
+async function destroy(id: string) {
+  const deleted = await harness.api('DELETE', `/api/v1/labs/${id}`);
+  assert.equal(deleted.status, 202, JSON.stringify(deleted.body));
+  await waitFor('lab destroyed', async () => (await labOf(id)).status === 'destroyed', { timeoutMs: 120_000 });
+}
+
+test('every catalog lab deploys to ready on the simulator and tears down to destroyed', async () => {
+  const templates = LAB_CATALOG.map((entry) => entry.id);
+  assert.deepEqual(templates.sort(), ['ad-basics', 'network-forensics', 'web-pentest-101']);
+  // All three at once: a failing lab still lets the others finish, so every failure is reported.
+  const deployed = await Promise.allSettled(templates.map(deployTemplate));
+  const ids = deployed.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  await Promise.all(ids.map(destroy));
+  for (const result of deployed) if (result.status === 'rejected') throw result.reason;
+});
