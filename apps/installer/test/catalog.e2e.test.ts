@@ -65,14 +65,42 @@ async function labOf(id: string): Promise<Lab> {
 /** What ran on each VM that did not get ready: the lab's own answer plus the guest's recorded effects. */
 async function explain(lab: Lab): Promise<string> {
   const broken = lab.vms.filter((vm) => vm.status !== 'ready');
+  const summary = lab.vms.map((vm) => `${vm.name}=${vm.status}`).join(' ');
   const details = await Promise.all(
     broken.map(async (vm) => {
       const effects = await harness.sim.admin('GET', `/guest-effects?vmid=${vm.vmid}`);
       return `${vm.name}: ${JSON.stringify(vm)}\neffects: ${JSON.stringify(effects).slice(-4000)}`;
     }),
   );
-  return `${lab.error ?? ''}\n${details.join('\n')}`;
+  return `lab ${lab.status} (${summary}) ${lab.error ?? ''}\n${details.join('\n')}`;
 }
+
+type Effect = { kind: string; path?: string; content?: string; name?: string; action?: string; command?: string };
+
+async function effectsOf(lab: Lab, vmName: string): Promise<Effect[]> {
+  const vm = lab.vms.find((candidate) => candidate.name === vmName);
+  assert.ok(vm, `no VM ${vmName}`);
+  return (await harness.sim.admin('GET', `/guest-effects?vmid=${vm.vmid}`)) as Effect[];
+}
+
+/** Evidence, per lab, that its provisioning really ran on the guests (not just that it was marked done). */
+const provisioned: Record<string, (lab: Lab) => Promise<void>> = {
+  'web-pentest-101': async (lab) => {
+    const target = await effectsOf(lab, 'target');
+    assert.ok(target.some((e) => e.kind === 'service' && e.name === 'apache2' && e.action === 'start'));
+    assert.ok(target.some((e) => e.kind === 'command' && /curl -fsS http:\/\/127\.0\.0\.1\//.test(e.command ?? '')));
+  },
+  'ad-basics': async (lab) => {
+    const dc = await effectsOf(lab, 'dc');
+    const krb5 = dc.filter((e) => e.kind === 'file-written' && e.path === '/etc/krb5.conf').at(-1);
+    assert.match(krb5?.content ?? '', /default_realm = CORP\.LAB/);
+    assert.ok(dc.some((e) => e.kind === 'file-written' && e.path === '/root/administrator-password'));
+  },
+  'network-forensics': async (lab) => {
+    const sensor = await effectsOf(lab, 'sensor');
+    assert.ok(sensor.some((e) => e.kind === 'service' && e.name === 'lab-capture' && e.action === 'start'));
+  },
+};
 
 async function deployTemplate(template: string): Promise<string> {
   const accepted = await harness.api('POST', '/api/v1/labs', { template });
@@ -85,8 +113,12 @@ async function deployTemplate(template: string): Promise<string> {
       return settled.includes(body.status) ? body : undefined;
     },
     { timeoutMs: 180_000, intervalMs: 500 },
-  );
+  ).catch(async (error: Error) => {
+    // A lab stuck mid-deployment says where: each VM's steps and what its guest ran.
+    throw new Error(`${error.message}\n${await explain(await labOf(id))}`);
+  });
   assert.equal(lab.status, 'ready', `${template}: ${await explain(lab)}`);
+  await provisioned[template]?.(lab);
   return id;
 }
 

@@ -6,7 +6,7 @@ import { overseerEnv } from './env';
 test('defaults: 30 s scans, destroy-orphan off, three attempts before the breaker opens', () => {
   const env = parseEnv(overseerEnv, {});
   assert.equal(env.OVERSEER_SCAN_SECONDS, 30);
-  assert.deepEqual([...env.OVERSEER_REMEDIATIONS].sort(), ['expire-lab', 'reboot-vm', 'rewait-agent', 'start-vm']);
+  assert.deepEqual([...env.OVERSEER_REMEDIATIONS].sort(), ['expire-lab', 'reboot-vm', 'reclone-vm', 'rewait-agent', 'start-vm']);
   assert.equal(env.OVERSEER_REMEDIATION_MAX_ATTEMPTS, 3);
   assert.deepEqual(env.OVERSEER_WEBHOOK_URLS, []);
 });
@@ -22,7 +22,7 @@ test('lists parse, and every bad variable is named at once', () => {
   assert.throws(
     () =>
       parseEnv(overseerEnv, {
-        OVERSEER_REMEDIATIONS: 'start-vm,reclone-vm',
+        OVERSEER_REMEDIATIONS: 'start-vm,teleport-vm',
         OVERSEER_STORAGE_THRESHOLD: '1.5',
         OVERSEER_WEBHOOK_URLS: 'not a url',
       }),

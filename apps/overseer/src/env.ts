@@ -12,8 +12,8 @@ export const REMEDIATION_ACTIONS = [
 ] as const;
 export type RemediationAction = (typeof REMEDIATION_ACTIONS)[number];
 
-/** Actions this overseer can run; reclone-vm only alerts (see remediation-actions.ts). */
-export const SUPPORTED_ACTIONS = REMEDIATION_ACTIONS.filter((action) => action !== 'reclone-vm');
+/** Actions this overseer can run. */
+export const SUPPORTED_ACTIONS = REMEDIATION_ACTIONS;
 
 const actionList = z
   .string()
@@ -61,7 +61,7 @@ export const overseerEnv = z.object({
   /** Key of the `X-Glassdome-Signature` HMAC-SHA256 header on webhook posts (unsigned when unset). */
   OVERSEER_WEBHOOK_SECRET: z.string().min(16).optional(),
   /** Remediations that may run, comma-separated, or `none`. destroy-orphan is off by default. */
-  OVERSEER_REMEDIATIONS: actionList.prefault('start-vm,rewait-agent,reboot-vm,expire-lab'),
+  OVERSEER_REMEDIATIONS: actionList.prefault('start-vm,rewait-agent,reboot-vm,reclone-vm,expire-lab'),
   /** Failed attempts of one remediation (while its alert stays open) before the circuit breaker opens. */
   OVERSEER_REMEDIATION_MAX_ATTEMPTS: z.coerce.number().int().positive().default(3),
   /** Seconds after a failed attempt before the next; doubles with each further failure. */

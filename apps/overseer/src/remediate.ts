@@ -9,7 +9,7 @@ export async function remediate(
   payload: JobPayload<'overseer.remediate'>,
 ): Promise<{ ok: boolean; detail: string }> {
   const { action, platformId, reason, ...target } = payload;
-  if (action === 'reclone-vm' || !ctx.settings.policy.enabled.has(action)) {
+  if (!ctx.settings.policy.enabled.has(action)) {
     throw new PermanentError(`remediation ${action} is not enabled`);
   }
   const attempt = { action, platformId, reason, ...target };

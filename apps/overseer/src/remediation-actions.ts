@@ -3,7 +3,9 @@
  * may be minutes old) and returns a one-line description of what it did, for the timeline.
  */
 import { getVm, setLabStatus } from '@glassdome/db';
+import { NotFoundError } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
+import { recloneLabVm } from '@glassdome/runtime';
 import { sql } from 'kysely';
 import type { OverseerContext } from './context';
 import type { RemediationAction } from './env';
@@ -85,10 +87,23 @@ const expireLab: ActionFn = async (ctx, target) => {
 };
 
 /**
- * reclone-vm is not offered: a lab VM's placement (its leased networks) is computed by the
- * installer's lab tasks, so a faithful re-clone belongs there. The overseer only alerts.
+ * A lab VM deleted behind our back is deployed again by the installer's own lab tasks (so it lands on
+ * the lab's leased networks exactly as before), as the next run of the lab's flow.
  */
-export const ACTIONS: Record<Exclude<RemediationAction, 'reclone-vm'>, ActionFn> = {
+const recloneVm: ActionFn = async (ctx, target) => {
+  const vm = await runnableVm(ctx, target.vmId);
+  if (!vm.lab_id) throw new PermanentError('reclone-vm applies to lab VMs');
+  try {
+    await ctx.pve.vms.config(vm.vmid, vm.node);
+    throw new NothingToDo(`VM ${vm.vmid} exists again`);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+  }
+  return recloneLabVm(ctx.db, ctx.producer, vm.id);
+};
+
+export const ACTIONS: Record<RemediationAction, ActionFn> = {
+  'reclone-vm': recloneVm,
   'start-vm': startVm,
   'rewait-agent': rewaitAgent,
   'reboot-vm': rebootVm,

@@ -1,5 +1,6 @@
 export { type BackingServices, connectBackingServices, exitWhenUnavailable } from './backing';
 export { ensureGuestKey, type GuestKey } from './guest-key';
+export { recloneLabVm, startNextLabRun } from './lab-rerun';
 export {
   beginLabTask,
   completeLabTask,

@@ -1,6 +1,5 @@
 import { advanceLabRun, appendEvent, getLab, requeueFailedVmsOfLab, setLabStatus } from '@glassdome/db';
-import type { LabGraph } from '@glassdome/lab';
-import { startLabFlow } from '@glassdome/queue';
+import { startNextLabRun } from '@glassdome/runtime';
 import { type Request, type Response, Router } from 'express';
 import type { ApiContext } from '../context';
 import { ConflictError, NotFoundError } from '../errors';
@@ -70,19 +69,9 @@ async function retryLab(ctx: ApiContext, req: Request, res: Response) {
     });
     return { requeued: count, ...next };
   });
-  const graph = lab.graph as unknown as LabGraph;
-  const done = new Set(doneTasks);
-  const ready = graph.tasks.filter((task) => !done.has(task.id) && task.dependsOn.every((id) => done.has(id)));
   await enqueueOrUndo(
     req,
-    () =>
-      startLabFlow(ctx.producer, {
-        labId: lab.id,
-        requestId: req.id,
-        policy: lab.on_failure === 'keep' ? 'keep' : 'fail',
-        rootTasks: ready.map((task) => ({ id: task.id, kind: task.kind })),
-        run,
-      }),
+    () => startNextLabRun(ctx.producer, lab, { run, doneTasks }, req.id),
     () => setLabStatus(ctx.db, lab.id, lab.status, { error: lab.error, onlyFrom: ['deploying'] }),
   );
   res.status(202).json({ id: lab.id, status: 'deploying', requeuedVms: requeued, run });
