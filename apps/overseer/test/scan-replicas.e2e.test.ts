@@ -75,7 +75,7 @@ test('two replicas run each scheduled scan once, one at a time, and serve metric
   const ready = replicas[0]!
     .output()
     .split('\n')
-    .find((line) => line.includes('overseer ready'));
+    .find((line) => line.startsWith('{') && line.includes('overseer ready'));
   const metricsPort = (JSON.parse(ready!) as { metricsPort: number }).metricsPort;
   const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
 
