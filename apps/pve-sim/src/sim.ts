@@ -170,7 +170,10 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     const delay = Math.max(0, (vm.bootedAt ?? Date.now()) - Date.now());
     const cancel = this.clock.schedule(delay, () => {
       if (this.state.vms[vm.vmid] === vm && vm.status === 'running') {
-        this.emit('guest-up', guestView(vm, this.options.guestSubnet));
+        // Seen as of the boot instant: a timer may fire a millisecond before Date.now() reaches it,
+        // and a guest judged "not up yet" then would never get its SSH listener.
+        const at = Math.max(Date.now(), vm.bootedAt ?? 0);
+        this.emit('guest-up', guestView(vm, this.options.guestSubnet, at));
       }
     });
     this.guestTimers.set(vm.vmid, [cancel]);
