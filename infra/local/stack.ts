@@ -2,7 +2,7 @@
 // gateway and the overseer — against the Redis and Postgres found on the machine. Prints what you need to use it.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSimulator, startStack } from '@glassdome/testkit';
+import { addOsTemplates, OS_TEMPLATE_VMIDS, startSimulator, startStack } from '@glassdome/testkit';
 import pg from 'pg';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -31,6 +31,8 @@ async function main(): Promise<void> {
     timeScale: Number(process.env.PVE_SIM_TIME_SCALE ?? 0.25),
     tls: true,
   });
+  // The catalog's labs need Ubuntu 24.04, Debian 12 and Kali templates next to the default Ubuntu 22.04.
+  await addOsTemplates(sim.info);
   const stack = await startStack({
     sim: sim.info,
     databaseUrl,
@@ -38,7 +40,7 @@ async function main(): Promise<void> {
     queuePrefix: process.env.QUEUE_PREFIX ?? '{glassdome}',
     apiPort: Number(process.env.API_PORT ?? 8001),
     overseer: true,
-    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', TEMPLATE_VMIDS: OS_TEMPLATE_VMIDS },
   });
   const { info } = sim;
   const body = JSON.stringify({ name: 'demo-1', os: 'ubuntu-22.04', provision: [{ run: 'apt-get install -y nginx' }] });

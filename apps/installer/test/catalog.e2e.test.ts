@@ -1,53 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { LAB_CATALOG } from '@glassdome/lab';
-import { createProxmox } from '@glassdome/proxmox';
-import { type SimulatorInfo, waitFor } from '@glassdome/testkit';
+import { addOsTemplates, OS_TEMPLATE_VMIDS, waitFor } from '@glassdome/testkit';
 import { type Harness, startHarness } from './harness';
-
-/**
- * The simulator starts with one template (Ubuntu 22.04, VMID 9000). The catalog also needs Kali,
- * Debian 12 and Ubuntu 24.04: each gets a template of its own, named so the simulator's guests
- * know their OS, and the deploy token may clone it as it may clone 9000.
- */
-const extraTemplates = [
-  { os: 'kali', vmid: 9001, name: 'kali-tmpl' },
-  { os: 'debian-12', vmid: 9002, name: 'debian-12-tmpl' },
-  { os: 'ubuntu-24.04', vmid: 9003, name: 'ubuntu-2404-tmpl' },
-];
-
-async function createOsTemplates(sim: SimulatorInfo) {
-  const root = createProxmox({
-    baseUrl: sim.apiUrl,
-    node: sim.node,
-    auth: { username: 'root@pam', password: sim.rootPassword },
-    polling: { initialMs: 10, maxMs: 50 },
-  });
-  for (const template of extraTemplates) {
-    const upid = await root.vms.clone({
-      sourceVmid: sim.templateVmid,
-      newid: template.vmid,
-      name: template.name,
-      full: true,
-    });
-    await root.tasks.wait(upid, { deadlineMs: 60_000 });
-    await root.tasks.wait(await root.vms.template(template.vmid), { deadlineMs: 60_000 });
-    const deployUser = sim.tokenId.split('!')[0]!;
-    await root.access.grant({
-      path: `/vms/${template.vmid}`,
-      roles: ['PVETemplateUser'],
-      users: [deployUser],
-      tokens: [sim.tokenId],
-    });
-  }
-}
-
-const templateVmids = extraTemplates.map((template) => `${template.os}=${template.vmid}`).join(',');
 
 let harness: Harness;
 before(async () => {
-  harness = await startHarness({ installers: 2, env: { TEMPLATE_VMIDS: `ubuntu-22.04=9000,${templateVmids}` } });
-  await createOsTemplates(harness.sim.info);
+  harness = await startHarness({ installers: 2, env: { TEMPLATE_VMIDS: OS_TEMPLATE_VMIDS } });
+  await addOsTemplates(harness.sim.info, { grantClone: true });
 });
 after(async () => {
   await harness?.stop();

@@ -5,4 +5,5 @@ export { createRedisPrefix, type TestRedis } from './redis';
 export { type SimulatorInfo, startSimulator, type TestSimulator } from './simulator';
 export { startSshd, type TestSshd } from './sshd';
 export { type RunningStack, type StackOptions, startStack } from './stack';
+export { addOsTemplates, OS_TEMPLATE_VMIDS, OS_TEMPLATES } from './templates';
 export { waitFor } from './wait';
