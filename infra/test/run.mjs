@@ -37,18 +37,27 @@ if (files.length === 0) {
   console.error(`no test files for ${wanted}${filter ? ` matching ${filter}` : ''}`);
   process.exit(1);
 }
-const concurrency = process.env.TEST_CONCURRENCY ?? '2';
-const result = spawnSync(
-  process.execPath,
-  [
-    '--import',
-    'tsx',
-    '--test',
-    `--test-concurrency=${concurrency}`,
-    '--test-timeout=300000',
-    '--test-force-exit',
-    ...files,
-  ],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
-);
-process.exit(result.status ?? 1);
+// End-to-end files each start a whole stack (five or six processes); on two cores they run one at a
+// time, while the lighter tiers run two files at once.
+const batches = [
+  { files: files.filter((file) => !tiers.e2e(file)), concurrency: process.env.TEST_CONCURRENCY ?? '2' },
+  { files: files.filter((file) => tiers.e2e(file)), concurrency: process.env.TEST_E2E_CONCURRENCY ?? '1' },
+];
+let status = 0;
+for (const batch of batches.filter((b) => b.files.length > 0)) {
+  const result = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${batch.concurrency}`,
+      '--test-timeout=300000',
+      '--test-force-exit',
+      ...batch.files,
+    ],
+    { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+  );
+  status ||= result.status ?? 1;
+}
+process.exit(status);

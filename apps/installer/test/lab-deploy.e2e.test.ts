@@ -33,7 +33,19 @@ async function deployAndWait(spec: unknown, statuses: string[], timeoutMs = 120_
       return statuses.includes(String(body.status)) ? body : undefined;
     },
     { timeoutMs, intervalMs: 250 },
-  );
+  ).catch(async (error: Error) => {
+    // Say where it stands: each VM's steps and the lab's own tasks.
+    const { body } = await harness.api('GET', `/api/v1/labs/${id}`);
+    const db = createDb(harness.databaseUrl);
+    const tasks = await db
+      .selectFrom('steps')
+      .select(['name', 'status', 'attempts', 'error'])
+      .where('lab_id', '=', id)
+      .where('vm_id', 'is', null)
+      .execute();
+    await db.destroy();
+    throw new Error(`${error.message}\nlab: ${JSON.stringify(body)}\ntasks: ${JSON.stringify(tasks)}`);
+  });
   return { id, lab: lab as { status: string; error?: string; vms: LabVm[] } };
 }
 
