@@ -41,6 +41,9 @@ export async function startHarness(
       redisUrl: redis.url,
       queuePrefix: redis.prefix,
       ...options,
+      // Simulated guests answer within milliseconds of their agent: a guest that does not is a
+      // failure to retry soon, not something to wait three minutes for.
+      env: { SSH_TIMEOUT_SECONDS: '20', ...options.env },
     });
   } catch (error) {
     await sim.stop();

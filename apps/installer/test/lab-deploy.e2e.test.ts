@@ -22,7 +22,7 @@ after(async () => {
 type Step = { name: string; status: string; startedAt: string; finishedAt: string };
 type LabVm = { name: string; status: string; copy: number; vmid: number; ip: string; steps: Step[] };
 
-async function deployAndWait(spec: unknown, statuses: string[], timeoutMs = 120_000) {
+async function deployAndWait(spec: unknown, statuses: string[], timeoutMs = 180_000) {
   const accepted = await harness.api('POST', '/api/v1/labs', spec);
   assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
   const id = String(accepted.body.id);
