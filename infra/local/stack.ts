@@ -1,6 +1,7 @@
 // `pnpm start`: the whole stack on one machine — the Proxmox simulator, the API, two installers, the
 // gateway and the overseer — against the Redis and Postgres found on the machine. Prints what you need to use it.
-import { mkdirSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addOsTemplates, OS_TEMPLATE_VMIDS, startSimulator, startStack } from '@glassdome/testkit';
 import pg from 'pg';
@@ -24,24 +25,47 @@ async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
+/** Secrets of the local simulator, made once and kept (mode 0600) in the git-ignored .glassdome/. */
+function localSecrets(path: string): { rootPassword: string; tokenSecret: string } {
+  if (existsSync(path)) return JSON.parse(readFileSync(path, 'utf8'));
+  const secrets = { rootPassword: randomBytes(18).toString('base64url'), tokenSecret: randomUUID() };
+  writeFileSync(path, JSON.stringify(secrets), { mode: 0o600 });
+  return secrets;
+}
+
 async function main(): Promise<void> {
   mkdirSync(join(root, '.glassdome'), { recursive: true });
   await ensureDatabase(databaseUrl);
+  // The simulated cluster is saved next to the database's state, so a restart finds the VMs
+  // Postgres remembers (and the overseer does not see them all as deleted).
+  // Its root password and token secret are kept beside it: the saved cluster holds them.
+  const secrets = localSecrets(join(root, '.glassdome', 'pve-sim-secrets.json'));
   const sim = await startSimulator({
     timeScale: Number(process.env.PVE_SIM_TIME_SCALE ?? 0.25),
     tls: true,
+    env: {
+      PVE_SIM_STATE_FILE: join(root, '.glassdome', 'pve-sim-state.json'),
+      PVE_SIM_ROOT_PASSWORD: secrets.rootPassword,
+      PVE_SIM_TOKEN_SECRET: secrets.tokenSecret,
+    },
   });
-  // The catalog's labs need Ubuntu 24.04, Debian 12 and Kali templates next to the default Ubuntu 22.04.
-  await addOsTemplates(sim.info);
-  const stack = await startStack({
-    sim: sim.info,
-    databaseUrl,
-    redisUrl,
-    queuePrefix: process.env.QUEUE_PREFIX ?? '{glassdome}',
-    apiPort: Number(process.env.API_PORT ?? 8001),
-    overseer: true,
-    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', TEMPLATE_VMIDS: OS_TEMPLATE_VMIDS },
-  });
+  let stack: Awaited<ReturnType<typeof startStack>>;
+  try {
+    // The catalog's labs need Ubuntu 24.04, Debian 12 and Kali templates next to the default Ubuntu 22.04.
+    await addOsTemplates(sim.info);
+    stack = await startStack({
+      sim: sim.info,
+      databaseUrl,
+      redisUrl,
+      queuePrefix: process.env.QUEUE_PREFIX ?? '{glassdome}',
+      apiPort: Number(process.env.API_PORT ?? 8001),
+      overseer: true,
+      env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', TEMPLATE_VMIDS: OS_TEMPLATE_VMIDS },
+    });
+  } catch (error) {
+    await sim.stop();
+    throw error;
+  }
   const { info } = sim;
   const body = JSON.stringify({ name: 'demo-1', os: 'ubuntu-22.04', provision: [{ run: 'apt-get install -y nginx' }] });
   process.stdout.write(

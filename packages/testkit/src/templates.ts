@@ -16,7 +16,7 @@ export const OS_TEMPLATES = [
 export const OS_TEMPLATE_VMIDS = ['ubuntu-22.04=9000', ...OS_TEMPLATES.map((t) => `${t.os}=${t.vmid}`)].join(',');
 
 /**
- * Adds the templates as root. The deploy token gets clone rights on them only when `grantClone`
+ * Adds the templates as root (those already there are kept). The deploy token gets clone rights on them only when `grantClone`
  * is set; otherwise its first clone is refused and Glassdome's gateway grants exactly VM.Clone.
  */
 export async function addOsTemplates(sim: SimulatorInfo, options: { grantClone?: boolean } = {}): Promise<void> {
@@ -28,7 +28,9 @@ export async function addOsTemplates(sim: SimulatorInfo, options: { grantClone?:
     polling: { initialMs: 10, maxMs: 50 },
   });
   try {
+    const existing = new Set((await root.vms.list()).filter((vm) => vm.template).map((vm) => vm.vmid));
     for (const template of OS_TEMPLATES) {
+      if (existing.has(template.vmid)) continue;
       const upid = await root.vms.clone({
         sourceVmid: sim.templateVmid,
         newid: template.vmid,
