@@ -10,7 +10,6 @@ export {
   LabStoppedError,
   loadLab,
   STOPPED_LAB_STATUSES,
-  setLabStatus,
   taskDetail,
 } from './lab-tasks';
 export { DEFAULT_PLATFORM, ensurePlatform } from './platform';

@@ -5,7 +5,7 @@
  */
 
 import type { JsonValue } from '@glassdome/db';
-import { appendEvent, type Db, finishStep, listSteps, planSteps, startStep } from '@glassdome/db';
+import { appendEvent, type Db, finishStep, listSteps, planSteps, setLabStatus, startStep } from '@glassdome/db';
 import { type LabGraph, type LabTask, readyAfter } from '@glassdome/lab';
 import { addLabTasks, type FailurePolicy, type Producer } from '@glassdome/queue';
 import { sql } from 'kysely';
@@ -53,10 +53,6 @@ export function findTask(lab: LabRecord, taskId: string): LabTask {
   return task;
 }
 
-export async function setLabStatus(db: Db, labId: string, status: string, error: string | null = null) {
-  await db.updateTable('labs').set({ status, error, updated_at: sql`now()` }).where('id', '=', labId).execute();
-}
-
 /** Marks the task running, and the lab deploying if this is its first task. */
 export async function beginLabTask(db: Db, lab: LabRecord, taskId: string): Promise<void> {
   if (STOPPED_LAB_STATUSES.has(lab.status)) throw new LabStoppedError(lab.status);
@@ -96,7 +92,7 @@ export async function failLabTask(db: Db, lab: LabRecord, taskId: string, messag
   await finishStep(db, { labId: lab.id }, taskId, { status: 'failed', error: message });
   await appendEvent(db, { labId: lab.id, kind: 'lab.task.failed', message: `${taskId} failed: ${message}` });
   if (lab.policy === 'fail' && !STOPPED_LAB_STATUSES.has(lab.status)) {
-    await setLabStatus(db, lab.id, 'failed', `${taskId}: ${message}`);
+    await setLabStatus(db, lab.id, 'failed', { error: `${taskId}: ${message}` });
     await appendEvent(db, { labId: lab.id, kind: 'lab.failed', message: `${taskId} failed: ${message}` });
   }
 }

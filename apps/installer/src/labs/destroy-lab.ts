@@ -1,6 +1,6 @@
-import { appendEvent } from '@glassdome/db';
+import { appendEvent, setLabStatus } from '@glassdome/db';
 import { type JobContext, labJobId } from '@glassdome/queue';
-import { loadLab, setLabStatus } from '@glassdome/runtime';
+import { loadLab } from '@glassdome/runtime';
 import type { InstallerContext } from '../context';
 import { removeVm } from '../destroy-vm';
 import { loadVm } from '../vm-record';
@@ -20,7 +20,7 @@ export async function destroyLab(ctx: InstallerContext, labId: string, context: 
     if (vm && vm.status !== 'destroyed') await removeVm(ctx, vm);
   }
   await ctx.db.deleteFrom('network_leases').where('lab_id', '=', labId).execute();
-  await setLabStatus(ctx.db, labId, 'destroyed');
+  await setLabStatus(ctx.db, labId, 'destroyed', { error: null });
   await appendEvent(ctx.db, {
     labId,
     kind: 'lab.destroyed',

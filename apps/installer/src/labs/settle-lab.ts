@@ -1,5 +1,5 @@
-import { appendEvent } from '@glassdome/db';
-import { loadLab, STOPPED_LAB_STATUSES, setLabStatus } from '@glassdome/runtime';
+import { appendEvent, setLabStatus } from '@glassdome/db';
+import { loadLab, STOPPED_LAB_STATUSES } from '@glassdome/runtime';
 import type { InstallerContext } from '../context';
 
 /**
@@ -13,7 +13,7 @@ export async function settleLab(ctx: InstallerContext, labId: string) {
   const ready = vms.filter((vm) => vm.status === 'ready').length;
   const status = ready === vms.length ? 'ready' : ready > 0 ? 'degraded' : 'failed';
   const summary = `${ready} of ${vms.length} VMs ready`;
-  await setLabStatus(ctx.db, labId, status, status === 'ready' ? null : summary);
+  await setLabStatus(ctx.db, labId, status, { error: status === 'ready' ? null : summary });
   await appendEvent(ctx.db, { labId, kind: `lab.${status}`, message: `lab ${status}: ${summary}` });
   return { labId, status };
 }
