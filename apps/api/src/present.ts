@@ -1,4 +1,4 @@
-import type { listSteps, listVmsOfLab } from '@glassdome/db';
+import type { listLabs, listSteps, listVmsOfLab } from '@glassdome/db';
 
 type StepRow = Awaited<ReturnType<typeof listSteps>>[number];
 type VmRow = Awaited<ReturnType<typeof listVmsOfLab>>[number];
@@ -46,5 +46,22 @@ export function presentVm(vm: VmRow, steps: StepRow[] = []) {
     createdAt: vm.created_at,
     updatedAt: vm.updated_at,
     steps: steps.map(presentStep),
+  };
+}
+
+type LabRow = Awaited<ReturnType<typeof listLabs>>[number];
+
+/** A lab's own fields as the API shows them, in lists and in detail. */
+export function presentLab(lab: LabRow) {
+  return {
+    id: lab.id,
+    name: lab.name,
+    status: lab.status,
+    copies: lab.copies,
+    onFailure: lab.on_failure,
+    expiresAt: lab.expires_at,
+    error: lab.error,
+    createdAt: lab.created_at,
+    updatedAt: lab.updated_at,
   };
 }

@@ -5,7 +5,7 @@ import type { ApiContext } from '../context';
 import { NotFoundError, ValidationError } from '../errors';
 import { accept, JSON_TYPES, YAML_TYPES } from '../http/body';
 import { parseInput, specIssuesToFieldIssues } from '../http/validate';
-import { presentStep, presentVm } from '../present';
+import { presentLab, presentStep, presentVm } from '../present';
 import { idParams, labCreateQuery, labFromCatalogBody, labListQuery } from '../schemas';
 import { deployLab } from '../services/lab-deploy';
 import { planLab } from '../services/lab-plan';
@@ -42,15 +42,7 @@ async function labDetail(ctx: ApiContext, id: string) {
     vms.map((vm) => vm.id),
   );
   return {
-    id: lab.id,
-    name: lab.name,
-    status: lab.status,
-    copies: lab.copies,
-    onFailure: lab.on_failure,
-    expiresAt: lab.expires_at,
-    error: lab.error,
-    createdAt: lab.created_at,
-    updatedAt: lab.updated_at,
+    ...presentLab(lab),
     graph: lab.graph,
     steps: (await listSteps(ctx.db, { labId: id })).map(presentStep),
     vms: vms.map((vm) => presentVm(vm, steps.get(vm.id))),
@@ -88,17 +80,7 @@ export function labRoutes(ctx: ApiContext): Router {
     const query = parseInput(labListQuery, req.query, 'query');
     const labs = await listLabs(ctx.db, query);
     res.json({
-      items: labs.map((lab) => ({
-        id: lab.id,
-        name: lab.name,
-        status: lab.status,
-        copies: lab.copies,
-        onFailure: lab.on_failure,
-        expiresAt: lab.expires_at,
-        error: lab.error,
-        createdAt: lab.created_at,
-        updatedAt: lab.updated_at,
-      })),
+      items: labs.map(presentLab),
       limit: query.limit,
       offset: query.offset,
     });
