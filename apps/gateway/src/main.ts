@@ -1,12 +1,12 @@
 import { createLogger } from '@glassdome/logger';
 import { createProxmox } from '@glassdome/proxmox';
-import { closeOnSignals, createRedis, type QueueName, startWorkers } from '@glassdome/queue';
 import {
   connectBackingServices,
   ensurePlatform,
   exitWhenUnavailable,
   nodeSshTarget,
   proxmoxConfigFrom,
+  serveQueues,
 } from '@glassdome/runtime';
 import { SshPool } from '@glassdome/ssh';
 import type { GatewayContext } from './context';
@@ -32,29 +32,19 @@ async function main(): Promise<void> {
     node,
     logger,
   };
-  const workers = startWorkers({
-    connect: () => createRedis(env.REDIS_URL, 'worker'),
-    prefix: env.QUEUE_PREFIX,
-    queues: env.GATEWAY_QUEUES.split(',').map((name) => name.trim()) as QueueName[],
+  serveQueues('gateway', env, logger, {
+    queues: env.GATEWAY_QUEUES,
     handlers: {
       'template.create': ({ templateId }) => createTemplate(ctx, templateId),
       'permission.grant': (job) => grantPermission(ctx, job),
       'network.create': ({ labId, taskId }, context) => createLabNetwork(ctx, labId, taskId, context),
     },
-    concurrency: env.WORKER_CONCURRENCY,
-    shutdownMs: env.WORKER_SHUTDOWN_SECONDS * 1000,
-    lockMs: env.WORKER_LOCK_SECONDS * 1000,
-    logger,
+    release: async () => {
+      ctx.ssh.close();
+      pve.close();
+      await backing.close();
+    },
   });
-  closeOnSignals(async () => {
-    await workers.close();
-    ctx.ssh.close();
-    pve.close();
-    await backing.close();
-  }, logger);
-  logger.info({ pid: process.pid }, 'gateway ready');
-  // Printed whatever the log level: launchers and tests wait for this line.
-  process.stdout.write(`gateway ready (pid ${process.pid})\n`);
 }
 
 main().catch(exitWhenUnavailable('gateway', logger));

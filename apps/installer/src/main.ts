@@ -1,12 +1,13 @@
 import { createLogger } from '@glassdome/logger';
 import { Admission, createProxmox, VmidAllocator } from '@glassdome/proxmox';
-import { closeOnSignals, createRedis, type Handlers, type QueueName, startWorkers } from '@glassdome/queue';
+import { createRedis, type Handlers } from '@glassdome/queue';
 import {
   connectBackingServices,
   ensureGuestKey,
   ensurePlatform,
   exitWhenUnavailable,
   proxmoxConfigFrom,
+  serveQueues,
 } from '@glassdome/runtime';
 import { PostgresHostKeyStore, SshPool } from '@glassdome/ssh';
 import type { InstallerContext } from './context';
@@ -44,26 +45,16 @@ async function main(): Promise<void> {
     'vm.destroy': ({ vmId }) => destroyVm(ctx, vmId),
     ...labHandlers(ctx),
   };
-  const workers = startWorkers({
-    connect: () => createRedis(env.REDIS_URL, 'worker'),
-    prefix: env.QUEUE_PREFIX,
-    queues: env.INSTALLER_QUEUES.split(',').map((name) => name.trim()) as QueueName[],
+  serveQueues('installer', env, logger, {
+    queues: env.INSTALLER_QUEUES,
     handlers,
-    concurrency: env.WORKER_CONCURRENCY,
-    shutdownMs: env.WORKER_SHUTDOWN_SECONDS * 1000,
-    lockMs: env.WORKER_LOCK_SECONDS * 1000,
-    logger,
+    release: async () => {
+      ctx.ssh.close();
+      pve.close();
+      admissionRedis.disconnect();
+      await backing.close();
+    },
   });
-  closeOnSignals(async () => {
-    await workers.close();
-    ctx.ssh.close();
-    pve.close();
-    admissionRedis.disconnect();
-    await backing.close();
-  }, logger);
-  logger.info({ pid: process.pid }, 'installer ready');
-  // Printed whatever the log level: launchers and tests wait for this line.
-  process.stdout.write(`installer ready (pid ${process.pid})\n`);
 }
 
 main().catch(exitWhenUnavailable('installer', logger));

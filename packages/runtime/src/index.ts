@@ -14,3 +14,4 @@ export {
 } from './lab-tasks';
 export { DEFAULT_PLATFORM, ensurePlatform } from './platform';
 export { nodeSshTarget, type ProxmoxEnv, proxmoxConfigFrom } from './proxmox';
+export { serveQueues, type WorkerProcessEnv } from './worker-process';
