@@ -98,6 +98,11 @@ test('a diamond lab respects every edge, overlaps what it may, and tears down to
       .map(Number)
       .filter((vmid) => vmids.has(vmid));
   assert.equal((await simVmids()).length, 4, 'the four VMs exist before the tear-down');
+  assert.ok((await db.selectFrom('vmid_leases').selectAll().execute()).length >= 4, 'VMID leases exist before it');
+  assert.ok(
+    (await db.selectFrom('network_leases').selectAll().execute()).length >= 1,
+    'the VLAN lease exists before it',
+  );
 
   const deleted = await harness.api('DELETE', `/api/v1/labs/${id}`);
   assert.equal(deleted.status, 202);
