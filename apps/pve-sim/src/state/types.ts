@@ -101,11 +101,46 @@ export interface Pool {
   storages: string[];
 }
 
+/** An SDN zone as `/etc/pve/sdn/zones.cfg` holds it (type plus that type's options). */
+export interface SdnZone {
+  type: string;
+  /** VLAN zones: the VLAN-aware bridge the zone's vnets ride on. */
+  bridge?: string;
+  /** VXLAN zones: the peers' addresses. */
+  peers?: string;
+  /** Nodes the zone exists on (comma list); all nodes when absent. */
+  nodes?: string;
+  mtu?: number;
+  ipam?: string;
+  [option: string]: string | number | undefined;
+}
+
 export interface SdnVnet {
   vnet: string;
   zone: string;
   tag?: number;
   alias?: string;
+  vlanaware?: 0 | 1;
+  /** Simple zones give each vnet a MAC for its gateway. */
+  mac?: string;
+  'isolate-ports'?: 0 | 1;
+}
+
+/** An SDN subnet, keyed `<zone>-<network>-<prefix>`. */
+export interface SdnSubnet {
+  vnet: string;
+  gateway?: string;
+  snat?: 0 | 1;
+  dnszoneprefix?: string;
+  'dhcp-range'?: string[];
+  'dhcp-dns-server'?: string;
+}
+
+/** One set of SDN objects: the edited configuration, or the applied one. */
+export interface SdnObjects {
+  zones: Record<string, SdnZone>;
+  vnets: Record<string, SdnVnet>;
+  subnets: Record<string, SdnSubnet>;
 }
 
 export interface Task {
@@ -135,7 +170,21 @@ export interface ClusterState {
   roles: Record<string, Role>;
   acl: AclEntry[];
   pools: Record<string, Pool>;
-  sdn: { zones: Record<string, { type: string }>; vnets: Record<string, SdnVnet> };
+  /**
+   * SDN. `zones`, `vnets` and `subnets` are the APPLIED configuration (PVE's running config, what
+   * the last `PUT /cluster/sdn` committed); `pending` is the configuration as edited through the
+   * API (PVE's `sdn/*.cfg`), which becomes the applied one at the next `PUT /cluster/sdn`.
+   * `generated` is what each node's network reload has built: its vnets exist as bridges there.
+   */
+  sdn: {
+    zones: Record<string, SdnZone>;
+    vnets: Record<string, SdnVnet>;
+    subnets?: Record<string, SdnSubnet>;
+    pending?: SdnObjects;
+    /** Running-config version, incremented by every apply. */
+    version?: number;
+    generated?: Record<string, { version: number; vnets: string[] }>;
+  };
   tasks: Record<string, Task>;
   /** Guest-side effects recorded by the SSH guests (commands run, files written), per vmid. */
   guestEffects: Record<string, unknown[]>;
