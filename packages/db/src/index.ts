@@ -13,6 +13,9 @@ export { appendEvent, type EventInput, listEvents } from './repositories/events'
 export * from './repositories/idempotency';
 export * from './repositories/inventory';
 export * from './repositories/labs';
+export * from './repositories/network-leases';
+export * from './repositories/platforms';
+export * from './repositories/ssh-host-keys';
 export {
   finishStep,
   listSteps,
@@ -23,6 +26,11 @@ export {
   startStep,
 } from './repositories/steps';
 export * from './repositories/templates';
+export * from './repositories/vmid-leases';
 export * from './repositories/vms';
 export type * from './schema';
 export { openSecret, parseSecretKey, SecretKeyError, sealSecret } from './secrets';
+export { CredentialStore } from './stores/credential-store';
+export { PostgresHostKeyStore } from './stores/host-key-store';
+export { PostgresVlanLeaseStore } from './stores/vlan-lease-store';
+export { PostgresVmidLeaseStore } from './stores/vmid-lease-store';

@@ -1,0 +1,65 @@
+import type { Db } from '../connection';
+
+export interface NetworkLeaseRow {
+  platformId: string;
+  tag: number;
+  owner: string;
+  labId: string | null;
+  network: string | null;
+}
+
+/** The tag the owner holds on the platform, if any (an owner holds at most one: unique constraint). */
+export async function findNetworkLeaseTagOfOwner(
+  db: Db,
+  where: { platformId: string; owner: string },
+): Promise<number | undefined> {
+  const row = await db
+    .selectFrom('network_leases')
+    .select('tag')
+    .where('platform_id', '=', where.platformId)
+    .where('owner', '=', where.owner)
+    .executeTakeFirst();
+  return row?.tag;
+}
+
+/** Every tag leased on the platform. */
+export async function listLeasedNetworkTags(db: Db, platformId: string): Promise<number[]> {
+  const rows = await db.selectFrom('network_leases').select('tag').where('platform_id', '=', platformId).execute();
+  return rows.map((row) => row.tag);
+}
+
+/** Inserts the lease; false when the tag (or the owner) already has one on the platform. */
+export async function insertNetworkLease(db: Db, lease: NetworkLeaseRow): Promise<boolean> {
+  const row = await db
+    .insertInto('network_leases')
+    .values({
+      platform_id: lease.platformId,
+      tag: lease.tag,
+      owner: lease.owner,
+      lab_id: lease.labId,
+      network: lease.network,
+    })
+    .onConflict((oc) => oc.doNothing())
+    .returning('tag')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Deletes every network lease of a lab (its tear-down). */
+export async function deleteNetworkLeasesOfLab(db: Db, labId: string): Promise<void> {
+  await db.deleteFrom('network_leases').where('lab_id', '=', labId).execute();
+}
+
+/** Leases of a lab, or of every lab, by tag (for tests and reports). */
+export async function listNetworkLeases(db: Db, filter: { labId?: string } = {}): Promise<NetworkLeaseRow[]> {
+  let query = db.selectFrom('network_leases').select(['platform_id', 'tag', 'owner', 'lab_id', 'network']);
+  if (filter.labId !== undefined) query = query.where('lab_id', '=', filter.labId);
+  const rows = await query.orderBy('platform_id').orderBy('tag').execute();
+  return rows.map((row) => ({
+    platformId: row.platform_id,
+    tag: row.tag,
+    owner: row.owner,
+    labId: row.lab_id,
+    network: row.network,
+  }));
+}
