@@ -116,3 +116,6 @@ export class VmidExhaustedError extends ProxmoxError {}
 export class AdmissionTimeoutError extends ProxmoxError {
   override readonly retryable = true;
 }
+
+/** Every VLAN tag of the configured range is leased. */
+export class VlanExhaustedError extends ProxmoxError {}

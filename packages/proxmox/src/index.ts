@@ -51,10 +51,19 @@ export {
 export { normalizeFingerprint } from './tls';
 export type { VmConfig, VmConfigUpdate, VmNic, VmStatus, VmSummary } from './vm-types';
 export {
+  parseVlanRange,
+  VlanAllocator,
+  type VlanAllocatorOptions,
+  type VlanLease,
+  type VlanLeaseStore,
+  type VlanRange,
+} from './vlan';
+export {
   type LeaseRequest,
   VmidAllocator,
   type VmidAllocatorOptions,
   type VmidLease,
+  type VmidLeaseStore,
   type VmidRange,
 } from './vmid';
 export { type CloneRequest, type PowerAction, type Snapshot, VmApi } from './vms';

@@ -1,10 +1,10 @@
 /**
  * VMID allocation that holds under any number of workers on any number of machines. Proxmox has no
  * "reserve an id" call and `/cluster/nextid` hands the same id to concurrent callers, so the reservation
- * is a lease row in Postgres (primary key = platform + vmid), taken over only once it has expired, and
- * checked against the cluster before it is handed out.
+ * is a lease in a shared store (Postgres in Glassdome: `PostgresVmidLeaseStore` of `@glassdome/db`),
+ * keyed by platform + vmid, taken over only once it has expired, and checked against the cluster before
+ * it is handed out.
  */
-import type { Db } from '@glassdome/db';
 import type { ClusterApi } from './cluster';
 import { VmidExhaustedError } from './errors';
 
@@ -15,8 +15,26 @@ export interface VmidRange {
   max: number;
 }
 
+/**
+ * Where VMID leases live. Every operation is atomic on its own (one statement in Postgres), and expiry
+ * is judged by the store's clock, so machines with skewed clocks agree on which leases are live.
+ */
+export interface VmidLeaseStore {
+  /** The owner's newest live lease on the platform. */
+  findLive(owner: { platformId: string; owner: string }): Promise<VmidLease | undefined>;
+  /** Ids in `range` that live leases of the platform hold. */
+  listLive(platformId: string, range: VmidRange): Promise<number[]>;
+  /** Takes the id for `ttlMs` if no live lease holds it (an expired lease is taken over); false otherwise. */
+  acquire(lease: { platformId: string; vmid: number; owner: string; ttlMs: number }): Promise<boolean>;
+  /** Moves this owner's lease to expire `ttlMs` from now; false when the lease is no longer theirs. */
+  renew(lease: { platformId: string; vmid: number; owner: string; ttlMs: number }): Promise<boolean>;
+  /** Removes this owner's lease of the id (someone else's lease of it stays). */
+  release(lease: { platformId: string; vmid: number; owner: string }): Promise<void>;
+}
+
 export interface VmidAllocatorOptions {
-  db: Db;
+  /** Where the leases live, shared by every allocator of every worker: `new PostgresVmidLeaseStore(db)`. */
+  leases: VmidLeaseStore;
   cluster: ClusterApi;
   /**
    * Ids Glassdome may use, away from the low ids people create by hand.
@@ -53,12 +71,12 @@ const defaultTtlMs = 15 * 60 * 1000;
 
 export class VmidAllocator {
   readonly range: VmidRange;
-  readonly #db: Db;
+  readonly #leases: VmidLeaseStore;
   readonly #cluster: ClusterApi;
   readonly #maxAttempts: number;
 
   constructor(options: VmidAllocatorOptions) {
-    this.#db = options.db;
+    this.#leases = options.leases;
     this.#cluster = options.cluster;
     this.range = { min: 10000, max: 99999, ...options.range };
     this.#maxAttempts = options.maxAttempts ?? 25;
@@ -78,7 +96,8 @@ export class VmidAllocator {
       const vmid = await this.#pickCandidate(request.platformId, rejected);
       if (vmid === undefined) break;
       rejected.add(vmid);
-      if (!(await this.#insertLease(request, vmid, ttlMs))) continue;
+      if (!(await this.#leases.acquire({ platformId: request.platformId, vmid, owner: request.owner, ttlMs })))
+        continue;
       // Resources lag behind clones still being written; the probe sees every config file.
       if (await this.#cluster.isVmidFree(vmid)) return vmid;
       await this.releaseVmid({ ...request, vmid });
@@ -90,43 +109,17 @@ export class VmidAllocator {
 
   /** Extends a live lease; false when it is no longer this owner's (expired and taken over, or released). */
   async renewLease(request: LeaseRequest & { vmid: number }): Promise<boolean> {
-    const result = await this.#db
-      .updateTable('vmid_leases')
-      .set((eb) => ({
-        expires_at: eb(
-          eb.fn('now'),
-          '+',
-          eb.fn('make_interval', secondsArgs(eb, request.ttlMs ?? defaultTtlMs)),
-        ).$castTo<Date>(),
-      }))
-      .where('platform_id', '=', request.platformId)
-      .where('vmid', '=', request.vmid)
-      .where('owner', '=', request.owner)
-      .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+    return this.#leases.renew({ ...request, ttlMs: request.ttlMs ?? defaultTtlMs });
   }
 
   /** Gives the id back (only this owner's lease is removed). */
   async releaseVmid(request: { platformId: string; owner: string; vmid: number }): Promise<void> {
-    await this.#db
-      .deleteFrom('vmid_leases')
-      .where('platform_id', '=', request.platformId)
-      .where('vmid', '=', request.vmid)
-      .where('owner', '=', request.owner)
-      .execute();
+    await this.#leases.release(request);
   }
 
   /** The owner's live lease on the platform, newest first; how a resumed job finds the id it had. */
   async findLeaseByOwner(request: { platformId: string; owner: string }): Promise<VmidLease | undefined> {
-    const row = await this.#db
-      .selectFrom('vmid_leases')
-      .select(['platform_id', 'vmid', 'owner', 'expires_at'])
-      .where('platform_id', '=', request.platformId)
-      .where('owner', '=', request.owner)
-      .where((eb) => eb('expires_at', '>', eb.fn<Date>('now')))
-      .orderBy('created_at', 'desc')
-      .executeTakeFirst();
-    return row && { platformId: row.platform_id, vmid: row.vmid, owner: row.owner, expiresAt: row.expires_at };
+    return this.#leases.findLive(request);
   }
 
   /**
@@ -150,52 +143,12 @@ export class VmidAllocator {
   }
 
   async #usedIds(platformId: string): Promise<Set<number>> {
-    const [resources, leases] = await Promise.all([
+    const [resources, leased] = await Promise.all([
       this.#cluster.resources('vm'),
-      this.#db
-        .selectFrom('vmid_leases')
-        .select('vmid')
-        .where('platform_id', '=', platformId)
-        .where('vmid', '>=', this.range.min)
-        .where('vmid', '<=', this.range.max)
-        .where((eb) => eb('expires_at', '>', eb.fn<Date>('now')))
-        .execute(),
+      this.#leases.listLive(platformId, this.range),
     ]);
-    const used = new Set(leases.map((lease) => lease.vmid));
+    const used = new Set(leased);
     for (const resource of resources) if (resource.vmid !== undefined) used.add(resource.vmid);
     return used;
   }
-
-  /** Inserts the lease, or takes over an expired one; false when a live lease holds the id. */
-  async #insertLease(request: LeaseRequest, vmid: number, ttlMs: number): Promise<boolean> {
-    const row = await this.#db
-      .insertInto('vmid_leases')
-      .values((eb) => ({
-        platform_id: request.platformId,
-        vmid,
-        owner: request.owner,
-        expires_at: eb(eb.fn('now'), '+', eb.fn('make_interval', secondsArgs(eb, ttlMs))).$castTo<Date>(),
-      }))
-      .onConflict((oc) =>
-        oc
-          .columns(['platform_id', 'vmid'])
-          .doUpdateSet((eb) => ({
-            owner: eb.ref('excluded.owner'),
-            expires_at: eb.ref('excluded.expires_at'),
-            created_at: eb.fn<Date>('now'),
-          }))
-          .where((eb) => eb('vmid_leases.expires_at', '<=', eb.fn<Date>('now'))),
-      )
-      .returning('vmid')
-      .executeTakeFirst();
-    return row !== undefined;
-  }
-}
-
-/**
- * Arguments of `make_interval(years, months, weeks, days, hours, mins, secs)` for `ms`: leases expire by
- * Postgres's clock (`now() + interval`), the one clock every machine shares.
- */
-function secondsArgs<V>(eb: { val: (value: number) => V }, ms: number): V[] {
-  return [0, 0, 0, 0, 0, 0, ms / 1000].map((value) => eb.val(value));
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createDb, type Db, migrateToLatest } from '@glassdome/db';
+import { createDb, type Db, listVmidLeases, migrateToLatest, PostgresVmidLeaseStore } from '@glassdome/db';
 import { createRedisPrefix, createTestDatabase, type TestDatabase, type TestRedis } from '@glassdome/testkit';
 import { Redis } from 'ioredis';
 import {
@@ -50,7 +50,11 @@ after(async () => {
 
 function runBurst(label: string, admission: Admission | undefined) {
   // A range twice the burst's size, so concurrent allocators do collide on rows and candidates.
-  const vmids = new VmidAllocator({ db, cluster: pve.cluster, range: { min: 2000, max: 2099 } });
+  const vmids = new VmidAllocator({
+    leases: new PostgresVmidLeaseStore(db),
+    cluster: pve.cluster,
+    range: { min: 2000, max: 2099 },
+  });
   return Promise.allSettled(
     Array.from({ length: burst }, (_, index) =>
       cloneVm(
@@ -82,7 +86,7 @@ test('50 allocations + full clones under admission control: 50 distinct VMIDs, n
   assert.equal(new Set(vms.map((vm) => vm.name)).size, burst);
   for (const vm of vms) assert.ok(cloned.includes(vm.vmid));
 
-  const leases = await db.selectFrom('vmid_leases').selectAll().where('platform_id', '=', 'sim-adm').execute();
+  const leases = await listVmidLeases(db, 'sim-adm');
   assert.equal(leases.length, burst);
 });
 

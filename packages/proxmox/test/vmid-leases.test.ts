@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createDb, type Db, migrateToLatest } from '@glassdome/db';
+import { createDb, type Db, migrateToLatest, PostgresVmidLeaseStore } from '@glassdome/db';
 import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
 import { cloneVm, createProxmox, type Proxmox, VmidAllocator, VmidExhaustedError } from '../src/index';
 import { type RunningSim, startSim } from './sim';
@@ -31,7 +31,12 @@ after(async () => {
 });
 
 const allocator = (min: number, max: number) =>
-  new VmidAllocator({ db, cluster: pve.cluster, range: { min, max }, maxAttempts: 5 });
+  new VmidAllocator({
+    leases: new PostgresVmidLeaseStore(db),
+    cluster: pve.cluster,
+    range: { min, max },
+    maxAttempts: 5,
+  });
 
 test('an owner keeps one lease: allocating again returns it, release frees it', async () => {
   const vmids = allocator(3000, 3999);
