@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type Db, openSecret, parseSecretKey, sealSecret } from '@glassdome/db';
+import { CredentialStore, type Db, parseSecretKey } from '@glassdome/db';
 import ssh2 from 'ssh2';
 import { DEFAULT_PLATFORM } from './platform';
 
@@ -33,19 +33,11 @@ export async function ensureGuestKey(
   if (!env.GLASSDOME_SECRET_KEY) {
     throw new Error('set GUEST_SSH_KEY_FILE, or GLASSDOME_SECRET_KEY so a guest key can be sealed in Postgres');
   }
-  const secretKey = parseSecretKey(env.GLASSDOME_SECRET_KEY);
-  const generated = ssh2.utils.generateKeyPairSync('ed25519');
-  await db
-    .insertInto('credentials')
-    .values({ platform_id: DEFAULT_PLATFORM, kind: KIND, sealed: sealSecret(secretKey, generated.private) })
-    .onConflict((oc) => oc.columns(['platform_id', 'kind']).doNothing())
-    .execute();
-  const row = await db
-    .selectFrom('credentials')
-    .select('sealed')
-    .where('platform_id', '=', DEFAULT_PLATFORM)
-    .where('kind', '=', KIND)
-    .executeTakeFirstOrThrow();
-  const privateKey = openSecret(secretKey, row.sealed);
+  const credentials = new CredentialStore(db, parseSecretKey(env.GLASSDOME_SECRET_KEY));
+  const privateKey = await credentials.readOrCreate(
+    DEFAULT_PLATFORM,
+    KIND,
+    () => ssh2.utils.generateKeyPairSync('ed25519').private,
+  );
   return { privateKey, publicKey: publicKeyOf(privateKey) };
 }

@@ -1,5 +1,4 @@
-import type { Db } from '@glassdome/db';
-import { sql } from 'kysely';
+import { type Db, upsertPlatform } from '@glassdome/db';
 
 /** The platform configured by the PROXMOX_* variables. */
 export const DEFAULT_PLATFORM = 'default';
@@ -14,23 +13,11 @@ export async function ensurePlatform(
     PROXMOX_TLS_FINGERPRINT?: string | undefined;
   },
 ): Promise<void> {
-  await db
-    .insertInto('platforms')
-    .values({
-      id: DEFAULT_PLATFORM,
-      api_url: env.PROXMOX_URL,
-      node: env.PROXMOX_NODE,
-      token_id: env.PROXMOX_TOKEN_ID,
-      tls_fingerprint: env.PROXMOX_TLS_FINGERPRINT ?? null,
-    })
-    .onConflict((oc) =>
-      oc.column('id').doUpdateSet({
-        api_url: env.PROXMOX_URL,
-        node: env.PROXMOX_NODE,
-        token_id: env.PROXMOX_TOKEN_ID,
-        tls_fingerprint: env.PROXMOX_TLS_FINGERPRINT ?? null,
-        updated_at: sql`now()`,
-      }),
-    )
-    .execute();
+  await upsertPlatform(db, {
+    id: DEFAULT_PLATFORM,
+    apiUrl: env.PROXMOX_URL,
+    node: env.PROXMOX_NODE,
+    tokenId: env.PROXMOX_TOKEN_ID,
+    tlsFingerprint: env.PROXMOX_TLS_FINGERPRINT ?? null,
+  });
 }

@@ -1,4 +1,3 @@
-import { type Db, openSecret } from '@glassdome/db';
 import { SshKeyError } from './errors';
 import { assertUsablePrivateKey } from './keys';
 
@@ -6,23 +5,25 @@ import { assertUsablePrivateKey } from './keys';
 export const SSH_PRIVATE_KEY_KIND = 'ssh_private_key';
 
 /**
- * Opens a private key sealed in the encrypted credential store (`credentials` table, sealed with
- * GLASSDOME_SECRET_KEY) and checks that it parses. The key leaves Postgres only through here.
+ * Where sealed credentials are opened: `CredentialStore` of `@glassdome/db` (the `credentials` table,
+ * sealed with GLASSDOME_SECRET_KEY). This package never sees the table or the secret key.
+ */
+export interface CredentialReader {
+  /** The opened credential, or undefined when none of that kind is stored for the platform. */
+  read(platformId: string, kind: string): Promise<string | undefined>;
+}
+
+/**
+ * A platform's private key from the encrypted credential store, checked to parse. The key leaves the
+ * store only through here.
  */
 export async function loadPrivateKeyFromStore(
-  db: Db,
-  secretKey: Buffer,
+  credentials: CredentialReader,
   platformId: string,
   kind = SSH_PRIVATE_KEY_KIND,
 ): Promise<string> {
-  const row = await db
-    .selectFrom('credentials')
-    .select('sealed')
-    .where('platform_id', '=', platformId)
-    .where('kind', '=', kind)
-    .executeTakeFirst();
-  if (!row) throw new SshKeyError(`no ${kind} credential stored for platform ${platformId}`);
-  const key = openSecret(secretKey, row.sealed);
+  const key = await credentials.read(platformId, kind);
+  if (key === undefined) throw new SshKeyError(`no ${kind} credential stored for platform ${platformId}`);
   assertUsablePrivateKey(key);
   return key;
 }

@@ -1,4 +1,4 @@
-export { loadPrivateKeyFromStore, SSH_PRIVATE_KEY_KIND } from './credential-key';
+export { type CredentialReader, loadPrivateKeyFromStore, SSH_PRIVATE_KEY_KIND } from './credential-key';
 export {
   HostKeyMismatchError,
   SshAuthError,
@@ -15,7 +15,6 @@ export type { ExecOptions, ExecResult } from './exec';
 export { fingerprintOf, type HostKeyPolicy, type HostKeyStore } from './host-key';
 export { loadPrivateKey } from './keys';
 export { type RunScriptOptions, SshPool, type SshPoolOptions } from './pool';
-export { PostgresHostKeyStore } from './postgres-host-key-store';
 export { quoteArg, quoteArgv } from './quote';
 export type { TransferOptions } from './sftp';
 export type { SshTarget } from './target';

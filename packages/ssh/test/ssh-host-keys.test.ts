@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createDb, type Db, migrateToLatest } from '@glassdome/db';
+import { createDb, type Db, listSshHostKeys, migrateToLatest, PostgresHostKeyStore } from '@glassdome/db';
 import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
-import { HostKeyMismatchError, PostgresHostKeyStore, type SshPool, type SshTarget } from '../src/index';
+import { HostKeyMismatchError, type HostKeyStore, type SshPool, type SshTarget } from '../src/index';
 import { capturedPool, pinnedTarget, startSshd, startTcpProxy, type TcpProxy, type TestSshd } from './support';
 
 let sshdA: TestSshd;
@@ -54,11 +54,12 @@ test('a wrong pinned key is refused with both fingerprints named', async () => {
 });
 
 test('trust on first use records the key in Postgres, then refuses a changed key', async () => {
-  const store = new PostgresHostKeyStore(db);
+  const store = new PostgresHostKeyStore(db) satisfies HostKeyStore;
   const tofu = { kind: 'tofu', store } as const;
   proxy.forwardTo(sshdA.port);
   await freshPool().exec(throughProxy(sshdA, tofu), ['true']);
-  const row = await db.selectFrom('ssh_host_keys').selectAll().where('port', '=', proxy.port).executeTakeFirstOrThrow();
+  const [row] = await listSshHostKeys(db, { port: proxy.port });
+  assert.ok(row);
   assert.equal(row.host, '127.0.0.1');
   assert.equal(row.fingerprint, sshdA.hostKeyFingerprint);
   assert.equal(row.key_type, 'ssh-ed25519');
@@ -85,7 +86,7 @@ test('workers meeting a new host at once agree on one recorded key', async () =>
   const store = new PostgresHostKeyStore(db);
   const target = pinnedTarget(sshdA, { hostKey: { kind: 'tofu', store } });
   await Promise.all(Array.from({ length: 4 }, () => freshPool().exec(target, ['true'])));
-  const rows = await db.selectFrom('ssh_host_keys').selectAll().where('port', '=', sshdA.port).execute();
+  const rows = await listSshHostKeys(db, { port: sshdA.port });
   assert.equal(rows.length, 1);
   assert.equal(rows[0]?.fingerprint, sshdA.hostKeyFingerprint);
 });

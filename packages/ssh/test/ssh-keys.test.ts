@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createDb, type Db, migrateToLatest, sealSecret } from '@glassdome/db';
+import { CredentialStore, createDb, type Db, migrateToLatest, upsertPlatform } from '@glassdome/db';
 import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
 import { loadPrivateKey, loadPrivateKeyFromStore, SSH_PRIVATE_KEY_KIND, SshKeyError } from '../src/index';
 import { capturedPool, pinnedTarget, startSshd, type TestSshd } from './support';
@@ -57,20 +57,23 @@ test('a missing or unreadable file names the path, not the content', async () =>
 });
 
 test('a key sealed in the credential store is opened and works', async () => {
-  const secretKey = randomBytes(32);
-  await db
-    .insertInto('platforms')
-    .values({ id: 'pve-test', api_url: 'https://127.0.0.1:8006', node: 'pve01', token_id: 'glassdome@pve!deploy' })
-    .execute();
-  await db
-    .insertInto('credentials')
-    .values({ platform_id: 'pve-test', kind: SSH_PRIVATE_KEY_KIND, sealed: sealSecret(secretKey, sshd.privateKey) })
-    .execute();
-  const privateKey = await loadPrivateKeyFromStore(db, secretKey, 'pve-test');
+  const credentials = new CredentialStore(db, randomBytes(32));
+  await upsertPlatform(db, {
+    id: 'pve-test',
+    apiUrl: 'https://127.0.0.1:8006',
+    node: 'pve01',
+    tokenId: 'glassdome@pve!deploy',
+    tlsFingerprint: null,
+  });
+  await credentials.readOrCreate('pve-test', SSH_PRIVATE_KEY_KIND, () => sshd.privateKey);
+  const privateKey = await loadPrivateKeyFromStore(credentials, 'pve-test');
   assert.equal(privateKey, readFileSync(sshd.privateKeyPath, 'utf8'));
   const { pool } = capturedPool();
   assert.equal((await pool.exec(pinnedTarget(sshd, { privateKey }), ['echo', 'sealed'])).stdout, 'sealed\n');
   pool.close();
-  await assert.rejects(loadPrivateKeyFromStore(db, secretKey, 'other-platform'), SshKeyError);
-  await assert.rejects(loadPrivateKeyFromStore(db, randomBytes(32), 'pve-test'), /cannot be opened/);
+  await assert.rejects(loadPrivateKeyFromStore(credentials, 'other-platform'), SshKeyError);
+  await assert.rejects(
+    loadPrivateKeyFromStore(new CredentialStore(db, randomBytes(32)), 'pve-test'),
+    /cannot be opened/,
+  );
 });

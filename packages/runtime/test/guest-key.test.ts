@@ -1,0 +1,49 @@
+/**
+ * The guest key sealed in Postgres: replicas starting together all get the one key stored first, a
+ * restart gets it back, and the public half is what goes into every VM's authorized keys.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { createDb, type Db, migrateToLatest } from '@glassdome/db';
+import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
+import { ensureGuestKey, ensurePlatform } from '../src/index';
+
+let database: TestDatabase;
+let db: Db;
+const env = { GLASSDOME_SECRET_KEY: randomBytes(32).toString('base64') };
+
+before(async () => {
+  database = await createTestDatabase('runtime-guest-key');
+  db = createDb(database.url);
+  await migrateToLatest(db);
+  await ensurePlatform(db, {
+    PROXMOX_URL: 'https://127.0.0.1:8006',
+    PROXMOX_NODE: 'pve',
+    PROXMOX_TOKEN_ID: 'glassdome@pve!deploy',
+  });
+});
+
+after(async () => {
+  await db?.destroy();
+  await database?.drop();
+});
+
+test('replicas starting at once share one sealed guest key, and a restart finds it again', async () => {
+  const keys = await Promise.all(Array.from({ length: 4 }, () => ensureGuestKey(db, env)));
+  assert.equal(new Set(keys.map((key) => key.privateKey)).size, 1);
+  assert.match(keys[0]!.publicKey, /^ssh-ed25519 AAAA\S+ glassdome$/);
+  const again = await ensureGuestKey(db, env);
+  assert.deepEqual(again, keys[0]);
+});
+
+test('without GUEST_SSH_KEY_FILE or GLASSDOME_SECRET_KEY the error names both variables', async () => {
+  await assert.rejects(ensureGuestKey(db, {}), /GUEST_SSH_KEY_FILE.*GLASSDOME_SECRET_KEY/);
+});
+
+test('another GLASSDOME_SECRET_KEY cannot open the stored key', async () => {
+  await assert.rejects(
+    ensureGuestKey(db, { GLASSDOME_SECRET_KEY: randomBytes(32).toString('base64') }),
+    /cannot be opened with this GLASSDOME_SECRET_KEY/,
+  );
+});
