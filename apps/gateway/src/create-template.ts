@@ -1,22 +1,9 @@
-import { appendEvent } from '@glassdome/db';
+import { appendEvent, getTemplate, updateTemplate } from '@glassdome/db';
 import type { OsName } from '@glassdome/lab';
 import { PermanentError } from '@glassdome/queue';
-import { sql } from 'kysely';
 import type { GatewayContext } from './context';
 import { onNode } from './node-shell';
 import { OS_IMAGES } from './os-images';
-
-async function setTemplate(
-  ctx: GatewayContext,
-  id: string,
-  changes: { status: string; error?: string | null; config_digest?: string | null },
-) {
-  await ctx.db
-    .updateTable('templates')
-    .set({ ...changes, updated_at: sql`now()` })
-    .where('id', '=', id)
-    .execute();
-}
 
 /** `qm config` of the VMID as key → value, or undefined when no VM has it. */
 async function existingConfig(ctx: GatewayContext, vmid: number): Promise<Record<string, string> | undefined> {
@@ -40,17 +27,17 @@ async function existingConfig(ctx: GatewayContext, vmid: number): Promise<Record
  * the VMID is reported, not rebuilt; a non-template VM there is an error, never overwritten.
  */
 export async function createTemplate(ctx: GatewayContext, templateId: string) {
-  const row = await ctx.db.selectFrom('templates').selectAll().where('id', '=', templateId).executeTakeFirst();
+  const row = await getTemplate(ctx.db, templateId);
   if (!row) throw new PermanentError(`template ${templateId} does not exist`);
   const image = OS_IMAGES[row.os as OsName];
   if (!image) throw new PermanentError(`no cloud image known for ${row.os}`);
   const vmid = String(row.vmid);
-  await setTemplate(ctx, row.id, { status: 'building', error: null });
+  await updateTemplate(ctx.db, row.id, { status: 'building', error: null });
   try {
     const existing = await existingConfig(ctx, row.vmid);
     if (existing && existing.template !== '1') throw new PermanentError(`VM ${vmid} exists and is not a template`);
     if (existing) {
-      await setTemplate(ctx, row.id, { status: 'ready', config_digest: existing.digest ?? null });
+      await updateTemplate(ctx.db, row.id, { status: 'ready', configDigest: existing.digest ?? null });
       await appendEvent(ctx.db, {
         kind: 'template.exists',
         message: `template ${vmid} (${row.os}) already exists on ${row.node}`,
@@ -83,11 +70,14 @@ export async function createTemplate(ctx: GatewayContext, templateId: string) {
     await onNode(ctx, ['qm', 'set', vmid, '--agent', 'enabled=1', '--ipconfig0', 'ip=dhcp']);
     await onNode(ctx, ['qm', 'template', vmid]);
     const built = await existingConfig(ctx, row.vmid);
-    await setTemplate(ctx, row.id, { status: 'ready', config_digest: built?.digest ?? null });
+    await updateTemplate(ctx.db, row.id, { status: 'ready', configDigest: built?.digest ?? null });
     await appendEvent(ctx.db, { kind: 'template.built', message: `built template ${vmid} (${row.os}) on ${row.node}` });
     return { vmid: row.vmid, built: true };
   } catch (error) {
-    await setTemplate(ctx, row.id, { status: 'failed', error: error instanceof Error ? error.message : String(error) });
+    await updateTemplate(ctx.db, row.id, {
+      status: 'failed',
+      error: error instanceof Error ? error.message : String(error),
+    });
     throw error;
   }
 }

@@ -48,3 +48,25 @@ export async function setTemplateStatus(db: Db, id: string, status: string, erro
 export async function deleteTemplate(db: Db, id: string): Promise<void> {
   await db.deleteFrom('templates').where('id', '=', id).execute();
 }
+
+export async function getTemplate(db: Db, id: string) {
+  return db.selectFrom('templates').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** Sets the template's status and, when given, its error and config digest (absent fields are kept). */
+export async function updateTemplate(
+  db: Db,
+  id: string,
+  changes: { status: string; error?: string | null; configDigest?: string | null },
+): Promise<void> {
+  await db
+    .updateTable('templates')
+    .set({
+      status: changes.status,
+      ...(changes.error === undefined ? {} : { error: changes.error }),
+      ...(changes.configDigest === undefined ? {} : { config_digest: changes.configDigest }),
+      updated_at: sql`now()`,
+    })
+    .where('id', '=', id)
+    .execute();
+}
