@@ -1,5 +1,5 @@
 /** SSH keys for the simulator: generated host keys, their fingerprints, and authorized-key checks. */
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import ssh2, { type ParsedKey } from 'ssh2';
 
@@ -9,14 +9,64 @@ const { utils } = ssh2;
 export interface GeneratedKeyPair {
   /** OpenSSH private key (PEM-like `-----BEGIN OPENSSH PRIVATE KEY-----`). */
   privateKey: string;
-  /** `ssh-ed25519 AAAA…` line. */
+  /** `ssh-ed25519 AAAA… comment` line. */
   publicKey: string;
 }
 
-/** A fresh ed25519 key pair in OpenSSH formats. */
+/**
+ * A fresh ed25519 key pair in OpenSSH formats. The only place the simulator makes keys (node host
+ * key, guests' host keys, the generated root key).
+ *
+ * Made with node:crypto and encoded here rather than with ssh2's `generateKeyPairSync`: ssh2 drops
+ * a leading zero byte of the public key, so about one key in 256 comes out 31 bytes long and its own
+ * parser rejects it ("Malformed OpenSSH private key"), which failed simulator starts at random.
+ */
 export function generateEd25519(comment = 'pve-sim'): GeneratedKeyPair {
-  const pair = utils.generateKeyPairSync('ed25519', { comment });
-  return { privateKey: pair.private, publicKey: pair.public.trim() };
+  const pair = generateKeyPairSync('ed25519');
+  // The JWK form gives the raw 32-byte values: `x` the public point, `d` the private seed.
+  const publicPoint = Buffer.from(pair.publicKey.export({ format: 'jwk' }).x ?? '', 'base64url');
+  const seed = Buffer.from(pair.privateKey.export({ format: 'jwk' }).d ?? '', 'base64url');
+  if (publicPoint.length !== 32 || seed.length !== 32) throw new Error('node:crypto returned a malformed ed25519 key');
+  const publicBlob = sshStrings(Buffer.from('ssh-ed25519'), publicPoint);
+  return {
+    privateKey: openSshPrivateKey(publicBlob, publicPoint, seed, comment),
+    publicKey: `ssh-ed25519 ${publicBlob.toString('base64')} ${comment}`,
+  };
+}
+
+/** SSH wire strings: each a uint32 length and the bytes (RFC 4251 §5). */
+function sshStrings(...values: Buffer[]): Buffer {
+  return Buffer.concat(
+    values.flatMap((value) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(value.length);
+      return [length, value];
+    }),
+  );
+}
+
+/** The unencrypted `openssh-key-v1` container (OpenSSH's PROTOCOL.key) holding one ed25519 key. */
+function openSshPrivateKey(publicBlob: Buffer, publicPoint: Buffer, seed: Buffer, comment: string): string {
+  const check = randomBytes(4);
+  const keyType = Buffer.from('ssh-ed25519');
+  const unpadded = Buffer.concat([
+    check,
+    check,
+    sshStrings(keyType, publicPoint, Buffer.concat([seed, publicPoint]), Buffer.from(comment)),
+  ]);
+  // Without a cipher the block size is 8; padding bytes count 1, 2, 3, ….
+  const padding = Buffer.from(Array.from({ length: (8 - (unpadded.length % 8)) % 8 }, (_, i) => i + 1));
+  const none = Buffer.from('none');
+  const count = Buffer.alloc(4);
+  count.writeUInt32BE(1);
+  const body = Buffer.concat([
+    Buffer.from('openssh-key-v1\0'),
+    sshStrings(none, none, Buffer.alloc(0)),
+    count,
+    sshStrings(publicBlob, Buffer.concat([unpadded, padding])),
+  ]);
+  const lines = body.toString('base64').match(/.{1,70}/g) ?? [];
+  return ['-----BEGIN OPENSSH PRIVATE KEY-----', ...lines, '-----END OPENSSH PRIVATE KEY-----', ''].join('\n');
 }
 
 /** `SHA256:<base64 without padding>` of a public key, as `ssh-keygen -l` prints it. */
