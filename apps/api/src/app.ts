@@ -21,6 +21,7 @@ import { type LabEventStreamOptions, labEventRoutes } from './routes/lab-events'
 import { labAliasRoutes, labRoutes } from './routes/labs';
 import { overseerRoutes } from './routes/overseer';
 import { permissionRoutes } from './routes/permissions';
+import { systemRoutes } from './routes/system';
 import { templateRoutes } from './routes/templates';
 import { agentAliasRoutes, vmRoutes } from './routes/vms';
 
@@ -43,6 +44,8 @@ export interface AppDeps {
 export interface App {
   app: Express;
   metrics: ApiMetrics;
+  /** Stops the outbox relay's timer after a last pass. */
+  close(): Promise<void>;
 }
 
 /** Everything under /api/v1 (and the original /api aliases): authenticated, rate-limited, parsed. */
@@ -57,6 +60,7 @@ function apiRouter(ctx: ApiContext, deps: AppDeps): Router {
     jobRoutes,
     overseerRoutes,
     keyRoutes,
+    systemRoutes,
   ]) {
     v1.use(routes(ctx));
   }
@@ -79,6 +83,7 @@ export function createApp(deps: AppDeps): App {
   const ctx: ApiContext = {
     db: deps.db,
     producer: deps.producer,
+    relay: new OutboxRelay(deps.db, deps.producer, deps.logger).start(),
     platformId: deps.platformId ?? 'default',
     node: deps.node,
   };

@@ -1,5 +1,6 @@
 import { labSpecJsonSchema, vmRequestJsonSchema } from '@glassdome/lab';
 import { z } from 'zod';
+import { systemStatusResponse } from './routes/system';
 import {
   alertListQuery,
   apiKeyCreateBody,
@@ -21,11 +22,13 @@ interface Operation {
   pathParams?: string[];
   /** Success status and what it means. */
   ok: [number, string];
+  /** The success answer's schema, where the route parses its answer with it. */
+  response?: z.ZodType;
   role?: 'operator' | 'admin';
 }
 
-function schemaOf(schema: z.ZodType): JsonSchema {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+function schemaOf(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
   return rest;
 }
 
@@ -50,7 +53,10 @@ function operation(op: Operation) {
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(op.body ? { requestBody: { required: true, content } } : {}),
     responses: {
-      [op.ok[0]]: { description: op.ok[1] },
+      [op.ok[0]]: {
+        description: op.ok[1],
+        ...(op.response ? { content: { 'application/json': { schema: schemaOf(op.response, 'output') } } } : {}),
+      },
       '400': errorResponse,
       '401': errorResponse,
       '403': errorResponse,
@@ -132,6 +138,13 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
         ok: [201, 'the key'],
       }),
       get: operation({ summary: 'List API keys (prefixes only)', role: 'admin', ok: [200, 'keys'] }),
+    },
+    '/system/status': {
+      get: operation({
+        summary: 'Stack health: Redis, Postgres, each queue with its workers, the last overseer scan',
+        response: systemStatusResponse,
+        ok: [200, 'the status (also when degraded)'],
+      }),
     },
     '/keys/{id}': {
       delete: operation({ summary: 'Revoke an API key', pathParams: id, role: 'admin', ok: [200, 'revoked'] }),

@@ -50,7 +50,7 @@ test("each subcommand's help names its arguments and options", async () => {
     [['overseer', 'report', '--help'], [/--json/]],
     [
       ['status', '--help'],
-      [/workers online per queue/, /--json/],
+      [/workers per queue/, /system\/status/, /--json/],
     ],
     [
       ['templates', 'create', '--help'],

@@ -158,14 +158,19 @@ test('as a user: a bad spec is exit 2 in one line, an API that is down is exit 3
   assert.match(down.stderr, new RegExp(`^error: cannot reach the API at ${closed} \\(ECONNREFUSED\\)`));
 });
 
-test('status reports the API, Redis and Postgres as the API sees them', async () => {
-  const run = await glassdome(['status', '--json'], userEnv({ REDIS_URL: redis.url, QUEUE_PREFIX: redis.prefix }));
+test('status asks the API alone: Redis, Postgres, workers per queue, jobs, and the cluster as last scanned', async () => {
+  // No Redis, Postgres or Proxmox settings: everything comes from GET /api/v1/system/status.
+  const run = await glassdome(['status', '--json'], userEnv());
   const checks = JSON.parse(run.stdout) as { name: string; ok: boolean; detail: string }[];
   const byName = Object.fromEntries(checks.map((check) => [check.name, check]));
-  for (const name of ['api', 'redis', 'postgres']) assert.equal(byName[name]?.ok, true, JSON.stringify(byName[name]));
+  for (const name of ['api', 'redis', 'postgres', 'jobs'])
+    assert.equal(byName[name]?.ok, true, JSON.stringify(byName[name]));
+  assert.match(byName.jobs!.detail, /^\d+ waiting, \d+ active, \d+ delayed, \d+ failed/);
   // The test stack runs installers and a gateway but no overseer: status must say so, and fail.
   assert.match(byName.workers!.detail, /vm [1-9]/);
   assert.match(byName.workers!.detail, /no worker on .*overseer/);
+  assert.equal(byName.cluster?.ok, false);
+  assert.match(byName.cluster!.detail, /no overseer scan recorded yet/);
   assert.equal(run.code, 1);
 });
 
@@ -196,6 +201,8 @@ test('setup --non-interactive checks every connection, pins both keys and writes
   for (const check of [
     'Proxmox reachable',
     'API token valid',
+    'storage',
+    'bridge',
     'privileges to deploy',
     'SSH host key',
     'qm present',
@@ -241,6 +248,8 @@ test('setup in a terminal asks, checks each answer, shows the fingerprints to tr
   const steps = [
     { wait: 'Proxmox API URL', send: `${sim.info.apiUrl}\r` },
     { wait: 'Proxmox node VMs go on', send: `${sim.info.node}\r` },
+    { wait: 'storage for cloned disks', send: '\r' },
+    { wait: 'bridge VM NICs attach to', send: '\r' },
     { wait: 'API token id', send: `${sim.info.tokenId}\r` },
     { wait: 'API token secret', send: `${sim.info.tokenSecret}\r` },
     { wait: 'TLS certificate is [0-9A-F:]+\\. Trust and pin it', send: 'y\r' },

@@ -1,7 +1,4 @@
-import { Producer, QUEUES } from '@glassdome/queue';
 import type { Command } from 'commander';
-import { proxmoxOf } from '../cluster';
-import type { ConfigFile } from '../config-file';
 import type { CliContext } from '../context';
 import { ApiUnreachableError, WorkFailedError } from '../errors';
 import { withJson } from './options';
@@ -13,74 +10,79 @@ interface Check {
   detail: string;
 }
 
+/** The answer of `GET /api/v1/system/status` (its schema is in the API's OpenAPI document). */
+interface SystemStatus {
+  redis: { reachable: boolean };
+  postgres: { reachable: boolean };
+  queues: { name: string; waiting: number; active: number; delayed: number; failed: number; workers: number }[];
+  overseer: {
+    lastScan: {
+      replica: string;
+      finishedAt: string;
+      vms: number;
+      findings: number;
+      nodes: { node: string; online: boolean }[];
+    } | null;
+  };
+}
+
+function ago(iso: string, now: number): string {
+  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (seconds < 120) return `${seconds}s ago`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m ago`;
+  return `${Math.round(seconds / 3600)}h ago`;
+}
+
+function queueChecks(status: SystemStatus): Check[] {
+  if (!status.redis.reachable) return [{ name: 'workers', ok: false, detail: 'unknown: Redis cannot be reached' }];
+  const idle = status.queues.filter((queue) => queue.workers === 0).map((queue) => queue.name);
+  const sum = (field: 'waiting' | 'active' | 'delayed' | 'failed') =>
+    status.queues.reduce((total, queue) => total + queue[field], 0);
+  const failedIn = status.queues.filter((queue) => queue.failed > 0).map((queue) => `${queue.name} ${queue.failed}`);
+  return [
+    {
+      name: 'workers',
+      ok: idle.length === 0,
+      detail: `${status.queues.map((queue) => `${queue.name} ${queue.workers}`).join(', ')}${idle.length ? ` (no worker on ${idle.join(', ')})` : ''}`,
+    },
+    {
+      // A backlog or failed jobs are worth seeing, not a reason to call the stack down.
+      name: 'jobs',
+      ok: true,
+      detail: `${sum('waiting')} waiting, ${sum('active')} active, ${sum('delayed')} delayed, ${sum('failed')} failed${failedIn.length ? ` (${failedIn.join(', ')})` : ''}`,
+    },
+  ];
+}
+
+/** The cluster as the overseer's newest scan saw it: the CLI itself never talks to Proxmox. */
+function clusterCheck(status: SystemStatus, now: number): Check {
+  const scan = status.overseer.lastScan;
+  if (!scan) return { name: 'cluster', ok: false, detail: 'no overseer scan recorded yet (is an overseer running?)' };
+  const offline = scan.nodes.filter((node) => !node.online).map((node) => node.node);
+  const nodes = scan.nodes.map((node) => `${node.node} ${node.online ? 'online' : 'offline'}`).join(', ');
+  return {
+    name: 'cluster',
+    ok: offline.length === 0 && scan.nodes.length > 0,
+    detail: `${nodes || 'no node seen'}; ${scan.vms} VMs, ${scan.findings} findings (overseer scan ${ago(scan.finishedAt, now)} by ${scan.replica})`,
+  };
+}
+
 async function apiChecks(ctx: CliContext): Promise<Check[]> {
   const client = ctx.client();
   const health = await client.probe('/healthz');
   const checks: Check[] = [
     { name: 'api', ok: health.status === 200, detail: `${client.apiUrl} answered ${health.status}` },
   ];
-  const ready = await client.probe('/readyz');
+  const status = await client.call<SystemStatus>('GET', '/system/status');
   for (const part of ['redis', 'postgres'] as const) {
-    const ok = ready.body[part] === true;
+    const ok = status[part].reachable;
     checks.push({ name: part, ok, detail: ok ? 'reachable from the API' : 'NOT reachable from the API' });
   }
+  checks.push(...queueChecks(status), clusterCheck(status, Date.now()));
   return checks;
 }
 
-/** Workers online per queue, read from Redis (BullMQ names each worker connection after its queue). */
-async function workerCheck(config: ConfigFile, env: NodeJS.ProcessEnv): Promise<Check> {
-  const redisUrl = env.REDIS_URL ?? config.redisUrl;
-  if (!redisUrl)
-    return { name: 'workers', ok: true, detail: 'not checked (no Redis URL: run glassdome setup or set REDIS_URL)' };
-  let producer: Producer | undefined;
-  try {
-    producer = await Producer.open(redisUrl, env.QUEUE_PREFIX ?? config.queuePrefix ?? '{glassdome}', 3_000);
-    const counts = await Promise.all(
-      Object.values(QUEUES).map(async (queue) => [queue, (await producer!.queues[queue].getWorkers()).length] as const),
-    );
-    const idle = counts.filter(([, count]) => count === 0).map(([queue]) => queue);
-    return {
-      name: 'workers',
-      ok: idle.length === 0,
-      detail: `${counts.map(([queue, count]) => `${queue} ${count}`).join(', ')}${idle.length ? ` (no worker on ${idle.join(', ')})` : ''}`,
-    };
-  } catch (error) {
-    return {
-      name: 'workers',
-      ok: false,
-      detail: `Redis not reachable: ${error instanceof Error ? error.message : error}`,
-    };
-  } finally {
-    await producer?.close().catch(() => undefined);
-  }
-}
-
-async function clusterCheck(config: ConfigFile): Promise<Check> {
-  if (!config.proxmox)
-    return { name: 'cluster', ok: true, detail: 'not checked (no Proxmox target: run glassdome setup)' };
-  const proxmox = proxmoxOf(config.proxmox);
-  try {
-    const nodes = await proxmox.cluster.nodes();
-    const node = nodes.find((candidate) => candidate.node === config.proxmox!.node);
-    const ok = node?.online === true;
-    return {
-      name: 'cluster',
-      ok,
-      detail: `${config.proxmox.url}: node ${config.proxmox.node} ${node ? (node.online ? 'online' : 'offline') : 'not found'}`,
-    };
-  } catch (error) {
-    return {
-      name: 'cluster',
-      ok: false,
-      detail: `${config.proxmox.url}: ${error instanceof Error ? error.message : error}`,
-    };
-  } finally {
-    proxmox.close();
-  }
-}
-
 async function runStatus(ctx: CliContext, options: { json?: boolean }): Promise<void> {
-  const config = ctx.config();
   let checks: Check[];
   let unreachable: ApiUnreachableError | undefined;
   try {
@@ -90,7 +92,6 @@ async function runStatus(ctx: CliContext, options: { json?: boolean }): Promise<
     unreachable = error;
     checks = [{ name: 'api', ok: false, detail: error.message }];
   }
-  checks.push(await workerCheck(config, ctx.env), await clusterCheck(config));
   if (options.json) ctx.printJson(checks);
   else for (const check of checks) ctx.print(`${check.name.padEnd(9)} ${check.ok ? 'ok  ' : 'FAIL'}  ${check.detail}`);
   if (unreachable) throw unreachable;
@@ -102,11 +103,11 @@ export function registerStatusCommand(program: Command, ctx: CliContext): void {
   withJson(
     program
       .command('status')
-      .description('stack health: API, Redis, Postgres, workers online per queue, cluster reachable')
+      .description('stack health: API, Redis, Postgres, workers per queue, jobs, the cluster as last scanned')
       .addHelpText(
         'after',
-        '\nRedis and Postgres are as the API sees them (/readyz). Workers are counted in Redis (REDIS_URL and\n' +
-          "QUEUE_PREFIX, else the config file); the cluster is asked with the config file's Proxmox target.\n" +
+        '\nEverything is asked of the API (GET /api/v1/system/status): Redis and Postgres as the API sees them,\n' +
+          "workers connected per queue, job counts, and the cluster's nodes as the overseer's last scan saw them.\n" +
           'Exit 1 when any part is down, 3 when the API cannot be reached.',
       ),
   ).action((options: { json?: boolean }) => runStatus(ctx, options));

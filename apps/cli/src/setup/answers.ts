@@ -5,6 +5,10 @@ export interface SetupAnswers {
   apiKey?: string;
   proxmoxUrl: string;
   node: string;
+  /** Storage cloned disks go to. */
+  storage: string;
+  /** Bridge VM NICs attach to (VLAN-aware for labs). */
+  bridge: string;
   tokenId: string;
   tokenSecret: string;
   /** Pinned TLS fingerprint; when absent, setup pins what the server presents (and shows it). */
@@ -45,6 +49,20 @@ export const SETUP_FIELDS: {
     fallback: 'https://127.0.0.1:8006',
   },
   { key: 'node', flag: 'node', env: 'PROXMOX_NODE', describe: 'Proxmox node VMs go on', fallback: 'pve01' },
+  {
+    key: 'storage',
+    flag: 'storage',
+    env: 'PROXMOX_STORAGE',
+    describe: 'storage for cloned disks',
+    fallback: 'local-lvm',
+  },
+  {
+    key: 'bridge',
+    flag: 'bridge',
+    env: 'PROXMOX_BRIDGE',
+    describe: 'bridge VM NICs attach to',
+    fallback: 'vmbr0',
+  },
   {
     key: 'tokenId',
     flag: 'token-id',

@@ -1,40 +1,22 @@
-import { AuthenticationError, normalizeFingerprint, type Proxmox } from '@glassdome/proxmox';
-import { proxmoxOf } from '../cluster';
 import type { SetupAnswers } from './answers';
 import { type CheckOutcome, failed, passed, reasonOf } from './outcome';
-import { presentedFingerprint } from './tls-peer';
+import { glassdomeAcls, missingPrivileges } from './privileges';
+import {
+  effectivePrivileges,
+  listBridges,
+  listNodes,
+  listStorages,
+  type PveTarget,
+  PveTokenRefusedError,
+} from './pve-probe';
+import { normalizeFingerprint, presentedFingerprint } from './tls-peer';
 
 /** Asks the operator whether to trust what a server presented; absent in non-interactive runs. */
 export type ConfirmTrust = (what: string, fingerprint: string) => Promise<boolean>;
 
-/**
- * What deploying needs, and where (an ACL path prefix): the installer clones templates, configures and
- * starts VMs, allocates disks and reads the node; Glassdome never asks for Administrator.
- */
-const REQUIRED_PRIVILEGES: { prefix: string; privs: string[]; role: string }[] = [
-  {
-    prefix: '/vms',
-    privs: [
-      'VM.Allocate',
-      'VM.Audit',
-      'VM.PowerMgmt',
-      'VM.Config.Disk',
-      'VM.Config.CPU',
-      'VM.Config.Memory',
-      'VM.Config.Network',
-      'VM.Config.Cloudinit',
-      'VM.Config.Options',
-      'VM.Clone',
-    ],
-    role: 'PVEVMAdmin',
-  },
-  { prefix: '/storage', privs: ['Datastore.AllocateSpace'], role: 'PVEDatastoreUser' },
-  { prefix: '/nodes', privs: ['Sys.Audit'], role: 'PVEAuditor' },
-];
-
 export interface ProxmoxCheckResult {
   outcomes: CheckOutcome[];
-  /** The fingerprint pinned for the config file (undefined for a plain-http URL). */
+  /** The fingerprint pinned for the env file (undefined for a plain-http URL). */
   tlsFingerprint?: string;
 }
 
@@ -73,25 +55,17 @@ async function pinCertificate(
   return { ...passed(title, `TLS fingerprint ${presented} (pinned)`), pinned: presented };
 }
 
-function missingPrivileges(granted: Record<string, string[]>): string[] {
-  return REQUIRED_PRIVILEGES.flatMap(({ prefix, privs }) =>
-    privs
-      .filter((priv) => !Object.entries(granted).some(([path, held]) => path.startsWith(prefix) && held.includes(priv)))
-      .map((priv) => `${priv} on ${prefix}`),
-  );
-}
-
-async function checkTokenAndNode(proxmox: Proxmox, answers: SetupAnswers): Promise<CheckOutcome[]> {
-  let nodes: Awaited<ReturnType<Proxmox['cluster']['nodes']>>;
+async function checkTokenAndNode(target: PveTarget, answers: SetupAnswers): Promise<CheckOutcome[]> {
+  let nodes: { node: string; online: boolean }[];
   try {
-    nodes = await proxmox.cluster.nodes();
+    nodes = await listNodes(target);
   } catch (error) {
-    if (error instanceof AuthenticationError) {
+    if (error instanceof PveTokenRefusedError) {
       return [
         failed(
           'API token valid',
           `Proxmox refused token ${answers.tokenId}`,
-          'check the token id and secret under Datacenter → Permissions → API Tokens (the secret is shown only when the token is created)',
+          'check the token id and secret under Datacenter → Permissions → API Tokens (the secret is shown only when the token is created), or let setup make one: --bootstrap-ssh root@<node>',
         ),
       ];
     }
@@ -119,18 +93,67 @@ async function checkTokenAndNode(proxmox: Proxmox, answers: SetupAnswers): Promi
   return outcomes;
 }
 
-async function checkPrivileges(proxmox: Proxmox, answers: SetupAnswers): Promise<CheckOutcome> {
+/** The storage and bridge as the token sees them: both lists hide what the token may not use. */
+async function checkPlacement(target: PveTarget, answers: SetupAnswers): Promise<CheckOutcome[]> {
+  const outcomes: CheckOutcome[] = [];
+  try {
+    const storages = await listStorages(target, answers.node);
+    const storage = storages.find((candidate) => candidate.storage === answers.storage);
+    if (!storage) {
+      outcomes.push(
+        failed(
+          'storage',
+          `${answers.storage} is not among the storages the token sees on ${answers.node} (${storages.map((s) => s.storage).join(', ') || 'none'})`,
+          `give another storage, or grant Datastore.AllocateSpace on /storage/${answers.storage}`,
+        ),
+      );
+    } else if (!storage.content.split(',').includes('images')) {
+      outcomes.push(
+        failed(
+          'storage',
+          `${answers.storage} does not hold VM disks (content: ${storage.content || 'none'})`,
+          'choose a storage whose content includes "Disk image" (images)',
+        ),
+      );
+    } else outcomes.push(passed('storage', `${answers.storage} holds VM disks`));
+    const bridges = await listBridges(target, answers.node);
+    const bridge = bridges.find((candidate) => candidate.iface === answers.bridge);
+    if (!bridge) {
+      outcomes.push(
+        failed(
+          'bridge',
+          `${answers.bridge} is not among the bridges the token sees on ${answers.node} (${bridges.map((b) => b.iface).join(', ') || 'none'})`,
+          `give another bridge, or grant SDN.Use on /sdn/zones/localnetwork/${answers.bridge}`,
+        ),
+      );
+    } else if (!bridge.vlanAware) {
+      outcomes.push({
+        ...failed(
+          'bridge',
+          `${answers.bridge} is not VLAN-aware: single VMs deploy, lab networks cannot`,
+          `tick "VLAN aware" on ${answers.bridge} (System → Network) and apply`,
+        ),
+        warning: true,
+      });
+    } else outcomes.push(passed('bridge', `${answers.bridge} is VLAN-aware`));
+  } catch (error) {
+    outcomes.push(failed('storage and bridge', `cannot list them: ${reasonOf(error)}`, 'check Sys.Audit on the node'));
+  }
+  return outcomes;
+}
+
+async function checkPrivileges(target: PveTarget, answers: SetupAnswers): Promise<CheckOutcome> {
   const title = 'privileges to deploy';
   try {
-    const missing = missingPrivileges(await proxmox.access.permissions());
+    const missing = missingPrivileges(await effectivePrivileges(target), answers);
     if (missing.length === 0) return passed(title, 'the token may clone, configure and start VMs and allocate disks');
-    const roles = REQUIRED_PRIVILEGES.map(
-      ({ prefix, role }) => `pveum acl modify ${prefix} --tokens '${answers.tokenId}' --roles ${role}`,
+    const grants = glassdomeAcls(answers).map(
+      ({ path, role }) => `pveum acl modify ${path} --tokens '${answers.tokenId}' --roles ${role}`,
     );
     return failed(
       title,
       `the token lacks ${missing.join(', ')}`,
-      `grant them (a token with privilege separation needs its own ACLs), e.g. ${roles.join(' ; ')}`,
+      `run setup with --bootstrap-ssh root@<node> to create the roles and grant them, or grant them yourself (a token with privilege separation needs the ACLs on its user too), e.g. ${grants.join(' ; ')}`,
     );
   } catch (error) {
     return failed(
@@ -141,23 +164,20 @@ async function checkPrivileges(proxmox: Proxmox, answers: SetupAnswers): Promise
   }
 }
 
-/** Reachability and TLS pin, then the token, the node and the privileges, stopping at the first wall. */
+/** Reachability and TLS pin, then the token, the node, storage and bridge, and the privileges, stopping at the first wall. */
 export async function checkProxmox(answers: SetupAnswers, confirm?: ConfirmTrust): Promise<ProxmoxCheckResult> {
   const reach = await pinCertificate(answers, confirm);
   const { pinned, ...first } = reach;
   if (!first.ok) return { outcomes: [first] };
-  const proxmox = proxmoxOf({
+  const target: PveTarget = {
     url: answers.proxmoxUrl,
-    node: answers.node,
     tokenId: answers.tokenId,
     tokenSecret: answers.tokenSecret,
-    tlsFingerprint: pinned,
-  });
-  try {
-    const outcomes = [first, ...(await checkTokenAndNode(proxmox, answers))];
-    if (outcomes.every((outcome) => outcome.ok)) outcomes.push(await checkPrivileges(proxmox, answers));
-    return { outcomes, tlsFingerprint: pinned };
-  } finally {
-    proxmox.close();
+    ...(pinned ? { tlsFingerprint: pinned } : {}),
+  };
+  const outcomes = [first, ...(await checkTokenAndNode(target, answers))];
+  if (outcomes.every((outcome) => outcome.ok)) {
+    outcomes.push(...(await checkPlacement(target, answers)), await checkPrivileges(target, answers));
   }
+  return { outcomes, tlsFingerprint: pinned };
 }

@@ -17,7 +17,7 @@ export interface SetupSection {
 export const SETUP_SECTIONS: SetupSection[] = [
   {
     title: 'Proxmox API',
-    fields: ['proxmoxUrl', 'node', 'tokenId', 'tokenSecret'],
+    fields: ['proxmoxUrl', 'node', 'storage', 'bridge', 'tokenId', 'tokenSecret'],
     async check(answers, confirm) {
       const result = await checkProxmox(answers, confirm);
       return { outcomes: result.outcomes, learned: { tlsFingerprint: result.tlsFingerprint } };

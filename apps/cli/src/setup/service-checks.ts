@@ -1,4 +1,4 @@
-import { checkRedis } from '@glassdome/queue';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { ApiClient } from '../api-client';
 import { ApiRequestError } from '../errors';
@@ -13,12 +13,24 @@ const POSTGRES_FIXES: Record<string, string> = {
   '3D000': 'create the database (createdb) or fix its name in the URL',
 };
 
+/** One PING on a connection that gives up at once instead of retrying: an operator is waiting. */
 export async function checkRedisUrl(answers: SetupAnswers): Promise<CheckOutcome> {
+  const redis = new Redis(answers.redisUrl, {
+    lazyConnect: true,
+    connectTimeout: 3_000,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {});
   try {
-    await checkRedis(answers.redisUrl);
+    await redis.connect();
+    await redis.ping();
     return passed('Redis', 'answers PING');
   } catch (error) {
     return failed('Redis', reasonOf(error), 'start Redis or fix the URL (redis://host:6379)');
+  } finally {
+    redis.disconnect();
   }
 }
 
