@@ -1,7 +1,8 @@
-/** `/cluster/*` and `/version`: nextid, resources (with pvestatd's lag), cluster status, SDN vnets. */
+/** `/cluster/*` and `/version`: nextid, resources (with pvestatd's lag), cluster status. SDN is in sdn.ts. */
 import { fail, ParameterError } from '../errors';
-import { hasAnyPrivilege, requirePrivileges, vmPrivilegeChecker } from '../permissions';
+import { hasAnyPrivilege, vmPrivilegeChecker } from '../permissions';
 import type { HandlerContext, Route } from '../router';
+import { runningSdn, zoneOnNode, zoneStatus } from '../sdn';
 import type { Vm } from '../state/types';
 import { usedBytes } from '../storage';
 import { p } from '../validate';
@@ -79,9 +80,27 @@ function resources(ctx: HandlerContext) {
       });
     }
   }
-  if (!type || type === 'sdn') {
-    for (const node of Object.keys(sim.state.nodes)) {
+  if (!type || type === 'sdn') out.push(...sdnResources(ctx));
+  return out;
+}
+
+/**
+ * SDN rows: the `localnetwork` pseudo-zone of plain bridges on every node, then each applied zone
+ * on each node it spans, `available` once that node's network reload has built it.
+ */
+function sdnResources({ sim, who }: HandlerContext): unknown[] {
+  const out: unknown[] = [];
+  const nodes = Object.keys(sim.state.nodes);
+  if (hasAnyPrivilege(sim.state, who, '/sdn/zones/localnetwork', ['SDN.Audit'])) {
+    for (const node of nodes)
       out.push({ id: `sdn/${node}/localnetwork`, sdn: 'localnetwork', node, type: 'sdn', status: 'ok' });
+  }
+  const zones = runningSdn(sim.state).zones;
+  for (const node of nodes) {
+    for (const id of Object.keys(zones).sort()) {
+      if (!zoneOnNode(zones[id]!, node) || !hasAnyPrivilege(sim.state, who, `/sdn/zones/${id}`, ['SDN.Audit']))
+        continue;
+      out.push({ id: `sdn/${node}/${id}`, sdn: id, node, type: 'sdn', status: zoneStatus(sim.state, node) });
     }
   }
   return out;
@@ -110,44 +129,6 @@ function clusterStatus(ctx: HandlerContext) {
   ];
 }
 
-function listVnets({ sim, who }: HandlerContext) {
-  return Object.values(sim.state.sdn.vnets)
-    .filter((v) => hasAnyPrivilege(sim.state, who, `/sdn/zones/${v.zone}/${v.vnet}`, ['SDN.Audit', 'SDN.Allocate']))
-    .map((v) => ({ ...v, type: 'vnet', digest: '0' }));
-}
-
-function createVnet({ sim, params, who }: HandlerContext) {
-  requirePrivileges(sim.state, who, `/sdn/zones/${params.zone}`, ['SDN.Allocate']);
-  if (sim.state.sdn.vnets[params.vnet!]) fail(`sdn vnet object ID '${params.vnet}' already defined`);
-  if (!sim.state.sdn.zones[params.zone!]) throw new ParameterError({ zone: `zone '${params.zone}' does not exist` });
-  sim.state.sdn.vnets[params.vnet!] = {
-    vnet: params.vnet!,
-    zone: params.zone!,
-    ...(params.tag ? { tag: Number(params.tag) } : {}),
-    ...(params.alias ? { alias: params.alias } : {}),
-  };
-  return null;
-}
-
-function deleteVnet({ sim, params, who }: HandlerContext) {
-  const vnet = sim.state.sdn.vnets[params.vnet!];
-  if (!vnet) fail(`sdn vnet object ID '${params.vnet}' does not exist`);
-  requirePrivileges(sim.state, who, `/sdn/zones/${vnet.zone}`, ['SDN.Allocate']);
-  delete sim.state.sdn.vnets[params.vnet!];
-  return null;
-}
-
-function listZones({ sim }: HandlerContext) {
-  return Object.entries(sim.state.sdn.zones).map(([zone, z]) => ({ zone, type: z.type, digest: '0' }));
-}
-
-function createZone({ sim, params, who }: HandlerContext) {
-  requirePrivileges(sim.state, who, '/sdn/zones', ['SDN.Allocate']);
-  if (sim.state.sdn.zones[params.zone!]) fail(`sdn zone object ID '${params.zone}' already defined`);
-  sim.state.sdn.zones[params.zone!] = { type: params.type! };
-  return null;
-}
-
 export const clusterRoutes: Route[] = [
   {
     method: 'GET',
@@ -163,42 +144,4 @@ export const clusterRoutes: Route[] = [
     handler: resources,
   },
   { method: 'GET', path: '/cluster/status', params: {}, handler: clusterStatus },
-  { method: 'GET', path: '/cluster/sdn/vnets', params: { pending: p.bool, running: p.bool }, handler: listVnets },
-  {
-    method: 'POST',
-    path: '/cluster/sdn/vnets',
-    params: {
-      vnet: p.reqStr,
-      zone: p.reqStr,
-      tag: { type: 'integer', optional: true, minimum: 1, maximum: 16777215 },
-      alias: p.str,
-      type: p.str,
-      vlanaware: p.bool,
-    },
-    handler: createVnet,
-  },
-  { method: 'DELETE', path: '/cluster/sdn/vnets/{vnet}', params: { vnet: p.reqStr }, handler: deleteVnet },
-  { method: 'GET', path: '/cluster/sdn/zones', params: { type: p.str }, handler: listZones },
-  {
-    method: 'POST',
-    path: '/cluster/sdn/zones',
-    params: {
-      zone: p.reqStr,
-      type: { type: 'string', enum: ['simple', 'vlan', 'qinq', 'vxlan', 'evpn'] },
-      bridge: p.str,
-      ipam: p.str,
-    },
-    handler: createZone,
-  },
-  {
-    method: 'PUT',
-    path: '/cluster/sdn',
-    params: {},
-    handler: ({ sim, who }) => {
-      requirePrivileges(sim.state, who, '/sdn', ['SDN.Allocate']);
-      return sim.tasks.start(Object.keys(sim.state.nodes)[0]!, 'reloadnetworkall', '', who, () =>
-        sim.clock.sleep('smallTask'),
-      );
-    },
-  },
 ];

@@ -11,6 +11,8 @@ import { qemuCloneRoutes } from './qemu-clone';
 import { qemuConfigRoutes } from './qemu-config';
 import { qemuPowerRoutes } from './qemu-power';
 import { qemuSnapshotRoutes } from './qemu-snapshot';
+import { sdnRoutes } from './sdn';
+import { subnetRoutes } from './sdn-subnets';
 import { taskRoutes } from './tasks';
 import { userRoutes } from './users';
 
@@ -19,6 +21,8 @@ export const allRoutes: Route[] = [
   ...userRoutes,
   ...aclRoutes,
   ...clusterRoutes,
+  ...sdnRoutes,
+  ...subnetRoutes,
   ...nodeRoutes,
   ...poolRoutes,
   ...taskRoutes,

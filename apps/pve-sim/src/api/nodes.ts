@@ -2,6 +2,7 @@
 import { ParameterError } from '../errors';
 import { hasAnyPrivilege, requirePrivileges } from '../permissions';
 import type { HandlerContext, Route } from '../router';
+import { runningSdn } from '../sdn';
 import { usedBytes } from '../storage';
 import { p } from '../validate';
 import { requireNode } from './vm-access';
@@ -143,7 +144,9 @@ function nodeNetwork({ sim, params, who }: HandlerContext) {
   const wanted = params.type;
   if (!wanted || wanted === 'bridge' || wanted === 'any_bridge' || wanted === 'any_local_bridge') {
     if (wanted !== 'any_bridge') return bridges;
-    const vnets = Object.values(sim.state.sdn.vnets).map((v) => ({ iface: v.vnet, type: 'vnet', active: 1 }));
+    const vnets = Object.values(runningSdn(sim.state).vnets)
+      .filter((v) => hasAnyPrivilege(sim.state, who, `/sdn/zones/${v.zone}/${v.vnet}`, ['SDN.Audit', 'SDN.Use']))
+      .map((v) => ({ iface: v.vnet, type: 'vnet', active: 1 }));
     return [...bridges, ...vnets];
   }
   return [];

@@ -3,6 +3,7 @@ import { fail } from '../errors';
 import { vmLockPath, withLock } from '../locks';
 import { requirePrivileges } from '../permissions';
 import type { HandlerContext, Route } from '../router';
+import { plugNics } from '../sdn';
 import type { Simulator } from '../sim';
 import type { Vm } from '../state/types';
 import { disksOf } from '../state/vm-config';
@@ -24,6 +25,7 @@ const start: PowerWork = async (sim, vm, log) => {
   if (vm.status === 'running') fail(`VM ${vm.vmid} already running`);
   if (disksOf(vm.config).some((d) => d.cloudinit)) log('generating cloud-init ISO');
   await sim.clock.sleep('smallTask', { taskWork: true });
+  plugNics(sim, vm.node, vm.vmid, vm.config, log);
   sim.powerOn(vm);
 };
 

@@ -4,6 +4,7 @@
  */
 import { ApiError, fail, ParameterError } from '../errors';
 import { isRoot, requirePrivileges } from '../permissions';
+import { editedSdn } from '../sdn';
 import type { Simulator } from '../sim';
 import type { Vm } from '../state/types';
 import { diskKeyPattern, netKeyPattern, parseNet, parseProperties } from '../state/vm-config';
@@ -127,7 +128,8 @@ export function checkConfigPermissions(
 export function checkBridgeAccess(sim: Simulator, who: Identity, netValue: string): void {
   const net = parseNet(netValue);
   if (!net.bridge) return;
-  const vnet = sim.state.sdn.vnets[net.bridge];
+  // qemu-server looks the vnet up in the edited SDN config, applied or not.
+  const vnet = editedSdn(sim.state).vnets[net.bridge];
   const base = vnet ? `/sdn/zones/${vnet.zone}/${net.bridge}` : `/sdn/zones/localnetwork/${net.bridge}`;
   requirePrivileges(sim.state, who, net.tag ? `${base}/${net.tag}` : base, ['SDN.Use']);
 }

@@ -123,7 +123,7 @@ export function createDefaultState(options: SimulatorOptions, random: SeededRand
     roles: { ...builtInRoles(), [deployerRole.id]: { privs: [...deployerRole.privs], special: 0 } },
     acl: [],
     pools: {},
-    sdn: { zones: { localnetwork: { type: 'local' } }, vnets: {} },
+    sdn: { zones: {}, vnets: {}, subnets: {}, pending: { zones: {}, vnets: {}, subnets: {} } },
     tasks: {},
     guestEffects: {},
     nextPid: 0x1000,
