@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema';
 
@@ -24,6 +24,19 @@ export function createDb(url: string, options: DbOptions = {}): Db {
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/**
+ * Runs `work` in one transaction on `db`: committed when it resolves, rolled back when it throws.
+ * Repository functions called with the handle `work` receives take part in the transaction.
+ */
+export function inTransaction<T>(db: Db, work: (trx: Db) => Promise<T>): Promise<T> {
+  return db.transaction().execute(work);
+}
+
+/** One round trip on the pool (`select 1`): rejects when Postgres does not answer. */
+export async function pingDb(db: Db): Promise<void> {
+  await sql`select 1`.execute(db);
 }
 
 /** Raised when Postgres cannot be reached or refuses us, with what to do about it. */

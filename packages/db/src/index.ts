@@ -4,7 +4,9 @@ export {
   type Db,
   type DbOptions,
   describePostgresUrl,
+  inTransaction,
   PostgresUnavailableError,
+  pingDb,
 } from './connection';
 export { MigrationError, migrateDown, migrateToEmpty, migrateToLatest, migrations } from './migrate';
 export * from './repositories/alerts';

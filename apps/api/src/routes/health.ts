@@ -1,3 +1,4 @@
+import { pingDb } from '@glassdome/db';
 import { Router } from 'express';
 import type { ApiContext } from '../context';
 
@@ -28,7 +29,7 @@ export function healthRoutes(ctx: ApiContext): Router {
   router.get('/readyz', async (_req, res) => {
     const [redis, postgres] = await Promise.all([
       reachable(() => ctx.producer.connection.ping()),
-      reachable(() => ctx.db.selectNoFrom((eb) => eb.lit(1).as('one')).execute()),
+      reachable(() => pingDb(ctx.db)),
     ]);
     const ready = redis && postgres;
     if (!ready) res.setHeader('Retry-After', '5');

@@ -2,6 +2,7 @@ import {
   deleteVm,
   getVm,
   insertVms,
+  inTransaction,
   listStandaloneVms,
   listSteps,
   listStepsOfVms,
@@ -33,27 +34,24 @@ async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unkn
   if (!parsed.ok) throw new ValidationError(specIssuesToFieldIssues(parsed.issues));
   const vm = parsed.vm;
   requireRedis(ctx.producer);
-  const id = await ctx.db
-    .transaction()
-    .execute(async (trx) => {
-      const [vmId] = await insertVms(trx, [
-        {
-          name: vm.name,
-          os: vm.os,
-          platformId: ctx.platformId,
-          node: ctx.node,
-          spec: asJson(vm),
-          requestId: req.id,
-          createdBy: req.principal!.keyId,
-        },
-      ]);
-      await planSteps(trx, { vmId: vmId! }, [...VM_DEPLOY_STEPS]);
-      return vmId!;
-    })
-    .catch((error: { code?: string }) => {
-      if (error.code === '23505') throw new ConflictError(`a VM named ${vm.name} already exists`);
-      throw error;
-    });
+  const id = await inTransaction(ctx.db, async (trx) => {
+    const [vmId] = await insertVms(trx, [
+      {
+        name: vm.name,
+        os: vm.os,
+        platformId: ctx.platformId,
+        node: ctx.node,
+        spec: asJson(vm),
+        requestId: req.id,
+        createdBy: req.principal!.keyId,
+      },
+    ]);
+    await planSteps(trx, { vmId: vmId! }, [...VM_DEPLOY_STEPS]);
+    return vmId!;
+  }).catch((error: { code?: string }) => {
+    if (error.code === '23505') throw new ConflictError(`a VM named ${vm.name} already exists`);
+    throw error;
+  });
   const jobId = `vm-deploy.${id}`;
   await enqueueOrUndo(
     req,
