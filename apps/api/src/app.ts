@@ -44,8 +44,6 @@ export interface AppDeps {
 export interface App {
   app: Express;
   metrics: ApiMetrics;
-  /** Stops the outbox relay's timer after a last pass. */
-  close(): Promise<void>;
 }
 
 /** Everything under /api/v1 (and the original /api aliases): authenticated, rate-limited, parsed. */
@@ -83,7 +81,6 @@ export function createApp(deps: AppDeps): App {
   const ctx: ApiContext = {
     db: deps.db,
     producer: deps.producer,
-    relay: new OutboxRelay(deps.db, deps.producer, deps.logger).start(),
     platformId: deps.platformId ?? 'default',
     node: deps.node,
   };
