@@ -8,6 +8,7 @@ import { storageLockPath, withLock } from './locks';
 import type { Simulator } from './sim';
 import type { Storage, Vm } from './state/types';
 import { bytesToSize, disksOf } from './state/vm-config';
+import type { TaskLog } from './tasks';
 
 export function findStorage(sim: Simulator, node: string, storageId: string): Storage {
   const storage = sim.state.storages[`${node}/${storageId}`];
@@ -15,9 +16,16 @@ export function findStorage(sim: Simulator, node: string, storageId: string): St
   return storage;
 }
 
+/**
+ * Space a storage's volumes take: full volumes their size, linked clones (thin snapshots of a
+ * base volume) only what they grew beyond their base.
+ */
 export function usedBytes(storage: Storage): number {
   let used = 0;
-  for (const volume of Object.values(storage.volumes)) if (!volume.baseOf) used += volume.sizeBytes;
+  for (const volume of Object.values(storage.volumes)) {
+    const base = volume.baseOf ? storage.volumes[volume.baseOf] : undefined;
+    used += volume.baseOf ? Math.max(0, volume.sizeBytes - (base?.sizeBytes ?? volume.sizeBytes)) : volume.sizeBytes;
+  }
   return used;
 }
 
@@ -116,4 +124,42 @@ export function volumeSizeText(sim: Simulator, node: string, volid: string): str
   const { storage, name } = splitVolid(volid);
   const volume = sim.state.storages[`${node}/${storage}`]?.volumes[name];
   return bytesToSize(volume?.sizeBytes ?? 0);
+}
+
+const MiB = 1024 ** 2;
+const extentBytes = 4 * MiB;
+
+/** LVM's size wording: `2.20 GiB`, `512.00 MiB`. */
+function lvmSize(bytes: number): string {
+  return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(2)} GiB` : `${(bytes / MiB).toFixed(2)} MiB`;
+}
+
+/**
+ * Grows a volume as `lvextend` does under the storage lock, logging LVM's lines. The simulator
+ * counts sizes as allocated, so growth beyond the storage's free space fails the way a full
+ * volume group does.
+ */
+export async function growVolume(sim: Simulator, node: string, volid: string, newBytes: number, log: TaskLog) {
+  const { storage: storageId, name } = splitVolid(volid);
+  const storage = findStorage(sim, node, storageId);
+  const volume = storage.volumes[name];
+  if (!volume) fail(`no such volume '${volid}'`);
+  const path = `/dev/pve/${name}`;
+  await lockStorage(sim, storage, async () => {
+    await sim.clock.sleep('diskAllocate', { taskWork: true });
+    const extents = (bytes: number) => Math.ceil(bytes / extentBytes);
+    const needed = extents(newBytes) - extents(volume.sizeBytes);
+    const available = Math.floor((storage.totalBytes - usedBytes(storage)) / extentBytes);
+    if (needed > available) {
+      log(`  Insufficient free space: ${needed} extents needed, but only ${available} available`);
+      fail(
+        `error resizing volume '${path}': command '/sbin/lvextend -L ${Math.round(newBytes / MiB)}M ${path}' failed: exit code 5`,
+      );
+    }
+    log(
+      `  Size of logical volume pve/${name} changed from ${lvmSize(volume.sizeBytes)} (${extents(volume.sizeBytes)} extents) to ${lvmSize(newBytes)} (${extents(newBytes)} extents).`,
+    );
+    log(`  Logical volume pve/${name} successfully resized.`);
+    volume.sizeBytes = newBytes;
+  });
 }

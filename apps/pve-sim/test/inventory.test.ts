@@ -1,4 +1,4 @@
-/** Nodes, storages, networks, pools, SDN, resize, background config updates and task control. */
+/** Nodes, storages, networks, pools, SDN, background config updates and task control (resize: disk-resize.test.ts). */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { cloneTemplate, startTestSim, type TestSim } from './helpers';
@@ -97,16 +97,6 @@ test('pools group VMs and grant through /pool paths', async () => {
   assert.equal(notEmpty.statusText, "delete pool failed: pool 'class1' is not empty");
   const missingPool = await sim.api('POST', '/nodes/pve01/qemu/9000/clone', { newid: '401', pool: 'nope' });
   assert.equal(missingPool.statusText, "pool 'nope' does not exist");
-});
-
-test('resize grows a disk as a task and refuses to shrink', async () => {
-  const shrink = await sim.api('PUT', '/nodes/pve01/qemu/400/resize', { disk: 'scsi0', size: '1G' });
-  assert.equal(shrink.statusText, 'shrinking disks is not supported');
-  const grow = await sim.api('PUT', '/nodes/pve01/qemu/400/resize', { disk: 'scsi0', size: '+1G' });
-  assert.match(String(grow.body?.data), /:resize:400:/);
-  assert.equal(await sim.waitTask(grow.body?.data), 'OK');
-  const config = (await sim.api('GET', '/nodes/pve01/qemu/400/config')).body?.data as { scsi0: string };
-  assert.equal(config.scsi0, 'local-lvm:vm-400-disk-0,size=3276M');
 });
 
 test('config POST with background_delay answers null once the task has finished', async () => {

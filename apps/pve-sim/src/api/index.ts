@@ -10,6 +10,7 @@ import { qemuAgentRoutes } from './qemu-agent';
 import { qemuCloneRoutes } from './qemu-clone';
 import { qemuConfigRoutes } from './qemu-config';
 import { qemuPowerRoutes } from './qemu-power';
+import { qemuResizeRoutes } from './qemu-resize';
 import { qemuSnapshotRoutes } from './qemu-snapshot';
 import { sdnRoutes } from './sdn';
 import { subnetRoutes } from './sdn-subnets';
@@ -31,5 +32,6 @@ export const allRoutes: Route[] = [
   ...qemuPowerRoutes,
   ...qemuCloneRoutes,
   ...qemuSnapshotRoutes,
+  ...qemuResizeRoutes,
   ...qemuAgentRoutes,
 ];

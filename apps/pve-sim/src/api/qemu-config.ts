@@ -1,11 +1,10 @@
-/** `/nodes/{node}/qemu/{vmid}/config`, `/pending` and `/resize`. */
+/** `/nodes/{node}/qemu/{vmid}/config` and `/pending` (resize is in qemu-resize.ts). */
 import { fail, ParameterError } from '../errors';
 import { vmLockPath, withLock } from '../locks';
 import { requirePrivileges } from '../permissions';
 import type { HandlerContext, Route } from '../router';
 import type { Vm } from '../state/types';
-import { configDigest, disksOf, sizeToBytes, typedConfig } from '../state/vm-config';
-import { findStorage, splitVolid } from '../storage';
+import { configDigest, typedConfig } from '../state/vm-config';
 import { p } from '../validate';
 import { assertUnlocked, checkSkiplock, loadVm } from './vm-access';
 import { applyConfigChange, checkConfigPermissions, configKeySpec } from './vm-config-keys';
@@ -91,31 +90,6 @@ function getPending({ sim, params, who }: HandlerContext) {
   return Object.entries(typedConfig(vm.config)).map(([key, value]) => ({ key, value }));
 }
 
-function resizeDisk({ sim, params, who }: HandlerContext) {
-  const vm = loadVm(sim, params.node!, params.vmid!);
-  requirePrivileges(sim.state, who, `/vms/${vm.vmid}`, ['VM.Config.Disk']);
-  const disk = disksOf(vm.config).find((d) => d.key === params.disk);
-  if (!disk) fail(`disk '${params.disk}' does not exist`);
-  const size = params.size!;
-  const requested = sizeToBytes(size);
-  if (Number.isNaN(requested)) throw new ParameterError({ size: 'value does not match the regex pattern' });
-  const newBytes = size.startsWith('+') ? disk.sizeBytes + requested : requested;
-  if (newBytes < disk.sizeBytes) fail('shrinking disks is not supported');
-  return sim.tasks.start(vm.node, 'resize', String(vm.vmid), who, async () => {
-    await withLock(sim.locks, vmLockPath(vm.vmid), 'exclusive', sim.clock.ms('vmLockTimeout'), async () => {
-      assertUnlocked(vm);
-      const { storage, name } = splitVolid(disk.volid);
-      const volume = findStorage(sim, vm.node, storage).volumes[name];
-      if (volume) volume.sizeBytes = newBytes;
-      const sizeText = `${Math.round(newBytes / 1024 ** 2)}M`;
-      const current = vm.config[disk.key]!;
-      vm.config[disk.key] = /size=[^,]+/.test(current)
-        ? current.replace(/size=[^,]+/, `size=${sizeText}`)
-        : `${current},size=${sizeText}`;
-    });
-  });
-}
-
 const updateParams = {
   node: p.node,
   vmid: p.vmid,
@@ -152,11 +126,5 @@ export const qemuConfigRoutes: Route[] = [
     path: '/nodes/{node}/qemu/{vmid}/pending',
     params: { node: p.node, vmid: p.vmid },
     handler: getPending,
-  },
-  {
-    method: 'PUT',
-    path: '/nodes/{node}/qemu/{vmid}/resize',
-    params: { node: p.node, vmid: p.vmid, disk: p.reqStr, size: p.reqStr, skiplock: p.bool, digest: p.str },
-    handler: resizeDisk,
   },
 ];
