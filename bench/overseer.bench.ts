@@ -15,6 +15,7 @@ import { createDb, migrateToLatest } from '../packages/db/src/index';
 import { createLogger } from '../packages/logger/src/index';
 import { createProxmox } from '../packages/proxmox/src/index';
 import { Producer } from '../packages/queue/src/index';
+import { OutboxRelay } from '../packages/runtime/src/index';
 import { createRedisPrefix, createTestDatabase } from '../packages/testkit/src/index';
 
 const NODES = ['pve01', 'pve02', 'pve03', 'pve04', 'pve05'];
@@ -77,11 +78,14 @@ export async function run(): Promise<string> {
       calls++;
       return request(...args);
     };
+    const logger = createLogger({ name: 'overseer-bench', level: 'warn' });
     const ctx = {
       db,
       producer,
+      // Not started: the scan writes no intents.
+      relay: new OutboxRelay(db, producer, logger),
       pve,
-      logger: createLogger({ name: 'overseer-bench', level: 'warn' }),
+      logger,
       metrics: new OverseerMetrics(),
       settings: {
         storageThreshold: 0.99,

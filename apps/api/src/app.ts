@@ -1,6 +1,7 @@
 import type { Db } from '@glassdome/db';
 import type { Logger } from '@glassdome/logger';
 import type { Producer } from '@glassdome/queue';
+import { OutboxRelay } from '@glassdome/runtime';
 import express, { type Express, Router } from 'express';
 import { adminBoard } from './admin-board';
 import { authenticate, mutationsNeedOperator, requireRole } from './auth/middleware';
@@ -44,6 +45,8 @@ export interface AppDeps {
 export interface App {
   app: Express;
   metrics: ApiMetrics;
+  /** Stops the outbox relay's timer after a last pass. */
+  close(): Promise<void>;
 }
 
 /** Everything under /api/v1 (and the original /api aliases): authenticated, rate-limited, parsed. */
@@ -81,6 +84,7 @@ export function createApp(deps: AppDeps): App {
   const ctx: ApiContext = {
     db: deps.db,
     producer: deps.producer,
+    relay: new OutboxRelay(deps.db, deps.producer, deps.logger).start(),
     platformId: deps.platformId ?? 'default',
     node: deps.node,
   };
@@ -102,5 +106,5 @@ export function createApp(deps: AppDeps): App {
   app.use('/api', apiRouter(ctx, deps));
   app.use(notFound);
   app.use(errorHandler);
-  return { app, metrics };
+  return { app, metrics, close: () => ctx.relay.stop() };
 }

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   if (env.GLASSDOME_ADMIN_KEY) await ensureAdminKey(db, env.GLASSDOME_ADMIN_KEY);
   else logger.warn('GLASSDOME_ADMIN_KEY is not set: only keys created earlier can use the API');
   const producer = await Producer.open(env.REDIS_URL, env.QUEUE_PREFIX);
-  const { app } = createApp({
+  const api = createApp({
     db,
     producer,
     logger,
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     rateLimit: env.API_RATE_LIMIT,
     bodyLimitBytes: env.API_BODY_LIMIT_BYTES,
   });
-  const server = await listen(app, env.API_HOST, env.API_PORT);
+  const server = await listen(api.app, env.API_HOST, env.API_PORT);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.API_PORT;
   process.stdout.write(`api listening on http://${env.API_HOST}:${port}\n`);
@@ -67,6 +67,7 @@ async function main(): Promise<void> {
     server.closeIdleConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     clearTimeout(forced);
+    await api.close().catch(() => {});
     await producer.close().catch(() => {});
     await db.destroy().catch(() => {});
     process.exit(0);

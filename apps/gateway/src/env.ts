@@ -1,4 +1,5 @@
 import { loadEnv, vars } from '@glassdome/config';
+import { queueList } from '@glassdome/queue';
 import { z } from 'zod';
 
 export const gatewayEnv = z.object({
@@ -13,7 +14,7 @@ export const gatewayEnv = z.object({
   /** Where template builds download cloud images on the node. */
   TEMPLATE_IMAGE_DIR: z.string().default('/var/lib/vz/template/iso'),
   /** Queues this process consumes. */
-  GATEWAY_QUEUES: z.string().default('template,permission,network'),
+  GATEWAY_QUEUES: queueList.default(['template', 'permission', 'network']),
 });
 
 export type GatewayEnv = z.infer<typeof gatewayEnv>;

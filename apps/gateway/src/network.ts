@@ -1,15 +1,8 @@
-import type { Db } from '@glassdome/db';
+import { type Db, findNetworkLeaseTagOfOwner, insertNetworkLease, listLeasedNetworkTags } from '@glassdome/db';
+import { runLabTask } from '@glassdome/lab-run';
 import type { JobContext } from '@glassdome/queue';
 import { PermanentError } from '@glassdome/queue';
-import {
-  beginLabTask,
-  completeLabTask,
-  DEFAULT_PLATFORM,
-  failLabTask,
-  findTask,
-  LabStoppedError,
-  loadLab,
-} from '@glassdome/runtime';
+import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import type { GatewayContext } from './context';
 
 /**
@@ -19,39 +12,21 @@ import type { GatewayContext } from './context';
 export async function leaseVlan(db: Db, range: string, lease: { owner: string; labId: string; network: string }) {
   const [first, last] = range.split('-').map(Number) as [number, number];
   for (let attempt = 0; attempt < 20; attempt++) {
-    const held = await db
-      .selectFrom('network_leases')
-      .select('tag')
-      .where('platform_id', '=', DEFAULT_PLATFORM)
-      .where('owner', '=', lease.owner)
-      .executeTakeFirst();
-    if (held) return held.tag;
-    const taken = new Set(
-      (await db.selectFrom('network_leases').select('tag').where('platform_id', '=', DEFAULT_PLATFORM).execute()).map(
-        (r) => r.tag,
-      ),
-    );
+    const held = await findNetworkLeaseTagOfOwner(db, { platformId: DEFAULT_PLATFORM, owner: lease.owner });
+    if (held !== undefined) return held;
+    const taken = new Set(await listLeasedNetworkTags(db, DEFAULT_PLATFORM));
     let tag = first;
     while (taken.has(tag) && tag <= last) tag++;
     if (tag > last) throw new PermanentError(`no free VLAN tag in ${range}`);
-    const inserted = await db
-      .insertInto('network_leases')
-      .values({ platform_id: DEFAULT_PLATFORM, tag, owner: lease.owner, lab_id: lease.labId, network: lease.network })
-      .onConflict((oc) => oc.doNothing())
-      .returning('tag')
-      .executeTakeFirst();
-    if (inserted) return inserted.tag;
+    const row = { platformId: DEFAULT_PLATFORM, tag, owner: lease.owner, labId: lease.labId, network: lease.network };
+    if (await insertNetworkLease(db, row)) return tag;
   }
   throw new Error('VLAN lease contention: no tag after 20 tries');
 }
 
-/** A lab network: a VLAN tag of its own on the VLAN-aware bridge, checked to exist on the node. */
-export async function createLabNetwork(ctx: GatewayContext, labId: string, taskId: string, context: JobContext) {
-  const lab = await loadLab(ctx.db, labId);
-  if (!lab) return { skipped: 'lab gone' };
-  const task = findTask(lab, taskId);
-  try {
-    await beginLabTask(ctx.db, lab, taskId);
+/** `network.create`: a lab network gets a VLAN tag of its own on the VLAN-aware bridge, checked to exist on the node. */
+export function createLabNetwork(ctx: GatewayContext, labId: string, taskId: string, context: JobContext) {
+  return runLabTask(ctx, { labId, taskId, context }, async ({ task }) => {
     const bridge = ctx.env.PROXMOX_BRIDGE;
     const bridges = await ctx.pve.cluster.networks(ctx.env.PROXMOX_NODE, 'bridge');
     const found = bridges.find((nic) => nic.iface === bridge);
@@ -62,12 +37,6 @@ export async function createLabNetwork(ctx: GatewayContext, labId: string, taskI
       labId,
       network: task.networkName!,
     });
-    const added = await completeLabTask(ctx.db, ctx.producer, lab, taskId, { bridge, tag });
-    return { taskId, bridge, tag, added };
-  } catch (error) {
-    if (error instanceof LabStoppedError) return { taskId, stopped: error.status };
-    const final = error instanceof PermanentError || context.job.attemptsMade + 1 >= (context.job.opts.attempts ?? 1);
-    if (final) await failLabTask(ctx.db, lab, taskId, error instanceof Error ? error.message : String(error));
-    throw error;
-  }
+    return { bridge, tag };
+  });
 }

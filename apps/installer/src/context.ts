@@ -1,9 +1,9 @@
-import type { Db } from '@glassdome/db';
+import type { Db, PostgresHostKeyStore } from '@glassdome/db';
 import type { Logger } from '@glassdome/logger';
 import type { Admission, Proxmox, VmidAllocator } from '@glassdome/proxmox';
 import type { Producer } from '@glassdome/queue';
 import type { GuestKey } from '@glassdome/runtime';
-import type { PostgresHostKeyStore, SshPool } from '@glassdome/ssh';
+import type { SshPool } from '@glassdome/ssh';
 import type { InstallerEnv } from './env';
 
 /** What every installer handler works with; built once per process in main.ts. */

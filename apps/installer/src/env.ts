@@ -1,4 +1,5 @@
 import { loadEnv, vars } from '@glassdome/config';
+import { queueList } from '@glassdome/queue';
 import { z } from 'zod';
 
 export const installerEnv = z.object({
@@ -28,7 +29,7 @@ export const installerEnv = z.object({
   /** Seconds to wait for the guest's SSH to accept our key. */
   SSH_TIMEOUT_SECONDS: z.coerce.number().positive().default(180),
   /** Queues this process consumes (installer: vm and lab). */
-  INSTALLER_QUEUES: z.string().default('vm,lab'),
+  INSTALLER_QUEUES: queueList.default(['vm', 'lab']),
 });
 
 export type InstallerEnv = z.infer<typeof installerEnv>;

@@ -1,3 +1,5 @@
+import { PostgresHostKeyStore, PostgresVmidLeaseStore } from '@glassdome/db';
+import { settleLab } from '@glassdome/lab-run';
 import { createLogger } from '@glassdome/logger';
 import { Admission, createProxmox, VmidAllocator } from '@glassdome/proxmox';
 import { createRedis, type Handlers } from '@glassdome/queue';
@@ -9,12 +11,13 @@ import {
   proxmoxConfigFrom,
   serveQueues,
 } from '@glassdome/runtime';
-import { PostgresHostKeyStore, SshPool } from '@glassdome/ssh';
+import { SshPool } from '@glassdome/ssh';
 import type { InstallerContext } from './context';
-import { deployVm } from './deploy-vm';
-import { destroyVm } from './destroy-vm';
 import { readEnv } from './env';
-import { labHandlers } from './labs/handlers';
+import { destroyLab } from './jobs/lab-destroy';
+import { runLabVmTask } from './jobs/lab-task';
+import { deployVm } from './jobs/vm-deploy';
+import { destroyVm } from './jobs/vm-destroy';
 
 const env = readEnv();
 const logger = createLogger({ name: 'installer', level: env.LOG_LEVEL, format: env.LOG_FORMAT });
@@ -29,7 +32,11 @@ async function main(): Promise<void> {
     db: backing.db,
     producer: backing.producer,
     pve,
-    vmids: new VmidAllocator({ db: backing.db, cluster: pve.cluster, range: { min: env.VMID_MIN, max: env.VMID_MAX } }),
+    vmids: new VmidAllocator({
+      leases: new PostgresVmidLeaseStore(backing.db),
+      cluster: pve.cluster,
+      range: { min: env.VMID_MIN, max: env.VMID_MAX },
+    }),
     admission: new Admission({
       redis: admissionRedis,
       prefix: env.QUEUE_PREFIX,
@@ -43,7 +50,9 @@ async function main(): Promise<void> {
   const handlers: Handlers = {
     'vm.deploy': ({ vmId }, context) => deployVm(ctx, vmId, context),
     'vm.destroy': ({ vmId }) => destroyVm(ctx, vmId),
-    ...labHandlers(ctx),
+    'lab.task': ({ labId, taskId }, context) => runLabVmTask(ctx, labId, taskId, context),
+    'lab.run': ({ labId }) => settleLab(ctx, labId),
+    'lab.destroy': ({ labId }, context) => destroyLab(ctx, labId, context),
   };
   serveQueues('installer', env, logger, {
     queues: env.INSTALLER_QUEUES,

@@ -1,23 +1,11 @@
-import type { Db } from '@glassdome/db';
-import { sql } from 'kysely';
-import type { VmSpec } from './vm-spec';
+import { type Db, getVm } from '@glassdome/db';
+import { parseStoredVmSpec } from '@glassdome/lab';
 
 export type VmRow = NonNullable<Awaited<ReturnType<typeof loadVm>>>;
 
+/** A VM row with its stored spec parsed (a row that holds no valid spec is an error, not a guess). */
 export async function loadVm(db: Db, vmId: string) {
-  const row = await db.selectFrom('vms').selectAll().where('id', '=', vmId).executeTakeFirst();
+  const row = await getVm(db, vmId);
   if (!row) return undefined;
-  return { ...row, spec: row.spec as unknown as VmSpec };
-}
-
-export async function updateVm(
-  db: Db,
-  vmId: string,
-  changes: Partial<{ status: string; vmid: number | null; ip: string | null; error: string | null; node: string }>,
-): Promise<void> {
-  await db
-    .updateTable('vms')
-    .set({ ...changes, updated_at: sql`now()` })
-    .where('id', '=', vmId)
-    .execute();
+  return { ...row, spec: parseStoredVmSpec(row.spec) };
 }

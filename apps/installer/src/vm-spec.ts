@@ -1,26 +1,11 @@
-import { OS_PROFILES, type OsName, type ProvisionStep } from '@glassdome/lab';
+import { OS_PROFILES, type StoredVmSpec } from '@glassdome/lab';
 
-/**
- * What a VM row's `spec` holds: the validated request of `POST /vms`, or one VM of a lab spec (with
- * its networks resolved to bridges and tags by the lab's network tasks).
- */
-export interface VmSpec {
-  os: OsName;
-  template?: number | string;
-  cpus: number;
-  memoryMiB: number;
-  diskGiB: number;
-  cloudInit?: { user?: string; sshKeys?: string[]; packages?: string[]; runcmd?: string[] };
-  provision?: ProvisionStep[];
-  network?: { bridge?: string; vlan?: number; ip?: string; gateway?: string };
+export function loginUser(spec: StoredVmSpec): string {
+  return spec.cloudInit.user || (spec.os ? OS_PROFILES[spec.os].defaultUser : 'ubuntu');
 }
 
-export function loginUser(spec: VmSpec): string {
-  return spec.cloudInit?.user ?? OS_PROFILES[spec.os]?.defaultUser ?? 'ubuntu';
-}
-
-/** Which template to clone: the spec's, a template the gateway built for this OS, or TEMPLATE_VMIDS. */
-export function templateFromEnv(spec: VmSpec, templateVmids: string): number | undefined {
+/** The template TEMPLATE_VMIDS names for the spec's OS (`os=vmid,…`), if any. */
+export function templateFromEnv(spec: StoredVmSpec, templateVmids: string): number | undefined {
   if (typeof spec.template === 'number') return spec.template;
   for (const pair of templateVmids.split(',')) {
     const [os, vmid] = pair.split('=');

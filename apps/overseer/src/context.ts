@@ -2,6 +2,7 @@ import type { Db } from '@glassdome/db';
 import type { Logger } from '@glassdome/logger';
 import type { Proxmox } from '@glassdome/proxmox';
 import type { Producer } from '@glassdome/queue';
+import type { OutboxRelay } from '@glassdome/runtime';
 import type { OverseerEnv } from './env';
 import type { OverseerMetrics } from './metrics';
 import type { RemediationPolicy } from './policy';
@@ -28,6 +29,7 @@ export interface OverseerSettings {
 export interface OverseerContext {
   db: Db;
   producer: Producer;
+  relay: OutboxRelay;
   pve: Proxmox;
   logger: Logger;
   settings: OverseerSettings;

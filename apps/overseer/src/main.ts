@@ -1,13 +1,14 @@
 import { hostname } from 'node:os';
 import { createLogger } from '@glassdome/logger';
 import { createProxmox } from '@glassdome/proxmox';
-import { closeOnSignals, createRedis, startWorkers } from '@glassdome/queue';
 import {
   connectBackingServices,
   DEFAULT_PLATFORM,
   ensurePlatform,
   exitWhenUnavailable,
+  OutboxRelay,
   proxmoxConfigFrom,
+  serveQueues,
 } from '@glassdome/runtime';
 import { type OverseerContext, settingsFromEnv } from './context';
 import { readEnv } from './env';
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
   const ctx: OverseerContext = {
     db: backing.db,
     producer: backing.producer,
+    // Sends what the overseer writes to the outbox, and whatever a crashed API committed but never sent.
+    relay: new OutboxRelay(backing.db, backing.producer, logger).start(),
     pve,
     logger,
     settings: settingsFromEnv(env, `${hostname()}:${process.pid}`),
@@ -36,37 +39,23 @@ async function main(): Promise<void> {
     env.OVERSEER_METRICS_PORT === undefined
       ? undefined
       : await ctx.metrics.serve(env.OVERSEER_METRICS_PORT, env.OVERSEER_METRICS_HOST);
-  const workers = startWorkers({
-    connect: () => createRedis(env.REDIS_URL, 'worker'),
-    prefix: env.QUEUE_PREFIX,
+  await upsertScanSchedulers(backing.producer, [DEFAULT_PLATFORM], env.OVERSEER_SCAN_SECONDS * 1000);
+  const address = metricsServer?.address();
+  serveQueues('overseer', env, logger, {
     queues: ['overseer'],
     handlers: {
       'overseer.scan': ({ platformId }, { job }) => scanPlatform(ctx, platformId, job.id),
       'overseer.remediate': (payload) => remediate(ctx, payload),
       'alert.webhook': (payload, { signal }) => deliverWebhook(ctx, payload, signal),
     },
-    concurrency: env.WORKER_CONCURRENCY,
-    shutdownMs: env.WORKER_SHUTDOWN_SECONDS * 1000,
-    logger,
-  });
-  await upsertScanSchedulers(backing.producer, [DEFAULT_PLATFORM], env.OVERSEER_SCAN_SECONDS * 1000);
-  closeOnSignals(async () => {
-    await workers.close();
-    metricsServer?.close();
-    pve.close();
-    await backing.close();
-  }, logger);
-  const address = metricsServer?.address();
-  logger.info(
-    {
-      pid: process.pid,
-      replica: ctx.settings.replica,
-      metricsPort: typeof address === 'object' ? address?.port : undefined,
+    release: async () => {
+      await ctx.relay.stop();
+      metricsServer?.close();
+      pve.close();
+      await backing.close();
     },
-    'overseer ready',
-  );
-  // Printed whatever the log level: launchers and tests wait for this line.
-  process.stdout.write(`overseer ready (pid ${process.pid})\n`);
+    ready: { replica: ctx.settings.replica, metricsPort: typeof address === 'object' ? address?.port : undefined },
+  });
 }
 
 main().catch(exitWhenUnavailable('overseer', logger));

@@ -2,11 +2,10 @@
  * What each remediation does. Every action re-checks its target first (the scan that asked for it
  * may be minutes old) and returns a one-line description of what it did, for the timeline.
  */
-import { getVm, setLabStatus } from '@glassdome/db';
+import { findVmByVmid, getVm, setVmIp } from '@glassdome/db';
+import { loadLab, recloneLabVm, requestLabDestroy } from '@glassdome/lab-run';
 import { NotFoundError } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
-import { recloneLabVm } from '@glassdome/runtime';
-import { sql } from 'kysely';
 import type { OverseerContext } from './context';
 import type { RemediationAction } from './env';
 import type { RemediationTarget } from './findings';
@@ -53,15 +52,14 @@ const rebootVm: ActionFn = async (ctx, target) => {
 const rewaitAgent: ActionFn = async (ctx, target) => {
   const vm = await runnableVm(ctx, target.vmId);
   const { ip } = await ctx.pve.waitForAgentIp(vm.node, vm.vmid, { deadlineMs: TASK_DEADLINE_MS });
-  await ctx.db.updateTable('vms').set({ ip, updated_at: sql`now()` }).where('id', '=', vm.id).execute();
+  await setVmIp(ctx.db, vm.id, ip);
   return `guest agent of VM ${vm.vmid} reported ${ip}`;
 };
 
 const destroyOrphan: ActionFn = async (ctx, target) => {
   const { vmid, node } = target;
   if (vmid === undefined || !node) throw new PermanentError('destroy-orphan needs vmid and node');
-  const owner = await ctx.db.selectFrom('vms').select('id').where('vmid', '=', vmid).where('status', '<>', 'destroyed');
-  if (await owner.executeTakeFirst()) throw new NothingToDo(`VM ${vmid} has an owner again`);
+  if (await findVmByVmid(ctx.db, vmid, ['destroyed'])) throw new NothingToDo(`VM ${vmid} has an owner again`);
   const config = await ctx.pve.vms.config(vmid, node);
   const tags = String(config.raw.tags ?? '').split(/[;,\s]+/);
   if (!tags.includes(GLASSDOME_TAG) || config.template) throw new NothingToDo(`VM ${vmid} is not a Glassdome VM`);
@@ -73,16 +71,16 @@ const destroyOrphan: ActionFn = async (ctx, target) => {
   return `destroyed orphan VM ${vmid} on ${node}`;
 };
 
-/** Lab states a tear-down may start from (the API's DELETE /labs/:id accepts the same). */
-const DESTROYABLE_LAB = ['queued', 'deploying', 'ready', 'degraded', 'failed', 'cancelled'];
-
 const expireLab: ActionFn = async (ctx, target) => {
   if (!target.labId) throw new PermanentError('expire-lab needs a labId');
-  if (!(await setLabStatus(ctx.db, target.labId, 'destroying', { onlyFrom: DESTROYABLE_LAB }))) {
+  const lab = await loadLab(ctx.db, target.labId);
+  if (!lab || lab.status === 'destroying' || lab.status === 'destroyed') {
     throw new NothingToDo('the lab is already being torn down or gone');
   }
-  // Same job id as the API's DELETE, so a tear-down requested both ways runs once.
-  await ctx.producer.enqueue('lab.destroy', { labId: target.labId }, { jobId: `lab-destroy.${target.labId}` });
+  if (!(await requestLabDestroy(ctx.db, lab.id, 'the overseer: past its TTL'))) {
+    throw new NothingToDo('the lab changed state meanwhile');
+  }
+  await ctx.relay.flush().catch(() => {});
   return `lab ${target.labId} past its TTL: tear-down enqueued`;
 };
 
@@ -99,7 +97,9 @@ const recloneVm: ActionFn = async (ctx, target) => {
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
   }
-  return recloneLabVm(ctx.db, ctx.producer, vm.id);
+  const message = await recloneLabVm(ctx.db, vm.id);
+  await ctx.relay.flush().catch(() => {});
+  return message;
 };
 
 export const ACTIONS: Record<RemediationAction, ActionFn> = {

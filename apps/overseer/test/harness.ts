@@ -7,7 +7,7 @@ import { createDb, type Db, migrateToLatest } from '@glassdome/db';
 import { createLogger } from '@glassdome/logger';
 import { createProxmox } from '@glassdome/proxmox';
 import { createRedis, Producer, startWorkers, type WorkerGroup } from '@glassdome/queue';
-import { DEFAULT_PLATFORM, ensurePlatform } from '@glassdome/runtime';
+import { DEFAULT_PLATFORM, ensurePlatform, OutboxRelay } from '@glassdome/runtime';
 import {
   createRedisPrefix,
   createTestDatabase,
@@ -88,7 +88,9 @@ export async function startHarness(label: string, settings: OverseerSettings = t
       PROXMOX_NODE: sim.info.node,
       PROXMOX_TOKEN_ID: sim.info.tokenId,
     });
-    const ctx: OverseerContext = { db, producer, pve, logger, settings, metrics: new OverseerMetrics() };
+    const relay = new OutboxRelay(db, producer, logger).start();
+    stops.push(() => relay.stop());
+    const ctx: OverseerContext = { db, producer, relay, pve, logger, settings, metrics: new OverseerMetrics() };
     // BullMQ leaves connections it was given open on close; they are ours to end.
     const connections: ReturnType<typeof createRedis>[] = [];
     stops.push(() => {

@@ -2,11 +2,15 @@ import { type Migration, type MigrationResultSet, Migrator } from 'kysely';
 import type { Db } from './connection';
 import * as initial from './migrations/0001_initial';
 import * as labRuns from './migrations/0002_lab_runs';
+import * as statusChecks from './migrations/0003_status_checks';
+import * as outbox from './migrations/0004_outbox';
 
 /** Every migration, in order. Listed statically so bundled apps carry them. */
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_lab_runs': labRuns,
+  '0003_status_checks': statusChecks,
+  '0004_outbox': outbox,
 };
 
 function migrator(db: Db): Migrator {

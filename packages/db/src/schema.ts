@@ -84,6 +84,14 @@ export interface NetworkLeasesTable {
   created_at: Generated<Date>;
 }
 
+export interface OutboxTable {
+  id: Generated<number>;
+  intent: JsonValue;
+  created_at: Generated<Date>;
+  attempts: Generated<number>;
+  last_error: string | null;
+}
+
 export interface PlatformsTable {
   id: string;
   kind: Generated<string>;
@@ -172,6 +180,7 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   labs: LabsTable;
   network_leases: NetworkLeasesTable;
+  outbox: OutboxTable;
   platforms: PlatformsTable;
   ssh_host_keys: SshHostKeysTable;
   steps: StepsTable;

@@ -7,7 +7,6 @@ export { compileLabGraph, configureTaskId, networkTaskId, provisionTaskId } from
 export { type CriticalPath, criticalPath } from './graph/critical-path';
 export { describeCycle, findCycle } from './graph/cycle';
 export { LabGraphCycleError, LabGraphError } from './graph/errors';
-export { taskJobId } from './graph/job-id';
 export {
   dependentsOf,
   readyAfter,
@@ -31,3 +30,11 @@ export type { LabNetwork, LabSpec, LabVm, VmNetworkAttachment } from './spec/res
 export { type LabTotals, labTotals } from './spec/totals';
 export { type CloudInit, cloudInit, type ProvisionStep, provisionStep } from './spec/vm-pieces';
 export { parseVmRequest, type VmRequest, type VmRequestInput, vmRequestSchema } from './spec/vm-request';
+export * from './lifecycle/states';
+export {
+  parseStoredVmSpec,
+  type StoredVmSpec,
+  StoredVmSpecError,
+  storedVmSpec,
+  storedVmSpecSchema,
+} from './spec/stored-vm-spec';

@@ -22,6 +22,17 @@ export const QUEUES = {
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
+/** A comma-separated list of queue names as an env variable holds it, checked against QUEUES. */
+export const queueList = z
+  .string()
+  .transform((value) => value.split(',').map((name) => name.trim()))
+  .pipe(
+    z
+      .array(z.enum(Object.values(QUEUES) as [QueueName, ...QueueName[]]))
+      .min(1, 'name at least one queue')
+      .refine((names) => new Set(names).size === names.length, 'names a queue twice'),
+  );
+
 /** The steps of a VM deployment, in order; each is recorded in Postgres with its timings. */
 export const VM_DEPLOY_STEPS = [
   'reserve-vmid',

@@ -7,11 +7,13 @@ export {
   RedisUnavailableError,
   waitForRedis,
 } from './connection';
+export { type EnqueueIntent, jobIntent, parseIntent, sendIntents } from './intent';
 export { addLabTasks, type FailurePolicy, type LabFlowTask, labJobId, startLabFlow } from './lab-flow';
 export { jobOptions, Producer } from './producer';
 export {
   closeOnSignals,
   type Handlers,
+  isFinalAttempt,
   type JobContext,
   type JobHandler,
   JobTimeoutError,

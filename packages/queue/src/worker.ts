@@ -23,6 +23,16 @@ export class PermanentError extends UnrecoverableError {
   }
 }
 
+/**
+ * True when no further attempt of this job will follow the error: it is permanent (BullMQ's
+ * UnrecoverableError, which PermanentError extends) or this was the last attempt. The one place
+ * Glassdome decides "failed for good".
+ */
+export function isFinalAttempt(error: unknown, job: Pick<Job, 'attemptsMade' | 'opts'>): boolean {
+  if (error instanceof UnrecoverableError) return true;
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}
+
 export class JobTimeoutError extends Error {
   constructor(
     readonly job: string,

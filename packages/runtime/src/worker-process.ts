@@ -10,20 +10,26 @@ export interface WorkerProcessEnv {
 }
 
 /**
- * The end of every worker process's start-up: consume `queues` (a comma-separated list from its
- * env) with `handlers`, close gracefully on SIGTERM/SIGINT (workers first, then `release`), and
+ * The end of every worker process's start-up (installer, gateway, overseer): consume `queues` with
+ * `handlers`, close gracefully on SIGTERM/SIGINT (workers first, then `release`), and
  * announce readiness on stdout whatever the log level, since launchers and tests wait for that line.
  */
 export function serveQueues(
   name: string,
   env: WorkerProcessEnv,
   logger: Logger,
-  options: { queues: string; handlers: Handlers; release: () => Promise<void> | void },
+  options: {
+    queues: QueueName[];
+    handlers: Handlers;
+    release: () => Promise<void> | void;
+    /** Extra fields for the structured ready line. */
+    ready?: Record<string, unknown>;
+  },
 ): void {
   const workers = startWorkers({
     connect: () => createRedis(env.REDIS_URL, 'worker'),
     prefix: env.QUEUE_PREFIX,
-    queues: options.queues.split(',').map((queue) => queue.trim()) as QueueName[],
+    queues: options.queues,
     handlers: options.handlers,
     concurrency: env.WORKER_CONCURRENCY,
     shutdownMs: env.WORKER_SHUTDOWN_SECONDS * 1000,
@@ -34,6 +40,6 @@ export function serveQueues(
     await workers.close();
     await options.release();
   }, logger);
-  logger.info({ pid: process.pid }, `${name} ready`);
+  logger.info({ pid: process.pid, ...options.ready }, `${name} ready`);
   process.stdout.write(`${name} ready (pid ${process.pid})\n`);
 }

@@ -1,5 +1,4 @@
 import {
-  deleteVm,
   getVm,
   insertVms,
   inTransaction,
@@ -7,10 +6,10 @@ import {
   listSteps,
   listStepsOfVms,
   planSteps,
-  setVmStatus,
 } from '@glassdome/db';
-import { parseVmRequest } from '@glassdome/lab';
-import { VM_DEPLOY_STEPS } from '@glassdome/queue';
+import { parseVmRequest, storedVmSpec } from '@glassdome/lab';
+import { requestVmDestroy, writeIntent } from '@glassdome/lab-run';
+import { jobIntent, VM_DEPLOY_STEPS } from '@glassdome/queue';
 import { type Request, type Response, Router } from 'express';
 import type { ApiContext } from '../context';
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
@@ -19,14 +18,11 @@ import { parseInput, specIssuesToFieldIssues } from '../http/validate';
 import { asJson } from '../json';
 import { presentVm } from '../present';
 import { idParams, osParams, vmListQuery } from '../schemas';
-import { enqueueOrUndo, requireRedis } from '../services/enqueue';
-
-/** States from which a VM may be asked to go away; a destroyed VM answers 202 without new work. */
-const DESTROYABLE = ['queued', 'deploying', 'ready', 'failed', 'destroying'];
+import { relayNow, requireRedis } from '../services/enqueue';
 
 /**
- * Records a standalone VM and its planned steps in one transaction, commits, then enqueues its
- * deploy. The row's created_at and request_id say when and by which request; no separate event is
+ * Records a standalone VM, its planned steps and the intent to deploy it in one transaction, then
+ * relays the intent to BullMQ. The row's created_at and request_id say when and by which request; no separate event is
  * written, which keeps a deploy to one commit (see bench/api.bench.ts).
  */
 async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unknown) {
@@ -41,7 +37,7 @@ async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unkn
         os: vm.os,
         platformId: ctx.platformId,
         node: ctx.node,
-        spec: asJson(vm),
+        spec: asJson(storedVmSpec(vm)),
         requestId: req.id,
         createdBy: req.principal!.keyId,
       },
@@ -53,11 +49,7 @@ async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unkn
     throw error;
   });
   const jobId = `vm-deploy.${id}`;
-  await enqueueOrUndo(
-    req,
-    () => ctx.producer.enqueue('vm.deploy', { vmId: id, requestId: req.id }, { jobId }),
-    () => deleteVm(ctx.db, id),
-  );
+  await relayNow(ctx, req);
   req.log.info({ vmId: id, jobId }, 'vm deploy queued');
   res.status(202).location(`/api/v1/vms/${id}`).json({ id, status: 'queued', jobId });
 }
@@ -67,20 +59,14 @@ async function destroyVm(ctx: ApiContext, req: Request, res: Response) {
   const vm = await getVm(ctx.db, id);
   if (!vm) throw new NotFoundError('VM');
   if (vm.lab_id) throw new ConflictError('this VM belongs to a lab; delete the lab instead');
-  const jobId = `vm-destroy.${id}`;
   if (vm.status === 'destroyed') {
-    res.status(202).json({ id, status: 'destroyed', jobId });
+    res.status(202).json({ id, status: 'destroyed' });
     return;
   }
   requireRedis(ctx.producer);
-  if (!(await setVmStatus(ctx.db, id, 'destroying', { onlyFrom: DESTROYABLE }))) {
-    throw new ConflictError('the VM changed state meanwhile; try again');
-  }
-  await enqueueOrUndo(
-    req,
-    () => ctx.producer.enqueue('vm.destroy', { vmId: id, requestId: req.id }, { jobId }),
-    () => setVmStatus(ctx.db, id, vm.status, { onlyFrom: ['destroying'] }),
-  );
+  const jobId = await requestVmDestroy(ctx.db, id, req.id);
+  if (!jobId) throw new ConflictError('the VM changed state meanwhile; try again');
+  await relayNow(ctx, req);
   res.status(202).json({ id, status: 'destroying', jobId });
 }
 

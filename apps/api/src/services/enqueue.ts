@@ -1,5 +1,6 @@
 import type { Producer } from '@glassdome/queue';
 import type { Request } from 'express';
+import type { ApiContext } from '../context';
 import { ServiceUnavailableError } from '../errors';
 
 /** Refuses up front while the producer's Redis connection is down, so nothing gets written for nothing. */
@@ -8,10 +9,18 @@ export function requireRedis(producer: Producer): void {
 }
 
 /**
- * The second half of "commit, then enqueue": the request's rows are already committed when this
- * runs. If Redis refuses the job, `undo` removes or reverts what the request wrote, so no row is
- * left waiting for a job that does not exist, and the client gets 503 to retry. (Should the job have
- * reached Redis despite the error, its worker finds no row to act on and drops it.)
+ * After the commit that wrote a request's intent to the outbox: send it to BullMQ now. The intent is
+ * durable, so a refusal here is only logged — the outbox relay sends it on its next pass.
+ */
+export async function relayNow(ctx: ApiContext, req: Request): Promise<void> {
+  await ctx.relay.flush().catch((error: unknown) => {
+    req.log.warn({ err: error }, 'intent kept in the outbox; the relay sends it on its next pass');
+  });
+}
+
+/**
+ * "Commit, then enqueue" for requests that do not go through the outbox (template builds, grants):
+ * if Redis refuses the job, `undo` removes what the request wrote and the client gets 503.
  */
 export async function enqueueOrUndo(
   req: Request,

@@ -1,15 +1,15 @@
-import { appendEvent, deleteLab, insertLab, insertVms, planSteps } from '@glassdome/db';
-import type { LabSpec } from '@glassdome/lab';
-import { rootTasks } from '@glassdome/lab';
-import { startLabFlow, VM_DEPLOY_STEPS } from '@glassdome/queue';
+import { appendEvent, insertLab, insertVms, planSteps } from '@glassdome/db';
+import { type LabSpec, storedVmSpec } from '@glassdome/lab';
+import { labRunIntent, writeIntent } from '@glassdome/lab-run';
+import { VM_DEPLOY_STEPS } from '@glassdome/queue';
 import type { Request } from 'express';
 import type { ApiContext } from '../context';
 import { ConflictError } from '../errors';
 import { asJson } from '../json';
-import { enqueueOrUndo, requireRedis } from './enqueue';
+import { relayNow, requireRedis } from './enqueue';
 import { type LabPlan, labVmInstances } from './lab-plan';
 
-/** Writes the lab, its VMs and their planned steps in one transaction; returns the lab's id. */
+/** Writes the lab, its VMs, their planned steps and the flow's intent in one transaction; returns the lab's id. */
 async function recordLab(ctx: ApiContext, req: Request, spec: LabSpec, plan: LabPlan): Promise<string> {
   return ctx.db
     .transaction()
@@ -35,12 +35,14 @@ async function recordLab(ctx: ApiContext, req: Request, spec: LabSpec, plan: Lab
           os: vm.os ?? 'custom',
           platformId: ctx.platformId,
           node: ctx.node,
-          spec: asJson(vm),
+          spec: asJson(storedVmSpec(vm)),
           requestId: req.id,
           createdBy: req.principal!.keyId,
         })),
       );
       for (const vmId of vmIds) await planSteps(trx, { vmId, labId }, [...VM_DEPLOY_STEPS]);
+      const lab = { id: labId, graph: plan.graph, policy: spec.onFailure };
+      await writeIntent(trx, labRunIntent(lab, { run: 0, doneTasks: [] }, req.id));
       return labId;
     })
     .catch((error: { code?: string }) => {
@@ -49,21 +51,11 @@ async function recordLab(ctx: ApiContext, req: Request, spec: LabSpec, plan: Lab
     });
 }
 
-/** Records the lab, commits, then starts its flow; a flow Redis refuses takes the lab's rows with it. */
+/** Records the lab with the intent to start its flow, then relays the intent to BullMQ. */
 export async function deployLab(ctx: ApiContext, req: Request, spec: LabSpec, plan: LabPlan): Promise<string> {
   requireRedis(ctx.producer);
   const labId = await recordLab(ctx, req, spec, plan);
-  await enqueueOrUndo(
-    req,
-    () =>
-      startLabFlow(ctx.producer, {
-        labId,
-        requestId: req.id,
-        policy: spec.onFailure,
-        rootTasks: rootTasks(plan.graph).map((task) => ({ id: task.id, kind: task.kind })),
-      }),
-    () => deleteLab(ctx.db, labId),
-  );
+  await relayNow(ctx, req);
   await appendEvent(ctx.db, { labId, kind: 'lab.requested', message: `deploy of lab ${spec.name} requested` });
   req.log.info({ labId, vms: labVmInstances(spec).length }, 'lab deploy queued');
   return labId;

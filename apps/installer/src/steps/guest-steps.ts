@@ -55,7 +55,9 @@ function provisionScripts(
   const done = (index: number) => `mkdir -p ${markerDir} && echo done > ${marker(index)}`;
   const packages = spec.cloudInit?.packages ?? [];
   if (packages.length > 0) {
-    if (OS_PROFILES[spec.os].packageManager !== 'apt') throw new PermanentError(`no package manager for ${spec.os}`);
+    if (!spec.os || OS_PROFILES[spec.os].packageManager !== 'apt') {
+      throw new PermanentError(`no package manager known for ${spec.os ?? 'a custom template'}`);
+    }
     const list = packages.map(sq).join(' ');
     items.push({
       label: `install ${packages.join(' ')}`,
@@ -107,7 +109,7 @@ export async function verify(ctx: InstallerContext, vm: VmRow) {
   const target = guestTarget(ctx, vm);
   const release = await run(ctx, target, ['cat', '/etc/os-release'], 'cat /etc/os-release');
   const id = /^ID=("?)([^"\n]+)\1$/m.exec(release.stdout)?.[2];
-  const expected = vm.spec.os.split('-')[0];
+  const expected = vm.spec.os?.split('-')[0];
   if (id && expected && id !== expected) throw new PermanentError(`guest reports ID=${id}, expected ${expected}`);
   return { osId: id ?? null, ip: vm.ip };
 }

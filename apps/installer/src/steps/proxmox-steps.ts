@@ -1,8 +1,9 @@
+import { findTemplate, setVmPlacement } from '@glassdome/db';
 import { cloneVm } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import type { InstallerContext } from '../context';
-import { updateVm, type VmRow } from '../vm-record';
+import type { VmRow } from '../vm-record';
 import { loginUser, templateFromEnv } from '../vm-spec';
 
 const leaseTtlMs = 30 * 60_000;
@@ -15,7 +16,7 @@ export function proxmoxName(vm: VmRow): string {
 
 export async function reserveVmid(ctx: InstallerContext, vm: VmRow) {
   const vmid = await ctx.vmids.allocateVmid({ platformId: DEFAULT_PLATFORM, owner: vm.id, ttlMs: leaseTtlMs });
-  await updateVm(ctx.db, vm.id, { vmid });
+  await setVmPlacement(ctx.db, vm.id, { vmid });
   vm.vmid = vmid;
   return { vmid };
 }
@@ -37,7 +38,7 @@ export async function cloneFromTemplate(ctx: InstallerContext, vm: VmRow) {
       ...(vm.vmid ? { recordedVmid: vm.vmid } : {}),
       description: `glassdome vm ${vm.id}${vm.lab_id ? ` lab ${vm.lab_id}` : ''}`,
       onVmid: async (vmid) => {
-        if (vm.vmid !== vmid) await updateVm(ctx.db, vm.id, { vmid });
+        if (vm.vmid !== vmid) await setVmPlacement(ctx.db, vm.id, { vmid });
         vm.vmid = vmid;
       },
     },
@@ -46,20 +47,18 @@ export async function cloneFromTemplate(ctx: InstallerContext, vm: VmRow) {
 }
 
 async function resolveTemplate(ctx: InstallerContext, vm: VmRow): Promise<number> {
-  const built = await ctx.db
-    .selectFrom('templates')
-    .select('vmid')
-    .where('platform_id', '=', DEFAULT_PLATFORM)
-    .where('node', '=', vm.node)
-    .where('os', '=', vm.spec.os)
-    .where('status', '=', 'ready')
-    .executeTakeFirst();
+  const found = vm.spec.os
+    ? await findTemplate(ctx.db, { platformId: DEFAULT_PLATFORM, node: vm.node, os: vm.spec.os })
+    : undefined;
+  const built = found?.status === 'ready' ? found : undefined;
   const vmid =
     typeof vm.spec.template === 'number'
       ? vm.spec.template
       : (built?.vmid ?? templateFromEnv(vm.spec, ctx.env.TEMPLATE_VMIDS));
   if (vmid === undefined)
-    throw new PermanentError(`no template for ${vm.spec.os}: build one (POST /templates) or set TEMPLATE_VMIDS`);
+    throw new PermanentError(
+      `no template for ${vm.spec.os ?? 'this VM'}: build one (POST /templates) or set TEMPLATE_VMIDS`,
+    );
   return vmid;
 }
 
@@ -113,7 +112,7 @@ export async function waitForAgent(ctx: InstallerContext, vm: VmRow, previousAtt
     node: vm.node,
     deadlineMs: ctx.env.AGENT_TIMEOUT_SECONDS * 1000,
   });
-  await updateVm(ctx.db, vm.id, { ip: found.ip });
+  await setVmPlacement(ctx.db, vm.id, { ip: found.ip });
   vm.ip = found.ip;
   // A key recorded for this address belonged to an earlier VM that had it: this guest is new.
   await ctx.hostKeys.forget(found.ip, ctx.env.GUEST_SSH_PORT);

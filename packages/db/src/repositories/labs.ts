@@ -53,41 +53,22 @@ export async function listLabs(db: Db, filter: { status?: string; limit: number;
   return query.orderBy('created_at', 'desc').orderBy('id').limit(filter.limit).offset(filter.offset).execute();
 }
 
-/** Sets a lab's status; `onlyFrom` makes the change conditional. Returns whether a row changed. */
+/**
+ * Moves a lab from one of `from` to `to` in one conditional UPDATE; returns whether it moved. Only
+ * `@glassdome/lab-run` calls this (its named transitions say which `from` each change allows).
+ */
 export async function setLabStatus(
   db: Db,
   id: string,
-  status: string,
-  options: { error?: string | null; onlyFrom?: string[] } = {},
+  change: { from: readonly string[]; to: string; error?: string | null },
 ): Promise<boolean> {
-  let query = db
+  const result = await db
     .updateTable('labs')
-    .set({ status, updated_at: sql`now()`, ...(options.error === undefined ? {} : { error: options.error }) })
-    .where('id', '=', id);
-  if (options.onlyFrom) query = query.where('status', 'in', options.onlyFrom);
-  const result = await query.executeTakeFirst();
+    .set({ status: change.to, updated_at: sql`now()`, ...(change.error === undefined ? {} : { error: change.error }) })
+    .where('id', '=', id)
+    .where('status', 'in', change.from)
+    .executeTakeFirst();
   return result.numUpdatedRows > 0n;
-}
-
-/** Puts a lab's failed VMs and their failed or skipped steps back to queued / pending. */
-export async function requeueFailedVmsOfLab(db: Db, labId: string): Promise<number> {
-  const vms = await db
-    .updateTable('vms')
-    .set({ status: 'queued', error: null, updated_at: sql`now()` })
-    .where('lab_id', '=', labId)
-    .where('status', '=', 'failed')
-    .returning('id')
-    .execute();
-  const ids = vms.map((vm) => vm.id);
-  if (ids.length > 0) {
-    await db
-      .updateTable('steps')
-      .set({ status: 'pending', error: null, started_at: null, finished_at: null })
-      .where('vm_id', 'in', ids)
-      .where('status', 'in', ['failed', 'skipped', 'running'])
-      .execute();
-  }
-  return ids.length;
 }
 
 /**
@@ -127,5 +108,15 @@ export async function countLabsByStatus(db: Db) {
     .selectFrom('labs')
     .select(['status', (eb) => eb.fn.countAll<number>().as('count')])
     .groupBy('status')
+    .execute();
+}
+
+/** A platform's labs whose status is not in `notInStatuses`. */
+export async function listLabsOfPlatform(db: Db, platformId: string, notInStatuses: readonly string[]) {
+  return db
+    .selectFrom('labs')
+    .select(['id', 'name', 'status', 'expires_at'])
+    .where('platform_id', '=', platformId)
+    .where('status', 'not in', [...notInStatuses])
     .execute();
 }

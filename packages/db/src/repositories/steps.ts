@@ -1,8 +1,8 @@
+import type { StepStatus } from '@glassdome/lab';
 import { sql } from 'kysely';
 import type { Db } from '../connection';
 import type { JsonValue } from '../schema';
 
-export type StepStatus = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
 export type StepOwner = { vmId: string; labId?: string | null } | { vmId?: null; labId: string };
 
 /** Records the planned steps of a VM or lab as pending (idempotent: existing steps are kept). */
@@ -41,7 +41,7 @@ export async function finishStep(
   db: Db,
   owner: StepOwner,
   name: string,
-  outcome: { status: 'done' | 'failed' | 'skipped'; error?: string; detail?: JsonValue },
+  outcome: { status: Extract<StepStatus, 'done' | 'failed' | 'skipped'>; error?: string; detail?: JsonValue },
 ): Promise<void> {
   await db
     .updateTable('steps')
@@ -67,4 +67,65 @@ export async function listStepsOfVms(db: Db, vmIds: string[]) {
   const byVm = new Map<string, typeof rows>();
   for (const row of rows) byVm.set(row.vm_id!, [...(byVm.get(row.vm_id!) ?? []), row]);
   return byVm;
+}
+
+/** Puts the unfinished steps of these VMs (failed, skipped or left running) back to pending. */
+export async function resetUnfinishedVmSteps(db: Db, vmIds: string[]): Promise<void> {
+  if (vmIds.length === 0) return;
+  await db
+    .updateTable('steps')
+    .set({ status: 'pending', error: null, started_at: null, finished_at: null })
+    .where('vm_id', 'in', vmIds)
+    .where('status', 'in', ['failed', 'skipped', 'running'])
+    .execute();
+}
+
+/** A step's recorded result (e.g. a lab network task's bridge and tag), if it has one. */
+export async function getStepDetail(db: Db, owner: StepOwner, name: string): Promise<JsonValue | undefined> {
+  const row = await db
+    .selectFrom('steps')
+    .select('detail')
+    .where(ownerFilter(owner))
+    .where('name', '=', name)
+    .executeTakeFirst();
+  return row?.detail ?? undefined;
+}
+
+/** Names of the owner's steps in one status. */
+export async function stepNamesIn(db: Db, owner: StepOwner, status: StepStatus): Promise<string[]> {
+  const rows = await db
+    .selectFrom('steps')
+    .select('name')
+    .where(ownerFilter(owner))
+    .where('status', '=', status)
+    .execute();
+  return rows.map((row) => row.name);
+}
+
+/** Puts every step of the owner back to pending (a VM deployed again from the start). */
+export async function resetAllSteps(db: Db, owner: StepOwner): Promise<void> {
+  await db
+    .updateTable('steps')
+    .set({ status: 'pending', error: null, started_at: null, finished_at: null })
+    .where(ownerFilter(owner))
+    .execute();
+}
+
+/** Sets the status of the owner's named steps (e.g. lab tasks to redo marked failed). */
+export async function setStepsStatus(db: Db, owner: StepOwner, names: string[], status: StepStatus): Promise<void> {
+  if (names.length === 0) return;
+  await db.updateTable('steps').set({ status }).where(ownerFilter(owner)).where('name', 'in', names).execute();
+}
+
+/** Steps running (and started) on a platform: those of its VMs and of its labs' tasks. */
+export async function listRunningStepsOfPlatform(db: Db, platformId: string) {
+  return db
+    .selectFrom('steps')
+    .leftJoin('vms', 'vms.id', 'steps.vm_id')
+    .leftJoin('labs', 'labs.id', 'steps.lab_id')
+    .select(['steps.vm_id', 'steps.lab_id', 'steps.name', 'steps.started_at'])
+    .where('steps.status', '=', 'running')
+    .where('steps.started_at', 'is not', null)
+    .where((eb) => eb.or([eb('vms.platform_id', '=', platformId), eb('labs.platform_id', '=', platformId)]))
+    .execute();
 }

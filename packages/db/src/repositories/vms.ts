@@ -53,20 +53,38 @@ export async function listVmsOfLab(db: Db, labId: string) {
   return db.selectFrom('vms').selectAll().where('lab_id', '=', labId).orderBy('copy').orderBy('name').execute();
 }
 
-/** Sets a VM's status (and error); `onlyFrom` makes the change conditional. Returns whether a row changed. */
+/**
+ * Moves a VM from one of `from` to `to` in one conditional UPDATE; returns whether it moved. Only
+ * `@glassdome/lab-run` calls this (its named transitions say which `from` each change allows).
+ */
 export async function setVmStatus(
   db: Db,
   id: string,
-  status: string,
-  options: { error?: string | null; onlyFrom?: string[] } = {},
+  change: { from: readonly string[]; to: string; error?: string | null },
 ): Promise<boolean> {
-  let query = db
+  const result = await db
     .updateTable('vms')
-    .set({ status, updated_at: sql`now()`, ...(options.error === undefined ? {} : { error: options.error }) })
-    .where('id', '=', id);
-  if (options.onlyFrom) query = query.where('status', 'in', options.onlyFrom);
-  const result = await query.executeTakeFirst();
+    .set({ status: change.to, updated_at: sql`now()`, ...(change.error === undefined ? {} : { error: change.error }) })
+    .where('id', '=', id)
+    .where('status', 'in', change.from)
+    .executeTakeFirst();
   return result.numUpdatedRows > 0n;
+}
+
+/** The same move for every VM of a lab that is in one of `from`; returns the ids that moved. */
+export async function setVmStatusOfLab(
+  db: Db,
+  labId: string,
+  change: { from: readonly string[]; to: string; error?: string | null },
+): Promise<string[]> {
+  const rows = await db
+    .updateTable('vms')
+    .set({ status: change.to, updated_at: sql`now()`, ...(change.error === undefined ? {} : { error: change.error }) })
+    .where('lab_id', '=', labId)
+    .where('status', 'in', change.from)
+    .returning('id')
+    .execute();
+  return rows.map((row) => row.id);
 }
 
 export async function deleteVm(db: Db, id: string): Promise<void> {
@@ -80,4 +98,92 @@ export async function countVmsByStatus(db: Db) {
     .select(['status', (eb) => eb.fn.countAll<number>().as('count')])
     .groupBy('status')
     .execute();
+}
+
+/** Forgets where a VM was (VMID, IP, last error) so it can be deployed afresh. */
+export async function clearVmPlacement(db: Db, vmId: string): Promise<void> {
+  await db
+    .updateTable('vms')
+    .set({ vmid: null, ip: null, error: null, updated_at: sql`now()` })
+    .where('id', '=', vmId)
+    .execute();
+}
+
+/** Drops every VMID lease a VM holds (its VM is gone from the cluster). */
+export async function deleteVmidLeasesOf(db: Db, vmId: string): Promise<void> {
+  await db.deleteFrom('vmid_leases').where('owner', '=', vmId).execute();
+}
+
+/** Records where a VM landed: its VMID, IP and node, as the deploy learns them. */
+export async function setVmPlacement(
+  db: Db,
+  vmId: string,
+  placement: Partial<{ vmid: number | null; ip: string | null; node: string }>,
+): Promise<void> {
+  await db
+    .updateTable('vms')
+    .set({ ...placement, updated_at: sql`now()` })
+    .where('id', '=', vmId)
+    .execute();
+}
+
+/** The VM of a lab copy with this name. */
+export async function findLabVm(db: Db, where: { labId: string; copy: number; name: string }) {
+  return db
+    .selectFrom('vms')
+    .selectAll()
+    .where('lab_id', '=', where.labId)
+    .where('copy', '=', where.copy)
+    .where('name', '=', where.name)
+    .executeTakeFirst();
+}
+
+/** Marks a VM as wanted gone, whatever its status (the overseer stops reconciling it). */
+export async function setVmDesiredAbsent(db: Db, vmId: string): Promise<void> {
+  await db.updateTable('vms').set({ desired_state: 'absent', updated_at: sql`now()` }).where('id', '=', vmId).execute();
+}
+
+/** A platform's VMs not in `notInStatuses`, each with its lab's status (null for standalone VMs). */
+export async function listVmsOfPlatformWithLabStatus(db: Db, platformId: string, notInStatuses: readonly string[]) {
+  return db
+    .selectFrom('vms')
+    .leftJoin('labs', 'labs.id', 'vms.lab_id')
+    .select([
+      'vms.id',
+      'vms.name',
+      'vms.lab_id',
+      'labs.status as lab_status',
+      'vms.status',
+      'vms.desired_state',
+      'vms.vmid',
+      'vms.node',
+      'vms.ip',
+    ])
+    .where('vms.platform_id', '=', platformId)
+    .where('vms.status', 'not in', [...notInStatuses])
+    .execute();
+}
+
+/** Records what Proxmox reported for these VMs (`observed_status`, `observed_at = now()`) in one statement. */
+export async function setObservedStatuses(db: Db, observed: readonly { id: string; status: string }[]): Promise<void> {
+  if (observed.length === 0) return;
+  const values = sql.join(observed.map((row) => sql`(${row.id}::uuid, ${row.status})`));
+  await sql`
+    update vms set observed_status = v.status, observed_at = now()
+    from (values ${values}) as v(id, status)
+    where vms.id = v.id`.execute(db);
+}
+
+/** The first VM record holding this VMID whose status is not in `notInStatuses`. */
+export async function findVmByVmid(db: Db, vmid: number, notInStatuses: readonly string[]) {
+  return db
+    .selectFrom('vms')
+    .select(['id', 'status'])
+    .where('vmid', '=', vmid)
+    .where('status', 'not in', [...notInStatuses])
+    .executeTakeFirst();
+}
+
+export async function setVmIp(db: Db, vmId: string, ip: string | null): Promise<void> {
+  await db.updateTable('vms').set({ ip, updated_at: sql`now()` }).where('id', '=', vmId).execute();
 }

@@ -4,7 +4,6 @@ import { parseLabSpec } from '../spec/parse';
 import type { LabSpec } from '../spec/resolve';
 import { DESIGN_EXAMPLE_YAML } from '../test-fixtures';
 import { compileLabGraph } from './compile';
-import { taskJobId } from './job-id';
 import { topologicalOrder } from './queries';
 import type { LabGraph } from './types';
 
@@ -87,15 +86,6 @@ test('copies are independent: own networks, no edge crosses from one copy to ano
     ['c0:net:lan', 'c1:net:lan', 'c2:net:lan'],
   );
   assert.equal(topologicalOrder(graph).length, 15);
-});
-
-test('task ids map to BullMQ-safe job ids: no colon, unique, deterministic', () => {
-  const graph = compileLabGraph(specOf({ ...parseable(DESIGN_EXAMPLE_YAML), copies: 2 }));
-  const labId = '0b7c6c1e-7d1b-4f55-9a8e-3f1d2c4b5a69';
-  const jobIds = graph.tasks.map((task) => taskJobId(labId, task.id));
-  assert.ok(jobIds.every((id) => !id.includes(':')));
-  assert.equal(new Set(jobIds).size, jobIds.length);
-  assert.equal(taskJobId(labId, 'c1:vm:target:provision'), `lab.${labId}.c1.vm.target.provision`);
 });
 
 /** The design example as data, so tests can change a field. */

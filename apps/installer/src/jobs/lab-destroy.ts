@@ -1,31 +1,27 @@
-import { appendEvent, setLabStatus } from '@glassdome/db';
+import { deleteNetworkLeasesOfLab, listVmsOfLab } from '@glassdome/db';
+import { loadLab, markLabDestroyed } from '@glassdome/lab-run';
 import { type JobContext, labJobId } from '@glassdome/queue';
-import { loadLab } from '@glassdome/runtime';
 import type { InstallerContext } from '../context';
-import { removeVm } from '../destroy-vm';
 import { loadVm } from '../vm-record';
+import { removeVm } from './vm-destroy';
 
 const rootSettleMs = 10 * 60_000;
 
 /**
- * Tears down everything a lab owns. Safe while a deploy runs: the lab is already `destroying`, so its
- * tasks stop at their next step boundary; we wait (bounded) for the flow's root to end so no clone
- * lands after the sweep, then remove every VM, release VMID and network leases, and mark it destroyed.
+ * `lab.destroy`: tears down everything a lab owns. Safe while a deploy runs: the lab is already
+ * `destroying`, so its tasks stop at their next step boundary; we wait (bounded) for the flow's root
+ * to end so no clone lands after the sweep, then remove every VM, release VMID and network leases,
+ * and mark it destroyed.
  */
 export async function destroyLab(ctx: InstallerContext, labId: string, context: JobContext) {
   await waitForFlowToEnd(ctx, labId, context.signal);
-  const vms = await ctx.db.selectFrom('vms').select('id').where('lab_id', '=', labId).execute();
+  const vms = await listVmsOfLab(ctx.db, labId);
   for (const { id } of vms) {
     const vm = await loadVm(ctx.db, id);
     if (vm && vm.status !== 'destroyed') await removeVm(ctx, vm);
   }
-  await ctx.db.deleteFrom('network_leases').where('lab_id', '=', labId).execute();
-  await setLabStatus(ctx.db, labId, 'destroyed', { error: null });
-  await appendEvent(ctx.db, {
-    labId,
-    kind: 'lab.destroyed',
-    message: `destroyed ${vms.length} VMs and released leases`,
-  });
+  await deleteNetworkLeasesOfLab(ctx.db, labId);
+  await markLabDestroyed(ctx.db, labId, vms.length);
   return { labId, status: 'destroyed', vms: vms.length };
 }
 

@@ -1,10 +1,10 @@
-import { appendEvent } from '@glassdome/db';
+import { appendEvent, deleteVmidLeasesOf, setVmDesiredAbsent, setVmPlacement } from '@glassdome/db';
+import { moveVm } from '@glassdome/lab-run';
 import { NotFoundError } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
-import { sql } from 'kysely';
-import type { InstallerContext } from './context';
-import { loadVm, updateVm, type VmRow } from './vm-record';
+import type { InstallerContext } from '../context';
+import { loadVm, type VmRow } from '../vm-record';
 
 /** Stops and deletes the VM if it exists, releases its VMID lease; safe to run any number of times. */
 export async function removeVm(ctx: InstallerContext, vm: VmRow): Promise<void> {
@@ -13,14 +13,12 @@ export async function removeVm(ctx: InstallerContext, vm: VmRow): Promise<void> 
     await deleteFromProxmox(ctx, vm, lease);
     await ctx.vmids.releaseVmid({ platformId: DEFAULT_PLATFORM, owner: vm.id, vmid: lease });
   }
-  await ctx.db.deleteFrom('vmid_leases').where('owner', '=', vm.id).execute();
+  await deleteVmidLeasesOf(ctx.db, vm.id);
   if (vm.ip) await ctx.hostKeys.forget(vm.ip, ctx.env.GUEST_SSH_PORT);
-  await updateVm(ctx.db, vm.id, { status: 'destroyed', ip: null });
-  await ctx.db
-    .updateTable('vms')
-    .set({ desired_state: 'absent', updated_at: sql`now()` })
-    .where('id', '=', vm.id)
-    .execute();
+  await moveVm(ctx.db, vm.id, 'destroy');
+  await moveVm(ctx.db, vm.id, 'destroyed');
+  await setVmPlacement(ctx.db, vm.id, { ip: null });
+  await setVmDesiredAbsent(ctx.db, vm.id);
 }
 
 async function deleteFromProxmox(ctx: InstallerContext, vm: VmRow, vmid: number): Promise<void> {
@@ -39,11 +37,11 @@ async function deleteFromProxmox(ctx: InstallerContext, vm: VmRow, vmid: number)
   await ctx.pve.tasks.wait(await ctx.pve.vms.destroy(vmid, { purge: true }, vm.node), { deadlineMs: 300_000 });
 }
 
+/** `vm.destroy`: a standalone VM's tear-down. */
 export async function destroyVm(ctx: InstallerContext, vmId: string): Promise<unknown> {
   const vm = await loadVm(ctx.db, vmId);
   if (!vm) throw new PermanentError(`VM ${vmId} does not exist`);
   if (vm.status === 'destroyed') return { vmId, status: 'destroyed' };
-  await updateVm(ctx.db, vm.id, { status: 'destroying' });
   await removeVm(ctx, vm);
   await appendEvent(ctx.db, { vmId: vm.id, labId: vm.lab_id, kind: 'vm.destroyed', message: 'destroyed' });
   return { vmId, status: 'destroyed' };

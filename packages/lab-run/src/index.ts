@@ -1,0 +1,22 @@
+/**
+ * @glassdome/lab-run — the owner of the lab and VM lifecycles. The state machines are declared in
+ * `@glassdome/lab` (pure); this package is the only code that applies them: every status change of a
+ * lab or VM is one of its named transitions (`transitions.ts`), every lab task runs inside
+ * `runLabTask`, and the lab actions (start, cancel, retry, re-clone, destroy) live here.
+ */
+export {
+  cancelLab,
+  type LabRun,
+  LabTransitionRefused,
+  markLabDestroyed,
+  recloneLabVm,
+  requestLabDestroy,
+  requestVmDestroy,
+  retryLab,
+} from './actions';
+export type { LabRunContext } from './context';
+export { findTask, type LabRecord, LabStoppedError, loadLab } from './lab-record';
+export { destroyIntent, labRunIntent, writeIntent } from './outbox';
+export { settleLab } from './settle';
+export { type LabTaskOptions, type LabTaskOutcome, type LabTaskWork, runLabTask, taskDetail } from './tasks';
+export { moveLab, moveVm, moveVmsOfLab, type TransitionOptions } from './transitions';

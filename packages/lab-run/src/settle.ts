@@ -1,0 +1,25 @@
+import { appendEvent, listVmsOfLab } from '@glassdome/db';
+import type { LabRunContext } from './context';
+import { loadLab } from './lab-record';
+import { moveLab, moveVmsOfLab } from './transitions';
+
+/**
+ * The lab's root job runs once every task it received has ended. VMs whose tasks never ran (a
+ * dependency failed under the `keep` policy) are failed first, so none is left `queued`; then the lab
+ * is `ready` when every VM is, `degraded` when some are, `failed` when none is.
+ */
+export async function settleLab(ctx: LabRunContext, labId: string) {
+  const lab = await loadLab(ctx.db, labId);
+  if (!lab || lab.status !== 'deploying') return { labId, status: lab?.status ?? 'gone' };
+  await moveVmsOfLab(ctx.db, labId, 'fail', { error: 'not deployed: a task it depends on failed' });
+  const vms = await listVmsOfLab(ctx.db, labId);
+  const ready = vms.filter((vm) => vm.status === 'ready').length;
+  const status = ready === vms.length ? 'ready' : ready > 0 ? 'degraded' : 'failed';
+  const summary = `${ready} of ${vms.length} VMs ready`;
+  const transition = status === 'ready' ? 'settleReady' : status === 'degraded' ? 'settleDegraded' : 'settleFailed';
+  if (!(await moveLab(ctx.db, labId, transition, { error: status === 'ready' ? null : summary }))) {
+    return { labId, status: (await loadLab(ctx.db, labId))?.status ?? 'gone' };
+  }
+  await appendEvent(ctx.db, { labId, kind: `lab.${status}`, message: `lab ${status}: ${summary}` });
+  return { labId, status };
+}

@@ -1,0 +1,103 @@
+/**
+ * One task of a lab's graph, whichever worker runs it (the installer's VM tasks, the gateway's
+ * network tasks): `runLabTask` wraps the work with the bookkeeping every task shares. It records the
+ * step, moves the lab to `deploying` on its first task, stops at once when the lab was stopped, and —
+ * once the work is done — records it and adds the tasks it made ready under the lab's root job.
+ * "Done" is recorded before the add, so a crash between the two is repaired by the retry (the add is
+ * idempotent). A task that fails for good is recorded and, under the `fail` policy, fails the lab and
+ * settles every VM of it that was still being deployed.
+ */
+import {
+  appendEvent,
+  finishStep,
+  getStepDetail,
+  type JsonValue,
+  planSteps,
+  startStep,
+  stepNamesIn,
+} from '@glassdome/db';
+import { LAB_STOPPED, type LabTask, readyAfter } from '@glassdome/lab';
+import { addLabTasks, isFinalAttempt, type JobContext } from '@glassdome/queue';
+import type { LabRunContext } from './context';
+import { findTask, type LabRecord, LabStoppedError, loadLab } from './lab-record';
+import { moveLab, moveVmsOfLab } from './transitions';
+
+export interface LabTaskWork {
+  lab: LabRecord;
+  task: LabTask;
+  /** Throws LabStoppedError once the lab was cancelled, failed or is being torn down: call it before each side effect. */
+  checkStillRunning(): Promise<void>;
+}
+
+export interface LabTaskOptions {
+  /** Turns an error into what the job should throw (e.g. a non-retryable Proxmox error into a PermanentError). */
+  toJobError?: (error: unknown) => unknown;
+  /** Runs when the task failed for good, before the lab's own bookkeeping (e.g. to fail the task's VM). */
+  onFinalFailure?: (message: string) => Promise<void>;
+}
+
+export type LabTaskOutcome =
+  | { taskId: string; added: string[]; detail?: JsonValue }
+  | { taskId: string; stopped: string }
+  | { skipped: 'lab gone' };
+
+export async function runLabTask(
+  ctx: LabRunContext,
+  job: { labId: string; taskId: string; context: JobContext },
+  work: (w: LabTaskWork) => Promise<JsonValue | undefined>,
+  options: LabTaskOptions = {},
+): Promise<LabTaskOutcome> {
+  const lab = await loadLab(ctx.db, job.labId);
+  if (!lab) return { skipped: 'lab gone' };
+  const task = findTask(lab, job.taskId);
+  const owner = { labId: lab.id };
+  const checkStillRunning = async () => {
+    const current = await loadLab(ctx.db, lab.id);
+    if (!current || LAB_STOPPED.has(current.status)) throw new LabStoppedError(current?.status ?? 'gone');
+  };
+  try {
+    if (LAB_STOPPED.has(lab.status)) throw new LabStoppedError(lab.status);
+    await planSteps(ctx.db, owner, [task.id]);
+    await startStep(ctx.db, owner, task.id);
+    await moveLab(ctx.db, lab.id, 'start');
+    const detail = await work({ lab, task, checkStillRunning });
+    await finishStep(ctx.db, owner, task.id, { status: 'done', ...(detail === undefined ? {} : { detail }) });
+    const done = new Set(await stepNamesIn(ctx.db, owner, 'done'));
+    const ready = readyAfter(lab.graph, done, task.id);
+    await addLabTasks(
+      ctx.producer,
+      { labId: lab.id, requestId: lab.requestId ?? undefined, policy: lab.policy, run: lab.run },
+      ready,
+    );
+    return { taskId: task.id, added: ready.map((t) => t.id), ...(detail === undefined ? {} : { detail }) };
+  } catch (error) {
+    if (error instanceof LabStoppedError) {
+      await finishStep(ctx.db, owner, task.id, { status: 'skipped', error: `stopped: ${error.message}` });
+      return { taskId: task.id, stopped: error.status };
+    }
+    const jobError = options.toJobError ? options.toJobError(error) : error;
+    if (isFinalAttempt(jobError, job.context.job)) {
+      const message = error instanceof Error ? error.message : String(error);
+      await options.onFinalFailure?.(message);
+      await failLabTask(ctx, lab, task.id, message);
+    }
+    throw jobError;
+  }
+}
+
+/** A task that failed for good: recorded, and under the `fail` policy the lab fails with every VM still in flight. */
+async function failLabTask(ctx: LabRunContext, lab: LabRecord, taskId: string, message: string): Promise<void> {
+  await finishStep(ctx.db, { labId: lab.id }, taskId, { status: 'failed', error: message });
+  await appendEvent(ctx.db, { labId: lab.id, kind: 'lab.task.failed', message: `${taskId} failed: ${message}` });
+  if (lab.policy !== 'fail') return;
+  const reason = `${taskId}: ${message}`;
+  if (await moveLab(ctx.db, lab.id, 'fail', { error: reason })) {
+    await moveVmsOfLab(ctx.db, lab.id, 'fail', { error: `lab failed (${reason})` });
+    await appendEvent(ctx.db, { labId: lab.id, kind: 'lab.failed', message: `${taskId} failed: ${message}` });
+  }
+}
+
+/** The recorded result of one of the lab's tasks (e.g. a network task's bridge and tag). */
+export function taskDetail(ctx: Pick<LabRunContext, 'db'>, labId: string, taskId: string) {
+  return getStepDetail(ctx.db, { labId }, taskId);
+}

@@ -1,0 +1,16 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { labJobId } from './lab-flow';
+
+test('lab job ids are BullMQ-safe (no colon), unique per task and per run, deterministic', () => {
+  const labId = '0b7c6c1e-7d1b-4f55-9a8e-3f1d2c4b5a69';
+  const tasks = ['c0:net:lan', 'c1:net:lan', 'c0:vm:web:provision', 'c0:vm:web:configure', 'c1:vm:web:provision'];
+  const ids = [0, 1, 2].flatMap((run) => [
+    labJobId(labId, undefined, run),
+    ...tasks.map((t) => labJobId(labId, t, run)),
+  ]);
+  assert.ok(ids.every((id) => !id.includes(':')));
+  assert.equal(new Set(ids).size, ids.length);
+  assert.equal(labJobId(labId, 'c1:vm:web:provision'), `lab.${labId}.c1.vm.web.provision`);
+  assert.equal(labJobId(labId, 'c1:vm:web:provision', 2), `lab.${labId}.r2.c1.vm.web.provision`);
+});

@@ -1,0 +1,80 @@
+import { type Db, relayOutboxBatch } from '@glassdome/db';
+import type { Logger } from '@glassdome/logger';
+import { type Producer, parseIntent, sendIntents } from '@glassdome/queue';
+
+export interface OutboxRelayOptions {
+  /** How often the relay looks for intents nobody flushed (a crash after commit). @defaultValue 1000 */
+  intervalMs?: number;
+  /** Intents per transaction and per `addBulk`. @defaultValue 500 */
+  batch?: number;
+}
+
+/**
+ * Moves outbox intents to BullMQ. `flush()` right after a commit sends that request's intent at once
+ * (concurrent callers share one pass, so a burst becomes a few bulk adds); the timer catches whatever
+ * a crashed process committed but never flushed. Any number of relays may run: rows are claimed with
+ * SKIP LOCKED and job ids are deterministic.
+ */
+export class OutboxRelay {
+  #chain: Promise<void> = Promise.resolve();
+  #next: Promise<void> | null = null;
+  #timer: NodeJS.Timeout | undefined;
+  #quietUntil = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly producer: Producer,
+    private readonly log: Logger,
+    private readonly options: OutboxRelayOptions = {},
+  ) {}
+
+  start(): this {
+    this.#timer = setInterval(() => {
+      if (Date.now() >= this.#quietUntil) this.flush().catch(() => {});
+    }, this.options.intervalMs ?? 1000);
+    this.#timer.unref();
+    return this;
+  }
+
+  /** Sends every intent committed so far; resolves when they are in Redis, rejects if Redis refused them. */
+  flush(): Promise<void> {
+    if (this.#next) return this.#next;
+    const run = this.#chain.then(() => {
+      this.#next = null;
+      return this.#drain();
+    });
+    this.#next = run;
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  async #drain(): Promise<void> {
+    const batch = this.options.batch ?? 500;
+    try {
+      while ((await relayOutboxBatch(this.db, batch, (rows) => this.#send(rows))) === batch) {}
+    } catch (error) {
+      // Back off the timer a little; the rows stay for the next pass.
+      this.#quietUntil = Date.now() + 2_000;
+      this.log.warn({ err: error }, 'outbox relay: Redis or Postgres refused; intents kept for the next pass');
+      throw error;
+    }
+  }
+
+  async #send(rows: { id: number; intent: unknown }[]): Promise<void> {
+    const intents = [];
+    for (const row of rows) {
+      try {
+        intents.push(parseIntent(row.intent));
+      } catch (error) {
+        // Not something we wrote: dropped (with its row), loudly.
+        this.log.error({ outboxId: row.id, err: error }, 'outbox relay: dropping an intent that does not parse');
+      }
+    }
+    await sendIntents(this.producer, intents);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#chain;
+  }
+}
