@@ -3,8 +3,13 @@
  * acknowledged; a partial unique index enforces it), so a condition seen on every scan keeps one
  * alert whose `last_seen_at` moves, and one that clears is resolved and may later open a new one.
  */
-import type { Db, JsonValue } from '@glassdome/db';
-import { sql } from 'kysely';
+import {
+  appendEvents as appendEventRows,
+  type Db,
+  type JsonValue,
+  resolveLiveAlertsExcept,
+  upsertLiveAlerts,
+} from '@glassdome/db';
 import type { Finding } from './findings';
 
 export interface LiveAlert {
@@ -35,33 +40,7 @@ export async function upsertAlerts(db: Db, findings: readonly Finding[]): Promis
   const unique = [...new Map(findings.map((finding) => [finding.dedupKey, finding])).values()];
   const live = new Map<string, LiveAlert>();
   for (const batch of chunks(unique)) {
-    const rows = await db
-      .insertInto('alerts')
-      .values(
-        batch.map((finding) => ({
-          dedup_key: finding.dedupKey,
-          kind: finding.kind,
-          severity: finding.severity,
-          subject: finding.subject,
-          message: finding.message,
-          state: 'open',
-          data: JSON.stringify(finding.data),
-        })),
-      )
-      .onConflict((oc) =>
-        oc
-          .column('dedup_key')
-          .where('state', '<>', 'resolved')
-          .doUpdateSet((eb) => ({
-            last_seen_at: sql`now()`,
-            severity: eb.ref('excluded.severity'),
-            message: eb.ref('excluded.message'),
-            data: eb.ref('excluded.data'),
-          })),
-      )
-      // xmax is 0 only on a row this statement inserted (an update sets it).
-      .returning(['id', 'dedup_key', 'first_seen_at', sql<boolean>`(xmax = 0)`.as('opened')])
-      .execute();
+    const rows = await upsertLiveAlerts(db, batch);
     for (const row of rows) {
       live.set(row.dedup_key, {
         id: row.id,
@@ -80,15 +59,7 @@ export async function resolveClearedAlerts(
   platformId: string,
   stillActive: readonly string[],
 ): Promise<ResolvedAlert[]> {
-  const prefix = `${platformId.replace(/[%_\\]/g, '\\$&')}:%`;
-  const rows = await db
-    .updateTable('alerts')
-    .set({ state: 'resolved', resolved_at: sql`now()` })
-    .where('state', '<>', 'resolved')
-    .where('dedup_key', 'like', prefix)
-    .where(sql<boolean>`not (dedup_key = any(${[...stillActive]}::text[]))`)
-    .returning(['id', 'dedup_key', 'subject'])
-    .execute();
+  const rows = await resolveLiveAlertsExcept(db, `${platformId}:`, stillActive);
   return rows.map((row) => ({ id: row.id, dedupKey: row.dedup_key, subject: row.subject }));
 }
 
@@ -102,18 +73,5 @@ export interface AlertEvent {
 
 /** Appends many timeline events in one statement per batch. */
 export async function appendEvents(db: Db, events: readonly AlertEvent[]): Promise<void> {
-  for (const batch of chunks(events)) {
-    await db
-      .insertInto('events')
-      .values(
-        batch.map((event) => ({
-          kind: event.kind,
-          message: event.message,
-          vm_id: event.vmId ?? null,
-          lab_id: event.labId ?? null,
-          data: JSON.stringify(event.data),
-        })),
-      )
-      .execute();
-  }
+  for (const batch of chunks(events)) await appendEventRows(db, batch);
 }

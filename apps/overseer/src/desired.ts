@@ -1,5 +1,11 @@
 /** Desired state of one platform as Postgres records it: the rows reconciliation compares against. */
-import type { Db } from '@glassdome/db';
+import {
+  type Db,
+  listLabsOfPlatform,
+  listRunningStepsOfPlatform,
+  listTemplatesOfPlatform,
+  listVmsOfPlatformWithLabStatus,
+} from '@glassdome/db';
 
 export interface DesiredVm {
   id: string;
@@ -47,23 +53,7 @@ export interface DesiredState {
 
 /** Every VM not yet destroyed, with its lab's status. */
 async function loadVms(db: Db, platformId: string): Promise<DesiredVm[]> {
-  const rows = await db
-    .selectFrom('vms')
-    .leftJoin('labs', 'labs.id', 'vms.lab_id')
-    .select([
-      'vms.id',
-      'vms.name',
-      'vms.lab_id',
-      'labs.status as lab_status',
-      'vms.status',
-      'vms.desired_state',
-      'vms.vmid',
-      'vms.node',
-      'vms.ip',
-    ])
-    .where('vms.platform_id', '=', platformId)
-    .where('vms.status', '<>', 'destroyed')
-    .execute();
+  const rows = await listVmsOfPlatformWithLabStatus(db, platformId, ['destroyed']);
   return rows.map((row) => ({
     id: row.id,
     name: row.name,
@@ -80,27 +70,9 @@ async function loadVms(db: Db, platformId: string): Promise<DesiredVm[]> {
 export async function loadDesiredState(db: Db, platformId: string): Promise<DesiredState> {
   const [vms, labs, templates, runningSteps] = await Promise.all([
     loadVms(db, platformId),
-    db
-      .selectFrom('labs')
-      .select(['id', 'name', 'status', 'expires_at'])
-      .where('platform_id', '=', platformId)
-      .where('status', 'not in', ['destroying', 'destroyed'])
-      .execute(),
-    db
-      .selectFrom('templates')
-      .select(['id', 'node', 'os', 'vmid', 'name', 'config_digest'])
-      .where('platform_id', '=', platformId)
-      .where('status', '=', 'ready')
-      .execute(),
-    db
-      .selectFrom('steps')
-      .leftJoin('vms', 'vms.id', 'steps.vm_id')
-      .leftJoin('labs', 'labs.id', 'steps.lab_id')
-      .select(['steps.vm_id', 'steps.lab_id', 'steps.name', 'steps.started_at'])
-      .where('steps.status', '=', 'running')
-      .where('steps.started_at', 'is not', null)
-      .where((eb) => eb.or([eb('vms.platform_id', '=', platformId), eb('labs.platform_id', '=', platformId)]))
-      .execute(),
+    listLabsOfPlatform(db, platformId, ['destroying', 'destroyed']),
+    listTemplatesOfPlatform(db, platformId, 'ready'),
+    listRunningStepsOfPlatform(db, platformId),
   ]);
   return {
     vms,

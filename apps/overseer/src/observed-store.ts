@@ -1,6 +1,5 @@
 /** Writes what a scan saw into `vms.observed_status` / `observed_at`, in a few batched statements. */
-import type { Db } from '@glassdome/db';
-import { sql } from 'kysely';
+import { type Db, setObservedStatuses } from '@glassdome/db';
 import type { DesiredVm } from './desired';
 import type { Inventory } from './inventory';
 
@@ -18,12 +17,7 @@ export async function recordObservedState(db: Db, vms: readonly DesiredVm[], inv
     return status === undefined ? [] : [{ id: vm.id, status }];
   });
   for (let start = 0; start < observed.length; start += BATCH) {
-    const batch = observed.slice(start, start + BATCH);
-    const values = sql.join(batch.map((row) => sql`(${row.id}::uuid, ${row.status})`));
-    await sql`
-      update vms set observed_status = v.status, observed_at = now()
-      from (values ${values}) as v(id, status)
-      where vms.id = v.id`.execute(db);
+    await setObservedStatuses(db, observed.slice(start, start + BATCH));
   }
   return observed.length;
 }

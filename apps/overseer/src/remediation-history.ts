@@ -2,9 +2,7 @@
  * Every remediation attempt is a timeline event (`remediation.succeeded|failed`, the kinds GET /overseer/report lists) carrying its
  * action, target and reason; the circuit breaker reads its history back from there.
  */
-import type { Db, JsonValue } from '@glassdome/db';
-import { appendEvent } from '@glassdome/db';
-import { sql } from 'kysely';
+import { appendEvent, type Db, type JsonValue, listEventsByData } from '@glassdome/db';
 import type { RemediationAction } from './env';
 import type { RemediationTarget } from './findings';
 import type { AttemptRecord } from './policy';
@@ -34,17 +32,14 @@ export async function loadAttemptHistory(
   since: Date,
   limit: number,
 ): Promise<AttemptHistory> {
-  let query = db
-    .selectFrom('events')
-    .select(['id', 'kind', 'at'])
-    .where('kind', 'in', [ATTEMPT_SUCCEEDED, ATTEMPT_FAILED])
-    .where(sql<string>`data->>'action'`, '=', action)
-    .where(sql<string>`data->>'target'`, '=', targetOf(target))
-    .where('at', '>=', since);
-  // The (vm_id, id) and (lab_id, id) indexes keep this cheap when the target is a VM or a lab.
-  if (target.vmId) query = query.where('vm_id', '=', target.vmId);
-  else if (target.labId) query = query.where('lab_id', '=', target.labId);
-  const rows = await query.orderBy('id', 'desc').limit(limit).execute();
+  const rows = await listEventsByData(db, {
+    kinds: [ATTEMPT_SUCCEEDED, ATTEMPT_FAILED],
+    data: { action, target: targetOf(target) },
+    since,
+    // The (vm_id, id) and (lab_id, id) indexes keep this cheap when the target is a VM or a lab.
+    ...(target.vmId ? { vmId: target.vmId } : target.labId ? { labId: target.labId } : {}),
+    limit,
+  });
   return {
     attempts: rows.map((row) => ({ ok: row.kind === ATTEMPT_SUCCEEDED, at: row.at })),
     lastEventId: rows[0]?.id ?? 0,

@@ -1,3 +1,4 @@
+export { withAdvisoryLock } from './advisory-lock';
 export {
   checkPostgres,
   createDb,
@@ -11,21 +12,33 @@ export {
 export { MigrationError, migrateDown, migrateToEmpty, migrateToLatest, migrations } from './migrate';
 export * from './repositories/alerts';
 export * from './repositories/api-keys';
-export { appendEvent, type EventInput, listEvents } from './repositories/events';
+export {
+  appendEvent,
+  appendEvents,
+  type EventInput,
+  listEvents,
+  listEventsByData,
+} from './repositories/events';
 export * from './repositories/idempotency';
 export * from './repositories/inventory';
 export * from './repositories/labs';
 export * from './repositories/network-leases';
+export * from './repositories/outbox';
 export * from './repositories/platforms';
 export * from './repositories/ssh-host-keys';
 export {
   finishStep,
+  getStepDetail,
+  listRunningStepsOfPlatform,
   listSteps,
   listStepsOfVms,
   planSteps,
+  resetAllSteps,
+  resetUnfinishedVmSteps,
   type StepOwner,
-  type StepStatus,
+  setStepsStatus,
   startStep,
+  stepNamesIn,
 } from './repositories/steps';
 export * from './repositories/templates';
 export * from './repositories/vmid-leases';

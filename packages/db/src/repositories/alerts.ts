@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../connection';
+import type { JsonValue } from '../schema';
 
 export async function listAlerts(db: Db, filter: { state?: string; severity?: string; limit: number; offset: number }) {
   let query = db.selectFrom('alerts').selectAll();
@@ -30,5 +31,64 @@ export async function countOpenAlertsBySeverity(db: Db) {
     .select(['severity', (eb) => eb.fn.countAll<number>().as('count')])
     .where('state', '<>', 'resolved')
     .groupBy('severity')
+    .execute();
+}
+
+export interface AlertSighting {
+  /** At most one live (open or acknowledged) alert per key: a partial unique index enforces it. */
+  dedupKey: string;
+  kind: string;
+  severity: string;
+  subject: string;
+  message: string;
+  data: JsonValue;
+}
+
+/**
+ * In one statement: opens an alert for each sighting whose key has no live alert, and refreshes
+ * (`last_seen_at`, severity, message, data) the live alert of each other. `opened` says which.
+ */
+export async function upsertLiveAlerts(db: Db, sightings: readonly AlertSighting[]) {
+  if (sightings.length === 0) return [];
+  return (
+    db
+      .insertInto('alerts')
+      .values(
+        sightings.map((sighting) => ({
+          dedup_key: sighting.dedupKey,
+          kind: sighting.kind,
+          severity: sighting.severity,
+          subject: sighting.subject,
+          message: sighting.message,
+          state: 'open',
+          data: JSON.stringify(sighting.data),
+        })),
+      )
+      .onConflict((oc) =>
+        oc
+          .column('dedup_key')
+          .where('state', '<>', 'resolved')
+          .doUpdateSet((eb) => ({
+            last_seen_at: sql`now()`,
+            severity: eb.ref('excluded.severity'),
+            message: eb.ref('excluded.message'),
+            data: eb.ref('excluded.data'),
+          })),
+      )
+      // xmax is 0 only on a row this statement inserted (an update sets it).
+      .returning(['id', 'dedup_key', 'first_seen_at', sql<boolean>`(xmax = 0)`.as('opened')])
+      .execute()
+  );
+}
+
+/** Resolves every live alert whose key starts with `keyPrefix` and is not in `keep`; returns those. */
+export async function resolveLiveAlertsExcept(db: Db, keyPrefix: string, keep: readonly string[]) {
+  return db
+    .updateTable('alerts')
+    .set({ state: 'resolved', resolved_at: sql`now()` })
+    .where('state', '<>', 'resolved')
+    .where('dedup_key', 'like', `${keyPrefix.replace(/[%_\\]/g, '\\$&')}%`)
+    .where(sql<boolean>`not (dedup_key = any(${[...keep]}::text[]))`)
+    .returning(['id', 'dedup_key', 'subject'])
     .execute();
 }

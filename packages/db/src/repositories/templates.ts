@@ -70,3 +70,13 @@ export async function updateTemplate(
     .where('id', '=', id)
     .execute();
 }
+
+/** A platform's templates in this status. */
+export async function listTemplatesOfPlatform(db: Db, platformId: string, status: string) {
+  return db
+    .selectFrom('templates')
+    .select(['id', 'node', 'os', 'vmid', 'name', 'config_digest'])
+    .where('platform_id', '=', platformId)
+    .where('status', '=', status)
+    .execute();
+}
