@@ -3,6 +3,7 @@ import type { Route } from '../router';
 import { accessRoutes } from './access';
 import { aclRoutes } from './acl';
 import { clusterRoutes } from './cluster';
+import { firewallRoutes } from './firewall';
 import { nodeRoutes } from './nodes';
 import { poolRoutes } from './pools';
 import { qemuRoutes } from './qemu';
@@ -34,4 +35,5 @@ export const allRoutes: Route[] = [
   ...qemuSnapshotRoutes,
   ...qemuResizeRoutes,
   ...qemuAgentRoutes,
+  ...firewallRoutes,
 ];

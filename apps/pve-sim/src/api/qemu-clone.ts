@@ -6,6 +6,7 @@
  */
 import { fail, ParameterError } from '../errors';
 import { vmLockPath } from '../locks';
+import { cloneVmFirewall } from '../network/firewall-config';
 import { requirePrivileges } from '../permissions';
 import type { HandlerContext, Route } from '../router';
 import type { Simulator } from '../sim';
@@ -140,6 +141,7 @@ async function cloneWorker(ctx: HandlerContext, plan: ClonePlan, log: TaskLog): 
         snapshots: {},
       };
       sim.state.vms[plan.newid] = target;
+      cloneVmFirewall(sim.state, plan.source.vmid, plan.newid);
       const volumes = await copyDisks(sim, plan, log);
       target.config = clonedConfig(sim, plan, volumes);
       if (plan.pool) {

@@ -1,6 +1,7 @@
 /** `/nodes/{node}/qemu`: list, create and destroy VMs. */
 import { fail } from '../errors';
 import { vmLockPath, withLock } from '../locks';
+import { removeVmFirewall } from '../network/firewall-config';
 import { requirePrivileges, vmPrivilegeChecker } from '../permissions';
 import type { HandlerContext, Route } from '../router';
 import type { Vm } from '../state/types';
@@ -101,6 +102,7 @@ function destroyVm(ctx: HandlerContext) {
       await sim.clock.sleep('smallTask', { taskWork: true });
       await freeVolumes(sim, vm);
       removeVm(ctx, vm, flag(params.purge));
+      removeVmFirewall(sim.state, vm.vmid);
     });
   });
 }

@@ -190,4 +190,61 @@ export interface ClusterState {
   guestEffects: Record<string, unknown[]>;
   /** Counter for fake pids. */
   nextPid: number;
+  /** The Proxmox firewall's configuration (cluster.fw, host.fw, <vmid>.fw); absent until first written. */
+  firewall?: FirewallState;
+}
+
+/** One firewall rule as pve-firewall keeps it: `enable` 0/1, the other fields as written. */
+export interface FirewallRule {
+  type: 'in' | 'out' | 'forward' | 'group';
+  /** ACCEPT, DROP, REJECT, or the security group of a `group` rule. */
+  action: string;
+  enable: 0 | 1;
+  macro?: string;
+  iface?: string;
+  source?: string;
+  dest?: string;
+  proto?: string;
+  dport?: string;
+  sport?: string;
+  'icmp-type'?: string;
+  log?: string;
+  comment?: string;
+  /** Set when source/dest/proto pin the rule to one IP version. */
+  ipversion?: 4 | 6;
+}
+
+export interface FirewallIpsetEntry {
+  cidr: string;
+  nomatch?: 1;
+  comment?: string;
+}
+
+export interface FirewallIpset {
+  comment?: string;
+  entries: FirewallIpsetEntry[];
+}
+
+export interface FirewallAlias {
+  name: string;
+  cidr: string;
+  ipversion: 4 | 6;
+  comment?: string;
+}
+
+/** What one firewall config file holds. Options keep PVE's types (0/1 and integers as numbers). */
+export interface FirewallScope {
+  options: Record<string, string | number>;
+  rules: FirewallRule[];
+  ipsets: Record<string, FirewallIpset>;
+  /** Keyed by the lower-cased name, as PVE keys them. */
+  aliases: Record<string, FirewallAlias>;
+}
+
+export interface FirewallState {
+  cluster: FirewallScope & { groups: Record<string, { comment?: string; rules: FirewallRule[] }> };
+  /** host.fw per node. */
+  hosts: Record<string, { options: Record<string, string | number>; rules: FirewallRule[] }>;
+  /** <vmid>.fw per VM (kept when the VM is gone only until it is destroyed through the API). */
+  vms: Record<string, FirewallScope>;
 }

@@ -1,0 +1,13 @@
+/** Every firewall endpoint: cluster, security groups, IPSets, aliases, node and VM levels. */
+import type { Route } from '../router';
+import { firewallClusterRoutes } from './firewall-cluster';
+import { firewallGuestRoutes } from './firewall-guest';
+import { firewallObjectRoutes } from './firewall-objects';
+import { firewallRuleRoutes } from './firewall-rules';
+
+export const firewallRoutes: Route[] = [
+  ...firewallClusterRoutes,
+  ...firewallRuleRoutes,
+  ...firewallObjectRoutes,
+  ...firewallGuestRoutes,
+];
