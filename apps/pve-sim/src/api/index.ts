@@ -8,6 +8,7 @@ import { nodeRoutes } from './nodes';
 import { poolRoutes } from './pools';
 import { qemuRoutes } from './qemu';
 import { qemuAgentRoutes } from './qemu-agent';
+import { qemuAgentExecRoutes } from './qemu-agent-exec';
 import { qemuCloneRoutes } from './qemu-clone';
 import { qemuConfigRoutes } from './qemu-config';
 import { qemuPowerRoutes } from './qemu-power';
@@ -35,5 +36,6 @@ export const allRoutes: Route[] = [
   ...qemuSnapshotRoutes,
   ...qemuResizeRoutes,
   ...qemuAgentRoutes,
+  ...qemuAgentExecRoutes,
   ...firewallRoutes,
 ];

@@ -8,9 +8,10 @@ import { requirePrivileges } from '../permissions';
 import type { HandlerContext, Route } from '../router';
 import { agentEnabled } from '../state/vm-config';
 import { p } from '../validate';
-import { loadVm } from './vm-access';
+import { loadVm, requireNode } from './vm-access';
 
-async function requireAgent({ sim, params, who }: HandlerContext) {
+/** The VM, once its agent answers; PVE's errors (and the ping timeout) otherwise. */
+export async function requireAgent({ sim, params, who }: HandlerContext) {
   const vm = loadVm(sim, params.node!, params.vmid!);
   requirePrivileges(sim.state, who, `/vms/${vm.vmid}`, ['VM.Monitor']);
   if (!agentEnabled(vm.config)) fail('No QEMU guest agent configured');
@@ -55,7 +56,47 @@ const answers: Record<string, (ctx: HandlerContext) => Promise<unknown>> = {
 
 const base = { node: p.node, vmid: p.vmid };
 
+/** Every command qemu-server offers under `…/agent` (its command table plus the ones with parameters). */
+const agentCommands = [
+  'exec',
+  'exec-status',
+  'file-read',
+  'file-write',
+  'fsfreeze-freeze',
+  'fsfreeze-status',
+  'fsfreeze-thaw',
+  'fstrim',
+  'get-fsinfo',
+  'get-host-name',
+  'get-memory-block-info',
+  'get-memory-blocks',
+  'get-osinfo',
+  'get-time',
+  'get-timezone',
+  'get-users',
+  'get-vcpus',
+  'info',
+  'network-get-interfaces',
+  'ping',
+  'set-user-password',
+  'shutdown',
+  'suspend-disk',
+  'suspend-hybrid',
+  'suspend-ram',
+];
+
 export const qemuAgentRoutes: Route[] = [
+  {
+    method: 'GET',
+    path: '/nodes/{node}/qemu/{vmid}/agent',
+    params: base,
+    // qemu-server's agent index takes any further parameter (additionalProperties => 1).
+    extraParams: () => p.str,
+    handler: ({ sim, params }) => {
+      requireNode(sim, params.node!);
+      return agentCommands.map((name) => ({ name }));
+    },
+  },
   ...Object.entries(answers).map(
     ([name, handler]): Route => ({
       method: name === 'ping' ? 'POST' : 'GET',

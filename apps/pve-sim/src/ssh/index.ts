@@ -8,7 +8,9 @@
  *   await ssh.close()
  */
 import type { Logger } from '@glassdome/logger';
+import { provideGuestOs } from '../guest-agent';
 import type { Simulator } from '../sim';
+import { GuestAgentOs } from './guest/guest-agent-os';
 import { GuestSshManager } from './guest/guest-ssh';
 import { type NodeSshServer, startNodeSsh } from './host/node-ssh';
 import { DiskProvenance } from './provenance';
@@ -50,10 +52,15 @@ export async function startSimulatorSsh(options: SimulatorSshOptions): Promise<S
     port: options.guestPort ?? 22,
     logger: options.logger.child({ component: 'guest-ssh' }),
   });
+  // The guest agent's exec and file calls reach the same machines the guests' SSH serves.
+  const agentOs = new GuestAgentOs(options.sim, guests);
+  provideGuestOs(options.sim, agentOs);
   return {
     node,
     guests,
     async close() {
+      provideGuestOs(options.sim, undefined);
+      agentOs.close();
       await Promise.all([node.close(), guests.close()]);
     },
   };
