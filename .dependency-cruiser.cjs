@@ -16,6 +16,24 @@ module.exports = {
       to: { path: '^apps/([^/]+)/', pathNot: '^apps/$1/' },
     },
     {
+      name: 'only-db-speaks-sql',
+      comment:
+        'one door to Postgres: the query builder (kysely) and SQL live in packages/db repositories and stores; ' +
+        'everything else calls them. Tests and benchmarks may inspect tables directly.',
+      severity: 'error',
+      from: { pathNot: ['^packages/db/', '[.]test[.]ts$', '/test/', '^bench/'] },
+      to: { path: ['node_modules/kysely/', 'node_modules/[.]pnpm/kysely@'] },
+    },
+    {
+      name: 'proxmox-and-ssh-take-stores',
+      comment:
+        'packages/proxmox and packages/ssh take their lease, host-key and credential stores as interfaces ' +
+        '(VmidLeaseStore, VlanLeaseStore, HostKeyStore, CredentialReader); the Postgres implementations live in packages/db',
+      severity: 'error',
+      from: { path: '^packages/(proxmox|ssh)/src/', pathNot: '[.]test[.]ts$' },
+      to: { path: '^packages/db/' },
+    },
+    {
       name: 'no-unresolvable',
       severity: 'error',
       from: {},
@@ -23,8 +41,8 @@ module.exports = {
     },
   ],
   options: {
+    // node_modules stay in the graph as leaves (not followed), so a rule can name a library (kysely).
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: 'node_modules' },
     tsConfig: { fileName: 'tsconfig.json' },
     // Runtime imports only: a type-only import cycle costs nothing at run time.
     tsPreCompilationDeps: false,
