@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { SshPool, type SshTarget } from '@glassdome/ssh';
-import type { SimulatorInfo } from '@glassdome/testkit';
+import type { LocalSimulatorInfo } from '@glassdome/testkit';
 
 /** Runs a command on the simulator's node as root, as an operator would with `ssh root@pve`. */
-export async function onSimNode(info: SimulatorInfo, argv: string[]): Promise<string> {
+export async function onSimNode(info: LocalSimulatorInfo, argv: string[]): Promise<string> {
   const ssh = new SshPool();
   const target: SshTarget = {
     host: '127.0.0.1',

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { SimulatorApiInfo, SimulatorSshInfo } from '@glassdome/config';
 import { createApiServer } from './http';
 import type { SimulatorInput } from './options';
 import { loadSnapshot, saveSnapshot } from './persist';
@@ -14,40 +15,25 @@ import { Simulator } from './sim';
 import { defaultBridge, defaultStorage, deployTokenName, deployUser, templateVmid } from './state/defaults';
 import { createApiCertificate } from './tls';
 
+export type { SimulatorInfo } from '@glassdome/config';
 export type { Faults } from './faults';
 export type { GuestView } from './guests';
 export type { Latencies, SimulatorOptions } from './options';
 export type { ApiRequest, ApiResult } from './sim';
 export { Simulator } from './sim';
 
-/** What a running simulator tells its clients; written as JSON to the info file. */
-export interface SimulatorInfo {
-  /** e.g. https://127.0.0.1:8006 (clients add /api2/json). */
-  apiUrl: string;
-  /** SHA-256 fingerprint of the API certificate, AB:CD:…; null over plain HTTP. */
-  tlsFingerprint: string | null;
-  /** PEM of the CA that signed the API certificate; null over plain HTTP. */
-  caCert: string | null;
-  tokenId: string;
-  tokenSecret: string;
-  rootPassword: string;
-  node: string;
-  storage: string;
-  bridge: string;
-  templateVmid: number;
-  adminUrl: string;
-  adminSecret: string;
-  sshPort?: number;
-  sshHostKeyFingerprint?: string;
-  [extra: string]: unknown;
-}
+/**
+ * What a running simulator reports (declared once, in @glassdome/config): the API side, plus what
+ * extensions add (the SSH side). The info file holds it whole, since `pnpm sim` starts the SSH side.
+ */
+export type RunningInfo = SimulatorApiInfo & Partial<SimulatorSshInfo>;
 
 /** Something started alongside the API (the SSH side); it may add fields to the info. */
 export type SimulatorExtension = (context: {
   sim: Simulator;
   options: StartOptions;
-  info: SimulatorInfo;
-}) => Promise<{ info?: Partial<SimulatorInfo>; stop(): Promise<void> }>;
+  info: RunningInfo;
+}) => Promise<{ info?: Partial<SimulatorSshInfo>; stop(): Promise<void> }>;
 
 export interface StartOptions extends SimulatorInput {
   /** API port; 0 picks a free one. @defaultValue 8006 */
@@ -64,7 +50,7 @@ export interface StartOptions extends SimulatorInput {
   adminSecret?: string;
   /** Snapshot file loaded at start if present, saved on stop and by /_sim/save. */
   stateFile?: string;
-  /** Where to write the SimulatorInfo JSON once listening. */
+  /** Where to write the info (SimulatorInfo JSON) once listening. */
   infoFile?: string;
   /** Faults active from the start (shape of POST /_sim/faults). */
   faults?: unknown;
@@ -72,13 +58,13 @@ export interface StartOptions extends SimulatorInput {
   extensions?: SimulatorExtension[];
 }
 
-export interface RunningSimulator extends SimulatorInfo {
+export type RunningSimulator = RunningInfo & {
   sim: Simulator;
   server: Server;
-  info: SimulatorInfo;
+  info: RunningInfo;
   /** Stops extensions and the server, saves the state file if configured, cancels every timer. */
   stop(): Promise<void>;
-}
+};
 
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -91,7 +77,7 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 }
 
 /** Starts each extension in turn, merging what it reports into `info`; returns their stop functions. */
-async function startExtensions(sim: Simulator, options: StartOptions, info: SimulatorInfo) {
+async function startExtensions(sim: Simulator, options: StartOptions, info: RunningInfo) {
   const stoppers: Array<() => Promise<void>> = [];
   for (const extension of options.extensions ?? []) {
     const started = await extension({ sim, options, info });
@@ -102,7 +88,7 @@ async function startExtensions(sim: Simulator, options: StartOptions, info: Simu
 }
 
 /** Written whole and renamed into place, since readers poll for the file to appear. */
-async function writeInfoFile(file: string, info: SimulatorInfo): Promise<void> {
+async function writeInfoFile(file: string, info: RunningInfo): Promise<void> {
   const temp = `${file}.tmp-${process.pid}`;
   await writeFile(temp, JSON.stringify(info, null, 2), { mode: 0o600 });
   await rename(temp, file);
@@ -123,7 +109,7 @@ export async function startSimulator(options: StartOptions = {}): Promise<Runnin
   });
   const port = await listen(server, options.port ?? 8006, host);
   const base = `${certificate ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const info: SimulatorInfo = {
+  const info: RunningInfo = {
     apiUrl: base,
     tlsFingerprint: certificate?.fingerprint ?? null,
     caCert: certificate?.caCert ?? null,

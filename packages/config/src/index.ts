@@ -1,2 +1,11 @@
 export { ConfigError, loadEnv, parseEnv } from './env';
+export { EnvFileError, formatEnvFile, readEnvFile, writeEnvFile } from './env-file';
+export {
+  type SimulatorApiInfo,
+  type SimulatorInfo,
+  type SimulatorSshInfo,
+  simulatorApiInfoSchema,
+  simulatorInfoSchema,
+  simulatorSshInfoSchema,
+} from './simulator-info';
 export * as vars from './vars';

@@ -1,9 +1,16 @@
-export { freePort } from './ports';
+export type { SimulatorInfo } from '@glassdome/config';
+export {
+  addOsTemplates,
+  freePort,
+  type LocalSimulatorInfo,
+  OS_TEMPLATE_VMIDS,
+  OS_TEMPLATES,
+  type RunningProcess,
+  startProcess,
+  waitFor,
+} from '@glassdome/stack';
 export { createTestDatabase, type TestDatabase } from './postgres';
-export { type RunningProcess, startProcess } from './process';
 export { createRedisPrefix, type TestRedis } from './redis';
-export { type SimulatorInfo, startSimulator, type TestSimulator } from './simulator';
+export { startSimulator, type TestSimulator } from './simulator';
 export { startSshd, type TestSshd } from './sshd';
 export { type RunningStack, type StackOptions, startStack } from './stack';
-export { addOsTemplates, OS_TEMPLATE_VMIDS, OS_TEMPLATES } from './templates';
-export { waitFor } from './wait';

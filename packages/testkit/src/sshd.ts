@@ -2,8 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports';
-import { type RunningProcess, startProcess } from './process';
+import { freePort, type RunningProcess, startProcess } from '@glassdome/stack';
 
 export interface TestSshd {
   host: string;

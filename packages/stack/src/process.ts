@@ -13,12 +13,18 @@ export interface RunningProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts a TypeScript entry point (or any command) as a real child process, as a test's own. */
-export function startProcess(
-  command: string,
-  args: string[],
-  options: { env?: Record<string, string | undefined>; cwd?: string; name?: string } = {},
-): RunningProcess {
+export interface ProcessOptions {
+  /** Variables on top of this process's own environment (LOG_FORMAT defaults to json). */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Names the process in errors. @defaultValue the command */
+  name?: string;
+  /** Called with every complete line the process prints (stdout and stderr), e.g. to show its logs. */
+  onLine?: (line: string) => void;
+}
+
+/** Starts a command (a TypeScript entry point under tsx, or anything else) as a child process it owns. */
+export function startProcess(command: string, args: string[], options: ProcessOptions = {}): RunningProcess {
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: { ...process.env, LOG_FORMAT: 'json', ...options.env },
@@ -26,17 +32,26 @@ export function startProcess(
   });
   let buffer = '';
   const listeners = new Set<() => void>();
-  const append = (chunk: Buffer) => {
-    buffer += chunk.toString();
+  const pending = { stdout: '', stderr: '' };
+  const splitLines = (stream: 'stdout' | 'stderr', text: string) => {
+    const lines = (pending[stream] + text).split('\n');
+    pending[stream] = lines.pop() ?? '';
+    for (const line of lines) options.onLine?.(line);
+  };
+  const append = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+    const text = chunk.toString();
+    buffer += text;
     if (buffer.length > 4_000_000) buffer = buffer.slice(-2_000_000);
+    if (options.onLine) splitLines(stream, text);
     for (const listener of listeners) listener();
   };
-  child.stdout?.on('data', append);
-  child.stderr?.on('data', append);
+  child.stdout?.on('data', append('stdout'));
+  child.stderr?.on('data', append('stderr'));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   let done = false;
   exited.then(() => {
     done = true;
+    for (const rest of [pending.stdout, pending.stderr]) if (rest && options.onLine) options.onLine(rest);
     for (const listener of listeners) listener();
   });
   const matches = (text: string | RegExp) => (typeof text === 'string' ? buffer.includes(text) : text.test(buffer));

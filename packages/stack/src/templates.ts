@@ -1,5 +1,5 @@
+import type { SimulatorInfo } from '@glassdome/config';
 import { createProxmox } from '@glassdome/proxmox';
-import type { SimulatorInfo } from './simulator';
 
 /**
  * The simulator's default cluster has one template (Ubuntu 22.04, VMID 9000). Labs that use the other

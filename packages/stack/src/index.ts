@@ -1,0 +1,13 @@
+export { freePort } from './ports';
+export { type ProcessOptions, type RunningProcess, startProcess } from './process';
+export { repoRoot, tsxArgs } from './repo';
+export { type RunningServices, type ServicesOptions, startServices } from './services';
+export {
+  type LocalSimulator,
+  type LocalSimulatorInfo,
+  type SimulatorOptions,
+  simulatorEnv,
+  startSimulator,
+} from './simulator';
+export { addOsTemplates, OS_TEMPLATE_VMIDS, OS_TEMPLATES } from './templates';
+export { waitFor } from './wait';

@@ -1,0 +1,93 @@
+/**
+ * Glassdome's processes — the API, installers, the gateway, the overseer — as children of the
+ * caller, all with one environment: what `pnpm start` runs and what end-to-end tests run.
+ */
+import { type RunningProcess, startProcess } from './process';
+import { repoRoot, tsxArgs } from './repo';
+
+export interface ServicesOptions {
+  /** Every process's environment on top of the caller's own: backing services, Proxmox, keys. */
+  env: Record<string, string>;
+  /** The API's port (API_PORT). */
+  apiPort: number;
+  /** @defaultValue 127.0.0.1 */
+  apiHost?: string;
+  /** @defaultValue 2 */
+  installers?: number;
+  /** @defaultValue true */
+  gateway?: boolean;
+  /** @defaultValue false */
+  overseer?: boolean;
+  /** Every line a process prints, with the process's name. */
+  onLine?: (name: string, line: string) => void;
+  /** How long each process may take to say it is ready. @defaultValue 60000 */
+  readyTimeoutMs?: number;
+}
+
+export interface RunningServices {
+  /** `http://host:port`, without /api/v1. */
+  apiUrl: string;
+  api: RunningProcess;
+  installers: RunningProcess[];
+  gateway: RunningProcess | undefined;
+  overseer: RunningProcess | undefined;
+  /** Starts one more installer (e.g. to replace one a test killed). */
+  addInstaller(): Promise<RunningProcess>;
+  /** Every process started, in start order. */
+  all(): RunningProcess[];
+  /** SIGTERM to all at once; those still running after `graceMs` are killed. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function startServices(options: ServicesOptions): Promise<RunningServices> {
+  const started: RunningProcess[] = [];
+  const readyMs = options.readyTimeoutMs ?? 60_000;
+  const host = options.apiHost ?? '127.0.0.1';
+  const launch = (name: string, entry: string, env: Record<string, string> = {}) => {
+    const onLine = options.onLine;
+    const child = startProcess(process.execPath, tsxArgs(entry), {
+      cwd: repoRoot,
+      name,
+      env: { ...options.env, ...env },
+      ...(onLine ? { onLine: (line: string) => onLine(name, line) } : {}),
+    });
+    started.push(child);
+    return child;
+  };
+  try {
+    const api = launch('api', 'apps/api/src/main.ts', { API_PORT: String(options.apiPort), API_HOST: host });
+    // The API migrates first, so workers starting after it find the schema in place.
+    await api.waitForOutput('api listening', readyMs);
+    const addInstaller = async () => {
+      const installer = launch('installer', 'apps/installer/src/main.ts');
+      await installer.waitForOutput('installer ready', readyMs);
+      return installer;
+    };
+    const installers = await Promise.all(Array.from({ length: options.installers ?? 2 }, addInstaller));
+    let gateway: RunningProcess | undefined;
+    if (options.gateway ?? true) {
+      gateway = launch('gateway', 'apps/gateway/src/main.ts');
+      await gateway.waitForOutput('gateway ready', readyMs);
+    }
+    let overseer: RunningProcess | undefined;
+    if (options.overseer) {
+      overseer = launch('overseer', 'apps/overseer/src/main.ts');
+      await overseer.waitForOutput('overseer ready', readyMs);
+    }
+    return {
+      apiUrl: `http://${host.includes(':') ? `[${host}]` : host}:${options.apiPort}`,
+      api,
+      installers,
+      gateway,
+      overseer,
+      addInstaller,
+      all: () => [...started],
+      async stop(graceMs = 10_000) {
+        await Promise.all(started.map((child) => child.stop(graceMs)));
+      },
+    };
+  } catch (error) {
+    await Promise.all(started.map((child) => child.stop(2_000)));
+    throw error;
+  }
+}
