@@ -44,6 +44,7 @@ const formats = {
   'pve-userid': [/^[^\s:/]+@[A-Za-z][A-Za-z0-9.\-_]+$/, 'value does not look like a valid user id'],
   'pve-roleid': [/^[A-Za-z0-9.\-_]+$/, 'invalid role ID'],
   'pve-poolid': [/^[A-Za-z0-9.\-_]+$/, 'invalid pool ID'],
+  'pve-groupid': (id) => (/^[A-Za-z0-9.\-_]+$/.test(id) ? undefined : `group name '${id}' contains invalid characters`),
   'pve-storage-id': (id) =>
     /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i.test(id) ? undefined : `storage ID '${id}' contains illegal characters`,
   ip: (value) => (ipv4.test(value) || ipv6.test(value) ? undefined : 'value does not look like a valid IP address'),

@@ -3,6 +3,7 @@ import type { Route } from '../router';
 import { accessRoutes } from './access';
 import { aclRoutes } from './acl';
 import { clusterRoutes } from './cluster';
+import { directoryRoutes } from './directories';
 import { firewallRoutes } from './firewall';
 import { nodeRoutes } from './nodes';
 import { poolRoutes } from './pools';
@@ -15,6 +16,7 @@ import { qemuPowerRoutes } from './qemu-power';
 import { qemuResizeRoutes } from './qemu-resize';
 import { qemuSnapshotRoutes } from './qemu-snapshot';
 import { sdnRoutes } from './sdn';
+import { storageConfigRoutes } from './storage-config';
 import { subnetRoutes } from './sdn-subnets';
 import { taskRoutes } from './tasks';
 import { userRoutes } from './users';
@@ -24,6 +26,8 @@ export const allRoutes: Route[] = [
   ...userRoutes,
   ...aclRoutes,
   ...clusterRoutes,
+  ...directoryRoutes,
+  ...storageConfigRoutes,
   ...sdnRoutes,
   ...subnetRoutes,
   ...nodeRoutes,

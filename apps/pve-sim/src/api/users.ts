@@ -4,6 +4,7 @@ import { isRoot, requirePrivileges } from '../permissions';
 import type { HandlerContext, Route } from '../router';
 import type { User } from '../state/types';
 import { flag, p } from '../validate';
+import { mayListGroup } from './directories';
 
 const userid = { type: 'string', format: 'pve-userid', maxLength: 64 } as const;
 const tokenName = { type: 'string', maxLength: 64 } as const;
@@ -199,15 +200,17 @@ export const userRoutes: Route[] = [
     method: 'GET',
     path: '/access/groups',
     params: {},
-    handler: ({ sim }) =>
-      Object.entries(sim.state.groups).map(([groupid, g]) => ({
-        groupid,
-        ...(g.comment ? { comment: g.comment } : {}),
-        users: Object.values(sim.state.users)
-          .filter((u) => u.groups.includes(groupid))
-          .map((u) => u.userid)
-          .join(','),
-      })),
+    handler: (ctx) =>
+      Object.entries(ctx.sim.state.groups)
+        .filter(([groupid]) => mayListGroup(ctx, groupid))
+        .map(([groupid, g]) => ({
+          groupid,
+          ...(g.comment ? { comment: g.comment } : {}),
+          users: Object.values(ctx.sim.state.users)
+            .filter((u) => u.groups.includes(groupid))
+            .map((u) => u.userid)
+            .join(','),
+        })),
   },
   {
     method: 'POST',
