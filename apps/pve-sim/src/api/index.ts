@@ -16,8 +16,8 @@ import { qemuPowerRoutes } from './qemu-power';
 import { qemuResizeRoutes } from './qemu-resize';
 import { qemuSnapshotRoutes } from './qemu-snapshot';
 import { sdnRoutes } from './sdn';
-import { storageConfigRoutes } from './storage-config';
 import { subnetRoutes } from './sdn-subnets';
+import { storageConfigRoutes } from './storage-config';
 import { taskRoutes } from './tasks';
 import { userRoutes } from './users';
 
