@@ -26,7 +26,11 @@ export async function saveSnapshot(sim: Simulator, file: string): Promise<void> 
   await rename(temp, file);
 }
 
-/** Replaces the simulator's state with the file's; tasks that were running are marked interrupted. */
+/**
+ * Replaces the simulator's state with the file's; tasks that were running are marked interrupted.
+ * Guests' disks (`vm.guest`: files, packages, services, host keys) and the node's host key are part
+ * of the state, so a restarted simulator's guests are the same machines.
+ */
 export async function loadSnapshot(sim: Simulator, file: string): Promise<void> {
   let parsed: { format?: string; version?: number; state?: ClusterState };
   try {
@@ -44,7 +48,13 @@ export async function loadSnapshot(sim: Simulator, file: string): Promise<void> 
     task.log.push('TASK ERROR: simulator restarted');
   }
   for (const vm of Object.values(parsed.state.vms)) {
-    if (vm.config.lock === 'clone' || vm.config.lock === 'create') delete parsed.state.vms[vm.vmid];
+    if (vm.config.lock !== 'clone' && vm.config.lock !== 'create') continue;
+    // A VM whose clone or create was cut short is dropped with the volumes it had allocated.
+    delete parsed.state.vms[vm.vmid];
+    for (const storage of Object.values(parsed.state.storages)) {
+      for (const [name, volume] of Object.entries(storage.volumes))
+        if (volume.vmid === vm.vmid) delete storage.volumes[name];
+    }
   }
   sim.replaceState(parsed.state);
 }
@@ -52,7 +62,9 @@ export async function loadSnapshot(sim: Simulator, file: string): Promise<void> 
 /** The state without secrets, for the admin dump. */
 export function redactedState(state: ClusterState): unknown {
   return JSON.parse(JSON.stringify(state), (key, value) => {
-    if ((key === 'secret' || key === 'password') && typeof value === 'string') return '[redacted]';
+    if ((key === 'secret' || key === 'password' || key === 'privateKey') && typeof value === 'string') {
+      return '[redacted]';
+    }
     if (key === 'cipassword' && typeof value === 'string') return '**********';
     return value;
   });

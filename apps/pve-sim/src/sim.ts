@@ -16,6 +16,8 @@
  *   sim.on('guest-up', (guest: GuestView) => …)   the guest OS has booted (its IP is known)
  *   sim.on('guest-down', (guest: GuestView) => …) the VM stopped, was reset or destroyed
  *   sim.recordGuestEffect(vmid, effect)  remember what a guest did (shown by GET /_sim/guest-effects, cleared by reset)
+ *   sim.attachGuestDisk(vm, disk)  give a VM the disk record its guest machine keeps (vm.guest, see state/guest-disk.ts)
+ *   sim.on('state-replaced', () => …)  the whole state was replaced (reset or load): re-read what you keep in it
  *   sim.verifyPassword(userid, password) → boolean (root@pam's password, for the host's SSH login)
  *   sim.state  the raw ClusterState (read it; change it only through dispatch)
  *
@@ -35,6 +37,7 @@ import { resolveOptions, type SimulatorInput, type SimulatorOptions } from './op
 import { SeededRandom } from './random';
 import { type Method, Paged, Router } from './router';
 import { createDefaultState } from './state/defaults';
+import type { GuestDisk } from './state/guest-disk';
 import type { ClusterState, Vm } from './state/types';
 import { agentEnabled } from './state/vm-config';
 import { type Identity, TaskRunner } from './tasks';
@@ -59,6 +62,7 @@ export interface ApiResult {
 export interface SimulatorEvents {
   'guest-up': [GuestView];
   'guest-down': [GuestView];
+  'state-replaced': [];
 }
 
 export class Simulator extends EventEmitter<SimulatorEvents> {
@@ -136,6 +140,14 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     this.state.guestEffects[vmid] = list;
   }
 
+  /**
+   * Gives a VM the disk record of its guest machine (made at first boot). The machine writes it as
+   * the guest changes; snapshots, clones, rollbacks and the state file copy it from the VM.
+   */
+  attachGuestDisk(vm: Vm, disk: GuestDisk): void {
+    vm.guest = disk;
+  }
+
   verifyPassword(userid: string, password: string): boolean {
     const user = this.state.users[userid];
     return user?.enable === 1 && user.password !== undefined && user.password === password;
@@ -204,7 +216,11 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     return faults;
   }
 
-  /** Replaces the whole state (reset or snapshot load); running VMs come back with fresh timers. */
+  /**
+   * Replaces the whole state (reset or snapshot load). Running VMs go on running as the state says:
+   * a guest that had booted is up at once (its agent too, if it was), one still booting finishes
+   * at the time it would have; their uptime and pid are kept.
+   */
   replaceState(state: ClusterState): void {
     for (const vm of Object.values(this.state.vms)) this.powerOff(vm);
     this.clock.cancelAll();
@@ -212,9 +228,12 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     this.clock.slowTaskFactor = 1;
     this.state = state;
     for (const vm of Object.values(state.vms)) {
-      if (vm.status === 'running') this.powerOn(vm);
+      if (vm.status !== 'running') continue;
+      if (vm.startedAt === undefined || vm.bootedAt === undefined || vm.pid === undefined) this.powerOn(vm);
+      else this.scheduleGuestUp(vm);
     }
     this.refreshResourceStats();
+    this.emit('state-replaced');
   }
 
   /** A fresh default cluster, as at start (same options, same seed). */

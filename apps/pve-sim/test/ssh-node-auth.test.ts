@@ -23,7 +23,7 @@ before(async () => {
     sim,
     port: 0,
     authorizedKeysPath: authorizedKeys,
-    provenance: new DiskProvenance(),
+    provenance: new DiskProvenance(sim),
     logger: createLogger({ name: 'pve-sim-ssh-auth-test', level: 'silent', format: 'json' }),
   });
 });

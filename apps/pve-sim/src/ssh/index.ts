@@ -44,7 +44,7 @@ export interface SimulatorSsh {
 
 /** Starts the node's SSH server and the guest listeners that follow VMs up and down. */
 export async function startSimulatorSsh(options: SimulatorSshOptions): Promise<SimulatorSsh> {
-  const provenance = new DiskProvenance();
+  const provenance = new DiskProvenance(options.sim);
   const node = await startNodeSsh({ ...options, provenance, logger: options.logger.child({ component: 'node-ssh' }) });
   const guests = new GuestSshManager({
     sim: options.sim,

@@ -2,6 +2,7 @@
  * The simulated cluster's state: plain JSON-serialisable records, so a snapshot file is just this
  * object. Runtime-only things (locks, timers, listeners) live elsewhere.
  */
+import type { GuestDisk } from './guest-disk';
 
 /** A VM config as PVE stores it: every value is the text of the `.conf` line. */
 export type VmConfig = Record<string, string>;
@@ -13,6 +14,8 @@ export interface VmSnapshot {
   description: string;
   parent?: string;
   config: VmConfig;
+  /** The guest's disk contents when the snapshot was taken (absent if it had never booted). */
+  guest?: GuestDisk;
 }
 
 export interface Vm {
@@ -32,6 +35,10 @@ export interface Vm {
   /** Name of the snapshot the current state descends from. */
   parent?: string;
   pool?: string;
+  /** What the guest OS keeps on its disk (files, packages, services, host key); made at first boot. */
+  guest?: GuestDisk;
+  /** Image file the VM's disk was imported from on the node (`import-from`, `qm importdisk`). */
+  importedFrom?: string;
 }
 
 export interface Volume {
@@ -160,7 +167,16 @@ export interface Task {
 }
 
 export interface ClusterState {
-  nodes: Record<string, { node: string; online: boolean; startedAt: number }>;
+  nodes: Record<
+    string,
+    {
+      node: string;
+      online: boolean;
+      startedAt: number;
+      /** The node's SSH host key, made when its SSH server first starts and kept with the state. */
+      sshHostKey?: { privateKey: string; publicKey: string };
+    }
+  >;
   /** Keyed `<node>/<storage>`. */
   storages: Record<string, Storage>;
   bridges: Record<string, Bridge>;

@@ -1,11 +1,15 @@
 /**
  * The inside of one simulated VM: its filesystem, installed packages and services, its SSH host
- * key, and the record of everything done to it. Lives as long as the VM exists (survives reboots).
+ * key, and the record of everything done to it. What it keeps lives in the VM's disk record
+ * (`vm.guest` in the cluster state), so it survives reboots, a simulator restart (with the state
+ * file), and follows snapshots, rollbacks and clones; this object is rebuilt from that record.
  */
+import type { GuestDisk, GuestServiceState } from '../../state/guest-disk';
 import { generateEd25519 } from '../server/keys';
 import { homeOf, Shell } from '../shell/interpreter';
 import type { VirtualFile } from '../shell/virtual-fs';
 import { VirtualFs } from '../shell/virtual-fs';
+import { attachDiskFiles, RecordedMap, RecordedSet } from './disk-overlay';
 import type { GuestOsProfile } from './os-profiles';
 
 /** What the guest records through `Simulator.recordGuestEffect`, shown by the sim's admin endpoint. */
@@ -27,7 +31,7 @@ export type GuestEffectInput = GuestEffect extends infer E ? (E extends GuestEff
 /** Who a guest machine is: fixed for its lifetime. */
 export interface GuestMachineSpec {
   vmid: number;
-  /** What tells this machine from a later VM under the same id: its SMBIOS uuid. */
+  /** The VM's SMBIOS uuid when the machine was made. */
   smbiosUuid: string;
   os: GuestOsProfile;
   hostname: string;
@@ -35,11 +39,7 @@ export interface GuestMachineSpec {
   user: string;
 }
 
-export interface ServiceState {
-  enabled: boolean;
-  active: boolean;
-  masked: boolean;
-}
+export type ServiceState = GuestServiceState;
 
 /** Packages every cloud image ships with (so `apt-get install openssh-server` says "already the newest"). */
 const preinstalled = ['openssh-server', 'cloud-init', 'sudo', 'curl', 'ca-certificates', 'systemd'];
@@ -48,22 +48,40 @@ const preinstalledServices = ['ssh', 'cron', 'cloud-init', 'systemd-networkd', '
 
 export class GuestMachine {
   readonly fs = new VirtualFs();
-  readonly packages = new Set(preinstalled);
-  readonly services = new Map<string, ServiceState>(
-    preinstalledServices.map((name) => [name, { enabled: true, active: true, masked: false }]),
-  );
+  readonly packages: Set<string>;
+  readonly services: Map<string, ServiceState>;
   /** Kernel parameters set by `sysctl` (unset ones read as 0). */
-  readonly kernelParameters = new Map<string, string>();
-  /** The guest's SSH host key: generated once, so it stays the same across reboots. */
-  readonly hostKey = generateEd25519('pve-sim-guest');
+  readonly kernelParameters: Map<string, string>;
+  /** The guest's SSH host key: made at first boot and kept on its disk. */
+  readonly hostKey: { privateKey: string; publicKey: string };
 
+  /** A disk as a cloud image has it before its first boot: nothing written, the image's packages and services. */
+  static freshDisk(os: GuestOsProfile): GuestDisk {
+    return {
+      os: os.id,
+      files: {},
+      packages: [...preinstalled],
+      services: Object.fromEntries(
+        preinstalledServices.map((name) => [name, { enabled: true, active: true, masked: false }]),
+      ),
+      kernelParameters: {},
+    };
+  }
+
+  /**
+   * Boots the machine from `disk`, which it then keeps up to date (the base image is rebuilt, the
+   * disk's changes laid over it). A disk without a host key gets one, as at a first boot.
+   */
   constructor(
     readonly spec: GuestMachineSpec,
     private readonly record: (effect: GuestEffect) => void,
+    readonly disk: GuestDisk = GuestMachine.freshDisk(spec.os),
   ) {
     const { os, hostname, user } = spec;
+    disk.hostKey ??= generateEd25519(`root@${hostname}`);
+    this.hostKey = disk.hostKey;
     for (const dir of [
-      '/etc',
+      '/etc/ssh',
       '/tmp',
       '/var/tmp',
       '/var/log',
@@ -80,6 +98,13 @@ export class GuestMachine {
     this.fs.writeFile('/etc/os-release', os.osRelease);
     this.fs.writeFile('/etc/hostname', `${hostname}\n`);
     this.fs.writeFile('/var/lib/cloud/instance/boot-finished', 'cloud-init finished\n');
+    // sshd's host key files, from the key the disk record keeps (so they are not saved twice).
+    this.fs.writeFile('/etc/ssh/ssh_host_ed25519_key', this.hostKey.privateKey, { mode: 0o600 });
+    this.fs.writeFile('/etc/ssh/ssh_host_ed25519_key.pub', `${this.hostKey.publicKey}\n`);
+    attachDiskFiles(this.fs, disk);
+    this.packages = new RecordedSet(disk.packages);
+    this.services = new RecordedMap(disk.services);
+    this.kernelParameters = new RecordedMap(disk.kernelParameters);
   }
 
   /** Records an effect with its time. */

@@ -13,7 +13,7 @@ import { serveSftp } from '../server/sftp';
 import { SshEndpoint } from '../server/ssh-endpoint';
 import { guestCommands } from './guest-commands';
 import { GuestMachine } from './guest-machine';
-import { detectGuestOs, type GuestOsId } from './os-profiles';
+import { detectGuestOs, type GuestOsId, guestOsProfiles } from './os-profiles';
 
 export interface GuestSshOptions {
   sim: Simulator;
@@ -35,6 +35,8 @@ const defaultUser: Record<GuestOsId, string> = {
 export class GuestSshManager {
   private readonly machines = new Map<number, GuestMachine>();
   private readonly endpoints = new Map<number, SshEndpoint>();
+  /** The listenKey each open listener was made for. */
+  private readonly listeningFor = new Map<number, string>();
   /** Per-VM chain of up/down transitions, so a quick stop never races a listener still opening. */
   private readonly transitions = new Map<number, Promise<void>>();
   private readonly onUp = (guest: GuestView) => this.enqueue(guest.vmid, () => this.up(guest));
@@ -46,9 +48,13 @@ export class GuestSshManager {
     for (const guest of options.sim.guests()) if (guest.up) this.onUp(guest);
   }
 
-  /** The inside of a VM (filesystem, packages, services), for tests and the admin endpoint. */
+  /**
+   * The inside of a VM (filesystem, packages, services), for tests and the admin endpoint; undefined
+   * before its first boot, and after a rollback or a state load until it boots again.
+   */
   machine(vmid: number): GuestMachine | undefined {
-    return this.machines.get(vmid);
+    const machine = this.machines.get(vmid);
+    return machine && machine.disk === this.options.sim.state.vms[vmid]?.guest ? machine : undefined;
   }
 
   /** Whether the VM's SSH server is listening now. */
@@ -78,8 +84,13 @@ export class GuestSshManager {
   }
 
   private async up(guest: GuestView) {
-    await this.endpoints.get(guest.vmid)?.close();
+    const listening = this.endpoints.get(guest.vmid);
+    // A restored state can announce a guest that is already being served (its boot timer and the
+    // listener's start-up scan both see it up): keep that listener rather than drop its sessions.
+    if (listening && this.listeningFor.get(guest.vmid) === this.listenKey(guest)) return;
+    await listening?.close();
     this.endpoints.delete(guest.vmid);
+    this.listeningFor.delete(guest.vmid);
     if (!guest.ip) return;
     const machine = this.machineFor(guest);
     machine.installAuthorizedKeys(guest.sshkeys);
@@ -101,27 +112,41 @@ export class GuestSshManager {
     });
     await endpoint.listen();
     this.endpoints.set(guest.vmid, endpoint);
+    this.listeningFor.set(guest.vmid, this.listenKey(guest));
     this.options.logger.debug({ vmId: guest.vmid, ip: guest.ip, port: this.options.port }, 'guest ssh up');
   }
 
   private async down(vmid: number) {
     await this.endpoints.get(vmid)?.close();
     this.endpoints.delete(vmid);
+    this.listeningFor.delete(vmid);
     if (!this.options.sim.state.vms[vmid]) this.machines.delete(vmid);
   }
 
+  /** What a listener was opened for: the same VM record and disk at the same address and keys. */
+  private listenKey(guest: GuestView): string {
+    const vm = this.options.sim.state.vms[guest.vmid];
+    return JSON.stringify([vm?.startedAt, vm?.pid, guest.ip, guest.sshkeys, guest.ciuser]);
+  }
+
   private machineFor(guest: GuestView): GuestMachine {
-    // The SMBIOS uuid is the machine's identity: a VM destroyed and re-created under the same id
-    // (or a reset simulator) gets a fresh disk, a reboot keeps it.
+    // The disk record in the state is the machine's identity: a reboot keeps it, a VM destroyed and
+    // re-created under the same id (or a reset simulator) has none yet and gets a fresh one, and a
+    // rollback or a loaded state file brings another, from which the machine is rebuilt.
+    const sim = this.options.sim;
+    const vm = sim.state.vms[guest.vmid];
     const existing = this.machines.get(guest.vmid);
-    if (existing && existing.spec.smbiosUuid === (guest.config.smbios1 ?? '')) return existing;
-    const os = detectGuestOs(this.options.sim, guest.vmid, (vmid) => this.options.provenance.sourceOf(vmid));
+    if (existing && vm?.guest && existing.disk === vm.guest) return existing;
+    const saved = vm?.guest ? guestOsProfiles[vm.guest.os as GuestOsId] : undefined;
+    const os = saved ?? detectGuestOs(sim, guest.vmid, (vmid) => this.options.provenance.sourceOf(vmid));
     const user = guest.ciuser ?? defaultUser[os.id];
     const hostname = guest.name.replace(/[^A-Za-z0-9.-]/g, '-');
     const machine = new GuestMachine(
       { vmid: guest.vmid, smbiosUuid: guest.config.smbios1 ?? '', os, hostname, user },
-      (effect) => this.options.sim.recordGuestEffect(guest.vmid, effect),
+      (effect) => sim.recordGuestEffect(guest.vmid, effect),
+      vm?.guest ?? GuestMachine.freshDisk(os),
     );
+    if (vm) sim.attachGuestDisk(vm, machine.disk);
     this.machines.set(guest.vmid, machine);
     return machine;
   }

@@ -9,6 +9,7 @@ import type { ParsedKey } from 'ssh2';
 import type { Simulator } from '../../sim';
 import type { DiskProvenance } from '../provenance';
 import {
+  type GeneratedKeyPair,
   generateEd25519,
   parseAuthorizedKeys,
   publicKeyMatches,
@@ -60,10 +61,26 @@ function clientKeys(options: NodeSshOptions): { keys: ParsedKey[]; privateKey?: 
   return options.clientKeyPath ? { ...generated, privateKeyPath: options.clientKeyPath } : generated;
 }
 
-/** Starts the node's SSH server with a host key generated for this run. */
+/**
+ * The node's host key: the one its state record holds (so a simulator restarted with its state file
+ * keeps its identity), else a new one, written into the record. A state replaced while the server
+ * runs (reset, load) gets the key the server is using.
+ */
+function nodeHostKey(sim: Simulator, node: string): { key: GeneratedKeyPair; release(): void } {
+  const key = sim.state.nodes[node]?.sshHostKey ?? generateEd25519(`root@${node}`);
+  const keep = () => {
+    const record = sim.state.nodes[node];
+    if (record) record.sshHostKey = key;
+  };
+  keep();
+  sim.on('state-replaced', keep);
+  return { key, release: () => sim.off('state-replaced', keep) };
+}
+
+/** Starts the node's SSH server with the node's host key (made at its first start). */
 export async function startNodeSsh(options: NodeSshOptions): Promise<NodeSshServer> {
   const node = options.node ?? options.sim.options.nodes[0]!;
-  const hostKey = generateEd25519(`root@${node}`);
+  const { key: hostKey, release } = nodeHostKey(options.sim, node);
   const client = clientKeys(options);
   const fs = createNodeFilesystem(options.sim, node);
   const commands = nodeCommands(options.sim, node, options.provenance);
@@ -86,7 +103,10 @@ export async function startNodeSsh(options: NodeSshOptions): Promise<NodeSshServ
     port,
     hostPublicKey: hostKey.publicKey.split(' ').slice(0, 2).join(' '),
     hostKeyFingerprint: sha256Fingerprint(hostKey.publicKey),
-    close: () => endpoint.close(),
+    close: () => {
+      release();
+      return endpoint.close();
+    },
   };
   if (client.privateKey) server.privateKey = client.privateKey;
   if (client.privateKeyPath) server.privateKeyPath = client.privateKeyPath;

@@ -49,6 +49,36 @@ export class VirtualFs {
   private readonly nodes = new Map<string, VirtualNode>([['/', directory('root', 0o755)]]);
   /** Directories whose files are generated on every read (e.g. `/etc/pve/qemu-server/*.conf`). */
   private readonly generated = new Map<string, () => Record<string, string>>();
+  private observer: ((path: string, node: VirtualNode | undefined) => void) | undefined;
+
+  /**
+   * Calls `observer` after every change to a stored path (write, mkdir, chmod, remove), one call
+   * per path with its new node, or undefined once removed. A guest keeps its disk state this way.
+   */
+  observe(observer: (path: string, node: VirtualNode | undefined) => void) {
+    this.observer = observer;
+  }
+
+  /** Every stored path (generated files aside). */
+  paths(): string[] {
+    return [...this.nodes.keys()];
+  }
+
+  /**
+   * Puts `node` at `path` as it is (or removes the path and what is under it, for undefined),
+   * creating missing parent directories, without telling the observer: for rebuilding a saved tree.
+   */
+  restore(path: string, node: VirtualNode | undefined) {
+    const target = VirtualFs.resolve(path);
+    if (target === '/') return;
+    if (!node) {
+      for (const key of this.paths()) if (key === target || key.startsWith(`${target}/`)) this.nodes.delete(key);
+      return;
+    }
+    const parent = posix.dirname(target);
+    if (this.nodes.get(parent)?.type !== 'dir') this.restore(parent, directory('root', 0o755));
+    this.nodes.set(target, node);
+  }
 
   /**
    * Makes `dir` show the files `files()` returns, computed at each access, like a FUSE mount
@@ -95,6 +125,7 @@ export class VirtualFs {
       owner: existing?.owner ?? options.owner ?? 'root',
       mtime: new Date(),
     });
+    this.observer?.(target, this.nodes.get(target));
   }
 
   /** `mkdir` (or `mkdir -p` with `recursive`). */
@@ -109,6 +140,7 @@ export class VirtualFs {
     if (options.recursive && !this.nodes.has(parent)) this.mkdir(parent, options);
     this.requireDirectory(parent, path);
     this.nodes.set(target, directory(options.owner ?? 'root', options.mode ?? 0o755));
+    this.observer?.(target, this.nodes.get(target));
   }
 
   /** Names directly inside a directory, sorted. */
@@ -127,6 +159,8 @@ export class VirtualFs {
     const node = this.stat(path);
     if (!node) throw new VirtualFsError('ENOENT', path);
     node.mode = mode;
+    const target = VirtualFs.resolve(path);
+    if (this.nodes.get(target) === node) this.observer?.(target, node);
   }
 
   /** Removes a file or an empty directory (`recursive` removes a whole tree). */
@@ -140,6 +174,7 @@ export class VirtualFs {
       for (const child of children) this.remove(posix.join(target, child), options);
     }
     this.nodes.delete(target);
+    this.observer?.(target, undefined);
   }
 
   private requireDirectory(resolved: string, shownPath: string) {
