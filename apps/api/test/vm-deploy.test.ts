@@ -84,16 +84,19 @@ test('GET /vms filters by status and pages', async () => {
   assert.equal(queued.body.items.length, 2);
 });
 
-test('DELETE /vms/:id marks it destroying and enqueues vm.destroy once; 404 for an unknown VM', async () => {
+test('DELETE /vms/:id marks it destroying and enqueues a fresh vm.destroy per request; 404 for an unknown VM', async () => {
   const created = await api.request('POST', '/api/v1/vms', { body: { name: 'short-lived', os: 'debian-12' } });
   const { id } = created.body;
+  const jobIds: string[] = [];
   for (let i = 0; i < 2; i++) {
     const answer = await api.request('DELETE', `/api/v1/vms/${id}`);
     assert.equal(answer.status, 202);
-    assert.deepEqual(answer.body, { id, status: 'destroying', jobId: `vm-destroy.${id}` });
+    assert.equal(answer.body.status, 'destroying');
+    assert.match(answer.body.jobId, new RegExp(`^vm-destroy\\.${id}\\.\\d+$`));
+    jobIds.push(answer.body.jobId);
   }
   const destroyJobs = (await allJobs(api.producer)).filter((job) => job.name === 'vm.destroy');
-  assert.equal(destroyJobs.length, 1);
+  assert.deepEqual(destroyJobs.map((job) => job.id).sort(), [...jobIds].sort());
   assert.deepEqual(Object.keys(destroyJobs[0]!.data).sort(), ['requestId', 'vmId']);
   assert.equal((await api.request('GET', `/api/v1/vms/${id}`)).body.status, 'destroying');
   assert.equal((await api.request('DELETE', '/api/v1/vms/00000000-0000-4000-8000-000000000000')).status, 404);

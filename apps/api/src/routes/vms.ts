@@ -43,6 +43,7 @@ async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unkn
       },
     ]);
     await planSteps(trx, { vmId: vmId! }, [...VM_DEPLOY_STEPS]);
+    await writeIntent(trx, jobIntent('vm.deploy', { vmId: vmId!, requestId: req.id }, `vm-deploy.${vmId}`));
     return vmId!;
   }).catch((error: { code?: string }) => {
     if (error.code === '23505') throw new ConflictError(`a VM named ${vm.name} already exists`);
