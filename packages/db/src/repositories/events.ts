@@ -11,18 +11,19 @@ export interface EventInput {
   data?: JsonValue;
 }
 
+function eventRow(event: EventInput) {
+  return {
+    lab_id: event.labId ?? null,
+    vm_id: event.vmId ?? null,
+    kind: event.kind,
+    message: event.message,
+    data: event.data === undefined ? null : JSON.stringify(event.data),
+  };
+}
+
 /** Appends to the timeline. Events are never updated or deleted while their lab or VM exists. */
 export async function appendEvent(db: Db, event: EventInput): Promise<void> {
-  await db
-    .insertInto('events')
-    .values({
-      lab_id: event.labId ?? null,
-      vm_id: event.vmId ?? null,
-      kind: event.kind,
-      message: event.message,
-      data: event.data === undefined ? null : JSON.stringify(event.data),
-    })
-    .execute();
+  await db.insertInto('events').values(eventRow(event)).execute();
 }
 
 /** Events of a lab (with its VMs) or a VM, after `afterId`, oldest first. */
@@ -45,18 +46,7 @@ export async function listEvents(
 /** Appends many events in one statement (callers keep batches to a few hundred rows). */
 export async function appendEvents(db: Db, events: readonly EventInput[]): Promise<void> {
   if (events.length === 0) return;
-  await db
-    .insertInto('events')
-    .values(
-      events.map((event) => ({
-        lab_id: event.labId ?? null,
-        vm_id: event.vmId ?? null,
-        kind: event.kind,
-        message: event.message,
-        data: event.data === undefined ? null : JSON.stringify(event.data),
-      })),
-    )
-    .execute();
+  await db.insertInto('events').values(events.map(eventRow)).execute();
 }
 
 /**
