@@ -32,6 +32,8 @@ export interface Latencies {
   authFailureDelay: number;
   /** Period of the pvestatd cycle that refreshes `/cluster/resources` stats; 0 = always fresh. @defaultValue 10000 */
   resourcesLag: number;
+  /** Period of pve-firewall's update loop: a firewall change filters packets from the next compile. @defaultValue 10000 */
+  firewallUpdate: number;
   /** Timeout of a storage lock (vdisk alloc/clone/free). @defaultValue 10000 */
   storageLockTimeout: number;
   /** Timeout of the VM config flock for config updates and power actions. @defaultValue 10000 */
@@ -54,6 +56,7 @@ export const defaultLatencies: Latencies = {
   agentPingTimeout: 3000,
   authFailureDelay: 3000,
   resourcesLag: 10000,
+  firewallUpdate: 10000,
   storageLockTimeout: 10000,
   vmLockTimeout: 10000,
   cloneLockTimeout: 1000,

@@ -303,3 +303,19 @@ test('node firewall: index, options with PVE types, rules of the host', async ()
   const unknownNode = await sim.api('GET', '/nodes/pve09/firewall/rules', {}, root);
   assert.notEqual(unknownNode.status, 200);
 });
+
+test('the pve-firewall service: stopping it through the node services API takes the rules away until it starts', async () => {
+  const stop = await sim.api('POST', '/nodes/pve01/services/pve-firewall/stop', {}, root);
+  assert.match(String(stop.body?.data), /:srvstop:pve-firewall:root@pam:$/);
+  assert.equal(await sim.waitTask(stop.body?.data, root), 'OK');
+  const state = row(await sim.api('GET', '/nodes/pve01/services/pve-firewall/state', {}, root));
+  assert.deepEqual([state.state, state['active-state']], ['dead', 'inactive']);
+  assert.equal(sim.running.sim.firewall.runningOn('pve01'), false);
+  const start = await sim.api('POST', '/nodes/pve01/services/pve-firewall/start', {}, root);
+  assert.equal(await sim.waitTask(start.body?.data, root), 'OK');
+  assert.equal(sim.running.sim.firewall.runningOn('pve01'), true);
+  const denied = await sim.api('POST', '/nodes/pve01/services/pve-firewall/stop');
+  assert.equal(denied.status, 403);
+  const list = rows(await sim.api('GET', '/nodes/pve01/services', {}, root));
+  assert.ok(list.some((service) => service.service === 'pve-firewall' && service.state === 'running'));
+});

@@ -93,7 +93,11 @@ export const firewallClusterRoutes: Route[] = [
       const options = firewallState(ctx.sim.state).cluster.options;
       const set = writeOptions(ctx, options, clusterOptions);
       // `enable` above 1 is the GUI's anti-lockout step: stored as the time it was set.
-      if (typeof set.enable === 'number' && set.enable > 1) options.enable = Math.floor(Date.now() / 1000);
+      // Then pve-firewall updates at once instead of at its next cycle.
+      if (typeof set.enable === 'number' && set.enable > 1) {
+        options.enable = Math.floor(Date.now() / 1000);
+        ctx.sim.firewall.compileNow();
+      }
       return null;
     },
   },
