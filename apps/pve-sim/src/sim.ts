@@ -19,7 +19,6 @@
  *   sim.attachGuestDisk(vm, disk)  give a VM the disk record its guest machine keeps (vm.guest, see state/guest-disk.ts)
  *   sim.on('state-replaced', () => …)  the whole state was replaced (reset or load): re-read what you keep in it
  *   sim.verifyPassword(userid, password) → boolean (root@pam's password, for the host's SSH login)
- *   sim.firewall  pve-firewall: `active` compiled ruleset (refreshed every `firewallUpdate`), service state per node
  *   sim.state  the raw ClusterState (read it; change it only through dispatch)
  *
  * For operators and tests: setFaults(partial), reset(), replaceState(state), refreshResourceStats()
@@ -34,7 +33,6 @@ import { ApiError } from './errors';
 import { FaultInjector, type Faults } from './faults';
 import { type GuestView, guestView } from './guests';
 import { LockTable } from './locks';
-import { FirewallDaemon } from './network/firewall-daemon';
 import { resolveOptions, type SimulatorInput, type SimulatorOptions } from './options';
 import { SeededRandom } from './random';
 import { type Method, Paged, Router } from './router';
@@ -85,8 +83,6 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   /** Snapshot of `/cluster/resources` VM stats taken every pvestatd cycle. */
   resourceStats = new Map<number, { status: string; template: number; name: string }>();
   private cancelStatsCycle: (() => void) | undefined;
-  /** pve-firewall: the compiled ruleset guest traffic meets, refreshed every `firewallUpdate`. */
-  readonly firewall: FirewallDaemon;
 
   constructor(options: SimulatorInput = {}) {
     super();
@@ -98,8 +94,6 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     this.tasks = new TaskRunner(() => this.state, this.clock);
     this.tasks.shouldFail = (type) => this.faults.taskShouldFail(type);
     this.refreshResourceStats();
-    this.firewall = new FirewallDaemon(() => this.state, this.clock);
-    this.firewall.restart();
   }
 
   /** Runs one API call as an already authenticated caller. */
@@ -159,15 +153,19 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     return user?.enable === 1 && user.password !== undefined && user.password === password;
   }
 
-  /** Marks a VM running and schedules its guest boot and agent start. */
-  powerOn(vm: Vm): void {
+  /**
+   * Marks a VM running and schedules its guest boot and agent start. `resumed`: started from a
+   * snapshot's saved RAM, so there is no boot; the guest and its agent answer at once.
+   */
+  powerOn(vm: Vm, options: { resumed?: boolean } = {}): void {
     const now = Date.now();
     vm.status = 'running';
     vm.startedAt = now;
     vm.pid = this.state.nextPid++;
-    vm.bootedAt = now + this.clock.ms('boot');
-    if (agentEnabled(vm.config) && !this.faults.agentBlocked(vm.vmid)) vm.agentUpAt = now + this.clock.ms('agentStart');
-    else delete vm.agentUpAt;
+    vm.bootedAt = options.resumed ? now : now + this.clock.ms('boot');
+    if (agentEnabled(vm.config) && !this.faults.agentBlocked(vm.vmid)) {
+      vm.agentUpAt = options.resumed ? now : now + this.clock.ms('agentStart');
+    } else delete vm.agentUpAt;
     this.scheduleGuestUp(vm);
   }
 
@@ -239,7 +237,6 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
       else this.scheduleGuestUp(vm);
     }
     this.refreshResourceStats();
-    this.firewall.restart();
     this.emit('state-replaced');
   }
 

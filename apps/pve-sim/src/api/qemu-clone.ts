@@ -10,6 +10,7 @@ import { cloneVmFirewall } from '../network/firewall-config';
 import { requirePrivileges } from '../permissions';
 import type { HandlerContext, Route } from '../router';
 import type { Simulator } from '../sim';
+import { guestDiskForClone } from '../state/guest-disk';
 import type { Vm, VmConfig } from '../state/types';
 import { disksOf, netKeyPattern } from '../state/vm-config';
 import { allocateVolume, cloneVolume, convertToBase, freeVolumes, splitVolid } from '../storage';
@@ -27,6 +28,8 @@ interface ClonePlan {
   name: string;
   pool?: string;
   description?: string;
+  /** Clone the VM as it was at this snapshot (its disk contents). */
+  snapname?: string;
 }
 
 function checkClone(ctx: HandlerContext): ClonePlan {
@@ -65,6 +68,7 @@ function checkClone(ctx: HandlerContext): ClonePlan {
   if (params.storage) plan.storage = params.storage;
   if (params.pool) plan.pool = params.pool;
   if (params.description) plan.description = params.description;
+  if (params.snapname) plan.snapname = params.snapname;
   return plan;
 }
 
@@ -118,6 +122,13 @@ async function copyDisks(sim: Simulator, plan: ClonePlan, log: TaskLog): Promise
   return volumes;
 }
 
+/** The clone's disk holds what the source's held (now, or at `snapname`); its guest makes its own host key. */
+function inheritGuestDisk(plan: ClonePlan, target: Vm): void {
+  const disk = plan.snapname ? plan.source.snapshots[plan.snapname]?.guest : plan.source.guest;
+  if (disk) target.guest = guestDiskForClone(disk);
+  if (plan.source.importedFrom) target.importedFrom = plan.source.importedFrom;
+}
+
 async function cloneWorker(ctx: HandlerContext, plan: ClonePlan, log: TaskLog): Promise<void> {
   const { sim } = ctx;
   const lockTimeout = sim.clock.ms('cloneLockTimeout');
@@ -144,6 +155,7 @@ async function cloneWorker(ctx: HandlerContext, plan: ClonePlan, log: TaskLog): 
       cloneVmFirewall(sim.state, plan.source.vmid, plan.newid);
       const volumes = await copyDisks(sim, plan, log);
       target.config = clonedConfig(sim, plan, volumes);
+      inheritGuestDisk(plan, target);
       if (plan.pool) {
         target.pool = plan.pool;
         sim.state.pools[plan.pool]?.vmids.push(plan.newid);

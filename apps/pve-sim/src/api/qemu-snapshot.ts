@@ -1,9 +1,15 @@
-/** `/nodes/{node}/qemu/{vmid}/snapshot`: list, take, roll back and delete snapshots. */
+/**
+ * `/nodes/{node}/qemu/{vmid}/snapshot`: list, take, roll back and delete snapshots. A snapshot holds
+ * the config and the guest's disk contents (`vm.guest`), and with `vmstate=1` on a running VM its
+ * RAM: a rollback to it resumes the VM running with no boot; without RAM the VM is left stopped
+ * (or cold-booted with `start=1`).
+ */
 import { ApiError, fail } from '../errors';
 import { vmLockPath, withLock } from '../locks';
 import { requirePrivileges } from '../permissions';
 import type { HandlerContext, Route } from '../router';
-import type { Vm } from '../state/types';
+import { copyGuestDisk } from '../state/guest-disk';
+import type { Vm, VmSnapshot } from '../state/types';
 import { configDigest, typedConfig } from '../state/vm-config';
 import type { TaskLog } from '../tasks';
 import { p } from '../validate';
@@ -17,7 +23,7 @@ function listSnapshots({ sim, params, who }: HandlerContext) {
       name: snap.name,
       snaptime: snap.snaptime,
       description: snap.description,
-      vmstate: 0,
+      vmstate: snap.vmstate ?? 0,
     };
     if (snap.parent) item.parent = snap.parent;
     return item;
@@ -64,13 +70,17 @@ function takeSnapshot(ctx: HandlerContext) {
     if (vm.config.template === '1') fail("you can't take a snapshot if it's a template");
     const config = { ...vm.config };
     delete config.lock;
-    vm.snapshots[name] = {
+    const snap: VmSnapshot = {
       name,
       snaptime: Math.floor(Date.now() / 1000),
       description: params.description ?? '',
       config,
     };
-    if (vm.parent) vm.snapshots[name]!.parent = vm.parent;
+    if (vm.parent) snap.parent = vm.parent;
+    if (vm.guest) snap.guest = copyGuestDisk(vm.guest);
+    // PVE saves RAM only for a running VM; on a stopped one `vmstate` is ignored.
+    if (params.vmstate === '1' && vm.status === 'running') snap.vmstate = 1;
+    vm.snapshots[name] = snap;
     vm.parent = name;
   });
 }
@@ -85,7 +95,10 @@ function rollback(ctx: HandlerContext) {
     if (vm.status === 'running') sim.powerOff(vm);
     vm.config = { ...snap.config, lock: 'rollback' };
     vm.parent = snap.name;
-    if (params.start === '1') sim.powerOn(vm);
+    if (snap.guest) vm.guest = copyGuestDisk(snap.guest);
+    else delete vm.guest;
+    if (snap.vmstate) sim.powerOn(vm, { resumed: true });
+    else if (params.start === '1') sim.powerOn(vm);
   });
 }
 

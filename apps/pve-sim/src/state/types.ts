@@ -16,6 +16,8 @@ export interface VmSnapshot {
   config: VmConfig;
   /** The guest's disk contents when the snapshot was taken (absent if it had never booted). */
   guest?: GuestDisk;
+  /** 1 when the VM's RAM was saved too (`vmstate=1` on a running VM): a rollback resumes it running. */
+  vmstate?: 1;
 }
 
 export interface Vm {
