@@ -1,11 +1,12 @@
 /**
  * The guest agent's exec and file calls act inside the same simulated guest its SSH serves: what
- * one writes the other reads.
+ * one writes the other reads, and the host key file is the key the guest's SSH server presents.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createLogger } from '@glassdome/logger';
 import { freePort, waitFor } from '@glassdome/testkit';
+import { Client } from 'ssh2';
 import { sshExtension } from '../src/ssh/extension';
 import { generateEd25519 } from '../src/ssh/server/keys';
 import { cloneTemplate, startTestSim, type TestSim } from './helpers';
@@ -131,6 +132,29 @@ test('file-write and file-read share the filesystem the guest SSH session sees',
   assert.equal(fromSsh.content, 'from-ssh\n');
   const listing = await agentExec(['ls', '-l', '/etc/motd']);
   assert.match(String(listing['out-data']), /^-rw------- /, 'qemu-ga creates files 0600');
+});
+
+test("the host key file read through the agent is the key the guest's SSH server presents", async () => {
+  const file = data(await sim.api('GET', `${vm}/agent/file-read`, { file: '/etc/ssh/ssh_host_ed25519_key.pub' }));
+  const [type, blob] = String(file.content).trim().split(/\s+/);
+  assert.equal(type, 'ssh-ed25519');
+  const ip = sim.running.sim.guest(501)!.ip!;
+  const presented = await new Promise<Buffer>((resolve, reject) => {
+    const client = new Client();
+    client.on('error', () => undefined);
+    client.connect({
+      host: ip,
+      port: guestPort,
+      username: 'alice',
+      privateKey: alice.privateKey,
+      hostVerifier: (key: Buffer) => {
+        resolve(key);
+        return false;
+      },
+    });
+    setTimeout(() => reject(new Error('no host key seen')), 10_000).unref();
+  });
+  assert.equal(presented.toString('base64'), blob);
 });
 
 test('the agent index lists its commands and, as in qemu-server, takes any extra parameter', async () => {

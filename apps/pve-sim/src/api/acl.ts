@@ -114,7 +114,6 @@ export const aclRoutes: Route[] = [
       tokens: p.str,
       propagate: p.bool,
       delete: p.bool,
-      digest: p.str,
     },
     handler: updateAcl,
   },

@@ -26,7 +26,17 @@ function getConfig({ sim, params, who }: HandlerContext) {
   return { ...typedConfig(vm.config), digest: configDigest(vm.config) };
 }
 
-const updateOnly = new Set(['node', 'vmid', 'delete', 'revert', 'digest', 'skiplock', 'force', 'background_delay']);
+const updateOnly = new Set([
+  'node',
+  'vmid',
+  'delete',
+  'revert',
+  'digest',
+  'skiplock',
+  'force',
+  'background_delay',
+  'import-working-storage',
+]);
 
 /** Validates an update and returns a function that applies it under the VM's flock. */
 function prepareUpdate(ctx: HandlerContext): { vm: Vm; apply: (log: (line: string) => void) => Promise<void> } {
@@ -117,7 +127,11 @@ export const qemuConfigRoutes: Route[] = [
   {
     method: 'POST',
     path: '/nodes/{node}/qemu/{vmid}/config',
-    params: { ...updateParams, background_delay: { type: 'integer', optional: true, minimum: 1, maximum: 30 } },
+    params: {
+      ...updateParams,
+      background_delay: { type: 'integer', optional: true, minimum: 1, maximum: 30 },
+      'import-working-storage': { type: 'string', optional: true, format: 'pve-storage-id' },
+    },
     extraParams: configKeySpec,
     handler: postConfig,
   },

@@ -8,7 +8,7 @@ import type { Simulator } from '../sim';
 import type { Vm } from '../state/types';
 import { disksOf } from '../state/vm-config';
 import type { TaskLog } from '../tasks';
-import { p } from '../validate';
+import { type ParamSpecs, p } from '../validate';
 import { assertUnlocked, checkSkiplock, loadVm } from './vm-access';
 import { vmCurrentStatus } from './vm-status';
 
@@ -80,17 +80,35 @@ function powerAction(name: string) {
   };
 }
 
-const powerParams = {
-  node: p.node,
-  vmid: p.vmid,
-  skiplock: p.bool,
-  timeout: p.int,
-  forceStop: p.bool,
-  keepActive: p.bool,
-  'overrule-shutdown': p.bool,
-  machine: p.str,
-  'force-cpu': p.str,
-  migratedfrom: p.str,
+const timeout = { type: 'integer', optional: true, minimum: 0 } as const;
+const vm = { node: p.node, vmid: p.vmid };
+
+/** Each action's parameters as qemu-server 8 declares them (anything else is refused). */
+const powerParams: Record<string, ParamSpecs> = {
+  start: {
+    ...vm,
+    skiplock: p.bool,
+    timeout,
+    machine: p.str,
+    'force-cpu': p.str,
+    migratedfrom: { type: 'string', optional: true, format: 'pve-node' },
+    migration_network: p.str,
+    migration_type: { type: 'string', optional: true, enum: ['secure', 'insecure'] },
+    'nets-host-mtu': p.str,
+    stateuri: { type: 'string', optional: true, maxLength: 128 },
+    targetstorage: p.str,
+  },
+  stop: {
+    ...vm,
+    skiplock: p.bool,
+    timeout,
+    keepActive: p.bool,
+    'overrule-shutdown': p.bool,
+    migratedfrom: { type: 'string', optional: true, format: 'pve-node' },
+  },
+  shutdown: { ...vm, skiplock: p.bool, timeout, forceStop: p.bool, keepActive: p.bool },
+  reboot: { ...vm, timeout },
+  reset: { ...vm, skiplock: p.bool },
 };
 
 export const qemuPowerRoutes: Route[] = [
@@ -104,7 +122,7 @@ export const qemuPowerRoutes: Route[] = [
     (name): Route => ({
       method: 'POST',
       path: `/nodes/{node}/qemu/{vmid}/status/${name}`,
-      params: powerParams,
+      params: powerParams[name]!,
       handler: powerAction(name),
     }),
   ),

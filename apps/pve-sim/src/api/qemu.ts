@@ -41,6 +41,7 @@ const createOnly = new Set([
   'unique',
   'live-restore',
   'bwlimit',
+  'import-working-storage',
 ]);
 
 function createVm(ctx: HandlerContext) {
@@ -123,6 +124,7 @@ export const qemuRoutes: Route[] = [
       unique: p.bool,
       'live-restore': p.bool,
       bwlimit: p.int,
+      'import-working-storage': { type: 'string', optional: true, format: 'pve-storage-id' },
     },
     extraParams: configKeySpec,
     handler: createVm,

@@ -65,28 +65,72 @@ const fixedKeys: Record<string, ParamSpec> = {
   lock: str,
   startup: str,
   keyboard: str,
+  affinity: str,
+  'amd-sev': str,
+  arch: { ...str, enum: ['x86_64', 'aarch64'] },
+  audio0: str,
+  autostart: bool,
+  cdrom: str,
+  freeze: bool,
+  hugepages: { ...str, enum: ['any', '2', '1024'] },
+  ivshmem: str,
+  keephugepages: bool,
+  migrate_downtime: { type: 'number', optional: true, minimum: 0 },
+  migrate_speed: { ...int, minimum: 0 },
+  reboot: bool,
+  rng0: str,
+  smp: { ...int, minimum: 1 },
+  spice_enhancements: str,
+  startdate: { ...str, pattern: /(now|\d{4}-\d{1,2}-\d{1,2}(T\d{1,2}:\d{1,2}:\d{1,2})?)/ },
+  tdf: bool,
+  vmstatestorage: { ...str, format: 'pve-storage-id' },
+  watchdog: str,
+};
+
+/** How many of each numbered key qemu-server 8 has (`net0`…`net31`); a higher index is no key at all. */
+const familySizes: Record<string, number> = {
+  net: 32,
+  ipconfig: 32,
+  ide: 4,
+  sata: 6,
+  scsi: 31,
+  virtio: 16,
+  unused: 256,
+  serial: 4,
+  parallel: 3,
+  usb: 14,
+  hostpci: 16,
+  numa: 8,
+  virtiofs: 10,
 };
 
 /** The spec of a config key (fixed keys and the numbered families), or undefined if PVE has none. */
 export function configKeySpec(name: string): ParamSpec | undefined {
   if (fixedKeys[name]) return fixedKeys[name];
-  if (diskKeyPattern.test(name) || netKeyPattern.test(name) || /^(ipconfig|serial|unused|usb|hostpci)\d+$/.test(name)) {
-    return str;
-  }
-  return undefined;
+  if (name === 'efidisk0' || name === 'tpmstate0') return str;
+  const family = /^([a-z]+)(\d+)$/.exec(name);
+  if (!family || !familySizes[family[1]!] || Number(family[2]) >= familySizes[family[1]!]!) return undefined;
+  if (String(Number(family[2])) !== family[2]) return undefined;
+  if (family[1] === 'parallel') return { ...str, pattern: /\/dev\/parport\d+|\/dev\/usb\/lp\d+/ };
+  if (family[1] === 'serial') return { ...str, pattern: /(\/dev\/.+|socket)/ };
+  return str;
 }
 
+/** qemu-server's check_vm_modify_config_perm groups; keys in none of them are root's alone. */
 const privilegeGroups: Array<[RegExp, string[]]> = [
-  [/^(cores|sockets|vcpus|cpu|cpulimit|cpuunits|numa|affinity)$/, ['VM.Config.CPU']],
+  [/^(cores|cpu|cpulimit|cpuunits|numa|smp|sockets|vcpus|numa\d+)$/, ['VM.Config.CPU']],
   [/^(memory|balloon|shares)$/, ['VM.Config.Memory']],
   [
-    /^(scsihw|vga|machine|smbios1|bios|kvm|acpi|tablet|hotplug|keyboard|localtime|serial\d+|usb\d+)$/,
+    /^(acpi|hotplug|kvm|machine|scsihw|smbios1|tablet|vga|watchdog|audio0|rng0|serial\d+|usb\d+)$/,
     ['VM.Config.HWType'],
   ],
   [
-    /^(agent|name|onboot|ostype|description|template|tags|protection|startup|vmgenid|meta|boot|bootdisk)$/,
+    /^(agent|autostart|bios|description|keyboard|localtime|migrate_downtime|migrate_speed|name|onboot|ostype|protection|reboot|startdate|startup|tdf|template|tags)$/,
     ['VM.Config.Options'],
   ],
+  [/^freeze$/, ['VM.PowerMgmt']],
+  [/^(boot|bootdisk|vmstatestorage)$/, ['VM.Config.Disk']],
+  [/^cdrom$/, ['VM.Config.CDROM']],
   [/^net\d+$/, ['VM.Config.Network']],
   [
     /^(ciuser|cipassword|citype|ciupgrade|cicustom|sshkeys|nameserver|searchdomain|ipconfig\d+)$/,
