@@ -17,20 +17,35 @@ export {
 } from './graph/queries';
 export type { LabGraph, LabTask, LabTaskKind } from './graph/types';
 export { labSpecJsonSchema, vmRequestJsonSchema } from './json-schema';
+export * from './lifecycle/states';
 export { MAX_SPEC_TEXT_LENGTH, type SpecContentType } from './spec/decode';
 export { durationSeconds } from './spec/duration';
 export { instanceNames } from './spec/instances';
 export type { ParseResult, SpecIssue } from './spec/issues';
-export { type LabSpecInput, labSpecSchema } from './spec/lab-schema';
+export {
+  type LabSpecInput,
+  labSpecSchema,
+  MAX_EGRESS_ENTRIES,
+  MAX_RULE_PORTS,
+  MAX_SPEC_RULES,
+} from './spec/lab-schema';
 export { resourceName } from './spec/names';
 export { OS_NAMES, OS_PROFILES, type OsName, type OsProfile, osName } from './spec/os-profiles';
 export { type ParseLabSpecOptions, parseLabSpec } from './spec/parse';
+export {
+  EGRESS_ENTRY_PATTERN,
+  type EgressEntry,
+  formatPortSpec,
+  NEVER_EGRESS_RANGES,
+  PORT_SPEC_PATTERN,
+  type PortRange,
+  type PortSpec,
+  type Protocol,
+  parseEgressEntry,
+  parsePortSpec,
+} from './spec/policy';
 export { DEFAULT_QUOTAS, type Quotas } from './spec/quotas';
-export type { LabNetwork, LabSpec, LabVm, VmNetworkAttachment } from './spec/resolve';
-export { type LabTotals, labTotals } from './spec/totals';
-export { type CloudInit, cloudInit, type ProvisionStep, provisionStep } from './spec/vm-pieces';
-export { parseVmRequest, type VmRequest, type VmRequestInput, vmRequestSchema } from './spec/vm-request';
-export * from './lifecycle/states';
+export type { EgressPolicy, LabNetwork, LabRule, LabSpec, LabVm, VmNetworkAttachment } from './spec/resolve';
 export {
   parseStoredVmSpec,
   type StoredVmSpec,
@@ -38,3 +53,6 @@ export {
   storedVmSpec,
   storedVmSpecSchema,
 } from './spec/stored-vm-spec';
+export { type LabTotals, labTotals } from './spec/totals';
+export { type CloudInit, cloudInit, type ProvisionStep, provisionStep } from './spec/vm-pieces';
+export { parseVmRequest, type VmRequest, type VmRequestInput, vmRequestSchema } from './spec/vm-request';

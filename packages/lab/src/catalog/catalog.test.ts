@@ -57,8 +57,22 @@ test('JSON Schemas are generated from the zod schemas', () => {
     'copies',
     'onFailure',
     'networks',
+    'rules',
     'vms',
   ]);
+  const policy = labSpecJsonSchema() as {
+    properties: {
+      networks: { items: { properties: Record<string, { anyOf?: unknown[]; default?: unknown }> } };
+      rules: { items: { required: string[]; properties: { ports: { items: { pattern: string } } } } };
+    };
+  };
+  const network = policy.properties.networks.items.properties;
+  assert.equal(network.egress?.default, 'deny');
+  assert.equal(network.egress?.anyOf?.length, 2, 'egress: deny/allow or a list');
+  assert.equal(network.intra?.default, 'allow');
+  assert.ok(network.gateway);
+  assert.deepEqual(policy.properties.rules.items.required, ['from', 'to', 'ports']);
+  assert.match('tcp/8000-8100', new RegExp(policy.properties.rules.items.properties.ports.items.pattern));
   const vm = vmRequestJsonSchema() as { required: string[] };
   assert.deepEqual(vm.required, ['name', 'os']);
 });

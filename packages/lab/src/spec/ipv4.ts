@@ -59,14 +59,6 @@ export function overlaps(a: Ipv4Network, b: Ipv4Network): boolean {
   return a.base <= broadcastOf(b) && b.base <= broadcastOf(a);
 }
 
-/**
- * The first host address, which Glassdome reserves for the lab network's router; guests are given
- * the addresses after it.
- */
-export function gatewayOf(network: Ipv4Network): number {
-  return network.base + 1;
-}
-
 /** Addresses a guest may use: all but the network, broadcast and gateway addresses. */
 export function guestCapacity(network: Ipv4Network): number {
   return Math.max(0, networkSize(network) - 3);

@@ -14,16 +14,17 @@ function pathOf(path: readonly PropertyKey[]): (string | number)[] {
   return path.map((key) => (typeof key === 'number' ? key : String(key)));
 }
 
+/** Root-level problems that mean the input was not of a union branch's kind at all. */
+const NOT_THIS_BRANCH = new Set(['unrecognized_keys', 'invalid_type', 'invalid_value']);
+
 /**
  * A union failed: when exactly one branch got past the shape check (its input had that branch's
- * keys), that branch's own problems explain the failure better than "matches no branch".
+ * keys or type, and was not merely some other literal), that branch's own problems explain the
+ * failure better than "matches no branch".
  */
 function closestBranch(issue: z.core.$ZodIssueInvalidUnion): ZodIssue[] | undefined {
   const plausible = issue.errors.filter(
-    (branch) =>
-      !branch.some(
-        (inner) => inner.path.length === 0 && (inner.code === 'unrecognized_keys' || inner.code === 'invalid_type'),
-      ),
+    (branch) => !branch.some((inner) => inner.path.length === 0 && NOT_THIS_BRANCH.has(inner.code)),
   );
   return plausible.length === 1 ? plausible[0] : undefined;
 }

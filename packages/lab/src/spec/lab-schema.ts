@@ -3,6 +3,14 @@ import { DURATION_PATTERN } from './duration';
 import { parseCidr, parseIpv4 } from './ipv4';
 import { resourceName } from './names';
 import { osName } from './os-profiles';
+import {
+  EGRESS_ENTRY_PATTERN,
+  forbiddenEgressRange,
+  formatNetwork,
+  PORT_SPEC_PATTERN,
+  parseEgressEntry,
+  parsePortSpec,
+} from './policy';
 import { cloudInit, cpus, diskGiB, memoryMiB, provision, templateRef } from './vm-pieces';
 
 /** Most VM entries in one spec, before `count` and `copies` multiply them. */
@@ -13,6 +21,12 @@ export const MAX_SPEC_NETWORKS = 32;
 export const MAX_VM_NETWORKS = 8;
 /** Upper bound on `count` and `copies` whatever the quotas say, so a spec's size is always bounded. */
 export const MAX_MULTIPLIER = 100;
+/** Most entries in `rules`. */
+export const MAX_SPEC_RULES = 200;
+/** Most entries in one rule's `ports`. */
+export const MAX_RULE_PORTS = 32;
+/** Most entries in one network's egress list. */
+export const MAX_EGRESS_ENTRIES = 32;
 
 /** Smallest and largest lab network: /8 is far beyond any lab, /29 leaves 5 guest addresses. */
 export const CIDR_PREFIX_RANGE = { min: 8, max: 29 } as const;
@@ -36,29 +50,95 @@ const cidr = z
   })
   .describe('IPv4 network by its network address, /8 to /29, e.g. 10.10.0.0/24');
 
-export const labNetwork = z.strictObject({
-  name: resourceName,
-  cidr,
-  egress: z
-    .enum(['allow', 'deny'])
-    .default('deny')
-    .describe('allow: guests may reach destinations outside the lab; deny: they may not'),
-});
-
 const ipv4Address = z
   .string()
   .regex(/^\d{1,3}(\.\d{1,3}){3}$/, { message: 'must be an IPv4 address, e.g. 10.10.0.10', abort: true })
   .refine((value) => parseIpv4(value) !== undefined, 'must be an IPv4 address, e.g. 10.10.0.10');
 
+const egressEntry = z
+  .string()
+  .regex(new RegExp(EGRESS_ENTRY_PATTERN), {
+    message: 'must be [tcp/|udp/]ADDRESS[/PREFIX]:PORT[-PORT] or icmp/ADDRESS[/PREFIX], e.g. 203.0.113.5:443',
+    abort: true,
+  })
+  .superRefine((value, ctx) => {
+    const parsed = parseEgressEntry(value);
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', message: parsed.message });
+      return;
+    }
+    const forbidden = forbiddenEgressRange(parsed.value.network);
+    if (forbidden !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${formatNetwork(parsed.value.network)} lies in ${forbidden}, which egress never reaches (private, loopback, link-local and reserved ranges stay closed)`,
+      });
+    }
+  });
+
+/** `deny`, `allow`, or the destinations outside the lab that guests on the network may reach. */
+export const egressPolicy = z
+  .union(
+    [
+      z.enum(['allow', 'deny']),
+      z
+        .array(egressEntry)
+        .min(1, 'an empty list denies everything: write deny')
+        .max(MAX_EGRESS_ENTRIES, `at most ${MAX_EGRESS_ENTRIES} entries`),
+    ],
+    { error: 'must be allow, deny or a list of destinations such as 203.0.113.5:443' },
+  )
+  .describe(
+    'what guests on this network may reach outside the lab: deny, allow (anything but private, loopback, link-local and reserved ranges), or a list of [tcp/|udp/]ADDRESS[/PREFIX]:PORT[-PORT] and icmp/ADDRESS[/PREFIX]',
+  );
+
+export const labNetwork = z.strictObject({
+  name: resourceName,
+  cidr,
+  egress: egressPolicy.default('deny'),
+  gateway: ipv4Address
+    .optional()
+    .describe(
+      "the router's address on this network (a lab VM holding it routes); VMs route the lab's other networks through it",
+    ),
+  intra: z
+    .enum(['allow', 'deny'])
+    .default('allow')
+    .describe('allow: VMs on this network reach each other freely; deny: only as rules allow'),
+});
+
 /**
- * A VM's attachment to a lab network: a name (the address comes from DHCP), or {name, ip?} with an
- * optional static address (the long form is also what a resolved spec holds, so it parses again).
+ * A VM's attachment to a lab network: a name (Glassdome assigns the address, the same in every
+ * copy), or {name, ip?} with an optional static address (the long form is also what a resolved spec
+ * holds, so it parses again).
  */
 export const vmNetworkRef = z
   .union([resourceName, z.strictObject({ name: resourceName, ip: ipv4Address.optional() })], {
     error: 'must be a network name or {name, ip}',
   })
-  .describe('a declared network by name (address by DHCP), or {name, ip} with a static address');
+  .describe('a declared network by name (Glassdome assigns the address), or {name, ip} with a static address');
+
+const portSpec = z
+  .string()
+  .regex(new RegExp(PORT_SPEC_PATTERN), {
+    message: 'must be tcp/PORT, udp/PORT, tcp/LOW-HIGH, udp/LOW-HIGH or icmp',
+    abort: true,
+  })
+  .superRefine((value, ctx) => {
+    const parsed = parsePortSpec(value);
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.message });
+  });
+
+/** Traffic one network or VM may start towards another, beyond what the defaults allow. */
+export const labRule = z.strictObject({
+  from: resourceName.describe('a network or VM (entry name) of this lab that starts the traffic'),
+  to: resourceName.describe('a network or VM (entry name) of this lab the traffic goes to'),
+  ports: z
+    .array(portSpec)
+    .min(1, 'a rule needs at least one port')
+    .max(MAX_RULE_PORTS, `at most ${MAX_RULE_PORTS} entries`)
+    .describe('what is opened: tcp/PORT, udp/PORT, tcp/LOW-HIGH, udp/LOW-HIGH or icmp'),
+});
 
 export const labVm = z.strictObject({
   name: resourceName,
@@ -99,9 +179,16 @@ export const labSpecSchema = z.strictObject({
     .default('fail')
     .describe('fail: a definitive failure fails the lab; keep: the lab ends "degraded" with what succeeded'),
   networks: z.array(labNetwork).max(MAX_SPEC_NETWORKS).default([]),
+  rules: z
+    .array(labRule)
+    .max(MAX_SPEC_RULES, `at most ${MAX_SPEC_RULES} rules`)
+    .default([])
+    .describe('traffic allowed between networks and VMs; everything between networks not listed is dropped'),
   vms: z.array(labVm).min(1, 'a lab needs at least one VM').max(MAX_SPEC_VMS, `at most ${MAX_SPEC_VMS} VM entries`),
 });
 
 export type LabSpecInput = z.input<typeof labSpecSchema>;
 export type LabSpecParsed = z.output<typeof labSpecSchema>;
 export type LabVmParsed = z.output<typeof labVm>;
+export type LabNetworkParsed = z.output<typeof labNetwork>;
+export type LabRuleParsed = z.output<typeof labRule>;

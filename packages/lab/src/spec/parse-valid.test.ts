@@ -15,7 +15,8 @@ test('the design example parses, with defaults from the OS profiles', () => {
   const spec = parsed(DESIGN_EXAMPLE_YAML);
   assert.equal(spec.name, 'web-pentest-101');
   assert.equal(spec.ttlSeconds, 8 * 3600);
-  assert.deepEqual(spec.networks, [{ name: 'lan', cidr: '10.10.0.0/24', egress: 'deny' }]);
+  assert.deepEqual(spec.networks, [{ name: 'lan', cidr: '10.10.0.0/24', egress: 'deny', intra: 'allow' }]);
+  assert.deepEqual(spec.rules, []);
   const [target, attacker] = spec.vms;
   assert.deepEqual(target, {
     name: 'target',
@@ -35,7 +36,7 @@ test('the design example parses, with defaults from the OS profiles', () => {
   assert.deepEqual(attacker?.dependsOn, ['target']);
 });
 
-test('top-level defaults: ttl 8h, one copy, fail on failure, egress denied', () => {
+test('top-level defaults: ttl 8h, one copy, fail on failure, egress denied, open inside a network', () => {
   const spec = parsed({
     name: 'tiny',
     networks: [{ name: 'lan', cidr: '192.168.50.0/24' }],
@@ -45,6 +46,8 @@ test('top-level defaults: ttl 8h, one copy, fail on failure, egress denied', () 
   assert.equal(spec.copies, 1);
   assert.equal(spec.onFailure, 'fail');
   assert.equal(spec.networks[0]?.egress, 'deny');
+  assert.equal(spec.networks[0]?.intra, 'allow');
+  assert.equal(spec.networks[0]?.gateway, undefined);
   assert.equal(spec.vms[0]?.cloudInit.user, 'debian');
 });
 

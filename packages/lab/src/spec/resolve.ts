@@ -1,9 +1,9 @@
 import { durationSeconds } from './duration';
-import type { LabSpecParsed, LabVmParsed } from './lab-schema';
+import type { LabNetworkParsed, LabSpecParsed, LabVmParsed } from './lab-schema';
 import { defaultSizes, OS_PROFILES, type OsName } from './os-profiles';
 import { type CloudInit, type ProvisionStep, resolveCloudInit, type TemplateRef } from './vm-pieces';
 
-/** A VM's NIC on a lab network; without `ip` the guest takes an address by DHCP. */
+/** A VM's NIC on a lab network; without `ip`, Glassdome assigns one (`labAddressing`). */
 export interface VmNetworkAttachment {
   name: string;
   ip?: string;
@@ -25,10 +25,28 @@ export interface LabVm {
   dependsOn: string[];
 }
 
+/**
+ * What guests on a network may reach outside the lab: nothing, anything public, or the listed
+ * destinations (`[tcp/|udp/]ADDRESS[/PREFIX]:PORT[-PORT]`, `icmp/ADDRESS[/PREFIX]`; see
+ * `parseEgressEntry`).
+ */
+export type EgressPolicy = 'allow' | 'deny' | string[];
+
 export interface LabNetwork {
   name: string;
   cidr: string;
-  egress: 'allow' | 'deny';
+  egress: EgressPolicy;
+  /** The router's address on this network; a VM holding it statically is the lab's router there. */
+  gateway?: string;
+  /** Whether VMs on this network reach each other without a rule. */
+  intra: 'allow' | 'deny';
+}
+
+/** Traffic `from` (a network or VM entry) may start towards `to`, on `ports` (`tcp/80`, `icmp`, …). */
+export interface LabRule {
+  from: string;
+  to: string;
+  ports: string[];
 }
 
 /** A valid lab spec with every default applied. */
@@ -40,6 +58,8 @@ export interface LabSpec {
   copies: number;
   onFailure: 'fail' | 'keep';
   networks: LabNetwork[];
+  /** Traffic allowed beyond the defaults (inside a network: allowed; between networks: dropped). */
+  rules: LabRule[];
   vms: LabVm[];
 }
 
@@ -65,6 +85,17 @@ function resolveVm(vm: LabVmParsed): LabVm {
   return resolved;
 }
 
+function resolveNetwork(network: LabNetworkParsed): LabNetwork {
+  const resolved: LabNetwork = {
+    name: network.name,
+    cidr: network.cidr,
+    egress: Array.isArray(network.egress) ? [...new Set(network.egress)] : network.egress,
+    intra: network.intra,
+  };
+  if (network.gateway !== undefined) resolved.gateway = network.gateway;
+  return resolved;
+}
+
 /** Applies OS-profile defaults and normalises shorthand; only for specs that passed validation. */
 export function resolveLabSpec(spec: LabSpecParsed): LabSpec {
   const resolved: LabSpec = {
@@ -73,7 +104,8 @@ export function resolveLabSpec(spec: LabSpecParsed): LabSpec {
     ttlSeconds: durationSeconds(spec.ttl)!,
     copies: spec.copies,
     onFailure: spec.onFailure,
-    networks: spec.networks.map((network) => ({ ...network })),
+    networks: spec.networks.map(resolveNetwork),
+    rules: spec.rules.map((rule) => ({ from: rule.from, to: rule.to, ports: [...new Set(rule.ports)] })),
     vms: spec.vms.map(resolveVm),
   };
   if (spec.description !== undefined) resolved.description = spec.description;
