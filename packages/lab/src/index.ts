@@ -1,6 +1,7 @@
 /**
  * @glassdome/lab — the lab spec (schema, parsing, validation), its task graph (compilation,
- * readiness, critical path) and the built-in lab catalog. Pure: no I/O.
+ * readiness, critical path), its network side (addressing, the Proxmox firewall compiler, the
+ * reachability matrix) and the built-in lab catalog. Pure: no I/O.
  */
 export { LAB_CATALOG, type LabCatalogEntry, resolveCatalogTemplate } from './catalog';
 export { compileLabGraph, configureTaskId, networkTaskId, provisionTaskId } from './graph/compile';
@@ -18,6 +19,15 @@ export {
 export type { LabGraph, LabTask, LabTaskKind } from './graph/types';
 export { labSpecJsonSchema, vmRequestJsonSchema } from './json-schema';
 export * from './lifecycle/states';
+export {
+  ipconfigValue,
+  type LabAddressing,
+  type LabRoute,
+  labAddressing,
+  type NicAddressing,
+  routerAddressOf,
+  type VmAddressing,
+} from './network/addressing';
 export { MAX_SPEC_TEXT_LENGTH, type SpecContentType } from './spec/decode';
 export { durationSeconds } from './spec/duration';
 export { instanceNames } from './spec/instances';
