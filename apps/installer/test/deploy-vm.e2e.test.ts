@@ -18,6 +18,8 @@ test('POST /vms deploys a VM that ends ready, reachable with the user key and pr
     cloudInit: { user: 'trainee', sshKeys: [harness.userKey.publicKey], packages: ['nginx'] },
     provision: [
       { run: 'echo provisioned > /etc/glassdome-e2e' },
+      // A trailing comment once swallowed the "done" marker, so the item ran again on every resume.
+      { run: 'echo once >> /etc/glassdome-runs # counted' },
       { file: { path: '/etc/motd', content: 'welcome to the range\n', mode: '0644' } },
     ],
   });
@@ -50,6 +52,9 @@ test('POST /vms deploys a VM that ends ready, reachable with the user key and pr
     assert.equal(motd.stdout, 'welcome to the range\n');
     const marker = await ssh.exec(target, ['cat', '/etc/glassdome-e2e']);
     assert.equal(marker.stdout.trim(), 'provisioned');
+    // Every item (nginx, two commands, one file) left its marker after it succeeded.
+    const markers = await ssh.exec(target, ['ls', '/var/lib/glassdome/provision']);
+    assert.equal(markers.stdout.trim().split(/\s+/).filter((name) => !name.endsWith('.tmp')).length, 4, markers.stdout);
   } finally {
     ssh.close();
   }

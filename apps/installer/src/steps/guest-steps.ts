@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { OS_PROFILES } from '@glassdome/lab';
 import { PermanentError } from '@glassdome/queue';
-import type { SshTarget } from '@glassdome/ssh';
+import { quoteArg, type SshTarget } from '@glassdome/ssh';
 import type { InstallerContext } from '../context';
 import type { VmRow } from '../vm-record';
 import { loginUser } from '../vm-spec';
@@ -35,70 +36,89 @@ async function run(ctx: InstallerContext, target: SshTarget, argv: string[], wha
   return result;
 }
 
-/** Single-quotes a string for the shell scripts below (the SSH package quotes argv itself). */
-function sq(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
+interface ProvisionItem {
+  label: string;
+  /** The item's own work, as shell lines (run under `set -eu`). */
+  body: string;
+  /** File content the body copies from `$STAGED` into place. */
+  upload?: string;
 }
 
-/**
- * The post-configuration items of a VM, in order (packages, cloud-init runcmd, then provision
- * steps), each as one root shell script that does the work and then leaves its marker, so the work
- * and "it is done" are never split across two SSH round trips.
- */
-function provisionScripts(
-  vm: VmRow,
-  marker: (index: number) => string,
-  staging: string,
-): { label: string; script: string; upload?: string }[] {
+/** The post-configuration items of a VM, in order: packages, cloud-init runcmd, then provision steps. */
+function provisionItems(vm: VmRow): ProvisionItem[] {
   const spec = vm.spec;
-  const items: { label: string; script: string; upload?: string }[] = [];
-  const done = (index: number) => `mkdir -p ${markerDir} && echo done > ${marker(index)}`;
-  const packages = spec.cloudInit?.packages ?? [];
+  const items: ProvisionItem[] = [];
+  const packages = spec.cloudInit.packages;
   if (packages.length > 0) {
     if (!spec.os || OS_PROFILES[spec.os].packageManager !== 'apt') {
       throw new PermanentError(`no package manager known for ${spec.os ?? 'a custom template'}`);
     }
-    const list = packages.map(sq).join(' ');
     items.push({
       label: `install ${packages.join(' ')}`,
-      script: `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y ${list} && ${done(items.length)}`,
+      body: `apt-get update\nDEBIAN_FRONTEND=noninteractive apt-get install -y ${packages.map(quoteArg).join(' ')}`,
     });
   }
-  for (const command of spec.cloudInit?.runcmd ?? [])
-    items.push({ label: command, script: `${command} && ${done(items.length)}` });
-  for (const step of spec.provision ?? []) {
+  for (const command of spec.cloudInit.runcmd) items.push({ label: command, body: command });
+  for (const step of spec.provision) {
     if ('run' in step) {
-      items.push({ label: step.run, script: `${step.run} && ${done(items.length)}` });
+      items.push({ label: step.run, body: step.run });
     } else {
       const { path, content, mode } = step.file;
       const dir = path.replace(/\/[^/]*$/, '') || '/';
-      const chmod = mode ? ` && chmod ${sq(mode)} ${sq(path)}` : '';
-      items.push({
-        label: `write ${path}`,
-        upload: content,
-        script: `mkdir -p ${sq(dir)} && cp ${staging} ${sq(path)}${chmod} && rm -f ${staging} && ${done(items.length)}`,
-      });
+      const lines = [`mkdir -p ${quoteArg(dir)}`, `cp "$STAGED" ${quoteArg(path)}`];
+      if (mode) lines.push(`chmod ${quoteArg(mode)} ${quoteArg(path)}`);
+      items.push({ label: `write ${path}`, body: lines.join('\n'), upload: content });
     }
   }
   return items;
 }
 
 /**
+ * One item as a root script: its work under `set -eu` (any failing line stops it with that line's
+ * status), then — reached only when every line succeeded — its marker, written atomically (rename).
+ * The user's text sits on lines of its own, so a trailing `# comment` cannot swallow the marker.
+ */
+function itemScript(item: ProvisionItem, marker: string, staged: string): string {
+  return [
+    'set -eu',
+    `STAGED=${quoteArg(staged)}`,
+    item.body,
+    `mkdir -p ${markerDir}`,
+    `echo done > ${marker}.tmp`,
+    `mv -f ${marker}.tmp ${marker}`,
+    'rm -f "$STAGED"',
+    '',
+  ].join('\n');
+}
+
+/** Items are keyed by what they do: an item whose text changed is a new item, and one already done is skipped. */
+function itemKey(vm: VmRow, index: number, item: ProvisionItem): string {
+  const hash = createHash('sha256');
+  hash.update(`${vm.id}\0${index}\0${item.body}\0${item.upload ?? ''}`);
+  return hash.digest('hex').slice(0, 24);
+}
+
+/**
  * Waits for cloud-init, then runs each item once: an item's marker on the guest says it finished, so
- * a job resumed after a crash skips what already ran.
+ * a job resumed after a crash skips what already ran, and an item that was cut short runs again from
+ * its first line.
  */
 export async function postConfigure(ctx: InstallerContext, vm: VmRow) {
   const target = guestTarget(ctx, vm);
   await run(ctx, target, ['cloud-init', 'status', '--wait'], 'cloud-init status --wait');
-  const marker = (index: number) => `${markerDir}/${vm.id}-${index}`;
-  const staging = `/tmp/glassdome-upload-${vm.id}`;
-  const items = provisionScripts(vm, marker, staging);
+  const items = provisionItems(vm);
   let ran = 0;
   for (const [index, item] of items.entries()) {
-    const seen = await ctx.ssh.exec(target, ['sudo', 'test', '-e', marker(index)], { allowFailure: true });
+    const key = itemKey(vm, index, item);
+    const marker = `${markerDir}/${key}`;
+    const seen = await ctx.ssh.exec(target, ['sudo', 'test', '-e', marker], { allowFailure: true });
     if (seen.exitCode === 0) continue;
-    if (item.upload !== undefined) await ctx.ssh.upload(target, Buffer.from(item.upload), staging, 0o600);
-    await run(ctx, target, ['sudo', 'sh', '-c', item.script], item.label);
+    const script = `/tmp/glassdome-${key}.sh`;
+    const staged = `/tmp/glassdome-${key}.data`;
+    if (item.upload !== undefined) await ctx.ssh.upload(target, Buffer.from(item.upload), staged, 0o600);
+    await ctx.ssh.upload(target, Buffer.from(itemScript(item, marker, staged)), script, 0o600);
+    await run(ctx, target, ['sudo', 'sh', script], item.label);
+    await ctx.ssh.exec(target, ['rm', '-f', script], { allowFailure: true });
     ran++;
   }
   return { items: items.length, ran };
