@@ -19,11 +19,11 @@ async function resize(params: Record<string, string>) {
   assert.match(upid, /^UPID:pve01:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:resize:401:glassdome@pve!deploy:$/);
   const exitstatus = await sim.waitTask(upid);
   const log = await sim.api('GET', `/nodes/pve01/tasks/${encodeURIComponent(upid)}/log`);
-  return { exitstatus, log: (log.body?.data as Array<{ t: string }>).map((line) => line.t) };
+  return { exitstatus, log: (log.body!.data as Array<{ t: string }>).map((line) => line.t) };
 }
 
 async function scsi0() {
-  return ((await sim.api('GET', '/nodes/pve01/qemu/401/config')).body?.data as { scsi0: string }).scsi0;
+  return ((await sim.api('GET', '/nodes/pve01/qemu/401/config')).body!.data as { scsi0: string }).scsi0;
 }
 
 async function avail() {
