@@ -59,3 +59,40 @@ test('UPIDs are recognised by PVE pattern', () => {
   assert.ok(!isUpid('UPID:pve:1:2:3:qmclone:112:root@pam:'));
   assert.ok(!isUpid('nonsense'));
 });
+
+test('SDN, storage and network formats answer with their own complaint', () => {
+  const check = (value: string, spec: Parameters<typeof validateParams>[1][string]) =>
+    errorsOf(() => validateParams({ v: value }, { v: spec }))?.v;
+  const vnet = { type: 'string', format: 'pve-sdn-vnet-id' } as const;
+  assert.equal(check('gdab12cd', vnet), undefined);
+  assert.equal(
+    check('gdab12cde', vnet),
+    "invalid format - vnet ID 'gdab12cde' can't be more length than 8 characters\n",
+  );
+  assert.equal(check('1vnet', vnet), "invalid format - vnet ID '1vnet' contains illegal characters\n");
+  const subnet = { type: 'string', format: 'pve-sdn-subnet-id' } as const;
+  assert.equal(check('10.10.1.0/24', subnet), undefined);
+  assert.equal(check('gdlab-10.10.1.0-24', subnet), undefined);
+  assert.equal(check('10.10.1.0/33', subnet), 'invalid format - value does not look like a valid CIDR network\n');
+  const storage = { type: 'string', format: 'pve-storage-id' } as const;
+  assert.equal(check('local-lvm', storage), undefined);
+  assert.equal(check('-x', storage), "invalid format - storage ID '-x' contains illegal characters\n");
+  assert.equal(
+    check('10.0.0.256', { type: 'string', format: 'ip' }),
+    'invalid format - value does not look like a valid IP address\n',
+  );
+});
+
+test('a pattern must match the whole value', () => {
+  const size = { type: 'string', pattern: /\+?\d+(\.\d+)?[KMGT]?/ } as const;
+  assert.equal(
+    errorsOf(() => validateParams({ size: '+10G' }, { size })),
+    undefined,
+  );
+  assert.deepEqual(
+    errorsOf(() => validateParams({ size: '10GB' }, { size })),
+    {
+      size: 'value does not match the regex pattern',
+    },
+  );
+});
