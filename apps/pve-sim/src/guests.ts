@@ -1,7 +1,9 @@
 /** What the SSH side needs to know about a guest: who may log in, and at which address. */
 
+import { accessNic, dhcpLease, guestNics, type TopologyContext } from './network/topology';
+import { defaultBridge } from './state/defaults';
 import type { Vm, VmConfig } from './state/types';
-import { agentEnabled, netKeyPattern, parseNet, parseProperties } from './state/vm-config';
+import { agentEnabled, parseProperties } from './state/vm-config';
 
 export interface GuestView {
   vmid: number;
@@ -12,7 +14,7 @@ export interface GuestView {
   up: boolean;
   /** The guest agent answers (false until its boot delay has passed, or with the agentNeverUp fault). */
   agentUp: boolean;
-  /** The guest's IPv4 address: static from `ipconfig0`, else DHCP from the guest subnet. Set while up. */
+  /** The guest's management address (what its SSH listens on, see guestAddress). Set while up. */
   ip?: string;
   agentEnabled: boolean;
   ciuser?: string;
@@ -26,31 +28,25 @@ export interface GuestView {
   config: VmConfig;
 }
 
-function ipv4ToInt(ip: string): number {
-  return ip.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
-}
-
-function intToIpv4(value: number): string {
-  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join('.');
-}
+const noSdn: TopologyContext['sdn'] = { zones: {}, vnets: {} };
 
 /** The DHCP lease of a VM: subnet base + vmid (wrapped into the subnet, never the network or broadcast address). */
-export function dhcpAddress(subnet: string, vmid: number): { ip: string; prefix: number } {
-  const [base, bits] = subnet.split('/');
-  const prefix = Number(bits ?? 24);
-  const size = 2 ** (32 - prefix);
-  const offset = ((vmid - 1) % (size - 2)) + 1;
-  return { ip: intToIpv4(ipv4ToInt(base!) + offset), prefix };
-}
+export const dhcpAddress = dhcpLease;
 
-/** The address a VM's first NIC gets: its static `ipconfig0` address, else its DHCP lease. */
+/**
+ * The address Glassdome and the guest's SSH server use: the management NIC's (static
+ * `ipconfigN` or its lease), else, for a VM without a management NIC, its first NIC's.
+ */
 export function guestAddress(vm: Vm, subnet: string): { ip: string; prefix: number } {
+  const nics = guestNics(vm, { guestSubnet: subnet, sdn: noSdn, bridges: [defaultBridge] });
+  const access = accessNic(nics)?.address;
+  if (access) return { ip: access.ip, prefix: access.prefix };
   const ip = vm.config.ipconfig0 ? parseProperties(vm.config.ipconfig0, 'ip').ip : undefined;
   if (ip && ip !== 'dhcp' && ip.includes('/')) {
     const [address, bits] = ip.split('/');
     return { ip: address!, prefix: Number(bits) };
   }
-  return dhcpAddress(subnet, vm.vmid);
+  return dhcpLease(subnet, vm.vmid);
 }
 
 export function guestView(vm: Vm, subnet: string, now = Date.now()): GuestView {
@@ -79,7 +75,7 @@ export function guestView(vm: Vm, subnet: string, now = Date.now()): GuestView {
   return view;
 }
 
-/** The guest agent's `network-get-interfaces` result for a VM. */
+/** The guest agent's `network-get-interfaces` result for a VM: loopback, then every NIC in `netN` order. */
 export function agentInterfaces(vm: Vm, subnet: string): unknown[] {
   const lo = {
     name: 'lo',
@@ -99,38 +95,33 @@ export function agentInterfaces(vm: Vm, subnet: string): unknown[] {
       'tx-packets': 44,
     },
   };
-  const nics = Object.keys(vm.config)
-    .filter((key) => netKeyPattern.test(key))
-    .sort()
-    .map((key, index) => {
-      const mac = (parseNet(vm.config[key]!).mac ?? '00:00:00:00:00:00').toLowerCase();
-      const addresses: unknown[] = [];
-      if (index === 0) {
-        const { ip, prefix } = guestAddress(vm, subnet);
-        addresses.push({ 'ip-address-type': 'ipv4', 'ip-address': ip, prefix });
-      }
-      addresses.push({ 'ip-address-type': 'ipv6', 'ip-address': linkLocal(mac), prefix: 64 });
-      return {
-        name: `ens${18 + index}`,
-        'hardware-address': mac,
-        'ip-addresses': addresses,
-        statistics: {
-          'rx-bytes': 182312,
-          'rx-dropped': 0,
-          'rx-errs': 0,
-          'rx-packets': 1043,
-          'tx-bytes': 40211,
-          'tx-dropped': 0,
-          'tx-errs': 0,
-          'tx-packets': 388,
-        },
-      };
-    });
+  const nics = guestNics(vm, { guestSubnet: subnet, sdn: noSdn, bridges: [defaultBridge] }).map((nic) => {
+    const addresses: unknown[] = [];
+    if (nic.address) {
+      addresses.push({ 'ip-address-type': 'ipv4', 'ip-address': nic.address.ip, prefix: nic.address.prefix });
+    }
+    addresses.push({ 'ip-address-type': 'ipv6', 'ip-address': linkLocal(nic.mac), prefix: 64 });
+    return {
+      name: nic.name,
+      'hardware-address': nic.mac,
+      'ip-addresses': addresses,
+      statistics: {
+        'rx-bytes': 182312,
+        'rx-dropped': 0,
+        'rx-errs': 0,
+        'rx-packets': 1043,
+        'tx-bytes': 40211,
+        'tx-dropped': 0,
+        'tx-errs': 0,
+        'tx-packets': 388,
+      },
+    };
+  });
   return [lo, ...nics];
 }
 
 /** The EUI-64 link-local address of a MAC. */
-function linkLocal(mac: string): string {
+export function linkLocal(mac: string): string {
   const b = mac.split(':').map((x) => Number.parseInt(x, 16));
   const bytes = [b[0]! ^ 2, b[1]!, b[2]!, 0xff, 0xfe, b[3]!, b[4]!, b[5]!];
   const groups = [0, 2, 4, 6].map((i) => ((bytes[i]! << 8) | bytes[i + 1]!).toString(16));

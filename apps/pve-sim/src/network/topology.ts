@@ -1,0 +1,200 @@
+/**
+ * Where a VM's NICs are and what addresses its guest gives them: each `netN` sits on an L2
+ * segment (a bridge, a bridge VLAN, or an SDN VNet), takes its address from `ipconfigN` (static)
+ * or DHCP (served only on the management network: untagged on the default bridge, from the
+ * guest subnet as base + vmid, gateway base + 1), and the guest routes by its connected subnets,
+ * then by its default route (a static `gw=` first, as cloud-init's static routes carry no metric;
+ * else the DHCP lease's, metric 100).
+ *
+ * A VM with no NIC on the management network keeps the simulator's older single-NIC behaviour: its
+ * first NIC gets the guest-subnet address (static `ipconfig0`, else the lease) wherever it is
+ * attached, so such a VM stays reachable over SSH.
+ */
+import { defaultBridge } from '../state/defaults';
+import type { ClusterState, Vm } from '../state/types';
+import { netKeyPattern, parseNet, parseProperties } from '../state/vm-config';
+import { cidrContains, intToIp, ipToInt, networkOf, parseCidr } from './addresses';
+
+export interface NicAddress {
+  ip: string;
+  prefix: number;
+  /** From a DHCP lease (shown `dynamic` by `ip addr`). */
+  dynamic: boolean;
+}
+
+export interface GuestNic {
+  /** `net0`… */
+  netId: string;
+  index: number;
+  /** The guest's name for it: ens18 for net0, ens19 for net1… */
+  name: string;
+  /** Lower-case MAC. */
+  mac: string;
+  bridge: string;
+  tag?: number;
+  /** The L2 segment it is plugged into; undefined when its bridge/VNet does not exist or the link is down. */
+  segment?: string;
+  /** Untagged on the default bridge: the management network with DHCP and the uplink. */
+  management: boolean;
+  /** `firewall=1` in the NIC's config. */
+  firewall: boolean;
+  address?: NicAddress;
+  gateway?: string;
+}
+
+export interface TopologyContext {
+  /** The management network's DHCP range, e.g. 127.64.0.0/16. */
+  guestSubnet: string;
+  /** Applied SDN config: zones (type, bridge) and VNets (zone, tag). */
+  sdn: ClusterState['sdn'];
+  /** Names of the nodes' Linux bridges. */
+  bridges: string[];
+}
+
+export const managementSegment = defaultBridge;
+
+export function topologyContext(state: ClusterState, guestSubnet: string): TopologyContext {
+  return {
+    guestSubnet,
+    sdn: state.sdn,
+    bridges: [...new Set([defaultBridge, ...Object.values(state.bridges).map((bridge) => bridge.iface)])],
+  };
+}
+
+/** The guest's interface name of `netN` (PCI slot 18 + N on the first bus, then the bridge behind it). */
+export function nicName(index: number): string {
+  return index <= 5 ? `ens${18 + index}` : `enp1s${index - 5}`;
+}
+
+/** The segment of a NIC on `bridge` (a Linux bridge or an SDN VNet) with an optional VLAN tag. */
+export function segmentOf(bridge: string, tag: number | undefined, ctx: TopologyContext): string | undefined {
+  const vnet = ctx.sdn.vnets[bridge];
+  if (vnet) {
+    const zone = ctx.sdn.zones[vnet.zone] as { type: string; bridge?: string } | undefined;
+    // A VLAN zone only tags frames on its bridge: the VNet is that bridge's VLAN.
+    if (zone?.type === 'vlan' && zone.bridge) return vnet.tag ? `${zone.bridge}.${vnet.tag}` : zone.bridge;
+    return `vnet:${vnet.vnet}`;
+  }
+  if (!ctx.bridges.includes(bridge)) return undefined;
+  return tag ? `${bridge}.${tag}` : bridge;
+}
+
+/** The DHCP lease of a VM: subnet base + vmid (wrapped into the subnet, never the network or broadcast address). */
+export function dhcpLease(subnet: string, vmid: number): { ip: string; prefix: number } {
+  const [base, bits] = subnet.split('/');
+  const prefix = Number(bits ?? 24);
+  const size = 2 ** (32 - prefix);
+  const offset = ((vmid - 1) % (size - 2)) + 1;
+  return { ip: intToIp(ipToInt(base!) + offset), prefix };
+}
+
+/** The management network's router (DHCP server, DNS resolver, uplink): subnet base + 1. */
+export function managementGateway(subnet: string): string {
+  return intToIp(ipToInt(subnet.split('/')[0]!) + 1);
+}
+
+function staticAddress(ipconfig: string | undefined): { address?: NicAddress; gateway?: string; dhcp: boolean } {
+  if (!ipconfig) return { dhcp: false };
+  const props = parseProperties(ipconfig, 'ip');
+  const out: { address?: NicAddress; gateway?: string; dhcp: boolean } = { dhcp: props.ip === 'dhcp' };
+  const [ip, bits] = (props.ip ?? '').split('/');
+  if (ip && bits && parseCidr(`${ip}/${bits}`)) out.address = { ip, prefix: Number(bits), dynamic: false };
+  if (props.gw) out.gateway = props.gw;
+  return out;
+}
+
+/** Every NIC of a VM in `netN` order, with the address and gateway its guest configures. */
+export function guestNics(vm: Vm, ctx: TopologyContext): GuestNic[] {
+  const nics = Object.keys(vm.config)
+    .filter((key) => netKeyPattern.test(key))
+    .map((key) => ({ key, index: Number(key.slice(3)) }))
+    .sort((a, b) => a.index - b.index)
+    .map(({ key, index }): GuestNic => {
+      const value = vm.config[key]!;
+      const net = parseNet(value);
+      const props = parseProperties(value, 'model');
+      const tag = net.tag ? Number(net.tag) : undefined;
+      const bridge = net.bridge ?? '';
+      const nic: GuestNic = {
+        netId: key,
+        index,
+        name: nicName(index),
+        mac: (net.mac ?? '00:00:00:00:00:00').toLowerCase(),
+        bridge,
+        management: bridge === defaultBridge && tag === undefined,
+        firewall: props.firewall === '1',
+      };
+      if (tag !== undefined) nic.tag = tag;
+      const segment = props.link_down === '1' ? undefined : segmentOf(bridge, tag, ctx);
+      if (segment) nic.segment = segment;
+      return nic;
+    });
+  const legacy = !nics.some((nic) => nic.management) ? nics[0] : undefined;
+  for (const nic of nics) {
+    const configured = staticAddress(vm.config[`ipconfig${nic.index}`]);
+    const leased = nic.management || nic === legacy;
+    if (configured.address) nic.address = configured.address;
+    else if (leased && (configured.dhcp || !vm.config[`ipconfig${nic.index}`])) {
+      nic.address = { ...dhcpLease(ctx.guestSubnet, vm.vmid), dynamic: true };
+      nic.gateway = managementGateway(ctx.guestSubnet);
+    }
+    if (configured.gateway && nic.address && !nic.address.dynamic) nic.gateway = configured.gateway;
+  }
+  return nics;
+}
+
+/** The NIC Glassdome and the simulator's SSH reach a guest on: the management NIC, else the legacy first NIC. */
+export function accessNic(nics: GuestNic[]): GuestNic | undefined {
+  return (
+    nics.find((nic) => nic.management && nic.address) ?? (nics.some((nic) => nic.management) ? undefined : nics[0])
+  );
+}
+
+export interface GuestRoute {
+  /** `default` or a network such as 10.10.1.0/24. */
+  destination: string;
+  nic: GuestNic;
+  via?: string;
+  proto: 'kernel' | 'static' | 'dhcp';
+  metric?: number;
+}
+
+/** The guest's main routing table (as `ip route` lists it: default routes by metric, then networks). */
+export function routesOf(nics: GuestNic[]): GuestRoute[] {
+  const defaults: GuestRoute[] = [];
+  const networks: GuestRoute[] = [];
+  for (const nic of nics) {
+    const address = nic.address;
+    if (!address || !nic.segment) continue;
+    const metric = address.dynamic ? 100 : undefined;
+    networks.push({
+      destination: networkOf(address.ip, address.prefix),
+      nic,
+      proto: 'kernel',
+      ...(metric ? { metric } : {}),
+    });
+    // A gateway outside the NIC's subnet cannot be reached, so its route is not installed.
+    if (nic.gateway && cidrContains(parseCidr(`${address.ip}/${address.prefix}`)!, nic.gateway)) {
+      const proto = address.dynamic ? 'dhcp' : 'static';
+      defaults.push({ destination: 'default', nic, via: nic.gateway, proto, ...(metric ? { metric } : {}) });
+    }
+  }
+  defaults.sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0) || a.nic.index - b.nic.index);
+  networks.sort((a, b) => ipToInt(a.destination.split('/')[0]!) - ipToInt(b.destination.split('/')[0]!));
+  return [...defaults, ...networks];
+}
+
+/** The route a packet to `ip` takes: the longest connected prefix, else the first default route. */
+export function routeTo(nics: GuestNic[], ip: string): { nic: GuestNic; nextHop: string } | undefined {
+  const routes = routesOf(nics);
+  let best: GuestRoute | undefined;
+  for (const route of routes) {
+    if (route.destination === 'default') continue;
+    const cidr = parseCidr(route.destination)!;
+    if (!cidrContains(cidr, ip)) continue;
+    if (!best || cidr.prefix > parseCidr(best.destination)!.prefix) best = route;
+  }
+  if (best) return { nic: best.nic, nextHop: ip };
+  const fallback = routes.find((route) => route.destination === 'default');
+  return fallback ? { nic: fallback.nic, nextHop: fallback.via! } : undefined;
+}
