@@ -346,7 +346,8 @@ function deleteVnet(ctx: HandlerContext) {
 const views = { pending: p.bool, running: p.bool };
 const zoneId: ParamSpec = { type: 'string', format: 'pve-sdn-zone-id' };
 const vnetFields: ParamSpecs = {
-  alias: { type: 'string', optional: true, maxLength: 256, pattern: /[()\-_.\w\d\s]{0,256}/i },
+  // pve-network's own pattern, where `)-_` is a range (so `,`, `:`, `/`, `@` … pass too).
+  alias: { type: 'string', optional: true, maxLength: 256, pattern: /[()-_.\w\d\s]{0,256}/i },
   'isolate-ports': p.bool,
   tag: p.int,
   vlanaware: p.bool,
