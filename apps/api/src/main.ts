@@ -42,8 +42,12 @@ async function main(): Promise<void> {
   const db = createDb(env.DATABASE_URL);
   const applied = await migrateToLatest(db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'migrations applied');
-  if (env.GLASSDOME_ADMIN_KEY) await ensureAdminKey(db, env.GLASSDOME_ADMIN_KEY);
-  else logger.warn('GLASSDOME_ADMIN_KEY is not set: only keys created earlier can use the API');
+  if (env.GLASSDOME_ADMIN_KEY) {
+    const bootstrap = await ensureAdminKey(db, env.GLASSDOME_ADMIN_KEY);
+    if (bootstrap.revoked) logger.warn({ keyId: bootstrap.id }, 'GLASSDOME_ADMIN_KEY was revoked: the API refuses it');
+    else if (bootstrap.created)
+      logger.info({ keyId: bootstrap.id, replaced: bootstrap.replaced }, 'bootstrap admin key stored');
+  } else logger.warn('GLASSDOME_ADMIN_KEY is not set: only keys created earlier can use the API');
   const producer = await Producer.open(env.REDIS_URL, env.QUEUE_PREFIX);
   const api = createApp({
     db,

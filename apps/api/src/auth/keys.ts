@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type Db, findApiKeyByHash, insertApiKey } from '@glassdome/db';
+import { type Db, findApiKeyByHash, insertApiKey, listApiKeys, revokeApiKey } from '@glassdome/db';
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -31,9 +31,36 @@ export async function storeApiKey(db: Db, key: string, name: string, role: Role)
   return insertApiKey(db, { name, role, prefix: keyPrefix(key), keyHash: hashApiKey(key) });
 }
 
-/** Makes sure the bootstrap admin key from GLASSDOME_ADMIN_KEY exists (idempotent across restarts and replicas). */
-export async function ensureAdminKey(db: Db, key: string): Promise<string> {
-  return storeApiKey(db, key, 'bootstrap-admin', 'admin');
+/** The name the key from GLASSDOME_ADMIN_KEY is stored under. */
+export const BOOTSTRAP_KEY_NAME = 'bootstrap-admin';
+
+export interface AdminKeyBootstrap {
+  id: string;
+  /** False when the key was already stored (every restart after the first). */
+  created: boolean;
+  /** Live bootstrap keys of an earlier GLASSDOME_ADMIN_KEY, revoked now. */
+  replaced: number;
+  /** The key was revoked through the API earlier: it stays revoked, and the API does not accept it. */
+  revoked: boolean;
+}
+
+/**
+ * Makes GLASSDOME_ADMIN_KEY the one live bootstrap admin key: stored only if missing (so restarts and
+ * replicas never add a second), and a bootstrap key of an earlier value revoked, so that changing
+ * the variable replaces the key rather than adding one. A key revoked through the API stays revoked.
+ */
+export async function ensureAdminKey(db: Db, key: string): Promise<AdminKeyBootstrap> {
+  const before = new Set((await listApiKeys(db)).map((row) => row.id));
+  const id = await storeApiKey(db, key, BOOTSTRAP_KEY_NAME, 'admin');
+  const keys = await listApiKeys(db);
+  const earlier = keys.filter((row) => row.name === BOOTSTRAP_KEY_NAME && row.id !== id && !row.revoked_at);
+  for (const row of earlier) await revokeApiKey(db, row.id);
+  return {
+    id,
+    created: !before.has(id),
+    replaced: earlier.length,
+    revoked: Boolean(keys.find((row) => row.id === id)?.revoked_at),
+  };
 }
 
 export interface Principal {
