@@ -4,6 +4,40 @@
  * reachability matrix) and the built-in lab catalog. Pure: no I/O.
  */
 export { LAB_CATALOG, type LabCatalogEntry, resolveCatalogTemplate } from './catalog';
+export {
+  compileLabFirewall,
+  ipfilterSetName,
+  LAB_VM_FIREWALL_OPTIONS,
+  MANAGEMENT_IPSET,
+  NO_EGRESS_IPSET,
+} from './firewall/compile';
+export {
+  type FirewallContext,
+  FirewallContextError,
+  type ManagementAccess,
+} from './firewall/context';
+export { type FirewallReadBack, labFirewallDigest, vmFirewallDigest } from './firewall/digest';
+export {
+  evaluateFirewall,
+  type FirewallPacket,
+  type FirewallVerdict,
+  type FirewallView,
+} from './firewall/evaluate';
+export {
+  PVE_ADDRESS_MAX_LENGTH,
+  PVE_DPORT_MAX_NUMBERS,
+  PVE_GROUP_NAME,
+  PVE_IPSET_NAME,
+  pveRuleProblems,
+} from './firewall/limits';
+export type {
+  LabFirewall,
+  PveFirewallOptions,
+  PveFirewallRule,
+  PveIpset,
+  PveIpsetEntry,
+  VmFirewall,
+} from './firewall/types';
 export { compileLabGraph, configureTaskId, networkTaskId, provisionTaskId } from './graph/compile';
 export { type CriticalPath, criticalPath } from './graph/critical-path';
 export { describeCycle, findCycle } from './graph/cycle';
@@ -28,6 +62,7 @@ export {
   routerAddressOf,
   type VmAddressing,
 } from './network/addressing';
+export { type EgressAllowance, egressAllowance } from './network/egress';
 export { MAX_SPEC_TEXT_LENGTH, type SpecContentType } from './spec/decode';
 export { durationSeconds } from './spec/duration';
 export { instanceNames } from './spec/instances';
