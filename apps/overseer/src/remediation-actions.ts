@@ -2,7 +2,7 @@
  * What each remediation does. Every action re-checks its target first (the scan that asked for it
  * may be minutes old) and returns a one-line description of what it did, for the timeline.
  */
-import { findVmByVmid, getVm, setVmIp } from '@glassdome/db';
+import { findVmByVmid, getVm, setVmPlacement } from '@glassdome/db';
 import { loadLab, recloneLabVm, requestLabDestroy } from '@glassdome/lab-run';
 import { NotFoundError } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
@@ -52,7 +52,7 @@ const rebootVm: ActionFn = async (ctx, target) => {
 const rewaitAgent: ActionFn = async (ctx, target) => {
   const vm = await runnableVm(ctx, target.vmId);
   const { ip } = await ctx.pve.waitForAgentIp(vm.node, vm.vmid, { deadlineMs: TASK_DEADLINE_MS });
-  await setVmIp(ctx.db, vm.id, ip);
+  await setVmPlacement(ctx.db, vm.id, { ip });
   return `guest agent of VM ${vm.vmid} reported ${ip}`;
 };
 

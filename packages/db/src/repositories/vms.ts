@@ -183,7 +183,3 @@ export async function findVmByVmid(db: Db, vmid: number, notInStatuses: readonly
     .where('status', 'not in', [...notInStatuses])
     .executeTakeFirst();
 }
-
-export async function setVmIp(db: Db, vmId: string, ip: string | null): Promise<void> {
-  await db.updateTable('vms').set({ ip, updated_at: sql`now()` }).where('id', '=', vmId).execute();
-}
