@@ -63,6 +63,10 @@ export {
   type VmAddressing,
 } from './network/addressing';
 export { type EgressAllowance, egressAllowance } from './network/egress';
+export { type Expectation, expectEgress, expectLabTraffic, type ProbeReason } from './reachability/expectations';
+export { type OutsideTarget, type ReachabilityOptions, reachabilityMatrix } from './reachability/matrix';
+export { probeKey, type ReachabilityProbe } from './reachability/probes';
+export { type DeployedCopy, type DeployedLab, type WalkResult, walkProbe } from './reachability/walk';
 export { MAX_SPEC_TEXT_LENGTH, type SpecContentType } from './spec/decode';
 export { durationSeconds } from './spec/duration';
 export { instanceNames } from './spec/instances';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { baseSpec, type LooseSpec } from '../test-fixtures';
+import type { LooseSpec } from '../test-fixtures';
 import type { SpecIssue } from './issues';
 import { parseLabSpec } from './parse';
 import { formatPortSpec, parseEgressEntry, parsePortSpec } from './policy';

@@ -1,9 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { compileLabFirewall } from '../firewall/compile';
+import { pveRuleProblems } from '../firewall/limits';
 import { compileLabGraph } from '../graph/compile';
 import { readyAfter, rootTasks } from '../graph/queries';
+import { labAddressing } from '../network/addressing';
+import { reachabilityMatrix } from '../reachability/matrix';
 import { ED25519_KEY } from '../test-fixtures';
+import { overlaps, parseCidr } from './ipv4';
 import { OS_NAMES } from './os-profiles';
 import { parseLabSpec } from './parse';
 
@@ -102,6 +107,20 @@ const vmNames = fc.constantFrom('a', 'b', 'c', 'web', 'web-1', 'Bad_Name', '');
 const networkNames = fc.constantFrom('lan', 'dmz', 'wan', 'LAN');
 const address = fc.oneof(fc.ipV4(), fc.constantFrom('10.10.0.5', '10.10.0.1', '10.10.0.255', '10.10.0.05', 'x'));
 
+const portEntry = fc.oneof(
+  fc.constantFrom('tcp/80', 'udp/53', 'icmp', 'tcp/8000-8100', 'tcp/90-80', 'tcp/0', 'sctp/1', 'tcp/080', 80),
+  fc
+    .tuple(fc.constantFrom('tcp', 'udp'), fc.integer({ min: -1, max: 70000 }))
+    .map(([proto, port]) => `${proto}/${port}`),
+);
+const egressEntry = fc.oneof(
+  fc.constantFrom('203.0.113.5:443', 'udp/198.51.100.53:53', '0.0.0.0/0:80', 'icmp/203.0.113.0/24', '10.0.0.1:22'),
+  fc.constantFrom('203.0.113.5', 'icmp/1.2.3.4:8', 'example.com:443', '1.2.3.4/8:80', '203.0.113.5:9-8'),
+  fc
+    .tuple(fc.ipV4(), fc.integer({ min: 0, max: 33 }), fc.integer({ min: 0, max: 70000 }))
+    .map(([ip, prefix, port]) => `${ip}/${prefix}:${port}`),
+);
+
 const nearlyValidVm = fc.record(
   {
     name: vmNames,
@@ -148,9 +167,26 @@ const nearlyValidSpec = fc.record(
             fc.constantFrom('10.10.0.0/24', '10.10.0.0/16', '10.20.0.0/29', '10.10.0.5/24', 'x'),
             fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 40 })).map(([ip, prefix]) => `${ip}/${prefix}`),
           ),
-          egress: fc.constantFrom('allow', 'deny', 'sometimes'),
+          egress: fc.oneof(
+            fc.constantFrom('allow', 'deny', 'sometimes', []),
+            fc.array(egressEntry, { minLength: 1, maxLength: 3 }),
+          ),
+          gateway: address,
+          intra: fc.constantFrom('allow', 'deny', 'maybe'),
         },
         { requiredKeys: ['name', 'cidr'] },
+      ),
+      { maxLength: 3 },
+    ),
+    rules: fc.array(
+      fc.record(
+        {
+          from: fc.oneof(vmNames, networkNames),
+          to: fc.oneof(vmNames, networkNames),
+          ports: fc.array(portEntry, { maxLength: 3 }),
+          surprise: fc.anything({ maxDepth: 1 }),
+        },
+        { requiredKeys: ['from', 'to', 'ports'] },
       ),
       { maxLength: 3 },
     ),
@@ -165,7 +201,16 @@ test('spec-shaped input with mistakes anywhere: a result whose paths point into 
       const result = parseLabSpec(spec);
       assertWellFormed(result);
       assertPathsPointIntoInput(spec, result);
-      if (result.ok) assert.ok(compileLabGraph(result.spec).tasks.length > 0);
+      if (!result.ok) return;
+      // Whatever validation accepts, the network side can address, compile and probe.
+      assert.ok(compileLabGraph(result.spec).tasks.length > 0);
+      assert.ok(labAddressing(result.spec).vms.length > 0);
+      const context = { management: { sources: ['192.0.2.1'], guestCidr: '192.0.2.0/24' } };
+      const management = parseCidr(context.management.guestCidr)!;
+      if (result.spec.networks.some((network) => overlaps(parseCidr(network.cidr)!, management))) return;
+      const firewall = compileLabFirewall(result.spec, context);
+      assert.ok(firewall.vms.every((vm) => vm.rules.every((rule) => pveRuleProblems(rule).length === 0)));
+      reachabilityMatrix(result.spec);
     }),
     RUNS,
   );
