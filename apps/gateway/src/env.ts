@@ -11,6 +11,16 @@ export const gatewayEnv = z.object({
     .string()
     .regex(/^\d{1,4}-\d{1,4}$/, 'must be first-last, e.g. 100-3999')
     .default('100-3999'),
+  /**
+   * How lab networks are made: `sdn` = one VNet per lab network per copy in Glassdome's own SDN VLAN
+   * zone (applied with PUT /cluster/sdn); `vlan` = a leased tag on the VLAN-aware bridge, where SDN is absent.
+   */
+  NETWORK_MODE: z.enum(['sdn', 'vlan']).default('sdn'),
+  /** The SDN zone Glassdome owns (created on first use as a VLAN zone on PROXMOX_BRIDGE; at most 8 characters). */
+  SDN_ZONE: z
+    .string()
+    .regex(/^[a-z][a-z0-9]{1,7}$/, 'must be 2-8 lowercase letters and digits, starting with a letter')
+    .default('gdlab'),
   /** Where template builds download cloud images on the node. */
   TEMPLATE_IMAGE_DIR: z.string().default('/var/lib/vz/template/iso'),
   /** Queues this process consumes. */

@@ -1,30 +1,80 @@
-import { type Db, findNetworkLeaseTagOfOwner, insertNetworkLease, listLeasedNetworkTags } from '@glassdome/db';
-import { runLabTask } from '@glassdome/lab-run';
+/**
+ * Lab networks. Each network of each lab copy is its own layer-2 segment: a leased VLAN tag (picked at
+ * random from NETWORK_VLAN_RANGE), carried either by an SDN VNet of the zone Glassdome owns
+ * (NETWORK_MODE=sdn, the default) or directly on the VLAN-aware bridge (NETWORK_MODE=vlan). SDN
+ * objects are cluster-wide network plumbing, so the gateway writes them as root over SSH (`pvesh`),
+ * and grants the deploy token only SDN.Use on its zone, which VM NICs need. Copies may reuse CIDRs:
+ * nothing routes between segments, and no SDN subnet is declared (Glassdome assigns every address).
+ */
+import { type JsonValue, listNetworkLeases, PostgresVlanLeaseStore } from '@glassdome/db';
+import { markLabDestroyed, runLabTask } from '@glassdome/lab-run';
+import { parseVlanRange, VlanAllocator } from '@glassdome/proxmox';
 import type { JobContext } from '@glassdome/queue';
 import { PermanentError } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import type { GatewayContext } from './context';
+import { onNode, onNodeTolerating } from './node-shell';
 
-/**
- * Leases the lowest free VLAN tag of the range to `owner`; the same owner gets the same tag back, so
- * a retried task keeps its network. Two labs never share a tag (primary key on platform and tag).
- */
-export async function leaseVlan(db: Db, range: string, lease: { owner: string; labId: string; network: string }) {
-  const [first, last] = range.split('-').map(Number) as [number, number];
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const held = await findNetworkLeaseTagOfOwner(db, { platformId: DEFAULT_PLATFORM, owner: lease.owner });
-    if (held !== undefined) return held;
-    const taken = new Set(await listLeasedNetworkTags(db, DEFAULT_PLATFORM));
-    let tag = first;
-    while (taken.has(tag) && tag <= last) tag++;
-    if (tag > last) throw new PermanentError(`no free VLAN tag in ${range}`);
-    const row = { platformId: DEFAULT_PLATFORM, tag, owner: lease.owner, labId: lease.labId, network: lease.network };
-    if (await insertNetworkLease(db, row)) return tag;
-  }
-  throw new Error('VLAN lease contention: no tag after 20 tries');
+/** What a network task records: where the lab VMs' NICs go. */
+export interface LabNetworkDetail {
+  /** The bridge a NIC names: the VNet (sdn) or the uplink bridge (vlan). */
+  bridge: string;
+  /** The NIC's own tag: only in vlan mode (a VNet carries its tag itself). */
+  tag?: number;
+  vnet?: string;
+  zone?: string;
 }
 
-/** `network.create`: a lab network gets a VLAN tag of its own on the VLAN-aware bridge, checked to exist on the node. */
+function detail(value: LabNetworkDetail): JsonValue {
+  return { ...value };
+}
+
+/** A VNet id per tag, within PVE's 8 characters: `gd` + the tag in base 36. */
+export function vnetIdOf(tag: number): string {
+  return `gdv${tag.toString(36).padStart(3, '0')}`;
+}
+
+function allocator(ctx: GatewayContext): VlanAllocator {
+  return new VlanAllocator({
+    leases: new PostgresVlanLeaseStore(ctx.db),
+    range: parseVlanRange(ctx.env.NETWORK_VLAN_RANGE),
+  });
+}
+
+let zoneReady: Promise<void> | undefined;
+
+/** Glassdome's VLAN zone exists on the uplink bridge, and the deploy token may attach NICs to its VNets. */
+function ensureZone(ctx: GatewayContext): Promise<void> {
+  zoneReady ??= (async () => {
+    const zone = ctx.env.SDN_ZONE;
+    await onNodeTolerating(
+      ctx,
+      ['pvesh', 'create', '/cluster/sdn/zones', '--zone', zone, '--type', 'vlan', '--bridge', ctx.env.PROXMOX_BRIDGE],
+      /already defined|already exists/,
+    );
+    await onNode(ctx, [
+      'pveum',
+      'acl',
+      'modify',
+      `/sdn/zones/${zone}`,
+      '--roles',
+      'PVESDNUser',
+      '--tokens',
+      ctx.env.PROXMOX_TOKEN_ID,
+    ]);
+  })().catch((error: unknown) => {
+    zoneReady = undefined;
+    throw error;
+  });
+  return zoneReady;
+}
+
+/** Applies pending SDN changes (`PUT /cluster/sdn`, which reloads the network on every node). */
+async function applySdn(ctx: GatewayContext): Promise<void> {
+  await onNode(ctx, ['pvesh', 'set', '/cluster/sdn']);
+}
+
+/** `network.create`: one network of one lab copy. */
 export function createLabNetwork(ctx: GatewayContext, labId: string, taskId: string, context: JobContext) {
   return runLabTask(ctx, { labId, taskId, context }, async ({ task }) => {
     const bridge = ctx.env.PROXMOX_BRIDGE;
@@ -32,11 +82,54 @@ export function createLabNetwork(ctx: GatewayContext, labId: string, taskId: str
     const found = bridges.find((nic) => nic.iface === bridge);
     if (!found) throw new PermanentError(`bridge ${bridge} does not exist on ${ctx.env.PROXMOX_NODE}`);
     if (!found.vlanAware) throw new PermanentError(`bridge ${bridge} is not VLAN-aware: lab networks need tags`);
-    const tag = await leaseVlan(ctx.db, ctx.env.NETWORK_VLAN_RANGE, {
+    const tag = await allocator(ctx).allocateVlan({
+      platformId: DEFAULT_PLATFORM,
       owner: `${labId}:${taskId}`,
       labId,
       network: task.networkName!,
     });
-    return { bridge, tag };
+    if (ctx.env.NETWORK_MODE === 'vlan') return detail({ bridge, tag });
+    await ensureZone(ctx);
+    const vnet = vnetIdOf(tag);
+    await onNodeTolerating(
+      ctx,
+      [
+        'pvesh',
+        'create',
+        '/cluster/sdn/vnets',
+        '--vnet',
+        vnet,
+        '--zone',
+        ctx.env.SDN_ZONE,
+        '--tag',
+        String(tag),
+        '--alias',
+        `glassdome lab ${labId.slice(0, 8)} ${task.networkName} c${task.copy}`,
+      ],
+      /already defined|already exists/,
+    );
+    await applySdn(ctx);
+    return detail({ bridge: vnet, vnet, zone: ctx.env.SDN_ZONE, tag });
   });
+}
+
+/**
+ * `network.release`: after the installer removed a lab's VMs, its VNets are deleted (and the change
+ * applied), its tags released, and the lab marked destroyed. Idempotent.
+ */
+export async function releaseLabNetworks(ctx: GatewayContext, labId: string) {
+  const leases = await listNetworkLeases(ctx.db, { labId });
+  if (ctx.env.NETWORK_MODE === 'sdn' && leases.length > 0) {
+    for (const lease of leases) {
+      await onNodeTolerating(
+        ctx,
+        ['pvesh', 'delete', `/cluster/sdn/vnets/${vnetIdOf(lease.tag)}`],
+        /does not exist|not found|no such/i,
+      );
+    }
+    await applySdn(ctx);
+  }
+  await allocator(ctx).releaseLab(labId);
+  await markLabDestroyed(ctx.db, labId, `VMs removed, ${leases.length} network(s) released`);
+  return { labId, released: leases.length };
 }

@@ -59,10 +59,11 @@ export async function requestVmDestroy(db: Db, vmId: string, requestId?: string)
   });
 }
 
-/** Tear-down finished: every VM gone and every lease released. */
-export async function markLabDestroyed(db: Db, labId: string, vmCount: number): Promise<void> {
-  await moveLab(db, labId, 'destroyed', { error: null });
-  await appendEvent(db, { labId, kind: 'lab.destroyed', message: `destroyed ${vmCount} VMs and released leases` });
+/** Tear-down finished: every VM gone, every network removed and every lease released. */
+export async function markLabDestroyed(db: Db, labId: string, summary: string): Promise<void> {
+  if (await moveLab(db, labId, 'destroyed', { error: null })) {
+    await appendEvent(db, { labId, kind: 'lab.destroyed', message: `destroyed: ${summary}` });
+  }
 }
 
 /** Cancel: the lab and every VM still in flight become `cancelled`; running tasks stop at their next step. */

@@ -35,6 +35,11 @@ export interface WaitForAgentIpOptions {
    */
   pollMs?: number;
   node?: string;
+  /**
+   * Only the interface with this MAC address counts (e.g. the management NIC of a VM on several
+   * networks): its address is the one reported. Case-insensitive.
+   */
+  mac?: string;
 }
 
 /** Link-local, unspecified, multicast and broadcast addresses cannot be used to reach the guest. */
@@ -100,8 +105,9 @@ export class AgentApi {
         async () => {
           try {
             const interfaces = await this.interfaces(vmid, options.node);
-            const ip = firstGlobalIPv4(interfaces);
-            lastReason = 'no global IPv4 address yet';
+            const mac = options.mac?.toLowerCase();
+            const ip = firstGlobalIPv4(mac ? interfaces.filter((nic) => nic.mac === mac) : interfaces);
+            lastReason = options.mac ? `no global IPv4 address on ${options.mac} yet` : 'no global IPv4 address yet';
             return ip ? { ip, interfaces } : undefined;
           } catch (error) {
             if (!(error instanceof TransientError || error instanceof VmNotRunningError)) throw error;

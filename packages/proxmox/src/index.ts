@@ -37,6 +37,13 @@ export {
 export type { PollingPolicy, ProxmoxConfig, TicketAuth, TlsTrust, TokenAuth } from './config';
 export { decodeSshKeys, encodeParams, encodeSshKeys, type Params, type ParamValue } from './encoding';
 export * from './errors';
+export {
+  FirewallApi,
+  type FirewallIpsetInput,
+  type FirewallRuleInput,
+  type VmFirewallInput,
+  type VmFirewallState,
+} from './firewall';
 export { createProxmox, type Proxmox } from './proxmox';
 export { defaultRetryPolicy, type RetryPolicy } from './retry';
 export {

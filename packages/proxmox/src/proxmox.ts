@@ -3,6 +3,7 @@ import { AccessApi } from './access';
 import { AgentApi, type AgentIp, type WaitForAgentIpOptions } from './agent';
 import { ProxmoxClient } from './client';
 import { ClusterApi } from './cluster';
+import { FirewallApi } from './firewall';
 import type { ProxmoxConfig } from './config';
 import { TaskApi, type WaitForTaskOptions } from './tasks';
 import { VmApi } from './vms';
@@ -15,6 +16,7 @@ export interface Proxmox {
   agent: AgentApi;
   cluster: ClusterApi;
   access: AccessApi;
+  firewall: FirewallApi;
   /** `tasks.wait`: resolves with the exit status, throws TaskFailedError or DeadlineExceededError. */
   waitForTask(upid: string, options?: WaitForTaskOptions): Promise<string>;
   /** `agent.waitForIp` on `node`. */
@@ -34,6 +36,7 @@ export function createProxmox(config: ProxmoxConfig, logger?: Logger): Proxmox {
     agent,
     cluster: new ClusterApi(client),
     access: new AccessApi(client),
+    firewall: new FirewallApi(client),
     waitForTask: (upid, options) => tasks.wait(upid, options),
     waitForAgentIp: (node, vmid, options) => agent.waitForIp(vmid, { ...options, node }),
     close: () => client.close(),

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 /**
  * VLAN tags for lab networks. A tag is a lab network's own L2 segment on the VLAN-aware bridge (or the
  * tag of its SDN VNet), so two labs must never share one: the reservation is a lease in a shared store
@@ -69,7 +70,8 @@ export class VlanAllocator {
   }
 
   /**
-   * Leases the lowest free tag of the range to the owner; an owner that already holds one gets it back.
+   * Leases a free tag of the range, picked at random (so a lab's tag says nothing about another's), to
+   * the owner; an owner that already holds one gets it back.
    * Throws VlanExhaustedError (not retryable) when every tag of the range is leased.
    */
   async allocateVlan(lease: Omit<VlanLease, 'tag'>): Promise<number> {
@@ -77,10 +79,17 @@ export class VlanAllocator {
       const held = await this.#leases.findTag(lease);
       if (held !== undefined) return held;
       const taken = new Set(await this.#leases.listTags(lease.platformId));
+      const free =
+        this.range.max -
+        this.range.min +
+        1 -
+        [...taken].filter((t) => t >= this.range.min && t <= this.range.max).length;
+      if (free <= 0) throw new VlanExhaustedError(`no free VLAN tag in ${this.range.min}-${this.range.max}`);
+      let skip = randomInt(free);
       let tag = this.range.min;
-      while (taken.has(tag) && tag <= this.range.max) tag++;
-      if (tag > this.range.max) {
-        throw new VlanExhaustedError(`no free VLAN tag in ${this.range.min}-${this.range.max}`);
+      for (; tag <= this.range.max; tag++) {
+        if (taken.has(tag)) continue;
+        if (skip-- === 0) break;
       }
       if (await this.#leases.acquire({ ...lease, tag })) return tag;
     }

@@ -1,5 +1,5 @@
 /**
- * VLAN leases in Postgres: lowest free tag first, one tag per owner (a retry gets its own back), no tag
+ * VLAN leases in Postgres: a random free tag, one tag per owner (a retry gets its own back), no tag
  * shared under concurrent allocation, exhaustion as a non-retryable error, and a lab's tear-down
  * freeing its tags for the next lab.
  */
@@ -28,19 +28,22 @@ const allocator = (range: string) =>
 const labA = '00000000-0000-4000-8000-00000000000a';
 const labB = '00000000-0000-4000-8000-00000000000b';
 
-test('the lowest free tag goes first, and an owner asking again gets its own tag back', async () => {
-  const vlans = allocator('100-199');
+test('a free tag is picked at random (not guessable from another lab\'s), and an owner asking again gets its own back', async () => {
+  const vlans = allocator('100-3999');
   const first = await vlans.allocateVlan({ platformId: 'p1', owner: `${labA}:net-a`, labId: labA, network: 'a' });
   const second = await vlans.allocateVlan({ platformId: 'p1', owner: `${labA}:net-b`, labId: labA, network: 'b' });
-  assert.deepEqual([first, second], [100, 101]);
-  assert.equal(await vlans.allocateVlan({ platformId: 'p1', owner: `${labA}:net-a`, labId: labA, network: 'a' }), 100);
+  assert.notEqual(first, second);
+  for (const tag of [first, second]) assert.ok(tag >= 100 && tag <= 3999);
+  // Two tags in a row being neighbours, as lowest-first gave every time, is a 1-in-~2000 event.
+  assert.notDeepEqual([first, second], [100, 101]);
+  assert.equal(await vlans.allocateVlan({ platformId: 'p1', owner: `${labA}:net-a`, labId: labA, network: 'a' }), first);
   const rows = await listNetworkLeases(db, { labId: labA });
   assert.deepEqual(
-    rows.map((row) => [row.tag, row.owner, row.network]),
+    rows.map((row) => [row.tag, row.owner, row.network]).sort((x, y) => Number(x[0]) - Number(y[0])),
     [
-      [100, `${labA}:net-a`, 'a'],
-      [101, `${labA}:net-b`, 'b'],
-    ],
+      [first, `${labA}:net-a`, 'a'],
+      [second, `${labA}:net-b`, 'b'],
+    ].sort((x, y) => Number(x[0]) - Number(y[0])),
   );
 });
 
@@ -65,14 +68,17 @@ test('concurrent allocations never share a tag; a full range is a non-retryable 
   assert.equal(exhausted.retryable, false);
   assert.match(exhausted.message, /300-307/);
   // Another platform has its own tags.
-  assert.equal(await vlans.allocateVlan({ platformId: 'p3', owner: 'elsewhere', labId: null, network: null }), 300);
+  const elsewhere = await vlans.allocateVlan({ platformId: 'p3', owner: 'elsewhere', labId: null, network: null });
+  assert.ok(elsewhere >= 300 && elsewhere <= 307);
 });
 
 test("a lab's tear-down frees its tags for the next lab", async () => {
   const vlans = allocator('300-307');
   await vlans.releaseLab(labB);
   assert.deepEqual(await listNetworkLeases(db, { labId: labB }), []);
-  assert.equal(await vlans.allocateVlan({ platformId: 'p2', owner: 'next-lab', labId: labA, network: 'c' }), 300);
+  // The range was full; now the next lab gets one of the freed tags.
+  const next = await vlans.allocateVlan({ platformId: 'p2', owner: 'next-lab', labId: labA, network: 'c' });
+  assert.ok(next >= 300 && next <= 307);
 });
 
 test('a VLAN range that is not first-last within 1-4094 is refused with the value named', () => {

@@ -113,7 +113,16 @@ export const JOBS = {
     attempts: 4,
     backoffMs: 2_000,
     timeoutMs: 5 * 60_000,
-    description: "Lease a VLAN tag for one of a lab's networks and make sure its bridge carries it",
+    description:
+      "One network of one lab copy: a leased VLAN tag, as an SDN VNet of Glassdome's zone (or a tag on the bridge)",
+  }),
+  'network.release': job({
+    queue: 'network',
+    payload: z.object({ labId: id, requestId }),
+    attempts: 5,
+    backoffMs: 2_000,
+    timeoutMs: 5 * 60_000,
+    description: "Remove a torn-down lab's networks (SDN vnets), release their VLAN tags, and mark the lab destroyed",
   }),
   'template.create': job({
     queue: 'template',

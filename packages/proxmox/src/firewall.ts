@@ -1,0 +1,95 @@
+/**
+ * A VM's Proxmox firewall (`/nodes/{node}/qemu/{vmid}/firewall/…`): options, rules and IPSets, read
+ * back as PVE returns them and replaced as a whole. Rules are evaluated top-down; PVE inserts each
+ * created rule at position 0, so a list is written from its last rule to its first.
+ */
+import type { ProxmoxClient } from './client';
+import type { Params, ParamValue } from './encoding';
+
+export interface FirewallRuleInput {
+  type: 'in' | 'out' | 'group';
+  action: string;
+  enable?: 0 | 1;
+  iface?: string;
+  source?: string;
+  dest?: string;
+  proto?: string;
+  dport?: string;
+  sport?: string;
+  comment?: string;
+}
+
+export interface FirewallIpsetInput {
+  name: string;
+  comment?: string;
+  entries: readonly { cidr: string; nomatch?: 0 | 1; comment?: string }[];
+}
+
+/** What one VM's firewall holds, as written. */
+export interface VmFirewallInput {
+  options: Readonly<Record<string, ParamValue>>;
+  ipsets: readonly FirewallIpsetInput[];
+  rules: readonly FirewallRuleInput[];
+}
+
+/** What one VM's firewall holds, as read back. */
+export interface VmFirewallState {
+  options: Record<string, unknown>;
+  ipsets: { name: string; entries: { cidr: string; nomatch?: unknown }[] }[];
+  rules: Record<string, unknown>[];
+}
+
+export class FirewallApi {
+  constructor(private readonly client: ProxmoxClient) {}
+
+  #base(vmid: number, node?: string): string {
+    return `/nodes/${node ?? this.client.node}/qemu/${vmid}/firewall`;
+  }
+
+  async read(vmid: number, node?: string): Promise<VmFirewallState> {
+    const base = this.#base(vmid, node);
+    const [options, rules, sets] = await Promise.all([
+      this.client.get<Record<string, unknown>>(`${base}/options`),
+      this.client.get<Record<string, unknown>[]>(`${base}/rules`),
+      this.client.get<{ name: string }[]>(`${base}/ipset`),
+    ]);
+    const ipsets = await Promise.all(
+      sets.map(async (set) => ({
+        name: set.name,
+        entries: await this.client.get<{ cidr: string; nomatch?: unknown }[]>(
+          `${base}/ipset/${encodeURIComponent(set.name)}`,
+        ),
+      })),
+    );
+    return { options, rules: [...rules].sort((a, b) => Number(a.pos) - Number(b.pos)), ipsets };
+  }
+
+  /**
+   * Makes the VM's firewall exactly `wanted`: every existing rule and IPSet removed, the IPSets then
+   * the rules created (rules last-to-first, so they end in order), the options set last — so the
+   * firewall is switched on only once what it should enforce is in place.
+   */
+  async replace(vmid: number, wanted: VmFirewallInput, node?: string): Promise<void> {
+    const base = this.#base(vmid, node);
+    const current = await this.read(vmid, node);
+    for (let index = current.rules.length - 1; index >= 0; index--) {
+      await this.client.delete(`${base}/rules/${Number(current.rules[index]!.pos)}`);
+    }
+    for (const set of current.ipsets) {
+      for (const entry of set.entries) {
+        await this.client.delete(`${base}/ipset/${encodeURIComponent(set.name)}/${encodeURIComponent(entry.cidr)}`);
+      }
+      await this.client.delete(`${base}/ipset/${encodeURIComponent(set.name)}`);
+    }
+    for (const set of wanted.ipsets) {
+      await this.client.post(`${base}/ipset`, { name: set.name, comment: set.comment });
+      for (const entry of set.entries) {
+        await this.client.post(`${base}/ipset/${encodeURIComponent(set.name)}`, { ...entry } as Params);
+      }
+    }
+    for (const rule of [...wanted.rules].reverse()) {
+      await this.client.post(`${base}/rules`, { ...rule } as Params);
+    }
+    await this.client.put(`${base}/options`, { ...wanted.options });
+  }
+}
