@@ -30,6 +30,24 @@ samba-tool group addmembers "Domain Admins" carol
 samba-tool user create svc-sql --random-password
 samba-tool spn add MSSQLSvc/db.corp.lab:1433 svc-sql`;
 
+// What a domain member needs from its DC: DNS, Kerberos (and password changes), the RPC endpoint
+// mapper and its dynamic range, LDAP and LDAPS, SMB (SYSVOL, netlogon) and the global catalog.
+const domainServices = [
+  'tcp/53',
+  'udp/53',
+  'tcp/88',
+  'udp/88',
+  'tcp/135',
+  'tcp/389',
+  'udp/389',
+  'tcp/445',
+  'tcp/464',
+  'udp/464',
+  'tcp/636',
+  'tcp/3268-3269',
+  'tcp/49152-65535',
+];
+
 export const activeDirectory: LabCatalogEntry = {
   id: 'ad-basics',
   title: 'Active Directory basics',
@@ -40,7 +58,9 @@ export const activeDirectory: LabCatalogEntry = {
     description: 'Samba AD domain CORP.LAB: enumeration, Kerberos and SPN exercises.',
     ttl: '8h',
     onFailure: 'fail',
-    networks: [{ name: 'corp', cidr: '10.20.0.0/24', egress: 'deny' }],
+    // Hosts on corp reach the DC's domain services and nothing else of each other.
+    networks: [{ name: 'corp', cidr: '10.20.0.0/24', egress: 'deny', intra: 'deny' }],
+    rules: [{ from: 'corp', to: 'dc', ports: domainServices }],
     vms: [
       {
         name: 'dc',

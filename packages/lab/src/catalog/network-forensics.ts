@@ -69,10 +69,13 @@ export const networkForensics: LabCatalogEntry = {
     description: 'Inline sensor between a client and a server network, with full-packet capture.',
     ttl: '8h',
     onFailure: 'keep',
+    // The sensor holds both gateways, so every packet between the two networks crosses it; the only
+    // traffic allowed across is the workstations' HTTP to the web server.
     networks: [
-      { name: 'clients', cidr: '10.30.0.0/24', egress: 'deny' },
-      { name: 'servers', cidr: '10.31.0.0/24', egress: 'deny' },
+      { name: 'clients', cidr: '10.30.0.0/24', egress: 'deny', gateway: sensorClients },
+      { name: 'servers', cidr: '10.31.0.0/24', egress: 'deny', gateway: sensorServers },
     ],
+    rules: [{ from: 'clients', to: 'web', ports: ['tcp/80'] }],
     vms: [
       {
         name: 'sensor',
