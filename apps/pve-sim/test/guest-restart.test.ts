@@ -174,3 +174,36 @@ test('guests keep their host keys, files, packages and services across a restart
     await second.stop();
   }
 });
+
+test('POST /_sim/load while running brings the guests back to the saved disks, keeping their host keys', async () => {
+  const guestPort = await freePort();
+  const running = await start(guestPort);
+  const admin = (path: string) =>
+    fetch(`${running.adminUrl}${path}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${running.info.adminSecret}`, 'Content-Type': 'application/json' },
+      body: '{}',
+    }).then((response) => assert.equal(response.status, 200));
+  try {
+    // The state file holds VMs 201 and 202 from the test above.
+    const key = hostKeyOf(running.sim, 201);
+    const before = await login(running.sim, 201, guestPort, key);
+    assert.equal((await exec(before, 'echo saved > /home/alice/load.txt')).code, 0);
+    before.end();
+    await admin('/save');
+    const changed = await login(running.sim, 201, guestPort, key);
+    assert.equal((await exec(changed, 'echo unsaved > /home/alice/load.txt && touch /home/alice/extra')).code, 0);
+    changed.end();
+
+    await admin('/load');
+    const after = await login(running.sim, 201, guestPort, key);
+    try {
+      const result = await exec(after, 'cat /home/alice/load.txt; test -e /home/alice/extra || echo extra-gone');
+      assert.equal(result.stdout, 'saved\nextra-gone\n');
+    } finally {
+      after.end();
+    }
+  } finally {
+    await running.stop();
+  }
+});
