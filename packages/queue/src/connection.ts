@@ -1,4 +1,58 @@
+import { createLogger, type Logger } from '@glassdome/logger';
 import { Redis, type RedisOptions } from 'ioredis';
+
+/** Used when a caller passes no logger: connection errors are still reported, once per outage. */
+let fallbackLogger: Logger | undefined;
+function defaultLogger(): Logger {
+  fallbackLogger ??= createLogger({ name: 'redis', format: 'json' });
+  return fallbackLogger;
+}
+
+/** How long an error reporter stays quiet after a line, counting what it swallowed meanwhile. */
+const REPORT_QUIET_MS = 30_000;
+
+/**
+ * An `error` listener for a Redis connection or a BullMQ queue, worker or flow producer. Without one,
+ * node crashes (ioredis) or BullMQ prints multi-line stacks on every failed command of an outage; this
+ * writes one structured warning (code and message, no stack) and then at most one more per 30 s,
+ * counting the errors it did not repeat. `ended()` logs that the connection is back.
+ */
+export function redisErrorReporter(logger: Logger | undefined, fields: Record<string, unknown>) {
+  const log = logger ?? defaultLogger();
+  let quietUntil = 0;
+  let swallowed = 0;
+  let failing = false;
+  const report = (error: unknown) => {
+    failing = true;
+    const now = Date.now();
+    if (now < quietUntil) {
+      swallowed += 1;
+      return;
+    }
+    const err = error as { code?: unknown; message?: unknown; name?: unknown };
+    log.warn(
+      {
+        ...fields,
+        code: typeof err?.code === 'string' ? err.code : undefined,
+        error: typeof err?.message === 'string' ? err.message.split('\n')[0] : String(error),
+        ...(swallowed > 0 ? { repeated: swallowed } : {}),
+      },
+      'Redis connection error',
+    );
+    swallowed = 0;
+    quietUntil = now + REPORT_QUIET_MS;
+  };
+  return Object.assign(report, {
+    /** The connection works again. */
+    ended() {
+      if (!failing) return;
+      failing = false;
+      quietUntil = 0;
+      swallowed = 0;
+      log.info(fields, 'Redis connection ready again');
+    },
+  });
+}
 
 /**
  * `producer`: the API's connection. Commands fail fast while Redis is down (no offline queue, one
@@ -7,7 +61,7 @@ import { Redis, type RedisOptions } from 'ioredis';
  */
 export type RedisRole = 'producer' | 'worker';
 
-export function createRedis(url: string, role: RedisRole, extra: RedisOptions = {}): Redis {
+export function createRedis(url: string, role: RedisRole, extra: RedisOptions = {}, logger?: Logger): Redis {
   const common: RedisOptions = {
     connectTimeout: 3_000,
     // Reconnect forever with a capped backoff: processes outlive Redis restarts.
@@ -19,8 +73,11 @@ export function createRedis(url: string, role: RedisRole, extra: RedisOptions = 
       ? { ...common, maxRetriesPerRequest: 1, enableOfflineQueue: false }
       : { ...common, maxRetriesPerRequest: null, enableReadyCheck: true };
   const redis = new Redis(url, options);
-  // Connection errors surface through the commands that fail; an unhandled 'error' must not crash us.
-  redis.on('error', () => {});
+  // Commands that fail carry the error to their callers; the connection's own errors are logged once
+  // per outage (an unhandled 'error' would also crash the process).
+  const reporter = redisErrorReporter(logger, { redis: describeRedisUrl(url), role });
+  redis.on('error', reporter);
+  redis.on('ready', () => reporter.ended());
   return redis;
 }
 

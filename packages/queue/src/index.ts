@@ -5,10 +5,12 @@ export {
   describeRedisUrl,
   type RedisRole,
   RedisUnavailableError,
+  redisErrorReporter,
   waitForRedis,
 } from './connection';
 export { type EnqueueIntent, jobIntent, parseIntent, sendIntents } from './intent';
 export { addLabTasks, type FailurePolicy, type LabFlowTask, labJobId, startLabFlow } from './lab-flow';
+export { isBackingServiceOutage } from './outage';
 export { jobOptions, Producer } from './producer';
 export {
   closeOnSignals,
@@ -16,9 +18,11 @@ export {
   isFinalAttempt,
   type JobContext,
   type JobHandler,
+  JobLockLostError,
   JobTimeoutError,
   PermanentError,
   startWorkers,
   type WorkerGroup,
   type WorkerGroupOptions,
+  WorkerShutdownError,
 } from './worker';

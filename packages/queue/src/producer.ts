@@ -1,7 +1,8 @@
+import type { Logger } from '@glassdome/logger';
 import { FlowProducer, type JobsOptions, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JOBS, type JobName, type JobPayload, parsePayload, QUEUES, type QueueName } from './catalog';
-import { createRedis, waitForRedis } from './connection';
+import { createRedis, redisErrorReporter, waitForRedis } from './connection';
 
 /** The retry and retention options a job gets from its catalog entry. */
 export function jobOptions(name: JobName, extra: JobsOptions = {}): JobsOptions {
@@ -27,23 +28,33 @@ export class Producer {
   constructor(
     readonly connection: Redis,
     readonly prefix: string,
+    logger?: Logger,
   ) {
+    // One reporter for the queues and the flow producer: they share the connection, so an outage is
+    // one line, not one per queue.
+    const reportError = redisErrorReporter(logger, { source: 'producer' });
+    connection.on('ready', () => reportError.ended());
     this.queues = Object.fromEntries(
-      Object.values(QUEUES).map((name) => [name, new Queue(name, { connection, prefix, skipWaitingForReady: true })]),
+      Object.values(QUEUES).map((name) => {
+        const queue = new Queue(name, { connection, prefix, skipWaitingForReady: true });
+        queue.on('error', reportError);
+        return [name, queue];
+      }),
     ) as Record<QueueName, Queue>;
     this.flows = new FlowProducer({ connection, prefix });
+    this.flows.on('error', reportError);
   }
 
   /** Connects a fail-fast producer connection, waits until it is ready, then builds the queues. */
-  static async open(url: string, prefix: string, timeoutMs = 5_000): Promise<Producer> {
-    const connection = createRedis(url, 'producer');
+  static async open(url: string, prefix: string, timeoutMs = 5_000, logger?: Logger): Promise<Producer> {
+    const connection = createRedis(url, 'producer', {}, logger);
     try {
       await waitForRedis(connection, url, timeoutMs);
     } catch (error) {
       connection.disconnect();
       throw error;
     }
-    return new Producer(connection, prefix);
+    return new Producer(connection, prefix, logger);
   }
 
   /** Adds one job. With `jobId` set, a second add of the same id is a no-op (BullMQ dedupes by id). */
