@@ -25,8 +25,8 @@ async function qm(command: string): Promise<string> {
   return result.stdout;
 }
 
-async function boot(vmid: number, from = 9000, cloneOptions = ''): Promise<void> {
-  await qm(`clone ${from} ${vmid} --name box-${vmid} ${cloneOptions}`);
+async function boot(vmid: number, from = 9000, cloneOptions = '', name = `box-${vmid}`): Promise<void> {
+  await qm(`clone ${from} ${vmid} --name ${name} ${cloneOptions}`);
   await qm(`set ${vmid} --ciuser alice --sshkeys /root/alice.pub`);
   await qm(`start ${vmid}`);
   await harness.guestUp(vmid);
@@ -134,6 +134,9 @@ test("clones start from their template's filesystem, or a snapshot's, with a hos
     '#!/bin/sh\nStatus: install ok installed\n',
   );
   assert.notEqual(hostKeyOf(311), templateKey, 'a clone makes its own host key');
+  // As for a fresh disk, a clone's own name decides its OS at its first boot.
+  await boot(313, 310, '', 'kali-313');
+  assert.match(await run(313, 'grep ^ID= /etc/os-release; cat /opt/tools/scan.sh'), /^ID=kali\n#!\/bin\/sh\n$/);
 
   await boot(312, 301, '--snapname initial');
   assert.equal(

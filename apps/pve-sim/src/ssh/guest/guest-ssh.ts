@@ -137,8 +137,11 @@ export class GuestSshManager {
     const vm = sim.state.vms[guest.vmid];
     const existing = this.machines.get(guest.vmid);
     if (existing && vm?.guest && existing.disk === vm.guest) return existing;
-    const saved = vm?.guest ? guestOsProfiles[vm.guest.os as GuestOsId] : undefined;
+    // A disk that has booted keeps its OS; at a first boot (a clone's inherited disk included) the
+    // OS is read from the VM itself first, as for a fresh disk.
+    const saved = vm?.guest?.hostKey ? guestOsProfiles[vm.guest.os as GuestOsId] : undefined;
     const os = saved ?? detectGuestOs(sim, guest.vmid, (vmid) => this.options.provenance.sourceOf(vmid));
+    if (vm?.guest && !saved) vm.guest.os = os.id;
     const user = guest.ciuser ?? defaultUser[os.id];
     const hostname = guest.name.replace(/[^A-Za-z0-9.-]/g, '-');
     const machine = new GuestMachine(
