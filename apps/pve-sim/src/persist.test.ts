@@ -109,3 +109,15 @@ test('the admin dump redacts host private keys', () => {
   assert.ok(text.includes('ssh-ed25519 AAAA'));
   sim.stop();
 });
+
+test('saves racing each other (an admin save during the one at SIGTERM) all succeed and leave a whole file', async () => {
+  const sim = new Simulator({ timeScale: 0.01 });
+  for (let vmid = 200; vmid < 260; vmid++) addVm(sim, vmid);
+  const file = join(dir, 'raced.json');
+  await Promise.all(Array.from({ length: 8 }, () => saveSnapshot(sim, file)));
+  const loaded = new Simulator({ timeScale: 0.01 });
+  await loadSnapshot(loaded, file);
+  assert.equal(Object.keys(loaded.state.vms).filter((vmid) => Number(vmid) >= 200 && Number(vmid) < 260).length, 60);
+  sim.stop();
+  loaded.stop();
+});

@@ -13,9 +13,14 @@ export class SnapshotFormatError extends Error {
 
 const formatVersion = 1;
 
-/** Writes the state atomically (temp file + rename), so a crash never leaves half a snapshot. */
+let saves = 0;
+
+/**
+ * Writes the state atomically (temp file + rename), so a crash never leaves half a snapshot. Each
+ * save has its own temp file: a `POST /_sim/save` racing the save at SIGTERM must not share one.
+ */
 export async function saveSnapshot(sim: Simulator, file: string): Promise<void> {
-  const temp = `${file}.tmp-${process.pid}`;
+  const temp = `${file}.tmp-${process.pid}-${++saves}`;
   await writeFile(
     temp,
     JSON.stringify({ format: 'pve-sim', version: formatVersion, savedAt: new Date().toISOString(), state: sim.state }),
