@@ -73,20 +73,28 @@ export class Admission {
     this.limits = { ...defaultAdmissionLimits, ...options.limits };
   }
 
-  /** Runs `work` holding a node slot and, for a full clone, a slot of its (node, storage). */
-  async withCloneSlot<T>(request: CloneSlotRequest, work: () => Promise<T>): Promise<T> {
-    if (!request.full) return this.withNodeSlot(request.node, work);
+  /**
+   * Runs `work` holding a node slot and, for a full clone, a slot of its (node, storage). A `signal`
+   * that fires while waiting for a slot ends the wait with its reason.
+   */
+  async withCloneSlot<T>(request: CloneSlotRequest, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (!request.full) return this.withNodeSlot(request.node, work, signal);
     // Storage before node, always in this order, so two callers never hold one each of the other's.
     const key = `${this.#prefix}:pve:clone:${request.node}:${request.storage}`;
-    return this.#withSemaphore(key, this.limits.fullClonesPerStorage, () => this.withNodeSlot(request.node, work));
+    return this.#withSemaphore(
+      key,
+      this.limits.fullClonesPerStorage,
+      () => this.withNodeSlot(request.node, work, signal),
+      signal,
+    );
   }
 
-  /** Runs `work` holding one of the node's operation slots. */
-  withNodeSlot<T>(node: string, work: () => Promise<T>): Promise<T> {
-    return this.#withSemaphore(`${this.#prefix}:pve:node:${node}`, this.limits.operationsPerNode, work);
+  /** Runs `work` holding one of the node's operation slots (a `signal` ends the wait for it). */
+  withNodeSlot<T>(node: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    return this.#withSemaphore(`${this.#prefix}:pve:node:${node}`, this.limits.operationsPerNode, work, signal);
   }
 
-  async #withSemaphore<T>(key: string, limit: number, work: () => Promise<T>): Promise<T> {
+  async #withSemaphore<T>(key: string, limit: number, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const semaphore = new Semaphore(this.#redis, key, limit, {
       lockTimeout: this.limits.slotTtlMs,
       // A third of the TTL (the library's default is 80 %) leaves room for two late refreshes.
@@ -97,14 +105,17 @@ export class Admission {
       onLockLost: (error) => this.#logger?.warn({ key, err: error.message }, 'admission slot lost while held'),
     });
     try {
-      await semaphore.acquire();
+      signal?.throwIfAborted();
+      await semaphore.acquire(signal);
     } catch (error) {
+      if (signal?.aborted) throw signal.reason;
       if (error instanceof TimeoutError) {
         throw new AdmissionTimeoutError(`no slot of ${key} (limit ${limit}) within ${this.limits.acquireTimeoutMs} ms`);
       }
       throw error;
     }
     try {
+      signal?.throwIfAborted();
       return await work();
     } finally {
       await semaphore.release().catch((error: Error) => {

@@ -115,7 +115,7 @@ export class AgentApi {
             return undefined;
           }
         },
-        { what: `guest agent IP of VM ${vmid}`, deadlineMs, polling },
+        { what: `guest agent IP of VM ${vmid}`, deadlineMs, polling, signal: this.client.signal },
       );
     } catch (error) {
       if (!(error instanceof DeadlineExceededError)) throw error;

@@ -35,6 +35,24 @@ export interface RequestOptions {
    * @defaultValue the client's `timeoutMs`
    */
   timeoutMs?: number;
+  /**
+   * Stops the call (and its retries): checked before every try, cancels the request in flight, cuts
+   * a backoff short. The call then rejects with the signal's reason.
+   * @defaultValue the signal the client was bound to with `withSignal`, if any
+   */
+  signal?: AbortSignal;
+}
+
+/** What `withSignal` builds a client from. */
+interface SignalView {
+  view: ProxmoxClient;
+  signal: AbortSignal;
+}
+
+/** Both signals in one (either aborts it), or whichever is set. */
+function combineSignals(a: AbortSignal | undefined, b: AbortSignal | undefined): AbortSignal | undefined {
+  if (a && b) return AbortSignal.any([a, b]);
+  return a ?? b;
 }
 
 /** Network failures where the request certainly never reached the server. */
@@ -65,8 +83,25 @@ export class ProxmoxClient {
   readonly #retry: RetryPolicy;
   readonly #timeoutMs: number;
   readonly #logger: Logger | undefined;
+  readonly #signal: AbortSignal | undefined;
 
-  constructor(config: ProxmoxConfig, logger?: Logger) {
+  constructor(source: ProxmoxConfig | SignalView, logger?: Logger) {
+    if ('view' in source) {
+      // A view of another client: same connections, credentials and policies, every call under `signal`.
+      const base = source.view;
+      this.node = base.node;
+      this.polling = base.polling;
+      this.#http = base.#http;
+      this.#agent = base.#agent;
+      this.#auth = base.#auth;
+      this.#retry = base.#retry;
+      this.#timeoutMs = base.#timeoutMs;
+      this.#logger = base.#logger;
+      this.#signal = combineSignals(base.#signal, source.signal);
+      return;
+    }
+    const config = source;
+    this.#signal = undefined;
     this.node = config.node;
     this.polling = { ...defaultPolling, ...config.polling };
     this.#logger = logger;
@@ -86,6 +121,19 @@ export class ProxmoxClient {
       proxy: false,
     });
     this.#auth = createAuthenticator(config.auth, (username, password) => this.#login(username, password));
+  }
+
+  /**
+   * This client with every call (and every wait built on it: tasks, guest agent) stopped by `signal`,
+   * e.g. a job's. Shares connections and credentials; closing the original closes it too.
+   */
+  withSignal(signal: AbortSignal): ProxmoxClient {
+    return new ProxmoxClient({ view: this, signal });
+  }
+
+  /** The signal calls of this client honour, when it was made by `withSignal`. */
+  get signal(): AbortSignal | undefined {
+    return this.#signal;
   }
 
   get<T>(path: string, params?: Params, options?: RequestOptions): Promise<T> {
@@ -108,12 +156,20 @@ export class ProxmoxClient {
   async request<T>(method: HttpMethod, path: string, params?: Params, options: RequestOptions = {}): Promise<T> {
     const policy: RetryPolicy =
       options.retry === false ? { ...this.#retry, attempts: 1 } : { ...this.#retry, ...options.retry };
-    return withRetry(() => this.#authenticated<T>(method, path, params, options.timeoutMs), {
-      policy,
-      idempotent: options.idempotent ?? method !== 'POST',
-      onRetry: (error, attempt, delayMs) =>
-        this.#logger?.warn({ request: `${method} ${path}`, attempt, delayMs, err: error.message }, 'retrying'),
-    });
+    const signal = combineSignals(this.#signal, options.signal);
+    return withRetry(
+      () => {
+        signal?.throwIfAborted();
+        return this.#authenticated<T>(method, path, params, options.timeoutMs, signal);
+      },
+      {
+        policy,
+        idempotent: options.idempotent ?? method !== 'POST',
+        ...(signal ? { signal } : {}),
+        onRetry: (error, attempt, delayMs) =>
+          this.#logger?.warn({ request: `${method} ${path}`, attempt, delayMs, err: error.message }, 'retrying'),
+      },
+    );
   }
 
   /** Closes idle keep-alive sockets so the process can exit. */
@@ -121,19 +177,26 @@ export class ProxmoxClient {
     this.#agent.destroy();
   }
 
-  async #authenticated<T>(method: HttpMethod, path: string, params: Params | undefined, timeoutMs?: number) {
+  async #authenticated<T>(
+    method: HttpMethod,
+    path: string,
+    params: Params | undefined,
+    timeoutMs: number | undefined,
+    signal: AbortSignal | undefined,
+  ) {
     const headers = await this.#auth.headersFor(method);
     try {
-      return await this.#send<T>(method, path, params, headers, timeoutMs);
+      return await this.#send<T>(method, path, params, headers, timeoutMs, signal);
     } catch (error) {
       // An expired or revoked ticket: one fresh login, then the call again.
       if (!(error instanceof AuthenticationError) || !this.#auth.invalidate()) throw error;
-      return this.#send<T>(method, path, params, await this.#auth.headersFor(method), timeoutMs);
+      signal?.throwIfAborted();
+      return this.#send<T>(method, path, params, await this.#auth.headersFor(method), timeoutMs, signal);
     }
   }
 
   #login(username: string, password: string): Promise<Ticket> {
-    return this.#send<Ticket>('POST', '/access/ticket', { username, password }, {}, undefined);
+    return this.#send<Ticket>('POST', '/access/ticket', { username, password }, {}, undefined, undefined);
   }
 
   async #send<T>(
@@ -142,6 +205,7 @@ export class ProxmoxClient {
     params: Params | undefined,
     headers: Record<string, string>,
     timeoutMs: number | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<T> {
     const encoded = encodeParams(params);
     const inQuery = method === 'GET' || method === 'DELETE';
@@ -155,8 +219,11 @@ export class ProxmoxClient {
         headers: inQuery || !encoded ? headers : { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' },
         data: inQuery || !encoded ? undefined : encoded,
         timeout: timeoutMs ?? this.#timeoutMs,
+        ...(signal ? { signal } : {}),
       });
     } catch (error) {
+      // Cancelled by the caller: their reason, not a network failure to retry.
+      if (signal?.aborted) throw signal.reason;
       throw this.#networkError(error, request, params);
     }
     if (response.status >= 200 && response.status < 300) return (response.data as { data: T }).data;

@@ -75,6 +75,7 @@ export async function cloneVm(deps: CloneVmDeps, request: CloneVmRequest): Promi
     if (recorded === 'ours') return { vmid: request.recordedVmid, node, upid: undefined, resumed: true };
   }
   for (let attempt = 0; attempt < maxForeignIds; attempt++) {
+    deps.pve.client.signal?.throwIfAborted();
     const vmid = await deps.vmids.allocateVmid(lease);
     const existing = await inspectExisting(deps.pve, node, vmid, request);
     if (existing === 'ours') return { vmid, node, upid: undefined, resumed: true };
@@ -127,14 +128,16 @@ async function cloneWithRetries(deps: CloneVmDeps, request: CloneVmRequest, node
     await deps.pve.tasks.wait(upid, { deadlineMs: request.taskDeadlineMs ?? 600_000 });
     return upid;
   };
+  const signal = deps.pve.client.signal;
   const slotted = () =>
     deps.admission
-      ? deps.admission.withCloneSlot({ node, storage: request.storage, full }, attemptClone)
+      ? deps.admission.withCloneSlot({ node, storage: request.storage, full }, attemptClone, signal)
       : attemptClone();
   // A failed clone task leaves nothing behind (PVE removes the new config), so the same id is reused.
   return withRetry(slotted, {
     policy: { ...defaultRetryPolicy, ...request.retry },
     idempotent: false,
+    ...(signal ? { signal } : {}),
     onRetry: (error, retryAttempt, delayMs) =>
       deps.logger?.warn({ vmid, attempt: retryAttempt, delayMs, err: error.message }, 'retrying clone'),
   });
@@ -164,6 +167,7 @@ async function inspectExisting(
       what: `clone in progress on VM ${vmid}`,
       deadlineMs: request.taskDeadlineMs ?? 600_000,
       polling: pve.client.polling,
+      signal: pve.client.signal,
     },
   );
   if (settled === null) return 'free';

@@ -56,7 +56,6 @@ export {
   type WaitForTaskOptions,
 } from './tasks';
 export { normalizeFingerprint } from './tls';
-export type { VmConfig, VmConfigUpdate, VmNic, VmStatus, VmSummary } from './vm-types';
 export {
   parseVlanRange,
   VlanAllocator,
@@ -65,6 +64,7 @@ export {
   type VlanLeaseStore,
   type VlanRange,
 } from './vlan';
+export type { VmConfig, VmConfigUpdate, VmNic, VmStatus, VmSummary } from './vm-types';
 export {
   type LeaseRequest,
   VmidAllocator,

@@ -1,29 +1,33 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { PollingPolicy } from './config';
 import { DeadlineExceededError } from './errors';
+import { pause } from './retry';
 
 export interface PollOptions {
   /** What is awaited, for the deadline error. */
   what: string;
   deadlineMs: number;
   polling: PollingPolicy;
+  /** Stops the wait at once, rejecting with the signal's reason. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
  * Calls `check` until it returns a value (not undefined), waiting a growing interval between calls and
- * giving up with a DeadlineExceededError once `deadlineMs` has passed. Errors from `check` propagate.
+ * giving up with a DeadlineExceededError once `deadlineMs` has passed, or with the signal's reason as
+ * soon as it fires. Errors from `check` propagate.
  */
 export async function pollUntil<T>(check: () => Promise<T | undefined>, options: PollOptions): Promise<T> {
   const deadline = Date.now() + options.deadlineMs;
   let interval = options.polling.initialMs;
   for (;;) {
+    options.signal?.throwIfAborted();
     const value = await check();
     if (value !== undefined) return value;
     const remaining = deadline - Date.now();
     if (remaining <= 0) {
       throw new DeadlineExceededError(`${options.what} did not happen within ${options.deadlineMs} ms`);
     }
-    await sleep(Math.min(interval, remaining));
+    await pause(Math.min(interval, remaining), options.signal);
     interval = Math.min(options.polling.maxMs, Math.ceil(interval * 1.5));
   }
 }

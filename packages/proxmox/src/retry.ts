@@ -45,6 +45,20 @@ export interface RetryOptions {
   idempotent: boolean;
   /** Called before each wait, e.g. to log the retry. */
   onRetry?: (error: ProxmoxError, attempt: number, delayMs: number) => void;
+  /** Ends the waiting between tries early, rejecting with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Waits `ms`, or rejects with the signal's reason as soon as it fires. */
+export async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return sleep(ms);
+  signal.throwIfAborted();
+  try {
+    await sleep(ms, undefined, { signal });
+  } catch (error) {
+    signal.throwIfAborted();
+    throw error;
+  }
 }
 
 /** Runs `operation`, repeating it on retryable errors within the policy's bound. */
@@ -53,10 +67,11 @@ export async function withRetry<T>(operation: () => Promise<T>, options: RetryOp
     try {
       return await operation();
     } catch (error) {
+      if (options.signal?.aborted) throw options.signal.reason;
       if (attempt >= options.policy.attempts || !isRetryable(error, options.idempotent)) throw error;
       const delayMs = backoffDelay(options.policy, attempt);
       options.onRetry?.(error as ProxmoxError, attempt, delayMs);
-      await sleep(delayMs);
+      await pause(delayMs, options.signal);
     }
   }
 }

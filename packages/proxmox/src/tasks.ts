@@ -103,7 +103,12 @@ export class TaskApi {
         const current = await this.status(upid);
         return current.running ? undefined : current;
       },
-      { what: `task ${upid}`, deadlineMs: options.deadlineMs ?? 600_000, polling: this.client.polling },
+      {
+        what: `task ${upid}`,
+        deadlineMs: options.deadlineMs ?? 600_000,
+        polling: this.client.polling,
+        signal: this.client.signal,
+      },
     );
     const exitstatus = status.exitstatus ?? 'unknown';
     if (isSuccessfulExit(exitstatus)) return exitstatus;
