@@ -9,8 +9,9 @@ import {
   appendEvent,
   clearVmPlacement,
   type Db,
-  deleteVmidLeasesOf,
+  deleteVmidLeasesOfOwner,
   getVm,
+  inTransaction,
   resetAllSteps,
   resetUnfinishedVmSteps,
   setStepsStatus,
@@ -42,7 +43,7 @@ export interface LabRun {
  * undefined when the lab is gone or already destroyed.
  */
 export async function requestLabDestroy(db: Db, labId: string, by: string, requestId?: string) {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     if (!(await moveLab(trx, labId, 'destroy'))) return undefined;
     const outboxId = await writeIntent(trx, destroyIntent('lab', labId, requestId));
     await appendEvent(trx, { labId, kind: 'lab.destroy-requested', message: `tear-down requested (${by})` });
@@ -52,7 +53,7 @@ export async function requestLabDestroy(db: Db, labId: string, by: string, reque
 
 /** The same for a standalone VM: `destroying`, and a fresh `vm.destroy` job in the outbox. */
 export async function requestVmDestroy(db: Db, vmId: string, requestId?: string) {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     if (!(await moveVm(trx, vmId, 'destroy'))) return undefined;
     const outboxId = await writeIntent(trx, destroyIntent('vm', vmId, requestId));
     return `vm-destroy.${vmId}.${outboxId}`;
@@ -68,7 +69,7 @@ export async function markLabDestroyed(db: Db, labId: string, summary: string): 
 
 /** Cancel: the lab and every VM still in flight become `cancelled`; running tasks stop at their next step. */
 export async function cancelLab(db: Db, labId: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     if (!(await moveLab(trx, labId, 'cancel'))) {
       const lab = await loadLab(trx, labId);
       throw new LabTransitionRefused(lab?.status ?? 'gone', `a ${lab?.status ?? 'missing'} lab cannot be cancelled`);
@@ -83,7 +84,7 @@ export async function cancelLab(db: Db, labId: string): Promise<void> {
  * `queued` with their unfinished steps pending, and the next run of its flow written to the outbox.
  */
 export async function retryLab(db: Db, lab: LabRecord, requestId?: string): Promise<LabRun & { requeued: number }> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const result = await prepareRetry(trx, lab);
     await writeIntent(trx, labRunIntent(lab, result, requestId));
     return result;
@@ -113,7 +114,7 @@ async function prepareRetry(db: Db, lab: LabRecord): Promise<LabRun & { requeued
  * the start, its two lab tasks are marked failed, and the lab's next run redoes exactly them.
  */
 export async function recloneLabVm(db: Db, vmId: string): Promise<string> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const vm = await getVm(trx, vmId);
     if (!vm?.lab_id) throw new Error(`VM ${vmId} is not a lab VM`);
     const lab = await loadLab(trx, vm.lab_id);
@@ -123,7 +124,7 @@ export async function recloneLabVm(db: Db, vmId: string): Promise<string> {
     }
     await moveVm(trx, vm.id, 'reclone', { error: null });
     await clearVmPlacement(trx, vm.id);
-    await deleteVmidLeasesOf(trx, vm.id);
+    await deleteVmidLeasesOfOwner(trx, vm.id);
     await resetAllSteps(trx, { vmId: vm.id });
     const copy = vm.copy ?? 0;
     await setStepsStatus(

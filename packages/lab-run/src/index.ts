@@ -17,6 +17,14 @@ export {
 export type { LabRunContext } from './context';
 export { findTask, type LabRecord, LabStoppedError, loadLab } from './lab-record';
 export { destroyIntent, labRunIntent, writeIntent } from './outbox';
-export { settleLab } from './settle';
+export { settleLab, settleVmsOfStoppedLab } from './settle';
 export { type LabTaskOptions, type LabTaskOutcome, type LabTaskWork, runLabTask, taskDetail } from './tasks';
 export { moveLab, moveVm, moveVmsOfLab, type TransitionOptions } from './transitions';
+export {
+  checkVmStillWanted,
+  type StopWatch,
+  stoppedBy,
+  VmStoppedError,
+  vmStopReason,
+  watchForStop,
+} from './watch';

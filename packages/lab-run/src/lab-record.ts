@@ -14,10 +14,16 @@ export interface LabRecord {
   run: number;
 }
 
-/** The lab's state is not one its tasks may work in (cancelled, failed, being torn down). */
+/**
+ * The lab's state is not one its tasks may work in (cancelled, failed, being torn down), or a newer
+ * run of its flow took over (`superseded`: a retry or re-clone runs the same tasks again).
+ */
 export class LabStoppedError extends Error {
-  constructor(readonly status: string) {
-    super(`lab is ${status}`);
+  constructor(
+    readonly status: string,
+    readonly superseded = false,
+  ) {
+    super(superseded ? `lab moved on to ${status}` : `lab is ${status}`);
     this.name = 'LabStoppedError';
   }
 }

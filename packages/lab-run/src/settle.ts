@@ -1,4 +1,4 @@
-import { appendEvent, listVmsOfLab } from '@glassdome/db';
+import { appendEvent, type Db, listVmsOfLab } from '@glassdome/db';
 import type { LabRunContext } from './context';
 import { loadLab } from './lab-record';
 import { moveLab, moveVmsOfLab } from './transitions';
@@ -22,4 +22,17 @@ export async function settleLab(ctx: LabRunContext, labId: string) {
   }
   await appendEvent(ctx.db, { labId, kind: `lab.${status}`, message: `lab ${status}: ${summary}` });
   return { labId, status };
+}
+
+/**
+ * VMs of a failed or cancelled lab that are still `queued` or `deploying` move with it (`fail` /
+ * `cancel`); returns the ids that moved. Labs being torn down leave their VMs to the tear-down.
+ */
+export async function settleVmsOfStoppedLab(db: Db, labId: string): Promise<string[]> {
+  const lab = await loadLab(db, labId);
+  if (lab?.status === 'failed') {
+    return moveVmsOfLab(db, labId, 'fail', { error: `lab failed${lab.error ? ` (${lab.error})` : ''}` });
+  }
+  if (lab?.status === 'cancelled') return moveVmsOfLab(db, labId, 'cancel', { error: 'lab cancelled' });
+  return [];
 }

@@ -20,13 +20,20 @@ import { LAB_STOPPED, type LabTask, readyAfter } from '@glassdome/lab';
 import { addLabTasks, isFinalAttempt, type JobContext } from '@glassdome/queue';
 import type { LabRunContext } from './context';
 import { findTask, type LabRecord, LabStoppedError, loadLab } from './lab-record';
+import { settleVmsOfStoppedLab } from './settle';
 import { moveLab, moveVmsOfLab } from './transitions';
+import { stoppedBy, watchForStop } from './watch';
 
 export interface LabTaskWork {
   lab: LabRecord;
   task: LabTask;
   /** Throws LabStoppedError once the lab was cancelled, failed or is being torn down: call it before each side effect. */
   checkStillRunning(): Promise<void>;
+  /**
+   * Aborted (reason: a LabStoppedError) as soon as the lab stops or a newer run takes over, and with
+   * the job's own signal (timeout, shutdown): hand it to every wait and remote call of the work.
+   */
+  signal: AbortSignal;
 }
 
 export interface LabTaskOptions {
@@ -34,12 +41,22 @@ export interface LabTaskOptions {
   toJobError?: (error: unknown) => unknown;
   /** Runs when the task failed for good, before the lab's own bookkeeping (e.g. to fail the task's VM). */
   onFinalFailure?: (message: string) => Promise<void>;
+  /** How often the running task asks Postgres whether its lab still wants it. @defaultValue 1000 */
+  watchIntervalMs?: number;
 }
 
 export type LabTaskOutcome =
   | { taskId: string; added: string[]; detail?: JsonValue }
   | { taskId: string; stopped: string }
   | { skipped: 'lab gone' };
+
+/** Why a task of `run` must stop, given the lab as it is now; undefined while it may go on. */
+function labStopReason(current: LabRecord | undefined, run: number): LabStoppedError | undefined {
+  if (!current) return new LabStoppedError('gone');
+  if (LAB_STOPPED.has(current.status)) return new LabStoppedError(current.status);
+  if (current.run !== run) return new LabStoppedError(`${current.status} (run ${current.run})`, true);
+  return undefined;
+}
 
 export async function runLabTask(
   ctx: LabRunContext,
@@ -51,16 +68,19 @@ export async function runLabTask(
   if (!lab) return { skipped: 'lab gone' };
   const task = findTask(lab, job.taskId);
   const owner = { labId: lab.id };
+  const stopReason = async () => labStopReason(await loadLab(ctx.db, lab.id), lab.run);
   const checkStillRunning = async () => {
-    const current = await loadLab(ctx.db, lab.id);
-    if (!current || LAB_STOPPED.has(current.status)) throw new LabStoppedError(current?.status ?? 'gone');
+    const reason = await stopReason();
+    if (reason) throw reason;
   };
+  const watch = watchForStop(stopReason, job.context.signal, options.watchIntervalMs);
   try {
-    if (LAB_STOPPED.has(lab.status)) throw new LabStoppedError(lab.status);
+    const early = labStopReason(lab, lab.run);
+    if (early) throw early;
     await planSteps(ctx.db, owner, [task.id]);
     await startStep(ctx.db, owner, task.id);
     await moveLab(ctx.db, lab.id, 'start');
-    const detail = await work({ lab, task, checkStillRunning });
+    const detail = await work({ lab, task, checkStillRunning, signal: watch.signal });
     await finishStep(ctx.db, owner, task.id, { status: 'done', ...(detail === undefined ? {} : { detail }) });
     const done = new Set(await stepNamesIn(ctx.db, owner, 'done'));
     const ready = readyAfter(lab.graph, done, task.id);
@@ -71,10 +91,8 @@ export async function runLabTask(
     );
     return { taskId: task.id, added: ready.map((t) => t.id), ...(detail === undefined ? {} : { detail }) };
   } catch (error) {
-    if (error instanceof LabStoppedError) {
-      await finishStep(ctx.db, owner, task.id, { status: 'skipped', error: `stopped: ${error.message}` });
-      return { taskId: task.id, stopped: error.status };
-    }
+    const stopped = stoppedBy(watch.signal, LabStoppedError, error);
+    if (stopped) return stopTask(ctx, lab, task.id, stopped);
     const jobError = options.toJobError ? options.toJobError(error) : error;
     if (isFinalAttempt(jobError, job.context.job)) {
       const message = error instanceof Error ? error.message : String(error);
@@ -82,7 +100,22 @@ export async function runLabTask(
       await failLabTask(ctx, lab, task.id, message);
     }
     throw jobError;
+  } finally {
+    watch.stop();
   }
+}
+
+/**
+ * The task stopped because its lab did. Its step is recorded as skipped and the lab's VMs still in
+ * flight are settled with the lab (a task may have moved its VM to `deploying` just after the lab
+ * failed). A task superseded by a newer run leaves both alone: that run owns the step now.
+ */
+async function stopTask(ctx: LabRunContext, lab: LabRecord, taskId: string, stopped: LabStoppedError) {
+  if (!stopped.superseded) {
+    await finishStep(ctx.db, { labId: lab.id }, taskId, { status: 'skipped', error: `stopped: ${stopped.message}` });
+    await settleVmsOfStoppedLab(ctx.db, lab.id);
+  }
+  return { taskId, stopped: stopped.status };
 }
 
 /** A task that failed for good: recorded, and under the `fail` policy the lab fails with every VM still in flight. */

@@ -109,11 +109,6 @@ export async function clearVmPlacement(db: Db, vmId: string): Promise<void> {
     .execute();
 }
 
-/** Drops every VMID lease a VM holds (its VM is gone from the cluster). */
-export async function deleteVmidLeasesOf(db: Db, vmId: string): Promise<void> {
-  await db.deleteFrom('vmid_leases').where('owner', '=', vmId).execute();
-}
-
 /** Records where a VM landed: its VMID, IP and node, as the deploy learns them. */
 export async function setVmPlacement(
   db: Db,

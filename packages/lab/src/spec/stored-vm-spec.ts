@@ -4,6 +4,7 @@
  * `parseStoredVmSpec` (by the installer), so the row is parsed, never cast.
  */
 import { z } from 'zod';
+import type { VmAddressing } from '../network/addressing';
 import { osName } from './os-profiles';
 import type { LabVm } from './resolve';
 import { cpus, diskGiB, memoryMiB, provisionStep, sshPublicKey, templateRef } from './vm-pieces';
@@ -25,8 +26,18 @@ export const storedVmSpecSchema = z.object({
   provision: z.array(provisionStep),
   /** A standalone VM's single NIC. */
   network: vmRequestNetwork.optional(),
-  /** A lab VM's NICs, one per lab network in spec order (`ip` when the spec gave one). */
-  networks: z.array(z.object({ name: z.string().min(1), ip: z.string().optional() })).optional(),
+  /**
+   * A lab VM's NICs, one per lab network in spec order (`net0`…): the address Glassdome assigned
+   * (`10.10.0.10/24`; static from the spec or allocated, the same in every copy) and the network's
+   * gateway when it has one. The management NIC comes after them.
+   */
+  networks: z
+    .array(z.object({ name: z.string().min(1), ip: z.string().optional(), gateway: z.string().optional() }))
+    .optional(),
+  /** A lab VM's routes to lab networks it is not on, through a router on one of its networks. */
+  routes: z.array(z.object({ to: z.string(), via: z.string() })).optional(),
+  /** The lab networks whose gateway address this VM holds: it forwards between its networks. */
+  routerFor: z.array(z.string()).optional(),
 });
 
 export type StoredVmSpec = z.output<typeof storedVmSpecSchema>;
@@ -38,8 +49,8 @@ export class StoredVmSpecError extends Error {
   }
 }
 
-/** The stored form of a validated single-VM request or lab VM. */
-export function storedVmSpec(source: VmRequest | LabVm): StoredVmSpec {
+/** The stored form of a validated single-VM request, or of a lab VM with its addressing. */
+export function storedVmSpec(source: VmRequest | LabVm, addressing?: VmAddressing): StoredVmSpec {
   const spec: StoredVmSpec = {
     cpus: source.cpus,
     memoryMiB: source.memoryMiB,
@@ -50,7 +61,21 @@ export function storedVmSpec(source: VmRequest | LabVm): StoredVmSpec {
   if (source.os !== undefined) spec.os = source.os;
   if (source.template !== undefined) spec.template = source.template;
   if ('network' in source) spec.network = source.network;
-  if ('networks' in source) spec.networks = source.networks.map((n) => ({ ...n }));
+  if ('networks' in source) {
+    spec.networks = source.networks.map((attachment, index) => {
+      const nic = addressing?.nics[index];
+      if (!nic) return { ...attachment };
+      return {
+        name: attachment.name,
+        ip: `${nic.address}/${nic.prefix}`,
+        ...(nic.gateway === undefined ? {} : { gateway: nic.gateway }),
+      };
+    });
+  }
+  if (addressing && addressing.routes.length > 0) {
+    spec.routes = addressing.routes.map((route) => ({ to: route.to, via: route.via }));
+  }
+  if (addressing && addressing.routerFor.length > 0) spec.routerFor = [...addressing.routerFor];
   return spec;
 }
 
