@@ -17,6 +17,11 @@ export interface ExecOptions {
   allowFailure?: boolean;
   /** Most bytes of stdout plus stderr kept in memory; beyond it the command is killed. @defaultValue 67108864 (64 MiB) */
   maxBufferBytes?: number;
+  /**
+   * Kills the command when it fires (as a timeout does) and rejects with the signal's reason, once
+   * the remote process group is gone or a short grace has passed. @defaultValue none
+   */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_EXEC_TIMEOUT_MS = 300_000;
@@ -56,6 +61,25 @@ export function isRequestRefusal(error: Error): boolean {
   return error.message.startsWith('Unable to');
 }
 
+/** Seconds the remote bound (timeout(1)) gives beyond ours, so that our own deadline fires first. */
+const REMOTE_GRACE_SECONDS = 5;
+/** The wrapper's first stderr line: the pid of the remote shell, which leads the command's process group. */
+const PID_LINE = /(^|\n)glassdome-pid (\d+)\n/;
+/** How much leading stderr is searched for that line before it is taken as plain output. */
+const PID_SCAN_BYTES = 4096;
+
+/**
+ * The command as it is sent: the remote shell reports its pid on stderr (sshd made it a session and
+ * process-group leader), then becomes timeout(1) running the command. So the command dies with its
+ * bound even when we can no longer reach the host (our process or connection died), and we can kill
+ * its whole process group on demand, which a channel signal cannot do for root: OpenSSH refuses
+ * session signals there (no privilege separation for root sessions).
+ */
+export function killableCommand(command: string, timeoutMs: number): string {
+  const seconds = Math.ceil(timeoutMs / 1000) + REMOTE_GRACE_SECONDS;
+  return `echo "glassdome-pid $$" >&2; exec timeout -k 5 ${seconds} ${command}`;
+}
+
 /**
  * Runs one already-quoted command on an open connection, streaming and buffering its output. The
  * timeout covers opening the channel too: on a connection that stopped answering, the open would
@@ -69,28 +93,69 @@ export function runCommand(
 ): Promise<ExecResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
+  const { signal } = options;
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
     let gaveUp = false;
-    const openTimer = setTimeout(() => {
+    const giveUp = (error: unknown) => {
       gaveUp = true;
-      reject(new SshTimeoutError(context.host, context.port, context.program, timeoutMs, 'no channel opened'));
-    }, timeoutMs);
+      clearTimeout(openTimer);
+      signal?.removeEventListener('abort', onAbort);
+      reject(error);
+    };
+    const openTimer = setTimeout(
+      () => giveUp(new SshTimeoutError(context.host, context.port, context.program, timeoutMs, 'no channel opened')),
+      timeoutMs,
+    );
+    const onAbort = () => giveUp(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
     const started = (error: Error | undefined, channel: ClientChannel) => {
       clearTimeout(openTimer);
+      signal?.removeEventListener('abort', onAbort);
       if (gaveUp) return channel?.close();
       if (error && isRequestRefusal(error)) {
         const reason = `the server refused to run ${context.program} (${error.message})`;
         return reject(new SshConnectError(context.host, context.port, reason));
       }
       if (error) return reject(new ChannelOpenError(error.message));
-      superviseChannel(channel, context, options, deadline).then(resolve, reject);
+      superviseChannel(client, channel, context, options, deadline).then(resolve, reject);
       channel.end(options.stdin);
     };
     try {
-      client.exec(command, started);
+      client.exec(killableCommand(command, timeoutMs), started);
     } catch (error) {
       clearTimeout(openTimer);
+      signal?.removeEventListener('abort', onAbort);
       reject(notOpened(error));
+    }
+  });
+}
+
+/** How long killing a process group over a second channel may take before we stop waiting for it. */
+const KILL_BOUND_MS = 5_000;
+
+/**
+ * Ends the process group `pid` leads over a fresh channel: TERM, then KILL a second later for
+ * whatever ignored it. Works for root sessions, where a channel signal is refused. Never throws.
+ */
+function killProcessGroup(client: Client, pid: number): Promise<void> {
+  const command = `kill -TERM -- -${pid} 2>/dev/null; sleep 1; kill -KILL -- -${pid} 2>/dev/null; true`;
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, KILL_BOUND_MS);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    try {
+      client.exec(command, (error, channel) => {
+        if (error) return done();
+        channel.on('close', done);
+        channel.resume();
+        channel.stderr.resume();
+        channel.end();
+      });
+    } catch {
+      done();
     }
   });
 }
@@ -114,8 +179,13 @@ function killRemoteProcess(channel: ClientChannel): void {
     internals._client?._protocol?.signal(internals.outgoing.id, 'KILL');
 }
 
-/** Watches an open channel until it closes, or kills the command at `deadline` (epoch ms). */
+/**
+ * Watches an open channel until it closes, or kills the command at `deadline` (epoch ms) or when the
+ * caller's signal fires: a channel signal (honoured for non-root sessions), the command's process
+ * group killed over a second channel (root sessions too), then the channel closed.
+ */
 function superviseChannel(
+  client: Client,
   channel: ClientChannel,
   context: CommandContext,
   options: ExecOptions,
@@ -123,25 +193,46 @@ function superviseChannel(
 ): Promise<ExecResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
   const limit = options.maxBufferBytes ?? DEFAULT_MAX_BUFFER_BYTES;
+  const { signal } = options;
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
   let buffered = 0;
   let exit: { code: number | null; signal?: string } | undefined;
-  let failure: Error | undefined;
+  let failure: unknown;
+  let closed = false;
+  // The wrapper's pid line, until it has been seen (or the first stderr line proved to be something else).
+  let pidLine: Buffer | undefined = Buffer.alloc(0);
+  let remotePid: number | undefined;
+  let killing: Promise<void> | undefined;
+  let killDone = false;
+  const killGroup = () => {
+    if (!killing && remotePid !== undefined && !closed) killing = killProcessGroup(client, remotePid);
+    return killing ?? Promise.resolve();
+  };
 
   return new Promise((resolve, reject) => {
-    const abort = (error: Error) => {
+    const abort = (error: unknown) => {
       if (failure) return;
       failure = error;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       killRemoteProcess(channel);
-      channel.close();
-      // A server that ignores the signal only confirms the close once the command ends by itself.
-      setTimeout(() => reject(error), CLOSE_GRACE_MS).unref();
+      // Once the group is dead sshd closes the channel; a command we could not kill (no pid yet, a
+      // host that stopped answering) is cut off by closing our side after a grace.
+      void killGroup().then(() => {
+        killDone = true;
+        if (closed) return reject(error);
+        channel.close();
+        setTimeout(() => reject(error), CLOSE_GRACE_MS).unref();
+      });
     };
     const timer = setTimeout(
       () => abort(new SshTimeoutError(context.host, context.port, context.program, timeoutMs, 'command killed')),
       Math.max(0, deadline - Date.now()),
     );
+    const onAbort = () => abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
     const collect = (sink: Buffer[], callback: ((chunk: Buffer) => void) | undefined) => (chunk: Buffer) => {
       if (failure) return;
       buffered += chunk.length;
@@ -153,17 +244,46 @@ function superviseChannel(
         abort(error instanceof Error ? error : new Error(String(error)));
       }
     };
+    const collectStderr = collect(stderr, options.onStderr);
     channel.on('data', collect(stdout, options.onStdout));
-    channel.stderr.on('data', collect(stderr, options.onStderr));
-    channel.on('exit', (code: number | null, signal?: string) => {
-      exit = { code: code ?? null, ...(signal ? { signal } : {}) };
+    channel.stderr.on('data', (chunk: Buffer) => {
+      if (pidLine === undefined) return collectStderr(chunk);
+      // Held back until the wrapper's line shows (a login shell may warn before it), then dropped.
+      pidLine = Buffer.concat([pidLine, chunk]);
+      const text = pidLine.toString('latin1');
+      const match = PID_LINE.exec(text);
+      if (!match && pidLine.length < PID_SCAN_BYTES) return;
+      const held = pidLine;
+      pidLine = undefined;
+      if (match) {
+        remotePid = Number(match[2]);
+        // Aborted before the pid was known: kill now that it is.
+        if (failure) void killGroup();
+      }
+      const rest = match
+        ? Buffer.concat([
+            held.subarray(0, match.index + match[1]!.length),
+            held.subarray(match.index + match[0].length),
+          ])
+        : held;
+      if (rest.length > 0) collectStderr(rest);
+    });
+    channel.on('exit', (code: number | null, exitSignal?: string) => {
+      exit = { code: code ?? null, ...(exitSignal ? { signal: exitSignal } : {}) };
     });
     channel.on('close', () => {
+      closed = true;
       clearTimeout(timer);
-      if (failure) return reject(failure);
+      signal?.removeEventListener('abort', onAbort);
+      if (failure) {
+        if (killDone) reject(failure);
+        return;
+      }
       if (!exit) {
         return reject(new SshConnectError(context.host, context.port, `connection lost while ${context.program} ran`));
       }
+      // Stderr still held back for the wrapper's line (which never came) is the command's own.
+      if (pidLine && pidLine.length > 0) stderr.push(pidLine);
       resolve({
         stdout: Buffer.concat(stdout).toString('utf8'),
         stderr: Buffer.concat(stderr).toString('utf8'),

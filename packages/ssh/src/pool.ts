@@ -9,6 +9,12 @@ import { sftpCalls, type TransferOptions, withSftp } from './sftp';
 import { connectionKey, portOf, type SshTarget } from './target';
 import { retryUntilDeadline, type WaitForSshOptions } from './wait';
 
+/** Both signals in one (either aborts it), or whichever is set. */
+function combineSignals(a: AbortSignal | undefined, b: AbortSignal | undefined): AbortSignal | undefined {
+  if (a && b) return AbortSignal.any([a, b]);
+  return a ?? b;
+}
+
 /** Options of an SshPool; every field is optional. */
 export interface SshPoolOptions {
   /** Most connections kept open to one host (per user and key). @defaultValue 4 */
@@ -39,9 +45,26 @@ export class SshPool {
   private readonly hosts = new Map<string, HostConnections>();
   private readonly logger: Logger;
   private closed = false;
+  /** Set on views made by withSignal: every call through the view honours it. */
+  private readonly boundSignal: AbortSignal | undefined = undefined;
 
   constructor(private readonly options: SshPoolOptions = {}) {
     this.logger = options.logger ?? createLogger({ name: 'ssh' });
+  }
+
+  /**
+   * This pool with every command, transfer and wait stopped by `signal` (a job's): a running command
+   * is killed as at its timeout and the call rejects with the signal's reason. The view shares the
+   * pool's connections; close only the pool itself.
+   */
+  withSignal(signal: AbortSignal): SshPool {
+    const view = Object.create(this) as SshPool;
+    Object.defineProperty(view, 'boundSignal', { value: combineSignals(this.boundSignal, signal) });
+    return view;
+  }
+
+  private signalFor(signal: AbortSignal | undefined): AbortSignal | undefined {
+    return combineSignals(this.boundSignal, signal);
   }
 
   /**
@@ -53,7 +76,12 @@ export class SshPool {
     const command = quoteArgv(withEnv(argv, options.env));
     const context = { host: target.host, port: portOf(target), program };
     const started = Date.now();
-    const result = await this.withClient(target, (client) => runCommand(client, command, context, options));
+    const signal = this.signalFor(options.signal);
+    const result = await this.withClient(
+      target,
+      (client) => runCommand(client, command, context, { ...options, ...(signal ? { signal } : {}) }),
+      signal,
+    );
     this.logger.debug(
       { ...context, exitCode: result.exitCode, signal: result.signal, durationMs: Date.now() - started },
       'ssh command finished',
@@ -102,7 +130,8 @@ export class SshPool {
    * a host key mismatch or an unusable key fails at once. Throws SshTimeoutError at the deadline.
    */
   async waitForSsh(target: SshTarget, options: WaitForSshOptions = {}): Promise<void> {
-    await retryUntilDeadline(target, options, async (attemptTimeoutMs) => {
+    const signal = this.signalFor(options.signal);
+    await retryUntilDeadline(target, { ...options, ...(signal ? { signal } : {}) }, async (attemptTimeoutMs) => {
       const host = this.hostFor(target);
       const connection = await host.acquire(attemptTimeoutMs);
       host.release(connection);
@@ -135,7 +164,9 @@ export class SshPool {
     work: Parameters<typeof withSftp<T>>[3],
   ): Promise<T> {
     const context = { host: target.host, port: portOf(target), remotePath };
-    return this.withClient(target, (client) => withSftp(client, context, options, work));
+    const signal = this.signalFor(options.signal);
+    const withSignal = { ...options, ...(signal ? { signal } : {}) };
+    return this.withClient(target, (client) => withSftp(client, context, withSignal, work), signal);
   }
 
   /**
@@ -144,11 +175,17 @@ export class SshPool {
    * no other channel uses it: a live connection may refuse a channel (server session limit) while
    * carrying other commands.
    */
-  private async withClient<T>(target: SshTarget, use: (client: Client) => Promise<T>): Promise<T> {
+  private async withClient<T>(
+    target: SshTarget,
+    use: (client: Client) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted();
       const host = this.hostFor(target);
       const connection = await host.acquire();
       try {
+        signal?.throwIfAborted();
         return await use(connection.client);
       } catch (error) {
         if (!(error instanceof ChannelOpenError)) throw error;

@@ -6,6 +6,8 @@ import { ChannelOpenError, type CommandContext, isRequestRefusal, notOpened } fr
 export interface TransferOptions {
   /** Time allowed for the whole transfer; the SFTP channel is closed when it passes. @defaultValue 600000 (10 minutes) */
   timeoutMs?: number;
+  /** Closes the SFTP channel when it fires and rejects with its reason. @defaultValue none */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_TRANSFER_TIMEOUT_MS = 600_000;
@@ -23,17 +25,27 @@ export function withSftp<T>(
   const timeoutMs = options.timeoutMs ?? DEFAULT_TRANSFER_TIMEOUT_MS;
   const fail = (reason: unknown) =>
     new SshTransferError(context.host, context.port, context.remotePath, describe(reason));
+  const { signal } = options;
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
     const started = (error: Error | undefined, sftp: SFTPWrapper) => {
       if (error) return reject(isRequestRefusal(error) ? fail(error) : new ChannelOpenError(error.message));
-      const timer = setTimeout(() => {
-        reject(new SshTimeoutError(context.host, context.port, `transfer of ${context.remotePath}`, timeoutMs));
+      const stop = (reason: unknown) => {
+        reject(reason);
         sftp.end();
-      }, timeoutMs);
+      };
+      const timer = setTimeout(
+        () => stop(new SshTimeoutError(context.host, context.port, `transfer of ${context.remotePath}`, timeoutMs)),
+        timeoutMs,
+      );
+      const onAbort = () => stop(signal?.reason);
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
       work(sftp)
-        .then(resolve, (reason: unknown) => reject(fail(reason)))
+        .then(resolve, (reason: unknown) => reject(signal?.aborted ? signal.reason : fail(reason)))
         .finally(() => {
           clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
           sftp.end();
         });
     };

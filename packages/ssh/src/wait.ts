@@ -10,6 +10,8 @@ export interface WaitForSshOptions {
   intervalMs?: number;
   /** Longest single attempt (connect, handshake, authentication); capped by the time left. @defaultValue 10000 */
   attemptTimeoutMs?: number;
+  /** Ends the wait between attempts, rejecting with its reason. @defaultValue none */
+  signal?: AbortSignal;
 }
 
 /** Failures a booting host goes through: port closed, sshd not answering yet, key not installed yet. */
@@ -30,18 +32,21 @@ export async function retryUntilDeadline(
   const deadline = Date.now() + deadlineMs;
   let attempts = 0;
   let lastError: unknown;
+  const { signal } = options;
   for (;;) {
+    signal?.throwIfAborted();
     const left = deadline - Date.now();
     if (left <= 0) break;
     attempts += 1;
     try {
       return await attempt(Math.min(options.attemptTimeoutMs ?? 10_000, left));
     } catch (error) {
+      signal?.throwIfAborted();
       if (!isTransient(error)) throw error;
       lastError = error;
     }
     const pause = Math.min(options.intervalMs ?? 1000, deadline - Date.now());
-    if (pause > 0) await sleep(pause);
+    if (pause > 0) await sleep(pause, undefined, signal ? { signal } : {}).catch(() => signal?.throwIfAborted());
   }
   const last = lastError instanceof Error ? `; last error: ${lastError.message}` : '';
   throw new SshTimeoutError(target.host, portOf(target), 'waiting for SSH', deadlineMs, `${attempts} attempts${last}`);
