@@ -76,6 +76,30 @@ export const builtins: Record<string, Command> = {
   },
   sh: runSubshell,
   bash: runSubshell,
+  // `exec cmd…` replaces the shell: cmd runs and nothing after it in the script does.
+  exec: async ({ argv, shell, readStdin }) => {
+    if (argv.length < 2) return {};
+    return { ...(await shell.execute(argv.slice(1), readStdin)), exit: true };
+  },
+  // `timeout [-s SIG] [-k DUR] DUR cmd…`: simulated commands finish in simulated time, so the bound
+  // never fires here; the command runs and its status is the result, as with timeout(1).
+  timeout: ({ argv, shell, readStdin }) => {
+    let index = 1;
+    while (argv[index]?.startsWith('-')) {
+      const option = argv[index]!;
+      index += /^-[sk]$|^--(signal|kill-after)$/.test(option) ? 2 : 1;
+    }
+    if (!/^\d+(\.\d+)?[smhd]?$/.test(argv[index] ?? '')) {
+      return { stderr: `timeout: invalid time interval '${argv[index] ?? ''}'\n`, code: 125 };
+    }
+    if (argv[index + 1] === undefined) return { stderr: 'timeout: missing operand\n', code: 125 };
+    return shell.execute(argv.slice(index + 1), readStdin);
+  },
+  // A guest has no real processes: whatever pid is named, there is nothing to signal.
+  kill: ({ argv }) => {
+    const target = argv.filter((word) => !word.startsWith('-') || /^-\d+$/.test(word)).at(-1) ?? '';
+    return { stderr: `sh: 1: kill: No such process\n`, code: target ? 1 : 2 };
+  },
 };
 
 /** `NAME=value` words at `argv[start…]` (as `env` and `sudo` accept them) and where the command begins. */
