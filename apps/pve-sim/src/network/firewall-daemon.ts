@@ -95,9 +95,9 @@ export class FirewallDaemon {
     this.stoppedOn.add(node);
   }
 
-  /** Starting the service compiles at once. */
+  /** Starting (or restarting) the service compiles at once; its cycle counts from then. */
   startService(node: string): void {
     this.stoppedOn.delete(node);
-    this.compileNow();
+    this.restart();
   }
 }

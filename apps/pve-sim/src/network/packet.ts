@@ -60,6 +60,8 @@ export interface Verdict {
   src?: string;
   /** Why, e.g. `VM 105 net0 in: policy DROP`. */
   reason: string;
+  /** Who answered an open or refused attempt: a guest, the management router, or an outside host. */
+  peer?: { kind: 'guest'; vmid: number } | { kind: 'router' } | { kind: 'outside' } | { kind: 'local' };
 }
 
 const ephemeralPort = 43512;
@@ -94,10 +96,12 @@ function blocked(action: Action, proto: Proto, by: string, src: string): Verdict
   return { outcome, src, reason: by };
 }
 
-function answered(listening: boolean, src: string, reason: string): Verdict {
-  return listening
+function answered(listening: boolean, src: string, reason: string, peer: Verdict['peer']): Verdict {
+  const verdict: Verdict = listening
     ? { outcome: 'open', src, reason }
     : { outcome: 'refused', src, reason: `${reason}: nothing listening` };
+  if (peer) verdict.peer = peer;
+  return verdict;
 }
 
 /** Who holds `ip` on `segment`: a booted VM's NIC (lowest vmid wins an address conflict). */
@@ -124,7 +128,7 @@ export function probeFromGuest(world: NetworkWorld, fromVmid: number, probe: Pro
     cidrContains(parseCidr('127.0.0.0/8')!, probe.dst) && !cidrContains(parseCidr(world.guestSubnet)!, probe.dst);
   if (own || loopback) {
     const listening = probe.proto === 'icmp' || world.listening(fromVmid, probe.proto, probe.dport);
-    return answered(listening, own?.address?.ip ?? '127.0.0.1', 'local delivery');
+    return answered(listening, own?.address?.ip ?? '127.0.0.1', 'local delivery', { kind: 'local' });
   }
   const route = routeTo(source.nics, probe.dst);
   if (!route) return { outcome: 'unreachable', unreachable: 'network', reason: `no route to ${probe.dst}` };
@@ -152,7 +156,10 @@ export function probeFromGuest(world: NetworkWorld, fromVmid: number, probe: Pro
   const refused = blocked(inbound.action, probe.proto, inbound.by, src);
   if (refused) return refused;
   const listening = probe.proto === 'icmp' || world.listening(next!.owner.vmid, probe.proto, probe.dport);
-  return answered(listening, src, `delivered to VM ${next!.owner.vmid} ${next!.nic.netId} (${inbound.by})`);
+  return answered(listening, src, `delivered to VM ${next!.owner.vmid} ${next!.nic.netId} (${inbound.by})`, {
+    kind: 'guest',
+    vmid: next!.owner.vmid,
+  });
 }
 
 /** The management router answers DNS and ping itself and forwards only to the simulated outside. */
@@ -160,10 +167,12 @@ function viaRouter(world: NetworkWorld, packet: Packet, src: string, passed: str
   const gateway = managementGateway(world.guestSubnet);
   if (packet.dst === gateway) {
     const open = packet.proto === 'icmp' || packet.dport === 53;
-    return answered(open, src, 'management router');
+    return answered(open, src, 'management router', { kind: 'router' });
   }
   if (isOutside(packet.dst)) {
-    return answered(outsideAnswer(packet.proto, packet.dport) === 'open', src, `outside host (${passed})`);
+    return answered(outsideAnswer(packet.proto, packet.dport) === 'open', src, `outside host (${passed})`, {
+      kind: 'outside',
+    });
   }
   return { outcome: 'dropped', src, reason: `the uplink does not reach ${packet.dst}` };
 }
@@ -183,5 +192,8 @@ export function probeFromManagement(world: NetworkWorld, srcIp: string, probe: P
   const refused = blocked(inbound.action, probe.proto, inbound.by, srcIp);
   if (refused) return refused;
   const listening = probe.proto === 'icmp' || world.listening(target.owner.vmid, probe.proto, probe.dport);
-  return answered(listening, srcIp, `delivered to VM ${target.owner.vmid} ${target.nic.netId}`);
+  return answered(listening, srcIp, `delivered to VM ${target.owner.vmid} ${target.nic.netId}`, {
+    kind: 'guest',
+    vmid: target.owner.vmid,
+  });
 }

@@ -1,4 +1,4 @@
-/** The command table of a guest's shell: coreutils, apt, systemctl, curl, sysctl, openssl, cloud-init, sudo, env, uname, hostname. */
+/** The command table of a guest's shell: coreutils, apt, systemctl, curl, ip, ping, nc, ss, sysctl, openssl, cloud-init, sudo, env, uname, hostname. */
 import { builtins, leadingAssignments } from '../shell/builtins';
 import { fileCommands } from '../shell/file-commands';
 import type { Command, CommandOutcome, Invocation } from '../shell/interpreter';
@@ -6,6 +6,9 @@ import { textCommands } from '../shell/text-commands';
 import { aptCommands } from './apt';
 import { curl } from './curl';
 import type { GuestMachine } from './guest-machine';
+import type { GuestNet } from './guest-network';
+import { ipCommand, ssCommand } from './ip-tool';
+import { netTools } from './net-tools';
 import { packageTools } from './package-tools';
 import { systemTools } from './system-tools';
 import { systemctl } from './systemctl';
@@ -45,7 +48,8 @@ function uname(machine: GuestMachine, { argv }: Invocation): CommandOutcome {
   return { stdout: `${(chosen.length > 0 ? chosen : ['s' as const]).map((flag) => parts[flag]).join(' ')}\n` };
 }
 
-export function guestCommands(machine: GuestMachine): Record<string, Command> {
+/** `net`: the guest's network (absent for a machine outside a simulator: only loopback answers). */
+export function guestCommands(machine: GuestMachine, net?: GuestNet): Record<string, Command> {
   return {
     ...builtins,
     ...fileCommands,
@@ -53,7 +57,10 @@ export function guestCommands(machine: GuestMachine): Record<string, Command> {
     ...packageTools(machine),
     ...aptCommands(machine),
     ...systemTools(machine),
-    curl: (invocation) => curl(machine, invocation),
+    ...netTools(machine, net),
+    ip: ipCommand(net),
+    ss: ssCommand(machine, net),
+    curl: (invocation) => curl(machine, invocation, net),
     systemctl: (invocation) => systemctl(machine, invocation),
     sudo,
     uname: (invocation) => uname(machine, invocation),

@@ -13,6 +13,7 @@ import { serveSftp } from '../server/sftp';
 import { SshEndpoint } from '../server/ssh-endpoint';
 import { guestCommands } from './guest-commands';
 import { GuestMachine } from './guest-machine';
+import { GuestNetwork } from './guest-network';
 import { detectGuestOs, type GuestOsId, guestOsProfiles } from './os-profiles';
 
 export interface GuestSshOptions {
@@ -42,7 +43,11 @@ export class GuestSshManager {
   private readonly onUp = (guest: GuestView) => this.enqueue(guest.vmid, () => this.up(guest));
   private readonly onDown = (guest: GuestView) => this.enqueue(guest.vmid, () => this.down(guest.vmid));
 
+  /** What the guests' network tools see: NICs, routes, and connection attempts through the packet model. */
+  readonly network: GuestNetwork;
+
   constructor(private readonly options: GuestSshOptions) {
+    this.network = new GuestNetwork(options.sim, (vmid) => this.machine(vmid));
     options.sim.on('guest-up', this.onUp);
     options.sim.on('guest-down', this.onDown);
     for (const guest of options.sim.guests()) if (guest.up) this.onUp(guest);
@@ -95,7 +100,7 @@ export class GuestSshManager {
     const machine = this.machineFor(guest);
     machine.installAuthorizedKeys(guest.sshkeys);
     const allowedKeys = parseAuthorizedKeys(guest.sshkeys);
-    const commands = guestCommands(machine);
+    const commands = guestCommands(machine, this.network.forGuest(guest.vmid));
     const endpoint = new SshEndpoint({
       host: guest.ip,
       port: this.options.port,

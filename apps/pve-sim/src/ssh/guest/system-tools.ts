@@ -1,7 +1,7 @@
 /**
- * System tools every image ships that provisioning scripts reach for: `openssl rand`, `sysctl`,
- * `ip` and `iptables`. Kernel parameters are remembered per machine; routes and firewall rules are
- * only recorded (every command a guest runs is a guest effect), since no packet ever flows.
+ * System tools every image ships that provisioning scripts reach for: `openssl rand`, `sysctl` and
+ * `iptables`. Kernel parameters are remembered per machine; the guest's own iptables rules are only
+ * recorded (every command a guest runs is a guest effect). `ip` lives in ip-tool.ts.
  */
 import { randomBytes } from 'node:crypto';
 import type { Command, CommandOutcome, Invocation } from '../shell/interpreter';
@@ -81,16 +81,12 @@ function sysctl(machine: GuestMachine, { argv, shell }: Invocation): CommandOutc
   };
 }
 
-/** `ip` / `iptables`: reading answers little, changing needs root and is only recorded. */
-function networkTool(name: string): Command {
+/** `iptables`: listing answers nothing, changing needs root and is only recorded (the guest's own firewall is not modelled). */
+function iptablesTool(name: string): Command {
   return ({ argv, shell }) => {
-    const readOnly =
-      name === 'ip' ? /^(show|list|ls)?$/.test(argv[2] ?? '') : argv.some((arg) => /^-(L|S|-list)/.test(arg));
-    if (!readOnly && shell.user !== 'root') {
-      const message =
-        name === 'ip' ? 'RTNETLINK answers: Operation not permitted' : `${name}: Permission denied (you must be root)`;
-      return { stderr: `${message}\n`, code: name === 'ip' ? 2 : 4 };
-    }
+    const readOnly = argv.some((arg) => /^-(L|S|-list)/.test(arg));
+    if (!readOnly && shell.user !== 'root')
+      return { stderr: `${name}: Permission denied (you must be root)\n`, code: 4 };
     return {};
   };
 }
@@ -99,8 +95,7 @@ export function systemTools(machine: GuestMachine): Record<string, Command> {
   return {
     openssl,
     sysctl: (invocation) => sysctl(machine, invocation),
-    ip: networkTool('ip'),
-    iptables: networkTool('iptables'),
-    ip6tables: networkTool('ip6tables'),
+    iptables: iptablesTool('iptables'),
+    ip6tables: iptablesTool('ip6tables'),
   };
 }
