@@ -136,7 +136,10 @@ async function appendLine(vmid: number, port: number, hostKey: string, line: str
   }
 }
 
-test(`a state of ${guests} guests survives ${restarts} stops and starts of the simulator process`, async () => {
+// About 90 s alone (most of it 21 process start-ups); more time than the runner's default on a busy machine.
+test(`a state of ${guests} guests survives ${restarts} stops and starts of the simulator process`, {
+  timeout: 600_000,
+}, async () => {
   const guestPort = await freePort();
   let info = await start(guestPort);
   await call(info, 'POST', '/_sim/bulk-vms', { count: guests, start: true });
