@@ -33,6 +33,8 @@ export async function planRemediations(
   findings: readonly Finding[],
   live: ReadonlyMap<string, LiveAlert>,
   now: Date,
+  /** When this scan began observing; attempts that ended before it and did not clear the finding count as failures. */
+  observedAt: Date = now,
 ): Promise<RemediationPlan> {
   const plan: RemediationPlan = { enqueued: 0, breakerFindings: [] };
   const { policy } = ctx.settings;
@@ -46,6 +48,7 @@ export async function planRemediations(
     const history = await loadAttemptHistory(ctx.db, action, target, alert.firstSeenAt, policy.maxAttempts + 1);
     const decision = decideRemediation(policy, action, {
       now,
+      observedAt,
       alertFirstSeenAt: alert.firstSeenAt,
       history: history.attempts,
     });
@@ -54,9 +57,11 @@ export async function planRemediations(
       return;
     }
     if (decision.kind !== 'run') return;
-    // Named after the newest recorded attempt: while a job is queued or running no new attempt is
-    // recorded, so every scan in between adds the same id, which BullMQ ignores.
-    const jobId = `remediate.${action}.${targetOf(target)}.${history.lastEventId}`;
+    // Named after this occurrence of the finding (its alert: a condition that clears and comes back
+    // opens a new one) and the newest attempt recorded for it. While a job is queued or running no new
+    // attempt is recorded, so every scan in between adds the same id, which BullMQ ignores; the next
+    // attempt, or the same VM stopped a second time, gets an id of its own.
+    const jobId = `remediate.${action}.${targetOf(target)}.${alert.id}.${history.lastEventId}`;
     await ctx.producer.enqueue(
       'overseer.remediate',
       { action, platformId, ...target, reason: finding.message.slice(0, 500) },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { consecutiveFailures, decideRemediation, type RemediationPolicy } from './policy';
+import { attemptsThatDidNotHelp, decideRemediation, type RemediationPolicy } from './policy';
 
 const policy: RemediationPolicy = {
   enabled: new Set(['start-vm', 'destroy-orphan']),
@@ -45,10 +45,28 @@ test('the breaker opens after max consecutive failures and stays open however lo
   });
 });
 
-test('a success resets the failure count', () => {
-  const history = [failed(100_000), { ok: true, at: ago(200_000) }, failed(300_000), failed(400_000)];
-  assert.equal(consecutiveFailures(history), 1);
-  assert.equal(decideRemediation(policy, 'start-vm', { now, alertFirstSeenAt: now, history }).kind, 'run');
+test('an attempt that ran to the end but left the finding in place counts as a failure', () => {
+  const done = (msAgo: number) => ({ ok: true, at: ago(msAgo) });
+  // A reboot that "worked" three times while SSH never came back: the breaker opens.
+  const rebootLoop = [done(100_000), done(200_000), done(300_000)];
+  assert.equal(attemptsThatDidNotHelp(rebootLoop, now), 3);
+  assert.deepEqual(decideRemediation(policy, 'start-vm', { now, alertFirstSeenAt: now, history: rebootLoop }), {
+    kind: 'breaker-open',
+    failures: 3,
+  });
+  // One such attempt: backed off like a failure.
+  const once = decideRemediation(policy, 'start-vm', { now, alertFirstSeenAt: now, history: [done(4_000)] });
+  assert.deepEqual(once, { kind: 'backoff', untilMs: now.getTime() + 6_000 });
+});
+
+test('an attempt that ended after the scan began looking waits for the next scan to be judged', () => {
+  const observedAt = ago(2_000);
+  const justDone = [{ ok: true, at: ago(1_000) }, failed(100_000)];
+  assert.equal(attemptsThatDidNotHelp(justDone, observedAt), 1);
+  assert.deepEqual(
+    decideRemediation(policy, 'start-vm', { now, observedAt, alertFirstSeenAt: now, history: justDone }),
+    { kind: 'awaiting-effect' },
+  );
 });
 
 test('an orphan is destroyed only after its grace period', () => {

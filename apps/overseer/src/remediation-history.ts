@@ -20,7 +20,7 @@ export function targetOf(target: Omit<RemediationTarget, 'action'>): string {
 export interface AttemptHistory {
   /** Newest first. */
   attempts: AttemptRecord[];
-  /** Id of the newest attempt event (0 when none): names the next job, so one attempt is enqueued once. */
+  /** Id of the newest attempt event (0 when none): with the alert's id, names the next job, so one attempt is enqueued once. */
   lastEventId: number;
 }
 

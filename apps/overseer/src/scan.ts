@@ -85,7 +85,7 @@ async function runScan(ctx: OverseerContext, platformId: string, jobId: string |
     templateDigests: templates.digests,
   });
   await recordObservedState(ctx.db, desired.vms, inventory);
-  const settled = await settleAlerts(ctx, platformId, findings, now);
+  const settled = await settleAlerts(ctx, platformId, findings, now, started);
   const finished = new Date();
   const summary: ScanSummary = {
     platformId,

@@ -26,10 +26,19 @@ function alertEvent(
   };
 }
 
-/** Raises alerts for the findings, plans their repairs, resolves what cleared; returns the counts. */
-export async function settleAlerts(ctx: OverseerContext, platformId: string, findings: Finding[], now: Date) {
+/**
+ * Raises alerts for the findings, plans their repairs, resolves what cleared; returns the counts.
+ * `observedAt` is when the scan began looking at the platform (see planRemediations).
+ */
+export async function settleAlerts(
+  ctx: OverseerContext,
+  platformId: string,
+  findings: Finding[],
+  now: Date,
+  observedAt: Date = now,
+) {
   const live = await upsertAlerts(ctx.db, findings);
-  const plan = await planRemediations(ctx, platformId, findings, live, now);
+  const plan = await planRemediations(ctx, platformId, findings, live, now, observedAt);
   const breakers = await upsertAlerts(ctx.db, plan.breakerFindings);
   const all = [...findings, ...plan.breakerFindings];
   const byKey = new Map(all.map((finding) => [finding.dedupKey, finding]));
