@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Db } from '@glassdome/db';
 import type { Logger } from '@glassdome/logger';
 import type { Producer } from '@glassdome/queue';
@@ -5,6 +7,7 @@ import { OutboxRelay } from '@glassdome/runtime';
 import express, { type Express, Router } from 'express';
 import { adminBoard } from './admin-board';
 import { authenticate, mutationsNeedOperator, requireRole } from './auth/middleware';
+import { SessionStore, sessionSigningKey } from './auth/session';
 import type { ApiContext } from './context';
 import { bodyParsers } from './http/body';
 import { errorHandler, notFound } from './http/error-handler';
@@ -22,9 +25,12 @@ import { type LabEventStreamOptions, labEventRoutes } from './routes/lab-events'
 import { labAliasRoutes, labRoutes } from './routes/labs';
 import { overseerRoutes } from './routes/overseer';
 import { permissionRoutes } from './routes/permissions';
+import { sessionRoutes } from './routes/session';
 import { systemRoutes } from './routes/system';
 import { templateRoutes } from './routes/templates';
+import { TerminalServer } from './routes/terminal';
 import { agentAliasRoutes, vmRoutes } from './routes/vms';
+import { webRoutes } from './routes/web';
 
 export interface AppDeps {
   db: Db;
@@ -40,17 +46,27 @@ export interface AppDeps {
   bodyLimitBytes?: number;
   /** Polling and keep-alive of the lab event stream. @defaultValue {pollMs: 250, keepAliveMs: 15000} */
   labEvents?: LabEventStreamOptions;
+  /** GLASSDOME_SECRET_KEY: web session cookies are signed with a key derived from it (random per process without it). */
+  secretKey?: string;
+  /** How long a web session lasts (WEB_SESSION_HOURS). @defaultValue 43200 (12 h) */
+  sessionSeconds?: number;
+  /** Web terminals: Glassdome's guest key (undefined: terminals answer 503) and the guests' SSH port. */
+  terminal?: { guestKey: (() => Promise<{ privateKey: string }>) | undefined; guestSshPort: number };
+  /** Where the web UI's build is (WEB_DIST_DIR). @defaultValue apps/web/dist */
+  webDistDir?: string;
 }
 
 export interface App {
   app: Express;
   metrics: ApiMetrics;
-  /** Stops the outbox relay's timer after a last pass. */
+  /** The HTTP server's 'upgrade' listener (web terminals). */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Stops the outbox relay's timer after a last pass, and closes open terminals. */
   close(): Promise<void>;
 }
 
 /** Everything under /api/v1 (and the original /api aliases): authenticated, rate-limited, parsed. */
-function apiRouter(ctx: ApiContext, deps: AppDeps): Router {
+function apiRouter(ctx: ApiContext, deps: AppDeps, sessions: SessionStore): Router {
   const v1 = Router();
   for (const routes of [
     vmRoutes,
@@ -68,7 +84,7 @@ function apiRouter(ctx: ApiContext, deps: AppDeps): Router {
   v1.use(labEventRoutes(ctx, deps.labEvents));
 
   const api = Router();
-  api.use(authenticate(deps.db));
+  api.use(authenticate(deps.db, sessions));
   api.use(rateLimit({ redis: deps.producer.connection, prefix: deps.producer.prefix, limit: deps.rateLimit ?? 600 }));
   api.use(mutationsNeedOperator);
   api.use(bodyParsers(deps.bodyLimitBytes ?? 1024 * 1024));
@@ -90,6 +106,24 @@ export function createApp(deps: AppDeps): App {
   };
   watchRedis(deps.producer, deps.logger);
   const metrics = createMetrics(deps.db, deps.producer);
+  const sessions = new SessionStore({
+    signingKey: sessionSigningKey(deps.secretKey),
+    lifetimeSeconds: deps.sessionSeconds ?? 12 * 3600,
+    redis: deps.producer.connection,
+    prefix: deps.producer.prefix,
+  });
+  const terminals = new TerminalServer({
+    db: deps.db,
+    sessions,
+    logger: deps.logger,
+    guestKey: deps.terminal?.guestKey,
+    guestSshPort: deps.terminal?.guestSshPort ?? 22,
+  });
+  const signInLimit = rateLimit({
+    redis: deps.producer.connection,
+    prefix: deps.producer.prefix,
+    limit: deps.rateLimit ?? 600,
+  });
   const app = express();
   app.disable('x-powered-by');
   app.use(requestId(deps.logger));
@@ -102,9 +136,27 @@ export function createApp(deps: AppDeps): App {
   app.get('/api/v1/openapi.json', (_req, res) => {
     res.json(openapi);
   });
-  app.use('/admin/queues', authenticate(deps.db), requireRole('admin'), adminBoard(deps.producer, '/admin/queues'));
-  app.use('/api', apiRouter(ctx, deps));
+  app.use(
+    '/admin/queues',
+    authenticate(deps.db, sessions),
+    requireRole('admin'),
+    adminBoard(deps.producer, '/admin/queues'),
+  );
+  app.use(
+    '/api/v1',
+    sessionRoutes({ db: deps.db, sessions, limiter: signInLimit, onSessionEnd: terminals.endSession }),
+  );
+  app.use('/api', apiRouter(ctx, deps, sessions));
+  app.use(webRoutes(deps.webDistDir));
   app.use(notFound);
   app.use(errorHandler);
-  return { app, metrics, close: () => ctx.relay.stop() };
+  return {
+    app,
+    metrics,
+    upgrade: terminals.handleUpgrade,
+    close: async () => {
+      terminals.close();
+      await ctx.relay.stop();
+    },
+  };
 }

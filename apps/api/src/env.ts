@@ -14,6 +14,18 @@ export const apiEnvSchema = z.object({
     .min(1024)
     .max(16 * 1024 * 1024)
     .default(1024 * 1024),
+  /** Hours a web UI session lasts after sign-in. */
+  WEB_SESSION_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(12),
+  /** Directory of the web UI's build, served at `/`. @defaultValue apps/web/dist */
+  WEB_DIST_DIR: z.string().optional(),
+  /** Key the API's web terminals log into guests with; else the one sealed in Postgres (needs GLASSDOME_SECRET_KEY). */
+  GUEST_SSH_KEY_FILE: z.string().optional(),
+  /** Guests' SSH port, for web terminals. */
+  GUEST_SSH_PORT: vars.helpers.port.default(22),
 });
 
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

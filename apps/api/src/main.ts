@@ -7,9 +7,10 @@ import { loadEnv } from '@glassdome/config';
 import { checkPostgres, createDb, migrateToLatest, PostgresUnavailableError } from '@glassdome/db';
 import { createLogger } from '@glassdome/logger';
 import { checkRedis, Producer, RedisUnavailableError } from '@glassdome/queue';
+import { ensureGuestKey, type GuestKey } from '@glassdome/runtime';
 import { createApp } from './app';
 import { ensureAdminKey } from './auth/keys';
-import { apiEnvSchema } from './env';
+import { type ApiEnv, apiEnvSchema } from './env';
 
 /** How long a stopping API waits for in-flight requests (SSE streams are cut) before it exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -35,6 +36,22 @@ function listen(app: ReturnType<typeof createApp>['app'], host: string, port: nu
   });
 }
 
+/**
+ * Glassdome's guest key for web terminals, read on first use and kept: from GUEST_SSH_KEY_FILE, or
+ * unsealed from Postgres with GLASSDOME_SECRET_KEY. Neither set: terminals are off.
+ */
+function guestKeyLoader(db: ReturnType<typeof createDb>, env: ApiEnv) {
+  if (!env.GUEST_SSH_KEY_FILE && !env.GLASSDOME_SECRET_KEY) return undefined;
+  let key: Promise<GuestKey> | undefined;
+  return () => {
+    key ??= ensureGuestKey(db, env).catch((error: unknown) => {
+      key = undefined;
+      throw error;
+    });
+    return key;
+  };
+}
+
 async function main(): Promise<void> {
   const env = loadEnv(apiEnvSchema, 'api');
   const logger = createLogger({ name: 'api', level: env.LOG_LEVEL, format: env.LOG_FORMAT });
@@ -56,8 +73,15 @@ async function main(): Promise<void> {
     node: env.PROXMOX_NODE,
     rateLimit: env.API_RATE_LIMIT,
     bodyLimitBytes: env.API_BODY_LIMIT_BYTES,
+    ...(env.GLASSDOME_SECRET_KEY ? { secretKey: env.GLASSDOME_SECRET_KEY } : {}),
+    sessionSeconds: Math.round(env.WEB_SESSION_HOURS * 3600),
+    terminal: { guestKey: guestKeyLoader(db, env), guestSshPort: env.GUEST_SSH_PORT },
+    ...(env.WEB_DIST_DIR ? { webDistDir: env.WEB_DIST_DIR } : {}),
   });
+  if (!env.GLASSDOME_SECRET_KEY)
+    logger.warn('GLASSDOME_SECRET_KEY is not set: web sessions end when this API restarts');
   const server = await listen(api.app, env.API_HOST, env.API_PORT);
+  server.on('upgrade', api.upgrade);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : env.API_PORT;
   process.stdout.write(`api listening on http://${env.API_HOST}:${port}\n`);

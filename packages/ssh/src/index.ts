@@ -17,5 +17,6 @@ export { loadPrivateKey } from './keys';
 export { type RunScriptOptions, SshPool, type SshPoolOptions } from './pool';
 export { quoteArg, quoteArgv } from './quote';
 export type { TransferOptions } from './sftp';
+export { type InteractiveShell, openShell, type ShellOptions } from './shell';
 export type { SshTarget } from './target';
 export type { WaitForSshOptions } from './wait';

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type Db, findApiKeyByHash, insertApiKey, listApiKeys, revokeApiKey } from '@glassdome/db';
+import { type Db, findApiKeyByHash, findLiveApiKeyById, insertApiKey, listApiKeys, revokeApiKey } from '@glassdome/db';
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -69,7 +69,19 @@ export interface Principal {
   role: Role;
 }
 
+type KeyRow = NonNullable<Awaited<ReturnType<typeof findApiKeyByHash>>>;
+
+function principalOfRow(row: KeyRow): Principal {
+  return { keyId: row.id, name: row.name, role: row.role as Role };
+}
+
 export async function principalOfKey(db: Db, key: string): Promise<Principal | undefined> {
   const row = await findApiKeyByHash(db, hashApiKey(key));
-  return row && { keyId: row.id, name: row.name, role: row.role as Role };
+  return row && principalOfRow(row);
+}
+
+/** The principal of a live key by its id (a web session holds the id); undefined once the key is revoked. */
+export async function principalOfKeyId(db: Db, keyId: string): Promise<Principal | undefined> {
+  const row = await findLiveApiKeyById(db, keyId);
+  return row && principalOfRow(row);
 }

@@ -1,13 +1,17 @@
 import type { Db } from '@glassdome/db';
 import type { NextFunction, Request, Response } from 'express';
-import { ForbiddenError, UnauthorizedError } from '../errors';
-import { type Principal, principalOfKey, type Role, roleAtLeast } from './keys';
+import { ApiError, ForbiddenError, UnauthorizedError } from '../errors';
+import { JSON_TYPES, YAML_TYPES } from '../http/body';
+import { type Principal, principalOfKey, principalOfKeyId, type Role, roleAtLeast } from './keys';
+import { type SessionClaims, type SessionStore, sessionCookieOf } from './session';
 
 declare global {
   namespace Express {
     interface Request {
       /** The API key behind this request, once authenticated. */
       principal?: Principal;
+      /** Set when the request was authenticated by a web session cookie rather than a Bearer key. */
+      webSession?: SessionClaims;
     }
   }
 }
@@ -15,15 +19,67 @@ declare global {
 const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** Resolves `Authorization: Bearer <key>` to a principal; 401 when missing, malformed, unknown or revoked. */
-export function authenticate(db: Db) {
+/** The header the web UI sends on every request; a cross-site form or image cannot set it. */
+export const CSRF_HEADER = 'x-requested-with';
+
+export class CsrfError extends ApiError {
+  constructor() {
+    super(
+      403,
+      'csrf',
+      `a request that changes state with a session cookie needs a JSON body or the ${CSRF_HEADER} header`,
+    );
+    this.name = 'CsrfError';
+  }
+}
+
+/**
+ * SameSite=Strict already keeps the cookie off cross-site requests; as a second wall, a cookie-borne
+ * mutation must carry something no plain HTML form can send: a JSON or YAML body, or the custom header.
+ */
+function requireCsrfProof(req: Request): void {
+  if (SAFE_METHODS.has(req.method)) return;
+  if (req.get(CSRF_HEADER)) return;
+  if (req.get('content-type') && req.is([...JSON_TYPES, ...YAML_TYPES])) return;
+  throw new CsrfError();
+}
+
+/** The principal of a session cookie, or why there is none. */
+export async function principalOfSession(
+  db: Db,
+  sessions: SessionStore,
+  cookieHeader: string | undefined,
+): Promise<{ principal: Principal; claims: SessionClaims } | { refused: string }> {
+  const cookie = sessionCookieOf(cookieHeader);
+  if (!cookie) return { refused: 'a valid API key is required (Authorization: Bearer <key>) or a signed-in session' };
+  const claims = await sessions.verify(cookie);
+  if (!claims) return { refused: 'the session has expired or was signed out; sign in again' };
+  const principal = await principalOfKeyId(db, claims.keyId);
+  if (!principal) return { refused: 'the API key behind this session was revoked' };
+  return { principal, claims };
+}
+
+/**
+ * Resolves `Authorization: Bearer <key>` to a principal, or (with `sessions`, and no Authorization
+ * header) the web session cookie; 401 when missing, malformed, unknown, expired or revoked.
+ */
+export function authenticate(db: Db, sessions?: SessionStore) {
   return async (req: Request, _res: Response, next: NextFunction) => {
-    const match = BEARER.exec(req.get('authorization') ?? '');
-    if (!match) throw new UnauthorizedError();
-    const principal = await principalOfKey(db, match[1]!);
-    if (!principal) throw new UnauthorizedError('the API key is unknown or revoked');
-    req.principal = principal;
-    req.log = req.log.child({ apiKey: principal.name });
+    const header = req.get('authorization');
+    if (header === undefined && sessions) {
+      const session = await principalOfSession(db, sessions, req.get('cookie'));
+      if ('refused' in session) throw new UnauthorizedError(session.refused);
+      requireCsrfProof(req);
+      req.principal = session.principal;
+      req.webSession = session.claims;
+    } else {
+      const match = BEARER.exec(header ?? '');
+      if (!match) throw new UnauthorizedError();
+      const principal = await principalOfKey(db, match[1]!);
+      if (!principal) throw new UnauthorizedError('the API key is unknown or revoked');
+      req.principal = principal;
+    }
+    req.log = req.log.child({ apiKey: req.principal.name });
     next();
   };
 }

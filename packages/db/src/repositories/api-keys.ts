@@ -36,6 +36,16 @@ export async function findApiKeyByHash(db: Db, keyHash: string) {
     .executeTakeFirst();
 }
 
+/** The live (not revoked) key with this id: what a web session (which holds the id, never the key) resolves to. */
+export async function findLiveApiKeyById(db: Db, id: string) {
+  return db
+    .selectFrom('api_keys')
+    .select(['id', 'name', 'role'])
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+}
+
 /** Every key without its hash. */
 export async function listApiKeys(db: Db) {
   return db
