@@ -53,24 +53,24 @@ class RuleList {
   constructor(private readonly commentPrefix: string) {}
 
   add(fields: RuleFields, purpose: string): void {
-    const key = JSON.stringify([
-      fields.type,
-      fields.action,
-      fields.iface,
-      fields.source,
-      fields.dest,
-      fields.proto,
-      fields.dport,
-    ]);
+    const { type, action, iface, source, dest, proto, dport } = fields;
+    const key = `${type}|${action}|${iface}|${source ?? ''}|${dest ?? ''}|${proto ?? ''}|${dport ?? ''}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    const { type, action, iface, ...match } = fields;
-    const present = Object.fromEntries(Object.entries(match).filter(([, value]) => value !== undefined));
-    this.rules.push({ type, action, enable: 1, iface, ...present, comment: `${this.commentPrefix} ${purpose}` });
+    const rule: PveFirewallRule = { type, action, enable: 1, iface, comment: '' };
+    if (source !== undefined) rule.source = source;
+    if (dest !== undefined) rule.dest = dest;
+    if (proto !== undefined) rule.proto = proto;
+    if (dport !== undefined) rule.dport = dport;
+    // Set last, so the comment comes last in the object, as in PVE's own listings.
+    const { comment: _unset, ...fieldsFirst } = rule;
+    this.rules.push({ ...fieldsFirst, comment: `${this.commentPrefix} ${purpose}` });
   }
 
   addMatches(fields: Omit<RuleFields, 'proto' | 'dport'>, matches: PortMatch[], purpose: string): void {
-    for (const match of matches) this.add({ ...fields, ...match }, purpose);
+    for (const match of matches) {
+      this.add({ ...fields, proto: match.proto, dport: 'dport' in match ? match.dport : undefined }, purpose);
+    }
   }
 }
 

@@ -5,7 +5,7 @@
  * (at worst with networks² and VM entries × egress entries), not with count × copies.
  */
 import { egressAllowance } from '../network/egress';
-import { rulePaths, rulePorts } from '../network/rule-paths';
+import { type RulePath, rulePaths, rulePorts } from '../network/rule-paths';
 import { type LabTopology, labTopology } from '../network/topology';
 import { contains, formatIpv4, parseIpv4 } from '../spec/ipv4';
 import { isEgressAddress, type Protocol } from '../spec/policy';
@@ -72,18 +72,22 @@ function labDraft(
 function addRuleProbes({ topology, list }: Matrix): void {
   for (const rule of topology.spec.rules) {
     const paths = rulePaths(topology, rule);
+    // Inside an open network the rule adds nothing; any other path is open because of the rule.
+    const opensOnlyByRule = (path: RulePath) =>
+      path.hop.router !== undefined || topology.networks.get(path.destinationNetwork)!.network.intra === 'deny';
+    const path = paths.find(opensOnlyByRule) ?? paths[0];
+    if (!path) continue;
     for (const spec of rulePorts(rule)) {
       const ports = spec.proto === 'icmp' ? [null] : [...new Set([spec.from, spec.to])];
       for (const port of ports) {
-        const judged = paths.map((path) => ({
-          path,
-          verdict: expectLabTraffic(topology, path.source, path.destination, path.destinationNetwork, spec.proto, port),
-        }));
-        const chosen =
-          judged.find(({ verdict }) => verdict.why === 'rule') ??
-          judged.find(({ verdict }) => verdict.expected === 'reach');
-        if (!chosen) continue;
-        const { path, verdict } = chosen;
+        const verdict = expectLabTraffic(
+          topology,
+          path.source,
+          path.destination,
+          path.destinationNetwork,
+          spec.proto,
+          port,
+        );
         list.add(labDraft(topology, path.source, path.destination, path.destinationNetwork, spec.proto, port), verdict);
       }
     }

@@ -1,4 +1,4 @@
-import { rulePaths } from '../../network/rule-paths';
+import { ruleHasPath } from '../../network/rule-paths';
 import { labTopology } from '../../network/topology';
 import { instanceNames } from '../instances';
 import type { SpecIssue } from '../issues';
@@ -62,7 +62,7 @@ export function checkRuleReach(spec: LabSpec): SpecIssue[] {
   if (spec.rules.length === 0) return [];
   const topology = labTopology(spec);
   return spec.rules.flatMap((rule, index) => {
-    if (rulePaths(topology, rule).length > 0) return [];
+    if (ruleHasPath(topology, rule)) return [];
     return [
       {
         path: ['rules', index],
