@@ -12,16 +12,20 @@ export interface BackingServices {
  * Checks Redis and Postgres (naming whichever is down and how to start it), migrates under Kysely's
  * lock, and opens the database pool and a fail-fast producer.
  */
-export async function connectBackingServices(env: {
-  DATABASE_URL: string;
-  REDIS_URL: string;
-  QUEUE_PREFIX: string;
-}): Promise<BackingServices> {
+export async function connectBackingServices(
+  env: {
+    DATABASE_URL: string;
+    REDIS_URL: string;
+    QUEUE_PREFIX: string;
+  },
+  /** Where the producer's Redis connection reports outages (one line each). @defaultValue a logger named "redis" */
+  logger?: Logger,
+): Promise<BackingServices> {
   await checkPostgres(env.DATABASE_URL);
   await checkRedis(env.REDIS_URL);
   const db = createDb(env.DATABASE_URL);
   await migrateToLatest(db);
-  const producer = await Producer.open(env.REDIS_URL, env.QUEUE_PREFIX);
+  const producer = await Producer.open(env.REDIS_URL, env.QUEUE_PREFIX, 5_000, logger);
   return {
     db,
     producer,

@@ -27,7 +27,7 @@ export function serveQueues(
   },
 ): void {
   const workers = startWorkers({
-    connect: () => createRedis(env.REDIS_URL, 'worker'),
+    connect: () => createRedis(env.REDIS_URL, 'worker', {}, logger),
     prefix: env.QUEUE_PREFIX,
     queues: options.queues,
     handlers: options.handlers,
