@@ -113,6 +113,20 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
       }),
       get: operation({ summary: 'List templates', ok: [200, 'templates'] }),
     },
+    '/templates/{id}': {
+      delete: operation({
+        summary: 'Delete a failed template (409 unless failed), so a new build may be requested',
+        pathParams: id,
+        ok: [204, 'deleted'],
+      }),
+    },
+    '/templates/{id}/retry': {
+      post: operation({
+        summary: 'Build a failed template again (409 unless failed)',
+        pathParams: id,
+        ok: [202, 'queued'],
+      }),
+    },
     '/permissions': {
       post: operation({
         summary: 'Grant privileges on a path to a user or token',

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   serveQueues('gateway', env, logger, {
     queues: env.GATEWAY_QUEUES,
     handlers: {
-      'template.create': ({ templateId }) => createTemplate(ctx, templateId),
+      'template.create': ({ templateId }, context) => createTemplate(ctx, templateId, context),
       'permission.grant': (job) => grantPermission(ctx, job),
       'network.create': ({ labId, taskId }, context) => createLabNetwork(ctx, labId, taskId, context),
       'network.release': ({ labId }) => releaseLabNetworks(ctx, labId),

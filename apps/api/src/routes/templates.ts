@@ -1,11 +1,20 @@
-import { appendEvent, deleteTemplate, findTemplate, insertTemplate, listTemplates } from '@glassdome/db';
+import {
+  appendEvent,
+  deleteTemplate,
+  deleteTemplateIn,
+  findTemplate,
+  getTemplate,
+  insertTemplate,
+  listTemplates,
+  moveTemplateStatus,
+} from '@glassdome/db';
 import { OS_NAMES } from '@glassdome/lab';
 import { Router } from 'express';
 import type { ApiContext } from '../context';
-import { ConflictError } from '../errors';
+import { ConflictError, NotFoundError } from '../errors';
 import { accept, JSON_TYPES } from '../http/body';
 import { parseInput } from '../http/validate';
-import { templateCreateBody } from '../schemas';
+import { idParams, templateCreateBody } from '../schemas';
 import { enqueueOrUndo, requireRedis } from '../services/enqueue';
 
 /** Templates sit at 9000 + the OS's position, a range operators conventionally keep for templates. */
@@ -40,6 +49,50 @@ export function templateRoutes(ctx: ApiContext): Router {
     );
     await appendEvent(ctx.db, { kind: 'template.requested', message: `${body.os} template on ${node} requested` });
     res.status(202).json({ id, status: 'queued', jobId });
+  });
+
+  // A failed build runs again as a new job (the gateway removes what the failed one half-built).
+  router.post('/templates/:id/retry', async (req, res) => {
+    const { id } = parseInput(idParams, req.params, 'params');
+    requireRedis(ctx.producer);
+    const template = await getTemplate(ctx.db, id);
+    if (!template) throw new NotFoundError('template');
+    if (!(await moveTemplateStatus(ctx.db, id, { from: ['failed'], to: 'queued' }))) {
+      throw new ConflictError(`only a failed template can be retried; this one is ${template.status}`, {
+        id,
+        status: template.status,
+      });
+    }
+    // Each retry is a job of its own: the failed one's id stays taken in the queue.
+    const jobId = `template-create.${id}.retry-${Date.now()}`;
+    await enqueueOrUndo(
+      req,
+      () => ctx.producer.enqueue('template.create', { templateId: id, requestId: req.id }, { jobId }),
+      () => moveTemplateStatus(ctx.db, id, { from: ['queued'], to: 'failed', error: template.error }),
+    );
+    await appendEvent(ctx.db, {
+      kind: 'template.retried',
+      message: `${template.os} template on ${template.node} queued again`,
+    });
+    res.status(202).json({ id, status: 'queued', jobId });
+  });
+
+  // Only a failed template goes: a ready one is what clones come from, and a build in flight owns its row.
+  router.delete('/templates/:id', async (req, res) => {
+    const { id } = parseInput(idParams, req.params, 'params');
+    const template = await getTemplate(ctx.db, id);
+    if (!template) throw new NotFoundError('template');
+    if (!(await deleteTemplateIn(ctx.db, id, ['failed']))) {
+      throw new ConflictError(`only a failed template can be deleted; this one is ${template.status}`, {
+        id,
+        status: template.status,
+      });
+    }
+    await appendEvent(ctx.db, {
+      kind: 'template.deleted',
+      message: `failed ${template.os} template on ${template.node} deleted; a new build may be requested`,
+    });
+    res.status(204).end();
   });
 
   router.get('/templates', async (_req, res) => {

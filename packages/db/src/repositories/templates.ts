@@ -80,3 +80,31 @@ export async function listTemplatesOfPlatform(db: Db, platformId: string, status
     .where('status', '=', status)
     .execute();
 }
+
+/**
+ * Moves a template from one of `from` to `to` in one conditional UPDATE (clearing its error); false
+ * when its status was not one of them (or it is gone), so of two racing requests one wins.
+ */
+export async function moveTemplateStatus(
+  db: Db,
+  id: string,
+  change: { from: readonly string[]; to: string; error?: string | null },
+): Promise<boolean> {
+  const result = await db
+    .updateTable('templates')
+    .set({ status: change.to, error: change.error ?? null, updated_at: sql`now()` })
+    .where('id', '=', id)
+    .where('status', 'in', [...change.from])
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+/** Deletes the template when its status is one of `statuses`; false otherwise (or when it is gone). */
+export async function deleteTemplateIn(db: Db, id: string, statuses: readonly string[]): Promise<boolean> {
+  const result = await db
+    .deleteFrom('templates')
+    .where('id', '=', id)
+    .where('status', 'in', [...statuses])
+    .executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
