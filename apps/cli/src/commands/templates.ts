@@ -31,6 +31,30 @@ export function registerTemplateCommands(program: Command, ctx: CliContext): voi
     else ctx.print(`template ${options.os} queued: ${answer.id} (job ${answer.jobId})`);
   });
 
+  withJson(
+    templates
+      .command('retry')
+      .description('build a failed template again (a new gateway job; what the failed build left is cleaned up)')
+      .argument('<id>', 'template id (see templates list)'),
+  ).action(async (id: string, options: { json?: boolean }) => {
+    const answer = await ctx
+      .client()
+      .call<{ id: string; status: string; jobId: string }>('POST', `/templates/${encodeURIComponent(id)}/retry`);
+    if (options.json) ctx.printJson(answer);
+    else ctx.print(`template ${answer.id} queued again (job ${answer.jobId})`);
+  });
+
+  withJson(
+    templates
+      .command('delete')
+      .description('delete a failed template, so that a new one can be requested for its OS')
+      .argument('<id>', 'template id (see templates list)'),
+  ).action(async (id: string, options: { json?: boolean }) => {
+    await ctx.client().call('DELETE', `/templates/${encodeURIComponent(id)}`);
+    if (options.json) ctx.printJson({ id, deleted: true });
+    else ctx.print(`template ${id} deleted`);
+  });
+
   withJson(templates.command('list').description('list known templates and their build state')).action(
     async (options: { json?: boolean }) => {
       const answer = await ctx.client().call<{ items: TemplateView[] }>('GET', '/templates');
