@@ -2,8 +2,13 @@
  * The only writers of a lab's or VM's status. Each applies one named transition from
  * `@glassdome/lab`'s state machines as a single conditional UPDATE and says whether it took effect,
  * so a caller that lost a race learns it instead of overwriting the winner.
+ *
+ * A VM that fails (for good: nothing retries a `failed` VM but a new request) gives up its VMID
+ * lease here, whichever path failed it. The lease only reserves an id until the clone exists; a
+ * failed VM's clone, if it exists, keeps its id taken in Proxmox itself and stays until the VM is
+ * destroyed, and a retry finds it again by the VMID its row recorded.
  */
-import { type Db, setLabStatus, setVmStatus, setVmStatusOfLab } from '@glassdome/db';
+import { type Db, deleteVmidLeasesOfOwner, setLabStatus, setVmStatus, setVmStatusOfLab } from '@glassdome/db';
 import { LAB_TRANSITIONS, type LabTransition, VM_TRANSITIONS, type VmTransition } from '@glassdome/lab';
 
 export interface TransitionOptions {
@@ -16,18 +21,31 @@ export function moveLab(db: Db, labId: string, name: LabTransition, options: Tra
   return setLabStatus(db, labId, { from, to, ...options });
 }
 
-export function moveVm(db: Db, vmId: string, name: VmTransition, options: TransitionOptions = {}): Promise<boolean> {
+export async function moveVm(
+  db: Db,
+  vmId: string,
+  name: VmTransition,
+  options: TransitionOptions = {},
+): Promise<boolean> {
   const { from, to } = VM_TRANSITIONS[name];
-  return setVmStatus(db, vmId, { from, to, ...options });
+  const moved = await setVmStatus(db, vmId, { from, to, ...options });
+  if (moved && to === 'failed') await releaseVmidLeases(db, [vmId]);
+  return moved;
 }
 
 /** Applies a VM transition to every VM of a lab it applies to; returns the ids that moved. */
-export function moveVmsOfLab(
+export async function moveVmsOfLab(
   db: Db,
   labId: string,
   name: VmTransition,
   options: TransitionOptions = {},
 ): Promise<string[]> {
   const { from, to } = VM_TRANSITIONS[name];
-  return setVmStatusOfLab(db, labId, { from, to, ...options });
+  const moved = await setVmStatusOfLab(db, labId, { from, to, ...options });
+  if (to === 'failed') await releaseVmidLeases(db, moved);
+  return moved;
+}
+
+async function releaseVmidLeases(db: Db, vmIds: readonly string[]): Promise<void> {
+  for (const vmId of vmIds) await deleteVmidLeasesOfOwner(db, vmId);
 }
