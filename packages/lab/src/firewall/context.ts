@@ -3,6 +3,7 @@ import { formatIpv4, type Ipv4Network, overlaps, parseCidr } from '../spec/ipv4'
 import type { LabSpec } from '../spec/resolve';
 import { PVE_IPSET_NAME } from './limits';
 
+/** How Glassdome reaches guests: from where, over which network, on which port. */
 export interface ManagementAccess {
   /**
    * Addresses or CIDRs Glassdome reaches guests from (SSH for post-configuration, probes,
@@ -38,6 +39,7 @@ export class FirewallContextError extends Error {
   override readonly name = 'FirewallContextError';
 }
 
+/** A checked context, in the compiler's terms. */
 export interface ResolvedContext {
   sources: { kind: 'list'; ranges: Ipv4Network[] } | { kind: 'ipset'; name: string };
   guestCidr: Ipv4Network;

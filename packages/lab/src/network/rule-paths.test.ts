@@ -11,7 +11,7 @@ test('checking one instance per entry finds a path exactly when the full expansi
     const rule = fc.record({
       from: fc.constantFrom(...names),
       to: fc.constantFrom(...names),
-      ports: fc.constant(['tcp/1']),
+      ports: fc.constant<string[]>(['tcp/1']),
     });
     return fc.tuple(fc.constant(spec), fc.array(rule, { minLength: 1, maxLength: 6 }));
   });

@@ -7,6 +7,7 @@ import { contains, type Ipv4Network, parseCidr, parseIpv4 } from '../spec/ipv4';
 import type { LabNetwork, LabSpec } from '../spec/resolve';
 import { type LabAddressing, labAddressing, type NicAddressing, type VmAddressing } from './addressing';
 
+/** A lab network with its parsed range and its members. */
 export interface TopologyNetwork {
   network: LabNetwork;
   range: Ipv4Network;
@@ -14,12 +15,14 @@ export interface TopologyNetwork {
   members: string[];
 }
 
+/** A VM instance's addressing with lookups by network. */
 export interface TopologyVm extends VmAddressing {
   /** Address (as a number) on each of its networks. */
   addressOn: Map<string, number>;
   nicOn: Map<string, NicAddressing>;
 }
 
+/** One copy of a lab as a network, for the compiler, the matrix and validation. */
 export interface LabTopology {
   spec: LabSpec;
   addressing: LabAddressing;
@@ -39,6 +42,7 @@ export interface LabHop {
   router?: string;
 }
 
+/** The topology of a validated spec (addressing computed unless given). */
 export function labTopology(spec: LabSpec, addressing: LabAddressing = labAddressing(spec)): LabTopology {
   const networks = new Map<string, TopologyNetwork>(
     spec.networks.map((network) => [network.name, { network, range: parseCidr(network.cidr)!, members: [] }]),

@@ -15,6 +15,7 @@ import type { Protocol } from '../spec/policy';
  */
 export type ProbeReason = 'rule' | 'same-network' | 'default-deny' | 'egress' | 'cross-copy' | 'management';
 
+/** What a probe should see, and why. */
 export interface Expectation {
   expected: 'reach' | 'blocked';
   why: ProbeReason;

@@ -22,6 +22,7 @@ export interface OutsideTarget {
   port?: number;
 }
 
+/** What the matrix probes beyond the spec: outside targets and the guests' SSH port. */
 export interface ReachabilityOptions {
   /**
    * Outside addresses every VM entry's egress is probed against; the simulator serves documentation

@@ -18,6 +18,7 @@ export interface DeployedCopy {
   managementAddresses: Readonly<Record<string, string>>;
 }
 
+/** Every copy of a deployed lab. */
 export interface DeployedLab {
   copies: DeployedCopy[];
   /** Cluster IPSets, for rules naming `+dc/…`. @defaultValue [] */

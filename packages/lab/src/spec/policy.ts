@@ -6,7 +6,9 @@
  */
 import { contains, formatIpv4, type Ipv4Network, overlaps, parseCidr, parseIpv4 } from './ipv4';
 
+/** Protocols with ports. */
 export type PortProtocol = 'tcp' | 'udp';
+/** Protocols a rule or egress entry names. */
 export type Protocol = PortProtocol | 'icmp';
 
 /** An inclusive range of TCP or UDP ports; a single port has `from === to`. */
