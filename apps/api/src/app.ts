@@ -31,6 +31,7 @@ import { templateRoutes } from './routes/templates';
 import { TerminalServer } from './routes/terminal';
 import { agentAliasRoutes, vmRoutes } from './routes/vms';
 import { webRoutes } from './routes/web';
+import { webViewRoutes } from './routes/web-views';
 
 export interface AppDeps {
   db: Db;
@@ -78,6 +79,7 @@ function apiRouter(ctx: ApiContext, deps: AppDeps, sessions: SessionStore): Rout
     overseerRoutes,
     keyRoutes,
     systemRoutes,
+    webViewRoutes,
   ]) {
     v1.use(routes(ctx));
   }

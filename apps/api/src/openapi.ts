@@ -1,6 +1,21 @@
 import { labSpecJsonSchema, vmRequestJsonSchema } from '@glassdome/lab';
 import { z } from 'zod';
+import {
+  accepted,
+  alertAnswer,
+  apiKeyAnswer,
+  catalogEntryAnswer,
+  createdKeyAnswer,
+  labAnswer,
+  labDetailAnswer,
+  labDryRunAnswer,
+  listOf,
+  templateAnswer,
+  vmAnswer,
+} from './responses';
+import { sessionCreateBody, sessionResponse } from './routes/session';
 import { systemStatusResponse } from './routes/system';
+import { labTopologyResponse, osProfilesResponse } from './routes/web-views';
 import {
   alertListQuery,
   apiKeyCreateBody,
@@ -76,11 +91,26 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
   const id = ['id'];
   return {
     '/vms': {
-      post: operation({ summary: 'Quick-deploy one VM', body: vmBody, ok: [202, '{id, status, jobId} + Location'] }),
-      get: operation({ summary: 'List standalone VMs', query: vmListQuery, ok: [200, 'VMs with their steps'] }),
+      post: operation({
+        summary: 'Quick-deploy one VM',
+        body: vmBody,
+        response: accepted,
+        ok: [202, '{id, status, jobId} + Location'],
+      }),
+      get: operation({
+        summary: 'List standalone VMs',
+        query: vmListQuery,
+        response: listOf(vmAnswer),
+        ok: [200, 'VMs with their steps'],
+      }),
     },
     '/vms/{id}': {
-      get: operation({ summary: 'A VM, its steps with timings, IP', pathParams: id, ok: [200, 'the VM'] }),
+      get: operation({
+        summary: 'A VM, its steps with timings, IP',
+        pathParams: id,
+        response: vmAnswer,
+        ok: [200, 'the VM'],
+      }),
       delete: operation({ summary: 'Destroy a VM', pathParams: id, ok: [202, 'destroying'] }),
     },
     '/labs': {
@@ -89,12 +119,18 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
         body: labBody,
         yaml: true,
         query: labCreateQuery,
+        response: z.union([accepted, labDryRunAnswer]),
         ok: [202, '{id, status}; with dryRun=true, 200 and the planned graph'],
       }),
-      get: operation({ summary: 'List labs', query: labListQuery, ok: [200, 'labs'] }),
+      get: operation({ summary: 'List labs', query: labListQuery, response: listOf(labAnswer), ok: [200, 'labs'] }),
     },
     '/labs/{id}': {
-      get: operation({ summary: 'A lab, each VM and each step', pathParams: id, ok: [200, 'the lab'] }),
+      get: operation({
+        summary: 'A lab, each VM and each step',
+        pathParams: id,
+        response: labDetailAnswer,
+        ok: [200, 'the lab'],
+      }),
       delete: operation({ summary: 'Tear down everything the lab owns', pathParams: id, ok: [202, 'destroying'] }),
     },
     '/labs/{id}/events': {
@@ -104,14 +140,20 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
       post: operation({ summary: 'Stop in-flight work', pathParams: id, ok: [202, 'cancelled'] }),
     },
     '/labs/{id}/retry': { post: operation({ summary: 'Retry what failed', pathParams: id, ok: [202, 'deploying'] }) },
-    '/lab-templates': { get: operation({ summary: 'The built-in lab catalog', ok: [200, 'catalog entries'] }) },
+    '/lab-templates': {
+      get: operation({
+        summary: 'The built-in lab catalog',
+        response: listOf(catalogEntryAnswer),
+        ok: [200, 'catalog entries'],
+      }),
+    },
     '/templates': {
       post: operation({
         summary: 'Build an OS template on a node',
         body: schemaOf(templateCreateBody),
         ok: [202, 'queued'],
       }),
-      get: operation({ summary: 'List templates', ok: [200, 'templates'] }),
+      get: operation({ summary: 'List templates', response: listOf(templateAnswer), ok: [200, 'templates'] }),
     },
     '/templates/{id}': {
       delete: operation({
@@ -137,7 +179,9 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
     },
     '/jobs/{id}': { get: operation({ summary: "Any job's state", pathParams: id, ok: [200, 'the job'] }) },
     '/inventory': { get: operation({ summary: 'Desired and observed state of every VM', ok: [200, 'inventory'] }) },
-    '/alerts': { get: operation({ summary: 'Alerts', query: alertListQuery, ok: [200, 'alerts'] }) },
+    '/alerts': {
+      get: operation({ summary: 'Alerts', query: alertListQuery, response: listOf(alertAnswer), ok: [200, 'alerts'] }),
+    },
     '/alerts/{id}/ack': {
       post: operation({ summary: 'Acknowledge an open alert', pathParams: id, ok: [200, 'the alert'] }),
     },
@@ -149,15 +193,54 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
         summary: 'Create an API key (shown once)',
         body: schemaOf(apiKeyCreateBody),
         role: 'admin',
+        response: createdKeyAnswer,
         ok: [201, 'the key'],
       }),
-      get: operation({ summary: 'List API keys (prefixes only)', role: 'admin', ok: [200, 'keys'] }),
+      get: operation({
+        summary: 'List API keys (prefixes only)',
+        role: 'admin',
+        response: listOf(apiKeyAnswer),
+        ok: [200, 'keys'],
+      }),
     },
     '/system/status': {
       get: operation({
         summary: 'Stack health: Redis, Postgres, each queue with its workers, the last overseer scan',
         response: systemStatusResponse,
         ok: [200, 'the status (also when degraded)'],
+      }),
+    },
+    '/session': {
+      post: operation({
+        summary: 'Sign in: exchange an API key for an HttpOnly session cookie (the web UI)',
+        body: schemaOf(sessionCreateBody),
+        response: sessionResponse,
+        ok: [201, 'the session; Set-Cookie gd_session'],
+      }),
+      get: operation({ summary: 'The signed-in session', response: sessionResponse, ok: [200, 'the session'] }),
+      delete: operation({ summary: 'Sign out (clears the cookie)', ok: [204, 'signed out'] }),
+    },
+    '/labs/{id}/topology': {
+      get: operation({
+        summary: "A lab's networks, VMs with addresses, dependsOn edges and rules (from its spec)",
+        pathParams: id,
+        response: labTopologyResponse,
+        ok: [200, 'the topology'],
+      }),
+    },
+    '/os-profiles': {
+      get: operation({
+        summary: 'OS profiles a VM may name, with defaults and template status',
+        response: osProfilesResponse,
+        ok: [200, 'profiles'],
+      }),
+    },
+    '/vms/{id}/terminal': {
+      get: operation({
+        summary: 'Web terminal: WebSocket upgrade to an SSH shell on the VM (operator; session cookie or Bearer)',
+        pathParams: id,
+        role: 'operator',
+        ok: [101, 'switching protocols; binary frames are terminal data, text frames JSON control messages'],
       }),
     },
     '/keys/{id}': {
