@@ -34,10 +34,17 @@ export async function ensureGuestKey(
     throw new Error('set GUEST_SSH_KEY_FILE, or GLASSDOME_SECRET_KEY so a guest key can be sealed in Postgres');
   }
   const credentials = new CredentialStore(db, parseSecretKey(env.GLASSDOME_SECRET_KEY));
-  const privateKey = await credentials.readOrCreate(
-    DEFAULT_PLATFORM,
-    KIND,
-    () => ssh2.utils.generateKeyPairSync('ed25519').private,
-  );
+  const privateKey = await credentials.readOrCreate(DEFAULT_PLATFORM, KIND, generateGuestKey);
   return { privateKey, publicKey: publicKeyOf(privateKey) };
+}
+
+/**
+ * A new ed25519 key that ssh2 itself can read: its generator drops a leading zero byte of the public
+ * half about once in 256 keys and then refuses its own output, so such a key is made again.
+ */
+export function generateGuestKey(): string {
+  for (;;) {
+    const candidate = ssh2.utils.generateKeyPairSync('ed25519').private;
+    if (!(ssh2.utils.parseKey(candidate) instanceof Error)) return candidate;
+  }
 }
