@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   };
   const handlers: Handlers = {
     'vm.deploy': ({ vmId }, context) => deployVm(ctx, vmId, context),
-    'vm.destroy': ({ vmId }) => destroyVm(ctx, vmId),
+    'vm.destroy': ({ vmId }, context) => destroyVm(ctx, vmId, context),
     'lab.task': ({ labId, taskId }, context) => runLabVmTask(ctx, labId, taskId, context),
     'lab.run': ({ labId }) => settleLab(ctx, labId),
     'lab.destroy': ({ labId }, context) => destroyLab(ctx, labId, context),

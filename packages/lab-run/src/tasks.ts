@@ -22,7 +22,7 @@ import type { LabRunContext } from './context';
 import { findTask, type LabRecord, LabStoppedError, loadLab } from './lab-record';
 import { settleVmsOfStoppedLab } from './settle';
 import { moveLab, moveVmsOfLab } from './transitions';
-import { stoppedBy, watchForStop } from './watch';
+import { type StopWatch, stoppedBy, watchForStop } from './watch';
 
 export interface LabTaskWork {
   lab: LabRecord;
@@ -34,6 +34,8 @@ export interface LabTaskWork {
    * the job's own signal (timeout, shutdown): hand it to every wait and remote call of the work.
    */
   signal: AbortSignal;
+  /** Runs work that must land once submitted (a clone): a stop of the lab meanwhile waits for it. */
+  shield: StopWatch['shield'];
 }
 
 export interface LabTaskOptions {
@@ -80,7 +82,7 @@ export async function runLabTask(
     await planSteps(ctx.db, owner, [task.id]);
     await startStep(ctx.db, owner, task.id);
     await moveLab(ctx.db, lab.id, 'start');
-    const detail = await work({ lab, task, checkStillRunning, signal: watch.signal });
+    const detail = await work({ lab, task, checkStillRunning, signal: watch.signal, shield: watch.shield });
     await finishStep(ctx.db, owner, task.id, { status: 'done', ...(detail === undefined ? {} : { detail }) });
     const done = new Set(await stepNamesIn(ctx.db, owner, 'done'));
     const ready = readyAfter(lab.graph, done, task.id);

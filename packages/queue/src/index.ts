@@ -9,6 +9,7 @@ export {
   waitForRedis,
 } from './connection';
 export { type EnqueueIntent, jobIntent, parseIntent, sendIntents } from './intent';
+export { LIVE_JOB_STATES, liveJobs } from './live-jobs';
 export { addLabTasks, type FailurePolicy, type LabFlowTask, labJobId, startLabFlow } from './lab-flow';
 export { isBackingServiceOutage } from './outage';
 export { jobOptions, Producer } from './producer';

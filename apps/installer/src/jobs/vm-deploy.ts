@@ -1,8 +1,9 @@
 import { appendEvent } from '@glassdome/db';
-import { moveVm } from '@glassdome/lab-run';
+import { checkVmStillWanted, moveVm, stoppedBy, VmStoppedError, vmStopReason, watchForStop } from '@glassdome/lab-run';
 import { ProxmoxError } from '@glassdome/proxmox';
 import { isFinalAttempt, type JobContext, PermanentError } from '@glassdome/queue';
 import type { InstallerContext } from '../context';
+import { shieldSteps } from '../must-land';
 import { configureSteps, provisionSteps, requestPlacement, runSteps } from '../pipeline';
 import { loadVm } from '../vm-record';
 
@@ -12,7 +13,12 @@ export function asJobError(error: unknown): unknown {
   return error;
 }
 
-/** `vm.deploy`: every step of a standalone VM, in one job. */
+/**
+ * `vm.deploy`: every step of a standalone VM, in one job. Desired state wins: before each step the
+ * VM must still be wanted, and a destroy requested meanwhile aborts the step in flight (the job's
+ * signal is tied to the VM's row); the deploy then ends quietly and the tear-down removes whatever
+ * it made.
+ */
 export async function deployVm(ctx: InstallerContext, vmId: string, context: JobContext): Promise<unknown> {
   const vm = await loadVm(ctx.db, vmId);
   if (!vm) throw new PermanentError(`VM ${vmId} does not exist`);
@@ -21,14 +27,25 @@ export async function deployVm(ctx: InstallerContext, vmId: string, context: Job
     context.log.info({ vmId, status: vm.status }, 'not deploying a VM in this state');
     return { vmId, status: vm.status };
   }
+  const watch = watchForStop(() => vmStopReason(ctx.db, vm.id), context.signal);
+  // Proxmox calls and waits of this deploy end with it (a destroy, a timeout, a lost lock, shutdown).
+  const job: InstallerContext = { ...ctx, pve: ctx.pve.withSignal(watch.signal) };
   try {
     await runSteps(
-      ctx,
+      job,
       { vmId: vm.id, labId: vm.lab_id },
-      [...provisionSteps(ctx, vm, requestPlacement(ctx, vm), context.signal), ...configureSteps(ctx, vm)],
-      { signal: context.signal },
+      shieldSteps(
+        [...provisionSteps(job, vm, requestPlacement(job, vm), watch.signal), ...configureSteps(job, vm)],
+        watch.shield,
+      ),
+      { signal: watch.signal, before: () => checkVmStillWanted(ctx.db, vm.id) },
     );
   } catch (error) {
+    const stopped = stoppedBy(watch.signal, VmStoppedError, error);
+    if (stopped) {
+      context.log.info({ vmId, status: stopped.status }, 'deploy stopped: the VM is no longer wanted');
+      return { vmId, stopped: stopped.status };
+    }
     const jobError = asJobError(error);
     if (isFinalAttempt(jobError, context.job)) {
       const message = error instanceof Error ? error.message : String(error);
@@ -36,8 +53,10 @@ export async function deployVm(ctx: InstallerContext, vmId: string, context: Job
       await appendEvent(ctx.db, { vmId: vm.id, kind: 'vm.failed', message });
     }
     throw jobError;
+  } finally {
+    watch.stop();
   }
-  await moveVm(ctx.db, vm.id, 'ready');
+  if (!(await moveVm(ctx.db, vm.id, 'ready'))) return { vmId, stopped: (await loadVm(ctx.db, vm.id))?.status };
   await appendEvent(ctx.db, {
     vmId: vm.id,
     kind: 'vm.ready',

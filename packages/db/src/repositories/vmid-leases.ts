@@ -98,6 +98,12 @@ export async function deleteVmidLeasesOfOwner(db: Db, owner: string): Promise<vo
   await db.deleteFrom('vmid_leases').where('owner', '=', owner).execute();
 }
 
+/** Every id the owner holds a lease on, live or expired (what a tear-down must look at and release). */
+export async function listVmidsLeasedBy(db: Db, owner: string): Promise<number[]> {
+  const rows = await db.selectFrom('vmid_leases').select('vmid').where('owner', '=', owner).orderBy('vmid').execute();
+  return rows.map((row) => row.vmid);
+}
+
 /** Every lease of a platform, live or not (for tests and reports). */
 export async function listVmidLeases(db: Db, platformId?: string): Promise<VmidLeaseRow[]> {
   let query = db.selectFrom('vmid_leases').select(['platform_id', 'vmid', 'owner', 'expires_at']);
