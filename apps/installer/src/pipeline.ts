@@ -13,7 +13,8 @@ import type { VmRow } from './vm-record';
 
 export interface Step {
   name: string;
-  run: (previousAttempts: number) => Promise<JsonValue | undefined>;
+  /** Runs the step; told how often it was tried before and the error its last try recorded, if any. */
+  run: (previousAttempts: number, previousError?: string | null) => Promise<JsonValue | undefined>;
 }
 
 /** Where a VM's NIC goes: its own network (a lab's leased VLAN) or the request's bridge/tag. */
@@ -35,7 +36,7 @@ export function provisionSteps(ctx: InstallerContext, vm: VmRow, placement: Plac
     { name: 'clone', run: () => repair(() => cloneFromTemplate(ctx, vm)) },
     { name: 'configure', run: () => repair(() => configure(ctx, vm, placement.bridge, placement.tag)) },
     { name: 'start', run: () => repair(() => start(ctx, vm)) },
-    { name: 'wait-agent', run: (previousAttempts) => waitForAgent(ctx, vm, previousAttempts) },
+    { name: 'wait-agent', run: (_attempts, previousError) => waitForAgent(ctx, vm, previousError) },
     { name: 'wait-ssh', run: () => waitForSsh(ctx, vm) },
   ];
 }
@@ -69,7 +70,7 @@ export async function runSteps(
     await startStep(ctx.db, owner, step.name);
     await appendEvent(ctx.db, { ...events, kind: 'vm.step.started', message: `${step.name} started` });
     try {
-      const detail = await step.run(before?.attempts ?? 0);
+      const detail = await step.run(before?.attempts ?? 0, before?.error ?? null);
       await finishStep(ctx.db, owner, step.name, { status: 'done', ...(detail === undefined ? {} : { detail }) });
       await appendEvent(ctx.db, { ...events, kind: 'vm.step.done', message: `${step.name} done` });
     } catch (error) {

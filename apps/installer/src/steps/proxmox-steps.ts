@@ -5,6 +5,7 @@ import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import type { InstallerContext } from '../context';
 import type { VmRow } from '../vm-record';
 import { loginUser, templateFromEnv } from '../vm-spec';
+import { agentAnswer, rebootBeforeAgentWait } from './agent-retry';
 
 const leaseTtlMs = 30 * 60_000;
 
@@ -88,19 +89,24 @@ export async function configure(ctx: InstallerContext, vm: VmRow, bridge: string
 export async function start(ctx: InstallerContext, vm: VmRow) {
   const status = await ctx.pve.vms.status(vm.vmid!, vm.node);
   if (status.status === 'running') return { alreadyRunning: true };
-  await ctx.admission.withNodeSlot(vm.node, async () => {
-    const upid = await ctx.pve.vms.start(vm.vmid!, vm.node);
-    await ctx.pve.tasks.wait(upid, { deadlineMs: 300_000 });
-  });
+  await ctx.admission.withNodeSlot(
+    vm.node,
+    async () => {
+      const upid = await ctx.pve.vms.start(vm.vmid!, vm.node);
+      await ctx.pve.tasks.wait(upid, { deadlineMs: 300_000 });
+    },
+    ctx.pve.client.signal,
+  );
   return { alreadyRunning: false };
 }
 
 /**
- * Waits for the guest agent's IP. An agent that did not answer on an earlier attempt will not start
- * by itself in a guest that is already up, so a repeat attempt reboots the VM first.
+ * Waits for the guest agent's IP. An agent that did not answer on the previous attempt will not start
+ * by itself in a guest that is already up, so that attempt's failure (its recorded error) makes this
+ * one reboot the VM first; any other failure (an outage, a timeout, a crash) does not.
  */
-export async function waitForAgent(ctx: InstallerContext, vm: VmRow, previousAttempts = 0) {
-  if (previousAttempts > 0) {
+export async function waitForAgent(ctx: InstallerContext, vm: VmRow, previousError?: string | null) {
+  if (rebootBeforeAgentWait(previousError)) {
     const status = await ctx.pve.vms.status(vm.vmid!, vm.node);
     const upid =
       status.status === 'running'
@@ -108,10 +114,12 @@ export async function waitForAgent(ctx: InstallerContext, vm: VmRow, previousAtt
         : await ctx.pve.vms.start(vm.vmid!, vm.node);
     await ctx.pve.tasks.wait(upid, { deadlineMs: 300_000 });
   }
-  const found = await ctx.pve.agent.waitForIp(vm.vmid!, {
-    node: vm.node,
-    deadlineMs: ctx.env.AGENT_TIMEOUT_SECONDS * 1000,
-  });
+  const found = await agentAnswer(vm.vmid!, () =>
+    ctx.pve.agent.waitForIp(vm.vmid!, {
+      node: vm.node,
+      deadlineMs: ctx.env.AGENT_TIMEOUT_SECONDS * 1000,
+    }),
+  );
   await setVmPlacement(ctx.db, vm.id, { ip: found.ip });
   vm.ip = found.ip;
   // A key recorded for this address belonged to an earlier VM that had it: this guest is new.
