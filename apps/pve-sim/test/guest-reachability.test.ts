@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createLogger } from '@glassdome/logger';
 import { freePort, waitFor } from '@glassdome/testkit';
-import type { Client } from 'ssh2';
+import { Client } from 'ssh2';
 import { type SimulatorSsh, startSimulatorSsh } from '../src/ssh';
 import { generateEd25519, sha256Fingerprint } from '../src/ssh/server/keys';
 import { startTestSim, type TestSim } from './helpers';
@@ -240,6 +240,38 @@ test('firewall rules over the API filter from the next compile on: dmz to web on
   const lost = await run(attacker, 'ping -c 2 -W 1 10.10.1.10');
   assert.equal(lost.code, 1);
   assert.match(lost.stdout, /2 packets transmitted, 0 received, 100% packet loss/);
+});
+
+test("a new SSH login passes the management NIC's firewall: dropped until tcp/22 from the management host is allowed", async () => {
+  const config = {
+    host: sim.running.sim.guest(web)!.ip!,
+    port: guestPort,
+    username: 'trainee',
+    privateKey: key.privateKey,
+    hostVerifier: () => true,
+  };
+  // The refused client reports its lost connection again later: it keeps an error listener.
+  const refused = new Client();
+  const firstError = new Promise<Error>((resolve) => refused.on('error', resolve));
+  refused.connect({ ...config, readyTimeout: 1500 });
+  assert.match(
+    (await firstError).message,
+    /Timed out while waiting for handshake/,
+    'policy_in DROP on the management NIC',
+  );
+  refused.end();
+  assert.equal((await run(web, 'true')).code, 0, 'an established session goes on (conntrack)');
+  await api('POST', `/nodes/pve01/qemu/${web}/firewall/rules`, {
+    type: 'in',
+    action: 'ACCEPT',
+    macro: 'SSH',
+    source: '127.0.0.1',
+    iface: 'net2',
+    enable: '1',
+  });
+  await nextCompile();
+  const admitted = await connect(config);
+  admitted.end();
 });
 
 test('stopping pve-firewall on the node takes every rule away until it starts again', async () => {

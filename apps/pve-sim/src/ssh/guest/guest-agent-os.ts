@@ -110,7 +110,7 @@ export class GuestAgentOs implements GuestOsAccess {
 
   /** qemu-ga runs commands as root from `/`. */
   private rootShell(machine: GuestMachine): Shell {
-    const shell = machine.shell('root', guestCommands(machine));
+    const shell = machine.shell('root', guestCommands(machine, this.guests.network.forGuest(machine.spec.vmid)));
     return new Shell({ ...shell.options, cwd: '/' });
   }
 }

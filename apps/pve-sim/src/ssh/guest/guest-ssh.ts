@@ -6,6 +6,7 @@
  */
 import type { Logger } from '@glassdome/logger';
 import type { GuestView } from '../../guests';
+import { probeFromManagement } from '../../network/packet';
 import type { Simulator } from '../../sim';
 import type { DiskProvenance } from '../provenance';
 import { parseAuthorizedKeys, publicKeyMatches } from '../server/keys';
@@ -114,11 +115,26 @@ export class GuestSshManager {
       shellFor: (user) => machine.shell(user, commands),
       serveSftp: (sftp, user) => serveSftp(sftp, machine.shell(user, commands)),
       onExec: (user, command, exitCode) => machine.note({ kind: 'command', user, command, exitCode }),
+      admit: (remote) => this.admit(guest.vmid, guest.ip!, remote),
     });
     await endpoint.listen();
     this.endpoints.set(guest.vmid, endpoint);
     this.listeningFor.set(guest.vmid, this.listenKey(guest));
     this.options.logger.debug({ vmId: guest.vmid, ip: guest.ip, port: this.options.port }, 'guest ssh up');
+  }
+
+  /**
+   * A connection to the guest's SSH passes its management NIC's firewall like any packet from the
+   * management network (source: the connection's real peer address, 127.0.0.1 for local clients).
+   * A VM without a management NIC keeps the old unfiltered access.
+   */
+  private admit(vmid: number, ip: string, remote: string): 'accept' | 'reject' | 'drop' {
+    const world = this.network.world();
+    const nic = world.hosts.find((host) => host.vmid === vmid)?.nics.find((candidate) => candidate.address?.ip === ip);
+    if (!nic?.management) return 'accept';
+    const verdict = probeFromManagement(world, remote, { proto: 'tcp', dst: ip, dport: 22 });
+    if (verdict.outcome === 'open') return 'accept';
+    return verdict.outcome === 'refused' ? 'reject' : 'drop';
   }
 
   private async down(vmid: number) {

@@ -3,7 +3,7 @@
  * callback, `exec` channels run by the mini-shell, optionally the SFTP subsystem. Nothing a client
  * sends is ever executed on the real machine.
  */
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '@glassdome/logger';
 import ssh2, { type AuthContext, type Connection, type ServerChannel, type SFTPWrapper } from 'ssh2';
 import type { Shell } from '../shell/interpreter';
@@ -26,6 +26,11 @@ export interface SshEndpointOptions {
   serveSftp?(sftp: SFTPWrapper, username: string): void;
   /** Told about every command line run and its exit status. */
   onExec?(username: string, command: string, code: number): void;
+  /**
+   * Decides a TCP connection from `remoteAddress` before SSH starts (a firewall in front):
+   * `reject` resets it, `drop` leaves it unanswered until the client gives up. Absent = accept all.
+   */
+  admit?(remoteAddress: string): 'accept' | 'reject' | 'drop';
   logger: Logger;
 }
 
@@ -35,6 +40,9 @@ const AUTH_METHODS: Array<'publickey' | 'password'> = ['publickey', 'password'];
 export class SshEndpoint {
   private readonly server: ssh2.Server;
   private readonly connections = new Set<Connection>();
+  /** With `admit`: the TCP listener that hands admitted sockets to the SSH server. */
+  private gate: Server | undefined;
+  private readonly held = new Set<Socket>();
 
   constructor(private readonly options: SshEndpointOptions) {
     this.server = new ssh2.Server({ hostKeys: [options.hostKey] }, (client) => this.accept(client));
@@ -42,11 +50,14 @@ export class SshEndpoint {
 
   /** Starts listening; resolves with the bound port. */
   listen(): Promise<number> {
+    const admit = this.options.admit;
+    if (admit) this.gate = createServer((socket) => this.admitSocket(socket, admit));
+    const listener = this.gate ?? this.server;
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port, this.options.host, () => {
-        this.server.off('error', reject);
-        resolve((this.server.address() as AddressInfo).port);
+      listener.once('error', reject);
+      listener.listen(this.options.port, this.options.host, () => {
+        listener.off('error', reject);
+        resolve((listener.address() as AddressInfo).port);
       });
     });
   }
@@ -54,7 +65,27 @@ export class SshEndpoint {
   /** Stops listening and drops every open connection, as a powered-off machine would. */
   close(): Promise<void> {
     for (const connection of this.connections) connection.end();
+    for (const socket of this.held) socket.destroy();
+    this.held.clear();
+    const gate = this.gate;
+    if (gate) return new Promise((resolve) => gate.close(() => resolve()));
     return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private admitSocket(socket: Socket, admit: NonNullable<SshEndpointOptions['admit']>) {
+    const decision = admit(socket.remoteAddress?.replace(/^::ffff:/, '') ?? '');
+    if (decision === 'accept') {
+      this.server.injectSocket(socket);
+      return;
+    }
+    socket.on('error', () => undefined);
+    if (decision === 'reject') {
+      socket.resetAndDestroy();
+      return;
+    }
+    // Dropped: nothing is ever sent; the client's own timeout ends it.
+    this.held.add(socket);
+    socket.on('close', () => this.held.delete(socket));
   }
 
   private accept(client: Connection) {
