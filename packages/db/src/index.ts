@@ -16,8 +16,11 @@ export {
   appendEvent,
   appendEvents,
   type EventInput,
+  lastEventId,
   listEvents,
+  listEventsAfter,
   listEventsByData,
+  pruneEvents,
 } from './repositories/events';
 export * from './repositories/idempotency';
 export * from './repositories/inventory';
@@ -25,6 +28,7 @@ export * from './repositories/labs';
 export * from './repositories/network-leases';
 export * from './repositories/outbox';
 export * from './repositories/platforms';
+export * from './repositories/projects';
 export * from './repositories/ssh-host-keys';
 export {
   finishStep,
@@ -44,6 +48,7 @@ export * from './repositories/templates';
 export * from './repositories/vmid-leases';
 export * from './repositories/vms';
 export type * from './schema';
+export { ALL_PROJECTS, projectInScope, type Scope, type ScopedTable, scopeCondition } from './scope';
 export { openSecret, parseSecretKey, SecretKeyError, sealSecret } from './secrets';
 export { CredentialStore } from './stores/credential-store';
 export { PostgresHostKeyStore } from './stores/host-key-store';

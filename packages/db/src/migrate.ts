@@ -4,6 +4,7 @@ import * as initial from './migrations/0001_initial';
 import * as labRuns from './migrations/0002_lab_runs';
 import * as statusChecks from './migrations/0003_status_checks';
 import * as outbox from './migrations/0004_outbox';
+import * as projects from './migrations/0005_projects';
 
 /** Every migration, in order. Listed statically so bundled apps carry them. */
 export const migrations: Record<string, Migration> = {
@@ -11,6 +12,7 @@ export const migrations: Record<string, Migration> = {
   '0002_lab_runs': labRuns,
   '0003_status_checks': statusChecks,
   '0004_outbox': outbox,
+  '0005_projects': projects,
 };
 
 function migrator(db: Db): Migrator {

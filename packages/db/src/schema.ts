@@ -17,6 +17,7 @@ export interface AlertsTable {
   acknowledged_at: Date | null;
   acknowledged_by: string | null;
   resolved_at: Date | null;
+  project: Generated<string>;
 }
 
 export interface ApiKeysTable {
@@ -28,6 +29,9 @@ export interface ApiKeysTable {
   created_at: Generated<Date>;
   last_used_at: Date | null;
   revoked_at: Date | null;
+  project: Generated<string>;
+  lab_id: string | null;
+  copy: number | null;
 }
 
 export interface CredentialsTable {
@@ -46,6 +50,8 @@ export interface EventsTable {
   kind: string;
   message: string;
   data: JsonValue | null;
+  project: Generated<string>;
+  private: Generated<boolean>;
 }
 
 export interface IdempotencyKeysTable {
@@ -73,6 +79,7 @@ export interface LabsTable {
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
   run: Generated<number>;
+  project: Generated<string>;
 }
 
 export interface NetworkLeasesTable {
@@ -106,12 +113,30 @@ export interface PlatformsTable {
   updated_at: Generated<Date>;
 }
 
+export interface ProjectsTable {
+  name: string;
+  max_vms: number | null;
+  max_copies: number | null;
+  max_vcpus: number | null;
+  max_memory_mib: number | null;
+  max_lab_ttl_seconds: number | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
 export interface SshHostKeysTable {
   host: string;
   port: number;
   fingerprint: string;
   key_type: string | null;
   trusted_at: Generated<Date>;
+}
+
+export interface StepTotalsTable {
+  name: string;
+  status: string;
+  count: Generated<number>;
+  seconds: Generated<number>;
 }
 
 export interface StepsTable {
@@ -140,6 +165,8 @@ export interface TemplatesTable {
   error: string | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  project: Generated<string>;
+  published: Generated<boolean>;
 }
 
 export interface VmidLeasesTable {
@@ -170,6 +197,7 @@ export interface VmsTable {
   created_by: string | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  project: Generated<string>;
 }
 
 export interface Database {
@@ -182,7 +210,9 @@ export interface Database {
   network_leases: NetworkLeasesTable;
   outbox: OutboxTable;
   platforms: PlatformsTable;
+  projects: ProjectsTable;
   ssh_host_keys: SshHostKeysTable;
+  step_totals: StepTotalsTable;
   steps: StepsTable;
   templates: TemplatesTable;
   vmid_leases: VmidLeasesTable;

@@ -7,6 +7,7 @@ const typeOf: Record<string, string> = {
   integer: 'number',
   bigint: 'number',
   boolean: 'boolean',
+  'double precision': 'number',
   jsonb: 'JsonValue',
   'timestamp with time zone': 'Date',
   bytea: 'Buffer',

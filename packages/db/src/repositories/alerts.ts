@@ -1,35 +1,47 @@
 import { sql } from 'kysely';
 import type { Db } from '../connection';
 import type { JsonValue } from '../schema';
+import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
 
-export async function listAlerts(db: Db, filter: { state?: string; severity?: string; limit: number; offset: number }) {
-  let query = db.selectFrom('alerts').selectAll();
+export async function listAlerts(
+  db: Db,
+  filter: { state?: string; severity?: string; limit: number; offset: number },
+  scope: Scope = ALL_PROJECTS,
+) {
+  let query = db.selectFrom('alerts').selectAll().where(scopeCondition('alerts', scope));
   if (filter.state) query = query.where('state', '=', filter.state);
   if (filter.severity) query = query.where('severity', '=', filter.severity);
   return query.orderBy('last_seen_at', 'desc').orderBy('id').limit(filter.limit).offset(filter.offset).execute();
 }
 
-export async function getAlert(db: Db, id: string) {
-  return db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+export async function getAlert(db: Db, id: string, scope: Scope = ALL_PROJECTS) {
+  return db
+    .selectFrom('alerts')
+    .selectAll()
+    .where('id', '=', id)
+    .where(scopeCondition('alerts', scope))
+    .executeTakeFirst();
 }
 
-/** Acknowledges an open alert; returns the row, or undefined when it was not open. */
-export async function acknowledgeAlert(db: Db, id: string, by: string) {
+/** Acknowledges an open alert `scope` may see; returns the row, or undefined when it was not open. */
+export async function acknowledgeAlert(db: Db, id: string, by: string, scope: Scope = ALL_PROJECTS) {
   return db
     .updateTable('alerts')
     .set({ state: 'acknowledged', acknowledged_at: sql`now()`, acknowledged_by: by })
     .where('id', '=', id)
     .where('state', '=', 'open')
+    .where(scopeCondition('alerts', scope))
     .returningAll()
     .executeTakeFirst();
 }
 
 /** Alerts not resolved, counted by severity. */
-export async function countOpenAlertsBySeverity(db: Db) {
+export async function countOpenAlertsBySeverity(db: Db, scope: Scope = ALL_PROJECTS) {
   return db
     .selectFrom('alerts')
     .select(['severity', (eb) => eb.fn.countAll<number>().as('count')])
     .where('state', '<>', 'resolved')
+    .where(scopeCondition('alerts', scope))
     .groupBy('severity')
     .execute();
 }

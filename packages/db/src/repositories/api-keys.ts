@@ -8,12 +8,24 @@ export interface NewApiKey {
   /** SHA-256 of the key (hex); the key itself is never stored. */
   keyHash: string;
   role: string;
+  /** The project the key acts in (created beforehand by the caller). @defaultValue 'default' */
+  project?: string;
+  /** A trainee key's lab copy. */
+  labCopy?: { labId: string; copy: number };
 }
 
 export async function insertApiKey(db: Db, key: NewApiKey): Promise<string> {
   const row = await db
     .insertInto('api_keys')
-    .values({ name: key.name, prefix: key.prefix, key_hash: key.keyHash, role: key.role })
+    .values({
+      name: key.name,
+      prefix: key.prefix,
+      key_hash: key.keyHash,
+      role: key.role,
+      project: key.project ?? 'default',
+      lab_id: key.labCopy?.labId ?? null,
+      copy: key.labCopy?.copy ?? null,
+    })
     .onConflict((oc) => oc.column('key_hash').doNothing())
     .returning('id')
     .executeTakeFirst();
@@ -30,7 +42,7 @@ export async function insertApiKey(db: Db, key: NewApiKey): Promise<string> {
 export async function findApiKeyByHash(db: Db, keyHash: string) {
   return db
     .selectFrom('api_keys')
-    .select(['id', 'name', 'role'])
+    .select(['id', 'name', 'role', 'project', 'lab_id', 'copy'])
     .where('key_hash', '=', keyHash)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
@@ -40,19 +52,38 @@ export async function findApiKeyByHash(db: Db, keyHash: string) {
 export async function findLiveApiKeyById(db: Db, id: string) {
   return db
     .selectFrom('api_keys')
-    .select(['id', 'name', 'role'])
+    .select(['id', 'name', 'role', 'project', 'lab_id', 'copy'])
     .where('id', '=', id)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
 }
 
-/** Every key without its hash. */
-export async function listApiKeys(db: Db) {
-  return db
+/** Every key without its hash (only one project's with `project`). */
+export async function listApiKeys(db: Db, project?: string) {
+  let query = db
     .selectFrom('api_keys')
-    .select(['id', 'name', 'prefix', 'role', 'created_at', 'last_used_at', 'revoked_at'])
-    .orderBy('created_at')
-    .execute();
+    .select(['id', 'name', 'prefix', 'role', 'project', 'lab_id', 'copy', 'created_at', 'last_used_at', 'revoked_at']);
+  if (project !== undefined) query = query.where('project', '=', project);
+  return query.orderBy('created_at').execute();
+}
+
+/**
+ * Records that the key was used, at most once per `everySeconds`: a key used constantly costs one
+ * write per interval, not one per request. Returns whether the row was written.
+ */
+export async function touchApiKey(db: Db, id: string, everySeconds: number): Promise<boolean> {
+  const result = await db
+    .updateTable('api_keys')
+    .set({ last_used_at: sql`now()` })
+    .where('id', '=', id)
+    .where((eb) =>
+      eb.or([
+        eb('last_used_at', 'is', null),
+        eb('last_used_at', '<', sql<Date>`now() - make_interval(secs => ${everySeconds})`),
+      ]),
+    )
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }
 
 export async function revokeApiKey(db: Db, id: string): Promise<boolean> {

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../connection';
 import type { JsonValue } from '../schema';
+import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
 
 export interface EventInput {
   labId?: string | null;
@@ -9,6 +10,16 @@ export interface EventInput {
   kind: string;
   message: string;
   data?: JsonValue;
+  /**
+   * The project an event about no lab or VM belongs to (an event about a lab or VM takes its
+   * project, whatever this says). @defaultValue 'default'
+   */
+  project?: string;
+  /**
+   * Shown only to admins and the key that created the lab or VM: a provisioning command's text or a
+   * guest's output. @defaultValue false
+   */
+  private?: boolean;
 }
 
 function eventRow(event: EventInput) {
@@ -18,6 +29,8 @@ function eventRow(event: EventInput) {
     kind: event.kind,
     message: event.message,
     data: event.data === undefined ? null : JSON.stringify(event.data),
+    ...(event.project === undefined ? {} : { project: event.project }),
+    ...(event.private ? { private: true } : {}),
   };
 }
 
@@ -26,16 +39,29 @@ export async function appendEvent(db: Db, event: EventInput): Promise<void> {
   await db.insertInto('events').values(eventRow(event)).execute();
 }
 
-/** Events of a lab (with its VMs) or a VM, after `afterId`, oldest first. */
+/**
+ * Events of a lab (with its VMs) or a VM, after `afterId`, oldest first, as `scope` may see them.
+ * Private events are left out unless `includePrivate`.
+ */
 export async function listEvents(
   db: Db,
-  filter: { labId?: string; vmId?: string; afterId?: number; kind?: string; limit?: number },
+  filter: {
+    labId?: string;
+    vmId?: string;
+    afterId?: number;
+    kind?: string;
+    limit?: number;
+    includePrivate?: boolean;
+  },
+  scope: Scope = ALL_PROJECTS,
 ) {
   let query = db
     .selectFrom('events')
     .selectAll()
+    .where(scopeCondition('events', scope))
     .orderBy('id')
     .limit(filter.limit ?? 500);
+  if (!filter.includePrivate) query = query.where('private', '=', false);
   if (filter.labId) query = query.where('lab_id', '=', filter.labId);
   if (filter.vmId) query = query.where('vm_id', '=', filter.vmId);
   if (filter.kind) query = query.where('kind', '=', filter.kind);
@@ -73,4 +99,30 @@ export async function listEventsByData(
   if (filter.vmId) query = query.where('vm_id', '=', filter.vmId);
   if (filter.labId) query = query.where('lab_id', '=', filter.labId);
   return query.orderBy('id', 'desc').limit(filter.limit).execute();
+}
+
+/** Every event after `afterId`, oldest first: what the change feed reads once per notification. */
+export async function listEventsAfter(db: Db, afterId: number, limit: number) {
+  return db.selectFrom('events').selectAll().where('id', '>', afterId).orderBy('id').limit(limit).execute();
+}
+
+/** The newest event id (0 when there is none): where a change feed starts. */
+export async function lastEventId(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom('events')
+    .select((eb) => eb.fn.max('id').as('id'))
+    .executeTakeFirst();
+  return Number(row?.id ?? 0);
+}
+
+/**
+ * Deletes events older than `before`, at most `batch` at a time (so a first prune of a large table
+ * holds no long lock); returns how many went.
+ */
+export async function pruneEvents(db: Db, before: Date, batch = 5_000): Promise<number> {
+  const result = await db
+    .deleteFrom('events')
+    .where('id', 'in', (eb) => eb.selectFrom('events').select('id').where('at', '<', before).limit(batch))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }

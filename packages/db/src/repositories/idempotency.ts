@@ -31,3 +31,9 @@ export async function storeIdempotentAnswer(db: Db, apiKeyId: string, key: strin
     .onConflict((oc) => oc.columns(['api_key_id', 'key']).doNothing())
     .execute();
 }
+
+/** Deletes stored answers older than `before`; returns how many went. */
+export async function pruneIdempotentAnswers(db: Db, before: Date): Promise<number> {
+  const result = await db.deleteFrom('idempotency_keys').where('created_at', '<', before).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,8 +1,8 @@
-import { sql } from 'kysely';
 import type { Db } from '../connection';
+import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
 
 /** Every VM Glassdome still owns, with desired and last observed state side by side. */
-export async function listVmInventory(db: Db) {
+export async function listVmInventory(db: Db, scope: Scope = ALL_PROJECTS) {
   return db
     .selectFrom('vms')
     .select([
@@ -20,6 +20,7 @@ export async function listVmInventory(db: Db) {
       'observed_at',
     ])
     .where('status', '<>', 'destroyed')
+    .where(scopeCondition('vms', scope))
     .orderBy('node')
     .orderBy('vmid')
     .orderBy('name')
@@ -27,10 +28,18 @@ export async function listVmInventory(db: Db) {
 }
 
 /** Events of kinds starting with `prefix` since `since`, newest first. */
-export async function listRecentEventsOfKind(db: Db, prefix: string, since: Date, limit = 500) {
+export async function listRecentEventsOfKind(
+  db: Db,
+  prefix: string,
+  since: Date,
+  limit = 500,
+  scope: Scope = ALL_PROJECTS,
+) {
   return db
     .selectFrom('events')
     .selectAll()
+    .where(scopeCondition('events', scope))
+    .where('private', '=', false)
     .where('kind', 'like', `${prefix.replace(/[%_\\]/g, '\\$&')}%`)
     .where('at', '>=', since)
     .orderBy('id', 'desc')
@@ -38,18 +47,10 @@ export async function listRecentEventsOfKind(db: Db, prefix: string, since: Date
     .execute();
 }
 
-/** Finished steps by name and outcome: how many, and their total seconds (for metrics). */
+/**
+ * Finished steps by name and outcome: how many, and their total seconds (for metrics). Read from
+ * the totals a trigger keeps as steps finish, never from the steps table itself.
+ */
 export async function stepDurationTotals(db: Db) {
-  return db
-    .selectFrom('steps')
-    .select([
-      'name',
-      'status',
-      sql<number>`count(*)::int`.as('count'),
-      sql<number>`coalesce(sum(extract(epoch from finished_at - started_at)), 0)::float8`.as('seconds'),
-    ])
-    .where('finished_at', 'is not', null)
-    .where('started_at', 'is not', null)
-    .groupBy(['name', 'status'])
-    .execute();
+  return db.selectFrom('step_totals').select(['name', 'status', 'count', 'seconds']).execute();
 }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../connection';
 import type { JsonValue } from '../schema';
+import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
 
 export interface NewLab {
   name: string;
@@ -12,6 +13,8 @@ export interface NewLab {
   expiresAt: Date | null;
   requestId?: string | null;
   createdBy?: string | null;
+  /** @defaultValue 'default' */
+  project?: string;
 }
 
 /** Inserts a queued lab and returns its id. */
@@ -29,14 +32,16 @@ export async function insertLab(db: Db, lab: NewLab): Promise<string> {
       expires_at: lab.expiresAt,
       request_id: lab.requestId ?? null,
       created_by: lab.createdBy ?? null,
+      project: lab.project ?? 'default',
     })
     .returning('id')
     .executeTakeFirstOrThrow();
   return row.id;
 }
 
-export async function getLab(db: Db, id: string) {
-  return db.selectFrom('labs').selectAll().where('id', '=', id).executeTakeFirst();
+/** The lab with this id, if `scope` may see it. */
+export async function getLab(db: Db, id: string, scope: Scope = ALL_PROJECTS) {
+  return db.selectFrom('labs').selectAll().where('id', '=', id).where(scopeCondition('labs', scope)).executeTakeFirst();
 }
 
 /** The lab's status alone: what the event stream polls. */
@@ -45,10 +50,27 @@ export async function getLabStatus(db: Db, id: string): Promise<string | undefin
   return row?.status;
 }
 
-export async function listLabs(db: Db, filter: { status?: string; limit: number; offset: number }) {
+export async function listLabs(
+  db: Db,
+  filter: { status?: string; limit: number; offset: number },
+  scope: Scope = ALL_PROJECTS,
+) {
   let query = db
     .selectFrom('labs')
-    .select(['id', 'name', 'status', 'copies', 'on_failure', 'expires_at', 'error', 'created_at', 'updated_at']);
+    .select([
+      'id',
+      'name',
+      'project',
+      'status',
+      'copies',
+      'on_failure',
+      'expires_at',
+      'error',
+      'created_by',
+      'created_at',
+      'updated_at',
+    ])
+    .where(scopeCondition('labs', scope));
   if (filter.status) query = query.where('status', '=', filter.status);
   return query.orderBy('created_at', 'desc').orderBy('id').limit(filter.limit).offset(filter.offset).execute();
 }
@@ -103,10 +125,11 @@ export async function deleteLab(db: Db, id: string): Promise<void> {
   await db.deleteFrom('labs').where('id', '=', id).execute();
 }
 
-export async function countLabsByStatus(db: Db) {
+export async function countLabsByStatus(db: Db, scope: Scope = ALL_PROJECTS) {
   return db
     .selectFrom('labs')
     .select(['status', (eb) => eb.fn.countAll<number>().as('count')])
+    .where(scopeCondition('labs', scope))
     .groupBy('status')
     .execute();
 }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../connection';
 import type { JsonValue } from '../schema';
+import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
 
 export interface NewVm {
   labId?: string | null;
@@ -12,6 +13,8 @@ export interface NewVm {
   spec: JsonValue;
   requestId?: string | null;
   createdBy?: string | null;
+  /** @defaultValue 'default' */
+  project?: string;
 }
 
 /** Inserts queued VMs and returns their ids in input order. */
@@ -31,6 +34,7 @@ export async function insertVms(db: Db, vms: NewVm[]): Promise<string[]> {
         spec: JSON.stringify(vm.spec),
         request_id: vm.requestId ?? null,
         created_by: vm.createdBy ?? null,
+        project: vm.project ?? 'default',
       })),
     )
     .returning('id')
@@ -38,19 +42,32 @@ export async function insertVms(db: Db, vms: NewVm[]): Promise<string[]> {
   return rows.map((row) => row.id);
 }
 
-export async function getVm(db: Db, id: string) {
-  return db.selectFrom('vms').selectAll().where('id', '=', id).executeTakeFirst();
+/** The VM with this id, if `scope` may see it. */
+export async function getVm(db: Db, id: string, scope: Scope = ALL_PROJECTS) {
+  return db.selectFrom('vms').selectAll().where('id', '=', id).where(scopeCondition('vms', scope)).executeTakeFirst();
 }
 
 /** Standalone VMs (not part of a lab), newest first. */
-export async function listStandaloneVms(db: Db, filter: { status?: string; limit: number; offset: number }) {
-  let query = db.selectFrom('vms').selectAll().where('lab_id', 'is', null);
+export async function listStandaloneVms(
+  db: Db,
+  filter: { status?: string; limit: number; offset: number },
+  scope: Scope = ALL_PROJECTS,
+) {
+  let query = db.selectFrom('vms').selectAll().where('lab_id', 'is', null).where(scopeCondition('vms', scope));
   if (filter.status) query = query.where('status', '=', filter.status);
   return query.orderBy('created_at', 'desc').orderBy('id').limit(filter.limit).offset(filter.offset).execute();
 }
 
-export async function listVmsOfLab(db: Db, labId: string) {
-  return db.selectFrom('vms').selectAll().where('lab_id', '=', labId).orderBy('copy').orderBy('name').execute();
+/** A lab's VMs (only its one copy for a trainee's scope). */
+export async function listVmsOfLab(db: Db, labId: string, scope: Scope = ALL_PROJECTS) {
+  return db
+    .selectFrom('vms')
+    .selectAll()
+    .where('lab_id', '=', labId)
+    .where(scopeCondition('vms', scope))
+    .orderBy('copy')
+    .orderBy('name')
+    .execute();
 }
 
 /**
@@ -92,10 +109,11 @@ export async function deleteVm(db: Db, id: string): Promise<void> {
 }
 
 /** VM counts by status, for reports and metrics. */
-export async function countVmsByStatus(db: Db) {
+export async function countVmsByStatus(db: Db, scope: Scope = ALL_PROJECTS) {
   return db
     .selectFrom('vms')
     .select(['status', (eb) => eb.fn.countAll<number>().as('count')])
+    .where(scopeCondition('vms', scope))
     .groupBy('status')
     .execute();
 }
