@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { labJobId } from '@glassdome/queue';
+import { labJobId, VM_DEPLOY_STEPS } from '@glassdome/queue';
 import { allJobs, startTestApi, type TestApi } from './harness';
 
 let api: TestApi;
@@ -30,7 +30,7 @@ test('a YAML lab writes the lab, one VM per copy and instance with planned steps
   assert.equal(lab.body.status, 'queued');
   const vms = lab.body.vms.map((vm: { copy: number; name: string }) => `${vm.copy}:${vm.name}`).sort();
   assert.deepEqual(vms, ['0:box-1', '0:box-2', '0:target', '1:box-1', '1:box-2', '1:target']);
-  for (const vm of lab.body.vms) assert.equal(vm.steps.length, 8);
+  for (const vm of lab.body.vms) assert.equal(vm.steps.length, VM_DEPLOY_STEPS.length);
 
   const root = await api.producer.queues.lab.getJob(labJobId(id));
   assert.ok(root, 'the lab root job exists');

@@ -36,7 +36,7 @@ test('POST /vms records the VM and its steps, then enqueues vm.deploy carrying i
   assert.equal(vm.body.node, 'pve01');
   assert.deepEqual(
     vm.body.steps.map((step: { name: string; status: string }) => `${step.name}:${step.status}`),
-    ['reserve-vmid', 'clone', 'configure', 'start', 'wait-agent', 'wait-ssh', 'post-configure', 'verify'].map(
+    ['reserve-vmid', 'clone', 'configure', 'firewall', 'start', 'wait-agent', 'wait-ssh', 'post-configure', 'verify'].map(
       (name) => `${name}:pending`,
     ),
   );

@@ -19,3 +19,12 @@ export interface InstallerContext {
   guestKey: GuestKey;
   logger: Logger;
 }
+
+/**
+ * The context one job works with: every Proxmox call and wait and every SSH command and transfer
+ * stops when `signal` fires (the job's timeout, lost lock or shutdown, or its VM no longer wanted),
+ * killing a remote command in flight.
+ */
+export function boundTo(ctx: InstallerContext, signal: AbortSignal): InstallerContext {
+  return { ...ctx, pve: ctx.pve.withSignal(signal), ssh: ctx.ssh.withSignal(signal) };
+}

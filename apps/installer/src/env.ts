@@ -28,6 +28,22 @@ export const installerEnv = z.object({
   AGENT_TIMEOUT_SECONDS: z.coerce.number().positive().default(300),
   /** Seconds to wait for the guest's SSH to accept our key. */
   SSH_TIMEOUT_SECONDS: z.coerce.number().positive().default(180),
+  /**
+   * Addresses or CIDRs Glassdome reaches guests from (comma-separated): the only sources a lab VM's
+   * firewall lets in on its management NIC (tcp to GUEST_SSH_PORT). Loopback suits the simulator; on
+   * a real cluster, the addresses of the hosts running the installer and the API.
+   */
+  MANAGEMENT_SOURCES: z
+    .string()
+    .regex(/^[0-9./]+(,[0-9./]+)*$/, 'must be addresses or CIDRs separated by commas, e.g. 192.168.10.5,10.0.0.0/24')
+    .default('127.0.0.0/8'),
+  /** The network lab VMs' management NICs take their addresses from (by DHCP on PROXMOX_BRIDGE). */
+  MANAGEMENT_CIDR: z
+    .string()
+    .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be a CIDR, e.g. 192.168.10.0/24')
+    .default('127.64.0.0/16'),
+  /** Seconds the isolation check may take to agree (the Proxmox firewall applies changes within about 10 s). */
+  ISOLATION_CHECK_SECONDS: z.coerce.number().positive().default(60),
   /** Queues this process consumes (installer: vm and lab). */
   INSTALLER_QUEUES: queueList.default(['vm', 'lab']),
 });

@@ -6,6 +6,7 @@
 import type { JsonValue } from '@glassdome/db';
 import { appendEvent, finishStep, listSteps, type StepOwner, startStep } from '@glassdome/db';
 import type { InstallerContext } from './context';
+import { applyFirewall } from './steps/firewall';
 import { postConfigure, verify, waitForSsh } from './steps/guest-steps';
 import { withPermissionRepair } from './steps/permission';
 import { cloneFromTemplate, configure, reserveVmid, start, waitForAgent } from './steps/proxmox-steps';
@@ -17,14 +18,34 @@ export interface Step {
   run: (previousAttempts: number, previousError?: string | null) => Promise<JsonValue | undefined>;
 }
 
-/** Where a VM's NIC goes: its own network (a lab's leased VLAN) or the request's bridge/tag. */
-export interface Placement {
+/** One NIC as `configure` writes it (`netN` and `ipconfigN`). */
+export interface NicPlacement {
   bridge: string;
-  tag: number | undefined;
+  tag?: number | undefined;
+  /** `ip=dhcp` or `ip=10.10.0.10/24[,gw=…]`. */
+  ipconfig: string;
+  /** Behind the VM's Proxmox firewall. */
+  firewall: boolean;
 }
 
+/**
+ * Where a VM's NICs go, in order. A lab VM has one per lab network (spec order) and then its
+ * management NIC, the one Glassdome reaches it on; a standalone VM has one.
+ */
+export interface Placement {
+  nics: NicPlacement[];
+  managementNic: number;
+}
+
+/** A standalone VM: one NIC on the configured bridge, with the request's address or DHCP. */
 export function requestPlacement(ctx: InstallerContext, vm: VmRow): Placement {
-  return { bridge: vm.spec.network?.bridge ?? ctx.env.PROXMOX_BRIDGE, tag: vm.spec.network?.vlan };
+  const network = vm.spec.network;
+  const ip = network?.ip && network.ip !== 'dhcp' ? network.ip : undefined;
+  const ipconfig = ip ? `ip=${ip}${network?.gateway ? `,gw=${network.gateway}` : ''}` : 'ip=dhcp';
+  return {
+    nics: [{ bridge: network?.bridge ?? ctx.env.PROXMOX_BRIDGE, tag: network?.vlan, ipconfig, firewall: false }],
+    managementNic: 0,
+  };
 }
 
 /** Clone → configure → start → agent IP → SSH: the part of a deployment that needs no other VM. */
@@ -34,9 +55,10 @@ export function provisionSteps(ctx: InstallerContext, vm: VmRow, placement: Plac
   return [
     { name: 'reserve-vmid', run: () => reserveVmid(ctx, vm) },
     { name: 'clone', run: () => repair(() => cloneFromTemplate(ctx, vm)) },
-    { name: 'configure', run: () => repair(() => configure(ctx, vm, placement.bridge, placement.tag)) },
+    { name: 'configure', run: () => repair(() => configure(ctx, vm, placement)) },
+    { name: 'firewall', run: () => applyFirewall(ctx, vm) },
     { name: 'start', run: () => repair(() => start(ctx, vm)) },
-    { name: 'wait-agent', run: (_attempts, previousError) => waitForAgent(ctx, vm, previousError) },
+    { name: 'wait-agent', run: (_attempts, previousError) => waitForAgent(ctx, vm, placement, previousError) },
     { name: 'wait-ssh', run: () => waitForSsh(ctx, vm) },
   ];
 }

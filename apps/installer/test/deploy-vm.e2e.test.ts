@@ -31,7 +31,7 @@ test('POST /vms deploys a VM that ends ready, reachable with the user key and pr
   const steps = vm.steps as { name: string; status: string; startedAt: string; finishedAt: string }[];
   assert.deepEqual(
     steps.map((step) => step.name),
-    ['reserve-vmid', 'clone', 'configure', 'start', 'wait-agent', 'wait-ssh', 'post-configure', 'verify'],
+    ['reserve-vmid', 'clone', 'configure', 'firewall', 'start', 'wait-agent', 'wait-ssh', 'post-configure', 'verify'],
   );
   for (const step of steps) {
     assert.equal(step.status, 'done', `${step.name} is ${step.status}`);

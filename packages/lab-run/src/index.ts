@@ -15,7 +15,7 @@ export {
   retryLab,
 } from './actions';
 export type { LabRunContext } from './context';
-export { findTask, type LabRecord, LabStoppedError, loadLab } from './lab-record';
+export { findTask, type LabRecord, LabStoppedError, loadLab, loadLabSpec } from './lab-record';
 export { destroyIntent, labRunIntent, writeIntent } from './outbox';
 export { settleLab, settleVmsOfStoppedLab } from './settle';
 export { type LabTaskOptions, type LabTaskOutcome, type LabTaskWork, runLabTask, taskDetail } from './tasks';

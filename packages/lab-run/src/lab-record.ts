@@ -1,5 +1,5 @@
 import { type Db, getLab } from '@glassdome/db';
-import { isLabStatus, type LabGraph, type LabStatus, type LabTask, taskById } from '@glassdome/lab';
+import { isLabStatus, type LabGraph, type LabSpec, type LabStatus, type LabTask, taskById } from '@glassdome/lab';
 import type { FailurePolicy } from '@glassdome/queue';
 
 export interface LabRecord {
@@ -47,4 +47,11 @@ export async function loadLab(db: Db, labId: string): Promise<LabRecord | undefi
 
 export function findTask(lab: LabRecord, taskId: string): LabTask {
   return taskById(lab.graph, taskId);
+}
+
+/** The lab's validated spec, as the API stored it at deploy (our own structure, like the graph). */
+export async function loadLabSpec(db: Db, labId: string): Promise<LabSpec> {
+  const row = await getLab(db, labId);
+  if (!row) throw new Error(`lab ${labId} is gone`);
+  return row.spec as unknown as LabSpec;
 }

@@ -38,6 +38,7 @@ export const VM_DEPLOY_STEPS = [
   'reserve-vmid',
   'clone',
   'configure',
+  'firewall',
   'start',
   'wait-agent',
   'wait-ssh',

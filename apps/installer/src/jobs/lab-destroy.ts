@@ -1,5 +1,5 @@
-import { deleteNetworkLeasesOfLab, listVmsOfLab } from '@glassdome/db';
-import { loadLab, markLabDestroyed } from '@glassdome/lab-run';
+import { listVmsOfLab } from '@glassdome/db';
+import { loadLab } from '@glassdome/lab-run';
 import { type JobContext, labJobId } from '@glassdome/queue';
 import type { InstallerContext } from '../context';
 import { loadVm } from '../vm-record';
@@ -10,8 +10,8 @@ const rootSettleMs = 10 * 60_000;
 /**
  * `lab.destroy`: tears down everything a lab owns. Safe while a deploy runs: the lab is already
  * `destroying`, so its tasks stop at their next step boundary; we wait (bounded) for the flow's root
- * to end so no clone lands after the sweep, then remove every VM, release VMID and network leases,
- * and mark it destroyed.
+ * to end so no clone lands after the sweep, then remove every VM and release its VMID lease. The
+ * gateway's `network.release` then removes the lab's networks and marks it destroyed.
  */
 export async function destroyLab(ctx: InstallerContext, labId: string, context: JobContext) {
   await waitForFlowToEnd(ctx, labId, context.signal);
@@ -20,9 +20,8 @@ export async function destroyLab(ctx: InstallerContext, labId: string, context: 
     const vm = await loadVm(ctx.db, id);
     if (vm && vm.status !== 'destroyed') await removeVm(ctx, vm);
   }
-  await deleteNetworkLeasesOfLab(ctx.db, labId);
-  await markLabDestroyed(ctx.db, labId, vms.length);
-  return { labId, status: 'destroyed', vms: vms.length };
+  await ctx.producer.enqueue('network.release', { labId }, { jobId: `network-release.${context.job.id}` });
+  return { labId, vmsRemoved: vms.length };
 }
 
 async function waitForFlowToEnd(ctx: InstallerContext, labId: string, signal: AbortSignal): Promise<void> {

@@ -1,19 +1,36 @@
 import { appendEvent, findLabVm } from '@glassdome/db';
+import { networkTaskId } from '@glassdome/lab';
 import { type LabTaskWork, moveVm, runLabTask, taskDetail } from '@glassdome/lab-run';
 import type { JobContext } from '@glassdome/queue';
-import type { InstallerContext } from '../context';
-import { configureSteps, type Placement, provisionSteps, requestPlacement, runSteps } from '../pipeline';
+import { boundTo, type InstallerContext } from '../context';
+import { shieldSteps } from '../must-land';
+import { configureSteps, type NicPlacement, type Placement, provisionSteps, runSteps } from '../pipeline';
 import { loadVm, type VmRow } from '../vm-record';
 import { asJobError } from './vm-deploy';
 
-/** A lab VM's NIC goes on the bridge and VLAN its first network's task leased. */
+/**
+ * A lab VM's NICs: one per lab network in spec order, on the bridge (and tag) its copy's network task
+ * recorded, with the address the lab assigned and the firewall on; then the management NIC on the
+ * uplink bridge, by DHCP, also behind the firewall.
+ */
 async function labPlacement(ctx: InstallerContext, vm: VmRow, copy: number): Promise<Placement> {
-  const first = vm.spec.networks?.[0]?.name;
-  if (!first) return requestPlacement(ctx, vm);
-  const detail = (await taskDetail(ctx, vm.lab_id!, `c${copy}:net:${first}`)) as
-    | { bridge?: string; tag?: number }
-    | undefined;
-  return { bridge: detail?.bridge ?? ctx.env.PROXMOX_BRIDGE, tag: detail?.tag };
+  const networks = vm.spec.networks ?? [];
+  const nics: NicPlacement[] = [];
+  for (const network of networks) {
+    const detail = (await taskDetail(ctx, vm.lab_id!, networkTaskId(copy, network.name))) as
+      | { bridge?: string; tag?: number; vnet?: string }
+      | undefined;
+    if (!detail?.bridge) throw new Error(`network ${network.name} of copy ${copy} has no recorded bridge`);
+    nics.push({
+      bridge: detail.bridge,
+      // A VNet carries its own tag; a NIC on the plain bridge carries it itself.
+      tag: detail.vnet ? undefined : detail.tag,
+      ipconfig: network.ip ? `ip=${network.ip}` : 'ip=dhcp',
+      firewall: true,
+    });
+  }
+  nics.push({ bridge: ctx.env.PROXMOX_BRIDGE, ipconfig: 'ip=dhcp', firewall: true });
+  return { nics, managementNic: networks.length };
 }
 
 /** `lab.task` for a VM: its provision steps or its configure steps, inside the lab's bookkeeping. */
@@ -22,17 +39,18 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
   return runLabTask(
     ctx,
     { labId, taskId, context },
-    async ({ task, checkStillRunning }: LabTaskWork) => {
+    async ({ task, checkStillRunning, signal, shield }: LabTaskWork) => {
       const row = await findLabVm(ctx.db, { labId, copy: task.copy, name: task.vmName! });
       const vm = row && (await loadVm(ctx.db, row.id));
       if (!vm) throw new Error(`lab ${labId} has no VM ${task.vmName} in copy ${task.copy}`);
       vmId = vm.id;
       await moveVm(ctx.db, vm.id, 'deploy');
+      const job = boundTo(ctx, signal);
       const steps =
         task.kind === 'vm-provision'
-          ? provisionSteps(ctx, vm, await labPlacement(ctx, vm, task.copy), context.signal)
-          : configureSteps(ctx, vm);
-      await runSteps(ctx, { vmId: vm.id, labId }, steps, { signal: context.signal, before: checkStillRunning });
+          ? provisionSteps(job, vm, await labPlacement(job, vm, task.copy), signal)
+          : configureSteps(job, vm);
+      await runSteps(job, { vmId: vm.id, labId }, shieldSteps(steps, shield), { signal, before: checkStillRunning });
       if (task.kind === 'vm-configure' && (await moveVm(ctx.db, vm.id, 'ready'))) {
         await appendEvent(ctx.db, { labId, vmId: vm.id, kind: 'vm.ready', message: `${vm.name} ready at ${vm.ip}` });
       }

@@ -2,7 +2,7 @@ import { appendEvent } from '@glassdome/db';
 import { checkVmStillWanted, moveVm, stoppedBy, VmStoppedError, vmStopReason, watchForStop } from '@glassdome/lab-run';
 import { ProxmoxError } from '@glassdome/proxmox';
 import { isFinalAttempt, type JobContext, PermanentError } from '@glassdome/queue';
-import type { InstallerContext } from '../context';
+import { boundTo, type InstallerContext } from '../context';
 import { shieldSteps } from '../must-land';
 import { configureSteps, provisionSteps, requestPlacement, runSteps } from '../pipeline';
 import { loadVm } from '../vm-record';
@@ -28,8 +28,9 @@ export async function deployVm(ctx: InstallerContext, vmId: string, context: Job
     return { vmId, status: vm.status };
   }
   const watch = watchForStop(() => vmStopReason(ctx.db, vm.id), context.signal);
-  // Proxmox calls and waits of this deploy end with it (a destroy, a timeout, a lost lock, shutdown).
-  const job: InstallerContext = { ...ctx, pve: ctx.pve.withSignal(watch.signal) };
+  // Proxmox calls, waits and SSH commands of this deploy end with it (a destroy, a timeout, a lost
+  // lock, shutdown).
+  const job = boundTo(ctx, watch.signal);
   try {
     await runSteps(
       job,

@@ -8,7 +8,7 @@ import {
 import { moveVm } from '@glassdome/lab-run';
 import { NotFoundError, type VmSummary } from '@glassdome/proxmox';
 import { type JobContext, PermanentError } from '@glassdome/queue';
-import type { InstallerContext } from '../context';
+import { boundTo, type InstallerContext } from '../context';
 import { proxmoxName } from '../steps/proxmox-steps';
 import { loadVm, type VmRow } from '../vm-record';
 import { stopDeploysOf } from './stop-deploy';
@@ -95,7 +95,7 @@ export async function destroyVm(ctx: InstallerContext, vmId: string, context: Jo
   await stopDeploysOf(ctx, vmId, context.signal);
   // Reloaded: the stopped deploy may have recorded a VMID meanwhile.
   const vm = (await loadVm(ctx.db, vmId))!;
-  await removeVm(ctx, vm);
+  await removeVm(boundTo(ctx, context.signal), vm);
   await appendEvent(ctx.db, { vmId: vm.id, labId: vm.lab_id, kind: 'vm.destroyed', message: 'destroyed' });
   return { vmId, status: 'destroyed' };
 }

@@ -48,6 +48,16 @@ interface ProvisionItem {
 function provisionItems(vm: VmRow): ProvisionItem[] {
   const spec = vm.spec;
   const items: ProvisionItem[] = [];
+  // A lab VM's own network setup first: forwarding where it routes, routes to networks it is not on.
+  if (spec.routerFor && spec.routerFor.length > 0) {
+    items.push({ label: 'route between its networks', body: 'sysctl -w net.ipv4.ip_forward=1' });
+  }
+  for (const route of spec.routes ?? []) {
+    items.push({
+      label: `route to ${route.to}`,
+      body: `ip route replace ${quoteArg(route.to)} via ${quoteArg(route.via)}`,
+    });
+  }
   const packages = spec.cloudInit.packages;
   if (packages.length > 0) {
     if (!spec.os || OS_PROFILES[spec.os].packageManager !== 'apt') {
@@ -124,12 +134,27 @@ export async function postConfigure(ctx: InstallerContext, vm: VmRow) {
   return { items: items.length, ran };
 }
 
-/** The guest answers over SSH as the expected OS. */
+/** A lab VM holds every address the lab assigned it, each on a NIC of its own. */
+async function verifyAddresses(ctx: InstallerContext, target: SshTarget, vm: VmRow): Promise<void> {
+  const wanted = (vm.spec.networks ?? []).filter((network) => network.ip);
+  if (wanted.length === 0) return;
+  const shown = (await run(ctx, target, ['ip', '-4', 'addr'], 'ip -4 addr')).stdout;
+  const held = new Set([...shown.matchAll(/inet (\d+\.\d+\.\d+\.\d+\/\d+)/g)].map((match) => match[1]));
+  const missing = wanted.filter((network) => !held.has(network.ip!));
+  if (missing.length > 0) {
+    throw new PermanentError(
+      `the guest lacks ${missing.map((network) => `${network.ip} (${network.name})`).join(', ')}; it has ${[...held].join(', ') || 'none'}`,
+    );
+  }
+}
+
+/** The guest answers over SSH as the expected OS, with every lab address it was given. */
 export async function verify(ctx: InstallerContext, vm: VmRow) {
   const target = guestTarget(ctx, vm);
   const release = await run(ctx, target, ['cat', '/etc/os-release'], 'cat /etc/os-release');
   const id = /^ID=("?)([^"\n]+)\1$/m.exec(release.stdout)?.[2];
   const expected = vm.spec.os?.split('-')[0];
+  await verifyAddresses(ctx, target, vm);
   if (id && expected && id !== expected) throw new PermanentError(`guest reports ID=${id}, expected ${expected}`);
   return { osId: id ?? null, ip: vm.ip };
 }

@@ -3,6 +3,7 @@ import { cloneVm } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import type { InstallerContext } from '../context';
+import type { Placement } from '../pipeline';
 import type { VmRow } from '../vm-record';
 import { loginUser, templateFromEnv } from '../vm-spec';
 import { agentAnswer, rebootBeforeAgentWait } from './agent-retry';
@@ -63,27 +64,68 @@ async function resolveTemplate(ctx: InstallerContext, vm: VmRow): Promise<number
   return vmid;
 }
 
-export async function configure(ctx: InstallerContext, vm: VmRow, bridge: string, tag: number | undefined) {
+/** The boot disk of a cloned VM and its size in GiB (from `size=` on its config line). */
+function bootDisk(config: Record<string, string | number>): { key: string; gib: number } | undefined {
+  for (const key of ['scsi0', 'virtio0', 'sata0', 'ide0']) {
+    const line = config[key];
+    if (typeof line !== 'string' || line.includes('media=cdrom')) continue;
+    const size = /(?:^|,)size=(\d+(?:\.\d+)?)([KMGT])?/.exec(line);
+    if (!size) return { key, gib: 0 };
+    const factor = { K: 1 / 1024 / 1024, M: 1 / 1024, G: 1, T: 1024 }[size[2] ?? 'G'] ?? 1;
+    return { key, gib: Number(size[1]) * factor };
+  }
+  return undefined;
+}
+
+/**
+ * Sizes, cloud-init user and keys, and the NICs: one per entry of `placement` (a lab VM's lab
+ * networks in spec order, then its management NIC), each with its `ipconfigN`; NICs the template had
+ * beyond those are removed. The boot disk grows to `diskGiB` (never shrinks), refused up front when
+ * the storage has not that much free.
+ */
+export async function configure(ctx: InstallerContext, vm: VmRow, placement: Placement) {
   const spec = vm.spec;
-  const ip = spec.network?.ip && spec.network.ip !== 'dhcp' ? spec.network.ip : undefined;
-  const ipconfig = ip ? `ip=${ip}${spec.network?.gateway ? `,gw=${spec.network.gateway}` : ''}` : 'ip=dhcp';
   const current = await ctx.pve.vms.config(vm.vmid!, vm.node);
-  const model = String(current.raw.net0 ?? 'virtio').split(',')[0];
+  const model = String(current.raw.net0 ?? 'virtio').split(/[,=]/)[0] || 'virtio';
+  const nics: Record<string, string> = {};
+  placement.nics.forEach((nic, index) => {
+    nics[`net${index}`] =
+      `${model},bridge=${nic.bridge}${nic.tag ? `,tag=${nic.tag}` : ''}${nic.firewall ? ',firewall=1' : ''}`;
+    nics[`ipconfig${index}`] = nic.ipconfig;
+  });
+  const stale = Object.keys(current.raw).filter((key) => /^(net|ipconfig)\d+$/.test(key) && !(key in nics));
   await ctx.pve.vms.updateConfig(
     vm.vmid!,
     {
       cores: spec.cpus,
       memory: spec.memoryMiB,
       ciuser: loginUser(vm.spec),
-      sshKeys: [...(spec.cloudInit?.sshKeys ?? []), ctx.guestKey.publicKey],
-      ipconfig0: ipconfig,
-      net0: `${model},bridge=${bridge}${tag ? `,tag=${tag}` : ''}`,
+      sshKeys: [...spec.cloudInit.sshKeys, ctx.guestKey.publicKey],
+      ...nics,
       agent: 'enabled=1',
       tags: ['glassdome'],
+      ...(stale.length > 0 ? { delete: stale } : {}),
     },
     vm.node,
   );
-  return { bridge, tag: tag ?? null, ipconfig };
+  const disk = await growDisk(ctx, vm, current.raw);
+  return { nics: placement.nics.length, managementNic: placement.managementNic, disk };
+}
+
+async function growDisk(ctx: InstallerContext, vm: VmRow, config: Record<string, string | number>) {
+  const disk = bootDisk(config);
+  if (!disk || disk.gib >= vm.spec.diskGiB) return disk ? { key: disk.key, gib: disk.gib, grownFromGib: null } : null;
+  const storage = (await ctx.pve.cluster.storages(vm.node)).find((s) => s.storage === ctx.env.PROXMOX_STORAGE);
+  const needGib = vm.spec.diskGiB - disk.gib;
+  if (storage && needGib * 1024 ** 3 > storage.availBytes) {
+    throw new PermanentError(
+      `diskGiB ${vm.spec.diskGiB} needs ${Math.ceil(needGib)} GiB more than the template's disk, but ${ctx.env.PROXMOX_STORAGE} has ${Math.floor(storage.availBytes / 1024 ** 3)} GiB free`,
+    );
+  }
+  await ctx.pve.tasks.wait(await ctx.pve.vms.resize(vm.vmid!, disk.key, `${vm.spec.diskGiB}G`, vm.node), {
+    deadlineMs: 300_000,
+  });
+  return { key: disk.key, gib: vm.spec.diskGiB, grownFromGib: disk.gib };
 }
 
 export async function start(ctx: InstallerContext, vm: VmRow) {
@@ -105,7 +147,12 @@ export async function start(ctx: InstallerContext, vm: VmRow) {
  * by itself in a guest that is already up, so that attempt's failure (its recorded error) makes this
  * one reboot the VM first; any other failure (an outage, a timeout, a crash) does not.
  */
-export async function waitForAgent(ctx: InstallerContext, vm: VmRow, previousError?: string | null) {
+export async function waitForAgent(
+  ctx: InstallerContext,
+  vm: VmRow,
+  placement: Placement,
+  previousError?: string | null,
+) {
   if (rebootBeforeAgentWait(previousError)) {
     const status = await ctx.pve.vms.status(vm.vmid!, vm.node);
     const upid =
@@ -114,10 +161,14 @@ export async function waitForAgent(ctx: InstallerContext, vm: VmRow, previousErr
         : await ctx.pve.vms.start(vm.vmid!, vm.node);
     await ctx.pve.tasks.wait(upid, { deadlineMs: 300_000 });
   }
+  // Only the management NIC's address is one Glassdome may reach the guest on.
+  const config = await ctx.pve.vms.config(vm.vmid!, vm.node);
+  const mac = config.nics[`net${placement.managementNic}`]?.macaddr;
   const found = await agentAnswer(vm.vmid!, () =>
     ctx.pve.agent.waitForIp(vm.vmid!, {
       node: vm.node,
       deadlineMs: ctx.env.AGENT_TIMEOUT_SECONDS * 1000,
+      ...(mac ? { mac } : {}),
     }),
   );
   await setVmPlacement(ctx.db, vm.id, { ip: found.ip });
