@@ -1,6 +1,7 @@
 /**
- * The CLI's config file (YAML, mode 0600): where the API is and the key to it, plus what `glassdome
- * setup` learned about the cluster. It holds secrets, so it is only ever written owner-only.
+ * The CLI's config file (YAML, mode 0600): where the API is and the key to it. It holds secrets, so
+ * it is only ever written owner-only. The other sections are what `glassdome setup` wrote before the
+ * services' settings moved to the env file: still read, as earlier answers for setup, never written.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { readEnvFile } from '@glassdome/config';
 import {
   createRedisPrefix,
   createTestDatabase,
@@ -135,8 +136,9 @@ test('lab deploy --watch on a terminal draws a bar per VM and ends with every VM
   const screen = screenText(run.stdout);
   assert.equal(run.code, 0, screen);
   for (const vm of ['target', 'attacker']) {
-    assert.match(screen, new RegExp(`${vm} +=*-+ \\d+/8 \\d+s +\\S+ \\(running\\)`), `${vm} bar drawn while deploying`);
-    assert.match(screen, new RegExp(`${vm} +={20} 8/8 \\d+s +ready`), `${vm} bar reached ready`);
+    // Steps done out of the VM's step count, whatever the pipeline's length.
+    assert.match(screen, new RegExp(`${vm} +=*-+ \\d+/\\d+ \\d+s +\\S+ \\(running\\)`), `${vm} bar drawn while deploying`);
+    assert.match(screen, new RegExp(`${vm} +={20} (\\d+)/\\1 \\d+s +ready`), `${vm} bar reached ready`);
     assert.match(screen, new RegExp(`^${vm} +ready +\\d+\\.\\d+\\.\\d+\\.\\d+`, 'm'), `${vm} summary line`);
   }
 });
@@ -179,6 +181,7 @@ function setupEnv(configFile: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Pro
     PATH: process.env.PATH,
     HOME: home,
     GLASSDOME_CONFIG: configFile,
+    GLASSDOME_ENV_FILE: join(dirname(configFile), 'glassdome.env'),
     GLASSDOME_URL: stack.apiUrl,
     GLASSDOME_API_KEY: stack.adminKey,
     PROXMOX_URL: sim.info.apiUrl,
@@ -194,7 +197,7 @@ function setupEnv(configFile: string, extra: NodeJS.ProcessEnv = {}): NodeJS.Pro
   };
 }
 
-test('setup --non-interactive checks every connection, pins both keys and writes a 0600 config', async () => {
+test('setup --non-interactive checks every connection, pins both keys and writes a 0600 env file and config', async () => {
   const configFile = join(home, 'setup-ni', 'config.yaml');
   const run = await glassdome(['setup', '--non-interactive'], setupEnv(configFile));
   assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
@@ -217,11 +220,17 @@ test('setup --non-interactive checks every connection, pins both keys and writes
     'token secret never shown',
   );
   assert.ok(!run.stdout.includes(stack.adminKey), 'API key never shown');
+  const envFile = join(dirname(configFile), 'glassdome.env');
+  assert.match(run.stdout, new RegExp(`^wrote ${envFile} \\(mode 0600`, 'm'));
+  assert.equal(statSync(envFile).mode & 0o777, 0o600);
+  const vars = readEnvFile(envFile);
+  assert.equal(vars.PROXMOX_TLS_FINGERPRINT, sim.info.tlsFingerprint);
+  assert.equal(vars.PROXMOX_SSH_HOST_KEY, sim.info.sshHostKeyFingerprint);
+  assert.equal(vars.PROXMOX_TOKEN_SECRET, sim.info.tokenSecret);
+  assert.equal(vars.PROXMOX_STORAGE, 'local-lvm');
   assert.equal(statSync(configFile).mode & 0o777, 0o600);
   const config = parse(readFileSync(configFile, 'utf8'));
-  assert.equal(config.proxmox.tlsFingerprint, sim.info.tlsFingerprint);
-  assert.equal(config.ssh.hostKey, sim.info.sshHostKeyFingerprint);
-  assert.equal(config.proxmox.tokenSecret, sim.info.tokenSecret);
+  assert.deepEqual(config, { api: { url: stack.apiUrl, key: stack.adminKey } });
 
   // The written config is enough on its own for the other commands.
   const { GLASSDOME_URL: _url, GLASSDOME_API_KEY: _key, ...bare } = userEnv({ GLASSDOME_CONFIG: configFile });
@@ -240,12 +249,15 @@ test('setup --non-interactive with a wrong secret says what is wrong and how to 
   assert.match(run.stderr, /^error: setup found \d+ problem\(s\) \(API token valid.*nothing was written$/m);
   assert.ok(!run.stdout.includes('not-the-secret'), 'the wrong secret is not echoed either');
   assert.equal(existsSync(configFile), false);
+  assert.equal(existsSync(join(dirname(configFile), 'glassdome.env')), false);
 });
 
 test('setup in a terminal asks, checks each answer, shows the fingerprints to trust and never echoes a secret', async () => {
   const configFile = join(home, 'setup-tty', 'config.yaml');
-  const env = { PATH: process.env.PATH, HOME: home, GLASSDOME_CONFIG: configFile };
+  const envFile = join(home, 'setup-tty', 'glassdome.env');
+  const env = { PATH: process.env.PATH, HOME: home, GLASSDOME_CONFIG: configFile, GLASSDOME_ENV_FILE: envFile };
   const steps = [
+    { wait: 'over SSH as root on the node', send: 'n\r' },
     { wait: 'Proxmox API URL', send: `${sim.info.apiUrl}\r` },
     { wait: 'Proxmox node VMs go on', send: `${sim.info.node}\r` },
     { wait: 'storage for cloned disks', send: '\r' },
@@ -274,7 +286,8 @@ test('setup in a terminal asks, checks each answer, shows the fingerprints to tr
   assert.equal(statSync(configFile).mode & 0o777, 0o600);
   const config = parse(readFileSync(configFile, 'utf8'));
   assert.equal(config.api.key, stack.adminKey);
-  assert.equal(config.ssh.hostKey, sim.info.sshHostKeyFingerprint);
+  assert.equal(statSync(envFile).mode & 0o777, 0o600);
+  assert.equal(readEnvFile(envFile).PROXMOX_SSH_HOST_KEY, sim.info.sshHostKeyFingerprint);
 });
 
 test('Ctrl-C during --watch detaches without cancelling, and says how to follow or stop the lab', async () => {

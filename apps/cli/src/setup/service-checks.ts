@@ -13,6 +13,9 @@ const POSTGRES_FIXES: Record<string, string> = {
   '3D000': 'create the database (createdb) or fix its name in the URL',
 };
 
+/** Postgres' code for "no such database": `pnpm start` creates it, so a first setup only warns. */
+const NO_SUCH_DATABASE = '3D000';
+
 /** One PING on a connection that gives up at once instead of retrying: an operator is waiting. */
 export async function checkRedisUrl(answers: SetupAnswers): Promise<CheckOutcome> {
   const redis = new Redis(answers.redisUrl, {
@@ -43,6 +46,16 @@ export async function checkPostgres(answers: SetupAnswers): Promise<CheckOutcome
     return passed('Postgres', 'connects and answers');
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
+    if (code === NO_SUCH_DATABASE) {
+      return {
+        ...failed(
+          'Postgres',
+          `answers, but ${reasonOf(error)}`,
+          '`pnpm start` creates it at its first start (or createdb it)',
+        ),
+        warning: true,
+      };
+    }
     return failed(
       'Postgres',
       `cannot use the database: ${reasonOf(error)}`,

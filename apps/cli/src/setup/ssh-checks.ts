@@ -5,8 +5,10 @@ import {
   SshAuthError,
   SshKeyError,
   SshPool,
+  type SshTarget,
 } from '@glassdome/ssh';
 import { type SetupAnswers, sshEndpoint } from './answers';
+import type { NodeRunner } from './bootstrap';
 import { type CheckOutcome, failed, passed, reasonOf } from './outcome';
 import type { ConfirmTrust } from './proxmox-checks';
 
@@ -115,4 +117,22 @@ export async function checkSsh(answers: SetupAnswers, confirm?: ConfirmTrust): P
   } finally {
     pool.close();
   }
+}
+
+/** Commands on the node over one SSH connection, its host key pinned to `hostKey` (what checkSsh pinned). */
+export async function nodeRunner(answers: SetupAnswers, hostKey: string): Promise<{ run: NodeRunner; close(): void }> {
+  const privateKey = await loadPrivateKey(answers.sshKeyFile);
+  const { host, port } = sshEndpoint(answers.sshHost);
+  const pool = new SshPool({ connectTimeoutMs: 10_000 });
+  const target: SshTarget = {
+    host,
+    port,
+    username: answers.sshUser,
+    privateKey,
+    hostKey: { kind: 'pinned', fingerprints: [hostKey] },
+  };
+  return {
+    run: (argv) => pool.exec(target, argv, { timeoutMs: 30_000 }),
+    close: () => pool.close(),
+  };
 }

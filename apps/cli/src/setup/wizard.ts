@@ -23,3 +23,19 @@ export const confirmTrust: ConfirmTrust = (what, fingerprint) =>
 
 export const askRetry = (title: string) =>
   confirm({ message: `Change the ${title} answers and check again?`, default: true });
+
+/**
+ * Offered when no token secret is known: answers the root login (`root@host[:port]`) to make the
+ * Proxmox side with, or undefined to give an existing token instead.
+ */
+export async function askBootstrap(answers: Partial<SetupAnswers>): Promise<string | undefined> {
+  const create = await confirm({
+    message: "Create Glassdome's Proxmox user, token, roles and ACLs now, over SSH as root on the node?",
+    default: false,
+  });
+  if (!create) return undefined;
+  const host = answers.proxmoxUrl ? new URL(answers.proxmoxUrl).hostname : 'pve.example';
+  return (
+    await input({ message: 'root SSH login on the node (root@host[:port]):', default: `root@${host}`, required: true })
+  ).trim();
+}
