@@ -1,0 +1,100 @@
+/**
+ * `wait-agent` repeated after a failure reboots the VM only when the guest agent was what failed.
+ * Before, any repeat rebooted: a 10 s Postgres outage rebooted 16 healthy VMs.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { createDb, type Db, insertVms, migrateToLatest, PostgresHostKeyStore, setVmPlacement } from '@glassdome/db';
+import { createLogger } from '@glassdome/logger';
+import { createProxmox, type Proxmox } from '@glassdome/proxmox';
+import { createTestDatabase, startSimulator, type TestDatabase, type TestSimulator } from '@glassdome/testkit';
+import type { InstallerContext } from '../src/context';
+import type { InstallerEnv } from '../src/env';
+import { AgentSilentError } from '../src/steps/agent-retry';
+import { waitForAgent } from '../src/steps/proxmox-steps';
+import { loadVm } from '../src/vm-record';
+
+let sim: TestSimulator;
+let database: TestDatabase;
+let db: Db;
+let pve: Proxmox;
+let ctx: InstallerContext;
+
+before(async () => {
+  sim = await startSimulator();
+  database = await createTestDatabase('wait-agent');
+  db = createDb(database.url);
+  await migrateToLatest(db);
+  pve = createProxmox({
+    baseUrl: sim.info.apiUrl,
+    node: sim.info.node,
+    auth: { tokenId: sim.info.tokenId, tokenSecret: sim.info.tokenSecret },
+    polling: { initialMs: 10, maxMs: 50 },
+  });
+  const logger = createLogger({
+    name: 'wa',
+    level: 'silent',
+    destination: new Writable({ write: (_c, _e, cb) => cb() }),
+  });
+  ctx = {
+    env: { AGENT_TIMEOUT_SECONDS: 60, GUEST_SSH_PORT: sim.info.guestSshPort } as InstallerEnv,
+    db,
+    pve,
+    hostKeys: new PostgresHostKeyStore(db),
+    logger,
+  } as InstallerContext;
+});
+
+after(async () => {
+  pve?.close();
+  await db?.destroy();
+  await database?.drop();
+  await sim?.stop();
+});
+
+/** A running simulator VM and its record, as `start` leaves them. */
+async function runningVm(name: string) {
+  const created = (await sim.admin('POST', '/bulk-vms', { count: 1, start: true })) as { first: number };
+  const [id] = await insertVms(db, [
+    { name, os: 'ubuntu-22.04', platformId: 'default', node: sim.info.node, spec: storedSpec },
+  ]);
+  await setVmPlacement(db, id!, { vmid: created.first });
+  const vm = await loadVm(db, id!);
+  assert.ok(vm);
+  return vm;
+}
+
+async function reboots(vmid: number): Promise<number> {
+  const tasks = await pve.client.get<unknown[]>(`/nodes/${sim.info.node}/tasks`, { vmid, typefilter: 'qmreboot' });
+  return tasks.length;
+}
+
+const storedSpec = {
+  cpus: 1,
+  memoryMiB: 1024,
+  diskGiB: 10,
+  cloudInit: { user: 'ubuntu', sshKeys: [], packages: [], runcmd: [] },
+  provision: [],
+};
+const placement = { nics: [{ bridge: 'vmbr0', ipconfig: 'ip=dhcp', firewall: false }], managementNic: 0 };
+
+test('a repeat after an outage, a timeout or a crash waits for the agent without rebooting', async () => {
+  const vm = await runningVm('healthy');
+  for (const previousError of [
+    'terminating connection due to administrator command',
+    'vm.deploy did not finish within 1800000 ms',
+    null,
+  ]) {
+    const found = await waitForAgent(ctx, vm, placement, previousError);
+    assert.match(found.ip, /^\d+\.\d+\.\d+\.\d+$/);
+  }
+  assert.equal(await reboots(vm.vmid!), 0, 'the healthy VM was never rebooted');
+});
+
+test('a repeat after the agent never answered reboots the VM first', async () => {
+  const vm = await runningVm('silent');
+  const previousError = new AgentSilentError(vm.vmid!, 'guest agent IP of VM did not happen within 60000 ms').message;
+  await waitForAgent(ctx, vm, placement, previousError);
+  assert.equal(await reboots(vm.vmid!), 1);
+});
