@@ -34,6 +34,22 @@ module.exports = {
       to: { path: '^packages/db/' },
     },
     {
+      name: 'testkit-only-in-tests',
+      comment:
+        'the test harness is never product code: `pnpm start` and every process run without it ' +
+        '(what both need, starting processes and the simulator, lives in packages/stack)',
+      severity: 'error',
+      from: { path: '^(apps|packages|infra)/', pathNot: ['^packages/testkit/', '[.]test[.]ts$', '/test/'] },
+      to: { path: '^packages/testkit/' },
+    },
+    {
+      name: 'cli-speaks-http',
+      comment: 'the glassdome command reaches the stack through the API only: never the queues or the Proxmox client',
+      severity: 'error',
+      from: { path: '^apps/cli/' },
+      to: { path: ['^packages/(queue|proxmox)/'] },
+    },
+    {
       name: 'no-unresolvable',
       severity: 'error',
       from: {},

@@ -1,6 +1,6 @@
 /**
  * Errors raised by API handlers. Their text is what real Proxmox VE puts in the HTTP status line
- * and (since libpve-http-server 5.2) in the body's `message`; see proxmox-reference.md §2.
+ * and (since libpve-http-server 5.2) in the body's `message`; see docs/proxmox.md, "Errors and how Glassdome classes them".
  */
 
 /** Any handler error that becomes an HTTP answer with the given status. */

@@ -12,7 +12,7 @@ after(() => harness.stop());
 
 const image = '/var/lib/vz/template/jammy-server-cloudimg-amd64.img';
 
-/** The Ubuntu 22.04 cloud-image template recipe of the reference (§5.3), one command per line. */
+/** PVE's documented cloud-image template recipe (Ubuntu 22.04), one command per line. */
 const recipe = [
   `wget -q -O ${image} https://cloud-images.ubuntu.com/jammy/current/jammy-server-cloudimg-amd64.img`,
   'qm create 9001 --name ubuntu-2204-recipe --memory 2048 --cores 2 --net0 virtio,bridge=vmbr0 --scsihw virtio-scsi-pci',

@@ -6,7 +6,7 @@ export const RSA_KEY =
 export const ECDSA_KEY =
   'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBMyXyj+DPDm4pSdS+CgGyB+8I26XfF8JxTrDig+MxcpVIV3LziQfpV5eMBhry/ITVXTGUkuzkjy5G8brxjm+QtQ= ec@range';
 
-/** The example of docs/shared design.md "A lab spec", with a real key in place of its placeholder. */
+/** The full example lab spec of the original design (kept as a test input), with a real key in place of its placeholder. */
 export const DESIGN_EXAMPLE_YAML = `
 name: web-pentest-101
 ttl: 8h

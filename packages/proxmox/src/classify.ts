@@ -1,6 +1,6 @@
 /**
  * The one place that reads Proxmox's wording. Rules follow PVE 8's handlers (see
- * ../shared/proxmox-reference.md §2, §4): most domain errors are HTTP 500 with a plain-text reason, 4xx
+ * docs/proxmox.md, "Errors and how Glassdome classes them" and "Locks"): most domain errors are HTTP 500 with a plain-text reason, 4xx
  * carry either a status-line reason (≤ 8.2) or a JSON `message` (≥ 8.3), parameter errors an `errors` map.
  */
 import {
