@@ -206,7 +206,11 @@ interface IpOptions {
 }
 
 const objects = ['address', 'route', 'link', 'neighbour'] as const;
-const readVerbs = ['show', 'list', 'ls', 'lst'];
+/** `show`/`list` and their abbreviations (`s`, `sh`, `l`, `ls`, `lst`). */
+const isReadVerb = (verb: string | undefined) =>
+  verb !== undefined &&
+  verb !== '' &&
+  ('show'.startsWith(verb) || 'list'.startsWith(verb) || verb === 'ls' || verb === 'lst');
 
 /** `ip`: reads answer from the guest's NICs; changes need root and are only recorded. */
 export function ipCommand(net: GuestNet | undefined): Command {
@@ -226,7 +230,7 @@ export function ipCommand(net: GuestNet | undefined): Command {
       return { stderr: `Object "${word}" is unknown, try "ip help".\n`, code: 1 };
     }
     const verb = argv[index + 1];
-    const reading = verb === undefined || readVerbs.includes(verb) || (object === 'route' && verb === 'get');
+    const reading = verb === undefined || isReadVerb(verb) || (object === 'route' && verb === 'get');
     if (!reading) {
       if (shell.user !== 'root') return { stderr: 'RTNETLINK answers: Operation not permitted\n', code: 2 };
       return {};
@@ -235,7 +239,7 @@ export function ipCommand(net: GuestNet | undefined): Command {
     const nics = net?.nics() ?? [];
     const uid = shell.user === 'root' ? 0 : 1000;
     const devIndex = argv.indexOf('dev');
-    const device = devIndex >= 0 ? argv[devIndex + 1] : verb && readVerbs.includes(verb) ? argv[index + 2] : undefined;
+    const device = devIndex >= 0 ? argv[devIndex + 1] : isReadVerb(verb) ? argv[index + 2] : undefined;
     let list = interfaces(nics);
     if (device) {
       list = list.filter((iface) => iface.name === device);
