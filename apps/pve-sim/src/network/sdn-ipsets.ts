@@ -4,39 +4,23 @@
  * (their gateways), `<vnet>-no-gateway` (the subnets, gateways excluded with `nomatch`) and
  * `<vnet>-dhcp` (their DHCP ranges). A VNet without subnets gets the four sets, empty.
  */
-import type { ClusterState, FirewallIpset, FirewallIpsetEntry } from '../state/types';
+import type { ClusterState, FirewallIpset, FirewallIpsetEntry, SdnSubnet } from '../state/types';
 
-/** What an applied SDN subnet may tell (the shape sim-sdn stores; read defensively). */
-interface SubnetLike {
-  vnet?: string;
-  cidr?: string;
-  subnet?: string;
-  gateway?: string;
-  'dhcp-range'?: Array<string | { 'start-address'?: string; 'end-address'?: string }>;
-}
-
-function subnetsOf(state: ClusterState, vnet: string): SubnetLike[] {
-  const all = (state.sdn as { subnets?: Record<string, SubnetLike> }).subnets ?? {};
-  return Object.entries(all)
+/** The applied subnets of a VNet with their CIDR (subnet ids look like `<zone>-10.0.0.0-24`). */
+function subnetsOf(state: ClusterState, vnet: string): Array<SdnSubnet & { cidr: string }> {
+  return Object.entries(state.sdn.subnets ?? {})
     .filter(([, subnet]) => subnet.vnet === vnet)
-    .map(([id, subnet]) => ({ ...subnet, cidr: subnet.cidr ?? subnet.subnet ?? cidrOfSubnetId(id) }));
+    .flatMap(([id, subnet]) => {
+      const parts = id.split('-');
+      return parts.length >= 3 ? [{ ...subnet, cidr: `${parts.at(-2)}/${parts.at(-1)}` }] : [];
+    });
 }
 
-/** Subnet ids look like `<zone>-10.0.0.0-24`. */
-function cidrOfSubnetId(id: string): string | undefined {
-  const parts = id.split('-');
-  return parts.length >= 3 ? `${parts[parts.length - 2]}/${parts[parts.length - 1]}` : undefined;
-}
-
-function dhcpEntries(subnet: SubnetLike): FirewallIpsetEntry[] {
+/** `dhcp-range` entries (`start-address=a,end-address=b`) as IPSet ranges. */
+function dhcpEntries(subnet: SdnSubnet): FirewallIpsetEntry[] {
   return (subnet['dhcp-range'] ?? []).flatMap((range) => {
-    if (typeof range === 'string') {
-      const start = /start-address=([^,]+)/.exec(range)?.[1];
-      const end = /end-address=([^,]+)/.exec(range)?.[1];
-      return start && end ? [{ cidr: `${start}-${end}` }] : [];
-    }
-    const start = range['start-address'];
-    const end = range['end-address'];
+    const start = /start-address=([^,]+)/.exec(range)?.[1];
+    const end = /end-address=([^,]+)/.exec(range)?.[1];
     return start && end ? [{ cidr: `${start}-${end}` }] : [];
   });
 }
@@ -54,7 +38,6 @@ export function sdnIpsets(state: ClusterState, visible: (zone: string, vnet: str
     const noGateway: FirewallIpsetEntry[] = [];
     const dhcp: FirewallIpsetEntry[] = [];
     for (const subnet of subnetsOf(state, vnet.vnet)) {
-      if (!subnet.cidr) continue;
       all.push({ cidr: subnet.cidr });
       noGateway.push({ cidr: subnet.cidr });
       if (subnet.gateway) {

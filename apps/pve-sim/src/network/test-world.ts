@@ -23,7 +23,7 @@ export class TestCluster {
   private compiled: CompiledFirewall | undefined;
 
   constructor() {
-    this.state.sdn.zones.gdlab = { type: 'vlan', bridge: 'vmbr0' } as { type: string };
+    this.state.sdn.zones.gdlab = { type: 'vlan', bridge: 'vmbr0' };
     this.state.sdn.zones.gdsimple = { type: 'simple' };
   }
 

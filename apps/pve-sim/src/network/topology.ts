@@ -70,7 +70,7 @@ export function nicName(index: number): string {
 export function segmentOf(bridge: string, tag: number | undefined, ctx: TopologyContext): string | undefined {
   const vnet = ctx.sdn.vnets[bridge];
   if (vnet) {
-    const zone = ctx.sdn.zones[vnet.zone] as { type: string; bridge?: string } | undefined;
+    const zone = ctx.sdn.zones[vnet.zone];
     // A VLAN zone only tags frames on its bridge: the VNet is that bridge's VLAN.
     if (zone?.type === 'vlan' && zone.bridge) return vnet.tag ? `${zone.bridge}.${vnet.tag}` : zone.bridge;
     return `vnet:${vnet.vnet}`;
