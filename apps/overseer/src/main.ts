@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     queues: ['overseer'],
     handlers: {
       'overseer.scan': ({ platformId }, { job }) => scanPlatform(ctx, platformId, job.id),
-      'overseer.remediate': (payload) => remediate(ctx, payload),
+      'overseer.remediate': (payload, { signal }) => remediate(ctx, payload, signal),
       'alert.webhook': (payload, { signal }) => deliverWebhook(ctx, payload, signal),
     },
     release: async () => {
