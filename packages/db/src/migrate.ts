@@ -5,6 +5,7 @@ import * as labRuns from './migrations/0002_lab_runs';
 import * as statusChecks from './migrations/0003_status_checks';
 import * as outbox from './migrations/0004_outbox';
 import * as projects from './migrations/0005_projects';
+import * as exercises from './migrations/0007_exercises';
 
 /** Every migration, in order. Listed statically so bundled apps carry them. */
 export const migrations: Record<string, Migration> = {
@@ -13,6 +14,7 @@ export const migrations: Record<string, Migration> = {
   '0003_status_checks': statusChecks,
   '0004_outbox': outbox,
   '0005_projects': projects,
+  '0007_exercises': exercises,
 };
 
 function migrator(db: Db): Migrator {

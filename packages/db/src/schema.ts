@@ -63,6 +63,34 @@ export interface IdempotencyKeysTable {
   created_at: Generated<Date>;
 }
 
+export interface LabOperationsTable {
+  id: Generated<string>;
+  lab_id: string;
+  kind: string;
+  target: JsonValue;
+  snapshot: string | null;
+  options: JsonValue | null;
+  status: Generated<string>;
+  done: Generated<number>;
+  total: Generated<number>;
+  error: string | null;
+  requested_by: string | null;
+  created_at: Generated<Date>;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export interface LabSpecsTable {
+  id: Generated<string>;
+  project: string;
+  name: string;
+  version: number;
+  spec: JsonValue;
+  description: string | null;
+  created_by: string | null;
+  created_at: Generated<Date>;
+}
+
 export interface LabsTable {
   id: Generated<string>;
   name: string;
@@ -80,6 +108,12 @@ export interface LabsTable {
   updated_at: Generated<Date>;
   run: Generated<number>;
   project: Generated<string>;
+  first_ready_at: Date | null;
+  source: JsonValue | null;
+  pool_id: string | null;
+  claimed_at: Date | null;
+  claim_ms: number | null;
+  testing: JsonValue | null;
 }
 
 export interface NetworkLeasesTable {
@@ -109,6 +143,18 @@ export interface PlatformsTable {
   ssh_host: string | null;
   ssh_user: string | null;
   ssh_host_key: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface PoolsTable {
+  id: Generated<string>;
+  name: string;
+  project: string;
+  source: JsonValue;
+  size: number;
+  status: Generated<string>;
+  created_by: string | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
@@ -169,6 +215,21 @@ export interface TemplatesTable {
   published: Generated<boolean>;
 }
 
+export interface VmSnapshotsTable {
+  id: Generated<string>;
+  vm_id: string;
+  lab_id: string;
+  copy: number;
+  name: string;
+  scope: string;
+  with_ram: Generated<boolean>;
+  status: string;
+  description: string | null;
+  error: string | null;
+  operation_id: string | null;
+  created_at: Generated<Date>;
+}
+
 export interface VmidLeasesTable {
   platform_id: string;
   vmid: number;
@@ -206,15 +267,19 @@ export interface Database {
   credentials: CredentialsTable;
   events: EventsTable;
   idempotency_keys: IdempotencyKeysTable;
+  lab_operations: LabOperationsTable;
+  lab_specs: LabSpecsTable;
   labs: LabsTable;
   network_leases: NetworkLeasesTable;
   outbox: OutboxTable;
   platforms: PlatformsTable;
+  pools: PoolsTable;
   projects: ProjectsTable;
   ssh_host_keys: SshHostKeysTable;
   step_totals: StepTotalsTable;
   steps: StepsTable;
   templates: TemplatesTable;
+  vm_snapshots: VmSnapshotsTable;
   vmid_leases: VmidLeasesTable;
   vms: VmsTable;
 }

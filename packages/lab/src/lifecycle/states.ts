@@ -11,6 +11,7 @@ export const LAB_STATUSES = [
   'deploying',
   'ready',
   'degraded',
+  'reverting',
   'failed',
   'cancelled',
   'destroying',
@@ -18,7 +19,16 @@ export const LAB_STATUSES = [
 ] as const;
 export type LabStatus = (typeof LAB_STATUSES)[number];
 
-export const VM_STATUSES = ['queued', 'deploying', 'ready', 'failed', 'cancelled', 'destroying', 'destroyed'] as const;
+export const VM_STATUSES = [
+  'queued',
+  'deploying',
+  'ready',
+  'reverting',
+  'failed',
+  'cancelled',
+  'destroying',
+  'destroyed',
+] as const;
 export type VmStatus = (typeof VM_STATUSES)[number];
 
 export const STEP_STATUSES = ['pending', 'running', 'done', 'failed', 'skipped'] as const;
@@ -36,7 +46,16 @@ function transitions<S extends string>() {
 }
 
 /** Everything but `destroyed` may be torn down (a deploying lab too: its tasks stop at their next step). */
-const LAB_LIVE = ['queued', 'deploying', 'ready', 'degraded', 'failed', 'cancelled', 'destroying'] as const;
+const LAB_LIVE = [
+  'queued',
+  'deploying',
+  'ready',
+  'degraded',
+  'reverting',
+  'failed',
+  'cancelled',
+  'destroying',
+] as const;
 
 export const LAB_TRANSITIONS = transitions<LabStatus>()({
   start: { from: ['queued'], to: 'deploying', why: 'its first task begins' },
@@ -47,20 +66,33 @@ export const LAB_TRANSITIONS = transitions<LabStatus>()({
   cancel: { from: ['queued', 'deploying'], to: 'cancelled', why: 'cancelled through the API' },
   retry: { from: ['failed', 'degraded'], to: 'deploying', why: 'retry: what failed runs again as the next run' },
   reclone: { from: ['ready', 'degraded'], to: 'deploying', why: 'the overseer re-clones a VM deleted behind our back' },
+  revert: { from: ['ready', 'degraded'], to: 'reverting', why: 'a revert to a snapshot (or a reset) begins' },
+  settleReverted: { from: ['reverting'], to: 'ready', why: 'the revert ended and the lab verified again' },
+  settleRevertDegraded: {
+    from: ['reverting'],
+    to: 'degraded',
+    why: 'the revert ended with some VMs not ready (the reason on the lab)',
+  },
   destroy: { from: LAB_LIVE, to: 'destroying', why: 'tear-down requested (API, or the overseer at expiry)' },
   destroyed: { from: ['destroying'], to: 'destroyed', why: 'every VM, network and lease released' },
 });
 export type LabTransition = keyof typeof LAB_TRANSITIONS;
 
-const VM_LIVE = ['queued', 'deploying', 'ready', 'failed', 'cancelled', 'destroying'] as const;
+const VM_LIVE = ['queued', 'deploying', 'ready', 'reverting', 'failed', 'cancelled', 'destroying'] as const;
 
 export const VM_TRANSITIONS = transitions<VmStatus>()({
   deploy: { from: ['queued', 'deploying', 'failed'], to: 'deploying', why: 'a deploy attempt begins' },
   ready: { from: ['deploying'], to: 'ready', why: 'every step done' },
-  fail: { from: ['queued', 'deploying'], to: 'failed', why: 'a step failed for good, or its lab failed' },
+  fail: {
+    from: ['queued', 'deploying', 'reverting'],
+    to: 'failed',
+    why: 'a step or its revert failed for good, or its lab failed',
+  },
   cancel: { from: ['queued', 'deploying'], to: 'cancelled', why: 'its lab was cancelled' },
   requeue: { from: ['failed', 'cancelled'], to: 'queued', why: "its lab's retry" },
   reclone: { from: ['ready', 'failed', 'deploying'], to: 'queued', why: 'the overseer re-clones it' },
+  revert: { from: ['ready', 'failed'], to: 'reverting', why: 'its lab reverts it to a snapshot' },
+  reverted: { from: ['reverting'], to: 'ready', why: 'rolled back, started and verified again' },
   destroy: { from: VM_LIVE, to: 'destroying', why: 'tear-down requested' },
   destroyed: { from: ['destroying'], to: 'destroyed', why: 'deleted from Proxmox, leases released' },
 });
