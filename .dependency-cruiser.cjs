@@ -57,6 +57,8 @@ module.exports = {
     },
   ],
   options: {
+    // Build output (the web UI's bundle) is not source.
+    exclude: { path: '/dist/' },
     // node_modules stay in the graph as leaves (not followed), so a rule can name a library (kysely).
     doNotFollow: { path: 'node_modules' },
     tsConfig: { fileName: 'tsconfig.json' },

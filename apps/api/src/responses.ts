@@ -128,5 +128,5 @@ export const labDryRunAnswer = z.looseObject({
   ),
   /** `[from, to]`: `to` waits for `from`. */
   edges: z.array(z.tuple([z.string(), z.string()])),
-  criticalPath: z.looseObject({ lengthMs: z.number(), path: z.array(z.string()) }),
+  criticalPath: z.looseObject({ estimatedMs: z.number(), tasks: z.array(z.string()) }),
 });

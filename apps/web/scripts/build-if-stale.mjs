@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Builds the web UI (vite build) when dist/ is missing or older than anything it is built from:
+// what `pnpm start`, the end-to-end tests and the Docker image run, so the API always serves a
+// current UI without anyone remembering a build step. Exits non-zero when the build fails.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const web = fileURLToPath(new URL('..', import.meta.url));
+const stamp = join(web, 'dist', 'index.html');
+const inputs = ['src', 'public', 'index.html', 'vite.config.ts', 'package.json'];
+
+function newest(path) {
+  if (!existsSync(path)) return 0;
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(stat.mtimeMs, ...readdirSync(path).map((entry) => newest(join(path, entry))));
+}
+
+export function isStale() {
+  if (!existsSync(stamp)) return true;
+  const built = statSync(stamp).mtimeMs;
+  return inputs.some((input) => newest(join(web, input)) > built);
+}
+
+if (isStale()) {
+  process.stdout.write('web: building the UI (apps/web → apps/web/dist)\n');
+  const vite = join(web, 'node_modules', 'vite', 'bin', 'vite.js');
+  const result = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: web, stdio: 'inherit' });
+  if (result.status !== 0) {
+    process.stderr.write('web: the UI build failed\n');
+    process.exit(result.status ?? 1);
+  }
+} else {
+  process.stdout.write('web: the UI build is current\n');
+}

@@ -1,0 +1,291 @@
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMemo, useState } from 'react';
+import { useLocation } from 'wouter';
+import { api, errorText } from '../api/client';
+import { useFeatures } from '../api/features';
+import { useLab, useTopology } from '../api/queries';
+import type { Vm } from '../api/types';
+import { useLabEvents } from '../api/use-lab-events';
+import { ConfirmButton } from '../components/Confirm';
+import { Gantt } from '../components/Gantt';
+import { Status } from '../components/Status';
+import { VmTerminal } from '../components/Terminal';
+import { TopologyCanvas } from '../components/Topology';
+import { until } from '../components/time';
+import { useSession } from '../session';
+
+type Row = Record<string, unknown>;
+
+function csvOf(rows: Row[]): string {
+  const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  const cell = (value: unknown) => {
+    const text =
+      value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+    return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  };
+  return [columns.join(','), ...rows.map((row) => columns.map((column) => cell(row[column])).join(','))].join('\n');
+}
+
+function download(name: string, text: string) {
+  const url = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  link.click();
+  URL.revokeObjectURL(url);
+}
+
+/** A table of any rows: the columns are the keys the rows have. */
+function RowsTable({ rows, label }: { rows: Row[]; label: string }) {
+  const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  return (
+    <table aria-label={label}>
+      <thead>
+        <tr>
+          {columns.map((column) => (
+            <th key={column} scope="col">
+              {column}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((row, index) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: rows have no id of their own
+          <tr key={index}>
+            {columns.map((column) => {
+              const value = row[column];
+              return (
+                <td key={column} className="mono">
+                  {value === null || value === undefined
+                    ? '—'
+                    : typeof value === 'object'
+                      ? JSON.stringify(value)
+                      : String(value)}
+                </td>
+              );
+            })}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Roster({ labId, labName, vms, fromApi }: { labId: string; labName: string; vms: Vm[]; fromApi: boolean }) {
+  const roster = useQuery({
+    queryKey: ['lab', labId, 'roster'],
+    queryFn: () => api<{ items?: Row[]; rows?: Row[] } | Row[]>(`/labs/${labId}/roster`),
+    enabled: fromApi,
+  });
+  const apiRows = Array.isArray(roster.data) ? roster.data : (roster.data?.items ?? roster.data?.rows);
+  const rows: Row[] =
+    apiRows ?? vms.map((vm) => ({ copy: (vm.copy ?? 0) + 1, name: vm.name, os: vm.os, status: vm.status, ip: vm.ip }));
+  return (
+    <section className="card" aria-labelledby="roster-h">
+      <div className="row">
+        <h2 id="roster-h">Roster</h2>
+        <span className="spacer" />
+        <button type="button" onClick={() => download(`${labName}-roster.csv`, csvOf(rows))}>
+          Export CSV
+        </button>
+      </div>
+      <RowsTable rows={rows} label="Roster" />
+    </section>
+  );
+}
+
+export default function LabView({ id }: { id: string }) {
+  const lab = useLab(id);
+  const topology = useTopology(id);
+  const { events, connected } = useLabEvents(id);
+  const features = useFeatures();
+  const { can } = useSession();
+  const client = useQueryClient();
+  const [, navigate] = useLocation();
+  const [copy, setCopy] = useState(0);
+  const [terminal, setTerminal] = useState<Vm>();
+  const [actionError, setActionError] = useState<string>();
+  const copyVms = useMemo(() => (lab.data?.vms ?? []).filter((vm) => (vm.copy ?? 0) === copy), [lab.data, copy]);
+  if (lab.error) return <p className="notice error">{errorText(lab.error)}</p>;
+  if (!lab.data) return <p className="muted">Loading…</p>;
+  const data = lab.data;
+  const act = async (path: string, method: 'POST' | 'DELETE' | 'PATCH' = 'POST', body?: unknown) => {
+    setActionError(undefined);
+    try {
+      await api(path, { method, ...(body ? { body } : {}) });
+    } finally {
+      await client.invalidateQueries({ queryKey: ['lab', id] });
+    }
+  };
+  const isolation = (data as Record<string, unknown>).isolation;
+  const operator = can('operator');
+  return (
+    <>
+      <div className="row" style={{ marginBottom: 10 }}>
+        <h1 style={{ margin: 0 }}>{data.name}</h1>
+        <Status value={data.status} />
+        <span className="muted">
+          {data.copies} cop{data.copies === 1 ? 'y' : 'ies'} · expires in {until(data.expiresAt)} · live{' '}
+          {connected ? 'stream connected' : 'stream reconnecting…'}
+        </span>
+        <span className="spacer" />
+        {operator && (
+          <fieldset className="plain row" aria-label="Lab actions">
+            {(data.status === 'failed' || data.status === 'degraded') && (
+              <ConfirmButton label="Retry" title={`Retry ${data.name}?`} onConfirm={() => act(`/labs/${id}/retry`)}>
+                <p>What failed runs again; what is ready stays.</p>
+              </ConfirmButton>
+            )}
+            {(data.status === 'queued' || data.status === 'deploying') && (
+              <ConfirmButton label="Cancel" title={`Cancel ${data.name}?`} onConfirm={() => act(`/labs/${id}/cancel`)}>
+                <p>In-flight work stops at its next step.</p>
+              </ConfirmButton>
+            )}
+            {features.has('/labs/{id}', 'patch') && data.status !== 'destroyed' && (
+              <ConfirmButton
+                label="Extend 1h"
+                title="Extend the TTL by an hour?"
+                onConfirm={() =>
+                  act(`/labs/${id}`, 'PATCH', {
+                    ttl: `${Math.ceil((Date.parse(data.expiresAt ?? new Date().toISOString()) - Date.now()) / 60000) + 60}m`,
+                  })
+                }
+              />
+            )}
+            {features.has('/labs/{id}/snapshots', 'post') && data.status === 'ready' && (
+              <ConfirmButton
+                label="Snapshot"
+                title="Snapshot the whole lab?"
+                onConfirm={() => act(`/labs/${id}/snapshots`, 'POST', { name: `ui-${Date.now()}` })}
+              />
+            )}
+            {features.has('/labs/{id}/reset', 'post') && (
+              <ConfirmButton
+                label="Reset"
+                title="Reset every VM to its initial snapshot?"
+                danger
+                onConfirm={() => act(`/labs/${id}/reset`)}
+              />
+            )}
+            {data.status !== 'destroyed' && data.status !== 'destroying' && (
+              <ConfirmButton
+                label="Destroy"
+                title={`Destroy ${data.name}?`}
+                danger
+                onConfirm={async () => {
+                  await act(`/labs/${id}`, 'DELETE');
+                  navigate('/');
+                }}
+              >
+                <p>Every VM, network and lease of every copy is removed.</p>
+              </ConfirmButton>
+            )}
+          </fieldset>
+        )}
+      </div>
+      {data.error && <p className="notice error">{data.error}</p>}
+      {actionError && <p className="notice error">{actionError}</p>}
+      {data.copies > 1 && (
+        <fieldset className="plain row" aria-label="Copy" style={{ marginBottom: 8 }}>
+          <span className="muted">Copy</span>
+          {Array.from({ length: data.copies }, (_, index) => (
+            <button
+              // biome-ignore lint/suspicious/noArrayIndexKey: copies are numbered
+              key={index}
+              type="button"
+              className={index === copy ? 'primary' : undefined}
+              aria-pressed={index === copy}
+              onClick={() => setCopy(index)}
+            >
+              {index + 1}
+            </button>
+          ))}
+        </fieldset>
+      )}
+      {topology.data ? (
+        <TopologyCanvas topology={topology.data} vms={copyVms} />
+      ) : (
+        <p className="muted">{topology.error ? errorText(topology.error) : 'Loading topology…'}</p>
+      )}
+      <div className="grid" style={{ marginTop: 14 }}>
+        <section className="card" aria-labelledby="vms-h">
+          <h2 id="vms-h">VMs of copy {copy + 1}</h2>
+          <table aria-label={`VMs of copy ${copy + 1}`}>
+            <thead>
+              <tr>
+                <th scope="col">name</th>
+                <th scope="col">status</th>
+                <th scope="col">IP</th>
+                {operator && <th scope="col">terminal</th>}
+              </tr>
+            </thead>
+            <tbody>
+              {copyVms.map((vm) => (
+                <tr key={vm.id} data-testid={`vm-row-${vm.name}`}>
+                  <td>{vm.name}</td>
+                  <td>
+                    <Status value={vm.status} />
+                    {vm.error && <div className="error">{vm.error}</div>}
+                  </td>
+                  <td className="mono">{vm.ip ?? '—'}</td>
+                  {operator && (
+                    <td>
+                      <button
+                        type="button"
+                        disabled={vm.status !== 'ready'}
+                        onClick={() => setTerminal(vm)}
+                        aria-label={`Open a terminal on ${vm.name}`}
+                      >
+                        Terminal
+                      </button>
+                    </td>
+                  )}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+        <section className="card" aria-labelledby="gantt-h">
+          <h2 id="gantt-h">Step timeline</h2>
+          <Gantt rows={copyVms.map((vm) => ({ label: vm.name, steps: vm.steps }))} />
+        </section>
+      </div>
+      {terminal && (
+        <div style={{ marginTop: 14 }}>
+          <VmTerminal
+            key={terminal.id}
+            vmId={terminal.id}
+            vmName={terminal.name}
+            onClose={() => setTerminal(undefined)}
+          />
+        </div>
+      )}
+      {Array.isArray(isolation) && isolation.length > 0 && (
+        <section className="card" style={{ marginTop: 14 }} aria-labelledby="iso-h">
+          <h2 id="iso-h">Isolation matrix</h2>
+          <RowsTable rows={isolation as Row[]} label="Isolation matrix" />
+        </section>
+      )}
+      {isolation && !Array.isArray(isolation) && typeof isolation === 'object' && (
+        <section className="card" style={{ marginTop: 14 }} aria-labelledby="iso-h">
+          <h2 id="iso-h">Isolation check</h2>
+          <RowsTable rows={[isolation as Row]} label="Isolation check" />
+        </section>
+      )}
+      <div className="grid" style={{ marginTop: 14 }}>
+        <Roster labId={id} labName={data.name} vms={data.vms} fromApi={features.has('/labs/{id}/roster', 'get')} />
+        <section className="card" aria-labelledby="events-h">
+          <h2 id="events-h">Events</h2>
+          <ol style={{ maxHeight: 260, overflow: 'auto', margin: 0, paddingLeft: 18 }} aria-live="polite">
+            {events.slice(-60).map((event) => (
+              <li key={event.id}>
+                <span className="muted">{new Date(event.at).toLocaleTimeString()}</span> {event.message}
+              </li>
+            ))}
+          </ol>
+        </section>
+      </div>
+    </>
+  );
+}
