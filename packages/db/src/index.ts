@@ -1,4 +1,5 @@
 export { withAdvisoryLock } from './advisory-lock';
+export { CHANGE_CHANNEL, ChangeFeed, type ChangeFeedOptions, type FeedEvent, type FeedSubscriber } from './change-feed';
 export {
   checkPostgres,
   createDb,

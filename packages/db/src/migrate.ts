@@ -6,6 +6,7 @@ import * as statusChecks from './migrations/0003_status_checks';
 import * as outbox from './migrations/0004_outbox';
 import * as projects from './migrations/0005_projects';
 import * as exercises from './migrations/0007_exercises';
+import * as changeFeedRanges from './migrations/0008_change_feed_ranges';
 
 /** Every migration, in order. Listed statically so bundled apps carry them. */
 export const migrations: Record<string, Migration> = {
@@ -15,6 +16,7 @@ export const migrations: Record<string, Migration> = {
   '0004_outbox': outbox,
   '0005_projects': projects,
   '0007_exercises': exercises,
+  '0008_change_feed_ranges': changeFeedRanges,
 };
 
 function migrator(db: Db): Migrator {

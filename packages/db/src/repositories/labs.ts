@@ -66,6 +66,7 @@ export async function listLabs(
       'on_failure',
       'expires_at',
       'error',
+      'spec',
       'created_by',
       'created_at',
       'updated_at',

@@ -1,0 +1,227 @@
+/**
+ * One shared feed of new events and lab status changes for a whole process, instead of every event
+ * stream polling Postgres. Triggers NOTIFY `glassdome_changes` at commit (`event:<min>:<max>` per
+ * inserting statement, `lab:<id>` per status change); one dedicated connection LISTENs, reads each
+ * committed id range once and hands the rows to the subscribers of their lab. While nobody
+ * subscribes, a notification costs nothing but parsing it. A lost connection is re-established,
+ * and a slow catch-up read covers anything a notification did not say.
+ */
+import pg from 'pg';
+import type { Db } from './connection';
+import { getLabStatus } from './repositories/labs';
+import type { EventsTable } from './schema';
+
+export const CHANGE_CHANNEL = 'glassdome_changes';
+
+/** An event row as subscribers get it. */
+export interface FeedEvent {
+  id: number;
+  at: Date;
+  lab_id: string | null;
+  vm_id: string | null;
+  kind: string;
+  message: string;
+  data: EventsTable['data'];
+  project: string;
+  private: boolean;
+}
+
+export interface FeedSubscriber {
+  /** New events of the subscribed lab, oldest first; each event once. */
+  onEvents(events: FeedEvent[]): void;
+  /** The lab's status changed (or may have: the subscriber compares). */
+  onStatus(status: string): void;
+}
+
+export interface ChangeFeedOptions {
+  /** How often a catch-up read runs while someone subscribes. @defaultValue 5000 */
+  catchUpMs?: number;
+  /** Wait before reconnecting a lost LISTEN connection. @defaultValue 1000 */
+  reconnectMs?: number;
+  /** Called with each problem (a lost connection, a failed read); the feed carries on. */
+  onError?: (error: unknown) => void;
+}
+
+/** Rows read per query; a larger range is read in pages. */
+const PAGE = 1000;
+/** Ids remembered as delivered, so overlapping ranges never deliver a row twice. */
+const REMEMBERED = 20_000;
+
+export class ChangeFeed {
+  readonly #db: Db;
+  readonly #url: string | undefined;
+  readonly #options: Required<Omit<ChangeFeedOptions, 'onError'>> & Pick<ChangeFeedOptions, 'onError'>;
+  readonly #subscribers = new Map<string, Set<FeedSubscriber>>();
+  readonly #delivered = new Set<number>();
+  #client: pg.Client | undefined;
+  #closed = false;
+  #highest = 0;
+  #pending: Promise<void> = Promise.resolve();
+  #catchUp: NodeJS.Timeout | undefined;
+  #reconnect: NodeJS.Timeout | undefined;
+
+  /** Without `databaseUrl` nothing LISTENs: the catch-up read alone (one query per interval) feeds every subscriber. */
+  constructor(db: Db, databaseUrl: string | undefined, options: ChangeFeedOptions = {}) {
+    this.#db = db;
+    this.#url = databaseUrl;
+    this.#options = { catchUpMs: options.catchUpMs ?? 5_000, reconnectMs: options.reconnectMs ?? 1_000, ...options };
+  }
+
+  /** Connects and LISTENs; the newest event id at that moment is where the feed starts. */
+  async start(): Promise<this> {
+    const row = await this.#db
+      .selectFrom('events')
+      .select((eb) => eb.fn.max('id').as('id'))
+      .executeTakeFirst();
+    this.#highest = Number(row?.id ?? 0);
+    if (this.#url) await this.#listen();
+    this.#catchUp = setInterval(() => {
+      if (this.#subscribers.size > 0) this.#enqueue(() => this.#readAfter(this.#highest));
+    }, this.#options.catchUpMs);
+    this.#catchUp.unref();
+    return this;
+  }
+
+  /** Open subscriptions (for bounds and metrics). */
+  get subscriptions(): number {
+    let count = 0;
+    for (const set of this.#subscribers.values()) count += set.size;
+    return count;
+  }
+
+  /** Events and status changes of one lab from now on; returns the unsubscribe function. */
+  subscribe(labId: string, subscriber: FeedSubscriber): () => void {
+    let set = this.#subscribers.get(labId);
+    if (!set) {
+      set = new Set();
+      this.#subscribers.set(labId, set);
+    }
+    set.add(subscriber);
+    return () => {
+      const current = this.#subscribers.get(labId);
+      current?.delete(subscriber);
+      if (current?.size === 0) this.#subscribers.delete(labId);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#catchUp);
+    clearTimeout(this.#reconnect);
+    this.#subscribers.clear();
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.end().catch(() => {});
+    await this.#pending.catch(() => {});
+  }
+
+  async #listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.#url!, connectionTimeoutMillis: 5_000 });
+    const lost = (error?: unknown) => {
+      if (this.#client !== client) return;
+      this.#client = undefined;
+      if (error) this.#options.onError?.(error);
+      client.end().catch(() => {});
+      this.#scheduleReconnect();
+    };
+    client.on('error', lost);
+    client.on('end', () => lost());
+    client.on('notification', (message) => {
+      if (message.channel === CHANGE_CHANNEL) this.#onNotification(message.payload ?? '');
+    });
+    await client.connect();
+    await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+    this.#client = client;
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#closed) return;
+    this.#reconnect = setTimeout(() => {
+      this.#listen().then(
+        // Whatever committed while the connection was down was never announced: read it now.
+        () => this.#enqueue(() => this.#readAfter(this.#highest)),
+        (error: unknown) => {
+          this.#options.onError?.(error);
+          this.#scheduleReconnect();
+        },
+      );
+    }, this.#options.reconnectMs);
+    this.#reconnect.unref();
+  }
+
+  #onNotification(payload: string): void {
+    const event = /^event:(\d+)(?::(\d+))?$/.exec(payload);
+    if (event) {
+      const max = Number(event[2] ?? event[1]);
+      const min = event[2] === undefined ? this.#highest + 1 : Number(event[1]);
+      if (this.#subscribers.size === 0) {
+        this.#highest = Math.max(this.#highest, max);
+        return;
+      }
+      this.#enqueue(() => this.#readRange(min, max));
+      return;
+    }
+    const lab = /^lab:([0-9a-f-]{36})$/.exec(payload);
+    if (lab && this.#subscribers.has(lab[1]!)) this.#enqueue(() => this.#readStatus(lab[1]!));
+  }
+
+  /** Reads run one after another, so subscribers see events in commit order. */
+  #enqueue(read: () => Promise<void>): void {
+    this.#pending = this.#pending.then(read).catch((error: unknown) => this.#options.onError?.(error));
+  }
+
+  async #readRange(min: number, max: number): Promise<void> {
+    for (let from = min; from <= max; from += PAGE) {
+      const rows = await this.#db
+        .selectFrom('events')
+        .selectAll()
+        .where('id', '>=', from)
+        .where('id', '<=', Math.min(max, from + PAGE - 1))
+        .orderBy('id')
+        .execute();
+      this.#dispatch(rows);
+    }
+    this.#highest = Math.max(this.#highest, max);
+  }
+
+  async #readAfter(afterId: number): Promise<void> {
+    for (let cursor = afterId; ; ) {
+      const rows = await this.#db
+        .selectFrom('events')
+        .selectAll()
+        .where('id', '>', cursor)
+        .orderBy('id')
+        .limit(PAGE)
+        .execute();
+      this.#dispatch(rows);
+      if (rows.length === 0) return;
+      cursor = rows[rows.length - 1]!.id;
+      this.#highest = Math.max(this.#highest, cursor);
+      if (rows.length < PAGE) return;
+    }
+  }
+
+  async #readStatus(labId: string): Promise<void> {
+    const status = await getLabStatus(this.#db, labId);
+    if (status === undefined) return;
+    for (const subscriber of this.#subscribers.get(labId) ?? []) subscriber.onStatus(status);
+  }
+
+  #dispatch(rows: FeedEvent[]): void {
+    const byLab = new Map<string, FeedEvent[]>();
+    for (const row of rows) {
+      if (this.#delivered.has(row.id)) continue;
+      this.#delivered.add(row.id);
+      if (!row.lab_id || !this.#subscribers.has(row.lab_id)) continue;
+      byLab.set(row.lab_id, [...(byLab.get(row.lab_id) ?? []), row]);
+    }
+    if (this.#delivered.size > REMEMBERED) {
+      const keep = [...this.#delivered].slice(-REMEMBERED / 2);
+      this.#delivered.clear();
+      for (const id of keep) this.#delivered.add(id);
+    }
+    for (const [labId, events] of byLab) {
+      for (const subscriber of this.#subscribers.get(labId) ?? []) subscriber.onEvents(events);
+    }
+  }
+}
