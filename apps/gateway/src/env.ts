@@ -21,6 +21,12 @@ export const gatewayEnv = z.object({
     .string()
     .regex(/^[a-z][a-z0-9]{1,7}$/, 'must be 2-8 lowercase letters and digits, starting with a letter')
     .default('gdlab'),
+  /**
+   * 1: when the datacenter firewall is off, the gateway switches it on before a lab's first network
+   * (labs are contained by per-VM firewall rules, which apply only then; PVE keeps its anti-lockout
+   * rules for SSH and the web UI). 0: a lab then fails its network task, saying so.
+   */
+  FIREWALL_AUTO_ENABLE: vars.helpers.flag.default(true),
   /** Where template builds download cloud images on the node. */
   TEMPLATE_IMAGE_DIR: z.string().default('/var/lib/vz/template/iso'),
   /** Queues this process consumes. */

@@ -69,6 +69,29 @@ function ensureZone(ctx: GatewayContext): Promise<void> {
   return zoneReady;
 }
 
+let firewallReady: Promise<void> | undefined;
+
+/** The datacenter firewall is on (per-VM rules apply only then), switched on here if allowed. */
+function ensureFirewall(ctx: GatewayContext): Promise<void> {
+  firewallReady ??= (async () => {
+    const options = JSON.parse(
+      await onNode(ctx, ['pvesh', 'get', '/cluster/firewall/options', '--output-format', 'json']),
+    ) as { enable?: number | string };
+    if (Number(options.enable ?? 0) === 1) return;
+    if (!ctx.env.FIREWALL_AUTO_ENABLE) {
+      throw new PermanentError(
+        'the datacenter firewall is off, so no lab can be contained: enable it (Datacenter → Firewall → Options) or set FIREWALL_AUTO_ENABLE=1',
+      );
+    }
+    await onNode(ctx, ['pvesh', 'set', '/cluster/firewall/options', '--enable', '1']);
+    ctx.logger.warn('the datacenter firewall was off; switched it on so lab firewalls apply');
+  })().catch((error: unknown) => {
+    firewallReady = undefined;
+    throw error;
+  });
+  return firewallReady;
+}
+
 /** Applies pending SDN changes (`PUT /cluster/sdn`, which reloads the network on every node). */
 async function applySdn(ctx: GatewayContext): Promise<void> {
   await onNode(ctx, ['pvesh', 'set', '/cluster/sdn']);
@@ -82,6 +105,7 @@ export function createLabNetwork(ctx: GatewayContext, labId: string, taskId: str
     const found = bridges.find((nic) => nic.iface === bridge);
     if (!found) throw new PermanentError(`bridge ${bridge} does not exist on ${ctx.env.PROXMOX_NODE}`);
     if (!found.vlanAware) throw new PermanentError(`bridge ${bridge} is not VLAN-aware: lab networks need tags`);
+    await ensureFirewall(ctx);
     const tag = await allocator(ctx).allocateVlan({
       platformId: DEFAULT_PLATFORM,
       owner: `${labId}:${taskId}`,

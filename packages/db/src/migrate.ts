@@ -5,6 +5,7 @@ import * as labRuns from './migrations/0002_lab_runs';
 import * as statusChecks from './migrations/0003_status_checks';
 import * as outbox from './migrations/0004_outbox';
 import * as projects from './migrations/0005_projects';
+import * as labIsolation from './migrations/0006_lab_isolation';
 import * as exercises from './migrations/0007_exercises';
 import * as changeFeedRanges from './migrations/0008_change_feed_ranges';
 
@@ -15,6 +16,7 @@ export const migrations: Record<string, Migration> = {
   '0003_status_checks': statusChecks,
   '0004_outbox': outbox,
   '0005_projects': projects,
+  '0006_lab_isolation': labIsolation,
   '0007_exercises': exercises,
   '0008_change_feed_ranges': changeFeedRanges,
 };

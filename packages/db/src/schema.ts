@@ -108,6 +108,7 @@ export interface LabsTable {
   updated_at: Generated<Date>;
   run: Generated<number>;
   project: Generated<string>;
+  isolation: JsonValue | null;
   first_ready_at: Date | null;
   source: JsonValue | null;
   pool_id: string | null;

@@ -1,4 +1,4 @@
-import { appendEvent, type Db, listVmsOfLab } from '@glassdome/db';
+import { appendEvent, type Db, listVmsOfLab, stepNamesIn } from '@glassdome/db';
 import type { LabRunContext } from './context';
 import { loadLab } from './lab-record';
 import { moveLab, moveVmsOfLab } from './transitions';
@@ -6,7 +6,8 @@ import { moveLab, moveVmsOfLab } from './transitions';
 /**
  * The lab's root job runs once every task it received has ended. VMs whose tasks never ran (a
  * dependency failed under the `keep` policy) are failed first, so none is left `queued`; then the lab
- * is `ready` when every VM is, `degraded` when some are, `failed` when none is.
+ * is `ready` when every VM is and no lab-wide task (the isolation check) failed, `degraded` when some
+ * are, `failed` when none is.
  */
 export async function settleLab(ctx: LabRunContext, labId: string) {
   const lab = await loadLab(ctx.db, labId);
@@ -14,8 +15,11 @@ export async function settleLab(ctx: LabRunContext, labId: string) {
   await moveVmsOfLab(ctx.db, labId, 'fail', { error: 'not deployed: a task it depends on failed' });
   const vms = await listVmsOfLab(ctx.db, labId);
   const ready = vms.filter((vm) => vm.status === 'ready').length;
-  const status = ready === vms.length ? 'ready' : ready > 0 ? 'degraded' : 'failed';
-  const summary = `${ready} of ${vms.length} VMs ready`;
+  // A lab-wide task that failed (the isolation check) leaves the lab degraded at best.
+  const failedLabTasks = await stepNamesIn(ctx.db, { labId }, 'failed');
+  const status =
+    ready === vms.length && failedLabTasks.length === 0 ? 'ready' : ready > 0 ? 'degraded' : 'failed';
+  const summary = `${ready} of ${vms.length} VMs ready${failedLabTasks.length > 0 ? `; failed: ${failedLabTasks.join(', ')}` : ''}`;
   const transition = status === 'ready' ? 'settleReady' : status === 'degraded' ? 'settleDegraded' : 'settleFailed';
   if (!(await moveLab(ctx.db, labId, transition, { error: status === 'ready' ? null : summary }))) {
     return { labId, status: (await loadLab(ctx.db, labId))?.status ?? 'gone' };

@@ -38,7 +38,13 @@ export type {
   PveIpsetEntry,
   VmFirewall,
 } from './firewall/types';
-export { compileLabGraph, configureTaskId, networkTaskId, provisionTaskId } from './graph/compile';
+export {
+  compileLabGraph,
+  configureTaskId,
+  ISOLATION_TASK_ID,
+  networkTaskId,
+  provisionTaskId,
+} from './graph/compile';
 export { type CriticalPath, criticalPath } from './graph/critical-path';
 export { describeCycle, findCycle } from './graph/cycle';
 export { LabGraphCycleError, LabGraphError } from './graph/errors';

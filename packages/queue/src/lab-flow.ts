@@ -13,7 +13,7 @@ import { jobOptions, type Producer } from './producer';
 export interface LabFlowTask {
   /** Task id from the lab graph, e.g. `c0:vm:web:provision`. */
   id: string;
-  kind: 'network' | 'vm-provision' | 'vm-configure';
+  kind: 'network' | 'vm-provision' | 'vm-configure' | 'isolation';
 }
 
 export type FailurePolicy = 'fail' | 'keep';

@@ -1,14 +1,18 @@
 import { getLab, listLabs, listSteps, listStepsOfVms, listVmsOfLab } from '@glassdome/db';
 import { LAB_CATALOG, type LabSpec, parseLabSpec, resolveCatalogTemplate } from '@glassdome/lab';
 import { type Request, type Response, Router } from 'express';
+import { scopeOf } from '../auth/middleware';
+import { projectOfRequest } from '../auth/projects';
 import type { ApiContext } from '../context';
 import { NotFoundError, ValidationError } from '../errors';
 import { accept, JSON_TYPES, YAML_TYPES } from '../http/body';
 import { parseInput, specIssuesToFieldIssues } from '../http/validate';
 import { presentLab, presentStep, presentVm } from '../present';
+import { redactorFor } from '../redact';
 import { idParams, labCreateQuery, labFromCatalogBody, labListQuery } from '../schemas';
 import { deployLab } from '../services/lab-deploy';
 import { planLab } from '../services/lab-plan';
+import { requireRegisteredTemplates } from '../services/template-check';
 
 function isCatalogReference(body: unknown): boolean {
   return typeof body === 'object' && body !== null && !Array.isArray(body) && 'template' in body;
@@ -33,19 +37,28 @@ function specOfRequest(req: Request): LabSpec {
   return parsed.spec;
 }
 
-async function labDetail(ctx: ApiContext, id: string) {
-  const lab = await getLab(ctx.db, id);
+/**
+ * A lab as the reader may see it: a trainee sees its copy's VMs only, and neither the graph nor the
+ * lab-wide tasks (they name every copy); provisioning text is masked for all but its creator and admins.
+ */
+async function labDetail(ctx: ApiContext, req: Request, id: string) {
+  const scope = scopeOf(req);
+  const lab = await getLab(ctx.db, id, scope);
   if (!lab) throw new NotFoundError('lab');
-  const vms = await listVmsOfLab(ctx.db, id);
+  const redactor = redactorFor(req.principal!, lab.created_by, lab.spec);
+  const vms = await listVmsOfLab(ctx.db, id, scope);
   const steps = await listStepsOfVms(
     ctx.db,
     vms.map((vm) => vm.id),
   );
+  const wholeLab = scope.kind !== 'copy';
   return {
-    ...presentLab(lab),
-    graph: lab.graph,
-    steps: (await listSteps(ctx.db, { labId: id })).map(presentStep),
-    vms: vms.map((vm) => presentVm(vm, steps.get(vm.id))),
+    ...presentLab(lab, redactor),
+    graph: wholeLab ? lab.graph : undefined,
+    // The last isolation check (every probe's expected and observed verdict); null until one ran.
+    isolation: wholeLab ? (lab.isolation ?? null) : undefined,
+    steps: wholeLab ? (await listSteps(ctx.db, { labId: id })).map((step) => presentStep(step, redactor)) : [],
+    vms: vms.map((vm) => presentVm(vm, steps.get(vm.id), { redactor, guestSshPort: ctx.guestSshPort })),
   };
 }
 
@@ -54,14 +67,20 @@ const LAB_BODY_TYPES = [...JSON_TYPES, ...YAML_TYPES];
 /** POST /labs: validate, then either answer with the plan (dryRun) or record the lab and start its flow. */
 async function createLab(ctx: ApiContext, req: Request, res: Response) {
   const query = parseInput(labCreateQuery, req.query, 'query');
+  const project = await projectOfRequest(req, query.project);
   const spec = specOfRequest(req);
+  await requireRegisteredTemplates(
+    ctx,
+    { kind: 'project', project },
+    spec.vms.flatMap((vm, index) => (vm.template === undefined ? [] : [{ path: `vms.${index}.template`, ref: vm.template }])),
+  );
   const plan = planLab(spec);
   if (query.dryRun) {
     res.json({ dryRun: true, spec, tasks: plan.graph.tasks, edges: plan.edges, criticalPath: plan.criticalPath });
     return;
   }
-  const id = await deployLab(ctx, req, spec, plan);
-  res.status(202).location(`/api/v1/labs/${id}`).json({ id, status: 'queued' });
+  const id = await deployLab(ctx, req, spec, plan, project);
+  res.status(202).location(`/api/v1/labs/${id}`).json({ id, status: 'queued', project });
 }
 
 /** Glassdome's original path: `POST /api/labs/deploy` is POST /api/v1/labs. */
@@ -78,9 +97,9 @@ export function labRoutes(ctx: ApiContext): Router {
 
   router.get('/labs', async (req, res) => {
     const query = parseInput(labListQuery, req.query, 'query');
-    const labs = await listLabs(ctx.db, query);
+    const labs = await listLabs(ctx.db, query, scopeOf(req));
     res.json({
-      items: labs.map(presentLab),
+      items: labs.map((lab) => presentLab(lab, redactorFor(req.principal!, lab.created_by, lab.spec))),
       limit: query.limit,
       offset: query.offset,
     });
@@ -88,7 +107,7 @@ export function labRoutes(ctx: ApiContext): Router {
 
   router.get('/labs/:id', async (req, res) => {
     const { id } = parseInput(idParams, req.params, 'params');
-    res.json(await labDetail(ctx, id));
+    res.json(await labDetail(ctx, req, id));
   });
 
   router.get('/lab-templates', (_req, res) => {

@@ -10,12 +10,13 @@ import {
 /**
  * Rough task durations on a real cluster, for the dry-run's critical-path estimate only: a network
  * is an API call or two, provisioning is clone + boot + agent + SSH, configuring runs the
- * provision steps.
+ * provision steps, the isolation check waits out the firewall's apply and probes.
  */
 const ESTIMATED_MS: Record<LabTask['kind'], number> = {
   network: 5_000,
   'vm-provision': 90_000,
   'vm-configure': 30_000,
+  isolation: 20_000,
 };
 
 export interface LabPlan {

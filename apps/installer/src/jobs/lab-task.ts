@@ -6,6 +6,7 @@ import { boundTo, type InstallerContext } from '../context';
 import { shieldSteps } from '../must-land';
 import { configureSteps, type NicPlacement, type Placement, provisionSteps, runSteps } from '../pipeline';
 import { loadVm, type VmRow } from '../vm-record';
+import { runIsolationCheck } from './lab-isolation';
 import { asJobError } from './vm-deploy';
 
 /**

@@ -144,3 +144,12 @@ export async function listLabsOfPlatform(db: Db, platformId: string, notInStatus
     .where('status', 'not in', [...notInStatuses])
     .execute();
 }
+
+/** Records the result of the lab's isolation check (shown with the lab). */
+export async function setLabIsolation(db: Db, labId: string, isolation: JsonValue): Promise<void> {
+  await db
+    .updateTable('labs')
+    .set({ isolation: JSON.stringify(isolation), updated_at: sql`now()` })
+    .where('id', '=', labId)
+    .execute();
+}

@@ -25,6 +25,7 @@ test('the design example compiles to network → provision → configure, with t
     'c0:vm:target:configure': ['c0:vm:target:provision'],
     'c0:vm:attacker:provision': ['c0:net:lan'],
     'c0:vm:attacker:configure': ['c0:vm:attacker:provision', 'c0:vm:target:configure'],
+    'lab:isolation': ['c0:vm:target:configure', 'c0:vm:attacker:configure'],
   });
   const attacker = graph.tasks.find((task) => task.id === 'c0:vm:attacker:configure');
   assert.deepEqual(attacker, {
@@ -68,16 +69,25 @@ test('count expands a VM into name-1..N, and dependsOn on it waits for every ins
       'c0:vm:web-2:configure',
       'c0:vm:web-3:configure',
     ],
+    'lab:isolation': [
+      'c0:vm:web-1:configure',
+      'c0:vm:web-2:configure',
+      'c0:vm:web-3:configure',
+      'c0:vm:scanner:configure',
+    ],
   });
   const web2 = graph.tasks.find((task) => task.id === 'c0:vm:web-2:provision');
   assert.equal(web2?.vmName, 'web-2');
   assert.equal(web2?.specVmName, 'web');
 });
 
-test('copies are independent: own networks, no edge crosses from one copy to another', () => {
+test('copies are independent: own networks, no edge crosses from one copy to another; the isolation check waits for all', () => {
   const graph = compileLabGraph(specOf({ ...parseable(DESIGN_EXAMPLE_YAML), copies: 3 }));
-  assert.equal(graph.tasks.length, 15);
-  for (const task of graph.tasks) {
+  assert.equal(graph.tasks.length, 16);
+  const isolation = graph.tasks.at(-1)!;
+  assert.equal(isolation.kind, 'isolation');
+  assert.equal(isolation.dependsOn.length, 6, 'every VM of every copy');
+  for (const task of graph.tasks.slice(0, -1)) {
     assert.ok(task.id.startsWith(`c${task.copy}:`));
     for (const dependency of task.dependsOn) assert.ok(dependency.startsWith(`c${task.copy}:`), dependency);
   }
@@ -85,7 +95,7 @@ test('copies are independent: own networks, no edge crosses from one copy to ano
     graph.tasks.filter((task) => task.kind === 'network').map((task) => task.id),
     ['c0:net:lan', 'c1:net:lan', 'c2:net:lan'],
   );
-  assert.equal(topologicalOrder(graph).length, 15);
+  assert.equal(topologicalOrder(graph).length, 16);
 });
 
 /** The design example as data, so tests can change a field. */

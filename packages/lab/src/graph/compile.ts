@@ -44,15 +44,25 @@ function compileCopy(spec: LabSpec, copy: number, instancesOf: Map<string, strin
   return tasks;
 }
 
+/** The lab-wide task that proves containment from inside the guests, last of all. */
+export const ISOLATION_TASK_ID = 'lab:isolation';
+
 /**
  * The task graph of a validated spec: per copy, one task per network, and two per VM (provision,
  * then configure). A VM's provision waits only for its networks; its configure waits for its own
  * provision and for the configure of every VM it dependsOn (all instances of a counted one).
- * Copies share nothing, so they run side by side.
+ * Copies share nothing, so they run side by side. One last task, the isolation check, waits for
+ * every VM of every copy (it also probes between copies).
  */
 export function compileLabGraph(spec: LabSpec): LabGraph {
   const instancesOf = new Map(spec.vms.map((vm) => [vm.name, instanceNames(vm)]));
   const tasks: LabTask[] = [];
   for (let copy = 0; copy < spec.copies; copy++) tasks.push(...compileCopy(spec, copy, instancesOf));
+  tasks.push({
+    id: ISOLATION_TASK_ID,
+    kind: 'isolation',
+    copy: 0,
+    dependsOn: tasks.filter((task) => task.kind === 'vm-configure').map((task) => task.id),
+  });
   return { tasks };
 }

@@ -41,13 +41,13 @@ test('a lab: the dependsOn chain is critical, and parallel copies do not lengthe
     assert.ok(result.ok);
     return result.spec;
   };
-  const weights = { network: 2000, 'vm-provision': 60000, 'vm-configure': 30000 } as const;
+  const weights = { network: 2000, 'vm-provision': 60000, 'vm-configure': 30000, isolation: 10000 } as const;
   const one = criticalPath(compileLabGraph(spec(1)), (task) => weights[task.kind]);
   assert.deepEqual(one, {
-    lengthMs: 122000,
-    path: ['c0:net:lan', 'c0:vm:db:provision', 'c0:vm:db:configure', 'c0:vm:app:configure'],
+    lengthMs: 132000,
+    path: ['c0:net:lan', 'c0:vm:db:provision', 'c0:vm:db:configure', 'c0:vm:app:configure', 'lab:isolation'],
   });
-  assert.equal(criticalPath(compileLabGraph(spec(4)), (task) => weights[task.kind]).lengthMs, 122000);
+  assert.equal(criticalPath(compileLabGraph(spec(4)), (task) => weights[task.kind]).lengthMs, 132000);
 });
 
 test('edge cases: empty graph, zero durations, invalid durations', () => {

@@ -1,0 +1,182 @@
+/**
+ * The isolation check: before a lab is `ready`, the reachability matrix its spec implies
+ * (`reachabilityMatrix`) is run from inside the guests, in every copy: each probe is a real packet
+ * sent by the source guest over its own networks (`nc -z` for TCP, `ping` for ICMP), so it meets the
+ * Proxmox firewall exactly as a trainee's traffic would. Probes that disagree are run again until
+ * they agree or ISOLATION_CHECK_SECONDS pass (the firewall applies a change within about 10 s); then
+ * the result is recorded on the lab, and a disagreement fails the task naming the pairs.
+ *
+ * Copies reuse addresses, so a probe at another copy's lab address cannot tell by its answer which
+ * copy answered; those probes are settled by the segments instead (the two copies' networks must be
+ * different VNets or tags), while probes at the other copy's management address are real packets.
+ */
+import { appendEvent, type JsonValue, listVmsOfLab, setLabIsolation } from '@glassdome/db';
+import { networkTaskId, type ReachabilityProbe, reachabilityMatrix } from '@glassdome/lab';
+import { type LabRecord, loadLabSpec, taskDetail } from '@glassdome/lab-run';
+import { PermanentError } from '@glassdome/queue';
+import type { InstallerContext } from '../context';
+import { guestTarget } from '../steps/guest-steps';
+import { loadVm, type VmRow } from '../vm-record';
+
+export interface IsolationPair {
+  copy: number;
+  from: string;
+  to: string;
+  address: string | null;
+  proto: string;
+  port: number | null;
+  expected: 'reach' | 'blocked';
+  observed: 'reach' | 'blocked' | 'not probed';
+  why: string;
+  /** How it was observed: a packet from the guest, or the copies' segments. */
+  method: 'packet' | 'segment' | 'none';
+}
+
+export interface IsolationResult {
+  checkedAt: string;
+  agreed: boolean;
+  probes: number;
+  disagreements: number;
+  pairs: IsolationPair[];
+}
+
+/** Where the check's egress probes aim (on the simulator: its simulated outside). */
+const OUTSIDE = [{ address: '203.0.113.10', proto: 'tcp' as const, port: 80 }];
+
+interface Planned {
+  probe: ReachabilityProbe;
+  copy: number;
+  source: VmRow;
+  address: string | null;
+  method: IsolationPair['method'];
+  observed?: IsolationPair['observed'];
+}
+
+export async function runIsolationCheck(
+  ctx: InstallerContext,
+  lab: LabRecord,
+  signal: AbortSignal,
+): Promise<JsonValue> {
+  const spec = await loadLabSpec(ctx.db, lab.id);
+  const probes = reachabilityMatrix(spec, { outside: OUTSIDE, sshPort: ctx.env.GUEST_SSH_PORT });
+  const vms = new Map<string, VmRow>();
+  for (const row of await listVmsOfLab(ctx.db, lab.id)) {
+    const vm = await loadVm(ctx.db, row.id);
+    if (vm) vms.set(`${vm.copy ?? 0}/${vm.name}`, vm);
+  }
+  const copies = spec.copies;
+  const planned: Planned[] = [];
+  for (let copy = 0; copy < copies; copy++) {
+    const other = (copy + 1) % copies;
+    for (const probe of probes) {
+      const source = vms.get(`${copy}/${probe.fromVm}`);
+      if (!source || source.status !== 'ready' || !source.ip) continue;
+      if (probe.toCopy === 'other' && copies < 2) continue;
+      const targetCopy = probe.toCopy === 'other' ? other : copy;
+      if (probe.toCopy === 'other' && probe.target === 'lab') {
+        planned.push({ probe, copy, source, address: probe.toAddress, method: 'segment' });
+        continue;
+      }
+      const address =
+        probe.target === 'management' ? (vms.get(`${targetCopy}/${probe.toVm}`)?.ip ?? null) : probe.toAddress;
+      const method = probe.proto === 'udp' || !address ? 'none' : 'packet';
+      planned.push({ probe, copy, source, address, method });
+    }
+  }
+  for (const item of planned.filter((p) => p.method === 'segment')) {
+    item.observed = (await sameSegment(ctx, lab.id, item)) ? 'reach' : 'blocked';
+  }
+  for (const item of planned.filter((p) => p.method === 'none')) item.observed = 'not probed';
+
+  const deadline = Date.now() + ctx.env.ISOLATION_CHECK_SECONDS * 1000;
+  let pending = planned.filter((p) => p.method === 'packet');
+  for (;;) {
+    signal.throwIfAborted();
+    await probeAll(ctx, pending);
+    pending = pending.filter((p) => p.observed !== p.probe.expected);
+    if (pending.length === 0 || Date.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+
+  const pairs = planned.map(pairOf);
+  const wrong = pairs.filter((pair) => pair.observed !== 'not probed' && pair.observed !== pair.expected);
+  const result: IsolationResult = {
+    checkedAt: new Date().toISOString(),
+    agreed: wrong.length === 0,
+    probes: pairs.length,
+    disagreements: wrong.length,
+    pairs,
+  };
+  await setLabIsolation(ctx.db, lab.id, result as unknown as JsonValue);
+  const summary = `${pairs.length - wrong.length} of ${pairs.length} probes as the policy says`;
+  await appendEvent(ctx.db, {
+    labId: lab.id,
+    kind: wrong.length === 0 ? 'lab.isolation.agreed' : 'lab.isolation.disagreed',
+    message: `isolation check: ${summary}`,
+    data: { probes: pairs.length, disagreements: wrong.length },
+  });
+  if (wrong.length > 0) {
+    const named = wrong.slice(0, 8).map(describe).join('; ');
+    throw new PermanentError(`isolation check disagreed on ${wrong.length} probe(s): ${named}`);
+  }
+  return { probes: pairs.length, agreed: true };
+}
+
+function pairOf(item: Planned): IsolationPair {
+  return {
+    copy: item.copy,
+    from: item.probe.fromVm,
+    to: `${item.probe.toCopy === 'other' ? 'other copy: ' : ''}${item.probe.toVm ?? 'outside'}`,
+    address: item.address,
+    proto: item.probe.proto,
+    port: item.probe.port,
+    expected: item.probe.expected,
+    observed: item.observed ?? 'not probed',
+    why: item.probe.why,
+    method: item.method,
+  };
+}
+
+function describe(pair: IsolationPair): string {
+  const port = pair.port === null ? pair.proto : `${pair.proto}/${pair.port}`;
+  return `copy ${pair.copy} ${pair.from} → ${pair.to} ${pair.address ?? ''} ${port}: expected ${pair.expected}, observed ${pair.observed}`;
+}
+
+/** Runs the probes, each source guest's in turn over its own SSH connection, guests side by side. */
+async function probeAll(ctx: InstallerContext, items: Planned[]): Promise<void> {
+  const bySource = new Map<string, Planned[]>();
+  for (const item of items) bySource.set(item.source.id, [...(bySource.get(item.source.id) ?? []), item]);
+  const queue = [...bySource.values()];
+  const workers = Array.from({ length: Math.min(8, queue.length) }, async () => {
+    for (let batch = queue.shift(); batch; batch = queue.shift()) {
+      for (const item of batch) item.observed = await probeOnce(ctx, item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+/** TCP: any answer, even a refusal, means the packet got through; silence or no route means blocked. */
+async function probeOnce(ctx: InstallerContext, item: Planned): Promise<'reach' | 'blocked'> {
+  const target = guestTarget(ctx, item.source);
+  const argv =
+    item.probe.proto === 'icmp'
+      ? ['ping', '-c', '1', '-W', '2', item.address!]
+      : ['nc', '-z', '-v', '-w', '2', item.address!, String(item.probe.port)];
+  const result = await ctx.ssh.exec(target, argv, { allowFailure: true, timeoutMs: 15_000 });
+  if (result.exitCode === 0) return 'reach';
+  return /refused/i.test(`${result.stdout}${result.stderr}`) ? 'reach' : 'blocked';
+}
+
+/** Whether the source's copy and the other copy share the destination network's segment (they must not). */
+async function sameSegment(ctx: InstallerContext, labId: string, item: Planned): Promise<boolean> {
+  const network = item.probe.toNetwork!;
+  const other = (item.copy + 1) % Math.max(1, (await loadLabSpec(ctx.db, labId)).copies);
+  const [mine, theirs] = await Promise.all(
+    [item.copy, other].map(
+      async (copy) =>
+        (await taskDetail(ctx, labId, networkTaskId(copy, network))) as { bridge?: string; tag?: number } | undefined,
+    ),
+  );
+  if (!mine?.bridge || !theirs?.bridge) return true;
+  return mine.bridge === theirs.bridge && mine.tag === theirs.tag;
+}
