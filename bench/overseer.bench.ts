@@ -95,6 +95,7 @@ export async function run(): Promise<string> {
         webhookUrls: [],
         webhookSecret: undefined,
         policy: { enabled: new Set<never>(), maxAttempts: 3, backoffMs: 0, orphanGraceMs: 0 },
+        redrive: { graceSeconds: 120, maxRedrives: 3 },
         replica: 'bench',
       },
     };

@@ -6,6 +6,7 @@ import type { OutboxRelay } from '@glassdome/runtime';
 import type { OverseerEnv } from './env';
 import type { OverseerMetrics } from './metrics';
 import type { RemediationPolicy } from './policy';
+import type { RedriveSettings } from './redrive';
 
 /** Tunables of scans and remediations, read once from the environment. */
 export interface OverseerSettings {
@@ -22,6 +23,8 @@ export interface OverseerSettings {
   /** Key of the webhook HMAC signature; unsigned when undefined. */
   webhookSecret: string | undefined;
   policy: RemediationPolicy;
+  /** When rows no job works on are re-driven, and how often before they are failed. */
+  redrive: RedriveSettings;
   /** Names this process in scan records. */
   replica: string;
 }
@@ -50,6 +53,7 @@ export function settingsFromEnv(env: OverseerEnv, replica: string): OverseerSett
       backoffMs: env.OVERSEER_REMEDIATION_BACKOFF_SECONDS * 1000,
       orphanGraceMs: env.OVERSEER_ORPHAN_GRACE_SECONDS * 1000,
     },
+    redrive: { graceSeconds: env.OVERSEER_REDRIVE_GRACE_SECONDS, maxRedrives: env.OVERSEER_REDRIVE_MAX },
     replica: env.OVERSEER_REPLICA ?? replica,
   };
 }

@@ -75,6 +75,12 @@ export const overseerEnv = z.object({
   OVERSEER_METRICS_PORT: vars.helpers.port.optional(),
   /** Address the /metrics endpoint listens on (0.0.0.0 to be scraped from other hosts). */
   OVERSEER_METRICS_HOST: z.string().default('127.0.0.1'),
+  /** Seconds between two re-drive sweeps of a platform (fractions allowed, for tests). */
+  OVERSEER_REDRIVE_SECONDS: seconds.default(30),
+  /** Seconds a queued/deploying/destroying row must be without a job and unchanged before it is re-driven. */
+  OVERSEER_REDRIVE_GRACE_SECONDS: seconds.default(120),
+  /** Re-drives of one row without progress before it is failed with the reason instead. */
+  OVERSEER_REDRIVE_MAX: z.coerce.number().int().min(0).default(3),
   /** Name of this replica in scan records (defaults to host:pid). */
   OVERSEER_REPLICA: z.string().min(1).max(100).optional(),
 });

@@ -13,9 +13,10 @@ import {
 import { type OverseerContext, settingsFromEnv } from './context';
 import { readEnv } from './env';
 import { OverseerMetrics } from './metrics';
+import { redriveStuck } from './redrive';
 import { remediate } from './remediate';
 import { scanPlatform } from './scan';
-import { upsertScanSchedulers } from './scheduler';
+import { keepSchedulers, upsertSchedulers } from './scheduler';
 import { deliverWebhook } from './webhook';
 
 const env = readEnv();
@@ -39,16 +40,20 @@ async function main(): Promise<void> {
     env.OVERSEER_METRICS_PORT === undefined
       ? undefined
       : await ctx.metrics.serve(env.OVERSEER_METRICS_PORT, env.OVERSEER_METRICS_HOST);
-  await upsertScanSchedulers(backing.producer, [DEFAULT_PLATFORM], env.OVERSEER_SCAN_SECONDS * 1000);
+  const periods = { scanMs: env.OVERSEER_SCAN_SECONDS * 1000, redriveMs: env.OVERSEER_REDRIVE_SECONDS * 1000 };
+  await upsertSchedulers(backing.producer, [DEFAULT_PLATFORM], periods);
+  const stopSchedulers = keepSchedulers(backing.producer, [DEFAULT_PLATFORM], periods, logger);
   const address = metricsServer?.address();
   serveQueues('overseer', env, logger, {
     queues: ['overseer'],
     handlers: {
       'overseer.scan': ({ platformId }, { job }) => scanPlatform(ctx, platformId, job.id),
+      'overseer.redrive': ({ platformId }) => redriveStuck(ctx, platformId),
       'overseer.remediate': (payload, { signal }) => remediate(ctx, payload, signal),
       'alert.webhook': (payload, { signal }) => deliverWebhook(ctx, payload, signal),
     },
     release: async () => {
+      stopSchedulers();
       await ctx.relay.stop();
       metricsServer?.close();
       pve.close();

@@ -20,6 +20,7 @@ import {
 import type { OverseerContext, OverseerSettings } from '../src/context';
 import { inventoryFromResources, type ObservedVm } from '../src/inventory';
 import { OverseerMetrics } from '../src/metrics';
+import { redriveStuck } from '../src/redrive';
 import { remediate } from '../src/remediate';
 import { scanPlatform } from '../src/scan';
 import { deliverWebhook } from '../src/webhook';
@@ -45,6 +46,7 @@ export const testSettings = (overrides: Partial<OverseerSettings> = {}): Oversee
   sshProbePort: undefined,
   webhookUrls: [],
   webhookSecret: undefined,
+  redrive: { graceSeconds: 120, maxRedrives: 3 },
   policy: {
     enabled: new Set(['start-vm', 'rewait-agent', 'reboot-vm', 'expire-lab']),
     maxAttempts: 3,
@@ -106,6 +108,7 @@ export async function startHarness(label: string, settings: OverseerSettings = t
       queues: ['overseer'],
       handlers: {
         'overseer.scan': ({ platformId }, { job }) => scanPlatform(ctx, platformId, job.id),
+        'overseer.redrive': ({ platformId }) => redriveStuck(ctx, platformId),
         'overseer.remediate': (payload) => remediate(ctx, payload),
         'alert.webhook': (payload, { signal }) => deliverWebhook(ctx, payload, signal),
       },

@@ -29,6 +29,7 @@ export * from './repositories/labs';
 export * from './repositories/network-leases';
 export * from './repositories/outbox';
 export * from './repositories/platforms';
+export * from './repositories/redrive';
 export * from './repositories/projects';
 export * from './repositories/ssh-host-keys';
 export {

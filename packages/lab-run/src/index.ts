@@ -17,6 +17,14 @@ export {
 export type { LabRunContext } from './context';
 export { findTask, type LabRecord, LabStoppedError, loadLab, loadLabSpec } from './lab-record';
 export { destroyIntent, labRunIntent, writeIntent } from './outbox';
+export {
+  failStuckLab,
+  failStuckVm,
+  REDRIVE_EVENT,
+  redriveDestroy,
+  redriveLab,
+  redriveVmDeploy,
+} from './redrive';
 export { settleLab, settleVmsOfStoppedLab } from './settle';
 export { type LabTaskOptions, type LabTaskOutcome, type LabTaskWork, runLabTask, taskDetail } from './tasks';
 export { moveLab, moveVm, moveVmsOfLab, type TransitionOptions } from './transitions';

@@ -7,14 +7,20 @@ export function writeIntent(db: Db, intent: EnqueueIntent | ((id: number) => Enq
   return insertOutboxIntent(db, intent as JsonValue | ((id: number) => JsonValue));
 }
 
-/** The intent that starts a lab's flow at `run`: the tasks not done whose dependencies are all done. */
+/**
+ * The intent that starts a lab's flow at `run`: the tasks neither done nor failed whose dependencies
+ * are all done (`failedTasks`, when given, stay out with everything waiting on them).
+ */
 export function labRunIntent(
   lab: { id: string; graph: LabGraph; policy: 'fail' | 'keep' },
-  next: { run: number; doneTasks: string[] },
+  next: { run: number; doneTasks: string[]; failedTasks?: string[] },
   requestId?: string | null,
 ): EnqueueIntent {
   const done = new Set(next.doneTasks);
-  const ready = lab.graph.tasks.filter((task) => !done.has(task.id) && task.dependsOn.every((id) => done.has(id)));
+  const failed = new Set(next.failedTasks ?? []);
+  const ready = lab.graph.tasks.filter(
+    (task) => !done.has(task.id) && !failed.has(task.id) && task.dependsOn.every((id) => done.has(id)),
+  );
   return {
     kind: 'lab-flow',
     labId: lab.id,

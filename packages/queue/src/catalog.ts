@@ -162,6 +162,14 @@ export const JOBS = {
     timeoutMs: 5 * 60_000,
     description: 'Inventory a platform, store observed state, reconcile, raise/resolve alerts',
   }),
+  'overseer.redrive': job({
+    queue: 'overseer',
+    payload: z.object({ platformId: z.string().min(1) }),
+    attempts: 1,
+    backoffMs: 1_000,
+    timeoutMs: 5 * 60_000,
+    description: 'Re-drive VMs, labs and templates left in a non-final state with no job, or fail them with the reason',
+  }),
   'overseer.remediate': job({
     queue: 'overseer',
     payload: z.object({
