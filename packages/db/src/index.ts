@@ -26,9 +26,13 @@ export {
 export * from './repositories/idempotency';
 export * from './repositories/inventory';
 export * from './repositories/labs';
+export * from './repositories/lab-extras';
+export * from './repositories/lab-operations';
+export * from './repositories/lab-specs';
 export * from './repositories/network-leases';
 export * from './repositories/outbox';
 export * from './repositories/platforms';
+export * from './repositories/pools';
 export * from './repositories/redrive';
 export * from './repositories/projects';
 export * from './repositories/ssh-host-keys';
@@ -48,6 +52,7 @@ export {
 } from './repositories/steps';
 export * from './repositories/templates';
 export * from './repositories/vmid-leases';
+export * from './repositories/vm-snapshots';
 export * from './repositories/vms';
 export type * from './schema';
 export { ALL_PROJECTS, projectInScope, type Scope, type ScopedTable, scopeCondition } from './scope';
