@@ -38,8 +38,10 @@ export function glassdomeAcls({ node, storage, bridge }: Placement): AclGrant[] 
         'VM.Config.Options',
         'VM.Monitor',
         'VM.PowerMgmt',
+        'VM.Snapshot',
+        'VM.Snapshot.Rollback',
       ],
-      why: 'clone templates, configure (cloud-init, NICs, firewall), start, stop and destroy VMs, read their guest agent',
+      why: 'clone templates, configure (cloud-init, NICs, firewall), start, stop, snapshot, revert and destroy VMs, read their guest agent',
     },
     {
       path: `/storage/${storage}`,
