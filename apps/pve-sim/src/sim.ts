@@ -19,6 +19,7 @@
  *   sim.attachGuestDisk(vm, disk)  give a VM the disk record its guest machine keeps (vm.guest, see state/guest-disk.ts)
  *   sim.on('state-replaced', () => …)  the whole state was replaced (reset or load): re-read what you keep in it
  *   sim.verifyPassword(userid, password) → boolean (root@pam's password, for the host's SSH login)
+ *   sim.firewall  pve-firewall: `active` compiled ruleset (refreshed every `firewallUpdate`), service state per node
  *   sim.state  the raw ClusterState (read it; change it only through dispatch)
  *
  * For operators and tests: setFaults(partial), reset(), replaceState(state), refreshResourceStats()
@@ -33,6 +34,7 @@ import { ApiError } from './errors';
 import { FaultInjector, type Faults } from './faults';
 import { type GuestView, guestView } from './guests';
 import { LockTable } from './locks';
+import { FirewallDaemon } from './network/firewall-daemon';
 import { resolveOptions, type SimulatorInput, type SimulatorOptions } from './options';
 import { SeededRandom } from './random';
 import { type Method, Paged, Router } from './router';
@@ -83,6 +85,8 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   /** Snapshot of `/cluster/resources` VM stats taken every pvestatd cycle. */
   resourceStats = new Map<number, { status: string; template: number; name: string }>();
   private cancelStatsCycle: (() => void) | undefined;
+  /** pve-firewall: the compiled ruleset guest traffic meets, refreshed every `firewallUpdate`. */
+  readonly firewall: FirewallDaemon;
 
   constructor(options: SimulatorInput = {}) {
     super();
@@ -94,6 +98,8 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     this.tasks = new TaskRunner(() => this.state, this.clock);
     this.tasks.shouldFail = (type) => this.faults.taskShouldFail(type);
     this.refreshResourceStats();
+    this.firewall = new FirewallDaemon(() => this.state, this.clock);
+    this.firewall.restart();
   }
 
   /** Runs one API call as an already authenticated caller. */
@@ -237,6 +243,7 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
       else this.scheduleGuestUp(vm);
     }
     this.refreshResourceStats();
+    this.firewall.restart();
     this.emit('state-replaced');
   }
 
