@@ -56,6 +56,31 @@ export {
   topologicalOrder,
   transitiveDependents,
 } from './graph/queries';
+export {
+  type ApplyResult,
+  applyLabParameters,
+  describeLabParameters,
+  type LabParameters,
+  labParametersSchema,
+  type ParameterDeclaration,
+  type SizeBounds,
+  sizeRange,
+  type TraineeAccess,
+  traineeKeysOf,
+} from './exercise/parameters';
+export {
+  INITIAL_SNAPSHOT,
+  snapshotName,
+  TESTING_SNAPSHOT_PREFIX,
+  testingSnapshotName,
+  userSnapshotName,
+} from './exercise/snapshots';
+export {
+  MAX_TESTING_SECONDS,
+  type TestingModeRequest,
+  testingModeRequest,
+  withEgressOverride,
+} from './exercise/testing-mode';
 export type { LabGraph, LabTask, LabTaskKind } from './graph/types';
 export { labSpecJsonSchema, vmRequestJsonSchema } from './json-schema';
 export * from './lifecycle/states';
@@ -74,7 +99,7 @@ export { type OutsideTarget, type ReachabilityOptions, reachabilityMatrix } from
 export { probeKey, type ReachabilityProbe } from './reachability/probes';
 export { type DeployedCopy, type DeployedLab, type WalkResult, walkProbe } from './reachability/walk';
 export { MAX_SPEC_TEXT_LENGTH, type SpecContentType } from './spec/decode';
-export { durationSeconds } from './spec/duration';
+export { durationSeconds, formatDuration } from './spec/duration';
 export { instanceNames } from './spec/instances';
 export type { ParseResult, SpecIssue } from './spec/issues';
 export {

@@ -53,6 +53,8 @@ export const activeDirectory: LabCatalogEntry = {
   title: 'Active Directory basics',
   description:
     'A Samba Active Directory domain controller (CORP.LAB) with users and a Kerberoastable service account, a domain workstation and a Kali attacker.',
+  // Trainees work from here; their SSH keys go on it.
+  parameters: { traineeVms: ['attacker'] },
   spec: {
     name: 'ad-basics',
     description: 'Samba AD domain CORP.LAB: enumeration, Kerberos and SPN exercises.',

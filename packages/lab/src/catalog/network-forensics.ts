@@ -64,6 +64,8 @@ export const networkForensics: LabCatalogEntry = {
   title: 'Network forensics',
   description:
     'Workstations talk to a web server through an inline Debian sensor that records every packet; trainees analyse the captures with tshark and Suricata to find a beaconing host.',
+  // Trainees work from here; their SSH keys go on it.
+  parameters: { traineeVms: ['sensor'] },
   spec: {
     name: 'network-forensics',
     description: 'Inline sensor between a client and a server network, with full-packet capture.',

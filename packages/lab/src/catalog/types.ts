@@ -1,3 +1,4 @@
+import type { ParameterDeclaration } from '../exercise/parameters';
 import type { LabSpecInput } from '../spec/lab-schema';
 
 /** A built-in lab: deploy it by id, or start from its spec. */
@@ -8,4 +9,6 @@ export interface LabCatalogEntry {
   /** What trainees do in it, for the catalog listing. */
   description: string;
   spec: LabSpecInput;
+  /** Which VMs trainees log into (their keys go there) and narrower size bounds, for deploys with parameters. */
+  parameters?: ParameterDeclaration;
 }
