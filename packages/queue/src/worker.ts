@@ -98,6 +98,13 @@ export interface WorkerGroupOptions {
    * @defaultValue 30000
    */
   outageBackoffMaxMs?: number;
+  /**
+   * Times a job may be found stalled (its lock lapsed: its worker died, or Redis was unreachable for
+   * longer than `lockMs` while it ran) and put back before it fails. Above BullMQ's 1, so that a few
+   * Redis outages during one long job do not fail it for good.
+   * @defaultValue 5
+   */
+  maxStalls?: number;
   /** Time bounds that replace the catalog's for some jobs (slow clusters, tests). @defaultValue the catalog's */
   timeouts?: Partial<Record<JobName, number>>;
   logger: Logger;
@@ -177,6 +184,7 @@ export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
       concurrency: options.concurrency ?? 8,
       lockDuration: lockMs,
       stalledInterval: lockMs,
+      maxStalledCount: options.maxStalls ?? 5,
     });
     const reportOutage = redisErrorReporter(log, { queue, source: 'worker' });
     worker.on('error', (error) => {

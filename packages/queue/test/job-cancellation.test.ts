@@ -182,3 +182,38 @@ test('an unreachable Redis is reported in one structured line, not a stack per f
     'every line is JSON',
   );
 });
+
+test('a job whose lock lapses twice (Redis lost it, its worker stalled) is put back, not failed', async () => {
+  let runs = 0;
+  const vmId = randomUUID();
+  const group = workers(
+    {
+      'vm.deploy': async (payload, { signal }) => {
+        // Jobs an earlier test left behind may come back here; only this test's counts.
+        if (payload.vmId !== vmId) return undefined;
+        runs += 1;
+        if (runs > 2) return { ok: true };
+        await aborted(signal);
+        throw signal.reason;
+      },
+    },
+    { lockMs: 1_000 },
+  );
+  try {
+    const job = await producer.enqueue('vm.deploy', { vmId });
+    for (let lapse = 1; lapse <= 2; lapse++) {
+      await waitFor(`run ${lapse}`, () => runs === lapse, { timeoutMs: 15_000 });
+      // The lock vanishes as it does when Redis restarts without it: nobody holds the job any more.
+      await raw.del(`${redis.prefix}:vm:${job.id}:lock`);
+      // Earlier tests' workers (30 s locks) leave BullMQ's once-per-interval stalled-check guard set.
+      await raw.del(`${redis.prefix}:vm:stalled-check`);
+    }
+    await waitFor('job completion', async () => (await producer.queues.vm.getJob(job.id!))?.finishedOn, {
+      timeoutMs: 20_000,
+    });
+    assert.equal(await (await producer.queues.vm.getJob(job.id!))?.getState(), 'completed');
+    assert.equal(runs, 3);
+  } finally {
+    await group.close();
+  }
+});
