@@ -31,7 +31,16 @@ const header = [
   '// Regenerate with `pnpm --filter @glassdome/web gen:api`.',
   '',
 ].join('\n');
-const text = `${header}${astToString(ast)}`;
+// Formatted as the repository formats code (biome), so `pnpm fix` leaves the file as generated.
+const text = execFileSync(
+  process.execPath,
+  [
+    fileURLToPath(new URL('../../../node_modules/@biomejs/biome/bin/biome', import.meta.url)),
+    'format',
+    `--stdin-file-path=${target}`,
+  ],
+  { cwd: web, input: `${header}${astToString(ast)}`, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+);
 
 if (process.argv.includes('--check')) {
   let current = '';

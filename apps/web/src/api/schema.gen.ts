@@ -280,8 +280,9 @@ export interface paths {
         content: {
           'application/json': {
             name: string;
+            project?: string;
             /** @enum {string} */
-            role: 'trainee' | 'viewer' | 'operator' | 'admin';
+            role: 'viewer' | 'operator' | 'admin';
           };
         };
       };
@@ -493,6 +494,7 @@ export interface paths {
       parameters: {
         query?: {
           dryRun?: '0' | '1' | 'true' | 'false';
+          project?: string;
         };
         header?: never;
         path?: never;
@@ -1473,6 +1475,7 @@ export interface paths {
             node?: string;
             /** @enum {string} */
             os: 'ubuntu-22.04' | 'ubuntu-24.04' | 'debian-12' | 'kali';
+            project?: string;
             vmid?: number;
           };
         };

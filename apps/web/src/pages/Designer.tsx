@@ -437,10 +437,16 @@ function DesignerPage() {
   }, [spec, design]);
 
   const addVm = (os: string, networkName: string | undefined, position?: { x: number; y: number }) => {
+    // The id is made outside the state update: React may run an updater twice.
+    const id = newId('vm');
+    select(`vm:${id}`);
     setDesign((d) => {
+      // Into the network it was dropped on, else the selected network, else the selected VM's, else the first.
+      const selectedVmNetwork = d.vms.find((v) => `vm:${v.id}` === selected)?.networks[0]?.name;
       const network =
         d.networks.find((n) => n.name === networkName) ??
         d.networks.find((n) => `net:${n.id}` === selected) ??
+        d.networks.find((n) => n.name === selectedVmNetwork) ??
         d.networks[0];
       const base = os.startsWith('ubuntu') ? 'ubuntu' : os.startsWith('debian') ? 'debian' : os;
       const vm: DesignVm = {
@@ -462,7 +468,6 @@ function DesignerPage() {
             (d.vms.filter((v) => v.networks[0]?.name === network?.name).length % 3) * 85,
         },
       };
-      select(`vm:${vm.id}`);
       return { ...d, vms: [...d.vms, vm] };
     });
   };
