@@ -43,7 +43,7 @@ export function requestPlacement(ctx: InstallerContext, vm: VmRow): Placement {
   const ip = network?.ip && network.ip !== 'dhcp' ? network.ip : undefined;
   const ipconfig = ip ? `ip=${ip}${network?.gateway ? `,gw=${network.gateway}` : ''}` : 'ip=dhcp';
   return {
-    nics: [{ bridge: network?.bridge ?? ctx.env.PROXMOX_BRIDGE, tag: network?.vlan, ipconfig, firewall: false }],
+    nics: [{ bridge: ctx.env.PROXMOX_BRIDGE, ipconfig, firewall: false }],
     managementNic: 0,
   };
 }

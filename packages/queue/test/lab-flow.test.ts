@@ -67,6 +67,7 @@ test('a diamond runs each task after all of its dependencies, and the root compl
       'lab.task': async ({ taskId }) => runTask(taskId),
       'network.create': async ({ taskId }) => runTask(taskId),
       'lab.destroy': async () => undefined,
+      'network.release': async () => undefined,
     },
     logger,
   });

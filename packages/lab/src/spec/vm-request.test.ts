@@ -27,13 +27,13 @@ test('a full request keeps what it says', () => {
     cpus: 4,
     memoryMiB: 8192,
     diskGiB: 60,
-    network: { bridge: 'vmbr1', vlan: 42, ip: '192.168.42.10/24', gateway: '192.168.42.1' },
+    network: { ip: '192.168.42.10/24', gateway: '192.168.42.1' },
     cloudInit: { user: 'trainee', sshKeys: [ED25519_KEY], packages: ['nmap'], runcmd: ['touch /ok'] },
     provision: [{ run: 'nmap --version' }],
   });
   assert.ok(result.ok, JSON.stringify(!result.ok && result.issues));
   assert.equal(result.vm.template, 9100);
-  assert.deepEqual(result.vm.network, { bridge: 'vmbr1', vlan: 42, ip: '192.168.42.10/24', gateway: '192.168.42.1' });
+  assert.deepEqual(result.vm.network, { ip: '192.168.42.10/24', gateway: '192.168.42.1' });
 });
 
 test('the same rules as lab VMs, with paths', () => {
@@ -43,7 +43,8 @@ test('the same rules as lab VMs, with paths', () => {
     [{ name: 'web', os: 'kali', diskGiB: 5 }, ['diskGiB']],
     [{ name: 'web', os: 'ubuntu-22.04', provision: [{ run: 1 }] }, ['provision', 0, 'run']],
     [{ name: 'web', os: 'ubuntu-22.04', cloudInit: { sshKeys: ['nope'] } }, ['cloudInit', 'sshKeys', 0]],
-    [{ name: 'web', os: 'ubuntu-22.04', network: { vlan: 4095 } }, ['network', 'vlan']],
+    [{ name: 'web', os: 'ubuntu-22.04', network: { vlan: 100 } }, ['network', 'vlan']],
+    [{ name: 'web', os: 'ubuntu-22.04', network: { bridge: 'gdv2s4' } }, ['network', 'bridge']],
     [{ name: 'web', os: 'ubuntu-22.04', network: { gateway: '10.0.0.1' } }, ['network', 'gateway']],
     [{ name: 'web', os: 'ubuntu-22.04', network: { ip: '10.0.0.5/24', gateway: '10.0.1.1' } }, ['network', 'gateway']],
     [{ name: 'web', os: 'ubuntu-22.04', network: { ip: '10.0.0.5' } }, ['network', 'ip']],

@@ -24,16 +24,25 @@ const staticAddress = z
     'must be "dhcp" or an address with its prefix, e.g. 192.168.1.50/24',
   );
 
-/** Where a single VM's NIC goes; everything is optional, so `{}` means the default bridge with DHCP. */
+/**
+ * A standalone VM names no bridge, VNet or VLAN: it goes on the default network. Lab networks are
+ * made per lab copy and are not joinable from outside the lab (a guessed tag would otherwise put a
+ * VM on a class's "isolated" segment).
+ */
+const notJoinable = (what: string) =>
+  z
+    .unknown()
+    .refine(
+      () => false,
+      `standalone VMs cannot name a ${what}: they go on the default network (lab networks belong to their lab)`,
+    )
+    .optional();
+
+/** Where a single VM's NIC goes: the default network, with DHCP or a static address. */
 export const vmRequestNetwork = z
   .strictObject({
-    /** Linux bridge or SDN vnet on the node; the deployment's configured bridge when left out. */
-    bridge: z
-      .string()
-      .regex(/^[A-Za-z][A-Za-z0-9_.-]{0,14}$/, 'must be a bridge or vnet name, e.g. vmbr0')
-      .optional(),
-    /** 802.1Q tag on the bridge. */
-    vlan: z.number().int().min(1).max(4094).optional(),
+    bridge: notJoinable('bridge or VNet'),
+    vlan: notJoinable('VLAN'),
     /** "dhcp" or a static address with prefix. @defaultValue 'dhcp' */
     ip: staticAddress.default('dhcp'),
     /** Default gateway; only with a static address, and inside its network. */
