@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { canonicalJson, ConfirmationRefused, Confirmations } from './confirm';
+import { ConfirmationRefused, Confirmations, canonicalJson } from './confirm';
 
 const plan = { action: 'destroy', lab: { id: 'a', name: 'web' }, vms: [{ name: 'target', vmid: 1001 }] };
 
@@ -15,14 +15,21 @@ function refusal(run: () => void): string {
 }
 
 test('canonical JSON does not depend on key order and drops undefined fields', () => {
-  assert.equal(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } }), '{"a":{"d":[1,{"y":2,"z":1}]},"b":1}');
+  assert.equal(
+    canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } }),
+    '{"a":{"d":[1,{"y":2,"z":1}]},"b":1}',
+  );
   assert.equal(canonicalJson({ a: 1, b: 2 }), canonicalJson({ b: 2, a: 1 }));
 });
 
 test('a token acts once, for the plan and key it was issued for, with the keys in any order', () => {
   const confirmations = new Confirmations();
   const { token } = confirmations.issue(plan, 'key-1');
-  confirmations.redeem(token, { vms: [{ vmid: 1001, name: 'target' }], lab: { name: 'web', id: 'a' }, action: 'destroy' }, 'key-1');
+  confirmations.redeem(
+    token,
+    { vms: [{ vmid: 1001, name: 'target' }], lab: { name: 'web', id: 'a' }, action: 'destroy' },
+    'key-1',
+  );
   assert.equal(
     refusal(() => confirmations.redeem(token, plan, 'key-1')),
     'used',

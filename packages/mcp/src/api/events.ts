@@ -20,7 +20,8 @@ export type LabStreamItem = { type: 'event'; event: LabEvent } | { type: 'status
 function itemOf(message: EventSourceMessage): LabStreamItem | undefined {
   try {
     if (message.event === 'progress') return { type: 'event', event: JSON.parse(message.data) as LabEvent };
-    if (message.event === 'status') return { type: 'status', status: (JSON.parse(message.data) as { status: string }).status };
+    if (message.event === 'status')
+      return { type: 'status', status: (JSON.parse(message.data) as { status: string }).status };
   } catch {
     // A line the API never writes; skipped rather than ending the stream.
   }

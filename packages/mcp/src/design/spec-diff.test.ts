@@ -48,7 +48,9 @@ test('networks, VMs, sizes, rules and settings are told apart by name, with tota
   assert.equal(diff.identical, false);
   assert.deepEqual(diff.settings, [{ field: 'copies', from: 2, to: 3 }]);
   assert.deepEqual(diff.networks.removed, [{ name: 'dmz', cidr: '10.20.0.0/24' }]);
-  assert.deepEqual(diff.networks.changed, [{ name: 'lan', changes: [{ field: 'cidr', from: '10.10.0.0/24', to: '10.10.0.0/23' }] }]);
+  assert.deepEqual(diff.networks.changed, [
+    { name: 'lan', changes: [{ field: 'cidr', from: '10.10.0.0/24', to: '10.10.0.0/23' }] },
+  ]);
   assert.deepEqual(diff.vms.added, [{ name: 'web', os: 'debian-12', count: 2 }]);
   assert.deepEqual(diff.vms.removed, [{ name: 'attacker', os: 'kali', count: 1 }]);
   const target = diff.vms.changed.find((vm) => vm.name === 'target')!;
@@ -57,6 +59,22 @@ test('networks, VMs, sizes, rules and settings are told apart by name, with tota
   assert.ok(!JSON.stringify(diff).includes('secret-pw'), 'provisioning content is never echoed');
   assert.equal(diff.rules.added.length, 1);
   assert.equal(diff.rules.removed.length, 1);
-  assert.deepEqual(diff.totals.from, { copies: 2, vms: 4, vcpus: 8, memoryMiB: 12288, diskGiB: 120, networks: 4, ttlSeconds: 3600 });
-  assert.deepEqual(diff.totals.to, { copies: 3, vms: 9, vcpus: 18, memoryMiB: 12288, diskGiB: 120, networks: 3, ttlSeconds: 3600 });
+  assert.deepEqual(diff.totals.from, {
+    copies: 2,
+    vms: 4,
+    vcpus: 8,
+    memoryMiB: 12288,
+    diskGiB: 120,
+    networks: 4,
+    ttlSeconds: 3600,
+  });
+  assert.deepEqual(diff.totals.to, {
+    copies: 3,
+    vms: 9,
+    vcpus: 18,
+    memoryMiB: 12288,
+    diskGiB: 120,
+    networks: 3,
+    ttlSeconds: 3600,
+  });
 });

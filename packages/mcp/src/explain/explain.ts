@@ -7,7 +7,15 @@
 import type { Alert, LabDetail, StepView, VmDetail } from '../api/client';
 import type { LabEvent } from '../api/events';
 
-export type FailureKind = 'guest-agent' | 'permission' | 'template' | 'ssh' | 'quota' | 'timeout' | 'proxmox' | 'unknown';
+export type FailureKind =
+  | 'guest-agent'
+  | 'permission'
+  | 'template'
+  | 'ssh'
+  | 'quota'
+  | 'timeout'
+  | 'proxmox'
+  | 'unknown';
 
 export interface StepTiming {
   name: string;
@@ -128,7 +136,11 @@ function osOfTemplateError(text: string | null): string | undefined {
   return text?.match(/\b(ubuntu-\d\d\.\d\d|debian-\d+|kali)\b/)?.[1];
 }
 
-function remediesFor(subject: { kind: 'lab' | 'vm'; id: string; status: string }, failures: VmFailure[], kinds: Set<FailureKind>): Remedy[] {
+function remediesFor(
+  subject: { kind: 'lab' | 'vm'; id: string; status: string },
+  failures: VmFailure[],
+  kinds: Set<FailureKind>,
+): Remedy[] {
   const remedies: Remedy[] = [];
   const labRetry = subject.kind === 'lab' && FAILED_LAB.has(subject.status);
   if (kinds.has('template')) {
@@ -149,7 +161,11 @@ function remediesFor(subject: { kind: 'lab' | 'vm'; id: string; status: string }
       api: {
         method: 'POST',
         path: '/api/v1/permissions',
-        body: { principal: '<Glassdome’s token id>', path: grant?.path ?? '<path>', privileges: [grant?.privilege ?? '<privilege>'] },
+        body: {
+          principal: '<Glassdome’s token id>',
+          path: grant?.path ?? '<path>',
+          privileges: [grant?.privilege ?? '<privilege>'],
+        },
       },
       role: 'admin',
     });
@@ -165,7 +181,8 @@ function remediesFor(subject: { kind: 'lab' | 'vm'; id: string; status: string }
   if (kinds.has('quota')) {
     remedies.push({
       kind: 'raise-quota',
-      summary: 'the project is over a quota: destroy labs it no longer needs, or ask an admin to raise the quota named in the error',
+      summary:
+        'the project is over a quota: destroy labs it no longer needs, or ask an admin to raise the quota named in the error',
       role: 'admin',
     });
   }
@@ -190,11 +207,18 @@ function remediesFor(subject: { kind: 'lab' | 'vm'; id: string; status: string }
   return remedies;
 }
 
-function relatedAlerts(alerts: Alert[], vms: { id: string; vmid: number | null }[], labId?: string): Explanation['alerts'] {
+function relatedAlerts(
+  alerts: Alert[],
+  vms: { id: string; vmid: number | null }[],
+  labId?: string,
+): Explanation['alerts'] {
   const subjects = new Set(vms.flatMap((vm) => [`vm/${vm.id}`, ...(vm.vmid ? [`vmid/${vm.vmid}`] : [])]));
   if (labId) subjects.add(`lab/${labId}`);
   return alerts
-    .filter((alert) => subjects.has(alert.subject) || (labId !== undefined && (alert as { lab_id?: unknown }).lab_id === labId))
+    .filter(
+      (alert) =>
+        subjects.has(alert.subject) || (labId !== undefined && (alert as { lab_id?: unknown }).lab_id === labId),
+    )
     .map(({ id, kind, severity, subject, message, state }) => ({ id, kind, severity, subject, message, state }));
 }
 
@@ -222,7 +246,11 @@ export function explainLab(lab: LabDetail, events: LabEvent[], alerts: Alert[], 
   const failures = lab.vms.map(vmFailure).filter((failure): failure is VmFailure => failure !== undefined);
   const vmStepNames = new Set(lab.vms.flatMap((vm) => vm.steps.map((step) => step.name)));
   const tasks = lab.steps.filter((step) => step.status === 'failed' && !vmStepNames.has(step.name)).map(timing);
-  const kinds = new Set([...failures.map((failure) => failure.kind), ...tasks.map((task) => classifyError(task.error)), classifyError(lab.error)]);
+  const kinds = new Set([
+    ...failures.map((failure) => failure.kind),
+    ...tasks.map((task) => classifyError(task.error)),
+    classifyError(lab.error),
+  ]);
   const subject = { kind: 'lab' as const, id: lab.id, name: lab.name, status: lab.status, error: lab.error };
   return {
     subject,
