@@ -24,6 +24,10 @@ export function isStale() {
   return inputs.some((input) => newest(join(web, input)) > built);
 }
 
+// The API's types first: a changed API regenerates them, which makes the build stale.
+const types = spawnSync(process.execPath, [join(web, 'scripts', 'gen-api.mjs')], { stdio: 'inherit' });
+if (types.status !== 0) process.exit(types.status ?? 1);
+
 if (isStale()) {
   process.stdout.write('web: building the UI (apps/web → apps/web/dist)\n');
   const vite = join(web, 'node_modules', 'vite', 'bin', 'vite.js');

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Generates src/api/schema.gen.ts, the API's types, from the OpenAPI document the API serves at
-// GET /api/v1/openapi.json. The document is built in a child process from apps/api's own source
+// Generates src/api/schema.gen.ts (git-ignored), the API's types, from the OpenAPI document the API
+// serves at GET /api/v1/openapi.json; `pnpm typecheck` and the UI build run it first, so the UI is
+// always checked against the API as it is. The document is built in a child process from apps/api's own source
 // (the same function the route calls), so no API needs to run. `--check` fails when the
 // committed file is stale instead of writing it.
 import { execFileSync } from 'node:child_process';
@@ -53,6 +54,13 @@ if (process.argv.includes('--check')) {
   }
   process.stdout.write('API types are current\n');
 } else {
-  writeFileSync(target, text);
-  process.stdout.write(`wrote ${target}\n`);
+  let current = '';
+  try {
+    current = readFileSync(target, 'utf8');
+  } catch {}
+  // Written only when it changed, so an unchanged API does not make the UI build look stale.
+  if (current !== text) {
+    writeFileSync(target, text);
+    process.stdout.write(`web: API types regenerated (${target})\n`);
+  }
 }

@@ -16,7 +16,8 @@ interface SessionState {
   can(role: Role): boolean;
 }
 
-const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+/** Roles by what they may do; a role this UI does not know (e.g. a lab-scoped trainee key) ranks lowest. */
+const RANK: Record<string, number> = { viewer: 0, operator: 1, admin: 2 };
 const SessionContext = createContext<SessionState | undefined>(undefined);
 
 export function SessionProvider({ children }: { children: ReactNode }) {
@@ -71,7 +72,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     signOut: async () => {
       await signOut.mutateAsync();
     },
-    can: (role) => (session ? RANK[session.role] >= RANK[role] : false),
+    can: (role) => (session ? (RANK[session.role] ?? -1) >= (RANK[role] ?? 0) : false),
   };
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

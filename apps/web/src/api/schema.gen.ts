@@ -1238,8 +1238,9 @@ export interface paths {
               expiresAt: string;
               keyId: string;
               name: string;
+              project: string;
               /** @enum {string} */
-              role: 'viewer' | 'operator' | 'admin';
+              role: 'trainee' | 'viewer' | 'operator' | 'admin';
             };
           };
         };
@@ -1281,8 +1282,9 @@ export interface paths {
               expiresAt: string;
               keyId: string;
               name: string;
+              project: string;
               /** @enum {string} */
-              role: 'viewer' | 'operator' | 'admin';
+              role: 'trainee' | 'viewer' | 'operator' | 'admin';
             };
           };
         };
@@ -1702,11 +1704,11 @@ export interface paths {
             memoryMiB?: number;
             name: string;
             network?: {
-              bridge?: string;
+              bridge?: unknown;
               gateway?: string;
               /** @default dhcp */
               ip?: string;
-              vlan?: number;
+              vlan?: unknown;
             };
             /** @enum {string} */
             os: 'ubuntu-22.04' | 'ubuntu-24.04' | 'debian-12' | 'kali';
