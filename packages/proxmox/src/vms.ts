@@ -146,8 +146,14 @@ export class VmApi {
     });
   }
 
-  rollback(vmid: number, name: string, node?: string): Promise<string> {
-    return this.client.post(`${this.#base(vmid, node)}/snapshot/${encodeURIComponent(name)}/rollback`);
+  /**
+   * Rolls the VM back to a snapshot (a `qmrollback` task). A snapshot with RAM resumes the VM running;
+   * one without leaves it stopped unless `start` is set.
+   */
+  rollback(vmid: number, name: string, options: { start?: boolean } = {}, node?: string): Promise<string> {
+    return this.client.post(`${this.#base(vmid, node)}/snapshot/${encodeURIComponent(name)}/rollback`, {
+      start: options.start,
+    });
   }
 
   deleteSnapshot(vmid: number, name: string, node?: string): Promise<string> {

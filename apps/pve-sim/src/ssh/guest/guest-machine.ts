@@ -112,12 +112,34 @@ export class GuestMachine {
     this.record({ ...effect, at: new Date().toISOString() } as GuestEffect);
   }
 
-  /** Writes `authorized_keys` for the cloud-init user, as cloud-init does at first boot. */
+  /**
+   * Puts the cloud-init user's configured keys into its `authorized_keys`, as cloud-init does at
+   * boot: keys already there (added later by someone over SSH, say) stay, so they survive a reboot
+   * and sshd keeps accepting them; a rollback brings back the file as the snapshot held it.
+   */
   installAuthorizedKeys(keys: string[]): void {
-    this.fs.writeFile(`${homeOf(this.spec.user)}/.ssh/authorized_keys`, keys.map((key) => `${key}\n`).join(''), {
+    const present = this.authorizedKeys();
+    const missing = keys.map((key) => key.trim()).filter((key) => key && !present.includes(key));
+    const lines = [...present, ...missing];
+    this.fs.writeFile(this.authorizedKeysPath(), lines.map((key) => `${key}\n`).join(''), {
       mode: 0o600,
       owner: this.spec.user,
     });
+  }
+
+  /** The key lines of the cloud-init user's `authorized_keys` as the guest's disk holds them now. */
+  authorizedKeys(): string[] {
+    const file = this.fs.stat(this.authorizedKeysPath());
+    if (file?.type !== 'file') return [];
+    return file.content
+      .toString()
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line && !line.startsWith('#'));
+  }
+
+  private authorizedKeysPath(): string {
+    return `${homeOf(this.spec.user)}/.ssh/authorized_keys`;
   }
 
   /** A login shell for `user` with the guest's commands. */

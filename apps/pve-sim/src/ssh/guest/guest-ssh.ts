@@ -108,10 +108,13 @@ export class GuestSshManager {
       hostKey: machine.hostKey.privateKey,
       hostname: machine.spec.hostname,
       logger: this.options.logger,
+      // sshd reads authorized_keys at each login: a key added inside the guest works at once, and one
+      // removed (or rolled back) stops working; the configured cloud-init keys always do.
       authenticate: (context) =>
         context.username === machine.spec.user &&
         context.method === 'publickey' &&
-        publicKeyMatches(context, allowedKeys),
+        (publicKeyMatches(context, allowedKeys) ||
+          publicKeyMatches(context, parseAuthorizedKeys(machine.authorizedKeys()))),
       shellFor: (user) => machine.shell(user, commands),
       serveSftp: (sftp, user) => serveSftp(sftp, machine.shell(user, commands)),
       onExec: (user, command, exitCode) => machine.note({ kind: 'command', user, command, exitCode }),
