@@ -23,6 +23,8 @@ import { keyRoutes } from './routes/keys';
 import { labActionRoutes } from './routes/lab-actions';
 import { type LabEventStreamOptions, labEventRoutes } from './routes/lab-events';
 import { labAliasRoutes, labRoutes } from './routes/labs';
+import { mcpRoutes } from './routes/mcp';
+import { meRoutes } from './routes/me';
 import { overseerRoutes } from './routes/overseer';
 import { permissionRoutes } from './routes/permissions';
 import { sessionRoutes } from './routes/session';
@@ -80,6 +82,7 @@ function apiRouter(ctx: ApiContext, deps: AppDeps, sessions: SessionStore): Rout
     keyRoutes,
     systemRoutes,
     webViewRoutes,
+    meRoutes,
   ]) {
     v1.use(routes(ctx));
   }
@@ -149,6 +152,14 @@ export function createApp(deps: AppDeps): App {
     sessionRoutes({ db: deps.db, sessions, limiter: signInLimit, onSessionEnd: terminals.endSession }),
   );
   app.use('/api', apiRouter(ctx, deps, sessions));
+  // The MCP server (Streamable HTTP) calls this API back with the caller's key.
+  const mcp = mcpRoutes({
+    db: deps.db,
+    logger: deps.logger,
+    limiter: rateLimit({ redis: deps.producer.connection, prefix: deps.producer.prefix, limit: deps.rateLimit ?? 600 }),
+    bodyLimitBytes: deps.bodyLimitBytes ?? 1024 * 1024,
+  });
+  app.use('/mcp', mcp.router);
   app.use(webRoutes(deps.webDistDir));
   app.use(notFound);
   app.use(errorHandler);
@@ -158,6 +169,7 @@ export function createApp(deps: AppDeps): App {
     upgrade: terminals.handleUpgrade,
     close: async () => {
       terminals.close();
+      await mcp.close();
       await ctx.relay.stop();
     },
   };

@@ -13,6 +13,7 @@ import {
   templateAnswer,
   vmAnswer,
 } from './responses';
+import { meResponse } from './routes/me';
 import { sessionCreateBody, sessionResponse } from './routes/session';
 import { systemStatusResponse } from './routes/system';
 import { labTopologyResponse, osProfilesResponse } from './routes/web-views';
@@ -201,6 +202,13 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
         role: 'admin',
         response: listOf(apiKeyAnswer),
         ok: [200, 'keys'],
+      }),
+    },
+    '/me': {
+      get: operation({
+        summary: 'Who the calling key is: id, name, role, project (and a trainee key’s lab copy)',
+        response: meResponse,
+        ok: [200, 'the key'],
       }),
     },
     '/system/status': {

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { registerLabCommands } from './commands/lab';
+import { registerMcpCommand } from './commands/mcp';
 import { registerOverseerCommands } from './commands/overseer';
 import { registerStatusCommand } from './commands/status';
 import { registerTemplateCommands } from './commands/templates';
@@ -35,6 +36,7 @@ export function buildProgram(io: CliIo): Command {
   registerTemplateCommands(program, ctx);
   registerOverseerCommands(program, ctx);
   registerStatusCommand(program, ctx);
+  registerMcpCommand(program, ctx);
   return program;
 }
 
