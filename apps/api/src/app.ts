@@ -1,14 +1,16 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Db } from '@glassdome/db';
+import { ChangeFeed, type Db } from '@glassdome/db';
 import type { Logger } from '@glassdome/logger';
 import type { Producer } from '@glassdome/queue';
 import { OutboxRelay } from '@glassdome/runtime';
 import express, { type Express, Router } from 'express';
 import { adminBoard } from './admin-board';
-import { authenticate, mutationsNeedOperator, requireRole } from './auth/middleware';
+import { authenticate, mutationsNeedOperator, requireRole, traineesReadTheirCopyOnly } from './auth/middleware';
 import { SessionStore, sessionSigningKey } from './auth/session';
 import type { ApiContext } from './context';
+import { UnauthorizedError } from './errors';
 import { bodyParsers } from './http/body';
 import { errorHandler, notFound } from './http/error-handler';
 import { idempotency } from './http/idempotency';
@@ -17,9 +19,10 @@ import { requestId } from './http/request-id';
 import { type ApiMetrics, createMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { watchRedis } from './redis-watch';
+import { DEFAULT_RETENTION, type RetentionOptions, startRetention } from './retention';
 import { healthRoutes } from './routes/health';
 import { jobRoutes } from './routes/jobs';
-import { keyRoutes } from './routes/keys';
+import { keyRoutes, traineeKeyRoutes } from './routes/keys';
 import { labActionRoutes } from './routes/lab-actions';
 import { type LabEventStreamOptions, labEventRoutes } from './routes/lab-events';
 import { labAliasRoutes, labRoutes } from './routes/labs';
@@ -27,6 +30,7 @@ import { mcpRoutes } from './routes/mcp';
 import { meRoutes } from './routes/me';
 import { overseerRoutes } from './routes/overseer';
 import { permissionRoutes } from './routes/permissions';
+import { projectRoutes } from './routes/projects';
 import { sessionRoutes } from './routes/session';
 import { systemRoutes } from './routes/system';
 import { templateRoutes } from './routes/templates';
@@ -34,9 +38,12 @@ import { TerminalServer } from './routes/terminal';
 import { agentAliasRoutes, vmRoutes } from './routes/vms';
 import { webRoutes } from './routes/web';
 import { webViewRoutes } from './routes/web-views';
+import { DEFAULT_QUOTAS, type Quotas } from './services/quotas';
 
 export interface AppDeps {
   db: Db;
+  /** DATABASE_URL: the change feed LISTENs on a connection of its own (without it, one shared poll feeds the streams). */
+  databaseUrl?: string;
   producer: Producer;
   logger: Logger;
   /** Node standalone VMs and templates are placed on (PROXMOX_NODE). */
@@ -45,10 +52,20 @@ export interface AppDeps {
   platformId?: string;
   /** Requests per minute per API key (API_RATE_LIMIT). @defaultValue 600 */
   rateLimit?: number;
+  /** Requests per minute per client address, before authentication (API_RATE_LIMIT_PER_ADDRESS). @defaultValue max(2400, 4 × rateLimit) */
+  addressRateLimit?: number;
   /** Largest request body in bytes. @defaultValue 1048576 */
   bodyLimitBytes?: number;
-  /** Polling and keep-alive of the lab event stream. @defaultValue {pollMs: 250, keepAliveMs: 15000} */
+  /** Bounds and keep-alive of lab event streams (SSE_*). */
   labEvents?: LabEventStreamOptions;
+  /** Quotas of projects without their own (QUOTA_*). @defaultValue DEFAULT_QUOTAS */
+  quotas?: Quotas;
+  /** TEMPLATE_VMIDS as OS → VMID: templates clones may use without being registered. @defaultValue ubuntu-22.04 → 9000 */
+  templateVmids?: ReadonlyMap<string, number>;
+  /** Retention of events, idempotent answers and finished jobs; false: no pruning (tests). */
+  retention?: Partial<RetentionOptions> | false;
+  /** Bearer token `/metrics` requires (METRICS_KEY); without it `/metrics` is open. */
+  metricsKey?: string;
   /** GLASSDOME_SECRET_KEY: web session cookies are signed with a key derived from it (random per process without it). */
   secretKey?: string;
   /** How long a web session lasts (WEB_SESSION_HOURS). @defaultValue 43200 (12 h) */
@@ -86,11 +103,17 @@ function apiRouter(ctx: ApiContext, deps: AppDeps, sessions: SessionStore): Rout
   ]) {
     v1.use(routes(ctx));
   }
+  v1.use(projectRoutes(ctx));
+  v1.use(traineeKeyRoutes(ctx));
   v1.use(labEventRoutes(ctx, deps.labEvents));
 
   const api = Router();
+  const limits = { redis: deps.producer.connection, prefix: deps.producer.prefix };
+  // Per address first: a flood of made-up keys is refused before each costs a Postgres lookup.
+  api.use(rateLimit({ ...limits, limit: addressLimit(deps), per: 'address' }));
   api.use(authenticate(deps.db, sessions));
-  api.use(rateLimit({ redis: deps.producer.connection, prefix: deps.producer.prefix, limit: deps.rateLimit ?? 600 }));
+  api.use(rateLimit({ ...limits, limit: deps.rateLimit ?? 600 }));
+  api.use(traineesReadTheirCopyOnly);
   api.use(mutationsNeedOperator);
   api.use(bodyParsers(deps.bodyLimitBytes ?? 1024 * 1024));
   api.use(idempotency(deps.db));
@@ -100,15 +123,55 @@ function apiRouter(ctx: ApiContext, deps: AppDeps, sessions: SessionStore): Rout
   return api;
 }
 
+function addressLimit(deps: AppDeps): number {
+  return deps.addressRateLimit ?? Math.max(2400, 4 * (deps.rateLimit ?? 600));
+}
+
+/**
+ * `/metrics`: behind METRICS_KEY when one is set, and rendered at most once per second however often
+ * it is scraped (the figures come from counters and small tables, never a scan of the steps).
+ */
+function metricsRoute(metrics: ApiMetrics, key: string | undefined) {
+  let cached: { at: number; body: Promise<string> } | undefined;
+  const expected = key ? Buffer.from(`Bearer ${key}`) : undefined;
+  return async (req: express.Request, res: express.Response) => {
+    if (expected) {
+      const given = Buffer.from(req.get('authorization') ?? '');
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        throw new UnauthorizedError('/metrics needs METRICS_KEY as a Bearer token');
+      }
+    }
+    if (!cached || Date.now() - cached.at > 1_000) cached = { at: Date.now(), body: metrics.registry.metrics() };
+    const body = await cached.body.catch((error: unknown) => {
+      cached = undefined;
+      throw error;
+    });
+    res.type(metrics.registry.contentType).send(body);
+  };
+}
+
 /** The API as an Express app, without listening: main.ts serves it, tests may run it in-process. */
 export function createApp(deps: AppDeps): App {
+  const feed = new ChangeFeed(deps.db, deps.databaseUrl, {
+    catchUpMs: deps.databaseUrl ? 5_000 : 250,
+    onError: (error) => deps.logger.warn({ err: error }, 'change feed: trouble with Postgres; carrying on'),
+  });
+  feed.start().catch((error: unknown) => deps.logger.error({ err: error }, 'change feed did not start'));
   const ctx: ApiContext = {
     db: deps.db,
     producer: deps.producer,
     relay: new OutboxRelay(deps.db, deps.producer, deps.logger).start(),
     platformId: deps.platformId ?? 'default',
     node: deps.node,
+    quotas: deps.quotas ?? DEFAULT_QUOTAS,
+    templateVmids: deps.templateVmids ?? new Map([['ubuntu-22.04', 9000]]),
+    guestSshPort: deps.terminal?.guestSshPort ?? 22,
+    feed,
   };
+  const stopRetention =
+    deps.retention === false
+      ? () => {}
+      : startRetention(deps.db, deps.producer, deps.logger, { ...DEFAULT_RETENTION, ...deps.retention });
   watchRedis(deps.producer, deps.logger);
   const metrics = createMetrics(deps.db, deps.producer);
   const sessions = new SessionStore({
@@ -128,21 +191,27 @@ export function createApp(deps: AppDeps): App {
     redis: deps.producer.connection,
     prefix: deps.producer.prefix,
     limit: deps.rateLimit ?? 600,
+    per: 'address',
+    bucket: 'sign-in',
   });
   const app = express();
   app.disable('x-powered-by');
   app.use(requestId(deps.logger));
   app.use(metrics.observe);
   app.use(healthRoutes(ctx));
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
+  app.get('/metrics', metricsRoute(metrics, deps.metricsKey));
   const openapi = openApiDocument();
   app.get('/api/v1/openapi.json', (_req, res) => {
     res.json(openapi);
   });
   app.use(
     '/admin/queues',
+    rateLimit({
+      redis: deps.producer.connection,
+      prefix: deps.producer.prefix,
+      limit: addressLimit(deps),
+      per: 'address',
+    }),
     authenticate(deps.db, sessions),
     requireRole('admin'),
     adminBoard(deps.producer, '/admin/queues'),
@@ -168,9 +237,11 @@ export function createApp(deps: AppDeps): App {
     metrics,
     upgrade: terminals.handleUpgrade,
     close: async () => {
+      stopRetention();
       terminals.close();
       await mcp.close();
       await ctx.relay.stop();
+      await feed.close();
     },
   };
 }

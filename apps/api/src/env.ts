@@ -5,6 +5,8 @@ import { z } from 'zod';
 export const apiEnvSchema = z.object({
   ...vars.backing,
   ...vars.api,
+  ...vars.quotas,
+  ...vars.templates,
   /** Node that standalone VMs and templates are placed on unless a request names another. */
   PROXMOX_NODE: vars.proxmox.PROXMOX_NODE,
   /** Largest request body in bytes (JSON or YAML); bigger bodies get 413. */

@@ -76,8 +76,13 @@ export class RetryLaterError extends ApiError {
 }
 
 export class RateLimitedError extends RetryLaterError {
-  constructor(retryAfterSeconds: number) {
-    super(429, 'rate_limited', 'too many requests for this API key', retryAfterSeconds);
+  constructor(retryAfterSeconds: number, per: 'key' | 'address' = 'key') {
+    super(
+      429,
+      'rate_limited',
+      per === 'key' ? 'too many requests for this API key' : 'too many requests from this address',
+      retryAfterSeconds,
+    );
     this.name = 'RateLimitedError';
   }
 }

@@ -3,7 +3,7 @@
  * exists, then serves HTTP until SIGTERM/SIGINT.
  */
 import type { Server } from 'node:http';
-import { loadEnv } from '@glassdome/config';
+import { loadEnv, vars } from '@glassdome/config';
 import { checkPostgres, createDb, migrateToLatest, PostgresUnavailableError } from '@glassdome/db';
 import { createLogger } from '@glassdome/logger';
 import { checkRedis, Producer, RedisUnavailableError } from '@glassdome/queue';
@@ -68,11 +68,28 @@ async function main(): Promise<void> {
   const producer = await Producer.open(env.REDIS_URL, env.QUEUE_PREFIX);
   const api = createApp({
     db,
+    databaseUrl: env.DATABASE_URL,
     producer,
     logger,
     node: env.PROXMOX_NODE,
     rateLimit: env.API_RATE_LIMIT,
+    addressRateLimit: env.API_RATE_LIMIT_PER_ADDRESS,
     bodyLimitBytes: env.API_BODY_LIMIT_BYTES,
+    labEvents: {
+      maxPerKey: env.SSE_MAX_PER_KEY,
+      maxPerProcess: env.SSE_MAX_PER_PROCESS,
+      lifetimeMs: env.SSE_LIFETIME_SECONDS * 1000,
+    },
+    quotas: {
+      maxVms: env.QUOTA_MAX_VMS,
+      maxCopies: env.QUOTA_MAX_COPIES,
+      maxVcpus: env.QUOTA_MAX_VCPUS,
+      maxMemoryMiB: env.QUOTA_MAX_MEMORY_MIB,
+      maxLabTtlSeconds: env.QUOTA_MAX_LAB_TTL_SECONDS,
+    },
+    templateVmids: vars.parseTemplateVmids(env.TEMPLATE_VMIDS),
+    retention: { eventDays: env.EVENT_RETENTION_DAYS, idempotencyHours: env.IDEMPOTENCY_RETENTION_HOURS },
+    ...(env.METRICS_KEY ? { metricsKey: env.METRICS_KEY } : {}),
     ...(env.GLASSDOME_SECRET_KEY ? { secretKey: env.GLASSDOME_SECRET_KEY } : {}),
     sessionSeconds: Math.round(env.WEB_SESSION_HOURS * 3600),
     terminal: { guestKey: guestKeyLoader(db, env), guestSshPort: env.GUEST_SSH_PORT },

@@ -4,7 +4,8 @@
  */
 import { osName, resourceName } from '@glassdome/lab';
 import { z } from 'zod';
-import { ROLES } from './auth/keys';
+import { KEY_ROLES } from './auth/keys';
+import { projectName } from './auth/projects';
 
 export const VM_STATES = ['queued', 'deploying', 'ready', 'failed', 'destroying', 'destroyed'] as const;
 export const LAB_STATES = [
@@ -34,6 +35,8 @@ const paging = {
 };
 
 export const vmListQuery = z.strictObject({ status: z.enum(VM_STATES).optional(), ...paging });
+/** `POST /vms`: an admin may place the VM in another project. @defaultValue the key's project */
+export const vmCreateQuery = z.strictObject({ project: projectName.optional() });
 export const labListQuery = z.strictObject({ status: z.enum(LAB_STATES).optional(), ...paging });
 export const alertListQuery = z.strictObject({
   state: z.enum(['open', 'acknowledged', 'resolved']).optional(),
@@ -48,6 +51,8 @@ export const labCreateQuery = z.strictObject({
     .enum(['true', 'false', '1', '0'])
     .transform((value) => value === 'true' || value === '1')
     .optional(),
+  /** The project the lab goes to (admins only). @defaultValue the key's project */
+  project: projectName.optional(),
 });
 
 export const labEventsQuery = z.strictObject({
@@ -65,6 +70,8 @@ const nodeName = z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$
 
 export const templateCreateBody = z.strictObject({
   os: osName,
+  /** The project the template belongs to (admins only). @defaultValue the key's project */
+  project: projectName.optional(),
   /** Node to build the template on. @defaultValue PROXMOX_NODE */
   node: nodeName.optional(),
   /** VMID of the template. @defaultValue 9000 + the OS's position in the OS list */
@@ -136,7 +143,35 @@ export const permissionGrantBody = z
     path: ['privileges'],
   });
 
+const keyName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/, 'must be 1-100 letters, digits, spaces, . _ -');
+
 export const apiKeyCreateBody = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/, 'must be 1-100 letters, digits, spaces, . _ -'),
-  role: z.enum(ROLES),
+  name: keyName,
+  role: z.enum(KEY_ROLES),
+  /** The project the key acts in, created on first use. @defaultValue 'default' */
+  project: projectName.optional(),
 });
+
+/** `POST /labs/:id/trainee-keys`: a key that reads one copy of the lab. */
+export const traineeKeyCreateBody = z.strictObject({
+  /** The copy (0-based) the trainee may read. */
+  copy: z.number().int().min(0).max(10_000),
+  /** A label for listings. @defaultValue `trainee-c<copy>` */
+  name: keyName.optional(),
+});
+
+export const projectParams = z.strictObject({ name: projectName });
+
+const quotaValue = z.number().int().min(0).max(2_000_000_000).nullable().optional();
+
+/** `PUT /projects/:name/quotas`: each field a limit, or null for the configured default; absent fields are kept. */
+export const projectQuotasBody = z.strictObject({
+  maxVms: quotaValue,
+  maxCopies: quotaValue,
+  maxVcpus: quotaValue,
+  maxMemoryMiB: quotaValue,
+  maxLabTtlSeconds: quotaValue,
+});
+
+/** `POST /templates/:id/publish`: make a template usable by every project, or its own again. */
+export const templatePublishBody = z.strictObject({ published: z.boolean() });

@@ -72,7 +72,15 @@ export async function startTestApi(
   await ensureAdminKey(db, ADMIN_KEY);
   const producer = await Producer.open(redisUrl, redis.prefix);
   const logger = createLogger({ name: 'api-test', level: 'silent', format: 'json' });
-  const { app } = createApp({ db, producer, logger, node: 'pve01', ...options.deps });
+  const { app, close: closeApp } = createApp({
+    db,
+    databaseUrl: database.url,
+    producer,
+    logger,
+    node: 'pve01',
+    retention: false,
+    ...options.deps,
+  });
   const server = await new Promise<ReturnType<typeof app.listen>>((resolve) => {
     const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
   });
@@ -92,6 +100,7 @@ export async function startTestApi(
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      await closeApp();
       await producer.close();
       await db.destroy();
       await database.drop();

@@ -6,7 +6,7 @@ import { ADMIN_KEY, startTestApi, type TestApi } from './harness';
 
 let api: TestApi;
 before(async () => {
-  api = await startTestApi('labevents', { deps: { labEvents: { pollMs: 50, keepAliveMs: 200 } } });
+  api = await startTestApi('labevents', { deps: { labEvents: { keepAliveMs: 200 } } });
 });
 after(() => api.close());
 

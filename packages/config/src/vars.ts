@@ -4,6 +4,7 @@
  * against them by `config-table.test.ts`.
  */
 import { z } from 'zod';
+import { weakApiKeyReason, weakSecretKeyReason } from './entropy';
 
 const postgresUrl = z.string().refine((value) => /^postgres(ql)?:\/\/[^\s]+$/.test(value) && URL.canParse(value), {
   message: 'must be a postgres:// URL, e.g. postgres://glassdome@127.0.0.1:5432/glassdome',
@@ -35,6 +36,10 @@ export const backing = {
   GLASSDOME_SECRET_KEY: z
     .string()
     .min(32, 'must be at least 32 characters (32 random bytes as base64 or hex)')
+    .superRefine((value, ctx) => {
+      const reason = weakSecretKeyReason(value);
+      if (reason) ctx.addIssue({ code: 'custom', message: reason });
+    })
     .optional(),
 };
 
@@ -80,11 +85,80 @@ export const api = {
   API_PORT: port.default(8001),
   /** Address the API listens on. */
   API_HOST: z.string().default('127.0.0.1'),
-  /** First admin API key, created at start-up if no admin key exists. */
-  GLASSDOME_ADMIN_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
+  /** First admin API key, created at start-up if no admin key exists; refused when weak (a pattern, few distinct characters). */
+  GLASSDOME_ADMIN_KEY: z
+    .string()
+    .min(24, 'must be at least 24 characters')
+    .superRefine((value, ctx) => {
+      const reason = weakApiKeyReason(value);
+      if (reason) ctx.addIssue({ code: 'custom', message: reason });
+    })
+    .optional(),
   /** Requests per minute allowed per API key. */
   API_RATE_LIMIT: z.coerce.number().int().positive().default(600),
+  /** Requests per minute allowed per client address, counted before the key is looked up. */
+  API_RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().positive().default(2400),
+  /** Bearer token `/metrics` requires; without it `/metrics` answers anyone who reaches the API. */
+  METRICS_KEY: z
+    .string()
+    .min(24, 'must be at least 24 characters')
+    .superRefine((value, ctx) => {
+      const reason = weakApiKeyReason(value);
+      if (reason) ctx.addIssue({ code: 'custom', message: reason });
+    })
+    .optional(),
+  /** Lab event streams one API key may hold open at once. */
+  SSE_MAX_PER_KEY: z.coerce.number().int().positive().default(8),
+  /** Lab event streams one API process holds open at once. */
+  SSE_MAX_PER_PROCESS: z.coerce.number().int().positive().default(500),
+  /** Seconds after which a lab event stream ends (clients reconnect with Last-Event-ID). */
+  SSE_LIFETIME_SECONDS: z.coerce.number().int().positive().default(1800),
+  /** Days events are kept. */
+  EVENT_RETENTION_DAYS: z.coerce.number().positive().default(90),
+  /** Hours an Idempotency-Key's answer is kept for replays. */
+  IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().positive().default(24),
 };
+
+/** Per-project quotas when a project has no overrides of its own (PUT /projects/:name/quotas). */
+export const quotas = {
+  /** VMs a project may hold at once (standalone and lab VMs not destroyed). */
+  QUOTA_MAX_VMS: z.coerce.number().int().min(0).default(1000),
+  /** Lab copies a project may hold at once. */
+  QUOTA_MAX_COPIES: z.coerce.number().int().min(0).default(200),
+  /** vCPUs a project's VMs may hold at once. */
+  QUOTA_MAX_VCPUS: z.coerce.number().int().min(0).default(4000),
+  /** MiB of memory a project's VMs may hold at once. */
+  QUOTA_MAX_MEMORY_MIB: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(8 * 1024 * 1024),
+  /** Longest TTL a lab may ask for, in seconds. */
+  QUOTA_MAX_LAB_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(30 * 24 * 3600),
+};
+
+/** Which templates clones may come from besides those Glassdome registered. */
+export const templates = {
+  /** Template VMID per OS, `os=vmid` pairs separated by commas (a template built by the gateway wins). */
+  TEMPLATE_VMIDS: z
+    .string()
+    .regex(/^([a-z0-9.-]+=\d+)(,[a-z0-9.-]+=\d+)*$/, 'must be os=vmid pairs, e.g. ubuntu-22.04=9000')
+    .default('ubuntu-22.04=9000'),
+};
+
+/** TEMPLATE_VMIDS as OS → VMID. */
+export function parseTemplateVmids(value: string): Map<string, number> {
+  return new Map(
+    value
+      .split(',')
+      .map((pair) => pair.split('='))
+      .map(([os, vmid]) => [os!, Number(vmid)]),
+  );
+}
 
 export const worker = {
   /** Jobs one worker process runs at once. */

@@ -1,8 +1,27 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type Db, findApiKeyByHash, findLiveApiKeyById, insertApiKey, listApiKeys, revokeApiKey } from '@glassdome/db';
+import {
+  type Db,
+  ensureProject,
+  findApiKeyByHash,
+  findLiveApiKeyById,
+  insertApiKey,
+  listApiKeys,
+  revokeApiKey,
+  type Scope,
+} from '@glassdome/db';
 
-export const ROLES = ['viewer', 'operator', 'admin'] as const;
+/**
+ * Roles from least to most: a trainee reads one lab copy; a viewer reads its project; an operator
+ * also deploys and tears down in it; an admin does everything everywhere.
+ */
+export const ROLES = ['trainee', 'viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
+
+/** Roles `POST /keys` hands out; trainee keys come from `POST /labs/:id/trainee-keys`, bound to a copy. */
+export const KEY_ROLES = ['viewer', 'operator', 'admin'] as const;
+
+/** The project keys and resources belong to unless one is named. */
+export const DEFAULT_PROJECT = 'default';
 
 /** Characters of a key kept in the clear (as `prefix`) so operators can tell keys apart in listings. */
 const SHOWN_PREFIX_LENGTH = 10;
@@ -21,14 +40,33 @@ export function generateApiKey(): string {
   return `gd_${randomBytes(32).toString('base64url')}`;
 }
 
-/** Whether `role` may do what `needed` may. */
+/** Whether `role` may do what `needed` may (an unknown role may do nothing). */
 export function roleAtLeast(role: string, needed: Role): boolean {
-  return ROLES.indexOf(role as Role) >= ROLES.indexOf(needed);
+  const rank = ROLES.indexOf(role as Role);
+  return rank >= 0 && rank >= ROLES.indexOf(needed);
 }
 
-/** Stores a key's hash under `name` and `role`; a key already stored is left as it is. Returns its id. */
-export async function storeApiKey(db: Db, key: string, name: string, role: Role): Promise<string> {
-  return insertApiKey(db, { name, role, prefix: keyPrefix(key), keyHash: hashApiKey(key) });
+/**
+ * Stores a key's hash under `name` and `role` in `project` (created on first use); a key already
+ * stored is left as it is. Returns its id.
+ */
+export async function storeApiKey(
+  db: Db,
+  key: string,
+  name: string,
+  role: Role,
+  options: { project?: string; labCopy?: { labId: string; copy: number } } = {},
+): Promise<string> {
+  const project = options.project ?? DEFAULT_PROJECT;
+  await ensureProject(db, project);
+  return insertApiKey(db, {
+    name,
+    role,
+    prefix: keyPrefix(key),
+    keyHash: hashApiKey(key),
+    project,
+    ...(options.labCopy ? { labCopy: options.labCopy } : {}),
+  });
 }
 
 /** The name the key from GLASSDOME_ADMIN_KEY is stored under. */
@@ -63,25 +101,50 @@ export async function ensureAdminKey(db: Db, key: string): Promise<AdminKeyBoots
   };
 }
 
+/** Who a request acts for: the same whether it came with a Bearer key or a web session for that key. */
 export interface Principal {
   keyId: string;
   name: string;
   role: Role;
+  /** The project the key acts in (an admin's acts everywhere). */
+  project: string;
+  /** A trainee key's one lab copy. */
+  labCopy?: { labId: string; copy: number };
 }
 
 type KeyRow = NonNullable<Awaited<ReturnType<typeof findApiKeyByHash>>>;
 
-function principalOfRow(row: KeyRow): Principal {
-  return { keyId: row.id, name: row.name, role: row.role as Role };
+function principalOfRow(row: KeyRow): Principal | undefined {
+  const role = row.role as Role;
+  if (!ROLES.includes(role)) return undefined;
+  if (role === 'trainee') {
+    // A trainee key without its copy (the lab was deleted) reads nothing at all.
+    if (!row.lab_id || row.copy === null) return undefined;
+    return {
+      keyId: row.id,
+      name: row.name,
+      role,
+      project: row.project,
+      labCopy: { labId: row.lab_id, copy: row.copy },
+    };
+  }
+  return { keyId: row.id, name: row.name, role, project: row.project };
+}
+
+/** What a principal may see: everything (admin), its project, or its one lab copy (trainee). */
+export function scopeOfPrincipal(principal: Principal): Scope {
+  if (principal.role === 'admin') return { kind: 'all' };
+  if (principal.labCopy) return { kind: 'copy', project: principal.project, ...principal.labCopy };
+  return { kind: 'project', project: principal.project };
 }
 
 export async function principalOfKey(db: Db, key: string): Promise<Principal | undefined> {
   const row = await findApiKeyByHash(db, hashApiKey(key));
-  return row && principalOfRow(row);
+  return row ? principalOfRow(row) : undefined;
 }
 
 /** The principal of a live key by its id (a web session holds the id); undefined once the key is revoked. */
 export async function principalOfKeyId(db: Db, keyId: string): Promise<Principal | undefined> {
   const row = await findLiveApiKeyById(db, keyId);
-  return row && principalOfRow(row);
+  return row ? principalOfRow(row) : undefined;
 }

@@ -1,8 +1,8 @@
-import type { Db } from '@glassdome/db';
+import { type Db, type Scope, touchApiKey } from '@glassdome/db';
 import type { NextFunction, Request, Response } from 'express';
 import { ApiError, ForbiddenError, UnauthorizedError } from '../errors';
 import { JSON_TYPES, YAML_TYPES } from '../http/body';
-import { type Principal, principalOfKey, principalOfKeyId, type Role, roleAtLeast } from './keys';
+import { type Principal, principalOfKey, principalOfKeyId, type Role, roleAtLeast, scopeOfPrincipal } from './keys';
 import { type SessionClaims, type SessionStore, sessionCookieOf } from './session';
 
 declare global {
@@ -59,12 +59,46 @@ export async function principalOfSession(
   return { principal, claims };
 }
 
+/** How often at most a key's `last_used_at` is written. */
+const LAST_USED_EVERY_SECONDS = 300;
+
+/**
+ * Writes `last_used_at` coarsely: this process remembers when it last did for each key and skips the
+ * write within the interval; the UPDATE's own condition keeps replicas from writing more often.
+ */
+function lastUsedRecorder(db: Db) {
+  const written = new Map<string, number>();
+  return (req: Request, keyId: string) => {
+    const now = Date.now();
+    if (now - (written.get(keyId) ?? 0) < LAST_USED_EVERY_SECONDS * 1000) return;
+    written.set(keyId, now);
+    if (written.size > 10_000) written.clear();
+    touchApiKey(db, keyId, LAST_USED_EVERY_SECONDS).catch((error: unknown) =>
+      req.log.warn({ err: error }, 'last_used_at not recorded'),
+    );
+  };
+}
+
+/** The principal's identity as log fields: who did it, in which project (never the key itself). */
+export function principalFields(principal: Principal) {
+  return {
+    keyId: principal.keyId,
+    keyName: principal.name,
+    role: principal.role,
+    project: principal.project,
+    ...(principal.labCopy ? { labId: principal.labCopy.labId, copy: principal.labCopy.copy } : {}),
+  };
+}
+
 /**
  * Resolves `Authorization: Bearer <key>` to a principal, or (with `sessions`, and no Authorization
- * header) the web session cookie; 401 when missing, malformed, unknown, expired or revoked.
+ * header) the web session cookie; 401 when missing, malformed, unknown, expired or revoked. Either
+ * way `req.principal` is the one thing routes read. Every request that changes state is logged with
+ * its principal once answered.
  */
 export function authenticate(db: Db, sessions?: SessionStore) {
-  return async (req: Request, _res: Response, next: NextFunction) => {
+  const recordUse = lastUsedRecorder(db);
+  return async (req: Request, res: Response, next: NextFunction) => {
     const header = req.get('authorization');
     if (header === undefined && sessions) {
       const session = await principalOfSession(db, sessions, req.get('cookie'));
@@ -79,9 +113,41 @@ export function authenticate(db: Db, sessions?: SessionStore) {
       if (!principal) throw new UnauthorizedError('the API key is unknown or revoked');
       req.principal = principal;
     }
-    req.log = req.log.child({ apiKey: req.principal.name });
+    const principal = req.principal;
+    req.log = req.log.child({ principal: principalFields(principal) });
+    recordUse(req, principal.keyId);
+    if (!SAFE_METHODS.has(req.method)) {
+      res.on('finish', () =>
+        req.log.info({ method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode }, 'mutation'),
+      );
+    }
     next();
   };
+}
+
+/** What the request's principal may see; routes pass it to every repository read. */
+export function scopeOf(req: Request): Scope {
+  return scopeOfPrincipal(req.principal!);
+}
+
+/** Paths a trainee key may read (GET only): its lab, the lab's events, and its copy's VMs. */
+const TRAINEE_PATHS = [
+  /^\/v1\/labs\/?$/,
+  /^\/v1\/labs\/[0-9a-f-]{36}\/?$/,
+  /^\/v1\/labs\/[0-9a-f-]{36}\/events\/?$/,
+  /^\/v1\/vms\/[0-9a-f-]{36}\/?$/,
+];
+
+/**
+ * A trainee key reads its lab copy and nothing else: every other path (templates, alerts, inventory,
+ * system status, jobs…) is refused before any route runs, as is every method but GET.
+ */
+export function traineesReadTheirCopyOnly(req: Request, _res: Response, next: NextFunction) {
+  if (req.principal?.role !== 'trainee') return next();
+  if (!SAFE_METHODS.has(req.method) || !TRAINEE_PATHS.some((path) => path.test(req.path))) {
+    throw new ForbiddenError('viewer');
+  }
+  next();
 }
 
 /** Viewers read; anything that changes state needs at least an operator. */

@@ -9,6 +9,7 @@ import {
   ServiceUnavailableError,
   ValidationError,
 } from '../errors';
+import { BodyTooDeepError } from './body';
 
 /** Codes with which node or Postgres says the database cannot serve us right now. */
 const POSTGRES_DOWN_CODES = new Set([
@@ -54,6 +55,10 @@ function fromBodyParser(error: { type?: unknown; status?: unknown }): ApiError |
 
 /** Any error, as the API error a client should see. Unknown errors become undefined (a 500). */
 export function classify(error: unknown): ApiError | undefined {
+  // body-parser re-labels an error from `verify` as its own 403; the cause is what the client needs.
+  if (error instanceof BodyTooDeepError) {
+    return new ValidationError([{ path: '', message: `nests deeper than ${error.limit} levels` }], error.message);
+  }
   if (error instanceof ApiError) return error;
   if (error instanceof RedisUnavailableError) return new ServiceUnavailableError('Redis');
   if (isPostgresDown(error)) return new ServiceUnavailableError('Postgres');

@@ -8,6 +8,21 @@ const ACCEPTABLE_KEY = /^[\x21-\x7e]{1,200}$/;
 interface RecordedAnswer {
   body: JsonValue;
   location?: string;
+  /** Fields of the first answer that were never stored (secrets shown once); a replay goes without them. */
+  withheld?: string[];
+}
+
+/**
+ * Marks fields of this request's answer as secrets shown once: the idempotent copy is stored without
+ * them, so Postgres never holds them, and a replay answers without them (`withheld` names them).
+ */
+export function withholdFromReplay(res: Response, fields: string[]): void {
+  res.locals.withheldFields = fields;
+}
+
+function withoutFields(body: JsonValue, fields: readonly string[]): JsonValue {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return body;
+  return Object.fromEntries(Object.entries(body).filter(([key]) => !fields.includes(key)));
 }
 
 function requestHash(req: Request): string {
@@ -43,14 +58,23 @@ export function idempotency(db: Db) {
       const answer = stored.response as unknown as RecordedAnswer;
       if (answer.location) res.setHeader('Location', answer.location);
       res.setHeader('Idempotent-Replayed', 'true');
-      res.status(stored.statusCode).json(answer.body);
+      const body =
+        answer.withheld && answer.body && typeof answer.body === 'object' && !Array.isArray(answer.body)
+          ? { ...answer.body, withheld: answer.withheld }
+          : answer.body;
+      res.status(stored.statusCode).json(body);
       return;
     }
     const send = res.json.bind(res);
     res.json = (body: JsonValue) => {
       if (!isFinal(res.statusCode)) return send(body);
       const location = res.getHeader('location');
-      const answer: RecordedAnswer = { body, ...(typeof location === 'string' ? { location } : {}) };
+      const withheld = res.locals.withheldFields as string[] | undefined;
+      const answer: RecordedAnswer = {
+        body: withheld ? withoutFields(body, withheld) : body,
+        ...(typeof location === 'string' ? { location } : {}),
+        ...(withheld ? { withheld } : {}),
+      };
       storeIdempotentAnswer(db, keyId, key, {
         requestHash: hash,
         statusCode: res.statusCode,

@@ -11,11 +11,18 @@ export interface RateLimitOptions {
   limit: number;
   /** Window length. @defaultValue 60000 */
   windowMs?: number;
+  /**
+   * What is counted: `key` (the authenticated principal's key) or `address` (the client's address,
+   * before authentication, so unknown keys cost no Postgres lookup beyond the budget). @defaultValue 'key'
+   */
+  per?: 'key' | 'address';
+  /** Names the budget, so two limiters on the same key count separately. @defaultValue 'api' */
+  bucket?: string;
 }
 
 /**
- * Fixed-window counters per API key. While Redis is down the counters fall back to this process's
- * memory, so a Redis outage neither blocks reads nor lifts the limit.
+ * Fixed-window counters per API key or per client address. While Redis is down the counters fall
+ * back to this process's memory, so a Redis outage neither blocks reads nor lifts the limit.
  */
 export function rateLimit(options: RateLimitOptions) {
   const windowMs = options.windowMs ?? 60_000;
@@ -44,13 +51,17 @@ export function rateLimit(options: RateLimitOptions) {
     }
   }
 
+  const per = options.per ?? 'key';
+  const bucket = options.bucket ?? 'api';
   return async (req: Request, _res: Response, next: NextFunction) => {
-    const key = req.principal?.keyId ?? 'anonymous';
+    const who =
+      per === 'address' ? `addr:${req.socket.remoteAddress ?? 'unknown'}` : (req.principal?.keyId ?? 'anonymous');
+    const key = bucket === 'api' ? who : `${bucket}:${who}`;
     const now = Date.now();
     const window = Math.floor(now / windowMs);
     const count = (await countInRedis(key, window)) ?? countLocally(key, window);
     if (count > options.limit) {
-      throw new RateLimitedError(Math.max(1, Math.ceil(((window + 1) * windowMs - now) / 1000)));
+      throw new RateLimitedError(Math.max(1, Math.ceil(((window + 1) * windowMs - now) / 1000)), per);
     }
     next();
   };

@@ -1,5 +1,7 @@
+import { getLab, getVm } from '@glassdome/db';
 import type { Producer } from '@glassdome/queue';
-import { Router } from 'express';
+import { type Request, Router } from 'express';
+import { scopeOf } from '../auth/middleware';
 import type { ApiContext } from '../context';
 import { NotFoundError, ServiceUnavailableError } from '../errors';
 import { parseInput } from '../http/validate';
@@ -36,6 +38,19 @@ async function presentJob(job: Job, queue: string) {
   };
 }
 
+/**
+ * Whether the reader may see a job: admins see every job; others only jobs about a lab or VM in
+ * their scope (a job about neither, such as a grant, is an admin's business).
+ */
+async function jobInScope(ctx: ApiContext, req: Request, job: Job): Promise<boolean> {
+  const scope = scopeOf(req);
+  if (scope.kind === 'all') return true;
+  const refs = idsOnly(job.data);
+  if (typeof refs.vmId === 'string') return Boolean(await getVm(ctx.db, refs.vmId, scope));
+  if (typeof refs.labId === 'string') return Boolean(await getLab(ctx.db, refs.labId, scope));
+  return false;
+}
+
 export function jobRoutes(ctx: ApiContext): Router {
   const router = Router();
   router.get('/jobs/:id', async (req, res) => {
@@ -46,6 +61,7 @@ export function jobRoutes(ctx: ApiContext): Router {
         throw new ServiceUnavailableError('Redis');
       });
       if (job) {
+        if (!(await jobInScope(ctx, req, job))) break;
         res.json(await presentJob(job, name));
         return;
       }

@@ -7,6 +7,7 @@ import {
   retryLab as retry,
 } from '@glassdome/lab-run';
 import { type Request, type Response, Router } from 'express';
+import { scopeOf } from '../auth/middleware';
 import type { ApiContext } from '../context';
 import { ConflictError, NotFoundError } from '../errors';
 import { parseInput } from '../http/validate';
@@ -15,7 +16,7 @@ import { relayNow, requireRedis } from '../services/enqueue';
 
 async function existingLab(ctx: ApiContext, req: Request) {
   const { id } = parseInput(idParams, req.params, 'params');
-  const lab = await getLab(ctx.db, id);
+  const lab = await getLab(ctx.db, id, scopeOf(req));
   if (!lab) throw new NotFoundError('lab');
   return lab;
 }

@@ -1,16 +1,29 @@
-import { getLab, getLabStatus, listEvents } from '@glassdome/db';
+import { type FeedEvent, getLab, listEvents, listVmsOfLab } from '@glassdome/db';
 import { type Request, type Response, Router } from 'express';
+import type { Principal } from '../auth/keys';
+import { scopeOf } from '../auth/middleware';
 import type { ApiContext } from '../context';
-import { NotFoundError } from '../errors';
+import { NotFoundError, RetryLaterError } from '../errors';
 import { parseInput } from '../http/validate';
+import { type Redactor, redactorFor, seesPrivate } from '../redact';
 import { idParams, labEventsQuery } from '../schemas';
 
 export interface LabEventStreamOptions {
-  /** How often Postgres is asked for new events. @defaultValue 250 */
-  pollMs?: number;
   /** How often a comment line keeps idle proxies from closing the stream. @defaultValue 15000 */
   keepAliveMs?: number;
+  /** Streams one API key may hold open at once (SSE_MAX_PER_KEY). @defaultValue 8 */
+  maxPerKey?: number;
+  /** Streams this process holds open at once (SSE_MAX_PER_PROCESS). @defaultValue 500 */
+  maxPerProcess?: number;
+  /**
+   * A stream ends after this long (SSE_LIFETIME_SECONDS); the browser's EventSource reconnects with
+   * `Last-Event-ID` and resumes exactly. @defaultValue 1800000 (30 min)
+   */
+  lifetimeMs?: number;
 }
+
+/** Replayed history is read in pages of this many events. */
+const REPLAY_PAGE = 500;
 
 function resumeAfter(req: Request): number {
   const query = parseInput(labEventsQuery, req.query, 'query');
@@ -19,16 +32,112 @@ function resumeAfter(req: Request): number {
   return fromHeader ?? query.lastEventId ?? 0;
 }
 
+/** Open streams, by key and in total: the bounds are checked before a stream is accepted. */
+class StreamRegistry {
+  private readonly byKey = new Map<string, number>();
+  private total = 0;
+
+  constructor(private readonly options: Required<LabEventStreamOptions>) {}
+
+  /** Takes a slot for the key, or throws 429 (this key) / 503 (this process). Returns the release. */
+  admit(keyId: string): () => void {
+    if (this.total >= this.options.maxPerProcess) {
+      throw new RetryLaterError(
+        503,
+        'too_many_streams',
+        'this API holds the most event streams it may; retry later',
+        5,
+      );
+    }
+    const mine = this.byKey.get(keyId) ?? 0;
+    if (mine >= this.options.maxPerKey) {
+      throw new RetryLaterError(
+        429,
+        'too_many_streams',
+        `this API key already holds ${mine} event streams (at most ${this.options.maxPerKey}); close one first`,
+        5,
+      );
+    }
+    this.byKey.set(keyId, mine + 1);
+    this.total++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.total--;
+      const left = (this.byKey.get(keyId) ?? 1) - 1;
+      if (left === 0) this.byKey.delete(keyId);
+      else this.byKey.set(keyId, left);
+    };
+  }
+}
+
+interface StreamView {
+  redactor: Redactor;
+  /** Private events (provisioning commands and output) go to admins and the lab's creator only. */
+  privateToo: boolean;
+  /** A trainee's copy: only events of these VMs. */
+  vmIds: Set<string> | undefined;
+}
+
+function visible(view: StreamView, event: FeedEvent): boolean {
+  if (event.private && !view.privateToo) return false;
+  if (view.vmIds && (!event.vm_id || !view.vmIds.has(event.vm_id))) return false;
+  return true;
+}
+
+function frame(view: StreamView, event: FeedEvent): string {
+  const data = {
+    id: event.id,
+    at: event.at,
+    kind: event.kind,
+    message: view.redactor.text(event.message),
+    vmId: event.vm_id,
+    data: view.redactor.json(event.data),
+  };
+  return `id: ${event.id}\nevent: progress\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+async function streamView(
+  ctx: ApiContext,
+  principal: Principal,
+  req: Request,
+  lab: { id: string; created_by: string | null; spec: unknown },
+) {
+  const scope = scopeOf(req);
+  const vmIds =
+    scope.kind === 'copy' ? new Set((await listVmsOfLab(ctx.db, lab.id, scope)).map((vm) => vm.id)) : undefined;
+  return {
+    redactor: redactorFor(principal, lab.created_by, lab.spec),
+    privateToo: seesPrivate(principal, lab.created_by),
+    vmIds,
+  };
+}
+
 /**
- * GET /labs/:id/events: replays the lab's timeline, then follows it by polling Postgres by event id.
- * Each event's SSE id is its row id, so `Last-Event-ID` resumes exactly; a `status` event is sent
- * whenever the lab's status changes.
+ * GET /labs/:id/events: replays the lab's timeline, then follows it through the process's shared
+ * change feed (no polling per stream). Each event's SSE id is its row id, so `Last-Event-ID` resumes
+ * exactly; a `status` event is sent whenever the lab's status changes. Bounded per key, per process
+ * and in lifetime.
  */
-async function streamLabEvents(ctx: ApiContext, options: Required<LabEventStreamOptions>, req: Request, res: Response) {
+async function streamLabEvents(
+  ctx: ApiContext,
+  registry: StreamRegistry,
+  options: Required<LabEventStreamOptions>,
+  req: Request,
+  res: Response,
+) {
   const { id } = parseInput(idParams, req.params, 'params');
   let afterId = resumeAfter(req);
-  const lab = await getLab(ctx.db, id);
+  const principal = req.principal!;
+  const scope = scopeOf(req);
+  const lab = await getLab(ctx.db, id, scope);
   if (!lab) throw new NotFoundError('lab');
+  const release = registry.admit(principal.keyId);
+  const view = await streamView(ctx, principal, req, lab).catch((error: unknown) => {
+    release();
+    throw error;
+  });
 
   res.writeHead(200, {
     'Content-Type': 'text/event-stream; charset=utf-8',
@@ -37,38 +146,69 @@ async function streamLabEvents(ctx: ApiContext, options: Required<LabEventStream
     'X-Accel-Buffering': 'no',
   });
   let status: string | undefined;
-  let open = true;
-  let timer: NodeJS.Timeout | undefined;
-  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), options.keepAliveMs);
-  req.on('close', () => {
-    open = false;
-    clearInterval(keepAlive);
-    clearTimeout(timer);
-  });
-
-  const poll = async () => {
-    try {
-      for (const event of await listEvents(ctx.db, { labId: id, afterId })) {
-        afterId = event.id;
-        const data = { id: event.id, at: event.at, kind: event.kind, message: event.message, vmId: event.vm_id };
-        res.write(`id: ${event.id}\nevent: progress\ndata: ${JSON.stringify({ ...data, data: event.data })}\n\n`);
-      }
-      const current = await getLabStatus(ctx.db, id);
-      if (current !== undefined && current !== status) {
-        status = current;
-        res.write(`event: status\ndata: ${JSON.stringify({ status })}\n\n`);
-      }
-    } catch (error) {
-      req.log.warn({ err: error, labId: id }, 'lab event poll failed; will retry');
+  let replaying = true;
+  const buffered: FeedEvent[] = [];
+  const write = (events: FeedEvent[]) => {
+    for (const event of events) {
+      if (event.id <= afterId) continue;
+      afterId = event.id;
+      if (visible(view, event)) res.write(frame(view, event));
     }
-    if (open) timer = setTimeout(poll, options.pollMs);
   };
-  await poll();
+  const sendStatus = (current: string) => {
+    if (current === status) return;
+    status = current;
+    res.write(`event: status\ndata: ${JSON.stringify({ status })}\n\n`);
+  };
+  const unsubscribe = ctx.feed.subscribe(id, {
+    onEvents: (events) => (replaying ? buffered.push(...events) : write(events)),
+    onStatus: (current) => {
+      if (!replaying) sendStatus(current);
+    },
+  });
+  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), options.keepAliveMs);
+  const lifetime = setTimeout(() => {
+    res.write('event: end\ndata: {"reason":"the stream reached its lifetime; reconnect with Last-Event-ID"}\n\n');
+    res.end();
+  }, options.lifetimeMs);
+  lifetime.unref();
+  const close = () => {
+    clearInterval(keepAlive);
+    clearTimeout(lifetime);
+    unsubscribe();
+    release();
+  };
+  req.on('close', close);
+
+  try {
+    for (;;) {
+      const page = await listEvents(
+        ctx.db,
+        { labId: id, afterId, limit: REPLAY_PAGE, includePrivate: view.privateToo },
+        scope,
+      );
+      write(page);
+      if (page.length < REPLAY_PAGE) break;
+    }
+    replaying = false;
+    write(buffered.splice(0));
+    const current = await getLab(ctx.db, id, scope);
+    if (current) sendStatus(current.status);
+  } catch (error) {
+    req.log.warn({ err: error, labId: id }, 'lab event replay failed; ending the stream');
+    res.end();
+  }
 }
 
 export function labEventRoutes(ctx: ApiContext, options: LabEventStreamOptions = {}): Router {
-  const resolved = { pollMs: options.pollMs ?? 250, keepAliveMs: options.keepAliveMs ?? 15_000 };
+  const resolved: Required<LabEventStreamOptions> = {
+    keepAliveMs: options.keepAliveMs ?? 15_000,
+    maxPerKey: options.maxPerKey ?? 8,
+    maxPerProcess: options.maxPerProcess ?? 500,
+    lifetimeMs: options.lifetimeMs ?? 30 * 60_000,
+  };
+  const registry = new StreamRegistry(resolved);
   const router = Router();
-  router.get('/labs/:id/events', (req, res) => streamLabEvents(ctx, resolved, req, res));
+  router.get('/labs/:id/events', (req, res) => streamLabEvents(ctx, registry, resolved, req, res));
   return router;
 }

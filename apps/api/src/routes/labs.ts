@@ -72,7 +72,9 @@ async function createLab(ctx: ApiContext, req: Request, res: Response) {
   await requireRegisteredTemplates(
     ctx,
     { kind: 'project', project },
-    spec.vms.flatMap((vm, index) => (vm.template === undefined ? [] : [{ path: `vms.${index}.template`, ref: vm.template }])),
+    spec.vms.flatMap((vm, index) =>
+      vm.template === undefined ? [] : [{ path: `vms.${index}.template`, ref: vm.template }],
+    ),
   );
   const plan = planLab(spec);
   if (query.dryRun) {

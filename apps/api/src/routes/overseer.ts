@@ -10,6 +10,7 @@ import {
   listVmInventory,
 } from '@glassdome/db';
 import { Router } from 'express';
+import { scopeOf } from '../auth/middleware';
 import type { ApiContext } from '../context';
 import { ConflictError, NotFoundError } from '../errors';
 import { parseInput } from '../http/validate';
@@ -27,7 +28,8 @@ export function overseerRoutes(ctx: ApiContext): Router {
 
   router.get('/inventory', async (req, res) => {
     parseInput(emptyQuery, req.query, 'query');
-    const [vms, templates] = await Promise.all([listVmInventory(ctx.db), listTemplates(ctx.db)]);
+    const scope = scopeOf(req);
+    const [vms, templates] = await Promise.all([listVmInventory(ctx.db, scope), listTemplates(ctx.db, scope)]);
     res.json({
       vms: vms.map((vm) => ({
         id: vm.id,
@@ -48,17 +50,18 @@ export function overseerRoutes(ctx: ApiContext): Router {
 
   router.get('/alerts', async (req, res) => {
     const query = parseInput(alertListQuery, req.query, 'query');
-    res.json({ items: await listAlerts(ctx.db, query), limit: query.limit, offset: query.offset });
+    res.json({ items: await listAlerts(ctx.db, query, scopeOf(req)), limit: query.limit, offset: query.offset });
   });
 
   router.post('/alerts/:id/ack', async (req, res) => {
     const { id } = parseInput(idParams, req.params, 'params');
-    const acknowledged = await acknowledgeAlert(ctx.db, id, req.principal!.name);
+    const scope = scopeOf(req);
+    const acknowledged = await acknowledgeAlert(ctx.db, id, req.principal!.name, scope);
     if (acknowledged) {
       res.json(acknowledged);
       return;
     }
-    const alert = await getAlert(ctx.db, id);
+    const alert = await getAlert(ctx.db, id, scope);
     if (!alert) throw new NotFoundError('alert');
     throw new ConflictError(`the alert is ${alert.state}, not open`);
   });
@@ -66,11 +69,12 @@ export function overseerRoutes(ctx: ApiContext): Router {
   router.get('/overseer/report', async (req, res) => {
     parseInput(emptyQuery, req.query, 'query');
     const since = new Date(Date.now() - DAY_MS);
+    const scope = scopeOf(req);
     const [labs, vms, alerts, remediations] = await Promise.all([
-      countLabsByStatus(ctx.db),
-      countVmsByStatus(ctx.db),
-      countOpenAlertsBySeverity(ctx.db),
-      listRecentEventsOfKind(ctx.db, 'remediation.', since),
+      countLabsByStatus(ctx.db, scope),
+      countVmsByStatus(ctx.db, scope),
+      countOpenAlertsBySeverity(ctx.db, scope),
+      listRecentEventsOfKind(ctx.db, 'remediation.', since, 500, scope),
     ]);
     res.json({
       generatedAt: new Date(),

@@ -7,7 +7,7 @@ import type { Db } from '@glassdome/db';
 import express, { type Request, type Response, Router } from 'express';
 import { z } from 'zod';
 import { principalOfKey } from '../auth/keys';
-import { authenticate, CSRF_HEADER, principalOfSession } from '../auth/middleware';
+import { authenticate, CSRF_HEADER, principalFields, principalOfSession } from '../auth/middleware';
 import { clearSessionCookie, type SessionStore, setSessionCookie } from '../auth/session';
 import { ApiError, UnauthorizedError } from '../errors';
 import { accept, JSON_TYPES } from '../http/body';
@@ -21,7 +21,9 @@ export const sessionCreateBody = z.strictObject({
 export const sessionResponse = z.object({
   keyId: z.string(),
   name: z.string(),
-  role: z.enum(['viewer', 'operator', 'admin']),
+  role: z.enum(['trainee', 'viewer', 'operator', 'admin']),
+  /** The project the key acts in. */
+  project: z.string(),
   /** When the session ends (ISO 8601); sign in again after it. */
   expiresAt: z.string(),
 });
@@ -29,11 +31,17 @@ export const sessionResponse = z.object({
 /** A closer the terminal routes register, so sign-out ends the terminals of that session at once. */
 export type SessionEndListener = (nonce: string) => void;
 
-function answer(res: Response, status: number, principal: { keyId: string; name: string; role: string }, exp: number) {
+function answer(
+  res: Response,
+  status: number,
+  principal: { keyId: string; name: string; role: string; project: string },
+  exp: number,
+) {
+  const { keyId, name, role, project } = principal;
   res
     .status(status)
     .set('Cache-Control', 'no-store')
-    .json(sessionResponse.parse({ ...principal, expiresAt: new Date(exp * 1000).toISOString() }));
+    .json(sessionResponse.parse({ keyId, name, role, project, expiresAt: new Date(exp * 1000).toISOString() }));
 }
 
 export interface SessionRouteDeps {
@@ -55,7 +63,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
     if (!principal) throw new UnauthorizedError('the API key is unknown or revoked');
     const { cookie, claims } = deps.sessions.issue(principal.keyId);
     setSessionCookie(req, res, cookie, deps.sessions.lifetimeSeconds);
-    req.log.info({ keyId: principal.keyId, apiKey: principal.name }, 'web session started');
+    req.log.info({ principal: principalFields(principal) }, 'web session started');
     answer(res, 201, principal, claims.expiresAt);
   });
 
@@ -72,7 +80,7 @@ export function sessionRoutes(deps: SessionRouteDeps): Router {
     if (!('refused' in session)) {
       await deps.sessions.revoke(session.claims);
       deps.onSessionEnd?.(session.claims.nonce);
-      req.log.info({ keyId: session.principal.keyId, apiKey: session.principal.name }, 'web session ended');
+      req.log.info({ principal: principalFields(session.principal) }, 'web session ended');
     }
     clearSessionCookie(req, res);
     res.status(204).end();

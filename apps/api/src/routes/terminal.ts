@@ -17,7 +17,7 @@ import { OS_PROFILES, parseStoredVmSpec } from '@glassdome/lab';
 import type { Logger } from '@glassdome/logger';
 import { type InteractiveShell, openShell, type SshTarget } from '@glassdome/ssh';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import { type Principal, principalOfKey, principalOfKeyId, roleAtLeast } from '../auth/keys';
+import { type Principal, principalOfKey, principalOfKeyId, roleAtLeast, scopeOfPrincipal } from '../auth/keys';
 import { principalOfSession } from '../auth/middleware';
 import type { SessionClaims, SessionStore } from '../auth/session';
 
@@ -133,7 +133,7 @@ export class TerminalServer {
     if (!this.options.guestKey) {
       throw new Refusal(503, 'terminals need GUEST_SSH_KEY_FILE or GLASSDOME_SECRET_KEY in the API environment');
     }
-    const target = await this.targetOf(vmId);
+    const target = await this.targetOf(vmId, principal);
     const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
     const size = {
       cols: clamp(Number(query.get('cols')) || 100, 10, 500),
@@ -156,8 +156,10 @@ export class TerminalServer {
 
   private async targetOf(
     vmId: string,
+    principal: Principal,
   ): Promise<{ vm: { id: string; name: string; labId: string | null }; ssh: SshTarget }> {
-    const vm = await getVm(this.options.db, vmId);
+    // Another project's VM is not found, exactly as one that does not exist.
+    const vm = await getVm(this.options.db, vmId, scopeOfPrincipal(principal));
     if (!vm || vm.status === 'destroyed') throw new Refusal(404, 'VM not found');
     if (vm.status !== 'ready' || !vm.ip) throw new Refusal(409, `the VM is ${vm.status}; a terminal needs it ready`);
     const port = this.options.guestSshPort;
@@ -179,7 +181,10 @@ export class TerminalServer {
   private async run(ws: WebSocket, admitted: Awaited<ReturnType<TerminalServer['admit']>>): Promise<void> {
     const { principal, session, target } = admitted;
     const { vm } = target;
-    const log = this.options.logger.child({ vmId: vm.id, keyId: principal.keyId, apiKey: principal.name });
+    const log = this.options.logger.child({
+      vmId: vm.id,
+      principal: { keyId: principal.keyId, keyName: principal.name, project: principal.project },
+    });
     const opened = Date.now();
     let shell: InteractiveShell | undefined;
     let ended = false;

@@ -2,6 +2,7 @@ import {
   getVm,
   insertVms,
   inTransaction,
+  listEvents,
   listStandaloneVms,
   listSteps,
   listStepsOfVms,
@@ -11,14 +12,19 @@ import { parseVmRequest, storedVmSpec } from '@glassdome/lab';
 import { requestVmDestroy, writeIntent } from '@glassdome/lab-run';
 import { jobIntent, VM_DEPLOY_STEPS } from '@glassdome/queue';
 import { type Request, type Response, Router } from 'express';
+import { scopeOf } from '../auth/middleware';
+import { projectOfRequest } from '../auth/projects';
 import type { ApiContext } from '../context';
-import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { ApiError, ConflictError, NotFoundError, ValidationError } from '../errors';
 import { accept, JSON_TYPES } from '../http/body';
 import { parseInput, specIssuesToFieldIssues } from '../http/validate';
 import { asJson } from '../json';
 import { presentVm } from '../present';
-import { idParams, osParams, vmListQuery } from '../schemas';
+import { redactorFor, seesPrivate } from '../redact';
+import { idParams, osParams, vmCreateQuery, vmListQuery } from '../schemas';
 import { relayNow, requireRedis } from '../services/enqueue';
+import { checkQuotas } from '../services/quotas';
+import { requireRegisteredTemplates } from '../services/template-check';
 
 /**
  * Records a standalone VM, its planned steps and the intent to deploy it in one transaction, then
@@ -29,8 +35,13 @@ async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unkn
   const parsed = parseVmRequest(body);
   if (!parsed.ok) throw new ValidationError(specIssuesToFieldIssues(parsed.issues));
   const vm = parsed.vm;
+  const project = await projectOfRequest(req, parseInput(vmCreateQuery, req.query, 'query').project);
+  if (vm.template !== undefined) {
+    await requireRegisteredTemplates(ctx, { kind: 'project', project }, [{ path: 'template', ref: vm.template }]);
+  }
   requireRedis(ctx.producer);
   const id = await inTransaction(ctx.db, async (trx) => {
+    await checkQuotas(trx, project, ctx.quotas, { vms: 1, copies: 0, vcpus: vm.cpus, memoryMiB: vm.memoryMiB });
     const [vmId] = await insertVms(trx, [
       {
         name: vm.name,
@@ -40,24 +51,26 @@ async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unkn
         spec: asJson(storedVmSpec(vm)),
         requestId: req.id,
         createdBy: req.principal!.keyId,
+        project,
       },
     ]);
     await planSteps(trx, { vmId: vmId! }, [...VM_DEPLOY_STEPS]);
     await writeIntent(trx, jobIntent('vm.deploy', { vmId: vmId!, requestId: req.id }, `vm-deploy.${vmId}`));
     return vmId!;
   }).catch((error: { code?: string }) => {
-    if (error.code === '23505') throw new ConflictError(`a VM named ${vm.name} already exists`);
+    // Standalone VM names are unique across projects (they are the names VMs carry in Proxmox).
+    if (error.code === '23505') throw new ConflictError(`the VM name ${vm.name} is taken; choose another`);
     throw error;
   });
   const jobId = `vm-deploy.${id}`;
   await relayNow(ctx, req);
-  req.log.info({ vmId: id, jobId }, 'vm deploy queued');
-  res.status(202).location(`/api/v1/vms/${id}`).json({ id, status: 'queued', jobId });
+  req.log.info({ vmId: id, jobId, project }, 'vm deploy queued');
+  res.status(202).location(`/api/v1/vms/${id}`).json({ id, status: 'queued', jobId, project });
 }
 
 async function destroyVm(ctx: ApiContext, req: Request, res: Response) {
   const { id } = parseInput(idParams, req.params, 'params');
-  const vm = await getVm(ctx.db, id);
+  const vm = await getVm(ctx.db, id, scopeOf(req));
   if (!vm) throw new NotFoundError('VM');
   if (vm.lab_id) throw new ConflictError('this VM belongs to a lab; delete the lab instead');
   if (vm.status === 'destroyed') {
@@ -71,26 +84,71 @@ async function destroyVm(ctx: ApiContext, req: Request, res: Response) {
   res.status(202).json({ id, status: 'destroying', jobId });
 }
 
+/**
+ * GET /vms/:id/logs: the VM's whole timeline with provisioning commands and guest output, for the
+ * key that created the VM (or its lab) and admins; anyone else in the project gets 403 (they may
+ * see the VM, so the refusal confirms nothing).
+ */
+async function vmLogs(ctx: ApiContext, req: Request, res: Response) {
+  const { id } = parseInput(idParams, req.params, 'params');
+  const vm = await getVm(ctx.db, id, scopeOf(req));
+  if (!vm) throw new NotFoundError('VM');
+  if (!seesPrivate(req.principal!, vm.created_by)) {
+    throw new ApiError(403, 'forbidden', 'full logs are for the key that created this VM, and admins');
+  }
+  const events = await listEvents(ctx.db, { vmId: id, includePrivate: true, limit: 5000 });
+  const steps = await listSteps(ctx.db, { vmId: id });
+  res.json({
+    id,
+    error: vm.error,
+    steps: steps.map((step) => ({ name: step.name, status: step.status, error: step.error })),
+    events: events.map((event) => ({
+      id: event.id,
+      at: event.at,
+      kind: event.kind,
+      message: event.message,
+      private: event.private,
+      data: event.data,
+    })),
+  });
+}
+
 export function vmRoutes(ctx: ApiContext): Router {
   const router = Router();
   router.post('/vms', accept(JSON_TYPES), (req, res) => deployVm(ctx, req, res, req.body));
 
   router.get('/vms', async (req, res) => {
     const query = parseInput(vmListQuery, req.query, 'query');
-    const vms = await listStandaloneVms(ctx.db, query);
+    const vms = await listStandaloneVms(ctx.db, query, scopeOf(req));
     const steps = await listStepsOfVms(
       ctx.db,
       vms.map((vm) => vm.id),
     );
-    res.json({ items: vms.map((vm) => presentVm(vm, steps.get(vm.id))), limit: query.limit, offset: query.offset });
+    res.json({
+      items: vms.map((vm) =>
+        presentVm(vm, steps.get(vm.id), {
+          redactor: redactorFor(req.principal!, vm.created_by, vm.spec),
+          guestSshPort: ctx.guestSshPort,
+        }),
+      ),
+      limit: query.limit,
+      offset: query.offset,
+    });
   });
 
   router.get('/vms/:id', async (req, res) => {
     const { id } = parseInput(idParams, req.params, 'params');
-    const vm = await getVm(ctx.db, id);
+    const vm = await getVm(ctx.db, id, scopeOf(req));
     if (!vm) throw new NotFoundError('VM');
-    res.json(presentVm(vm, await listSteps(ctx.db, { vmId: id })));
+    res.json(
+      presentVm(vm, await listSteps(ctx.db, { vmId: id }), {
+        redactor: redactorFor(req.principal!, vm.created_by, vm.spec),
+        guestSshPort: ctx.guestSshPort,
+      }),
+    );
   });
+
+  router.get('/vms/:id/logs', (req, res) => vmLogs(ctx, req, res));
 
   router.delete('/vms/:id', (req, res) => destroyVm(ctx, req, res));
   return router;

@@ -9,6 +9,7 @@ import { getLab, listTemplates } from '@glassdome/db';
 import { type LabSpec, labAddressing, OS_NAMES, OS_PROFILES } from '@glassdome/lab';
 import { Router } from 'express';
 import { z } from 'zod';
+import { scopeOf } from '../auth/middleware';
 import type { ApiContext } from '../context';
 import { NotFoundError } from '../errors';
 import { parseInput } from '../http/validate';
@@ -101,14 +102,14 @@ export function webViewRoutes(ctx: ApiContext): Router {
   router.get('/labs/:id/topology', async (req, res) => {
     const { id } = parseInput(idParams, req.params, 'params');
     parseInput(emptyQuery, req.query, 'query');
-    const lab = await getLab(ctx.db, id);
+    const lab = await getLab(ctx.db, id, scopeOf(req));
     if (!lab) throw new NotFoundError('lab');
     res.json(labTopologyResponse.parse(topologyOf(lab.id, lab.spec as unknown as LabSpec)));
   });
 
   router.get('/os-profiles', async (req, res) => {
     parseInput(emptyQuery, req.query, 'query');
-    const templates = await listTemplates(ctx.db);
+    const templates = await listTemplates(ctx.db, scopeOf(req));
     res.json(
       osProfilesResponse.parse({
         items: OS_NAMES.map((os) => {

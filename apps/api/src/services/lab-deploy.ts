@@ -8,12 +8,24 @@ import { ConflictError } from '../errors';
 import { asJson } from '../json';
 import { relayNow, requireRedis } from './enqueue';
 import { type LabPlan, labVmInstances } from './lab-plan';
+import { checkQuotas } from './quotas';
 
-/** Writes the lab, its VMs, their planned steps and the flow's intent in one transaction; returns the lab's id. */
-async function recordLab(ctx: ApiContext, req: Request, spec: LabSpec, plan: LabPlan): Promise<string> {
+/**
+ * Writes the lab, its VMs, their planned steps and the flow's intent in one transaction, after the
+ * project's quotas allowed it (under the project's lock); returns the lab's id.
+ */
+async function recordLab(ctx: ApiContext, req: Request, spec: LabSpec, plan: LabPlan, project: string) {
   // Every copy gets the same addresses, each on its own networks.
   const addressing = new Map(labAddressing(spec).vms.map((vm) => [vm.vm, vm]));
+  const instances = labVmInstances(spec);
   return inTransaction(ctx.db, async (trx) => {
+    await checkQuotas(trx, project, ctx.quotas, {
+      vms: instances.length,
+      copies: spec.copies,
+      vcpus: instances.reduce((sum, { vm }) => sum + vm.cpus, 0),
+      memoryMiB: instances.reduce((sum, { vm }) => sum + vm.memoryMiB, 0),
+      ttlSeconds: spec.ttlSeconds,
+    });
     const labId = await insertLab(trx, {
       name: spec.name,
       platformId: ctx.platformId,
@@ -24,10 +36,11 @@ async function recordLab(ctx: ApiContext, req: Request, spec: LabSpec, plan: Lab
       expiresAt: new Date(Date.now() + spec.ttlSeconds * 1000),
       requestId: req.id,
       createdBy: req.principal!.keyId,
+      project,
     });
     const vmIds = await insertVms(
       trx,
-      labVmInstances(spec).map(({ copy, name, vm }) => ({
+      instances.map(({ copy, name, vm }) => ({
         labId,
         copy,
         name,
@@ -38,6 +51,7 @@ async function recordLab(ctx: ApiContext, req: Request, spec: LabSpec, plan: Lab
         spec: asJson(storedVmSpec(vm, addressing.get(name))),
         requestId: req.id,
         createdBy: req.principal!.keyId,
+        project,
       })),
     );
     for (const vmId of vmIds) await planSteps(trx, { vmId, labId }, [...VM_DEPLOY_STEPS]);
@@ -51,11 +65,17 @@ async function recordLab(ctx: ApiContext, req: Request, spec: LabSpec, plan: Lab
 }
 
 /** Records the lab with the intent to start its flow, then relays the intent to BullMQ. */
-export async function deployLab(ctx: ApiContext, req: Request, spec: LabSpec, plan: LabPlan): Promise<string> {
+export async function deployLab(
+  ctx: ApiContext,
+  req: Request,
+  spec: LabSpec,
+  plan: LabPlan,
+  project: string,
+): Promise<string> {
   requireRedis(ctx.producer);
-  const labId = await recordLab(ctx, req, spec, plan);
+  const labId = await recordLab(ctx, req, spec, plan, project);
   await relayNow(ctx, req);
   await appendEvent(ctx.db, { labId, kind: 'lab.requested', message: `deploy of lab ${spec.name} requested` });
-  req.log.info({ labId, vms: labVmInstances(spec).length }, 'lab deploy queued');
+  req.log.info({ labId, project, vms: labVmInstances(spec).length }, 'lab deploy queued');
   return labId;
 }
