@@ -5,6 +5,7 @@
 import { resolveOptions } from '../options';
 import { SeededRandom } from '../random';
 import { createDefaultState } from '../state/defaults';
+import type { GuestRouteEntry } from '../state/guest-disk';
 import type { ClusterState, FirewallRule, FirewallScope } from '../state/types';
 import { firewallState, vmFirewall } from './firewall-config';
 import { type CompiledFirewall, compileFirewall } from './firewall-daemon';
@@ -20,6 +21,9 @@ export class TestCluster {
   readonly sockets = new Set<string>();
   readonly down = new Set<number>();
   readonly stoppedNodes = new Set<string>();
+  /** Each VM's kernel parameters and routing changes (what its disk record keeps). */
+  readonly sysctls = new Map<number, Record<string, string>>();
+  readonly routes = new Map<number, GuestRouteEntry[]>();
   private compiled: CompiledFirewall | undefined;
 
   constructor() {
@@ -44,6 +48,23 @@ export class TestCluster {
     });
     this.state.vms[vmid] = { vmid, node, status: 'running', config, snapshots: {} };
     this.listen(vmid, 'tcp', 22);
+    return this;
+  }
+
+  /** `sysctl -w key=value` on a VM. */
+  sysctl(vmid: number, key: string, value: string): this {
+    this.sysctls.set(vmid, { ...this.sysctls.get(vmid), [key]: value });
+    return this;
+  }
+
+  /** A VM forwards between its NICs (`net.ipv4.ip_forward=1`), or stops. */
+  forwarding(vmid: number, on = true): this {
+    return this.sysctl(vmid, 'net.ipv4.ip_forward', on ? '1' : '0');
+  }
+
+  /** `ip route add <destination> [via <via>] dev <dev>` on a VM. */
+  route(vmid: number, entry: GuestRouteEntry): this {
+    this.routes.set(vmid, [...(this.routes.get(vmid) ?? []), entry]);
     return this;
   }
 
@@ -80,6 +101,8 @@ export class TestCluster {
         node: vm.node,
         up: vm.status === 'running' && !this.down.has(vm.vmid),
         nics: guestNics(vm, ctx),
+        sysctl: this.sysctls.get(vm.vmid) ?? {},
+        routes: this.routes.get(vm.vmid) ?? [],
       })),
       firewall: this.compiled,
       firewallRunning: (node) => !this.stoppedNodes.has(node),

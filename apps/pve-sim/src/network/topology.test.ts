@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { guestAddress } from '../guests';
+import type { GuestRouteEntry } from '../state/guest-disk';
 import { TestCluster } from './test-world';
 import { accessNic, guestNics, nicName, routesOf, routeTo, topologyContext } from './topology';
 
@@ -42,10 +43,45 @@ test('routes: connected networks, the static default before the DHCP one (metric
       ['default', 'ens19', '127.64.0.1', 'dhcp', 100],
       ['10.10.1.0/24', 'ens18', undefined, 'kernel', undefined],
       ['127.64.0.0/16', 'ens19', undefined, 'kernel', 100],
+      ['127.64.0.1', 'ens19', undefined, 'dhcp', 100],
     ],
   );
   assert.deepEqual(routeTo(nics, '198.51.100.10')?.nextHop, '10.10.1.1');
   assert.equal(routeTo(nics, '127.64.0.7')?.nic.name, 'ens19');
+});
+
+test("the guest's own routes: the longest prefix wins, then the lowest metric; deletions hide configured routes", () => {
+  const cluster = new TestCluster().vnet('dmz', 101).vm(105, ['bridge=dmz', 'bridge=vmbr0'], ['ip=10.10.1.10/24']);
+  const nics = nicsOf(cluster, 105);
+  const changes: GuestRouteEntry[] = [
+    { destination: '10.20.0.0/16', via: '10.10.1.1', dev: 'ens18' },
+    { destination: '10.20.5.0/24', via: '10.10.1.2', dev: 'ens18', metric: 20 },
+    { destination: '10.20.5.0/24', via: '10.10.1.3', dev: 'ens18', metric: 10 },
+    { destination: '10.30.0.0/16', via: '10.99.0.1', dev: 'ens18' },
+    { destination: '10.40.0.0/16', dev: 'ens18' },
+  ];
+  const table = routesOf(nics, changes).map((route) => [route.destination, route.via, route.metric, route.proto]);
+  assert.deepEqual(table, [
+    ['default', '127.64.0.1', 100, 'dhcp'],
+    ['10.10.1.0/24', undefined, undefined, 'kernel'],
+    ['10.20.0.0/16', '10.10.1.1', undefined, 'boot'],
+    ['10.20.5.0/24', '10.10.1.3', 10, 'boot'],
+    ['10.20.5.0/24', '10.10.1.2', 20, 'boot'],
+    ['10.40.0.0/16', undefined, undefined, 'boot'],
+    ['127.64.0.0/16', undefined, 100, 'kernel'],
+    ['127.64.0.1', undefined, 100, 'dhcp'],
+  ]);
+  assert.equal(routeTo(nics, '10.20.9.9', changes)?.nextHop, '10.10.1.1');
+  assert.equal(routeTo(nics, '10.20.5.9', changes)?.nextHop, '10.10.1.3', 'longest prefix, then lowest metric');
+  assert.equal(routeTo(nics, '10.30.0.1', changes)?.nextHop, '127.64.0.1', 'a gateway off the link is no route');
+  assert.deepEqual(
+    [routeTo(nics, '10.40.1.1', changes)?.nextHop, routeTo(nics, '10.40.1.1', changes)?.nic.name],
+    ['10.40.1.1', 'ens18'],
+    'a route onto the link resolves the destination itself',
+  );
+  const withoutDefault = [...changes, { destination: 'default', dev: 'ens19', metric: 100, deleted: true as const }];
+  assert.equal(routeTo(nics, '198.51.100.10', withoutDefault), undefined);
+  assert.equal(routesOf(nics, withoutDefault)[0]?.destination, '10.10.1.0/24');
 });
 
 test('no DHCP off the management network; a VNet that is not applied has no segment; link_down unplugs', () => {

@@ -2,18 +2,20 @@
  * Where a VM's NICs are and what addresses its guest gives them: each `netN` sits on an L2
  * segment (a bridge, a bridge VLAN, or an SDN VNet), takes its address from `ipconfigN` (static)
  * or DHCP (served only on the management network: untagged on the default bridge, from the
- * guest subnet as base + vmid, gateway base + 1), and the guest routes by its connected subnets,
- * then by its default route (a static `gw=` first, as cloud-init's static routes carry no metric;
- * else the DHCP lease's, metric 100).
+ * guest subnet as base + vmid, gateway base + 1), and the guest routes by its table: connected
+ * subnets, the default route (a static `gw=` first, as cloud-init's static routes carry no metric;
+ * else the DHCP lease's, metric 100), and what the guest changed itself (`ip route add|del`, kept on
+ * its disk record), the longest matching prefix first.
  *
  * A VM with no NIC on the management network keeps the simulator's older single-NIC behaviour: its
  * first NIC gets the guest-subnet address (static `ipconfig0`, else the lease) wherever it is
  * attached, so such a VM stays reachable over SSH.
  */
 import { defaultBridge } from '../state/defaults';
+import type { GuestRouteEntry } from '../state/guest-disk';
 import type { ClusterState, Vm } from '../state/types';
 import { netKeyPattern, parseNet, parseProperties } from '../state/vm-config';
-import { cidrContains, intToIp, ipToInt, networkOf, parseCidr } from './addresses';
+import { type Cidr, cidrContains, intToIp, ipToInt, networkOf, parseCidr } from './addresses';
 
 export interface NicAddress {
   ip: string;
@@ -151,50 +153,120 @@ export function accessNic(nics: GuestNic[]): GuestNic | undefined {
 }
 
 export interface GuestRoute {
-  /** `default` or a network such as 10.10.1.0/24. */
+  /** `default` or a network such as 10.10.1.0/24 (a host route is the bare address). */
   destination: string;
   nic: GuestNic;
   via?: string;
-  proto: 'kernel' | 'static' | 'dhcp';
+  /** `kernel` (connected), `static`/`dhcp` (from the NIC's config), `boot` (`ip route add`) or what `proto` gave. */
+  proto: string;
   metric?: number;
+  /** `link` for a route straight onto the link (no gateway). */
+  scope?: 'link';
+  /** The preferred source address `ip route` prints (connected and DHCP routes). */
+  src?: string;
 }
 
-/** The guest's main routing table (as `ip route` lists it: default routes by metric, then networks). */
-export function routesOf(nics: GuestNic[]): GuestRoute[] {
-  const defaults: GuestRoute[] = [];
-  const networks: GuestRoute[] = [];
+/** The routes the NICs' configuration gives: connected networks, the static and DHCP default routes. */
+function configuredRoutes(nics: GuestNic[]): GuestRoute[] {
+  const routes: GuestRoute[] = [];
   for (const nic of nics) {
     const address = nic.address;
     if (!address || !nic.segment) continue;
-    const metric = address.dynamic ? 100 : undefined;
-    networks.push({
+    const metric = address.dynamic ? { metric: 100 } : {};
+    routes.push({
       destination: networkOf(address.ip, address.prefix),
       nic,
       proto: 'kernel',
-      ...(metric ? { metric } : {}),
+      scope: 'link',
+      src: address.ip,
+      ...metric,
     });
     // A gateway outside the NIC's subnet cannot be reached, so its route is not installed.
     if (nic.gateway && cidrContains(parseCidr(`${address.ip}/${address.prefix}`)!, nic.gateway)) {
-      const proto = address.dynamic ? 'dhcp' : 'static';
-      defaults.push({ destination: 'default', nic, via: nic.gateway, proto, ...(metric ? { metric } : {}) });
+      if (address.dynamic) {
+        routes.push({ destination: 'default', nic, via: nic.gateway, proto: 'dhcp', src: address.ip, ...metric });
+        // systemd-networkd adds the DHCP router as a host route of its own.
+        routes.push({ destination: nic.gateway, nic, proto: 'dhcp', scope: 'link', src: address.ip, ...metric });
+      } else {
+        routes.push({ destination: 'default', nic, via: nic.gateway, proto: 'static' });
+      }
     }
   }
-  defaults.sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0) || a.nic.index - b.nic.index);
-  networks.sort((a, b) => ipToInt(a.destination.split('/')[0]!) - ipToInt(b.destination.split('/')[0]!));
-  return [...defaults, ...networks];
+  return routes;
 }
 
-/** The route a packet to `ip` takes: the longest connected prefix, else the first default route. */
-export function routeTo(nics: GuestNic[], ip: string): { nic: GuestNic; nextHop: string } | undefined {
-  const routes = routesOf(nics);
-  let best: GuestRoute | undefined;
-  for (const route of routes) {
-    if (route.destination === 'default') continue;
-    const cidr = parseCidr(route.destination)!;
-    if (!cidrContains(cidr, ip)) continue;
-    if (!best || cidr.prefix > parseCidr(best.destination)!.prefix) best = route;
+/** A destination as a network: `default` is 0.0.0.0/0, a bare address a /32. */
+export function destinationCidr(destination: string): Cidr {
+  return destination === 'default' ? { base: 0, prefix: 0 } : parseCidr(destination)!;
+}
+
+/** Whether a gateway lies on one of the NIC's connected networks (the kernel's "valid gateway"). */
+export function gatewayOnLink(nic: GuestNic, via: string): boolean {
+  const address = nic.address;
+  return address !== undefined && cidrContains(parseCidr(`${address.ip}/${address.prefix}`)!, via);
+}
+
+/** Two routes the kernel would take for the same one: same destination and metric. */
+export function sameRouteKey(a: { destination: string; metric?: number }, b: { destination: string; metric?: number }) {
+  return a.destination === b.destination && (a.metric ?? 0) === (b.metric ?? 0);
+}
+
+/**
+ * The guest's main routing table as `ip route` lists it (by destination address, then prefix length,
+ * then metric): the configured routes, less those the guest deleted, plus those it added. A route
+ * whose interface has no address or no link, or whose gateway is no longer on the link, is left out.
+ */
+export function routesOf(nics: GuestNic[], changes: readonly GuestRouteEntry[] = []): GuestRoute[] {
+  const configured = configuredRoutes(nics).filter(
+    (route) =>
+      !changes.some((change) => change.deleted && change.dev === route.nic.name && sameRouteKey(change, route)),
+  );
+  const added: GuestRoute[] = [];
+  for (const change of changes) {
+    if (change.deleted) continue;
+    const nic = nics.find((candidate) => candidate.name === change.dev);
+    if (!nic?.address || !nic.segment) continue;
+    if (change.via && !gatewayOnLink(nic, change.via)) continue;
+    const route: GuestRoute = { destination: change.destination, nic, proto: change.proto ?? 'boot' };
+    if (change.via) route.via = change.via;
+    else route.scope = 'link';
+    if (change.metric) route.metric = change.metric;
+    added.push(route);
   }
-  if (best) return { nic: best.nic, nextHop: ip };
-  const fallback = routes.find((route) => route.destination === 'default');
-  return fallback ? { nic: fallback.nic, nextHop: fallback.via! } : undefined;
+  const order = (route: GuestRoute) => destinationCidr(route.destination);
+  return [...configured, ...added]
+    .map((route, index) => ({ route, index }))
+    .sort((a, b) => {
+      const left = order(a.route);
+      const right = order(b.route);
+      return (
+        left.base - right.base ||
+        left.prefix - right.prefix ||
+        (a.route.metric ?? 0) - (b.route.metric ?? 0) ||
+        a.route.nic.index - b.route.nic.index ||
+        a.index - b.index
+      );
+    })
+    .map(({ route }) => route);
+}
+
+/** The route a packet to `ip` takes: the longest matching prefix, then the lowest metric. */
+export function routeTo(
+  nics: GuestNic[],
+  ip: string,
+  changes: readonly GuestRouteEntry[] = [],
+): { nic: GuestNic; nextHop: string; route: GuestRoute } | undefined {
+  let best: GuestRoute | undefined;
+  for (const route of routesOf(nics, changes)) {
+    const cidr = destinationCidr(route.destination);
+    if (!cidrContains(cidr, ip)) continue;
+    if (!best) {
+      best = route;
+      continue;
+    }
+    const bestCidr = destinationCidr(best.destination);
+    if (cidr.prefix > bestCidr.prefix || (cidr.prefix === bestCidr.prefix && (route.metric ?? 0) < (best.metric ?? 0)))
+      best = route;
+  }
+  return best ? { nic: best.nic, nextHop: best.via ?? ip, route: best } : undefined;
 }

@@ -40,8 +40,32 @@ export interface GuestDisk {
   /** Installed packages (the image's own included). */
   packages: string[];
   services: Record<string, GuestServiceState>;
-  /** Kernel parameters set with `sysctl -w` / `sysctl -p`. */
+  /** Kernel parameters set with `sysctl -w` / `sysctl -p` (`net.ipv4.ip_forward` makes it a router). */
   kernelParameters: Record<string, string>;
+  /**
+   * The guest's own changes to its main routing table (`ip route add|replace|del`), over the routes
+   * its NICs' configuration gives; absent in state files written before routes were kept.
+   */
+  routes?: GuestRouteEntry[];
+}
+
+/**
+ * One change the guest made to its routing table: a route it added (or replaced one with), or,
+ * with `deleted`, a route of its configuration (a connected network, a default route) it removed.
+ */
+export interface GuestRouteEntry {
+  /** `default` or a network in normal form (`10.31.0.0/24`; a host is `/32`). */
+  destination: string;
+  /** The interface's name in the guest (`ens18`). */
+  dev: string;
+  /** The gateway; absent for a route straight onto the link. */
+  via?: string;
+  /** Absent means 0. */
+  metric?: number;
+  /** iproute2's protocol; absent means `boot`, what `ip route add` sets (and does not print). */
+  proto?: string;
+  /** A route of the configuration that `ip route del` took away (only destination, dev, metric count). */
+  deleted?: true;
 }
 
 /** A deep copy, for a snapshot or a rollback (the copy shares nothing with the original). */

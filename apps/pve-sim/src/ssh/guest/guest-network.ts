@@ -17,6 +17,7 @@ import {
   topologyContext,
 } from '../../network/topology';
 import type { Simulator } from '../../sim';
+import type { GuestRouteEntry } from '../../state/guest-disk';
 import type { GuestMachine } from './guest-machine';
 import { listeningSockets, type Socket } from './listeners';
 
@@ -58,6 +59,7 @@ export class GuestNetwork {
         node: vm.node,
         up: vm.status === 'running' && vm.bootedAt !== undefined && vm.bootedAt <= now,
         nics: guestNics(vm, ctx),
+        ...(vm.guest ? { sysctl: vm.guest.kernelParameters, routes: vm.guest.routes ?? [] } : {}),
       })),
       firewall: this.sim.firewall.active,
       firewallRunning: (node) => this.sim.firewall.runningOn(node),
@@ -132,8 +134,13 @@ export class GuestNet {
     return guestNics(vm, topologyContext(this.network.sim.state, this.network.sim.options.guestSubnet));
   }
 
+  /** The guest's own routing changes, as its disk record keeps them. */
+  routeChanges(): GuestRouteEntry[] {
+    return this.network.sim.state.vms[this.vmid]?.guest?.routes ?? [];
+  }
+
   routes(): GuestRoute[] {
-    return routesOf(this.nics());
+    return routesOf(this.nics(), this.routeChanges());
   }
 
   /** A connection attempt now; a delivery to a waiting `nc -l` wakes it. */
