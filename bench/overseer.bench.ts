@@ -97,6 +97,7 @@ export async function run(): Promise<string> {
         policy: { enabled: new Set<never>(), maxAttempts: 3, backoffMs: 0, orphanGraceMs: 0 },
         redrive: { graceSeconds: 120, maxRedrives: 3 },
         replica: 'bench',
+        isolationSeconds: 3600,
       },
     };
     const rows: Row[] = [];

@@ -16,6 +16,7 @@ import type { InstallerContext } from './context';
 import { readEnv } from './env';
 import { destroyLab } from './jobs/lab-destroy';
 import { runLabVmTask } from './jobs/lab-task';
+import { restoreFirewall, reverifyLab } from './jobs/lab-watch';
 import { deployVm } from './jobs/vm-deploy';
 import { destroyVm } from './jobs/vm-destroy';
 
@@ -53,6 +54,8 @@ async function main(): Promise<void> {
     'lab.task': ({ labId, taskId }, context) => runLabVmTask(ctx, labId, taskId, context),
     'lab.run': ({ labId }) => settleLab(ctx, labId),
     'lab.destroy': ({ labId }, context) => destroyLab(ctx, labId, context),
+    'vm.firewall': ({ vmId }) => restoreFirewall(ctx, vmId),
+    'lab.verify': ({ labId }, context) => reverifyLab(ctx, labId, context),
   };
   serveQueues('installer', env, logger, {
     queues: env.INSTALLER_QUEUES,

@@ -27,6 +27,8 @@ export interface OverseerSettings {
   redrive: RedriveSettings;
   /** Names this process in scan records. */
   replica: string;
+  /** Seconds between two isolation checks of a live lab. */
+  isolationSeconds: number;
 }
 
 export interface OverseerContext {
@@ -55,5 +57,6 @@ export function settingsFromEnv(env: OverseerEnv, replica: string): OverseerSett
     },
     redrive: { graceSeconds: env.OVERSEER_REDRIVE_GRACE_SECONDS, maxRedrives: env.OVERSEER_REDRIVE_MAX },
     replica: env.OVERSEER_REPLICA ?? replica,
+    isolationSeconds: env.OVERSEER_ISOLATION_SECONDS,
   };
 }

@@ -6,7 +6,14 @@ import { overseerEnv } from './env';
 test('defaults: 30 s scans, destroy-orphan off, three attempts before the breaker opens', () => {
   const env = parseEnv(overseerEnv, {});
   assert.equal(env.OVERSEER_SCAN_SECONDS, 30);
-  assert.deepEqual([...env.OVERSEER_REMEDIATIONS].sort(), ['expire-lab', 'reboot-vm', 'reclone-vm', 'rewait-agent', 'start-vm']);
+  assert.deepEqual([...env.OVERSEER_REMEDIATIONS].sort(), [
+    'expire-lab',
+    'reboot-vm',
+    'reclone-vm',
+    'restore-firewall',
+    'rewait-agent',
+    'start-vm',
+  ]);
   assert.equal(env.OVERSEER_REMEDIATION_MAX_ATTEMPTS, 3);
   assert.deepEqual(env.OVERSEER_WEBHOOK_URLS, []);
 });

@@ -9,6 +9,7 @@ export const REMEDIATION_ACTIONS = [
   'reclone-vm',
   'destroy-orphan',
   'expire-lab',
+  'restore-firewall',
 ] as const;
 export type RemediationAction = (typeof REMEDIATION_ACTIONS)[number];
 
@@ -60,8 +61,10 @@ export const overseerEnv = z.object({
     .pipe(z.array(z.string().url())),
   /** Key of the `X-Glassdome-Signature` HMAC-SHA256 header on webhook posts (unsigned when unset). */
   OVERSEER_WEBHOOK_SECRET: z.string().min(16).optional(),
+  /** Seconds between two isolation checks of a live lab (re-run from inside its guests by the installer). */
+  OVERSEER_ISOLATION_SECONDS: z.coerce.number().positive().default(900),
   /** Remediations that may run, comma-separated, or `none`. destroy-orphan is off by default. */
-  OVERSEER_REMEDIATIONS: actionList.prefault('start-vm,rewait-agent,reboot-vm,reclone-vm,expire-lab'),
+  OVERSEER_REMEDIATIONS: actionList.prefault('start-vm,rewait-agent,reboot-vm,reclone-vm,expire-lab,restore-firewall'),
   /** Failed attempts of one remediation (while its alert stays open) before the circuit breaker opens. */
   OVERSEER_REMEDIATION_MAX_ATTEMPTS: z.coerce.number().int().positive().default(3),
   /** Seconds after a failed attempt before the next; doubles with each further failure. */

@@ -3,9 +3,9 @@
  * may be minutes old) and returns a one-line description of what it did, for the timeline.
  */
 import { findVmByVmid, getVm, setVmPlacement } from '@glassdome/db';
-import { loadLab, recloneLabVm, requestLabDestroy } from '@glassdome/lab-run';
+import { loadLab, recloneLabVm, requestLabDestroy, writeIntent } from '@glassdome/lab-run';
 import { NotFoundError } from '@glassdome/proxmox';
-import { PermanentError } from '@glassdome/queue';
+import { jobIntent, PermanentError } from '@glassdome/queue';
 import type { OverseerContext } from './context';
 import type { RemediationAction } from './env';
 import type { RemediationTarget } from './findings';
@@ -102,7 +102,17 @@ const recloneVm: ActionFn = async (ctx, target) => {
   return message;
 };
 
+/** A lab VM's firewall differs from its lab's policy: the installer re-applies what the policy compiles to. */
+const restoreFirewall: ActionFn = async (ctx, target) => {
+  const vm = await runnableVm(ctx, target.vmId);
+  if (!vm.lab_id) throw new PermanentError('restore-firewall applies to lab VMs');
+  const id = await writeIntent(ctx.db, (n) => jobIntent('vm.firewall', { vmId: vm.id }, `vm-firewall.${vm.id}.${n}`));
+  await ctx.relay.flush().catch(() => {});
+  return `re-applying the firewall of ${vm.name} (job vm-firewall.${vm.id}.${id})`;
+};
+
 export const ACTIONS: Record<RemediationAction, ActionFn> = {
+  'restore-firewall': restoreFirewall,
   'reclone-vm': recloneVm,
   'start-vm': startVm,
   'rewait-agent': rewaitAgent,

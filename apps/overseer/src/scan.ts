@@ -5,6 +5,7 @@
  */
 import type { Db } from '@glassdome/db';
 import { appendEvents } from './alert-store';
+import { scanContainment } from './containment';
 import type { OverseerContext } from './context';
 import { type DesiredState, loadDesiredState } from './desired';
 import type { Finding } from './findings';
@@ -70,12 +71,13 @@ async function runScan(ctx: OverseerContext, platformId: string, jobId: string |
   });
   const inventory = inventoryFromResources(rows);
   const desired = await loadDesiredState(ctx.db, platformId);
-  const [templates, sshUnreachable] = await Promise.all([
+  const now = new Date();
+  const [templates, sshUnreachable, containment] = await Promise.all([
     readTemplateDigests(ctx, desired, inventory),
     probeSsh(ctx, desired, inventory),
+    scanContainment(ctx, platformId, now),
   ]);
-  const now = new Date();
-  const findings = reconcile(desired, inventory, {
+  const reconciled = reconcile(desired, inventory, {
     platformId,
     now,
     storageThreshold: ctx.settings.storageThreshold,
@@ -84,6 +86,7 @@ async function runScan(ctx: OverseerContext, platformId: string, jobId: string |
     sshUnreachable,
     templateDigests: templates.digests,
   });
+  const findings = [...reconciled, ...containment.findings];
   await recordObservedState(ctx.db, desired.vms, inventory);
   const settled = await settleAlerts(ctx, platformId, findings, now, started);
   const finished = new Date();
@@ -93,7 +96,7 @@ async function runScan(ctx: OverseerContext, platformId: string, jobId: string |
     replica: ctx.settings.replica,
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
-    apiCalls: 1 + templates.calls,
+    apiCalls: 1 + templates.calls + containment.apiCalls,
     vms: inventory.vms.size,
     findings: findings.length,
     ...settled,

@@ -54,6 +54,7 @@ export const testSettings = (overrides: Partial<OverseerSettings> = {}): Oversee
     orphanGraceMs: 3_600_000,
   },
   replica: 'test',
+  isolationSeconds: 3600,
   ...overrides,
 });
 

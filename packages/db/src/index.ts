@@ -46,6 +46,7 @@ export {
   resetAllSteps,
   resetUnfinishedVmSteps,
   type StepOwner,
+  setStepDetail,
   setStepsStatus,
   startStep,
   stepNamesIn,

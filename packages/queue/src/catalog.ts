@@ -3,7 +3,9 @@
  * bound. Producers and workers both import this catalog, so a payload a worker cannot parse cannot be
  * enqueued. Payloads carry references (ids) only; secrets never enter Redis.
  */
+import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
+import { grantProblems, repairProblems } from './permission-policy';
 
 /** The queues, and which process consumes them. */
 export const QUEUES = {
@@ -181,6 +183,22 @@ export const JOBS = {
     description:
       "One network of one lab copy: a leased VLAN tag, as an SDN VNet of Glassdome's zone (or a tag on the bridge)",
   }),
+  'vm.firewall': job({
+    queue: 'vm',
+    payload: z.object({ vmId: id, requestId }),
+    attempts: 5,
+    backoffMs: 2_000,
+    timeoutMs: 5 * 60_000,
+    description: "Re-apply a lab VM's firewall as its lab's policy compiles (drift repair)",
+  }),
+  'lab.verify': job({
+    queue: 'lab',
+    payload: z.object({ labId: id, requestId }),
+    attempts: 2,
+    backoffMs: 5_000,
+    timeoutMs: 15 * 60_000,
+    description: "Run a live lab's isolation check again and record the result (the overseer's schedule)",
+  }),
   'network.release': job({
     queue: 'network',
     payload: z.object({ labId: id, requestId }),
@@ -199,20 +217,29 @@ export const JOBS = {
   }),
   'permission.grant': job({
     queue: 'permission',
-    payload: z.object({
-      platformId: z.string().min(1),
-      /** user@realm or user@realm!token */
-      principal: z.string().min(3).max(200),
-      path: z.string().startsWith('/').max(200),
-      privileges: z
-        .array(z.string().regex(/^[A-Za-z.]+$/))
-        .min(1)
-        .max(40),
-      reason: z.string().max(500),
-      vmId: id.optional(),
-      labId: id.optional(),
-      requestId,
-    }),
+    // The allowlist is part of the schema: a producer cannot enqueue a forbidden grant, and a worker
+    // refuses one written straight into Redis before its handler (and Proxmox) sees it.
+    payload: z
+      .object({
+        platformId: z.string().min(1),
+        /** user@realm or user@realm!token */
+        principal: z.string().min(3).max(200),
+        path: z.string().startsWith('/').max(200),
+        privileges: z
+          .array(z.string().regex(/^[A-Za-z.]+$/))
+          .min(1)
+          .max(40),
+        reason: z.string().max(500),
+        /** Set by permission repair (a 403 during this VM's deploy): the narrower repair allowlist applies. */
+        vmId: id.optional(),
+        labId: id.optional(),
+        requestId,
+      })
+      .superRefine((grant, ctx) => {
+        for (const message of grant.vmId ? repairProblems(grant) : grantProblems(grant)) {
+          ctx.addIssue({ code: 'custom', message, path: ['privileges'] });
+        }
+      }),
     attempts: 3,
     backoffMs: 2_000,
     timeoutMs: 2 * 60_000,
@@ -237,7 +264,15 @@ export const JOBS = {
   'overseer.remediate': job({
     queue: 'overseer',
     payload: z.object({
-      action: z.enum(['start-vm', 'rewait-agent', 'reboot-vm', 'reclone-vm', 'destroy-orphan', 'expire-lab']),
+      action: z.enum([
+        'start-vm',
+        'rewait-agent',
+        'reboot-vm',
+        'reclone-vm',
+        'destroy-orphan',
+        'expire-lab',
+        'restore-firewall',
+      ]),
       platformId: z.string().min(1),
       vmId: id.optional(),
       labId: id.optional(),
@@ -268,8 +303,11 @@ export function jobsOfQueue(queue: QueueName): JobName[] {
   return (Object.keys(JOBS) as JobName[]).filter((name) => JOBS[name].queue === queue);
 }
 
-/** Thrown when a payload does not satisfy its job's schema; nothing is enqueued. */
-export class InvalidJobPayloadError extends Error {
+/**
+ * Thrown when a payload does not satisfy its job's schema: nothing is enqueued, and a worker fails
+ * such a job at once (no retry can make it valid).
+ */
+export class InvalidJobPayloadError extends UnrecoverableError {
   constructor(
     readonly job: string,
     readonly issues: string[],

@@ -153,3 +153,43 @@ export async function setLabIsolation(db: Db, labId: string, isolation: JsonValu
     .where('id', '=', labId)
     .execute();
 }
+
+/**
+ * What the overseer watches of each live (ready or degraded) lab on a platform: its last isolation
+ * check, and each VM's firewall digest as the installer applied it (the `firewall` step's detail).
+ */
+export async function listLiveLabContainment(db: Db, platformId: string) {
+  const labs = await db
+    .selectFrom('labs')
+    .select(['id', 'name', 'isolation'])
+    .where('platform_id', '=', platformId)
+    .where('status', 'in', ['ready', 'degraded'])
+    .execute();
+  if (labs.length === 0) return [];
+  const vms = await db
+    .selectFrom('vms')
+    .innerJoin('steps', 'steps.vm_id', 'vms.id')
+    .select(['vms.id', 'vms.lab_id', 'vms.name', 'vms.copy', 'vms.vmid', 'vms.node', 'steps.detail'])
+    .where(
+      'vms.lab_id',
+      'in',
+      labs.map((lab) => lab.id),
+    )
+    .where('vms.status', '=', 'ready')
+    .where('steps.name', '=', 'firewall')
+    .where('steps.status', '=', 'done')
+    .execute();
+  return labs.map((lab) => ({
+    ...lab,
+    vms: vms
+      .filter((vm) => vm.lab_id === lab.id && vm.vmid !== null)
+      .map((vm) => ({
+        id: vm.id,
+        name: vm.name,
+        copy: vm.copy,
+        vmid: vm.vmid!,
+        node: vm.node,
+        digest: (vm.detail as { digest?: string } | null)?.digest ?? null,
+      })),
+  }));
+}

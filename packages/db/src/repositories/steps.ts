@@ -129,3 +129,13 @@ export async function listRunningStepsOfPlatform(db: Db, platformId: string) {
     .where((eb) => eb.or([eb('vms.platform_id', '=', platformId), eb('labs.platform_id', '=', platformId)]))
     .execute();
 }
+
+/** Replaces a step's recorded result (e.g. the firewall digest after a repair re-applied it). */
+export async function setStepDetail(db: Db, owner: StepOwner, name: string, detail: JsonValue): Promise<void> {
+  await db
+    .updateTable('steps')
+    .set({ detail: JSON.stringify(detail) })
+    .where(ownerFilter(owner))
+    .where('name', '=', name)
+    .execute();
+}

@@ -1,0 +1,83 @@
+/**
+ * Watching containment after a lab is ready: each lab VM's firewall as Proxmox holds it, compared by
+ * digest with what the installer applied (drift raises a critical alert whose remediation re-applies
+ * the lab's policy); each lab's last isolation check (a disagreement is a critical alert); and a
+ * schedule that has the installer run the check again from inside the guests.
+ */
+import { listLiveLabContainment } from '@glassdome/db';
+import { vmFirewallDigest } from '@glassdome/lab';
+import { writeIntent } from '@glassdome/lab-run';
+import { jobIntent } from '@glassdome/queue';
+import type { OverseerContext } from './context';
+import { dedupKeyOf, type Finding } from './findings';
+
+export interface ContainmentScan {
+  findings: Finding[];
+  apiCalls: number;
+}
+
+type LiveLab = Awaited<ReturnType<typeof listLiveLabContainment>>[number];
+
+export async function scanContainment(ctx: OverseerContext, platformId: string, now: Date): Promise<ContainmentScan> {
+  const labs = await listLiveLabContainment(ctx.db, platformId);
+  const findings: Finding[] = [];
+  let apiCalls = 0;
+  for (const lab of labs) {
+    for (const vm of lab.vms) {
+      if (!vm.digest) continue;
+      // One unreadable VM must not cost the scan; it is compared next time.
+      const held = await ctx.pve.firewall.read(vm.vmid, vm.node).catch((error: unknown) => {
+        ctx.logger.warn({ vmid: vm.vmid, err: error }, 'firewall unreadable');
+        return undefined;
+      });
+      apiCalls += 3;
+      if (!held) continue;
+      const digest = vmFirewallDigest(held);
+      if (digest === vm.digest) continue;
+      const subject = `vm/${vm.id}`;
+      findings.push({
+        kind: 'firewall-drift',
+        severity: 'critical',
+        dedupKey: dedupKeyOf(platformId, 'firewall-drift', subject),
+        subject,
+        message: `the firewall of ${vm.name} (copy ${vm.copy ?? 0}) of lab ${lab.name} is not what its policy compiles to`,
+        data: { platformId, labId: lab.id, vmId: vm.id, vmid: vm.vmid, expected: vm.digest, found: digest },
+        remediation: { action: 'restore-firewall', vmId: vm.id, labId: lab.id, vmid: vm.vmid, node: vm.node },
+      });
+    }
+    findings.push(...isolationFindings(platformId, lab));
+    await scheduleCheck(ctx, lab, now);
+  }
+  return { findings, apiCalls };
+}
+
+interface IsolationRecord {
+  checkedAt?: string;
+  agreed?: boolean;
+  disagreements?: number;
+}
+
+function isolationFindings(platformId: string, lab: LiveLab): Finding[] {
+  const isolation = lab.isolation as IsolationRecord | null;
+  if (!isolation || isolation.agreed !== false) return [];
+  const subject = `lab/${lab.id}`;
+  return [
+    {
+      kind: 'isolation-broken',
+      severity: 'critical',
+      dedupKey: dedupKeyOf(platformId, 'isolation-broken', subject),
+      subject,
+      message: `lab ${lab.name}: ${isolation.disagreements ?? 'some'} isolation probe(s) disagree with its policy (checked ${isolation.checkedAt})`,
+      data: { platformId, labId: lab.id, checkedAt: isolation.checkedAt ?? null },
+    },
+  ];
+}
+
+/** Asks the installer for a new isolation check once the last one is older than the period (one job per period). */
+async function scheduleCheck(ctx: OverseerContext, lab: LiveLab, now: Date): Promise<void> {
+  const checkedAt = Date.parse((lab.isolation as IsolationRecord | null)?.checkedAt ?? '') || 0;
+  if (now.getTime() - checkedAt < ctx.settings.isolationSeconds * 1000) return;
+  const period = Math.floor(now.getTime() / (ctx.settings.isolationSeconds * 1000));
+  await writeIntent(ctx.db, jobIntent('lab.verify', { labId: lab.id }, `lab-verify.${lab.id}.${period}`));
+  await ctx.relay.flush().catch(() => {});
+}
