@@ -2,8 +2,8 @@
  * `pnpm start`: Glassdome on one machine — the API, installers, the gateway and the overseer, against
  * the built-in Proxmox simulator (the default) or the real cluster an env file names (PROXMOX_URL),
  * with the Redis and Postgres the settings point at. Prints what a user needs, then supervises: one
- * process dying stops them all, Ctrl-C stops them cleanly. The processes are started by path under
- * tsx (apps never import each other).
+ * process dying stops them all, Ctrl-C stops them cleanly. The processes are started by path (apps
+ * never import each other), from their compiled bundles (GLASSDOME_RUN_FROM=source: through tsx).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';

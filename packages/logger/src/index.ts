@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import pino, { type Logger, type LoggerOptions } from 'pino';
 
 export type { Logger };
@@ -75,7 +76,10 @@ export function createLogger(config: LoggerConfig): Logger {
   const format = config.format ?? (process.stdout.isTTY ? 'pretty' : 'json');
   if (config.destination) return pino(options, config.destination as pino.DestinationStream);
   if (format === 'pretty') {
-    return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
+    // pino would look the transport up from its caller's file, which in a bundled app is the
+    // bundle; resolved here, it is found wherever the code runs from.
+    const target = createRequire(import.meta.url).resolve('pino-pretty');
+    return pino({ ...options, transport: { target, options: { colorize: true } } });
   }
   return pino(options);
 }

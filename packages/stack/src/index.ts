@@ -1,6 +1,6 @@
 export { freePort } from './ports';
 export { type ProcessOptions, type RunningProcess, startProcess } from './process';
-export { repoRoot, tsxArgs } from './repo';
+export { type AppName, appArgs, ensureBuilt, type RunFrom, repoRoot, runFrom, tsxArgs } from './repo';
 export { type RunningServices, type ServicesOptions, startServices } from './services';
 export {
   type LocalSimulator,

@@ -3,7 +3,7 @@
  * caller, all with one environment: what `pnpm start` runs and what end-to-end tests run.
  */
 import { type RunningProcess, startProcess } from './process';
-import { repoRoot, tsxArgs } from './repo';
+import { type AppName, appArgs, type RunFrom, repoRoot } from './repo';
 
 export interface ServicesOptions {
   /** Every process's environment on top of the caller's own: backing services, Proxmox, keys. */
@@ -22,6 +22,8 @@ export interface ServicesOptions {
   onLine?: (name: string, line: string) => void;
   /** How long each process may take to say it is ready. @defaultValue 60000 */
   readyTimeoutMs?: number;
+  /** The compiled bundles or the TypeScript sources. @defaultValue runFrom() (GLASSDOME_RUN_FROM, else dist) */
+  from?: RunFrom;
 }
 
 export interface RunningServices {
@@ -43,9 +45,9 @@ export async function startServices(options: ServicesOptions): Promise<RunningSe
   const started: RunningProcess[] = [];
   const readyMs = options.readyTimeoutMs ?? 60_000;
   const host = options.apiHost ?? '127.0.0.1';
-  const launch = (name: string, entry: string, env: Record<string, string> = {}) => {
+  const launch = (name: AppName, env: Record<string, string> = {}) => {
     const onLine = options.onLine;
-    const child = startProcess(process.execPath, tsxArgs(entry), {
+    const child = startProcess(process.execPath, appArgs(name, options.from), {
       cwd: repoRoot,
       name,
       env: { ...options.env, ...env },
@@ -55,23 +57,23 @@ export async function startServices(options: ServicesOptions): Promise<RunningSe
     return child;
   };
   try {
-    const api = launch('api', 'apps/api/src/main.ts', { API_PORT: String(options.apiPort), API_HOST: host });
+    const api = launch('api', { API_PORT: String(options.apiPort), API_HOST: host });
     // The API migrates first, so workers starting after it find the schema in place.
     await api.waitForOutput('api listening', readyMs);
     const addInstaller = async () => {
-      const installer = launch('installer', 'apps/installer/src/main.ts');
+      const installer = launch('installer');
       await installer.waitForOutput('installer ready', readyMs);
       return installer;
     };
     const installers = await Promise.all(Array.from({ length: options.installers ?? 2 }, addInstaller));
     let gateway: RunningProcess | undefined;
     if (options.gateway ?? true) {
-      gateway = launch('gateway', 'apps/gateway/src/main.ts');
+      gateway = launch('gateway');
       await gateway.waitForOutput('gateway ready', readyMs);
     }
     let overseer: RunningProcess | undefined;
     if (options.overseer) {
-      overseer = launch('overseer', 'apps/overseer/src/main.ts');
+      overseer = launch('overseer');
       await overseer.waitForOutput('overseer ready', readyMs);
     }
     return {

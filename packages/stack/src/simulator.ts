@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { type SimulatorInfo, simulatorInfoSchema } from '@glassdome/config';
 import { freePort } from './ports';
 import { type RunningProcess, startProcess } from './process';
-import { repoRoot, tsxArgs } from './repo';
+import { appArgs, type RunFrom, repoRoot } from './repo';
 import { waitFor } from './wait';
 
 export interface SimulatorOptions {
@@ -30,6 +30,8 @@ export interface SimulatorOptions {
   onLine?: (line: string) => void;
   /** How long it may take to listen. @defaultValue 60000 */
   startTimeoutMs?: number;
+  /** The compiled bundle or the TypeScript source. @defaultValue runFrom() (GLASSDOME_RUN_FROM, else dist) */
+  from?: RunFrom;
 }
 
 /** The info of a simulator started here: root's SSH key is always generated, so its path is known. */
@@ -62,7 +64,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Lo
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const infoFile = join(dir, 'pve-sim-info.json');
   rmSync(infoFile, { force: true });
-  const sim = startProcess(process.execPath, tsxArgs('apps/pve-sim/src/main.ts'), {
+  const sim = startProcess(process.execPath, appArgs('pve-sim', options.from), {
     cwd: repoRoot,
     name: 'pve-sim',
     ...(options.onLine ? { onLine: options.onLine } : {}),
