@@ -130,6 +130,8 @@ async function remote(machine: GuestMachine, net: GuestNet, url: URL, request: C
   if (verdict.outcome === 'refused') return failed(0, "Couldn't connect to server");
   if (verdict.outcome === 'unreachable' && verdict.unreachable === 'network')
     return failed(0, 'Network is unreachable');
+  // A router's "time exceeded" fails the connect at once.
+  if (verdict.icmp?.type === 'time-exceeded') return failed(0, 'No route to host');
   const bound = Math.min(...[request.connectTimeout, request.maxTime].filter((s): s is number => s !== undefined));
   const limit = verdict.outcome === 'unreachable' ? netTimings.arpTimeout : netTimings.tcpConnectTimeout;
   if (Number.isFinite(bound) && bound * 1000 < limit) {

@@ -58,7 +58,7 @@ export function guestCommands(machine: GuestMachine, net?: GuestNet): Record<str
     ...aptCommands(machine),
     ...systemTools(machine),
     ...netTools(machine, net),
-    ip: ipCommand(net),
+    ip: ipCommand(machine, net),
     ss: ssCommand(machine, net),
     curl: (invocation) => curl(machine, invocation, net),
     systemctl: (invocation) => systemctl(machine, invocation),

@@ -1,7 +1,8 @@
 /**
  * `ip` (iproute2) inside a guest: `addr`, `link` and `route` show every NIC the VM has (ens18,
  * ens19… in `netN` order) with the addresses cloud-init gave them, in iproute2's layouts (full,
- * `-4`, `-br`, `-j`); `ip route get` shows the route a packet would take. Changing commands need
+ * `-4`, `-br`, `-j`); `ip route` lists the routing table (route-tool.ts, which also keeps `ip route
+ * add|replace|del`), `ip route get` shows the route a packet would take. Other changing commands need
  * root and are only recorded. `ss -tuln` lists the guest's listening sockets.
  */
 import { linkLocal } from '../../guests';
@@ -11,6 +12,7 @@ import type { Command, CommandOutcome, Invocation } from '../shell/interpreter';
 import type { GuestMachine } from './guest-machine';
 import type { GuestNet } from './guest-network';
 import { listeningSockets, type Socket } from './listeners';
+import { changeRoute, routeVerb, showRoutes } from './route-tool';
 
 interface Interface {
   index: number;
@@ -167,24 +169,6 @@ function showLinks(list: Interface[], options: IpOptions): string {
   return list.map((iface) => headerLine(iface) + linkLines(iface)).join('');
 }
 
-function showRoutes(net: GuestNet): string {
-  const lines: string[] = [];
-  for (const route of net.routes()) {
-    const src = route.nic.address!.ip;
-    const metric = route.metric ? ` metric ${route.metric}` : '';
-    if (route.destination === 'default') {
-      const source = route.proto === 'dhcp' ? ` src ${src}` : '';
-      lines.push(`default via ${route.via} dev ${route.nic.name} proto ${route.proto}${source}${metric} `);
-    } else {
-      lines.push(`${route.destination} dev ${route.nic.name} proto kernel scope link src ${src}${metric} `);
-      if (route.nic.address?.dynamic && route.nic.gateway) {
-        lines.push(`${route.nic.gateway} dev ${route.nic.name} proto dhcp scope link src ${src}${metric} `);
-      }
-    }
-  }
-  return lines.map((line) => `${line}\n`).join('');
-}
-
 function routeGet(net: GuestNet, target: string | undefined, uid: number): CommandOutcome {
   if (!target || !/^\d{1,3}(\.\d{1,3}){3}$/.test(target)) {
     return { stderr: `Error: any valid prefix is expected rather than "${target ?? ''}".\n`, code: 1 };
@@ -193,7 +177,7 @@ function routeGet(net: GuestNet, target: string | undefined, uid: number): Comma
   if (own || target.startsWith('127.0.0.')) {
     return { stdout: `local ${target} dev lo src ${own ? target : '127.0.0.1'} uid ${uid} \n    cache <local> \n` };
   }
-  const route = routeTo(net.nics(), target);
+  const route = routeTo(net.nics(), target, net.routeChanges());
   if (!route) return { stderr: 'RTNETLINK answers: Network is unreachable\n', code: 2 };
   const via = route.nextHop === target ? '' : ` via ${route.nextHop}`;
   return { stdout: `${target}${via} dev ${route.nic.name} src ${route.nic.address!.ip} uid ${uid} \n    cache \n` };
@@ -212,8 +196,8 @@ const isReadVerb = (verb: string | undefined) =>
   verb !== '' &&
   ('show'.startsWith(verb) || 'list'.startsWith(verb) || verb === 'ls' || verb === 'lst');
 
-/** `ip`: reads answer from the guest's NICs; changes need root and are only recorded. */
-export function ipCommand(net: GuestNet | undefined): Command {
+/** `ip`: reads answer from the guest's NICs and routing table; route changes are kept, other changes only recorded. */
+export function ipCommand(machine: GuestMachine, net: GuestNet | undefined): Command {
   return ({ argv, shell }: Invocation): CommandOutcome => {
     const options: IpOptions = { brief: false, json: false };
     let index = 1;
@@ -230,6 +214,14 @@ export function ipCommand(net: GuestNet | undefined): Command {
       return { stderr: `Object "${word}" is unknown, try "ip help".\n`, code: 1 };
     }
     const verb = argv[index + 1];
+    if (object === 'route' && verb !== undefined && !isReadVerb(verb) && verb !== 'get') {
+      const change = routeVerb(verb);
+      if (change) return changeRoute(machine, net, change, argv.slice(index + 2), shell.user);
+      if ('flush'.startsWith(verb) && argv[index + 2] === 'cache') {
+        return shell.user === 'root' ? {} : { stderr: 'Cannot flush routing cache\n', code: 1 };
+      }
+      return { stderr: `pve-sim: "ip route ${verb}" is not simulated\n`, code: 1 };
+    }
     const reading = verb === undefined || isReadVerb(verb) || (object === 'route' && verb === 'get');
     if (!reading) {
       if (shell.user !== 'root') return { stderr: 'RTNETLINK answers: Operation not permitted\n', code: 2 };
@@ -238,6 +230,12 @@ export function ipCommand(net: GuestNet | undefined): Command {
     if (!object) return { stderr: 'Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }\n', code: 255 };
     const nics = net?.nics() ?? [];
     const uid = shell.user === 'root' ? 0 : 1000;
+    if (object === 'route') {
+      if (!net) return { stdout: '' };
+      if (verb === 'get') return routeGet(net, argv[index + 2], uid);
+      if (options.family === 6) return { stdout: '' };
+      return showRoutes(net, argv.slice(index + (verb === undefined ? 1 : 2)), options.json);
+    }
     const devIndex = argv.indexOf('dev');
     const device = devIndex >= 0 ? argv[devIndex + 1] : isReadVerb(verb) ? argv[index + 2] : undefined;
     let list = interfaces(nics);
@@ -247,10 +245,7 @@ export function ipCommand(net: GuestNet | undefined): Command {
     }
     if (object === 'address') return { stdout: showAddresses(list, options) };
     if (object === 'link') return { stdout: showLinks(list, options) };
-    if (object === 'neighbour') return { stdout: '' };
-    if (!net) return { stdout: '' };
-    if (verb === 'get') return routeGet(net, argv[index + 2], uid);
-    return { stdout: options.family === 6 ? '' : showRoutes(net) };
+    return { stdout: '' };
   };
 }
 

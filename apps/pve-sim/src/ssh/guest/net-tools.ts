@@ -51,6 +51,13 @@ function probe(net: GuestNet | undefined, proto: 'tcp' | 'udp' | 'icmp', dst: st
 
 const wait = (net: GuestNet | undefined, ms: number) => (net ? net.wait(ms) : Promise.resolve());
 
+/** How ping words an ICMP error a router sent back. */
+const icmpErrorText: Record<NonNullable<Verdict['icmp']>['type'], string> = {
+  'net-unreachable': 'Destination Net Unreachable',
+  'host-unreachable': 'Destination Host Unreachable',
+  'time-exceeded': 'Time to live exceeded',
+};
+
 function rtt(seq: number): string {
   return (0.35 + ((seq * 37) % 11) / 100).toFixed(3);
 }
@@ -70,7 +77,7 @@ async function ping(machine: GuestMachine, net: GuestNet | undefined, { argv }: 
   // Without -c ping runs until interrupted; here it stops after 4 (or at its -w deadline).
   const count = Number(values.get('c') ?? (deadline ? Math.max(1, Math.floor(deadline / interval)) : 4));
   const verdict = probe(net, 'icmp', ip);
-  if (verdict.outcome === 'unreachable' && verdict.unreachable === 'network') {
+  if (verdict.outcome === 'unreachable' && verdict.unreachable === 'network' && !verdict.icmp) {
     return { stderr: 'ping: connect: Network is unreachable\n', code: 2 };
   }
   const quiet = flags.includes('q');
@@ -82,16 +89,19 @@ async function ping(machine: GuestMachine, net: GuestNet | undefined, { argv }: 
   let elapsed = sendingMs;
   if (verdict.outcome === 'open') {
     received = count;
+    const ttl = verdict.ttl ?? 64;
     if (!quiet)
       for (let seq = 1; seq <= count; seq++)
-        stdout += `64 bytes from ${label}: icmp_seq=${seq} ttl=64 time=${rtt(seq)} ms\n`;
+        stdout += `64 bytes from ${label}: icmp_seq=${seq} ttl=${ttl} time=${rtt(seq)} ms\n`;
     await wait(net, sendingMs);
   } else if (verdict.outcome === 'unreachable') {
+    // The sender's own neighbour lookup failing, or an ICMP error from a router on the way.
     errors = count;
-    if (!quiet)
-      for (let seq = 1; seq <= count; seq++)
-        stdout += `From ${verdict.src} icmp_seq=${seq} Destination Host Unreachable\n`;
-    elapsed = Math.max(sendingMs, netTimings.arpTimeout);
+    const from = verdict.icmp?.from ?? verdict.src;
+    const what = verdict.icmp ? icmpErrorText[verdict.icmp.type] : 'Destination Host Unreachable';
+    if (!quiet) for (let seq = 1; seq <= count; seq++) stdout += `From ${from} icmp_seq=${seq} ${what}\n`;
+    const arp = verdict.unreachable === 'host' && verdict.icmp?.type !== 'time-exceeded';
+    elapsed = arp ? Math.max(sendingMs, netTimings.arpTimeout) : sendingMs;
     await wait(net, elapsed);
   } else {
     const linger = Number(values.get('W') ?? 10) * 1000;
@@ -207,6 +217,7 @@ async function nc(machine: GuestMachine, net: GuestNet | undefined, invocation: 
     let failure: string;
     if (verdict.outcome === 'refused') failure = 'Connection refused';
     else if (verdict.outcome === 'unreachable' && verdict.unreachable === 'network') failure = 'Network is unreachable';
+    else if (verdict.icmp?.type === 'time-exceeded') failure = 'No route to host';
     else {
       const limit = verdict.outcome === 'unreachable' ? netTimings.arpTimeout : netTimings.tcpConnectTimeout;
       await wait(net, timeout !== undefined ? Math.min(timeout, limit) : limit);

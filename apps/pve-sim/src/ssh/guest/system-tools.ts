@@ -1,7 +1,8 @@
 /**
  * System tools every image ships that provisioning scripts reach for: `openssl rand`, `sysctl` and
- * `iptables`. Kernel parameters are remembered per machine; the guest's own iptables rules are only
- * recorded (every command a guest runs is a guest effect). `ip` lives in ip-tool.ts.
+ * `iptables`. Kernel parameters are remembered per machine (on its disk record); the packet model
+ * reads the forwarding switches from them. The guest's own iptables rules are only recorded (every
+ * command a guest runs is a guest effect). `ip` lives in ip-tool.ts.
  */
 import { randomBytes } from 'node:crypto';
 import type { Command, CommandOutcome, Invocation } from '../shell/interpreter';
@@ -45,11 +46,42 @@ function systemFiles(machine: GuestMachine): string[] {
   return machine.fs.stat('/etc/sysctl.conf') ? [...dropIns, '/etc/sysctl.conf'] : dropIns;
 }
 
+/** `net/ipv4/ip_forward` and `net.ipv4.ip_forward` name the same parameter. */
+const normalKey = (key: string) => key.replaceAll('/', '.');
+const forwardingKeys = ['net.ipv4.ip_forward', 'net.ipv4.conf.all.forwarding'];
+const perInterfaceForwarding = /^net\.ipv4\.conf\.([^.]+)\.forwarding$/;
+
+/**
+ * Sets a kernel parameter as the kernel does: `ip_forward` and `conf.all.forwarding` are one
+ * switch, and setting it sets every interface's `forwarding` too (so theirs are forgotten here).
+ */
+function setParameter(machine: GuestMachine, key: string, value: string): void {
+  if (!forwardingKeys.includes(key)) {
+    machine.kernelParameters.set(key, value);
+    return;
+  }
+  for (const name of [...machine.kernelParameters.keys()]) {
+    const nic = perInterfaceForwarding.exec(name)?.[1];
+    if (nic && nic !== 'all' && nic !== 'default') machine.kernelParameters.delete(name);
+  }
+  for (const name of forwardingKeys) machine.kernelParameters.set(name, value);
+}
+
+/** A parameter's value (unset ones read as 0; an interface's `forwarding` follows `ip_forward`). */
+function readParameter(machine: GuestMachine, key: string): string {
+  const value = machine.kernelParameters.get(key);
+  if (value !== undefined) return value;
+  if (forwardingKeys.includes(key) || perInterfaceForwarding.test(key)) {
+    return machine.kernelParameters.get('net.ipv4.ip_forward') ?? '0';
+  }
+  return '0';
+}
+
 function sysctl(machine: GuestMachine, { argv, shell }: Invocation): CommandOutcome {
   const args = argv.slice(1);
   const apply = (pairs: Array<[string, string]>): string => {
-    for (const [key, value] of pairs) machine.kernelParameters.set(key, value);
-    return pairs.map(([key, value]) => `${key} = ${value}\n`).join('');
+    for (const [key, value] of pairs) setParameter(machine, normalKey(key), value);
+    return pairs.map(([key, value]) => `${normalKey(key)} = ${value}\n`).join('');
   };
   const writes =
     args[0] === '--system' || args[0] === '-p' || args[0] === '-w' || args.some((arg) => arg.includes('='));
@@ -75,7 +107,7 @@ function sysctl(machine: GuestMachine, { argv, shell }: Invocation): CommandOutc
     stdout: keys
       .map((key) => {
         if (key.includes('=')) return apply(parseSysctlFile(key));
-        return `${key} = ${machine.kernelParameters.get(key) ?? '0'}\n`;
+        return `${normalKey(key)} = ${readParameter(machine, normalKey(key))}\n`;
       })
       .join(''),
   };
