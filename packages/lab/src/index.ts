@@ -5,6 +5,31 @@
  */
 export { LAB_CATALOG, type LabCatalogEntry, resolveCatalogTemplate } from './catalog';
 export {
+  type ApplyResult,
+  applyLabParameters,
+  describeLabParameters,
+  type LabParameters,
+  labParametersSchema,
+  type ParameterDeclaration,
+  type SizeBounds,
+  sizeRange,
+  type TraineeAccess,
+  traineeKeysOf,
+} from './exercise/parameters';
+export {
+  INITIAL_SNAPSHOT,
+  snapshotName,
+  TESTING_SNAPSHOT_PREFIX,
+  testingSnapshotName,
+  userSnapshotName,
+} from './exercise/snapshots';
+export {
+  MAX_TESTING_SECONDS,
+  type TestingModeRequest,
+  testingModeRequest,
+  withEgressOverride,
+} from './exercise/testing-mode';
+export {
   compileLabFirewall,
   ipfilterSetName,
   LAB_VM_FIREWALL_OPTIONS,
@@ -56,31 +81,6 @@ export {
   topologicalOrder,
   transitiveDependents,
 } from './graph/queries';
-export {
-  type ApplyResult,
-  applyLabParameters,
-  describeLabParameters,
-  type LabParameters,
-  labParametersSchema,
-  type ParameterDeclaration,
-  type SizeBounds,
-  sizeRange,
-  type TraineeAccess,
-  traineeKeysOf,
-} from './exercise/parameters';
-export {
-  INITIAL_SNAPSHOT,
-  snapshotName,
-  TESTING_SNAPSHOT_PREFIX,
-  testingSnapshotName,
-  userSnapshotName,
-} from './exercise/snapshots';
-export {
-  MAX_TESTING_SECONDS,
-  type TestingModeRequest,
-  testingModeRequest,
-  withEgressOverride,
-} from './exercise/testing-mode';
 export type { LabGraph, LabTask, LabTaskKind } from './graph/types';
 export { labSpecJsonSchema, vmRequestJsonSchema } from './json-schema';
 export * from './lifecycle/states';
@@ -110,7 +110,14 @@ export {
   MAX_SPEC_RULES,
 } from './spec/lab-schema';
 export { resourceName } from './spec/names';
-export { OS_NAMES, OS_PROFILES, type OsName, type OsProfile, osName } from './spec/os-profiles';
+export {
+  defaultTemplateVmid,
+  OS_NAMES,
+  OS_PROFILES,
+  type OsName,
+  type OsProfile,
+  osName,
+} from './spec/os-profiles';
 export { type ParseLabSpecOptions, parseLabSpec } from './spec/parse';
 export {
   EGRESS_ENTRY_PATTERN,

@@ -1,4 +1,5 @@
-import { findTemplate, setVmPlacement } from '@glassdome/db';
+import { appendEvent, findTemplate, insertTemplate, setVmPlacement } from '@glassdome/db';
+import { defaultTemplateVmid, type OsName } from '@glassdome/lab';
 import { cloneVm } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
@@ -48,20 +49,67 @@ export async function cloneFromTemplate(ctx: InstallerContext, vm: VmRow) {
   return { vmid: cloned.vmid, template: sourceVmid, resumed: cloned.resumed };
 }
 
-async function resolveTemplate(ctx: InstallerContext, vm: VmRow): Promise<number> {
-  const found = vm.spec.os
-    ? await findTemplate(ctx.db, { platformId: DEFAULT_PLATFORM, node: vm.node, os: vm.spec.os })
-    : undefined;
-  const built = found?.status === 'ready' ? found : undefined;
-  const vmid =
-    typeof vm.spec.template === 'number'
-      ? vm.spec.template
-      : (built?.vmid ?? templateFromEnv(vm.spec, ctx.env.TEMPLATE_VMIDS));
-  if (vmid === undefined)
-    throw new PermanentError(
-      `no template for ${vm.spec.os ?? 'this VM'}: build one (POST /templates) or set TEMPLATE_VMIDS`,
+/**
+ * Which template to clone: the spec's, by VMID or by name (a template VM of that name on the node);
+ * else the OS's template Glassdome built; else TEMPLATE_VMIDS; else the OS's template is built now by
+ * the gateway — once, whoever asks first, every VM waiting for it shares the build — and used.
+ */
+async function resolveTemplate(ctx: InstallerContext, vm: VmRow, signal?: AbortSignal): Promise<number> {
+  const wanted = vm.spec.template;
+  if (typeof wanted === 'number') return wanted;
+  if (typeof wanted === 'string') {
+    const named = (await ctx.pve.cluster.resources('vm')).find(
+      (resource) => resource.template && resource.name === wanted && resource.node === vm.node,
     );
-  return vmid;
+    if (!named?.vmid) throw new PermanentError(`no template named ${wanted} on ${vm.node}`);
+    return named.vmid;
+  }
+  const os = vm.spec.os;
+  if (!os) throw new PermanentError('a VM without an OS profile must name its template');
+  const where = { platformId: DEFAULT_PLATFORM, node: vm.node, os, project: vm.project };
+  const found = await findTemplate(ctx.db, where);
+  if (found?.status === 'ready') return found.vmid;
+  const configured = found ? undefined : templateFromEnv(vm.spec, ctx.env.TEMPLATE_VMIDS);
+  if (configured !== undefined) return configured;
+  return buildTemplate(ctx, vm, os, signal);
+}
+
+/** Has the gateway build the OS's template (one row and one job for everyone), then waits for it. */
+async function buildTemplate(ctx: InstallerContext, vm: VmRow, os: OsName, signal?: AbortSignal): Promise<number> {
+  const where = { platformId: DEFAULT_PLATFORM, node: vm.node, os, project: vm.project };
+  await insertTemplate(ctx.db, {
+    ...where,
+    vmid: defaultTemplateVmid(os),
+    name: `tpl-${os.replaceAll('.', '-')}`,
+  }).catch((error: { code?: string }) => {
+    // Another project registered that VMID: this one waits for nothing it could use.
+    if (error.code === '23505')
+      throw new PermanentError(`no ${os} template, and VMID ${defaultTemplateVmid(os)} is taken`);
+    throw error;
+  });
+  const row = await findTemplate(ctx.db, where);
+  if (!row) throw new Error(`the ${os} template row vanished`);
+  if (row.status === 'queued') {
+    // The same job id for every VM asking: BullMQ keeps one.
+    await ctx.producer.enqueue('template.create', { templateId: row.id }, { jobId: `template-create.${row.id}` });
+  }
+  await appendEvent(ctx.db, {
+    vmId: vm.id,
+    labId: vm.lab_id,
+    kind: 'vm.template.waiting',
+    message: `no ${os} template yet: waiting for the gateway to build it`,
+  });
+  const deadline = Date.now() + 30 * 60_000;
+  for (;;) {
+    signal?.throwIfAborted();
+    const current = await findTemplate(ctx.db, where);
+    if (current?.status === 'ready') return current.vmid;
+    if (current?.status === 'failed') {
+      throw new PermanentError(`the ${os} template build failed: ${current.error ?? 'no reason recorded'}`);
+    }
+    if (Date.now() > deadline) throw new Error(`the ${os} template is still not built after 30 minutes`);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
 }
 
 /** The boot disk of a cloned VM and its size in GiB (from `size=` on its config line). */

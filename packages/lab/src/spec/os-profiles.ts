@@ -77,3 +77,8 @@ export const TEMPLATE_DEFAULT_SIZES = { cpus: 1, memoryMiB: 1024, diskGiB: 10 } 
 export function defaultSizes(os: OsName | undefined): { cpus: number; memoryMiB: number; diskGiB: number } {
   return os ? OS_PROFILES[os] : TEMPLATE_DEFAULT_SIZES;
 }
+
+/** Where an OS's template goes when Glassdome builds it: 9000 + the OS's place in OS_NAMES, a range operators keep for templates. */
+export function defaultTemplateVmid(os: OsName): number {
+  return 9000 + OS_NAMES.indexOf(os);
+}
