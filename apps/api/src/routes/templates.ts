@@ -10,7 +10,7 @@ import {
   projectInScope,
   setTemplatePublished,
 } from '@glassdome/db';
-import { OS_NAMES } from '@glassdome/lab';
+import { defaultTemplateVmid } from '@glassdome/lab';
 import { type Request, Router } from 'express';
 import { requireRole, scopeOf } from '../auth/middleware';
 import { projectOfRequest } from '../auth/projects';
@@ -20,9 +20,6 @@ import { accept, JSON_TYPES } from '../http/body';
 import { parseInput } from '../http/validate';
 import { idParams, templateCreateBody, templatePublishBody } from '../schemas';
 import { enqueueOrUndo, requireRedis } from '../services/enqueue';
-
-/** Templates sit at 9000 + the OS's position, a range operators conventionally keep for templates. */
-const TEMPLATE_VMID_BASE = 9000;
 
 /**
  * A template the caller's project owns (admins: any). A published template of another project can be
@@ -45,7 +42,7 @@ export function templateRoutes(ctx: ApiContext): Router {
     const node = body.node ?? ctx.node;
     const project = await projectOfRequest(req, body.project);
     requireRedis(ctx.producer);
-    const vmid = body.vmid ?? TEMPLATE_VMID_BASE + OS_NAMES.indexOf(body.os);
+    const vmid = body.vmid ?? defaultTemplateVmid(body.os);
     const id = await insertTemplate(ctx.db, {
       platformId: ctx.platformId,
       node,
