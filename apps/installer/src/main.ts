@@ -15,8 +15,13 @@ import { SshPool } from '@glassdome/ssh';
 import type { InstallerContext } from './context';
 import { readEnv } from './env';
 import { destroyLab } from './jobs/lab-destroy';
+import { releaseCancelledVms } from './jobs/lab-release';
+import { revertLab } from './jobs/lab-revert';
+import { deleteSnapshots, takeSnapshots } from './jobs/lab-snapshot';
 import { runLabVmTask } from './jobs/lab-task';
+import { runTestingMode } from './jobs/lab-testing';
 import { restoreFirewall, reverifyLab } from './jobs/lab-watch';
+import { fillWarmPool, handOverClaim, prewarmPool } from './jobs/pool';
 import { deployVm } from './jobs/vm-deploy';
 import { destroyVm } from './jobs/vm-destroy';
 
@@ -54,6 +59,14 @@ async function main(): Promise<void> {
     'lab.task': ({ labId, taskId }, context) => runLabVmTask(ctx, labId, taskId, context),
     'lab.run': ({ labId }) => settleLab(ctx, labId),
     'lab.destroy': ({ labId }, context) => destroyLab(ctx, labId, context),
+    'lab.snapshot': ({ operationId }, context) => takeSnapshots(ctx, operationId, context),
+    'lab.snapshot.delete': ({ operationId }, context) => deleteSnapshots(ctx, operationId, context),
+    'lab.revert': ({ operationId }, context) => revertLab(ctx, operationId, context),
+    'lab.testing': ({ operationId }, context) => runTestingMode(ctx, operationId, context),
+    'lab.claim': ({ operationId }, context) => handOverClaim(ctx, operationId, context),
+    'lab.release-vms': ({ labId }, context) => releaseCancelledVms(ctx, labId, context),
+    'pool.fill': ({ poolId }) => fillWarmPool(ctx, poolId),
+    'pool.prewarm': ({ poolId, size }) => prewarmPool(ctx, poolId, size),
     'vm.firewall': ({ vmId }) => restoreFirewall(ctx, vmId),
     'lab.verify': ({ labId }, context) => reverifyLab(ctx, labId, context),
   };

@@ -17,6 +17,7 @@ import {
   setStepsStatus,
 } from '@glassdome/db';
 import { configureTaskId, type LabStatus, provisionTaskId } from '@glassdome/lab';
+import { jobIntent } from '@glassdome/queue';
 import { type LabRecord, loadLab } from './lab-record';
 import { destroyIntent, labRunIntent, writeIntent } from './outbox';
 import { moveLab, moveVm, moveVmsOfLab } from './transitions';
@@ -67,15 +68,30 @@ export async function markLabDestroyed(db: Db, labId: string, summary: string): 
   }
 }
 
-/** Cancel: the lab and every VM still in flight become `cancelled`; running tasks stop at their next step. */
-export async function cancelLab(db: Db, labId: string): Promise<void> {
-  await inTransaction(db, async (trx) => {
+/**
+ * Cancel: the lab and every VM still in flight become `cancelled`; running tasks stop at their next
+ * step. With `destroyVms`, a job then deletes every VM of the lab once its flow has ended (the lab
+ * stays `cancelled`; deleting it releases its networks); otherwise the VMs stay as they are, for
+ * inspection, until the lab is deleted. Returns that job's id.
+ */
+export async function cancelLab(
+  db: Db,
+  labId: string,
+  options: { destroyVms?: boolean; requestId?: string } = {},
+): Promise<string | undefined> {
+  return inTransaction(db, async (trx) => {
     if (!(await moveLab(trx, labId, 'cancel'))) {
       const lab = await loadLab(trx, labId);
       throw new LabTransitionRefused(lab?.status ?? 'gone', `a ${lab?.status ?? 'missing'} lab cannot be cancelled`);
     }
     await moveVmsOfLab(trx, labId, 'cancel', { error: 'lab cancelled' });
-    await appendEvent(trx, { labId, kind: 'lab.cancelled', message: 'cancelled through the API' });
+    const vms = options.destroyVms ? 'its VMs will be deleted' : 'its VMs are kept until the lab is deleted';
+    await appendEvent(trx, { labId, kind: 'lab.cancelled', message: `cancelled through the API; ${vms}` });
+    if (!options.destroyVms) return undefined;
+    const outboxId = await writeIntent(trx, (n) =>
+      jobIntent('lab.release-vms', { labId, requestId: options.requestId }, `lab-release-vms.${labId}.${n}`),
+    );
+    return `lab-release-vms.${labId}.${outboxId}`;
   });
 }
 

@@ -15,8 +15,39 @@ export {
   retryLab,
 } from './actions';
 export type { LabRunContext } from './context';
+export {
+  type LabDeployRecord,
+  type LabSourceRef,
+  labVmInstances,
+  type ResolvedSource,
+  recordLabDeploy,
+  resolveLabSource,
+} from './deploy';
 export { findTask, type LabRecord, LabStoppedError, loadLab, loadLabSpec } from './lab-record';
+export {
+  afterLabSettled,
+  loadOperation,
+  OperationRefused,
+  type OperationTarget,
+  type RequestedOperation,
+  recordOperation,
+  requestRevert,
+  requestSnapshot,
+  requestSnapshotDelete,
+  type SnapshotRequest,
+  settleRevert,
+  snapshotInTransaction,
+  vmsOfTarget,
+} from './operations';
 export { destroyIntent, labRunIntent, writeIntent } from './outbox';
+export {
+  type ClaimedCopy,
+  claimFromPool,
+  type FillResult,
+  fillPool,
+  type PoolClaim,
+  requestPoolFill,
+} from './pools';
 export {
   failStuckLab,
   failStuckVm,
@@ -27,6 +58,7 @@ export {
 } from './redrive';
 export { settleLab, settleVmsOfStoppedLab } from './settle';
 export { type LabTaskOptions, type LabTaskOutcome, type LabTaskWork, runLabTask, taskDetail } from './tasks';
+export { requestTestingStart, requestTestingStop, type TestingState, testingOf } from './testing';
 export { moveLab, moveVm, moveVmsOfLab, type TransitionOptions } from './transitions';
 export {
   checkVmStillWanted,

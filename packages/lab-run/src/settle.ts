@@ -1,13 +1,14 @@
-import { appendEvent, type Db, listVmsOfLab, stepNamesIn } from '@glassdome/db';
+import { appendEvent, type Db, inTransaction, listVmsOfLab, stepNamesIn } from '@glassdome/db';
 import type { LabRunContext } from './context';
 import { loadLab } from './lab-record';
+import { afterLabSettled } from './operations';
 import { moveLab, moveVmsOfLab } from './transitions';
 
 /**
  * The lab's root job runs once every task it received has ended. VMs whose tasks never ran (a
  * dependency failed under the `keep` policy) are failed first, so none is left `queued`; then the lab
  * is `ready` when every VM is and no lab-wide task (the isolation check) failed, `degraded` when some
- * are, `failed` when none is.
+ * are, `failed` when none is. The first `ready` also requests the lab's `initial` snapshot.
  */
 export async function settleLab(ctx: LabRunContext, labId: string) {
   const lab = await loadLab(ctx.db, labId);
@@ -17,14 +18,17 @@ export async function settleLab(ctx: LabRunContext, labId: string) {
   const ready = vms.filter((vm) => vm.status === 'ready').length;
   // A lab-wide task that failed (the isolation check) leaves the lab degraded at best.
   const failedLabTasks = await stepNamesIn(ctx.db, { labId }, 'failed');
-  const status =
-    ready === vms.length && failedLabTasks.length === 0 ? 'ready' : ready > 0 ? 'degraded' : 'failed';
+  const status = ready === vms.length && failedLabTasks.length === 0 ? 'ready' : ready > 0 ? 'degraded' : 'failed';
   const summary = `${ready} of ${vms.length} VMs ready${failedLabTasks.length > 0 ? `; failed: ${failedLabTasks.join(', ')}` : ''}`;
   const transition = status === 'ready' ? 'settleReady' : status === 'degraded' ? 'settleDegraded' : 'settleFailed';
-  if (!(await moveLab(ctx.db, labId, transition, { error: status === 'ready' ? null : summary }))) {
-    return { labId, status: (await loadLab(ctx.db, labId))?.status ?? 'gone' };
-  }
-  await appendEvent(ctx.db, { labId, kind: `lab.${status}`, message: `lab ${status}: ${summary}` });
+  // The first `ready` requests the lab's `initial` snapshot in the same transaction (see afterLabSettled).
+  const moved = await inTransaction(ctx.db, async (trx) => {
+    if (!(await moveLab(trx, labId, transition, { error: status === 'ready' ? null : summary }))) return false;
+    await appendEvent(trx, { labId, kind: `lab.${status}`, message: `lab ${status}: ${summary}` });
+    await afterLabSettled(trx, labId, status);
+    return true;
+  });
+  if (!moved) return { labId, status: (await loadLab(ctx.db, labId))?.status ?? 'gone' };
   return { labId, status };
 }
 

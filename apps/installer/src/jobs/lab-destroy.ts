@@ -24,7 +24,7 @@ export async function destroyLab(ctx: InstallerContext, labId: string, context: 
   return { labId, vmsRemoved: vms.length };
 }
 
-async function waitForFlowToEnd(ctx: InstallerContext, labId: string, signal: AbortSignal): Promise<void> {
+export async function waitForFlowToEnd(ctx: InstallerContext, labId: string, signal: AbortSignal): Promise<void> {
   const run = (await loadLab(ctx.db, labId))?.run ?? 0;
   const deadline = Date.now() + rootSettleMs;
   while (Date.now() < deadline) {

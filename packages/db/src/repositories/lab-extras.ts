@@ -71,3 +71,12 @@ export async function getLabExtras(db: Db, labId: string) {
     .where('id', '=', labId)
     .executeTakeFirst();
 }
+
+/** Replaces a VM's stored spec (e.g. a pool claim adds its trainees' keys). */
+export async function setVmStoredSpec(db: Db, vmId: string, spec: JsonValue): Promise<void> {
+  await db
+    .updateTable('vms')
+    .set({ spec: JSON.stringify(spec), updated_at: sql`now()` })
+    .where('id', '=', vmId)
+    .execute();
+}

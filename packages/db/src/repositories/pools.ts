@@ -96,22 +96,36 @@ export async function countPoolMembers(db: Db) {
 }
 
 /**
- * The oldest ready member, locked for the caller's transaction; members another claim holds are
- * skipped, so concurrent claims each get their own.
+ * The oldest ready member whose operations are all done, locked for the caller's transaction;
+ * members another claim holds are skipped, so concurrent claims each get their own.
  */
 export async function takeReadyPoolMember(trx: Db, poolId: string) {
-  return trx
-    .selectFrom('labs')
-    .selectAll()
-    .where('pool_id', '=', poolId)
-    .where('claimed_at', 'is', null)
-    .where('status', '=', 'ready')
-    .orderBy('first_ready_at')
-    .orderBy('id')
-    .limit(1)
-    .forUpdate()
-    .skipLocked()
-    .executeTakeFirst();
+  return (
+    trx
+      .selectFrom('labs')
+      .selectAll()
+      .where('pool_id', '=', poolId)
+      .where('claimed_at', 'is', null)
+      .where('status', '=', 'ready')
+      // Its `initial` snapshot (and anything else asked of it) is done: a reset works from the start.
+      .where('first_ready_at', 'is not', null)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('lab_operations')
+              .select('lab_operations.id')
+              .whereRef('lab_operations.lab_id', '=', 'labs.id')
+              .where('lab_operations.status', 'in', ['queued', 'running']),
+          ),
+        ),
+      )
+      .orderBy('first_ready_at')
+      .orderBy('id')
+      .limit(1)
+      .forUpdate()
+      .skipLocked()
+      .executeTakeFirst()
+  );
 }
 
 /**
