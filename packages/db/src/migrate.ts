@@ -8,6 +8,7 @@ import * as projects from './migrations/0005_projects';
 import * as labIsolation from './migrations/0006_lab_isolation';
 import * as exercises from './migrations/0007_exercises';
 import * as changeFeedRanges from './migrations/0008_change_feed_ranges';
+import * as listKeysets from './migrations/0009_list_keysets';
 
 /** Every migration, in order. Listed statically so bundled apps carry them. */
 export const migrations: Record<string, Migration> = {
@@ -19,6 +20,7 @@ export const migrations: Record<string, Migration> = {
   '0006_lab_isolation': labIsolation,
   '0007_exercises': exercises,
   '0008_change_feed_ranges': changeFeedRanges,
+  '0009_list_keysets': listKeysets,
 };
 
 function migrator(db: Db): Migrator {
