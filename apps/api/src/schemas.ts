@@ -3,6 +3,7 @@
  * is strict: a field the API does not know is an error, not something silently ignored.
  */
 import { osName, resourceName } from '@glassdome/lab';
+import { ACL_PATH, GRANTABLE_PRIVILEGES, grantProblems, PVE_PRINCIPAL } from '@glassdome/queue';
 import { z } from 'zod';
 import { KEY_ROLES } from './auth/keys';
 import { projectName } from './auth/projects';
@@ -78,37 +79,8 @@ export const templateCreateBody = z.strictObject({
   vmid: z.number().int().min(100).max(999_999_999).optional(),
 });
 
-/** Privileges the API lets anyone grant: VM, storage and SDN use and audit; nothing that administers Proxmox itself. */
-export const GRANTABLE_PRIVILEGES = [
-  'VM.Allocate',
-  'VM.Audit',
-  'VM.Backup',
-  'VM.Clone',
-  'VM.Config.CDROM',
-  'VM.Config.CPU',
-  'VM.Config.Cloudinit',
-  'VM.Config.Disk',
-  'VM.Config.HWType',
-  'VM.Config.Memory',
-  'VM.Config.Network',
-  'VM.Config.Options',
-  'VM.Console',
-  'VM.Migrate',
-  'VM.Monitor',
-  'VM.PowerMgmt',
-  'VM.Snapshot',
-  'VM.Snapshot.Rollback',
-  'Datastore.Allocate',
-  'Datastore.AllocateSpace',
-  'Datastore.AllocateTemplate',
-  'Datastore.Audit',
-  'SDN.Audit',
-  'SDN.Use',
-  'Sys.Audit',
-  'Pool.Audit',
-  'Mapping.Audit',
-  'Mapping.Use',
-] as const;
+/** Privileges the API lets an admin grant: the one allowlist in @glassdome/queue (the gateway checks it too). */
+export { GRANTABLE_PRIVILEGES };
 
 /** Named bundles of grantable privileges, mirroring Proxmox's built-in non-admin roles. */
 export const PERMISSION_ROLES = {
@@ -122,17 +94,9 @@ export const PERMISSION_ROLES = {
 export const permissionGrantBody = z
   .strictObject({
     /** user@realm or user@realm!token */
-    principal: z
-      .string()
-      .regex(
-        /^[A-Za-z0-9._-]{1,64}@[A-Za-z0-9._-]{1,32}(![A-Za-z][A-Za-z0-9._-]{0,63})?$/,
-        'must be user@realm or user@realm!token',
-      ),
-    /** ACL path, e.g. /vms/100, /storage/local-lvm, /sdn/zones/glassdome. */
-    path: z
-      .string()
-      .max(200)
-      .regex(/^\/([A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*)?$/, 'must be an ACL path such as /vms/100'),
+    principal: z.string().regex(PVE_PRINCIPAL, 'must be user@realm or user@realm!token'),
+    /** ACL path, e.g. /vms/100, /storage/local-lvm, /sdn/zones/glassdome; on `/` audit privileges only. */
+    path: z.string().max(200).regex(ACL_PATH, 'must be an ACL path such as /vms/100'),
     privileges: z.array(z.enum(GRANTABLE_PRIVILEGES)).min(1).max(40).optional(),
     role: z.enum(Object.keys(PERMISSION_ROLES) as [keyof typeof PERMISSION_ROLES]).optional(),
     /** Why, for the audit trail. @defaultValue 'granted through the API' */
@@ -141,6 +105,13 @@ export const permissionGrantBody = z
   .refine((body) => (body.privileges === undefined) !== (body.role === undefined), {
     message: 'give exactly one of privileges or role',
     path: ['privileges'],
+  })
+  .superRefine((body, ctx) => {
+    const privileges = body.privileges ?? PERMISSION_ROLES[body.role!] ?? [];
+    if (!ACL_PATH.test(body.path) || !PVE_PRINCIPAL.test(body.principal)) return;
+    for (const message of grantProblems({ principal: body.principal, path: body.path, privileges })) {
+      ctx.addIssue({ code: 'custom', message, path: [body.privileges ? 'privileges' : 'role'] });
+    }
   });
 
 const keyName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$/, 'must be 1-100 letters, digits, spaces, . _ -');

@@ -1,6 +1,7 @@
 import { appendEvent, getTemplate, updateTemplate } from '@glassdome/db';
 import type { OsName } from '@glassdome/lab';
 import { isFinalAttempt, type JobContext, PermanentError } from '@glassdome/queue';
+import { adoptionProblem } from './adopt-template';
 import type { GatewayContext } from './context';
 import { onNode } from './node-shell';
 import { OS_IMAGES } from './os-images';
@@ -60,10 +61,14 @@ export async function createTemplate(ctx: GatewayContext, templateId: string, co
   try {
     const existing = await existingConfig(job, row.vmid);
     if (existing?.template === '1') {
+      // Adopted, not built: only if it is what it claims to be (see adopt-template.ts).
+      const problem = adoptionProblem(row.os as OsName, row.vmid, existing);
+      if (problem) throw new PermanentError(problem);
       await updateTemplate(ctx.db, row.id, { status: 'ready', configDigest: existing.digest ?? null });
       await appendEvent(ctx.db, {
         kind: 'template.exists',
-        message: `template ${vmid} (${row.os}) already exists on ${row.node}`,
+        message: `template ${vmid} (${row.os}) already exists on ${row.node}; adopted`,
+        project: row.project,
       });
       return { vmid: row.vmid, built: false };
     }

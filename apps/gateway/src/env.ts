@@ -6,6 +6,8 @@ export const gatewayEnv = z.object({
   ...vars.backing,
   ...vars.proxmox,
   ...vars.worker,
+  /** Templates the operator configured: permission repair may grant VM.Clone on these and on registered ones. */
+  ...vars.templates,
   /** VLAN tags leased to lab networks, `first-last`. */
   NETWORK_VLAN_RANGE: z
     .string()

@@ -7,6 +7,7 @@ import type { OverseerEnv } from './env';
 import type { OverseerMetrics } from './metrics';
 import type { RemediationPolicy } from './policy';
 import type { RedriveSettings } from './redrive';
+import type { WebhookTargets } from './webhook';
 
 /** Tunables of scans and remediations, read once from the environment. */
 export interface OverseerSettings {
@@ -18,8 +19,10 @@ export interface OverseerSettings {
   stepBoundSeconds: number;
   /** Guests' SSH port to probe for a banner; undefined turns the probe off. */
   sshProbePort: number | undefined;
-  /** Where alert changes are POSTed. */
+  /** Where alert changes are POSTed (sealed into Postgres at start; jobs carry their ids). */
   webhookUrls: string[];
+  /** Internal ranges webhooks may reach anyway (OVERSEER_WEBHOOK_ALLOW_PRIVATE); by default none. */
+  webhookAllowPrivate?: string[];
   /** Key of the webhook HMAC signature; unsigned when undefined. */
   webhookSecret: string | undefined;
   policy: RemediationPolicy;
@@ -39,6 +42,8 @@ export interface OverseerContext {
   logger: Logger;
   settings: OverseerSettings;
   metrics: OverseerMetrics;
+  /** The webhook targets, sealed; absent when none are configured. */
+  webhooks?: WebhookTargets | undefined;
 }
 
 export function settingsFromEnv(env: OverseerEnv, replica: string): OverseerSettings {
@@ -48,6 +53,7 @@ export function settingsFromEnv(env: OverseerEnv, replica: string): OverseerSett
     stepBoundSeconds: env.OVERSEER_STEP_BOUND_SECONDS,
     sshProbePort: env.OVERSEER_SSH_PROBE ? env.GUEST_SSH_PORT : undefined,
     webhookUrls: env.OVERSEER_WEBHOOK_URLS,
+    webhookAllowPrivate: env.OVERSEER_WEBHOOK_ALLOW_PRIVATE,
     webhookSecret: env.OVERSEER_WEBHOOK_SECRET,
     policy: {
       enabled: env.OVERSEER_REMEDIATIONS,

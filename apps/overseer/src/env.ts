@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { loadEnv, vars } from '@glassdome/config';
 import { z } from 'zod';
 
@@ -59,6 +60,28 @@ export const overseerEnv = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.string().url())),
+  /**
+   * CIDRs webhooks may post to although they are internal (private, loopback, link-local…), comma-separated;
+   * by default webhooks reach public addresses only.
+   */
+  OVERSEER_WEBHOOK_ALLOW_PRIVATE: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((cidr) => cidr.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(
+        z.string().refine((cidr) => {
+          const [net, prefix] = cidr.split('/');
+          const bits = isIP(net ?? '') === 6 ? 128 : 32;
+          return isIP(net ?? '') !== 0 && /^\d{1,3}$/.test(prefix ?? '') && Number(prefix) <= bits;
+        }, 'must be CIDRs such as 10.0.5.0/24'),
+      ),
+    ),
   /** Key of the `X-Glassdome-Signature` HMAC-SHA256 header on webhook posts (unsigned when unset). */
   OVERSEER_WEBHOOK_SECRET: z.string().min(16).optional(),
   /** Seconds between two isolation checks of a live lab (re-run from inside its guests by the installer). */

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { parseSecretKey } from '@glassdome/db';
 import { createLogger } from '@glassdome/logger';
 import { createProxmox } from '@glassdome/proxmox';
 import {
@@ -13,14 +14,28 @@ import {
 import { type OverseerContext, settingsFromEnv } from './context';
 import { readEnv } from './env';
 import { OverseerMetrics } from './metrics';
+import { OutboundPolicy } from './outbound';
 import { redriveStuck } from './redrive';
 import { remediate } from './remediate';
 import { scanPlatform } from './scan';
 import { keepSchedulers, upsertSchedulers } from './scheduler';
-import { deliverWebhook } from './webhook';
+import { deliverWebhook, WebhookTargets } from './webhook';
 
 const env = readEnv();
 const logger = createLogger({ name: 'overseer', level: env.LOG_LEVEL, format: env.LOG_FORMAT });
+
+/** Webhook URLs are sealed in Postgres at start, so jobs carry ids only: that needs the secret key. */
+async function webhookTargets(db: Parameters<typeof WebhookTargets.register>[0]) {
+  if (env.OVERSEER_WEBHOOK_URLS.length === 0) return undefined;
+  if (!env.GLASSDOME_SECRET_KEY) {
+    process.stderr.write(
+      'overseer: OVERSEER_WEBHOOK_URLS needs GLASSDOME_SECRET_KEY (webhook targets are sealed in Postgres)\n',
+    );
+    process.exit(78);
+  }
+  const policy = new OutboundPolicy(env.OVERSEER_WEBHOOK_ALLOW_PRIVATE);
+  return WebhookTargets.register(db, parseSecretKey(env.GLASSDOME_SECRET_KEY), env.OVERSEER_WEBHOOK_URLS, policy);
+}
 
 async function main(): Promise<void> {
   const backing = await connectBackingServices(env);
@@ -35,6 +50,7 @@ async function main(): Promise<void> {
     logger,
     settings: settingsFromEnv(env, `${hostname()}:${process.pid}`),
     metrics: new OverseerMetrics(),
+    webhooks: await webhookTargets(backing.db),
   };
   const metricsServer =
     env.OVERSEER_METRICS_PORT === undefined

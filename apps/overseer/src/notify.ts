@@ -1,4 +1,4 @@
-/** Alert changes fan out to every configured webhook URL as retried `alert.webhook` jobs. */
+/** Alert changes fan out to every configured webhook target as retried `alert.webhook` jobs carrying the target's id. */
 import type { OverseerContext } from './context';
 
 export type AlertChangeEvent = 'opened' | 'resolved' | 'acknowledged';
@@ -7,14 +7,14 @@ export async function notifyWebhooks(
   ctx: OverseerContext,
   changes: readonly { alertId: string; event: AlertChangeEvent }[],
 ): Promise<void> {
-  const urls = ctx.settings.webhookUrls;
+  const ids = ctx.webhooks?.ids ?? [];
   await Promise.all(
     changes.flatMap(({ alertId, event }) =>
-      urls.map((url, index) =>
+      ids.map((webhookId) =>
         ctx.producer.enqueue(
           'alert.webhook',
-          { alertId, url, event },
-          { jobId: `webhook.${alertId}.${event}.${index}` },
+          { alertId, webhookId, event },
+          { jobId: `webhook.${alertId}.${event}.${webhookId}` },
         ),
       ),
     ),

@@ -69,3 +69,17 @@ test('alert changes are POSTed signed, and a failed delivery is retried as a job
   assert.equal(resolved.event, 'resolved');
   assert.equal(resolved.alert.state, 'resolved');
 });
+
+test('jobs carry the sealed target id, never the URL; the credentials table holds it sealed', async () => {
+  const jobs = await h.ctx.producer.queues.overseer.getJobs(['completed', 'failed', 'delayed', 'waiting']);
+  const webhookJobs = jobs.filter((job) => job.name === 'alert.webhook');
+  assert.ok(webhookJobs.length > 0);
+  for (const job of webhookJobs) {
+    assert.deepEqual(Object.keys(job.data).sort(), ['alertId', 'event', 'webhookId']);
+    assert.ok(!JSON.stringify(job.data).includes('/hook'), 'no URL in the job');
+  }
+  const sealed = await h.db.selectFrom('credentials').select(['kind', 'sealed']).execute();
+  const target = sealed.find((row) => row.kind.startsWith('webhook:'));
+  assert.ok(target, 'the target is stored');
+  assert.ok(!target.sealed.includes('127.0.0.1'), 'stored sealed, not in the clear');
+});

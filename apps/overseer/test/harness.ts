@@ -3,6 +3,7 @@
  * are called directly (so a test decides when one happens) while the overseer's workers run the jobs
  * the scans enqueue.
  */
+import { randomBytes } from 'node:crypto';
 import { createDb, type Db, migrateToLatest } from '@glassdome/db';
 import { createLogger } from '@glassdome/logger';
 import { createProxmox } from '@glassdome/proxmox';
@@ -20,10 +21,11 @@ import {
 import type { OverseerContext, OverseerSettings } from '../src/context';
 import { inventoryFromResources, type ObservedVm } from '../src/inventory';
 import { OverseerMetrics } from '../src/metrics';
+import { OutboundPolicy } from '../src/outbound';
 import { redriveStuck } from '../src/redrive';
 import { remediate } from '../src/remediate';
 import { scanPlatform } from '../src/scan';
-import { deliverWebhook } from '../src/webhook';
+import { deliverWebhook, WebhookTargets } from '../src/webhook';
 
 export interface Harness {
   sim: TestSimulator;
@@ -45,6 +47,7 @@ export const testSettings = (overrides: Partial<OverseerSettings> = {}): Oversee
   stepBoundSeconds: 3600,
   sshProbePort: undefined,
   webhookUrls: [],
+  webhookAllowPrivate: [],
   webhookSecret: undefined,
   redrive: { graceSeconds: 120, maxRedrives: 3 },
   policy: {
@@ -93,7 +96,26 @@ export async function startHarness(label: string, settings: OverseerSettings = t
     });
     const relay = new OutboxRelay(db, producer, logger).start();
     stops.push(() => relay.stop());
-    const ctx: OverseerContext = { db, producer, relay, pve, logger, settings, metrics: new OverseerMetrics() };
+    // Webhook targets are sealed with a key of this test's own; the test's receiver is on loopback.
+    const webhooks =
+      settings.webhookUrls.length > 0
+        ? await WebhookTargets.register(
+            db,
+            randomBytes(32),
+            settings.webhookUrls,
+            new OutboundPolicy(settings.webhookAllowPrivate?.length ? settings.webhookAllowPrivate : ['127.0.0.0/8']),
+          )
+        : undefined;
+    const ctx: OverseerContext = {
+      db,
+      producer,
+      relay,
+      pve,
+      logger,
+      settings,
+      metrics: new OverseerMetrics(),
+      webhooks,
+    };
     // BullMQ leaves connections it was given open on close; they are ours to end.
     const connections: ReturnType<typeof createRedis>[] = [];
     stops.push(() => {

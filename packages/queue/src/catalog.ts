@@ -164,7 +164,8 @@ export const JOBS = {
     attempts: 3,
     backoffMs: 5_000,
     timeoutMs: 5 * 60_000,
-    description: 'Deploy copies until a warm pool holds its size (ready or on the way); tear down failed and extra ones',
+    description:
+      'Deploy copies until a warm pool holds its size (ready or on the way); tear down failed and extra ones',
   }),
   'pool.prewarm': job({
     queue: 'lab',
@@ -287,11 +288,16 @@ export const JOBS = {
   }),
   'alert.webhook': job({
     queue: 'overseer',
-    payload: z.object({ alertId: id, url: z.string().url(), event: z.enum(['opened', 'resolved', 'acknowledged']) }),
+    // The target travels as the id of its sealed row, never as the URL (which may hold a secret).
+    payload: z.object({
+      alertId: id,
+      webhookId: z.string().regex(/^[0-9a-f]{24}$/, 'must be a webhook target id'),
+      event: z.enum(['opened', 'resolved', 'acknowledged']),
+    }),
     attempts: 6,
     backoffMs: 5_000,
     timeoutMs: 30_000,
-    description: 'POST an alert to a webhook URL, signed with an HMAC header',
+    description: 'POST an alert to a webhook target (sealed in Postgres), signed with an HMAC header',
   }),
 } as const satisfies Record<string, JobDefinition>;
 

@@ -9,9 +9,21 @@ export {
   waitForRedis,
 } from './connection';
 export { type EnqueueIntent, jobIntent, parseIntent, sendIntents } from './intent';
-export { LIVE_JOB_STATES, liveJobs } from './live-jobs';
 export { addLabTasks, type FailurePolicy, type LabFlowTask, labJobId, startLabFlow } from './lab-flow';
+export { LIVE_JOB_STATES, liveJobs } from './live-jobs';
 export { isBackingServiceOutage } from './outage';
+export {
+  ACL_PATH,
+  GRANTABLE_PRIVILEGES,
+  type GrantablePrivilege,
+  type GrantRequest,
+  grantProblems,
+  PVE_PRINCIPAL,
+  REPAIR_PRIVILEGES,
+  ROOT_PRIVILEGES,
+  repairProblems,
+  TEMPLATE_REPAIR_PRIVILEGES,
+} from './permission-policy';
 export { jobOptions, Producer } from './producer';
 export {
   closeOnSignals,

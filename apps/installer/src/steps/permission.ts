@@ -1,12 +1,17 @@
 import { appendEvent } from '@glassdome/db';
 import { PermissionError } from '@glassdome/proxmox';
+import { PermanentError, repairProblems } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import type { InstallerContext } from '../context';
+
+/** Repairs of one path and privilege within this window share one job (the gateway skips held privileges anyway). */
+const REPAIR_WINDOW_MS = 10 * 60_000;
 
 /**
  * Runs `operation`; when Proxmox says the token lacks a privilege, asks the gateway to grant exactly
  * that privilege on exactly that path (a `permission.grant` job), waits for the grant, and tries
- * once more. Least privilege: never a blanket role.
+ * once more. Least privilege: never a blanket role, never on `/`, and only what the repair allowlist
+ * holds (the gateway further requires the path to be a template Glassdome registered or a VM it owns).
  */
 export async function withPermissionRepair<T>(
   ctx: InstallerContext,
@@ -20,6 +25,11 @@ export async function withPermissionRepair<T>(
     if (!(error instanceof PermissionError) || !error.path || !error.privilege) throw error;
     const privileges = error.privilege.split('|').slice(0, 1);
     const reason = `Proxmox refused ${privileges[0]} on ${error.path}`;
+    const grant = { principal: ctx.env.PROXMOX_TOKEN_ID, path: error.path, privileges };
+    const refused = repairProblems(grant);
+    if (refused.length > 0) {
+      throw new PermanentError(`${reason}; Glassdome does not repair that (${refused.join('; ')}): grant it by hand`);
+    }
     await appendEvent(ctx.db, {
       vmId: refs.vmId,
       labId: refs.labId ?? null,
@@ -38,7 +48,9 @@ export async function withPermissionRepair<T>(
         vmId: refs.vmId,
         ...(refs.labId ? { labId: refs.labId } : {}),
       },
-      { jobId: `grant.${error.path.replaceAll('/', '_')}.${privileges[0]}.${Date.now()}` },
+      {
+        jobId: `grant.${error.path.replaceAll('/', '_')}.${privileges[0]}.${Math.floor(Date.now() / REPAIR_WINDOW_MS)}`,
+      },
     );
     await waitForJob(ctx, job.id!, signal);
     return operation();
@@ -52,7 +64,9 @@ async function waitForJob(ctx: InstallerContext, jobId: string, signal: AbortSig
     const job = await queue.getJob(jobId);
     const state = job ? await job.getState() : 'unknown';
     if (state === 'completed') return;
-    if (state === 'failed') throw new Error(`permission grant failed: ${job?.failedReason ?? 'unknown reason'}`);
+    // A failed job failed for good (its attempts are spent, or the gateway refused the grant).
+    if (state === 'failed')
+      throw new PermanentError(`permission grant failed: ${job?.failedReason ?? 'unknown reason'}`);
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
 }
