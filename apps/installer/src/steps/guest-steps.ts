@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { appendEvent } from '@glassdome/db';
 import { OS_PROFILES } from '@glassdome/lab';
 import { PermanentError } from '@glassdome/queue';
 import { quoteArg, type SshTarget } from '@glassdome/ssh';
@@ -27,13 +28,40 @@ export async function waitForSsh(ctx: InstallerContext, vm: VmRow) {
   return { user: loginUser(vm.spec) };
 }
 
-async function run(ctx: InstallerContext, target: SshTarget, argv: string[], what: string) {
+/** How a guest command is named: in full in the VM's private log, and as shown to everyone else. */
+interface CommandLabel {
+  full: string;
+  shown: string;
+}
+
+/**
+ * Runs a command on the guest; a non-zero exit fails the step. The command's text (a user's
+ * provisioning command may hold a password) and what the guest printed go to a private event — the
+ * VM's full log, for the key that created it and admins — while the error, which viewers, trainees
+ * and job listings see, names only the item and its exit status.
+ */
+async function run(ctx: InstallerContext, vm: VmRow, target: SshTarget, argv: string[], label: CommandLabel) {
   const result = await ctx.ssh.exec(target, argv, { timeoutMs: 15 * 60_000, allowFailure: true });
   if (result.exitCode !== 0) {
     const tail = result.stderr.trim().split('\n').slice(-3).join(' | ');
-    throw new PermanentError(`${what} exited ${result.exitCode}${tail ? `: ${tail}` : ''}`);
+    await appendEvent(ctx.db, {
+      vmId: vm.id,
+      labId: vm.lab_id,
+      kind: 'vm.guest.failed',
+      message: `${label.full} exited ${result.exitCode}${tail ? `: ${tail}` : ''}`,
+      data: { exitCode: result.exitCode, stderr: tail },
+      private: true,
+    });
+    throw new PermanentError(
+      `${label.shown} exited ${result.exitCode}; the command and its output are in the VM's full log (GET /api/v1/vms/${vm.id}/logs)`,
+    );
   }
   return result;
+}
+
+/** A command of Glassdome's own: its text is no secret (its output still is). */
+function own(command: string): CommandLabel {
+  return { full: command, shown: command };
 }
 
 interface ProvisionItem {
@@ -115,7 +143,7 @@ function itemKey(vm: VmRow, index: number, item: ProvisionItem): string {
  */
 export async function postConfigure(ctx: InstallerContext, vm: VmRow) {
   const target = guestTarget(ctx, vm);
-  await run(ctx, target, ['cloud-init', 'status', '--wait'], 'cloud-init status --wait');
+  await run(ctx, vm, target, ['cloud-init', 'status', '--wait'], own('cloud-init status --wait'));
   const items = provisionItems(vm);
   let ran = 0;
   for (const [index, item] of items.entries()) {
@@ -127,7 +155,10 @@ export async function postConfigure(ctx: InstallerContext, vm: VmRow) {
     const staged = `/tmp/glassdome-${key}.data`;
     if (item.upload !== undefined) await ctx.ssh.upload(target, Buffer.from(item.upload), staged, 0o600);
     await ctx.ssh.upload(target, Buffer.from(itemScript(item, marker, staged)), script, 0o600);
-    await run(ctx, target, ['sudo', 'sh', script], item.label);
+    await run(ctx, vm, target, ['sudo', 'sh', script], {
+      full: item.label,
+      shown: `provisioning item ${index + 1} of ${items.length}`,
+    });
     await ctx.ssh.exec(target, ['rm', '-f', script], { allowFailure: true });
     ran++;
   }
@@ -138,7 +169,7 @@ export async function postConfigure(ctx: InstallerContext, vm: VmRow) {
 async function verifyAddresses(ctx: InstallerContext, target: SshTarget, vm: VmRow): Promise<void> {
   const wanted = (vm.spec.networks ?? []).filter((network) => network.ip);
   if (wanted.length === 0) return;
-  const shown = (await run(ctx, target, ['ip', '-4', 'addr'], 'ip -4 addr')).stdout;
+  const shown = (await run(ctx, vm, target, ['ip', '-4', 'addr'], own('ip -4 addr'))).stdout;
   const held = new Set([...shown.matchAll(/inet (\d+\.\d+\.\d+\.\d+\/\d+)/g)].map((match) => match[1]));
   const missing = wanted.filter((network) => !held.has(network.ip!));
   if (missing.length > 0) {
@@ -151,7 +182,7 @@ async function verifyAddresses(ctx: InstallerContext, target: SshTarget, vm: VmR
 /** The guest answers over SSH as the expected OS, with every lab address it was given. */
 export async function verify(ctx: InstallerContext, vm: VmRow) {
   const target = guestTarget(ctx, vm);
-  const release = await run(ctx, target, ['cat', '/etc/os-release'], 'cat /etc/os-release');
+  const release = await run(ctx, vm, target, ['cat', '/etc/os-release'], own('cat /etc/os-release'));
   const id = /^ID=("?)([^"\n]+)\1$/m.exec(release.stdout)?.[2];
   const expected = vm.spec.os?.split('-')[0];
   await verifyAddresses(ctx, target, vm);
