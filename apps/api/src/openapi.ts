@@ -21,6 +21,7 @@ import {
   alertListQuery,
   apiKeyCreateBody,
   labCreateQuery,
+  labEventPageQuery,
   labFromCatalogBody,
   labListQuery,
   permissionGrantBody,
@@ -135,7 +136,12 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
       delete: operation({ summary: 'Tear down everything the lab owns', pathParams: id, ok: [202, 'destroying'] }),
     },
     '/labs/{id}/events': {
-      get: operation({ summary: 'Live progress (Server-Sent Events)', pathParams: id, ok: [200, 'event stream'] }),
+      get: operation({
+        summary: 'Live progress (Server-Sent Events); with Accept: application/json, a page of the timeline',
+        pathParams: id,
+        query: labEventPageQuery,
+        ok: [200, 'event stream, or {items, limit, nextCursor} oldest first'],
+      }),
     },
     '/labs/{id}/cancel': {
       post: operation({ summary: 'Stop in-flight work', pathParams: id, ok: [202, 'cancelled'] }),

@@ -78,7 +78,7 @@ export function presentVm(vm: VmRow, steps: StepRow[] = [], options: VmPresentat
   };
 }
 
-type LabRow = Awaited<ReturnType<typeof listLabs>>[number];
+type LabRow = Awaited<ReturnType<typeof listLabs>>['items'][number];
 
 /** A lab's own fields as the API shows them, in lists and in detail. */
 export function presentLab(lab: LabRow, redactor: Redactor = Redactor.none) {

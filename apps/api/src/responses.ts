@@ -58,7 +58,13 @@ export const labDetailAnswer = labAnswer.extend({
 });
 
 export const listOf = <T extends z.ZodType>(item: T) =>
-  z.looseObject({ items: z.array(item), limit: z.number().optional(), offset: z.number().optional() });
+  z.looseObject({
+    items: z.array(item),
+    limit: z.number().optional(),
+    offset: z.number().optional(),
+    /** Pass as `cursor` to read the next page; null on the last page. Lists that are not paged leave it out. */
+    nextCursor: z.string().nullable().optional(),
+  });
 
 export const alertAnswer = z.looseObject({
   id: z.string(),

@@ -2,18 +2,29 @@
  * Request schemas the routes validate with and the OpenAPI document is generated from. Every object
  * is strict: a field the API does not know is an error, not something silently ignored.
  */
+import { ALERTS_LAST_SEEN, decodeCursor, type Keyset, LAB_EVENTS, LABS_NEWEST, STANDALONE_VMS } from '@glassdome/db';
 import { osName, resourceName } from '@glassdome/lab';
 import { ACL_PATH, GRANTABLE_PRIVILEGES, grantProblems, PVE_PRINCIPAL } from '@glassdome/queue';
 import { z } from 'zod';
 import { KEY_ROLES } from './auth/keys';
 import { projectName } from './auth/projects';
 
-export const VM_STATES = ['queued', 'deploying', 'ready', 'failed', 'destroying', 'destroyed'] as const;
+export const VM_STATES = [
+  'queued',
+  'deploying',
+  'ready',
+  'reverting',
+  'failed',
+  'cancelled',
+  'destroying',
+  'destroyed',
+] as const;
 export const LAB_STATES = [
   'queued',
   'deploying',
   'ready',
   'degraded',
+  'reverting',
   'failed',
   'cancelled',
   'destroying',
@@ -28,22 +39,53 @@ export const jobIdParams = z.strictObject({
 
 export const osParams = z.strictObject({ os: osName });
 
-const paging = {
+/** A list's `cursor`: the opaque `nextCursor` of its previous page, decoded for the repository. */
+export function cursorOf(keyset: Keyset) {
+  return z
+    .string()
+    .max(400)
+    .transform((text, ctx) => {
+      const cursor = decodeCursor(text, keyset);
+      if ('error' in cursor) {
+        ctx.addIssue({ code: 'custom', message: cursor.error });
+        return z.NEVER;
+      }
+      return cursor;
+    });
+}
+
+/** Keyset paging (O(page) at any depth); `offset` is kept for older clients. */
+export const paging = (keyset: Keyset) => ({
   /** Rows per page. @defaultValue 50 */
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  /** Rows to skip. @defaultValue 0 */
+  /** Where the page starts: the previous page's `nextCursor`. @defaultValue the first page */
+  cursor: cursorOf(keyset).optional(),
+  /** Deprecated (costs O(offset); use `cursor`): rows to skip. @defaultValue 0 */
   offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
-};
+});
 
-export const vmListQuery = z.strictObject({ status: z.enum(VM_STATES).optional(), ...paging });
+/** `cursor` and `offset` are two ways to say where a page starts: one at a time. */
+function oneStart(query: { cursor?: unknown; offset: number }, ctx: z.RefinementCtx) {
+  if (query.cursor !== undefined && query.offset > 0) {
+    ctx.addIssue({ code: 'custom', path: ['offset'], message: 'cannot be combined with cursor (drop offset)' });
+  }
+}
+
+export const vmListQuery = z
+  .strictObject({ status: z.enum(VM_STATES).optional(), ...paging(STANDALONE_VMS) })
+  .superRefine(oneStart);
 /** `POST /vms`: an admin may place the VM in another project. @defaultValue the key's project */
 export const vmCreateQuery = z.strictObject({ project: projectName.optional() });
-export const labListQuery = z.strictObject({ status: z.enum(LAB_STATES).optional(), ...paging });
-export const alertListQuery = z.strictObject({
-  state: z.enum(['open', 'acknowledged', 'resolved']).optional(),
-  severity: z.enum(['info', 'warning', 'critical']).optional(),
-  ...paging,
-});
+export const labListQuery = z
+  .strictObject({ status: z.enum(LAB_STATES).optional(), ...paging(LABS_NEWEST) })
+  .superRefine(oneStart);
+export const alertListQuery = z
+  .strictObject({
+    state: z.enum(['open', 'acknowledged', 'resolved']).optional(),
+    severity: z.enum(['info', 'warning', 'critical']).optional(),
+    ...paging(ALERTS_LAST_SEEN),
+  })
+  .superRefine(oneStart);
 export const emptyQuery = z.strictObject({});
 
 export const labCreateQuery = z.strictObject({
@@ -59,6 +101,14 @@ export const labCreateQuery = z.strictObject({
 export const labEventsQuery = z.strictObject({
   /** Resume after this event id (same as the `Last-Event-ID` header). */
   lastEventId: z.coerce.number().int().min(0).optional(),
+});
+
+/** `GET /labs/:id/events` asked for JSON: a page of the timeline, oldest first. */
+export const labEventPageQuery = z.strictObject({
+  /** Events per page. @defaultValue 50 */
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  /** Where the page starts: the previous page's `nextCursor`. @defaultValue the lab's first event */
+  cursor: cursorOf(LAB_EVENTS).optional(),
 });
 
 /** `POST /labs` with `{"template": id}`: deploy a built-in lab, optionally under another name. */

@@ -11,30 +11,33 @@ export {
   pingDb,
 } from './connection';
 export { MigrationError, migrateDown, migrateToEmpty, migrateToLatest, migrations } from './migrate';
+export * from './paging';
 export * from './repositories/alerts';
 export * from './repositories/api-keys';
 export {
   appendEvent,
   appendEvents,
   type EventInput,
+  LAB_EVENTS,
   lastEventId,
   listEvents,
   listEventsAfter,
   listEventsByData,
+  listLabEventPage,
   pruneEvents,
 } from './repositories/events';
 export * from './repositories/idempotency';
 export * from './repositories/inventory';
-export * from './repositories/labs';
 export * from './repositories/lab-extras';
 export * from './repositories/lab-operations';
 export * from './repositories/lab-specs';
+export * from './repositories/labs';
 export * from './repositories/network-leases';
 export * from './repositories/outbox';
 export * from './repositories/platforms';
 export * from './repositories/pools';
-export * from './repositories/redrive';
 export * from './repositories/projects';
+export * from './repositories/redrive';
 export * from './repositories/ssh-host-keys';
 export {
   finishStep,
@@ -52,8 +55,8 @@ export {
   stepNamesIn,
 } from './repositories/steps';
 export * from './repositories/templates';
-export * from './repositories/vmid-leases';
 export * from './repositories/vm-snapshots';
+export * from './repositories/vmid-leases';
 export * from './repositories/vms';
 export type * from './schema';
 export { ALL_PROJECTS, projectInScope, type Scope, type ScopedTable, scopeCondition } from './scope';

@@ -1,4 +1,4 @@
-import { type FeedEvent, getLab, listEvents, listVmsOfLab } from '@glassdome/db';
+import { type FeedEvent, getLab, listEvents, listLabEventPage, listVmsOfLab } from '@glassdome/db';
 import { type Request, type Response, Router } from 'express';
 import type { Principal } from '../auth/keys';
 import { scopeOf } from '../auth/middleware';
@@ -6,7 +6,7 @@ import type { ApiContext } from '../context';
 import { NotFoundError, RetryLaterError } from '../errors';
 import { parseInput } from '../http/validate';
 import { type Redactor, redactorFor, seesPrivate } from '../redact';
-import { idParams, labEventsQuery } from '../schemas';
+import { idParams, labEventPageQuery, labEventsQuery } from '../schemas';
 
 export interface LabEventStreamOptions {
   /** How often a comment line keeps idle proxies from closing the stream. @defaultValue 15000 */
@@ -86,16 +86,44 @@ function visible(view: StreamView, event: FeedEvent): boolean {
   return true;
 }
 
-function frame(view: StreamView, event: FeedEvent): string {
-  const data = {
+/** An event as clients see it, in the stream and in a JSON page alike. */
+function presentEvent(redactor: Redactor, event: FeedEvent) {
+  return {
     id: event.id,
     at: event.at,
     kind: event.kind,
-    message: view.redactor.text(event.message),
+    message: redactor.text(event.message),
     vmId: event.vm_id,
-    data: view.redactor.json(event.data),
+    data: redactor.json(event.data),
   };
-  return `id: ${event.id}\nevent: progress\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+function frame(view: StreamView, event: FeedEvent): string {
+  return `id: ${event.id}\nevent: progress\ndata: ${JSON.stringify(presentEvent(view.redactor, event))}\n\n`;
+}
+
+/**
+ * GET /labs/:id/events with `Accept: application/json`: one page of the lab's timeline, oldest
+ * first, and the `nextCursor` of the page after it (keyset on the event id, the events_lab index).
+ */
+async function listLabEvents(ctx: ApiContext, req: Request, res: Response) {
+  const { id } = parseInput(idParams, req.params, 'params');
+  const query = parseInput(labEventPageQuery, req.query, 'query');
+  const principal = req.principal!;
+  const scope = scopeOf(req);
+  const lab = await getLab(ctx.db, id, scope);
+  if (!lab) throw new NotFoundError('lab');
+  const redactor = redactorFor(principal, lab.created_by, lab.spec);
+  const page = await listLabEventPage(
+    ctx.db,
+    { labId: id, includePrivate: seesPrivate(principal, lab.created_by), ...query },
+    scope,
+  );
+  res.json({
+    items: page.items.map((event) => presentEvent(redactor, event)),
+    limit: query.limit,
+    nextCursor: page.nextCursor,
+  });
 }
 
 async function streamView(
@@ -209,6 +237,11 @@ export function labEventRoutes(ctx: ApiContext, options: LabEventStreamOptions =
   };
   const registry = new StreamRegistry(resolved);
   const router = Router();
-  router.get('/labs/:id/events', (req, res) => streamLabEvents(ctx, registry, resolved, req, res));
+  router.get('/labs/:id/events', (req, res) =>
+    // EventSource asks for text/event-stream, curl for anything: both get the stream.
+    req.accepts(['text/event-stream', 'application/json']) === 'application/json'
+      ? listLabEvents(ctx, req, res)
+      : streamLabEvents(ctx, registry, resolved, req, res),
+  );
   return router;
 }

@@ -99,11 +99,12 @@ export function labRoutes(ctx: ApiContext): Router {
 
   router.get('/labs', async (req, res) => {
     const query = parseInput(labListQuery, req.query, 'query');
-    const labs = await listLabs(ctx.db, query, scopeOf(req));
+    const { items: labs, nextCursor } = await listLabs(ctx.db, query, scopeOf(req));
     res.json({
       items: labs.map((lab) => presentLab(lab, redactorFor(req.principal!, lab.created_by, lab.spec))),
       limit: query.limit,
       offset: query.offset,
+      nextCursor,
     });
   });
 

@@ -50,7 +50,8 @@ export function overseerRoutes(ctx: ApiContext): Router {
 
   router.get('/alerts', async (req, res) => {
     const query = parseInput(alertListQuery, req.query, 'query');
-    res.json({ items: await listAlerts(ctx.db, query, scopeOf(req)), limit: query.limit, offset: query.offset });
+    const { items, nextCursor } = await listAlerts(ctx.db, query, scopeOf(req));
+    res.json({ items, limit: query.limit, offset: query.offset, nextCursor });
   });
 
   router.post('/alerts/:id/ack', async (req, res) => {

@@ -119,7 +119,7 @@ export function vmRoutes(ctx: ApiContext): Router {
 
   router.get('/vms', async (req, res) => {
     const query = parseInput(vmListQuery, req.query, 'query');
-    const vms = await listStandaloneVms(ctx.db, query, scopeOf(req));
+    const { items: vms, nextCursor } = await listStandaloneVms(ctx.db, query, scopeOf(req));
     const steps = await listStepsOfVms(
       ctx.db,
       vms.map((vm) => vm.id),
@@ -133,6 +133,7 @@ export function vmRoutes(ctx: ApiContext): Router {
       ),
       limit: query.limit,
       offset: query.offset,
+      nextCursor,
     });
   });
 

@@ -1,17 +1,26 @@
 import { sql } from 'kysely';
 import type { Db } from '../connection';
+import { type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
 import type { JsonValue } from '../schema';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
 
+/**
+ * The order of `listAlerts`: last seen first (alerts_seen_* indexes, migration 0009). An alert seen
+ * again while a client pages moves to the front: it may then show up once more, or not at all, in
+ * the pages that client has still to read.
+ */
+export const ALERTS_LAST_SEEN: Keyset = { list: 'alerts', at: 'alerts.last_seen_at', id: 'alerts.id', idType: 'uuid' };
+
+/** Alerts, last seen first, one page of them. */
 export async function listAlerts(
   db: Db,
-  filter: { state?: string; severity?: string; limit: number; offset: number },
+  filter: { state?: string | undefined; severity?: string | undefined } & PageRequest,
   scope: Scope = ALL_PROJECTS,
 ) {
   let query = db.selectFrom('alerts').selectAll().where(scopeCondition('alerts', scope));
   if (filter.state) query = query.where('state', '=', filter.state);
   if (filter.severity) query = query.where('severity', '=', filter.severity);
-  return query.orderBy('last_seen_at', 'desc').orderBy('id').limit(filter.limit).offset(filter.offset).execute();
+  return pageOf(await pageQuery(query, ALERTS_LAST_SEEN, filter).execute(), ALERTS_LAST_SEEN, filter);
 }
 
 export async function getAlert(db: Db, id: string, scope: Scope = ALL_PROJECTS) {

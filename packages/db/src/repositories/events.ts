@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../connection';
+import { type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
 import type { JsonValue } from '../schema';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
 
@@ -67,6 +68,24 @@ export async function listEvents(
   if (filter.kind) query = query.where('kind', '=', filter.kind);
   if (filter.afterId !== undefined) query = query.where('id', '>', filter.afterId);
   return query.execute();
+}
+
+/** The order of `listLabEventPage`: a lab's timeline, oldest first by id (the events_lab index). */
+export const LAB_EVENTS: Keyset = { list: 'lab-events', id: 'events.id', idType: 'bigint', ascending: true };
+
+/** One page of a lab's events, oldest first, as `scope` may see them; private ones only if asked. */
+export async function listLabEventPage(
+  db: Db,
+  filter: { labId: string; includePrivate?: boolean } & PageRequest,
+  scope: Scope = ALL_PROJECTS,
+) {
+  let query = db
+    .selectFrom('events')
+    .selectAll()
+    .where('lab_id', '=', filter.labId)
+    .where(scopeCondition('events', scope));
+  if (!filter.includePrivate) query = query.where('private', '=', false);
+  return pageOf(await pageQuery(query, LAB_EVENTS, filter).execute(), LAB_EVENTS, filter);
 }
 
 /** Appends many events in one statement (callers keep batches to a few hundred rows). */

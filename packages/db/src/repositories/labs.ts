@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../connection';
+import { type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
 import type { JsonValue } from '../schema';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
 
@@ -50,9 +51,13 @@ export async function getLabStatus(db: Db, id: string): Promise<string | undefin
   return row?.status;
 }
 
+/** The order of `listLabs`: newest first (labs_created_* indexes, migration 0009). */
+export const LABS_NEWEST: Keyset = { list: 'labs', at: 'labs.created_at', id: 'labs.id', idType: 'uuid' };
+
+/** Labs, newest first, one page of them. */
 export async function listLabs(
   db: Db,
-  filter: { status?: string; limit: number; offset: number },
+  filter: { status?: string | undefined } & PageRequest,
   scope: Scope = ALL_PROJECTS,
 ) {
   let query = db
@@ -73,7 +78,7 @@ export async function listLabs(
     ])
     .where(scopeCondition('labs', scope));
   if (filter.status) query = query.where('status', '=', filter.status);
-  return query.orderBy('created_at', 'desc').orderBy('id').limit(filter.limit).offset(filter.offset).execute();
+  return pageOf(await pageQuery(query, LABS_NEWEST, filter).execute(), LABS_NEWEST, filter);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../connection';
+import { type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
 import type { JsonValue } from '../schema';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
 
@@ -47,15 +48,18 @@ export async function getVm(db: Db, id: string, scope: Scope = ALL_PROJECTS) {
   return db.selectFrom('vms').selectAll().where('id', '=', id).where(scopeCondition('vms', scope)).executeTakeFirst();
 }
 
-/** Standalone VMs (not part of a lab), newest first. */
+/** The order of `listStandaloneVms`: newest first (vms_standalone_* indexes, migration 0009). */
+export const STANDALONE_VMS: Keyset = { list: 'vms', at: 'vms.created_at', id: 'vms.id', idType: 'uuid' };
+
+/** Standalone VMs (not part of a lab), newest first, one page of them. */
 export async function listStandaloneVms(
   db: Db,
-  filter: { status?: string; limit: number; offset: number },
+  filter: { status?: string | undefined } & PageRequest,
   scope: Scope = ALL_PROJECTS,
 ) {
   let query = db.selectFrom('vms').selectAll().where('lab_id', 'is', null).where(scopeCondition('vms', scope));
   if (filter.status) query = query.where('status', '=', filter.status);
-  return query.orderBy('created_at', 'desc').orderBy('id').limit(filter.limit).offset(filter.offset).execute();
+  return pageOf(await pageQuery(query, STANDALONE_VMS, filter).execute(), STANDALONE_VMS, filter);
 }
 
 /** A lab's VMs (only its one copy for a trainee's scope). */
