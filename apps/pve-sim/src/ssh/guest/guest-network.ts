@@ -43,6 +43,11 @@ export class GuestNetwork {
   constructor(
     readonly sim: Simulator,
     private readonly machineOf: (vmid: number) => GuestMachine | undefined,
+    /**
+     * The port guests' sshd listens on: where the simulator serves their SSH (PVE_SIM_GUEST_SSH_PORT),
+     * so a firewall rule for Glassdome's GUEST_SSH_PORT judges the same port inside and out.
+     */
+    readonly sshPort = 22,
   ) {}
 
   /** The inside of another guest (its OS, files, services), if it has booted since the simulator started. */
@@ -72,7 +77,8 @@ export class GuestNetwork {
     if (proto === 'icmp') return true;
     if ((this.waiting.get(`${vmid}/${proto}/${port}`)?.length ?? 0) > 0) return true;
     const machine = this.machineOf(vmid);
-    return machine ? listeningSockets(machine).some((socket) => socket.proto === proto && socket.port === port) : false;
+    if (!machine) return false;
+    return listeningSockets(machine, this.sshPort).some((socket) => socket.proto === proto && socket.port === port);
   }
 
   /** Foreground sockets of a guest (for `ss`). */

@@ -48,7 +48,7 @@ export class GuestSshManager {
   readonly network: GuestNetwork;
 
   constructor(private readonly options: GuestSshOptions) {
-    this.network = new GuestNetwork(options.sim, (vmid) => this.machine(vmid));
+    this.network = new GuestNetwork(options.sim, (vmid) => this.machine(vmid), options.port);
     options.sim.on('guest-up', this.onUp);
     options.sim.on('guest-down', this.onDown);
     for (const guest of options.sim.guests()) if (guest.up) this.onUp(guest);
@@ -135,7 +135,7 @@ export class GuestSshManager {
     const world = this.network.world();
     const nic = world.hosts.find((host) => host.vmid === vmid)?.nics.find((candidate) => candidate.address?.ip === ip);
     if (!nic?.management) return 'accept';
-    const verdict = probeFromManagement(world, remote, { proto: 'tcp', dst: ip, dport: 22 });
+    const verdict = probeFromManagement(world, remote, { proto: 'tcp', dst: ip, dport: this.options.port });
     if (verdict.outcome === 'open') return 'accept';
     return verdict.outcome === 'refused' ? 'reject' : 'drop';
   }
