@@ -25,11 +25,16 @@ import { jobRoutes } from './routes/jobs';
 import { keyRoutes, traineeKeyRoutes } from './routes/keys';
 import { labActionRoutes } from './routes/lab-actions';
 import { type LabEventStreamOptions, labEventRoutes } from './routes/lab-events';
+import { labLibraryRoutes } from './routes/lab-library';
+import { labLifecycleRoutes } from './routes/lab-lifecycle';
+import { labRosterRoutes } from './routes/lab-roster';
+import { labSnapshotRoutes } from './routes/lab-snapshots';
 import { labAliasRoutes, labRoutes } from './routes/labs';
 import { mcpRoutes } from './routes/mcp';
 import { meRoutes } from './routes/me';
 import { overseerRoutes } from './routes/overseer';
 import { permissionRoutes } from './routes/permissions';
+import { poolRoutes } from './routes/pools';
 import { projectRoutes } from './routes/projects';
 import { sessionRoutes } from './routes/session';
 import { systemRoutes } from './routes/system';
@@ -100,6 +105,11 @@ function apiRouter(ctx: ApiContext, deps: AppDeps, sessions: SessionStore): Rout
     systemRoutes,
     webViewRoutes,
     meRoutes,
+    labSnapshotRoutes,
+    labLifecycleRoutes,
+    labRosterRoutes,
+    labLibraryRoutes,
+    poolRoutes,
   ]) {
     v1.use(routes(ctx));
   }

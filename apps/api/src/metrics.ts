@@ -2,6 +2,7 @@ import { countLabsByStatus, countVmsByStatus, type Db, stepDurationTotals } from
 import type { Producer } from '@glassdome/queue';
 import type { NextFunction, Request, Response } from 'express';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { poolGauges } from './pool-metrics';
 
 /**
  * The API's Prometheus metrics. Queue depths, step durations and deploy results are read from Redis
@@ -101,6 +102,7 @@ export function createMetrics(db: Db, producer: Producer): ApiMetrics {
   });
   stateGauges(registry, db, producer);
   stepGauges(registry, db);
+  poolGauges(registry, db);
   return {
     registry,
     observe(req, res, next) {

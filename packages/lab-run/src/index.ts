@@ -43,6 +43,7 @@ export { destroyIntent, labRunIntent, writeIntent } from './outbox';
 export {
   type ClaimedCopy,
   claimFromPool,
+  deletePoolWithCopies,
   type FillResult,
   fillPool,
   type PoolClaim,

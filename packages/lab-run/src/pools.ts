@@ -10,6 +10,7 @@ import {
   ALL_PROJECTS,
   appendEvent,
   type Db,
+  deletePool,
   inTransaction,
   type JsonValue,
   listPoolMembers,
@@ -117,13 +118,14 @@ export interface PoolClaim {
   project: string;
   /** The lab's name once claimed. @defaultValue the copy's pool name */
   name?: string;
-  ttlSeconds: number;
+  /** How long it lives from the claim. @defaultValue the lab spec's ttl */
+  ttlSeconds?: number;
   createdBy?: string | null;
   /** SSH keys for every copy's trainee VMs, and one per copy. */
   traineeKeys?: string[];
   copyKeys?: string[];
   /** Runs in the claim's transaction once the copy is chosen (e.g. the claiming project's quotas). */
-  check?: (trx: Db, lab: { id: string; copies: number }) => Promise<void>;
+  check?: (trx: Db, lab: { id: string; copies: number; ttlSeconds: number }) => Promise<void>;
 }
 
 export interface ClaimedCopy {
@@ -150,8 +152,9 @@ export async function claimFromPool(db: Db, claim: PoolClaim): Promise<ClaimedCo
         `pool ${pool.name} has no ready copy to hand out (${members.length} on the way of ${pool.size}); try again shortly`,
       );
     }
-    await claim.check?.(trx, { id: member.id, copies: member.copies });
-    const expiresAt = new Date(Date.now() + claim.ttlSeconds * 1000);
+    const ttlSeconds = claim.ttlSeconds ?? (member.spec as { ttlSeconds?: number }).ttlSeconds ?? 8 * 3600;
+    await claim.check?.(trx, { id: member.id, copies: member.copies, ttlSeconds });
+    const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
     const name = claim.name ?? member.name;
     await markPoolLabClaimed(trx, member.id, {
       name,
@@ -212,4 +215,28 @@ function specEntryOf(instance: string, entries: readonly string[] = []): string 
   if (entries.includes(instance)) return instance;
   const counted = /^(.*)-\d+$/.exec(instance)?.[1];
   return counted && entries.includes(counted) ? counted : instance;
+}
+
+/**
+ * Deletes a pool: every copy it still holds (not claimed) is torn down, in the same transaction as
+ * the pool's row goes. Claimed copies are their claimers' and stay. Returns the labs torn down.
+ */
+export async function deletePoolWithCopies(db: Db, poolId: string): Promise<string[]> {
+  return inTransaction(db, async (trx) => {
+    const pool = await lockPool(trx, poolId);
+    if (!pool) throw new OperationRefused('not_found', 'pool not found');
+    const tornDown: string[] = [];
+    for (const member of await listPoolMembers(trx, poolId)) {
+      if (!(await moveLab(trx, member.id, 'destroy'))) continue;
+      await writeIntent(trx, destroyIntent('lab', member.id));
+      await appendEvent(trx, {
+        labId: member.id,
+        kind: 'lab.destroy-requested',
+        message: `tear-down requested (pool ${pool.name} deleted)`,
+      });
+      tornDown.push(member.id);
+    }
+    await deletePool(trx, poolId);
+    return tornDown;
+  });
 }

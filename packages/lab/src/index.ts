@@ -98,7 +98,7 @@ export { type Expectation, expectEgress, expectLabTraffic, type ProbeReason } fr
 export { type OutsideTarget, type ReachabilityOptions, reachabilityMatrix } from './reachability/matrix';
 export { probeKey, type ReachabilityProbe } from './reachability/probes';
 export { type DeployedCopy, type DeployedLab, type WalkResult, walkProbe } from './reachability/walk';
-export { MAX_SPEC_TEXT_LENGTH, type SpecContentType } from './spec/decode';
+export { decodeSpecText, MAX_SPEC_TEXT_LENGTH, type SpecContentType } from './spec/decode';
 export { durationSeconds, formatDuration } from './spec/duration';
 export { instanceNames } from './spec/instances';
 export type { ParseResult, SpecIssue } from './spec/issues';

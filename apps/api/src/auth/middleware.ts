@@ -136,22 +136,33 @@ const TRAINEE_PATHS = [
   /^\/v1\/labs\/[0-9a-f-]{36}\/?$/,
   /^\/v1\/labs\/[0-9a-f-]{36}\/events\/?$/,
   /^\/v1\/vms\/[0-9a-f-]{36}\/?$/,
+  /^\/v1\/labs\/[0-9a-f-]{36}\/(roster|snapshots|operations)(\/[0-9a-f-]{36})?\/?$/,
 ];
+
+/** What a trainee may do beyond reading: reset its own copy (the route keeps it to that copy). */
+const TRAINEE_ACTIONS = [/^\/v1\/labs\/[0-9a-f-]{36}\/reset\/?$/];
+
+function isTraineeAction(req: Request): boolean {
+  return req.method === 'POST' && TRAINEE_ACTIONS.some((path) => path.test(req.path));
+}
 
 /**
  * A trainee key reads its lab copy and nothing else: every other path (templates, alerts, inventory,
- * system status, jobs…) is refused before any route runs, as is every method but GET.
+ * system status, jobs…) is refused before any route runs, as is every method but GET — except a
+ * reset of its own copy.
  */
 export function traineesReadTheirCopyOnly(req: Request, _res: Response, next: NextFunction) {
   if (req.principal?.role !== 'trainee') return next();
+  if (isTraineeAction(req)) return next();
   if (!SAFE_METHODS.has(req.method) || !TRAINEE_PATHS.some((path) => path.test(req.path))) {
     throw new ForbiddenError('viewer');
   }
   next();
 }
 
-/** Viewers read; anything that changes state needs at least an operator. */
+/** Viewers read; anything that changes state needs at least an operator (a trainee may reset its copy). */
 export function mutationsNeedOperator(req: Request, _res: Response, next: NextFunction) {
+  if (req.principal?.role === 'trainee' && isTraineeAction(req)) return next();
   if (!SAFE_METHODS.has(req.method) && !roleAtLeast(req.principal!.role, 'operator')) {
     throw new ForbiddenError('operator');
   }

@@ -10,6 +10,7 @@ import { type Request, type Response, Router } from 'express';
 import { scopeOf } from '../auth/middleware';
 import type { ApiContext } from '../context';
 import { ConflictError, NotFoundError } from '../errors';
+import { labCancelQuery } from '../exercise-schemas';
 import { parseInput } from '../http/validate';
 import { idParams } from '../schemas';
 import { relayNow, requireRedis } from '../services/enqueue';
@@ -38,11 +39,23 @@ async function destroyLab(ctx: ApiContext, req: Request, res: Response) {
   res.status(202).json({ id: lab.id, status: 'destroying', jobId });
 }
 
-/** POST /labs/:id/cancel: the installer checks the lab's status before each task and stops. */
+/**
+ * POST /labs/:id/cancel: what is in flight stops at its next step (the installer watches the lab's
+ * status) and every VM not yet ready is `cancelled` at once, never left `deploying`. With
+ * `?destroyVms=true` every VM of the lab is then deleted (the lab stays `cancelled`); otherwise they
+ * are kept for inspection until the lab is deleted.
+ */
 async function cancelLab(ctx: ApiContext, req: Request, res: Response) {
+  const { destroyVms } = parseInput(labCancelQuery, req.query, 'query');
   const lab = await existingLab(ctx, req);
-  await cancel(ctx.db, lab.id).catch(refusedAsConflict);
-  res.status(202).json({ id: lab.id, status: 'cancelled' });
+  if (destroyVms) requireRedis(ctx.producer);
+  const jobId = await cancel(ctx.db, lab.id, { destroyVms: destroyVms ?? false, requestId: req.id }).catch(
+    refusedAsConflict,
+  );
+  if (jobId) await relayNow(ctx, req);
+  res
+    .status(202)
+    .json({ id: lab.id, status: 'cancelled', vms: destroyVms ? 'destroying' : 'kept', ...(jobId ? { jobId } : {}) });
 }
 
 /**

@@ -1,40 +1,57 @@
 import { getLab, listLabs, listSteps, listStepsOfVms, listVmsOfLab } from '@glassdome/db';
-import { LAB_CATALOG, type LabSpec, parseLabSpec, resolveCatalogTemplate } from '@glassdome/lab';
+import { LAB_CATALOG, type LabSpec, parseLabSpec } from '@glassdome/lab';
+import { type LabSourceRef, resolveLabSource } from '@glassdome/lab-run';
 import { type Request, type Response, Router } from 'express';
 import { scopeOf } from '../auth/middleware';
 import { projectOfRequest } from '../auth/projects';
 import type { ApiContext } from '../context';
-import { NotFoundError, ValidationError } from '../errors';
+import { NotFoundError } from '../errors';
+import { labFromReferenceBody } from '../exercise-schemas';
 import { accept, JSON_TYPES, YAML_TYPES } from '../http/body';
-import { parseInput, specIssuesToFieldIssues } from '../http/validate';
+import { parseInput } from '../http/validate';
 import { presentLab, presentStep, presentVm } from '../present';
 import { redactorFor } from '../redact';
-import { idParams, labCreateQuery, labFromCatalogBody, labListQuery } from '../schemas';
+import { idParams, labCreateQuery, labListQuery } from '../schemas';
+import { type DeployExtras, invalidSpec, labExtrasView, projectQuotas, specQuotas } from '../services/exercises';
 import { deployLab } from '../services/lab-deploy';
 import { planLab } from '../services/lab-plan';
 import { requireRegisteredTemplates } from '../services/template-check';
 
-function isCatalogReference(body: unknown): boolean {
-  return typeof body === 'object' && body !== null && !Array.isArray(body) && 'template' in body;
+/** A body naming what to deploy rather than holding a spec: `{"template": id}` or `{"spec": saved name}`. */
+function isReference(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  return 'template' in body || ('spec' in body && typeof (body as { spec: unknown }).spec === 'string');
 }
 
-/** The spec a POST /labs asks for: YAML text, a JSON spec, or `{"template": id, "name"?}` from the catalog. */
-function specOfRequest(req: Request): LabSpec {
-  let input: unknown = req.body;
-  if (typeof req.body === 'string') {
-    const parsed = parseLabSpec(req.body, { contentType: 'yaml' });
-    if (!parsed.ok) throw new ValidationError(specIssuesToFieldIssues(parsed.issues), 'the lab spec is invalid');
-    return parsed.spec;
+/**
+ * The spec a POST /labs asks for: YAML text, a JSON spec, a catalog template or a saved spec of the
+ * project (`{"template": id}` / `{"spec": name, "version"?}`), each by reference with optional
+ * `parameters` (copies, ttl, trainee keys, sizes). Copies, TTL and totals are checked against the
+ * project's quotas, not fixed limits.
+ */
+async function deploymentOfRequest(
+  ctx: ApiContext,
+  req: Request,
+  project: string,
+): Promise<{ spec: LabSpec; extras: DeployExtras }> {
+  const quotas = specQuotas(await projectQuotas(ctx, project));
+  if (isReference(req.body)) {
+    const body = parseInput(labFromReferenceBody, req.body, 'body');
+    const parameters = { ...(body.parameters ?? {}), ...(body.name ? { name: body.name } : {}) };
+    const ref: LabSourceRef =
+      'template' in body
+        ? { template: body.template, parameters }
+        : { spec: body.spec, ...(body.version ? { version: body.version } : {}), parameters };
+    const resolved = await resolveLabSource(ctx.db, ref, { scope: { kind: 'project', project }, quotas });
+    if (!resolved.ok) invalidSpec(resolved.issues);
+    return { spec: resolved.spec, extras: { trainee: resolved.trainee, source: resolved.source } };
   }
-  if (isCatalogReference(req.body)) {
-    const reference = parseInput(labFromCatalogBody, req.body, 'body');
-    const entry = resolveCatalogTemplate(reference.template);
-    if (!entry) throw new ValidationError([{ path: 'template', message: 'is not a lab in the catalog' }]);
-    input = { ...entry.spec, name: reference.name ?? entry.spec.name };
-  }
-  const parsed = parseLabSpec(input);
-  if (!parsed.ok) throw new ValidationError(specIssuesToFieldIssues(parsed.issues), 'the lab spec is invalid');
-  return parsed.spec;
+  const parsed =
+    typeof req.body === 'string'
+      ? parseLabSpec(req.body, { contentType: 'yaml', quotas })
+      : parseLabSpec(req.body, { quotas });
+  if (!parsed.ok) invalidSpec(parsed.issues);
+  return { spec: parsed.spec, extras: {} };
 }
 
 /**
@@ -57,6 +74,8 @@ async function labDetail(ctx: ApiContext, req: Request, id: string) {
     graph: wholeLab ? lab.graph : undefined,
     // The last isolation check (every probe's expected and observed verdict); null until one ran.
     isolation: wholeLab ? (lab.isolation ?? null) : undefined,
+    // Exercise state: first ready (its initial snapshot), testing mode, source, pool claim.
+    ...labExtrasView(lab),
     steps: wholeLab ? (await listSteps(ctx.db, { labId: id })).map((step) => presentStep(step, redactor)) : [],
     vms: vms.map((vm) => presentVm(vm, steps.get(vm.id), { redactor, guestSshPort: ctx.guestSshPort })),
   };
@@ -68,7 +87,7 @@ const LAB_BODY_TYPES = [...JSON_TYPES, ...YAML_TYPES];
 async function createLab(ctx: ApiContext, req: Request, res: Response) {
   const query = parseInput(labCreateQuery, req.query, 'query');
   const project = await projectOfRequest(req, query.project);
-  const spec = specOfRequest(req);
+  const { spec, extras } = await deploymentOfRequest(ctx, req, project);
   await requireRegisteredTemplates(
     ctx,
     { kind: 'project', project },
@@ -81,7 +100,7 @@ async function createLab(ctx: ApiContext, req: Request, res: Response) {
     res.json({ dryRun: true, spec, tasks: plan.graph.tasks, edges: plan.edges, criticalPath: plan.criticalPath });
     return;
   }
-  const id = await deployLab(ctx, req, spec, plan, project);
+  const id = await deployLab(ctx, req, spec, plan, project, extras);
   res.status(202).location(`/api/v1/labs/${id}`).json({ id, status: 'queued', project });
 }
 
