@@ -1,7 +1,7 @@
 export { freePort } from './ports';
 export { type ProcessOptions, type RunningProcess, startProcess } from './process';
 export { type AppName, appArgs, ensureBuilt, type RunFrom, repoRoot, runFrom, tsxArgs } from './repo';
-export { type RunningServices, type ServicesOptions, startServices } from './services';
+export { type RunningServices, type ServicesOptions, startServices, WORKER_ONLY_VARIABLES } from './services';
 export {
   type LocalSimulator,
   type LocalSimulatorInfo,

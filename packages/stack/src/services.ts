@@ -41,11 +41,17 @@ export interface RunningServices {
   stop(graceMs?: number): Promise<void>;
 }
 
+/**
+ * Credentials only workers use: the API never receives them (it talks to Postgres and Redis, never to
+ * Proxmox), so a compromise of the API process does not hand over the cluster.
+ */
+export const WORKER_ONLY_VARIABLES = ['PROXMOX_TOKEN_SECRET', 'PROXMOX_SSH_KEY_FILE'] as const;
+
 export async function startServices(options: ServicesOptions): Promise<RunningServices> {
   const started: RunningProcess[] = [];
   const readyMs = options.readyTimeoutMs ?? 60_000;
   const host = options.apiHost ?? '127.0.0.1';
-  const launch = (name: AppName, env: Record<string, string> = {}) => {
+  const launch = (name: AppName, env: Record<string, string | undefined> = {}) => {
     const onLine = options.onLine;
     const child = startProcess(process.execPath, appArgs(name, options.from), {
       cwd: repoRoot,
@@ -57,7 +63,8 @@ export async function startServices(options: ServicesOptions): Promise<RunningSe
     return child;
   };
   try {
-    const api = launch('api', { API_PORT: String(options.apiPort), API_HOST: host });
+    const withheld = Object.fromEntries(WORKER_ONLY_VARIABLES.map((name) => [name, undefined]));
+    const api = launch('api', { ...withheld, API_PORT: String(options.apiPort), API_HOST: host });
     // The API migrates first, so workers starting after it find the schema in place.
     await api.waitForOutput('api listening', readyMs);
     const addInstaller = async () => {
