@@ -16,6 +16,7 @@ import {
 import type { OpenApiDocument } from './api/client';
 import { ApiCallError, ApiUnreachableError } from './api/errors';
 import { followLab } from './api/events';
+import { editableSpec, type NormalisedSpec } from './design/spec-facts';
 import { labState } from './lab-state';
 import type { ToolContext } from './tools/define';
 
@@ -203,7 +204,7 @@ export async function registerResources(
     if (!options.canDryRun)
       return { ...entry, spec: null, note: 'this key cannot run the dry run that shows the full spec' };
     const dryRun = await api.dryRun({ template: id });
-    return { ...entry, spec: dryRun.spec };
+    return { ...entry, spec: editableSpec(dryRun.spec as unknown as NormalisedSpec) };
   };
 
   server.registerResource(

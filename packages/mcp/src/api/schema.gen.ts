@@ -280,8 +280,9 @@ export interface paths {
         content: {
           'application/json': {
             name: string;
+            project?: string;
             /** @enum {string} */
-            role: 'trainee' | 'viewer' | 'operator' | 'admin';
+            role: 'viewer' | 'operator' | 'admin';
           };
         };
       };
@@ -493,6 +494,7 @@ export interface paths {
       parameters: {
         query?: {
           dryRun?: '0' | '1' | 'true' | 'false';
+          project?: string;
         };
         header?: never;
         path?: never;
@@ -1022,6 +1024,60 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/me': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Who the calling key is: id, name, role, project (and a trainee key’s lab copy) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description the key */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              keyId: string;
+              labCopy?: {
+                copy: number;
+                labId: string;
+              };
+              name: string;
+              project: string;
+              role: string;
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/os-profiles': {
     parameters: {
       query?: never;
@@ -1236,8 +1292,9 @@ export interface paths {
               expiresAt: string;
               keyId: string;
               name: string;
+              project: string;
               /** @enum {string} */
-              role: 'viewer' | 'operator' | 'admin';
+              role: 'trainee' | 'viewer' | 'operator' | 'admin';
             };
           };
         };
@@ -1279,8 +1336,9 @@ export interface paths {
               expiresAt: string;
               keyId: string;
               name: string;
+              project: string;
               /** @enum {string} */
-              role: 'viewer' | 'operator' | 'admin';
+              role: 'trainee' | 'viewer' | 'operator' | 'admin';
             };
           };
         };
@@ -1473,6 +1531,7 @@ export interface paths {
             node?: string;
             /** @enum {string} */
             os: 'ubuntu-22.04' | 'ubuntu-24.04' | 'debian-12' | 'kali';
+            project?: string;
             vmid?: number;
           };
         };
@@ -1699,11 +1758,11 @@ export interface paths {
             memoryMiB?: number;
             name: string;
             network?: {
-              bridge?: string;
+              bridge?: unknown;
               gateway?: string;
               /** @default dhcp */
               ip?: string;
-              vlan?: number;
+              vlan?: unknown;
             };
             /** @enum {string} */
             os: 'ubuntu-22.04' | 'ubuntu-24.04' | 'debian-12' | 'kali';

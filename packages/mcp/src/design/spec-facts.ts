@@ -69,3 +69,12 @@ export function labTotals(spec: NormalisedSpec): LabTotals {
     ttlSeconds: spec.ttlSeconds ?? null,
   };
 }
+
+/**
+ * A normalised spec in the form a user writes (and the API accepts back): the dry run adds derived
+ * fields (`ttlSeconds` beside `ttl`) that a spec itself may not carry.
+ */
+export function editableSpec(spec: NormalisedSpec): NormalisedSpec {
+  const { ttlSeconds: _derived, ...editable } = spec;
+  return editable as NormalisedSpec;
+}

@@ -9,7 +9,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
 import type { GlassdomeApi, Identity } from '../api/client';
-import { ApiCallError, ApiUnreachableError } from '../api/errors';
+import { ApiCallError, ApiUnreachableError, fieldIssues } from '../api/errors';
 import { ConfirmationRefused, type Confirmations } from '../confirm';
 
 /** Everything a tool may use: the API with the caller's key, who the caller is, and this process's confirmations. */
@@ -33,7 +33,8 @@ export function errorResult(error: unknown): CallToolResult {
   let message: string;
   let detail: Record<string, unknown>;
   if (error instanceof ApiCallError) {
-    message = `${error.message} (the API answered ${error.status} ${error.code})`;
+    const issues = fieldIssues(error.details).map((issue) => `\n- ${issue.path}: ${issue.message}`);
+    message = `${error.message} (the API answered ${error.status} ${error.code})${issues.join('')}`;
     detail = {
       status: error.status,
       code: error.code,
