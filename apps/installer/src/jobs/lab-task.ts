@@ -40,7 +40,8 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
   return runLabTask(
     ctx,
     { labId, taskId, context },
-    async ({ task, checkStillRunning, signal, shield }: LabTaskWork) => {
+    async ({ lab, task, checkStillRunning, signal, shield }: LabTaskWork) => {
+      if (task.kind === 'isolation') return runIsolationCheck(boundTo(ctx, signal), lab, signal);
       const row = await findLabVm(ctx.db, { labId, copy: task.copy, name: task.vmName! });
       const vm = row && (await loadVm(ctx.db, row.id));
       if (!vm) throw new Error(`lab ${labId} has no VM ${task.vmName} in copy ${task.copy}`);
