@@ -242,7 +242,7 @@ test('firewall rules over the API filter from the next compile on: dmz to web on
   assert.match(lost.stdout, /2 packets transmitted, 0 received, 100% packet loss/);
 });
 
-test("a new SSH login passes the management NIC's firewall: dropped until tcp/22 from the management host is allowed", async () => {
+test("a new SSH login passes the management NIC's firewall: dropped until tcp to the guest SSH port from the management host is allowed", async () => {
   const config = {
     host: sim.running.sim.guest(web)!.ip!,
     port: guestPort,
@@ -261,10 +261,26 @@ test("a new SSH login passes the management NIC's firewall: dropped until tcp/22
   );
   refused.end();
   assert.equal((await run(web, 'true')).code, 0, 'an established session goes on (conntrack)');
+  // The macro SSH (tcp/22) would not do: the guests' sshd listens where the simulator serves them.
   await api('POST', `/nodes/pve01/qemu/${web}/firewall/rules`, {
     type: 'in',
     action: 'ACCEPT',
     macro: 'SSH',
+    source: '127.0.0.1',
+    iface: 'net2',
+    enable: '1',
+  });
+  await nextCompile();
+  const stillDropped = new Client();
+  const droppedAgain = new Promise<Error>((resolve) => stillDropped.on('error', resolve));
+  stillDropped.connect({ ...config, readyTimeout: 1500 });
+  assert.match((await droppedAgain).message, /Timed out while waiting for handshake/);
+  stillDropped.end();
+  await api('POST', `/nodes/pve01/qemu/${web}/firewall/rules`, {
+    type: 'in',
+    action: 'ACCEPT',
+    proto: 'tcp',
+    dport: String(guestPort),
     source: '127.0.0.1',
     iface: 'net2',
     enable: '1',
@@ -276,9 +292,10 @@ test("a new SSH login passes the management NIC's firewall: dropped until tcp/22
 
 test('stopping pve-firewall on the node takes every rule away until it starts again', async () => {
   await api('POST', '/nodes/pve01/services/pve-firewall/stop');
-  assert.equal((await run(attacker, 'nc -z -w 1 10.10.1.10 22')).code, 0);
+  assert.equal((await run(attacker, `nc -z -w 1 10.10.1.10 ${guestPort}`)).code, 0, "web's sshd");
+  assert.equal((await run(attacker, 'nc -z -w 1 10.10.1.10 22')).code, 1, 'sshd listens on the guest SSH port only');
   await api('POST', '/nodes/pve01/services/pve-firewall/start');
-  assert.equal((await run(attacker, 'nc -z -w 1 10.10.1.10 22')).code, 1);
+  assert.equal((await run(attacker, `nc -z -w 1 10.10.1.10 ${guestPort}`)).code, 1);
 });
 
 test('a listener started with systemd-run answers once the firewall lets it; ss lists it', async () => {

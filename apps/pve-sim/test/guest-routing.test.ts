@@ -156,7 +156,7 @@ test('routes set with ip route replace show in ip route; without forwarding noth
     [1, 'nc: connect to 10.31.0.20 port 80 (tcp) timed out: Operation now in progress\n'],
   );
   assert.equal((await run(a, 'ping -c 1 -W 1 10.31.0.20')).code, 1);
-  assert.equal(await reaches(a, '10.31.0.1 22'), true, "the router's own address on servers is local to it");
+  assert.equal(await reaches(a, `10.31.0.1 ${guestPort}`), true, "the router's own address on servers is local to it");
 });
 
 test('with net.ipv4.ip_forward=1 on the router: nc, ping (TTL 63) and curl both ways', async () => {
@@ -167,7 +167,7 @@ test('with net.ipv4.ip_forward=1 on the router: nc, ping (TTL 63) and curl both 
   assert.equal(refused.stderr, 'nc: connect to 10.31.0.20 port 81 (tcp) failed: Connection refused\n');
   assert.match(await ok(a, 'ping -c 2 10.31.0.20'), /64 bytes from 10\.31\.0\.20: icmp_seq=1 ttl=63 /);
   assert.equal(await ok(a, 'curl -s http://10.31.0.20/'), 'served-by-b\n');
-  assert.equal(await reaches(b, '10.30.0.5 22'), true, 'b reaches a the other way');
+  assert.equal(await reaches(b, `10.30.0.5 ${guestPort}`), true, 'b reaches a the other way');
   assert.match(
     (await run(a, 'ping -c 1 10.31.0.99')).stdout,
     /From 10\.30\.0\.1 icmp_seq=1 Destination Host Unreachable/,
@@ -188,7 +188,7 @@ test("the Proxmox firewall: transit must pass the router's IN chain on clients a
       type: 'in',
       action: 'ACCEPT',
       proto: 'tcp',
-      dport: '22',
+      dport: String(guestPort),
       source: '127.0.0.1',
       iface: managementNic[vmid]!,
     });
@@ -219,8 +219,8 @@ test("the Proxmox firewall: transit must pass the router's IN chain on clients a
   await nextCompile();
   assert.equal(await reaches(a, '10.31.0.20 80'), true, 'answers ride conntrack');
   assert.equal(await ok(a, 'curl -s -m 2 http://10.31.0.20/'), 'served-by-b\n');
-  assert.equal(await reaches(a, '10.31.0.20 22'), false, 'only the allowed port');
-  assert.equal(await reaches(b, '10.30.0.5 22'), false, 'and only that direction');
+  assert.equal(await reaches(a, `10.31.0.20 ${guestPort}`), false, 'only the allowed port');
+  assert.equal(await reaches(b, `10.30.0.5 ${guestPort}`), false, 'and only that direction');
 });
 
 test('routes and the forwarding switch are on the guest disks: a rollback brings them back, a restart keeps them', async () => {
@@ -240,5 +240,5 @@ test('routes and the forwarding switch are on the guest disks: a rollback brings
   for (const vmid of [a, router, b]) await login(vmid);
   assert.match(await ok(a, 'ip route show 10.31.0.0/24'), /^10\.31\.0\.0\/24 via 10\.30\.0\.1 dev ens18 \n$/);
   assert.equal(await reaches(a, '10.31.0.20 80'), true, 'routes, forwarding and firewall as they were');
-  assert.equal(await reaches(a, '10.31.0.20 22'), false);
+  assert.equal(await reaches(a, `10.31.0.20 ${guestPort}`), false);
 });

@@ -93,11 +93,17 @@ const notFound =
 type Answer = { status: number; body: string; ip: string } | { error: number; message: string };
 
 /** What a guest's web server answers (its document root), or the failure of a non-HTTP service. */
-function fromGuestServer(machine: GuestMachine | undefined, url: URL, port: number, ip: string): Answer {
+function fromGuestServer(
+  machine: GuestMachine | undefined,
+  url: URL,
+  port: number,
+  ip: string,
+  sshPort: number,
+): Answer {
   const serving = machine && webServers.some((name) => machine.services.get(name)?.active);
   if (url.protocol === 'https:') return { error: 35, message: 'error:0A00010B:SSL routines::wrong version number' };
   if (!serving || port !== 80) {
-    return port === 22
+    return port === sshPort
       ? { error: 1, message: 'Received HTTP/0.9 when not allowed' }
       : { error: 52, message: 'Empty reply from server' };
   }
@@ -123,8 +129,9 @@ async function remote(machine: GuestMachine, net: GuestNet, url: URL, request: C
   if (verdict.outcome === 'open') {
     const peer = verdict.peer;
     if (peer?.kind === 'outside') return outsidePage(url, resolved.ip);
-    if (peer?.kind === 'guest') return fromGuestServer(net.network.machine(peer.vmid), url, port, resolved.ip);
-    if (peer?.kind === 'local') return fromGuestServer(machine, url, port, resolved.ip);
+    if (peer?.kind === 'guest')
+      return fromGuestServer(net.network.machine(peer.vmid), url, port, resolved.ip, net.network.sshPort);
+    if (peer?.kind === 'local') return fromGuestServer(machine, url, port, resolved.ip, net.network.sshPort);
     return { error: 52, message: 'Empty reply from server' };
   }
   if (verdict.outcome === 'refused') return failed(0, "Couldn't connect to server");

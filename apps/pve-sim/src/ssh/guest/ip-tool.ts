@@ -258,7 +258,10 @@ export function ssCommand(machine: GuestMachine, net: GuestNet | undefined): Com
       .join('');
     const wantTcp = flags.includes('t') || !flags.includes('u');
     const wantUdp = flags.includes('u');
-    const sockets: Socket[] = [...listeningSockets(machine), ...(net ? net.network.foreground(net.vmid) : [])];
+    const sockets: Socket[] = [
+      ...listeningSockets(machine, net?.network.sshPort),
+      ...(net ? net.network.foreground(net.vmid) : []),
+    ];
     const rows = sockets
       .filter((socket) => (socket.proto === 'tcp' ? wantTcp : wantUdp))
       .sort((a, b) => a.port - b.port)

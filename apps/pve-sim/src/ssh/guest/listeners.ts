@@ -1,6 +1,7 @@
 /**
  * Which sockets a guest listens on, from its running services: the daemons packages install
- * (sshd on 22, a web server on 80, PostgreSQL on 5432…), and units an administrator wrote or
+ * (sshd on the guest SSH port, 22 unless the simulator is told otherwise, a web server on 80,
+ * PostgreSQL on 5432…), and units an administrator wrote or
  * started with `systemd-run` whose command is a known listener (`nc -l -p 8080`, `socat
  * TCP-LISTEN:9000`, `python3 -m http.server 8000`…), plus foreground `nc -l` runs.
  */
@@ -13,8 +14,6 @@ const udp = (...ports: number[]): Socket[] => ports.map((port) => ({ proto: 'udp
 
 /** Services (systemd unit names) → the sockets their daemon opens with the package's defaults. */
 const serviceSockets: Record<string, Socket[]> = {
-  ssh: tcp(22),
-  sshd: tcp(22),
   apache2: tcp(80),
   nginx: tcp(80),
   lighttpd: tcp(80),
@@ -114,14 +113,21 @@ function unitCommand(machine: GuestMachine, unit: string): string[] | undefined 
   return undefined;
 }
 
-/** Every socket the guest's running services listen on. */
-export function listeningSockets(machine: GuestMachine): Socket[] {
+/** The units of OpenSSH's server, which listens where the simulator serves guests' SSH. */
+const sshUnits = ['ssh', 'sshd'];
+
+/**
+ * Every socket the guest's running services listen on. `sshPort`: the port the simulator's SSH
+ * side serves the guest on (`PVE_SIM_GUEST_SSH_PORT`), which is where its sshd listens.
+ */
+export function listeningSockets(machine: GuestMachine, sshPort = 22): Socket[] {
   const sockets: Socket[] = [];
   for (const [unit, state] of machine.services) {
     if (!state.active) continue;
     const command = unitCommand(machine, unit);
     const fromCommand = command ? commandSocket(command) : undefined;
     if (fromCommand) sockets.push(fromCommand);
+    else if (sshUnits.includes(unit)) sockets.push({ proto: 'tcp', port: sshPort });
     else sockets.push(...(serviceSockets[unit] ?? []));
   }
   return sockets;

@@ -208,7 +208,8 @@ async function nc(machine: GuestMachine, net: GuestNet | undefined, invocation: 
     if (open) {
       connected = true;
       if (verbose) stderr += ncMessage(style, port, 'open');
-      if (!flags.includes('z') && proto === 'tcp' && port === 22 && verdict.peer?.kind === 'guest') {
+      const sshPort = net?.network.sshPort ?? 22;
+      if (!flags.includes('z') && proto === 'tcp' && port === sshPort && verdict.peer?.kind === 'guest') {
         const target = net?.network.machine(verdict.peer.vmid);
         stdout += `${sshBanners[target?.spec.os.id ?? 'ubuntu-22.04']}\r\n`;
       }
