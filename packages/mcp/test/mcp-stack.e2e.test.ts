@@ -215,8 +215,8 @@ test('validate_lab_spec over stdio answers every error of a broken spec with its
     name: 'broken lab',
     networks: [{ name: 'lan', cidr: '10.50.0.0/33' }],
     vms: [
-      { name: 'target', os: 'ubuntu-22.04', networks: ['lan', 'dmz'] },
-      { name: 'attacker', os: 'plan9', networks: ['lan'], dependsOn: ['ghost'] },
+      { name: 'target', os: 'ubuntu-22.04', networks: ['lan'], memoryMiB: 'lots' },
+      { name: 'attacker', os: 'plan9', networks: ['lan'] },
     ],
   };
   transcript.user('Check this lab spec before I deploy it.');
@@ -225,12 +225,28 @@ test('validate_lab_spec over stdio answers every error of a broken spec with its
   assert.equal(answer.data.valid, false);
   const errors = answer.data.errors as { path: string; message: string }[];
   const paths = errors.map((error) => error.path);
-  for (const path of ['name', 'networks.0.cidr', 'vms.1.os'])
+  for (const path of ['name', 'networks.0.cidr', 'vms.0.memoryMiB', 'vms.1.os']) {
     assert.ok(paths.includes(path), `${path} in ${paths.join(', ')}`);
+  }
   assert.ok(errors.every((error) => error.message.length > 0));
   transcript.assistant(
     `The spec has ${errors.length} problems: ${errors.map((error) => `${error.path} ${error.message}`).join('; ')}.`,
   );
+
+  // Well-formed, but naming what does not exist: the cross-field checks report each reference.
+  const dangling = {
+    name: 'dangling',
+    networks: [{ name: 'lan', cidr: '10.50.0.0/24' }],
+    vms: [
+      { name: 'target', os: 'ubuntu-22.04', networks: ['lan', 'dmz'] },
+      { name: 'attacker', os: 'kali', networks: ['lan'], dependsOn: ['ghost'] },
+    ],
+  };
+  const second = await call(stdio, 'validate_lab_spec', { spec: dangling }, { transport: 'stdio' });
+  const secondPaths = (second.data.errors as { path: string }[]).map((error) => error.path);
+  for (const path of ['vms.0.networks.1', 'vms.1.dependsOn.0']) {
+    assert.ok(secondPaths.includes(path), `${path} in ${secondPaths.join(', ')}`);
+  }
 
   const fixed = await call(
     stdio,
