@@ -9,6 +9,8 @@ import type { Principal } from './auth/keys';
 
 /** Shorter texts are not masked: they would match ordinary words in messages. */
 const MIN_MASKED_LENGTH = 4;
+/** Single words of a command shorter than this stay (they are ordinary words: `echo`, `sudo`). */
+const MIN_MASKED_WORD = 6;
 const MASK = '[provisioning text hidden]';
 
 /** Whether `principal` may read the private side (full logs) of a resource that `createdBy` made. */
@@ -52,6 +54,10 @@ export function provisioningTexts(...specs: unknown[]): string[] {
   for (const text of texts) {
     pieces.add(text.trim());
     for (const line of text.split('\n')) pieces.add(line.trim());
+    // Each longer word too (a password given on a command line comes back in the guest's complaint
+    // about it), and every quoted string.
+    for (const word of text.split(/[\s|;&<>()'"`=]+/)) if (word.length >= MIN_MASKED_WORD) pieces.add(word);
+    for (const quoted of text.matchAll(/'([^']+)'|"([^"]+)"/g)) pieces.add((quoted[1] ?? quoted[2])!);
   }
   return [...pieces].filter((piece) => piece.length >= MIN_MASKED_LENGTH).sort((a, b) => b.length - a.length);
 }

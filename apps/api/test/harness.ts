@@ -28,11 +28,13 @@ export interface RequestOptions {
 export interface TestApi {
   url: string;
   db: Db;
+  /** The test's own database (for tools such as pg_dump). */
+  databaseUrl: string;
   producer: Producer;
   redisUrl: string;
   prefix: string;
-  /** A fresh key with this role. */
-  keyWithRole(role: Role): Promise<string>;
+  /** A fresh key with this role (in `project`, default 'default'). */
+  keyWithRole(role: Role, project?: string): Promise<string>;
   request(method: string, path: string, options?: RequestOptions): Promise<Answer>;
   close(): Promise<void>;
 }
@@ -88,12 +90,13 @@ export async function startTestApi(
   return {
     url,
     db,
+    databaseUrl: database.url,
     producer,
     redisUrl,
     prefix: redis.prefix,
-    async keyWithRole(role) {
+    async keyWithRole(role, project) {
       const key = generateApiKey();
-      await storeApiKey(db, key, `${role}-${key.slice(3, 9)}`, role);
+      await storeApiKey(db, key, `${role}-${key.slice(3, 9)}`, role, project ? { project } : {});
       return key;
     },
     request: (method, path, requestOptions) => send(url, method, path, requestOptions),
