@@ -159,9 +159,12 @@ function neighbour(
   return holders[0];
 }
 
-/** Whether a guest holds `ip` on any NIC (Linux delivers locally whichever NIC the packet came in on). */
+/**
+ * Whether a guest holds `ip` on any NIC, its link up or not (Linux delivers locally whichever NIC the
+ * packet came in on).
+ */
 function holds(owner: NetworkHost, ip: string): boolean {
-  return owner.nics.some((nic) => nic.address?.ip === ip && nic.segment !== undefined);
+  return owner.nics.some((nic) => nic.address?.ip === ip);
 }
 
 /** Where a walk of one packet through the guests ended. */
