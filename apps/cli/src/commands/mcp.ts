@@ -26,7 +26,12 @@ export function registerMcpCommand(program: Command, ctx: CliContext): void {
         destination: ctx.io.stderr as NodeJS.WritableStream,
       });
       try {
-        await serveStdio({ baseUrl: connection.apiUrl, apiKey: connection.apiKey, logger, confirmTtlMs: seconds * 1000 });
+        await serveStdio({
+          baseUrl: connection.apiUrl,
+          apiKey: connection.apiKey,
+          logger,
+          confirmTtlMs: seconds * 1000,
+        });
       } catch (error) {
         if (error instanceof McpApiUnreachable) throw new ApiUnreachableError(error.baseUrl, error.reason);
         if (error instanceof ApiCallError) throw new ApiRequestError(error.status, error.code, error.message);

@@ -118,6 +118,8 @@ test('a refused privilege becomes a permission repair naming the path and privil
     vms: [vm('t', 'failed', [step('clone', 'failed', { error })], error)],
   } as unknown as LabDetail;
   const repair = explainLab(lab, [], []).remedies.find((remedy) => remedy.kind === 'permission-repair');
-  assert.deepEqual((repair?.api?.body as { path: string; privileges: string[] }).path, '/vms/9001');
-  assert.deepEqual((repair?.api?.body as { privileges: string[] }).privileges, ['VM.Clone']);
+  assert.ok(repair?.api, 'a permission repair names its API call');
+  const body = repair.api.body as { path: string; privileges: string[] };
+  assert.equal(body.path, '/vms/9001');
+  assert.deepEqual(body.privileges, ['VM.Clone']);
 });
