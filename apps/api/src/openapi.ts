@@ -1,5 +1,7 @@
 import { labSpecJsonSchema, vmRequestJsonSchema } from '@glassdome/lab';
 import { z } from 'zod';
+import { labCancelQuery, labFromReferenceBody } from './exercise-schemas';
+import { exercisePaths, labPatchOperation } from './openapi-exercises';
 import {
   accepted,
   alertAnswer,
@@ -22,7 +24,6 @@ import {
   apiKeyCreateBody,
   labCreateQuery,
   labEventPageQuery,
-  labFromCatalogBody,
   labListQuery,
   permissionGrantBody,
   templateCreateBody,
@@ -89,7 +90,7 @@ function operation(op: Operation) {
 
 function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
   const vmBody = vmRequestJsonSchema();
-  const labBody = { oneOf: [labSpecJsonSchema(), schemaOf(labFromCatalogBody)] };
+  const labBody = { oneOf: [labSpecJsonSchema(), schemaOf(labFromReferenceBody)] };
   const id = ['id'];
   return {
     '/vms': {
@@ -134,6 +135,7 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
         ok: [200, 'the lab'],
       }),
       delete: operation({ summary: 'Tear down everything the lab owns', pathParams: id, ok: [202, 'destroying'] }),
+      patch: labPatchOperation(operation, schemaOf) as ReturnType<typeof operation>,
     },
     '/labs/{id}/events': {
       get: operation({
@@ -144,7 +146,12 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
       }),
     },
     '/labs/{id}/cancel': {
-      post: operation({ summary: 'Stop in-flight work', pathParams: id, ok: [202, 'cancelled'] }),
+      post: operation({
+        summary: 'Stop in-flight work: every VM not ready is cancelled at once; ?destroyVms=true deletes them',
+        pathParams: id,
+        query: labCancelQuery,
+        ok: [202, 'cancelled'],
+      }),
     },
     '/labs/{id}/retry': { post: operation({ summary: 'Retry what failed', pathParams: id, ok: [202, 'deploying'] }) },
     '/lab-templates': {
@@ -270,7 +277,10 @@ export function openApiDocument() {
     info: { title: 'Glassdome API', version: '1' },
     servers: [{ url: '/api/v1' }],
     security: [{ apiKey: [] }],
-    paths: paths(),
+    paths: {
+      ...paths(),
+      ...(exercisePaths(operation, schemaOf) as ReturnType<typeof paths>),
+    },
     components: {
       securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Glassdome API key' } },
       responses: {

@@ -2,7 +2,7 @@
  * What each remediation does. Every action re-checks its target first (the scan that asked for it
  * may be minutes old) and returns a one-line description of what it did, for the timeline.
  */
-import { findVmByVmid, getVm, setVmPlacement } from '@glassdome/db';
+import { findVmByVmid, getLabExtras, getVm, setVmPlacement } from '@glassdome/db';
 import { loadLab, recloneLabVm, requestLabDestroy, writeIntent } from '@glassdome/lab-run';
 import { NotFoundError } from '@glassdome/proxmox';
 import { jobIntent, PermanentError } from '@glassdome/queue';
@@ -76,6 +76,11 @@ const expireLab: ActionFn = async (ctx, target) => {
   const lab = await loadLab(ctx.db, target.labId);
   if (!lab || lab.status === 'destroying' || lab.status === 'destroyed') {
     throw new NothingToDo('the lab is already being torn down or gone');
+  }
+  // The TTL may have been extended (PATCH /labs/:id) since the scan that found it expired.
+  const expiresAt = (await getLabExtras(ctx.db, lab.id))?.expires_at;
+  if (!expiresAt || expiresAt.getTime() > Date.now()) {
+    throw new NothingToDo(`the lab's TTL was extended (${expiresAt ? `now ${expiresAt.toISOString()}` : 'no expiry'})`);
   }
   if (!(await requestLabDestroy(ctx.db, lab.id, 'the overseer: past its TTL'))) {
     throw new NothingToDo('the lab changed state meanwhile');

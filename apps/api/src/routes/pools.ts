@@ -58,7 +58,7 @@ const CLAIM_KEYS_WAIT_MS = 15_000;
 type PoolRow = NonNullable<Awaited<ReturnType<typeof getPool>>>;
 
 async function visiblePool(ctx: ApiContext, req: Request): Promise<PoolRow> {
-  const { id } = parseInput(poolParams, req.params, 'params');
+  const { id } = parseInput(poolParams, { id: req.params.id }, 'params');
   const pool = await getPool(ctx.db, id, scopeOf(req));
   if (!pool) throw new NotFoundError('pool');
   return pool;
@@ -131,6 +131,8 @@ async function presentPool(ctx: ApiContext, pool: PoolRow, withDetail: boolean) 
   const members = await listPoolMembers(ctx.db, pool.id);
   const byStatus: Record<string, number> = {};
   for (const member of members) byStatus[member.status] = (byStatus[member.status] ?? 0) + 1;
+  // Claimable: ready, its initial snapshot taken, nothing else running on it.
+  const claimable = members.filter((m) => m.status === 'ready' && m.first_ready_at && !m.busy).length;
   const claims = await recentClaims(ctx.db, pool.id, 50);
   const latencies = claims.flatMap((claim) => (claim.claim_ms === null ? [] : [claim.claim_ms])).sort((a, b) => a - b);
   return {
@@ -140,7 +142,7 @@ async function presentPool(ctx: ApiContext, pool: PoolRow, withDetail: boolean) 
     source: pool.source,
     size: pool.size,
     status: pool.status,
-    copies: { total: members.length, ready: byStatus.ready ?? 0, byStatus },
+    copies: { total: members.length, ready: claimable, byStatus },
     claimLatencyMs: {
       samples: latencies.length,
       p50: latencies[Math.floor(latencies.length / 2)] ?? null,

@@ -19,7 +19,8 @@ import { checkQuotas, effectiveQuotas, type Quotas } from './quotas';
 
 /** The lab named in the path, if the caller may see it. */
 export async function visibleLab(ctx: ApiContext, req: Request) {
-  const { id } = parseInput(idParams, req.params, 'params');
+  // Only the lab's id: the route's other path parameters are checked by the route.
+  const { id } = parseInput(idParams, { id: req.params.id }, 'params');
   const lab = await getLab(ctx.db, id, scopeOf(req));
   if (!lab) throw new NotFoundError('lab');
   return lab;

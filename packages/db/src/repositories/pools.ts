@@ -72,15 +72,26 @@ export async function deletePool(db: Db, id: string): Promise<void> {
 
 /** The pool's unclaimed labs that are not torn down, oldest first. */
 export async function listPoolMembers(db: Db, poolId: string) {
-  return db
-    .selectFrom('labs')
-    .select(['id', 'name', 'status', 'created_at', 'first_ready_at', 'error'])
-    .where('pool_id', '=', poolId)
-    .where('claimed_at', 'is', null)
-    .where('status', 'not in', ['destroying', 'destroyed'])
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
+  return (
+    db
+      .selectFrom('labs')
+      .select(['id', 'name', 'status', 'created_at', 'first_ready_at', 'error'])
+      // Busy: an operation (its initial snapshot, say) is queued or running; a claim skips it.
+      .select(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('lab_operations')
+            .select('lab_operations.id')
+            .whereRef('lab_operations.lab_id', '=', 'labs.id')
+            .where('lab_operations.status', 'in', ['queued', 'running']),
+        ).as('busy'),
+      )
+      .where('pool_id', '=', poolId)
+      .where('claimed_at', 'is', null)
+      .where('status', 'not in', ['destroying', 'destroyed'])
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute()
+  );
 }
 
 /** Members by status for every pool (one query, for the API's listing and /metrics). */

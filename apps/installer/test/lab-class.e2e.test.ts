@@ -1,0 +1,201 @@
+/**
+ * Running a class, end to end on the simulator (issue 16): a catalog lab deployed with parameters
+ * puts the given trainee key on the trainee VM of every copy (and nowhere else), and its roster lists
+ * each copy's addresses and SSH command; a warm pool of 3 copies of a saved spec hands one over with
+ * the claimer's key on its guests and refills to 3.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { SshPool, type SshTarget } from '@glassdome/ssh';
+import { addOsTemplates, OS_TEMPLATE_VMIDS, waitFor } from '@glassdome/testkit';
+import { type Harness, memoryHostKeys, startHarness } from './harness';
+
+let harness: Harness;
+const ssh = new SshPool();
+const hostKeys = memoryHostKeys();
+let claimer: { privateKey: string; publicKey: string };
+
+before(async () => {
+  harness = await startHarness({
+    installers: 2,
+    overseer: true,
+    env: { TEMPLATE_VMIDS: OS_TEMPLATE_VMIDS, ISOLATION_CHECK_SECONDS: '20', API_RATE_LIMIT: '100000' },
+  });
+  await addOsTemplates(harness.sim.info, { grantClone: true });
+  const dir = mkdtempSync(join(tmpdir(), 'gd-claimer-'));
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'claimer@class', '-f', join(dir, 'id')]);
+  claimer = {
+    privateKey: readFileSync(join(dir, 'id'), 'utf8'),
+    publicKey: readFileSync(join(dir, 'id.pub'), 'utf8').trim(),
+  };
+});
+after(async () => {
+  ssh.close();
+  await harness?.stop();
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: answers are JSON whose shape each test asserts
+type Json = any;
+
+/** The harness's API call with its answer's body as JSON to assert on. */
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Json }> {
+  return harness.api(method, path, body);
+}
+
+type LabVm = { id: string; name: string; copy: number; status: string; access: { host: string; port: number } | null };
+type Lab = { id: string; name: string; status: string; error?: string; expiresAt: string | null; vms: LabVm[] };
+
+async function labOf(id: string): Promise<Lab> {
+  return (await api('GET', `/api/v1/labs/${id}`)).body as unknown as Lab;
+}
+
+async function settled(id: string, timeoutMs = 300_000): Promise<Lab> {
+  return waitFor(
+    `lab ${id} to settle`,
+    async () => {
+      const lab = await labOf(id);
+      return ['ready', 'failed', 'degraded'].includes(lab.status) ? lab : undefined;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
+}
+
+/** Whether `user` gets in with `key` and runs a command. */
+async function logsIn(vm: LabVm, user: string, key: string): Promise<boolean> {
+  assert.ok(vm.access, `${vm.name} says how to reach it`);
+  const target: SshTarget = {
+    host: vm.access.host,
+    port: vm.access.port,
+    username: user,
+    privateKey: key,
+    hostKey: { kind: 'tofu', store: hostKeys },
+  };
+  try {
+    const result = await ssh.exec(target, ['id', '-un'], { allowFailure: true, timeoutMs: 20_000 });
+    return result.exitCode === 0 && result.stdout.trim() === user;
+  } catch {
+    return false;
+  }
+}
+
+test('a catalog lab with parameters: the trainee key on every copy’s attacker, and a roster of each copy', async () => {
+  const template = await api('GET', '/api/v1/lab-templates/web-pentest-101');
+  assert.equal(template.status, 200, JSON.stringify(template.body));
+  assert.deepEqual(template.body.parameters.traineeKeys.vms, ['attacker']);
+  assert.ok(template.body.spec.vms.length === 2);
+  const bad = await api('POST', '/api/v1/labs', {
+    template: 'web-pentest-101',
+    parameters: { vms: { attacker: { memoryMiB: 512 } } },
+  });
+  assert.equal(bad.status, 400);
+  assert.match(JSON.stringify(bad.body), /parameters\.vms\.attacker\.memoryMiB/);
+
+  const accepted = await api('POST', '/api/v1/labs', {
+    template: 'web-pentest-101',
+    name: 'pentest-class',
+    parameters: { copies: 2, ttl: '4h', traineeKeys: [harness.userKey.publicKey], vms: { target: { cpus: 1 } } },
+  });
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+  const lab = await settled(String(accepted.body.id));
+  assert.equal(lab.status, 'ready', lab.error);
+  assert.equal(lab.vms.length, 4);
+  for (const copy of [0, 1]) {
+    const attacker = lab.vms.find((vm) => vm.copy === copy && vm.name === 'attacker')!;
+    const target = lab.vms.find((vm) => vm.copy === copy && vm.name === 'target')!;
+    assert.ok(
+      await logsIn(attacker, 'kali', harness.userKey.privateKey),
+      `copy ${copy}: the trainee logs into the attacker`,
+    );
+    assert.ok(!(await logsIn(target, 'ubuntu', harness.userKey.privateKey)), `copy ${copy}: not into the target`);
+  }
+
+  const roster = await api('GET', `/api/v1/labs/${lab.id}/roster`);
+  assert.equal(roster.status, 200, JSON.stringify(roster.body));
+  const rows = roster.body.rows as {
+    copyNumber: number;
+    vm: string;
+    addresses: Record<string, string>;
+    ssh: { command: string | null };
+    sshKeys: { comment: string | null }[];
+  }[];
+  assert.equal(rows.length, 4);
+  for (const copyNumber of [1, 2]) {
+    const attacker = rows.find((row) => row.copyNumber === copyNumber && row.vm === 'attacker')!;
+    const target = rows.find((row) => row.copyNumber === copyNumber && row.vm === 'target')!;
+    assert.deepEqual(attacker.addresses, { lan: '10.10.0.100/24' });
+    assert.deepEqual(target.addresses, { lan: '10.10.0.10/24' });
+    assert.match(attacker.ssh.command ?? '', /^ssh (-p \d+ )?kali@127\.64\./);
+    assert.ok(
+      attacker.sshKeys.some((key) => key.comment === 'trainee@class'),
+      'the trainee key is listed',
+    );
+  }
+  const csv = await fetch(`${harness.stack.apiUrl}/api/v1/labs/${lab.id}/roster`, {
+    headers: { Authorization: `Bearer ${harness.stack.adminKey}`, Accept: 'text/csv' },
+  });
+  assert.match(csv.headers.get('content-type') ?? '', /text\/csv/);
+  const lines = (await csv.text()).trim().split('\r\n');
+  assert.equal(lines.length, 5, 'a header and one line per copy × VM');
+  assert.match(lines[0]!, /^copy,vm,status/);
+  assert.ok(lines.some((line) => line.startsWith('2,attacker,ready,') && line.includes('lan=10.10.0.100/24')));
+});
+
+test('a warm pool of 3 hands one copy over with the claimer’s key and refills to 3', async () => {
+  const saved = await api('POST', '/api/v1/lab-specs', {
+    spec: {
+      name: 'warm-box',
+      networks: [{ name: 'lan', cidr: '10.60.0.0/24' }],
+      vms: [{ name: 'box', os: 'ubuntu-22.04', networks: ['lan'], cloudInit: { user: 'trainee' } }],
+    },
+  });
+  assert.equal(saved.status, 201, JSON.stringify(saved.body));
+  assert.equal(saved.body.version, 1);
+  const created = await api('POST', '/api/v1/pools', { name: 'monday', spec: 'warm-box', size: 3 });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const poolId = String(created.body.id);
+  const readyCopies = async () => ((await api('GET', `/api/v1/pools/${poolId}`)).body.copies.ready as number) ?? 0;
+  await waitFor('3 ready copies', async () => (await readyCopies()) === 3, { timeoutMs: 240_000, intervalMs: 500 });
+
+  const claim = await api('POST', `/api/v1/pools/${poolId}/claim`, {
+    name: 'student-ada',
+    ttl: '3h',
+    traineeKeys: [claimer.publicKey],
+  });
+  assert.equal(claim.status, 200, JSON.stringify(claim.body));
+  assert.equal(claim.body.name, 'student-ada');
+  assert.equal(claim.body.keys.status, 'done', JSON.stringify(claim.body.keys));
+  assert.ok(Number(claim.body.claimMs) > 0);
+  assert.ok(Date.parse(claim.body.expiresAt) > Date.now() + 2 * 3600_000, 'its TTL started at the claim');
+  const lab = await labOf(String(claim.body.labId));
+  assert.equal(lab.name, 'student-ada');
+  assert.equal(lab.status, 'ready');
+  assert.ok(await logsIn(lab.vms[0]!, 'trainee', claimer.privateKey), 'the claimer’s key is on the guest');
+
+  const pool = (await api('GET', `/api/v1/pools/${poolId}`)).body;
+  assert.ok(pool.copies.total >= 2 && pool.copies.total <= 3, JSON.stringify(pool.copies));
+  await waitFor('the pool refilled to 3 ready copies', async () => (await readyCopies()) === 3, {
+    timeoutMs: 240_000,
+    intervalMs: 500,
+  });
+  const after = (await api('GET', `/api/v1/pools/${poolId}`)).body;
+  assert.equal(after.claimLatencyMs.samples, 1);
+  assert.ok(
+    !after.members.some((member: { labId: string }) => member.labId === lab.id),
+    'the claimed copy left the pool',
+  );
+  const metrics = await (await fetch(`${harness.stack.apiUrl}/metrics`)).text();
+  assert.match(metrics, /glassdome_pool_copies\{pool="monday",status="ready"\} 3/);
+  assert.match(metrics, /glassdome_pool_claim_seconds\{pool="monday",stat="last"\}/);
+
+  const empty = await api('PATCH', `/api/v1/pools/${poolId}`, { size: 0 });
+  assert.equal(empty.status, 200, JSON.stringify(empty.body));
+  await waitFor('the pool emptied', async () => (await api('GET', `/api/v1/pools/${poolId}`)).body.copies.total === 0, {
+    timeoutMs: 120_000,
+    intervalMs: 500,
+  });
+  assert.equal((await labOf(lab.id)).status, 'ready', 'the claimed copy is not the pool’s any more');
+});

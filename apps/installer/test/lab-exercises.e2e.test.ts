@@ -1,0 +1,245 @@
+/**
+ * Exercises on a running lab, end to end on the simulator (issue 16): the `initial` snapshot of a
+ * lab that became ready; a reset of one copy by that copy's trainee key (a file written over SSH is
+ * gone there while the other copy keeps its own); a named snapshot of the whole lab that reverts every
+ * VM; TTL changes the overseer honours; a cancelled lab that leaves no VM deploying.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { SshPool, type SshTarget } from '@glassdome/ssh';
+import { waitFor } from '@glassdome/testkit';
+import { type Harness, memoryHostKeys, startHarness } from './harness';
+
+let harness: Harness;
+const ssh = new SshPool();
+const hostKeys = memoryHostKeys();
+before(async () => {
+  harness = await startHarness({
+    installers: 2,
+    overseer: true,
+    env: { ISOLATION_CHECK_SECONDS: '20', OVERSEER_SCAN_SECONDS: '2', API_RATE_LIMIT: '100000' },
+  });
+});
+after(async () => {
+  ssh.close();
+  await harness?.stop();
+});
+
+type LabVm = { id: string; name: string; copy: number; status: string; access: { host: string; port: number } | null };
+type Lab = { id: string; status: string; error?: string; expiresAt: string | null; vms: LabVm[] };
+type Operation = { id: string; status: string; error: string | null; progress: { done: number; total: number } };
+
+function spec(name: string, extra: Record<string, unknown> = {}) {
+  const vm = (vmName: string) => ({
+    name: vmName,
+    os: 'ubuntu-22.04',
+    networks: ['lan'],
+    cloudInit: { user: 'trainee', sshKeys: [harness.userKey.publicKey] },
+  });
+  return { name, networks: [{ name: 'lan', cidr: '10.50.0.0/24' }], vms: [vm('box'), vm('peer')], ...extra };
+}
+
+async function labOf(id: string): Promise<Lab> {
+  return (await harness.api('GET', `/api/v1/labs/${id}`)).body as unknown as Lab;
+}
+
+async function settled(id: string, statuses = ['ready', 'failed', 'degraded'], timeoutMs = 240_000): Promise<Lab> {
+  return waitFor(
+    `lab ${id} to reach ${statuses.join('|')}`,
+    async () => {
+      const lab = await labOf(id);
+      return statuses.includes(lab.status) ? lab : undefined;
+    },
+    { timeoutMs, intervalMs: 300 },
+  );
+}
+
+async function deploy(body: unknown): Promise<string> {
+  const accepted = await harness.api('POST', '/api/v1/labs', body);
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+  return String(accepted.body.id);
+}
+
+async function operationDone(labId: string, operationId: string, timeoutMs = 180_000): Promise<Operation> {
+  return waitFor(
+    `operation ${operationId} to end`,
+    async () => {
+      const { body } = await harness.api('GET', `/api/v1/labs/${labId}/operations/${operationId}`);
+      const operation = body as unknown as Operation;
+      return ['done', 'failed'].includes(operation.status) ? operation : undefined;
+    },
+    { timeoutMs, intervalMs: 300 },
+  );
+}
+
+function asTrainee(vm: LabVm): SshTarget {
+  assert.ok(vm.access, `${vm.name} of copy ${vm.copy} says how to reach it`);
+  return {
+    host: vm.access.host,
+    port: vm.access.port,
+    username: 'trainee',
+    privateKey: harness.userKey.privateKey,
+    hostKey: { kind: 'tofu', store: hostKeys },
+  };
+}
+
+async function sh(vm: LabVm, command: string) {
+  const result = await ssh.exec(asTrainee(vm), ['sh', '-c', command], { allowFailure: true, timeoutMs: 30_000 });
+  return { code: result.exitCode, out: result.stdout.trim() };
+}
+
+function vmOf(lab: Lab, copy: number, name: string): LabVm {
+  const vm = lab.vms.find((candidate) => candidate.copy === copy && candidate.name === name);
+  assert.ok(vm, `copy ${copy} has ${name}`);
+  return vm;
+}
+
+let lab: Lab;
+let shortLived: string;
+
+test('a lab that becomes ready gets its initial snapshot on every VM', async () => {
+  // Deployed now so its first TTL has long run out by the time the TTL test looks at it.
+  shortLived = await deploy({ ...spec('short-lived'), ttl: '1m', vms: [spec('x').vms[0]] });
+  const id = await deploy({ ...spec('exercise'), copies: 2 });
+  lab = await settled(id);
+  assert.equal(lab.status, 'ready', lab.error);
+  const snapshots = await waitFor(
+    'the initial snapshot',
+    async () => {
+      const { body } = await harness.api('GET', `/api/v1/labs/${id}/snapshots`);
+      const initial = (body.items as { name: string; status: string; vms: unknown[] }[]).find(
+        (s) => s.name === 'initial',
+      );
+      return initial?.status === 'ready' ? initial : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 300 },
+  );
+  assert.equal(snapshots.vms.length, 4, 'both VMs of both copies');
+  const detail = (await harness.api('GET', `/api/v1/labs/${id}`)).body;
+  assert.ok(detail.firstReadyAt, 'the lab remembers its first ready');
+});
+
+test('a trainee resets its own copy: the file it wrote is gone, the other copy keeps its own', async () => {
+  const [mine, theirs] = [vmOf(lab, 0, 'box'), vmOf(lab, 1, 'box')];
+  assert.equal((await sh(mine, 'echo mine-0 > /home/trainee/flag.txt')).code, 0);
+  assert.equal((await sh(theirs, 'echo mine-1 > /home/trainee/flag.txt')).code, 0);
+
+  const created = await harness.api('POST', `/api/v1/labs/${lab.id}/trainee-keys`, { copy: 0 });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const asTraineeKey = (method: string, path: string, body?: unknown) =>
+    fetch(`${harness.stack.apiUrl}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${created.body.key}`, 'Content-Type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  const other = await asTraineeKey('POST', `/api/v1/labs/${lab.id}/reset`, { copy: 1 });
+  assert.equal(other.status, 404, 'another copy does not exist for the trainee');
+  const snapshotByTrainee = await asTraineeKey('POST', `/api/v1/labs/${lab.id}/snapshots`, { name: 'mine' });
+  assert.equal(snapshotByTrainee.status, 403, 'a trainee resets, nothing more');
+
+  const reset = await asTraineeKey('POST', `/api/v1/labs/${lab.id}/reset`, {});
+  const answer = (await reset.json()) as { operationId: string; vms: number };
+  assert.equal(reset.status, 202, JSON.stringify(answer));
+  assert.equal(answer.vms, 2, "the trainee's copy: its two VMs");
+  const during = await labOf(lab.id);
+  assert.ok(['reverting', 'ready'].includes(during.status), during.status);
+  const operation = await operationDone(lab.id, answer.operationId);
+  assert.equal(operation.status, 'done', operation.error ?? '');
+  assert.deepEqual(operation.progress, { done: 2, total: 2 });
+  lab = await settled(lab.id);
+  assert.equal(lab.status, 'ready', lab.error);
+  assert.ok(lab.vms.every((vm) => vm.status === 'ready'));
+
+  const after = await sh(vmOf(lab, 0, 'box'), 'cat /home/trainee/flag.txt || echo gone');
+  assert.equal(after.out, 'gone', 'the reset copy lost the file');
+  assert.equal(
+    (await sh(vmOf(lab, 1, 'box'), 'cat /home/trainee/flag.txt')).out,
+    'mine-1',
+    'the other copy kept its own',
+  );
+  const operations = (await harness.api('GET', `/api/v1/labs/${lab.id}/operations`)).body.items as Operation[];
+  assert.ok(operations.some((op) => op.id === answer.operationId && op.status === 'done'));
+});
+
+test('a named snapshot of the whole lab reverts every VM of every copy', async () => {
+  for (const vm of lab.vms) assert.equal((await sh(vm, 'echo 1 > /home/trainee/stage.txt')).code, 0, vm.name);
+  const taken = await harness.api('POST', `/api/v1/labs/${lab.id}/snapshots`, { name: 'stage1', withRam: true });
+  assert.equal(taken.status, 202, JSON.stringify(taken.body));
+  const snapshot = await operationDone(lab.id, String(taken.body.operationId));
+  assert.equal(snapshot.status, 'done', snapshot.error ?? '');
+  const duplicate = await harness.api('POST', `/api/v1/labs/${lab.id}/snapshots`, { name: 'stage1' });
+  assert.equal(duplicate.status, 409, 'a snapshot name is taken once');
+
+  for (const vm of lab.vms) {
+    assert.equal((await sh(vm, 'echo 2 > /home/trainee/stage.txt && echo later > /home/trainee/after.txt')).code, 0);
+  }
+  const reverted = await harness.api('POST', `/api/v1/labs/${lab.id}/revert`, { snapshot: 'stage1' });
+  assert.equal(reverted.status, 202, JSON.stringify(reverted.body));
+  assert.equal(reverted.body.vms, 4);
+  const operation = await operationDone(lab.id, String(reverted.body.operationId));
+  assert.equal(operation.status, 'done', operation.error ?? '');
+  lab = await settled(lab.id);
+  assert.equal(lab.status, 'ready', lab.error);
+  for (const vm of lab.vms) {
+    const seen = await sh(
+      vm,
+      'cat /home/trainee/stage.txt; test -e /home/trainee/after.txt && echo after-left || echo after-gone',
+    );
+    assert.equal(seen.out, '1\nafter-gone', `${vm.name} of copy ${vm.copy}`);
+  }
+  const missing = await harness.api('POST', `/api/v1/labs/${lab.id}/revert`, { snapshot: 'nosuch' });
+  assert.equal(missing.status, 404, JSON.stringify(missing.body));
+});
+
+test('a TTL extension moves expiresAt and the overseer honours it; a shortened TTL tears the lab down', async () => {
+  const before = await settled(shortLived);
+  assert.equal(before.status, 'ready', before.error);
+  const extended = await harness.api('PATCH', `/api/v1/labs/${shortLived}`, { ttl: '2h' });
+  assert.equal(extended.status, 200, JSON.stringify(extended.body));
+  assert.ok(Date.parse(String(extended.body.expiresAt)) > Date.now() + 3600_000, 'expiresAt moved two hours out');
+  const tooLong = await harness.api('PATCH', `/api/v1/labs/${shortLived}`, { ttl: '900d' });
+  assert.equal(tooLong.status, 422, JSON.stringify(tooLong.body));
+  assert.match(JSON.stringify(tooLong.body), /maxLabTtlSeconds/);
+
+  // The first TTL (1 minute from its deploy) runs out; the overseer scans every 2 s and must leave it.
+  const deployedAt = Date.parse(String((await harness.api('GET', `/api/v1/labs/${shortLived}`)).body.createdAt));
+  const waitMs = deployedAt + 60_000 + 6_000 - Date.now();
+  if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+  assert.equal((await labOf(shortLived)).status, 'ready', 'the extended lab outlived its first TTL');
+
+  const shortened = await harness.api('PATCH', `/api/v1/labs/${shortLived}`, { ttl: '1m' });
+  assert.equal(shortened.status, 200, JSON.stringify(shortened.body));
+  await settled(shortLived, ['destroying', 'destroyed'], 120_000);
+});
+
+test('a cancelled lab leaves no VM deploying; its VMs are kept or deleted as asked', async () => {
+  const kept = await deploy({ ...spec('cancel-keep'), copies: 2 });
+  const dropped = await deploy({ ...spec('cancel-drop'), copies: 2 });
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  const keep = await harness.api('POST', `/api/v1/labs/${kept}/cancel`);
+  assert.equal(keep.status, 202, JSON.stringify(keep.body));
+  const drop = await harness.api('POST', `/api/v1/labs/${dropped}/cancel?destroyVms=true`);
+  assert.equal(drop.status, 202, JSON.stringify(drop.body));
+  assert.equal(drop.body.vms, 'destroying');
+
+  const inFlight = (lab: Lab) => lab.vms.filter((vm) => ['queued', 'deploying'].includes(vm.status));
+  // Right away and after the tasks in flight had time to stop: nothing left deploying.
+  for (const id of [kept, dropped]) assert.deepEqual(inFlight(await labOf(id)), [], `lab ${id} at once`);
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  const keptLab = await labOf(kept);
+  assert.equal(keptLab.status, 'cancelled');
+  assert.deepEqual(inFlight(keptLab), []);
+  assert.ok(
+    keptLab.vms.every((vm) => ['cancelled', 'ready'].includes(vm.status)),
+    JSON.stringify(keptLab.vms.map((vm) => vm.status)),
+  );
+  const droppedLab = await waitFor(
+    'the dropped lab’s VMs deleted',
+    async () => {
+      const current = await labOf(dropped);
+      return current.vms.every((vm) => vm.status === 'destroyed') ? current : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 500 },
+  );
+  assert.equal(droppedLab.status, 'cancelled', 'the lab itself stays cancelled');
+});
