@@ -16,7 +16,8 @@ const ssh = new SshPool();
 before(async () => {
   harness = await startHarness({
     installers: 2,
-    env: { ISOLATION_CHECK_SECONDS: '20', OVERSEER_SCAN_SECONDS: '2' },
+    overseer: true,
+    env: { ISOLATION_CHECK_SECONDS: '20', OVERSEER_SCAN_SECONDS: '2', API_RATE_LIMIT: '100000' },
   });
 });
 after(async () => {
@@ -162,7 +163,8 @@ test('from inside the attacker: web:80 answers; db, web’s internal side, the o
   const attacker = asTrainee(vmOf(0, 'attacker'));
   const addresses = await sh(attacker, ['ip', '-4', 'addr']);
   assert.match(addresses.stdout, /inet 10\.10\.1\.\d+\/24/);
-  assert.equal((await sh(attacker, ['nc', '-z', '-w', '2', '10.10.1.10', '80'])).exitCode, 0, 'web:80 is allowed');
+  const web80 = await sh(attacker, ['nc', '-z', '-v', '-w', '2', '10.10.1.10', '80']);
+  assert.equal(web80.exitCode, 0, `web:80 is allowed: ${web80.stdout}${web80.stderr}`);
   assert.notEqual((await sh(attacker, ['nc', '-z', '-w', '2', '10.10.2.20', '5432'])).exitCode, 0, 'db:5432 is not');
   assert.notEqual((await sh(attacker, ['nc', '-z', '-w', '2', '10.10.2.10', '80'])).exitCode, 0, "web's internal side");
   assert.notEqual((await sh(attacker, ['curl', '-s', '-m', '3', 'http://203.0.113.10/'])).exitCode, 0, 'no egress');

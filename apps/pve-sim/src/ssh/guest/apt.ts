@@ -16,6 +16,22 @@ function parseAptArgs(args: string[]) {
   return { assumeYes, action: words[0], packages: words.slice(1).map((name) => name.replace(/=.*$/, '')) };
 }
 
+/** Packages whose maintainer scripts enable and start a daemon, and that daemon's unit. */
+const DAEMON_UNITS: Record<string, string> = {
+  nginx: 'nginx',
+  apache2: 'apache2',
+  lighttpd: 'lighttpd',
+  postgresql: 'postgresql',
+  'mariadb-server': 'mariadb',
+  'mysql-server': 'mysql',
+  'openssh-server': 'ssh',
+  vsftpd: 'vsftpd',
+  'redis-server': 'redis-server',
+  postfix: 'postfix',
+  snmpd: 'snmpd',
+  xrdp: 'xrdp',
+};
+
 function install(machine: GuestMachine, packages: string[], assumeYes: boolean): CommandOutcome {
   const unknown = packages.find((name) => !packageName.test(name));
   let stdout = 'Reading package lists...\nBuilding dependency tree...\nReading state information...\n';
@@ -33,6 +49,12 @@ function install(machine: GuestMachine, packages: string[], assumeYes: boolean):
     machine.packages.add(name);
     machine.note({ kind: 'package-installed', name });
     stdout += `Setting up ${name} ...\n`;
+    // As on Debian and Ubuntu, a daemon's package enables and starts its service when installed.
+    const unit = DAEMON_UNITS[name];
+    if (unit && !machine.services.has(unit)) {
+      machine.services.set(unit, { enabled: true, active: true, masked: false });
+      stdout += `Created symlink /etc/systemd/system/multi-user.target.wants/${unit}.service.\n`;
+    }
   }
   return { stdout };
 }
