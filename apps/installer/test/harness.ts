@@ -17,6 +17,8 @@ import {
 export interface Harness {
   sim: TestSimulator;
   databaseUrl: string;
+  /** The stack's Redis and queue prefix (to look at, or write into, its queues directly). */
+  redis: { url: string; prefix: string };
   stack: RunningStack;
   /** A user's key pair, as a trainee would bring it. */
   userKey: { privateKey: string; publicKey: string };
@@ -69,6 +71,7 @@ export async function startHarness(
   return {
     sim,
     databaseUrl: database.url,
+    redis: { url: redis.url, prefix: redis.prefix },
     stack,
     userKey,
     api,
