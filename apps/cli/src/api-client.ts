@@ -51,6 +51,12 @@ export class ApiClient {
     return (text ? JSON.parse(text) : {}) as T;
   }
 
+  /** Like `call`, answering the body as text (e.g. a roster as CSV). */
+  async text(method: string, path: string, options: RequestOptions = {}): Promise<string> {
+    const response = await this.send(method, `/api/v1${path}`, options);
+    return response.text();
+  }
+
   /** A path outside the prefix (`/healthz`, `/readyz`): status and body, errors included, never thrown. */
   async probe(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
     const response = await this.fetch('GET', path, {});

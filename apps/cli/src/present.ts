@@ -21,6 +21,8 @@ export interface VmView {
   vmid?: number | null;
   node?: string | null;
   labId?: string | null;
+  /** A lab VM's copy, from 0. */
+  copy?: number | null;
   error?: string | null;
   steps: StepView[];
 }

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { registerLabCommands } from './commands/lab';
 import { registerMcpCommand } from './commands/mcp';
 import { registerOverseerCommands } from './commands/overseer';
+import { registerPoolCommands } from './commands/pool';
 import { registerStatusCommand } from './commands/status';
 import { registerTemplateCommands } from './commands/templates';
 import { registerVmCommands } from './commands/vm';
@@ -33,6 +34,7 @@ export function buildProgram(io: CliIo): Command {
   registerSetupCommand(program, ctx);
   registerVmCommands(program, ctx);
   registerLabCommands(program, ctx);
+  registerPoolCommands(program, ctx);
   registerTemplateCommands(program, ctx);
   registerOverseerCommands(program, ctx);
   registerStatusCommand(program, ctx);

@@ -1,17 +1,49 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context';
+import { UsageError } from '../errors';
 import { labSourceOf } from '../lab-source';
 import { fieldLines, stepTable, VM_COLUMNS } from '../present';
 import { renderTable } from '../table';
 import type { LabView } from '../watch/lab-view';
 import { watchLab } from '../watch/watch-lab';
-import { withJson } from './options';
+import { keyOptions, registerLabExerciseCommands } from './exercise';
+import { positiveInteger, withJson } from './options';
 
 interface DeployOptions {
   name?: string;
   watch?: boolean;
   dryRun?: boolean;
   json?: boolean;
+  saved?: boolean;
+  version?: number;
+  copies?: number;
+  ttl?: string;
+  traineeKey?: string[];
+  copyKey?: string[];
+  set?: string[];
+}
+
+/** `--set attacker.memoryMiB=8192` → {attacker: {memoryMiB: 8192}}. */
+function sizeParameters(settings: readonly string[] = []): Record<string, Record<string, number>> {
+  const vms: Record<string, Record<string, number>> = {};
+  for (const setting of settings) {
+    const match = /^([a-z0-9-]+)\.(cpus|memoryMiB|diskGiB)=(\d+)$/.exec(setting);
+    if (!match) throw new UsageError(`--set ${setting}: must be VM.cpus=N, VM.memoryMiB=N or VM.diskGiB=N`);
+    vms[match[1]!] = { ...vms[match[1]!], [match[2]!]: Number(match[3]) };
+  }
+  return vms;
+}
+
+/** The parameters a deploy by reference carries (catalog lab or saved spec). */
+function parametersOf(options: DeployOptions) {
+  const vms = sizeParameters(options.set);
+  return {
+    ...(options.copies ? { copies: options.copies } : {}),
+    ...(options.ttl ? { ttl: options.ttl } : {}),
+    ...(options.traineeKey ? { traineeKeys: options.traineeKey } : {}),
+    ...(options.copyKey ? { copyKeys: options.copyKey } : {}),
+    ...(Object.keys(vms).length > 0 ? { vms } : {}),
+  };
 }
 
 interface LabSummary {
@@ -32,13 +64,30 @@ const LAB_COLUMNS = [
 ];
 
 async function deployLab(ctx: CliContext, argument: string, options: DeployOptions): Promise<void> {
-  const source = labSourceOf(argument);
+  const source = options.saved ? undefined : labSourceOf(argument);
   const client = ctx.client();
   const query = { dryRun: options.dryRun ? 'true' : undefined };
+  const parameters = parametersOf(options);
+  const reference =
+    source?.kind === 'template'
+      ? { template: source.id }
+      : { spec: argument, ...(options.version ? { version: options.version } : {}) };
+  if (source?.kind === 'file' && Object.keys(parameters).length > 0) {
+    throw new UsageError(
+      '--copies, --ttl, --trainee-key, --copy-key and --set apply to a built-in lab or a saved spec (--saved)',
+    );
+  }
   const body =
-    source.kind === 'file'
+    source?.kind === 'file'
       ? { yaml: source.text, query }
-      : { json: { template: source.id, ...(options.name ? { name: options.name } : {}) }, query };
+      : {
+          json: {
+            ...reference,
+            ...(options.name ? { name: options.name } : {}),
+            ...(Object.keys(parameters).length > 0 ? { parameters } : {}),
+          },
+          query,
+        };
   const answer = await client.call<{ id: string; status: string }>('POST', '/labs', body);
   if (options.dryRun) {
     if (options.json) ctx.printJson(answer);
@@ -95,13 +144,21 @@ export function registerLabCommands(program: Command, ctx: CliContext): void {
   const lab = program.command('lab').description('deploy and manage multi-VM labs');
 
   withJson(
-    lab
-      .command('deploy')
+    keyOptions(lab.command('deploy'))
       .description('deploy a lab from a spec file (YAML or JSON, checked locally first) or a built-in lab id')
       .argument('<file|template>', 'path of a lab spec, or a built-in lab id (see `glassdome lab templates`)')
       .option('--name <name>', 'name of the lab when deploying a built-in lab')
       .option('--watch', 'follow the deployment live until it settles (exit 1 unless it ends ready)')
-      .option('--dry-run', 'validate and show the plan without deploying anything'),
+      .option('--dry-run', 'validate and show the plan without deploying anything')
+      .option('--saved', 'the argument names a saved spec of the project (see /lab-specs)')
+      .option('--version <n>', 'with --saved: this version (default: the newest)', positiveInteger)
+      .option('--copies <n>', 'built-in lab or saved spec: independent copies, one per trainee', positiveInteger)
+      .option('--ttl <duration>', 'built-in lab or saved spec: how long it lives, e.g. 4h')
+      .option(
+        '--set <vm.size=n>',
+        'built-in lab or saved spec: a VM size within its bounds, e.g. attacker.memoryMiB=8192 (repeatable)',
+        (value: string, previous: string[] = []) => [...previous, value],
+      ),
   ).action((argument: string, options: DeployOptions) => deployLab(ctx, argument, options));
 
   withJson(lab.command('watch').description('follow a lab live until it settles').argument('<id>', 'lab id')).action(
@@ -142,14 +199,21 @@ export function registerLabCommands(program: Command, ctx: CliContext): void {
     },
   );
 
-  registerLabAction(
-    lab,
-    ctx,
-    'cancel',
-    'stop a deploying lab (what is done stays until destroyed)',
-    'POST',
-    (id) => `/labs/${id}/cancel`,
-  );
+  withJson(
+    lab
+      .command('cancel')
+      .description('stop a deploying lab: nothing stays deploying; its VMs are kept until it is destroyed')
+      .argument('<id>', 'lab id')
+      .option('--destroy-vms', 'delete its VMs now instead of keeping them'),
+  ).action(async (id: string, options: { destroyVms?: boolean; json?: boolean }) => {
+    const answer = await ctx
+      .client()
+      .call<{ id: string; status: string; vms: string }>('POST', `/labs/${encodeURIComponent(id)}/cancel`, {
+        query: { destroyVms: options.destroyVms ? 'true' : undefined },
+      });
+    if (options.json) ctx.printJson(answer);
+    else ctx.print(`lab ${answer.id}: ${answer.status} (VMs ${answer.vms})`);
+  });
   registerLabAction(
     lab,
     ctx,
@@ -159,4 +223,5 @@ export function registerLabCommands(program: Command, ctx: CliContext): void {
     (id) => `/labs/${id}/retry`,
   );
   registerLabAction(lab, ctx, 'destroy', 'tear down everything the lab owns', 'DELETE', (id) => `/labs/${id}`);
+  registerLabExerciseCommands(lab, ctx);
 }

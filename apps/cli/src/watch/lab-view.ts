@@ -37,13 +37,22 @@ function elapsedSeconds(vm: VmView, now: number): number {
   return Math.max(0, Math.round((end - first) / 1000));
 }
 
+/**
+ * How the watch names a VM: with its copy's number (from 1) when the lab has several, so a class of
+ * ten shows `c3 attacker`, not ten rows called "attacker".
+ */
+export function vmLabel(lab: Pick<LabView, 'copies' | 'vms'>, vm: Pick<VmView, 'name' | 'copy'>): string {
+  const copies = lab.copies ?? new Set(lab.vms.map((other) => other.copy ?? 0)).size;
+  return copies > 1 && vm.copy !== undefined && vm.copy !== null ? `c${vm.copy + 1} ${vm.name}` : vm.name;
+}
+
 /** Each VM's progress at `now`, in the lab's order. */
 export function vmProgress(lab: LabView, now = Date.now()): VmProgress[] {
   return lab.vms.map((vm) => {
     const step = currentStep(vm.steps);
     return {
       id: vm.id,
-      name: vm.name,
+      name: vmLabel(lab, vm),
       status: vm.status,
       step: vm.status === 'ready' ? 'ready' : step ? `${step.name} (${step.status})` : vm.status,
       stepsDone: vm.steps.filter((s) => s.status === 'done').length,

@@ -8,7 +8,7 @@ import type { ApiClient } from '../api-client';
 import type { CliContext } from '../context';
 import { WorkFailedError } from '../errors';
 import { type Column, renderTable } from '../table';
-import { LAB_FINAL_STATES, type LabView, type VmProgress, vmProgress } from './lab-view';
+import { LAB_FINAL_STATES, type LabView, type VmProgress, vmLabel, vmProgress } from './lab-view';
 import { BarRenderer, LineRenderer, type WatchRenderer } from './renderers';
 import { readServerSentEvents } from './sse';
 
@@ -98,7 +98,10 @@ class LabWatch {
       return;
     }
     const vm = this.lab.vms.find((candidate) => candidate.id === data.vmId);
-    this.renderer.event(data.at ?? new Date().toISOString(), `${vm ? vm.name : 'lab'}: ${data.message ?? event.event}`);
+    this.renderer.event(
+      data.at ?? new Date().toISOString(),
+      `${vm ? vmLabel(this.lab, vm) : 'lab'}: ${data.message ?? event.event}`,
+    );
     void this.refresh().catch(() => undefined);
   }
 
