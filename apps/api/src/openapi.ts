@@ -26,7 +26,10 @@ import {
   labEventPageQuery,
   labListQuery,
   permissionGrantBody,
+  projectQuotasBody,
   templateCreateBody,
+  templatePublishBody,
+  traineeKeyCreateBody,
   vmListQuery,
 } from './schemas';
 
@@ -266,6 +269,70 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
     },
     '/keys/{id}': {
       delete: operation({ summary: 'Revoke an API key', pathParams: id, role: 'admin', ok: [200, 'revoked'] }),
+    },
+    ...projectPaths(id),
+  };
+}
+
+/** Projects, quotas, trainee keys, full logs and template publishing (docs/security.md). */
+function projectPaths(id: string[]): Record<string, Record<string, ReturnType<typeof operation>>> {
+  const name = ['name'];
+  return {
+    '/projects': {
+      get: operation({ summary: 'Projects with the quotas in force', role: 'admin', ok: [200, 'projects'] }),
+    },
+    '/projects/{name}/quotas': {
+      get: operation({
+        summary: "A project's quotas in force, its own overrides and what it holds (admins, or the project's keys)",
+        pathParams: name,
+        ok: [200, 'quotas, overrides and usage'],
+      }),
+      put: operation({
+        summary: "Set a project's quota overrides (null: the configured default); the project is made if new",
+        pathParams: name,
+        body: schemaOf(projectQuotasBody),
+        role: 'admin',
+        ok: [200, 'quotas, overrides and usage'],
+      }),
+    },
+    '/labs/{id}/trainee-keys': {
+      post: operation({
+        summary: 'A key that reads one copy of the lab (shown once; never kept in an idempotent answer)',
+        pathParams: id,
+        body: schemaOf(traineeKeyCreateBody),
+        role: 'operator',
+        ok: [201, 'the trainee key'],
+      }),
+      get: operation({
+        summary: "The lab's trainee keys (prefixes only)",
+        pathParams: id,
+        role: 'operator',
+        ok: [200, 'keys'],
+      }),
+    },
+    '/labs/{id}/trainee-keys/{keyId}': {
+      delete: operation({
+        summary: 'Revoke a trainee key of the lab',
+        pathParams: [...id, 'keyId'],
+        role: 'operator',
+        ok: [200, 'revoked'],
+      }),
+    },
+    '/vms/{id}/logs': {
+      get: operation({
+        summary: "A VM's full log, provisioning commands and guest output included (its creator and admins)",
+        pathParams: id,
+        ok: [200, 'steps and events, private ones included'],
+      }),
+    },
+    '/templates/{id}/publish': {
+      post: operation({
+        summary: 'Make a template usable by every project, or by its own project only again',
+        pathParams: id,
+        body: schemaOf(templatePublishBody),
+        role: 'admin',
+        ok: [200, '{id, published}'],
+      }),
     },
   };
 }
