@@ -48,7 +48,15 @@ const provisioned: Record<string, (lab: Lab) => Promise<void>> = {
   'web-pentest-101': async (lab) => {
     const target = await effectsOf(lab, 'target');
     assert.ok(target.some((e) => e.kind === 'service' && e.name === 'apache2' && e.action === 'start'));
-    assert.ok(target.some((e) => e.kind === 'command' && /curl -fsS http:\/\/127\.0\.0\.1\//.test(e.command ?? '')));
+    // Each provisioning item is uploaded as a script and run: the check's script held the curl, and ran.
+    const script = target.find(
+      (e) => e.kind === 'file-written' && /curl -fsS http:\/\/127\.0\.0\.1\//.test(e.content ?? ''),
+    );
+    assert.ok(script?.path, 'the check was uploaded as a script');
+    assert.ok(
+      target.some((e) => e.kind === 'command' && (e.command ?? '').includes(script.path!)),
+      'and it ran',
+    );
   },
   'ad-basics': async (lab) => {
     const dc = await effectsOf(lab, 'dc');

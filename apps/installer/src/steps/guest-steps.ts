@@ -78,7 +78,11 @@ function provisionItems(vm: VmRow): ProvisionItem[] {
   const items: ProvisionItem[] = [];
   // A lab VM's own network setup first: forwarding where it routes, routes to networks it is not on.
   if (spec.routerFor && spec.routerFor.length > 0) {
-    items.push({ label: 'route between its networks', body: 'sysctl -w net.ipv4.ip_forward=1' });
+    // Written to sysctl.d so it outlives a reboot, then applied now.
+    items.push({
+      label: 'route between its networks',
+      body: 'echo net.ipv4.ip_forward=1 > /etc/sysctl.d/60-glassdome-router.conf\nsysctl -p /etc/sysctl.d/60-glassdome-router.conf',
+    });
   }
   for (const route of spec.routes ?? []) {
     items.push({
