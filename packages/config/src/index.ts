@@ -1,6 +1,13 @@
 export { ConfigError, loadEnv, parseEnv } from './env';
 export { EnvFileError, formatEnvFile, readEnvFile, writeEnvFile } from './env-file';
 export {
+  describeRedisTarget,
+  parseRedisUrl,
+  type RedisNode,
+  type RedisTarget,
+  RedisUrlError,
+} from './redis-url';
+export {
   type SimulatorApiInfo,
   type SimulatorInfo,
   type SimulatorSshInfo,

@@ -5,13 +5,20 @@
  */
 import { z } from 'zod';
 import { weakApiKeyReason, weakSecretKeyReason } from './entropy';
+import { parseRedisUrl, RedisUrlError } from './redis-url';
 
 const postgresUrl = z.string().refine((value) => /^postgres(ql)?:\/\/[^\s]+$/.test(value) && URL.canParse(value), {
   message: 'must be a postgres:// URL, e.g. postgres://glassdome@127.0.0.1:5432/glassdome',
 });
 
-const redisUrl = z.string().refine((value) => /^rediss?:\/\/[^\s]*$/.test(value) && URL.canParse(value), {
-  message: 'must be a redis:// URL, e.g. redis://127.0.0.1:6379',
+/** One server (redis://), a Sentinel set (redis-sentinel://…/<master>) or a cluster (redis-cluster://…). */
+const redisUrl = z.string().superRefine((value, ctx) => {
+  try {
+    parseRedisUrl(value);
+  } catch (error) {
+    if (!(error instanceof RedisUrlError)) throw error;
+    ctx.addIssue({ code: 'custom', message: error.message });
+  }
 });
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -19,7 +26,7 @@ const flag = z.enum(['0', '1', 'true', 'false']).transform((value) => value === 
 
 /** Backing services every process needs. */
 export const backing = {
-  /** Redis holding the BullMQ queues. */
+  /** Redis holding the BullMQ queues: one server, a Sentinel set or a cluster (see redis-url.ts). */
   REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
   /** Key prefix for every queue; the braces are a Redis Cluster hash tag so one queue's keys share a slot. */
   QUEUE_PREFIX: z

@@ -4,7 +4,7 @@
  * at once. Redis semaphores shared by every worker on every machine keep the load below both.
  */
 import type { Logger } from '@glassdome/logger';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { Semaphore, TimeoutError } from 'redis-semaphore';
 import { AdmissionTimeoutError } from './errors';
 
@@ -53,7 +53,8 @@ export interface CloneSlotRequest {
 }
 
 export interface AdmissionOptions {
-  redis: Redis;
+  /** A server, a Sentinel-watched master or a cluster connection (the semaphores' keys share one slot). */
+  redis: Redis | Cluster;
   /** Key prefix, a Redis Cluster hash tag such as `{glassdome}` (the queue prefix). */
   prefix: string;
   limits?: Partial<AdmissionLimits>;
@@ -62,7 +63,7 @@ export interface AdmissionOptions {
 
 export class Admission {
   readonly limits: AdmissionLimits;
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #prefix: string;
   readonly #logger: Logger | undefined;
 

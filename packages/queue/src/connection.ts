@@ -1,5 +1,12 @@
+import { describeRedisTarget, parseRedisUrl, type RedisTarget } from '@glassdome/config';
 import { createLogger, type Logger } from '@glassdome/logger';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * A connection to what REDIS_URL names: one server or a Sentinel-watched master (a `Redis`), or a
+ * Redis Cluster (a `Cluster`). BullMQ, redis-semaphore and our own commands take either.
+ */
+export type RedisConnection = Redis | Cluster;
 
 /** Used when a caller passes no logger: connection errors are still reported, once per outage. */
 let fallbackLogger: Logger | undefined;
@@ -61,7 +68,46 @@ export function redisErrorReporter(logger: Logger | undefined, fields: Record<st
  */
 export type RedisRole = 'producer' | 'worker';
 
-export function createRedis(url: string, role: RedisRole, extra: RedisOptions = {}, logger?: Logger): Redis {
+/**
+ * The ioredis client for `target`: `options` go to every data connection (the server, the master a
+ * Sentinel set names, each cluster node); `cluster` to the cluster client itself.
+ */
+function connect(
+  url: string,
+  target: RedisTarget,
+  options: RedisOptions,
+  cluster: ClusterOptions = {},
+): RedisConnection {
+  const auth = {
+    ...(target.username ? { username: target.username } : {}),
+    ...(target.password ? { password: target.password } : {}),
+  };
+  switch (target.kind) {
+    case 'server':
+      return new Redis(url, options);
+    case 'sentinel':
+      return new Redis({
+        ...options,
+        ...auth,
+        sentinels: target.sentinels,
+        name: target.master,
+        db: target.db,
+        // Watch +switch-master so a failover is followed at once, not at the next failed command.
+        failoverDetector: true,
+        ...(options.retryStrategy ? { sentinelRetryStrategy: options.retryStrategy } : {}),
+        ...(target.sentinelAuth ? { sentinelUsername: target.username, sentinelPassword: target.password } : {}),
+        ...(target.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
+      });
+    case 'cluster':
+      return new Cluster(target.nodes, {
+        ...cluster,
+        redisOptions: { ...options, ...auth, ...(target.tls ? { tls: {} } : {}) },
+        ...(options.retryStrategy !== undefined ? { clusterRetryStrategy: options.retryStrategy } : {}),
+      });
+  }
+}
+
+export function createRedis(url: string, role: RedisRole, extra: RedisOptions = {}, logger?: Logger): RedisConnection {
   const common: RedisOptions = {
     connectTimeout: 3_000,
     // Reconnect forever with a capped backoff: processes outlive Redis restarts.
@@ -72,7 +118,11 @@ export function createRedis(url: string, role: RedisRole, extra: RedisOptions = 
     role === 'producer'
       ? { ...common, maxRetriesPerRequest: 1, enableOfflineQueue: false }
       : { ...common, maxRetriesPerRequest: null, enableReadyCheck: true };
-  const redis = new Redis(url, options);
+  // A cluster client queues commands itself while it learns the slots; the producer's fail fast.
+  const redis = connect(url, parseRedisUrl(url), options, {
+    enableOfflineQueue: role !== 'producer',
+    enableReadyCheck: true,
+  });
   // Commands that fail carry the error to their callers; the connection's own errors are logged once
   // per outage (an unhandled 'error' would also crash the process).
   const reporter = redisErrorReporter(logger, { redis: describeRedisUrl(url), role });
@@ -82,7 +132,7 @@ export function createRedis(url: string, role: RedisRole, extra: RedisOptions = 
 }
 
 /** Resolves once the connection is ready; rejects with RedisUnavailableError after `timeoutMs`. */
-export async function waitForRedis(redis: Redis, url: string, timeoutMs = 5_000): Promise<void> {
+export async function waitForRedis(redis: RedisConnection, url: string, timeoutMs = 5_000): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -110,32 +160,34 @@ export class RedisUnavailableError extends Error {
   }
 }
 
+/** Where REDIS_URL points, for logs and errors (hosts and names, never a password). */
 export function describeRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.hostname}:${parsed.port || '6379'}`;
-  } catch {
-    return '(unparseable REDIS_URL)';
-  }
+  return describeRedisTarget(url);
 }
 
 /** PINGs Redis once with a short timeout; throws RedisUnavailableError naming the target and cause. */
 export async function checkRedis(url: string): Promise<void> {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    connectTimeout: 2_000,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-  });
-  redis.on('error', () => {});
+  let redis: RedisConnection | undefined;
   try {
+    redis = connect(
+      url,
+      parseRedisUrl(url),
+      {
+        lazyConnect: true,
+        connectTimeout: 2_000,
+        maxRetriesPerRequest: 0,
+        enableOfflineQueue: false,
+        retryStrategy: () => null,
+      },
+      { lazyConnect: true, enableOfflineQueue: false },
+    );
+    redis.on('error', () => {});
     await redis.connect();
     await redis.ping();
   } catch (error) {
     const err = error as NodeJS.ErrnoException;
     throw new RedisUnavailableError(describeRedisUrl(url), err.code ?? err.message);
   } finally {
-    redis.disconnect();
+    redis?.disconnect();
   }
 }

@@ -3,6 +3,7 @@ export {
   checkRedis,
   createRedis,
   describeRedisUrl,
+  type RedisConnection,
   type RedisRole,
   RedisUnavailableError,
   redisErrorReporter,

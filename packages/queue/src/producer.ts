@@ -1,8 +1,7 @@
 import type { Logger } from '@glassdome/logger';
 import { FlowProducer, type JobsOptions, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { JOBS, type JobName, type JobPayload, parsePayload, QUEUES, type QueueName } from './catalog';
-import { createRedis, redisErrorReporter, waitForRedis } from './connection';
+import { createRedis, type RedisConnection, redisErrorReporter, waitForRedis } from './connection';
 
 /** The retry and retention options a job gets from its catalog entry. */
 export function jobOptions(name: JobName, extra: JobsOptions = {}): JobsOptions {
@@ -26,7 +25,7 @@ export class Producer {
   readonly flows: FlowProducer;
 
   constructor(
-    readonly connection: Redis,
+    readonly connection: RedisConnection,
     readonly prefix: string,
     logger?: Logger,
   ) {

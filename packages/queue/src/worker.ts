@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@glassdome/logger';
 import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { JOBS, type JobName, type JobPayload, jobsOfQueue, parsePayload, type QueueName } from './catalog';
+import type { RedisConnection } from './connection';
 import { redisErrorReporter } from './connection';
 import { isBackingServiceOutage } from './outage';
 
@@ -76,7 +76,7 @@ export class WorkerShutdownError extends Error {
 
 export interface WorkerGroupOptions {
   /** Makes one connection per worker (BullMQ blocks on it); use createRedis(url, 'worker'). */
-  connect: () => Redis;
+  connect: () => RedisConnection;
   /** Queue key prefix (a Redis Cluster hash tag such as `{glassdome}`). */
   prefix: string;
   queues: QueueName[];
@@ -164,7 +164,7 @@ export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
   let closing = false;
   const log = options.logger;
   const lockMs = options.lockMs ?? 30_000;
-  const connections: Redis[] = [];
+  const connections: RedisConnection[] = [];
   const runs = new ActiveRuns();
   const settings: RunSettings = {
     handlers: options.handlers,

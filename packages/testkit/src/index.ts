@@ -11,6 +11,13 @@ export {
 } from '@glassdome/stack';
 export { createTestDatabase, type TestDatabase } from './postgres';
 export { createRedisPrefix, type TestRedis } from './redis';
+export {
+  type RedisCluster,
+  type RedisNodeProcess,
+  type RedisSentinelSet,
+  startRedisCluster,
+  startRedisSentinel,
+} from './redis-topology';
 export { startSimulator, type TestSimulator } from './simulator';
 export { startSshd, type TestSshd } from './sshd';
 export { type RunningStack, type StackOptions, startStack } from './stack';

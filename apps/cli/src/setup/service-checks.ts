@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { parseRedisUrl, RedisUrlError } from '@glassdome/config';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import pg from 'pg';
 import { ApiClient } from '../api-client';
 import { ApiRequestError } from '../errors';
@@ -18,13 +19,32 @@ const NO_SUCH_DATABASE = '3D000';
 
 /** One PING on a connection that gives up at once instead of retrying: an operator is waiting. */
 export async function checkRedisUrl(answers: SetupAnswers): Promise<CheckOutcome> {
-  const redis = new Redis(answers.redisUrl, {
+  const once: RedisOptions = {
     lazyConnect: true,
     connectTimeout: 3_000,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
-  });
+  };
+  let target: ReturnType<typeof parseRedisUrl>;
+  try {
+    target = parseRedisUrl(answers.redisUrl);
+  } catch (error) {
+    if (!(error instanceof RedisUrlError)) throw error;
+    return failed(
+      'Redis',
+      error.message,
+      'give redis://host:6379, redis-sentinel://h:26379,…/<master> or redis-cluster://h:7000,…',
+    );
+  }
+  const auth = { username: target.username, password: target.password };
+  // A Sentinel set or a cluster is asked the way the processes will ask it (see @glassdome/queue).
+  const redis =
+    target.kind === 'cluster'
+      ? new Cluster(target.nodes, { lazyConnect: true, enableOfflineQueue: false, redisOptions: { ...once, ...auth } })
+      : target.kind === 'sentinel'
+        ? new Redis({ ...once, ...auth, sentinels: target.sentinels, name: target.master, db: target.db })
+        : new Redis(answers.redisUrl, once);
   redis.on('error', () => {});
   try {
     await redis.connect();
