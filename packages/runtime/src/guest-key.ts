@@ -48,3 +48,45 @@ export function generateGuestKey(): string {
     if (!(ssh2.utils.parseKey(candidate) instanceof Error)) return candidate;
   }
 }
+
+/** Where a lab copy's key is sealed: one credential per copy, all of a lab's under one prefix. */
+function labKeyPrefix(labId: string): string {
+  return `${KIND}:lab:${labId}:`;
+}
+
+/**
+ * The key pair Glassdome logs into the VMs of one lab copy with: made on first use and sealed in
+ * Postgres (every replica gets the one stored first), so a copy's guests trust only their own key
+ * and a key lifted from one copy opens no other. Needs GLASSDOME_SECRET_KEY.
+ */
+export async function labCopyGuestKey(
+  db: Db,
+  env: { GLASSDOME_SECRET_KEY?: string | undefined },
+  labId: string,
+  copy: number,
+): Promise<GuestKey> {
+  if (!env.GLASSDOME_SECRET_KEY) {
+    throw new Error('a key per lab copy is sealed in Postgres: set GLASSDOME_SECRET_KEY');
+  }
+  if (!Number.isInteger(copy) || copy < 0) throw new Error(`lab copy must be a whole number ≥ 0, not ${copy}`);
+  const credentials = new CredentialStore(db, parseSecretKey(env.GLASSDOME_SECRET_KEY));
+  const privateKey = await credentials.readOrCreate(
+    DEFAULT_PLATFORM,
+    `${labKeyPrefix(labId)}${copy}`,
+    () => ssh2.utils.generateKeyPairSync('ed25519', { comment: `glassdome lab ${labId} copy ${copy}` }).private,
+  );
+  return { privateKey, publicKey: publicKeyOf(privateKey) };
+}
+
+/** Forgets the keys of every copy of a lab (once it is destroyed); returns how many there were. */
+export async function forgetLabCopyKeys(
+  db: Db,
+  env: { GLASSDOME_SECRET_KEY?: string | undefined },
+  labId: string,
+): Promise<number> {
+  if (!env.GLASSDOME_SECRET_KEY) return 0;
+  return new CredentialStore(db, parseSecretKey(env.GLASSDOME_SECRET_KEY)).forget(
+    DEFAULT_PLATFORM,
+    labKeyPrefix(labId),
+  );
+}

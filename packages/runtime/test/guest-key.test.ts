@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { createDb, type Db, migrateToLatest } from '@glassdome/db';
 import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
-import { ensureGuestKey, ensurePlatform } from '../src/index';
+import { ensureGuestKey, ensurePlatform, forgetLabCopyKeys, labCopyGuestKey } from '../src/index';
 
 let database: TestDatabase;
 let db: Db;
@@ -46,4 +46,25 @@ test('another GLASSDOME_SECRET_KEY cannot open the stored key', async () => {
     ensureGuestKey(db, { GLASSDOME_SECRET_KEY: randomBytes(32).toString('base64') }),
     /cannot be opened with this GLASSDOME_SECRET_KEY/,
   );
+});
+
+test('each lab copy gets a key of its own, sealed, shared by concurrent callers, forgotten with the lab', async () => {
+  const labId = '11111111-2222-4333-8444-555555555555';
+  const [a, b, again] = await Promise.all([
+    labCopyGuestKey(db, env, labId, 0),
+    labCopyGuestKey(db, env, labId, 1),
+    labCopyGuestKey(db, env, labId, 0),
+  ]);
+  assert.equal(a!.privateKey, again!.privateKey, 'one key per copy however many ask at once');
+  assert.notEqual(a!.privateKey, b!.privateKey, 'copies do not share keys');
+  assert.notEqual(a!.privateKey, (await ensureGuestKey(db, env)).privateKey, 'nor the global guest key');
+  const rows = await db.selectFrom('credentials').select(['kind', 'sealed']).execute();
+  const sealed = rows.filter((row) => row.kind.includes(labId));
+  assert.equal(sealed.length, 2);
+  for (const row of sealed)
+    assert.ok(!row.sealed.includes('PRIVATE KEY') && !row.sealed.includes(a!.privateKey.slice(40, 80)));
+  assert.equal(await forgetLabCopyKeys(db, env, labId), 2);
+  const fresh = await labCopyGuestKey(db, env, labId, 0);
+  assert.notEqual(fresh.privateKey, a!.privateKey, 'a forgotten key is never handed out again');
+  await assert.rejects(labCopyGuestKey(db, {}, labId, 0), /GLASSDOME_SECRET_KEY/);
 });

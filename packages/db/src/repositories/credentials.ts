@@ -25,3 +25,13 @@ export async function insertSealedCredentialIfAbsent(
     .onConflict((oc) => oc.columns(['platform_id', 'kind']).doNothing())
     .execute();
 }
+
+/** Deletes every sealed credential of the platform whose kind starts with `prefix`; returns how many went. */
+export async function deleteSealedCredentialsByPrefix(db: Db, platformId: string, prefix: string): Promise<number> {
+  const result = await db
+    .deleteFrom('credentials')
+    .where('platform_id', '=', platformId)
+    .where('kind', 'like', `${prefix.replace(/[%_\\]/g, '\\$&')}%`)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,5 +1,9 @@
 import type { Db } from '../connection';
-import { findSealedCredential, insertSealedCredentialIfAbsent } from '../repositories/credentials';
+import {
+  deleteSealedCredentialsByPrefix,
+  findSealedCredential,
+  insertSealedCredentialIfAbsent,
+} from '../repositories/credentials';
 import { openSecret, sealSecret } from '../secrets';
 
 /**
@@ -33,5 +37,10 @@ export class CredentialStore {
     const stored = await this.read(platformId, kind);
     if (stored === undefined) throw new Error(`credential ${kind} of platform ${platformId} vanished as it was stored`);
     return stored;
+  }
+
+  /** Forgets every credential of the platform whose kind starts with `prefix` (e.g. a destroyed lab's keys). */
+  async forget(platformId: string, kindPrefix: string): Promise<number> {
+    return deleteSealedCredentialsByPrefix(this.#db, platformId, kindPrefix);
   }
 }
