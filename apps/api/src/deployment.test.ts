@@ -20,7 +20,8 @@ test('compose: the API gets no Proxmox credentials; the workers do', () => {
 });
 
 test('compose: the API is published on loopback unless told otherwise, and Redis needs a password', () => {
-  assert.deepEqual(compose.services.api!.ports, ['${API_PUBLISH_ADDRESS:-127.0.0.1}:8001:8001']);
+  // Compose's own interpolation, written out: the host address defaults to loopback.
+  assert.deepEqual(compose.services.api!.ports, [`\${API_PUBLISH_ADDRESS:-127.0.0.1}:8001:8001`]);
   assert.ok(compose.services.redis!.command!.includes('--requirepass'));
   for (const name of ['api', 'installer', 'gateway', 'overseer']) {
     assert.match(compose.services[name]!.environment!.REDIS_URL!, /^redis:\/\/:\$\{REDIS_PASSWORD/);
