@@ -13,27 +13,31 @@ function homeOf(user: string): string {
   return user === 'root' ? '/root' : `/home/${user}`;
 }
 
-/** Adds the keys the file lacks (one line each); returns how many it added. */
+/** The base64 blob of an OpenSSH public key line: the key itself, whatever its comment says. */
+function blobOf(key: string): string {
+  return key.split(/\s+/)[1] ?? key;
+}
+
+/**
+ * Adds the keys the file lacks (one line each), in one remote command so a claim waits for one round
+ * trip: a key counts as present when its blob is in the file (under any comment). Returns how many
+ * keys it was asked to ensure.
+ */
 export async function ensureAuthorizedKeys(ctx: InstallerContext, vm: VmRow, keys: readonly string[]): Promise<number> {
   const wanted = [...new Set(keys.map((key) => key.trim()).filter(Boolean))];
   if (wanted.length === 0) return 0;
   const target = guestTarget(ctx, vm);
   const file = `${homeOf(loginUser(vm.spec))}/.ssh/authorized_keys`;
-  const current = await ctx.ssh.exec(target, ['cat', file], { allowFailure: true, timeoutMs: 30_000 });
-  const present = new Set(
-    (current.exitCode === 0 ? current.stdout : '')
-      .split('\n')
-      .map((line) => line.trim())
-      .filter(Boolean),
-  );
-  const missing = wanted.filter((key) => !present.has(key));
-  if (missing.length === 0) return 0;
-  const lines = missing.map((key) => `echo ${quoteArg(key)} >> ${quoteArg(file)}`);
-  const script = [`mkdir -p ${quoteArg(file.replace(/\/[^/]+$/, ''))}`, ...lines, `chmod 600 ${quoteArg(file)}`];
-  const result = await ctx.ssh.exec(target, ['sh', '-c', script.join(' && ')], {
-    allowFailure: true,
-    timeoutMs: 30_000,
-  });
+  const lines = [
+    `mkdir -p ${quoteArg(file.replace(/\/[^/]+$/, ''))}`,
+    ...wanted.map(
+      (key) => `grep -qF ${quoteArg(blobOf(key))} ${quoteArg(file)} || echo ${quoteArg(key)} >> ${quoteArg(file)}`,
+    ),
+    `chmod 600 ${quoteArg(file)}`,
+    // The exit status says whether every key is there now.
+    wanted.map((key) => `grep -qF ${quoteArg(blobOf(key))} ${quoteArg(file)}`).join(' && '),
+  ];
+  const result = await ctx.ssh.exec(target, ['sh', '-c', lines.join('; ')], { allowFailure: true, timeoutMs: 30_000 });
   if (result.exitCode !== 0) throw new Error(`adding SSH keys on ${vm.name} exited ${result.exitCode}`);
-  return missing.length;
+  return wanted.length;
 }
