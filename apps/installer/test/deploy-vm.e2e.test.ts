@@ -54,7 +54,14 @@ test('POST /vms deploys a VM that ends ready, reachable with the user key and pr
     assert.equal(marker.stdout.trim(), 'provisioned');
     // Every item (nginx, two commands, one file) left its marker after it succeeded.
     const markers = await ssh.exec(target, ['ls', '/var/lib/glassdome/provision']);
-    assert.equal(markers.stdout.trim().split(/\s+/).filter((name) => !name.endsWith('.tmp')).length, 4, markers.stdout);
+    assert.equal(
+      markers.stdout
+        .trim()
+        .split(/\s+/)
+        .filter((name) => !name.endsWith('.tmp')).length,
+      4,
+      markers.stdout,
+    );
   } finally {
     ssh.close();
   }
@@ -98,4 +105,28 @@ test('a token missing VM.Clone still deploys: the gateway grants exactly that pr
   } finally {
     await db.destroy();
   }
+});
+
+test('an OS with no template gets it built once by the gateway, and every VM waiting for it goes on', async () => {
+  // The simulator has no Debian 12 template: two VMs asking at once share one build.
+  const answers = await Promise.all(
+    ['deb-a', 'deb-b'].map((name) => harness.api('POST', '/api/v1/vms', { name, os: 'debian-12' })),
+  );
+  for (const answer of answers) assert.equal(answer.status, 202, JSON.stringify(answer.body));
+  for (const answer of answers) {
+    const vm = await harness.waitForVm(String(answer.body.id), ['ready', 'failed'], 240_000);
+    assert.equal(vm.status, 'ready', `VM failed: ${vm.error}`);
+  }
+  const db = createDb(harness.databaseUrl);
+  try {
+    const templates = await db.selectFrom('templates').selectAll().where('os', '=', 'debian-12').execute();
+    assert.equal(templates.length, 1, 'one template row for the OS');
+    assert.equal(templates[0]!.status, 'ready');
+    const waited = await db.selectFrom('events').select('vm_id').where('kind', '=', 'vm.template.waiting').execute();
+    assert.ok(waited.length >= 1, 'a VM waited for the build');
+  } finally {
+    await db.destroy();
+  }
+  const clones = await onSimNode(harness.sim.info, ['qm', 'list']);
+  assert.equal((clones.match(/deb-[ab]\b/g) ?? []).length, 2, clones);
 });
