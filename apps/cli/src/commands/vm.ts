@@ -32,7 +32,9 @@ export function vmRequestFromFlags(options: CreateOptions): Record<string, unkno
   const body = {
     name: options.name,
     os: options.os,
-    template: options.template,
+    // A template given by VMID is a number; anything else is a template's name.
+    template:
+      options.template !== undefined && /^\d+$/.test(options.template) ? Number(options.template) : options.template,
     cpus: options.cpus,
     memoryMiB: options.memory,
     diskGiB: options.disk,
