@@ -23,6 +23,11 @@ export function createDb(url: string, options: DbOptions = {}): Db {
   });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  // Nor one that is checked out between two queries (a transaction, a pinned session) when Postgres
+  // restarts: its work fails with the error, the pool drops it, and the process lives on.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
