@@ -450,7 +450,7 @@ function DesignerPage() {
         d.networks[0];
       const base = os.startsWith('ubuntu') ? 'ubuntu' : os.startsWith('debian') ? 'debian' : os;
       const vm: DesignVm = {
-        id: newId('vm'),
+        id,
         name: freeName(
           base,
           d.vms.map((v) => v.name),
