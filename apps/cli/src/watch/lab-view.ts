@@ -41,7 +41,10 @@ function elapsedSeconds(vm: VmView, now: number): number {
  * How the watch names a VM: with its copy's number (from 1) when the lab has several, so a class of
  * ten shows `c3 attacker`, not ten rows called "attacker".
  */
-export function vmLabel(lab: Pick<LabView, 'copies' | 'vms'>, vm: Pick<VmView, 'name' | 'copy'>): string {
+export function vmLabel(
+  lab: { copies?: number | undefined; vms: readonly Pick<VmView, 'copy'>[] },
+  vm: Pick<VmView, 'name' | 'copy'>,
+): string {
   const copies = lab.copies ?? new Set(lab.vms.map((other) => other.copy ?? 0)).size;
   return copies > 1 && vm.copy !== undefined && vm.copy !== null ? `c${vm.copy + 1} ${vm.name}` : vm.name;
 }
