@@ -81,7 +81,7 @@ function provisionItems(vm: VmRow): ProvisionItem[] {
     // Written to sysctl.d so it outlives a reboot, then applied now.
     items.push({
       label: 'route between its networks',
-      body: 'echo net.ipv4.ip_forward=1 > /etc/sysctl.d/60-glassdome-router.conf\nsysctl -w net.ipv4.ip_forward=1',
+      body: 'mkdir -p /etc/sysctl.d\necho net.ipv4.ip_forward=1 > /etc/sysctl.d/60-glassdome-router.conf\nsysctl -w net.ipv4.ip_forward=1',
     });
   }
   for (const route of spec.routes ?? []) {
