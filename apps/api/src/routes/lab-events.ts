@@ -176,12 +176,22 @@ async function streamLabEvents(
   let status: string | undefined;
   let replaying = true;
   const buffered: FeedEvent[] = [];
-  const write = (events: FeedEvent[]) => {
+  const replayed = new Set<number>();
+  const send = (event: FeedEvent) => {
+    if (visible(view, event)) res.write(frame(view, event));
+  };
+  // History: pages after the resume point, in id order.
+  const writeReplay = (events: FeedEvent[]) => {
     for (const event of events) {
-      if (event.id <= afterId) continue;
-      afterId = event.id;
-      if (visible(view, event)) res.write(frame(view, event));
+      replayed.add(event.id);
+      afterId = Math.max(afterId, event.id);
+      send(event);
     }
+  };
+  // Live: whatever the feed hands over, each event once, in commit order. Not filtered by id: a
+  // transaction that took a lower id may commit after one that took a higher id.
+  const writeLive = (events: FeedEvent[]) => {
+    for (const event of events) send(event);
   };
   const sendStatus = (current: string) => {
     if (current === status) return;
@@ -189,7 +199,7 @@ async function streamLabEvents(
     res.write(`event: status\ndata: ${JSON.stringify({ status })}\n\n`);
   };
   const unsubscribe = ctx.feed.subscribe(id, {
-    onEvents: (events) => (replaying ? buffered.push(...events) : write(events)),
+    onEvents: (events) => (replaying ? buffered.push(...events) : writeLive(events)),
     onStatus: (current) => {
       if (!replaying) sendStatus(current);
     },
@@ -215,11 +225,14 @@ async function streamLabEvents(
         { labId: id, afterId, limit: REPLAY_PAGE, includePrivate: view.privateToo },
         scope,
       );
-      write(page);
+      writeReplay(page);
       if (page.length < REPLAY_PAGE) break;
     }
     replaying = false;
-    write(buffered.splice(0));
+    // Announced while the history was read: what the history did not already hold (nothing from
+    // before the resume point).
+    const resumeFrom = resumeAfter(req);
+    writeLive(buffered.splice(0).filter((event) => !replayed.has(event.id) && event.id > resumeFrom));
     const current = await getLab(ctx.db, id, scope);
     if (current) sendStatus(current.status);
   } catch (error) {
