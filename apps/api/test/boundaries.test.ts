@@ -249,3 +249,24 @@ test('retention prunes old events and idempotent answers', async () => {
   assert.equal((await api.db.selectFrom('events').select('id').where('kind', '=', 'old.one').execute()).length, 0);
   assert.equal((await api.db.selectFrom('idempotency_keys').select('key').execute()).length, 0);
 });
+
+test('POST /permissions refuses allocation on / and anything outside the allowlist; nothing is enqueued for it', async () => {
+  const before = (await allJobs(api.producer)).filter((job) => job.name === 'permission.grant').length;
+  for (const [path, privileges] of [
+    ['/', ['VM.Allocate']],
+    ['/', ['Datastore.Allocate']],
+    ['/', ['VM.Audit', 'VM.PowerMgmt']],
+    ['/vms/100', ['Permissions.Modify']],
+    ['/vms/100', ['Sys.Console']],
+  ] as const) {
+    const answer = await api.request('POST', '/api/v1/permissions', {
+      body: { principal: 'trainee@pve', path, privileges },
+    });
+    assert.equal(answer.status, 400, `${privileges.join(',')} on ${path}: ${answer.text}`);
+  }
+  assert.equal((await allJobs(api.producer)).filter((job) => job.name === 'permission.grant').length, before);
+  const audit = await api.request('POST', '/api/v1/permissions', {
+    body: { principal: 'trainee@pve', path: '/', privileges: ['Sys.Audit'] },
+  });
+  assert.equal(audit.status, 202, audit.text);
+});
