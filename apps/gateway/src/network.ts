@@ -8,7 +8,7 @@
  */
 import { type JsonValue, listNetworkLeases, PostgresVlanLeaseStore } from '@glassdome/db';
 import { markLabDestroyed, runLabTask } from '@glassdome/lab-run';
-import { parseVlanRange, VlanAllocator } from '@glassdome/proxmox';
+import { parseVlanRange, VlanAllocator, vnetIdOfTag } from '@glassdome/proxmox';
 import type { JobContext } from '@glassdome/queue';
 import { PermanentError } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
@@ -27,11 +27,6 @@ export interface LabNetworkDetail {
 
 function detail(value: LabNetworkDetail): JsonValue {
   return { ...value };
-}
-
-/** A VNet id per tag, within PVE's 8 characters: `gd` + the tag in base 36. */
-export function vnetIdOf(tag: number): string {
-  return `gdv${tag.toString(36).padStart(3, '0')}`;
 }
 
 function allocator(ctx: GatewayContext): VlanAllocator {
@@ -114,7 +109,7 @@ export function createLabNetwork(ctx: GatewayContext, labId: string, taskId: str
     });
     if (ctx.env.NETWORK_MODE === 'vlan') return detail({ bridge, tag });
     await ensureZone(ctx);
-    const vnet = vnetIdOf(tag);
+    const vnet = vnetIdOfTag(tag);
     await onNodeTolerating(
       ctx,
       [
@@ -147,7 +142,7 @@ export async function releaseLabNetworks(ctx: GatewayContext, labId: string) {
     for (const lease of leases) {
       await onNodeTolerating(
         ctx,
-        ['pvesh', 'delete', `/cluster/sdn/vnets/${vnetIdOf(lease.tag)}`],
+        ['pvesh', 'delete', `/cluster/sdn/vnets/${vnetIdOfTag(lease.tag)}`],
         /does not exist|not found|no such/i,
       );
     }

@@ -57,12 +57,14 @@ export {
 } from './tasks';
 export { normalizeFingerprint } from './tls';
 export {
+  isGlassdomeVnet,
   parseVlanRange,
   VlanAllocator,
   type VlanAllocatorOptions,
   type VlanLease,
   type VlanLeaseStore,
   type VlanRange,
+  vnetIdOfTag,
 } from './vlan';
 export type { VmConfig, VmConfigUpdate, VmNic, VmStatus, VmSummary } from './vm-types';
 export {

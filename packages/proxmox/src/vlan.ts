@@ -101,3 +101,13 @@ export class VlanAllocator {
     return this.#leases.releaseLab(labId);
   }
 }
+
+/** The SDN VNet id Glassdome gives the network on `tag`: `gdv` + the tag in base 36 (PVE allows 8 characters). */
+export function vnetIdOfTag(tag: number): string {
+  return `gdv${tag.toString(36).padStart(3, '0')}`;
+}
+
+/** Whether a VNet id is one Glassdome makes (see vnetIdOfTag). */
+export function isGlassdomeVnet(vnet: string): boolean {
+  return /^gdv[0-9a-z]{3}$/.test(vnet);
+}
