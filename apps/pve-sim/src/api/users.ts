@@ -1,6 +1,6 @@
 /** `/access/users` (and their API tokens) and `/access/groups`. */
-import { fail, ParameterError } from '../errors';
-import { isRoot, requirePrivileges } from '../permissions';
+import { fail, ParameterError, PermissionError } from '../errors';
+import { hasAnyPrivilege, isRoot, requirePrivileges } from '../permissions';
 import type { HandlerContext, Route } from '../router';
 import type { User } from '../state/types';
 import { flag, p } from '../validate';
@@ -23,6 +23,36 @@ function requireUserAdmin({ sim, who }: HandlerContext) {
 /** A user may manage its own tokens; others need User.Modify. */
 function requireTokenAdmin(ctx: HandlerContext, owner: string) {
   if (ctx.who.userid !== owner || ctx.who.tokenid) requireUserAdmin(ctx);
+}
+
+const userAuditPrivs = ['User.Modify', 'Sys.Audit'];
+
+/**
+ * Whether the caller may read `user` (PVE's `userid-group` check): User.Modify or Sys.Audit on
+ * /access/groups, or on a group the user is a member of.
+ */
+function mayReadUser({ sim, who }: HandlerContext, user: User): boolean {
+  if (hasAnyPrivilege(sim.state, who, '/access/groups', userAuditPrivs)) return true;
+  return user.groups.some((g) => hasAnyPrivilege(sim.state, who, `/access/groups/${g}`, userAuditPrivs));
+}
+
+/**
+ * The user list holds the users the caller may read plus the caller itself. For an API token the
+ * caller is the token (`user@realm!name`), not its user, so a token sees its own user only if granted.
+ */
+function listUsers(ctx: HandlerContext) {
+  const { sim, who, params } = ctx;
+  return Object.values(sim.state.users)
+    .filter((u) => (u.userid === who.userid && !who.tokenid) || mayReadUser(ctx, u))
+    .filter((u) => params.enabled === undefined || String(u.enable) === params.enabled)
+    .sort((a, b) => (a.userid < b.userid ? -1 : a.userid > b.userid ? 1 : 0))
+    .map((u) => userItem(u, params.full === '1'));
+}
+
+function readUser(ctx: HandlerContext) {
+  const user = requireUser(ctx, ctx.params.userid!);
+  if (!mayReadUser(ctx, user)) throw new PermissionError();
+  return userItem(user, true);
 }
 
 function userItem(user: User, full: boolean) {
@@ -143,17 +173,14 @@ export const userRoutes: Route[] = [
     method: 'GET',
     path: '/access/users',
     params: { enabled: p.bool, full: p.bool },
-    handler: ({ sim, params }) =>
-      Object.values(sim.state.users)
-        .filter((u) => params.enabled === undefined || String(u.enable) === params.enabled)
-        .map((u) => userItem(u, params.full === '1')),
+    handler: listUsers,
   },
   { method: 'POST', path: '/access/users', params: { userid, password: p.str, ...userFields }, handler: createUser },
   {
     method: 'GET',
     path: '/access/users/{userid}',
     params: { userid },
-    handler: (ctx) => userItem(requireUser(ctx, ctx.params.userid!), true),
+    handler: readUser,
   },
   {
     method: 'PUT',
