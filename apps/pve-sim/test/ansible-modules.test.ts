@@ -1,7 +1,8 @@
 /**
  * Ansible's community.general Proxmox info modules (Debian's `ansible` package: community.general
  * 6.6, over Debian's python3-proxmoxer) read storage, access and task information from the simulator
- * over HTTPS, as root with a password and as the privilege-separated deploy token.
+ * over HTTPS, as root with a password and as the privilege-separated deploy token; its proxmox
+ * inventory plugin lists the node and the VMs.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -78,14 +79,7 @@ async function runPlaybook(dir: string, vars: Record<string, string>): Promise<R
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn('ansible-playbook', ['-i', 'localhost,', '-e', `@${join(dir, 'vars.json')}`, 'info.yml'], {
       cwd: dir,
-      env: {
-        ...process.env,
-        ANSIBLE_HOME: join(dir, 'home'),
-        ANSIBLE_LOCAL_TEMP: join(dir, 'tmp'),
-        ANSIBLE_NOCOLOR: '1',
-        // Debian's ansible runs modules under Debian's python3, where python3-proxmoxer lives.
-        ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3',
-      },
+      env: ansibleEnv(dir),
     });
     let text = '';
     child.stdout.on('data', (chunk) => {
@@ -104,6 +98,49 @@ async function runPlaybook(dir: string, vars: Record<string, string>): Promise<R
   } catch (error) {
     throw new Error(`no results from the playbook: ${error}\n${output}`);
   }
+}
+
+/**
+ * Ansible's proxmox inventory plugin (token auth, certificate checked against the simulator's CA):
+ * it walks /nodes, each node's qemu and lxc lists, VM configs and status.
+ */
+async function runInventory(dir: string, inventory: string): Promise<Record<string, unknown>> {
+  await writeFile(join(dir, 'sim.proxmox.yml'), inventory, { mode: 0o600 });
+  return new Promise((resolve, reject) => {
+    const child = spawn('ansible-inventory', ['-i', 'sim.proxmox.yml', '--list'], {
+      cwd: dir,
+      env: {
+        ...ansibleEnv(dir),
+        ANSIBLE_INVENTORY_ENABLED: 'community.general.proxmox',
+        // A source the plugin cannot read is a failure here, not a warning.
+        ANSIBLE_INVENTORY_UNPARSED_FAILED: 'True',
+        REQUESTS_CA_BUNDLE: join(dir, 'ca.pem'),
+      },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', reject);
+    child.on('close', (status) =>
+      status === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`ansible-inventory: ${status}\n${stderr}`)),
+    );
+  });
+}
+
+function ansibleEnv(dir: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ANSIBLE_HOME: join(dir, 'home'),
+    ANSIBLE_LOCAL_TEMP: join(dir, 'tmp'),
+    ANSIBLE_NOCOLOR: '1',
+    // Debian's ansible runs modules under Debian's python3, where python3-proxmoxer lives.
+    ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3',
+  };
 }
 
 function names(list: unknown, key: string): string[] {
@@ -142,6 +179,19 @@ test('community.general proxmox_*_info modules read storage, access and tasks fr
     await writeFile(join(dir, 'ca.pem'), sim.info.caCert!);
     const upid = await cloneAsToken(sim);
     const [tokenUser, tokenName] = sim.info.tokenId.split('!') as [string, string];
+    const inventory = runInventory(
+      dir,
+      [
+        'plugin: community.general.proxmox',
+        `url: ${sim.info.apiUrl}`,
+        `user: ${tokenUser}`,
+        `token_id: ${tokenName}`,
+        `token_secret: ${sim.info.tokenSecret}`,
+        'validate_certs: true',
+        'want_facts: true',
+        '',
+      ].join('\n'),
+    );
     const r = await runPlaybook(dir, {
       // community.general 6.x has no api_port: proxmoxer takes host:port in api_host.
       host: `127.0.0.1:${new URL(sim.info.apiUrl).port}`,
@@ -191,6 +241,18 @@ test('community.general proxmox_*_info modules read storage, access and tasks fr
     assert.equal(taskItem!.type, 'qmclone');
     assert.equal(taskItem!.status, 'OK');
     assert.equal(taskItem!.failed, undefined);
+
+    // Inventory: node pve01 and the token's VM with its facts (the plugin leaves templates such as 9000
+    // out of the hosts).
+    const inv = (await inventory) as {
+      _meta: { hostvars: Record<string, Record<string, unknown>> };
+      [group: string]: { hosts?: string[] } | unknown;
+    };
+    assert.deepEqual((inv.proxmox_nodes as { hosts: string[] }).hosts, ['pve01']);
+    assert.deepEqual((inv.proxmox_pve01_qemu as { hosts: string[] }).hosts, ['ansible-vm']);
+    assert.deepEqual((inv.proxmox_all_stopped as { hosts: string[] }).hosts, ['ansible-vm']);
+    assert.equal(inv._meta.hostvars['ansible-vm']!.proxmox_vmid, 321);
+    assert.equal(inv._meta.hostvars['ansible-vm']!.proxmox_status, 'stopped');
   } finally {
     await sim.stop();
     await rm(dir, { recursive: true, force: true });

@@ -9,14 +9,21 @@ import { freeVolumes } from '../storage';
 import { flag, p } from '../validate';
 import { assertUnlocked, checkSkiplock, loadVm, requireNode } from './vm-access';
 import { applyConfigChange, checkConfigPermissions, configKeySpec } from './vm-config-keys';
-import { vmListItem } from './vm-status';
+import { RowCache, rowList } from './vm-rows';
+import { vmListItem, vmListKey } from './vm-status';
+
+const listRows = new RowCache();
 
 function listVms({ sim, params, who }: HandlerContext) {
   requireNode(sim, params.node!);
   const mayAudit = vmPrivilegeChecker(sim.state, who, ['VM.Audit']);
-  return Object.values(sim.state.vms)
-    .filter((vm) => vm.node === params.node && mayAudit(vm.vmid))
-    .map((vm) => vmListItem(vm));
+  const now = Date.now();
+  const rows = [];
+  for (const vm of Object.values(sim.state.vms)) {
+    if (vm.node !== params.node || !mayAudit(vm.vmid)) continue;
+    rows.push(listRows.row(vm, vmListKey(vm, now), () => vmListItem(vm, now)));
+  }
+  return rowList(rows);
 }
 
 /** VM.Allocate on the new id, or on the pool it goes into. */
@@ -110,6 +117,17 @@ function destroyVm(ctx: HandlerContext) {
 
 export const qemuRoutes: Route[] = [
   { method: 'GET', path: '/nodes/{node}/qemu', params: { node: p.node, full: p.bool }, handler: listVms },
+  // The simulator runs no containers: the container list of an existing node is empty, as on a PVE node
+  // without any (clients such as Ansible's proxmox inventory walk it beside the VM list).
+  {
+    method: 'GET',
+    path: '/nodes/{node}/lxc',
+    params: { node: p.node },
+    handler: ({ sim, params }) => {
+      requireNode(sim, params.node!);
+      return [];
+    },
+  },
   {
     method: 'POST',
     path: '/nodes/{node}/qemu',
