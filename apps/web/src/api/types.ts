@@ -39,3 +39,95 @@ export type VmRequest = Body<'/vms', 'post'>;
 export type KeyCreateBody = Body<'/keys', 'post'>;
 export type TemplateCreateBody = Body<'/templates', 'post'>;
 export type OsName = OsProfile['os'];
+
+/*
+ * Fields the pipeline added to VM and lab answers after these types' schemas were written: the
+ * answers are open objects (`[key: string]: unknown` in the generated types), so they are read
+ * here with a check of their shape rather than trusted.
+ */
+
+/** How an operator or trainee reaches a VM: its management address, SSH port and login user. */
+export interface VmAccess {
+  host: string;
+  port: number;
+  user: string;
+}
+
+/** A lab VM's address on one of its lab networks (null: assigned by Glassdome, see the topology). */
+export interface VmAddress {
+  network: string;
+  address: string | null;
+}
+
+export interface IsolationPair {
+  copy: number;
+  from: string;
+  /** A VM of the same copy, `outside`, or `other copy: <vm>`. */
+  to: string;
+  address: string | null;
+  proto: string;
+  port: number | null;
+  expected: 'reach' | 'blocked';
+  observed: 'reach' | 'blocked' | 'not probed';
+  why: string;
+  method: string;
+}
+
+/** The lab's last isolation check: the reachability matrix run from inside the guests. */
+export interface IsolationResult {
+  checkedAt: string;
+  agreed: boolean;
+  probes: number;
+  disagreements: number;
+  pairs: IsolationPair[];
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export function accessOf(vm: Vm): VmAccess | undefined {
+  const access = (vm as Record<string, unknown>).access;
+  if (!isRecord(access)) return undefined;
+  const { host, port, user } = access;
+  return typeof host === 'string' && typeof port === 'number' && typeof user === 'string'
+    ? { host, port, user }
+    : undefined;
+}
+
+export function addressesOf(vm: Vm): VmAddress[] {
+  const addresses = (vm as Record<string, unknown>).addresses;
+  if (!Array.isArray(addresses)) return [];
+  return addresses.flatMap((item) =>
+    isRecord(item) && typeof item.network === 'string'
+      ? [{ network: item.network, address: typeof item.address === 'string' ? item.address : null }]
+      : [],
+  );
+}
+
+export function isolationOf(lab: LabDetail): IsolationResult | undefined {
+  const isolation = (lab as Record<string, unknown>).isolation;
+  if (!isRecord(isolation) || !Array.isArray(isolation.pairs) || typeof isolation.agreed !== 'boolean')
+    return undefined;
+  const pairs = isolation.pairs.filter(
+    (pair): pair is IsolationPair =>
+      isRecord(pair) &&
+      typeof pair.copy === 'number' &&
+      typeof pair.from === 'string' &&
+      typeof pair.to === 'string' &&
+      typeof pair.proto === 'string' &&
+      typeof pair.expected === 'string' &&
+      typeof pair.observed === 'string',
+  );
+  return {
+    checkedAt: String(isolation.checkedAt ?? ''),
+    agreed: isolation.agreed,
+    probes: typeof isolation.probes === 'number' ? isolation.probes : pairs.length,
+    disagreements: typeof isolation.disagreements === 'number' ? isolation.disagreements : 0,
+    pairs,
+  };
+}
+
+/** `ssh -p 22 ubuntu@127.64.0.12`, the command that reaches a VM. */
+export function sshCommand(access: VmAccess): string {
+  return `ssh ${access.port === 22 ? '' : `-p ${access.port} `}${access.user}@${access.host}`;
+}

@@ -9,8 +9,11 @@ import {
   type NodeProps,
   Position,
   ReactFlow,
+  useNodesInitialized,
+  useReactFlow,
 } from '@xyflow/react';
-import type { Topology as TopologyData, Vm } from '../api/types';
+import { useEffect } from 'react';
+import { accessOf, addressesOf, sshCommand, type Topology as TopologyData, type Vm } from '../api/types';
 import { osMark } from './os';
 import styles from './Topology.module.css';
 
@@ -24,6 +27,8 @@ export interface VmNodeData extends Record<string, unknown> {
   name: string;
   os?: string;
   addresses: string[];
+  /** How Glassdome and the VM's users reach it: SSH on its management address. */
+  access?: string;
   status?: string;
   issue?: string;
   critical?: boolean;
@@ -67,6 +72,11 @@ export function VmNode({ data }: NodeProps<Node<VmNodeData>>) {
           {address}
         </div>
       ))}
+      {data.access && (
+        <div className={styles.access} data-testid={`vm-access-${data.name}`} title="management access (SSH)">
+          {data.access}
+        </div>
+      )}
       {data.status && <div data-testid={`vm-status-${data.name}`}>{data.status}</div>}
       {data.issue && <div className={styles.issue}>{data.issue}</div>}
       <Handle type="source" position={Position.Bottom} />
@@ -76,9 +86,9 @@ export function VmNode({ data }: NodeProps<Node<VmNodeData>>) {
 
 export const nodeTypes = { network: NetworkNode, vm: VmNode };
 
-const NET_W = 260;
+const NET_W = 400;
 const NET_GAP = 120;
-const VM_H = 96;
+const VM_H = 112;
 
 /** Lays a lab out: networks side by side, single-homed VMs inside theirs, dual-homed ones below, joined to each. */
 export function layoutTopology(topology: TopologyData, vms: Vm[] | undefined) {
@@ -108,10 +118,17 @@ export function layoutTopology(topology: TopologyData, vms: Vm[] | undefined) {
   let below = 0;
   for (const vm of topology.vms) {
     const live = byName.get(vm.name);
+    // The VM record's own addresses where it has them, else the ones the spec assigns.
+    const recorded = new Map(live ? addressesOf(live).map((entry) => [entry.network, entry.address]) : []);
+    const access = live ? accessOf(live) : undefined;
     const data: VmNodeData = {
       name: vm.name,
       ...(vm.os ? { os: vm.os } : {}),
-      addresses: vm.nics.map((nic) => `${nic.network} ${nic.address}/${nic.prefix}`),
+      addresses: vm.nics.map((nic) => {
+        const address = recorded.get(nic.network) ?? nic.address;
+        return `${nic.network} ${address.includes('/') ? address : `${address}/${nic.prefix}`}`;
+      }),
+      ...(access ? { access: sshCommand(access) } : {}),
       ...(live ? { status: live.status } : {}),
     };
     if (vm.nics.length === 1) {
@@ -180,8 +197,29 @@ export function layoutTopology(topology: TopologyData, vms: Vm[] | undefined) {
   return { nodes, edges, unplacedBelow: below };
 }
 
+/**
+ * Fits the whole lab in view whenever what is drawn changes size: nodes grow a line as a VM gets its
+ * access and status, and another copy may be selected; `fitView` alone fits only the first render.
+ */
+function FitOnChange({ signature }: { signature: string }) {
+  const flow = useReactFlow();
+  const initialized = useNodesInitialized();
+  useEffect(() => {
+    if (!initialized || signature === '') return;
+    const frame = requestAnimationFrame(() => void flow.fitView({ padding: 0.12 }));
+    return () => cancelAnimationFrame(frame);
+  }, [initialized, signature, flow]);
+  return null;
+}
+
 export function TopologyCanvas({ topology, vms }: { topology: TopologyData; vms: Vm[] | undefined }) {
   const { nodes, edges } = layoutTopology(topology, vms);
+  const signature = nodes
+    .map((node) => {
+      const data = node.data as Partial<VmNodeData>;
+      return `${node.id}:${data.status ?? ''}:${data.access ?? ''}`;
+    })
+    .join('|');
   return (
     <figure className={styles.canvas} aria-label="Lab topology" style={{ margin: 0 }}>
       <ReactFlow
@@ -195,6 +233,7 @@ export function TopologyCanvas({ topology, vms }: { topology: TopologyData; vms:
       >
         <Background />
         <Controls showInteractive={false} />
+        <FitOnChange signature={`${vms?.[0]?.id ?? ''}|${signature}`} />
       </ReactFlow>
     </figure>
   );

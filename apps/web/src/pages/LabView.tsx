@@ -4,10 +4,11 @@ import { useLocation } from 'wouter';
 import { api, errorText } from '../api/client';
 import { useFeatures } from '../api/features';
 import { useLab, useTopology } from '../api/queries';
-import type { Vm } from '../api/types';
+import { accessOf, addressesOf, isolationOf, sshCommand, type Vm } from '../api/types';
 import { useLabEvents } from '../api/use-lab-events';
 import { ConfirmButton } from '../components/Confirm';
 import { Gantt } from '../components/Gantt';
+import { IsolationMatrix } from '../components/Isolation';
 import { Status } from '../components/Status';
 import { VmTerminal } from '../components/Terminal';
 import { TopologyCanvas } from '../components/Topology';
@@ -35,41 +36,32 @@ function download(name: string, text: string) {
   URL.revokeObjectURL(url);
 }
 
-/** A table of any rows: the columns are the keys the rows have. */
-function RowsTable({ rows, label }: { rows: Row[]; label: string }) {
-  const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
-  return (
-    <table aria-label={label}>
-      <thead>
-        <tr>
-          {columns.map((column) => (
-            <th key={column} scope="col">
-              {column}
-            </th>
-          ))}
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map((row, index) => (
-          // biome-ignore lint/suspicious/noArrayIndexKey: rows have no id of their own
-          <tr key={index}>
-            {columns.map((column) => {
-              const value = row[column];
-              return (
-                <td key={column} className="mono">
-                  {value === null || value === undefined
-                    ? '—'
-                    : typeof value === 'object'
-                      ? JSON.stringify(value)
-                      : String(value)}
-                </td>
-              );
-            })}
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
+interface RosterRow {
+  copy: number;
+  vm: string;
+  status: string;
+  addresses: string;
+  ssh: string;
+  traineeKeys: string;
+}
+
+const text = (value: unknown) => (typeof value === 'string' ? value : '');
+
+/** A row of `GET /labs/:id/roster` (open shape: read field by field) as the table and CSV show it. */
+function rosterRowOf(row: Row): RosterRow {
+  const addresses = row.addresses && typeof row.addresses === 'object' ? (row.addresses as Row) : {};
+  const ssh = row.ssh && typeof row.ssh === 'object' ? (row.ssh as Row) : {};
+  const keys = Array.isArray(row.traineeApiKeys) ? (row.traineeApiKeys as Row[]) : [];
+  return {
+    copy: typeof row.copyNumber === 'number' ? row.copyNumber : Number(row.copy ?? 0) + 1,
+    vm: text(row.vm) || text(row.name),
+    status: text(row.status),
+    addresses: Object.entries(addresses)
+      .map(([network, address]) => `${network} ${text(address) || 'auto'}`)
+      .join('; '),
+    ssh: text(ssh.command),
+    traineeKeys: keys.map((key) => text(key.name)).join('; '),
+  };
 }
 
 function Roster({ labId, labName, vms, fromApi }: { labId: string; labName: string; vms: Vm[]; fromApi: boolean }) {
@@ -79,18 +71,56 @@ function Roster({ labId, labName, vms, fromApi }: { labId: string; labName: stri
     enabled: fromApi,
   });
   const apiRows = Array.isArray(roster.data) ? roster.data : (roster.data?.items ?? roster.data?.rows);
-  const rows: Row[] =
-    apiRows ?? vms.map((vm) => ({ copy: (vm.copy ?? 0) + 1, name: vm.name, os: vm.os, status: vm.status, ip: vm.ip }));
+  const rows: RosterRow[] = apiRows
+    ? apiRows.map(rosterRowOf)
+    : vms.map((vm) => {
+        const access = accessOf(vm);
+        return {
+          copy: (vm.copy ?? 0) + 1,
+          vm: vm.name,
+          status: vm.status,
+          addresses: addressesOf(vm)
+            .map((entry) => `${entry.network} ${entry.address ?? 'auto'}`)
+            .join('; '),
+          ssh: access ? sshCommand(access) : '',
+          traineeKeys: '',
+        };
+      });
   return (
     <section className="card" aria-labelledby="roster-h">
       <div className="row">
         <h2 id="roster-h">Roster</h2>
         <span className="spacer" />
-        <button type="button" onClick={() => download(`${labName}-roster.csv`, csvOf(rows))}>
+        <button type="button" onClick={() => download(`${labName}-roster.csv`, csvOf(rows as unknown as Row[]))}>
           Export CSV
         </button>
       </div>
-      <RowsTable rows={rows} label="Roster" />
+      <table aria-label="Roster">
+        <thead>
+          <tr>
+            <th scope="col">copy</th>
+            <th scope="col">VM</th>
+            <th scope="col">status</th>
+            <th scope="col">lab addresses</th>
+            <th scope="col">SSH</th>
+            <th scope="col">trainee keys</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={`${row.copy}:${row.vm}`}>
+              <td>{row.copy}</td>
+              <td>{row.vm}</td>
+              <td>
+                <Status value={row.status} />
+              </td>
+              <td className="mono">{row.addresses || '—'}</td>
+              <td className="mono">{row.ssh || '—'}</td>
+              <td>{row.traineeKeys || '—'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </section>
   );
 }
@@ -118,7 +148,7 @@ export default function LabView({ id }: { id: string }) {
       await client.invalidateQueries({ queryKey: ['lab', id] });
     }
   };
-  const isolation = (data as Record<string, unknown>).isolation;
+  const isolation = isolationOf(data);
   const operator = can('operator');
   return (
     <>
@@ -208,7 +238,7 @@ export default function LabView({ id }: { id: string }) {
       ) : (
         <p className="muted">{topology.error ? errorText(topology.error) : 'Loading topology…'}</p>
       )}
-      <div className="grid" style={{ marginTop: 14 }}>
+      <div className="stack" style={{ marginTop: 14 }}>
         <section className="card" aria-labelledby="vms-h">
           <h2 id="vms-h">VMs of copy {copy + 1}</h2>
           <table aria-label={`VMs of copy ${copy + 1}`}>
@@ -216,7 +246,8 @@ export default function LabView({ id }: { id: string }) {
               <tr>
                 <th scope="col">name</th>
                 <th scope="col">status</th>
-                <th scope="col">IP</th>
+                <th scope="col">lab addresses</th>
+                <th scope="col">access</th>
                 {operator && <th scope="col">terminal</th>}
               </tr>
             </thead>
@@ -228,7 +259,14 @@ export default function LabView({ id }: { id: string }) {
                     <Status value={vm.status} />
                     {vm.error && <div className="error">{vm.error}</div>}
                   </td>
-                  <td className="mono">{vm.ip ?? '—'}</td>
+                  <td className="mono">
+                    {addressesOf(vm).map((entry) => (
+                      <div key={entry.network}>
+                        {entry.network} {entry.address ?? 'auto'}
+                      </div>
+                    ))}
+                  </td>
+                  <td className="mono">{accessOf(vm) ? sshCommand(accessOf(vm)!) : (vm.ip ?? '—')}</td>
                   {operator && (
                     <td>
                       <button
@@ -248,7 +286,13 @@ export default function LabView({ id }: { id: string }) {
         </section>
         <section className="card" aria-labelledby="gantt-h">
           <h2 id="gantt-h">Step timeline</h2>
-          <Gantt rows={copyVms.map((vm) => ({ label: vm.name, steps: vm.steps }))} />
+          <Gantt
+            rows={[
+              ...copyVms.map((vm) => ({ label: vm.name, steps: vm.steps })),
+              // Lab-wide tasks (networks, the isolation check) run once for every copy.
+              ...(data.steps.length > 0 ? [{ label: 'lab', steps: data.steps }] : []),
+            ]}
+          />
         </section>
       </div>
       {terminal && (
@@ -261,23 +305,25 @@ export default function LabView({ id }: { id: string }) {
           />
         </div>
       )}
-      {Array.isArray(isolation) && isolation.length > 0 && (
-        <section className="card" style={{ marginTop: 14 }} aria-labelledby="iso-h">
-          <h2 id="iso-h">Isolation matrix</h2>
-          <RowsTable rows={isolation as Row[]} label="Isolation matrix" />
-        </section>
+      {isolation ? (
+        <IsolationMatrix result={isolation} copy={copy} />
+      ) : (
+        <p className="muted" style={{ marginTop: 14 }}>
+          Isolation check: not run yet (it runs once every VM is ready).
+        </p>
       )}
-      {isolation && !Array.isArray(isolation) && typeof isolation === 'object' && (
-        <section className="card" style={{ marginTop: 14 }} aria-labelledby="iso-h">
-          <h2 id="iso-h">Isolation check</h2>
-          <RowsTable rows={[isolation as Row]} label="Isolation check" />
-        </section>
-      )}
-      <div className="grid" style={{ marginTop: 14 }}>
+      <div className="stack" style={{ marginTop: 14 }}>
         <Roster labId={id} labName={data.name} vms={data.vms} fromApi={features.has('/labs/{id}/roster', 'get')} />
         <section className="card" aria-labelledby="events-h">
           <h2 id="events-h">Events</h2>
-          <ol style={{ maxHeight: 260, overflow: 'auto', margin: 0, paddingLeft: 18 }} aria-live="polite">
+          {/* Scrollable, so it takes keyboard focus (a reader scrolls it with the arrow keys). */}
+          <ol
+            style={{ maxHeight: 260, overflow: 'auto', margin: 0, paddingLeft: 18 }}
+            aria-live="polite"
+            aria-label="Lab events"
+            // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard
+            tabIndex={0}
+          >
             {events.slice(-60).map((event) => (
               <li key={event.id}>
                 <span className="muted">{new Date(event.at).toLocaleTimeString()}</span> {event.message}

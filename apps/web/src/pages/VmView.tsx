@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { useLocation } from 'wouter';
 import { api, errorText } from '../api/client';
 import { useVm } from '../api/queries';
+import { accessOf, addressesOf, sshCommand } from '../api/types';
 import { ConfirmButton } from '../components/Confirm';
 import { Gantt } from '../components/Gantt';
 import { Status } from '../components/Status';
@@ -16,6 +17,8 @@ export default function VmView({ id }: { id: string }) {
   if (vm.error) return <p className="notice error">{errorText(vm.error)}</p>;
   if (!vm.data) return <p className="muted">Loading…</p>;
   const data = vm.data;
+  const access = accessOf(data);
+  const addresses = addressesOf(data);
   return (
     <>
       <div className="row" style={{ marginBottom: 10 }}>
@@ -25,6 +28,22 @@ export default function VmView({ id }: { id: string }) {
           {data.os} · {data.cpus ?? '?'} vCPU · {data.memoryMiB ?? '?'} MiB · {data.diskGiB ?? '?'} GiB · IP{' '}
           <span className="mono">{data.ip ?? '—'}</span>
           {data.vmid ? ` · VMID ${data.vmid} on ${data.node}` : ''}
+          {access && (
+            <>
+              {' · '}
+              <span className="mono" data-testid="vm-access">
+                {sshCommand(access)}
+              </span>
+            </>
+          )}
+          {addresses.length > 0 && (
+            <>
+              {' · lab '}
+              <span className="mono">
+                {addresses.map((entry) => `${entry.network} ${entry.address ?? 'auto'}`).join(', ')}
+              </span>
+            </>
+          )}
         </span>
         <span className="spacer" />
         {can('operator') && (
