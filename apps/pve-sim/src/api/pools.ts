@@ -71,7 +71,8 @@ export const poolRoutes: Route[] = [
       requirePrivileges(ctx.sim.state, ctx.who, `/pool/${ctx.params.poolid}`, ['Pool.Audit']);
       const members = pool.vmids.flatMap((id) => {
         const vm = ctx.sim.state.vms[id];
-        return vm ? [{ ...vmListItem(vm), id: `qemu/${id}`, node: vm.node, type: 'qemu' }] : [];
+        // Added to the item, not spread into a new object (far cheaper for V8, same keys in the same order).
+        return vm ? [Object.assign(vmListItem(vm), { id: `qemu/${id}`, node: vm.node, type: 'qemu' })] : [];
       });
       return { members, ...(pool.comment ? { comment: pool.comment } : {}) };
     },

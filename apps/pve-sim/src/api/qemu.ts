@@ -9,14 +9,21 @@ import { freeVolumes } from '../storage';
 import { flag, p } from '../validate';
 import { assertUnlocked, checkSkiplock, loadVm, requireNode } from './vm-access';
 import { applyConfigChange, checkConfigPermissions, configKeySpec } from './vm-config-keys';
-import { vmListItem } from './vm-status';
+import { RowCache, rowList } from './vm-rows';
+import { uptimeOf, vmListItem, vmListKey } from './vm-status';
+
+const listRows = new RowCache();
 
 function listVms({ sim, params, who }: HandlerContext) {
   requireNode(sim, params.node!);
   const mayAudit = vmPrivilegeChecker(sim.state, who, ['VM.Audit']);
-  return Object.values(sim.state.vms)
-    .filter((vm) => vm.node === params.node && mayAudit(vm.vmid))
-    .map((vm) => vmListItem(vm));
+  const now = Date.now();
+  const rows = [];
+  for (const vm of Object.values(sim.state.vms)) {
+    if (vm.node !== params.node || !mayAudit(vm.vmid)) continue;
+    rows.push(listRows.row(vm, vmListKey(vm), uptimeOf(vm, now), () => vmListItem(vm, now)));
+  }
+  return rowList(rows);
 }
 
 /** VM.Allocate on the new id, or on the pool it goes into. */

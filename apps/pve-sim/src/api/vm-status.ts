@@ -1,5 +1,5 @@
 /** The status fields qemu-server's vmstatus reports for a VM, with PVE's types. */
-import type { Vm } from '../state/types';
+import type { Vm, VmConfig } from '../state/types';
 import { agentEnabled, disksOf, memoryMiB, parseProperties } from '../state/vm-config';
 
 function cpus(vm: Vm): number {
@@ -15,27 +15,77 @@ function bootDiskBytes(vm: Vm): number {
   return (disks.find((d) => d.key === (first ?? vm.config.bootdisk)) ?? disks[0])?.sizeBytes ?? 0;
 }
 
+/** What a list item takes from a VM's config (parsing disks, memory and boot order is the costly part). */
+interface ConfigFacts {
+  name: string;
+  cpus: number;
+  maxmem: number;
+  maxdisk: number;
+  serial: boolean;
+}
+
+/**
+ * Facts per config object, with the keys and values they were read from: a list of 10,000 VMs reads
+ * them again only for configs whose content changed since (any key or value), so the answer is
+ * always the one a fresh read would give.
+ */
+const factsOf = new WeakMap<VmConfig, { vmid: number; keys: string[]; values: string[]; facts: ConfigFacts }>();
+
+function sameContent(config: VmConfig, keys: string[], values: string[]): boolean {
+  let index = 0;
+  for (const key in config) {
+    if (keys[index] !== key || values[index] !== config[key]) return false;
+    index += 1;
+  }
+  return index === keys.length;
+}
+
+function configFacts(vm: Vm): ConfigFacts {
+  const cached = factsOf.get(vm.config);
+  if (cached && cached.vmid === vm.vmid && sameContent(vm.config, cached.keys, cached.values)) return cached.facts;
+  const keys = Object.keys(vm.config);
+  const facts: ConfigFacts = {
+    name: vm.config.name ?? `VM ${vm.vmid}`,
+    cpus: cpus(vm),
+    maxmem: memoryMiB(vm.config) * 1024 ** 2,
+    maxdisk: bootDiskBytes(vm),
+    serial: keys.some((key) => /^serial\d+$/.test(key)),
+  };
+  factsOf.set(vm.config, { vmid: vm.vmid, keys, values: keys.map((key) => vm.config[key]!), facts });
+  return facts;
+}
+
+/** Seconds a running VM has been up. */
+export function uptimeOf(vm: Vm, now: number): number {
+  return vm.status === 'running' && vm.startedAt ? Math.floor((now - vm.startedAt) / 1000) : 0;
+}
+
+/** Everything `vmListItem(vm, now)` is made of but its uptime: equal keys and uptimes, equal items. */
+export function vmListKey(vm: Vm): unknown[] {
+  return [configFacts(vm), vm.vmid, vm.status, vm.pid, vm.config.template, vm.config.lock, vm.config.tags];
+}
+
 /** One item of `GET /nodes/{node}/qemu`. */
 export function vmListItem(vm: Vm, now = Date.now()): Record<string, unknown> {
   const running = vm.status === 'running';
-  const maxmem = memoryMiB(vm.config) * 1024 ** 2;
+  const facts = configFacts(vm);
   const item: Record<string, unknown> = {
     vmid: vm.vmid,
-    name: vm.config.name ?? `VM ${vm.vmid}`,
+    name: facts.name,
     status: vm.status,
-    cpus: cpus(vm),
-    maxmem,
-    maxdisk: bootDiskBytes(vm),
+    cpus: facts.cpus,
+    maxmem: facts.maxmem,
+    maxdisk: facts.maxdisk,
     disk: 0,
-    mem: running ? Math.floor(maxmem * 0.42) : 0,
+    mem: running ? Math.floor(facts.maxmem * 0.42) : 0,
     cpu: running ? 0.0123 : 0,
-    uptime: running && vm.startedAt ? Math.floor((now - vm.startedAt) / 1000) : 0,
+    uptime: uptimeOf(vm, now),
     netin: running ? 1024 : 0,
     netout: running ? 512 : 0,
   };
   if (running) item.pid = vm.pid;
   if (vm.config.template === '1') item.template = 1;
-  if (Object.keys(vm.config).some((key) => /^serial\d+$/.test(key))) item.serial = 1;
+  if (facts.serial) item.serial = 1;
   if (vm.config.lock) item.lock = vm.config.lock;
   if (vm.config.tags) item.tags = vm.config.tags;
   return item;
