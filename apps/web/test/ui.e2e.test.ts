@@ -221,6 +221,8 @@ test('quick deploy of one VM reaches ready on its page', async () => {
   await page.getByRole('heading', { name: 'ui-quick' }).waitFor();
   await page.locator('h1 + .status[data-status="ready"]').waitFor({ timeout: 90_000 });
   await page.getByRole('table', { name: 'Steps' }).getByText('verify').waitFor();
+  // How to reach it: SSH as the OS's default user on its management address.
+  assert.match(String(await page.getByTestId('vm-access').textContent()), /^ssh (-p \d+ )?ubuntu@127\.64\.\d+\.\d+$/);
   await context.close();
 });
 
@@ -252,6 +254,25 @@ test('a catalog lab with 2 copies turns ready node by node on the canvas without
   assert.equal(navigations, 0, 'the page never reloaded');
   // The dependsOn edge and the rule's ports are drawn.
   await canvas.getByText('tcp/80 tcp/22').first().waitFor();
+  // Each node shows its lab address and how it is reached (SSH on its management address).
+  await canvas.getByTestId('vm-node-target').getByText('lan 10.10.0.10/24').waitFor();
+  assert.match(
+    String(await canvas.getByTestId('vm-access-target').textContent()),
+    /^ssh (-p \d+ )?ubuntu@127\.64\.\d+\.\d+$/,
+  );
+  await page.getByRole('table', { name: 'VMs of copy 2' }).getByText('lan 10.10.0.100').waitFor();
+  // The isolation check agreed: a matrix per copy, every probed cell as the spec says.
+  const isolation = page.getByTestId('isolation');
+  await isolation.locator('.status[data-status="ok"]').waitFor();
+  const matrix = page.getByRole('table', { name: 'Isolation matrix' });
+  await matrix.getByRole('rowheader', { name: 'attacker' }).waitFor();
+  await matrix.getByRole('columnheader', { name: 'outside' }).waitFor();
+  assert.equal(await matrix.locator('[data-verdict="disagreed"]').count(), 0);
+  assert.ok((await matrix.locator('[data-verdict="agreed"]').count()) >= 3, 'probes are shown');
+  // The rule's port from the attacker to the target reaches; the isolation task is on the timeline.
+  await matrix.locator('[data-verdict="agreed"]').filter({ hasText: 'tcp/80 reach' }).first().waitFor();
+  await page.getByText('lab:isolation: done', { exact: false }).first().waitFor({ state: 'attached' });
+  await isolation.screenshot({ path: join(shots, 'lab-isolation.png') });
   await assertAccessible(page, 'lab view');
   await assertFits(page, 'lab view');
   await shoot(page, 'lab-view');
@@ -273,16 +294,43 @@ test('a terminal on a lab VM runs hostname and shows the VM name', async () => {
     .locator('.xterm-rows')
     .filter({ hasText: /^.*\btarget\b[\s\S]*\btarget\b/ })
     .waitFor();
+  // biome-ignore lint/performance/useDomNodeTextContent: xterm's rows are divs; innerText keeps their line breaks
   const text = await page.getByTestId('terminal').locator('.xterm-rows').innerText();
-  assert.match(text, /hostname\s*\n\s*target/, text);
+  // The guest's hostname is its Proxmox name: gd-<lab>-c<copy>-<vm>.
+  assert.match(text, /hostname\s*\n\s*gd-[0-9a-f]+-c0-target\s*\n/, text);
   await shoot(page, 'terminal');
   await page.getByRole('button', { name: 'Close terminal' }).click();
   await context.close();
 
   // Who opened it and when is in the lab's timeline.
   const labId = labUrl.split('/').at(-1)!;
-  const lab = await asAdmin('GET', `/api/v1/labs/${labId}`);
-  assert.equal(lab.status, 200);
+  const kinds = async () => {
+    const found: { kind: string; message: string }[] = [];
+    let cursor: string | null = null;
+    do {
+      const answer = await fetch(
+        `${stack.apiUrl}/api/v1/labs/${labId}/events?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        { headers: { Authorization: `Bearer ${stack.adminKey}`, Accept: 'application/json' } },
+      );
+      assert.equal(answer.status, 200);
+      const page = (await answer.json()) as { items: { kind: string; message: string }[]; nextCursor: string | null };
+      found.push(...page.items.filter((event) => event.kind.startsWith('terminal.')));
+      cursor = page.nextCursor;
+    } while (cursor);
+    return found;
+  };
+  const deadline = Date.now() + 10_000;
+  let terminalEvents = await kinds();
+  while (!terminalEvents.some((event) => event.kind === 'terminal.closed') && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    terminalEvents = await kinds();
+  }
+  const opened = terminalEvents.find((event) => event.kind === 'terminal.opened');
+  assert.match(opened?.message ?? '', /terminal on target opened by ui-operator/, JSON.stringify(terminalEvents));
+  assert.ok(
+    terminalEvents.some((event) => event.kind === 'terminal.closed'),
+    JSON.stringify(terminalEvents),
+  );
 });
 
 test('designing a 3-VM, 2-network lab: a validation error pinned to its field, fixed, deployed to ready', async () => {
@@ -328,8 +376,14 @@ test('designing a 3-VM, 2-network lab: a validation error pinned to its field, f
   await page.getByRole('button', { name: 'Deploy lab' }).click();
   await page.getByRole('heading', { name: 'designed' }).waitFor();
   const canvas = page.getByRole('figure', { name: 'Lab topology' });
-  for (const vm of ['kali', 'ubuntu', 'debian'])
-    await canvas.locator(`[data-testid="vm-node-${vm}"][data-status="ready"]`).waitFor({ timeout: 150_000 });
+  for (const vm of ['kali', 'ubuntu', 'debian']) {
+    // Ready or failed, whichever comes first: a failure is reported with its reason, not as a timeout.
+    const node = canvas.locator(`[data-testid="vm-node-${vm}"]:is([data-status="ready"], [data-status="failed"])`);
+    await node.waitFor({ timeout: 150_000 });
+    const status = await node.getAttribute('data-status');
+    const why = await page.getByTestId(`vm-row-${vm}`).textContent();
+    assert.equal(status, 'ready', `${vm}: ${why}`);
+  }
   await context.close();
   assert.ok(existsSync(join(shots, 'designer.png')));
 });
