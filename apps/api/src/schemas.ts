@@ -3,33 +3,11 @@
  * is strict: a field the API does not know is an error, not something silently ignored.
  */
 import { ALERTS_LAST_SEEN, decodeCursor, type Keyset, LAB_EVENTS, LABS_NEWEST, STANDALONE_VMS } from '@glassdome/db';
-import { osName, resourceName } from '@glassdome/lab';
+import { LAB_STATUSES, osName, resourceName, VM_STATUSES } from '@glassdome/lab';
 import { ACL_PATH, GRANTABLE_PRIVILEGES, grantProblems, PVE_PRINCIPAL } from '@glassdome/queue';
 import { z } from 'zod';
 import { KEY_ROLES } from './auth/keys';
 import { projectName } from './auth/projects';
-
-export const VM_STATES = [
-  'queued',
-  'deploying',
-  'ready',
-  'reverting',
-  'failed',
-  'cancelled',
-  'destroying',
-  'destroyed',
-] as const;
-export const LAB_STATES = [
-  'queued',
-  'deploying',
-  'ready',
-  'degraded',
-  'reverting',
-  'failed',
-  'cancelled',
-  'destroying',
-  'destroyed',
-] as const;
 
 export const idParams = z.strictObject({ id: z.uuid('must be a UUID') });
 
@@ -72,12 +50,12 @@ function oneStart(query: { cursor?: unknown; offset: number }, ctx: z.Refinement
 }
 
 export const vmListQuery = z
-  .strictObject({ status: z.enum(VM_STATES).optional(), ...paging(STANDALONE_VMS) })
+  .strictObject({ status: z.enum(VM_STATUSES).optional(), ...paging(STANDALONE_VMS) })
   .superRefine(oneStart);
 /** `POST /vms`: an admin may place the VM in another project. @defaultValue the key's project */
 export const vmCreateQuery = z.strictObject({ project: projectName.optional() });
 export const labListQuery = z
-  .strictObject({ status: z.enum(LAB_STATES).optional(), ...paging(LABS_NEWEST) })
+  .strictObject({ status: z.enum(LAB_STATUSES).optional(), ...paging(LABS_NEWEST) })
   .superRefine(oneStart);
 export const alertListQuery = z
   .strictObject({

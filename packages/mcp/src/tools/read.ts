@@ -1,4 +1,6 @@
 /** Read tools: labs, VMs, a lab's events, alerts, the overseer's report, queue health. Every role has them. */
+
+import { LAB_STATUSES, VM_STATUSES } from '@glassdome/lab';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { labEventsUpToNow } from '../api/events';
@@ -7,17 +9,6 @@ import { defineTool, type ToolContext } from './define';
 
 const readOnly = { readOnlyHint: true, openWorldHint: false } as const;
 const id = (what: string) => z.string().uuid().describe(`the ${what}'s id (a UUID)`);
-const LAB_STATES = [
-  'queued',
-  'deploying',
-  'ready',
-  'degraded',
-  'failed',
-  'cancelled',
-  'destroying',
-  'destroyed',
-] as const;
-const VM_STATES = ['queued', 'deploying', 'ready', 'failed', 'destroying', 'destroyed'] as const;
 const paging = {
   limit: z.number().int().min(1).max(500).optional().describe('rows per page (default 50)'),
   offset: z.number().int().min(0).optional().describe('rows to skip'),
@@ -28,7 +19,7 @@ export function registerReadTools(server: McpServer, ctx: ToolContext, options: 
     title: 'List labs',
     description:
       'Labs this API key can see (its project; every project for an admin), newest first, with status and expiry.',
-    input: { status: z.enum(LAB_STATES).optional().describe('only labs in this status'), ...paging },
+    input: { status: z.enum(LAB_STATUSES).optional().describe('only labs in this status'), ...paging },
     annotations: readOnly,
     run: async (args) => ({ ...(await ctx.api.listLabs(args)) }),
   });
@@ -45,7 +36,7 @@ export function registerReadTools(server: McpServer, ctx: ToolContext, options: 
   defineTool(server, ctx, 'list_vms', {
     title: 'List standalone VMs',
     description: 'Standalone VMs (not part of a lab) with status, IP and steps.',
-    input: { status: z.enum(VM_STATES).optional().describe('only VMs in this status'), ...paging },
+    input: { status: z.enum(VM_STATUSES).optional().describe('only VMs in this status'), ...paging },
     annotations: readOnly,
     run: async (args) => ({ ...(await ctx.api.listVms(args)) }),
   });
