@@ -2,7 +2,7 @@
  * Exercises on a running lab, end to end on the simulator (issue 16): the `initial` snapshot of a
  * lab that became ready; a reset of one copy by that copy's trainee key (a file written over SSH is
  * gone there while the other copy keeps its own); a named snapshot of the whole lab that reverts every
- * VM; TTL changes the overseer honours; a cancelled lab that leaves no VM deploying.
+ * VM; testing mode. TTL changes and cancel are in lab-lifecycle.e2e.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -95,11 +95,8 @@ function vmOf(lab: Lab, copy: number, name: string): LabVm {
 }
 
 let lab: Lab;
-let shortLived: string;
 
 test('a lab that becomes ready gets its initial snapshot on every VM', async () => {
-  // Deployed now so its first TTL has long run out by the time the TTL test looks at it.
-  shortLived = await deploy({ ...spec('short-lived'), ttl: '1m', vms: [spec('x').vms[0]] });
   const id = await deploy({ ...spec('exercise'), copies: 2 });
   lab = await settled(id);
   assert.equal(lab.status, 'ready', lab.error);
@@ -191,55 +188,44 @@ test('a named snapshot of the whole lab reverts every VM of every copy', async (
   assert.equal(missing.status, 404, JSON.stringify(missing.body));
 });
 
-test('a TTL extension moves expiresAt and the overseer honours it; a shortened TTL tears the lab down', async () => {
-  const before = await settled(shortLived);
-  assert.equal(before.status, 'ready', before.error);
-  const extended = await harness.api('PATCH', `/api/v1/labs/${shortLived}`, { ttl: '2h' });
-  assert.equal(extended.status, 200, JSON.stringify(extended.body));
-  assert.ok(Date.parse(String(extended.body.expiresAt)) > Date.now() + 3600_000, 'expiresAt moved two hours out');
-  const tooLong = await harness.api('PATCH', `/api/v1/labs/${shortLived}`, { ttl: '900d' });
-  assert.equal(tooLong.status, 422, JSON.stringify(tooLong.body));
-  assert.match(JSON.stringify(tooLong.body), /maxLabTtlSeconds/);
-
-  // The first TTL (1 minute from its deploy) runs out; the overseer scans every 2 s and must leave it.
-  const deployedAt = Date.parse(String((await harness.api('GET', `/api/v1/labs/${shortLived}`)).body.createdAt));
-  const waitMs = deployedAt + 60_000 + 6_000 - Date.now();
-  if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
-  assert.equal((await labOf(shortLived)).status, 'ready', 'the extended lab outlived its first TTL');
-
-  const shortened = await harness.api('PATCH', `/api/v1/labs/${shortLived}`, { ttl: '1m' });
-  assert.equal(shortened.status, 200, JSON.stringify(shortened.body));
-  await settled(shortLived, ['destroying', 'destroyed'], 120_000);
-});
-
-test('a cancelled lab leaves no VM deploying; its VMs are kept or deleted as asked', async () => {
-  const kept = await deploy({ ...spec('cancel-keep'), copies: 2 });
-  const dropped = await deploy({ ...spec('cancel-drop'), copies: 2 });
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
-  const keep = await harness.api('POST', `/api/v1/labs/${kept}/cancel`);
-  assert.equal(keep.status, 202, JSON.stringify(keep.body));
-  const drop = await harness.api('POST', `/api/v1/labs/${dropped}/cancel?destroyVms=true`);
-  assert.equal(drop.status, 202, JSON.stringify(drop.body));
-  assert.equal(drop.body.vms, 'destroying');
-
-  const inFlight = (lab: Lab) => lab.vms.filter((vm) => ['queued', 'deploying'].includes(vm.status));
-  // Right away and after the tasks in flight had time to stop: nothing left deploying.
-  for (const id of [kept, dropped]) assert.deepEqual(inFlight(await labOf(id)), [], `lab ${id} at once`);
-  await new Promise((resolve) => setTimeout(resolve, 5_000));
-  const keptLab = await labOf(kept);
-  assert.equal(keptLab.status, 'cancelled');
-  assert.deepEqual(inFlight(keptLab), []);
+test('testing mode widens egress for a while after a snapshot, and the lab’s policy comes back', async () => {
+  const box = vmOf(lab, 0, 'box');
+  const outside = 'curl -s -m 3 -o /dev/null http://203.0.113.10/ && echo reached || echo blocked';
+  assert.equal((await sh(box, outside)).out, 'blocked', 'the spec allows no egress');
+  const started = await harness.api('POST', `/api/v1/labs/${lab.id}/testing`, {
+    egress: ['203.0.113.10:80'],
+    duration: '30m',
+  });
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  const on = await operationDone(lab.id, String(started.body.operationId));
+  assert.equal(on.status, 'done', on.error ?? '');
+  const state = (await harness.api('GET', `/api/v1/labs/${lab.id}/testing`)).body.testing as {
+    until: string;
+    snapshot: string;
+  };
+  assert.ok(Date.parse(state.until) > Date.now() + 25 * 60_000);
+  const snapshots = (await harness.api('GET', `/api/v1/labs/${lab.id}/snapshots`)).body.items as { name: string }[];
   assert.ok(
-    keptLab.vms.every((vm) => ['cancelled', 'ready'].includes(vm.status)),
-    JSON.stringify(keptLab.vms.map((vm) => vm.status)),
+    snapshots.some((s) => s.name === state.snapshot),
+    'a snapshot was taken before',
   );
-  const droppedLab = await waitFor(
-    'the dropped lab’s VMs deleted',
-    async () => {
-      const current = await labOf(dropped);
-      return current.vms.every((vm) => vm.status === 'destroyed') ? current : undefined;
-    },
-    { timeoutMs: 120_000, intervalMs: 500 },
-  );
-  assert.equal(droppedLab.status, 'cancelled', 'the lab itself stays cancelled');
+  // The firewall applies a change within its update interval.
+  await waitFor('egress to the allowed address', async () => (await sh(box, outside)).out === 'reached', {
+    timeoutMs: 60_000,
+    intervalMs: 1_000,
+  });
+  assert.equal((await labOf(lab.id)).status, 'ready', 'the lab stays ready');
+
+  const stop = await harness.api('DELETE', `/api/v1/labs/${lab.id}/testing`);
+  assert.equal(stop.status, 202, JSON.stringify(stop.body));
+  const off = await operationDone(lab.id, String(stop.body.operationId));
+  assert.equal(off.status, 'done', off.error ?? '');
+  assert.equal((await harness.api('GET', `/api/v1/labs/${lab.id}/testing`)).body.testing, null);
+  await waitFor('egress closed again', async () => (await sh(box, outside)).out === 'blocked', {
+    timeoutMs: 60_000,
+    intervalMs: 1_000,
+  });
+  const operations = (await harness.api('GET', `/api/v1/labs/${lab.id}/operations`)).body.items as Operation[];
+  const kinds = operations.map((op) => (op as Operation & { kind: string }).kind);
+  assert.ok(kinds.includes('testing-start') && kinds.includes('testing-stop'));
 });

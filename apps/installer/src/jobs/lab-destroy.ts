@@ -1,4 +1,4 @@
-import { listVmsOfLab } from '@glassdome/db';
+import { activeLabOperations, listVmsOfLab } from '@glassdome/db';
 import { loadLab } from '@glassdome/lab-run';
 import { type JobContext, labJobId } from '@glassdome/queue';
 import type { InstallerContext } from '../context';
@@ -15,6 +15,7 @@ const rootSettleMs = 10 * 60_000;
  */
 export async function destroyLab(ctx: InstallerContext, labId: string, context: JobContext) {
   await waitForFlowToEnd(ctx, labId, context.signal);
+  await waitForOperationsToEnd(ctx, labId, context.signal);
   const vms = await listVmsOfLab(ctx.db, labId);
   for (const { id } of vms) {
     const vm = await loadVm(ctx.db, id);
@@ -35,4 +36,23 @@ export async function waitForFlowToEnd(ctx: InstallerContext, labId: string, sig
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   ctx.logger.warn({ labId }, 'lab flow still running after the bound; tearing down anyway');
+}
+
+const operationsSettleMs = 2 * 60_000;
+
+/**
+ * A snapshot, revert or testing-mode change still running on the lab holds its VMs' locks in
+ * Proxmox; those operations stop at once on a lab being torn down, so the wait is short (bounded).
+ */
+async function waitForOperationsToEnd(ctx: InstallerContext, labId: string, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + operationsSettleMs;
+  while (Date.now() < deadline) {
+    signal.throwIfAborted();
+    const running = (
+      await activeLabOperations(ctx.db, labId, ['snapshot', 'revert', 'delete-snapshot', 'testing-start'])
+    ).filter((operation) => operation.status === 'running');
+    if (running.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  ctx.logger.warn({ labId }, 'lab operations still running after the bound; tearing down anyway');
 }

@@ -8,6 +8,7 @@ import {
   appendEvent,
   deleteVmSnapshotRow,
   finishLabOperation,
+  getLabExtras,
   listVmSnapshots,
   setLabOperationProgress,
   setVmSnapshotStatus,
@@ -23,10 +24,18 @@ const TASK_DEADLINE_MS = 10 * 60_000;
 
 type Operation = NonNullable<Awaited<ReturnType<typeof loadOperation>>>;
 
-/** Loads the operation and marks it running; undefined when there is nothing (more) to do. */
+/**
+ * Loads the operation and marks it running; undefined when there is nothing (more) to do. An
+ * operation on a lab being torn down (or gone) ends at once, failed, touching nothing.
+ */
 export async function beginOperation(ctx: InstallerContext, operationId: string): Promise<Operation | undefined> {
   const operation = await loadOperation(ctx.db, operationId);
   if (!operation || operation.status === 'done' || operation.status === 'failed') return undefined;
+  const lab = await getLabExtras(ctx.db, operation.lab_id);
+  if (!lab || ['destroying', 'destroyed', 'cancelled', 'failed'].includes(lab.status)) {
+    await finishLabOperation(ctx.db, operation.id, { status: 'failed', error: `the lab is ${lab?.status ?? 'gone'}` });
+    return undefined;
+  }
   await startLabOperation(ctx.db, operation.id);
   return operation;
 }

@@ -1,0 +1,109 @@
+/**
+ * A lab's life, edited end to end on the simulator (issue 16): a TTL extension moves `expiresAt` and
+ * the overseer honours it (a shortened one tears the lab down), and a cancelled lab leaves no VM
+ * deploying, keeping or deleting its VMs as asked.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { waitFor } from '@glassdome/testkit';
+import { type Harness, startHarness } from './harness';
+
+let harness: Harness;
+before(async () => {
+  harness = await startHarness({
+    installers: 2,
+    overseer: true,
+    env: { ISOLATION_CHECK_SECONDS: '20', OVERSEER_SCAN_SECONDS: '2', API_RATE_LIMIT: '100000' },
+  });
+});
+after(async () => {
+  await harness?.stop();
+});
+
+type LabVm = { id: string; name: string; copy: number; status: string; access: { host: string; port: number } | null };
+type Lab = { id: string; status: string; error?: string; expiresAt: string | null; vms: LabVm[] };
+
+function spec(name: string, extra: Record<string, unknown> = {}) {
+  const vm = (vmName: string) => ({
+    name: vmName,
+    os: 'ubuntu-22.04',
+    networks: ['lan'],
+    cloudInit: { user: 'trainee', sshKeys: [harness.userKey.publicKey] },
+  });
+  return { name, networks: [{ name: 'lan', cidr: '10.50.0.0/24' }], vms: [vm('box'), vm('peer')], ...extra };
+}
+
+async function labOf(id: string): Promise<Lab> {
+  return (await harness.api('GET', `/api/v1/labs/${id}`)).body as unknown as Lab;
+}
+
+async function settled(id: string, statuses = ['ready', 'failed', 'degraded'], timeoutMs = 240_000): Promise<Lab> {
+  return waitFor(
+    `lab ${id} to reach ${statuses.join('|')}`,
+    async () => {
+      const lab = await labOf(id);
+      return statuses.includes(lab.status) ? lab : undefined;
+    },
+    { timeoutMs, intervalMs: 300 },
+  );
+}
+
+async function deploy(body: unknown): Promise<string> {
+  const accepted = await harness.api('POST', '/api/v1/labs', body);
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+  return String(accepted.body.id);
+}
+
+test('a TTL extension moves expiresAt and the overseer honours it; a shortened TTL tears the lab down', async () => {
+  const shortLived = await deploy({ ...spec('short-lived'), ttl: '1m', vms: [spec('x').vms[0]] });
+  const before = await settled(shortLived);
+  assert.equal(before.status, 'ready', before.error);
+  const extended = await harness.api('PATCH', `/api/v1/labs/${shortLived}`, { ttl: '2h' });
+  assert.equal(extended.status, 200, JSON.stringify(extended.body));
+  assert.ok(Date.parse(String(extended.body.expiresAt)) > Date.now() + 3600_000, 'expiresAt moved two hours out');
+  const tooLong = await harness.api('PATCH', `/api/v1/labs/${shortLived}`, { ttl: '900d' });
+  assert.equal(tooLong.status, 422, JSON.stringify(tooLong.body));
+  assert.match(JSON.stringify(tooLong.body), /maxLabTtlSeconds/);
+
+  // The first TTL (1 minute from its deploy) runs out; the overseer scans every 2 s and must leave it.
+  const deployedAt = Date.parse(String((await harness.api('GET', `/api/v1/labs/${shortLived}`)).body.createdAt));
+  const waitMs = deployedAt + 60_000 + 6_000 - Date.now();
+  if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+  assert.equal((await labOf(shortLived)).status, 'ready', 'the extended lab outlived its first TTL');
+
+  const shortened = await harness.api('PATCH', `/api/v1/labs/${shortLived}`, { ttl: '1m' });
+  assert.equal(shortened.status, 200, JSON.stringify(shortened.body));
+  await settled(shortLived, ['destroying', 'destroyed'], 120_000);
+});
+
+test('a cancelled lab leaves no VM deploying; its VMs are kept or deleted as asked', async () => {
+  const kept = await deploy({ ...spec('cancel-keep'), copies: 2 });
+  const dropped = await deploy({ ...spec('cancel-drop'), copies: 2 });
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  const keep = await harness.api('POST', `/api/v1/labs/${kept}/cancel`);
+  assert.equal(keep.status, 202, JSON.stringify(keep.body));
+  const drop = await harness.api('POST', `/api/v1/labs/${dropped}/cancel?destroyVms=true`);
+  assert.equal(drop.status, 202, JSON.stringify(drop.body));
+  assert.equal(drop.body.vms, 'destroying');
+
+  const inFlight = (lab: Lab) => lab.vms.filter((vm) => ['queued', 'deploying'].includes(vm.status));
+  // Right away and after the tasks in flight had time to stop: nothing left deploying.
+  for (const id of [kept, dropped]) assert.deepEqual(inFlight(await labOf(id)), [], `lab ${id} at once`);
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  const keptLab = await labOf(kept);
+  assert.equal(keptLab.status, 'cancelled');
+  assert.deepEqual(inFlight(keptLab), []);
+  assert.ok(
+    keptLab.vms.every((vm) => ['cancelled', 'ready'].includes(vm.status)),
+    JSON.stringify(keptLab.vms.map((vm) => vm.status)),
+  );
+  const droppedLab = await waitFor(
+    'the dropped lab’s VMs deleted',
+    async () => {
+      const current = await labOf(dropped);
+      return current.vms.every((vm) => vm.status === 'destroyed') ? current : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 500 },
+  );
+  assert.equal(droppedLab.status, 'cancelled', 'the lab itself stays cancelled');
+});
