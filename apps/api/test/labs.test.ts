@@ -66,7 +66,7 @@ test('cancel, retry and delete follow the lab states', async () => {
     409,
     'a queued lab has nothing to retry',
   );
-  assert.deepEqual((await api.request('POST', `/api/v1/labs/${id}/cancel`)).body, { id, status: 'cancelled' });
+  assert.deepEqual((await api.request('POST', `/api/v1/labs/${id}/cancel`)).body, { id, status: 'cancelled', vms: 'kept' });
   assert.equal((await api.request('POST', `/api/v1/labs/${id}/cancel`)).status, 409);
 
   await api.db.updateTable('labs').set({ status: 'failed' }).where('id', '=', id).execute();
