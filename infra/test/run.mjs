@@ -41,8 +41,17 @@ if (files.length === 0) {
 // End-to-end files each start a whole stack (five or six processes); on two cores they run one at a
 // time, while the lighter tiers run two files at once.
 const batches = [
-  { files: files.filter((file) => !tiers.e2e(file)), concurrency: process.env.TEST_CONCURRENCY ?? '2' },
-  { files: files.filter((file) => tiers.e2e(file)), concurrency: process.env.TEST_E2E_CONCURRENCY ?? '1' },
+  {
+    files: files.filter((file) => !tiers.e2e(file)),
+    concurrency: process.env.TEST_CONCURRENCY ?? '2',
+    timeoutMs: 300_000,
+  },
+  // A whole stack and a multi-copy lab on a busy two-core machine: a file gets fifteen minutes.
+  {
+    files: files.filter((file) => tiers.e2e(file)),
+    concurrency: process.env.TEST_E2E_CONCURRENCY ?? '1',
+    timeoutMs: 900_000,
+  },
 ];
 let status = 0;
 for (const batch of batches.filter((b) => b.files.length > 0)) {
@@ -53,7 +62,7 @@ for (const batch of batches.filter((b) => b.files.length > 0)) {
       'tsx',
       '--test',
       `--test-concurrency=${batch.concurrency}`,
-      '--test-timeout=300000',
+      `--test-timeout=${batch.timeoutMs}`,
       '--test-force-exit',
       ...batch.files,
     ],
