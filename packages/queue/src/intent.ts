@@ -32,7 +32,10 @@ const intentSchema = z.discriminatedUnion('kind', [
     requestId: z.string().max(128).optional(),
     policy: z.enum(['fail', 'keep']),
     rootTasks: z.array(
-      z.object({ id: z.string().min(1).max(300), kind: z.enum(['network', 'vm-provision', 'vm-configure', 'isolation']) }),
+      z.object({
+        id: z.string().min(1).max(300),
+        kind: z.enum(['network', 'vm-provision', 'vm-configure', 'isolation']),
+      }),
     ),
     run: z.number().int().min(0),
   }),
