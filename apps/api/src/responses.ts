@@ -55,6 +55,14 @@ export const labAnswer = z.looseObject({
 export const labDetailAnswer = labAnswer.extend({
   vms: z.array(vmAnswer),
   steps: z.array(stepAnswer),
+  /** When the lab was first ready (its `initial` snapshot, what a reset returns to, was taken then). */
+  firstReadyAt: nullableTime.optional(),
+  /** Testing mode while it lasts: `{since, until, egress, networks?, snapshot}`; null when off. */
+  testing: z.unknown().optional(),
+  /** Where it came from: `{template | spec, version?, parameters, traineeVms}`; null for a spec given whole. */
+  source: z.unknown().optional(),
+  /** The warm pool it was deployed for and when it was claimed. */
+  pool: z.object({ poolId: z.string(), claimedAt: nullableTime }).nullable().optional(),
 });
 
 export const listOf = <T extends z.ZodType>(item: T) =>
