@@ -149,7 +149,7 @@ export async function run(): Promise<string> {
         } finally {
           await Promise.all(running.map((child) => child.stop()));
         }
-        const launcher = await launcherSample(from, database.url, redis);
+        const launcher = await launcherSample(from, redis);
         record('launcher', from, launcher.own);
         record('pnpm start (all processes)', from, launcher.tree);
       }
@@ -201,13 +201,18 @@ function cliSample(from: RunFrom): Sample {
   return { startMs, rssMiB: peakKiB / 1024 };
 }
 
-/** `pnpm start`'s launcher on a state directory of its own: time to the banner, its RSS and its tree's. */
+/**
+ * `pnpm start`'s launcher on a state directory and database of its own (each start generates its
+ * own secret key, which the guest key it seals in Postgres needs): time to the banner, its RSS and
+ * its tree's.
+ */
 async function launcherSample(
   from: RunFrom,
-  databaseUrl: string,
   redis: { url: string; prefix: string },
 ): Promise<{ own: Sample; tree: Sample }> {
   const stateDir = mkdtempSync(join(tmpdir(), 'gd-bench-launcher-'));
+  const database = await createTestDatabase('bench_launcher');
+  const databaseUrl = database.url;
   const args = from === 'source' ? tsxArgs('apps/launcher/src/main.ts') : appArgs('launcher', 'dist');
   const started = performance.now();
   const launcher = startProcess(process.execPath, args, {
@@ -235,6 +240,7 @@ async function launcherSample(
   } finally {
     await launcher.stop(30_000);
     rmSync(stateDir, { recursive: true, force: true });
+    await database.drop();
   }
 }
 
