@@ -240,29 +240,3 @@ test('a lab whose policy cannot hold (the node’s firewall stopped) fails, nami
     await onSimNode(harness.sim.info, ['pvesh', 'create', '/nodes/pve01/services/pve-firewall/start']);
   }
 });
-
-test('a Glassdome VNet that no lab holds any more is reported by the overseer', async () => {
-  await onSimNode(harness.sim.info, [
-    'pvesh',
-    'create',
-    '/cluster/sdn/vnets',
-    '--vnet',
-    'gdvzzz',
-    '--zone',
-    'gdlab',
-    '--tag',
-    '4000',
-  ]);
-  await onSimNode(harness.sim.info, ['pvesh', 'set', '/cluster/sdn']);
-  await waitFor(
-    'a network-orphan alert for gdvzzz',
-    async () => (await alertsOf('network-orphan')).some((alert) => alert.subject === 'vnet/gdvzzz'),
-    { timeoutMs: 60_000 },
-  );
-  // The lab's own VNets are held by its leases: none of them is reported.
-  const orphans = await alertsOf('network-orphan');
-  assert.deepEqual(
-    orphans.map((alert) => alert.subject),
-    ['vnet/gdvzzz'],
-  );
-});

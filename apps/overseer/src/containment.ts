@@ -2,13 +2,11 @@
  * Watching containment after a lab is ready: each lab VM's firewall as Proxmox holds it, compared by
  * digest with what the installer applied (drift raises a critical alert whose remediation re-applies
  * the lab's policy); each lab's last isolation check (a disagreement is a critical alert); and a
- * schedule that has the installer run the check again from inside the guests; and Glassdome's SDN
- * VNets that no lease holds any more (a network a tear-down left behind).
+ * schedule that has the installer run the check again from inside the guests.
  */
-import { listLiveLabContainment, listNetworkLeases } from '@glassdome/db';
+import { listLiveLabContainment } from '@glassdome/db';
 import { vmFirewallDigest } from '@glassdome/lab';
 import { writeIntent } from '@glassdome/lab-run';
-import { isGlassdomeVnet, vnetIdOfTag } from '@glassdome/proxmox';
 import { jobIntent } from '@glassdome/queue';
 import type { OverseerContext } from './context';
 import { dedupKeyOf, type Finding } from './findings';
@@ -50,34 +48,7 @@ export async function scanContainment(ctx: OverseerContext, platformId: string, 
     findings.push(...isolationFindings(platformId, lab));
     await scheduleCheck(ctx, lab, now);
   }
-  const orphans = await findOrphanNetworks(ctx, platformId);
-  return { findings: [...findings, ...orphans], apiCalls: apiCalls + 1 };
-}
-
-/** Glassdome's VNets that no lease holds any more: a tear-down that left its network behind. */
-async function findOrphanNetworks(ctx: OverseerContext, platformId: string): Promise<Finding[]> {
-  const vnets = await ctx.pve.client
-    .get<{ vnet: string; zone?: string }[]>('/cluster/sdn/vnets')
-    .catch((error: unknown) => {
-      ctx.logger.debug({ err: error }, 'SDN vnets unreadable');
-      return [];
-    });
-  const leased = new Set(
-    (await listNetworkLeases(ctx.db)).filter((lease) => lease.platformId === platformId).map((l) => vnetIdOfTag(l.tag)),
-  );
-  return vnets
-    .filter((vnet) => isGlassdomeVnet(vnet.vnet) && !leased.has(vnet.vnet))
-    .map((vnet) => {
-      const subject = `vnet/${vnet.vnet}`;
-      return {
-        kind: 'network-orphan',
-        severity: 'warning' as const,
-        dedupKey: dedupKeyOf(platformId, 'network-orphan', subject),
-        subject,
-        message: `SDN VNet ${vnet.vnet} (zone ${vnet.zone ?? '?'}) belongs to no lab: delete it, or its tag stays taken`,
-        data: { platformId, vnet: vnet.vnet, zone: vnet.zone ?? null },
-      };
-    });
+  return { findings, apiCalls };
 }
 
 interface IsolationRecord {

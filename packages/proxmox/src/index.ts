@@ -57,7 +57,6 @@ export {
 } from './tasks';
 export { normalizeFingerprint } from './tls';
 export {
-  isGlassdomeVnet,
   parseVlanRange,
   VlanAllocator,
   type VlanAllocatorOptions,

@@ -106,8 +106,3 @@ export class VlanAllocator {
 export function vnetIdOfTag(tag: number): string {
   return `gdv${tag.toString(36).padStart(3, '0')}`;
 }
-
-/** Whether a VNet id is one Glassdome makes (see vnetIdOfTag). */
-export function isGlassdomeVnet(vnet: string): boolean {
-  return /^gdv[0-9a-z]{3}$/.test(vnet);
-}
