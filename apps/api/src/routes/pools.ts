@@ -15,6 +15,7 @@ import {
   type JsonValue,
   listPoolMembers,
   listPools,
+  listVmsOfLab,
   lockPool,
   recentClaims,
   setClaimLatency,
@@ -273,12 +274,15 @@ export function poolRoutes(ctx: ApiContext): Router {
       ...(body.traineeKeys ? { traineeKeys: body.traineeKeys } : {}),
       ...(body.copyKeys ? { copyKeys: body.copyKeys } : {}),
       check: async (trx, lab) => {
-        // Only the TTL is asked of the claimer's project here: the copy's VMs already count where they ran.
+        // A copy claimed into its pool's own project already counts there: only its TTL is new.
+        const moving = pool.project !== project;
+        const vms = moving ? await listVmsOfLab(trx, lab.id) : [];
+        const sizes = vms.map((vm) => vm.spec as { cpus?: number; memoryMiB?: number });
         await checkQuotas(trx, project, ctx.quotas, {
-          vms: 0,
-          copies: 0,
-          vcpus: 0,
-          memoryMiB: 0,
+          vms: vms.length,
+          copies: moving ? lab.copies : 0,
+          vcpus: sizes.reduce((sum, spec) => sum + (spec.cpus ?? 0), 0),
+          memoryMiB: sizes.reduce((sum, spec) => sum + (spec.memoryMiB ?? 0), 0),
           ttlSeconds: lab.ttlSeconds,
         });
       },
