@@ -1,4 +1,6 @@
 /** Rules about individual VMs: desired (Postgres) against observed (Proxmox). Pure functions. */
+
+import { LAB_SERVING, type LabStatus } from '@glassdome/lab';
 import type { DesiredState, DesiredVm } from './desired';
 import { dedupKeyOf, type Finding } from './findings';
 import type { Inventory } from './inventory';
@@ -8,7 +10,6 @@ import type { ReconcileOptions } from './reconcile-options';
 export const GLASSDOME_TAG = 'glassdome';
 
 /** Lab statuses in which a missing VM is worth re-creating. */
-const LIVE_LAB_STATUSES = new Set(['ready', 'degraded']);
 
 function vmFinding(options: ReconcileOptions, vm: DesiredVm, kind: string, message: string): Finding {
   const subject = `vm/${vm.id}`;
@@ -33,7 +34,7 @@ function checkVm(vm: DesiredVm & { vmid: number }, observed: Inventory, options:
   if (!seen) {
     const finding = vmFinding(options, vm, 'vm-missing', `VM ${vm.name} (${vm.vmid}) no longer exists on Proxmox`);
     finding.severity = 'critical';
-    if (vm.labId && LIVE_LAB_STATUSES.has(vm.labStatus ?? ''))
+    if (vm.labId && LAB_SERVING.has(vm.labStatus as LabStatus))
       finding.remediation = { action: 'reclone-vm', ...target };
     return [finding];
   }

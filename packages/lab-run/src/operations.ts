@@ -22,7 +22,7 @@ import {
   markLabFirstReady,
   setVmSnapshotStatus,
 } from '@glassdome/db';
-import { INITIAL_SNAPSHOT, type LabStatus } from '@glassdome/lab';
+import { INITIAL_SNAPSHOT, LAB_SERVING, type LabStatus } from '@glassdome/lab';
 import { jobIntent } from '@glassdome/queue';
 import { loadLab } from './lab-record';
 import { writeIntent } from './outbox';
@@ -52,7 +52,7 @@ export interface RequestedOperation {
 /** Operations that change the lab's VMs: one at a time per lab. */
 const EXCLUSIVE: readonly LabOperationKind[] = ['snapshot', 'revert', 'delete-snapshot', 'testing-start'];
 
-const OPERABLE: ReadonlySet<LabStatus> = new Set(['ready', 'degraded']);
+const OPERABLE: ReadonlySet<LabStatus> = LAB_SERVING;
 
 type VmRow = Awaited<ReturnType<typeof listVmsOfLab>>[number];
 

@@ -1,3 +1,4 @@
+import { LAB_SERVING } from '@glassdome/lab';
 import { sql } from 'kysely';
 import type { Db } from '../connection';
 import { type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
@@ -168,7 +169,7 @@ export async function listLiveLabContainment(db: Db, platformId: string) {
     .selectFrom('labs')
     .select(['id', 'name', 'isolation'])
     .where('platform_id', '=', platformId)
-    .where('status', 'in', ['ready', 'degraded'])
+    .where('status', 'in', [...LAB_SERVING])
     .execute();
   if (labs.length === 0) return [];
   const vms = await db

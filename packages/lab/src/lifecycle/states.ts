@@ -98,6 +98,9 @@ export const VM_TRANSITIONS = transitions<VmStatus>()({
 });
 export type VmTransition = keyof typeof VM_TRANSITIONS;
 
+/** A lab in one of these is up for its class: watched by the overseer, open to snapshots and reverts. */
+export const LAB_SERVING: ReadonlySet<LabStatus> = new Set(['ready', 'degraded']);
+
 /** A lab in one of these takes no new work: its tasks stop at their next step boundary. */
 export const LAB_STOPPED: ReadonlySet<LabStatus> = new Set(['failed', 'cancelled', 'destroying', 'destroyed']);
 
