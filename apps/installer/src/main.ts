@@ -21,6 +21,7 @@ import { deleteSnapshots, takeSnapshots } from './jobs/lab-snapshot';
 import { runLabVmTask } from './jobs/lab-task';
 import { runTestingMode } from './jobs/lab-testing';
 import { restoreFirewall, reverifyLab } from './jobs/lab-watch';
+import { endingOperation } from './jobs/operation-end';
 import { fillWarmPool, handOverClaim, prewarmPool } from './jobs/pool';
 import { deployVm } from './jobs/vm-deploy';
 import { destroyVm } from './jobs/vm-destroy';
@@ -59,11 +60,16 @@ async function main(): Promise<void> {
     'lab.task': ({ labId, taskId }, context) => runLabVmTask(ctx, labId, taskId, context),
     'lab.run': ({ labId }) => settleLab(ctx, labId),
     'lab.destroy': ({ labId }, context) => destroyLab(ctx, labId, context),
-    'lab.snapshot': ({ operationId }, context) => takeSnapshots(ctx, operationId, context),
-    'lab.snapshot.delete': ({ operationId }, context) => deleteSnapshots(ctx, operationId, context),
-    'lab.revert': ({ operationId }, context) => revertLab(ctx, operationId, context),
-    'lab.testing': ({ operationId }, context) => runTestingMode(ctx, operationId, context),
-    'lab.claim': ({ operationId }, context) => handOverClaim(ctx, operationId, context),
+    'lab.snapshot': ({ operationId }, context) =>
+      endingOperation(ctx, operationId, context, () => takeSnapshots(ctx, operationId, context)),
+    'lab.snapshot.delete': ({ operationId }, context) =>
+      endingOperation(ctx, operationId, context, () => deleteSnapshots(ctx, operationId, context)),
+    'lab.revert': ({ operationId }, context) =>
+      endingOperation(ctx, operationId, context, () => revertLab(ctx, operationId, context)),
+    'lab.testing': ({ operationId }, context) =>
+      endingOperation(ctx, operationId, context, () => runTestingMode(ctx, operationId, context)),
+    'lab.claim': ({ operationId }, context) =>
+      endingOperation(ctx, operationId, context, () => handOverClaim(ctx, operationId, context)),
     'lab.release-vms': ({ labId }, context) => releaseCancelledVms(ctx, labId, context),
     'pool.fill': ({ poolId }) => fillWarmPool(ctx, poolId),
     'pool.prewarm': ({ poolId, size }) => prewarmPool(ctx, poolId, size),
