@@ -32,7 +32,13 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const results: ScenarioResult[] = [];
 for (const scenario of chosen) {
   process.stderr.write(`chaos: ${scenario.name} — ${scenario.title}\n`);
-  const result = await runScenario(scenario, size).catch((error: unknown) => failedToRun(scenario, error));
+  // A cluster that did not start (a process exiting at start-up) is tried once more before it counts.
+  const attempt = () => runScenario(scenario, size).catch((error: unknown) => failedToRun(scenario, error));
+  let result = await attempt();
+  if (result.problems[0]?.startsWith('could not run')) {
+    process.stderr.write(`chaos: ${scenario.name}: ${result.problems[0]}; trying once more\n`);
+    result = await attempt();
+  }
   results.push(result);
   const verdict = result.problems.length === 0 ? 'pass' : `FAIL: ${result.problems.join('; ')}`;
   process.stderr.write(
