@@ -9,6 +9,7 @@ import * as labIsolation from './migrations/0006_lab_isolation';
 import * as exercises from './migrations/0007_exercises';
 import * as changeFeedRanges from './migrations/0008_change_feed_ranges';
 import * as listKeysets from './migrations/0009_list_keysets';
+import * as projectUsage from './migrations/0010_project_usage';
 
 /** Every migration, in order. Listed statically so bundled apps carry them. */
 export const migrations: Record<string, Migration> = {
@@ -21,6 +22,7 @@ export const migrations: Record<string, Migration> = {
   '0007_exercises': exercises,
   '0008_change_feed_ranges': changeFeedRanges,
   '0009_list_keysets': listKeysets,
+  '0010_project_usage': projectUsage,
 };
 
 function migrator(db: Db): Migrator {

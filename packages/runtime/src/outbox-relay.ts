@@ -1,4 +1,4 @@
-import { type Db, relayOutboxBatch } from '@glassdome/db';
+import { type Db, deleteOutboxIntents, relayOutboxBatch } from '@glassdome/db';
 import type { Logger } from '@glassdome/logger';
 import { type Producer, parseIntent, sendIntents } from '@glassdome/queue';
 
@@ -46,6 +46,31 @@ export class OutboxRelay {
     this.#next = run;
     this.#chain = run.catch(() => {});
     return run;
+  }
+
+  #committed: { id: number; intent: unknown }[] = [];
+  #committedSend: Promise<void> | null = null;
+
+  /**
+   * Sends intents their caller has just committed (it knows their outbox rows), batched with those of
+   * callers in the same turn of the event loop: one `addBulk` and one delete per batch, no
+   * transaction, so a request waits two round trips instead of a relay pass. A pass that picks the
+   * same rows meanwhile sends them too, which adds nothing: job ids are deterministic. Rejects if
+   * Redis refused them; the rows then stay for the next pass.
+   */
+  sendCommitted(rows: { id: number; intent: unknown }[]): Promise<void> {
+    this.#committed.push(...rows);
+    this.#committedSend ??= new Promise((resolve) => setImmediate(resolve)).then(() => {
+      const batch = this.#committed.splice(0);
+      this.#committedSend = null;
+      return this.#send(batch).then(() =>
+        deleteOutboxIntents(
+          this.db,
+          batch.map((row) => row.id),
+        ),
+      );
+    });
+    return this.#committedSend;
   }
 
   async #drain(): Promise<void> {

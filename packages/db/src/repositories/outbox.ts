@@ -72,6 +72,15 @@ export async function relayOutboxBatch(
   return sent;
 }
 
+/** Deletes intents sent by whoever wrote them (see OutboxRelay.sendCommitted); gone ones are skipped. */
+export async function deleteOutboxIntents(db: Db, ids: readonly number[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .deleteFrom('outbox')
+    .where('id', 'in', [...ids])
+    .execute();
+}
+
 /** Intents not yet relayed, and the age of the oldest in seconds (for health and metrics). */
 export async function outboxBacklog(db: Db): Promise<{ count: number; oldestSeconds: number }> {
   const row = await db

@@ -86,8 +86,24 @@ export async function lockProject(trx: Db, name: string): Promise<ProjectQuotaOv
   return overridesOf(row);
 }
 
-/** What the project holds now (everything not destroyed counts). */
+/**
+ * What the project holds now (everything not destroyed counts), from the counters triggers keep
+ * (migration 0010): one row, locked for the rest of the transaction, so every quota check of the
+ * project — labs, VMs, the one-statement VM deploy — waits for the one before it to commit.
+ */
 export async function projectUsage(db: Db, project: string): Promise<ProjectUsage> {
+  const row = await sql<{ vms: number; vcpus: number; memory_mib: number; copies: number }>`
+    SELECT vms, vcpus::int AS vcpus, memory_mib::int AS memory_mib, copies FROM project_usage
+    WHERE project = ${project} FOR UPDATE`
+    .execute(db)
+    .then((result) => result.rows[0]);
+  return row
+    ? { vms: row.vms, copies: row.copies, vcpus: row.vcpus, memoryMiB: row.memory_mib }
+    : { vms: 0, copies: 0, vcpus: 0, memoryMiB: 0 };
+}
+
+/** The sums the counters stand for, computed from the tables (slow; for checks and repairs). */
+export async function countProjectUsage(db: Db, project: string): Promise<ProjectUsage> {
   const vms = await db
     .selectFrom('vms')
     .select([

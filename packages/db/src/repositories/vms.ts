@@ -43,6 +43,87 @@ export async function insertVms(db: Db, vms: NewVm[]): Promise<string[]> {
   return rows.map((row) => row.id);
 }
 
+/** Quota limits in force for a project when it has no overrides of its own (QUOTA_* defaults). */
+export interface VmQuotaDefaults {
+  maxVms: number;
+  maxVcpus: number;
+  maxMemoryMiB: number;
+}
+
+/** What `insertQueuedVm` did: the VM's id, or why not (what the project holds, and its limits). */
+export type QueuedVm =
+  | { inserted: true; id: string; outboxId: number }
+  | { inserted: false; reason: 'no-project' }
+  | {
+      inserted: false;
+      reason: 'quota';
+      usage: { vms: number; vcpus: number; memoryMiB: number };
+      limits: { maxVms: number; maxVcpus: number; maxMemoryMiB: number };
+    };
+
+/**
+ * A standalone VM, its planned steps and the intent that deploys it, in one statement — one round
+ * trip, committed on its own — checked against the project's quotas in the same statement: the
+ * project's usage row (kept by triggers, migration 0010) is locked first, so concurrent deploys of
+ * one project are counted one after the other and the lock is held only while this statement and
+ * its commit run. `vm.id` is the caller's (the intent names it). Nothing is written when the
+ * project does not exist yet or a quota would be exceeded; the answer says which.
+ */
+export async function insertQueuedVm(
+  db: Db,
+  vm: NewVm & { id: string; project: string; cpus: number; memoryMiB: number },
+  steps: readonly string[],
+  intent: JsonValue,
+  defaults: VmQuotaDefaults,
+): Promise<QueuedVm> {
+  const result = await sql<{
+    id: string | null;
+    outbox_id: string | null;
+    vms: number;
+    vcpus: string;
+    memory_mib: string;
+    max_vms: number;
+    max_vcpus: number;
+    max_memory_mib: number;
+  }>`
+    WITH quota AS (
+      SELECT u.vms, u.vcpus, u.memory_mib,
+             coalesce(p.max_vms, ${defaults.maxVms}) AS max_vms,
+             coalesce(p.max_vcpus, ${defaults.maxVcpus}) AS max_vcpus,
+             coalesce(p.max_memory_mib, ${defaults.maxMemoryMiB}) AS max_memory_mib
+      FROM project_usage u JOIN projects p ON p.name = u.project
+      WHERE u.project = ${vm.project}
+      FOR UPDATE OF u
+    ), allowed AS (
+      SELECT 1 FROM quota
+      WHERE vms + 1 <= max_vms AND vcpus + ${vm.cpus} <= max_vcpus AND memory_mib + ${vm.memoryMiB} <= max_memory_mib
+    ), vm AS (
+      INSERT INTO vms (id, lab_id, copy, name, os, platform_id, node, status, spec, request_id, created_by, project)
+      SELECT ${vm.id}::uuid, NULL, NULL, ${vm.name}, ${vm.os}, ${vm.platformId}, ${vm.node}, 'queued',
+             ${JSON.stringify(vm.spec)}::jsonb, ${vm.requestId ?? null}, ${vm.createdBy ?? null}::uuid, ${vm.project}
+      FROM allowed
+      RETURNING id
+    ), planned AS (
+      INSERT INTO steps (vm_id, name, status)
+      SELECT vm.id, step.name, 'pending' FROM vm, unnest(${[...steps]}::text[]) WITH ORDINALITY AS step(name, position)
+      ORDER BY step.position
+    ), intent AS (
+      INSERT INTO outbox (intent) SELECT ${JSON.stringify(intent)}::jsonb FROM vm RETURNING id
+    )
+    SELECT (SELECT id FROM vm) AS id, (SELECT id FROM intent)::text AS outbox_id, vms, vcpus::text, memory_mib::text, max_vms, max_vcpus, max_memory_mib FROM quota`.execute(
+    db,
+  );
+  const row = result.rows[0];
+  if (!row) return { inserted: false, reason: 'no-project' };
+  if (row.id) return { inserted: true, id: row.id, outboxId: Number(row.outbox_id) };
+  return {
+    inserted: false,
+    reason: 'quota',
+    usage: { vms: row.vms, vcpus: Number(row.vcpus), memoryMiB: Number(row.memory_mib) },
+    limits: { maxVms: row.max_vms, maxVcpus: row.max_vcpus, maxMemoryMiB: row.max_memory_mib },
+  };
+}
+
 /** The VM with this id, if `scope` may see it. */
 export async function getVm(db: Db, id: string, scope: Scope = ALL_PROJECTS) {
   return db.selectFrom('vms').selectAll().where('id', '=', id).where(scopeCondition('vms', scope)).executeTakeFirst();

@@ -1,0 +1,183 @@
+/**
+ * The project usage counters (migration 0010) always equal the sums they replace, whatever writes
+ * VMs and labs go through (inserts, status changes to and from destroyed, resized specs, moves
+ * between projects, deletes); and the one-statement VM deploy counts concurrent deploys of one
+ * project one after the other: with room for K more VMs, K of N concurrent deploys go in and the
+ * rest are refused, naming the usage and limits.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
+import fc from 'fast-check';
+import { sql } from 'kysely';
+import {
+  countProjectUsage,
+  createDb,
+  type Db,
+  ensureProject,
+  insertQueuedVm,
+  migrateToLatest,
+  projectUsage,
+  setProjectQuotas,
+} from '../src/index';
+
+let database: TestDatabase;
+let db: Db;
+
+before(async () => {
+  database = await createTestDatabase('project-usage');
+  db = createDb(database.url);
+  await migrateToLatest(db);
+  for (const name of ['red', 'blue']) await ensureProject(db, name);
+});
+after(async () => {
+  await db?.destroy();
+  await database?.drop();
+});
+
+const PROJECTS = ['default', 'red', 'blue'] as const;
+const STATUSES = ['queued', 'deploying', 'ready', 'failed', 'destroying', 'destroyed'] as const;
+
+const operation = fc.oneof(
+  fc.record({
+    kind: fc.constant('vm' as const),
+    project: fc.constantFrom(...PROJECTS),
+    status: fc.constantFrom(...STATUSES),
+    cpus: fc.integer({ min: 1, max: 16 }),
+    memory: fc.integer({ min: 256, max: 65536 }),
+  }),
+  fc.record({
+    kind: fc.constant('lab' as const),
+    project: fc.constantFrom(...PROJECTS),
+    status: fc.constantFrom('queued', 'ready', 'degraded', 'failed', 'destroyed'),
+    copies: fc.integer({ min: 1, max: 30 }),
+  }),
+  fc.record({ kind: fc.constant('status' as const), pick: fc.nat(), status: fc.constantFrom(...STATUSES) }),
+  fc.record({ kind: fc.constant('resize' as const), pick: fc.nat(), cpus: fc.integer({ min: 1, max: 32 }) }),
+  fc.record({ kind: fc.constant('move' as const), pick: fc.nat(), project: fc.constantFrom(...PROJECTS) }),
+  fc.record({ kind: fc.constant('lab-copies' as const), pick: fc.nat(), copies: fc.integer({ min: 1, max: 30 }) }),
+  fc.record({ kind: fc.constant('delete' as const), pick: fc.nat() }),
+);
+
+async function ids(table: 'vms' | 'labs'): Promise<string[]> {
+  return (await sql<{ id: string }>`SELECT id FROM ${sql.table(table)} ORDER BY id`.execute(db)).rows.map((r) => r.id);
+}
+
+test('the counters equal the sums after any sequence of writes', async () => {
+  await fc.assert(
+    fc.asyncProperty(fc.array(operation, { minLength: 1, maxLength: 25 }), async (operations) => {
+      for (const op of operations) {
+        const vmIds = await ids('vms');
+        const labIds = await ids('labs');
+        const vmId = vmIds.length ? vmIds[('pick' in op ? op.pick : 0) % vmIds.length] : undefined;
+        const labId = labIds.length ? labIds[('pick' in op ? op.pick : 0) % labIds.length] : undefined;
+        switch (op.kind) {
+          case 'vm':
+            await sql`INSERT INTO vms (name, os, platform_id, node, status, spec, project)
+              VALUES (${`vm-${randomUUID()}`}, 'ubuntu-22.04', 'p', 'pve01', ${op.status},
+                      ${JSON.stringify({ cpus: op.cpus, memoryMiB: op.memory })}::jsonb, ${op.project})`.execute(db);
+            break;
+          case 'lab':
+            await sql`INSERT INTO labs (name, platform_id, status, spec, graph, on_failure, copies, project)
+              VALUES (${`lab-${randomUUID()}`}, 'p', ${op.status}, '{}', '{}', 'keep', ${op.copies}, ${op.project})`.execute(
+              db,
+            );
+            break;
+          case 'status':
+            if (vmId) await sql`UPDATE vms SET status = ${op.status} WHERE id = ${vmId}`.execute(db);
+            break;
+          case 'resize':
+            if (vmId)
+              await sql`UPDATE vms SET spec = jsonb_set(spec, '{cpus}', to_jsonb(${op.cpus}::int)) WHERE id = ${vmId}`.execute(
+                db,
+              );
+            break;
+          case 'move':
+            if (vmId) await sql`UPDATE vms SET project = ${op.project} WHERE id = ${vmId}`.execute(db);
+            if (labId) await sql`UPDATE labs SET project = ${op.project} WHERE id = ${labId}`.execute(db);
+            break;
+          case 'lab-copies':
+            if (labId) await sql`UPDATE labs SET copies = ${op.copies} WHERE id = ${labId}`.execute(db);
+            break;
+          case 'delete':
+            if (vmId) await sql`DELETE FROM vms WHERE id = ${vmId}`.execute(db);
+            if (labId && op.pick % 2 === 0) await sql`DELETE FROM labs WHERE id = ${labId}`.execute(db);
+            break;
+        }
+      }
+      for (const project of PROJECTS) {
+        assert.deepEqual(await projectUsage(db, project), await countProjectUsage(db, project), project);
+      }
+    }),
+    { numRuns: 40 },
+  );
+});
+
+test('concurrent one-statement deploys of one project are counted one after the other', async () => {
+  await ensureProject(db, 'tight');
+  const held = (await projectUsage(db, 'tight')).vms;
+  await setProjectQuotas(db, 'tight', { maxVms: held + 5 });
+  const defaults = { maxVms: 1_000_000, maxVcpus: 1_000_000, maxMemoryMiB: 1_000_000_000 };
+  const attempts = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => {
+      const id = randomUUID();
+      return insertQueuedVm(
+        db,
+        {
+          id,
+          name: `tight-${i}-${id.slice(0, 8)}`,
+          os: 'ubuntu-22.04',
+          platformId: 'p',
+          node: 'pve01',
+          spec: { cpus: 2, memoryMiB: 1024 },
+          project: 'tight',
+          cpus: 2,
+          memoryMiB: 1024,
+        },
+        ['reserve-vmid', 'clone'],
+        { kind: 'job', name: 'vm.deploy', payload: { vmId: id }, jobId: `vm-deploy.${id}` },
+        defaults,
+      );
+    }),
+  );
+  const inserted = attempts.filter((attempt) => attempt.inserted);
+  assert.equal(inserted.length, 5, 'exactly the room left');
+  for (const refused of attempts.filter((attempt) => !attempt.inserted)) {
+    assert.equal(refused.reason, 'quota');
+    if (refused.reason === 'quota') {
+      assert.equal(refused.limits.maxVms, held + 5);
+      assert.equal(refused.usage.vms, held + 5);
+    }
+  }
+  assert.equal((await projectUsage(db, 'tight')).vms, held + 5);
+  const written = await sql<{ steps: number; intents: number }>`
+    SELECT (SELECT count(*)::int FROM steps s JOIN vms v ON v.id = s.vm_id WHERE v.project = 'tight') AS steps,
+           (SELECT count(*)::int FROM outbox WHERE intent->>'name' = 'vm.deploy'
+              AND intent->'payload'->>'vmId' IN (SELECT id::text FROM vms WHERE project = 'tight')) AS intents`.execute(
+    db,
+  );
+  assert.deepEqual(
+    written.rows[0],
+    { steps: 10, intents: 5 },
+    'each VM with its steps and its intent, nothing for the refused',
+  );
+  const missing = await insertQueuedVm(
+    db,
+    {
+      id: randomUUID(),
+      name: 'nowhere',
+      os: 'x',
+      platformId: 'p',
+      node: 'n',
+      spec: {},
+      project: 'no-such',
+      cpus: 1,
+      memoryMiB: 1,
+    },
+    [],
+    {},
+    defaults,
+  );
+  assert.deepEqual(missing, { inserted: false, reason: 'no-project' });
+});
