@@ -160,6 +160,14 @@ export interface PoolsTable {
   updated_at: Generated<Date>;
 }
 
+export interface ProjectUsageTable {
+  project: string;
+  vms: Generated<number>;
+  vcpus: Generated<number>;
+  memory_mib: Generated<number>;
+  copies: Generated<number>;
+}
+
 export interface ProjectsTable {
   name: string;
   max_vms: number | null;
@@ -275,6 +283,7 @@ export interface Database {
   outbox: OutboxTable;
   platforms: PlatformsTable;
   pools: PoolsTable;
+  project_usage: ProjectUsageTable;
   projects: ProjectsTable;
   ssh_host_keys: SshHostKeysTable;
   step_totals: StepTotalsTable;
