@@ -55,7 +55,10 @@ export async function getLabStatus(db: Db, id: string): Promise<string | undefin
 /** The order of `listLabs`: newest first (labs_created_* indexes, migration 0009). */
 export const LABS_NEWEST: Keyset = { list: 'labs', at: 'labs.created_at', id: 'labs.id', idType: 'uuid' };
 
-/** Labs, newest first, one page of them. */
+/**
+ * Labs, newest first, one page of them. A lab's spec (often kilobytes) comes only with a lab that
+ * has an error: a list shows no spec, and redacts provisioning texts only out of errors.
+ */
 export async function listLabs(
   db: Db,
   filter: { status?: string | undefined } & PageRequest,
@@ -72,7 +75,7 @@ export async function listLabs(
       'on_failure',
       'expires_at',
       'error',
-      'spec',
+      sql<JsonValue | null>`CASE WHEN error IS NULL THEN NULL ELSE spec END`.as('spec'),
       'created_by',
       'created_at',
       'updated_at',
