@@ -46,7 +46,7 @@ function workers(handlers: Handlers, extra: Partial<WorkerGroupOptions> = {}) {
     connect: () => createRedis(redis.url, 'worker'),
     prefix: redis.prefix,
     queues: ['vm'],
-    handlers: { 'vm.destroy': async () => undefined, ...handlers },
+    handlers: { 'vm.destroy': async () => undefined, 'vm.firewall': async () => undefined, ...handlers },
     logger,
     ...extra,
   });

@@ -44,6 +44,7 @@ function handlersFor(seen: string[], opts: { holdMs?: number } = {}): Handlers {
       return { vmId };
     },
     'vm.destroy': ok,
+    'vm.firewall': ok,
   };
 }
 
