@@ -1,14 +1,16 @@
 /**
- * A bounded subset of `pnpm chaos`, run by `pnpm test`: the small variants of two scenarios, each
- * with a Redis, a Postgres, a simulator and Glassdome processes of its own.
+ * A bounded subset of `pnpm chaos`, run by `pnpm test`: the small variants of three scenarios (the
+ * fault-free control among them, whose dual-homed lab VMs need SDN.Use on the zone for the deploy
+ * token and its user), each with a Redis, a Postgres, a simulator and Glassdome processes of its own.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runScenario, type Scenario } from '../scenario';
 import { redisWipe } from '../scenarios/backing';
+import { baseline } from '../scenarios/baseline';
 import { deleteDuringDeploy } from '../scenarios/lifecycle';
 
-const SUBSET: Scenario[] = [redisWipe, deleteDuringDeploy];
+const SUBSET: Scenario[] = [baseline, redisWipe, deleteDuringDeploy];
 
 for (const scenario of SUBSET) {
   test(`chaos ${scenario.name}: ${scenario.title}`, async () => {

@@ -3,7 +3,7 @@
  * random from NETWORK_VLAN_RANGE), carried either by an SDN VNet of the zone Glassdome owns
  * (NETWORK_MODE=sdn, the default) or directly on the VLAN-aware bridge (NETWORK_MODE=vlan). SDN
  * objects are cluster-wide network plumbing, so the gateway writes them as root over SSH (`pvesh`),
- * and grants the deploy token only SDN.Use on its zone, which VM NICs need. Copies may reuse CIDRs:
+ * and grants the deploy token (and its user) only SDN.Use on its zone, which VM NICs need. Copies may reuse CIDRs:
  * nothing routes between segments, and no SDN subnet is declared (Glassdome assigns every address).
  */
 import { type JsonValue, listNetworkLeases, PostgresVlanLeaseStore } from '@glassdome/db';
@@ -54,6 +54,9 @@ function ensureZone(ctx: GatewayContext): Promise<void> {
       `/sdn/zones/${zone}`,
       '--roles',
       'PVESDNUser',
+      // A privilege-separated token holds only what both it and its user hold, so both get the role.
+      '--users',
+      ctx.env.PROXMOX_TOKEN_ID.split('!')[0]!,
       '--tokens',
       ctx.env.PROXMOX_TOKEN_ID,
     ]);
