@@ -88,7 +88,9 @@ async function measure(
   const redis = createRedisPrefix('bench-deploy-rate');
   const key = `gd_admin_${randomBytes(18).toString('hex')}`;
   const port = await freePort();
-  const api = startProcess(process.execPath, args, {
+  // BENCH_NODE_ARGS: extra node flags for the API (e.g. --cpu-prof) when looking into a result.
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const api = startProcess(process.execPath, [...nodeArgs, ...args], {
     cwd: repoRoot,
     name: 'api',
     env: {
@@ -121,6 +123,9 @@ async function measure(
 }
 
 export async function run(): Promise<string> {
+  if (spawnSync('wrk', ['--version']).error) {
+    return '## API accepted deploys/s (wrk)\n\nSkipped: wrk is not installed (`apt-get install wrk`).\n';
+  }
   const dir = mkdtempSync(join(tmpdir(), 'gd-wrk-'));
   const script = join(dir, 'deploy.lua');
   writeFileSync(script, SCRIPT);

@@ -6,7 +6,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AdminApi, handleAdmin } from './admin';
-import { jsonOfList } from './api/vm-rows';
+import { payloadOfList } from './api/vm-rows';
 import { AuthError, authenticateToken, usesToken, verifyCsrfToken, verifyTicket } from './auth';
 import { ApiError } from './errors';
 import { requestParams } from './request';
@@ -73,13 +73,9 @@ function sendResult(sim: Simulator, res: ServerResponse, result: ApiResult): voi
     if (result.errors) body.errors = result.errors;
     if (sim.options.errorEnvelope === 'modern' && result.message) body.message = result.message;
   }
-  // A list of kept rows is joined from their texts: the same bytes JSON.stringify would give.
-  const list = result.status === 200 ? jsonOfList(body.data) : undefined;
-  const text =
-    list === undefined
-      ? JSON.stringify(body)
-      : `{"data":${list}${body.total === undefined ? '' : `,"total":${JSON.stringify(body.total)}`}}`;
-  const payload = Buffer.from(text);
+  // A list of kept rows is copied from their bytes: the same bytes JSON.stringify would give.
+  const kept = result.status === 200 && body.total === undefined ? payloadOfList(body.data) : undefined;
+  const payload = kept ?? Buffer.from(JSON.stringify(body));
   res.writeHead(result.status, result.status === 200 ? 'OK' : reasonOf(result.message, result.status), {
     ...headers,
     'Content-Length': String(payload.length),

@@ -7,8 +7,8 @@ import type { Vm } from '../state/types';
 import { usedBytes } from '../storage';
 import { p } from '../validate';
 import { nodeItem } from './nodes';
-import { RowCache, rowList } from './vm-rows';
-import { uptimeOf, vmListItem, vmListKey } from './vm-status';
+import { keptResourceRow, rowList } from './vm-rows';
+import { vmListItem } from './vm-status';
 
 const idRange = { lower: 100, upper: 1_000_000 };
 
@@ -70,8 +70,6 @@ function vmRow(
   };
 }
 
-const resourceRows = new RowCache();
-
 function resources(ctx: HandlerContext) {
   const { sim, params, who } = ctx;
   const type = params.type;
@@ -83,10 +81,8 @@ function resources(ctx: HandlerContext) {
     const rows = [];
     for (const vm of Object.values(sim.state.vms)) {
       if (!mayAudit(vm.vmid)) continue;
-      // Everything the row is made of: the list item's inputs, node, pool, stats and the node's state.
-      const stats = sim.resourceStats.get(vm.vmid);
-      const key = [...vmListKey(vm), vm.node, vm.pool, live, stats, sim.faults.nodeIsOffline(vm.node)];
-      rows.push(resourceRows.row(vm, key, uptimeOf(vm, now), () => vmResource(ctx, vm, live, now)));
+      const inputs = { live, stats: sim.resourceStats.get(vm.vmid), offline: sim.faults.nodeIsOffline(vm.node) };
+      rows.push(keptResourceRow(vm, now, inputs, () => vmResource(ctx, vm, live, now)));
     }
     // Only VMs asked for: their rows, joined as kept (see vm-rows.ts).
     if (type === 'vm') return rowList(rows);

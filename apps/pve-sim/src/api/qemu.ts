@@ -9,10 +9,7 @@ import { freeVolumes } from '../storage';
 import { flag, p } from '../validate';
 import { assertUnlocked, checkSkiplock, loadVm, requireNode } from './vm-access';
 import { applyConfigChange, checkConfigPermissions, configKeySpec } from './vm-config-keys';
-import { RowCache, rowList } from './vm-rows';
-import { uptimeOf, vmListItem, vmListKey } from './vm-status';
-
-const listRows = new RowCache();
+import { keptListRow, rowList } from './vm-rows';
 
 function listVms({ sim, params, who }: HandlerContext) {
   requireNode(sim, params.node!);
@@ -21,7 +18,7 @@ function listVms({ sim, params, who }: HandlerContext) {
   const rows = [];
   for (const vm of Object.values(sim.state.vms)) {
     if (vm.node !== params.node || !mayAudit(vm.vmid)) continue;
-    rows.push(listRows.row(vm, vmListKey(vm), uptimeOf(vm, now), () => vmListItem(vm, now)));
+    rows.push(keptListRow(vm, now));
   }
   return rowList(rows);
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { Simulator } from '../sim';
 import type { Vm } from '../state/types';
-import { jsonOfList } from './vm-rows';
+import { payloadOfList } from './vm-rows';
 import { vmListItem } from './vm-status';
 
 const sim = new Simulator({ timeScale: 0.001, withTemplate: false, latencies: { resourcesLag: 0 } });
@@ -29,9 +29,10 @@ for (let vmid = 100; vmid < 110; vmid += 1) {
 async function sent(path: string, params: Record<string, string> = {}) {
   const result = await sim.dispatch({ method: 'GET', path, params, auth: root });
   assert.equal(result.status, 200);
-  const text = jsonOfList(result.data);
-  assert.ok(text !== undefined, `${path} answers kept rows`);
-  assert.equal(text, JSON.stringify(result.data), 'the joined text is the rows serialised');
+  const payload = payloadOfList(result.data);
+  assert.ok(payload !== undefined, `${path} answers kept rows`);
+  assert.equal(payload.toString(), JSON.stringify({ data: result.data }), 'the sent body is the rows serialised');
+  const text = JSON.stringify(result.data);
   return { text, rows: result.data as Record<string, unknown>[] };
 }
 

@@ -60,11 +60,6 @@ export function uptimeOf(vm: Vm, now: number): number {
   return vm.status === 'running' && vm.startedAt ? Math.floor((now - vm.startedAt) / 1000) : 0;
 }
 
-/** Everything `vmListItem(vm, now)` is made of but its uptime: equal keys and uptimes, equal items. */
-export function vmListKey(vm: Vm): unknown[] {
-  return [configFacts(vm), vm.vmid, vm.status, vm.pid, vm.config.template, vm.config.lock, vm.config.tags];
-}
-
 /** One item of `GET /nodes/{node}/qemu`. */
 export function vmListItem(vm: Vm, now = Date.now()): Record<string, unknown> {
   const running = vm.status === 'running';
