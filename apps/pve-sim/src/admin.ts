@@ -4,7 +4,8 @@
  *   GET  /_sim/state                 state dump (secrets redacted)
  *   POST /_sim/reset                 back to the default cluster (faults cleared)
  *   GET  /_sim/faults                active faults
- *   POST /_sim/faults                merge {rate500, rate595, slowTaskFactor, failTasks, agentNeverUp, nodeOffline}
+ *   POST /_sim/faults                merge {rate500, rate595, slowTaskFactor, failTasks, agentNeverUp,
+ *                                    impostorHostKey, nodeOffline}
  *   POST /_sim/save, /_sim/load      {file?} snapshot to/from a file (default: the state file)
  *   GET  /_sim/guest-effects         what guests did, per vmid (?vmid=N for one)
  *   POST /_sim/vms/{vmid}/stop       power a VM off behind the API's back

@@ -19,6 +19,15 @@ export const faultsSchema = z.object({
     .union([z.number().int(), z.literal('all')])
     .nullable()
     .default(null),
+  /**
+   * The SSH server at this VM's (or every VM's) address presents a host key other than the one on
+   * the guest's disk, as another machine answering there would; the agent still reads the disk's
+   * key file. Listening guests switch at once. @defaultValue null
+   */
+  impostorHostKey: z
+    .union([z.number().int(), z.literal('all')])
+    .nullable()
+    .default(null),
   /** This node is unreachable: its API paths answer 595 and it shows offline. @defaultValue null */
   nodeOffline: z.string().nullable().default(null),
 });
@@ -63,6 +72,10 @@ export class FaultInjector {
 
   agentBlocked(vmid: number): boolean {
     return this.faults.agentNeverUp === 'all' || this.faults.agentNeverUp === vmid;
+  }
+
+  impostorAt(vmid: number): boolean {
+    return this.faults.impostorHostKey === 'all' || this.faults.impostorHostKey === vmid;
   }
 
   nodeIsOffline(node: string): boolean {

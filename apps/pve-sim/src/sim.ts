@@ -65,6 +65,7 @@ export interface SimulatorEvents {
   'guest-up': [GuestView];
   'guest-down': [GuestView];
   'state-replaced': [];
+  faults: [Faults];
 }
 
 export class Simulator extends EventEmitter<SimulatorEvents> {
@@ -223,6 +224,7 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   setFaults(partial: unknown): Faults {
     const faults = this.faults.update(partial);
     this.clock.slowTaskFactor = faults.slowTaskFactor;
+    this.emit('faults', faults);
     return faults;
   }
 

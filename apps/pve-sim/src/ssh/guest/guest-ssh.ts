@@ -9,7 +9,7 @@ import type { GuestView } from '../../guests';
 import { probeFromManagement } from '../../network/packet';
 import type { Simulator } from '../../sim';
 import type { DiskProvenance } from '../provenance';
-import { parseAuthorizedKeys, publicKeyMatches } from '../server/keys';
+import { generateEd25519, parseAuthorizedKeys, publicKeyMatches } from '../server/keys';
 import { serveSftp } from '../server/sftp';
 import { SshEndpoint } from '../server/ssh-endpoint';
 import { guestCommands } from './guest-commands';
@@ -43,6 +43,12 @@ export class GuestSshManager {
   private readonly transitions = new Map<number, Promise<void>>();
   private readonly onUp = (guest: GuestView) => this.enqueue(guest.vmid, () => this.up(guest));
   private readonly onDown = (guest: GuestView) => this.enqueue(guest.vmid, () => this.down(guest.vmid));
+  /** A changed impostor fault reopens the listeners it changes (up() keeps the others). */
+  private readonly onFaults = () => {
+    for (const guest of this.options.sim.guests()) if (guest.up) this.onUp(guest);
+  };
+  /** The key an impostor answering at a guest's address presents (the impostorHostKey fault). */
+  private readonly impostorKey = generateEd25519('root@impostor');
 
   /** What the guests' network tools see: NICs, routes, and connection attempts through the packet model. */
   readonly network: GuestNetwork;
@@ -51,6 +57,7 @@ export class GuestSshManager {
     this.network = new GuestNetwork(options.sim, (vmid) => this.machine(vmid), options.port);
     options.sim.on('guest-up', this.onUp);
     options.sim.on('guest-down', this.onDown);
+    options.sim.on('faults', this.onFaults);
     for (const guest of options.sim.guests()) if (guest.up) this.onUp(guest);
   }
 
@@ -76,6 +83,7 @@ export class GuestSshManager {
   async close(): Promise<void> {
     this.options.sim.off('guest-up', this.onUp);
     this.options.sim.off('guest-down', this.onDown);
+    this.options.sim.off('faults', this.onFaults);
     await this.settled();
     await Promise.all([...this.endpoints.values()].map((endpoint) => endpoint.close()));
     this.endpoints.clear();
@@ -105,7 +113,7 @@ export class GuestSshManager {
     const endpoint = new SshEndpoint({
       host: guest.ip,
       port: this.options.port,
-      hostKey: machine.hostKey.privateKey,
+      hostKey: this.impostor(guest.vmid) ? this.impostorKey.privateKey : machine.hostKey.privateKey,
       hostname: machine.spec.hostname,
       logger: this.options.logger,
       // sshd reads authorized_keys at each login: a key added inside the guest works at once, and one
@@ -150,7 +158,11 @@ export class GuestSshManager {
   /** What a listener was opened for: the same VM record and disk at the same address and keys. */
   private listenKey(guest: GuestView): string {
     const vm = this.options.sim.state.vms[guest.vmid];
-    return JSON.stringify([vm?.startedAt, vm?.pid, guest.ip, guest.sshkeys, guest.ciuser]);
+    return JSON.stringify([vm?.startedAt, vm?.pid, guest.ip, guest.sshkeys, guest.ciuser, this.impostor(guest.vmid)]);
+  }
+
+  private impostor(vmid: number): boolean {
+    return this.options.sim.faults.impostorAt(vmid);
   }
 
   private machineFor(guest: GuestView): GuestMachine {
