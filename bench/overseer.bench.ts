@@ -98,6 +98,7 @@ export async function run(): Promise<string> {
         redrive: { graceSeconds: 120, maxRedrives: 3 },
         replica: 'bench',
         isolationSeconds: 3600,
+        network: { mode: 'sdn' as const, zone: 'gdlab' },
       },
     };
     const rows: Row[] = [];

@@ -13,16 +13,7 @@ export const gatewayEnv = z.object({
     .string()
     .regex(/^\d{1,4}-\d{1,4}$/, 'must be first-last, e.g. 100-3999')
     .default('100-3999'),
-  /**
-   * How lab networks are made: `sdn` = one VNet per lab network per copy in Glassdome's own SDN VLAN
-   * zone (applied with PUT /cluster/sdn); `vlan` = a leased tag on the VLAN-aware bridge, where SDN is absent.
-   */
-  NETWORK_MODE: z.enum(['sdn', 'vlan']).default('sdn'),
-  /** The SDN zone Glassdome owns (created on first use as a VLAN zone on PROXMOX_BRIDGE; at most 8 characters). */
-  SDN_ZONE: z
-    .string()
-    .regex(/^[a-z][a-z0-9]{1,7}$/, 'must be 2-8 lowercase letters and digits, starting with a letter')
-    .default('gdlab'),
+  ...vars.network,
   /**
    * 1: when the datacenter firewall is off, the gateway switches it on before a lab's first network
    * (labs are contained by per-VM firewall rules, which apply only then; PVE keeps its anti-lockout

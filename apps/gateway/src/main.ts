@@ -13,7 +13,7 @@ import type { GatewayContext } from './context';
 import { createTemplate } from './create-template';
 import { readEnv } from './env';
 import { grantPermission } from './grant-permission';
-import { createLabNetwork, releaseLabNetworks } from './network';
+import { createLabNetwork, deleteUnleasedVnet, releaseLabNetworks } from './network';
 
 const env = readEnv();
 const logger = createLogger({ name: 'gateway', level: env.LOG_LEVEL, format: env.LOG_FORMAT });
@@ -39,6 +39,7 @@ async function main(): Promise<void> {
       'permission.grant': (job) => grantPermission(ctx, job),
       'network.create': ({ labId, taskId }, context) => createLabNetwork(ctx, labId, taskId, context),
       'network.release': ({ labId }) => releaseLabNetworks(ctx, labId),
+      'network.delete-vnet': ({ vnet }) => deleteUnleasedVnet(ctx, vnet),
     },
     release: async () => {
       ctx.ssh.close();

@@ -13,7 +13,7 @@ import type { JobContext } from '@glassdome/queue';
 import { PermanentError } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import type { GatewayContext } from './context';
-import { onNode, onNodeTolerating } from './node-shell';
+import { NodeCommandError, onNode, onNodeTolerating } from './node-shell';
 
 /** What a network task records: where the lab VMs' NICs go. */
 export interface LabNetworkDetail {
@@ -154,4 +154,31 @@ export async function releaseLabNetworks(ctx: GatewayContext, labId: string) {
   await allocator(ctx).releaseLab(labId);
   await markLabDestroyed(ctx.db, labId, `VMs removed, ${leases.length} network(s) released`);
   return { labId, released: leases.length };
+}
+
+/**
+ * `network.delete-vnet`: the overseer found a VNet in Glassdome's zone that no lease holds (a tear-down
+ * that left it behind, or one made by hand). Checked again here, since the job's payload is only a
+ * name: the VNet must still exist, be in SDN_ZONE and have no lease; then it is deleted and applied.
+ */
+export async function deleteUnleasedVnet(ctx: GatewayContext, vnet: string) {
+  if (ctx.env.NETWORK_MODE !== 'sdn') throw new PermanentError('NETWORK_MODE is not sdn: Glassdome makes no VNets');
+  const read = await ctx.ssh.exec(ctx.node, ['pvesh', 'get', `/cluster/sdn/vnets/${vnet}`, '--output-format', 'json'], {
+    timeoutMs: 60_000,
+    allowFailure: true,
+  });
+  if (read.exitCode !== 0) {
+    if (/does not exist|not found|no such/i.test(read.stderr + read.stdout)) return { vnet, deleted: false };
+    throw new NodeCommandError(['pvesh', 'get', `/cluster/sdn/vnets/${vnet}`], read.exitCode, read.stderr);
+  }
+  const { zone } = JSON.parse(read.stdout) as { zone?: string };
+  if (zone !== ctx.env.SDN_ZONE) throw new PermanentError(`VNet ${vnet} is in zone ${zone}, not Glassdome's`);
+  const leases = await listNetworkLeases(ctx.db);
+  if (leases.some((lease) => lease.platformId === DEFAULT_PLATFORM && vnetIdOfTag(lease.tag) === vnet)) {
+    throw new PermanentError(`VNet ${vnet} is leased again`);
+  }
+  await onNodeTolerating(ctx, ['pvesh', 'delete', `/cluster/sdn/vnets/${vnet}`], /does not exist|not found|no such/i);
+  await applySdn(ctx);
+  ctx.logger.warn({ vnet, zone }, 'deleted a VNet no lease held');
+  return { vnet, deleted: true };
 }

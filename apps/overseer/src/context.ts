@@ -32,6 +32,8 @@ export interface OverseerSettings {
   replica: string;
   /** Seconds between two isolation checks of a live lab. */
   isolationSeconds: number;
+  /** How lab networks are made, and the SDN zone whose VNets are reconciled against the leases. */
+  network: { mode: 'sdn' | 'vlan'; zone: string };
 }
 
 export interface OverseerContext {
@@ -64,5 +66,6 @@ export function settingsFromEnv(env: OverseerEnv, replica: string): OverseerSett
     redrive: { graceSeconds: env.OVERSEER_REDRIVE_GRACE_SECONDS, maxRedrives: env.OVERSEER_REDRIVE_MAX },
     replica: env.OVERSEER_REPLICA ?? replica,
     isolationSeconds: env.OVERSEER_ISOLATION_SECONDS,
+    network: { mode: env.NETWORK_MODE, zone: env.SDN_ZONE },
   };
 }

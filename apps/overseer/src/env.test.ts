@@ -3,13 +3,14 @@ import { test } from 'node:test';
 import { ConfigError, parseEnv } from '@glassdome/config';
 import { overseerEnv } from './env';
 
-test('defaults: 30 s scans, destroy-orphan off, three attempts before the breaker opens', () => {
+test('defaults: 30 s scans, destroy-orphan and delete-vnet off, three attempts before the breaker opens', () => {
   const env = parseEnv(overseerEnv, {});
   assert.equal(env.OVERSEER_SCAN_SECONDS, 30);
   assert.deepEqual([...env.OVERSEER_REMEDIATIONS].sort(), [
     'expire-lab',
     'reboot-vm',
     'reclone-vm',
+    'release-network',
     'restore-firewall',
     'rewait-agent',
     'start-vm',

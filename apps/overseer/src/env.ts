@@ -11,6 +11,8 @@ export const REMEDIATION_ACTIONS = [
   'destroy-orphan',
   'expire-lab',
   'restore-firewall',
+  'release-network',
+  'delete-vnet',
 ] as const;
 export type RemediationAction = (typeof REMEDIATION_ACTIONS)[number];
 
@@ -37,6 +39,7 @@ export const overseerEnv = z.object({
   ...vars.backing,
   ...vars.proxmox,
   ...vars.worker,
+  ...vars.network,
   /** Seconds between two inventory scans of a platform (fractions allowed, for tests). */
   OVERSEER_SCAN_SECONDS: seconds.default(30),
   /** Share of a storage's capacity in use (0–1) above which it is reported. */
@@ -86,13 +89,15 @@ export const overseerEnv = z.object({
   OVERSEER_WEBHOOK_SECRET: z.string().min(16).optional(),
   /** Seconds between two isolation checks of a live lab (re-run from inside its guests by the installer). */
   OVERSEER_ISOLATION_SECONDS: z.coerce.number().positive().default(900),
-  /** Remediations that may run, comma-separated, or `none`. destroy-orphan is off by default. */
-  OVERSEER_REMEDIATIONS: actionList.prefault('start-vm,rewait-agent,reboot-vm,reclone-vm,expire-lab,restore-firewall'),
+  /** Remediations that may run, comma-separated, or `none`. destroy-orphan and delete-vnet are off by default. */
+  OVERSEER_REMEDIATIONS: actionList.prefault(
+    'start-vm,rewait-agent,reboot-vm,reclone-vm,expire-lab,restore-firewall,release-network',
+  ),
   /** Failed attempts of one remediation (while its alert stays open) before the circuit breaker opens. */
   OVERSEER_REMEDIATION_MAX_ATTEMPTS: z.coerce.number().int().positive().default(3),
   /** Seconds after a failed attempt before the next; doubles with each further failure. */
   OVERSEER_REMEDIATION_BACKOFF_SECONDS: z.coerce.number().min(0).default(60),
-  /** Seconds an orphan must have been reported before destroy-orphan may remove it. */
+  /** Seconds an orphan (VM or VNet) must have been reported before destroy-orphan or delete-vnet may remove it. */
   OVERSEER_ORPHAN_GRACE_SECONDS: z.coerce
     .number()
     .min(0)

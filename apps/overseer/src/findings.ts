@@ -10,6 +10,8 @@ export interface RemediationTarget {
   labId?: string;
   vmid?: number;
   node?: string;
+  /** An SDN VNet id (delete-vnet). */
+  vnet?: string;
 }
 
 /** One condition reconciliation found; it becomes (or keeps open) the alert with the same `dedupKey`. */

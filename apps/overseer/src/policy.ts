@@ -14,7 +14,7 @@ export interface RemediationPolicy {
   maxAttempts: number;
   /** Wait after the first failure; doubled after each further one. */
   backoffMs: number;
-  /** How long an orphan must have been reported before it may be destroyed. */
+  /** How long an orphan (VM or VNet) must have been reported before it may be destroyed. */
   orphanGraceMs: number;
 }
 
@@ -56,7 +56,7 @@ export function decideRemediation(
 ): RemediationDecision {
   if (!policy.enabled.has(action)) return { kind: 'disabled' };
   const now = context.now.getTime();
-  if (action === 'destroy-orphan') {
+  if (action === 'destroy-orphan' || action === 'delete-vnet') {
     // first_seen_at comes from Postgres' clock: clamp the skew, so a grace of 0 means "at once".
     const reportedFor = Math.max(0, now - context.alertFirstSeenAt.getTime());
     if (reportedFor < policy.orphanGraceMs) return { kind: 'grace', untilMs: now + policy.orphanGraceMs - reportedFor };

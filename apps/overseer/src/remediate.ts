@@ -21,7 +21,7 @@ export async function remediate(
   const bound: OverseerContext = signal ? { ...ctx, pve: ctx.pve.withSignal(signal) } : ctx;
   let detail: string;
   try {
-    detail = await ACTIONS[action](bound, target);
+    detail = await ACTIONS[action](bound, { ...target, platformId });
   } catch (error) {
     if (signal?.aborted) throw error;
     if (error instanceof NothingToDo) {

@@ -2,13 +2,14 @@
  * What each remediation does. Every action re-checks its target first (the scan that asked for it
  * may be minutes old) and returns a one-line description of what it did, for the timeline.
  */
-import { findVmByVmid, getLabExtras, getVm, setVmPlacement } from '@glassdome/db';
+import { findVmByVmid, getLabExtras, getVm, listNetworkLeaseHoldings, setVmPlacement } from '@glassdome/db';
 import { loadLab, recloneLabVm, requestLabDestroy, writeIntent } from '@glassdome/lab-run';
-import { NotFoundError } from '@glassdome/proxmox';
+import { NotFoundError, vnetIdOfTag } from '@glassdome/proxmox';
 import { jobIntent, PermanentError } from '@glassdome/queue';
 import type { OverseerContext } from './context';
 import type { RemediationAction } from './env';
 import type { RemediationTarget } from './findings';
+import { leaseIsLeaked } from './networks';
 import { GLASSDOME_TAG } from './reconcile-vms';
 
 /** How long one Proxmox task (start, reboot, destroy) may take. */
@@ -22,7 +23,10 @@ export class NothingToDo extends Error {
   }
 }
 
-type ActionFn = (ctx: OverseerContext, target: Omit<RemediationTarget, 'action'>) => Promise<string>;
+type ActionFn = (
+  ctx: OverseerContext,
+  target: Omit<RemediationTarget, 'action'> & { platformId: string },
+) => Promise<string>;
 
 /** The VM record, when it still should run on the VMID the scan saw. */
 async function runnableVm(ctx: OverseerContext, vmId: string | undefined) {
@@ -116,6 +120,34 @@ const restoreFirewall: ActionFn = async (ctx, target) => {
   return `re-applying the firewall of ${vm.name} (job vm-firewall.${vm.id}.${id})`;
 };
 
+/** A destroyed or deleted lab still holds leases: its `network.release` runs again (it is idempotent). */
+const releaseNetwork: ActionFn = async (ctx, target) => {
+  if (!target.labId) throw new PermanentError('release-network needs a labId');
+  const leases = (await listNetworkLeaseHoldings(ctx.db, target.platformId)).filter(
+    (lease) => lease.labId === target.labId && leaseIsLeaked(lease),
+  );
+  if (leases.length === 0) throw new NothingToDo('the lab holds no leases, or is live again');
+  const labId = target.labId;
+  const id = await writeIntent(ctx.db, (n) =>
+    jobIntent('network.release', { labId }, `network-release.${labId}.o${n}`),
+  );
+  await ctx.relay.flush().catch(() => {});
+  return `releasing ${leases.length} network(s) of lab ${labId} (job network-release.${labId}.o${id})`;
+};
+
+/** A VNet of Glassdome's zone that no lease holds: the gateway deletes it (checking the same again). */
+const deleteVnet: ActionFn = async (ctx, target) => {
+  const vnet = target.vnet;
+  if (!vnet) throw new PermanentError('delete-vnet needs a vnet');
+  const leases = await listNetworkLeaseHoldings(ctx.db, target.platformId);
+  if (leases.some((lease) => vnetIdOfTag(lease.tag) === vnet)) throw new NothingToDo(`VNet ${vnet} is leased again`);
+  const id = await writeIntent(ctx.db, (n) =>
+    jobIntent('network.delete-vnet', { vnet }, `network-delete-vnet.${vnet}.${n}`),
+  );
+  await ctx.relay.flush().catch(() => {});
+  return `deleting VNet ${vnet} (job network-delete-vnet.${vnet}.${id})`;
+};
+
 export const ACTIONS: Record<RemediationAction, ActionFn> = {
   'restore-firewall': restoreFirewall,
   'reclone-vm': recloneVm,
@@ -124,4 +156,6 @@ export const ACTIONS: Record<RemediationAction, ActionFn> = {
   'reboot-vm': rebootVm,
   'destroy-orphan': destroyOrphan,
   'expire-lab': expireLab,
+  'release-network': releaseNetwork,
+  'delete-vnet': deleteVnet,
 };

@@ -12,8 +12,9 @@ export const ATTEMPT_FAILED = 'remediation.failed';
 /** A remediation stopped being retried: its circuit breaker opened and an alert was raised instead. */
 export const BREAKER_OPENED = 'remediation.breaker-open';
 
-/** The thing a remediation acts on, as one string: a VM or lab id, or `node.vmid` for an orphan. */
+/** The thing a remediation acts on, as one string: a VM or lab id, `vnet.<id>`, or `node.vmid` for an orphan. */
 export function targetOf(target: Omit<RemediationTarget, 'action'>): string {
+  if (target.vnet) return `vnet.${target.vnet}`;
   return target.vmId ?? target.labId ?? `${target.node}.${target.vmid}`;
 }
 

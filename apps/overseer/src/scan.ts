@@ -10,6 +10,7 @@ import type { OverseerContext } from './context';
 import { type DesiredState, loadDesiredState } from './desired';
 import type { Finding } from './findings';
 import { type Inventory, inventoryFromResources } from './inventory';
+import { scanNetworks } from './networks';
 import { recordObservedState } from './observed-store';
 import { reconcile } from './reconcile';
 import { withScanLock } from './scan-lock';
@@ -72,10 +73,11 @@ async function runScan(ctx: OverseerContext, platformId: string, jobId: string |
   const inventory = inventoryFromResources(rows);
   const desired = await loadDesiredState(ctx.db, platformId);
   const now = new Date();
-  const [templates, sshUnreachable, containment] = await Promise.all([
+  const [templates, sshUnreachable, containment, networks] = await Promise.all([
     readTemplateDigests(ctx, desired, inventory),
     probeSsh(ctx, desired, inventory),
     scanContainment(ctx, platformId, now),
+    scanNetworks(ctx, platformId),
   ]);
   const reconciled = reconcile(desired, inventory, {
     platformId,
@@ -86,7 +88,7 @@ async function runScan(ctx: OverseerContext, platformId: string, jobId: string |
     sshUnreachable,
     templateDigests: templates.digests,
   });
-  const findings = [...reconciled, ...containment.findings];
+  const findings = [...reconciled, ...containment.findings, ...networks.findings];
   await recordObservedState(ctx.db, desired.vms, inventory);
   const settled = await settleAlerts(ctx, platformId, findings, now, started);
   const finished = new Date();
@@ -96,7 +98,7 @@ async function runScan(ctx: OverseerContext, platformId: string, jobId: string |
     replica: ctx.settings.replica,
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
-    apiCalls: 1 + templates.calls + containment.apiCalls,
+    apiCalls: 1 + templates.calls + containment.apiCalls + networks.apiCalls,
     vms: inventory.vms.size,
     findings: findings.length,
     ...settled,

@@ -58,6 +58,7 @@ export const testSettings = (overrides: Partial<OverseerSettings> = {}): Oversee
   },
   replica: 'test',
   isolationSeconds: 3600,
+  network: { mode: 'sdn', zone: 'gdlab' },
   ...overrides,
 });
 

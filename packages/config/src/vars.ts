@@ -167,6 +167,20 @@ export function parseTemplateVmids(value: string): Map<string, number> {
   );
 }
 
+/** Lab networks: how the gateway makes them and the SDN zone Glassdome owns (the overseer reconciles it). */
+export const network = {
+  /**
+   * How lab networks are made: `sdn` = one VNet per lab network per copy in Glassdome's own SDN VLAN
+   * zone (applied with PUT /cluster/sdn); `vlan` = a leased tag on the VLAN-aware bridge, where SDN is absent.
+   */
+  NETWORK_MODE: z.enum(['sdn', 'vlan']).default('sdn'),
+  /** The SDN zone Glassdome owns (created on first use as a VLAN zone on PROXMOX_BRIDGE; at most 8 characters). */
+  SDN_ZONE: z
+    .string()
+    .regex(/^[a-z][a-z0-9]{1,7}$/, 'must be 2-8 lowercase letters and digits, starting with a letter')
+    .default('gdlab'),
+};
+
 export const worker = {
   /** Jobs one worker process runs at once. */
   WORKER_CONCURRENCY: z.coerce.number().int().positive().default(8),

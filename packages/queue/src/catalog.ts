@@ -52,6 +52,8 @@ export const VM_DESTROY_STEPS = ['stop', 'delete', 'release-leases'] as const;
 
 const id = z.string().uuid();
 const requestId = z.string().max(128).optional();
+/** An SDN object id (zone or VNet): at most 8 lowercase letters and digits, starting with a letter. */
+const sdnId = z.string().regex(/^[a-z][a-z0-9]{1,7}$/, 'must be an SDN id (2-8 lowercase letters and digits)');
 
 export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   queue: QueueName;
@@ -208,6 +210,15 @@ export const JOBS = {
     timeoutMs: 5 * 60_000,
     description: "Remove a torn-down lab's networks (SDN vnets), release their VLAN tags, and mark the lab destroyed",
   }),
+  'network.delete-vnet': job({
+    queue: 'network',
+    payload: z.object({ vnet: sdnId, requestId }),
+    attempts: 3,
+    backoffMs: 5_000,
+    timeoutMs: 5 * 60_000,
+    description:
+      "Delete a VNet of Glassdome's zone that no lease holds (the overseer's repair of a leaked network) and apply SDN",
+  }),
   'template.create': job({
     queue: 'template',
     payload: z.object({ templateId: id, requestId }),
@@ -273,12 +284,15 @@ export const JOBS = {
         'destroy-orphan',
         'expire-lab',
         'restore-firewall',
+        'release-network',
+        'delete-vnet',
       ]),
       platformId: z.string().min(1),
       vmId: id.optional(),
       labId: id.optional(),
       vmid: z.number().int().optional(),
       node: z.string().optional(),
+      vnet: sdnId.optional(),
       reason: z.string().max(500),
     }),
     attempts: 1,

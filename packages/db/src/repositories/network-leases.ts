@@ -63,3 +63,34 @@ export async function listNetworkLeases(db: Db, filter: { labId?: string } = {})
     network: row.network,
   }));
 }
+
+/** A lease with the status of the lab it was made for (null: no lab, or the lab row is gone). */
+export interface NetworkLeaseHolding extends NetworkLeaseRow {
+  labStatus: string | null;
+}
+
+/** Every lease of a platform with its lab's status: what the overseer reconciles networks against. */
+export async function listNetworkLeaseHoldings(db: Db, platformId: string): Promise<NetworkLeaseHolding[]> {
+  const rows = await db
+    .selectFrom('network_leases')
+    .leftJoin('labs', 'labs.id', 'network_leases.lab_id')
+    .select([
+      'network_leases.platform_id',
+      'network_leases.tag',
+      'network_leases.owner',
+      'network_leases.lab_id',
+      'network_leases.network',
+      'labs.status as lab_status',
+    ])
+    .where('network_leases.platform_id', '=', platformId)
+    .orderBy('network_leases.tag')
+    .execute();
+  return rows.map((row) => ({
+    platformId: row.platform_id,
+    tag: row.tag,
+    owner: row.owner,
+    labId: row.lab_id,
+    network: row.network,
+    labStatus: row.lab_status ?? null,
+  }));
+}

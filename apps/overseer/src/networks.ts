@@ -1,0 +1,105 @@
+/**
+ * Reconciling lab networks with their leases (Postgres `network_leases`, one VLAN tag each):
+ * - a VNet in Glassdome's SDN zone that no lease holds is `network-orphan` (a tear-down that left it
+ *   behind, or one made by hand); its repair, `delete-vnet`, has the gateway delete it and apply SDN;
+ * - leases of a lab that is destroyed or gone are `network-leaked` (the lab's `network.release` never
+ *   ran, or failed for good); its repair, `release-network`, runs that job again.
+ * The VNets are read before the leases: the gateway leases a tag before it makes the tag's VNet, so a
+ * VNet this scan sees has its lease in the read that follows, unless it was released meanwhile.
+ *
+ * Reading VNets needs SDN.Audit on the zone for both the token and its user (a privilege-separated
+ * token holds only what both hold); without it Proxmox lists none, which would look like "no
+ * orphans". So the privilege is checked first, and its absence is itself reported (`network-unreadable`)
+ * once Glassdome has leased networks (before that the gateway has made no zone and granted nothing).
+ */
+import { listNetworkLeaseHoldings, type NetworkLeaseHolding } from '@glassdome/db';
+import { vnetIdOfTag } from '@glassdome/proxmox';
+import type { OverseerContext } from './context';
+import { dedupKeyOf, type Finding } from './findings';
+
+export interface NetworkScan {
+  findings: Finding[];
+  apiCalls: number;
+}
+
+interface VnetItem {
+  vnet: string;
+  zone?: string;
+  tag?: number;
+}
+
+/** The VNets of the zone as the token sees them; undefined when it may not audit the zone. */
+async function readZoneVnets(ctx: OverseerContext, zone: string): Promise<VnetItem[] | undefined> {
+  const path = `/sdn/zones/${zone}`;
+  const held = await ctx.pve.access.permissions({ path });
+  if (!(held[path] ?? []).includes('SDN.Audit')) return undefined;
+  const vnets = await ctx.pve.client.get<VnetItem[]>('/cluster/sdn/vnets');
+  return vnets.filter((vnet) => vnet.zone === zone);
+}
+
+/** Whether a lease's holder is gone: a lab that is destroyed or whose row no longer exists. */
+export function leaseIsLeaked(lease: NetworkLeaseHolding): boolean {
+  return lease.labId !== null && (lease.labStatus === null || lease.labStatus === 'destroyed');
+}
+
+export async function scanNetworks(ctx: OverseerContext, platformId: string): Promise<NetworkScan> {
+  const { mode, zone } = ctx.settings.network;
+  let vnets: VnetItem[] | undefined;
+  let apiCalls = 0;
+  if (mode === 'sdn') {
+    // An SDN read that fails must not cost the whole scan; the VNets are compared next time.
+    vnets = await readZoneVnets(ctx, zone).catch((error: unknown) => {
+      ctx.logger.warn({ zone, err: error }, 'SDN VNets unreadable');
+      return [];
+    });
+    apiCalls += 2;
+  }
+  const leases = await listNetworkLeaseHoldings(ctx.db, platformId);
+  const findings: Finding[] = [...leakedLeaseFindings(platformId, leases)];
+  if (mode === 'sdn' && !vnets && leases.length > 0) {
+    const subject = `zone/${zone}`;
+    findings.push({
+      kind: 'network-unreadable',
+      severity: 'warning',
+      dedupKey: dedupKeyOf(platformId, 'network-unreadable', subject),
+      subject,
+      message: `the API token cannot audit SDN zone ${zone}, so leaked VNets cannot be found: grant PVESDNUser on /sdn/zones/${zone} to the token and its user`,
+      data: { platformId, zone },
+    });
+  }
+  const leased = new Set(leases.map((lease) => vnetIdOfTag(lease.tag)));
+  for (const vnet of vnets ?? []) {
+    if (leased.has(vnet.vnet)) continue;
+    const subject = `vnet/${vnet.vnet}`;
+    findings.push({
+      kind: 'network-orphan',
+      severity: 'warning',
+      dedupKey: dedupKeyOf(platformId, 'network-orphan', subject),
+      subject,
+      message: `SDN VNet ${vnet.vnet} (zone ${zone}, tag ${vnet.tag ?? '?'}) belongs to no lab or network: delete it, or its tag stays taken`,
+      data: { platformId, vnet: vnet.vnet, zone, tag: vnet.tag ?? null },
+      remediation: { action: 'delete-vnet', vnet: vnet.vnet },
+    });
+  }
+  return { findings, apiCalls };
+}
+
+function leakedLeaseFindings(platformId: string, leases: NetworkLeaseHolding[]): Finding[] {
+  const byLab = new Map<string, NetworkLeaseHolding[]>();
+  for (const lease of leases.filter(leaseIsLeaked)) {
+    byLab.set(lease.labId!, [...(byLab.get(lease.labId!) ?? []), lease]);
+  }
+  return [...byLab].map(([labId, held]) => {
+    const subject = `lab/${labId}`;
+    const state = held[0]!.labStatus ?? 'gone';
+    return {
+      kind: 'network-leaked',
+      severity: 'warning' as const,
+      dedupKey: dedupKeyOf(platformId, 'network-leaked', subject),
+      subject,
+      message: `lab ${labId} is ${state} but still holds ${held.length} network lease(s) (tags ${held.map((l) => l.tag).join(', ')}): its network release did not run`,
+      data: { platformId, labId, labStatus: state, tags: held.map((lease) => lease.tag) },
+      remediation: { action: 'release-network', labId },
+    };
+  });
+}
