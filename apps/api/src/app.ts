@@ -39,7 +39,7 @@ import { projectRoutes } from './routes/projects';
 import { sessionRoutes } from './routes/session';
 import { systemRoutes } from './routes/system';
 import { templateRoutes } from './routes/templates';
-import { TerminalServer } from './routes/terminal';
+import { type GuestKeyOf, TerminalServer } from './routes/terminal';
 import { agentAliasRoutes, vmRoutes } from './routes/vms';
 import { webRoutes } from './routes/web';
 import { webViewRoutes } from './routes/web-views';
@@ -76,7 +76,7 @@ export interface AppDeps {
   /** How long a web session lasts (WEB_SESSION_HOURS). @defaultValue 43200 (12 h) */
   sessionSeconds?: number;
   /** Web terminals: Glassdome's guest key (undefined: terminals answer 503) and the guests' SSH port. */
-  terminal?: { guestKey: (() => Promise<{ privateKey: string }>) | undefined; guestSshPort: number };
+  terminal?: { guestKey: GuestKeyOf | undefined; guestSshPort: number };
   /** Where the web UI's build is (WEB_DIST_DIR). @defaultValue apps/web/dist */
   webDistDir?: string;
 }

@@ -7,10 +7,11 @@ import { loadEnv, vars } from '@glassdome/config';
 import { checkPostgres, createDb, migrateToLatest, PostgresUnavailableError } from '@glassdome/db';
 import { createLogger } from '@glassdome/logger';
 import { checkRedis, Producer, RedisUnavailableError } from '@glassdome/queue';
-import { ensureGuestKey, type GuestKey } from '@glassdome/runtime';
+import { ensureGuestKey, GuestKeys } from '@glassdome/runtime';
 import { createApp } from './app';
 import { ensureAdminKey } from './auth/keys';
 import { type ApiEnv, apiEnvSchema } from './env';
+import type { GuestKeyOf } from './routes/terminal';
 
 /** How long a stopping API waits for in-flight requests (SSE streams are cut) before it exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -37,18 +38,21 @@ function listen(app: ReturnType<typeof createApp>['app'], host: string, port: nu
 }
 
 /**
- * Glassdome's guest key for web terminals, read on first use and kept: from GUEST_SSH_KEY_FILE, or
- * unsealed from Postgres with GLASSDOME_SECRET_KEY. Neither set: terminals are off.
+ * The key a web terminal logs into a VM with, read on first use and kept: its lab copy's (unsealed
+ * with GLASSDOME_SECRET_KEY), or the installation's guest key (GUEST_SSH_KEY_FILE, or sealed in
+ * Postgres). Neither variable set: terminals are off.
  */
-function guestKeyLoader(db: ReturnType<typeof createDb>, env: ApiEnv) {
+function guestKeyLoader(db: ReturnType<typeof createDb>, env: ApiEnv): GuestKeyOf | undefined {
   if (!env.GUEST_SSH_KEY_FILE && !env.GLASSDOME_SECRET_KEY) return undefined;
-  let key: Promise<GuestKey> | undefined;
-  return () => {
-    key ??= ensureGuestKey(db, env).catch((error: unknown) => {
-      key = undefined;
-      throw error;
-    });
-    return key;
+  let keys: Promise<GuestKeys> | undefined;
+  return async (vm) => {
+    keys ??= ensureGuestKey(db, env)
+      .then((installation) => new GuestKeys(db, env, installation))
+      .catch((error: unknown) => {
+        keys = undefined;
+        throw error;
+      });
+    return (await keys).forVm(vm);
   };
 }
 

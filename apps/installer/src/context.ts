@@ -1,8 +1,8 @@
-import type { Db, PostgresHostKeyStore } from '@glassdome/db';
+import type { Db } from '@glassdome/db';
 import type { Logger } from '@glassdome/logger';
 import type { Admission, Proxmox, VmidAllocator } from '@glassdome/proxmox';
 import type { Producer } from '@glassdome/queue';
-import type { GuestKey } from '@glassdome/runtime';
+import type { GuestKeys } from '@glassdome/runtime';
 import type { SshPool } from '@glassdome/ssh';
 import type { InstallerEnv } from './env';
 
@@ -15,8 +15,8 @@ export interface InstallerContext {
   vmids: VmidAllocator;
   admission: Admission;
   ssh: SshPool;
-  hostKeys: PostgresHostKeyStore;
-  guestKey: GuestKey;
+  /** The key each VM is logged into with: its lab copy's, or the installation's. */
+  guestKeys: GuestKeys;
   logger: Logger;
 }
 

@@ -1,4 +1,4 @@
-import { PostgresHostKeyStore, PostgresVmidLeaseStore } from '@glassdome/db';
+import { PostgresVmidLeaseStore } from '@glassdome/db';
 import { settleLab } from '@glassdome/lab-run';
 import { createLogger } from '@glassdome/logger';
 import { Admission, createProxmox, VmidAllocator } from '@glassdome/proxmox';
@@ -8,6 +8,7 @@ import {
   ensureGuestKey,
   ensurePlatform,
   exitWhenUnavailable,
+  GuestKeys,
   proxmoxConfigFrom,
   serveQueues,
 } from '@glassdome/runtime';
@@ -50,10 +51,12 @@ async function main(): Promise<void> {
       limits: { fullClonesPerStorage: env.CLONE_SLOTS_PER_STORAGE, operationsPerNode: env.OPS_PER_NODE },
     }),
     ssh: new SshPool(),
-    hostKeys: new PostgresHostKeyStore(backing.db),
-    guestKey: await ensureGuestKey(backing.db, env),
+    guestKeys: new GuestKeys(backing.db, env, await ensureGuestKey(backing.db, env)),
     logger,
   };
+  if (!ctx.guestKeys.perCopy) {
+    logger.warn('GLASSDOME_SECRET_KEY is not set: every lab copy is logged into with the installation guest key');
+  }
   const handlers: Handlers = {
     'vm.deploy': ({ vmId }, context) => deployVm(ctx, vmId, context),
     'vm.destroy': ({ vmId }, context) => destroyVm(ctx, vmId, context),

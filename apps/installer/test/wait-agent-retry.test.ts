@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { createDb, type Db, insertVms, migrateToLatest, PostgresHostKeyStore, setVmPlacement } from '@glassdome/db';
+import { createDb, type Db, insertVms, migrateToLatest, setVmPlacement } from '@glassdome/db';
 import { createLogger } from '@glassdome/logger';
 import { createProxmox, type Proxmox } from '@glassdome/proxmox';
 import { createTestDatabase, startSimulator, type TestDatabase, type TestSimulator } from '@glassdome/testkit';
@@ -41,7 +41,6 @@ before(async () => {
     env: { AGENT_TIMEOUT_SECONDS: 60, GUEST_SSH_PORT: sim.info.guestSshPort } as InstallerEnv,
     db,
     pve,
-    hostKeys: new PostgresHostKeyStore(db),
     logger,
   } as InstallerContext;
 });

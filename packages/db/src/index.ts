@@ -12,6 +12,7 @@ export {
 } from './connection';
 export { MigrationError, migrateDown, migrateToEmpty, migrateToLatest, migrations } from './migrate';
 export * from './paging';
+export { deleteSealedCredentialsByPrefix } from './repositories/credentials';
 export * from './repositories/alerts';
 export * from './repositories/api-keys';
 export {
@@ -55,6 +56,7 @@ export {
   stepNamesIn,
 } from './repositories/steps';
 export * from './repositories/templates';
+export * from './repositories/vm-host-keys';
 export * from './repositories/vm-snapshots';
 export * from './repositories/vmid-leases';
 export * from './repositories/vms';

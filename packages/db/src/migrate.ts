@@ -10,6 +10,7 @@ import * as exercises from './migrations/0007_exercises';
 import * as changeFeedRanges from './migrations/0008_change_feed_ranges';
 import * as listKeysets from './migrations/0009_list_keysets';
 import * as projectUsage from './migrations/0010_project_usage';
+import * as vmHostKeys from './migrations/0011_vm_host_keys';
 
 /** Every migration, in order. Listed statically so bundled apps carry them. */
 export const migrations: Record<string, Migration> = {
@@ -23,6 +24,7 @@ export const migrations: Record<string, Migration> = {
   '0008_change_feed_ranges': changeFeedRanges,
   '0009_list_keysets': listKeysets,
   '0010_project_usage': projectUsage,
+  '0011_vm_host_keys': vmHostKeys,
 };
 
 function migrator(db: Db): Migrator {

@@ -224,6 +224,13 @@ export interface TemplatesTable {
   published: Generated<boolean>;
 }
 
+export interface VmHostKeysTable {
+  vm_id: string;
+  fingerprint: string;
+  key_type: string;
+  pinned_at: Generated<Date>;
+}
+
 export interface VmSnapshotsTable {
   id: Generated<string>;
   vm_id: string;
@@ -289,6 +296,7 @@ export interface Database {
   step_totals: StepTotalsTable;
   steps: StepsTable;
   templates: TemplatesTable;
+  vm_host_keys: VmHostKeysTable;
   vm_snapshots: VmSnapshotsTable;
   vmid_leases: VmidLeasesTable;
   vms: VmsTable;

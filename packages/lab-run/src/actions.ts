@@ -18,6 +18,7 @@ import {
 } from '@glassdome/db';
 import { configureTaskId, type LabStatus, provisionTaskId } from '@glassdome/lab';
 import { jobIntent } from '@glassdome/queue';
+import { forgetLabCopyKeys } from '@glassdome/runtime';
 import { type LabRecord, loadLab } from './lab-record';
 import { destroyIntent, labRunIntent, writeIntent } from './outbox';
 import { moveLab, moveVm, moveVmsOfLab } from './transitions';
@@ -61,8 +62,12 @@ export async function requestVmDestroy(db: Db, vmId: string, requestId?: string)
   });
 }
 
-/** Tear-down finished: every VM gone, every network removed and every lease released. */
+/**
+ * Tear-down finished: every VM gone, every network removed and every lease released. The lab copies'
+ * guest keys are forgotten with it (again on a repeated call: deleting none is harmless).
+ */
 export async function markLabDestroyed(db: Db, labId: string, summary: string): Promise<void> {
+  await forgetLabCopyKeys(db, labId);
   if (await moveLab(db, labId, 'destroyed', { error: null })) {
     await appendEvent(db, { labId, kind: 'lab.destroyed', message: `destroyed: ${summary}` });
   }

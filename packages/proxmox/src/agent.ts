@@ -92,6 +92,24 @@ export class AgentApi {
   }
 
   /**
+   * A file of the guest, read by its agent (`file-read`, VM.Monitor on the VM). PVE answers with the
+   * file's bytes already decoded from the agent's base64, one character per byte, and at most 16 MiB
+   * of them (`truncated` set when there was more). One try, like `interfaces`.
+   */
+  async readFile(
+    vmid: number,
+    file: string,
+    node = this.client.node,
+  ): Promise<{ content: Buffer; truncated: boolean }> {
+    const raw = await this.client.get<{ content?: string; truncated?: unknown }>(
+      `/nodes/${node}/qemu/${vmid}/agent/file-read`,
+      { file },
+      { retry: false },
+    );
+    return { content: Buffer.from(raw.content ?? '', 'latin1'), truncated: toNumber(raw.truncated) === 1 };
+  }
+
+  /**
    * Waits until the guest agent reports a global-unicast IPv4 address. Every "not yet" answer (agent not
    * running, VM not running yet, QMP `got timeout`, other transient errors, no address leased yet) is
    * waited out until the deadline; a VM without an agent configured fails at once.

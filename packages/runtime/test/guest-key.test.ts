@@ -63,7 +63,7 @@ test('each lab copy gets a key of its own, sealed, shared by concurrent callers,
   assert.equal(sealed.length, 2);
   for (const row of sealed)
     assert.ok(!row.sealed.includes('PRIVATE KEY') && !row.sealed.includes(a!.privateKey.slice(40, 80)));
-  assert.equal(await forgetLabCopyKeys(db, env, labId), 2);
+  assert.equal(await forgetLabCopyKeys(db, labId), 2);
   const fresh = await labCopyGuestKey(db, env, labId, 0);
   assert.notEqual(fresh.privateKey, a!.privateKey, 'a forgotten key is never handed out again');
   await assert.rejects(labCopyGuestKey(db, {}, labId, 0), /GLASSDOME_SECRET_KEY/);

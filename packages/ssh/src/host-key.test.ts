@@ -1,7 +1,18 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { HostKeyMismatchError } from './errors';
-import { fingerprintOf, type HostKeyStore, keyTypeOf, policyIdentity, verifyHostKey } from './host-key';
+import {
+  fingerprintOf,
+  type HostKeyStore,
+  keyTypeOf,
+  policyIdentity,
+  publicKeyLineFingerprint,
+  verifyHostKey,
+} from './host-key';
 
 /** An SSH public key blob: string algorithm name, then key bytes. */
 function blob(type: string, body: string): Buffer {
@@ -75,4 +86,25 @@ test('policies that accept different keys have different identities', () => {
   const pinned = (fingerprints: string[]) => policyIdentity({ kind: 'pinned', fingerprints });
   assert.equal(pinned(['SHA256:b', 'SHA256:a']), pinned(['SHA256:a', 'SHA256:b=']));
   assert.notEqual(pinned(['SHA256:a']), pinned(['SHA256:b']));
+});
+
+test('a .pub line gives the fingerprint ssh-keygen prints for it; a line that is not a key is refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gd-pub-'));
+  try {
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'root@guest', '-f', join(dir, 'key')]);
+    const line = readFileSync(join(dir, 'key.pub'), 'utf8');
+    const printed = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(dir, 'key.pub')], {
+      encoding: 'utf8',
+    });
+    assert.deepEqual(publicKeyLineFingerprint(`${line}\n`), {
+      keyType: 'ssh-ed25519',
+      fingerprint: printed.split(' ')[1],
+    });
+    const [, data] = line.split(' ');
+    assert.throws(() => publicKeyLineFingerprint(`ssh-rsa ${data}`), /not an OpenSSH public key line/);
+    assert.throws(() => publicKeyLineFingerprint('ssh-ed25519 !!!'), /not an OpenSSH public key line/);
+    assert.throws(() => publicKeyLineFingerprint(''), /not an OpenSSH public key line/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -34,6 +34,19 @@ export function keyTypeOf(hostKey: Buffer): string {
   return hostKey.subarray(4, 4 + length).toString('latin1') || 'unknown';
 }
 
+/**
+ * The type and fingerprint of a public key as one line of a `.pub` file holds it (`ssh-ed25519
+ * AAAA… root@host`). Refuses a line whose blob does not decode or names another type than the line.
+ */
+export function publicKeyLineFingerprint(line: string): { keyType: string; fingerprint: string } {
+  const [type, data] = line.trim().split(/\s+/);
+  const blob = data && /^[A-Za-z0-9+/]+={0,2}$/.test(data) ? Buffer.from(data, 'base64') : undefined;
+  if (!type || !blob || keyTypeOf(blob) !== type) {
+    throw new Error(`not an OpenSSH public key line: ${JSON.stringify(line.trim().slice(0, 60))}`);
+  }
+  return { keyType: type, fingerprint: fingerprintOf(blob) };
+}
+
 /** ssh-keygen prints no padding, but copies from other tools may carry it. */
 function normalizeFingerprint(fingerprint: string): string {
   return fingerprint.trim().replace(/=+$/, '');

@@ -12,7 +12,7 @@ export {
   SshTransferError,
 } from './errors';
 export type { ExecOptions, ExecResult } from './exec';
-export { fingerprintOf, type HostKeyPolicy, type HostKeyStore } from './host-key';
+export { fingerprintOf, type HostKeyPolicy, type HostKeyStore, publicKeyLineFingerprint } from './host-key';
 export { loadPrivateKey } from './keys';
 export { type RunScriptOptions, SshPool, type SshPoolOptions } from './pool';
 export { quoteArg, quoteArgv } from './quote';

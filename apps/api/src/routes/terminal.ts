@@ -1,8 +1,8 @@
 /**
  * `GET /api/v1/vms/:id/terminal` (WebSocket): a shell on a VM for the browser. The API opens an SSH
- * session to the VM's management address with Glassdome's guest key, as the VM's cloud-init user,
- * accepting only the host key Glassdome recorded for that address when it deployed the VM (pinned:
- * no trust on first use here). Every open and close is an event naming who and when; a terminal
+ * session to the VM's management address with the key of the VM's lab copy (a VM of no lab: the
+ * installation's guest key), as the VM's cloud-init user, accepting only the host key the installer
+ * pinned for the VM from its guest agent before its first SSH (no trust on first use here). Every open and close is an event naming who and when; a terminal
  * ends with the web session that opened it (sign-out, expiry, revoked key), with the VM, or after a
  * long idle time.
  *
@@ -12,7 +12,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { appendEvent, type Db, getVm, PostgresHostKeyStore } from '@glassdome/db';
+import { appendEvent, type Db, findVmHostKey, getVm } from '@glassdome/db';
 import { OS_PROFILES, parseStoredVmSpec } from '@glassdome/lab';
 import type { Logger } from '@glassdome/logger';
 import { type InteractiveShell, openShell, type SshTarget } from '@glassdome/ssh';
@@ -25,8 +25,8 @@ export interface TerminalOptions {
   db: Db;
   sessions: SessionStore;
   logger: Logger;
-  /** Glassdome's guest key; undefined when the API was given neither GUEST_SSH_KEY_FILE nor GLASSDOME_SECRET_KEY. */
-  guestKey: (() => Promise<{ privateKey: string }>) | undefined;
+  /** The key a VM is logged into with; undefined when the API was given neither GUEST_SSH_KEY_FILE nor GLASSDOME_SECRET_KEY. */
+  guestKey: GuestKeyOf | undefined;
   /** Guests' SSH port (GUEST_SSH_PORT). */
   guestSshPort: number;
   /** Terminals one API key may hold open at once. @defaultValue 4 */
@@ -38,6 +38,9 @@ export interface TerminalOptions {
   /** How often a terminal's session and VM are checked again. @defaultValue 15000 */
   recheckMs?: number;
 }
+
+/** The login key of a VM: its lab copy's, or the installation's for a VM of no lab. */
+export type GuestKeyOf = (vm: { lab_id: string | null; copy: number | null }) => Promise<{ privateKey: string }>;
 
 const PATH = /^\/api\/v1\/vms\/([0-9a-f-]{36})\/terminal$/;
 
@@ -89,11 +92,8 @@ function notice(ws: WebSocket, type: string, message: string): void {
 export class TerminalServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   private readonly open = new Set<OpenTerminal>();
-  private readonly hostKeys: PostgresHostKeyStore;
 
-  constructor(private readonly options: TerminalOptions) {
-    this.hostKeys = new PostgresHostKeyStore(options.db);
-  }
+  constructor(private readonly options: TerminalOptions) {}
 
   /** The HTTP server's 'upgrade' listener. Upgrades to other paths are refused with 404. */
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -163,9 +163,9 @@ export class TerminalServer {
     if (!vm || vm.status === 'destroyed') throw new Refusal(404, 'VM not found');
     if (vm.status !== 'ready' || !vm.ip) throw new Refusal(409, `the VM is ${vm.status}; a terminal needs it ready`);
     const port = this.options.guestSshPort;
-    const fingerprint = await this.hostKeys.get(vm.ip, port);
-    if (!fingerprint) throw new Refusal(409, `no host key is recorded for ${vm.ip}:${port}; redeploy the VM`);
-    const { privateKey } = await this.options.guestKey!();
+    const fingerprint = await findVmHostKey(this.options.db, vm.id);
+    if (!fingerprint) throw new Refusal(409, 'no host key is pinned for this VM; redeploy it');
+    const { privateKey } = await this.options.guestKey!(vm);
     return {
       vm: { id: vm.id, name: vm.name, labId: vm.lab_id },
       ssh: {

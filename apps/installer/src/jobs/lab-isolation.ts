@@ -15,7 +15,7 @@ import { networkTaskId, type ReachabilityProbe, reachabilityMatrix } from '@glas
 import { type LabRecord, loadLabSpec, taskDetail } from '@glassdome/lab-run';
 import { PermanentError } from '@glassdome/queue';
 import type { InstallerContext } from '../context';
-import { guestTarget } from '../steps/guest-steps';
+import { guestTarget, onGuest } from '../steps/guest-trust';
 import { loadVm, type VmRow } from '../vm-record';
 
 export interface IsolationPair {
@@ -157,12 +157,14 @@ async function probeAll(ctx: InstallerContext, items: Planned[]): Promise<void> 
 
 /** TCP: any answer, even a refusal, means the packet got through; silence or no route means blocked. */
 async function probeOnce(ctx: InstallerContext, item: Planned): Promise<'reach' | 'blocked'> {
-  const target = guestTarget(ctx, item.source);
+  const target = await guestTarget(ctx, item.source);
   const argv =
     item.probe.proto === 'icmp'
       ? ['ping', '-c', '1', '-W', '2', item.address!]
       : ['nc', '-z', '-v', '-w', '2', item.address!, String(item.probe.port)];
-  const result = await ctx.ssh.exec(target, argv, { allowFailure: true, timeoutMs: 15_000 });
+  const result = await onGuest(item.source, () =>
+    ctx.ssh.exec(target, argv, { allowFailure: true, timeoutMs: 15_000 }),
+  );
   if (result.exitCode === 0) return 'reach';
   return /refused/i.test(`${result.stdout}${result.stderr}`) ? 'reach' : 'blocked';
 }

@@ -11,6 +11,7 @@ import { loadLab, moveVm, settleRevert } from '@glassdome/lab-run';
 import { isFinalAttempt, type JobContext } from '@glassdome/queue';
 import { boundTo, type InstallerContext } from '../context';
 import { verify, waitForSsh } from '../steps/guest-steps';
+import { managementMac } from '../steps/guest-trust';
 import { ensureAuthorizedKeys } from '../steps/trainee-keys';
 import { loadVm, type VmRow } from '../vm-record';
 import { runIsolationCheck } from './lab-isolation';
@@ -29,17 +30,14 @@ async function revertVm(ctx: InstallerContext, vm: VmRow, name: string, signal: 
     signal,
   );
   // Glassdome reaches the guest on its management NIC, the one after its lab networks.
-  const config = await ctx.pve.vms.config(vm.vmid!, vm.node);
-  const mac = config.nics[`net${(vm.spec.networks ?? []).length}`]?.macaddr;
+  const mac = await managementMac(ctx, vm, (vm.spec.networks ?? []).length);
   const found = await ctx.pve.agent.waitForIp(vm.vmid!, {
     node: vm.node,
     deadlineMs: ctx.env.AGENT_TIMEOUT_SECONDS * 1000,
-    ...(mac ? { mac } : {}),
+    mac,
   });
   if (found.ip !== vm.ip) {
     await setVmPlacement(ctx.db, vm.id, { ip: found.ip });
-    // The guest's host key is the snapshot's, recorded for its old address; the new one is fresh.
-    await ctx.hostKeys.forget(found.ip, ctx.env.GUEST_SSH_PORT);
     vm.ip = found.ip;
   }
   await waitForSsh(ctx, vm);

@@ -9,6 +9,7 @@ import { moveVm } from '@glassdome/lab-run';
 import { NotFoundError, type VmSummary } from '@glassdome/proxmox';
 import { type JobContext, PermanentError } from '@glassdome/queue';
 import { boundTo, type InstallerContext } from '../context';
+import { forgetHostKey } from '../steps/guest-trust';
 import { proxmoxName } from '../steps/proxmox-steps';
 import { loadVm, type VmRow } from '../vm-record';
 import { stopDeploysOf } from './stop-deploy';
@@ -49,7 +50,7 @@ async function candidateVmids(ctx: InstallerContext, vm: VmRow, clusterVms?: VmS
 export async function removeVm(ctx: InstallerContext, vm: VmRow, clusterVms?: VmSummary[]): Promise<void> {
   for (const vmid of await candidateVmids(ctx, vm, clusterVms)) await deleteFromProxmox(ctx, vm, vmid);
   await deleteVmidLeasesOfOwner(ctx.db, vm.id);
-  if (vm.ip) await ctx.hostKeys.forget(vm.ip, ctx.env.GUEST_SSH_PORT);
+  await forgetHostKey(ctx, vm);
   await moveVm(ctx.db, vm.id, 'destroy');
   await moveVm(ctx.db, vm.id, 'destroyed');
   await setVmPlacement(ctx.db, vm.id, { ip: null });

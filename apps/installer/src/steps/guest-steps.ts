@@ -6,26 +6,23 @@ import { quoteArg, type SshTarget } from '@glassdome/ssh';
 import type { InstallerContext } from '../context';
 import type { VmRow } from '../vm-record';
 import { loginUser } from '../vm-spec';
+import { guestTarget, onGuest, pinHostKey } from './guest-trust';
 
 /** Where provisioning leaves a marker per finished item, so a resumed job never runs one twice. */
 const markerDir = '/var/lib/glassdome/provision';
 
-export function guestTarget(ctx: InstallerContext, vm: VmRow): SshTarget {
-  if (!vm.ip) throw new Error(`VM ${vm.id} has no IP yet`);
-  return {
-    host: vm.ip,
-    port: ctx.env.GUEST_SSH_PORT,
-    username: loginUser(vm.spec),
-    privateKey: ctx.guestKey.privateKey,
-    // A fresh guest's host key cannot be known beforehand: trusted on first use, recorded in Postgres,
-    // and a changed key after that is refused.
-    hostKey: { kind: 'tofu', store: ctx.hostKeys },
-  };
-}
+export { guestTarget } from './guest-trust';
 
+/**
+ * The first SSH to a guest: its host key is read through the guest agent and pinned first (again at
+ * every deploy or revert, since the disk may be new), then SSH waits until the guest presents exactly
+ * that key and accepts its copy's login key.
+ */
 export async function waitForSsh(ctx: InstallerContext, vm: VmRow) {
-  await ctx.ssh.waitForSsh(guestTarget(ctx, vm), { deadlineMs: ctx.env.SSH_TIMEOUT_SECONDS * 1000 });
-  return { user: loginUser(vm.spec) };
+  const fingerprint = await pinHostKey(ctx, vm);
+  const target = await guestTarget(ctx, vm);
+  await onGuest(vm, () => ctx.ssh.waitForSsh(target, { deadlineMs: ctx.env.SSH_TIMEOUT_SECONDS * 1000 }));
+  return { user: loginUser(vm.spec), hostKey: fingerprint };
 }
 
 /** How a guest command is named: in full in the VM's private log, and as shown to everyone else. */
@@ -145,8 +142,12 @@ function itemKey(vm: VmRow, index: number, item: ProvisionItem): string {
  * a job resumed after a crash skips what already ran, and an item that was cut short runs again from
  * its first line.
  */
-export async function postConfigure(ctx: InstallerContext, vm: VmRow) {
-  const target = guestTarget(ctx, vm);
+export function postConfigure(ctx: InstallerContext, vm: VmRow) {
+  return onGuest(vm, () => provision(ctx, vm));
+}
+
+async function provision(ctx: InstallerContext, vm: VmRow) {
+  const target = await guestTarget(ctx, vm);
   await run(ctx, vm, target, ['cloud-init', 'status', '--wait'], own('cloud-init status --wait'));
   const items = provisionItems(vm);
   let ran = 0;
@@ -184,8 +185,12 @@ async function verifyAddresses(ctx: InstallerContext, target: SshTarget, vm: VmR
 }
 
 /** The guest answers over SSH as the expected OS, with every lab address it was given. */
-export async function verify(ctx: InstallerContext, vm: VmRow) {
-  const target = guestTarget(ctx, vm);
+export function verify(ctx: InstallerContext, vm: VmRow) {
+  return onGuest(vm, () => verifyGuest(ctx, vm));
+}
+
+async function verifyGuest(ctx: InstallerContext, vm: VmRow) {
+  const target = await guestTarget(ctx, vm);
   const release = await run(ctx, vm, target, ['cat', '/etc/os-release'], own('cat /etc/os-release'));
   const id = /^ID=("?)([^"\n]+)\1$/m.exec(release.stdout)?.[2];
   const expected = vm.spec.os?.split('-')[0];

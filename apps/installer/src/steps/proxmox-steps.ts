@@ -8,6 +8,7 @@ import type { Placement } from '../pipeline';
 import type { VmRow } from '../vm-record';
 import { loginUser, templateFromEnv } from '../vm-spec';
 import { agentAnswer, rebootBeforeAgentWait } from './agent-retry';
+import { forgetHostKey, managementMac } from './guest-trust';
 
 const leaseTtlMs = 30 * 60_000;
 
@@ -148,7 +149,7 @@ export async function configure(ctx: InstallerContext, vm: VmRow, placement: Pla
       cores: spec.cpus,
       memory: spec.memoryMiB,
       ciuser: loginUser(vm.spec),
-      sshKeys: [...spec.cloudInit.sshKeys, ctx.guestKey.publicKey],
+      sshKeys: [...spec.cloudInit.sshKeys, (await ctx.guestKeys.forVm(vm)).publicKey],
       ...nics,
       agent: 'enabled=1',
       tags: ['glassdome'],
@@ -210,18 +211,13 @@ export async function waitForAgent(
     await ctx.pve.tasks.wait(upid, { deadlineMs: 300_000 });
   }
   // Only the management NIC's address is one Glassdome may reach the guest on.
-  const config = await ctx.pve.vms.config(vm.vmid!, vm.node);
-  const mac = config.nics[`net${placement.managementNic}`]?.macaddr;
+  const mac = await managementMac(ctx, vm, placement.managementNic);
   const found = await agentAnswer(vm.vmid!, () =>
-    ctx.pve.agent.waitForIp(vm.vmid!, {
-      node: vm.node,
-      deadlineMs: ctx.env.AGENT_TIMEOUT_SECONDS * 1000,
-      ...(mac ? { mac } : {}),
-    }),
+    ctx.pve.agent.waitForIp(vm.vmid!, { node: vm.node, deadlineMs: ctx.env.AGENT_TIMEOUT_SECONDS * 1000, mac }),
   );
   await setVmPlacement(ctx.db, vm.id, { ip: found.ip });
   vm.ip = found.ip;
-  // A key recorded for this address belonged to an earlier VM that had it: this guest is new.
-  await ctx.hostKeys.forget(found.ip, ctx.env.GUEST_SSH_PORT);
+  // A host key pinned earlier was for the disk of an earlier attempt: wait-ssh reads this one's.
+  await forgetHostKey(ctx, vm);
   return { ip: found.ip };
 }

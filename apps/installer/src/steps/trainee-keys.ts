@@ -7,7 +7,7 @@ import { quoteArg } from '@glassdome/ssh';
 import type { InstallerContext } from '../context';
 import type { VmRow } from '../vm-record';
 import { loginUser } from '../vm-spec';
-import { guestTarget } from './guest-steps';
+import { guestTarget, onGuest } from './guest-trust';
 
 function homeOf(user: string): string {
   return user === 'root' ? '/root' : `/home/${user}`;
@@ -26,7 +26,7 @@ function blobOf(key: string): string {
 export async function ensureAuthorizedKeys(ctx: InstallerContext, vm: VmRow, keys: readonly string[]): Promise<number> {
   const wanted = [...new Set(keys.map((key) => key.trim()).filter(Boolean))];
   if (wanted.length === 0) return 0;
-  const target = guestTarget(ctx, vm);
+  const target = await guestTarget(ctx, vm);
   const file = `${homeOf(loginUser(vm.spec))}/.ssh/authorized_keys`;
   const lines = [
     `mkdir -p ${quoteArg(file.replace(/\/[^/]+$/, ''))}`,
@@ -37,7 +37,9 @@ export async function ensureAuthorizedKeys(ctx: InstallerContext, vm: VmRow, key
     // The exit status says whether every key is there now.
     wanted.map((key) => `grep -qF ${quoteArg(blobOf(key))} ${quoteArg(file)}`).join(' && '),
   ];
-  const result = await ctx.ssh.exec(target, ['sh', '-c', lines.join('; ')], { allowFailure: true, timeoutMs: 30_000 });
+  const result = await onGuest(vm, () =>
+    ctx.ssh.exec(target, ['sh', '-c', lines.join('; ')], { allowFailure: true, timeoutMs: 30_000 }),
+  );
   if (result.exitCode !== 0) throw new Error(`adding SSH keys on ${vm.name} exited ${result.exitCode}`);
   return wanted.length;
 }

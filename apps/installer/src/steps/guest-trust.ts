@@ -1,0 +1,92 @@
+/**
+ * How Glassdome trusts a guest before it logs in as root there (docs/security.md, "Guest trust"):
+ * - it connects only to the address the guest agent reports on the NIC whose MAC the VM's config
+ *   holds (its management NIC), never to one the guest merely reports on another interface;
+ * - the host key it accepts is the one the guest agent reads from the VM's own disk
+ *   (`/etc/ssh/ssh_host_ed25519_key.pub`), pinned per VM in Postgres before the first SSH: a
+ *   machine answering at that address with another key is refused, once and for good;
+ * - it logs in with the key of the VM's lab copy (or, for a VM of no lab, the installation's).
+ */
+import { deleteVmHostKey, findVmHostKey, pinVmHostKey } from '@glassdome/db';
+import { PermanentError } from '@glassdome/queue';
+import { HostKeyMismatchError, publicKeyLineFingerprint, type SshTarget } from '@glassdome/ssh';
+import type { InstallerContext } from '../context';
+import type { VmRow } from '../vm-record';
+import { loginUser } from '../vm-spec';
+
+/** The host key file the agent reads: every cloud image Glassdome supports makes an ed25519 key. */
+export const GUEST_HOST_KEY_FILE = '/etc/ssh/ssh_host_ed25519_key.pub';
+
+/** A guest presented a host key other than the one its agent read from its disk. Never retried. */
+export class GuestHostKeyMismatch extends PermanentError {
+  constructor(vm: VmRow, mismatch: HostKeyMismatchError) {
+    super(
+      `host key mismatch for VM ${vm.name} (${vm.id}, Proxmox VM ${vm.vmid ?? '?'}): ${mismatch.host}:${mismatch.port} ` +
+        `presented ${mismatch.received}, but the key its guest agent read from ${GUEST_HOST_KEY_FILE} is ` +
+        `${mismatch.expected.join(' or ')}; refusing to connect (another machine may be answering at that address)`,
+    );
+    this.name = 'GuestHostKeyMismatch';
+  }
+}
+
+/** The MAC of the VM's management NIC (`net<index>` of its config); a VM without one is not reached at all. */
+export async function managementMac(ctx: InstallerContext, vm: VmRow, nicIndex: number): Promise<string> {
+  const config = await ctx.pve.vms.config(vm.vmid!, vm.node);
+  const mac = config.nics[`net${nicIndex}`]?.macaddr;
+  if (!mac) {
+    throw new PermanentError(
+      `VM ${vm.name} has no net${nicIndex} with a MAC address in its config: Glassdome reaches a guest only on its management NIC`,
+    );
+  }
+  return mac;
+}
+
+/**
+ * Reads the guest's host key through its agent and pins it for the VM, replacing an earlier pin (the
+ * guest may have been cloned anew). Returns the pinned fingerprint.
+ */
+export async function pinHostKey(ctx: InstallerContext, vm: VmRow): Promise<string> {
+  const { content, truncated } = await ctx.pve.agent.readFile(vm.vmid!, GUEST_HOST_KEY_FILE, vm.node);
+  let parsed: { keyType: string; fingerprint: string };
+  try {
+    if (truncated) throw new Error('the file is larger than the agent returns');
+    parsed = publicKeyLineFingerprint(content.toString('latin1'));
+  } catch (error) {
+    throw new PermanentError(
+      `VM ${vm.name}: ${GUEST_HOST_KEY_FILE} read through the guest agent is no host key (${error instanceof Error ? error.message : error})`,
+    );
+  }
+  await pinVmHostKey(ctx.db, { vmId: vm.id, ...parsed });
+  return parsed.fingerprint;
+}
+
+/** Drops the VM's pin (it was destroyed, or rolled back to a disk whose key is read again before use). */
+export function forgetHostKey(ctx: InstallerContext, vm: VmRow): Promise<void> {
+  return deleteVmHostKey(ctx.db, vm.id);
+}
+
+/**
+ * Where and how to SSH to the guest: its management address, its lab copy's key, and only the host
+ * key pinned for it (read through the agent first if none is pinned yet).
+ */
+export async function guestTarget(ctx: InstallerContext, vm: VmRow): Promise<SshTarget> {
+  if (!vm.ip) throw new Error(`VM ${vm.id} has no IP yet`);
+  const fingerprint = (await findVmHostKey(ctx.db, vm.id)) ?? (await pinHostKey(ctx, vm));
+  return {
+    host: vm.ip,
+    port: ctx.env.GUEST_SSH_PORT,
+    username: loginUser(vm.spec),
+    privateKey: (await ctx.guestKeys.forVm(vm)).privateKey,
+    hostKey: { kind: 'pinned', fingerprints: [fingerprint] },
+  };
+}
+
+/** Runs SSH work on the guest; a host key mismatch becomes a permanent failure that names the VM. */
+export async function onGuest<T>(vm: VmRow, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof HostKeyMismatchError) throw new GuestHostKeyMismatch(vm, error);
+    throw error;
+  }
+}

@@ -1,0 +1,24 @@
+import type { Db } from '../connection';
+
+/** The host key fingerprint pinned for a VM (`SHA256:…`), if any. */
+export async function findVmHostKey(db: Db, vmId: string): Promise<string | undefined> {
+  const row = await db.selectFrom('vm_host_keys').select('fingerprint').where('vm_id', '=', vmId).executeTakeFirst();
+  return row?.fingerprint;
+}
+
+/** Pins `fingerprint` for the VM, replacing an earlier pin (a guest re-created from a new disk). */
+export async function pinVmHostKey(db: Db, pin: { vmId: string; fingerprint: string; keyType: string }): Promise<void> {
+  await db
+    .insertInto('vm_host_keys')
+    .values({ vm_id: pin.vmId, fingerprint: pin.fingerprint, key_type: pin.keyType })
+    .onConflict((conflict) =>
+      conflict
+        .column('vm_id')
+        .doUpdateSet({ fingerprint: pin.fingerprint, key_type: pin.keyType, pinned_at: new Date() }),
+    )
+    .execute();
+}
+
+export async function deleteVmHostKey(db: Db, vmId: string): Promise<void> {
+  await db.deleteFrom('vm_host_keys').where('vm_id', '=', vmId).execute();
+}
