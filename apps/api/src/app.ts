@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ChangeFeed, type Db } from '@glassdome/db';
 import type { Logger } from '@glassdome/logger';
-import type { Producer } from '@glassdome/queue';
+import { type Producer, VM_DEPLOY_STEPS } from '@glassdome/queue';
 import { OutboxRelay } from '@glassdome/runtime';
 import express, { type Express, Router } from 'express';
 import { adminBoard } from './admin-board';
@@ -43,6 +43,7 @@ import { type GuestKeyOf, TerminalServer } from './routes/terminal';
 import { agentAliasRoutes, vmRoutes } from './routes/vms';
 import { webRoutes } from './routes/web';
 import { webViewRoutes } from './routes/web-views';
+import { DeployBatcher } from './services/deploy-batch';
 import { DEFAULT_QUOTAS, type Quotas } from './services/quotas';
 
 export interface AppDeps {
@@ -167,13 +168,16 @@ export function createApp(deps: AppDeps): App {
     onError: (error) => deps.logger.warn({ err: error }, 'change feed: trouble with Postgres; carrying on'),
   });
   feed.start().catch((error: unknown) => deps.logger.error({ err: error }, 'change feed did not start'));
+  const relay = new OutboxRelay(deps.db, deps.producer, deps.logger).start();
+  const quotas = deps.quotas ?? DEFAULT_QUOTAS;
   const ctx: ApiContext = {
     db: deps.db,
     producer: deps.producer,
-    relay: new OutboxRelay(deps.db, deps.producer, deps.logger).start(),
+    relay,
+    deploys: new DeployBatcher(deps.db, relay, VM_DEPLOY_STEPS, quotas),
     platformId: deps.platformId ?? 'default',
     node: deps.node,
-    quotas: deps.quotas ?? DEFAULT_QUOTAS,
+    quotas,
     templateVmids: deps.templateVmids ?? new Map([['ubuntu-22.04', 9000]]),
     guestSshPort: deps.terminal?.guestSshPort ?? 22,
     feed,

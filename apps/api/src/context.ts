@@ -1,6 +1,7 @@
 import type { ChangeFeed, Db } from '@glassdome/db';
 import type { Producer } from '@glassdome/queue';
 import type { OutboxRelay } from '@glassdome/runtime';
+import type { DeployBatcher } from './services/deploy-batch';
 import type { Quotas } from './services/quotas';
 
 /** What every route needs: the database, the queues, and where things are placed by default. */
@@ -9,6 +10,8 @@ export interface ApiContext {
   producer: Producer;
   /** Sends the intents requests write to the outbox. */
   relay: OutboxRelay;
+  /** Writes concurrent standalone VM deploys together (group commit). */
+  deploys: DeployBatcher;
   /** Platform new VMs, labs and templates belong to (one Proxmox cluster today). */
   platformId: string;
   /** Node standalone VMs and templates go to unless a request names another. */

@@ -36,9 +36,17 @@ test('POST /vms records the VM and its steps, then enqueues vm.deploy carrying i
   assert.equal(vm.body.node, 'pve01');
   assert.deepEqual(
     vm.body.steps.map((step: { name: string; status: string }) => `${step.name}:${step.status}`),
-    ['reserve-vmid', 'clone', 'configure', 'firewall', 'start', 'wait-agent', 'wait-ssh', 'post-configure', 'verify'].map(
-      (name) => `${name}:pending`,
-    ),
+    [
+      'reserve-vmid',
+      'clone',
+      'configure',
+      'firewall',
+      'start',
+      'wait-agent',
+      'wait-ssh',
+      'post-configure',
+      'verify',
+    ].map((name) => `${name}:pending`),
   );
   assert.ok(!vm.text.includes('hunter2'), 'provisioning content is not echoed');
 
@@ -132,4 +140,98 @@ test('POST /permissions (admin) enqueues exactly the named bundle of privileges'
     body: { principal: 'trainee@pve', path: '/', privileges: ['Permissions.Modify'] },
   });
   assert.equal(admin.status, 400, 'administrative privileges cannot be granted');
+});
+
+/** Sends every body at once with `key`; the answers in the same order. */
+function deployAll(key: string, bodies: { name: string; os: string }[]) {
+  return Promise.all(bodies.map((body) => api.request('POST', '/api/v1/vms', { key, body })));
+}
+
+test('concurrent deploys are committed together (group commit): each answered, each queued once, the outbox empty', async () => {
+  const key = await api.keyWithRole('operator', 'crowd');
+  const bodies = Array.from({ length: 24 }, (_, index) => ({ name: `crowd-${index}`, os: 'debian-12' }));
+  const answers = await deployAll(key, bodies);
+  assert.deepEqual(
+    answers.map((answer) => answer.status),
+    bodies.map(() => 202),
+  );
+  const rows = await api.db
+    .selectFrom('vms')
+    .select(['id', 'name', 'created_at'])
+    .where('project', '=', 'crowd')
+    .execute();
+  assert.deepEqual(rows.map((row) => row.name).sort(), bodies.map((body) => body.name).sort());
+  for (const answer of answers) assert.ok(rows.some((row) => row.id === answer.body.id));
+  // A statement's rows share its transaction's now(): fewer commits than deploys.
+  assert.ok(new Set(rows.map((row) => row.created_at.getTime())).size < rows.length, 'some deploys went together');
+  const jobs = (await allJobs(api.producer)).filter((job) => rows.some((row) => job.data.vmId === row.id));
+  assert.deepEqual(jobs.map((job) => job.id).sort(), rows.map((row) => `vm-deploy.${row.id}`).sort());
+  const steps = await api.db
+    .selectFrom('steps')
+    .select(['vm_id', 'name'])
+    .where(
+      'vm_id',
+      'in',
+      rows.map((row) => row.id),
+    )
+    .orderBy('id')
+    .execute();
+  for (const row of rows) {
+    assert.deepEqual(
+      steps.filter((step) => step.vm_id === row.id).map((step) => step.name),
+      ['reserve-vmid', 'clone', 'configure', 'firewall', 'start', 'wait-agent', 'wait-ssh', 'post-configure', 'verify'],
+    );
+  }
+  assert.equal((await api.db.selectFrom('outbox').select('id').execute()).length, 0);
+});
+
+test('concurrent deploys over a quota or with a taken name: each gets the answer it would get alone', async () => {
+  const key = await api.keyWithRole('operator', 'packed');
+  const set = await api.request('PUT', '/api/v1/projects/packed/quotas', { body: { maxVms: 5 } });
+  assert.equal(set.status, 200, set.text);
+  const bodies = Array.from({ length: 12 }, (_, index) => ({ name: `packed-${index}`, os: 'debian-12' }));
+  const answers = await deployAll(key, bodies);
+  const accepted = answers.filter((answer) => answer.status === 202);
+  assert.equal(accepted.length, 5, answers.map((answer) => answer.status).join(' '));
+  for (const answer of answers.filter((a) => a.status !== 202)) {
+    assert.equal(answer.status, 409, answer.text);
+    assert.equal(answer.body.error.details.quota, 'maxVms');
+    assert.equal(answer.body.error.details.inUse, 5);
+  }
+  const rows = await api.db.selectFrom('vms').select('id').where('project', '=', 'packed').execute();
+  assert.deepEqual(rows.map((row) => row.id).sort(), accepted.map((answer) => answer.body.id).sort());
+  const usage = await api.request('GET', '/api/v1/projects/packed/quotas', { key });
+  assert.equal(usage.body.usage.vms, 5);
+
+  const twins = await deployAll(key, [
+    { name: 'twin', os: 'debian-12' },
+    { name: 'twin', os: 'debian-12' },
+    { name: 'crowd-0', os: 'debian-12' },
+  ]);
+  const more = await api.request('PUT', '/api/v1/projects/packed/quotas', { body: { maxVms: 50 } });
+  assert.equal(more.status, 200);
+  const again = await deployAll(key, [
+    { name: 'twin-a', os: 'debian-12' },
+    { name: 'twin-a', os: 'debian-12' },
+    { name: 'crowd-1', os: 'debian-12' },
+    { name: 'solo-b', os: 'debian-12' },
+  ]);
+  assert.deepEqual(
+    again.map((answer) => answer.status).sort(),
+    [202, 202, 409, 409],
+    again.map((answer) => answer.text).join('\n'),
+  );
+  for (const answer of again.filter((a) => a.status === 409)) assert.equal(answer.body.error.code, 'conflict');
+  // Still over the quota of 5 when the twins came: quota refusals, nothing written.
+  assert.deepEqual(
+    twins.map((answer) => answer.status),
+    [409, 409, 409],
+  );
+  for (const answer of twins) assert.equal(answer.body.error.code, 'quota_exceeded');
+  const names = (await api.db.selectFrom('vms').select('name').where('project', '=', 'packed').execute()).map(
+    (row) => row.name,
+  );
+  assert.equal(names.length, 7);
+  assert.equal(names.filter((name) => name === 'twin-a').length, 1);
+  assert.ok(names.includes('solo-b'));
 });

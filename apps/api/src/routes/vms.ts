@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
   getVm,
-  insertQueuedVm,
   insertVms,
   inTransaction,
   listEvents,
@@ -10,7 +9,7 @@ import {
   listStepsOfVms,
   planSteps,
 } from '@glassdome/db';
-import { parseVmRequest, storedVmSpec, type VmRequest } from '@glassdome/lab';
+import { parseVmRequest, type VmRequest } from '@glassdome/lab';
 import { requestVmDestroy, writeIntent } from '@glassdome/lab-run';
 import { jobIntent, VM_DEPLOY_STEPS } from '@glassdome/queue';
 import { type Request, type Response, Router } from 'express';
@@ -27,12 +26,13 @@ import { idParams, osParams, vmCreateQuery, vmListQuery } from '../schemas';
 import { relayNow, requireRedis } from '../services/enqueue';
 import { checkQuotas, QuotaExceededError } from '../services/quotas';
 import { requireRegisteredTemplates } from '../services/template-check';
+import { standaloneVmSpec } from './networks';
 
 /**
  * Records a standalone VM, its planned steps and the intent to deploy it, checked against the
- * project's quotas, in one statement (one round trip, one commit; see insertQueuedVm), then relays
- * the intent to BullMQ. The row's created_at and request_id say when and by which request; no
- * separate event is written (see bench/api-deploy-rate.bench.ts).
+ * project's quotas, in one statement with the deploys that arrive meanwhile (one round trip, one
+ * commit; see DeployBatcher), then relays the intent to BullMQ. The row's created_at and request_id
+ * say when and by which request; no separate event is written (see bench/api-deploy-rate.bench.ts).
  */
 async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unknown) {
   const parsed = parseVmRequest(body);
@@ -42,39 +42,36 @@ async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unkn
   if (vm.template !== undefined) {
     await requireRegisteredTemplates(ctx, { kind: 'project', project }, [{ path: 'template', ref: vm.template }]);
   }
+  const spec = asJson(await standaloneVmSpec(ctx, project, vm));
   requireRedis(ctx.producer);
   const vmId = randomUUID();
-  const intent = asJson(jobIntent('vm.deploy', { vmId, requestId: req.id }, `vm-deploy.${vmId}`));
-  const queued = await insertQueuedVm(
-    ctx.db,
-    {
+  const queued = await ctx.deploys
+    .deploy(project, {
       id: vmId,
       name: vm.name,
       os: vm.os,
       platformId: ctx.platformId,
       node: ctx.node,
-      spec: asJson(storedVmSpec(vm)),
+      spec,
       requestId: req.id,
       createdBy: req.principal!.keyId,
       project,
       cpus: vm.cpus,
       memoryMiB: vm.memoryMiB,
-    },
-    VM_DEPLOY_STEPS,
-    intent,
-    ctx.quotas,
-  ).catch(nameTaken(vm.name));
+      intent: asJson(jobIntent('vm.deploy', { vmId, requestId: req.id }, `vm-deploy.${vmId}`)),
+    })
+    .catch(nameTaken(vm.name));
   if (!queued.inserted && queued.reason === 'quota') throw quotaRefusal(project, queued, vm);
   let id: string;
   if (queued.inserted) {
-    id = queued.id;
-    // This request's own intent, sent at once (batched with concurrent requests'); kept if Redis refuses.
-    await ctx.relay.sendCommitted([{ id: queued.outboxId, intent }]).catch((error: unknown) => {
+    id = vmId;
+    // Its intent goes at once with the batch's (one addBulk); kept in the outbox if Redis refuses.
+    await queued.sent.catch((error: unknown) => {
       req.log.warn({ err: error }, 'intent kept in the outbox; the relay sends it on its next pass');
     });
   } else {
     // A project's first deploy makes the project: the transaction below creates it and checks.
-    id = await deployIntoNewProject(ctx, req, vm, project);
+    id = await deployIntoNewProject(ctx, req, vm, project, spec);
     await relayNow(ctx, req);
   }
   const jobId = `vm-deploy.${id}`;
@@ -107,7 +104,13 @@ function quotaRefusal(
 }
 
 /** The transactional deploy, for a project that does not exist yet (checkQuotas creates it). */
-async function deployIntoNewProject(ctx: ApiContext, req: Request, vm: VmRequest, project: string): Promise<string> {
+async function deployIntoNewProject(
+  ctx: ApiContext,
+  req: Request,
+  vm: VmRequest,
+  project: string,
+  spec: ReturnType<typeof asJson>,
+): Promise<string> {
   return inTransaction(ctx.db, async (trx) => {
     await checkQuotas(trx, project, ctx.quotas, { vms: 1, copies: 0, vcpus: vm.cpus, memoryMiB: vm.memoryMiB });
     const [vmId] = await insertVms(trx, [
@@ -116,7 +119,7 @@ async function deployIntoNewProject(ctx: ApiContext, req: Request, vm: VmRequest
         os: vm.os,
         platformId: ctx.platformId,
         node: ctx.node,
-        spec: asJson(storedVmSpec(vm)),
+        spec,
         requestId: req.id,
         createdBy: req.principal!.keyId,
         project,

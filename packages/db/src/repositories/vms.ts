@@ -51,8 +51,10 @@ export interface VmQuotaDefaults {
 }
 
 /** What `insertQueuedVm` did: the VM's id, or why not (what the project holds, and its limits). */
-export type QueuedVm =
-  | { inserted: true; id: string; outboxId: number }
+export type QueuedVm = { inserted: true; id: string; outboxId: number } | NotQueued;
+
+/** Why nothing was written: the project does not exist yet, or a quota would be exceeded. */
+export type NotQueued =
   | { inserted: false; reason: 'no-project' }
   | {
       inserted: false;
@@ -61,13 +63,15 @@ export type QueuedVm =
       limits: { maxVms: number; maxVcpus: number; maxMemoryMiB: number };
     };
 
+/** A standalone VM to queue: its row (the id is the caller's), what it counts against the quotas, its intent. */
+export type QueuedVmInput = NewVm & { id: string; cpus: number; memoryMiB: number; intent: JsonValue };
+
+/** What `insertQueuedVms` did: every VM written with its intent's outbox row, or none and why. */
+export type QueuedVms = { inserted: true; outbox: { id: number; intent: unknown }[] } | NotQueued;
+
 /**
  * A standalone VM, its planned steps and the intent that deploys it, in one statement — one round
- * trip, committed on its own — checked against the project's quotas in the same statement: the
- * project's usage row (kept by triggers, migration 0010) is locked first, so concurrent deploys of
- * one project are counted one after the other and the lock is held only while this statement and
- * its commit run. `vm.id` is the caller's (the intent names it). Nothing is written when the
- * project does not exist yet or a quota would be exceeded; the answer says which.
+ * trip, committed on its own — checked against the project's quotas. See `insertQueuedVms`.
  */
 export async function insertQueuedVm(
   db: Db,
@@ -76,9 +80,32 @@ export async function insertQueuedVm(
   intent: JsonValue,
   defaults: VmQuotaDefaults,
 ): Promise<QueuedVm> {
+  const queued = await insertQueuedVms(db, vm.project, [{ ...vm, intent }], steps, defaults);
+  return queued.inserted ? { inserted: true, id: vm.id, outboxId: queued.outbox[0]!.id } : queued;
+}
+
+/**
+ * Standalone VMs of one project, their planned steps and the intents that deploy them, in one
+ * statement — one round trip, one commit however many there are (the API gathers concurrent deploys
+ * into one) — checked against the project's quotas in the same statement: the project's usage row
+ * (kept by triggers, migration 0010) is locked first, so concurrent deploys of one project are
+ * counted one after the other and the lock is held only while this statement and its commit run.
+ * All or nothing: when the project does not exist yet or the VMs together would exceed a quota,
+ * nothing is written and the answer says which; a name already taken fails the whole statement
+ * (23505). Returns the intents' outbox rows, for the relay.
+ */
+export async function insertQueuedVms(
+  db: Db,
+  project: string,
+  vms: readonly QueuedVmInput[],
+  steps: readonly string[],
+  defaults: VmQuotaDefaults,
+): Promise<QueuedVms> {
+  const column = <T>(value: (vm: QueuedVmInput) => T) => vms.map(value);
+  const cpus = vms.reduce((sum, vm) => sum + vm.cpus, 0);
+  const memoryMiB = vms.reduce((sum, vm) => sum + vm.memoryMiB, 0);
   const result = await sql<{
-    id: string | null;
-    outbox_id: string | null;
+    outbox: { id: number; intent: unknown }[] | null;
     vms: number;
     vcpus: string;
     memory_mib: string;
@@ -92,30 +119,40 @@ export async function insertQueuedVm(
              coalesce(p.max_vcpus, ${defaults.maxVcpus}) AS max_vcpus,
              coalesce(p.max_memory_mib, ${defaults.maxMemoryMiB}) AS max_memory_mib
       FROM project_usage u JOIN projects p ON p.name = u.project
-      WHERE u.project = ${vm.project}
+      WHERE u.project = ${project}
       FOR UPDATE OF u
     ), allowed AS (
       SELECT 1 FROM quota
-      WHERE vms + 1 <= max_vms AND vcpus + ${vm.cpus} <= max_vcpus AND memory_mib + ${vm.memoryMiB} <= max_memory_mib
+      WHERE vms + ${vms.length} <= max_vms AND vcpus + ${cpus} <= max_vcpus AND memory_mib + ${memoryMiB} <= max_memory_mib
+    ), input AS (
+      SELECT * FROM unnest(
+        ${column((vm) => vm.id)}::uuid[], ${column((vm) => vm.name)}::text[], ${column((vm) => vm.os)}::text[],
+        ${column((vm) => vm.platformId)}::text[], ${column((vm) => vm.node)}::text[],
+        ${column((vm) => JSON.stringify(vm.spec))}::jsonb[], ${column((vm) => vm.requestId ?? null)}::text[],
+        ${column((vm) => vm.createdBy ?? null)}::uuid[], ${column((vm) => JSON.stringify(vm.intent))}::jsonb[]
+      ) WITH ORDINALITY AS i(id, name, os, platform_id, node, spec, request_id, created_by, intent, position)
     ), vm AS (
       INSERT INTO vms (id, lab_id, copy, name, os, platform_id, node, status, spec, request_id, created_by, project)
-      SELECT ${vm.id}::uuid, NULL, NULL, ${vm.name}, ${vm.os}, ${vm.platformId}, ${vm.node}, 'queued',
-             ${JSON.stringify(vm.spec)}::jsonb, ${vm.requestId ?? null}, ${vm.createdBy ?? null}::uuid, ${vm.project}
-      FROM allowed
+      SELECT i.id, NULL, NULL, i.name, i.os, i.platform_id, i.node, 'queued', i.spec, i.request_id, i.created_by, ${project}
+      FROM input i, allowed
+      ORDER BY i.position
       RETURNING id
     ), planned AS (
       INSERT INTO steps (vm_id, name, status)
-      SELECT vm.id, step.name, 'pending' FROM vm, unnest(${[...steps]}::text[]) WITH ORDINALITY AS step(name, position)
-      ORDER BY step.position
+      SELECT vm.id, step.name, 'pending'
+      FROM vm JOIN input i ON i.id = vm.id, unnest(${[...steps]}::text[]) WITH ORDINALITY AS step(name, position)
+      ORDER BY i.position, step.position
     ), intent AS (
-      INSERT INTO outbox (intent) SELECT ${JSON.stringify(intent)}::jsonb FROM vm RETURNING id
+      INSERT INTO outbox (intent)
+      SELECT i.intent FROM input i JOIN vm ON vm.id = i.id ORDER BY i.position
+      RETURNING id, intent
     )
-    SELECT (SELECT id FROM vm) AS id, (SELECT id FROM intent)::text AS outbox_id, vms, vcpus::text, memory_mib::text, max_vms, max_vcpus, max_memory_mib FROM quota`.execute(
-    db,
-  );
+    SELECT (SELECT json_agg(json_build_object('id', id, 'intent', intent) ORDER BY id) FROM intent) AS outbox,
+           vms, vcpus::text, memory_mib::text, max_vms, max_vcpus, max_memory_mib
+    FROM quota`.execute(db);
   const row = result.rows[0];
   if (!row) return { inserted: false, reason: 'no-project' };
-  if (row.id) return { inserted: true, id: row.id, outboxId: Number(row.outbox_id) };
+  if (row.outbox) return { inserted: true, outbox: row.outbox };
   return {
     inserted: false,
     reason: 'quota',
