@@ -29,3 +29,23 @@ test('the counters live in Redis under the queue prefix', async () => {
   const keys = await api.producer.connection.keys(`${api.prefix}:ratelimit:*`);
   assert.ok(keys.length >= 2, keys.join(','));
 });
+
+test('concurrent requests of one key are counted one by one: LIMIT pass in a window, every request counted', async () => {
+  const key = await api.keyWithRole('viewer');
+  const me = await api.request('GET', '/api/v1/me', { key });
+  assert.equal(me.status, 200, me.text);
+  const answers = await Promise.all(
+    Array.from({ length: 3 * LIMIT }, () => api.request('GET', '/api/v1/vms', { key })),
+  );
+  const allowed = answers.filter((answer) => answer.status === 200).length;
+  assert.equal(answers.filter((answer) => answer.status === 429).length, answers.length - allowed);
+  // At most two fixed windows: LIMIT in each, less the /me request.
+  assert.ok(allowed >= LIMIT - 1 && allowed <= 2 * LIMIT - 1, `allowed ${allowed}`);
+  const counters = await api.producer.connection.keys(`${api.prefix}:ratelimit:${me.body.keyId}:*`);
+  const counts = await Promise.all(counters.map((counter) => api.producer.connection.get(counter)));
+  assert.equal(
+    counts.reduce((sum, count) => sum + Number(count), 0),
+    3 * LIMIT + 1,
+  );
+  for (const counter of counters) assert.ok((await api.producer.connection.pttl(counter)) > 0, 'each counter expires');
+});

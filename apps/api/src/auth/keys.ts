@@ -143,6 +143,31 @@ export async function principalOfKey(db: Db, key: string): Promise<Principal | u
   return row ? principalOfRow(row) : undefined;
 }
 
+/**
+ * `principalOfKey` for the requests of a whole process: the lookups of one key that arrive in the
+ * same turn of the event loop share one query, sent once all of them have arrived. Each answer is
+ * as fresh as a query of its own (a key revoked before a request came is refused), and a burst of
+ * one key's requests costs one lookup per turn instead of one per request.
+ */
+export function sharedKeyLookups(db: Db): (key: string) => Promise<Principal | undefined> {
+  const pending = new Map<string, Promise<Principal | undefined>>();
+  return (key) => {
+    const hash = hashApiKey(key);
+    let lookup = pending.get(hash);
+    if (!lookup) {
+      lookup = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => {
+          pending.delete(hash);
+          return findApiKeyByHash(db, hash);
+        })
+        .then((row) => (row ? principalOfRow(row) : undefined));
+      pending.set(hash, lookup);
+    }
+    // Each request its own copy: nothing one request does to its principal reaches another.
+    return lookup.then((principal) => principal && { ...principal });
+  };
+}
+
 /** The principal of a live key by its id (a web session holds the id); undefined once the key is revoked. */
 export async function principalOfKeyId(db: Db, keyId: string): Promise<Principal | undefined> {
   const row = await findLiveApiKeyById(db, keyId);

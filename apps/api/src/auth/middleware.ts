@@ -2,7 +2,7 @@ import { type Db, type Scope, touchApiKey } from '@glassdome/db';
 import type { NextFunction, Request, Response } from 'express';
 import { ApiError, ForbiddenError, UnauthorizedError } from '../errors';
 import { JSON_TYPES, YAML_TYPES } from '../http/body';
-import { type Principal, principalOfKey, principalOfKeyId, type Role, roleAtLeast, scopeOfPrincipal } from './keys';
+import { type Principal, principalOfKeyId, type Role, roleAtLeast, scopeOfPrincipal, sharedKeyLookups } from './keys';
 import { type SessionClaims, type SessionStore, sessionCookieOf } from './session';
 
 declare global {
@@ -98,6 +98,7 @@ export function principalFields(principal: Principal) {
  */
 export function authenticate(db: Db, sessions?: SessionStore) {
   const recordUse = lastUsedRecorder(db);
+  const principalOfKey = sharedKeyLookups(db);
   return async (req: Request, res: Response, next: NextFunction) => {
     const header = req.get('authorization');
     if (header === undefined && sessions) {
@@ -109,7 +110,7 @@ export function authenticate(db: Db, sessions?: SessionStore) {
     } else {
       const match = BEARER.exec(header ?? '');
       if (!match) throw new UnauthorizedError();
-      const principal = await principalOfKey(db, match[1]!);
+      const principal = await principalOfKey(match[1]!);
       if (!principal) throw new UnauthorizedError('the API key is unknown or revoked');
       req.principal = principal;
     }

@@ -21,8 +21,20 @@ export interface RateLimitOptions {
 }
 
 /**
- * Fixed-window counters per API key or per client address. While Redis is down the counters fall
- * back to this process's memory, so a Redis outage neither blocks reads nor lifts the limit.
+ * Adds `ARGV[1]` to the counter `KEYS[1]` and returns the sum; a new counter expires after the
+ * window (`ARGV[2]` ms). One command, so no MULTI.
+ */
+const COUNT = `local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if n == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return n`;
+
+/**
+ * Fixed-window counters per API key or per client address. The requests of one turn of the event
+ * loop that count against the same counter share one command (`INCRBY` by how many they are), and
+ * each gets the count it would have got from its own `INCR`, so the limit is as exact as one
+ * request at a time and a burst costs one round trip per counter, not one per request. While Redis
+ * is down the counters fall back to this process's memory, so a Redis outage neither blocks reads
+ * nor lifts the limit.
  */
 export function rateLimit(options: RateLimitOptions) {
   const windowMs = options.windowMs ?? 60_000;
@@ -39,16 +51,30 @@ export function rateLimit(options: RateLimitOptions) {
     return count;
   }
 
-  async function countInRedis(key: string, window: number): Promise<number | undefined> {
-    if (options.redis.status !== 'ready') return undefined;
-    try {
-      const redisKey = `${options.prefix}:ratelimit:${key}:${window}`;
-      const replies = await options.redis.multi().incr(redisKey).pexpire(redisKey, windowMs).exec();
-      const count = replies?.[0]?.[1];
-      return typeof count === 'number' ? count : undefined;
-    } catch {
-      return undefined;
+  /** Counters to move at the end of this turn: how many requests wait on each. */
+  const waiting = new Map<string, ((count: number | undefined) => void)[]>();
+
+  function sendWaiting() {
+    for (const [redisKey, waiters] of waiting) {
+      waiting.delete(redisKey);
+      const settle = (total: unknown) => {
+        for (const [index, resolve] of waiters.entries()) {
+          resolve(typeof total === 'number' ? total - waiters.length + index + 1 : undefined);
+        }
+      };
+      options.redis.eval(COUNT, 1, redisKey, waiters.length, windowMs).then(settle, () => settle(undefined));
     }
+  }
+
+  function countInRedis(key: string, window: number): Promise<number | undefined> {
+    if (options.redis.status !== 'ready') return Promise.resolve(undefined);
+    const redisKey = `${options.prefix}:ratelimit:${key}:${window}`;
+    return new Promise((resolve) => {
+      if (waiting.size === 0) setImmediate(sendWaiting);
+      const waiters = waiting.get(redisKey);
+      if (waiters) waiters.push(resolve);
+      else waiting.set(redisKey, [resolve]);
+    });
   }
 
   const per = options.per ?? 'key';
