@@ -32,6 +32,7 @@ import { labSnapshotRoutes } from './routes/lab-snapshots';
 import { labAliasRoutes, labRoutes } from './routes/labs';
 import { mcpRoutes } from './routes/mcp';
 import { meRoutes } from './routes/me';
+import { networkRoutes } from './routes/networks';
 import { overseerRoutes } from './routes/overseer';
 import { permissionRoutes } from './routes/permissions';
 import { poolRoutes } from './routes/pools';
@@ -111,6 +112,7 @@ function apiRouter(ctx: ApiContext, deps: AppDeps, sessions: SessionStore): Rout
     labRosterRoutes,
     labLibraryRoutes,
     poolRoutes,
+    networkRoutes,
   ]) {
     v1.use(routes(ctx));
   }

@@ -13,7 +13,13 @@ import type { GatewayContext } from './context';
 import { createTemplate } from './create-template';
 import { readEnv } from './env';
 import { grantPermission } from './grant-permission';
-import { createLabNetwork, deleteUnleasedVnet, releaseLabNetworks } from './network';
+import {
+  createLabNetwork,
+  createNamedNetwork,
+  deleteNamedNetwork,
+  deleteUnleasedVnet,
+  releaseLabNetworks,
+} from './network';
 
 const env = readEnv();
 const logger = createLogger({ name: 'gateway', level: env.LOG_LEVEL, format: env.LOG_FORMAT });
@@ -40,6 +46,8 @@ async function main(): Promise<void> {
       'network.create': ({ labId, taskId }, context) => createLabNetwork(ctx, labId, taskId, context),
       'network.release': ({ labId }) => releaseLabNetworks(ctx, labId),
       'network.delete-vnet': ({ vnet }) => deleteUnleasedVnet(ctx, vnet),
+      'network.named-create': ({ networkId }, context) => createNamedNetwork(ctx, networkId, context),
+      'network.named-delete': ({ networkId }) => deleteNamedNetwork(ctx, networkId),
     },
     release: async () => {
       ctx.ssh.close();

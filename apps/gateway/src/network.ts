@@ -6,7 +6,19 @@
  * and grants the deploy token (and its user) only SDN.Use on its zone, which VM NICs need. Copies may reuse CIDRs:
  * nothing routes between segments, and no SDN subnet is declared (Glassdome assigns every address).
  */
-import { type JsonValue, listNetworkLeases, PostgresVlanLeaseStore } from '@glassdome/db';
+import {
+  ALL_PROJECTS,
+  deleteNetworkLeaseOfOwner,
+  deleteNetworkRow,
+  findNetworkLeaseTagOfOwner,
+  getNetwork,
+  type JsonValue,
+  listNetworkLeases,
+  networkLeaseOwner,
+  PostgresVlanLeaseStore,
+  setNetworkFailed,
+  setNetworkReady,
+} from '@glassdome/db';
 import { markLabDestroyed, runLabTask } from '@glassdome/lab-run';
 import { parseVlanRange, VlanAllocator, vnetIdOfTag } from '@glassdome/proxmox';
 import type { JobContext } from '@glassdome/queue';
@@ -95,14 +107,57 @@ async function applySdn(ctx: GatewayContext): Promise<void> {
   await onNode(ctx, ['pvesh', 'set', '/cluster/sdn']);
 }
 
+/** The uplink bridge, which must exist and be VLAN-aware: every Glassdome network is a tag on it. */
+async function requireVlanAwareBridge(ctx: GatewayContext): Promise<string> {
+  const bridge = ctx.env.PROXMOX_BRIDGE;
+  const bridges = await ctx.pve.cluster.networks(ctx.env.PROXMOX_NODE, 'bridge');
+  const found = bridges.find((nic) => nic.iface === bridge);
+  if (!found) throw new PermanentError(`bridge ${bridge} does not exist on ${ctx.env.PROXMOX_NODE}`);
+  if (!found.vlanAware) throw new PermanentError(`bridge ${bridge} is not VLAN-aware: lab networks need tags`);
+  return bridge;
+}
+
+/** The tag's VNet in Glassdome's zone (made if missing, with the change applied). */
+async function makeVnet(ctx: GatewayContext, tag: number, alias: string): Promise<string> {
+  await ensureZone(ctx);
+  const vnet = vnetIdOfTag(tag);
+  await onNodeTolerating(
+    ctx,
+    [
+      'pvesh',
+      'create',
+      '/cluster/sdn/vnets',
+      '--vnet',
+      vnet,
+      '--zone',
+      ctx.env.SDN_ZONE,
+      '--tag',
+      String(tag),
+      '--alias',
+      alias,
+    ],
+    /already defined|already exists/,
+  );
+  await applySdn(ctx);
+  return vnet;
+}
+
+/** Deletes the VNets of these tags (gone ones are fine) and applies the change. */
+async function deleteVnets(ctx: GatewayContext, tags: number[]): Promise<void> {
+  for (const tag of tags) {
+    await onNodeTolerating(
+      ctx,
+      ['pvesh', 'delete', `/cluster/sdn/vnets/${vnetIdOfTag(tag)}`],
+      /does not exist|not found|no such/i,
+    );
+  }
+  await applySdn(ctx);
+}
+
 /** `network.create`: one network of one lab copy. */
 export function createLabNetwork(ctx: GatewayContext, labId: string, taskId: string, context: JobContext) {
   return runLabTask(ctx, { labId, taskId, context }, async ({ task }) => {
-    const bridge = ctx.env.PROXMOX_BRIDGE;
-    const bridges = await ctx.pve.cluster.networks(ctx.env.PROXMOX_NODE, 'bridge');
-    const found = bridges.find((nic) => nic.iface === bridge);
-    if (!found) throw new PermanentError(`bridge ${bridge} does not exist on ${ctx.env.PROXMOX_NODE}`);
-    if (!found.vlanAware) throw new PermanentError(`bridge ${bridge} is not VLAN-aware: lab networks need tags`);
+    const bridge = await requireVlanAwareBridge(ctx);
     await ensureFirewall(ctx);
     const tag = await allocator(ctx).allocateVlan({
       platformId: DEFAULT_PLATFORM,
@@ -111,26 +166,7 @@ export function createLabNetwork(ctx: GatewayContext, labId: string, taskId: str
       network: task.networkName!,
     });
     if (ctx.env.NETWORK_MODE === 'vlan') return detail({ bridge, tag });
-    await ensureZone(ctx);
-    const vnet = vnetIdOfTag(tag);
-    await onNodeTolerating(
-      ctx,
-      [
-        'pvesh',
-        'create',
-        '/cluster/sdn/vnets',
-        '--vnet',
-        vnet,
-        '--zone',
-        ctx.env.SDN_ZONE,
-        '--tag',
-        String(tag),
-        '--alias',
-        `glassdome lab ${labId.slice(0, 8)} ${task.networkName} c${task.copy}`,
-      ],
-      /already defined|already exists/,
-    );
-    await applySdn(ctx);
+    const vnet = await makeVnet(ctx, tag, `glassdome lab ${labId.slice(0, 8)} ${task.networkName} c${task.copy}`);
     return detail({ bridge: vnet, vnet, zone: ctx.env.SDN_ZONE, tag });
   });
 }
@@ -142,14 +178,10 @@ export function createLabNetwork(ctx: GatewayContext, labId: string, taskId: str
 export async function releaseLabNetworks(ctx: GatewayContext, labId: string) {
   const leases = await listNetworkLeases(ctx.db, { labId });
   if (ctx.env.NETWORK_MODE === 'sdn' && leases.length > 0) {
-    for (const lease of leases) {
-      await onNodeTolerating(
-        ctx,
-        ['pvesh', 'delete', `/cluster/sdn/vnets/${vnetIdOfTag(lease.tag)}`],
-        /does not exist|not found|no such/i,
-      );
-    }
-    await applySdn(ctx);
+    await deleteVnets(
+      ctx,
+      leases.map((lease) => lease.tag),
+    );
   }
   await allocator(ctx).releaseLab(labId);
   await markLabDestroyed(ctx.db, labId, `VMs removed, ${leases.length} network(s) released`);
@@ -181,4 +213,53 @@ export async function deleteUnleasedVnet(ctx: GatewayContext, vnet: string) {
   await applySdn(ctx);
   ctx.logger.warn({ vnet, zone }, 'deleted a VNet no lease held');
   return { vnet, deleted: true };
+}
+
+/**
+ * `network.named-create`: a network an admin gave a project (`POST /networks`): a leased tag (owner
+ * `network:<id>`) made into a VNet of Glassdome's zone, as a lab network is; the row becomes `ready`
+ * with what its VMs' NICs name. A network that cannot be made (a refusal, or the last attempt) is
+ * `failed` with the reason.
+ */
+export async function createNamedNetwork(ctx: GatewayContext, networkId: string, context: JobContext) {
+  const network = await getNetwork(ctx.db, networkId, ALL_PROJECTS);
+  if (!network || network.status !== 'creating') return { networkId, status: network?.status ?? 'gone' };
+  try {
+    const bridge = await requireVlanAwareBridge(ctx);
+    const tag = await allocator(ctx).allocateVlan({
+      platformId: network.platformId,
+      owner: networkLeaseOwner(network.id),
+      labId: null,
+      network: network.name,
+    });
+    const placed =
+      ctx.env.NETWORK_MODE === 'vlan'
+        ? { bridge, tag }
+        : { bridge: await makeVnet(ctx, tag, `glassdome ${network.project} ${network.name}`), tag: null };
+    await setNetworkReady(ctx.db, network.id, placed);
+    return { networkId, status: 'ready', bridge: placed.bridge };
+  } catch (error) {
+    const lastAttempt = context.job.attemptsMade + 1 >= (context.job.opts.attempts ?? 1);
+    if (error instanceof PermanentError || lastAttempt) {
+      await setNetworkFailed(ctx.db, network.id, error instanceof Error ? error.message : String(error));
+    }
+    throw error;
+  }
+}
+
+/**
+ * `network.named-delete`: the API checked that no VM is on the network and marked it `deleting`; its
+ * VNet is deleted and applied, its tag released and its row removed. Idempotent.
+ */
+export async function deleteNamedNetwork(ctx: GatewayContext, networkId: string) {
+  const network = await getNetwork(ctx.db, networkId, ALL_PROJECTS);
+  if (!network) return { networkId, deleted: false };
+  if (network.status !== 'deleting')
+    throw new PermanentError(`network ${network.name} is ${network.status}, not deleting`);
+  const owner = { platformId: network.platformId, owner: networkLeaseOwner(network.id) };
+  const tag = await findNetworkLeaseTagOfOwner(ctx.db, owner);
+  if (tag !== undefined && ctx.env.NETWORK_MODE === 'sdn') await deleteVnets(ctx, [tag]);
+  await deleteNetworkLeaseOfOwner(ctx.db, owner);
+  await deleteNetworkRow(ctx.db, network.id);
+  return { networkId, deleted: true, tag: tag ?? null };
 }

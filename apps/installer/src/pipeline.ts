@@ -37,11 +37,25 @@ export interface Placement {
   managementNic: number;
 }
 
-/** A standalone VM: one NIC on the configured bridge, with the request's address or DHCP. */
+/**
+ * A standalone VM: one NIC on the configured bridge, with the request's address or DHCP; on a named
+ * network of its project, that NIC goes on the network and a management NIC (DHCP, on the configured
+ * bridge, the one Glassdome reaches it on) follows.
+ */
 export function requestPlacement(ctx: InstallerContext, vm: VmRow): Placement {
   const network = vm.spec.network;
   const ip = network?.ip && network.ip !== 'dhcp' ? network.ip : undefined;
   const ipconfig = ip ? `ip=${ip}${network?.gateway ? `,gw=${network.gateway}` : ''}` : 'ip=dhcp';
+  const attached = vm.spec.attachment;
+  if (attached) {
+    return {
+      nics: [
+        { bridge: attached.bridge, tag: attached.tag, ipconfig, firewall: false },
+        { bridge: ctx.env.PROXMOX_BRIDGE, ipconfig: 'ip=dhcp', firewall: false },
+      ],
+      managementNic: 1,
+    };
+  }
   return {
     nics: [{ bridge: ctx.env.PROXMOX_BRIDGE, ipconfig, firewall: false }],
     managementNic: 0,

@@ -34,6 +34,7 @@ export * from './repositories/lab-operations';
 export * from './repositories/lab-specs';
 export * from './repositories/labs';
 export * from './repositories/network-leases';
+export * from './repositories/networks';
 export * from './repositories/outbox';
 export * from './repositories/platforms';
 export * from './repositories/pools';

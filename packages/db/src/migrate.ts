@@ -11,6 +11,7 @@ import * as changeFeedRanges from './migrations/0008_change_feed_ranges';
 import * as listKeysets from './migrations/0009_list_keysets';
 import * as projectUsage from './migrations/0010_project_usage';
 import * as vmHostKeys from './migrations/0011_vm_host_keys';
+import * as networks from './migrations/0012_networks';
 
 /** Every migration, in order. Listed statically so bundled apps carry them. */
 export const migrations: Record<string, Migration> = {
@@ -25,6 +26,7 @@ export const migrations: Record<string, Migration> = {
   '0009_list_keysets': listKeysets,
   '0010_project_usage': projectUsage,
   '0011_vm_host_keys': vmHostKeys,
+  '0012_networks': networks,
 };
 
 function migrator(db: Db): Migrator {

@@ -126,6 +126,21 @@ export interface NetworkLeasesTable {
   created_at: Generated<Date>;
 }
 
+export interface NetworksTable {
+  id: Generated<string>;
+  platform_id: string;
+  project: string;
+  name: string;
+  cidr: string | null;
+  status: Generated<string>;
+  bridge: string | null;
+  tag: number | null;
+  error: string | null;
+  created_by: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
 export interface OutboxTable {
   id: Generated<number>;
   intent: JsonValue;
@@ -287,6 +302,7 @@ export interface Database {
   lab_specs: LabSpecsTable;
   labs: LabsTable;
   network_leases: NetworkLeasesTable;
+  networks: NetworksTable;
   outbox: OutboxTable;
   platforms: PlatformsTable;
   pools: PoolsTable;

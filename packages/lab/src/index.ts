@@ -110,6 +110,7 @@ export {
   MAX_SPEC_RULES,
 } from './spec/lab-schema';
 export { resourceName } from './spec/names';
+export { contains, parseCidr } from './spec/ipv4';
 export {
   defaultTemplateVmid,
   OS_NAMES,

@@ -219,6 +219,22 @@ export const JOBS = {
     description:
       "Delete a VNet of Glassdome's zone that no lease holds (the overseer's repair of a leaked network) and apply SDN",
   }),
+  'network.named-create': job({
+    queue: 'network',
+    payload: z.object({ networkId: id, requestId }),
+    attempts: 4,
+    backoffMs: 2_000,
+    timeoutMs: 5 * 60_000,
+    description: "Make a network an admin gave a project: a leased VLAN tag as a VNet of Glassdome's zone",
+  }),
+  'network.named-delete': job({
+    queue: 'network',
+    payload: z.object({ networkId: id, requestId }),
+    attempts: 5,
+    backoffMs: 2_000,
+    timeoutMs: 5 * 60_000,
+    description: "Remove a project's named network that no VM uses: its VNet, its VLAN lease and its row",
+  }),
   'template.create': job({
     queue: 'template',
     payload: z.object({ templateId: id, requestId }),

@@ -94,3 +94,12 @@ export async function listNetworkLeaseHoldings(db: Db, platformId: string): Prom
     labStatus: row.lab_status ?? null,
   }));
 }
+
+/** Deletes the lease an owner holds (a named network's, when it is deleted). */
+export async function deleteNetworkLeaseOfOwner(db: Db, where: { platformId: string; owner: string }): Promise<void> {
+  await db
+    .deleteFrom('network_leases')
+    .where('platform_id', '=', where.platformId)
+    .where('owner', '=', where.owner)
+    .execute();
+}

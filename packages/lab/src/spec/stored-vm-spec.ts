@@ -27,6 +27,13 @@ export const storedVmSpecSchema = z.object({
   /** A standalone VM's single NIC. */
   network: vmRequestNetwork.optional(),
   /**
+   * A standalone VM on a project's named network: what its first NIC names (resolved by the API when
+   * the VM was asked for); its management NIC follows on the default network.
+   */
+  attachment: z
+    .object({ networkId: z.string().uuid(), name: z.string(), bridge: z.string(), tag: z.number().int().optional() })
+    .optional(),
+  /**
    * A lab VM's NICs, one per lab network in spec order (`net0`…): the address Glassdome assigned
    * (`10.10.0.10/24`; static from the spec or allocated, the same in every copy) and the network's
    * gateway when it has one. The management NIC comes after them.

@@ -38,11 +38,19 @@ const notJoinable = (what: string) =>
     )
     .optional();
 
-/** Where a single VM's NIC goes: the default network, with DHCP or a static address. */
+/**
+ * Where a single VM's NIC goes: the default network, or the named network an admin gave its project
+ * (`POST /networks`), with DHCP or a static address.
+ */
 export const vmRequestNetwork = z
   .strictObject({
     bridge: notJoinable('bridge or VNet'),
     vlan: notJoinable('VLAN'),
+    /** A network of the VM's project (`GET /networks`); the API checks it exists there. */
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a network name: lowercase letters, digits and dashes')
+      .optional(),
     /** "dhcp" or a static address with prefix. @defaultValue 'dhcp' */
     ip: staticAddress.default('dhcp'),
     /** Default gateway; only with a static address, and inside its network. */
