@@ -53,25 +53,33 @@ export class OutboxRelay {
 
   /**
    * Sends intents their caller has just committed (it knows their outbox rows), batched with those of
-   * callers in the same turn of the event loop: one `addBulk` and one delete per batch, no
-   * transaction, so a request waits two round trips instead of a relay pass. A pass that picks the
-   * same rows meanwhile sends them too, which adds nothing: job ids are deterministic. Rejects if
-   * Redis refused them; the rows then stay for the next pass.
+   * callers in the same turn of the event loop: one `addBulk` per batch, no transaction, so a request
+   * waits one round trip to Redis instead of a relay pass. Resolves once they are in Redis; their
+   * rows are deleted afterwards, in one statement nobody waits for (a row left behind by a failed
+   * delete or a crash is sent again by a pass, which adds nothing: job ids are deterministic).
+   * Rejects if Redis refused them; the rows then stay for the next pass.
    */
   sendCommitted(rows: { id: number; intent: unknown }[]): Promise<void> {
     this.#committed.push(...rows);
-    this.#committedSend ??= new Promise((resolve) => setImmediate(resolve)).then(() => {
+    this.#committedSend ??= new Promise((resolve) => setImmediate(resolve)).then(async () => {
       const batch = this.#committed.splice(0);
       this.#committedSend = null;
-      return this.#send(batch).then(() =>
-        deleteOutboxIntents(
-          this.db,
-          batch.map((row) => row.id),
-        ),
-      );
+      await this.#send(batch);
+      const deleting: Promise<void> = deleteOutboxIntents(
+        this.db,
+        batch.map((row) => row.id),
+      )
+        .catch((error: unknown) => {
+          this.log.warn({ err: error }, 'outbox relay: sent intents not deleted; the next pass sends and deletes them');
+        })
+        .finally(() => this.#deleting.delete(deleting));
+      this.#deleting.add(deleting);
     });
     return this.#committedSend;
   }
+
+  /** The deletes of sent intents still running (stop waits for them). */
+  readonly #deleting = new Set<Promise<void>>();
 
   async #drain(): Promise<void> {
     const batch = this.options.batch ?? 500;
@@ -101,5 +109,6 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     await this.#chain;
+    await Promise.all(this.#deleting);
   }
 }
