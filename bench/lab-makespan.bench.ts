@@ -7,12 +7,12 @@
  *
  *   pnpm exec tsx bench/lab-makespan.bench.ts
  */
-import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createRedisPrefix, createTestDatabase, startSimulator, startStack, waitFor } from '@glassdome/testkit';
 import { createDb } from '../packages/db/src/index';
 import { compileLabGraph, criticalPath, parseLabSpec } from '../packages/lab/src/index';
 import { labJobId, Producer } from '../packages/queue/src/index';
+import { cpuSeconds, taskDurations } from './lab-measure';
 
 const VMS = 60;
 
@@ -32,12 +32,6 @@ function labSpec() {
   return { name: 'bench-deep', networks: [{ name: 'lan', cidr: '10.50.0.0/24' }], vms };
 }
 
-function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return 0;
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 export async function run(): Promise<string> {
   const sim = await startSimulator({ timeScale: 0.05 });
   const database = await createTestDatabase('bench_lab');
@@ -52,7 +46,15 @@ export async function run(): Promise<string> {
     databaseUrl: database.url,
     redisUrl: redis.url,
     queuePrefix: redis.prefix,
-    env: { LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '64', OPS_PER_NODE: '64' },
+    env: {
+      LOG_LEVEL: 'warn',
+      WORKER_CONCURRENCY: '64',
+      OPS_PER_NODE: '64',
+      // BENCH_CPU_PROF=<dir>: every process writes a V8 CPU profile there when it exits.
+      ...(process.env.BENCH_CPU_PROF
+        ? { NODE_OPTIONS: `--import ${new URL('./cpu-profile.mjs', import.meta.url).pathname}` }
+        : {}),
+    },
   }).catch(async (error) => {
     await cleanup();
     throw error;
@@ -89,31 +91,7 @@ export async function run(): Promise<string> {
     const parsed = parseLabSpec(spec);
     if (!parsed.ok) throw new Error('bench spec invalid');
     const graph = compileLabGraph(parsed.spec);
-    const steps = await db
-      .selectFrom('steps')
-      .innerJoin('vms', 'vms.id', 'steps.vm_id')
-      .select(['vms.name', 'steps.name as step', 'steps.started_at', 'steps.finished_at'])
-      .where('vms.lab_id', '=', id)
-      .execute();
-    const labSteps = await db
-      .selectFrom('steps')
-      .selectAll()
-      .where('lab_id', '=', id)
-      .where('vm_id', 'is', null)
-      .execute();
-    const provisionSteps = new Set(['reserve-vmid', 'clone', 'configure', 'start', 'wait-agent', 'wait-ssh']);
-    const span = (rows: { started_at: Date | null; finished_at: Date | null }[]) =>
-      rows.length === 0
-        ? 0
-        : Math.max(...rows.map((r) => r.finished_at!.getTime())) -
-          Math.min(...rows.map((r) => r.started_at!.getTime()));
-    const duration = (task: (typeof graph.tasks)[number]) => {
-      if (task.kind === 'network') return span(labSteps.filter((s) => s.name === task.id));
-      const own = steps.filter(
-        (s) => s.name === task.vmName && provisionSteps.has(s.step) === (task.kind === 'vm-provision'),
-      );
-      return span(own);
-    };
+    const duration = await taskDurations(db, id, graph);
     const critical = criticalPath(graph, duration);
     const ratio = makespanMs / critical.lengthMs;
     // The same graph weighted by each task's whole job (handler bookkeeping included): what is left

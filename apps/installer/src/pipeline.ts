@@ -4,7 +4,7 @@
  * the steps already done so a job that crashed or was handed back resumes at the first step not done.
  */
 import type { JsonValue } from '@glassdome/db';
-import { appendEvent, finishStep, listSteps, type StepOwner, startStep } from '@glassdome/db';
+import { finishStepWithEvent, listSteps, type StepOwner, startStepWithEvent } from '@glassdome/db';
 import type { InstallerContext } from './context';
 import { applyFirewall } from './steps/firewall';
 import { postConfigure, verify, waitForSsh } from './steps/guest-steps';
@@ -97,22 +97,31 @@ export async function runSteps(
   options: { signal: AbortSignal; before?: () => Promise<void> },
 ): Promise<void> {
   const recorded = new Map((await listSteps(ctx.db, owner)).map((s) => [s.name, s]));
-  const events = { vmId: owner.vmId, labId: owner.labId ?? null };
   for (const step of steps) {
     const before = recorded.get(step.name);
     if (before?.status === 'done') continue;
     options.signal.throwIfAborted();
     await options.before?.();
-    await startStep(ctx.db, owner, step.name);
-    await appendEvent(ctx.db, { ...events, kind: 'vm.step.started', message: `${step.name} started` });
+    // Each step's record and its timeline event go in one statement: two round trips a step.
+    await startStepWithEvent(ctx.db, owner, step.name, { kind: 'vm.step.started', message: `${step.name} started` });
     try {
       const detail = await step.run(before?.attempts ?? 0, before?.error ?? null);
-      await finishStep(ctx.db, owner, step.name, { status: 'done', ...(detail === undefined ? {} : { detail }) });
-      await appendEvent(ctx.db, { ...events, kind: 'vm.step.done', message: `${step.name} done` });
+      await finishStepWithEvent(
+        ctx.db,
+        owner,
+        step.name,
+        { status: 'done', ...(detail === undefined ? {} : { detail }) },
+        { kind: 'vm.step.done', message: `${step.name} done` },
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      await finishStep(ctx.db, owner, step.name, { status: 'failed', error: message });
-      await appendEvent(ctx.db, { ...events, kind: 'vm.step.failed', message: `${step.name} failed: ${message}` });
+      await finishStepWithEvent(
+        ctx.db,
+        owner,
+        step.name,
+        { status: 'failed', error: message },
+        { kind: 'vm.step.failed', message: `${step.name} failed: ${message}` },
+      );
       throw error;
     }
   }

@@ -4,7 +4,7 @@
  * is why too many parallel full clones on one storage time out.
  */
 import { fail } from './errors';
-import { storageLockPath, withLock } from './locks';
+import { LockTable, storageLockPath, withLock } from './locks';
 import type { Simulator } from './sim';
 import type { Storage, Vm } from './state/types';
 import { bytesToSize, disksOf } from './state/vm-config';
@@ -42,8 +42,30 @@ function nextDiskName(storage: Storage, vmid: number): string {
   }
 }
 
+/**
+ * A local storage's flock is a file in the node's own /var/lock: two nodes' `local-lvm` never wait
+ * for each other. (A shared storage's cluster-wide cfs lock would be one for every node.)
+ */
+const nodeLocks = new WeakMap<Simulator, Map<string, LockTable>>();
+
+function storageLocks(sim: Simulator, storage: Storage): LockTable {
+  if (storage.shared) return sim.locks;
+  let byNode = nodeLocks.get(sim);
+  if (!byNode) {
+    byNode = new Map();
+    nodeLocks.set(sim, byNode);
+  }
+  let table = byNode.get(storage.node);
+  if (!table) {
+    table = new LockTable();
+    byNode.set(storage.node, table);
+  }
+  return table;
+}
+
 function lockStorage<T>(sim: Simulator, storage: Storage, fn: () => Promise<T>): Promise<T> {
-  return withLock(sim.locks, storageLockPath(storage.storage), 'exclusive', sim.clock.ms('storageLockTimeout'), fn);
+  const locks = storageLocks(sim, storage);
+  return withLock(locks, storageLockPath(storage.storage), 'exclusive', sim.clock.ms('storageLockTimeout'), fn);
 }
 
 /** Allocates a new disk (or the VM's cloud-init drive); returns its volume id. */

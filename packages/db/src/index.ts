@@ -36,13 +36,16 @@ export * from './repositories/labs';
 export * from './repositories/network-leases';
 export * from './repositories/networks';
 export * from './repositories/outbox';
+export * from './repositories/placement';
 export * from './repositories/platforms';
 export * from './repositories/pools';
 export * from './repositories/projects';
 export * from './repositories/redrive';
 export * from './repositories/ssh-host-keys';
 export {
+  finishLabTaskStep,
   finishStep,
+  finishStepWithEvent,
   getStepDetail,
   listRunningStepsOfPlatform,
   listSteps,
@@ -50,10 +53,13 @@ export {
   planSteps,
   resetAllSteps,
   resetUnfinishedVmSteps,
+  type StepEvent,
   type StepOwner,
   setStepDetail,
   setStepsStatus,
+  startLabTaskStep,
   startStep,
+  startStepWithEvent,
   stepNamesIn,
 } from './repositories/steps';
 export * from './repositories/templates';

@@ -1,4 +1,4 @@
-import { type Db, getLab } from '@glassdome/db';
+import { type Db, getLab, getLabGraph, getLabState } from '@glassdome/db';
 import { isLabStatus, type LabGraph, type LabSpec, type LabStatus, type LabTask, taskById } from '@glassdome/lab';
 import type { FailurePolicy } from '@glassdome/queue';
 
@@ -28,16 +28,35 @@ export class LabStoppedError extends Error {
   }
 }
 
+/**
+ * Graphs by lab id. A lab's graph is written once, at deploy, and never changed, so every task of a
+ * lab after the first on this process reads only the lab's small state row.
+ */
+const graphs = new Map<string, LabGraph>();
+const GRAPHS_KEPT = 500;
+
+async function labGraph(db: Db, labId: string): Promise<LabGraph | undefined> {
+  const known = graphs.get(labId);
+  if (known) return known;
+  // Written by the API from compileLabGraph and never changed: our own structure, not input.
+  const graph = (await getLabGraph(db, labId)) as unknown as LabGraph | undefined;
+  if (!graph) return undefined;
+  if (graphs.size >= GRAPHS_KEPT) graphs.delete(graphs.keys().next().value!);
+  graphs.set(labId, graph);
+  return graph;
+}
+
 export async function loadLab(db: Db, labId: string): Promise<LabRecord | undefined> {
-  const row = await getLab(db, labId);
+  const row = await getLabState(db, labId);
   if (!row) return undefined;
   if (!isLabStatus(row.status)) throw new Error(`lab ${labId} has an unknown status ${row.status}`);
+  const graph = await labGraph(db, labId);
+  if (!graph) return undefined;
   return {
     id: row.id,
     name: row.name,
     status: row.status,
-    // Written by the API from compileLabGraph and never changed: our own structure, not input.
-    graph: row.graph as unknown as LabGraph,
+    graph,
     policy: row.on_failure === 'keep' ? 'keep' : 'fail',
     requestId: row.request_id,
     error: row.error,
@@ -49,9 +68,19 @@ export function findTask(lab: LabRecord, taskId: string): LabTask {
   return taskById(lab.graph, taskId);
 }
 
-/** The lab's validated spec, as the API stored it at deploy (our own structure, like the graph). */
+const specs = new Map<string, LabSpec>();
+
+/**
+ * The lab's validated spec, as the API stored it at deploy (our own structure, like the graph; also
+ * never changed, so kept per process like the graph). The same object comes back for the same lab.
+ */
 export async function loadLabSpec(db: Db, labId: string): Promise<LabSpec> {
+  const known = specs.get(labId);
+  if (known) return known;
   const row = await getLab(db, labId);
   if (!row) throw new Error(`lab ${labId} is gone`);
-  return row.spec as unknown as LabSpec;
+  const spec = row.spec as unknown as LabSpec;
+  if (specs.size >= GRAPHS_KEPT) specs.delete(specs.keys().next().value!);
+  specs.set(labId, spec);
+  return spec;
 }

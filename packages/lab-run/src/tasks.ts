@@ -9,17 +9,17 @@
  */
 import {
   appendEvent,
+  finishLabTaskStep,
   finishStep,
   getStepDetail,
   type JsonValue,
-  planSteps,
-  startStep,
-  stepNamesIn,
+  startLabTaskStep,
 } from '@glassdome/db';
-import { LAB_STOPPED, type LabTask, readyAfter } from '@glassdome/lab';
+import { LAB_STOPPED, LAB_TRANSITIONS, type LabStatus, type LabTask, readyAfter } from '@glassdome/lab';
 import { addLabTasks, isFinalAttempt, type JobContext } from '@glassdome/queue';
 import type { LabRunContext } from './context';
 import { findTask, type LabRecord, LabStoppedError, loadLab } from './lab-record';
+import { type LabRunState, labStateWatch, readLabRunState } from './lab-state-watch';
 import { settleVmsOfStoppedLab } from './settle';
 import { moveLab, moveVmsOfLab } from './transitions';
 import { type StopWatch, stoppedBy, watchForStop } from './watch';
@@ -43,7 +43,10 @@ export interface LabTaskOptions {
   toJobError?: (error: unknown) => unknown;
   /** Runs when the task failed for good, before the lab's own bookkeeping (e.g. to fail the task's VM). */
   onFinalFailure?: (message: string) => Promise<void>;
-  /** How often the running task asks Postgres whether its lab still wants it. @defaultValue 1000 */
+  /**
+   * How often the process reads (in one query for all its running tasks) whether their labs still
+   * want them. @defaultValue 500
+   */
   watchIntervalMs?: number;
 }
 
@@ -53,9 +56,9 @@ export type LabTaskOutcome =
   | { skipped: 'lab gone' };
 
 /** Why a task of `run` must stop, given the lab as it is now; undefined while it may go on. */
-function labStopReason(current: LabRecord | undefined, run: number): LabStoppedError | undefined {
+function labStopReason(current: LabRunState, run: number): LabStoppedError | undefined {
   if (!current) return new LabStoppedError('gone');
-  if (LAB_STOPPED.has(current.status)) return new LabStoppedError(current.status);
+  if (LAB_STOPPED.has(current.status as LabStatus)) return new LabStoppedError(current.status);
   if (current.run !== run) return new LabStoppedError(`${current.status} (run ${current.run})`, true);
   return undefined;
 }
@@ -69,22 +72,26 @@ export async function runLabTask(
   const lab = await loadLab(ctx.db, job.labId);
   if (!lab) return { skipped: 'lab gone' };
   const task = findTask(lab, job.taskId);
-  const owner = { labId: lab.id };
-  const stopReason = async () => labStopReason(await loadLab(ctx.db, lab.id), lab.run);
   const checkStillRunning = async () => {
-    const reason = await stopReason();
+    const reason = labStopReason(await readLabRunState(ctx.db, lab.id), lab.run);
     if (reason) throw reason;
   };
-  const watch = watchForStop(stopReason, job.context.signal, options.watchIntervalMs);
+  // The process's one watch over its labs says when this lab stops; the task's own watch only looks
+  // at what it last said.
+  const intervalMs = options.watchIntervalMs ?? 500;
+  let latest: LabStoppedError | undefined;
+  const unwatch = labStateWatch(ctx.db, intervalMs).watch(lab.id, (state) => {
+    latest = labStopReason(state, lab.run);
+  });
+  const watch = watchForStop(async () => latest, job.context.signal, intervalMs);
   try {
     const early = labStopReason(lab, lab.run);
     if (early) throw early;
-    await planSteps(ctx.db, owner, [task.id]);
-    await startStep(ctx.db, owner, task.id);
-    await moveLab(ctx.db, lab.id, 'start');
+    await startLabTaskStep(ctx.db, lab.id, task.id);
+    if ((LAB_TRANSITIONS.start.from as readonly LabStatus[]).includes(lab.status))
+      await moveLab(ctx.db, lab.id, 'start');
     const detail = await work({ lab, task, checkStillRunning, signal: watch.signal, shield: watch.shield });
-    await finishStep(ctx.db, owner, task.id, { status: 'done', ...(detail === undefined ? {} : { detail }) });
-    const done = new Set(await stepNamesIn(ctx.db, owner, 'done'));
+    const done = new Set(await finishLabTaskStep(ctx.db, lab.id, task.id, detail));
     const ready = readyAfter(lab.graph, done, task.id);
     await addLabTasks(
       ctx.producer,
@@ -104,6 +111,7 @@ export async function runLabTask(
     throw jobError;
   } finally {
     watch.stop();
+    unwatch();
   }
 }
 

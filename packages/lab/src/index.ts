@@ -94,6 +94,7 @@ export {
   type VmAddressing,
 } from './network/addressing';
 export { type EgressAllowance, egressAllowance } from './network/egress';
+export { type CopyDemand, type NodeCapacity, type PlacementResult, placeCopies } from './placement/place';
 export { type Expectation, expectEgress, expectLabTraffic, type ProbeReason } from './reachability/expectations';
 export { type OutsideTarget, type ReachabilityOptions, reachabilityMatrix } from './reachability/matrix';
 export { probeKey, type ReachabilityProbe } from './reachability/probes';
@@ -101,6 +102,7 @@ export { type DeployedCopy, type DeployedLab, type WalkResult, walkProbe } from 
 export { decodeSpecText, MAX_SPEC_TEXT_LENGTH, type SpecContentType } from './spec/decode';
 export { durationSeconds, formatDuration } from './spec/duration';
 export { instanceNames } from './spec/instances';
+export { contains, parseCidr } from './spec/ipv4';
 export type { ParseResult, SpecIssue } from './spec/issues';
 export {
   type LabSpecInput,
@@ -110,7 +112,6 @@ export {
   MAX_SPEC_RULES,
 } from './spec/lab-schema';
 export { resourceName } from './spec/names';
-export { contains, parseCidr } from './spec/ipv4';
 export {
   defaultTemplateVmid,
   OS_NAMES,

@@ -1,3 +1,4 @@
+export { addNodeTemplates, NODE_TEMPLATE_BASE_VMID } from './node-templates';
 export { freePort } from './ports';
 export { type ProcessOptions, type RunningProcess, startProcess } from './process';
 export { type AppName, appArgs, ensureBuilt, type RunFrom, repoRoot, runFrom, tsxArgs } from './repo';

@@ -1,5 +1,6 @@
 export type { SimulatorInfo } from '@glassdome/config';
 export {
+  addNodeTemplates,
   addOsTemplates,
   freePort,
   type LocalSimulatorInfo,

@@ -5,7 +5,8 @@ import type { JobContext } from '@glassdome/queue';
 import { boundTo, type InstallerContext } from '../context';
 import { shieldSteps } from '../must-land';
 import { configureSteps, type NicPlacement, type Placement, provisionSteps, runSteps } from '../pipeline';
-import { loadVm, type VmRow } from '../vm-record';
+import { ensureLabPlaced, specOnNode } from '../placement';
+import { type VmRow, vmRecordOf } from '../vm-record';
 import { runIsolationCheck } from './lab-isolation';
 import { asJobError } from './vm-deploy';
 
@@ -42,11 +43,15 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
     { labId, taskId, context },
     async ({ lab, task, checkStillRunning, signal, shield }: LabTaskWork) => {
       if (task.kind === 'isolation') return runIsolationCheck(boundTo(ctx, signal), lab, signal);
+      // The first provision task of the lab places its copies on the cluster's nodes.
+      const placement = task.kind === 'vm-provision' ? await ensureLabPlaced(ctx, labId) : null;
       const row = await findLabVm(ctx.db, { labId, copy: task.copy, name: task.vmName! });
-      const vm = row && (await loadVm(ctx.db, row.id));
-      if (!vm) throw new Error(`lab ${labId} has no VM ${task.vmName} in copy ${task.copy}`);
+      if (!row) throw new Error(`lab ${labId} has no VM ${task.vmName} in copy ${task.copy}`);
+      const vm = vmRecordOf(row);
+      vm.spec = specOnNode(ctx, placement, vm.node, vm.spec);
       vmId = vm.id;
-      await moveVm(ctx.db, vm.id, 'deploy');
+      // Its configure task finds it deploying already (the provision task moved it).
+      if (vm.status !== 'deploying') await moveVm(ctx.db, vm.id, 'deploy');
       const job = boundTo(ctx, signal);
       const steps =
         task.kind === 'vm-provision'

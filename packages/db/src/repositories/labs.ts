@@ -46,6 +46,31 @@ export async function getLab(db: Db, id: string, scope: Scope = ALL_PROJECTS) {
   return db.selectFrom('labs').selectAll().where('id', '=', id).where(scopeCondition('labs', scope)).executeTakeFirst();
 }
 
+/** What a running lab task needs to know of its lab (no spec, no graph: both are large and never change). */
+export async function getLabState(db: Db, id: string) {
+  return db
+    .selectFrom('labs')
+    .select(['id', 'name', 'status', 'on_failure', 'request_id', 'error', 'run'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+/** Status and run of many labs in one query (a worker watching the labs its tasks run for). */
+export async function getLabRunStates(db: Db, ids: readonly string[]) {
+  if (ids.length === 0) return [];
+  return db
+    .selectFrom('labs')
+    .select(['id', 'status', 'run'])
+    .where('id', 'in', [...ids])
+    .execute();
+}
+
+/** The lab's task graph (written once, at deploy). */
+export async function getLabGraph(db: Db, id: string): Promise<JsonValue | undefined> {
+  const row = await db.selectFrom('labs').select('graph').where('id', '=', id).executeTakeFirst();
+  return row?.graph;
+}
+
 /** The lab's status alone: what the event stream polls. */
 export async function getLabStatus(db: Db, id: string): Promise<string | undefined> {
   const row = await db.selectFrom('labs').select('status').where('id', '=', id).executeTakeFirst();

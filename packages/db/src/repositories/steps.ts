@@ -139,3 +139,70 @@ export async function setStepDetail(db: Db, owner: StepOwner, name: string, deta
     .where('name', '=', name)
     .execute();
 }
+
+/** The event a step's progress appends to the timeline along with it. */
+export interface StepEvent {
+  kind: string;
+  message: string;
+}
+
+function stepEventValues(owner: StepOwner, event: StepEvent) {
+  return sql`(${owner.labId ?? null}::uuid, ${owner.vmId ?? null}::uuid, ${event.kind}, ${event.message})`;
+}
+
+/** `startStep` and its timeline event in one statement (one round trip per step start). */
+export async function startStepWithEvent(db: Db, owner: StepOwner, name: string, event: StepEvent): Promise<void> {
+  await sql`
+    WITH started AS (
+      UPDATE steps SET status = 'running', attempts = attempts + 1, started_at = now(), finished_at = NULL, error = NULL
+      WHERE ${ownerFilter(owner)} AND name = ${name}
+    )
+    INSERT INTO events (lab_id, vm_id, kind, message) VALUES ${stepEventValues(owner, event)}`.execute(db);
+}
+
+/** `finishStep` and its timeline event in one statement. */
+export async function finishStepWithEvent(
+  db: Db,
+  owner: StepOwner,
+  name: string,
+  outcome: { status: Extract<StepStatus, 'done' | 'failed' | 'skipped'>; error?: string; detail?: JsonValue },
+  event: StepEvent,
+): Promise<void> {
+  const detail = outcome.detail === undefined ? sql`detail` : sql`${JSON.stringify(outcome.detail)}::jsonb`;
+  await sql`
+    WITH finished AS (
+      UPDATE steps SET status = ${outcome.status}, finished_at = now(), error = ${outcome.error ?? null}, detail = ${detail}
+      WHERE ${ownerFilter(owner)} AND name = ${name}
+    )
+    INSERT INTO events (lab_id, vm_id, kind, message) VALUES ${stepEventValues(owner, event)}`.execute(db);
+}
+
+/** A lab task's step planned (if it was not) and marked running, its attempt counted: one statement. */
+export async function startLabTaskStep(db: Db, labId: string, name: string): Promise<void> {
+  await sql`
+    INSERT INTO steps (vm_id, lab_id, name, status, attempts, started_at)
+    VALUES (NULL, ${labId}, ${name}, 'running', 1, now())
+    ON CONFLICT (lab_id, name) WHERE vm_id IS NULL DO UPDATE
+      SET status = 'running', attempts = steps.attempts + 1, started_at = now(), finished_at = NULL, error = NULL`.execute(
+    db,
+  );
+}
+
+/** Records a lab task's step done and returns the names of the lab's steps done now (this one included). */
+export async function finishLabTaskStep(
+  db: Db,
+  labId: string,
+  name: string,
+  detail: JsonValue | undefined,
+): Promise<string[]> {
+  const value = detail === undefined ? sql`detail` : sql`${JSON.stringify(detail)}::jsonb`;
+  const { rows } = await sql<{ name: string }>`
+    WITH finished AS (
+      UPDATE steps SET status = 'done', finished_at = now(), error = NULL, detail = ${value}
+      WHERE vm_id IS NULL AND lab_id = ${labId} AND name = ${name}
+      RETURNING name
+    )
+    SELECT name FROM steps WHERE vm_id IS NULL AND lab_id = ${labId} AND status = 'done' AND name <> ${name}
+    UNION ALL SELECT name FROM finished`.execute(db);
+  return rows.map((row) => row.name);
+}
