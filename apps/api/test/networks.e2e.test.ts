@@ -10,6 +10,7 @@ import { createDb, type Db, listNetworkLeases } from '@glassdome/db';
 import { waitFor } from '@glassdome/testkit';
 import { type Harness, startHarness } from '../../installer/test/harness';
 import { onSimNode } from '../../installer/test/node-ssh';
+import { appliedVnets as appliedVnetsOf } from '../../overseer/test/sdn-view';
 
 let harness: Harness;
 let db: Db;
@@ -44,18 +45,7 @@ async function keyOf(project: string, role: string): Promise<string> {
   return String(made.body.key);
 }
 
-async function appliedVnets(): Promise<{ vnet: string; zone: string; tag: number }[]> {
-  const out = await onSimNode(harness.sim.info, [
-    'pvesh',
-    'get',
-    '/cluster/sdn/vnets',
-    '--running',
-    '1',
-    '--output-format',
-    'json',
-  ]);
-  return JSON.parse(out) as { vnet: string; zone: string; tag: number }[];
-}
+const appliedVnets = () => appliedVnetsOf(harness.sim.info);
 
 let blue: string;
 let red: string;

@@ -12,6 +12,7 @@ import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import { waitFor } from '@glassdome/testkit';
 import { type Harness, startHarness } from '../../installer/test/harness';
 import { onSimNode } from '../../installer/test/node-ssh';
+import { appliedVnets as appliedVnetsOf } from './sdn-view';
 
 let harness: Harness;
 let db: Db;
@@ -43,18 +44,8 @@ async function alertsOf(kind: string): Promise<Alert[]> {
   return ((body.items ?? []) as Alert[]).filter((alert) => alert.kind === kind);
 }
 
-/** The VNets Proxmox has applied (`running=1`), as root on the node sees them. */
 async function appliedVnets(): Promise<string[]> {
-  const out = await onSimNode(harness.sim.info, [
-    'pvesh',
-    'get',
-    '/cluster/sdn/vnets',
-    '--running',
-    '1',
-    '--output-format',
-    'json',
-  ]);
-  return (JSON.parse(out) as { vnet: string }[]).map((vnet) => vnet.vnet).sort();
+  return (await appliedVnetsOf(harness.sim.info)).map((vnet) => vnet.vnet).sort();
 }
 
 /** A VNet in Glassdome's zone made as root, applied: what a person or a half-done tear-down leaves. */
