@@ -8,45 +8,28 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { createDb, type Db } from '@glassdome/db';
-import {
-  createRedisPrefix,
-  createTestDatabase,
-  type RunningStack,
-  startSimulator,
-  startStack,
-  type TestDatabase,
-  type TestRedis,
-  type TestSimulator,
-  waitFor,
-} from '@glassdome/testkit';
+import { type IsolatedStack, startIsolatedStack, waitFor } from '@glassdome/testkit';
 import WebSocket from 'ws';
 
-let sim: TestSimulator;
-let database: TestDatabase;
-let redis: TestRedis;
-let stack: RunningStack;
+let isolated: IsolatedStack;
+let stack: IsolatedStack['stack'];
 let db: Db;
 
 before(async () => {
-  sim = await startSimulator();
-  database = await createTestDatabase('terminal_trust');
-  redis = createRedisPrefix('terminal-trust');
-  stack = await startStack({
-    sim: sim.info,
-    databaseUrl: database.url,
-    redisUrl: redis.url,
-    queuePrefix: redis.prefix,
-    installers: 1,
-    env: { GLASSDOME_SECRET_KEY: randomBytes(32).toString('base64'), SSH_TIMEOUT_SECONDS: '20' },
-  });
-  db = createDb(database.url);
+  isolated = await startIsolatedStack(
+    {
+      installers: 1,
+      env: { GLASSDOME_SECRET_KEY: randomBytes(32).toString('base64'), SSH_TIMEOUT_SECONDS: '20' },
+    },
+    {},
+    'terminal_trust',
+  );
+  stack = isolated.stack;
+  db = createDb(isolated.database.url);
 });
 after(async () => {
   await db?.destroy();
-  await stack?.stop();
-  await sim?.stop();
-  await database?.drop();
-  await redis?.cleanup();
+  await isolated?.stop();
 });
 
 async function api(method: string, path: string, body?: unknown) {
@@ -121,13 +104,13 @@ test('a lab VM’s terminal logs in with its copy’s key against the pinned hos
   assert.equal(opened.type, 'ready', opened.message);
   assert.match(opened.output, /\bbox\b/, 'the shell runs on the guest');
 
-  await sim.admin('POST', '/faults', { impostorHostKey: vm.vmid });
+  await isolated.sim.admin('POST', '/faults', { impostorHostKey: vm.vmid });
   try {
     const refused = await terminal(vm.id);
     assert.equal(refused.type, 'error');
     assert.match(refused.message, /HOST KEY MISMATCH/);
   } finally {
-    await sim.admin('POST', '/faults', { impostorHostKey: null });
+    await isolated.sim.admin('POST', '/faults', { impostorHostKey: null });
   }
 
   await db.deleteFrom('vm_host_keys').where('vm_id', '=', vm.id).execute();

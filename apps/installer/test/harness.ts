@@ -4,12 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostKeyStore } from '@glassdome/ssh';
 import {
-  createRedisPrefix,
-  createTestDatabase,
   type RunningStack,
   type StackOptions,
-  startSimulator,
-  startStack,
+  startIsolatedStack,
   type TestSimulator,
   waitFor,
 } from '@glassdome/testkit';
@@ -32,27 +29,15 @@ export async function startHarness(
   options: Partial<StackOptions> = {},
   simEnv: Record<string, string> = {},
 ): Promise<Harness> {
-  const sim = await startSimulator({ env: simEnv });
-  const database = await createTestDatabase('e2e');
-  const redis = createRedisPrefix('e2e');
-  let stack: RunningStack;
-  try {
-    stack = await startStack({
-      sim: sim.info,
-      databaseUrl: database.url,
-      redisUrl: redis.url,
-      queuePrefix: redis.prefix,
+  const { sim, database, redis, stack, stop } = await startIsolatedStack(
+    {
       ...options,
       // Simulated guests answer within milliseconds of their agent: a guest that does not is a
       // failure to retry soon, not something to wait three minutes for.
       env: { SSH_TIMEOUT_SECONDS: '20', ...options.env },
-    });
-  } catch (error) {
-    await sim.stop();
-    await database.drop();
-    await redis.cleanup();
-    throw error;
-  }
+    },
+    simEnv,
+  );
   const keyDir = mkdtempSync(join(tmpdir(), 'gd-user-'));
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'trainee@class', '-f', join(keyDir, 'id')]);
   const userKey = {
@@ -84,12 +69,7 @@ export async function startHarness(
         },
         { timeoutMs, intervalMs: 200 },
       ),
-    async stop() {
-      await stack.stop();
-      await sim.stop();
-      await database.drop();
-      await redis.cleanup();
-    },
+    stop,
   };
 }
 

@@ -21,4 +21,10 @@ export {
 } from './redis-topology';
 export { startSimulator, type TestSimulator } from './simulator';
 export { startSshd, type TestSshd } from './sshd';
-export { type RunningStack, type StackOptions, startStack } from './stack';
+export {
+  type IsolatedStack,
+  type RunningStack,
+  type StackOptions,
+  startIsolatedStack,
+  startStack,
+} from './stack';

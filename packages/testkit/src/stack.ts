@@ -8,6 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, type LocalSimulatorInfo, type RunningProcess, simulatorEnv, startServices } from '@glassdome/stack';
+import { createTestDatabase, type TestDatabase } from './postgres';
+import { createRedisPrefix, type TestRedis } from './redis';
+import { startSimulator, type TestSimulator } from './simulator';
 
 export interface StackOptions {
   sim: LocalSimulatorInfo;
@@ -82,4 +85,56 @@ export async function startStack(options: StackOptions): Promise<RunningStack> {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** A simulator, a database, a Redis prefix and the Glassdome processes, all one test file's own. */
+export interface IsolatedStack {
+  sim: TestSimulator;
+  database: TestDatabase;
+  redis: TestRedis;
+  stack: RunningStack;
+  /** Stops the processes and the simulator, drops the database and clears the Redis prefix. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts an IsolatedStack: `options` go to startStack (its simulator, database and Redis filled in),
+ * `simEnv` to the simulator; whatever started is cleaned up again if a later part fails.
+ */
+export async function startIsolatedStack(
+  options: Partial<StackOptions> = {},
+  simEnv: Record<string, string> = {},
+  name = 'e2e',
+): Promise<IsolatedStack> {
+  const sim = await startSimulator({ env: simEnv });
+  const database = await createTestDatabase(name);
+  const redis = createRedisPrefix(name);
+  const cleanup = async () => {
+    await sim.stop();
+    await database.drop();
+    await redis.cleanup();
+  };
+  let stack: RunningStack;
+  try {
+    stack = await startStack({
+      sim: sim.info,
+      databaseUrl: database.url,
+      redisUrl: redis.url,
+      queuePrefix: redis.prefix,
+      ...options,
+    });
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+  return {
+    sim,
+    database,
+    redis,
+    stack,
+    async stop() {
+      await stack.stop();
+      await cleanup();
+    },
+  };
 }
