@@ -6,7 +6,7 @@ export const installerEnv = z.object({
   ...vars.backing,
   ...vars.proxmox,
   ...vars.worker,
-  /** Private key (OpenSSH) Glassdome logs into guests with; its public half is added to every VM. Unset: one is generated and sealed in Postgres (needs GLASSDOME_SECRET_KEY). */
+  /** Private key (OpenSSH) Glassdome logs into VMs of no lab with (each lab copy gets a key pair of its own, sealed with GLASSDOME_SECRET_KEY; without that variable lab VMs use this one too). Unset: one is generated and sealed in Postgres (needs GLASSDOME_SECRET_KEY). */
   GUEST_SSH_KEY_FILE: z.string().optional(),
   /** Port guests' SSH listens on (22 on real guests; the simulator's tests use another). */
   GUEST_SSH_PORT: vars.helpers.port.default(22),

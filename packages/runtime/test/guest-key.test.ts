@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { createDb, type Db, migrateToLatest } from '@glassdome/db';
 import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
-import { ensureGuestKey, ensurePlatform, forgetLabCopyKeys, labCopyGuestKey } from '../src/index';
+import { ensureGuestKey, ensurePlatform, forgetLabCopyKeys, GuestKeys, labCopyGuestKey } from '../src/index';
 
 let database: TestDatabase;
 let db: Db;
@@ -67,4 +67,24 @@ test('each lab copy gets a key of its own, sealed, shared by concurrent callers,
   const fresh = await labCopyGuestKey(db, env, labId, 0);
   assert.notEqual(fresh.privateKey, a!.privateKey, 'a forgotten key is never handed out again');
   await assert.rejects(labCopyGuestKey(db, {}, labId, 0), /GLASSDOME_SECRET_KEY/);
+});
+
+test('a VM of a lab gets its copy’s key, a VM of no lab the installation’s; no secret key: the installation’s for all', async () => {
+  const labId = '22222222-3333-4444-8555-666666666666';
+  const installation = await ensureGuestKey(db, env);
+  const keys = new GuestKeys(db, env, installation);
+  assert.equal(keys.perCopy, true);
+  assert.equal((await keys.forVm({ lab_id: null, copy: null })).privateKey, installation.privateKey);
+  const [first, second] = await Promise.all([
+    keys.forVm({ lab_id: labId, copy: 1 }),
+    keys.forVm({ lab_id: labId, copy: 1 }),
+  ]);
+  assert.equal(first.privateKey, second.privateKey);
+  assert.equal(first.privateKey, (await labCopyGuestKey(db, env, labId, 1)).privateKey, 'the sealed copy key');
+  assert.notEqual(first.privateKey, installation.privateKey);
+  assert.notEqual((await keys.forVm({ lab_id: labId, copy: 0 })).privateKey, first.privateKey);
+
+  const withoutSecret = new GuestKeys(db, {}, installation);
+  assert.equal(withoutSecret.perCopy, false);
+  assert.equal((await withoutSecret.forVm({ lab_id: labId, copy: 1 })).privateKey, installation.privateKey);
 });
