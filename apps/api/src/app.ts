@@ -122,10 +122,13 @@ function apiRouter(ctx: ApiContext, deps: AppDeps, sessions: SessionStore): Rout
 
   const api = Router();
   const limits = { redis: deps.producer.connection, prefix: deps.producer.prefix };
-  // Per address first: a flood of made-up keys is refused before each costs a Postgres lookup.
-  api.use(rateLimit({ ...limits, limit: addressLimit(deps), per: 'address' }));
-  api.use(authenticate(deps.db, sessions));
-  api.use(rateLimit({ ...limits, limit: deps.rateLimit ?? 600 }));
+  // Per address first: a flood of made-up keys is refused before each costs a Postgres lookup. A key
+  // seen valid before is looked up and counted meanwhile (authenticate and perKey still decide).
+  const authenticated = authenticate(deps.db, sessions);
+  const perKey = rateLimit({ ...limits, limit: deps.rateLimit ?? 600 });
+  api.use(rateLimit({ ...limits, limit: addressLimit(deps), per: 'address', prefetching: [authenticated, perKey] }));
+  api.use(authenticated);
+  api.use(perKey);
   api.use(traineesReadTheirCopyOnly);
   api.use(mutationsNeedOperator);
   api.use(bodyParsers(deps.bodyLimitBytes ?? 1024 * 1024));

@@ -2,7 +2,15 @@ import { type Db, type Scope, touchApiKey } from '@glassdome/db';
 import type { NextFunction, Request, Response } from 'express';
 import { ApiError, ForbiddenError, UnauthorizedError } from '../errors';
 import { JSON_TYPES, YAML_TYPES } from '../http/body';
-import { type Principal, principalOfKeyId, type Role, roleAtLeast, scopeOfPrincipal, sharedKeyLookups } from './keys';
+import {
+  hashApiKey,
+  type Principal,
+  principalOfKeyId,
+  type Role,
+  roleAtLeast,
+  scopeOfPrincipal,
+  sharedKeyLookups,
+} from './keys';
 import { type SessionClaims, type SessionStore, sessionCookieOf } from './session';
 
 declare global {
@@ -96,10 +104,14 @@ export function principalFields(principal: Principal) {
  * way `req.principal` is the one thing routes read. Every request that changes state is logged with
  * its principal once answered.
  */
-export function authenticate(db: Db, sessions?: SessionStore) {
+export function authenticate(db: Db, sessions?: SessionStore): Authenticator {
   const recordUse = lastUsedRecorder(db);
   const principalOfKey = sharedKeyLookups(db);
-  return async (req: Request, res: Response, next: NextFunction) => {
+  /** Hashes of bearer keys that authenticated here before (and were not refused since). */
+  const known = new Set<string>();
+  const early = new WeakMap<Request, Promise<Principal | undefined>>();
+  const bearerOf = (req: Request) => BEARER.exec(req.get('authorization') ?? '')?.[1];
+  const middleware = async (req: Request, res: Response, next: NextFunction) => {
     const header = req.get('authorization');
     if (header === undefined && sessions) {
       const session = await principalOfSession(db, sessions, req.get('cookie'));
@@ -108,10 +120,16 @@ export function authenticate(db: Db, sessions?: SessionStore) {
       req.principal = session.principal;
       req.webSession = session.claims;
     } else {
-      const match = BEARER.exec(header ?? '');
-      if (!match) throw new UnauthorizedError();
-      const principal = await principalOfKey(match[1]!);
-      if (!principal) throw new UnauthorizedError('the API key is unknown or revoked');
+      const key = bearerOf(req);
+      if (!key) throw new UnauthorizedError();
+      const principal = await (early.get(req) ?? principalOfKey(key));
+      const hash = hashApiKey(key);
+      if (!principal) {
+        known.delete(hash);
+        throw new UnauthorizedError('the API key is unknown or revoked');
+      }
+      if (known.size >= 10_000) known.clear();
+      known.add(hash);
       req.principal = principal;
     }
     const principal = req.principal;
@@ -124,7 +142,23 @@ export function authenticate(db: Db, sessions?: SessionStore) {
     }
     next();
   };
+  return Object.assign(middleware, {
+    prefetch(req: Request) {
+      const key = bearerOf(req);
+      if (key && known.has(hashApiKey(key))) early.set(req, principalOfKey(key));
+    },
+  });
 }
+
+/**
+ * The authentication middleware; `prefetch` starts the key lookup of a request whose bearer key
+ * authenticated here before while the address limiter still counts (its answer is still read after
+ * the request arrived, so a key revoked meanwhile is refused). Keys never seen valid wait for the
+ * address limiter, so a flood of made-up keys costs no Postgres lookups beyond its budget.
+ */
+export type Authenticator = ((req: Request, res: Response, next: NextFunction) => Promise<void>) & {
+  prefetch(req: Request): void;
+};
 
 /** What the request's principal may see; routes pass it to every repository read. */
 export function scopeOf(req: Request): Scope {
