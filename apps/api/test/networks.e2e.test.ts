@@ -7,30 +7,41 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createDb, type Db, listNetworkLeases } from '@glassdome/db';
-import { waitFor } from '@glassdome/testkit';
-import { type Harness, startHarness } from '../../installer/test/harness';
-import { onSimNode } from '../../installer/test/node-ssh';
-import { appliedVnets as appliedVnetsOf } from '../../overseer/test/sdn-view';
+import { apiCaller, type IsolatedStack, simulatorRoot, startIsolatedStack, waitFor } from '@glassdome/testkit';
 
-let harness: Harness;
+let isolated: IsolatedStack;
 let db: Db;
+let root: ReturnType<typeof simulatorRoot>;
+let admin: ReturnType<typeof apiCaller>;
 before(async () => {
-  harness = await startHarness({ installers: 1, env: { API_RATE_LIMIT: '100000' } });
-  db = createDb(harness.databaseUrl);
+  isolated = await startIsolatedStack(
+    { installers: 1, env: { API_RATE_LIMIT: '100000', SSH_TIMEOUT_SECONDS: '20' } },
+    {},
+    'named_networks',
+  );
+  db = createDb(isolated.database.url);
+  root = simulatorRoot(isolated.sim.info);
+  admin = apiCaller(isolated.stack.apiUrl, isolated.stack.adminKey);
 });
 after(async () => {
+  root?.close();
   await db?.destroy();
-  await harness?.stop();
+  await isolated?.stop();
 });
 
-async function as(key: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${harness.stack.apiUrl}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+const as = (key: string, method: string, path: string, body?: unknown) =>
+  apiCaller(isolated.stack.apiUrl, key)(method, path, body);
+
+/** The VMs' API record once it settled. */
+function settledVm(id: string, statuses: string[], timeoutMs: number) {
+  return waitFor(
+    `VM ${id} to reach ${statuses.join('|')}`,
+    async () => {
+      const { body } = await admin('GET', `/api/v1/vms/${id}`);
+      return statuses.includes(String(body.status)) ? body : undefined;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
 }
 
 /** The fields a 400 names (the error envelope's details). */
@@ -40,12 +51,14 @@ function fieldsOf(answer: { body: Record<string, unknown> }): string[] {
 }
 
 async function keyOf(project: string, role: string): Promise<string> {
-  const made = await harness.api('POST', '/api/v1/keys', { name: `${project}-${role}`, role, project });
+  const made = await admin('POST', '/api/v1/keys', { name: `${project}-${role}`, role, project });
   assert.equal(made.status, 201, JSON.stringify(made.body));
   return String(made.body.key);
 }
 
-const appliedVnets = () => appliedVnetsOf(harness.sim.info);
+/** The VNets Proxmox has applied (`running=1`), as root sees them. */
+const appliedVnets = () =>
+  root.client.get<{ vnet: string; zone: string; tag: number }[]>('/cluster/sdn/vnets', { running: 1 });
 
 let blue: string;
 let red: string;
@@ -57,14 +70,14 @@ test('an admin gives project blue a network; the gateway makes it a VNet of a le
   red = await keyOf('red', 'operator');
   const refused = await as(blue, 'POST', '/api/v1/networks', { name: 'range', project: 'blue' });
   assert.equal(refused.status, 403, 'only an admin gives networks');
-  const bad = await harness.api('POST', '/api/v1/networks', { name: 'Range!', project: 'blue', cidr: '10.30.0.5/24' });
+  const bad = await admin('POST', '/api/v1/networks', { name: 'Range!', project: 'blue', cidr: '10.30.0.5/24' });
   assert.equal(bad.status, 400);
   assert.deepEqual(fieldsOf(bad), ['cidr', 'name']);
 
-  const made = await harness.api('POST', '/api/v1/networks', { name: 'range', project: 'blue', cidr: '10.30.0.0/24' });
+  const made = await admin('POST', '/api/v1/networks', { name: 'range', project: 'blue', cidr: '10.30.0.0/24' });
   assert.equal(made.status, 202, JSON.stringify(made.body));
   assert.equal(made.body.status, 'creating');
-  const again = await harness.api('POST', '/api/v1/networks', { name: 'range', project: 'blue' });
+  const again = await admin('POST', '/api/v1/networks', { name: 'range', project: 'blue' });
   assert.equal(again.status, 409, 'one name per project');
   const id = String(made.body.id);
   const ready = await waitFor(
@@ -116,30 +129,28 @@ test("a VM of another project cannot name it; one of blue's lands on it", async 
   });
   assert.equal(made.status, 202, JSON.stringify(made.body));
   vmId = String(made.body.id);
-  const vm = await harness.waitForVm(vmId, ['ready', 'failed'], 180_000);
+  const vm = await settledVm(vmId, ['ready', 'failed'], 180_000);
   assert.equal(vm.status, 'ready', JSON.stringify(vm));
-  const config = await onSimNode(harness.sim.info, ['qm', 'config', String(vm.vmid)]);
-  assert.match(config, new RegExp(`^net0: virtio=[0-9A-F:]+,bridge=${network.bridge}$`, 'm'));
-  assert.match(config, /^ipconfig0: ip=10\.30\.0\.10\/24$/m);
-  assert.match(config, /^net1: virtio=[0-9A-F:]+,bridge=vmbr0$/m, 'the management NIC follows');
-  assert.match(config, /^ipconfig1: ip=dhcp$/m);
+  const config = (await root.vms.config(Number(vm.vmid), String(vm.node))).raw;
+  assert.match(String(config.net0), new RegExp(`^virtio=[0-9A-F:]+,bridge=${network.bridge}$`));
+  assert.equal(config.ipconfig0, 'ip=10.30.0.10/24');
+  assert.match(String(config.net1), /^virtio=[0-9A-F:]+,bridge=vmbr0$/, 'the management NIC follows');
+  assert.equal(config.ipconfig1, 'ip=dhcp');
 });
 
 test('a network in use cannot be deleted; once its VM is gone it is, with its VNet and lease', async () => {
   assert.equal((await as(blue, 'DELETE', `/api/v1/networks/${network.id}`)).status, 403, 'admins delete networks');
-  const busy = await harness.api('DELETE', `/api/v1/networks/${network.id}`);
+  const busy = await admin('DELETE', `/api/v1/networks/${network.id}`);
   assert.equal(busy.status, 409, JSON.stringify(busy.body));
   assert.match(String((busy.body.error as { message: string }).message), /used by 1 VM/);
 
   assert.equal((await as(blue, 'DELETE', `/api/v1/vms/${vmId}`)).status, 202);
-  await harness.waitForVm(vmId, ['destroyed'], 120_000);
-  const deleted = await harness.api('DELETE', `/api/v1/networks/${network.id}`);
+  await settledVm(vmId, ['destroyed'], 120_000);
+  const deleted = await admin('DELETE', `/api/v1/networks/${network.id}`);
   assert.equal(deleted.status, 202, JSON.stringify(deleted.body));
-  await waitFor(
-    'the network gone',
-    async () => (await harness.api('GET', `/api/v1/networks/${network.id}`)).status === 404,
-    { timeoutMs: 60_000 },
-  );
+  await waitFor('the network gone', async () => (await admin('GET', `/api/v1/networks/${network.id}`)).status === 404, {
+    timeoutMs: 60_000,
+  });
   assert.ok(!(await appliedVnets()).some((row) => row.vnet === network.bridge), 'its VNet is deleted and applied');
   assert.ok(!(await listNetworkLeases(db)).some((row) => row.owner === `network:${network.id}`), 'its tag released');
 });

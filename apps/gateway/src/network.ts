@@ -117,6 +117,14 @@ async function requireVlanAwareBridge(ctx: GatewayContext): Promise<string> {
   return bridge;
 }
 
+/**
+ * In sdn mode, the zone and the token's grant on it come before any lease: the overseer takes a lease
+ * whose VNets it cannot audit as a missing grant (network-unreadable).
+ */
+async function ensureZoneForLeases(ctx: GatewayContext): Promise<void> {
+  if (ctx.env.NETWORK_MODE === 'sdn') await ensureZone(ctx);
+}
+
 /** The tag's VNet in Glassdome's zone (made if missing, with the change applied). */
 async function makeVnet(ctx: GatewayContext, tag: number, alias: string): Promise<string> {
   await ensureZone(ctx);
@@ -159,6 +167,7 @@ export function createLabNetwork(ctx: GatewayContext, labId: string, taskId: str
   return runLabTask(ctx, { labId, taskId, context }, async ({ task }) => {
     const bridge = await requireVlanAwareBridge(ctx);
     await ensureFirewall(ctx);
+    await ensureZoneForLeases(ctx);
     const tag = await allocator(ctx).allocateVlan({
       platformId: DEFAULT_PLATFORM,
       owner: `${labId}:${taskId}`,
@@ -226,6 +235,7 @@ export async function createNamedNetwork(ctx: GatewayContext, networkId: string,
   if (!network || network.status !== 'creating') return { networkId, status: network?.status ?? 'gone' };
   try {
     const bridge = await requireVlanAwareBridge(ctx);
+    await ensureZoneForLeases(ctx);
     const tag = await allocator(ctx).allocateVlan({
       platformId: network.platformId,
       owner: networkLeaseOwner(network.id),

@@ -10,7 +10,7 @@
  * Reading VNets needs SDN.Audit on the zone for both the token and its user (a privilege-separated
  * token holds only what both hold); without it Proxmox lists none, which would look like "no
  * orphans". So the privilege is checked first, and its absence is itself reported (`network-unreadable`)
- * once Glassdome has leased networks (before that the gateway has made no zone and granted nothing).
+ * once Glassdome has leased networks (the gateway makes the zone and grants it before its first lease).
  */
 import { listNetworkLeaseHoldings, type NetworkLeaseHolding } from '@glassdome/db';
 import { vnetIdOfTag } from '@glassdome/proxmox';
@@ -46,7 +46,11 @@ export async function scanNetworks(ctx: OverseerContext, platformId: string): Pr
   const { mode, zone } = ctx.settings.network;
   let vnets: VnetItem[] | undefined;
   let apiCalls = 0;
+  // Leases that existed before the privilege was checked: the gateway grants it before it leases, so
+  // only these say the grant is missing (a lease made after the check may have come with its grant).
+  let leasedBeforeCheck = 0;
   if (mode === 'sdn') {
+    leasedBeforeCheck = (await listNetworkLeaseHoldings(ctx.db, platformId)).length;
     // An SDN read that fails must not cost the whole scan; the VNets are compared next time.
     vnets = await readZoneVnets(ctx, zone).catch((error: unknown) => {
       ctx.logger.warn({ zone, err: error }, 'SDN VNets unreadable');
@@ -56,7 +60,7 @@ export async function scanNetworks(ctx: OverseerContext, platformId: string): Pr
   }
   const leases = await listNetworkLeaseHoldings(ctx.db, platformId);
   const findings: Finding[] = [...leakedLeaseFindings(platformId, leases)];
-  if (mode === 'sdn' && !vnets && leases.length > 0) {
+  if (mode === 'sdn' && !vnets && leasedBeforeCheck > 0) {
     const subject = `zone/${zone}`;
     findings.push({
       kind: 'network-unreadable',

@@ -7,68 +7,67 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createDb, type Db, insertNetworkLease, listNetworkLeases } from '@glassdome/db';
-import { vnetIdOfTag } from '@glassdome/proxmox';
+import { type Proxmox, vnetIdOfTag } from '@glassdome/proxmox';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
-import { waitFor } from '@glassdome/testkit';
-import { type Harness, startHarness } from '../../installer/test/harness';
-import { onSimNode } from '../../installer/test/node-ssh';
-import { appliedVnets as appliedVnetsOf } from './sdn-view';
+import { apiCaller, type IsolatedStack, simulatorRoot, startIsolatedStack, waitFor } from '@glassdome/testkit';
 
-let harness: Harness;
+let isolated: IsolatedStack;
 let db: Db;
+let root: Proxmox;
+let api: ReturnType<typeof apiCaller>;
 before(async () => {
-  harness = await startHarness({
-    installers: 1,
-    overseer: true,
-    env: {
-      OVERSEER_SCAN_SECONDS: '1',
-      OVERSEER_SSH_PROBE: '0',
-      OVERSEER_REMEDIATIONS: 'release-network,delete-vnet',
-      OVERSEER_ORPHAN_GRACE_SECONDS: '0',
-      OVERSEER_REMEDIATION_BACKOFF_SECONDS: '1',
-      ISOLATION_CHECK_SECONDS: '20',
-      API_RATE_LIMIT: '100000',
+  isolated = await startIsolatedStack(
+    {
+      installers: 1,
+      overseer: true,
+      env: {
+        OVERSEER_SCAN_SECONDS: '1',
+        OVERSEER_SSH_PROBE: '0',
+        OVERSEER_REMEDIATIONS: 'release-network,delete-vnet',
+        OVERSEER_ORPHAN_GRACE_SECONDS: '0',
+        OVERSEER_REMEDIATION_BACKOFF_SECONDS: '1',
+        ISOLATION_CHECK_SECONDS: '20',
+        SSH_TIMEOUT_SECONDS: '20',
+        API_RATE_LIMIT: '100000',
+      },
     },
-  });
-  db = createDb(harness.databaseUrl);
+    {},
+    'network_reconcile',
+  );
+  db = createDb(isolated.database.url);
+  root = simulatorRoot(isolated.sim.info);
+  api = apiCaller(isolated.stack.apiUrl, isolated.stack.adminKey);
 });
 after(async () => {
+  root?.close();
   await db?.destroy();
-  await harness?.stop();
+  await isolated?.stop();
 });
 
 type Alert = { kind: string; state: string; subject: string };
 
 async function alertsOf(kind: string): Promise<Alert[]> {
-  const { body } = await harness.api('GET', '/api/v1/alerts?limit=100');
+  const { body } = await api('GET', '/api/v1/alerts?limit=100');
   return ((body.items ?? []) as Alert[]).filter((alert) => alert.kind === kind);
 }
 
+/** The VNets Proxmox has applied (`running=1`), as root sees them. */
 async function appliedVnets(): Promise<string[]> {
-  return (await appliedVnetsOf(harness.sim.info)).map((vnet) => vnet.vnet).sort();
+  const vnets = await root.client.get<{ vnet: string }[]>('/cluster/sdn/vnets', { running: 1 });
+  return vnets.map((vnet) => vnet.vnet).sort();
 }
 
 /** A VNet in Glassdome's zone made as root, applied: what a person or a half-done tear-down leaves. */
 async function makeVnetAsRoot(vnet: string, tag: number) {
-  await onSimNode(harness.sim.info, [
-    'pvesh',
-    'create',
-    '/cluster/sdn/vnets',
-    '--vnet',
-    vnet,
-    '--zone',
-    'gdlab',
-    '--tag',
-    String(tag),
-  ]);
-  await onSimNode(harness.sim.info, ['pvesh', 'set', '/cluster/sdn']);
+  await root.client.post('/cluster/sdn/vnets', { vnet, zone: 'gdlab', tag });
+  await root.client.put('/cluster/sdn', {});
 }
 
 let labId: string;
 let labVnet: string;
 
 test('a lab with one network deploys; its VNet is leased', async () => {
-  const accepted = await harness.api('POST', '/api/v1/labs', {
+  const accepted = await api('POST', '/api/v1/labs', {
     name: 'netrec',
     networks: [{ name: 'lan', cidr: '10.20.0.0/24' }],
     vms: [{ name: 'box', os: 'ubuntu-22.04', networks: ['lan'] }],
@@ -78,7 +77,7 @@ test('a lab with one network deploys; its VNet is leased', async () => {
   const lab = await waitFor(
     'the lab to settle',
     async () => {
-      const { body } = await harness.api('GET', `/api/v1/labs/${labId}`);
+      const { body } = await api('GET', `/api/v1/labs/${labId}`);
       return ['ready', 'failed', 'degraded'].includes(String(body.status)) ? body : undefined;
     },
     { timeoutMs: 300_000, intervalMs: 500 },
@@ -138,11 +137,11 @@ test('a VNet made behind Glassdome’s back and a lease whose lab is gone are re
 });
 
 test('a destroyed lab whose network release never ran has it re-driven', async () => {
-  const deleted = await harness.api('DELETE', `/api/v1/labs/${labId}`);
+  const deleted = await api('DELETE', `/api/v1/labs/${labId}`);
   assert.ok([200, 202].includes(deleted.status), JSON.stringify(deleted.body));
   await waitFor(
     'the lab destroyed',
-    async () => (await harness.api('GET', `/api/v1/labs/${labId}`)).body.status === 'destroyed',
+    async () => (await api('GET', `/api/v1/labs/${labId}`)).body.status === 'destroyed',
     { timeoutMs: 120_000 },
   );
   assert.ok(!(await appliedVnets()).includes(labVnet), 'the tear-down released its VNet');
@@ -166,5 +165,5 @@ test('a destroyed lab whose network release never ran has it re-driven', async (
   const leaked = await alertsOf('network-leaked');
   assert.ok(leaked.some((alert) => alert.subject === `lab/${labId}`));
   // The lab stays destroyed (the release marks it so again, idempotently).
-  assert.equal((await harness.api('GET', `/api/v1/labs/${labId}`)).body.status, 'destroyed');
+  assert.equal((await api('GET', `/api/v1/labs/${labId}`)).body.status, 'destroyed');
 });

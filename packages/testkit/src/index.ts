@@ -7,9 +7,11 @@ export {
   OS_TEMPLATE_VMIDS,
   OS_TEMPLATES,
   type RunningProcess,
+  simulatorRoot,
   startProcess,
   waitFor,
 } from '@glassdome/stack';
+export { type ApiAnswer, apiCaller } from './api-client';
 export { createTestDatabase, type TestDatabase } from './postgres';
 export { createRedisPrefix, type TestRedis } from './redis';
 export {

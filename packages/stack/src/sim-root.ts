@@ -1,0 +1,16 @@
+import { createProxmox, type Proxmox } from '@glassdome/proxmox';
+import type { LocalSimulatorInfo } from './simulator';
+
+/**
+ * The simulator's API as root@pam (its password login): what an administrator does by hand, behind
+ * Glassdome's back, in tests. Close it when done.
+ */
+export function simulatorRoot(sim: LocalSimulatorInfo): Proxmox {
+  return createProxmox({
+    baseUrl: sim.apiUrl,
+    node: sim.node,
+    auth: { username: 'root@pam', password: sim.rootPassword },
+    ...(sim.tlsFingerprint ? { tls: { fingerprint: sim.tlsFingerprint } } : {}),
+    polling: { initialMs: 10, maxMs: 50 },
+  });
+}
