@@ -6,7 +6,7 @@
  *
  *   pnpm exec tsx bench/api-deploy-rate.bench.ts      (needs wrk: apt-get install wrk)
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -61,15 +61,34 @@ interface WrkResult {
   errors: number;
 }
 
-function wrk(url: string, key: string, seconds: number, script: string): WrkResult {
-  const result = spawnSync('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', script, url], {
-    encoding: 'utf8',
+/** Runs wrk with `script` (asynchronously: the caller's event loop keeps running, e.g. workers). */
+export async function wrk(url: string, key: string, seconds: number, script: string): Promise<WrkResult> {
+  const child = spawn('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', script, url], {
     env: { ...process.env, GD_KEY: key },
   });
-  if (result.error) throw new Error(`wrk: ${result.error.message} (apt-get install wrk)`);
-  const line = result.stdout.split('\n').find((l) => l.startsWith('{"accepted"'));
-  if (!line) throw new Error(`wrk said:\n${result.stdout}\n${result.stderr}`);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', (error) => reject(new Error(`wrk: ${error.message} (apt-get install wrk)`)));
+    child.once('close', () => resolve());
+  });
+  const line = stdout.split('\n').find((l) => l.startsWith('{"accepted"'));
+  if (!line) throw new Error(`wrk said:\n${stdout}\n${stderr}`);
   return JSON.parse(line) as WrkResult;
+}
+
+/** wrk's deploy script in a temporary directory; `remove` deletes it. */
+export function deployScript(): { path: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'gd-wrk-'));
+  const path = join(dir, 'deploy.lua');
+  writeFileSync(path, SCRIPT);
+  return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** Requests/s of `GET /healthz` on the same process: the HTTP floor. */
@@ -78,12 +97,20 @@ function healthzRate(url: string): number {
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(result.stdout)?.[1] ?? Number.NaN);
 }
 
-/** One API configuration: started, warmed up, measured, stopped. */
-async function measure(
+/** The API process as deploy benches run it: running `args`, on a database and Redis prefix of its own. */
+export interface ApiUnderLoad {
+  url: string;
+  key: string;
+  redisUrl: string;
+  prefix: string;
+}
+
+/** Starts the API (`args`), runs `work` against it, then stops it and drops what it used. */
+export async function withApiProcess<T>(
   args: string[],
   extraEnv: Record<string, string>,
-  script: string,
-): Promise<WrkResult & { floor: number }> {
+  work: (api: ApiUnderLoad) => Promise<T>,
+): Promise<T> {
   const database = await createTestDatabase('bench_deploy_rate');
   const redis = createRedisPrefix('bench-deploy-rate');
   const key = `gd_admin_${randomBytes(18).toString('hex')}`;
@@ -111,10 +138,7 @@ async function measure(
   });
   try {
     await api.waitForOutput('api listening', 120_000);
-    const url = `http://127.0.0.1:${port}`;
-    wrk(url, key, 2, script);
-    const result = wrk(url, key, SECONDS, script);
-    return { ...result, floor: healthzRate(url) };
+    return await work({ url: `http://127.0.0.1:${port}`, key, redisUrl: redis.url, prefix: redis.prefix });
   } finally {
     await api.stop();
     await database.drop();
@@ -122,13 +146,20 @@ async function measure(
   }
 }
 
+/** One API configuration: started, warmed up, measured, stopped. */
+function measure(args: string[], extraEnv: Record<string, string>, script: string) {
+  return withApiProcess(args, extraEnv, async ({ url, key }) => {
+    await wrk(url, key, 2, script);
+    const result = await wrk(url, key, SECONDS, script);
+    return { ...result, floor: healthzRate(url) };
+  });
+}
+
 export async function run(): Promise<string> {
   if (spawnSync('wrk', ['--version']).error) {
     return '## API accepted deploys/s (wrk)\n\nSkipped: wrk is not installed (`apt-get install wrk`).\n';
   }
-  const dir = mkdtempSync(join(tmpdir(), 'gd-wrk-'));
-  const script = join(dir, 'deploy.lua');
-  writeFileSync(script, SCRIPT);
+  const script = deployScript();
   try {
     const rows: string[] = [];
     // BENCH_API_BEFORE: another build of the API (e.g. the previous commit's) measured in the same run.
@@ -145,7 +176,7 @@ export async function run(): Promise<string> {
       ['one API process', appArgs('api'), {}],
     ];
     for (const [name, args, env] of configurations) {
-      const result = await measure(args, env, script);
+      const result = await measure(args, env, script.path);
       const rate = result.accepted / result.seconds;
       const met = rate >= 1_000 && result.p99 < 50 ? 'met' : '**missed**';
       rows.push(
@@ -170,7 +201,7 @@ export async function run(): Promise<string> {
       '',
     ].join('\n');
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    script.remove();
   }
 }
 
