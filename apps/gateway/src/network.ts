@@ -232,7 +232,7 @@ export async function deleteUnleasedVnet(ctx: GatewayContext, vnet: string) {
  */
 export async function createNamedNetwork(ctx: GatewayContext, networkId: string, context: JobContext) {
   const network = await getNetwork(ctx.db, networkId, ALL_PROJECTS);
-  if (!network || network.status !== 'creating') return { networkId, status: network?.status ?? 'gone' };
+  if (network?.status !== 'creating') return { networkId, status: network?.status ?? 'gone' };
   try {
     const bridge = await requireVlanAwareBridge(ctx);
     await ensureZoneForLeases(ctx);
@@ -259,17 +259,18 @@ export async function createNamedNetwork(ctx: GatewayContext, networkId: string,
 
 /**
  * `network.named-delete`: the API checked that no VM is on the network and marked it `deleting`; its
- * VNet is deleted and applied, its tag released and its row removed. Idempotent.
+ * VNet is deleted and applied, its tag released and its row removed. A network whose row is already
+ * gone only has what it left behind released (the overseer's repair of such a lease). Idempotent.
  */
 export async function deleteNamedNetwork(ctx: GatewayContext, networkId: string) {
   const network = await getNetwork(ctx.db, networkId, ALL_PROJECTS);
-  if (!network) return { networkId, deleted: false };
-  if (network.status !== 'deleting')
+  if (network && network.status !== 'deleting') {
     throw new PermanentError(`network ${network.name} is ${network.status}, not deleting`);
-  const owner = { platformId: network.platformId, owner: networkLeaseOwner(network.id) };
+  }
+  const owner = { platformId: network?.platformId ?? DEFAULT_PLATFORM, owner: networkLeaseOwner(networkId) };
   const tag = await findNetworkLeaseTagOfOwner(ctx.db, owner);
   if (tag !== undefined && ctx.env.NETWORK_MODE === 'sdn') await deleteVnets(ctx, [tag]);
   await deleteNetworkLeaseOfOwner(ctx.db, owner);
-  await deleteNetworkRow(ctx.db, network.id);
-  return { networkId, deleted: true, tag: tag ?? null };
+  if (network) await deleteNetworkRow(ctx.db, network.id);
+  return { networkId, deleted: network !== undefined, tag: tag ?? null };
 }

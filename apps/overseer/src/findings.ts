@@ -12,6 +12,8 @@ export interface RemediationTarget {
   node?: string;
   /** An SDN VNet id (delete-vnet). */
   vnet?: string;
+  /** A named network whose lease outlived it (release-network). */
+  networkId?: string;
 }
 
 /** One condition reconciliation found; it becomes (or keeps open) the alert with the same `dedupKey`. */

@@ -3,7 +3,8 @@
  * - a VNet in Glassdome's SDN zone that no lease holds is `network-orphan` (a tear-down that left it
  *   behind, or one made by hand); its repair, `delete-vnet`, has the gateway delete it and apply SDN;
  * - leases of a lab that is destroyed or gone are `network-leaked` (the lab's `network.release` never
- *   ran, or failed for good); its repair, `release-network`, runs that job again.
+ *   ran, or failed for good); its repair, `release-network`, runs that job again; so is the lease of
+ *   a named network whose row is gone (its repair runs `network.named-delete`, which then releases it).
  * The VNets are read before the leases: the gateway leases a tag before it makes the tag's VNet, so a
  * VNet this scan sees has its lease in the read that follows, unless it was released meanwhile.
  *
@@ -37,9 +38,14 @@ async function readZoneVnets(ctx: OverseerContext, zone: string): Promise<VnetIt
   return vnets.filter((vnet) => vnet.zone === zone);
 }
 
-/** Whether a lease's holder is gone: a lab that is destroyed or whose row no longer exists. */
+/** Whether a lab lease's holder is gone: a lab that is destroyed or whose row no longer exists. */
 export function leaseIsLeaked(lease: NetworkLeaseHolding): boolean {
   return lease.labId !== null && (lease.labStatus === null || lease.labStatus === 'destroyed');
+}
+
+/** The network id of a named network's lease whose row is gone (undefined for any other lease). */
+export function leakedNamedNetwork(lease: NetworkLeaseHolding): string | undefined {
+  return lease.networkGone ? lease.owner.slice('network:'.length) : undefined;
 }
 
 export async function scanNetworks(ctx: OverseerContext, platformId: string): Promise<NetworkScan> {
@@ -93,17 +99,36 @@ function leakedLeaseFindings(platformId: string, leases: NetworkLeaseHolding[]):
   for (const lease of leases.filter(leaseIsLeaked)) {
     byLab.set(lease.labId!, [...(byLab.get(lease.labId!) ?? []), lease]);
   }
-  return [...byLab].map(([labId, held]) => {
-    const subject = `lab/${labId}`;
-    const state = held[0]!.labStatus ?? 'gone';
-    return {
-      kind: 'network-leaked',
-      severity: 'warning' as const,
-      dedupKey: dedupKeyOf(platformId, 'network-leaked', subject),
-      subject,
-      message: `lab ${labId} is ${state} but still holds ${held.length} network lease(s) (tags ${held.map((l) => l.tag).join(', ')}): its network release did not run`,
-      data: { platformId, labId, labStatus: state, tags: held.map((lease) => lease.tag) },
-      remediation: { action: 'release-network', labId },
-    };
+  const named = leases.flatMap((lease) => {
+    const networkId = leakedNamedNetwork(lease);
+    if (!networkId) return [];
+    const subject = `network/${networkId}`;
+    return [
+      {
+        kind: 'network-leaked',
+        severity: 'warning' as const,
+        dedupKey: dedupKeyOf(platformId, 'network-leaked', subject),
+        subject,
+        message: `the named network ${lease.network ?? networkId} is gone but still holds tag ${lease.tag}: its removal did not finish`,
+        data: { platformId, networkId, tags: [lease.tag] },
+        remediation: { action: 'release-network' as const, networkId },
+      },
+    ];
   });
+  return [
+    ...named,
+    ...[...byLab].map(([labId, held]) => {
+      const subject = `lab/${labId}`;
+      const state = held[0]!.labStatus ?? 'gone';
+      return {
+        kind: 'network-leaked',
+        severity: 'warning' as const,
+        dedupKey: dedupKeyOf(platformId, 'network-leaked', subject),
+        subject,
+        message: `lab ${labId} is ${state} but still holds ${held.length} network lease(s) (tags ${held.map((l) => l.tag).join(', ')}): its network release did not run`,
+        data: { platformId, labId, labStatus: state, tags: held.map((lease) => lease.tag) },
+        remediation: { action: 'release-network' as const, labId },
+      };
+    }),
+  ];
 }

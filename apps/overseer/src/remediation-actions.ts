@@ -9,7 +9,7 @@ import { jobIntent, PermanentError } from '@glassdome/queue';
 import type { OverseerContext } from './context';
 import type { RemediationAction } from './env';
 import type { RemediationTarget } from './findings';
-import { leaseIsLeaked } from './networks';
+import { leakedNamedNetwork, leaseIsLeaked } from './networks';
 import { GLASSDOME_TAG } from './reconcile-vms';
 
 /** How long one Proxmox task (start, reboot, destroy) may take. */
@@ -120,9 +120,13 @@ const restoreFirewall: ActionFn = async (ctx, target) => {
   return `re-applying the firewall of ${vm.name} (job vm-firewall.${vm.id}.${id})`;
 };
 
-/** A destroyed or deleted lab still holds leases: its `network.release` runs again (it is idempotent). */
+/**
+ * A destroyed or deleted lab still holds leases: its `network.release` runs again (it is idempotent);
+ * a named network's lease outlived its row: `network.named-delete` releases it.
+ */
 const releaseNetwork: ActionFn = async (ctx, target) => {
-  if (!target.labId) throw new PermanentError('release-network needs a labId');
+  if (target.networkId) return releaseNamedNetwork(ctx, target.platformId, target.networkId);
+  if (!target.labId) throw new PermanentError('release-network needs a labId or a networkId');
   const leases = (await listNetworkLeaseHoldings(ctx.db, target.platformId)).filter(
     (lease) => lease.labId === target.labId && leaseIsLeaked(lease),
   );
@@ -134,6 +138,18 @@ const releaseNetwork: ActionFn = async (ctx, target) => {
   await ctx.relay.flush().catch(() => {});
   return `releasing ${leases.length} network(s) of lab ${labId} (job network-release.${labId}.o${id})`;
 };
+
+async function releaseNamedNetwork(ctx: OverseerContext, platformId: string, networkId: string) {
+  const leases = await listNetworkLeaseHoldings(ctx.db, platformId);
+  if (!leases.some((lease) => leakedNamedNetwork(lease) === networkId)) {
+    throw new NothingToDo('the network holds no lease, or exists again');
+  }
+  const id = await writeIntent(ctx.db, (n) =>
+    jobIntent('network.named-delete', { networkId }, `network-named-delete.${networkId}.o${n}`),
+  );
+  await ctx.relay.flush().catch(() => {});
+  return `releasing the lease of gone network ${networkId} (job network-named-delete.${networkId}.o${id})`;
+}
 
 /** A VNet of Glassdome's zone that no lease holds: the gateway deletes it (checking the same again). */
 const deleteVnet: ActionFn = async (ctx, target) => {

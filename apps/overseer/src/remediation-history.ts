@@ -15,6 +15,7 @@ export const BREAKER_OPENED = 'remediation.breaker-open';
 /** The thing a remediation acts on, as one string: a VM or lab id, `vnet.<id>`, or `node.vmid` for an orphan. */
 export function targetOf(target: Omit<RemediationTarget, 'action'>): string {
   if (target.vnet) return `vnet.${target.vnet}`;
+  if (target.networkId) return `network.${target.networkId}`;
   return target.vmId ?? target.labId ?? `${target.node}.${target.vmid}`;
 }
 

@@ -6,7 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createDb, type Db, insertNetworkLease, listNetworkLeases } from '@glassdome/db';
+import {
+  createDb,
+  type Db,
+  insertNetwork,
+  insertNetworkLease,
+  listNetworkLeases,
+  networkLeaseOwner,
+} from '@glassdome/db';
 import { type Proxmox, vnetIdOfTag } from '@glassdome/proxmox';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import { apiCaller, type IsolatedStack, simulatorRoot, startIsolatedStack, waitFor } from '@glassdome/testkit';
@@ -166,4 +173,67 @@ test('a destroyed lab whose network release never ran has it re-driven', async (
   assert.ok(leaked.some((alert) => alert.subject === `lab/${labId}`));
   // The lab stays destroyed (the release marks it so again, idempotently).
   assert.equal((await api('GET', `/api/v1/labs/${labId}`)).body.status, 'destroyed');
+});
+
+test('without SDN.Audit for the token’s user on the zone, VNets cannot be compared: network-unreadable says so', async () => {
+  // What the removed report ran into: a privilege-separated token holds only what its user also holds,
+  // so with the role granted to the token alone Proxmox lists no VNet and nothing looks leaked.
+  const kept = await insertNetwork(db, {
+    platformId: DEFAULT_PLATFORM,
+    project: 'default',
+    name: 'kept',
+    cidr: null,
+    createdBy: null,
+  });
+  assert.ok(
+    await insertNetworkLease(db, {
+      platformId: DEFAULT_PLATFORM,
+      tag: 4003,
+      owner: networkLeaseOwner(kept.id),
+      labId: null,
+      network: 'kept',
+    }),
+  );
+  const user = isolated.sim.info.tokenId.split('!')[0]!;
+  const grant = { path: '/sdn/zones/gdlab', roles: ['PVESDNUser'], users: [user] };
+  await root.access.revoke(grant);
+  try {
+    await waitFor(
+      'a network-unreadable alert',
+      async () => (await alertsOf('network-unreadable')).some((alert) => alert.state === 'open'),
+      { timeoutMs: 60_000 },
+    );
+  } finally {
+    await root.access.grant(grant);
+  }
+  await waitFor(
+    'the alert resolved once the grant is back',
+    async () => (await alertsOf('network-unreadable')).every((alert) => alert.state === 'resolved'),
+    { timeoutMs: 60_000 },
+  );
+  // A named network that exists holds its lease: nothing leaked.
+  const leaked = await alertsOf('network-leaked');
+  assert.ok(!leaked.some((alert) => alert.subject === `network/${kept.id}`));
+});
+
+test('the lease of a named network whose row is gone is released', async () => {
+  const gone = '00000000-0000-4000-8000-0000000000bb';
+  assert.ok(
+    await insertNetworkLease(db, {
+      platformId: DEFAULT_PLATFORM,
+      tag: 4004,
+      owner: networkLeaseOwner(gone),
+      labId: null,
+      network: 'gone',
+    }),
+  );
+  await makeVnetAsRoot(vnetIdOfTag(4004), 4004);
+  await waitFor(
+    'the lease released and its VNet deleted',
+    async () =>
+      !(await listNetworkLeases(db)).some((lease) => lease.owner === networkLeaseOwner(gone)) &&
+      !(await appliedVnets()).includes(vnetIdOfTag(4004)),
+    { timeoutMs: 60_000 },
+  );
+  assert.ok((await alertsOf('network-leaked')).some((alert) => alert.subject === `network/${gone}`));
 });

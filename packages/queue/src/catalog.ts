@@ -309,6 +309,7 @@ export const JOBS = {
       vmid: z.number().int().optional(),
       node: z.string().optional(),
       vnet: sdnId.optional(),
+      networkId: id.optional(),
       reason: z.string().max(500),
     }),
     attempts: 1,

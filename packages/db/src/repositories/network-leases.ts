@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../connection';
 
 export interface NetworkLeaseRow {
@@ -67,6 +68,8 @@ export async function listNetworkLeases(db: Db, filter: { labId?: string } = {})
 /** A lease with the status of the lab it was made for (null: no lab, or the lab row is gone). */
 export interface NetworkLeaseHolding extends NetworkLeaseRow {
   labStatus: string | null;
+  /** A named network's lease (owner `network:<id>`) whose network row is gone. */
+  networkGone: boolean;
 }
 
 /** Every lease of a platform with its lab's status: what the overseer reconciles networks against. */
@@ -74,6 +77,7 @@ export async function listNetworkLeaseHoldings(db: Db, platformId: string): Prom
   const rows = await db
     .selectFrom('network_leases')
     .leftJoin('labs', 'labs.id', 'network_leases.lab_id')
+    .leftJoin('networks', (join) => join.on(sql<boolean>`network_leases.owner = 'network:' || networks.id::text`))
     .select([
       'network_leases.platform_id',
       'network_leases.tag',
@@ -81,6 +85,7 @@ export async function listNetworkLeaseHoldings(db: Db, platformId: string): Prom
       'network_leases.lab_id',
       'network_leases.network',
       'labs.status as lab_status',
+      'networks.id as network_id',
     ])
     .where('network_leases.platform_id', '=', platformId)
     .orderBy('network_leases.tag')
@@ -92,6 +97,7 @@ export async function listNetworkLeaseHoldings(db: Db, platformId: string): Prom
     labId: row.lab_id,
     network: row.network,
     labStatus: row.lab_status ?? null,
+    networkGone: row.owner.startsWith('network:') && row.network_id === null,
   }));
 }
 
