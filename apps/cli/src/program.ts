@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerLabCommands } from './commands/lab';
 import { registerMcpCommand } from './commands/mcp';
+import { registerNetworkCommands } from './commands/network';
 import { registerOverseerCommands } from './commands/overseer';
 import { registerPoolCommands } from './commands/pool';
 import { registerStatusCommand } from './commands/status';
@@ -36,6 +37,7 @@ export function buildProgram(io: CliIo): Command {
   registerLabCommands(program, ctx);
   registerPoolCommands(program, ctx);
   registerTemplateCommands(program, ctx);
+  registerNetworkCommands(program, ctx);
   registerOverseerCommands(program, ctx);
   registerStatusCommand(program, ctx);
   registerMcpCommand(program, ctx);

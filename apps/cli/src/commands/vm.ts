@@ -19,6 +19,8 @@ interface CreateOptions {
   sshKey?: string[];
   package?: string[];
   run?: string[];
+  network?: string;
+  ip?: string;
   wait?: boolean;
   json?: boolean;
 }
@@ -40,6 +42,7 @@ export function vmRequestFromFlags(options: CreateOptions): Record<string, unkno
     diskGiB: options.disk,
     cloudInit,
     provision: options.run?.map((run) => ({ run })),
+    network: options.network || options.ip ? { name: options.network, ip: options.ip } : undefined,
   };
   // The API's schemas are strict: flags left out must be absent keys, not `undefined` values.
   const clean = JSON.parse(JSON.stringify(body)) as Record<string, unknown>;
@@ -100,6 +103,8 @@ export function registerVmCommands(program: Command, ctx: CliContext): void {
       )
       .option('--package <name>', 'package to install at first boot (repeatable)', collect)
       .option('--run <command>', 'command to run once the VM is up (repeatable, in order)', collect)
+      .option('--network <name>', "a named network of the VM's project to join (see network list)")
+      .option('--ip <address/prefix>', 'a static address, e.g. 10.30.0.10/24 (default: DHCP)')
       .option('--wait', 'wait until the VM is ready or failed (exit 1 if failed)'),
   ).action((options: CreateOptions) => createVm(ctx, options));
 
