@@ -16,6 +16,7 @@ import {
   vmAnswer,
 } from './responses';
 import { meResponse } from './routes/me';
+import { networkCreateBody } from './routes/networks';
 import { sessionCreateBody, sessionResponse } from './routes/session';
 import { systemStatusResponse } from './routes/system';
 import { labTopologyResponse, osProfilesResponse } from './routes/web-views';
@@ -184,6 +185,29 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
         summary: 'Build a failed template again (409 unless failed)',
         pathParams: id,
         ok: [202, 'queued'],
+      }),
+    },
+    '/networks': {
+      post: operation({
+        summary:
+          'Give a project a named network (made by the gateway: a VNet of a leased VLAN tag); its VMs join it with network.name',
+        body: schemaOf(networkCreateBody),
+        role: 'admin',
+        ok: [202, 'creating'],
+      }),
+      get: operation({ summary: "The networks of the caller's project (admins: all)", ok: [200, 'networks'] }),
+    },
+    '/networks/{id}': {
+      get: operation({
+        summary: "One network (404 outside the caller's project)",
+        pathParams: id,
+        ok: [200, 'the network'],
+      }),
+      delete: operation({
+        summary: 'Delete a network (409 while a VM not yet destroyed is on it)',
+        pathParams: id,
+        role: 'admin',
+        ok: [202, 'deleting'],
       }),
     },
     '/permissions': {

@@ -32,7 +32,7 @@ const networkName = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be 1-63 lowercase letters, digits and dashes');
 
-const networkCreateBody = z.strictObject({
+export const networkCreateBody = z.strictObject({
   name: networkName,
   project: projectName,
   /** The addresses its VMs use (informational, and static addresses must be inside it). */
