@@ -2,6 +2,7 @@ import { type Db, type Scope, touchApiKey } from '@glassdome/db';
 import type { NextFunction, Request, Response } from 'express';
 import { ApiError, ForbiddenError, UnauthorizedError } from '../errors';
 import { JSON_TYPES, YAML_TYPES } from '../http/body';
+import { bindToLog, logsAt } from '../http/request-id';
 import {
   hashApiKey,
   type Principal,
@@ -133,9 +134,9 @@ export function authenticate(db: Db, sessions?: SessionStore): Authenticator {
       req.principal = principal;
     }
     const principal = req.principal;
-    req.log = req.log.child({ principal: principalFields(principal) });
+    bindToLog(req, { principal: principalFields(principal) });
     recordUse(req, principal.keyId);
-    if (!SAFE_METHODS.has(req.method)) {
+    if (!SAFE_METHODS.has(req.method) && logsAt(req, 'info')) {
       res.on('finish', () =>
         req.log.info({ method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode }, 'mutation'),
       );

@@ -16,13 +16,50 @@ declare global {
   }
 }
 
-/** Gives every request an id (echoed in `X-Request-Id`) and a logger that carries it. */
+interface LogState {
+  root: Logger;
+  bindings: Record<string, unknown>;
+  child?: Logger;
+}
+
+const logStates = new WeakMap<Request, LogState>();
+
+/**
+ * Gives every request an id (echoed in `X-Request-Id`) and a logger that carries it. The logger is
+ * made when first used: most requests log nothing at the configured level, and a pino child costs
+ * its bindings' serialization and redaction.
+ */
 export function requestId(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction) => {
     const offered = req.get('x-request-id');
     req.id = offered && ACCEPTABLE_REQUEST_ID.test(offered) ? offered : randomUUID();
-    req.log = logger.child({ requestId: req.id });
+    const state: LogState = { root: logger, bindings: { requestId: req.id } };
+    logStates.set(req, state);
+    Object.defineProperty(req, 'log', {
+      configurable: true,
+      enumerable: true,
+      get: () => {
+        state.child ??= state.root.child(state.bindings);
+        return state.child;
+      },
+      set: (value: Logger) => {
+        state.child = value;
+      },
+    });
     res.setHeader('X-Request-Id', req.id);
     next();
   };
+}
+
+/** Adds `fields` to what every line `req.log` writes, without making the logger before it is used. */
+export function bindToLog(req: Request, fields: Record<string, unknown>): void {
+  const state = logStates.get(req);
+  if (!state) req.log = req.log.child(fields);
+  else if (state.child) state.child = state.child.child(fields);
+  else Object.assign(state.bindings, fields);
+}
+
+/** Whether `req.log` would write at `level` (asked without making the logger). */
+export function logsAt(req: Request, level: 'info' | 'debug'): boolean {
+  return (logStates.get(req)?.root ?? req.log).isLevelEnabled(level);
 }

@@ -18,6 +18,7 @@ import { projectOfRequest } from '../auth/projects';
 import type { ApiContext } from '../context';
 import { ApiError, ConflictError, NotFoundError, ValidationError } from '../errors';
 import { accept, JSON_TYPES } from '../http/body';
+import { logsAt } from '../http/request-id';
 import { parseInput, specIssuesToFieldIssues } from '../http/validate';
 import { asJson } from '../json';
 import { presentVm } from '../present';
@@ -75,7 +76,7 @@ async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unkn
     await relayNow(ctx, req);
   }
   const jobId = `vm-deploy.${id}`;
-  req.log.info({ vmId: id, jobId, project }, 'vm deploy queued');
+  if (logsAt(req, 'info')) req.log.info({ vmId: id, jobId, project }, 'vm deploy queued');
   res.status(202).location(`/api/v1/vms/${id}`).json({ id, status: 'queued', jobId, project });
 }
 
