@@ -2,26 +2,24 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createDb, type Db, migrateToLatest, revokeApiKey } from '@glassdome/db';
 import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
-import type { KyselyPlugin } from 'kysely';
 import { generateApiKey, sharedKeyLookups, storeApiKey } from '../src/auth/keys';
 
 let database: TestDatabase;
 let db: Db;
 let queries = 0;
-/** Counts the statements sent through `counted`. */
-const counter: KyselyPlugin = {
-  transformQuery(args) {
-    queries += 1;
-    return args.node;
-  },
-  transformResult: async (args) => args.result,
-};
 let counted: Db;
 before(async () => {
   database = await createTestDatabase('key_lookups');
   db = createDb(database.url);
   await migrateToLatest(db);
-  counted = db.withPlugin(counter);
+  // The same handle, counting the queries started through it (every repository read begins with selectFrom).
+  counted = new Proxy(db, {
+    get(target, property) {
+      if (property === 'selectFrom') queries += 1;
+      const value = Reflect.get(target, property);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 });
 after(async () => {
   await db.destroy();
