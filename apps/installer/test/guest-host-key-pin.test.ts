@@ -1,0 +1,105 @@
+/**
+ * The installer's side of guest trust against the simulator's Proxmox API: the pin is the host key
+ * the guest agent reads from the VM's disk, a key file that holds no key fails for good instead of
+ * pinning nothing, and a VM whose config lacks the management NIC is not reached at all.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createDb, type Db, findVmHostKey, insertVms, migrateToLatest, setVmPlacement } from '@glassdome/db';
+import { createProxmox, type Proxmox } from '@glassdome/proxmox';
+import { PermanentError } from '@glassdome/queue';
+import { publicKeyLineFingerprint } from '@glassdome/ssh';
+import { createTestDatabase, startSimulator, type TestDatabase, type TestSimulator } from '@glassdome/testkit';
+import type { InstallerContext } from '../src/context';
+import type { InstallerEnv } from '../src/env';
+import { GUEST_HOST_KEY_FILE, managementMac, pinHostKey } from '../src/steps/guest-trust';
+import { waitForAgent } from '../src/steps/proxmox-steps';
+import { loadVm } from '../src/vm-record';
+
+let sim: TestSimulator;
+let database: TestDatabase;
+let db: Db;
+let pve: Proxmox;
+let ctx: InstallerContext;
+
+before(async () => {
+  sim = await startSimulator();
+  database = await createTestDatabase('host-key-pin');
+  db = createDb(database.url);
+  await migrateToLatest(db);
+  pve = createProxmox({
+    baseUrl: sim.info.apiUrl,
+    node: sim.info.node,
+    auth: { tokenId: sim.info.tokenId, tokenSecret: sim.info.tokenSecret },
+    polling: { initialMs: 10, maxMs: 50 },
+  });
+  ctx = {
+    env: { AGENT_TIMEOUT_SECONDS: 60, GUEST_SSH_PORT: sim.info.guestSshPort } as InstallerEnv,
+    db,
+    pve,
+  } as InstallerContext;
+});
+
+after(async () => {
+  pve?.close();
+  await db?.destroy();
+  await database?.drop();
+  await sim?.stop();
+});
+
+const storedSpec = {
+  cpus: 1,
+  memoryMiB: 1024,
+  diskGiB: 10,
+  cloudInit: { user: 'ubuntu', sshKeys: [], packages: [], runcmd: [] },
+  provision: [],
+};
+const placement = { nics: [{ bridge: 'vmbr0', ipconfig: 'ip=dhcp', firewall: false }], managementNic: 0 };
+
+/** A running simulator VM and its record, its agent answering on its management NIC. */
+async function runningVm(name: string) {
+  const created = (await sim.admin('POST', '/bulk-vms', { count: 1, start: true, prefix: name })) as { first: number };
+  const [id] = await insertVms(db, [
+    { name, os: 'ubuntu-22.04', platformId: 'default', node: sim.info.node, spec: storedSpec },
+  ]);
+  await setVmPlacement(db, id!, { vmid: created.first });
+  const vm = (await loadVm(db, id!))!;
+  await waitForAgent(ctx, vm, placement);
+  return vm;
+}
+
+test('the pin is the fingerprint of the key file the agent reads, replaced when read again', async () => {
+  const vm = await runningVm('pinned');
+  const file = await pve.agent.readFile(vm.vmid!, GUEST_HOST_KEY_FILE, vm.node);
+  assert.equal(file.truncated, false);
+  const expected = publicKeyLineFingerprint(file.content.toString()).fingerprint;
+  assert.equal(await pinHostKey(ctx, vm), expected);
+  assert.equal(await findVmHostKey(db, vm.id), expected);
+  await db.updateTable('vm_host_keys').set({ fingerprint: 'SHA256:stale' }).where('vm_id', '=', vm.id).execute();
+  await pinHostKey(ctx, vm);
+  assert.equal(await findVmHostKey(db, vm.id), expected, 'a new read replaces the old pin');
+});
+
+test('a host key file that holds no key fails for good and pins nothing', async () => {
+  const vm = await runningVm('garbled');
+  await pve.client.post(`/nodes/${vm.node}/qemu/${vm.vmid}/agent/file-write`, {
+    file: GUEST_HOST_KEY_FILE,
+    content: 'not a key\n',
+  });
+  await assert.rejects(
+    pinHostKey(ctx, vm),
+    (error: unknown) =>
+      error instanceof PermanentError &&
+      /garbled: \/etc\/ssh\/ssh_host_ed25519_key\.pub .* is no host key/.test(error.message),
+  );
+  assert.equal(await findVmHostKey(db, vm.id), undefined);
+});
+
+test('a VM whose config has no management NIC is not reached', async () => {
+  const vm = await runningVm('no-nic');
+  assert.match(await managementMac(ctx, vm, 0), /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/);
+  await assert.rejects(
+    waitForAgent(ctx, vm, { ...placement, managementNic: 3 }),
+    (error: unknown) => error instanceof PermanentError && /no-nic has no net3 with a MAC address/.test(error.message),
+  );
+});
