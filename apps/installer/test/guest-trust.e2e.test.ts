@@ -31,7 +31,13 @@ after(async () => {
 });
 
 type LabVm = { id: string; name: string; copy: number; vmid: number; status: string; ip: string };
-type Lab = { id: string; status: string; error?: string; vms: LabVm[] };
+type Lab = {
+  id: string;
+  status: string;
+  error?: string;
+  vms: LabVm[];
+  isolation: { agreed: boolean; pairs: unknown[] } | null;
+};
 
 async function labOf(id: string): Promise<Lab> {
   return (await harness.api('GET', `/api/v1/labs/${id}`)).body as unknown as Lab;
@@ -110,6 +116,8 @@ test('each copy’s guests take only that copy’s key; host keys are pinned fro
   const lab = await labIn(labId, ['ready', 'failed', 'degraded']);
   assert.equal(lab.status, 'ready', lab.error);
   copies = [0, 1].map((copy) => lab.vms.find((vm) => vm.copy === copy)!);
+  // The isolation prober logged into each copy's guest with that copy's key, against its pin.
+  assert.ok(lab.isolation?.agreed && lab.isolation.pairs.length > 0, JSON.stringify(lab.isolation));
 
   const [keyA, keyB] = await Promise.all([0, 1].map((copy) => labCopyGuestKey(db, secret, labId, copy)));
   assert.notEqual(keyA!.publicKey, keyB!.publicKey, 'copies have keys of their own');
