@@ -30,6 +30,12 @@ export interface LabTaskWork {
   /** Throws LabStoppedError once the lab was cancelled, failed or is being torn down: call it before each side effect. */
   checkStillRunning(): Promise<void>;
   /**
+   * The same, from what the process's watch over its labs last read (at most one watch interval
+   * old) instead of a read of its own: for checks between steps, where the watch's abort covers
+   * the rest.
+   */
+  throwIfStopped(): void;
+  /**
    * Aborted (reason: a LabStoppedError) as soon as the lab stops or a newer run takes over, and with
    * the job's own signal (timeout, shutdown): hand it to every wait and remote call of the work.
    */
@@ -90,7 +96,17 @@ export async function runLabTask(
     await startLabTaskStep(ctx.db, lab.id, task.id);
     if ((LAB_TRANSITIONS.start.from as readonly LabStatus[]).includes(lab.status))
       await moveLab(ctx.db, lab.id, 'start');
-    const detail = await work({ lab, task, checkStillRunning, signal: watch.signal, shield: watch.shield });
+    const throwIfStopped = () => {
+      if (latest) throw latest;
+    };
+    const detail = await work({
+      lab,
+      task,
+      checkStillRunning,
+      throwIfStopped,
+      signal: watch.signal,
+      shield: watch.shield,
+    });
     const done = new Set(await finishLabTaskStep(ctx.db, lab.id, task.id, detail));
     const ready = readyAfter(lab.graph, done, task.id);
     await addLabTasks(

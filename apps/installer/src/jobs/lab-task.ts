@@ -41,7 +41,7 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
   return runLabTask(
     ctx,
     { labId, taskId, context },
-    async ({ lab, task, checkStillRunning, signal, shield }: LabTaskWork) => {
+    async ({ lab, task, throwIfStopped, signal, shield }: LabTaskWork) => {
       if (task.kind === 'isolation') return runIsolationCheck(boundTo(ctx, signal), lab, signal);
       // The first provision task of the lab places its copies on the cluster's nodes.
       const placement = task.kind === 'vm-provision' ? await ensureLabPlaced(ctx, labId) : null;
@@ -57,7 +57,12 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
         task.kind === 'vm-provision'
           ? provisionSteps(job, vm, await labPlacement(job, vm, task.copy), signal)
           : configureSteps(job, vm);
-      await runSteps(job, { vmId: vm.id, labId }, shieldSteps(steps, shield), { signal, before: checkStillRunning });
+      await runSteps(job, { vmId: vm.id, labId }, shieldSteps(steps, shield), {
+        signal,
+        // Between steps the process's watch over its labs decides (no read per step); a stop it
+        // sees meanwhile aborts the step in flight through `signal`.
+        before: async () => throwIfStopped(),
+      });
       if (task.kind === 'vm-configure' && (await moveVm(ctx.db, vm.id, 'ready'))) {
         await appendEvent(ctx.db, { labId, vmId: vm.id, kind: 'vm.ready', message: `${vm.name} ready at ${vm.ip}` });
       }
