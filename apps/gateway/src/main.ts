@@ -47,7 +47,7 @@ async function main(): Promise<void> {
       'network.release': ({ labId }) => releaseLabNetworks(ctx, labId),
       'network.delete-vnet': ({ vnet }) => deleteUnleasedVnet(ctx, vnet),
       'network.named-create': ({ networkId }, context) => createNamedNetwork(ctx, networkId, context),
-      'network.named-delete': ({ networkId }) => deleteNamedNetwork(ctx, networkId),
+      'network.named-delete': ({ networkId }, context) => deleteNamedNetwork(ctx, networkId, context),
     },
     release: async () => {
       ctx.ssh.close();

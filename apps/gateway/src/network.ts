@@ -21,8 +21,7 @@ import {
 } from '@glassdome/db';
 import { markLabDestroyed, runLabTask } from '@glassdome/lab-run';
 import { parseVlanRange, VlanAllocator, vnetIdOfTag } from '@glassdome/proxmox';
-import type { JobContext } from '@glassdome/queue';
-import { PermanentError } from '@glassdome/queue';
+import { isFinalAttempt, type JobContext, PermanentError } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import type { GatewayContext } from './context';
 import { NodeCommandError, onNode, onNodeTolerating } from './node-shell';
@@ -249,8 +248,7 @@ export async function createNamedNetwork(ctx: GatewayContext, networkId: string,
     await setNetworkReady(ctx.db, network.id, placed);
     return { networkId, status: 'ready', bridge: placed.bridge };
   } catch (error) {
-    const lastAttempt = context.job.attemptsMade + 1 >= (context.job.opts.attempts ?? 1);
-    if (error instanceof PermanentError || lastAttempt) {
+    if (isFinalAttempt(error, context.job)) {
       await setNetworkFailed(ctx.db, network.id, error instanceof Error ? error.message : String(error));
     }
     throw error;
@@ -262,15 +260,25 @@ export async function createNamedNetwork(ctx: GatewayContext, networkId: string,
  * VNet is deleted and applied, its tag released and its row removed. A network whose row is already
  * gone only has what it left behind released (the overseer's repair of such a lease). Idempotent.
  */
-export async function deleteNamedNetwork(ctx: GatewayContext, networkId: string) {
+export async function deleteNamedNetwork(ctx: GatewayContext, networkId: string, context: JobContext) {
   const network = await getNetwork(ctx.db, networkId, ALL_PROJECTS);
   if (network && network.status !== 'deleting') {
     throw new PermanentError(`network ${network.name} is ${network.status}, not deleting`);
   }
-  const owner = { platformId: network?.platformId ?? DEFAULT_PLATFORM, owner: networkLeaseOwner(networkId) };
-  const tag = await findNetworkLeaseTagOfOwner(ctx.db, owner);
-  if (tag !== undefined && ctx.env.NETWORK_MODE === 'sdn') await deleteVnets(ctx, [tag]);
-  await deleteNetworkLeaseOfOwner(ctx.db, owner);
-  if (network) await deleteNetworkRow(ctx.db, network.id);
-  return { networkId, deleted: network !== undefined, tag: tag ?? null };
+  try {
+    const owner = { platformId: network?.platformId ?? DEFAULT_PLATFORM, owner: networkLeaseOwner(networkId) };
+    const tag = await findNetworkLeaseTagOfOwner(ctx.db, owner);
+    if (tag !== undefined && ctx.env.NETWORK_MODE === 'sdn') await deleteVnets(ctx, [tag]);
+    await deleteNetworkLeaseOfOwner(ctx.db, owner);
+    if (network) await deleteNetworkRow(ctx.db, network.id);
+    return { networkId, deleted: network !== undefined, tag: tag ?? null };
+  } catch (error) {
+    // The last attempt leaves the network failed with the reason (never deleting forever); an admin
+    // may DELETE it again once Proxmox answers.
+    if (network && isFinalAttempt(error, context.job)) {
+      const reason = error instanceof Error ? error.message : String(error);
+      await setNetworkFailed(ctx.db, network.id, `delete failed: ${reason}`, 'deleting');
+    }
+    throw error;
+  }
 }

@@ -133,12 +133,21 @@ export async function setNetworkReady(
   return Number(result.numUpdatedRows) > 0;
 }
 
-export async function setNetworkFailed(db: Db, id: string, error: string): Promise<void> {
+/**
+ * A network whose making or deletion failed for good: `failed` with the reason, a final state an
+ * admin may `DELETE` (again). Only from the state the failed job was moving it out of.
+ */
+export async function setNetworkFailed(
+  db: Db,
+  id: string,
+  error: string,
+  from: 'creating' | 'deleting' = 'creating',
+): Promise<void> {
   await db
     .updateTable('networks')
     .set({ status: 'failed', error: error.slice(0, 2000), updated_at: sql`now()` })
     .where('id', '=', id)
-    .where('status', '=', 'creating')
+    .where('status', '=', from)
     .execute();
 }
 
