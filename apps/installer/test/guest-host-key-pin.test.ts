@@ -1,7 +1,8 @@
 /**
  * The installer's side of guest trust against the simulator's Proxmox API: the pin is the host key
  * the guest agent reads from the VM's disk, a key file that holds no key fails for good instead of
- * pinning nothing, and a VM whose config lacks the management NIC is not reached at all.
+ * pinning nothing, and a VM whose config lacks the management NIC, or whose management address lies
+ * outside MANAGEMENT_CIDR, is not reached at all.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -12,7 +13,7 @@ import { publicKeyLineFingerprint } from '@glassdome/ssh';
 import { createTestDatabase, startSimulator, type TestDatabase, type TestSimulator } from '@glassdome/testkit';
 import type { InstallerContext } from '../src/context';
 import type { InstallerEnv } from '../src/env';
-import { GUEST_HOST_KEY_FILE, managementMac, pinHostKey } from '../src/steps/guest-trust';
+import { GUEST_HOST_KEY_FILE, guestTarget, managementMac, pinHostKey } from '../src/steps/guest-trust';
 import { waitForAgent } from '../src/steps/proxmox-steps';
 import { loadVm } from '../src/vm-record';
 
@@ -34,7 +35,11 @@ before(async () => {
     polling: { initialMs: 10, maxMs: 50 },
   });
   ctx = {
-    env: { AGENT_TIMEOUT_SECONDS: 60, GUEST_SSH_PORT: sim.info.guestSshPort } as InstallerEnv,
+    env: {
+      AGENT_TIMEOUT_SECONDS: 60,
+      GUEST_SSH_PORT: sim.info.guestSshPort,
+      MANAGEMENT_CIDR: '127.64.0.0/16',
+    } as InstallerEnv,
     db,
     pve,
   } as InstallerContext;
@@ -101,5 +106,19 @@ test('a VM whose config has no management NIC is not reached', async () => {
   await assert.rejects(
     waitForAgent(ctx, vm, { ...placement, managementNic: 3 }),
     (error: unknown) => error instanceof PermanentError && /no-nic has no net3 with a MAC address/.test(error.message),
+  );
+});
+
+test('a management address outside MANAGEMENT_CIDR is never connected to', async () => {
+  const vm = await runningVm('elsewhere');
+  assert.match(vm.ip ?? '', /^127\.64\./);
+  const outside = { ...ctx, env: { ...ctx.env, MANAGEMENT_CIDR: '10.99.0.0/16' } } as InstallerContext;
+  await assert.rejects(
+    guestTarget(outside, vm),
+    (error: unknown) =>
+      error instanceof PermanentError &&
+      new RegExp(
+        `elsewhere's management NIC has ${vm.ip!.replace(/\./g, '\\.')}, outside MANAGEMENT_CIDR 10\\.99\\.0\\.0/16`,
+      ).test(error.message),
   );
 });

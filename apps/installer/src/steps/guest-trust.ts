@@ -1,12 +1,14 @@
 /**
  * How Glassdome trusts a guest before it logs in as root there (docs/security.md, "Guest trust"):
  * - it connects only to the address the guest agent reports on the NIC whose MAC the VM's config
- *   holds (its management NIC), never to one the guest merely reports on another interface;
+ *   holds (its management NIC), never to one the guest merely reports on another interface, and
+ *   only when that address lies in MANAGEMENT_CIDR, the network those NICs get addresses from;
  * - the host key it accepts is the one the guest agent reads from the VM's own disk
  *   (`/etc/ssh/ssh_host_ed25519_key.pub`), pinned per VM in Postgres before the first SSH: a
  *   machine answering at that address with another key is refused, once and for good;
  * - it logs in with the key of the VM's lab copy (or, for a VM of no lab, the installation's).
  */
+import { BlockList } from 'node:net';
 import { deleteVmHostKey, findVmHostKey, pinVmHostKey } from '@glassdome/db';
 import { PermanentError } from '@glassdome/queue';
 import { HostKeyMismatchError, publicKeyLineFingerprint, type SshTarget } from '@glassdome/ssh';
@@ -66,11 +68,28 @@ export function forgetHostKey(ctx: InstallerContext, vm: VmRow): Promise<void> {
 }
 
 /**
+ * A management address outside MANAGEMENT_CIDR is one the guest chose for itself (or another host's):
+ * Glassdome does not connect to it.
+ */
+export function assertManagementAddress(ctx: InstallerContext, vm: VmRow, ip: string): void {
+  const cidr = ctx.env.MANAGEMENT_CIDR;
+  const [base, bits] = cidr.split('/');
+  const inside = new BlockList();
+  inside.addSubnet(base!, Number(bits), 'ipv4');
+  if (!inside.check(ip, 'ipv4')) {
+    throw new PermanentError(
+      `VM ${vm.name}'s management NIC has ${ip}, outside MANAGEMENT_CIDR ${cidr}: Glassdome does not connect to it`,
+    );
+  }
+}
+
+/**
  * Where and how to SSH to the guest: its management address, its lab copy's key, and only the host
  * key pinned for it (read through the agent first if none is pinned yet).
  */
 export async function guestTarget(ctx: InstallerContext, vm: VmRow): Promise<SshTarget> {
   if (!vm.ip) throw new Error(`VM ${vm.id} has no IP yet`);
+  assertManagementAddress(ctx, vm, vm.ip);
   const fingerprint = (await findVmHostKey(ctx.db, vm.id)) ?? (await pinHostKey(ctx, vm));
   return {
     host: vm.ip,
