@@ -37,7 +37,7 @@ export const installerEnv = z.object({
     .string()
     .regex(/^[0-9./]+(,[0-9./]+)*$/, 'must be addresses or CIDRs separated by commas, e.g. 192.168.10.5,10.0.0.0/24')
     .default('127.0.0.0/8'),
-  /** The network lab VMs' management NICs take their addresses from (by DHCP on PROXMOX_BRIDGE). */
+  /** The network VMs' management NICs take their addresses from (by DHCP on PROXMOX_BRIDGE); Glassdome SSHes to no guest address outside it. */
   MANAGEMENT_CIDR: z
     .string()
     .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be a CIDR, e.g. 192.168.10.0/24')
