@@ -12,7 +12,7 @@ import {
   setPoolSize,
 } from '@glassdome/db';
 import { fillPool } from '@glassdome/lab-run';
-import type { JobContext } from '@glassdome/queue';
+import { isFinalAttempt, type JobContext } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import { boundTo, type InstallerContext } from '../context';
 import { ensureAuthorizedKeys } from '../steps/trainee-keys';
@@ -60,7 +60,7 @@ export async function handOverClaim(ctx: InstallerContext, operationId: string, 
   );
   if (failures.size > 0) {
     const error = [...failures].map(([vm, message]) => `${vm}: ${message}`).join('; ');
-    if (context.job.attemptsMade + 1 < (context.job.opts.attempts ?? 1)) throw new Error(error);
+    if (!isFinalAttempt(new Error(error), context.job)) throw new Error(error);
     await finishLabOperation(ctx.db, operation.id, { status: 'failed', error });
     return { operationId, failed: failures.size };
   }
