@@ -188,21 +188,19 @@ export async function startLabTaskStep(db: Db, labId: string, name: string): Pro
   );
 }
 
-/** Records a lab task's step done and returns the names of the lab's steps done now (this one included). */
+/**
+ * Records a lab task's step done, then returns the names of the lab's steps done now (this one
+ * included). Two statements on purpose: the read must start after the update committed, so that of
+ * two tasks finishing at once at least one sees both done and adds their common dependent. In one
+ * statement each reads a snapshot taken before the other's update committed, both can see the other
+ * unfinished, and the dependent is never added (the lab then settles without it).
+ */
 export async function finishLabTaskStep(
   db: Db,
   labId: string,
   name: string,
   detail: JsonValue | undefined,
 ): Promise<string[]> {
-  const value = detail === undefined ? sql`detail` : sql`${JSON.stringify(detail)}::jsonb`;
-  const { rows } = await sql<{ name: string }>`
-    WITH finished AS (
-      UPDATE steps SET status = 'done', finished_at = now(), error = NULL, detail = ${value}
-      WHERE vm_id IS NULL AND lab_id = ${labId} AND name = ${name}
-      RETURNING name
-    )
-    SELECT name FROM steps WHERE vm_id IS NULL AND lab_id = ${labId} AND status = 'done' AND name <> ${name}
-    UNION ALL SELECT name FROM finished`.execute(db);
-  return rows.map((row) => row.name);
+  await finishStep(db, { labId }, name, { status: 'done', ...(detail === undefined ? {} : { detail }) });
+  return stepNamesIn(db, { labId }, 'done');
 }

@@ -1,0 +1,59 @@
+/**
+ * Two lab tasks that finish at the same moment (the two networks of a dual-homed VM): whatever the
+ * interleaving, at least one of them learns that both are done, so their common dependent is added.
+ * Here task B's update waits on a row lock while task A finishes entirely; before the fix, B's read
+ * shared the snapshot its statement took before A committed, so neither saw the other done and the
+ * dependent never ran.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
+import { sql } from 'kysely';
+import { createDb, type Db, finishLabTaskStep, insertLab, migrateToLatest, startLabTaskStep } from '../src/index';
+
+let database: TestDatabase;
+let db: Db;
+let locker: Db;
+before(async () => {
+  database = await createTestDatabase('lab_task_steps');
+  db = createDb(database.url);
+  locker = createDb(database.url);
+  await migrateToLatest(db);
+});
+after(async () => {
+  await db?.destroy();
+  await locker?.destroy();
+  await database?.drop();
+});
+
+test('of two lab tasks finishing at once, at least one sees both done', async () => {
+  const labId = await insertLab(db, {
+    name: 'race',
+    platformId: 'default',
+    spec: {},
+    graph: {},
+    onFailure: 'fail',
+    copies: 1,
+    expiresAt: null,
+  });
+  await startLabTaskStep(db, labId, 'c0:net:a');
+  await startLabTaskStep(db, labId, 'c0:net:b');
+
+  let seenByB: string[] = [];
+  let seenByA: string[] = [];
+  await locker.connection().execute(async (connection) => {
+    await sql`BEGIN`.execute(connection);
+    await sql`SELECT 1 FROM steps WHERE lab_id = ${labId} AND name = 'c0:net:b' FOR UPDATE`.execute(connection);
+    // B's update now waits on the lock; A finishes completely meanwhile.
+    const finishingB = finishLabTaskStep(db, labId, 'c0:net:b', undefined).then((done) => {
+      seenByB = done;
+    });
+    await sleep(200);
+    seenByA = await finishLabTaskStep(db, labId, 'c0:net:a', undefined);
+    assert.deepEqual(seenByA.sort(), ['c0:net:a'], 'A finished while B was still running');
+    await sql`COMMIT`.execute(connection);
+    await finishingB;
+  });
+  assert.deepEqual(seenByB.sort(), ['c0:net:a', 'c0:net:b'], 'B, finishing last, sees A done');
+});
