@@ -3,6 +3,8 @@
  * lab's graph's own duration from the steps Postgres recorded.
  */
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { waitFor } from '@glassdome/testkit';
 import type { Db } from '../packages/db/src/index';
 import type { LabGraph, LabTask } from '../packages/lab/src/index';
 import { VM_DEPLOY_STEPS } from '../packages/queue/src/index';
@@ -89,4 +91,44 @@ export async function taskDurations(db: Db, labId: string, graph: LabGraph): Pro
     byTask.set(task.id, span(own));
   }
   return (task) => byTask.get(task.id) ?? 0;
+}
+
+/** The machine's load averages now (1, 5, 15 minutes), as `uptime` prints them. */
+export function loadNow(): string {
+  return loadavg()
+    .map((load) => load.toFixed(2))
+    .join(', ');
+}
+
+/**
+ * Deploys a lab through the API as the stack's admin and waits for it to settle; the makespan runs
+ * from the request to the lab's last status change.
+ */
+export async function deployLabAndWait(
+  stack: { apiUrl: string; adminKey: string },
+  db: Db,
+  spec: unknown,
+  timeoutMs: number,
+): Promise<{ id: string; status: string; error: string | null; makespanMs: number }> {
+  const started = Date.now();
+  const response = await fetch(`${stack.apiUrl}/api/v1/labs`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${stack.adminKey}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(spec),
+  });
+  if (response.status !== 202) throw new Error(`lab refused: ${response.status} ${await response.text()}`);
+  const { id } = (await response.json()) as { id: string };
+  const lab = await waitFor(
+    `lab ${id} to settle`,
+    async () => {
+      const row = await db
+        .selectFrom('labs')
+        .select(['status', 'updated_at', 'error'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row && ['ready', 'failed', 'degraded'].includes(row.status) ? row : undefined;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
+  return { id, status: lab.status, error: lab.error, makespanMs: lab.updated_at.getTime() - started };
 }

@@ -171,9 +171,16 @@ async function growDisk(ctx: InstallerContext, vm: VmRow, config: Record<string,
       `diskGiB ${vm.spec.diskGiB} needs ${Math.ceil(needGib)} GiB more than the template's disk, but ${ctx.env.PROXMOX_STORAGE} has ${Math.floor(storage.availBytes / 1024 ** 3)} GiB free`,
     );
   }
-  await ctx.pve.tasks.wait(await ctx.pve.vms.resize(vm.vmid!, disk.key, `${vm.spec.diskGiB}G`, vm.node), {
-    deadlineMs: 300_000,
-  });
+  // lvextend takes the node-local storage's lock (10 s): a class growing 100 disks on one node at once
+  // would time out on it, so a resize waits for one of the node's operation slots like a clone.
+  await ctx.admission.withNodeSlot(
+    vm.node,
+    async () => {
+      const upid = await ctx.pve.vms.resize(vm.vmid!, disk.key, `${vm.spec.diskGiB}G`, vm.node);
+      await ctx.pve.tasks.wait(upid, { deadlineMs: 300_000 });
+    },
+    ctx.pve.client.signal,
+  );
   return { key: disk.key, gib: vm.spec.diskGiB, grownFromGib: disk.gib };
 }
 
