@@ -12,9 +12,9 @@ export {
 } from './connection';
 export { MigrationError, migrateDown, migrateToEmpty, migrateToLatest, migrations } from './migrate';
 export * from './paging';
-export { deleteSealedCredentialsByPrefix } from './repositories/credentials';
 export * from './repositories/alerts';
 export * from './repositories/api-keys';
+export { deleteSealedCredentialsByPrefix } from './repositories/credentials';
 export {
   appendEvent,
   appendEvents,
