@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { VM_DEPLOY_STEPS } from '@glassdome/queue';
 import { waitFor } from '@glassdome/testkit';
 import { allJobs, rowCounts, startTestApi, type TestApi, VALID_VM } from './harness';
 
@@ -180,7 +181,7 @@ test('concurrent deploys are committed together (group commit): each answered, e
   for (const row of rows) {
     assert.deepEqual(
       steps.filter((step) => step.vm_id === row.id).map((step) => step.name),
-      ['reserve-vmid', 'clone', 'configure', 'firewall', 'start', 'wait-agent', 'wait-ssh', 'post-configure', 'verify'],
+      [...VM_DEPLOY_STEPS],
     );
   }
   // Their outbox rows go just after the answers (the intents were in Redis before).
