@@ -1,3 +1,4 @@
+export { type JobContext, JobLockLostError, JobTimeoutError, WorkerShutdownError } from './attempt';
 export * from './catalog';
 export {
   checkRedis,
@@ -30,13 +31,9 @@ export {
   closeOnSignals,
   type Handlers,
   isFinalAttempt,
-  type JobContext,
   type JobHandler,
-  JobLockLostError,
-  JobTimeoutError,
   PermanentError,
   startWorkers,
   type WorkerGroup,
   type WorkerGroupOptions,
-  WorkerShutdownError,
 } from './worker';

@@ -1,24 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@glassdome/logger';
 import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
+import {
+  ActiveRuns,
+  Attempt,
+  abortOnTimeout,
+  type JobContext,
+  JobLockLostError,
+  JobTimeoutError,
+  WorkerShutdownError,
+} from './attempt';
 import { JOBS, type JobName, type JobPayload, jobsOfQueue, parsePayload, type QueueName } from './catalog';
 import type { RedisConnection } from './connection';
 import { redisErrorReporter } from './connection';
 import { isBackingServiceOutage } from './outage';
-
-export interface JobContext {
-  job: Job;
-  /** Lock token of this attempt (needed for flow operations such as moveToWaitingChildren). */
-  token: string | undefined;
-  /**
-   * Aborted when this attempt must stop: its time bound passed (JobTimeoutError), its lock was lost
-   * so another worker may run it (JobLockLostError), or the process is shutting down
-   * (WorkerShutdownError). The reason is that error. Every call that waits or has a side effect must
-   * honour it; the job settles only once the handler has returned or thrown.
-   */
-  signal: AbortSignal;
-  log: Logger;
-}
 
 export type JobHandler<N extends JobName> = (payload: JobPayload<N>, context: JobContext) => Promise<unknown>;
 export type Handlers = { [N in JobName]?: JobHandler<N> };
@@ -43,35 +38,6 @@ export function isFinalAttempt(error: unknown, job: Pick<Job, 'attemptsMade' | '
     return false;
   }
   return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-}
-
-export class JobTimeoutError extends Error {
-  constructor(
-    readonly job: string,
-    readonly timeoutMs: number,
-  ) {
-    super(`${job} did not finish within ${timeoutMs} ms`);
-    this.name = 'JobTimeoutError';
-  }
-}
-
-/** This worker no longer holds the job's lock (renewal failed or lapsed): another worker may run it. */
-export class JobLockLostError extends Error {
-  constructor(
-    readonly jobId: string,
-    readonly reason: string,
-  ) {
-    super(`lost the lock of job ${jobId} (${reason}); stopping before the next side effect`);
-    this.name = 'JobLockLostError';
-  }
-}
-
-/** The worker is shutting down; the job is handed back to the queue untouched. */
-export class WorkerShutdownError extends Error {
-  constructor() {
-    super('the worker is shutting down; the job is handed back');
-    this.name = 'WorkerShutdownError';
-  }
 }
 
 export interface WorkerGroupOptions {
@@ -114,50 +80,6 @@ export interface WorkerGroup {
   workers: Worker[];
   /** Stops taking jobs, lets in-flight ones finish within the bound, hands back the rest, closes. */
   close(): Promise<void>;
-}
-
-/** One attempt running in this process: how to abort it and when its lock was last renewed. */
-interface ActiveRun {
-  abort(reason: Error): void;
-  renewedAt: number;
-}
-
-/** The attempts running in this process, by job id (one worker per queue, job ids unique per queue). */
-class ActiveRuns {
-  readonly #runs = new Map<string, Set<ActiveRun>>();
-
-  add(jobId: string, run: ActiveRun): () => void {
-    const runs = this.#runs.get(jobId) ?? new Set();
-    runs.add(run);
-    this.#runs.set(jobId, runs);
-    return () => {
-      runs.delete(run);
-      if (runs.size === 0 && this.#runs.get(jobId) === runs) this.#runs.delete(jobId);
-    };
-  }
-
-  abort(jobId: string, reason: () => Error): void {
-    for (const run of this.#runs.get(jobId) ?? []) run.abort(reason());
-  }
-
-  renewed(jobIds: readonly string[], at: number): void {
-    for (const id of jobIds) for (const run of this.#runs.get(id) ?? []) run.renewedAt = at;
-  }
-
-  /** Aborts every run whose lock has not been renewed within `lockMs`: it may already be someone else's. */
-  abortStale(lockMs: number, now: number): void {
-    for (const [jobId, runs] of this.#runs) {
-      for (const run of runs) {
-        if (now - run.renewedAt > lockMs) {
-          run.abort(new JobLockLostError(jobId, `not renewed for ${now - run.renewedAt} ms`));
-        }
-      }
-    }
-  }
-
-  abortAll(reason: () => Error): void {
-    for (const runs of this.#runs.values()) for (const run of runs) run.abort(reason());
-  }
 }
 
 export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
@@ -254,62 +176,48 @@ async function runJob(
   const handler = settings.handlers[name] as JobHandler<JobName> | undefined;
   if (!definition || !handler) throw new PermanentError(`no handler for job ${job.name}`);
   const payload = parsePayload(name, job.data);
-  const log = settings.logger.child({ jobId: job.id, job: name, attempt: job.attemptsMade + 1 });
-
-  const controller = new AbortController();
-  const abort = (reason: Error) => {
-    if (controller.signal.aborted) return;
-    log.info({ reason: reason.message }, 'aborting the job attempt');
-    controller.abort(reason);
-  };
+  const attempt = new Attempt(job, token, settings.logger);
   const timeoutMs = settings.timeouts[name] ?? definition.timeoutMs;
-  const timer = setTimeout(() => abort(new JobTimeoutError(name, timeoutMs)), timeoutMs);
-  // BullMQ's own signal fires when it cancels the job (cancelJob/cancelAllJobs): treated as a hand-back.
-  const onBullAbort = () => abort(new WorkerShutdownError());
-  bullSignal?.addEventListener('abort', onBullAbort, { once: true });
-  const untrack = settings.runs.add(job.id ?? '', { abort, renewedAt: Date.now() });
+  const timer = setTimeout(abortOnTimeout, timeoutMs, attempt, name, timeoutMs);
+  bullSignal?.addEventListener('abort', attempt, { once: true });
+  const jobId = job.id ?? '';
+  settings.runs.add(jobId, attempt);
   const started = Date.now();
   try {
     // Awaited to the end, never raced: the attempt settles only once the handler has stopped.
-    const result = await handler(payload, { job, token, signal: controller.signal, log });
-    log.debug({ ms: Date.now() - started }, 'job done');
+    const result = await handler(payload, attempt);
+    if (settings.logger.isLevelEnabled('debug')) attempt.log.debug({ ms: Date.now() - started }, 'job done');
     return result;
   } catch (error) {
-    throw await settleFailure(job, token, error, controller.signal, settings, log);
+    throw await settleFailure(attempt, error, settings);
   } finally {
     clearTimeout(timer);
-    bullSignal?.removeEventListener('abort', onBullAbort);
-    untrack();
+    bullSignal?.removeEventListener('abort', attempt);
+    settings.runs.delete(jobId, attempt);
   }
 }
 
 /** What a failed attempt becomes: a hand-back, a delay that spends no attempt, or a counted failure. */
-async function settleFailure(
-  job: Job,
-  token: string | undefined,
-  error: unknown,
-  signal: AbortSignal,
-  settings: RunSettings,
-  log: Logger,
-): Promise<unknown> {
-  const reason: unknown = signal.aborted ? signal.reason : undefined;
+async function settleFailure(attempt: Attempt, error: unknown, settings: RunSettings): Promise<unknown> {
+  const { job, token } = attempt;
+  const reason = attempt.abortReason;
   if (reason instanceof WorkerShutdownError) {
     // Put the job back untouched; another replica resumes it at its first unfinished step. If Redis
     // cannot take it now, its lock lapses and the stalled check puts it back instead.
     await job
       .moveToWait(token)
-      .catch((moveError: unknown) => log.warn({ err: describe(moveError) }, 'hand-back failed'));
-    log.info('job handed back on shutdown');
+      .catch((moveError: unknown) => attempt.log.warn({ err: describe(moveError) }, 'hand-back failed'));
+    attempt.log.info('job handed back on shutdown');
     return new WaitingError();
   }
   if (reason instanceof JobLockLostError) {
     // Not ours any more (or soon not): give it back if we still can, and leave it alone otherwise.
     await job.moveToWait(token).catch(() => undefined);
-    log.warn({ reason: reason.message }, 'job lock lost; the attempt stopped');
+    attempt.log.warn({ reason: reason.message }, 'job lock lost; the attempt stopped');
     return new WaitingError();
   }
   if (reason instanceof JobTimeoutError) return reason;
-  if (isBackingServiceOutage(error)) return delayForOutage(job, token, error, settings, log);
+  if (isBackingServiceOutage(error)) return delayForOutage(job, token, error, settings, attempt.log);
   return error;
 }
 
