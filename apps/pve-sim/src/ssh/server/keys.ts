@@ -22,11 +22,19 @@ export interface GeneratedKeyPair {
  * parser rejects it ("Malformed OpenSSH private key"), which failed simulator starts at random.
  */
 export function generateEd25519(comment = 'pve-sim'): GeneratedKeyPair {
-  const pair = generateKeyPairSync('ed25519');
-  // The JWK form gives the raw 32-byte values: `x` the public point, `d` the private seed.
-  const publicPoint = Buffer.from(pair.publicKey.export({ format: 'jwk' }).x ?? '', 'base64url');
-  const seed = Buffer.from(pair.privateKey.export({ format: 'jwk' }).d ?? '', 'base64url');
-  if (publicPoint.length !== 32 || seed.length !== 32) throw new Error('node:crypto returned a malformed ed25519 key');
+  // Encoded by the key generation itself (DER), never exported from a KeyObject afterwards: on Node 20
+  // a JWK export could deadlock the process when a garbage collection ran during it (seen: a process
+  // asleep on a mutex under KeyObjectHandle::ExportJWK → GC → ~KeyGenJob).
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519', {
+    publicKeyEncoding: { type: 'spki', format: 'der' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+  });
+  // RFC 8410: an ed25519 SPKI is a 12-byte header and the 32-byte public point; a PKCS #8 a 16-byte
+  // header and the 32-byte seed.
+  if (publicKey.length !== 44 || privateKey.length !== 48)
+    throw new Error('node:crypto returned a malformed ed25519 key');
+  const publicPoint = publicKey.subarray(12);
+  const seed = privateKey.subarray(16);
   const publicBlob = sshStrings(Buffer.from('ssh-ed25519'), publicPoint);
   return {
     privateKey: openSshPrivateKey(publicBlob, publicPoint, seed, comment),
