@@ -12,10 +12,12 @@
  *   DELETE /_sim/vms/{vmid}          make a VM vanish (config and disks)
  *   POST /_sim/bulk-vms              {count, node?, start?, prefix?} add plain VMs quickly (benchmarks)
  */
+
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { ApiError } from './errors';
+import { leaseDhcp } from './network/topology';
 import { loadSnapshot, redactedState, saveSnapshot } from './persist';
 import { readBody } from './request';
 import type { Simulator } from './sim';
@@ -67,6 +69,7 @@ export function addBulkVms(sim: Simulator, request: z.infer<typeof bulkSchema>):
   const node = request.node ?? Object.keys(sim.state.nodes)[0]!;
   if (!sim.state.nodes[node]) throw new ApiError(400, `no such node '${node}'`);
   const created: number[] = [];
+  const fresh: Vm[] = [];
   let vmid = 100;
   while (created.length < request.count) {
     while (sim.state.vms[vmid]) vmid++;
@@ -86,11 +89,14 @@ export function addBulkVms(sim: Simulator, request: z.infer<typeof bulkSchema>):
       },
     };
     sim.state.vms[vmid] = vm;
+    fresh.push(vm);
     const storage = sim.state.storages[`${node}/local-lvm`];
     if (storage) storage.volumes[`vm-${vmid}-disk-0`] = { vmid, sizeBytes: 8 * 1024 ** 3 };
-    if (request.start) sim.powerOn(vm);
     created.push(vmid);
   }
+  // Leases first: a guest that starts shows its address at once.
+  leaseDhcp(sim.state.vms, fresh, sim.options.guestSubnet);
+  if (request.start) for (const vm of fresh) sim.powerOn(vm);
   return created;
 }
 

@@ -30,9 +30,6 @@ export interface GuestView {
 
 const noSdn: TopologyContext['sdn'] = { zones: {}, vnets: {} };
 
-/** The DHCP lease of a VM: subnet base + vmid (wrapped into the subnet, never the network or broadcast address). */
-export const dhcpAddress = dhcpLease;
-
 /**
  * The address Glassdome and the guest's SSH server use: the management NIC's (static
  * `ipconfigN` or its lease), else, for a VM without a management NIC, its first NIC's.
@@ -46,7 +43,7 @@ export function guestAddress(vm: Vm, subnet: string): { ip: string; prefix: numb
     const [address, bits] = ip.split('/');
     return { ip: address!, prefix: Number(bits) };
   }
-  return dhcpLease(subnet, vm.vmid);
+  return dhcpLease(subnet, vm);
 }
 
 export function guestView(vm: Vm, subnet: string, now = Date.now()): GuestView {

@@ -4,9 +4,11 @@
  * `lock: clone` config, copies or links each disk under the storage lock, then writes the final
  * config — so the nextid window, `VM is locked (clone)` and storage lock timeouts all happen as on PVE.
  */
+
 import { fail, ParameterError } from '../errors';
 import { vmLockPath } from '../locks';
 import { cloneVmFirewall } from '../network/firewall-config';
+import { leaseDhcp } from '../network/topology';
 import { requirePrivileges } from '../permissions';
 import type { HandlerContext, Route } from '../router';
 import type { Simulator } from '../sim';
@@ -152,6 +154,7 @@ async function cloneWorker(ctx: HandlerContext, plan: ClonePlan, log: TaskLog): 
         snapshots: {},
       };
       sim.state.vms[plan.newid] = target;
+      leaseDhcp(sim.state.vms, [target], sim.options.guestSubnet);
       cloneVmFirewall(sim.state, plan.source.vmid, plan.newid);
       const volumes = await copyDisks(sim, plan, log);
       target.config = clonedConfig(sim, plan, volumes);

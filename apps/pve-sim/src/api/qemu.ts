@@ -1,7 +1,9 @@
 /** `/nodes/{node}/qemu`: list, create and destroy VMs. */
+
 import { fail } from '../errors';
 import { vmLockPath, withLock } from '../locks';
 import { removeVmFirewall } from '../network/firewall-config';
+import { leaseDhcp } from '../network/topology';
 import { requirePrivileges, vmPrivilegeChecker } from '../permissions';
 import type { HandlerContext, Route } from '../router';
 import type { Vm } from '../state/types';
@@ -61,6 +63,7 @@ function createVm(ctx: HandlerContext) {
   if (existing) fail(`unable to create VM ${vmid} - VM ${vmid} already exists on node '${existing.node}'`);
   // PVE writes the config with `lock: create` before answering, so the id is taken at once.
   sim.state.vms[vmid] = vm;
+  leaseDhcp(sim.state.vms, [vm], sim.options.guestSubnet);
   if (params.pool) {
     vm.pool = params.pool;
     sim.state.pools[params.pool]!.vmids.push(vmid);

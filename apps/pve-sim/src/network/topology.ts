@@ -81,13 +81,43 @@ export function segmentOf(bridge: string, tag: number | undefined, ctx: Topology
   return tag ? `${bridge}.${tag}` : bridge;
 }
 
-/** The DHCP lease of a VM: subnet base + vmid (wrapped into the subnet, never the network or broadcast address). */
-export function dhcpLease(subnet: string, vmid: number): { ip: string; prefix: number } {
+/** Addresses a subnet's DHCP server hands out: every one but the network and broadcast addresses. */
+function hostsOf(subnet: string): { base: number; prefix: number; hosts: number } {
   const [base, bits] = subnet.split('/');
   const prefix = Number(bits ?? 24);
-  const size = 2 ** (32 - prefix);
-  const offset = ((vmid - 1) % (size - 2)) + 1;
-  return { ip: intToIp(ipToInt(base!) + offset), prefix };
+  return { base: ipToInt(base!), prefix, hosts: 2 ** (32 - prefix) - 2 };
+}
+
+/** The offset a VM's lease starts from: base + vmid, wrapped into the subnet. */
+function preferredOffset(vmid: number, hosts: number): number {
+  return ((vmid - 1) % hosts) + 1;
+}
+
+/** A VM's DHCP lease: the offset it was given (`leaseDhcp`), else base + vmid wrapped into the subnet. */
+export function dhcpLease(subnet: string, vm: Pick<Vm, 'vmid' | 'dhcpOffset'>): { ip: string; prefix: number } {
+  const { base, prefix, hosts } = hostsOf(subnet);
+  return { ip: intToIp(base + (vm.dhcpOffset ?? preferredOffset(vm.vmid, hosts))), prefix };
+}
+
+/**
+ * Gives each of `fresh` (VMs just made) a lease no other VM of `vms` holds, as a DHCP server never
+ * hands one address to two clients: base + vmid when free, else the next free address. VMIDs go up
+ * to 999,999 while a /16 holds 65,534 hosts, so base + vmid alone would put two guests of a large
+ * class on one address.
+ */
+export function leaseDhcp(vms: Record<number, Vm>, fresh: Vm[], subnet: string): void {
+  const { hosts } = hostsOf(subnet);
+  const freshIds = new Set(fresh.map((vm) => vm.vmid));
+  const taken = new Set<number>();
+  for (const vm of Object.values(vms)) {
+    if (!freshIds.has(vm.vmid)) taken.add(vm.dhcpOffset ?? preferredOffset(vm.vmid, hosts));
+  }
+  for (const vm of fresh) {
+    let offset = preferredOffset(vm.vmid, hosts);
+    for (let tries = 0; taken.has(offset) && tries < hosts; tries += 1) offset = (offset % hosts) + 1;
+    vm.dhcpOffset = offset;
+    taken.add(offset);
+  }
 }
 
 /** The management network's router (DHCP server, DNS resolver, uplink): subnet base + 1. */
@@ -137,7 +167,7 @@ export function guestNics(vm: Vm, ctx: TopologyContext): GuestNic[] {
     const leased = nic.management || nic === legacy;
     if (configured.address) nic.address = configured.address;
     else if (leased && (configured.dhcp || !vm.config[`ipconfig${nic.index}`])) {
-      nic.address = { ...dhcpLease(ctx.guestSubnet, vm.vmid), dynamic: true };
+      nic.address = { ...dhcpLease(ctx.guestSubnet, vm), dynamic: true };
       nic.gateway = managementGateway(ctx.guestSubnet);
     }
     if (configured.gateway && nic.address && !nic.address.dynamic) nic.gateway = configured.gateway;

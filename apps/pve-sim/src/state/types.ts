@@ -41,6 +41,11 @@ export interface Vm {
   guest?: GuestDisk;
   /** Image file the VM's disk was imported from on the node (`import-from`, `qm importdisk`). */
   importedFrom?: string;
+  /**
+   * The VM's DHCP lease on the management network, as an offset from the subnet's base: given when
+   * the VM is made, never the same as another VM's, kept for the VM's life (see `leaseDhcp`).
+   */
+  dhcpOffset?: number;
 }
 
 export interface Volume {
