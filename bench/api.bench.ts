@@ -19,7 +19,15 @@ import { createDb, migrateToLatest } from '../packages/db/src/index';
 import { createLogger } from '../packages/logger/src/index';
 // bench/ has no package.json; this is the bullmq the queue package itself depends on.
 import { Queue, Worker } from '../packages/queue/node_modules/bullmq/dist/esm/index.js';
-import { createRedis, jobOptions, jobsOfQueue, Producer, startWorkers } from '../packages/queue/src/index';
+import {
+  createRedis,
+  jobOptions,
+  jobsOfQueue,
+  Producer,
+  type QueueName,
+  startWorkers,
+  type WorkerGroup,
+} from '../packages/queue/src/index';
 import { appArgs, waitFor } from '../packages/stack/src/index';
 import { deployScript, withApiProcess, wrk } from './api-deploy-rate.bench';
 
@@ -130,23 +138,19 @@ async function workerDrain(
       }),
     );
   }
-  const noop = async () => undefined;
   let workers: Worker[];
   let stop: () => Promise<void>;
   if (ours) {
-    const group = startWorkers({
-      connect: () => createRedis(redisUrl, 'worker'),
-      prefix: producer.prefix,
-      queues: ['vm'],
-      handlers: Object.fromEntries(jobsOfQueue('vm').map((name) => [name, noop])),
-      concurrency: WORKER_CONCURRENCY,
-      logger: createLogger({ name: 'bench', level: 'info', destination: discard() }),
-    });
+    const group = noopWorkers(redisUrl, producer.prefix, 'vm', 'info');
     workers = group.workers;
     stop = () => group.close();
   } else {
     const connection = createRedis(redisUrl, 'worker');
-    const worker = new Worker('vm', noop, { connection, prefix: producer.prefix, concurrency: WORKER_CONCURRENCY });
+    const worker = new Worker('vm', async () => undefined, {
+      connection,
+      prefix: producer.prefix,
+      concurrency: WORKER_CONCURRENCY,
+    });
     workers = [worker];
     stop = async () => {
       await worker.close();
@@ -169,17 +173,22 @@ function discard(): Writable {
   return new Writable({ write: (_chunk, _encoding, done) => done() });
 }
 
+/** startWorkers on one queue with handlers that do nothing, logging nowhere at `level`. */
+function noopWorkers(redisUrl: string, prefix: string, queue: QueueName, level = 'silent'): WorkerGroup {
+  const noop = async () => undefined;
+  return startWorkers({
+    connect: () => createRedis(redisUrl, 'worker'),
+    prefix,
+    queues: [queue],
+    handlers: Object.fromEntries(jobsOfQueue(queue).map((name) => [name, noop])),
+    concurrency: WORKER_CONCURRENCY,
+    logger: createLogger({ name: 'bench', level, destination: discard() }),
+  });
+}
+
 /** The queue layer alone: the catalog-checked producer and startWorkers, with a handler that does nothing. */
 async function queueLayer(redisUrl: string, producer: Producer): Promise<number> {
-  const noop = async () => undefined;
-  const group = startWorkers({
-    connect: () => createRedis(redisUrl, 'worker'),
-    prefix: producer.prefix,
-    queues: ['template'],
-    handlers: Object.fromEntries(jobsOfQueue('template').map((name) => [name, noop])),
-    concurrency: WORKER_CONCURRENCY,
-    logger: createLogger({ name: 'bench', level: 'silent', format: 'json' }),
-  });
+  const group = noopWorkers(redisUrl, producer.prefix, 'template');
   await Promise.all(group.workers.map((worker) => worker.waitUntilReady()));
   const finished = completions(group.workers, DEPLOYS);
   const started = performance.now();
@@ -200,16 +209,7 @@ async function queueLayer(redisUrl: string, producer: Producer): Promise<number>
 
 /** The API's pipeline: deploys over HTTP, consumed by startWorkers with a handler that does nothing. */
 async function apiPipeline(url: string, redisUrl: string, prefix: string): Promise<number> {
-  const logger = createLogger({ name: 'bench', level: 'silent', format: 'json' });
-  const noop = async () => undefined;
-  const group = startWorkers({
-    connect: () => createRedis(redisUrl, 'worker'),
-    prefix,
-    queues: ['vm'],
-    handlers: Object.fromEntries(jobsOfQueue('vm').map((name) => [name, noop])),
-    concurrency: WORKER_CONCURRENCY,
-    logger,
-  });
+  const group = noopWorkers(redisUrl, prefix, 'vm');
   await Promise.all(group.workers.map((worker) => worker.waitUntilReady()));
   const finished = completions(group.workers, DEPLOYS);
   const started = performance.now();
@@ -234,15 +234,7 @@ async function processPipeline(): Promise<{
   const script = deployScript();
   try {
     return await withApiProcess(appArgs('api'), {}, async (api) => {
-      const noop = async () => undefined;
-      const group = startWorkers({
-        connect: () => createRedis(api.redisUrl, 'worker'),
-        prefix: api.prefix,
-        queues: ['vm'],
-        handlers: Object.fromEntries(jobsOfQueue('vm').map((name) => [name, noop])),
-        concurrency: WORKER_CONCURRENCY,
-        logger: createLogger({ name: 'bench', level: 'silent', format: 'json' }),
-      });
+      const group = noopWorkers(api.redisUrl, api.prefix, 'vm');
       try {
         await Promise.all(group.workers.map((worker) => worker.waitUntilReady()));
         let completed = 0;
