@@ -29,13 +29,23 @@ interface VnetItem {
   tag?: number;
 }
 
-/** The VNets of the zone as the token sees them; undefined when it may not audit the zone. */
-async function readZoneVnets(ctx: OverseerContext, zone: string): Promise<VnetItem[] | undefined> {
+/**
+ * The VNets of the zone as the token sees them (PVE lists only VNets it may audit); undefined when it
+ * may not audit the zone. The privilege is asked for (a second call) only when the list lacks a VNet
+ * that a lease made before this scan says exists: the one case where a missing grant looks like
+ * leaked VNets.
+ */
+async function readZoneVnets(
+  ctx: OverseerContext,
+  zone: string,
+  leasedBefore: ReadonlySet<string>,
+): Promise<{ vnets: VnetItem[] | undefined; apiCalls: number }> {
+  const vnets = (await ctx.pve.client.get<VnetItem[]>('/cluster/sdn/vnets')).filter((vnet) => vnet.zone === zone);
+  const listed = new Set(vnets.map((vnet) => vnet.vnet));
+  if ([...leasedBefore].every((vnet) => listed.has(vnet))) return { vnets, apiCalls: 1 };
   const path = `/sdn/zones/${zone}`;
   const held = await ctx.pve.access.permissions({ path });
-  if (!(held[path] ?? []).includes('SDN.Audit')) return undefined;
-  const vnets = await ctx.pve.client.get<VnetItem[]>('/cluster/sdn/vnets');
-  return vnets.filter((vnet) => vnet.zone === zone);
+  return { vnets: (held[path] ?? []).includes('SDN.Audit') ? vnets : undefined, apiCalls: 2 };
 }
 
 /** Whether a lab lease's holder is gone: a lab that is destroyed or whose row no longer exists. */
@@ -56,13 +66,17 @@ export async function scanNetworks(ctx: OverseerContext, platformId: string): Pr
   // only these say the grant is missing (a lease made after the check may have come with its grant).
   let leasedBeforeCheck = 0;
   if (mode === 'sdn') {
-    leasedBeforeCheck = (await listNetworkLeaseHoldings(ctx.db, platformId)).length;
+    const before = await listNetworkLeaseHoldings(ctx.db, platformId);
+    leasedBeforeCheck = before.length;
     // An SDN read that fails must not cost the whole scan; the VNets are compared next time.
-    vnets = await readZoneVnets(ctx, zone).catch((error: unknown) => {
-      ctx.logger.warn({ zone, err: error }, 'SDN VNets unreadable');
-      return [];
-    });
-    apiCalls += 2;
+    const read = await readZoneVnets(ctx, zone, new Set(before.map((lease) => vnetIdOfTag(lease.tag)))).catch(
+      (error: unknown) => {
+        ctx.logger.warn({ zone, err: error }, 'SDN VNets unreadable');
+        return { vnets: [], apiCalls: 1 };
+      },
+    );
+    vnets = read.vnets;
+    apiCalls += read.apiCalls;
   }
   const leases = await listNetworkLeaseHoldings(ctx.db, platformId);
   const findings: Finding[] = [...leakedLeaseFindings(platformId, leases)];
