@@ -5,54 +5,26 @@
  * lease and the row.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import {
   ALL_PROJECTS,
-  createDb,
   type Db,
   getNetwork,
   insertNetwork,
   listNetworkLeases,
   markNetworkDeleting,
-  migrateToLatest,
 } from '@glassdome/db';
-import { createLogger } from '@glassdome/logger';
-import { createProxmox, type Proxmox } from '@glassdome/proxmox';
 import type { JobContext } from '@glassdome/queue';
-import { SshPool, type SshTarget } from '@glassdome/ssh';
-import { createTestDatabase, startSimulator, type TestDatabase, type TestSimulator } from '@glassdome/testkit';
 import type { GatewayContext } from '../src/context';
-import type { GatewayEnv } from '../src/env';
 import { createNamedNetwork, deleteNamedNetwork } from '../src/network';
+import { type GatewayHarness, startGatewayHarness } from './harness';
 
-let sim: TestSimulator;
-let database: TestDatabase;
+let harness: GatewayHarness;
 let db: Db;
-let ssh: SshPool;
-let pve: Proxmox;
 let ctx: GatewayContext;
 
 before(async () => {
-  sim = await startSimulator();
-  database = await createTestDatabase('named-network-delete');
-  db = createDb(database.url);
-  await migrateToLatest(db);
-  ssh = new SshPool();
-  pve = createProxmox({
-    baseUrl: sim.info.apiUrl,
-    node: sim.info.node,
-    auth: { tokenId: sim.info.tokenId, tokenSecret: sim.info.tokenSecret },
-  });
-  const node: SshTarget = {
-    host: '127.0.0.1',
-    port: sim.info.sshPort,
-    username: 'root',
-    privateKey: readFileSync(sim.info.sshPrivateKeyPath!, 'utf8'),
-    hostKey: { kind: 'pinned', fingerprints: [sim.info.sshHostKeyFingerprint] },
-  };
-  const env = {
+  harness = await startGatewayHarness('named-network-delete', (sim) => ({
     PROXMOX_NODE: sim.info.node,
     PROXMOX_BRIDGE: 'vmbr0',
     PROXMOX_TOKEN_ID: sim.info.tokenId,
@@ -60,22 +32,11 @@ before(async () => {
     SDN_ZONE: 'gdnet',
     NETWORK_VLAN_RANGE: '2000-2999',
     FIREWALL_AUTO_ENABLE: true,
-  } as GatewayEnv;
-  const logger = createLogger({
-    name: 'gw-test',
-    level: 'silent',
-    destination: new Writable({ write: (_c, _e, cb) => cb() }),
-  });
-  ctx = { env, db, producer: undefined as never, pve, ssh, node, logger };
+  }));
+  ({ db, ctx } = harness);
 });
 
-after(async () => {
-  ssh?.close();
-  pve?.close();
-  await db?.destroy();
-  await database?.drop();
-  await sim?.stop();
-});
+after(() => harness?.close());
 
 /** What a handler sees of attempt `made + 1` of `attempts`. */
 const attempt = (made: number, attempts = 3) =>
@@ -86,7 +47,7 @@ const attempt = (made: number, attempts = 3) =>
   }) as unknown as JobContext;
 
 const vnetsOfZone = async () => {
-  const listed = await ssh.exec(ctx.node, ['pvesh', 'get', '/cluster/sdn/vnets', '--output-format', 'json']);
+  const listed = await ctx.ssh.exec(ctx.node, ['pvesh', 'get', '/cluster/sdn/vnets', '--output-format', 'json']);
   return (JSON.parse(listed.stdout) as { vnet: string; zone: string }[]).filter((v) => v.zone === 'gdnet');
 };
 

@@ -5,67 +5,35 @@
  * only when no attempt follows.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { createDb, type Db, getTemplate, insertTemplate, migrateToLatest } from '@glassdome/db';
-import { createLogger } from '@glassdome/logger';
-import { createProxmox, type Proxmox } from '@glassdome/proxmox';
+import { type Db, getTemplate, insertTemplate } from '@glassdome/db';
+import type { Proxmox } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
-import { SshPool, type SshTarget } from '@glassdome/ssh';
-import { createTestDatabase, startSimulator, type TestDatabase, type TestSimulator } from '@glassdome/testkit';
+import type { TestSimulator } from '@glassdome/testkit';
 import type { GatewayContext } from '../src/context';
 import { buildMark, createTemplate } from '../src/create-template';
-import type { GatewayEnv } from '../src/env';
+import { type GatewayHarness, startGatewayHarness } from './harness';
 
+let harness: GatewayHarness;
 let sim: TestSimulator;
-let database: TestDatabase;
 let db: Db;
-let ssh: SshPool;
 let pve: Proxmox;
 let ctx: GatewayContext;
 
 before(async () => {
-  sim = await startSimulator();
-  database = await createTestDatabase('template-recovery');
-  db = createDb(database.url);
-  await migrateToLatest(db);
-  ssh = new SshPool();
-  pve = createProxmox({
-    baseUrl: sim.info.apiUrl,
-    node: sim.info.node,
-    auth: { tokenId: sim.info.tokenId, tokenSecret: sim.info.tokenSecret },
-  });
-  const node: SshTarget = {
-    host: '127.0.0.1',
-    port: sim.info.sshPort,
-    username: 'root',
-    privateKey: readFileSync(sim.info.sshPrivateKeyPath!, 'utf8'),
-    hostKey: { kind: 'pinned', fingerprints: [sim.info.sshHostKeyFingerprint] },
-  };
-  const env = {
+  harness = await startGatewayHarness('template-recovery', () => ({
     PROXMOX_STORAGE: 'local-lvm',
     PROXMOX_BRIDGE: 'vmbr0',
     TEMPLATE_IMAGE_DIR: '/var/lib/vz/template/iso',
-  } as GatewayEnv;
-  const logger = createLogger({
-    name: 'gw-test',
-    level: 'silent',
-    destination: new Writable({ write: (_c, _e, cb) => cb() }),
-  });
-  ctx = { env, db, producer: undefined as never, pve, ssh, node, logger };
+  }));
+  ({ sim, db, ctx } = harness);
+  pve = ctx.pve;
 });
 
-after(async () => {
-  ssh?.close();
-  pve?.close();
-  await db?.destroy();
-  await database?.drop();
-  await sim?.stop();
-});
+after(() => harness?.close());
 
 async function onNode(argv: string[]) {
-  return ssh.exec(ctx.node, argv, { allowFailure: true });
+  return ctx.ssh.exec(ctx.node, argv, { allowFailure: true });
 }
 
 async function newTemplate(os: string, vmid: number) {

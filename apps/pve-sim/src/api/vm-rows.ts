@@ -6,8 +6,8 @@
  * texts instead of serialising 10,000 objects. The one input that moves by itself, the uptime, costs
  * a concatenation of the text around it. Rows are frozen: the text stays exactly `JSON.stringify(row)`.
  */
-import type { Vm, VmConfig } from '../state/types';
-import { uptimeOf, vmListItem } from './vm-status';
+import type { Vm } from '../state/types';
+import { sameContent, uptimeOf, vmListItem } from './vm-status';
 
 interface KeptRow {
   row: Readonly<Record<string, unknown>>;
@@ -44,16 +44,6 @@ function moved<T extends KeptRow>(kept: T, uptime: number): T | undefined {
   const row = { ...kept.row };
   row.uptime = uptime;
   return { ...kept, row: Object.freeze(row), json: `${kept.head}${uptime}${kept.tail}`, uptime, bytes: undefined };
-}
-
-/** Whether `config` holds exactly these keys, in this order, with these values. */
-function sameContent(config: VmConfig, keys: string[], values: string[]): boolean {
-  let index = 0;
-  for (const key in config) {
-    if (keys[index] !== key || values[index] !== config[key]) return false;
-    index += 1;
-  }
-  return index === keys.length;
 }
 
 interface ListEntry extends KeptRow {

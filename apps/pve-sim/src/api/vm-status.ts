@@ -31,7 +31,8 @@ interface ConfigFacts {
  */
 const factsOf = new WeakMap<VmConfig, { vmid: number; keys: string[]; values: string[]; facts: ConfigFacts }>();
 
-function sameContent(config: VmConfig, keys: string[], values: string[]): boolean {
+/** Whether `config` holds exactly these keys, in this order, with these values. */
+export function sameContent(config: VmConfig, keys: string[], values: string[]): boolean {
   let index = 0;
   for (const key in config) {
     if (keys[index] !== key || values[index] !== config[key]) return false;
