@@ -10,6 +10,7 @@ import {
   Position,
   ReactFlow,
   useNodesInitialized,
+  useNodesState,
   useReactFlow,
 } from '@xyflow/react';
 import { useEffect } from 'react';
@@ -213,17 +214,33 @@ function FitOnChange({ signature }: { signature: string }) {
 }
 
 export function TopologyCanvas({ topology, vms }: { topology: TopologyData; vms: Vm[] | undefined }) {
-  const { nodes, edges } = layoutTopology(topology, vms);
-  const signature = nodes
+  const { nodes: laid, edges } = layoutTopology(topology, vms);
+  const signature = laid
     .map((node) => {
       const data = node.data as Partial<VmNodeData>;
       return `${node.id}:${data.status ?? ''}:${data.access ?? ''}`;
     })
     .join('|');
+  // React Flow keeps a node's measured size on the node object it was given. A layout made afresh on
+  // every change would drop it, and a node whose size then does not change is never measured again
+  // and stays hidden; so each new layout takes over the sizes measured so far.
+  const layout = JSON.stringify(laid);
+  const [nodes, setNodes, onNodesChange] = useNodesState(laid);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `layout` is `laid`, serialised.
+  useEffect(() => {
+    setNodes((shown) => {
+      const measured = new Map(shown.map((node) => [node.id, node.measured]));
+      return laid.map((node) => {
+        const size = measured.get(node.id);
+        return size ? { ...node, measured: size } : node;
+      });
+    });
+  }, [layout, setNodes]);
   return (
     <figure className={styles.canvas} aria-label="Lab topology" style={{ margin: 0 }}>
       <ReactFlow
         nodes={nodes}
+        onNodesChange={onNodesChange}
         edges={edges}
         nodeTypes={nodeTypes}
         fitView
