@@ -146,7 +146,13 @@ export function authenticate(db: Db, sessions?: SessionStore): Authenticator {
   return Object.assign(middleware, {
     prefetch(req: Request) {
       const key = bearerOf(req);
-      if (key && known.has(hashApiKey(key))) early.set(req, principalOfKey(key));
+      if (!key || !known.has(hashApiKey(key))) return;
+      const lookup = principalOfKey(key);
+      // Read (and its failure answered) once the request reaches authentication; a lookup that fails
+      // before that, or for a request refused on the way, must not be an unhandled rejection, which
+      // ends the process (seen: Postgres restarting took the API down).
+      lookup.catch(() => {});
+      early.set(req, lookup);
     },
   });
 }
