@@ -7,8 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createDb } from '@glassdome/db';
-import { createProxmox } from '@glassdome/proxmox';
-import { addNodeTemplates, waitFor } from '@glassdome/testkit';
+import { addNodeTemplates, simulatorRoot, waitFor } from '@glassdome/testkit';
 import { type Harness, startHarness } from './harness';
 
 const NODES = ['pve01', 'pve02', 'pve03'];
@@ -63,11 +62,7 @@ test('a three-copy lab on three nodes puts each copy on a node of its own', asyn
   assert.deepEqual([...new Set(nodeOfCopy.values())].sort(), NODES, 'the three copies are on three nodes');
 
   // Proxmox has each VM where Glassdome recorded it, each cloned from its own node's template.
-  const root = createProxmox({
-    baseUrl: harness.sim.info.apiUrl,
-    node: harness.sim.info.node,
-    auth: { username: 'root@pam', password: harness.sim.info.rootPassword },
-  });
+  const root = simulatorRoot(harness.sim.info);
   const db = createDb(harness.databaseUrl);
   try {
     const resources = await root.cluster.resources('vm');

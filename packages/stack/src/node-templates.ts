@@ -5,20 +5,14 @@
  * own template of the same name (a VM created there and converted, as root). The deploy token is
  * also let audit every node (PVEAuditor on /nodes), which placement reads free memory from.
  */
-import { createProxmox } from '@glassdome/proxmox';
+import { simulatorRoot } from './sim-root';
 import type { LocalSimulatorInfo } from './simulator';
 
 /** VMIDs of the extra nodes' templates: 9100 on the second node, 9101 on the third… */
 export const NODE_TEMPLATE_BASE_VMID = 9100;
 
 export async function addNodeTemplates(sim: LocalSimulatorInfo, nodes: readonly string[]): Promise<number[]> {
-  const root = createProxmox({
-    baseUrl: sim.apiUrl,
-    node: sim.node,
-    auth: { username: 'root@pam', password: sim.rootPassword },
-    ...(sim.tlsFingerprint ? { tls: { fingerprint: sim.tlsFingerprint } } : {}),
-    polling: { initialMs: 10, maxMs: 50 },
-  });
+  const root = simulatorRoot(sim);
   const token = { users: [sim.tokenId.split('!')[0]!], tokens: [sim.tokenId] };
   try {
     const source = await root.vms.config(sim.templateVmid, sim.node);

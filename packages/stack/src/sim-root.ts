@@ -1,11 +1,11 @@
+import type { SimulatorInfo } from '@glassdome/config';
 import { createProxmox, type Proxmox } from '@glassdome/proxmox';
-import type { LocalSimulatorInfo } from './simulator';
 
 /**
  * The simulator's API as root@pam (its password login): what an administrator does by hand, behind
  * Glassdome's back, in tests. Close it when done.
  */
-export function simulatorRoot(sim: LocalSimulatorInfo): Proxmox {
+export function simulatorRoot(sim: SimulatorInfo): Proxmox {
   return createProxmox({
     baseUrl: sim.apiUrl,
     node: sim.node,

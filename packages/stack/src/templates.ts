@@ -1,5 +1,5 @@
 import type { SimulatorInfo } from '@glassdome/config';
-import { createProxmox } from '@glassdome/proxmox';
+import { simulatorRoot } from './sim-root';
 
 /**
  * The simulator's default cluster has one template (Ubuntu 22.04, VMID 9000). Labs that use the other
@@ -20,13 +20,7 @@ export const OS_TEMPLATE_VMIDS = ['ubuntu-22.04=9000', ...OS_TEMPLATES.map((t) =
  * is set; otherwise its first clone is refused and Glassdome's gateway grants exactly VM.Clone.
  */
 export async function addOsTemplates(sim: SimulatorInfo, options: { grantClone?: boolean } = {}): Promise<void> {
-  const root = createProxmox({
-    baseUrl: sim.apiUrl,
-    node: sim.node,
-    auth: { username: 'root@pam', password: sim.rootPassword },
-    ...(sim.tlsFingerprint ? { tls: { fingerprint: sim.tlsFingerprint } } : {}),
-    polling: { initialMs: 10, maxMs: 50 },
-  });
+  const root = simulatorRoot(sim);
   try {
     const existing = new Set((await root.vms.list()).filter((vm) => vm.template).map((vm) => vm.vmid));
     for (const template of OS_TEMPLATES) {

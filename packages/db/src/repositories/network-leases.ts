@@ -56,13 +56,17 @@ export async function listNetworkLeases(db: Db, filter: { labId?: string } = {})
   let query = db.selectFrom('network_leases').select(['platform_id', 'tag', 'owner', 'lab_id', 'network']);
   if (filter.labId !== undefined) query = query.where('lab_id', '=', filter.labId);
   const rows = await query.orderBy('platform_id').orderBy('tag').execute();
-  return rows.map((row) => ({
-    platformId: row.platform_id,
-    tag: row.tag,
-    owner: row.owner,
-    labId: row.lab_id,
-    network: row.network,
-  }));
+  return rows.map(leaseOf);
+}
+
+function leaseOf(row: {
+  platform_id: string;
+  tag: number;
+  owner: string;
+  lab_id: string | null;
+  network: string | null;
+}): NetworkLeaseRow {
+  return { platformId: row.platform_id, tag: row.tag, owner: row.owner, labId: row.lab_id, network: row.network };
 }
 
 /** A lease with the status of the lab it was made for (null: no lab, or the lab row is gone). */
@@ -91,11 +95,7 @@ export async function listNetworkLeaseHoldings(db: Db, platformId: string): Prom
     .orderBy('network_leases.tag')
     .execute();
   return rows.map((row) => ({
-    platformId: row.platform_id,
-    tag: row.tag,
-    owner: row.owner,
-    labId: row.lab_id,
-    network: row.network,
+    ...leaseOf(row),
     labStatus: row.lab_status ?? null,
     networkGone: row.owner.startsWith('network:') && row.network_id === null,
   }));
