@@ -57,8 +57,8 @@ module.exports = {
     },
   ],
   options: {
-    // Build output (the web UI's bundle) is not source.
-    exclude: { path: '/dist/' },
+    // Build output (each process's bundle, the web UI's) is not source; a library's own dist/ is where its imports lead.
+    exclude: { path: '^(apps|packages)/[^/]+/dist/' },
     // node_modules stay in the graph as leaves (not followed), so a rule can name a library (kysely).
     doNotFollow: { path: 'node_modules' },
     tsConfig: { fileName: 'tsconfig.json' },
