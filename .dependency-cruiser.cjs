@@ -50,6 +50,21 @@ module.exports = {
       to: { path: ['^packages/(queue|proxmox)/'] },
     },
     {
+      name: 'mcp-speaks-http',
+      comment:
+        "the MCP server reaches Glassdome only through the public HTTP API, with the caller's key: of the " +
+        'workspace it imports the logger and the pure lab spec package, never Postgres, Redis, the queues or Proxmox',
+      severity: 'error',
+      from: { path: '^packages/mcp/', pathNot: ['[.]test[.]ts$', '/test/'] },
+      to: {
+        path: [
+          '^packages/(?!(logger|lab|mcp)/)',
+          '^apps/',
+          'node_modules/([.]pnpm/)?(pg|ioredis|bullmq|kysely|ssh2)[@/]',
+        ],
+      },
+    },
+    {
       name: 'no-unresolvable',
       severity: 'error',
       from: {},
