@@ -182,6 +182,18 @@ test("pools are sized within the project's quotas and stay in their project", as
   const empty = await api.request('POST', '/api/v1/pools/monday/claim', { body: {} });
   assert.equal(empty.status, 409);
   assert.match(empty.text, /no ready copy/);
+  await api.request('PUT', '/api/v1/projects/default/quotas', { body: { maxCopies: 50 } });
+  const overQuota = await api.request('POST', '/api/v1/pools/monday/schedules', {
+    body: { size: 60, cron: '30 8 * * 1' },
+  });
+  assert.equal(overQuota.status, 409, `a scheduled size counts as a resize: ${overQuota.text}`);
+  assert.equal(overQuota.body.error.details.quota, 'maxCopies');
+  await api.request('PUT', '/api/v1/projects/default/quotas', { body: { maxCopies: null } });
+  const bothTimes = await api.request('POST', '/api/v1/pools/monday/schedules', {
+    body: { size: 3, cron: '30 8 * * 1', at: '2030-01-01T08:30:00Z' },
+  });
+  assert.equal(bothTimes.status, 400, bothTimes.text);
+  assert.match(bothTimes.text, /"path":"cron"/);
   const schedule = await api.request('POST', '/api/v1/pools/monday/schedules', {
     body: { size: 3, cron: '30 8 * * 1' },
   });

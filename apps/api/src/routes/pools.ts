@@ -316,6 +316,14 @@ export function poolRoutes(ctx: ApiContext): Router {
     const pool = await visiblePool(ctx, req);
     const body = parseInput(poolScheduleBody, req.body ?? {}, 'body');
     requireRedis(ctx.producer);
+    // The size it sets must fit the project's quotas as a resize to it now would (the job itself,
+    // at its time, sets the size without asking again).
+    if (body.size > pool.size) {
+      const resolved = await resolvePoolSource(ctx, pool.source as unknown as LabSourceRef, pool.project);
+      await inTransaction(ctx.db, (trx) =>
+        checkPoolQuotas(ctx, trx, pool.project, resolved.spec, body.size - pool.size),
+      );
+    }
     const data = parsePayload('pool.prewarm', { poolId: pool.id, size: body.size });
     const id = `${schedulePrefix(pool.id)}${randomBytes(4).toString('hex')}`;
     const queue = ctx.producer.queues.lab;
