@@ -207,3 +207,54 @@ test('POST /_sim/load while running brings the guests back to the saved disks, k
     await running.stop();
   }
 });
+
+test('a snapshot keeps its guest files across a restart: a rollback afterwards brings them back', async () => {
+  const guestPort = await freePort();
+  const first = await start(guestPort);
+  // VM 201 from the tests above, up with alice's key.
+  const key = hostKeyOf(first.sim, 201);
+  try {
+    const client = await login(first.sim, 201, guestPort, key);
+    try {
+      assert.equal((await exec(client, 'echo at-snapshot > /home/alice/snap.txt')).code, 0);
+    } finally {
+      client.end();
+    }
+    await call(first.sim, 'POST', '/nodes/pve01/qemu/201/snapshot', { snapname: 'before' });
+    const later = await login(first.sim, 201, guestPort, key);
+    try {
+      assert.equal((await exec(later, 'echo after > /home/alice/snap.txt && touch /home/alice/later')).code, 0);
+    } finally {
+      later.end();
+    }
+  } finally {
+    await first.stop();
+  }
+  const saved = JSON.parse(readFileSync(stateFile, 'utf8'));
+  assert.ok(saved.state.vms['201'].snapshots.before.guest, 'the snapshot’s guest disk is in the state file');
+
+  const second = await start(guestPort);
+  try {
+    const kept = await login(second.sim, 201, guestPort, key);
+    try {
+      assert.equal(
+        (await exec(kept, 'cat /home/alice/snap.txt')).stdout,
+        'after\n',
+        'the restart keeps the current disk',
+      );
+    } finally {
+      kept.end();
+    }
+    await call(second.sim, 'POST', '/nodes/pve01/qemu/201/snapshot/before/rollback', { start: '1' });
+    const back = await login(second.sim, 201, guestPort, key);
+    try {
+      const result = await exec(back, 'cat /home/alice/snap.txt; test -e /home/alice/later || echo later-gone');
+      assert.equal(result.stdout, 'at-snapshot\nlater-gone\n', 'the snapshot taken before the restart');
+    } finally {
+      back.end();
+    }
+    assert.equal(hostKeyOf(second.sim, 201), key, 'the same machine');
+  } finally {
+    await second.stop();
+  }
+});
