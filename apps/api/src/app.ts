@@ -8,7 +8,7 @@ import { OutboxRelay } from '@glassdome/runtime';
 import express, { type Express, Router } from 'express';
 import { adminBoard } from './admin-board';
 import { authenticate, mutationsNeedOperator, requireRole, traineesReadTheirCopyOnly } from './auth/middleware';
-import { SessionStore, sessionSigningKey } from './auth/session';
+import { SessionStore, sessionSigningKey, trustProxySetting } from './auth/session';
 import type { ApiContext } from './context';
 import { UnauthorizedError } from './errors';
 import { bodyParsers } from './http/body';
@@ -81,6 +81,8 @@ export interface AppDeps {
   terminal?: { guestKey: GuestKeyOf | undefined; guestSshPort: number };
   /** Where the web UI's build is (WEB_DIST_DIR). @defaultValue apps/web/dist */
   webDistDir?: string;
+  /** Proxies whose X-Forwarded-Proto is believed (API_TRUST_PROXY; see trustProxySetting). @defaultValue none */
+  trustProxy?: string;
 }
 
 export interface App {
@@ -215,6 +217,7 @@ export function createApp(deps: AppDeps): App {
   });
   const app = express();
   app.disable('x-powered-by');
+  if (deps.trustProxy) app.set('trust proxy', trustProxySetting(deps.trustProxy));
   app.use(requestId(deps.logger));
   app.use(metrics.observe);
   app.use(healthRoutes(ctx));

@@ -24,6 +24,18 @@ export const apiEnvSchema = z.object({
     .default(12),
   /** Directory of the web UI's build, served at `/`. @defaultValue apps/web/dist */
   WEB_DIST_DIR: z.string().optional(),
+  /**
+   * The TLS-terminating proxies in front of the API whose X-Forwarded-Proto is believed (so the
+   * session cookie is Secure under TLS): addresses or CIDRs, comma-separated, `loopback`, or a hop
+   * count. @defaultValue none: the API believes no proxy
+   */
+  API_TRUST_PROXY: z
+    .string()
+    .regex(
+      /^(\d{1,2}|[0-9A-Za-z.:/]+(\s*,\s*[0-9A-Za-z.:/]+)*)$/,
+      'must be a hop count or addresses, CIDRs and names (loopback, linklocal, uniquelocal), comma-separated',
+    )
+    .optional(),
   /** Key the API's web terminals log into guests with; else the one sealed in Postgres (needs GLASSDOME_SECRET_KEY). */
   GUEST_SSH_KEY_FILE: z.string().optional(),
   /** Guests' SSH port, for web terminals. */

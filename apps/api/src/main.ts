@@ -98,6 +98,7 @@ async function main(): Promise<void> {
     sessionSeconds: Math.round(env.WEB_SESSION_HOURS * 3600),
     terminal: { guestKey: guestKeyLoader(db, env), guestSshPort: env.GUEST_SSH_PORT },
     ...(env.WEB_DIST_DIR ? { webDistDir: env.WEB_DIST_DIR } : {}),
+    ...(env.API_TRUST_PROXY ? { trustProxy: env.API_TRUST_PROXY } : {}),
   });
   if (!env.GLASSDOME_SECRET_KEY)
     logger.warn('GLASSDOME_SECRET_KEY is not set: web sessions end when this API restarts');

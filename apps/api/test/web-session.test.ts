@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { decodeSession, encodeSession, sessionSigningKey } from '../src/auth/session';
+import { decodeSession, encodeSession, sessionSigningKey, trustProxySetting } from '../src/auth/session';
 import { ADMIN_KEY, send, startTestApi, type TestApi } from './harness';
 
 let api: TestApi;
@@ -115,12 +115,59 @@ test('sign-out ends the session for good; a revoked key ends its sessions; a for
   );
 });
 
-test('cookies expire: an expired one is refused even with a good signature', () => {
+test('cookies expire: an expired one is refused even with a good signature', async () => {
   const key = sessionSigningKey('a-test-secret-key-that-is-long-enough-0123456789');
   const value = encodeSession(key, { keyId: 'k', expiresAt: 1000, nonce: 'n' });
   assert.equal(decodeSession(key, value, 999)?.keyId, 'k');
   assert.equal(decodeSession(key, value, 1000), undefined);
   assert.equal(decodeSession(key, `${value.slice(0, -2)}AA`, 999), undefined);
+
+  // Over HTTP: the admin key's id, signed with the API's own key, one second past its expiry.
+  const keys = (await api.request('GET', '/api/v1/keys')).body.items as { id: string; prefix: string }[];
+  const adminId = keys.find((k) => ADMIN_KEY.startsWith(k.prefix))!.id;
+  const live = encodeSession(key, { keyId: adminId, expiresAt: Date.now() / 1000 + 60, nonce: 'live' });
+  const expired = encodeSession(key, { keyId: adminId, expiresAt: Date.now() / 1000 - 1, nonce: 'old' });
+  const ask = (cookie: string) =>
+    api.request('GET', '/api/v1/keys', { key: null, headers: { cookie: `gd_session=${cookie}` } });
+  assert.equal((await ask(live)).status, 200, 'the same cookie before its expiry works');
+  const refused = await ask(expired);
+  assert.equal(refused.status, 401);
+});
+
+test('the cookie is Secure when a trusted proxy says the browser used TLS, and only then', async () => {
+  // No proxy is trusted by default: a client cannot make (or unmake) the cookie Secure with a header.
+  const forged = await api.request('POST', '/api/v1/session', {
+    key: null,
+    body: { apiKey: ADMIN_KEY },
+    headers: { 'x-forwarded-proto': 'https' },
+  });
+  assert.equal(forged.status, 201);
+  assert.doesNotMatch(forged.headers.get('set-cookie') ?? '', /Secure/);
+
+  const proxied = await startTestApi('web_session_tls', {
+    deps: { secretKey: 'a-test-secret-key-that-is-long-enough-0123456789', trustProxy: 'loopback' },
+  });
+  try {
+    const overTls = await proxied.request('POST', '/api/v1/session', {
+      key: null,
+      body: { apiKey: ADMIN_KEY },
+      headers: { 'x-forwarded-proto': 'https' },
+    });
+    assert.equal(overTls.status, 201);
+    assert.match(overTls.headers.get('set-cookie') ?? '', /; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/);
+    const cookie = (overTls.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const out = await proxied.request('DELETE', '/api/v1/session', {
+      key: null,
+      headers: { cookie, 'x-requested-with': 'glassdome-web', 'x-forwarded-proto': 'https' },
+    });
+    assert.match(out.headers.get('set-cookie') ?? '', /Max-Age=0; Secure$/, 'sign-out clears it the same way');
+    const plain = await proxied.request('POST', '/api/v1/session', { key: null, body: { apiKey: ADMIN_KEY } });
+    assert.doesNotMatch(plain.headers.get('set-cookie') ?? '', /Secure/, 'plain HTTP through the proxy: not Secure');
+  } finally {
+    await proxied.close();
+  }
+  assert.equal(trustProxySetting(' 2 '), 2);
+  assert.deepEqual(trustProxySetting('loopback, 10.0.0.0/8'), ['loopback', '10.0.0.0/8']);
 });
 
 test('Bull Board opens for an admin session and is refused for an operator session and no session', async () => {

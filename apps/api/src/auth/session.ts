@@ -77,7 +77,24 @@ export function sessionCookieOf(header: string | undefined): string | undefined 
   return undefined;
 }
 
-/** Whether the request reached us over TLS (directly, or through a proxy Express trusts). */
+/**
+ * Express's `trust proxy` value for API_TRUST_PROXY: a hop count, or addresses, CIDRs and the names
+ * `loopback`, `linklocal`, `uniquelocal`. The API listens on plain HTTP; TLS ends at a proxy in front
+ * of it, and only a proxy named here may say (X-Forwarded-Proto: https) that the browser used TLS.
+ */
+export function trustProxySetting(value: string): number | string[] {
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  return trimmed
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
+}
+
+/**
+ * Whether the browser reached us over TLS: directly, or through a proxy API_TRUST_PROXY names that
+ * says so; a proxy nobody named cannot make it true (nor false) with a header.
+ */
 function overTls(req: Request): boolean {
   return req.secure;
 }
