@@ -2,7 +2,8 @@
  * Exercises on a running lab, end to end on the simulator (issue 16): the `initial` snapshot of a
  * lab that became ready; a reset of one copy by that copy's trainee key (a file written over SSH is
  * gone there while the other copy keeps its own); a named snapshot of the whole lab that reverts every
- * VM; testing mode. TTL changes and cancel are in lab-lifecycle.e2e.test.ts.
+ * VM, one rollback at a time per node (OPS_PER_NODE=1), recorded in the lab's events; testing mode
+ * ended on demand and by its timer. TTL changes and cancel are in lab-lifecycle.e2e.test.ts.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -17,7 +18,8 @@ before(async () => {
   harness = await startHarness({
     installers: 2,
     overseer: true,
-    env: { ISOLATION_CHECK_SECONDS: '20', OVERSEER_SCAN_SECONDS: '2', API_RATE_LIMIT: '100000' },
+    // One Proxmox operation at a time per node: a revert of four VMs must queue its rollbacks.
+    env: { ISOLATION_CHECK_SECONDS: '20', OVERSEER_SCAN_SECONDS: '2', API_RATE_LIMIT: '100000', OPS_PER_NODE: '1' },
   });
 });
 after(async () => {
@@ -86,6 +88,31 @@ function asTrainee(vm: LabVm): SshTarget {
 async function sh(vm: LabVm, command: string) {
   const result = await ssh.exec(asTrainee(vm), ['sh', '-c', command], { allowFailure: true, timeoutMs: 30_000 });
   return { code: result.exitCode, out: result.stdout.trim() };
+}
+
+/** The lab's timeline, oldest first (every page). */
+async function eventsOf(labId: string): Promise<{ kind: string; message: string }[]> {
+  const events: { kind: string; message: string }[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = `limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const response = await fetch(`${harness.stack.apiUrl}/api/v1/labs/${labId}/events?${query}`, {
+      headers: { Authorization: `Bearer ${harness.stack.adminKey}`, Accept: 'application/json' },
+    });
+    assert.equal(response.status, 200);
+    const page = (await response.json()) as { items: { kind: string; message: string }[]; nextCursor: string | null };
+    events.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return events;
+}
+
+type SimTask = { upid: string; type: string; id: string; node: string; starttime: number; endtime?: number };
+
+/** The simulator's tasks of one type. */
+async function simTasks(type: string): Promise<SimTask[]> {
+  const state = (await harness.sim.admin('GET', '/state')) as { tasks: Record<string, SimTask> };
+  return Object.values(state.tasks).filter((task) => task.type === type);
 }
 
 function vmOf(lab: Lab, copy: number, name: string): LabVm {
@@ -170,13 +197,50 @@ test('a named snapshot of the whole lab reverts every VM of every copy', async (
   for (const vm of lab.vms) {
     assert.equal((await sh(vm, 'echo 2 > /home/trainee/stage.txt && echo later > /home/trainee/after.txt')).code, 0);
   }
-  const reverted = await harness.api('POST', `/api/v1/labs/${lab.id}/revert`, { snapshot: 'stage1' });
-  assert.equal(reverted.status, 202, JSON.stringify(reverted.body));
-  assert.equal(reverted.body.vms, 4);
-  const operation = await operationDone(lab.id, String(reverted.body.operationId));
+  // Each rollback takes about 3 s on the simulator now, so rollbacks run at once would overlap.
+  const earlier = new Set((await simTasks('qmrollback')).map((task) => task.upid));
+  await harness.sim.admin('POST', '/faults', { slowTaskFactor: 1000 });
+  let operation: Operation;
+  try {
+    const reverted = await harness.api('POST', `/api/v1/labs/${lab.id}/revert`, { snapshot: 'stage1' });
+    assert.equal(reverted.status, 202, JSON.stringify(reverted.body));
+    assert.equal(reverted.body.vms, 4);
+    const reverting = await labOf(lab.id);
+    assert.ok(['reverting', 'ready'].includes(reverting.status), reverting.status);
+    operation = await operationDone(lab.id, String(reverted.body.operationId));
+  } finally {
+    await harness.sim.admin('POST', '/faults', { slowTaskFactor: 1 });
+  }
   assert.equal(operation.status, 'done', operation.error ?? '');
+  assert.deepEqual(operation.progress, { done: 4, total: 4 });
   lab = await settled(lab.id);
   assert.equal(lab.status, 'ready', lab.error);
+  assert.ok(
+    lab.vms.every((vm) => vm.status === 'ready'),
+    JSON.stringify(lab.vms.map((vm) => vm.status)),
+  );
+
+  // Per-node admission: on each node, every rollback started after the one before it had ended.
+  const vmids = new Set(
+    await Promise.all(lab.vms.map(async (vm) => String((await harness.api('GET', `/api/v1/vms/${vm.id}`)).body.vmid))),
+  );
+  const rollbacks = (await simTasks('qmrollback')).filter((task) => !earlier.has(task.upid));
+  assert.deepEqual(new Set(rollbacks.map((task) => task.id)), vmids, 'one rollback per VM of the lab');
+  assert.equal(rollbacks.length, 4);
+  const nodes = new Set(rollbacks.map((task) => task.node));
+  for (const node of nodes) {
+    const onNode = rollbacks.filter((task) => task.node === node).sort((a, b) => a.starttime - b.starttime);
+    for (let i = 1; i < onNode.length; i++) {
+      assert.ok(
+        onNode[i]!.starttime >= onNode[i - 1]!.endtime!,
+        `${node}: rollback of ${onNode[i]!.id} started at ${onNode[i]!.starttime}, before ${onNode[i - 1]!.id}'s ended (${onNode[i - 1]!.endtime})`,
+      );
+    }
+  }
+  const kinds = (await eventsOf(lab.id)).map((event) => event.kind);
+  assert.ok(kinds.includes('lab.snapshot.taken'), 'the snapshot is in the events');
+  assert.equal(kinds.filter((kind) => kind === 'vm.reverted').length, 2 + 4, 'the reset’s two VMs, then all four');
+  assert.ok(kinds.includes('lab.reverted'), 'the revert’s end is in the events');
   for (const vm of lab.vms) {
     const seen = await sh(
       vm,
@@ -228,4 +292,42 @@ test('testing mode widens egress for a while after a snapshot, and the lab’s p
   const operations = (await harness.api('GET', `/api/v1/labs/${lab.id}/operations`)).body.items as Operation[];
   const kinds = operations.map((op) => (op as Operation & { kind: string }).kind);
   assert.ok(kinds.includes('testing-start') && kinds.includes('testing-stop'));
+  const events = (await eventsOf(lab.id)).map((event) => event.kind);
+  assert.ok(events.includes('lab.testing.started') && events.includes('lab.testing.stopped'), events.join(' '));
+});
+
+test('testing mode ends by itself when its time is up', async () => {
+  const box = vmOf(lab, 1, 'box');
+  const outside = 'curl -s -m 3 -o /dev/null http://203.0.113.10/ && echo reached || echo blocked';
+  const started = await harness.api('POST', `/api/v1/labs/${lab.id}/testing`, {
+    egress: ['203.0.113.10:80'],
+    duration: '1m',
+  });
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  const on = await operationDone(lab.id, String(started.body.operationId));
+  assert.equal(on.status, 'done', on.error ?? '');
+  const state = (await harness.api('GET', `/api/v1/labs/${lab.id}/testing`)).body.testing as { until: string };
+  assert.ok(state, 'testing mode is on');
+  await waitFor('egress open', async () => (await sh(box, outside)).out === 'reached', {
+    timeoutMs: 60_000,
+    intervalMs: 1_000,
+  });
+  // Nobody asks for the end: the delayed job restores the policy at `until`.
+  await waitFor(
+    'testing mode over by its timer',
+    async () => (await harness.api('GET', `/api/v1/labs/${lab.id}/testing`)).body.testing === null,
+    { timeoutMs: 180_000, intervalMs: 1_000 },
+  );
+  assert.ok(Date.now() >= Date.parse(state.until), 'not before its time');
+  await waitFor('egress closed again', async () => (await sh(box, outside)).out === 'blocked', {
+    timeoutMs: 60_000,
+    intervalMs: 1_000,
+  });
+  const events = await eventsOf(lab.id);
+  assert.equal(
+    events.filter((event) => event.kind === 'lab.testing.stopped').length,
+    2,
+    'on demand, then by the timer',
+  );
+  assert.equal((await labOf(lab.id)).status, 'ready');
 });
