@@ -222,20 +222,54 @@ test('a trainee key may reset its copy but takes no snapshot and sees no pools',
   );
 });
 
-test('the OpenAPI document lists the exercise routes', async () => {
+test('the OpenAPI document lists every exercise route with its method', async () => {
   const document = await api.request('GET', '/api/v1/openapi.json', { key: null });
-  for (const path of [
-    '/labs/{id}/snapshots',
-    '/labs/{id}/revert',
-    '/labs/{id}/reset',
-    '/labs/{id}/roster',
-    '/labs/{id}/testing',
-    '/lab-templates/{id}',
-    '/lab-specs',
-    '/pools/{id}/claim',
-    '/pools/{id}/schedules',
-  ]) {
-    assert.ok(document.body.paths[path], path);
-  }
-  assert.ok(document.body.paths['/labs/{id}'].patch, 'PATCH /labs/{id}');
+  const routes = [
+    'post /labs/{id}/snapshots',
+    'get /labs/{id}/snapshots',
+    'delete /labs/{id}/snapshots/{name}',
+    'post /labs/{id}/revert',
+    'post /labs/{id}/reset',
+    'get /labs/{id}/operations',
+    'get /labs/{id}/operations/{operationId}',
+    'post /vms/{id}/snapshots',
+    'get /vms/{id}/snapshots',
+    'post /vms/{id}/revert',
+    'post /vms/{id}/reset',
+    'get /labs/{id}/roster',
+    'patch /labs/{id}',
+    'post /labs/{id}/cancel',
+    'get /labs/{id}/testing',
+    'post /labs/{id}/testing',
+    'delete /labs/{id}/testing',
+    'get /lab-templates/{id}',
+    'post /labs',
+    'get /lab-specs',
+    'post /lab-specs',
+    'get /lab-specs/{name}',
+    'get /lab-specs/{name}/versions/{version}',
+    'delete /lab-specs/{name}',
+    'get /pools',
+    'post /pools',
+    'get /pools/{id}',
+    'patch /pools/{id}',
+    'delete /pools/{id}',
+    'post /pools/{id}/claim',
+    'get /pools/{id}/schedules',
+    'post /pools/{id}/schedules',
+    'delete /pools/{id}/schedules/{scheduleId}',
+  ];
+  const missing = routes.filter((route) => {
+    const [method, path] = route.split(' ') as [string, string];
+    return !document.body.paths[path]?.[method];
+  });
+  assert.deepEqual(missing, []);
+  const cancel = document.body.paths['/labs/{id}/cancel'].post.parameters as { name: string }[];
+  assert.ok(
+    cancel.some((parameter) => parameter.name === 'destroyVms'),
+    'cancel documents ?destroyVms',
+  );
+  const byReference = JSON.stringify(document.body.paths['/labs'].post.requestBody);
+  assert.match(byReference, /"template"/, 'POST /labs documents a catalog template with parameters');
+  assert.match(byReference, /"parameters"/);
 });
