@@ -2,7 +2,8 @@
  * Running a class, end to end on the simulator (issue 16): a catalog lab deployed with parameters
  * puts the given trainee key on the trainee VM of every copy (and nowhere else), and its roster lists
  * each copy's addresses and SSH command; a warm pool of 3 copies of a saved spec hands one over with
- * the claimer's key on its guests and refills to 3.
+ * the claimer's key on its guests and refills to 3; scheduled pre-warms (a cron job scheduler, a
+ * one-off at a given time) resize and fill the pool.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -191,11 +192,53 @@ test('a warm pool of 3 hands one copy over with the claimer’s key and refills 
   assert.match(metrics, /glassdome_pool_copies\{pool="monday",status="ready"\} 3/);
   assert.match(metrics, /glassdome_pool_claim_seconds\{pool="monday",stat="last"\}/);
 
-  const empty = await api('PATCH', `/api/v1/pools/${poolId}`, { size: 0 });
-  assert.equal(empty.status, 200, JSON.stringify(empty.body));
-  await waitFor('the pool emptied', async () => (await api('GET', `/api/v1/pools/${poolId}`)).body.copies.total === 0, {
+  assert.equal((await labOf(lab.id)).status, 'ready', 'the claimed copy is not the pool’s any more');
+});
+
+test('scheduled pre-warms: a job scheduler fills the pool at its time, a one-off empties it', async () => {
+  const poolId = String((await api('GET', '/api/v1/pools/monday')).body.id);
+  const poolOf = async () => (await api('GET', `/api/v1/pools/${poolId}`)).body;
+  const shrunk = await api('PATCH', `/api/v1/pools/${poolId}`, { size: 1 });
+  assert.equal(shrunk.status, 200, JSON.stringify(shrunk.body));
+  await waitFor('the pool down to 1', async () => (await poolOf()).copies.total === 1, {
     timeoutMs: 120_000,
     intervalMs: 500,
   });
-  assert.equal((await labOf(lab.id)).status, 'ready', 'the claimed copy is not the pool’s any more');
+
+  // A BullMQ job scheduler: every 5 seconds (a class's would be e.g. "30 8 * * 1").
+  const cron = await api('POST', `/api/v1/pools/${poolId}/schedules`, { size: 2, cron: '*/5 * * * * *' });
+  assert.equal(cron.status, 201, JSON.stringify(cron.body));
+  assert.equal(cron.body.kind, 'cron');
+  assert.ok(cron.body.next, 'the scheduler says when it fires next');
+  const filled = await waitFor(
+    'the scheduler to set the size and the pool to fill',
+    async () => {
+      const pool = await poolOf();
+      return pool.size === 2 && pool.copies.ready === 2 ? pool : undefined;
+    },
+    { timeoutMs: 240_000, intervalMs: 500 },
+  );
+  assert.equal(filled.copies.total, 2);
+  const removed = await api('DELETE', `/api/v1/pools/${poolId}/schedules/${cron.body.id}`);
+  assert.equal(removed.status, 200, JSON.stringify(removed.body));
+
+  // Once, at a given time: nothing changes before it, the pool is emptied after it.
+  const at = new Date(Date.now() + 8_000).toISOString();
+  const once = await api('POST', `/api/v1/pools/${poolId}/schedules`, { size: 0, at });
+  assert.equal(once.status, 201, JSON.stringify(once.body));
+  assert.equal(once.body.kind, 'once');
+  const listed = (await poolOf()).schedules as { id: string; kind: string }[];
+  assert.deepEqual(
+    listed.map((schedule) => schedule.kind),
+    ['once'],
+    'the cron schedule is gone, the one-off is waiting',
+  );
+  const early = await poolOf();
+  if (Date.now() < Date.parse(at)) assert.equal(early.size, 2, 'not before its time');
+  await waitFor('the pool emptied at its time', async () => (await poolOf()).copies.total === 0, {
+    timeoutMs: 120_000,
+    intervalMs: 500,
+  });
+  assert.ok(Date.now() >= Date.parse(at), 'not before its time');
+  assert.equal((await poolOf()).size, 0);
 });
