@@ -106,4 +106,26 @@ test('a cancelled lab leaves no VM deploying; its VMs are kept or deleted as ask
     { timeoutMs: 120_000, intervalMs: 500 },
   );
   assert.equal(droppedLab.status, 'cancelled', 'the lab itself stays cancelled');
+
+  // On the cluster: the dropped lab's VMs are gone (a clone that landed after the cancel too); the
+  // kept lab's VMs that were up are still there for inspection.
+  await waitFor('no VM of the dropped lab left in Proxmox', async () => (await clusterVmsOf(dropped)).length === 0, {
+    timeoutMs: 120_000,
+    intervalMs: 1_000,
+  });
+  const keptIds = new Set((await clusterVmsOf(kept)).map((vm) => vm.vmid));
+  for (const vm of keptLab.vms) {
+    const vmid = (await harness.api('GET', `/api/v1/vms/${vm.id}`)).body.vmid as number | null;
+    if (vmid !== null && vm.status === 'ready') assert.ok(keptIds.has(vmid), `${vm.name} (${vmid}) kept in Proxmox`);
+  }
 });
+
+/** The simulator's VMs of a lab (Glassdome names them gd-<lab id prefix>-c<copy>-<vm>). */
+async function clusterVmsOf(labId: string): Promise<{ vmid: number; name: string }[]> {
+  const state = (await harness.sim.admin('GET', '/state')) as {
+    vms: Record<string, { vmid: number; config: { name?: string } }>;
+  };
+  return Object.values(state.vms)
+    .filter((vm) => vm.config.name?.startsWith(`gd-${labId.slice(0, 8)}-`))
+    .map((vm) => ({ vmid: vm.vmid, name: vm.config.name! }));
+}
