@@ -70,6 +70,7 @@ export * from './repositories/vms';
 export type * from './schema';
 export { ALL_PROJECTS, projectInScope, type Scope, type ScopedTable, scopeCondition } from './scope';
 export { openSecret, parseSecretKey, SecretKeyError, sealSecret } from './secrets';
+export { NotJsonError, type SpecAsWritten, type StoredStructure, toStoredJson } from './stored-json';
 export { CredentialStore } from './stores/credential-store';
 export { PostgresHostKeyStore } from './stores/host-key-store';
 export { PostgresVlanLeaseStore } from './stores/vlan-lease-store';

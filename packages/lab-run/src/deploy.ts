@@ -13,16 +13,19 @@ import {
   planSteps,
   type Scope,
   setLabOrigin,
+  toStoredJson,
 } from '@glassdome/db';
 import {
   applyLabParameters,
   compileLabGraph,
   instanceNames,
+  type LabSourceRef,
   type LabSpec,
   type LabSpecInput,
   labAddressing,
   type ParameterDeclaration,
   parseLabSpec,
+  parseSavedLabSpec,
   type Quotas,
   resolveCatalogTemplate,
   type SpecIssue,
@@ -70,8 +73,8 @@ export async function recordLabDeploy(trx: Db, record: LabDeployRecord): Promise
   const labId = await insertLab(trx, {
     name: spec.name,
     platformId: record.platformId,
-    spec: spec as unknown as JsonValue,
-    graph: graph as unknown as JsonValue,
+    spec: toStoredJson(spec),
+    graph: toStoredJson(graph),
     onFailure: spec.onFailure,
     copies: spec.copies,
     expiresAt: record.expiresAt,
@@ -99,7 +102,7 @@ export async function recordLabDeploy(trx: Db, record: LabDeployRecord): Promise
         os: vm.os ?? 'custom',
         platformId: record.platformId,
         node: record.node,
-        spec: stored as unknown as JsonValue,
+        spec: toStoredJson(stored),
         requestId: record.requestId ?? null,
         createdBy: record.createdBy ?? null,
         project: record.project,
@@ -114,10 +117,7 @@ export async function recordLabDeploy(trx: Db, record: LabDeployRecord): Promise
   return labId;
 }
 
-/** A deployment named by reference: a catalog template or a saved spec, each with parameters. */
-export type LabSourceRef =
-  | { template: string; parameters?: unknown }
-  | { spec: string; version?: number; parameters?: unknown };
+export type { LabSourceRef };
 
 export type ResolvedSource =
   | { ok: true; spec: LabSpec; trainee: TraineeAccess; source: JsonValue }
@@ -157,7 +157,9 @@ export async function resolveLabSource(
         notFound: true,
       };
     }
-    input = saved.spec as unknown as LabSpecInput;
+    const savedInput = parseSavedLabSpec(saved.spec);
+    if (!savedInput.ok) return savedInput;
+    input = savedInput.spec;
     origin = { spec: saved.name, version: saved.version, project: saved.project };
   }
   const applied = applyLabParameters(input, ref.parameters, declaration);

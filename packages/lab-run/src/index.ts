@@ -23,7 +23,7 @@ export {
   recordLabDeploy,
   resolveLabSource,
 } from './deploy';
-export { findTask, type LabRecord, LabStoppedError, loadLab, loadLabSpec } from './lab-record';
+export { type LabRecord, LabStoppedError, loadLab, loadLabSpec } from './lab-record';
 export {
   afterLabSettled,
   loadOperation,

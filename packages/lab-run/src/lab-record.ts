@@ -1,5 +1,5 @@
 import { type Db, getLab, getLabGraph, getLabState } from '@glassdome/db';
-import { isLabStatus, type LabGraph, type LabSpec, type LabStatus, type LabTask, taskById } from '@glassdome/lab';
+import { isLabStatus, type LabGraph, type LabSpec, type LabStatus, parseStoredLabSpec } from '@glassdome/lab';
 import type { FailurePolicy } from '@glassdome/queue';
 
 export interface LabRecord {
@@ -64,22 +64,18 @@ export async function loadLab(db: Db, labId: string): Promise<LabRecord | undefi
   };
 }
 
-export function findTask(lab: LabRecord, taskId: string): LabTask {
-  return taskById(lab.graph, taskId);
-}
-
 const specs = new Map<string, LabSpec>();
 
 /**
- * The lab's validated spec, as the API stored it at deploy (our own structure, like the graph; also
- * never changed, so kept per process like the graph). The same object comes back for the same lab.
+ * The lab's validated spec, as the API stored it at deploy, parsed (never changed afterwards, so kept
+ * per process like the graph). The same object comes back for the same lab.
  */
 export async function loadLabSpec(db: Db, labId: string): Promise<LabSpec> {
   const known = specs.get(labId);
   if (known) return known;
   const row = await getLab(db, labId);
   if (!row) throw new Error(`lab ${labId} is gone`);
-  const spec = row.spec as unknown as LabSpec;
+  const spec = parseStoredLabSpec(row.spec);
   if (specs.size >= GRAPHS_KEPT) specs.delete(specs.keys().next().value!);
   specs.set(labId, spec);
   return spec;

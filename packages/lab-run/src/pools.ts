@@ -12,17 +12,23 @@ import {
   type Db,
   deletePool,
   inTransaction,
-  type JsonValue,
   listPoolMembers,
   listVmsOfLab,
   lockPool,
   markPoolLabClaimed,
   setVmStoredSpec,
   takeReadyPoolMember,
+  toStoredJson,
 } from '@glassdome/db';
-import { parseStoredVmSpec, type TraineeAccess, traineeKeysOf } from '@glassdome/lab';
+import {
+  parseStoredLabSource,
+  parseStoredLabSpec,
+  parseStoredVmSpec,
+  type TraineeAccess,
+  traineeKeysOf,
+} from '@glassdome/lab';
 import { jobIntent } from '@glassdome/queue';
-import { type LabSourceRef, recordLabDeploy, resolveLabSource } from './deploy';
+import { recordLabDeploy, resolveLabSource } from './deploy';
 import { OperationRefused, type RequestedOperation, recordOperation } from './operations';
 import { destroyIntent, writeIntent } from './outbox';
 import { moveLab } from './transitions';
@@ -81,7 +87,7 @@ export async function fillPool(
     for (const member of extra) await destroy(member.id, 'more copies than its size');
     const deployed: string[] = [];
     if (pool && live.length < size) {
-      const resolved = await resolveLabSource(trx, pool.source as unknown as LabSourceRef, {
+      const resolved = await resolveLabSource(trx, parseStoredLabSource(pool.source), {
         scope: { kind: 'project', project: pool.project },
         quotas: POOL_QUOTAS,
       });
@@ -152,7 +158,7 @@ export async function claimFromPool(db: Db, claim: PoolClaim): Promise<ClaimedCo
         `pool ${pool.name} has no ready copy to hand out (${members.length} on the way of ${pool.size}); try again shortly`,
       );
     }
-    const ttlSeconds = claim.ttlSeconds ?? (member.spec as { ttlSeconds?: number }).ttlSeconds ?? 8 * 3600;
+    const ttlSeconds = claim.ttlSeconds ?? parseStoredLabSpec(member.spec).ttlSeconds;
     await claim.check?.(trx, { id: member.id, copies: member.copies, ttlSeconds });
     const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
     const name = claim.name ?? member.name;
@@ -198,7 +204,7 @@ async function recordClaimKeys(
     if (keys.length === 0) continue;
     const stored = parseStoredVmSpec(vm.spec);
     stored.cloudInit.sshKeys = [...new Set([...stored.cloudInit.sshKeys, ...keys])];
-    await setVmStoredSpec(trx, vm.id, stored as unknown as JsonValue);
+    await setVmStoredSpec(trx, vm.id, toStoredJson(stored));
     touched++;
   }
   return recordOperation(trx, {

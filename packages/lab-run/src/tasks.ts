@@ -15,10 +15,10 @@ import {
   type JsonValue,
   startLabTaskStep,
 } from '@glassdome/db';
-import { LAB_STOPPED, LAB_TRANSITIONS, type LabStatus, type LabTask, readyAfter } from '@glassdome/lab';
+import { LAB_STOPPED, LAB_TRANSITIONS, type LabStatus, type LabTask, readyAfter, taskById } from '@glassdome/lab';
 import { addLabTasks, isFinalAttempt, type JobContext } from '@glassdome/queue';
 import type { LabRunContext } from './context';
-import { findTask, type LabRecord, LabStoppedError, loadLab } from './lab-record';
+import { type LabRecord, LabStoppedError, loadLab } from './lab-record';
 import { type LabRunState, labStateWatch, readLabRunState } from './lab-state-watch';
 import { settleVmsOfStoppedLab } from './settle';
 import { moveLab, moveVmsOfLab } from './transitions';
@@ -77,7 +77,7 @@ export async function runLabTask(
 ): Promise<LabTaskOutcome> {
   const lab = await loadLab(ctx.db, job.labId);
   if (!lab) return { skipped: 'lab gone' };
-  const task = findTask(lab, job.taskId);
+  const task = taskById(lab.graph, job.taskId);
   const checkStillRunning = async () => {
     const reason = labStopReason(await readLabRunState(ctx.db, lab.id), lab.run);
     if (reason) throw reason;

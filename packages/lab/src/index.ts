@@ -136,12 +136,15 @@ export {
 export { DEFAULT_QUOTAS, type Quotas } from './spec/quotas';
 export type { EgressPolicy, LabNetwork, LabRule, LabSpec, LabVm, VmNetworkAttachment } from './spec/resolve';
 export {
-  parseStoredVmSpec,
-  type StoredVmSpec,
-  StoredVmSpecError,
-  storedVmSpec,
-  storedVmSpecSchema,
-} from './spec/stored-vm-spec';
+  type LabSourceRef,
+  parseSavedLabSpec,
+  parseStoredLabSource,
+  parseStoredLabSpec,
+  StoredSpecError,
+  storedLabSourceSchema,
+  storedLabSpecSchema,
+} from './spec/stored-lab-spec';
+export { parseStoredVmSpec, type StoredVmSpec, storedVmSpec, storedVmSpecSchema } from './spec/stored-vm-spec';
 export { type LabTotals, labTotals } from './spec/totals';
 export { type CloudInit, cloudInit, type ProvisionStep, provisionStep } from './spec/vm-pieces';
 export { parseVmRequest, type VmRequest, type VmRequestInput, vmRequestSchema } from './spec/vm-request';

@@ -9,17 +9,11 @@ import {
   getLabSpec,
   insertLabSpecVersion,
   inTransaction,
-  type JsonValue,
   listLabSpecs,
   listLabSpecVersions,
+  toStoredJson,
 } from '@glassdome/db';
-import {
-  decodeSpecText,
-  describeLabParameters,
-  type LabSpecInput,
-  parseLabSpec,
-  resolveCatalogTemplate,
-} from '@glassdome/lab';
+import { decodeSpecText, describeLabParameters, parseLabSpec, resolveCatalogTemplate } from '@glassdome/lab';
 import { type Request, Router } from 'express';
 import { scopeOf } from '../auth/middleware';
 import { projectOfRequest } from '../auth/projects';
@@ -106,7 +100,7 @@ export function labLibraryRoutes(ctx: ApiContext): Router {
       insertLabSpecVersion(trx, {
         project,
         name: saved.name,
-        spec: saved.input as LabSpecInput as unknown as JsonValue,
+        spec: toStoredJson(saved.input),
         description: saved.description ?? null,
         createdBy: req.principal!.keyId,
       }),

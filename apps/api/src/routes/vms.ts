@@ -8,6 +8,7 @@ import {
   listSteps,
   listStepsOfVms,
   planSteps,
+  toStoredJson,
 } from '@glassdome/db';
 import { parseVmRequest, type VmRequest } from '@glassdome/lab';
 import { requestVmDestroy, writeIntent } from '@glassdome/lab-run';
@@ -43,7 +44,7 @@ async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unkn
   if (vm.template !== undefined) {
     await requireRegisteredTemplates(ctx, { kind: 'project', project }, [{ path: 'template', ref: vm.template }]);
   }
-  const spec = asJson(await standaloneVmSpec(ctx, project, vm));
+  const spec = toStoredJson(await standaloneVmSpec(ctx, project, vm));
   requireRedis(ctx.producer);
   const vmId = randomUUID();
   const queued = await ctx.deploys

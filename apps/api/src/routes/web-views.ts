@@ -6,7 +6,7 @@
  *   for them is recorded, for the designer's palette and the quick-deploy form.
  */
 import { getLab, listTemplates } from '@glassdome/db';
-import { type LabSpec, labAddressing, OS_NAMES, OS_PROFILES } from '@glassdome/lab';
+import { type LabSpec, labAddressing, OS_NAMES, OS_PROFILES, parseStoredLabSpec } from '@glassdome/lab';
 import { Router } from 'express';
 import { z } from 'zod';
 import { scopeOf } from '../auth/middleware';
@@ -104,7 +104,7 @@ export function webViewRoutes(ctx: ApiContext): Router {
     parseInput(emptyQuery, req.query, 'query');
     const lab = await getLab(ctx.db, id, scopeOf(req));
     if (!lab) throw new NotFoundError('lab');
-    res.json(labTopologyResponse.parse(topologyOf(lab.id, lab.spec as unknown as LabSpec)));
+    res.json(labTopologyResponse.parse(topologyOf(lab.id, parseStoredLabSpec(lab.spec))));
   });
 
   router.get('/os-profiles', async (req, res) => {

@@ -1,12 +1,13 @@
 /**
  * What a VM row's `spec` column holds, for standalone and lab VMs alike: written only through
- * `storedVmSpec` (by the API's VM deploy and its lab deploy) and read back only through
- * `parseStoredVmSpec` (by the installer), so the row is parsed, never cast.
+ * `storedVmSpec` (by the API's VM deploy and its lab deploy, stored with `toStoredJson` of
+ * `@glassdome/db`) and read back only through `parseStoredVmSpec`, so the row is parsed, never cast.
  */
 import { z } from 'zod';
 import type { VmAddressing } from '../network/addressing';
 import { osName } from './os-profiles';
 import type { LabVm } from './resolve';
+import { parseStored } from './stored-lab-spec';
 import { cpus, diskGiB, memoryMiB, provisionStep, sshPublicKey, templateRef } from './vm-pieces';
 import { type VmRequest, vmRequestNetwork } from './vm-request';
 
@@ -49,13 +50,6 @@ export const storedVmSpecSchema = z.object({
 
 export type StoredVmSpec = z.output<typeof storedVmSpecSchema>;
 
-export class StoredVmSpecError extends Error {
-  constructor(readonly issues: string[]) {
-    super(`stored VM spec is invalid: ${issues.join('; ')}`);
-    this.name = 'StoredVmSpecError';
-  }
-}
-
 /** The stored form of a validated single-VM request, or of a lab VM with its addressing. */
 export function storedVmSpec(source: VmRequest | LabVm, addressing?: VmAddressing): StoredVmSpec {
   const spec: StoredVmSpec = {
@@ -88,9 +82,5 @@ export function storedVmSpec(source: VmRequest | LabVm, addressing?: VmAddressin
 
 /** Parses a VM row's `spec`; a row that does not hold a stored spec is an error, not a guess. */
 export function parseStoredVmSpec(json: unknown): StoredVmSpec {
-  const result = storedVmSpecSchema.safeParse(json);
-  if (!result.success) {
-    throw new StoredVmSpecError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
-  }
-  return result.data;
+  return parseStored('VM spec', storedVmSpecSchema.safeParse(json));
 }
