@@ -55,6 +55,7 @@ export {
   PVE_IPSET_NAME,
   pveRuleProblems,
 } from './firewall/limits';
+export { nicEssentials, nicLines, vmNicDigest } from './firewall/nics';
 export type {
   LabFirewall,
   PveFirewallOptions,
