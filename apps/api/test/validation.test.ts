@@ -85,13 +85,13 @@ test('a lab spec in YAML with errors lists each issue path; dryRun plans without
   assert.equal(plan.status, 200, plan.text);
   assert.deepEqual(
     plan.body.tasks.map((task: { id: string }) => task.id),
-    ['c0:net:lan', 'c0:vm:web:provision', 'c0:vm:web:configure', 'lab:isolation'],
+    ['c0:net:lan', 'c0:vm:web:provision', 'c0:vm:web:configure', 'c0:isolation'],
   );
   assert.deepEqual(plan.body.criticalPath.tasks, [
     'c0:net:lan',
     'c0:vm:web:provision',
     'c0:vm:web:configure',
-    'lab:isolation',
+    'c0:isolation',
   ]);
   assert.ok(plan.body.criticalPath.estimatedMs > 0);
   assert.deepEqual(await rowCounts(api.db), { vms: 0, labs: 0, templates: 0, steps: 0 });

@@ -271,7 +271,7 @@ test('a catalog lab with 2 copies turns ready node by node on the canvas without
   assert.ok((await matrix.locator('[data-verdict="agreed"]').count()) >= 3, 'probes are shown');
   // The rule's port from the attacker to the target reaches; the isolation task is on the timeline.
   await matrix.locator('[data-verdict="agreed"]').filter({ hasText: 'tcp/80 reach' }).first().waitFor();
-  await page.getByText('lab:isolation: done', { exact: false }).first().waitFor({ state: 'attached' });
+  await page.getByText('c0:isolation: done', { exact: false }).first().waitFor({ state: 'attached' });
   await isolation.screenshot({ path: join(shots, 'lab-isolation.png') });
   await assertAccessible(page, 'lab view');
   await assertFits(page, 'lab view');

@@ -68,6 +68,7 @@ export {
   compileLabGraph,
   configureTaskId,
   ISOLATION_TASK_ID,
+  isolationTaskId,
   networkTaskId,
   provisionTaskId,
 } from './graph/compile';

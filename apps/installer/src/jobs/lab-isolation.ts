@@ -6,11 +6,16 @@
  * they agree or ISOLATION_CHECK_SECONDS pass (the firewall applies a change within about 10 s); then
  * the result is recorded on the lab, and a disagreement fails the task naming the pairs.
  *
+ * A deploy runs it per copy (the graph's `c{n}:isolation`, as soon as that copy is configured and
+ * the copy its cross-copy probes aim at is provisioned); the overseer's re-check and a revert run
+ * it over every copy. Either way the lab keeps one record: the copies just checked replace their
+ * own pairs in it and keep the others' (`checkedAt` the latest check, `agreed` over every pair).
+ *
  * Copies reuse addresses, so a probe at another copy's lab address cannot tell by its answer which
  * copy answered; those probes are settled by the segments instead (the two copies' networks must be
  * different VNets or tags), while probes at the other copy's management address are real packets.
  */
-import { appendEvent, type JsonValue, listVmsOfLab, setLabIsolation } from '@glassdome/db';
+import { appendEvent, type Db, inTransaction, type JsonValue, listVmsOfLab, setLabIsolation } from '@glassdome/db';
 import { networkTaskId, type ReachabilityProbe, reachabilityMatrix } from '@glassdome/lab';
 import { type LabRecord, loadLabSpec, taskDetail } from '@glassdome/lab-run';
 import { PermanentError } from '@glassdome/queue';
@@ -52,25 +57,35 @@ interface Planned {
   observed?: IsolationPair['observed'];
 }
 
+export interface IsolationScope {
+  /** The copies whose guests send the probes; every copy when absent. */
+  copies?: readonly number[];
+}
+
 export async function runIsolationCheck(
   ctx: InstallerContext,
   lab: LabRecord,
   signal: AbortSignal,
+  scope: IsolationScope = {},
 ): Promise<JsonValue> {
   const spec = await loadLabSpec(ctx.db, lab.id);
   const probes = reachabilityMatrix(spec, { outside: OUTSIDE, sshPort: ctx.env.GUEST_SSH_PORT });
+  const copies = spec.copies;
+  const checked = [...new Set(scope.copies ?? Array.from({ length: copies }, (_, copy) => copy))].sort((a, b) => a - b);
+  // The probing copies' VMs and those of the copies their cross-copy probes aim at.
+  const wanted = new Set(checked.flatMap((copy) => [copy, (copy + 1) % copies]));
   const vms = new Map<string, VmRow>();
   for (const row of await listVmsOfLab(ctx.db, lab.id)) {
+    if (!wanted.has(row.copy ?? 0)) continue;
     const vm = await loadVm(ctx.db, row.id);
     if (vm) vms.set(`${vm.copy ?? 0}/${vm.name}`, vm);
   }
-  const copies = spec.copies;
   const planned: Planned[] = [];
-  for (let copy = 0; copy < copies; copy++) {
+  for (const copy of checked) {
     const other = (copy + 1) % copies;
     for (const probe of probes) {
       const source = vms.get(`${copy}/${probe.fromVm}`);
-      if (!source || source.status !== 'ready' || !source.ip) continue;
+      if (source?.status !== 'ready' || !source.ip) continue;
       if (probe.toCopy === 'other' && copies < 2) continue;
       const targetCopy = probe.toCopy === 'other' ? other : copy;
       if (probe.toCopy === 'other' && probe.target === 'lab') {
@@ -99,27 +114,64 @@ export async function runIsolationCheck(
   }
 
   const pairs = planned.map(pairOf);
-  const wrong = pairs.filter((pair) => pair.observed !== 'not probed' && pair.observed !== pair.expected);
-  const result: IsolationResult = {
-    checkedAt: new Date().toISOString(),
-    agreed: wrong.length === 0,
-    probes: pairs.length,
-    disagreements: wrong.length,
-    pairs,
-  };
-  await setLabIsolation(ctx.db, lab.id, result as unknown as JsonValue);
+  const wrong = pairs.filter(disagrees);
+  const whole = checked.length === copies;
+  const checkedAt = new Date().toISOString();
+  await recordIsolation(ctx.db, lab.id, checked, pairs, checkedAt);
   const summary = `${pairs.length - wrong.length} of ${pairs.length} probes as the policy says`;
   await appendEvent(ctx.db, {
     labId: lab.id,
     kind: wrong.length === 0 ? 'lab.isolation.agreed' : 'lab.isolation.disagreed',
-    message: `isolation check: ${summary}`,
-    data: { probes: pairs.length, disagreements: wrong.length },
+    message: `isolation check${whole ? '' : ` of copy ${checked.join(', ')}`}: ${summary}`,
+    // The result itself for the event stream: when, and every pair checked (past 1000, the disagreeing ones).
+    data: {
+      checkedAt,
+      agreed: wrong.length === 0,
+      probes: pairs.length,
+      disagreements: wrong.length,
+      copies: checked,
+      pairs: (pairs.length <= 1000 ? pairs : wrong) as unknown as JsonValue,
+    },
   });
   if (wrong.length > 0) {
     const named = wrong.slice(0, 8).map(describe).join('; ');
     throw new PermanentError(`isolation check disagreed on ${wrong.length} probe(s): ${named}`);
   }
   return { probes: pairs.length, agreed: true };
+}
+
+function disagrees(pair: IsolationPair): boolean {
+  return pair.observed !== 'not probed' && pair.observed !== pair.expected;
+}
+
+/**
+ * Merges a check of `copies` into the lab's one record, under the lab's row lock (copies finish their
+ * checks at the same time): their pairs replace those of the same copies, the other copies' pairs
+ * stay, `checkedAt` is the latest check and `agreed` holds only if no pair of any copy disagrees.
+ */
+async function recordIsolation(
+  db: Db,
+  labId: string,
+  copies: readonly number[],
+  pairs: IsolationPair[],
+  checkedAt: string,
+): Promise<void> {
+  await inTransaction(db, async (trx) => {
+    const row = await trx.selectFrom('labs').select('isolation').where('id', '=', labId).forUpdate().executeTakeFirst();
+    const before = (row?.isolation ?? null) as Partial<IsolationResult> | null;
+    const kept = Array.isArray(before?.pairs) ? before.pairs.filter((pair) => !copies.includes(pair.copy)) : [];
+    const merged = [...kept, ...pairs].sort((a, b) => a.copy - b.copy);
+    const latest = typeof before?.checkedAt === 'string' && before.checkedAt > checkedAt ? before.checkedAt : checkedAt;
+    const wrong = merged.filter(disagrees).length;
+    const result: IsolationResult = {
+      checkedAt: latest,
+      agreed: wrong === 0,
+      probes: merged.length,
+      disagreements: wrong,
+      pairs: merged,
+    };
+    await setLabIsolation(trx, labId, result as unknown as JsonValue);
+  });
 }
 
 function pairOf(item: Planned): IsolationPair {

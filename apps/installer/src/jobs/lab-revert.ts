@@ -6,7 +6,6 @@
  * one), and the lab is `ready` again — or `degraded`, naming what failed.
  */
 import { appendEvent, listVmsOfLab, setLabOperationProgress, setVmPlacement } from '@glassdome/db';
-import { ISOLATION_TASK_ID } from '@glassdome/lab';
 import { loadLab, moveVm, settleRevert } from '@glassdome/lab-run';
 import { isFinalAttempt, type JobContext } from '@glassdome/queue';
 import { boundTo, type InstallerContext } from '../context';
@@ -87,7 +86,7 @@ export async function revertLab(ctx: InstallerContext, operationId: string, cont
     return { operationId, failed: failures.size };
   }
   let isolationError: string | undefined;
-  if (lab.graph.tasks.some((task) => task.id === ISOLATION_TASK_ID)) {
+  if (lab.graph.tasks.some((task) => task.kind === 'isolation')) {
     try {
       await runIsolationCheck(job, lab, context.signal);
     } catch (error) {

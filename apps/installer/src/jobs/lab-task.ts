@@ -1,5 +1,5 @@
 import { appendEvent, findLabVm } from '@glassdome/db';
-import { networkTaskId } from '@glassdome/lab';
+import { ISOLATION_TASK_ID, networkTaskId } from '@glassdome/lab';
 import { type LabTaskWork, moveVm, runLabTask, taskDetail } from '@glassdome/lab-run';
 import type { JobContext } from '@glassdome/queue';
 import { boundTo, type InstallerContext } from '../context';
@@ -42,7 +42,11 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
     ctx,
     { labId, taskId, context },
     async ({ lab, task, throwIfStopped, signal, shield }: LabTaskWork) => {
-      if (task.kind === 'isolation') return runIsolationCheck(boundTo(ctx, signal), lab, signal);
+      if (task.kind === 'isolation') {
+        // One copy's check; a graph stored before checks ran per copy has one over every copy.
+        const scope = task.id === ISOLATION_TASK_ID ? {} : { copies: [task.copy] };
+        return runIsolationCheck(boundTo(ctx, signal), lab, signal, scope);
+      }
       // The first provision task of the lab places its copies on the cluster's nodes.
       const placement = task.kind === 'vm-provision' ? await ensureLabPlaced(ctx, labId) : null;
       const row = await findLabVm(ctx.db, { labId, copy: task.copy, name: task.vmName! });

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { reachabilityMatrix } from '../reachability/matrix';
 import { parseLabSpec } from '../spec/parse';
 import type { LabSpec } from '../spec/resolve';
 import { DESIGN_EXAMPLE_YAML } from '../test-fixtures';
-import { compileLabGraph } from './compile';
-import { topologicalOrder } from './queries';
+import { compileLabGraph, configureTaskId, isolationTaskId, networkTaskId, provisionTaskId } from './compile';
+import { taskById, topologicalOrder } from './queries';
 import type { LabGraph } from './types';
 
 function specOf(input: unknown): LabSpec {
@@ -25,7 +26,7 @@ test('the design example compiles to network → provision → configure, with t
     'c0:vm:target:configure': ['c0:vm:target:provision'],
     'c0:vm:attacker:provision': ['c0:net:lan'],
     'c0:vm:attacker:configure': ['c0:vm:attacker:provision', 'c0:vm:target:configure'],
-    'lab:isolation': ['c0:vm:target:configure', 'c0:vm:attacker:configure'],
+    'c0:isolation': ['c0:vm:target:configure', 'c0:vm:attacker:configure'],
   });
   const attacker = graph.tasks.find((task) => task.id === 'c0:vm:attacker:configure');
   assert.deepEqual(attacker, {
@@ -69,7 +70,7 @@ test('count expands a VM into name-1..N, and dependsOn on it waits for every ins
       'c0:vm:web-2:configure',
       'c0:vm:web-3:configure',
     ],
-    'lab:isolation': [
+    'c0:isolation': [
       'c0:vm:web-1:configure',
       'c0:vm:web-2:configure',
       'c0:vm:web-3:configure',
@@ -81,21 +82,81 @@ test('count expands a VM into name-1..N, and dependsOn on it waits for every ins
   assert.equal(web2?.specVmName, 'web');
 });
 
-test('copies are independent: own networks, no edge crosses from one copy to another; the isolation check waits for all', () => {
+test('copies are independent; each copy has its own isolation check, after its VMs and the next copy’s provisioning', () => {
   const graph = compileLabGraph(specOf({ ...parseable(DESIGN_EXAMPLE_YAML), copies: 3 }));
-  assert.equal(graph.tasks.length, 16);
-  const isolation = graph.tasks.at(-1)!;
-  assert.equal(isolation.kind, 'isolation');
-  assert.equal(isolation.dependsOn.length, 6, 'every VM of every copy');
-  for (const task of graph.tasks.slice(0, -1)) {
+  assert.equal(graph.tasks.length, 18);
+  const checks = graph.tasks.filter((task) => task.kind === 'isolation');
+  assert.deepEqual(
+    checks.map((task) => [task.id, task.copy]),
+    [
+      ['c0:isolation', 0],
+      ['c1:isolation', 1],
+      ['c2:isolation', 2],
+    ],
+  );
+  // Outside the checks, no edge crosses from one copy to another.
+  for (const task of graph.tasks.filter((t) => t.kind !== 'isolation')) {
     assert.ok(task.id.startsWith(`c${task.copy}:`));
     for (const dependency of task.dependsOn) assert.ok(dependency.startsWith(`c${task.copy}:`), dependency);
   }
+  // Copy n's check waits for its own VMs to be configured and for copy (n+1) % 3's VMs to exist (its
+  // cross-copy probes aim at them), not for the rest of the class.
+  assert.deepEqual(edges(graph)['c2:isolation'], [
+    'c2:vm:target:configure',
+    'c2:vm:attacker:configure',
+    'c0:vm:target:provision',
+    'c0:vm:attacker:provision',
+  ]);
+  assert.deepEqual(edges(graph)['c0:isolation'], [
+    'c0:vm:target:configure',
+    'c0:vm:attacker:configure',
+    'c1:vm:target:provision',
+    'c1:vm:attacker:provision',
+  ]);
   assert.deepEqual(
     graph.tasks.filter((task) => task.kind === 'network').map((task) => task.id),
     ['c0:net:lan', 'c1:net:lan', 'c2:net:lan'],
   );
-  assert.equal(topologicalOrder(graph).length, 16);
+  assert.equal(topologicalOrder(graph).length, 18);
+});
+
+test('every VM a check probes at in another copy is provisioned before it: no probe is blocked by a missing target', () => {
+  const spec = specOf({ ...parseable(DESIGN_EXAMPLE_YAML), copies: 4 });
+  const graph = compileLabGraph(spec);
+  const upstream = (id: string): Set<string> => {
+    const seen = new Set<string>();
+    const pending = [id];
+    while (pending.length > 0) {
+      for (const dependency of taskById(graph, pending.pop()!).dependsOn) {
+        if (seen.has(dependency)) continue;
+        seen.add(dependency);
+        pending.push(dependency);
+      }
+    }
+    return seen;
+  };
+  const probes = reachabilityMatrix(spec);
+  assert.ok(probes.some((probe) => probe.toCopy === 'other' && probe.target === 'management'));
+  assert.ok(probes.some((probe) => probe.toCopy === 'other' && probe.target === 'lab'));
+  for (let copy = 0; copy < spec.copies; copy++) {
+    const before = upstream(isolationTaskId(copy));
+    const other = (copy + 1) % spec.copies;
+    for (const probe of probes) {
+      assert.ok(
+        before.has(configureTaskId(copy, probe.fromVm)),
+        `copy ${copy}: ${probe.fromVm} sends its probes ready`,
+      );
+      if (probe.toCopy !== 'other') continue;
+      if (probe.toVm) assert.ok(before.has(provisionTaskId(other, probe.toVm)), `copy ${other}: ${probe.toVm}`);
+      if (probe.toNetwork)
+        assert.ok(before.has(networkTaskId(other, probe.toNetwork)), `copy ${other}: ${probe.toNetwork}`);
+    }
+  }
+});
+
+test('one copy: its check waits for its own VMs only', () => {
+  const graph = compileLabGraph(specOf(DESIGN_EXAMPLE_YAML));
+  assert.deepEqual(taskById(graph, 'c0:isolation').dependsOn, ['c0:vm:target:configure', 'c0:vm:attacker:configure']);
 });
 
 /** The design example as data, so tests can change a field. */

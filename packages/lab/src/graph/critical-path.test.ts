@@ -45,7 +45,7 @@ test('a lab: the dependsOn chain is critical, and parallel copies do not lengthe
   const one = criticalPath(compileLabGraph(spec(1)), (task) => weights[task.kind]);
   assert.deepEqual(one, {
     lengthMs: 132000,
-    path: ['c0:net:lan', 'c0:vm:db:provision', 'c0:vm:db:configure', 'c0:vm:app:configure', 'lab:isolation'],
+    path: ['c0:net:lan', 'c0:vm:db:provision', 'c0:vm:db:configure', 'c0:vm:app:configure', 'c0:isolation'],
   });
   assert.equal(criticalPath(compileLabGraph(spec(4)), (task) => weights[task.kind]).lengthMs, 132000);
 });

@@ -2,12 +2,15 @@
  * network:      lease a VLAN tag / vnet from the pool, then create the isolated network.
  * vm-provision: reserve VMID → clone → configure → start → wait for the agent's IP → wait for SSH.
  * vm-configure: post-configuration (provision steps) → verify → ready.
- * isolation:    the reachability matrix run from inside the guests, before the lab is ready.
+ * isolation:    one copy's reachability matrix run from inside its guests, before the lab is ready.
  */
 export type LabTaskKind = 'network' | 'vm-provision' | 'vm-configure' | 'isolation';
 
 export interface LabTask {
-  /** Deterministic: `c{copy}:net:{network}`, `c{copy}:vm:{vm}:provision`, `c{copy}:vm:{vm}:configure`. */
+  /**
+   * Deterministic: `c{copy}:net:{network}`, `c{copy}:vm:{vm}:provision`, `c{copy}:vm:{vm}:configure`,
+   * `c{copy}:isolation` (`lab:isolation` in graphs stored before the check ran per copy).
+   */
   readonly id: string;
   readonly kind: LabTaskKind;
   /** Which copy of the lab (0-based). */
