@@ -1,7 +1,8 @@
 /**
  * The exercise commands as a user types them, against a real stack on the simulator: a two-copy
  * lab watched with copy labels, its roster (table and CSV), a reset of one copy and a named snapshot
- * reverted (`--wait`), a TTL extension, and a warm pool created, claimed and listed.
+ * reverted (`--wait`), testing mode on and off, a snapshot deleted, a TTL extension, and a warm pool
+ * created, claimed, listed, scheduled, resized, drained and deleted.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -127,6 +128,26 @@ test('reset of one copy and a named snapshot reverted, each followed to its end'
   assert.match(operations.stdout, /revert\s+checkpoint\s+done\s+1\/1/);
 });
 
+test('testing mode on and off, and a snapshot deleted, each followed to its end', async () => {
+  const on = await cli('lab', 'testing', labId, '--egress', '203.0.113.5:443', '--for', '30m', '--wait');
+  assert.equal(on.code, 0, on.all);
+  assert.match(on.stdout, /testing mode done/);
+  const state = await fetch(`${stack.apiUrl}/api/v1/labs/${labId}/testing`, {
+    headers: { Authorization: `Bearer ${stack.adminKey}` },
+  });
+  const testing = ((await state.json()) as { testing: { egress: string[] } | null }).testing;
+  assert.deepEqual(testing?.egress, ['203.0.113.5:443']);
+  const off = await cli('lab', 'testing', labId, '--stop', '--wait');
+  assert.equal(off.code, 0, off.all);
+  assert.match(off.stdout, /end of testing mode done/);
+  const deleted = await cli('lab', 'snapshot', 'delete', labId, 'checkpoint', '--wait');
+  assert.equal(deleted.code, 0, deleted.all);
+  const names = (JSON.parse((await cli('lab', 'snapshot', 'list', labId, '--json')).stdout) as { name: string }[]).map(
+    (snapshot) => snapshot.name,
+  );
+  assert.ok(!names.includes('checkpoint') && names.includes('initial'), names.join(' '));
+});
+
 test('lab extend moves the expiry', async () => {
   const run = await cli('lab', 'extend', labId, '3h', '--json');
   assert.equal(run.code, 0, run.all);
@@ -163,4 +184,37 @@ test('a warm pool: created from a saved spec, claimed with a trainee key, listed
   const roster = await cli('lab', 'roster', /\(([0-9a-f-]{36})\)/.exec(claim.stdout)![1]!);
   assert.match(roster.stdout, /student@class/, "the claimer's key is on the roster");
   assert.ok(readFileSync(`${traineeKeyFile}.pub`, 'utf8').includes('student@class'));
+});
+
+test('pool schedule, unschedule, resize, drain and delete', async () => {
+  const show = async () =>
+    JSON.parse((await cli('pool', 'show', 'cli-pool', '--json')).stdout) as {
+      size: number;
+      status: string;
+      schedules: { id: string; kind: string; size: number }[];
+    };
+  const at = new Date(Date.now() + 3600_000).toISOString();
+  const scheduled = await cli('pool', 'schedule', 'cli-pool', '--size', '2', '--at', at);
+  assert.equal(scheduled.code, 0, scheduled.all);
+  const id = /^schedule (\S+): next /m.exec(scheduled.stdout)?.[1];
+  assert.ok(id, scheduled.stdout);
+  assert.deepEqual(
+    (await show()).schedules.map((s) => [s.id, s.kind, s.size]),
+    [[id, 'once', 2]],
+  );
+  const unscheduled = await cli('pool', 'unschedule', 'cli-pool', id);
+  assert.equal(unscheduled.code, 0, unscheduled.all);
+  assert.deepEqual((await show()).schedules, []);
+
+  const resized = await cli('pool', 'resize', 'cli-pool', '0');
+  assert.equal(resized.code, 0, resized.all);
+  assert.match(resized.stdout, /pool cli-pool: size 0/);
+  const drained = await cli('pool', 'drain', 'cli-pool');
+  assert.equal(drained.code, 0, drained.all);
+  assert.equal((await show()).status, 'draining');
+  const deleted = await cli('pool', 'delete', 'cli-pool');
+  assert.equal(deleted.code, 0, deleted.all);
+  assert.match(deleted.stdout, /pool cli-pool deleted/);
+  assert.doesNotMatch((await cli('pool', 'list')).stdout, /cli-pool/);
+  assert.equal((await cli('pool', 'show', 'cli-pool')).code, 2, 'a 404 is bad input');
 });
