@@ -3,6 +3,7 @@
  * arguments (secrets redacted), and any failure turned into an MCP tool error carrying the API's own
  * message (or the confirmation's refusal), never a stack trace.
  */
+import { decodeSpecText } from '@glassdome/lab';
 import type { Logger } from '@glassdome/logger';
 import { redactSecrets } from '@glassdome/logger';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -20,8 +21,25 @@ export interface ToolContext {
   logger: Logger;
 }
 
-/** Argument fields never logged as given: confirmation tokens, and provisioning content (commands may carry passwords). */
-const UNLOGGED_FIELDS = ['confirm', 'provision', 'sshKeys'];
+/**
+ * Argument fields never logged as given: confirmation tokens, and what a VM runs or is given at
+ * first boot and after (commands and files may carry passwords).
+ */
+const UNLOGGED_FIELDS = ['confirm', 'provision', 'runcmd', 'sshKeys'];
+/** Arguments that may hold a spec as YAML or JSON text: logged decoded, so the fields above are redacted in them too. */
+const SPEC_TEXT_FIELDS = new Set(['spec', 'from', 'to']);
+
+/** The arguments as logged: spec texts decoded (or only their length, when they do not parse), then secrets redacted. */
+export function loggableArguments(args: Record<string, unknown>): unknown {
+  const decoded = Object.fromEntries(
+    Object.entries(args).map(([key, value]) => {
+      if (!SPEC_TEXT_FIELDS.has(key) || typeof value !== 'string') return [key, value];
+      const text = decodeSpecText(value, 'yaml');
+      return [key, text.ok ? { decodedFromText: text.value } : `[spec text, ${value.length} characters, not parsed]`];
+    }),
+  );
+  return redactSecrets(decoded, UNLOGGED_FIELDS);
+}
 
 /** A tool's answer as text (for any client) and as structured content (for clients that read it). */
 export function jsonResult(data: Record<string, unknown>): CallToolResult {
@@ -84,7 +102,7 @@ export function defineTool<Shape extends z.ZodRawShape>(
       project: ctx.identity.project,
       role: ctx.identity.role,
     });
-    log.info({ arguments: redactSecrets(args, UNLOGGED_FIELDS) }, 'mcp tool called');
+    log.info({ arguments: loggableArguments(args) }, 'mcp tool called');
     try {
       const data = await definition.run(args as z.infer<z.ZodObject<Shape>>);
       log.info({ durationMs: Date.now() - started }, 'mcp tool answered');
