@@ -212,33 +212,30 @@ export function registerActingTools(server: McpServer, ctx: ToolContext, documen
 /** Lab lifecycle edits the API may have (TTL, snapshots, reset): offered only when its document lists them. */
 function registerOptionalActingTools(server: McpServer, ctx: ToolContext, document: OpenApiDocument): void {
   const { api } = ctx;
-  const ttlField = bodyField(document, '/labs/{id}', 'patch', ['ttlSeconds', 'ttl']);
-  if (ttlField) {
+  // The API takes the new TTL as a duration from now ("30m", "8h", "2d") in the field `ttl`.
+  if (bodyField(document, '/labs/{id}', 'patch', ['ttl'])) {
     defineActingTool(server, ctx, 'extend_lab_ttl', {
       title: 'Change a lab’s time to live',
-      description: 'Sets how long a lab lives from now (within the project’s TTL quota), moving its expiry.',
+      description:
+        'Sets how long a lab lives from now (longer or shorter than before, within the project’s TTL quota), moving its expiry; the overseer tears it down then.',
       input: {
         labId,
-        ttlSeconds: z
-          .number()
-          .int()
-          .min(60)
-          .max(366 * 24 * 3600)
-          .describe('seconds from now'),
+        ttl: z
+          .string()
+          .regex(/^[1-9]\d{0,5}[mhd]$/, 'must be minutes, hours or days, e.g. "30m", "8h", "2d"')
+          .describe('how long from now: minutes, hours or days, e.g. "30m", "8h", "2d"'),
       },
       destructive: false,
-      plan: async ({ labId: id, ttlSeconds }) => {
+      plan: async ({ labId: id, ttl }) => {
         const lab = await api.getLab(id);
         return {
-          plan: { action: 'set-ttl', lab: { id: lab.id, name: lab.name }, ttlSeconds },
+          plan: { action: 'set-ttl', lab: { id: lab.id, name: lab.name }, ttl },
           notes: { currentExpiresAt: lab.expiresAt },
         };
       },
-      act: async ({ labId: id, ttlSeconds }) => {
-        const answer = await api.request<Record<string, unknown>>('PATCH', `/labs/${id}`, {
-          body: { [ttlField]: ttlSeconds },
-        });
-        return { labId: id, expiresAt: answer.expiresAt ?? null, answer };
+      act: async ({ labId: id, ttl }) => {
+        const answer = await api.request<Record<string, unknown>>('PATCH', `/labs/${id}`, { body: { ttl } });
+        return { labId: id, expiresAt: answer.expiresAt ?? null, follow: followLab(id) };
       },
     });
   }
@@ -272,7 +269,7 @@ function registerOptionalActingTools(server: McpServer, ctx: ToolContext, docume
         };
       },
       act: async ({ labId: id }) => {
-        const answer = await api.request<Record<string, unknown>>('POST', `/labs/${id}/reset`);
+        const answer = await api.request<Record<string, unknown>>('POST', `/labs/${id}/reset`, { body: {} });
         return { labId: id, answer, follow: followLab(id) };
       },
     });
