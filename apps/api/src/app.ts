@@ -63,6 +63,8 @@ export interface AppDeps {
   addressRateLimit?: number;
   /** Largest request body in bytes. @defaultValue 1048576 */
   bodyLimitBytes?: number;
+  /** How long a confirmation token of the MCP server's acting tools lasts (MCP_CONFIRM_TTL_SECONDS). @defaultValue 120 s */
+  mcpConfirmTtlMs?: number;
   /** Bounds and keep-alive of lab event streams (SSE_*). */
   labEvents?: LabEventStreamOptions;
   /** Quotas of projects without their own (QUOTA_*). @defaultValue DEFAULT_QUOTAS */
@@ -249,6 +251,7 @@ export function createApp(deps: AppDeps): App {
     logger: deps.logger,
     limiter: rateLimit({ redis: deps.producer.connection, prefix: deps.producer.prefix, limit: deps.rateLimit ?? 600 }),
     bodyLimitBytes: deps.bodyLimitBytes ?? 1024 * 1024,
+    ...(deps.mcpConfirmTtlMs !== undefined ? { confirmTtlMs: deps.mcpConfirmTtlMs } : {}),
   });
   app.use('/mcp', mcp.router);
   app.use(webRoutes(deps.webDistDir));

@@ -40,6 +40,8 @@ export const apiEnvSchema = z.object({
   GUEST_SSH_KEY_FILE: z.string().optional(),
   /** Guests' SSH port, for web terminals. */
   GUEST_SSH_PORT: vars.helpers.port.default(22),
+  /** Seconds a confirmation token of an MCP acting tool stays good at /mcp (docs/mcp.md). */
+  MCP_CONFIRM_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(120),
 });
 
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

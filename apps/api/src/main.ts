@@ -79,6 +79,7 @@ async function main(): Promise<void> {
     rateLimit: env.API_RATE_LIMIT,
     addressRateLimit: env.API_RATE_LIMIT_PER_ADDRESS,
     bodyLimitBytes: env.API_BODY_LIMIT_BYTES,
+    mcpConfirmTtlMs: env.MCP_CONFIRM_TTL_SECONDS * 1000,
     labEvents: {
       maxPerKey: env.SSE_MAX_PER_KEY,
       maxPerProcess: env.SSE_MAX_PER_PROCESS,

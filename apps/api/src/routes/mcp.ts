@@ -21,6 +21,8 @@ export interface McpRouteDeps {
   limiter: RequestHandler;
   /** Largest MCP message. @defaultValue 1048576 */
   bodyLimitBytes?: number;
+  /** How long a confirmation token of an acting tool lasts. @defaultValue 120 s */
+  confirmTtlMs?: number;
 }
 
 /** This API as its own client sees it: the address and port the request came in on (loopback in practice). */
@@ -38,7 +40,11 @@ function requireBearer(req: Request, _res: Response, next: NextFunction) {
 }
 
 export function mcpRoutes(deps: McpRouteDeps): { router: Router; close(): Promise<void> } {
-  const sessions = new McpHttpSessions({ logger: deps.logger, apiBaseUrl: selfUrl });
+  const sessions = new McpHttpSessions({
+    logger: deps.logger,
+    apiBaseUrl: selfUrl,
+    ...(deps.confirmTtlMs !== undefined ? { confirmTtlMs: deps.confirmTtlMs } : {}),
+  });
   const router = Router();
   router.use(requireBearer, authenticate(deps.db), deps.limiter);
   router.use(express.json({ limit: deps.bodyLimitBytes ?? 1024 * 1024 }));
