@@ -3,6 +3,7 @@
  * runs as a user would run it, on a state directory, database and Redis prefix of this test's own.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +21,6 @@ import {
 let database: TestDatabase;
 let redis: TestRedis;
 let stateDir: string;
-let apiUrl: string;
 let env: Record<string, string>;
 
 before(async () => {
@@ -28,7 +28,6 @@ before(async () => {
   redis = createRedisPrefix('launcher');
   stateDir = mkdtempSync(join(tmpdir(), 'gd-launcher-'));
   const port = await freePort();
-  apiUrl = `http://127.0.0.1:${port}`;
   env = {
     GLASSDOME_STATE_DIR: stateDir,
     GLASSDOME_ENV_FILE: '',
@@ -55,6 +54,7 @@ async function startOnce(extra: Record<string, string> = {}) {
     name: 'launcher',
     env: { ...env, ...extra },
   });
+  const apiUrl = `http://127.0.0.1:${extra.API_PORT ?? env.API_PORT}`;
   try {
     await launcher.waitForOutput('Ctrl-C stops everything.', 180_000);
     const shown = /^ {2}admin key: +(\S+) \((.+)\)$/m.exec(launcher.output());
@@ -93,4 +93,37 @@ test('GLASSDOME_ADMIN_KEY is honoured and replaces the generated key rather than
   assert.equal(run.from, 'from GLASSDOME_ADMIN_KEY');
   assert.equal(live(run.items).length, 1);
   assert.equal(run.items.length, 2, 'the generated key is listed, revoked');
+});
+
+test('GLASSDOME_ADMIN_KEY from the first start on: stopped and started again, the same key works and one bootstrap admin key is listed', async () => {
+  // A state directory, database and Redis prefix of this test's own: nothing generated before it.
+  const own = await createTestDatabase('launcher_given');
+  const ownRedis = createRedisPrefix('launcher-given');
+  const ownState = mkdtempSync(join(tmpdir(), 'gd-launcher-given-'));
+  try {
+    const extra = {
+      GLASSDOME_STATE_DIR: ownState,
+      DATABASE_URL: own.url,
+      REDIS_URL: ownRedis.url,
+      QUEUE_PREFIX: ownRedis.prefix,
+      API_PORT: String(await freePort()),
+      GLASSDOME_ADMIN_KEY: `gd_admin_${randomBytes(24).toString('base64url')}`,
+    };
+    const first = await startOnce(extra);
+    const second = await startOnce(extra);
+    for (const run of [first, second]) {
+      assert.equal(run.key, extra.GLASSDOME_ADMIN_KEY, 'the given key is the one printed, and it works');
+      assert.equal(run.from, 'from GLASSDOME_ADMIN_KEY');
+      assert.deepEqual(
+        run.items.map((item) => [item.name, item.revokedAt]),
+        [['bootstrap-admin', null]],
+        'exactly one key: the bootstrap admin, live',
+      );
+    }
+    assert.equal(second.items[0]!.id, first.items[0]!.id, 'the same key row, not a new one');
+  } finally {
+    await own.drop();
+    await ownRedis.cleanup();
+    rmSync(ownState, { recursive: true, force: true });
+  }
 });
