@@ -1,11 +1,11 @@
 /**
- * Watching containment after a lab is ready: each lab VM's firewall as Proxmox holds it, compared by
- * digest with what the installer applied (drift raises a critical alert whose remediation re-applies
+ * Watching containment after a lab is ready: each lab VM's firewall and NICs as Proxmox holds them,
+ * compared by digest with what the installer applied (drift raises a critical alert whose remediation re-applies
  * the lab's policy); each lab's last isolation check (a disagreement is a critical alert); and a
  * schedule that has the installer run the check again from inside the guests.
  */
 import { listLiveLabContainment } from '@glassdome/db';
-import { vmFirewallDigest } from '@glassdome/lab';
+import { vmFirewallDigest, vmNicDigest } from '@glassdome/lab';
 import { writeIntent } from '@glassdome/lab-run';
 import { jobIntent } from '@glassdome/queue';
 import type { OverseerContext } from './context';
@@ -26,22 +26,39 @@ export async function scanContainment(ctx: OverseerContext, platformId: string, 
     for (const vm of lab.vms) {
       if (!vm.digest) continue;
       // One unreadable VM must not cost the scan; it is compared next time.
-      const held = await ctx.pve.firewall.read(vm.vmid, vm.node).catch((error: unknown) => {
+      const [held, config] = await Promise.all([
+        ctx.pve.firewall.read(vm.vmid, vm.node),
+        vm.nicDigest ? ctx.pve.vms.config(vm.vmid, vm.node) : undefined,
+      ]).catch((error: unknown) => {
         ctx.logger.warn({ vmid: vm.vmid, err: error }, 'firewall unreadable');
-        return undefined;
+        return [undefined, undefined] as const;
       });
-      apiCalls += 3;
+      apiCalls += vm.nicDigest ? 4 : 3;
       if (!held) continue;
       const digest = vmFirewallDigest(held);
-      if (digest === vm.digest) continue;
+      const nicDigest = config ? vmNicDigest(config.raw) : null;
+      const objectsDrifted = digest !== vm.digest;
+      const nicsDrifted = vm.nicDigest !== null && nicDigest !== vm.nicDigest;
+      if (!objectsDrifted && !nicsDrifted) continue;
+      const what = [objectsDrifted ? 'firewall' : '', nicsDrifted ? 'NICs (netN: bridge, tag, firewall flag)' : '']
+        .filter(Boolean)
+        .join(' and ');
       const subject = `vm/${vm.id}`;
       findings.push({
         kind: 'firewall-drift',
         severity: 'critical',
         dedupKey: dedupKeyOf(platformId, 'firewall-drift', subject),
         subject,
-        message: `the firewall of ${vm.name} (copy ${vm.copy ?? 0}) of lab ${lab.name} is not what its policy compiles to`,
-        data: { platformId, labId: lab.id, vmId: vm.id, vmid: vm.vmid, expected: vm.digest, found: digest },
+        message: `the ${what} of ${vm.name} (copy ${vm.copy ?? 0}) of lab ${lab.name} ${objectsDrifted && nicsDrifted ? 'are' : 'is'} not what was applied for its policy`,
+        data: {
+          platformId,
+          labId: lab.id,
+          vmId: vm.id,
+          vmid: vm.vmid,
+          expected: vm.digest,
+          found: digest,
+          ...(vm.nicDigest ? { expectedNics: vm.nicDigest, foundNics: nicDigest } : {}),
+        },
         remediation: { action: 'restore-firewall', vmId: vm.id, labId: lab.id, vmid: vm.vmid, node: vm.node },
       });
     }

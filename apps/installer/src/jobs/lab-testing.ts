@@ -28,7 +28,7 @@ import {
 import { loadLabSpec, type TestingState, testingOf } from '@glassdome/lab-run';
 import type { JobContext } from '@glassdome/queue';
 import { boundTo, type InstallerContext } from '../context';
-import { firewallContext } from '../steps/firewall';
+import { firewallContext, recordAppliedFirewall } from '../steps/firewall';
 import { loadVm } from '../vm-record';
 import { beginOperation, eachAtOnce } from './lab-snapshot';
 
@@ -53,6 +53,9 @@ async function applyLabFirewall(ctx: InstallerContext, labId: string, spec: LabS
         () => ctx.pve.firewall.replace(row.vmid!, { ...mine, options: { ...mine.options } }, row.node),
         signal,
       );
+      // What the VM should now hold: the overseer's drift watch compares with it (else it would
+      // take testing mode's firewall for drift and put the lab's own back early).
+      await recordAppliedFirewall(ctx, row, mine);
     },
   );
   if (failures.size > 0) throw new Error([...failures].map(([vm, message]) => `${vm}: ${message}`).join('; '));

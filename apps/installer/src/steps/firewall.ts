@@ -2,13 +2,36 @@
  * A lab VM's Proxmox firewall, applied before the VM first starts: the objects `compileLabFirewall`
  * makes of the lab's policy for this VM (options, IPSets, rules on each NIC), written through the
  * API, replacing whatever the VM had. Standalone VMs keep no firewall of their own.
+ *
+ * What was applied is recorded as the `firewall` step's detail: the objects' digest and the VM's
+ * `netN` lines with their digest (a NIC without `firewall=1`, or on another segment, escapes the
+ * objects). The overseer compares both with what Proxmox holds; `restoreFirewall` puts both back.
  */
-import type { JsonValue } from '@glassdome/db';
-import { compileLabFirewall, type LabSpec, vmFirewallDigest } from '@glassdome/lab';
-import { loadLabSpec } from '@glassdome/lab-run';
+import { getLabExtras, type JsonValue, listSteps, setStepDetail } from '@glassdome/db';
+import {
+  compileLabFirewall,
+  type LabSpec,
+  nicLines,
+  type VmFirewall,
+  vmFirewallDigest,
+  vmNicDigest,
+  withEgressOverride,
+} from '@glassdome/lab';
+import { loadLabSpec, testingOf } from '@glassdome/lab-run';
 import { PermanentError } from '@glassdome/queue';
 import type { InstallerContext } from '../context';
 import type { VmRow } from '../vm-record';
+
+/** The `firewall` step's detail: what Glassdome applied to the VM, for the overseer to compare. */
+export interface AppliedFirewall {
+  rules: number;
+  ipsets: number;
+  /** `vmFirewallDigest` of the objects applied. */
+  digest: string;
+  /** The VM's `netN` lines as applied, and their `vmNicDigest`. */
+  nics?: Record<string, string>;
+  nicDigest?: string;
+}
 
 /** The firewall context every lab copy is compiled with: where Glassdome reaches guests from. */
 export function firewallContext(ctx: InstallerContext, labId: string, copy: number) {
@@ -42,12 +65,57 @@ function compiledCopy(ctx: InstallerContext, spec: LabSpec, labId: string, copy:
   return compiled;
 }
 
-export async function applyFirewall(ctx: InstallerContext, vm: VmRow): Promise<JsonValue> {
+export async function applyFirewall(
+  ctx: InstallerContext,
+  vm: VmRow,
+  options: { spec?: LabSpec; nics?: Record<string, string> } = {},
+): Promise<JsonValue> {
   if (!vm.lab_id) return { skipped: 'standalone VM' };
-  const spec = await loadLabSpec(ctx.db, vm.lab_id);
+  const spec = options.spec ?? (await loadLabSpec(ctx.db, vm.lab_id));
   const compiled = compiledCopy(ctx, spec, vm.lab_id, vm.copy ?? 0);
   const mine = compiled.vms.find((entry) => entry.vm === vm.name);
   if (!mine) throw new PermanentError(`the lab's firewall has no entry for ${vm.name}`);
   await ctx.pve.firewall.replace(vm.vmid!, { ...mine, options: { ...mine.options } }, vm.node);
-  return { rules: mine.rules.length, ipsets: mine.ipsets.length, digest: vmFirewallDigest(mine) };
+  const nics = options.nics ?? nicLines((await ctx.pve.vms.config(vm.vmid!, vm.node)).raw);
+  return appliedDetail(mine, nics) as unknown as JsonValue;
+}
+
+function appliedDetail(firewall: VmFirewall, nics: Record<string, string> | undefined): AppliedFirewall {
+  return {
+    rules: firewall.rules.length,
+    ipsets: firewall.ipsets.length,
+    digest: vmFirewallDigest(firewall),
+    ...(nics ? { nics, nicDigest: vmNicDigest(nics) } : {}),
+  };
+}
+
+/** What the VM's `firewall` step recorded, if anything. */
+export async function appliedFirewall(
+  ctx: InstallerContext,
+  vm: { id: string; lab_id: string | null },
+): Promise<AppliedFirewall | undefined> {
+  const step = (await listSteps(ctx.db, { vmId: vm.id, labId: vm.lab_id })).find((row) => row.name === 'firewall');
+  const detail = step?.detail as Partial<AppliedFirewall> | null | undefined;
+  return detail?.digest ? (detail as AppliedFirewall) : undefined;
+}
+
+/**
+ * Records `firewall` (applied to the VM by someone else than `applyFirewall`: testing mode) as what
+ * the VM should hold, keeping the NICs recorded at deploy.
+ */
+export async function recordAppliedFirewall(
+  ctx: InstallerContext,
+  vm: { id: string; lab_id: string | null },
+  firewall: VmFirewall,
+): Promise<void> {
+  const before = await appliedFirewall(ctx, vm);
+  const detail = appliedDetail(firewall, before?.nics);
+  await setStepDetail(ctx.db, { vmId: vm.id, labId: vm.lab_id }, 'firewall', detail as unknown as JsonValue);
+}
+
+/** The spec the VM's firewall compiles from now: the lab's own, or testing mode's wider egress while it lasts. */
+export async function effectiveLabSpec(ctx: InstallerContext, labId: string): Promise<LabSpec> {
+  const spec = await loadLabSpec(ctx.db, labId);
+  const testing = testingOf((await getLabExtras(ctx.db, labId))?.testing);
+  return testing ? withEgressOverride(spec, testing.egress, testing.networks) : spec;
 }

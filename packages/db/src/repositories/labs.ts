@@ -224,6 +224,8 @@ export async function listLiveLabContainment(db: Db, platformId: string) {
         vmid: vm.vmid!,
         node: vm.node,
         digest: (vm.detail as { digest?: string } | null)?.digest ?? null,
+        // The VM's netN lines as applied (older deploys recorded none).
+        nicDigest: (vm.detail as { nicDigest?: string } | null)?.nicDigest ?? null,
       })),
   }));
 }
