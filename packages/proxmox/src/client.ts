@@ -55,6 +55,16 @@ function combineSignals(a: AbortSignal | undefined, b: AbortSignal | undefined):
   return a ?? b;
 }
 
+/** A response body: its JSON when it is JSON (PVE's always is), else the text itself (a proxy's error page). */
+function parseBody(text: unknown): unknown {
+  if (typeof text !== 'string' || text === '') return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
 /** Network failures where the request certainly never reached the server. */
 const notDeliveredCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
@@ -115,10 +125,17 @@ export class ProxmoxClient {
       baseURL: apiBaseUrl(config.baseUrl),
       httpAgent: this.#agent,
       httpsAgent: this.#agent,
+      // Node's http module straight away, without looking for an adapter per request.
+      adapter: 'http',
       // Plain http to PVE is redirected to https; following it would resend credentials unchecked.
       maxRedirects: 0,
       validateStatus: () => true,
       proxy: false,
+      // Bodies go out as the form strings `encodeParams` made and come back as text parsed once by
+      // `#send`: axios's own transforms only inspect them again on every call.
+      transformRequest: [],
+      transformResponse: [],
+      responseType: 'text',
     });
     this.#auth = createAuthenticator(config.auth, (username, password) => this.#login(username, password));
   }
@@ -211,7 +228,7 @@ export class ProxmoxClient {
     const inQuery = method === 'GET' || method === 'DELETE';
     const url = inQuery && encoded ? `${path}?${encoded}` : path;
     const request = `${method} ${path}`;
-    let response: AxiosResponse<unknown>;
+    let response: AxiosResponse<string>;
     try {
       response = await this.#http.request({
         method,
@@ -226,12 +243,13 @@ export class ProxmoxClient {
       if (signal?.aborted) throw signal.reason;
       throw this.#networkError(error, request, params);
     }
-    if (response.status >= 200 && response.status < 300) return (response.data as { data: T }).data;
+    const body = parseBody(response.data);
+    if (response.status >= 200 && response.status < 300) return (body as { data: T } | undefined)?.data as T;
     const secrets = this.#secrets(params);
     throw classifyAnswer({
       status: response.status,
       statusText: scrubText(response.statusText ?? '', secrets),
-      body: scrubBody(response.data, secrets),
+      body: scrubBody(body, secrets),
       request,
     });
   }

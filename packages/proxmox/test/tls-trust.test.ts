@@ -1,8 +1,10 @@
 /** TLS trust against the simulator's HTTPS listener: pinned fingerprint, CA, refusal, explicit insecure. */
 import assert from 'node:assert/strict';
+import { request } from 'node:https';
 import { after, before, test } from 'node:test';
-import { rootCertificates } from 'node:tls';
+import { rootCertificates, type TLSSocket } from 'node:tls';
 import { createProxmox, normalizeFingerprint, ProxmoxClient, TlsVerificationError } from '../src/index';
+import { createAgent } from '../src/tls';
 import { type RunningSim, startSim } from './sim';
 
 let sim: RunningSim;
@@ -54,4 +56,38 @@ test('https without a trust setting is refused at construction; insecure must be
   const insecure = createProxmox(sim.config({ tls: { insecure: true } }));
   assert.ok((await insecure.cluster.nodes()).length > 0);
   insecure.close();
+});
+
+/** One request on a connection of its own (`Connection: close`); whether its TLS session was resumed. */
+function resumedOnNewConnection(url: URL, agent: ReturnType<typeof createAgent>): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const sent = request(
+      { host: url.hostname, port: url.port, path: '/api2/json/version', agent, headers: { Connection: 'close' } },
+      (response) => {
+        const reused = (response.socket as TLSSocket).isSessionReused();
+        response.resume();
+        response.on('end', () => resolve(reused));
+      },
+    );
+    sent.on('error', reject);
+    sent.end();
+  });
+}
+
+test('new connections resume the session of one that passed the pin; a wrong pin never gets one', async () => {
+  const url = new URL(sim.info.apiUrl);
+  const pinned = createAgent(sim.info.apiUrl, { fingerprint: sim.info.tlsFingerprint! }, 4000);
+  const reused: boolean[] = [];
+  for (let i = 0; i < 3; i++) reused.push(await resumedOnNewConnection(url, pinned));
+  pinned.destroy();
+  // The first connection made the full, pinned handshake; the next ones resumed its session.
+  assert.deepEqual(reused, [false, true, true]);
+
+  const wrong = normalizeFingerprint(sim.info.tlsFingerprint!).replace(/^./, (c) => (c === 'A' ? 'B' : 'A'));
+  const impostorCheck = createAgent(sim.info.apiUrl, { fingerprint: wrong }, 4000);
+  for (let i = 0; i < 2; i++) {
+    const error = await resumedOnNewConnection(url, impostorCheck).catch((caught: Error) => caught);
+    assert.ok(error instanceof TlsVerificationError, String(error));
+  }
+  impostorCheck.destroy();
 });
