@@ -70,14 +70,20 @@ const maxForeignIds = 5;
 export async function cloneVm(deps: CloneVmDeps, request: CloneVmRequest): Promise<ClonedVm> {
   const node = request.node ?? deps.pve.client.node;
   const lease = { platformId: request.platformId, owner: request.owner, ttlMs: request.leaseTtlMs ?? 900_000 };
+  // The recorded id is usually the one the owner's lease still holds (the `reserve-vmid` step took
+  // it): what was seen there needs no second look. Should another VM appear there in between, the
+  // clone POST finds it taken, and the loop below leases another id.
+  let seen: { vmid: number; state: 'free' | 'foreign' } | undefined;
   if (request.recordedVmid !== undefined) {
     const recorded = await inspectExisting(deps.pve, node, request.recordedVmid, request);
     if (recorded === 'ours') return { vmid: request.recordedVmid, node, upid: undefined, resumed: true };
+    seen = { vmid: request.recordedVmid, state: recorded };
   }
   for (let attempt = 0; attempt < maxForeignIds; attempt++) {
     deps.pve.client.signal?.throwIfAborted();
     const vmid = await deps.vmids.allocateVmid(lease);
-    const existing = await inspectExisting(deps.pve, node, vmid, request);
+    const existing = seen?.vmid === vmid ? seen.state : await inspectExisting(deps.pve, node, vmid, request);
+    seen = undefined;
     if (existing === 'ours') return { vmid, node, upid: undefined, resumed: true };
     if (existing === 'foreign') {
       await deps.vmids.releaseVmid({ ...lease, vmid });

@@ -45,7 +45,7 @@ export {
   type VmFirewallState,
 } from './firewall';
 export { createProxmox, type Proxmox } from './proxmox';
-export { defaultRetryPolicy, type RetryPolicy } from './retry';
+export { defaultRetryPolicy, type RetryPolicy, withRetry } from './retry';
 export {
   isSuccessfulExit,
   parseUpid,

@@ -5,7 +5,7 @@
  * keyed by platform + vmid, taken over only once it has expired, and checked against the cluster before
  * it is handed out.
  */
-import type { ClusterApi } from './cluster';
+import type { ClusterApi, ClusterResource } from './cluster';
 import { VmidExhaustedError } from './errors';
 
 export interface VmidRange {
@@ -46,6 +46,14 @@ export interface VmidAllocatorOptions {
    * @defaultValue 25
    */
   maxAttempts?: number;
+  /**
+   * How old the cluster's VM list that candidates are drawn from may be. Allocations within this time
+   * of each other (a lab's VMs all start at once) share one `GET /cluster/resources` — a list of every
+   * VM of the cluster — instead of one each. The list only steers the pick: the lease and the
+   * `nextid` probe decide, so a VM it does not show yet costs at most one more candidate.
+   * @defaultValue 1000
+   */
+  resourcesMaxAgeMs?: number;
 }
 
 export interface LeaseRequest {
@@ -74,12 +82,16 @@ export class VmidAllocator {
   readonly #leases: VmidLeaseStore;
   readonly #cluster: ClusterApi;
   readonly #maxAttempts: number;
+  readonly #resourcesMaxAgeMs: number;
+  /** The latest cluster VM list read (or being read), and when it was asked for. */
+  #resources: { askedAt: number; list: Promise<ClusterResource[]> } | undefined;
 
   constructor(options: VmidAllocatorOptions) {
     this.#leases = options.leases;
     this.#cluster = options.cluster;
     this.range = { min: 10000, max: 99999, ...options.range };
     this.#maxAttempts = options.maxAttempts ?? 25;
+    this.#resourcesMaxAgeMs = options.resourcesMaxAgeMs ?? 1000;
   }
 
   /**
@@ -144,11 +156,26 @@ export class VmidAllocator {
 
   async #usedIds(platformId: string): Promise<Set<number>> {
     const [resources, leased] = await Promise.all([
-      this.#cluster.resources('vm'),
+      this.#recentResources(),
       this.#leases.listLive(platformId, this.range),
     ]);
     const used = new Set(leased);
     for (const resource of resources) if (resource.vmid !== undefined) used.add(resource.vmid);
     return used;
+  }
+
+  /** The cluster's VMs as read at most `resourcesMaxAgeMs` ago, one read shared by every caller meanwhile. */
+  #recentResources(): Promise<ClusterResource[]> {
+    const now = Date.now();
+    const recent = this.#resources;
+    if (recent && now - recent.askedAt <= this.#resourcesMaxAgeMs) return recent.list;
+    const list = this.#cluster.resources('vm');
+    const entry = { askedAt: now, list };
+    this.#resources = entry;
+    // A failed read is not handed to later callers.
+    list.catch(() => {
+      if (this.#resources === entry) this.#resources = undefined;
+    });
+    return list;
   }
 }
