@@ -161,6 +161,16 @@ test('a warm pool of 3 hands one copy over with the claimer’s key and refills 
   const readyCopies = async () => ((await api('GET', `/api/v1/pools/${poolId}`)).body.copies.ready as number) ?? 0;
   await waitFor('3 ready copies', async () => (await readyCopies()) === 3, { timeoutMs: 240_000, intervalMs: 500 });
 
+  // A claim into the pool's own project makes the pool deploy a replacement there: a project at its
+  // copies quota claims nothing.
+  const usage = (await api('GET', '/api/v1/projects/default/quotas')).body.usage as { copies: number };
+  await api('PUT', '/api/v1/projects/default/quotas', { maxCopies: usage.copies });
+  const full = await api('POST', `/api/v1/pools/${poolId}/claim`, { name: 'student-eve' });
+  await api('PUT', '/api/v1/projects/default/quotas', { maxCopies: null });
+  assert.equal(full.status, 409, JSON.stringify(full.body));
+  assert.equal(full.body.error.details.quota, 'maxCopies');
+  assert.equal(await readyCopies(), 3, 'the refused claim took nothing');
+
   const claim = await api('POST', `/api/v1/pools/${poolId}/claim`, {
     name: 'student-ada',
     ttl: '3h',
@@ -190,7 +200,9 @@ test('a warm pool of 3 hands one copy over with the claimer’s key and refills 
   );
   const metrics = await (await fetch(`${harness.stack.apiUrl}/metrics`)).text();
   assert.match(metrics, /glassdome_pool_copies\{pool="monday",status="ready"\} 3/);
-  assert.match(metrics, /glassdome_pool_claim_seconds\{pool="monday",stat="last"\}/);
+  assert.match(metrics, /glassdome_pool_size\{pool="monday"\} 3/);
+  const last = /glassdome_pool_claim_seconds\{pool="monday",stat="last"\} (\S+)/.exec(metrics)?.[1];
+  assert.equal(Number(last), Number(claim.body.claimMs) / 1000, 'the claim latency the claimer was told');
 
   assert.equal((await labOf(lab.id)).status, 'ready', 'the claimed copy is not the pool’s any more');
 });

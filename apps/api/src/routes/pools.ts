@@ -274,13 +274,14 @@ export function poolRoutes(ctx: ApiContext): Router {
       ...(body.traineeKeys ? { traineeKeys: body.traineeKeys } : {}),
       ...(body.copyKeys ? { copyKeys: body.copyKeys } : {}),
       check: async (trx, lab) => {
-        // A copy claimed into its pool's own project already counts there: only its TTL is new.
-        const moving = pool.project !== project;
-        const vms = moving ? await listVmsOfLab(trx, lab.id) : [];
+        // Into another project, the copy itself is new there. Into the pool's own project it counts
+        // there already, but the replacement the pool then deploys into that project is new: either
+        // way the project takes one more copy of this size (else claims would grow it past its quota).
+        const vms = await listVmsOfLab(trx, lab.id);
         const sizes = vms.map((vm) => vm.spec as { cpus?: number; memoryMiB?: number });
         await checkQuotas(trx, project, ctx.quotas, {
           vms: vms.length,
-          copies: moving ? lab.copies : 0,
+          copies: lab.copies,
           vcpus: sizes.reduce((sum, spec) => sum + (spec.cpus ?? 0), 0),
           memoryMiB: sizes.reduce((sum, spec) => sum + (spec.memoryMiB ?? 0), 0),
           ttlSeconds: lab.ttlSeconds,
