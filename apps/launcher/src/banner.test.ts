@@ -32,11 +32,12 @@ const common = {
   processes: 'api, 2 installers, gateway, overseer; pve-sim',
 };
 
-test('on the simulator the banner names the API, key, Bull Board, simulator API and admin, node and guest SSH', () => {
+test('on the simulator the banner names the web UI, API, key, Bull Board, simulator API and admin, node and guest SSH', () => {
   const text = banner({ ...common, envFile: { path: '/state/glassdome.env', present: false }, env: {}, sim });
   for (const expected of [
     'running on the Proxmox simulator',
     'none (no /state/glassdome.env',
+    'web UI:           http://127.0.0.1:8001/ (open it in a browser',
     'http://127.0.0.1:8001/api/v1',
     'http://127.0.0.1:8001/admin/queues',
     'gd_admin_key (from GLASSDOME_ADMIN_KEY)',

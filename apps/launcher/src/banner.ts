@@ -61,8 +61,12 @@ export function banner(facts: BannerFacts): string {
         facts.envFile.present ? facts.envFile.path : `none (no ${facts.envFile.path}: the environment and defaults)`,
       ],
       ['state', facts.stateDir],
+      ['web UI', `${facts.apiUrl}/ (open it in a browser; sign in with the admin key)`],
       ['API', `${facts.apiUrl}/api/v1`],
-      ['Bull Board', `${facts.apiUrl}/admin/queues (the admin key as a Bearer token)`],
+      [
+        'Bull Board',
+        `${facts.apiUrl}/admin/queues (signed in to the web UI as admin, or the admin key as a Bearer token)`,
+      ],
       ['admin key', `${facts.adminKey} (${facts.adminKeyFrom})`],
       ['processes', facts.processes],
       ...targetRows(facts),
