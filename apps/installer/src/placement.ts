@@ -81,6 +81,20 @@ async function readCluster(ctx: InstallerContext) {
 export async function ensureLabPlaced(ctx: InstallerContext, labId: string): Promise<LabPlacement | null> {
   const known = placed.get(labId);
   if (known !== undefined) return known;
+  // A lab's provision tasks start together: the first reads the cluster and places the lab, the
+  // others in this process wait for that instead of each reading the nodes, VMs and storages again.
+  let pending = placing.get(labId);
+  if (!pending) {
+    pending = placeLab(ctx, labId).finally(() => placing.delete(labId));
+    placing.set(labId, pending);
+  }
+  return pending;
+}
+
+/** Placements being decided in this process, by lab. */
+const placing = new Map<string, Promise<LabPlacement | null>>();
+
+async function placeLab(ctx: InstallerContext, labId: string): Promise<LabPlacement | null> {
   const recorded = await getStepDetail(ctx.db, { labId }, PLACEMENT_STEP);
   if (recorded !== undefined) return remember(labId, recorded);
   const rows = await labCopyDemands(ctx.db, labId);

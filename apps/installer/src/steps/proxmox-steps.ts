@@ -1,6 +1,6 @@
 import { appendEvent, findTemplate, insertTemplate, setVmPlacement } from '@glassdome/db';
 import { defaultTemplateVmid, type OsName } from '@glassdome/lab';
-import { cloneVm } from '@glassdome/proxmox';
+import { cloneVm, defaultRetryPolicy, type StorageInfo, withRetry } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import type { InstallerContext } from '../context';
@@ -161,10 +161,39 @@ export async function configure(ctx: InstallerContext, vm: VmRow, placement: Pla
   return { nics: placement.nics.length, managementNic: placement.managementNic, disk };
 }
 
+/** Each node's storages as read at most a second ago (by Proxmox URL and node), and when. */
+const storageReads = new Map<string, { at: number; list: Promise<StorageInfo[]> }>();
+
+/**
+ * The node's storages for the free-space check before a resize: a lab's VMs grow their disks at about
+ * the same time, and one read a second serves them all (the check only refuses early what the
+ * resize itself would refuse). A shared read that failed — another job's, perhaps stopped by its
+ * signal — is not this caller's answer: it reads for itself.
+ */
+async function recentStorages(ctx: InstallerContext, node: string): Promise<StorageInfo[]> {
+  const key = `${ctx.env.PROXMOX_URL} ${node}`;
+  const now = Date.now();
+  const recent = storageReads.get(key);
+  if (recent && now - recent.at <= 1000) {
+    try {
+      return await recent.list;
+    } catch {
+      ctx.pve.client.signal?.throwIfAborted();
+      return ctx.pve.cluster.storages(node);
+    }
+  }
+  const entry = { at: now, list: ctx.pve.cluster.storages(node) };
+  storageReads.set(key, entry);
+  entry.list.catch(() => {
+    if (storageReads.get(key) === entry) storageReads.delete(key);
+  });
+  return entry.list;
+}
+
 async function growDisk(ctx: InstallerContext, vm: VmRow, config: Record<string, string | number>) {
   const disk = bootDisk(config);
   if (!disk || disk.gib >= vm.spec.diskGiB) return disk ? { key: disk.key, gib: disk.gib, grownFromGib: null } : null;
-  const storage = (await ctx.pve.cluster.storages(vm.node)).find((s) => s.storage === ctx.env.PROXMOX_STORAGE);
+  const storage = (await recentStorages(ctx, vm.node)).find((s) => s.storage === ctx.env.PROXMOX_STORAGE);
   const needGib = vm.spec.diskGiB - disk.gib;
   if (storage && needGib * 1024 ** 3 > storage.availBytes) {
     throw new PermanentError(
@@ -172,14 +201,28 @@ async function growDisk(ctx: InstallerContext, vm: VmRow, config: Record<string,
     );
   }
   // lvextend takes the node-local storage's lock (10 s): a class growing 100 disks on one node at once
-  // would time out on it, so a resize waits for one of the node's operation slots like a clone.
-  await ctx.admission.withNodeSlot(
-    vm.node,
-    async () => {
-      const upid = await ctx.pve.vms.resize(vm.vmid!, disk.key, `${vm.spec.diskGiB}G`, vm.node);
-      await ctx.pve.tasks.wait(upid, { deadlineMs: 300_000 });
+  // would time out on it, so a resize waits for one of the node's operation slots like a clone. A
+  // resize that still lost the lock to the clones (a failed task that changed nothing) is tried again
+  // here, outside the slot, like a clone, instead of failing the whole job attempt; the size is
+  // absolute, so a repeat cannot grow the disk twice.
+  const signal = ctx.pve.client.signal;
+  await withRetry(
+    () =>
+      ctx.admission.withNodeSlot(
+        vm.node,
+        async () => {
+          const upid = await ctx.pve.vms.resize(vm.vmid!, disk.key, `${vm.spec.diskGiB}G`, vm.node);
+          await ctx.pve.tasks.wait(upid, { deadlineMs: 300_000 });
+        },
+        signal,
+      ),
+    {
+      policy: defaultRetryPolicy,
+      idempotent: true,
+      ...(signal ? { signal } : {}),
+      onRetry: (error, attempt, delayMs) =>
+        ctx.logger.warn({ vmid: vm.vmid, attempt, delayMs, err: error.message }, 'retrying disk resize'),
     },
-    ctx.pve.client.signal,
   );
   return { key: disk.key, gib: vm.spec.diskGiB, grownFromGib: disk.gib };
 }
