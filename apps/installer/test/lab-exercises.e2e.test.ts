@@ -331,3 +331,39 @@ test('testing mode ends by itself when its time is up', async () => {
   );
   assert.equal((await labOf(lab.id)).status, 'ready');
 });
+
+test("one VM's own snapshot and revert (by the VM's id) touch that VM only", async () => {
+  const [peer, box] = [vmOf(lab, 1, 'peer'), vmOf(lab, 1, 'box')];
+  for (const vm of [peer, box]) assert.equal((await sh(vm, 'echo one > /home/trainee/vm.txt')).code, 0);
+  const taken = await harness.api('POST', `/api/v1/vms/${peer.id}/snapshots`, { name: 'peer-only' });
+  assert.equal(taken.status, 202, JSON.stringify(taken.body));
+  assert.equal(taken.body.vms, 1);
+  assert.equal((await operationDone(lab.id, String(taken.body.operationId))).status, 'done');
+  const listed = (await harness.api('GET', `/api/v1/vms/${peer.id}/snapshots`)).body.items as {
+    name: string;
+    scope: string;
+  }[];
+  assert.ok(
+    listed.some((s) => s.name === 'peer-only' && s.scope === 'vm'),
+    JSON.stringify(listed),
+  );
+  const onBox = (await harness.api('GET', `/api/v1/vms/${box.id}/snapshots`)).body.items as { name: string }[];
+  assert.ok(!onBox.some((s) => s.name === 'peer-only'), 'not a snapshot of the other VM');
+
+  for (const vm of [peer, box]) assert.equal((await sh(vm, 'echo two > /home/trainee/vm.txt')).code, 0);
+  const reverted = await harness.api('POST', `/api/v1/vms/${peer.id}/revert`, { snapshot: 'peer-only' });
+  assert.equal(reverted.status, 202, JSON.stringify(reverted.body));
+  const operation = await operationDone(lab.id, String(reverted.body.operationId));
+  assert.equal(operation.status, 'done', operation.error ?? '');
+  assert.deepEqual(operation.progress, { done: 1, total: 1 });
+  lab = await settled(lab.id);
+  assert.equal(lab.status, 'ready', lab.error);
+  assert.equal((await sh(vmOf(lab, 1, 'peer'), 'cat /home/trainee/vm.txt')).out, 'one', 'the VM went back');
+  assert.equal((await sh(vmOf(lab, 1, 'box'), 'cat /home/trainee/vm.txt')).out, 'two', 'its neighbour did not');
+
+  const removed = await harness.api('DELETE', `/api/v1/labs/${lab.id}/snapshots/peer-only`);
+  assert.equal(removed.status, 202, JSON.stringify(removed.body));
+  assert.equal((await operationDone(lab.id, String(removed.body.operationId))).status, 'done');
+  const after = (await harness.api('GET', `/api/v1/vms/${peer.id}/snapshots`)).body.items as { name: string }[];
+  assert.ok(!after.some((s) => s.name === 'peer-only'), 'deleted');
+});
