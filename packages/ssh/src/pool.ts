@@ -21,7 +21,12 @@ export interface SshPoolOptions {
   maxConnectionsPerHost?: number;
   /** Most channels (commands, SFTP sessions) at once on one connection; OpenSSH allows 10 (MaxSessions). @defaultValue 8 */
   maxChannelsPerConnection?: number;
-  /** A connection with no open channel for this long is closed. @defaultValue 60000 */
+  /**
+   * A connection with no open channel for this long is closed. Long enough that a guest's connection
+   * from its `wait-ssh` step is still there for its post-configuration and for the lab's isolation
+   * check minutes later: each new connection is a key exchange and a signature on both sides.
+   * @defaultValue 180000
+   */
   idleTimeoutMs?: number;
   /** Time allowed to connect, verify the host key and authenticate. @defaultValue 20000 */
   connectTimeoutMs?: number;
@@ -208,7 +213,7 @@ export class SshPool {
         {
           maxConnections: this.options.maxConnectionsPerHost ?? 4,
           maxChannelsPerConnection: this.options.maxChannelsPerConnection ?? 8,
-          idleTimeoutMs: this.options.idleTimeoutMs ?? 60_000,
+          idleTimeoutMs: this.options.idleTimeoutMs ?? 180_000,
         },
         (connectTimeoutMs) => this.connect(target, connectTimeoutMs),
         () => this.hosts.get(key) === created && this.hosts.delete(key),
