@@ -83,10 +83,14 @@ export async function startLabOperation(db: Db, id: string): Promise<void> {
     .execute();
 }
 
+/**
+ * Records `done` VMs; progress only grows. VMs acted on at once report 1, 2, … from separate
+ * connections, and Postgres may apply those updates in another order: the larger count stays.
+ */
 export async function setLabOperationProgress(db: Db, id: string, done: number, total?: number): Promise<void> {
   await db
     .updateTable('lab_operations')
-    .set({ done, ...(total === undefined ? {} : { total }) })
+    .set({ done: sql`greatest(done, ${done}::int)`, ...(total === undefined ? {} : { total }) })
     .where('id', '=', id)
     .execute();
 }
