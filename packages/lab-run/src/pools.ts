@@ -168,7 +168,7 @@ export async function claimFromPool(db: Db, claim: PoolClaim): Promise<ClaimedCo
       createdBy: claim.createdBy ?? null,
       expiresAt,
     });
-    const keys = await recordClaimKeys(trx, member.id, member.source as { traineeVms?: string[] } | null, claim);
+    const keys = await recordClaimKeys(trx, member.id, traineeVmsOf(member.source), claim);
     await requestPoolFill(trx, claim.poolId);
     await appendEvent(trx, {
       labId: member.id,
@@ -184,7 +184,7 @@ export async function claimFromPool(db: Db, claim: PoolClaim): Promise<ClaimedCo
 async function recordClaimKeys(
   trx: Db,
   labId: string,
-  source: { traineeVms?: string[] } | null,
+  traineeVms: string[] | undefined,
   claim: PoolClaim,
 ): Promise<RequestedOperation | undefined> {
   if (!claim.traineeKeys?.length && !claim.copyKeys?.length) return undefined;
@@ -194,7 +194,7 @@ async function recordClaimKeys(
     throw new OperationRefused('conflict', `copyKeys gives ${claim.copyKeys.length} keys for ${copies} copies`);
   }
   const trainee: TraineeAccess = {
-    vms: source?.traineeVms ?? [...new Set(vms.map((vm) => specEntryOf(vm.name)))],
+    vms: traineeVms ?? [...new Set(vms.map((vm) => specEntryOf(vm.name)))],
     keys: claim.traineeKeys ?? [],
     copyKeys: claim.copyKeys ?? [],
   };
@@ -214,6 +214,13 @@ async function recordClaimKeys(
     total: touched,
     requestedBy: claim.createdBy ?? null,
   });
+}
+
+/** The spec entries that take trainee keys, as the lab's recorded origin names them (`resolveLabSource`). */
+function traineeVmsOf(source: unknown): string[] | undefined {
+  if (typeof source !== 'object' || source === null || !('traineeVms' in source)) return undefined;
+  const names = source.traineeVms;
+  return Array.isArray(names) && names.every((name): name is string => typeof name === 'string') ? names : undefined;
 }
 
 /** The spec entry a VM instance belongs to (`ws-2` of a counted `ws`), among the known entry names. */

@@ -4,7 +4,7 @@
  * its egress for a while (`POST /labs/:id/testing`) or ends that now (`DELETE /labs/:id/testing`).
  */
 import { appendEvent, getLabExtras, setLabExpiry } from '@glassdome/db';
-import { durationSeconds, formatDuration, MAX_TESTING_SECONDS } from '@glassdome/lab';
+import { durationSeconds, formatDuration, MAX_TESTING_SECONDS, parseStoredLabSpec } from '@glassdome/lab';
 import { requestTestingStart, requestTestingStop, testingOf } from '@glassdome/lab-run';
 import { Router } from 'express';
 import type { ApiContext } from '../context';
@@ -63,7 +63,7 @@ export function labLifecycleRoutes(ctx: ApiContext): Router {
         { path: 'duration', message: `must be at most ${formatDuration(MAX_TESTING_SECONDS)}` },
       ]);
     }
-    const known = new Set(((lab.spec as { networks?: { name: string }[] }).networks ?? []).map((n) => n.name));
+    const known = new Set(parseStoredLabSpec(lab.spec).networks.map((n) => n.name));
     const unknown = (body.networks ?? []).filter((name) => !known.has(name));
     if (unknown.length > 0) {
       throw new ValidationError([{ path: 'networks', message: `not networks of this lab: ${unknown.join(', ')}` }]);
