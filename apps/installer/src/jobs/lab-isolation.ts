@@ -15,7 +15,15 @@
  * copy answered; those probes are settled by the segments instead (the two copies' networks must be
  * different VNets or tags), while probes at the other copy's management address are real packets.
  */
-import { appendEvent, type Db, inTransaction, type JsonValue, listVmsOfLab, setLabIsolation } from '@glassdome/db';
+import {
+  appendEvent,
+  type Db,
+  inTransaction,
+  type JsonValue,
+  listVmsOfLab,
+  lockLabIsolation,
+  setLabIsolation,
+} from '@glassdome/db';
 import { networkTaskId, type ReachabilityProbe, reachabilityMatrix } from '@glassdome/lab';
 import { type LabRecord, loadLabSpec, taskDetail } from '@glassdome/lab-run';
 import { PermanentError } from '@glassdome/queue';
@@ -157,7 +165,7 @@ async function recordIsolation(
   checkedAt: string,
 ): Promise<void> {
   await inTransaction(db, async (trx) => {
-    const row = await trx.selectFrom('labs').select('isolation').where('id', '=', labId).forUpdate().executeTakeFirst();
+    const row = await lockLabIsolation(trx, labId);
     const before = (row?.isolation ?? null) as Partial<IsolationResult> | null;
     const kept = Array.isArray(before?.pairs) ? before.pairs.filter((pair) => !copies.includes(pair.copy)) : [];
     const merged = [...kept, ...pairs].sort((a, b) => a.copy - b.copy);

@@ -179,6 +179,14 @@ export async function listLabsOfPlatform(db: Db, platformId: string, notInStatus
     .execute();
 }
 
+/**
+ * The lab's recorded isolation result, its row locked until the transaction ends (so results of
+ * several copies merged into it one after another lose none); undefined when the lab is gone.
+ */
+export async function lockLabIsolation(trx: Db, labId: string): Promise<{ isolation: JsonValue | null } | undefined> {
+  return trx.selectFrom('labs').select('isolation').where('id', '=', labId).forUpdate().executeTakeFirst();
+}
+
 /** Records the result of the lab's isolation check (shown with the lab). */
 export async function setLabIsolation(db: Db, labId: string, isolation: JsonValue): Promise<void> {
   await db
