@@ -24,6 +24,7 @@ import { parseVlanRange, VlanAllocator, vnetIdOfTag } from '@glassdome/proxmox';
 import { isFinalAttempt, type JobContext, PermanentError } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import type { GatewayContext } from './context';
+import { ensureDatacenterFirewall } from './datacenter-firewall';
 import { NodeCommandError, onNode, onNodeTolerating } from './node-shell';
 
 /** What a network task records: where the lab VMs' NICs go. */
@@ -76,29 +77,6 @@ function ensureZone(ctx: GatewayContext): Promise<void> {
     throw error;
   });
   return zoneReady;
-}
-
-let firewallReady: Promise<void> | undefined;
-
-/** The datacenter firewall is on (per-VM rules apply only then), switched on here if allowed. */
-function ensureFirewall(ctx: GatewayContext): Promise<void> {
-  firewallReady ??= (async () => {
-    const options = JSON.parse(
-      await onNode(ctx, ['pvesh', 'get', '/cluster/firewall/options', '--output-format', 'json']),
-    ) as { enable?: number | string };
-    if (Number(options.enable ?? 0) === 1) return;
-    if (!ctx.env.FIREWALL_AUTO_ENABLE) {
-      throw new PermanentError(
-        'the datacenter firewall is off, so no lab can be contained: enable it (Datacenter → Firewall → Options) or set FIREWALL_AUTO_ENABLE=1',
-      );
-    }
-    await onNode(ctx, ['pvesh', 'set', '/cluster/firewall/options', '--enable', '1']);
-    ctx.logger.warn('the datacenter firewall was off; switched it on so lab firewalls apply');
-  })().catch((error: unknown) => {
-    firewallReady = undefined;
-    throw error;
-  });
-  return firewallReady;
 }
 
 /** Applies pending SDN changes (`PUT /cluster/sdn`, which reloads the network on every node). */
@@ -165,7 +143,7 @@ async function deleteVnets(ctx: GatewayContext, tags: number[]): Promise<void> {
 export function createLabNetwork(ctx: GatewayContext, labId: string, taskId: string, context: JobContext) {
   return runLabTask(ctx, { labId, taskId, context }, async ({ task }) => {
     const bridge = await requireVlanAwareBridge(ctx);
-    await ensureFirewall(ctx);
+    await ensureDatacenterFirewall(ctx);
     await ensureZoneForLeases(ctx);
     const tag = await allocator(ctx).allocateVlan({
       platformId: DEFAULT_PLATFORM,
