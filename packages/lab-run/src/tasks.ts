@@ -15,7 +15,15 @@ import {
   type JsonValue,
   startLabTaskStep,
 } from '@glassdome/db';
-import { LAB_STOPPED, LAB_TRANSITIONS, type LabStatus, type LabTask, readyAfter, taskById } from '@glassdome/lab';
+import {
+  LAB_STOPPED,
+  LAB_TRANSITIONS,
+  type LabStatus,
+  type LabTask,
+  nominalRemainingPath,
+  readyAfter,
+  taskById,
+} from '@glassdome/lab';
 import { addLabTasks, isFinalAttempt, type JobContext } from '@glassdome/queue';
 import type { LabRunContext } from './context';
 import { type LabRecord, LabStoppedError, loadLab } from './lab-record';
@@ -112,7 +120,8 @@ export async function runLabTask(
     await addLabTasks(
       ctx.producer,
       { labId: lab.id, requestId: lab.requestId ?? undefined, policy: lab.policy, run: lab.run },
-      ready,
+      // Of the ready tasks waiting for a worker, the one with the longest chain still after it goes first.
+      ready.map((t) => ({ id: t.id, kind: t.kind, remainingMs: nominalRemainingPath(lab.graph, t.id) })),
     );
     return { taskId: task.id, added: ready.map((t) => t.id), ...(detail === undefined ? {} : { detail }) };
   } catch (error) {

@@ -72,7 +72,13 @@ export {
   networkTaskId,
   provisionTaskId,
 } from './graph/compile';
-export { type CriticalPath, criticalPath } from './graph/critical-path';
+export {
+  type CriticalPath,
+  criticalPath,
+  NOMINAL_TASK_MS,
+  nominalRemainingPath,
+  remainingCriticalPaths,
+} from './graph/critical-path';
 export { describeCycle, findCycle } from './graph/cycle';
 export { LabGraphCycleError, LabGraphError } from './graph/errors';
 export {

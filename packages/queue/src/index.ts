@@ -11,7 +11,7 @@ export {
   waitForRedis,
 } from './connection';
 export { type EnqueueIntent, jobIntent, parseIntent, sendIntents } from './intent';
-export { addLabTasks, type FailurePolicy, type LabFlowTask, labJobId, startLabFlow } from './lab-flow';
+export { addLabTasks, type FailurePolicy, type LabFlowTask, labJobId, priorityOf, startLabFlow } from './lab-flow';
 export { LIVE_JOB_STATES, liveJobs } from './live-jobs';
 export { isBackingServiceOutage } from './outage';
 export {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { labJobId } from './lab-flow';
+import { labJobId, priorityOf } from './lab-flow';
 
 test('lab job ids are BullMQ-safe (no colon), unique per task and per run, deterministic', () => {
   const labId = '0b7c6c1e-7d1b-4f55-9a8e-3f1d2c4b5a69';
@@ -13,4 +13,12 @@ test('lab job ids are BullMQ-safe (no colon), unique per task and per run, deter
   assert.equal(new Set(ids).size, ids.length);
   assert.equal(labJobId(labId, 'c1:vm:web:provision'), `lab.${labId}.c1.vm.web.provision`);
   assert.equal(labJobId(labId, 'c1:vm:web:provision', 2), `lab.${labId}.r2.c1.vm.web.provision`);
+});
+
+test('a longer remaining critical path is a higher BullMQ priority (a smaller number), within its range', () => {
+  assert.ok(priorityOf(300_000) < priorityOf(30_000));
+  assert.ok(priorityOf(30_000) < priorityOf(29_000));
+  assert.equal(priorityOf(0), 2 ** 21 - 1);
+  assert.equal(priorityOf(1e15), 1);
+  assert.equal(priorityOf(-5), 2 ** 21 - 1);
 });

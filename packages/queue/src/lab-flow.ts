@@ -14,6 +14,23 @@ export interface LabFlowTask {
   /** Task id from the lab graph, e.g. `c0:vm:web:provision`. */
   id: string;
   kind: 'network' | 'vm-provision' | 'vm-configure' | 'isolation';
+  /**
+   * The task's remaining critical path (the longest chain from its start to the lab's end), when
+   * known: the job's priority, so that of the ready tasks waiting for a worker, the one the lab's end
+   * depends on longest goes first. Without it the job has none (and goes before prioritized ones).
+   */
+  remainingMs?: number;
+}
+
+/** BullMQ's lowest priority (the largest number); 1 is the highest. */
+const LOWEST_PRIORITY = 2 ** 21 - 1;
+
+/**
+ * A job priority from a remaining critical path, a second per step: longer chains get smaller
+ * numbers, which BullMQ serves first (first in, first out among equal ones).
+ */
+export function priorityOf(remainingMs: number): number {
+  return LOWEST_PRIORITY - Math.min(LOWEST_PRIORITY - 1, Math.max(0, Math.ceil(remainingMs / 1000)));
 }
 
 export type FailurePolicy = 'fail' | 'keep';
@@ -37,6 +54,7 @@ function taskOptions(labId: string, task: LabFlowTask, policy: FailurePolicy, ru
     // 'fail': a task that fails for good fails the root at once, so the lab never waits forever.
     // 'keep': the root proceeds without it and settles the lab as degraded.
     ...(policy === 'fail' ? { failParentOnFailure: true } : { ignoreDependencyOnFailure: true }),
+    ...(task.remainingMs === undefined ? {} : { priority: priorityOf(task.remainingMs) }),
   });
 }
 

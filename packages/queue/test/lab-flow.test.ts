@@ -92,3 +92,41 @@ test('a diamond runs each task after all of its dependencies, and the root compl
     await workers.close();
   }
 });
+
+test('ready tasks waiting for a worker go by their remaining critical path, longest first', async () => {
+  const labId = randomUUID();
+  const order: string[] = [];
+  const workers = startWorkers({
+    connect: () => createRedis(redis.url, 'worker'),
+    prefix: redis.prefix,
+    queues: ['lab'],
+    // One slot: what becomes ready while it is busy waits in the queue.
+    concurrency: 1,
+    handlers: {
+      ...Object.fromEntries(jobsOfQueue('lab').map((name) => [name, async () => undefined])),
+      'lab.run': async () => {
+        order.push('root');
+      },
+      'lab.task': async ({ taskId }) => {
+        order.push(taskId);
+        if (taskId !== 'first') return;
+        // Added in the order a finishing task might list them; the short chain first.
+        await addLabTasks(producer, { labId, policy: 'keep' }, [
+          { id: 'short', kind: 'vm-configure', remainingMs: 30_000 },
+          { id: 'long', kind: 'vm-provision', remainingMs: 300_000 },
+          { id: 'tie-a', kind: 'vm-configure', remainingMs: 120_000 },
+          { id: 'tie-b', kind: 'vm-configure', remainingMs: 120_000 },
+          { id: 'mid', kind: 'vm-provision', remainingMs: 150_000 },
+        ]);
+      },
+    },
+    logger,
+  });
+  try {
+    await startLabFlow(producer, { labId, policy: 'keep', rootTasks: [{ id: 'first', kind: 'vm-provision' }] });
+    await waitFor('root completion', () => order.includes('root'), { timeoutMs: 20_000 });
+    assert.deepEqual(order, ['first', 'long', 'mid', 'tie-a', 'tie-b', 'short', 'root']);
+  } finally {
+    await workers.close();
+  }
+});
