@@ -6,7 +6,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AdminApi, handleAdmin } from './admin';
-import { payloadOfList } from './api/vm-rows';
 import { AuthError, authenticateToken, usesToken, verifyCsrfToken, verifyTicket } from './auth';
 import { ApiError } from './errors';
 import { requestParams } from './request';
@@ -62,8 +61,7 @@ function baseHeaders(status: number): Record<string, string> {
   return headers;
 }
 
-function sendResult(sim: Simulator, res: ServerResponse, result: ApiResult): void {
-  const headers = { ...baseHeaders(result.status), 'Content-Type': 'application/json;charset=UTF-8' };
+function jsonBody(sim: Simulator, result: ApiResult): Buffer {
   let body: Record<string, unknown>;
   if (result.status === 200) {
     body = { data: result.data ?? null };
@@ -73,9 +71,13 @@ function sendResult(sim: Simulator, res: ServerResponse, result: ApiResult): voi
     if (result.errors) body.errors = result.errors;
     if (sim.options.errorEnvelope === 'modern' && result.message) body.message = result.message;
   }
-  // A list of kept rows is copied from their bytes: the same bytes JSON.stringify would give.
-  const kept = result.status === 200 && body.total === undefined ? payloadOfList(body.data) : undefined;
-  const payload = kept ?? Buffer.from(JSON.stringify(body));
+  return Buffer.from(JSON.stringify(body));
+}
+
+function sendResult(sim: Simulator, res: ServerResponse, result: ApiResult): void {
+  const headers = { ...baseHeaders(result.status), 'Content-Type': 'application/json;charset=UTF-8' };
+  // A VM list is sent from its kept bytes: the same bytes JSON.stringify would give.
+  const payload = (result.status === 200 ? result.payload?.() : undefined) ?? jsonBody(sim, result);
   res.writeHead(result.status, result.status === 200 ? 'OK' : reasonOf(result.message, result.status), {
     ...headers,
     'Content-Length': String(payload.length),

@@ -29,6 +29,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { allRoutes } from './api';
+import { KeptList } from './api/vm-rows';
 import { SimClock } from './clock';
 import { ApiError } from './errors';
 import { FaultInjector, type Faults } from './faults';
@@ -59,6 +60,8 @@ export interface ApiResult {
   errors?: Record<string, string>;
   message?: string;
   total?: number;
+  /** The whole 200 body `{"data":…}` as bytes, when the answer keeps them (the VM lists). */
+  payload?: () => Buffer;
 }
 
 export interface SimulatorEvents {
@@ -119,6 +122,16 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
       validateParams(params, route.params, route.extraParams);
       const data = await route.handler({ sim: this, params, who: request.auth });
       if (data instanceof Paged) return { status: 200, data: data.items, total: data.total };
+      // A VM list: its row objects are made only for callers that read them; HTTP sends its bytes.
+      if (data instanceof KeptList) {
+        return {
+          status: 200,
+          get data() {
+            return data.data();
+          },
+          payload: () => data.payload(),
+        };
+      }
       return { status: 200, data: data ?? null };
     } catch (error) {
       return toApiResult(error);

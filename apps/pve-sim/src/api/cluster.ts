@@ -7,8 +7,8 @@ import type { Vm } from '../state/types';
 import { usedBytes } from '../storage';
 import { p } from '../validate';
 import { nodeItem } from './nodes';
-import { keptResourceRow, rowList } from './vm-rows';
-import { vmListItem } from './vm-status';
+import { KeptList, keptResourceRow, listKey } from './vm-rows';
+import { uptimeOf, vmListItem } from './vm-status';
 
 const idRange = { lower: 100, upper: 1_000_000 };
 
@@ -78,15 +78,17 @@ function resources(ctx: HandlerContext) {
     const mayAudit = vmPrivilegeChecker(sim.state, who, ['VM.Audit']);
     const live = sim.resourcesAreLive;
     const now = Date.now();
-    const rows = [];
+    const build = (vm: Vm) => vmResource(ctx, vm, live, now);
+    const list = new KeptList(sim.state, listKey('/cluster/resources?type=vm', who));
     for (const vm of Object.values(sim.state.vms)) {
       if (!mayAudit(vm.vmid)) continue;
-      const inputs = { live, stats: sim.resourceStats.get(vm.vmid), offline: sim.faults.nodeIsOffline(vm.node) };
-      rows.push(keptResourceRow(vm, now, inputs, () => vmResource(ctx, vm, live, now)));
+      const stats = sim.resourceStats.get(vm.vmid);
+      const offline = sim.faults.nodeIsOffline(vm.node);
+      list.add(keptResourceRow(vm, now, live, stats, offline, build), uptimeOf(vm, now));
     }
-    // Only VMs asked for: their rows, joined as kept (see vm-rows.ts).
-    if (type === 'vm') return rowList(rows);
-    out.push(...rows.map((kept) => kept.row));
+    // Only VMs asked for: their rows as kept (see vm-rows.ts).
+    if (type === 'vm') return list;
+    out.push(...list.data());
   }
   if (!type || type === 'node') {
     for (const node of Object.keys(sim.state.nodes)) out.push({ ...nodeItem(ctx, node), 'cgroup-mode': 2 });

@@ -11,18 +11,21 @@ import { freeVolumes } from '../storage';
 import { flag, p } from '../validate';
 import { assertUnlocked, checkSkiplock, loadVm, requireNode } from './vm-access';
 import { applyConfigChange, checkConfigPermissions, configKeySpec } from './vm-config-keys';
-import { keptListRow, rowList } from './vm-rows';
+import { KeptList, keptListRow, listKey } from './vm-rows';
+import { uptimeOf } from './vm-status';
 
+/** The VMs of a node the caller may audit (VM.Audit), as kept rows (see vm-rows.ts). */
 function listVms({ sim, params, who }: HandlerContext) {
-  requireNode(sim, params.node!);
+  const node = params.node!;
+  requireNode(sim, node);
   const mayAudit = vmPrivilegeChecker(sim.state, who, ['VM.Audit']);
   const now = Date.now();
-  const rows = [];
+  const list = new KeptList(sim.state, listKey(`/nodes/${node}/qemu`, who));
   for (const vm of Object.values(sim.state.vms)) {
-    if (vm.node !== params.node || !mayAudit(vm.vmid)) continue;
-    rows.push(keptListRow(vm, now));
+    if (vm.node !== node || !mayAudit(vm.vmid)) continue;
+    list.add(keptListRow(vm, now), uptimeOf(vm, now));
   }
-  return rowList(rows);
+  return list;
 }
 
 /** VM.Allocate on the new id, or on the pool it goes into. */

@@ -1,49 +1,52 @@
 /**
- * The VM lists clients poll (`GET /nodes/{node}/qemu`, `GET /cluster/resources`) at 10,000 VMs:
- * each VM's row is kept with its JSON text while every input of the row — its config's content,
- * status and pid; for a resource row also its node, pool, pvestatd's stats and the node's state —
- * stays what it was, so a poll rebuilds only the rows that changed and the HTTP front joins the kept
- * texts instead of serialising 10,000 objects. The one input that moves by itself, the uptime, costs
- * a concatenation of the text around it. Rows are frozen: the text stays exactly `JSON.stringify(row)`.
+ * The VM lists clients poll (`GET /nodes/{node}/qemu`, `GET /cluster/resources`) at 10,000 VMs.
+ *
+ * Rows: each VM's row is kept as a frozen object and its JSON bytes, split around the uptime's
+ * digits, while every input of the row — its config's content, status and pid; for a resource row
+ * also its node, pool, pvestatd's stats and the node's state — stays what it was (checked on every
+ * list, so a change made anywhere, even in place, shows in the very next answer).
+ *
+ * Bodies: the bytes of the last answer of each list (per path and caller, since the caller's
+ * privileges decide which rows it holds) are kept with where each row's uptime digits sit. The next
+ * answer with the same rows in the same order is the same buffer, with the digits of the uptimes
+ * that moved since written over (on a copy when the previous buffer was handed to a socket); any
+ * other change builds the body anew from the rows' bytes. The uptime is the one input that moves by
+ * itself: it is computed for every row of every answer, as qemu-server does.
  */
-import type { Vm } from '../state/types';
-import { sameContent, uptimeOf, vmListItem } from './vm-status';
+import type { ClusterState, Vm } from '../state/types';
+import type { Identity } from '../tasks';
+import { sameContent, vmListItem } from './vm-status';
 
-interface KeptRow {
+/** A row as kept: the frozen object and its JSON bytes, split where the uptime's digits go. */
+export interface KeptRow {
+  readonly row: Readonly<Record<string, unknown>>;
+  /** The bytes before the uptime's digits; the whole row when it has no uptime. */
+  readonly head: Buffer;
+  /** The bytes after the uptime's digits; undefined when the row has no uptime. */
+  readonly tail: Buffer | undefined;
+}
+
+interface RowParts {
   row: Readonly<Record<string, unknown>>;
-  json: string;
-  /** `json` as UTF-8, made when first sent. */
-  bytes?: Buffer;
-  uptime: number;
-  /** The text before and after the uptime's digits, when the row has one. */
-  head?: string;
-  tail?: string;
+  head: Buffer;
+  tail: Buffer | undefined;
 }
 
-/**
- * Fills `entry` (its own fields already set, as one object literal: spreading into a literal and
- * adding keys is the slow path of V8) with a kept row, its text split around the uptime.
- */
-function keep<T extends KeptRow>(entry: Omit<T, keyof KeptRow>, row: Record<string, unknown>, uptime: number): T {
-  const kept = entry as T;
-  kept.row = Object.freeze(row);
-  kept.json = JSON.stringify(kept.row);
-  kept.uptime = uptime;
-  // Keys come in a fixed order and strings are escaped, so `"uptime":` occurs once, as the key.
-  const at = row.uptime === uptime ? kept.json.indexOf(`"uptime":${uptime}`) : -1;
-  if (at >= 0) {
-    kept.head = kept.json.slice(0, at + '"uptime":'.length);
-    kept.tail = kept.json.slice(at + `"uptime":${uptime}`.length);
-  }
-  return kept;
-}
-
-/** The same row a second (or more) later: a new frozen object and text, without serialising. */
-function moved<T extends KeptRow>(kept: T, uptime: number): T | undefined {
-  if (kept.head === undefined || kept.tail === undefined) return undefined;
-  const row = { ...kept.row };
-  row.uptime = uptime;
-  return { ...kept, row: Object.freeze(row), json: `${kept.head}${uptime}${kept.tail}`, uptime, bytes: undefined };
+/** Freezes a row and splits its JSON text around the uptime (built with a number there). */
+function rowParts(row: Record<string, unknown>): RowParts {
+  const frozen = Object.freeze(row);
+  const json = JSON.stringify(frozen);
+  const uptime = row.uptime;
+  // Keys come in a fixed order and strings are escaped, so `"uptime":<n>` occurs once, as the key.
+  const marker = typeof uptime === 'number' ? `"uptime":${uptime}` : undefined;
+  const at = marker === undefined ? -1 : json.indexOf(marker);
+  if (at < 0) return { row: frozen, head: Buffer.from(json), tail: undefined };
+  const digitsAt = at + '"uptime":'.length;
+  return {
+    row: frozen,
+    head: Buffer.from(json.slice(0, digitsAt)),
+    tail: Buffer.from(json.slice(at + marker!.length)),
+  };
 }
 
 interface ListEntry extends KeptRow {
@@ -51,15 +54,12 @@ interface ListEntry extends KeptRow {
   values: string[];
   status: string;
   pid: number | undefined;
-  /** Same object while everything but the uptime is unchanged (resource rows compare it). */
-  version: object;
 }
 
 const listEntries = new WeakMap<Vm, ListEntry>();
 
-/** `vmListItem(vm, now)`, kept: rebuilt only when the VM's config content, status or pid changed. */
-function listEntry(vm: Vm, now: number): ListEntry {
-  const uptime = uptimeOf(vm, now);
+/** `vmListItem(vm)`, kept: rebuilt only when the VM's config content, status or pid changed. */
+export function keptListRow(vm: Vm, now: number): KeptRow {
   const kept = listEntries.get(vm);
   if (
     kept !== undefined &&
@@ -67,40 +67,34 @@ function listEntry(vm: Vm, now: number): ListEntry {
     kept.pid === vm.pid &&
     sameContent(vm.config, kept.keys, kept.values)
   ) {
-    if (kept.uptime === uptime) return kept;
-    const next = moved(kept, uptime);
-    if (next) {
-      listEntries.set(vm, next);
-      return next;
-    }
+    return kept;
   }
   const keys = Object.keys(vm.config);
-  const fresh = keep<ListEntry>(
-    { keys, values: keys.map((key) => vm.config[key]!), status: vm.status, pid: vm.pid, version: {} },
-    vmListItem(vm, now),
-    uptime,
-  );
+  const parts = rowParts(vmListItem(vm, now));
+  const fresh: ListEntry = {
+    row: parts.row,
+    head: parts.head,
+    tail: parts.tail,
+    keys,
+    values: keys.map((key) => vm.config[key]!),
+    status: vm.status,
+    pid: vm.pid,
+  };
   listEntries.set(vm, fresh);
   return fresh;
 }
 
-/** A VM's row of `GET /nodes/{node}/qemu`. */
-export function keptListRow(vm: Vm, now: number): KeptRow {
-  return listEntry(vm, now);
-}
-
-/** What a resource row is made of besides the VM's list item. */
-export interface ResourceInputs {
-  live: boolean;
-  stats: unknown;
-  offline: boolean;
-}
+/** pvestatd's last snapshot of a VM, as `/cluster/resources` shows it when not live. */
+export type ResourceStats = unknown;
 
 interface ResourceEntry extends KeptRow {
-  version: object;
+  /** The list entry this row was built beside (a new one whenever the VM's config/status/pid changed). */
+  list: ListEntry;
   node: string;
   pool: string | undefined;
-  inputs: ResourceInputs;
+  live: boolean;
+  stats: ResourceStats;
+  offline: boolean;
 }
 
 const resourceEntries = new WeakMap<Vm, ResourceEntry>();
@@ -109,71 +103,182 @@ const resourceEntries = new WeakMap<Vm, ResourceEntry>();
 export function keptResourceRow(
   vm: Vm,
   now: number,
-  inputs: ResourceInputs,
-  build: () => Record<string, unknown>,
+  live: boolean,
+  stats: ResourceStats,
+  offline: boolean,
+  build: (vm: Vm) => Record<string, unknown>,
 ): KeptRow {
-  const list = listEntry(vm, now);
+  const list = keptListRow(vm, now) as ListEntry;
   const kept = resourceEntries.get(vm);
   if (
     kept !== undefined &&
-    kept.version === list.version &&
+    kept.list === list &&
     kept.node === vm.node &&
     kept.pool === vm.pool &&
-    kept.inputs.live === inputs.live &&
-    kept.inputs.stats === inputs.stats &&
-    kept.inputs.offline === inputs.offline
+    kept.live === live &&
+    kept.stats === stats &&
+    kept.offline === offline
   ) {
-    if (kept.uptime === list.uptime) return kept;
-    const next = moved(kept, list.uptime);
-    if (next) {
-      resourceEntries.set(vm, next);
-      return next;
-    }
+    return kept;
   }
-  const fresh = keep<ResourceEntry>(
-    { version: list.version, node: vm.node, pool: vm.pool, inputs },
-    build(),
-    list.uptime,
-  );
+  const parts = rowParts(build(vm));
+  const fresh: ResourceEntry = {
+    row: parts.row,
+    head: parts.head,
+    tail: parts.tail,
+    list,
+    node: vm.node,
+    pool: vm.pool,
+    live,
+    stats,
+    offline,
+  };
   resourceEntries.set(vm, fresh);
   return fresh;
 }
 
-/** Lists whose rows are kept, for the HTTP front (see `payloadOfList`). */
-const listRows = new WeakMap<readonly unknown[], KeptRow[]>();
-
-/** A frozen list of kept rows that the HTTP front sends by copying their bytes. */
-export function rowList(rows: KeptRow[]): readonly unknown[] {
-  const items = new Array<unknown>(rows.length);
-  for (let index = 0; index < rows.length; index += 1) items[index] = rows[index]!.row;
-  const list = Object.freeze(items);
-  listRows.set(list, rows);
-  return list;
+/** The last body sent for one list and caller. */
+interface KeptBody {
+  rows: KeptRow[];
+  uptimes: number[];
+  /** Where each row's uptime digits start in `bytes` (-1: the row has none). */
+  digitsAt: number[];
+  /** How many digits each row's uptime has in `bytes`. */
+  digits: number[];
+  bytes: Buffer;
+  /** `bytes` was handed out (to a socket): it is copied before any digit is written over. */
+  lent: boolean;
 }
 
 const OPEN = Buffer.from('{"data":[');
-const COMMA = Buffer.from(',');
+const COMMA = 0x2c;
 const CLOSE = Buffer.from(']}');
+/** Callers × lists kept per cluster state before the oldest are dropped. */
+const maxBodies = 64;
+
+const bodiesOf = new WeakMap<ClusterState, Map<string, KeptBody>>();
+
+function bodiesFor(state: ClusterState): Map<string, KeptBody> {
+  let bodies = bodiesOf.get(state);
+  if (!bodies) {
+    bodies = new Map();
+    bodiesOf.set(state, bodies);
+  }
+  return bodies;
+}
+
+/** `{"data":[rows…]}` as bytes, with the uptime of each row written between its head and tail. */
+function buildBody(rows: KeptRow[], uptimes: number[]): KeptBody {
+  const texts = new Array<string | undefined>(rows.length);
+  let length = OPEN.length + CLOSE.length + Math.max(0, rows.length - 1);
+  for (let index = 0; index < rows.length; index += 1) {
+    const row = rows[index]!;
+    length += row.head.length;
+    if (row.tail !== undefined) {
+      const text = String(uptimes[index]);
+      texts[index] = text;
+      length += text.length + row.tail.length;
+    }
+  }
+  const bytes = Buffer.allocUnsafeSlow(length);
+  const digitsAt = new Array<number>(rows.length);
+  const digits = new Array<number>(rows.length);
+  let at = OPEN.copy(bytes, 0);
+  for (let index = 0; index < rows.length; index += 1) {
+    if (index > 0) bytes[at++] = COMMA;
+    const row = rows[index]!;
+    at += row.head.copy(bytes, at);
+    const text = texts[index];
+    if (row.tail === undefined || text === undefined) {
+      digitsAt[index] = -1;
+      digits[index] = 0;
+      continue;
+    }
+    digitsAt[index] = at;
+    digits[index] = text.length;
+    at += bytes.write(text, at, 'latin1');
+    at += row.tail.copy(bytes, at);
+  }
+  CLOSE.copy(bytes, at);
+  return { rows, uptimes: uptimes.slice(), digitsAt, digits, bytes, lent: false };
+}
+
+/** Brings a kept body to these uptimes in place; false when a row's digit count changed. */
+function patchUptimes(body: KeptBody, uptimes: number[]): boolean {
+  for (let index = 0; index < uptimes.length; index += 1) {
+    const uptime = uptimes[index]!;
+    if (uptime === body.uptimes[index] || body.digitsAt[index]! < 0) continue;
+    const text = String(uptime);
+    if (text.length !== body.digits[index]) return false;
+    if (body.lent) {
+      // A socket may still be reading the previous buffer: write into a copy.
+      body.bytes = Buffer.from(body.bytes);
+      body.lent = false;
+    }
+    body.bytes.write(text, body.digitsAt[index]!, 'latin1');
+    body.uptimes[index] = uptime;
+  }
+  return true;
+}
+
+function sameRows(a: KeptRow[], b: KeptRow[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index += 1) if (a[index] !== b[index]) return false;
+  return true;
+}
 
 /**
- * The body `{"data": <list>}` for a list made by `rowList`, as the bytes `JSON.stringify` would
- * give, copied from each row's kept bytes; undefined for any other data.
+ * One answer of a VM list: rows in order with their uptimes at the time of the request. The
+ * dispatcher gives it to callers as `data` (frozen row objects, made when first read) and to the
+ * HTTP front as `payload()` (the bytes `JSON.stringify({data})` gives, from the kept body).
  */
-export function payloadOfList(data: unknown): Buffer | undefined {
-  if (!Array.isArray(data)) return undefined;
-  const rows = listRows.get(data);
-  if (!rows) return undefined;
-  let length = OPEN.length + CLOSE.length + Math.max(0, rows.length - 1);
-  for (const row of rows) {
-    row.bytes ??= Buffer.from(row.json);
-    length += row.bytes.length;
+export class KeptList {
+  private readonly rows: KeptRow[] = [];
+  private readonly uptimes: number[] = [];
+  private items: readonly unknown[] | undefined;
+  private bytes: Buffer | undefined;
+
+  /** `key` names the list and the caller: answers under one key share a kept body. */
+  constructor(
+    private readonly state: ClusterState,
+    private readonly key: string,
+  ) {}
+
+  add(row: KeptRow, uptime: number): void {
+    this.rows.push(row);
+    this.uptimes.push(uptime);
   }
-  const payload = Buffer.allocUnsafe(length);
-  let at = OPEN.copy(payload, 0);
-  for (let index = 0; index < rows.length; index += 1) {
-    if (index > 0) at += COMMA.copy(payload, at);
-    at += rows[index]!.bytes!.copy(payload, at);
+
+  /** The rows as objects, each with this answer's uptime. */
+  data(): readonly unknown[] {
+    if (this.items) return this.items;
+    const items = new Array<unknown>(this.rows.length);
+    for (let index = 0; index < this.rows.length; index += 1) {
+      const { row, tail } = this.rows[index]!;
+      const uptime = this.uptimes[index];
+      items[index] = tail === undefined || row.uptime === uptime ? row : Object.freeze({ ...row, uptime });
+    }
+    this.items = Object.freeze(items);
+    return this.items;
   }
-  CLOSE.copy(payload, at);
-  return payload;
+
+  /** `{"data":[…]}` as bytes. The buffer may be shared with later answers' senders: never write to it. */
+  payload(): Buffer {
+    if (this.bytes) return this.bytes;
+    const bodies = bodiesFor(this.state);
+    let body = bodies.get(this.key);
+    if (!body || !sameRows(body.rows, this.rows) || !patchUptimes(body, this.uptimes)) {
+      body = buildBody(this.rows, this.uptimes);
+      if (!bodies.has(this.key) && bodies.size >= maxBodies) bodies.delete(bodies.keys().next().value!);
+      bodies.set(this.key, body);
+    }
+    body.lent = true;
+    this.bytes = body.bytes;
+    return this.bytes;
+  }
+}
+
+/** The key of a list's kept body: the list and who asked (their privileges pick the rows). */
+export function listKey(list: string, who: Identity): string {
+  return `${list} ${who.userid}!${who.tokenid ?? ''}`;
 }
