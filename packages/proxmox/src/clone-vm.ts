@@ -53,6 +53,13 @@ export interface CloneVmRequest {
    * lease lapsed still finds its VM instead of making a second one.
    */
   recordedVmid?: number;
+  /**
+   * No clone was ever submitted for this owner (its first try): nothing of ours can stand at the
+   * leased id, so it is cloned to without a look first; a VM someone else put there meanwhile fails
+   * the clone, and another id is leased.
+   * @defaultValue false
+   */
+  firstAttempt?: boolean;
 }
 
 export interface ClonedVm {
@@ -74,7 +81,9 @@ export async function cloneVm(deps: CloneVmDeps, request: CloneVmRequest): Promi
   // it): what was seen there needs no second look. Should another VM appear there in between, the
   // clone POST finds it taken, and the loop below leases another id.
   let seen: { vmid: number; state: 'free' | 'foreign' } | undefined;
-  if (request.recordedVmid !== undefined) {
+  // On a first try the first leased id is cloned to without a look.
+  let look = !request.firstAttempt;
+  if (look && request.recordedVmid !== undefined) {
     const recorded = await inspectExisting(deps.pve, node, request.recordedVmid, request);
     if (recorded === 'ours') return { vmid: request.recordedVmid, node, upid: undefined, resumed: true };
     seen = { vmid: request.recordedVmid, state: recorded };
@@ -82,8 +91,13 @@ export async function cloneVm(deps: CloneVmDeps, request: CloneVmRequest): Promi
   for (let attempt = 0; attempt < maxForeignIds; attempt++) {
     deps.pve.client.signal?.throwIfAborted();
     const vmid = await deps.vmids.allocateVmid(lease);
-    const existing = seen?.vmid === vmid ? seen.state : await inspectExisting(deps.pve, node, vmid, request);
+    const existing = !look
+      ? 'free'
+      : seen?.vmid === vmid
+        ? seen.state
+        : await inspectExisting(deps.pve, node, vmid, request);
     seen = undefined;
+    look = true;
     if (existing === 'ours') return { vmid, node, upid: undefined, resumed: true };
     if (existing === 'foreign') {
       await deps.vmids.releaseVmid({ ...lease, vmid });

@@ -9,6 +9,12 @@ export interface PollOptions {
   polling: PollingPolicy;
   /** Stops the wait at once, rejecting with the signal's reason. */
   signal?: AbortSignal | undefined;
+  /**
+   * Pause before the first check, for what cannot be done yet when the wait begins (a task just
+   * submitted): a call saved per wait.
+   * @defaultValue 0
+   */
+  firstDelayMs?: number;
 }
 
 /**
@@ -19,6 +25,7 @@ export interface PollOptions {
 export async function pollUntil<T>(check: () => Promise<T | undefined>, options: PollOptions): Promise<T> {
   const deadline = Date.now() + options.deadlineMs;
   let interval = options.polling.initialMs;
+  if (options.firstDelayMs) await pause(Math.min(options.firstDelayMs, options.deadlineMs), options.signal);
   for (;;) {
     options.signal?.throwIfAborted();
     const value = await check();

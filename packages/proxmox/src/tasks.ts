@@ -108,6 +108,9 @@ export class TaskApi {
         deadlineMs: options.deadlineMs ?? 600_000,
         polling: this.client.polling,
         signal: this.client.signal,
+        // A task is still running the moment it was submitted: the first look waits half the first
+        // interval (then 150 ms, 450, 900… by default, instead of 0, 300, 750…).
+        firstDelayMs: Math.round(this.client.polling.initialMs / 2),
       },
     );
     const exitstatus = status.exitstatus ?? 'unknown';
