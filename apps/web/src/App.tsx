@@ -63,7 +63,8 @@ export function App() {
             Signed in as <strong data-testid="who">{session.name}</strong>
           </div>
           <div>
-            role <strong data-testid="role">{session.role}</strong>
+            role <strong data-testid="role">{session.role}</strong> · project{' '}
+            <strong data-testid="project">{session.project}</strong>
           </div>
           <button type="button" style={{ marginTop: 8 }} onClick={() => void signOut()}>
             Sign out

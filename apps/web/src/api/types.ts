@@ -32,6 +32,7 @@ export type Template = Ok<'/templates', 'get'>['items'][number];
 export type ApiKey = Ok<'/keys', 'get'>['items'][number];
 export type CreatedKey = Ok<'/keys', 'post'>;
 export type CatalogEntry = Ok<'/lab-templates', 'get'>['items'][number];
+export type LabRoster = Ok<'/labs/{id}/roster', 'get'>;
 export type Accepted = { id: string; status: string; jobId?: string };
 export type LabCreateAnswer = Ok<'/labs', 'post'>;
 export type DryRun = Extract<LabCreateAnswer, { dryRun: true }>;

@@ -31,7 +31,7 @@ export function Gantt({ rows, now = Date.now() }: { rows: GanttRow[]; now?: numb
         {rows.map((row) => (
           <div key={row.label} style={{ display: 'contents' }}>
             <div>{row.label}</div>
-            <div className={styles.track}>
+            <div className={styles.track} data-testid={`gantt-row-${row.label}`}>
               {row.steps.map((step) => {
                 const queued = step.queuedAt ? Date.parse(step.queuedAt) : undefined;
                 const started = step.startedAt ? Date.parse(step.startedAt) : undefined;

@@ -6,10 +6,12 @@ import {
   designOf,
   emptyDesign,
   freeName,
+  freeSpot,
   networkAt,
   pinIssues,
   renameNetwork,
   specOf,
+  VM_SIZE,
 } from './model';
 
 function sample(): Design {
@@ -95,4 +97,23 @@ test('critical path task ids name VM entries; renaming a network follows it ever
   assert.equal(freeName('Kali', ['kali', 'kali-2']), 'kali-3');
   assert.equal(networkAt(design, { x: 450, y: 100 })?.name, 'dmz');
   assert.equal(networkAt(design, { x: 350, y: 500 }), undefined);
+});
+
+test('a new VM never lands on another: a drop on a node, and VMs typed in the text, get free places', () => {
+  const design = sample();
+  const lan = design.networks[0]!;
+  const occupied = design.vms[0]!.position;
+  const moved = freeSpot(design.vms, lan, { x: occupied.x + 20, y: occupied.y + 10 });
+  assert.notDeepEqual(moved, { x: occupied.x + 20, y: occupied.y + 10 });
+  const clear = (a: { x: number; y: number }, b: { x: number; y: number }) =>
+    Math.abs(a.x - b.x) >= VM_SIZE.width || Math.abs(a.y - b.y) >= VM_SIZE.height;
+  assert.ok(clear(moved, occupied));
+  assert.deepEqual(freeSpot([], lan, { x: 5, y: 6 }), { x: 5, y: 6 }, 'a free drop point is kept');
+
+  const spec = specOf(design) as { vms: Record<string, unknown>[] };
+  for (const name of ['one', 'two', 'three', 'four'])
+    spec.vms.push({ name, os: 'debian-12', networks: [design.vms[0]!.networks[0]!.name] });
+  const back = designOf(spec, design);
+  for (const [i, a] of back.vms.entries())
+    for (const b of back.vms.slice(i + 1)) assert.ok(clear(a.position, b.position), `${a.name} and ${b.name} overlap`);
 });

@@ -86,6 +86,31 @@ export function freeCidr(design: Design): string {
   return '10.250.0.0/24';
 }
 
+/** The room a VM node takes on the canvas, with a little margin: nodes placed closer overlap. */
+export const VM_SIZE = { width: 190, height: 80 };
+
+/**
+ * Where a new VM node goes: at `preferred` (a drop point) when no node is there, else at the first
+ * free slot of its network (a column of slots down the zone, continuing below it), so a new node
+ * never lands on top of another and hides it.
+ */
+export function freeSpot(
+  vms: readonly { position: Point }[],
+  network: DesignNetwork | undefined,
+  preferred?: Point,
+): Point {
+  const taken = (point: Point) =>
+    vms.some(
+      (vm) => Math.abs(vm.position.x - point.x) < VM_SIZE.width && Math.abs(vm.position.y - point.y) < VM_SIZE.height,
+    );
+  if (preferred && !taken(preferred)) return preferred;
+  const origin = network?.position ?? { x: 0, y: 0 };
+  for (let row = 0; ; row++) {
+    const slot = { x: origin.x + 40, y: origin.y + 50 + row * (VM_SIZE.height + 5) };
+    if (!taken(slot)) return slot;
+  }
+}
+
 /** The network whose zone contains `point`, if any. */
 export function networkAt(design: Design, point: Point): DesignNetwork | undefined {
   return design.networks.find(
@@ -153,7 +178,13 @@ export function designOf(spec: unknown, previous: Design): Design {
       position: old?.position ?? { x: index * (NETWORK_SIZE.width + 80), y: 0 },
     };
   });
-  const vms = (Array.isArray(source.vms) ? source.vms : []).map((entry, index): DesignVm => {
+  const vmEntries = Array.isArray(source.vms) ? source.vms : [];
+  const namesInSpec = new Set(
+    vmEntries.map((entry, index) => String((entry as { name?: unknown })?.name ?? `vm-${index + 1}`)),
+  );
+  // Nodes a new one must stay clear of: those kept from the canvas, and those placed before it.
+  const placed: { position: Point }[] = previous.vms.filter((vm) => namesInSpec.has(vm.name));
+  const vms = vmEntries.map((entry, index): DesignVm => {
     const vm = (entry ?? {}) as Record<string, unknown>;
     const name = String(vm.name ?? `vm-${index + 1}`);
     const old = oldVms.get(name);
@@ -179,11 +210,10 @@ export function designOf(spec: unknown, previous: Design): Design {
           step && typeof step === 'object' && 'run' in step ? String((step as { run: unknown }).run) : '',
         )
         .filter(Boolean),
-      position: old?.position ?? {
-        x: (home?.position.x ?? 0) + 30,
-        y: (home?.position.y ?? 0) + 60 + index * 20,
-      },
+      // Kept where it was; a new one at a free place in its network, clear of every node kept or placed.
+      position: old?.position ?? freeSpot(placed, home),
     };
+    if (!old) placed.push(design);
     const cpus = num(vm.cpus);
     const memory = num(vm.memoryMiB);
     const disk = num(vm.diskGiB);

@@ -17,6 +17,7 @@ import { type DragEvent, useCallback, useEffect, useMemo, useState } from 'react
 import { useLocation } from 'wouter';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { ApiError, api, errorText } from '../api/client';
+import { useFeatures } from '../api/features';
 import { useOsProfiles } from '../api/queries';
 import type { Accepted, DryRun } from '../api/types';
 import { nodeTypes as viewNodeTypes } from '../components/Topology';
@@ -28,6 +29,7 @@ import {
   emptyDesign,
   freeCidr,
   freeName,
+  freeSpot,
   NETWORK_SIZE,
   networkAt,
   newId,
@@ -73,6 +75,14 @@ function Canvas(props: {
 }) {
   const { design, setDesign, selected, select, validation } = props;
   const flow = useReactFlow();
+  // A network or VM added (or removed) refits the view, so a new node is never off the canvas.
+  const count = design.networks.length + design.vms.length;
+  useEffect(() => {
+    if (count === 0) return;
+    // After the new node has been drawn and measured (a moment later, not in this render).
+    const timer = setTimeout(() => void flow.fitView({ padding: 0.2, maxZoom: 1 }), 120);
+    return () => clearTimeout(timer);
+  }, [count, flow]);
   const issueOf = (node: string) =>
     validation.issues
       .filter((issue) => issue.node === node)
@@ -379,6 +389,8 @@ function DesignerPage() {
   const [validation, setValidation] = useState<Validation>({ state: 'idle', issues: [], critical: new Set() });
   const [deployError, setDeployError] = useState<string>();
   const [deploying, setDeploying] = useState(false);
+  const [saved, setSaved] = useState<string>();
+  const features = useFeatures();
 
   // Canvas and form edits rewrite the YAML; YAML edits rewrite the design (see onYaml).
   const setDesign = useCallback((update: (design: Design) => Design) => {
@@ -460,13 +472,7 @@ function DesignerPage() {
         dependsOn: [],
         sshKeys: [],
         provision: [],
-        position: position ?? {
-          x: (network?.position.x ?? 0) + 40,
-          y:
-            (network?.position.y ?? 0) +
-            50 +
-            (d.vms.filter((v) => v.networks[0]?.name === network?.name).length % 3) * 85,
-        },
+        position: freeSpot(d.vms, network, position),
       };
       return { ...d, vms: [...d.vms, vm] };
     });
@@ -491,6 +497,18 @@ function DesignerPage() {
         ],
       };
     });
+  // The project's saved specs (`POST /lab-specs`, where the API has it): a name saved again is a new version.
+  const save = async () => {
+    setDeployError(undefined);
+    setSaved(undefined);
+    try {
+      const answer = await api<Record<string, unknown>>('/lab-specs', { method: 'POST', body: { spec } });
+      const version = typeof answer?.version === 'number' ? ` version ${answer.version}` : '';
+      setSaved(`saved as ${typeof answer?.name === 'string' ? answer.name : design.name}${version}`);
+    } catch (error) {
+      setDeployError(errorText(error));
+    }
+  };
   const deploy = async () => {
     setDeploying(true);
     setDeployError(undefined);
@@ -557,6 +575,11 @@ function DesignerPage() {
                 ? 'checking…'
                 : (validation.message ?? 'add a VM to start')}
         </span>
+        {features.has('/lab-specs', 'post') && (
+          <button type="button" disabled={validation.state !== 'valid'} onClick={save}>
+            Save spec
+          </button>
+        )}
         <button type="button" className="primary" disabled={deploying || validation.state !== 'valid'} onClick={deploy}>
           Deploy lab
         </button>
@@ -564,6 +587,11 @@ function DesignerPage() {
       {deployError && (
         <p className="notice error" role="alert">
           {deployError}
+        </p>
+      )}
+      {saved && (
+        <p className="notice" role="status" data-testid="saved">
+          {saved}
         </p>
       )}
       <div className={styles.layout}>

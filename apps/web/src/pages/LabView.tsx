@@ -4,7 +4,7 @@ import { useLocation } from 'wouter';
 import { api, errorText } from '../api/client';
 import { useFeatures } from '../api/features';
 import { useLab, useTopology } from '../api/queries';
-import { accessOf, addressesOf, isolationOf, sshCommand, type Vm } from '../api/types';
+import { accessOf, addressesOf, isolationOf, type LabRoster, sshCommand, type Vm } from '../api/types';
 import { useLabEvents } from '../api/use-lab-events';
 import { ConfirmButton } from '../components/Confirm';
 import { Gantt } from '../components/Gantt';
@@ -15,9 +15,8 @@ import { TopologyCanvas } from '../components/Topology';
 import { until } from '../components/time';
 import { useSession } from '../session';
 
-type Row = Record<string, unknown>;
-
-function csvOf(rows: Row[]): string {
+function csvOf(records: object[]): string {
+  const rows = records as Record<string, unknown>[];
   const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
   const cell = (value: unknown) => {
     const text =
@@ -33,7 +32,8 @@ function download(name: string, text: string) {
   link.href = url;
   link.download = name;
   link.click();
-  URL.revokeObjectURL(url);
+  // Released once the browser has started the download (at once, some browsers cancel it).
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 interface RosterRow {
@@ -45,34 +45,28 @@ interface RosterRow {
   traineeKeys: string;
 }
 
-const text = (value: unknown) => (typeof value === 'string' ? value : '');
-
-/** A row of `GET /labs/:id/roster` (open shape: read field by field) as the table and CSV show it. */
-function rosterRowOf(row: Row): RosterRow {
-  const addresses = row.addresses && typeof row.addresses === 'object' ? (row.addresses as Row) : {};
-  const ssh = row.ssh && typeof row.ssh === 'object' ? (row.ssh as Row) : {};
-  const keys = Array.isArray(row.traineeApiKeys) ? (row.traineeApiKeys as Row[]) : [];
+/** A row of `GET /labs/:id/roster` as the table and the CSV show it. */
+function rosterRowOf(row: LabRoster['rows'][number]): RosterRow {
   return {
-    copy: typeof row.copyNumber === 'number' ? row.copyNumber : Number(row.copy ?? 0) + 1,
-    vm: text(row.vm) || text(row.name),
-    status: text(row.status),
-    addresses: Object.entries(addresses)
-      .map(([network, address]) => `${network} ${text(address) || 'auto'}`)
+    copy: row.copyNumber,
+    vm: row.vm,
+    status: row.status,
+    addresses: Object.entries(row.addresses)
+      .map(([network, address]) => `${network} ${address ?? 'auto'}`)
       .join('; '),
-    ssh: text(ssh.command),
-    traineeKeys: keys.map((key) => text(key.name)).join('; '),
+    ssh: row.ssh.command ?? '',
+    traineeKeys: row.traineeApiKeys.map((key) => key.name).join('; '),
   };
 }
 
 function Roster({ labId, labName, vms, fromApi }: { labId: string; labName: string; vms: Vm[]; fromApi: boolean }) {
   const roster = useQuery({
     queryKey: ['lab', labId, 'roster'],
-    queryFn: () => api<{ items?: Row[]; rows?: Row[] } | Row[]>(`/labs/${labId}/roster`),
+    queryFn: () => api<LabRoster>(`/labs/${labId}/roster`),
     enabled: fromApi,
   });
-  const apiRows = Array.isArray(roster.data) ? roster.data : (roster.data?.items ?? roster.data?.rows);
-  const rows: RosterRow[] = apiRows
-    ? apiRows.map(rosterRowOf)
+  const rows: RosterRow[] = roster.data
+    ? roster.data.rows.map(rosterRowOf)
     : vms.map((vm) => {
         const access = accessOf(vm);
         return {
@@ -91,7 +85,7 @@ function Roster({ labId, labName, vms, fromApi }: { labId: string; labName: stri
       <div className="row">
         <h2 id="roster-h">Roster</h2>
         <span className="spacer" />
-        <button type="button" onClick={() => download(`${labName}-roster.csv`, csvOf(rows as unknown as Row[]))}>
+        <button type="button" onClick={() => download(`${labName}-roster.csv`, csvOf(rows))}>
           Export CSV
         </button>
       </div>
