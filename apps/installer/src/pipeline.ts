@@ -68,10 +68,10 @@ export function provisionSteps(ctx: InstallerContext, vm: VmRow, placement: Plac
     withPermissionRepair(ctx, { vmId: vm.id, labId: vm.lab_id }, operation, signal);
   return [
     { name: 'reserve-vmid', run: () => reserveVmid(ctx, vm) },
-    { name: 'clone', run: () => repair(() => cloneFromTemplate(ctx, vm)) },
+    { name: 'clone', run: (attempts) => repair(() => cloneFromTemplate(ctx, vm, attempts)) },
     { name: 'configure', run: () => repair(() => configure(ctx, vm, placement)) },
     { name: 'firewall', run: () => applyFirewall(ctx, vm) },
-    { name: 'start', run: () => repair(() => start(ctx, vm)) },
+    { name: 'start', run: (attempts) => repair(() => start(ctx, vm, attempts)) },
     { name: 'wait-agent', run: (_attempts, previousError) => waitForAgent(ctx, vm, placement, previousError) },
     { name: 'wait-ssh', run: () => waitForSsh(ctx, vm) },
   ];

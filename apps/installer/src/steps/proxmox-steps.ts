@@ -25,7 +25,7 @@ export async function reserveVmid(ctx: InstallerContext, vm: VmRow) {
   return { vmid };
 }
 
-export async function cloneFromTemplate(ctx: InstallerContext, vm: VmRow) {
+export async function cloneFromTemplate(ctx: InstallerContext, vm: VmRow, previousAttempts = 1) {
   const sourceVmid = await resolveTemplate(ctx, vm);
   const cloned = await cloneVm(
     { pve: ctx.pve, vmids: ctx.vmids, admission: ctx.admission, logger: ctx.logger },
@@ -40,6 +40,8 @@ export async function cloneFromTemplate(ctx: InstallerContext, vm: VmRow) {
       leaseTtlMs,
       // A resumed job whose lease lapsed still recognises the VM it already made.
       ...(vm.vmid ? { recordedVmid: vm.vmid } : {}),
+      // No clone was submitted for this VM before this attempt of the step began.
+      firstAttempt: previousAttempts === 0,
       description: `glassdome vm ${vm.id}${vm.lab_id ? ` lab ${vm.lab_id}` : ''}`,
       onVmid: async (vmid) => {
         if (vm.vmid !== vmid) await setVmPlacement(ctx.db, vm.id, { vmid });
@@ -227,9 +229,15 @@ async function growDisk(ctx: InstallerContext, vm: VmRow, config: Record<string,
   return { key: disk.key, gib: vm.spec.diskGiB, grownFromGib: disk.gib };
 }
 
-export async function start(ctx: InstallerContext, vm: VmRow) {
-  const status = await ctx.pve.vms.status(vm.vmid!, vm.node);
-  if (status.status === 'running') return { alreadyRunning: true };
+/**
+ * Starts the VM. Only a repeat of the step asks first whether it runs already (an earlier attempt's
+ * start may have landed); on its first attempt the VM is the stopped clone this deploy just made.
+ */
+export async function start(ctx: InstallerContext, vm: VmRow, previousAttempts = 1) {
+  if (previousAttempts > 0) {
+    const status = await ctx.pve.vms.status(vm.vmid!, vm.node);
+    if (status.status === 'running') return { alreadyRunning: true };
+  }
   await ctx.admission.withNodeSlot(
     vm.node,
     async () => {
