@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { createDb } from '@glassdome/db';
 import { SshPool, type SshTarget } from '@glassdome/ssh';
 import { waitFor } from '@glassdome/testkit';
 import { type Harness, memoryHostKeys, startHarness } from './harness';
@@ -390,6 +391,54 @@ test('a NIC’s firewall flag taken off behind Glassdome’s back is drift too, 
   await pvesh('set', `/nodes/pve01/qemu/${db.vmid}/config`, '--net0', before.net0!.replace(',firewall=1', ''));
   assert.doesNotMatch((await configOf(db)).net0!, /firewall=1/);
   await driftAlertCycle(db, async () => (await configOf(db)).net0 === before.net0);
+});
+
+test('testing mode’s wider egress is not drift: scans leave it alone until it ends, then the lab’s own policy is back', async () => {
+  const db = createDb(harness.databaseUrl);
+  try {
+    const attacker = asTrainee(vmOf(0, 'attacker'));
+    const outside = async () => (await sh(attacker, ['curl', '-sS', '-m', '3', 'http://203.0.113.10/'])).exitCode === 0;
+    const scansSince = async (since: Date) =>
+      (
+        await db
+          .selectFrom('events')
+          .select('id')
+          .where('kind', '=', 'overseer.scan.completed')
+          .where('at', '>', since)
+          .execute()
+      ).length;
+    const driftAlertsBefore = (await alertsOf('firewall-drift')).length;
+    const started = await harness.api('POST', `/api/v1/labs/${lab.id}/testing`, {
+      egress: ['203.0.113.10:80'],
+      duration: '30m',
+    });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    await waitFor(
+      'testing mode on',
+      async () => (await harness.api('GET', `/api/v1/labs/${lab.id}/testing`)).body.testing,
+      {
+        timeoutMs: 120_000,
+      },
+    );
+    await waitFor('egress to the outside', outside, { timeoutMs: 60_000, intervalMs: 1_000 });
+    const on = new Date();
+    await waitFor('three overseer scans', async () => (await scansSince(on)) >= 3, { timeoutMs: 60_000 });
+    assert.equal((await alertsOf('firewall-drift')).length, driftAlertsBefore, 'no drift alert for testing mode');
+    assert.ok(await outside(), 'egress is still open: nothing restored the lab’s own firewall');
+    const stop = await harness.api('DELETE', `/api/v1/labs/${lab.id}/testing`);
+    assert.equal(stop.status, 202, JSON.stringify(stop.body));
+    await waitFor(
+      'testing mode off',
+      async () => (await harness.api('GET', `/api/v1/labs/${lab.id}/testing`)).body.testing === null,
+      { timeoutMs: 120_000 },
+    );
+    await waitFor('egress closed again', async () => !(await outside()), { timeoutMs: 60_000, intervalMs: 1_000 });
+    const off = new Date();
+    await waitFor('three more scans', async () => (await scansSince(off)) >= 3, { timeoutMs: 60_000 });
+    assert.equal((await alertsOf('firewall-drift')).length, driftAlertsBefore, 'nor for the policy put back');
+  } finally {
+    await db.destroy();
+  }
 });
 
 test('a spec that contradicts itself is a 400 naming the field', async () => {

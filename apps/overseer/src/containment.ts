@@ -4,7 +4,7 @@
  * the lab's policy); each lab's last isolation check (a disagreement is a critical alert); and a
  * schedule that has the installer run the check again from inside the guests.
  */
-import { listLiveLabContainment } from '@glassdome/db';
+import { listLiveLabContainment, listSteps } from '@glassdome/db';
 import { vmFirewallDigest, vmNicDigest } from '@glassdome/lab';
 import { writeIntent } from '@glassdome/lab-run';
 import { jobIntent } from '@glassdome/queue';
@@ -40,6 +40,9 @@ export async function scanContainment(ctx: OverseerContext, platformId: string, 
       const objectsDrifted = digest !== vm.digest;
       const nicsDrifted = vm.nicDigest !== null && nicDigest !== vm.nicDigest;
       if (!objectsDrifted && !nicsDrifted) continue;
+      // The installer may have begun replacing the firewall after the list was read (testing mode,
+      // a restore): what was read is then half old, half new. Only a record still the one listed counts.
+      if (!(await stillRecorded(ctx, vm))) continue;
       const what = [objectsDrifted ? 'firewall' : '', nicsDrifted ? 'NICs (netN: bridge, tag, firewall flag)' : '']
         .filter(Boolean)
         .join(' and ');
@@ -66,6 +69,13 @@ export async function scanContainment(ctx: OverseerContext, platformId: string, 
     await scheduleCheck(ctx, lab, now);
   }
   return { findings, apiCalls };
+}
+
+/** Whether the VM's firewall record is still the one the scan listed (not being replaced, not replaced since). */
+async function stillRecorded(ctx: OverseerContext, vm: LiveLab['vms'][number]): Promise<boolean> {
+  const step = (await listSteps(ctx.db, { vmId: vm.id })).find((row) => row.name === 'firewall');
+  const detail = step?.detail as { digest?: string | null; appliedAt?: string } | null | undefined;
+  return detail?.digest === vm.digest && (detail?.appliedAt ?? null) === vm.appliedAt;
 }
 
 interface IsolationRecord {

@@ -28,7 +28,7 @@ import {
 import { loadLabSpec, type TestingState, testingOf } from '@glassdome/lab-run';
 import type { JobContext } from '@glassdome/queue';
 import { boundTo, type InstallerContext } from '../context';
-import { firewallContext, recordAppliedFirewall } from '../steps/firewall';
+import { firewallContext, markFirewallApplying, recordAppliedFirewall } from '../steps/firewall';
 import { loadVm } from '../vm-record';
 import { beginOperation, eachAtOnce } from './lab-snapshot';
 
@@ -48,6 +48,7 @@ async function applyLabFirewall(ctx: InstallerContext, labId: string, spec: LabS
       if (!compiled.has(copy)) compiled.set(copy, compileLabFirewall(spec, firewallContext(ctx, labId, copy)));
       const mine = compiled.get(copy)!.vms.find((entry) => entry.vm === row.name);
       if (!mine) throw new Error(`the lab's firewall has no entry for ${row.name}`);
+      await markFirewallApplying(ctx, row);
       await ctx.admission.withNodeSlot(
         row.node,
         () => ctx.pve.firewall.replace(row.vmid!, { ...mine, options: { ...mine.options } }, row.node),

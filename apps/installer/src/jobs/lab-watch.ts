@@ -9,7 +9,7 @@ import { nicLines, vmNicDigest } from '@glassdome/lab';
 import { loadLab, testingOf } from '@glassdome/lab-run';
 import { type JobContext, PermanentError } from '@glassdome/queue';
 import type { InstallerContext } from '../context';
-import { appliedFirewall, applyFirewall, effectiveLabSpec } from '../steps/firewall';
+import { appliedFirewall, applyFirewall, effectiveLabSpec, markFirewallApplying } from '../steps/firewall';
 import { loadVm, type VmRow } from '../vm-record';
 import { runIsolationCheck } from './lab-isolation';
 
@@ -22,6 +22,7 @@ export async function restoreFirewall(ctx: InstallerContext, vmId: string) {
   const vm = await loadVm(ctx.db, vmId);
   if (!vm?.lab_id || vm.vmid === null || vm.status !== 'ready') return { vmId, skipped: 'not a ready lab VM' };
   const recorded = (await appliedFirewall(ctx, vm))?.nics;
+  await markFirewallApplying(ctx, vm);
   const nicsRestored = recorded ? await restoreNics(ctx, vm, recorded) : [];
   const applied = await applyFirewall(ctx, vm, { spec: await effectiveLabSpec(ctx, vm.lab_id), nics: recorded });
   await setStepDetail(ctx.db, { vmId: vm.id, labId: vm.lab_id }, 'firewall', applied);

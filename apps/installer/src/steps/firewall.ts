@@ -26,8 +26,10 @@ import type { VmRow } from '../vm-record';
 export interface AppliedFirewall {
   rules: number;
   ipsets: number;
-  /** `vmFirewallDigest` of the objects applied. */
-  digest: string;
+  /** `vmFirewallDigest` of the objects applied; null while they are being replaced (nothing to compare yet). */
+  digest: string | null;
+  /** When this record was written: a scan that read an older one compares nothing. */
+  appliedAt?: string;
   /** The VM's `netN` lines as applied, and their `vmNicDigest`. */
   nics?: Record<string, string>;
   nicDigest?: string;
@@ -85,8 +87,20 @@ function appliedDetail(firewall: VmFirewall, nics: Record<string, string> | unde
     rules: firewall.rules.length,
     ipsets: firewall.ipsets.length,
     digest: vmFirewallDigest(firewall),
+    appliedAt: new Date().toISOString(),
     ...(nics ? { nics, nicDigest: vmNicDigest(nics) } : {}),
   };
+}
+
+/**
+ * Before a ready VM's firewall is replaced: its record says nothing is to be compared until the new
+ * one is written (a scan reading the firewall half-replaced must not take it for drift).
+ */
+export async function markFirewallApplying(ctx: InstallerContext, vm: { id: string; lab_id: string | null }) {
+  const before = await appliedFirewall(ctx, vm);
+  if (!before) return;
+  const detail: AppliedFirewall = { ...before, digest: null, appliedAt: new Date().toISOString() };
+  await setStepDetail(ctx.db, { vmId: vm.id, labId: vm.lab_id }, 'firewall', detail as unknown as JsonValue);
 }
 
 /** What the VM's `firewall` step recorded, if anything. */
@@ -96,7 +110,7 @@ export async function appliedFirewall(
 ): Promise<AppliedFirewall | undefined> {
   const step = (await listSteps(ctx.db, { vmId: vm.id, labId: vm.lab_id })).find((row) => row.name === 'firewall');
   const detail = step?.detail as Partial<AppliedFirewall> | null | undefined;
-  return detail?.digest ? (detail as AppliedFirewall) : undefined;
+  return detail && 'digest' in detail ? (detail as AppliedFirewall) : undefined;
 }
 
 /**

@@ -234,6 +234,7 @@ export async function listLiveLabContainment(db: Db, platformId: string) {
         digest: (vm.detail as { digest?: string } | null)?.digest ?? null,
         // The VM's netN lines as applied (older deploys recorded none).
         nicDigest: (vm.detail as { nicDigest?: string } | null)?.nicDigest ?? null,
+        appliedAt: (vm.detail as { appliedAt?: string } | null)?.appliedAt ?? null,
       })),
   }));
 }
