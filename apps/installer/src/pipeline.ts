@@ -66,12 +66,20 @@ export function requestPlacement(ctx: InstallerContext, vm: VmRow): Placement {
 export function provisionSteps(ctx: InstallerContext, vm: VmRow, placement: Placement, signal: AbortSignal): Step[] {
   const repair = <T>(operation: () => Promise<T>) =>
     withPermissionRepair(ctx, { vmId: vm.id, labId: vm.lab_id }, operation, signal);
+  // A step's tries so far: its recorded attempts, plus each try a permission repair made within this
+  // attempt (a clone refused at its task wait has been submitted, and must be looked for).
+  const counted =
+    <T>(work: (tries: number) => Promise<T>) =>
+    (attempts: number) => {
+      let tries = attempts;
+      return repair(() => work(tries++));
+    };
   return [
     { name: 'reserve-vmid', run: () => reserveVmid(ctx, vm) },
-    { name: 'clone', run: (attempts) => repair(() => cloneFromTemplate(ctx, vm, attempts)) },
+    { name: 'clone', run: counted((tries) => cloneFromTemplate(ctx, vm, tries)) },
     { name: 'configure', run: () => repair(() => configure(ctx, vm, placement)) },
     { name: 'firewall', run: () => applyFirewall(ctx, vm) },
-    { name: 'start', run: (attempts) => repair(() => start(ctx, vm, attempts)) },
+    { name: 'start', run: counted((tries) => start(ctx, vm, tries)) },
     { name: 'wait-agent', run: (_attempts, previousError) => waitForAgent(ctx, vm, placement, previousError) },
     { name: 'wait-ssh', run: () => waitForSsh(ctx, vm) },
   ];
