@@ -1,5 +1,12 @@
 import { type Db, getLab, getLabGraph, getLabState } from '@glassdome/db';
-import { isLabStatus, type LabGraph, type LabSpec, type LabStatus, parseStoredLabSpec } from '@glassdome/lab';
+import {
+  isLabStatus,
+  type LabGraph,
+  type LabSpec,
+  type LabStatus,
+  parseStoredLabGraph,
+  parseStoredLabSpec,
+} from '@glassdome/lab';
 import type { FailurePolicy } from '@glassdome/queue';
 
 export interface LabRecord {
@@ -38,9 +45,10 @@ const GRAPHS_KEPT = 500;
 async function labGraph(db: Db, labId: string): Promise<LabGraph | undefined> {
   const known = graphs.get(labId);
   if (known) return known;
-  // Written by the API from compileLabGraph and never changed: our own structure, not input.
-  const graph = (await getLabGraph(db, labId)) as unknown as LabGraph | undefined;
-  if (!graph) return undefined;
+  // Written at deploy from compileLabGraph and never changed, so parsed once per process.
+  const stored = await getLabGraph(db, labId);
+  if (stored === undefined) return undefined;
+  const graph = parseStoredLabGraph(stored);
   if (graphs.size >= GRAPHS_KEPT) graphs.delete(graphs.keys().next().value!);
   graphs.set(labId, graph);
   return graph;

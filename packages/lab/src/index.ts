@@ -146,9 +146,11 @@ export type { EgressPolicy, LabNetwork, LabRule, LabSpec, LabVm, VmNetworkAttach
 export {
   type LabSourceRef,
   parseSavedLabSpec,
+  parseStoredLabGraph,
   parseStoredLabSource,
   parseStoredLabSpec,
   StoredSpecError,
+  storedLabGraphSchema,
   storedLabSourceSchema,
   storedLabSpecSchema,
 } from './spec/stored-lab-spec';

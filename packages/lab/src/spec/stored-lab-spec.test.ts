@@ -2,9 +2,16 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { LAB_CATALOG } from '../catalog';
+import { compileLabGraph } from '../graph/compile';
 import { arbitraryLabSpec } from '../test-arbitraries';
 import { parseLabSpec } from './parse';
-import { parseSavedLabSpec, parseStoredLabSource, parseStoredLabSpec, StoredSpecError } from './stored-lab-spec';
+import {
+  parseSavedLabSpec,
+  parseStoredLabGraph,
+  parseStoredLabSource,
+  parseStoredLabSpec,
+  StoredSpecError,
+} from './stored-lab-spec';
 import { parseStoredVmSpec, storedVmSpec } from './stored-vm-spec';
 
 /** What the jsonb column gives back. */
@@ -15,6 +22,8 @@ test('every catalog lab, deployed and stored, parses back to the same spec', () 
     const parsed = parseLabSpec(entry.spec);
     assert.ok(parsed.ok, entry.id);
     assert.deepEqual(parseStoredLabSpec(throughJson(parsed.spec)), parsed.spec, entry.id);
+    const graph = compileLabGraph(parsed.spec);
+    assert.deepEqual(parseStoredLabGraph(throughJson(graph)), graph, `${entry.id} graph`);
     for (const vm of parsed.spec.vms) {
       const stored = storedVmSpec(vm);
       assert.deepEqual(parseStoredVmSpec(throughJson(stored)), stored, `${entry.id} ${vm.name}`);
@@ -26,6 +35,8 @@ test('any valid lab spec, stored, parses back to the same spec', () => {
   fc.assert(
     fc.property(arbitraryLabSpec, (spec) => {
       assert.deepEqual(parseStoredLabSpec(throughJson(spec)), spec);
+      const graph = compileLabGraph(spec);
+      assert.deepEqual(parseStoredLabGraph(throughJson(graph)), graph);
     }),
     { numRuns: 200 },
   );
@@ -43,6 +54,10 @@ test('a row that does not hold a lab spec is an error naming the field, not a gu
   assert.throws(() => parseStoredLabSpec({ ...stored, extra: 1 }), StoredSpecError);
   assert.throws(() => parseStoredLabSpec({}), StoredSpecError);
   assert.throws(() => parseStoredLabSpec(null), StoredSpecError);
+  assert.throws(
+    () => parseStoredLabGraph({ tasks: [{ id: 'c0:x', kind: 'mystery', copy: 0, dependsOn: [] }] }),
+    /stored lab graph is invalid: tasks\.0\.kind:/,
+  );
 });
 
 test('a saved spec parses back as spec input; one that lost its shape comes back as issues', () => {

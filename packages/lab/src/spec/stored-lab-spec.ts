@@ -1,6 +1,6 @@
 /**
  * What the lab rows hold, parsed back (never cast): a lab's `spec` column (the validated spec with
- * every default applied, `LabSpec`), a saved spec's `spec` column (the spec as its author wrote it,
+ * every default applied, `LabSpec`) and `graph` column (its task graph), a saved spec's `spec` column (the spec as its author wrote it,
  * checked when saved) and a warm pool's `source` (what it deploys). Writers hand these structures to
  * `toStoredJson` of `@glassdome/db`; readers parse them here.
  *
@@ -9,6 +9,7 @@
  * a running lab unreadable.
  */
 import { z } from 'zod';
+import type { LabGraph, LabTask } from '../graph/types';
 import { fromZodIssues, type ParseResult } from './issues';
 import { type LabSpecInput, labSpecSchema } from './lab-schema';
 import { osName } from './os-profiles';
@@ -72,6 +73,21 @@ const labSpecShape = {
 /** A lab row's `spec`: what `parseLabSpec` gave at deploy. */
 export const storedLabSpecSchema = z.strictObject(labSpecShape);
 
+const taskShape = {
+  id: z.string().min(1),
+  kind: z.enum(['network', 'vm-provision', 'vm-configure', 'isolation']),
+  copy: z.number().int().min(0),
+  vmName: z.string().optional(),
+  specVmName: z.string().optional(),
+  networkName: z.string().optional(),
+  dependsOn: z.array(z.string()),
+} satisfies Record<keyof LabTask, z.ZodType>;
+
+/** A lab row's `graph`: what `compileLabGraph` gave at deploy. */
+export const storedLabGraphSchema = z.strictObject({
+  tasks: z.array(z.strictObject(taskShape)),
+} satisfies Record<keyof LabGraph, z.ZodType>);
+
 /** A warm pool's `source`: a catalog template or a saved spec, each with its parameters (checked when used). */
 export const storedLabSourceSchema = z.union([
   z.strictObject({ template: z.string().min(1), parameters: z.unknown().optional() }),
@@ -110,6 +126,11 @@ export function parseStored<T>(what: string, result: z.ZodSafeParseResult<T>): T
 /** Parses a lab row's `spec`. */
 export function parseStoredLabSpec(json: unknown): LabSpec {
   return parseStored('lab spec', storedLabSpecSchema.safeParse(json));
+}
+
+/** Parses a lab row's `graph`. */
+export function parseStoredLabGraph(json: unknown): LabGraph {
+  return parseStored('lab graph', storedLabGraphSchema.safeParse(json));
 }
 
 /** Parses a warm pool's `source`. */
