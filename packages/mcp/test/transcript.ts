@@ -42,6 +42,8 @@ export class Transcript {
       .replace(TOKEN, '<confirmation token>')
       .replace(TIME, '<time>')
       .replace(/"(durationMs|estimatedMs)": \d+/g, '"$1": <ms>')
+      .replace(/"vmid": \d+/g, '"vmid": <vmid>')
+      .replace(/\bVM \d{3,}\b/g, 'VM <vmid>')
       .replace(/127\.\d+\.\d+\.\d+/g, '<management ip>');
   }
 
@@ -51,9 +53,11 @@ export class Transcript {
       '',
       '<!-- Written by packages/mcp/test/mcp-stack.e2e.test.ts on every run; do not edit by hand. -->',
       '',
-      'An assistant connected to Glassdome’s MCP server (operator key over Streamable HTTP, a viewer',
-      'key alongside, and the same server over stdio), on the Proxmox simulator. Each tool call shows',
-      'its arguments and the part of the answer that matters; ids, tokens and times are placeholders.',
+      'A desktop assistant connected to Glassdome’s MCP server as docs/mcp.md sets it up: it started',
+      '`glassdome mcp` (stdio) with an operator key, and a second one with a viewer key, against a',
+      'stack on the Proxmox simulator. The test holds the same conversation over Streamable HTTP',
+      '(`/mcp` on the API) and asserts the same answers there. Each tool call shows its arguments and',
+      'the part of the answer that matters; ids, tokens, VMIDs and times are placeholders.',
       '',
     ];
     for (const entry of this.entries) {
