@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const web = fileURLToPath(new URL('..', import.meta.url));
 const stamp = join(web, 'dist', 'index.html');
-const inputs = ['src', 'public', 'index.html', 'vite.config.ts', 'package.json'];
+const inputs = ['src', 'public', 'index.html', 'vite.config.ts', 'package.json', 'scripts/build-if-stale.mjs'];
 
 function newest(path) {
   if (!existsSync(path)) return 0;
@@ -31,7 +31,13 @@ if (types.status !== 0) process.exit(types.status ?? 1);
 if (isStale()) {
   process.stdout.write('web: building the UI (apps/web → apps/web/dist)\n');
   const vite = join(web, 'node_modules', 'vite', 'bin', 'vite.js');
-  const result = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: web, stdio: 'inherit' });
+  // Always the production build: under NODE_ENV=test (the test runner's) or development, Vite bundles
+  // React's development build (twice the size, effects run twice under StrictMode).
+  const result = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], {
+    cwd: web,
+    stdio: 'inherit',
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
   if (result.status !== 0) {
     process.stderr.write('web: the UI build failed\n');
     process.exit(result.status ?? 1);
