@@ -115,7 +115,7 @@ export async function runIsolationCheck(
   let pending = planned.filter((p) => p.method === 'packet');
   for (;;) {
     signal.throwIfAborted();
-    await probeAll(ctx, pending);
+    await probeAll(ctx, pending, signal);
     pending = pending.filter((p) => p.observed !== p.probe.expected);
     if (pending.length === 0 || Date.now() >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -202,17 +202,42 @@ function describe(pair: IsolationPair): string {
   return `copy ${pair.copy} ${pair.from} → ${pair.to} ${pair.address ?? ''} ${port}: expected ${pair.expected}, observed ${pair.observed}`;
 }
 
+/**
+ * Source guests this process probes from at once, over all of its checks: each is an SSH session, and
+ * a class's copies finish (and check) at about the same time, so without a bound their handshakes
+ * crowd out each other and the deploys still running.
+ */
+const PROBING_AT_ONCE = 8;
+let probing = 0;
+const waitingToProbe: (() => void)[] = [];
+
+/** Runs `work` holding one of the process's probing slots (first come, first served). */
+async function withProbeSlot<T>(work: () => Promise<T>): Promise<T> {
+  if (probing < PROBING_AT_ONCE) probing++;
+  else await new Promise<void>((resolve) => waitingToProbe.push(resolve));
+  try {
+    return await work();
+  } finally {
+    // The slot passes straight to the next waiter, if any.
+    const next = waitingToProbe.shift();
+    if (next) next();
+    else probing--;
+  }
+}
+
 /** Runs the probes, each source guest's in turn over its own SSH connection, guests side by side. */
-async function probeAll(ctx: InstallerContext, items: Planned[]): Promise<void> {
+async function probeAll(ctx: InstallerContext, items: Planned[], signal: AbortSignal): Promise<void> {
   const bySource = new Map<string, Planned[]>();
   for (const item of items) bySource.set(item.source.id, [...(bySource.get(item.source.id) ?? []), item]);
-  const queue = [...bySource.values()];
-  const workers = Array.from({ length: Math.min(8, queue.length) }, async () => {
-    for (let batch = queue.shift(); batch; batch = queue.shift()) {
-      for (const item of batch) item.observed = await probeOnce(ctx, item);
-    }
-  });
-  await Promise.all(workers);
+  await Promise.all(
+    [...bySource.values()].map((batch) =>
+      withProbeSlot(async () => {
+        // A check stopped meanwhile (its lab stopped, the job ended) sends nothing more.
+        signal.throwIfAborted();
+        for (const item of batch) item.observed = await probeOnce(ctx, item);
+      }),
+    ),
+  );
 }
 
 /** TCP: any answer, even a refusal, means the packet got through; silence or no route means blocked. */
