@@ -675,12 +675,17 @@ function scenario(transport: TransportName): void {
         const doc = JSON.parse(String((read.contents[0] as { text: string }).text)) as {
           lab: { status: string };
           vms: { name: string; status: string; managementIp: string | null; addresses: unknown[]; steps: unknown[] }[];
+          networks: unknown[];
+          tasks: { name: string; status: string }[];
+          isolation: { agreed?: boolean } | null;
         };
         return ['ready', 'failed', 'degraded'].includes(doc.lab.status) ? doc : undefined;
       },
       { timeoutMs: 150_000, intervalMs: 1_000 },
     );
     assert.equal(state.lab.status, 'ready', JSON.stringify(state));
+    assert.ok(state.networks.length > 0, 'the lab state has its networks');
+    assert.ok(state.isolation, `the lab state carries its isolation matrix: ${JSON.stringify(state.isolation)}`);
     for (const vm of state.vms) {
       assert.equal(vm.status, 'ready');
       assert.ok(vm.managementIp, `${vm.name} has its management address`);
