@@ -12,7 +12,7 @@ export {
 } from './connection';
 export { type EnqueueIntent, jobIntent, parseIntent, sendIntents } from './intent';
 export { addLabTasks, type FailurePolicy, type LabFlowTask, labJobId, priorityOf, startLabFlow } from './lab-flow';
-export { LIVE_JOB_STATES, liveJobs } from './live-jobs';
+export { type JobEnd, LIVE_JOB_STATES, liveJobs, waitForJobEnd } from './live-jobs';
 export { isBackingServiceOutage } from './outage';
 export {
   ACL_PATH,

@@ -8,3 +8,30 @@ export async function liveJobs(queue: Queue): Promise<Job[]> {
   const jobs = await queue.getJobs(LIVE_JOB_STATES);
   return jobs.filter((job): job is Job => Boolean(job));
 }
+
+/** How a job ended for someone waiting on it: `gone` when no such job exists (never made, or removed). */
+export type JobEnd = { state: 'completed' } | { state: 'failed'; reason: string } | { state: 'gone' };
+
+/**
+ * Polls `jobId` in `queue` until it completes, fails or is gone, backing off from 100 ms to
+ * `maxDelayMs` (2 s unless given).
+ * Returns `undefined` when `timeoutMs` passes first; throws when `signal` aborts.
+ */
+export async function waitForJobEnd(
+  queue: Queue,
+  jobId: string,
+  options: { signal: AbortSignal; timeoutMs?: number; maxDelayMs?: number },
+): Promise<JobEnd | undefined> {
+  const deadline = Date.now() + (options.timeoutMs ?? Number.POSITIVE_INFINITY);
+  const maxDelay = options.maxDelayMs ?? 2_000;
+  for (let delay = Math.min(100, maxDelay); ; delay = Math.min(delay * 1.5, maxDelay)) {
+    options.signal.throwIfAborted();
+    const job = await queue.getJob(jobId);
+    const state = job ? await job.getState() : 'unknown';
+    if (state === 'completed') return { state };
+    if (state === 'failed') return { state, reason: job?.failedReason ?? 'unknown reason' };
+    if (state === 'unknown') return { state: 'gone' };
+    if (Date.now() >= deadline) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(0, deadline - Date.now()))));
+  }
+}

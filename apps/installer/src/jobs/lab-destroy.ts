@@ -1,6 +1,6 @@
 import { activeLabOperations, listVmsOfLab } from '@glassdome/db';
 import { loadLab } from '@glassdome/lab-run';
-import { type JobContext, labJobId } from '@glassdome/queue';
+import { type JobContext, labJobId, waitForJobEnd } from '@glassdome/queue';
 import type { InstallerContext } from '../context';
 import { loadVm } from '../vm-record';
 import { removeVm } from './vm-destroy';
@@ -27,14 +27,8 @@ export async function destroyLab(ctx: InstallerContext, labId: string, context: 
 
 export async function waitForFlowToEnd(ctx: InstallerContext, labId: string, signal: AbortSignal): Promise<void> {
   const run = (await loadLab(ctx.db, labId))?.run ?? 0;
-  const deadline = Date.now() + rootSettleMs;
-  while (Date.now() < deadline) {
-    signal.throwIfAborted();
-    const root = await ctx.producer.queues.lab.getJob(labJobId(labId, undefined, run));
-    const state = root ? await root.getState() : 'unknown';
-    if (state === 'completed' || state === 'failed' || state === 'unknown') return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+  const root = labJobId(labId, undefined, run);
+  if (await waitForJobEnd(ctx.producer.queues.lab, root, { signal, timeoutMs: rootSettleMs, maxDelayMs: 250 })) return;
   ctx.logger.warn({ labId }, 'lab flow still running after the bound; tearing down anyway');
 }
 

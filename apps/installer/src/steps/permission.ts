@@ -1,6 +1,6 @@
 import { appendEvent } from '@glassdome/db';
 import { PermissionError } from '@glassdome/proxmox';
-import { PermanentError, repairProblems } from '@glassdome/queue';
+import { PermanentError, repairProblems, waitForJobEnd } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import type { InstallerContext } from '../context';
 
@@ -52,21 +52,13 @@ export async function withPermissionRepair<T>(
         jobId: `grant.${error.path.replaceAll('/', '_')}.${privileges[0]}.${Math.floor(Date.now() / REPAIR_WINDOW_MS)}`,
       },
     );
-    await waitForJob(ctx, job.id!, signal);
+    await waitForGrant(ctx, job.id!, signal);
     return operation();
   }
 }
 
-async function waitForJob(ctx: InstallerContext, jobId: string, signal: AbortSignal): Promise<void> {
-  const queue = ctx.producer.queues.permission;
-  for (let delay = 100; ; delay = Math.min(delay * 1.5, 2_000)) {
-    signal.throwIfAborted();
-    const job = await queue.getJob(jobId);
-    const state = job ? await job.getState() : 'unknown';
-    if (state === 'completed') return;
-    // A failed job failed for good (its attempts are spent, or the gateway refused the grant).
-    if (state === 'failed')
-      throw new PermanentError(`permission grant failed: ${job?.failedReason ?? 'unknown reason'}`);
-    await new Promise((resolve) => setTimeout(resolve, delay));
-  }
+/** Waits for the gateway's grant; a failed job failed for good (attempts spent, or the grant refused). */
+async function waitForGrant(ctx: InstallerContext, jobId: string, signal: AbortSignal): Promise<void> {
+  const end = await waitForJobEnd(ctx.producer.queues.permission, jobId, { signal });
+  if (end?.state === 'failed') throw new PermanentError(`permission grant failed: ${end.reason}`);
 }
