@@ -12,7 +12,6 @@ import {
   getPool,
   insertPool,
   inTransaction,
-  type JsonValue,
   listPoolMembers,
   listPools,
   listVmsOfLab,
@@ -21,8 +20,9 @@ import {
   setClaimLatency,
   setPoolSize,
   setPoolStatus,
+  toStoredJson,
 } from '@glassdome/db';
-import { durationSeconds } from '@glassdome/lab';
+import { durationSeconds, parseStoredLabSource } from '@glassdome/lab';
 import {
   claimFromPool,
   deletePoolWithCopies,
@@ -205,7 +205,7 @@ export function poolRoutes(ctx: ApiContext): Router {
       const poolId = await insertPool(trx, {
         name: body.name,
         project,
-        source: source as unknown as JsonValue,
+        source: toStoredJson(source),
         size: body.size,
         createdBy: req.principal!.keyId,
       });
@@ -233,9 +233,7 @@ export function poolRoutes(ctx: ApiContext): Router {
     const body = parseInput(poolPatchBody, req.body ?? {}, 'body');
     requireRedis(ctx.producer);
     const grows = body.size !== undefined && body.size > pool.size;
-    const resolved = grows
-      ? await resolvePoolSource(ctx, pool.source as unknown as LabSourceRef, pool.project)
-      : undefined;
+    const resolved = grows ? await resolvePoolSource(ctx, parseStoredLabSource(pool.source), pool.project) : undefined;
     await inTransaction(ctx.db, async (trx) => {
       const locked = await lockPool(trx, pool.id);
       if (!locked) throw new NotFoundError('pool');
@@ -320,7 +318,7 @@ export function poolRoutes(ctx: ApiContext): Router {
     // The size it sets must fit the project's quotas as a resize to it now would (the job itself,
     // at its time, sets the size without asking again).
     if (body.size > pool.size) {
-      const resolved = await resolvePoolSource(ctx, pool.source as unknown as LabSourceRef, pool.project);
+      const resolved = await resolvePoolSource(ctx, parseStoredLabSource(pool.source), pool.project);
       await inTransaction(ctx.db, (trx) =>
         checkPoolQuotas(ctx, trx, pool.project, resolved.spec, body.size - pool.size),
       );
