@@ -128,16 +128,48 @@ async function assertFits(page: Page, what: string) {
   assert.ok(width <= 1280, `${what} is ${width}px wide at 1280×720`);
 }
 
-async function shoot(page: Page, name: string) {
+/** The focused element: its name or text, and whether a focus ring shows (a visible outline of 2px or more). */
+async function focused(page: Page): Promise<{ name: string; text: string; ring: boolean; inDialog: boolean }> {
+  return (await page.evaluate(`(() => {
+    const element = document.activeElement ?? document.body;
+    const style = getComputedStyle(element);
+    return {
+      name: element.getAttribute('name') ?? '',
+      text: (element.textContent ?? '').trim(),
+      ring: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) >= 2,
+      inDialog: Boolean(element.closest('dialog[open]')),
+    };
+  })()`)) as { name: string; text: string; ring: boolean; inDialog: boolean };
+}
+
+/** A lab's answer as an admin reads it. */
+async function labOf(id: string) {
+  const answer = await asAdmin('GET', `/api/v1/labs/${id}`);
+  assert.equal(answer.status, 200);
+  return answer.body as {
+    status: string;
+    expiresAt: string;
+    vms: { name: string; copy: number; status: string; steps: { name: string; startedAt: string | null }[] }[];
+  };
+}
+
+/** A screenshot of the page as it opens (scrolled to the top), or as it is scrolled now (`where: 'here'`). */
+async function shoot(page: Page, name: string, where: 'top' | 'here' = 'top') {
+  if (where === 'top') await page.evaluate('window.scrollTo(0, 0)');
   await page.screenshot({ path: join(shots, `${name}.png`) });
 }
 
-test('the initial JavaScript and CSS stay under 400 KB gzipped', () => {
+test('the initial JavaScript and CSS stay under 400 KB gzipped, and React is its production build', () => {
   const index = readFileSync(join(web, 'dist/index.html'), 'utf8');
   const files = [...index.matchAll(/(?:src|href)="\/(assets\/[^"]+\.(?:js|css))"/g)].map((m) => m[1]!);
   assert.ok(files.some((file) => file.endsWith('.js')));
   const gzipped = files.reduce((sum, file) => sum + gzipSync(readFileSync(join(web, 'dist', file))).length, 0);
   assert.ok(gzipped < 400 * 1024, `initial assets are ${gzipped} bytes gzipped`);
+  // React's production build: its development code (warnings such as this one) is not served.
+  const code = files
+    .filter((file) => file.endsWith('.js'))
+    .map((file) => readFileSync(join(web, 'dist', file), 'utf8'));
+  assert.ok(!code.some((text) => text.includes('Each child in a list should have a unique')), 'a development build');
 });
 
 test('sign-in, an accessible dashboard, sign-out; no key kept in the browser', async () => {
@@ -151,6 +183,7 @@ test('sign-in, an accessible dashboard, sign-out; no key kept in the browser', a
 
   await signIn(page, stack.adminKey);
   assert.equal(await page.getByTestId('role').textContent(), 'admin');
+  assert.equal(await page.getByTestId('project').textContent(), 'default');
   const cookie = (await context.cookies()).find((c) => c.name === 'gd_session');
   assert.ok(cookie?.httpOnly, 'the session cookie is HttpOnly');
   assert.equal(cookie?.sameSite, 'Strict');
@@ -168,6 +201,46 @@ test('sign-in, an accessible dashboard, sign-out; no key kept in the browser', a
   await page.getByLabel('API key').waitFor();
   const answer = await page.request.get('/api/v1/labs');
   assert.equal(answer.status(), 401, 'the old cookie no longer works');
+  await context.close();
+});
+
+test('keyboard only: sign in and move through the navigation, every stop with a visible focus ring', async () => {
+  const { context, page } = await newPage();
+  await page.goto('/');
+  await page.getByLabel('API key').waitFor();
+  await page.keyboard.press('Tab');
+  let now = await focused(page);
+  assert.equal(now.name, 'apiKey', JSON.stringify(now));
+  assert.ok(now.ring, 'the API key field shows its focus');
+  await page.keyboard.type(keys.operator);
+  await page.keyboard.press('Tab');
+  now = await focused(page);
+  assert.deepEqual([now.text, now.ring], ['Sign in', true]);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  // The first stop is the skip link; then the navigation, in order, down to Sign out.
+  await page.keyboard.press('Tab');
+  now = await focused(page);
+  assert.deepEqual([now.text, now.ring], ['Skip to content', true]);
+  const stops: { text: string; ring: boolean }[] = [];
+  for (let i = 0; i < 15 && stops.at(-1)?.text !== 'Sign out'; i++) {
+    await page.keyboard.press('Tab');
+    stops.push(await focused(page));
+  }
+  assert.deepEqual(
+    stops.map((stop) => stop.text),
+    ['Glassdome', 'Dashboard', 'Quick deploy', 'Catalog', 'Lab designer', 'Templates', 'Alerts', 'Sign out'],
+  );
+  assert.ok(
+    stops.every((stop) => stop.ring),
+    `a stop without a focus ring: ${JSON.stringify(stops)}`,
+  );
+  // Back to Quick deploy and open it with Enter: its form is reachable from the keyboard too.
+  await page.getByRole('link', { name: 'Quick deploy' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: /Quick deploy/ }).waitFor();
+  await page.getByLabel('Name').focus();
+  assert.ok((await focused(page)).ring, 'the quick deploy form shows its focus');
   await context.close();
 });
 
@@ -208,6 +281,38 @@ test('Bull Board opens for an admin session and is refused for an operator sessi
   await anonymous.context.close();
 });
 
+test('an admin makes a key (shown once), revokes it after confirming, and the key signs in no more', async () => {
+  const { context, page } = await newPage();
+  await signIn(page, stack.adminKey);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API keys' }).click();
+  await page.getByRole('heading', { name: 'API keys' }).waitFor();
+  await page.getByLabel('Name', { exact: true }).fill('ui-made');
+  // (A select's name takes in its chosen option: "Role operator: deploys and destroys".)
+  await page.getByRole('combobox', { name: /^Role/ }).selectOption('viewer');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const made = await page.getByLabel('New API key').inputValue();
+  assert.match(made, /^gd_/);
+  const stored = await page.evaluate('JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage })');
+  assert.equal(stored, '{}{}', 'the new key is not kept in the browser either');
+  await page.getByRole('button', { name: 'Done' }).click();
+  assert.equal(await page.getByLabel('New API key').count(), 0, 'shown once');
+  await assertAccessible(page, 'keys');
+  await assertFits(page, 'keys');
+  const row = page.getByRole('table', { name: 'API keys' }).getByRole('row', { name: /ui-made/ });
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Revoke ui-made?' });
+  await dialog.getByRole('button', { name: 'Revoke' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  await row.getByRole('cell', { name: 'revoked', exact: true }).waitFor();
+  const again = await fetch(`${stack.apiUrl}/api/v1/session`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ apiKey: made }),
+  });
+  assert.equal(again.status, 401);
+  await context.close();
+});
+
 test('quick deploy of one VM reaches ready on its page', async () => {
   const { context, page } = await newPage();
   await signIn(page, keys.operator);
@@ -223,9 +328,17 @@ test('quick deploy of one VM reaches ready on its page', async () => {
   await page.getByRole('table', { name: 'Steps' }).getByText('verify').waitFor();
   // How to reach it: SSH as the OS's default user on its management address.
   assert.match(String(await page.getByTestId('vm-access').textContent()), /^ssh (-p \d+ )?ubuntu@127\.64\.\d+\.\d+$/);
+  quickUrl = page.url();
+  // The dashboard lists it, live.
+  await page.getByRole('link', { name: 'Dashboard' }).click();
+  await page
+    .getByRole('table', { name: 'Standalone VMs' })
+    .getByRole('row', { name: /ui-quick.*ready/ })
+    .waitFor();
   await context.close();
 });
 
+let quickUrl = '';
 let labUrl = '';
 
 test('a catalog lab with 2 copies turns ready node by node on the canvas without a reload', async () => {
@@ -237,6 +350,7 @@ test('a catalog lab with 2 copies turns ready node by node on the canvas without
   const form = page.getByRole('form', { name: 'Deploy web-pentest-101' });
   await form.getByLabel('Lab name').fill('class-a');
   await form.getByLabel('Copies').fill('2');
+  await form.getByLabel(/TTL/).fill('2h');
   await assertAccessible(page, 'catalog');
   await shoot(page, 'catalog');
   await form.getByRole('button', { name: 'Deploy web-pentest-101' }).click();
@@ -271,12 +385,66 @@ test('a catalog lab with 2 copies turns ready node by node on the canvas without
   assert.ok((await matrix.locator('[data-verdict="agreed"]').count()) >= 3, 'probes are shown');
   // The rule's port from the attacker to the target reaches; the isolation task is on the timeline.
   await matrix.locator('[data-verdict="agreed"]').filter({ hasText: 'tcp/80 reach' }).first().waitFor();
-  await page.getByText('c0:isolation: done', { exact: false }).first().waitFor({ state: 'attached' });
+  // Its name: `lab:isolation` for the whole lab, or `c0:isolation` once each copy is checked on its own.
+  await page
+    .getByText(/\b(lab|c0):isolation: done/)
+    .first()
+    .waitFor({ state: 'attached' });
   await isolation.screenshot({ path: join(shots, 'lab-isolation.png') });
   await assertAccessible(page, 'lab view');
   await assertFits(page, 'lab view');
   await shoot(page, 'lab-view');
-  await page.getByRole('button', { name: 'Export CSV' }).waitFor();
+  const labId = labUrl.split('/').at(-1)!;
+  const lab = await labOf(labId);
+  // The catalog's TTL parameter: the lab expires about 2 h after it was deployed.
+  const ttlMinutes = (Date.parse(lab.expiresAt) - Date.now()) / 60_000;
+  assert.ok(ttlMinutes > 100 && ttlMinutes <= 120, `expires in ${ttlMinutes} minutes`);
+
+  // The step timeline: a row per VM of the selected copy (2), a bar per step that started, in order.
+  const timeline = page.getByRole('region', { name: 'Step timeline' });
+  for (const vm of lab.vms.filter((each) => each.copy === 1)) {
+    const bars = await timeline.getByTestId(`gantt-row-${vm.name}`).locator('.visually-hidden').allTextContents();
+    const started = vm.steps.filter((step) => step.startedAt).map((step) => step.name);
+    assert.ok(started.length >= 3, JSON.stringify(vm.steps));
+    assert.deepEqual(
+      bars.map((bar) => bar.slice(0, bar.indexOf(': '))),
+      started,
+      `${vm.name}: ${JSON.stringify(bars)}`,
+    );
+    assert.ok(
+      bars.every((bar) => /: done/.test(bar)),
+      JSON.stringify(bars),
+    );
+  }
+
+  // The roster: every VM of both copies, and the same rows as CSV.
+  const roster = page.getByRole('table', { name: 'Roster' });
+  await roster.locator('tbody .status[data-status="ready"]').nth(3).waitFor();
+  assert.equal(await roster.locator('tbody tr').count(), 4);
+  const [csvFile] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Export CSV' }).click(),
+  ]);
+  assert.equal(csvFile.suggestedFilename(), 'class-a-roster.csv');
+  const csv = readFileSync(await csvFile.path(), 'utf8')
+    .trim()
+    .split('\n');
+  assert.equal(csv[0], 'copy,vm,status,addresses,ssh,traineeKeys');
+  assert.deepEqual(
+    csv
+      .slice(1)
+      .map((line) => line.split(',').slice(0, 3).join(','))
+      .sort(),
+    ['1,attacker,ready', '1,target,ready', '2,attacker,ready', '2,target,ready'],
+  );
+  assert.ok(
+    csv.slice(1).every((line) => /,ssh (-p \d+ )?[a-z][a-z0-9_-]*@127\.64\.\d+\.\d+,/.test(line)),
+    csv.join('\n'),
+  );
+  assert.ok(
+    csv.some((line) => line.includes('lan 10.10.0.10/24')),
+    csv.join('\n'),
+  );
   await context.close();
 });
 
@@ -298,8 +466,16 @@ test('a terminal on a lab VM runs hostname and shows the VM name', async () => {
   const text = await page.getByTestId('terminal').locator('.xterm-rows').innerText();
   // The guest's hostname is its Proxmox name: gd-<lab>-c<copy>-<vm>.
   assert.match(text, /hostname\s*\n\s*gd-[0-9a-f]+-c0-target\s*\n/, text);
-  await shoot(page, 'terminal');
+  await shoot(page, 'terminal', 'here');
   await page.getByRole('button', { name: 'Close terminal' }).click();
+  // Opened again, then signed out in another tab of the same browser: the API ends the terminal itself.
+  await page.getByRole('button', { name: 'Open a terminal on target' }).click();
+  await page.getByTestId('terminal-state').filter({ hasText: 'connected as' }).waitFor();
+  const tab = await context.newPage();
+  await tab.goto('/');
+  await tab.getByRole('button', { name: 'Sign out' }).click();
+  await tab.getByLabel('API key').waitFor();
+  await page.getByTestId('terminal-state').filter({ hasText: 'closed: signed out' }).waitFor();
   await context.close();
 
   // Who opened it and when is in the lab's timeline.
@@ -321,16 +497,125 @@ test('a terminal on a lab VM runs hostname and shows the VM name', async () => {
   };
   const deadline = Date.now() + 10_000;
   let terminalEvents = await kinds();
-  while (!terminalEvents.some((event) => event.kind === 'terminal.closed') && Date.now() < deadline) {
+  const closed = () => terminalEvents.filter((event) => event.kind === 'terminal.closed');
+  while (closed().length < 2 && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 250));
     terminalEvents = await kinds();
   }
   const opened = terminalEvents.find((event) => event.kind === 'terminal.opened');
   assert.match(opened?.message ?? '', /terminal on target opened by ui-operator/, JSON.stringify(terminalEvents));
-  assert.ok(
-    terminalEvents.some((event) => event.kind === 'terminal.closed'),
+  // One closed from the page, one by the API when the session ended.
+  assert.deepEqual(
+    closed()
+      .map((event) => /\(([^)]+)\)/.exec(event.message)?.[1])
+      .sort(),
+    ['browser closed the terminal', 'signed out'],
     JSON.stringify(terminalEvents),
   );
+});
+
+test('lab and VM actions ask first: kept, nothing happens; confirmed, they happen', async () => {
+  assert.ok(labUrl && quickUrl, 'the catalog lab and the quick VM were deployed');
+  const labId = labUrl.split('/').at(-1)!;
+  const { context, page } = await newPage();
+  await signIn(page, keys.operator);
+  await page.goto(labUrl);
+  await page.getByRole('heading', { name: 'class-a' }).waitFor();
+  const actions = page.getByRole('group', { name: 'Lab actions' });
+  const before = (await labOf(labId)).expiresAt;
+
+  // From the keyboard: Enter opens the dialog with the focus inside it, Escape closes it and nothing changes.
+  await actions.getByRole('button', { name: 'Extend 1h' }).focus();
+  await page.keyboard.press('Enter');
+  const extend = page.getByRole('dialog', { name: 'Extend the TTL by an hour?' });
+  await extend.waitFor();
+  const inside = await focused(page);
+  assert.ok(inside.inDialog && inside.ring, `focus in the dialog: ${JSON.stringify(inside)}`);
+  await assertAccessible(page, 'confirmation dialog');
+  await page.keyboard.press('Escape');
+  await extend.waitFor({ state: 'hidden' });
+  assert.equal((await focused(page)).text, 'Extend 1h', 'focus returns to the button');
+  assert.equal((await labOf(labId)).expiresAt, before, 'kept: the expiry did not move');
+  // Confirmed: an hour more.
+  await actions.getByRole('button', { name: 'Extend 1h' }).click();
+  await extend.getByRole('button', { name: 'Extend 1h' }).click();
+  await extend.waitFor({ state: 'hidden' });
+  const moved = (Date.parse((await labOf(labId)).expiresAt) - Date.parse(before)) / 60_000;
+  assert.ok(moved > 55 && moved < 65, `the expiry moved by ${moved} minutes`);
+
+  // Snapshot: "Keep it" takes none; confirmed, the lab has it.
+  const snapshots = async () =>
+    ((await asAdmin('GET', `/api/v1/labs/${labId}/snapshots`)).body.items as { name: string }[])
+      .map((snapshot) => snapshot.name)
+      .filter((name) => name.startsWith('ui-'));
+  await actions.getByRole('button', { name: 'Snapshot' }).click();
+  const snapshot = page.getByRole('dialog', { name: 'Snapshot the whole lab?' });
+  await snapshot.getByRole('button', { name: 'Keep it' }).click();
+  await snapshot.waitFor({ state: 'hidden' });
+  assert.deepEqual(await snapshots(), []);
+  await actions.getByRole('button', { name: 'Snapshot' }).click();
+  await snapshot.getByRole('button', { name: 'Snapshot' }).click();
+  await snapshot.waitFor({ state: 'hidden' });
+  const deadline = Date.now() + 120_000;
+  while ((await snapshots()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+  assert.equal((await snapshots()).length, 1, 'the confirmed snapshot is listed');
+
+  // Destroy asks, and "Keep it" keeps the lab.
+  await actions.getByRole('button', { name: 'Destroy' }).click();
+  const destroyLab = page.getByRole('dialog', { name: 'Destroy class-a?' });
+  await destroyLab.getByText('Every VM, network and lease of every copy is removed.').waitFor();
+  await destroyLab.getByRole('button', { name: 'Keep it' }).click();
+  await destroyLab.waitFor({ state: 'hidden' });
+  assert.notEqual((await labOf(labId)).status, 'destroying');
+
+  // The quick VM: destroyed once confirmed.
+  await page.goto(quickUrl);
+  await page.getByRole('heading', { name: 'ui-quick' }).waitFor();
+  await page.getByRole('button', { name: 'Destroy' }).click();
+  await page.getByRole('dialog', { name: 'Destroy ui-quick?' }).getByRole('button', { name: 'Destroy' }).click();
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+  const vmId = quickUrl.split('/').at(-1)!;
+  const vmDeadline = Date.now() + 90_000;
+  let vmStatus = '';
+  while (Date.now() < vmDeadline) {
+    vmStatus = String((await asAdmin('GET', `/api/v1/vms/${vmId}`)).body.status);
+    if (vmStatus === 'destroyed') break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.equal(vmStatus, 'destroyed');
+  await context.close();
+});
+
+test("the UI shows what the key's role and project allow: a viewer sees a lab without controls, another project sees nothing of ours", async () => {
+  assert.ok(labUrl, 'the catalog lab was deployed');
+  const viewer = await newPage();
+  await signIn(viewer.page, keys.viewer);
+  await viewer.page.getByRole('table', { name: 'Labs' }).getByRole('link', { name: 'class-a' }).click();
+  await viewer.page.getByRole('heading', { name: 'class-a' }).waitFor();
+  await viewer.page.getByRole('figure', { name: 'Lab topology' }).getByTestId('vm-node-target').waitFor();
+  await viewer.page.getByRole('table', { name: 'Roster' }).waitFor();
+  assert.equal(await viewer.page.getByRole('group', { name: 'Lab actions' }).count(), 0, 'no lab actions');
+  assert.equal(await viewer.page.getByRole('button', { name: /Open a terminal/ }).count(), 0, 'no terminals');
+  assert.equal(await viewer.page.getByRole('columnheader', { name: 'terminal' }).count(), 0);
+  await viewer.context.close();
+
+  const created = await asAdmin('POST', '/api/v1/keys', {
+    name: 'ui-elsewhere',
+    role: 'operator',
+    project: 'elsewhere',
+  });
+  assert.equal(created.status, 201);
+  const other = await newPage();
+  await signIn(other.page, String(created.body.key));
+  assert.equal(await other.page.getByTestId('project').textContent(), 'elsewhere');
+  await other.page.getByText('No labs. Deploy one from the catalog or the designer.').waitFor();
+  await other.page.getByText('No standalone VMs.').waitFor();
+  assert.equal(await other.page.getByRole('link', { name: 'class-a' }).count(), 0);
+  await other.page.goto(labUrl);
+  await other.page.locator('.notice.error').waitFor();
+  assert.equal(await other.page.getByRole('heading', { name: 'class-a' }).count(), 0);
+  assert.equal(await other.page.getByRole('figure', { name: 'Lab topology' }).count(), 0);
+  await other.context.close();
 });
 
 test('designing a 3-VM, 2-network lab: a validation error pinned to its field, fixed, deployed to ready', async () => {
@@ -373,6 +658,17 @@ test('designing a 3-VM, 2-network lab: a validation error pinned to its field, f
   const yaml = await page.getByLabel(/Spec \(YAML/).inputValue();
   assert.match(yaml, /name: debian[\s\S]*networks:\s*\n\s*- net\s*\n\s*- lan/);
   await shoot(page, 'designer');
+  // The other way: an edit of the YAML reaches the form (and the canvas).
+  assert.match(yaml, /^ttl: \S+$/m);
+  await page.getByLabel(/Spec \(YAML/).fill(yaml.replace(/^ttl: \S+$/m, 'ttl: 3h'));
+  assert.equal(await page.getByLabel('TTL', { exact: true }).inputValue(), '3h');
+  await page.locator('[data-testid="validation"][data-state="valid"]').waitFor();
+  // Saved to the project's specs before it is deployed.
+  await page.getByRole('button', { name: 'Save spec' }).click();
+  await page.getByTestId('saved').filter({ hasText: 'saved as designed version 1' }).waitFor();
+  const savedSpec = await asAdmin('GET', '/api/v1/lab-specs/designed');
+  assert.equal(savedSpec.status, 200, JSON.stringify(savedSpec.body));
+  assert.match(JSON.stringify(savedSpec.body), /"debian"/);
   await page.getByRole('button', { name: 'Deploy lab' }).click();
   await page.getByRole('heading', { name: 'designed' }).waitFor();
   const canvas = page.getByRole('figure', { name: 'Lab topology' });
