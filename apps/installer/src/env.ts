@@ -44,6 +44,11 @@ export const installerEnv = z.object({
     .default('127.64.0.0/16'),
   /** Seconds the isolation check may take to agree (the Proxmox firewall applies changes within about 10 s). */
   ISOLATION_CHECK_SECONDS: z.coerce.number().positive().default(60),
+  /**
+   * How often pve-firewall compiles the rules the API holds (10 s on Proxmox VE): the isolation check
+   * starts only this long after the last firewall write of the VMs it probes.
+   */
+  FIREWALL_APPLY_SECONDS: z.coerce.number().min(0).default(10),
   /** Queues this process consumes (installer: vm and lab). */
   INSTALLER_QUEUES: queueList.default(['vm', 'lab']),
 });

@@ -122,6 +122,7 @@ export async function startSimulator(options: StartOptions = {}): Promise<Runnin
     templateVmid,
     adminUrl: `${base}/_sim`,
     adminSecret,
+    firewallUpdateMs: sim.clock.ms('firewallUpdate'),
   };
   const stoppers = await startExtensions(sim, options, info);
   if (options.infoFile) await writeInfoFile(options.infoFile, info);

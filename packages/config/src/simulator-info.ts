@@ -27,6 +27,8 @@ export const simulatorApiInfoSchema = z.object({
   adminUrl: z.string(),
   /** Bearer secret of the admin endpoint. */
   adminSecret: z.string(),
+  /** How often the simulated pve-firewall compiles the rules (10 s on Proxmox VE, scaled). */
+  firewallUpdateMs: z.number().min(0).optional(),
 });
 
 /** What the SSH side adds once it listens (`pnpm sim` always starts it). */

@@ -130,5 +130,7 @@ export function simulatorEnv(info: LocalSimulatorInfo): Record<string, string> {
     PROXMOX_SSH_KEY_FILE: info.sshPrivateKeyPath,
     PROXMOX_SSH_HOST_KEY: info.sshHostKeyFingerprint,
     GUEST_SSH_PORT: String(info.guestSshPort),
+    // The simulator's pve-firewall compiles on its (scaled) period, not Proxmox's 10 s.
+    ...(info.firewallUpdateMs === undefined ? {} : { FIREWALL_APPLY_SECONDS: String(info.firewallUpdateMs / 1000) }),
   };
 }

@@ -2,8 +2,9 @@
  * The isolation check: before a lab is `ready`, the reachability matrix its spec implies
  * (`reachabilityMatrix`) is run from inside the guests, in every copy: each probe is a real packet
  * sent by the source guest over its own networks (`nc -z` for TCP, `ping` for ICMP), so it meets the
- * Proxmox firewall exactly as a trainee's traffic would. Probes that disagree are run again until
- * they agree or ISOLATION_CHECK_SECONDS pass (the firewall applies a change within about 10 s); then
+ * Proxmox firewall exactly as a trainee's traffic would. Probing starts once pve-firewall has compiled
+ * the latest rules (FIREWALL_APPLY_SECONDS after the last write); probes that disagree are run again
+ * until they agree or ISOLATION_CHECK_SECONDS pass; then
  * the result is recorded on the lab, and a disagreement fails the task naming the pairs.
  *
  * A deploy runs it per copy (the graph's `c{n}:isolation`, as soon as that copy is configured and
@@ -15,6 +16,8 @@
  * copy answered; those probes are settled by the segments instead (the two copies' networks must be
  * different VNets or tags), while probes at the other copy's management address are real packets.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   appendEvent,
   type Db,
@@ -28,6 +31,7 @@ import { networkTaskId, type ReachabilityProbe, reachabilityMatrix } from '@glas
 import { type LabRecord, loadLabSpec, taskDetail } from '@glassdome/lab-run';
 import { PermanentError } from '@glassdome/queue';
 import type { InstallerContext } from '../context';
+import { appliedFirewall } from '../steps/firewall';
 import { guestTarget, onGuest } from '../steps/guest-trust';
 import { loadVm, type VmRow } from '../vm-record';
 
@@ -111,6 +115,7 @@ export async function runIsolationCheck(
   }
   for (const item of planned.filter((p) => p.method === 'none')) item.observed = 'not probed';
 
+  await firewallCompiled(ctx, [...vms.values()], signal);
   const deadline = Date.now() + ctx.env.ISOLATION_CHECK_SECONDS * 1000;
   let pending = planned.filter((p) => p.method === 'packet');
   for (;;) {
@@ -266,4 +271,17 @@ async function sameSegment(ctx: InstallerContext, labId: string, item: Planned):
   );
   if (!mine?.bridge || !theirs?.bridge) return true;
   return mine.bridge === theirs.bridge && mine.tag === theirs.tag;
+}
+
+/**
+ * pve-firewall compiles what the API holds only on its period (FIREWALL_APPLY_SECONDS): until then a
+ * packet meets the rules from before (a new VM's meet none), so a probe that gets through proves
+ * nothing. The probes start once a whole period (and a fifth more) has passed since the latest
+ * firewall write of any VM the check reads.
+ */
+async function firewallCompiled(ctx: InstallerContext, vms: VmRow[], signal: AbortSignal): Promise<void> {
+  const written = await Promise.all(vms.map((vm) => appliedFirewall(ctx, vm)));
+  const last = Math.max(0, ...written.map((applied) => (applied?.appliedAt ? Date.parse(applied.appliedAt) : 0)));
+  const wait = last + ctx.env.FIREWALL_APPLY_SECONDS * 1200 - Date.now();
+  if (wait > 0) await sleep(wait, undefined, { signal });
 }
