@@ -4,20 +4,8 @@ import {
   instanceNames,
   type LabGraph,
   type LabSpec,
-  type LabTask,
+  NOMINAL_TASK_MS,
 } from '@glassdome/lab';
-
-/**
- * Rough task durations on a real cluster, for the dry-run's critical-path estimate only: a network
- * is an API call or two, provisioning is clone + boot + agent + SSH, configuring runs the
- * provision steps, the isolation check waits out the firewall's apply and probes.
- */
-const ESTIMATED_MS: Record<LabTask['kind'], number> = {
-  network: 5_000,
-  'vm-provision': 90_000,
-  'vm-configure': 30_000,
-  isolation: 20_000,
-};
 
 export interface LabPlan {
   graph: LabGraph;
@@ -28,7 +16,8 @@ export interface LabPlan {
 
 export function planLab(spec: LabSpec): LabPlan {
   const graph = compileLabGraph(spec);
-  const path = criticalPath(graph, (task) => ESTIMATED_MS[task.kind]);
+  // The estimate takes each task at its kind's nominal duration on a real cluster.
+  const path = criticalPath(graph, (task) => NOMINAL_TASK_MS[task.kind]);
   return {
     graph,
     edges: graph.tasks.flatMap((task) => task.dependsOn.map((from): [string, string] => [from, task.id])),

@@ -303,7 +303,7 @@ export default function LabView({ id }: { id: string }) {
         <IsolationMatrix result={isolation} copy={copy} />
       ) : (
         <p className="muted" style={{ marginTop: 14 }}>
-          Isolation check: not run yet (it runs once every VM is ready).
+          Isolation check: not run yet (each copy's runs once its VMs are configured).
         </p>
       )}
       <div className="stack" style={{ marginTop: 14 }}>
