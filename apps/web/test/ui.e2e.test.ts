@@ -149,7 +149,13 @@ async function labOf(id: string) {
   return answer.body as {
     status: string;
     expiresAt: string;
-    vms: { name: string; copy: number; status: string; steps: { name: string; startedAt: string | null }[] }[];
+    vms: {
+      id: string;
+      name: string;
+      copy: number;
+      status: string;
+      steps: { name: string; startedAt: string | null }[];
+    }[];
   };
 }
 
@@ -559,6 +565,44 @@ test('lab and VM actions ask first: kept, nothing happens; confirmed, they happe
   const deadline = Date.now() + 120_000;
   while ((await snapshots()).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
   assert.equal((await snapshots()).length, 1, 'the confirmed snapshot is listed');
+
+  // A VM node on the canvas opens that VM's actions; its snapshot, confirmed, is that VM's alone.
+  const running = async () =>
+    ((await asAdmin('GET', `/api/v1/labs/${labId}/operations`)).body.items as { status: string }[]).filter(
+      (operation) => operation.status === 'running' || operation.status === 'queued',
+    ).length;
+  const idle = Date.now() + 120_000;
+  while ((await running()) > 0 && Date.now() < idle) await new Promise((r) => setTimeout(r, 500));
+  await page.getByTestId('vm-node-target').click();
+  const vmActions = page.getByTestId('vm-actions');
+  await vmActions.getByText('target (copy 1)').waitFor();
+  await assertAccessible(page, 'VM actions');
+  const target = (await labOf(labId)).vms.find((vm) => vm.name === 'target' && vm.copy === 0)!;
+  const vmSnapshots = async () =>
+    ((await asAdmin('GET', `/api/v1/vms/${target.id}/snapshots`)).body.items as { name: string }[])
+      .map((entry) => entry.name)
+      .filter((name) => name.startsWith('ui-'));
+  const lastLab = (await snapshots())[0];
+  await vmActions.getByRole('button', { name: 'Snapshot VM' }).click();
+  const vmSnapshot = page.getByRole('dialog', { name: 'Snapshot target?' });
+  await vmSnapshot.getByRole('button', { name: 'Snapshot VM' }).click();
+  await vmSnapshot.waitFor({ state: 'hidden' });
+  const vmDeadlineSnap = Date.now() + 120_000;
+  while ((await vmSnapshots()).length < 2 && Date.now() < vmDeadlineSnap) await new Promise((r) => setTimeout(r, 500));
+  assert.equal((await vmSnapshots()).length, 2, "the VM holds the lab's snapshot and its own");
+  const own = (
+    (await asAdmin('GET', `/api/v1/labs/${labId}/snapshots`)).body.items as {
+      name: string;
+      vms: { vmId: string }[];
+    }[]
+  ).find((entry) => entry.name.startsWith('ui-') && entry.name !== lastLab);
+  assert.deepEqual(
+    own?.vms.map((vm) => vm.vmId),
+    [target.id],
+    'the new snapshot holds that VM alone',
+  );
+  await vmActions.getByRole('button', { name: "Close the VM's actions" }).click();
+  await vmActions.waitFor({ state: 'hidden' });
 
   // Destroy asks, and "Keep it" keeps the lab.
   await actions.getByRole('button', { name: 'Destroy' }).click();

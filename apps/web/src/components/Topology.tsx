@@ -213,8 +213,25 @@ function FitOnChange({ signature }: { signature: string }) {
   return null;
 }
 
-export function TopologyCanvas({ topology, vms }: { topology: TopologyData; vms: Vm[] | undefined }) {
-  const { nodes: laid, edges } = layoutTopology(topology, vms);
+export function TopologyCanvas({
+  topology,
+  vms,
+  selected,
+  onSelectVm,
+}: {
+  topology: TopologyData;
+  vms: Vm[] | undefined;
+  /** The VM whose actions are shown (by spec name), drawn selected. */
+  selected?: string | undefined;
+  /** A VM node clicked, or chosen with the keyboard (Tab to it, Enter). */
+  onSelectVm?: (name: string) => void;
+}) {
+  const { nodes: drawn, edges } = layoutTopology(topology, vms);
+  const laid = drawn.map((node) =>
+    node.type === 'vm' && (node.data as VmNodeData).name === selected
+      ? { ...node, data: { ...node.data, selected: true } }
+      : node,
+  );
   const signature = laid
     .map((node) => {
       const data = node.data as Partial<VmNodeData>;
@@ -241,6 +258,13 @@ export function TopologyCanvas({ topology, vms }: { topology: TopologyData; vms:
       <ReactFlow
         nodes={nodes}
         onNodesChange={onNodesChange}
+        onSelectionChange={({ nodes: chosen }) => {
+          const vm = chosen.find((node) => node.type === 'vm');
+          if (vm) onSelectVm?.((vm.data as VmNodeData).name);
+        }}
+        onNodeClick={(_, node) => {
+          if (node.type === 'vm') onSelectVm?.((node.data as VmNodeData).name);
+        }}
         edges={edges}
         nodeTypes={nodeTypes}
         fitView

@@ -119,6 +119,64 @@ function Roster({ labId, labName, vms, fromApi }: { labId: string; labName: stri
   );
 }
 
+/** What can be done to the VM picked on the canvas: its terminal, a snapshot, a reset, its copy's reset. */
+function VmActions(props: {
+  vm: Vm;
+  copy: number;
+  labId: string;
+  features: ReturnType<typeof useFeatures>;
+  act: (path: string, method?: 'POST' | 'DELETE' | 'PATCH', body?: unknown) => Promise<void>;
+  onTerminal: () => void;
+  onClose: () => void;
+}) {
+  const { vm, copy, labId, features, act } = props;
+  const ready = vm.status === 'ready';
+  return (
+    <section className="card" aria-label={`Actions on ${vm.name}`} data-testid="vm-actions" style={{ marginTop: 10 }}>
+      <div className="row">
+        <strong>
+          {vm.name} (copy {copy + 1})
+        </strong>
+        <Status value={vm.status} />
+        <span className="spacer" />
+        <button type="button" disabled={!ready} onClick={props.onTerminal} aria-label={`Open a terminal on ${vm.name}`}>
+          Terminal
+        </button>
+        {features.has('/vms/{id}/snapshots', 'post') && (
+          <ConfirmButton
+            label="Snapshot VM"
+            title={`Snapshot ${vm.name}?`}
+            disabled={!ready}
+            onConfirm={() => act(`/vms/${vm.id}/snapshots`, 'POST', { name: `ui-${Date.now()}` })}
+          />
+        )}
+        {features.has('/vms/{id}/reset', 'post') && (
+          <ConfirmButton
+            label="Reset VM"
+            title={`Reset ${vm.name} to its initial snapshot?`}
+            danger
+            disabled={!ready}
+            onConfirm={() => act(`/vms/${vm.id}/reset`)}
+          >
+            <p>What was written on it since the lab first became ready is lost.</p>
+          </ConfirmButton>
+        )}
+        {features.has('/labs/{id}/reset', 'post') && (
+          <ConfirmButton
+            label={`Reset copy ${copy + 1}`}
+            title={`Reset every VM of copy ${copy + 1}?`}
+            danger
+            onConfirm={() => act(`/labs/${labId}/reset`, 'POST', { copy })}
+          />
+        )}
+        <button type="button" onClick={props.onClose} aria-label="Close the VM's actions">
+          Close
+        </button>
+      </div>
+    </section>
+  );
+}
+
 export default function LabView({ id }: { id: string }) {
   const lab = useLab(id);
   const topology = useTopology(id);
@@ -129,6 +187,7 @@ export default function LabView({ id }: { id: string }) {
   const [, navigate] = useLocation();
   const [copy, setCopy] = useState(0);
   const [terminal, setTerminal] = useState<Vm>();
+  const [selectedVm, setSelectedVm] = useState<string>();
   const [actionError, setActionError] = useState<string>();
   const copyVms = useMemo(() => (lab.data?.vms ?? []).filter((vm) => (vm.copy ?? 0) === copy), [lab.data, copy]);
   if (lab.error) return <p className="notice error">{errorText(lab.error)}</p>;
@@ -228,10 +287,30 @@ export default function LabView({ id }: { id: string }) {
         </fieldset>
       )}
       {topology.data ? (
-        <TopologyCanvas topology={topology.data} vms={copyVms} />
+        <TopologyCanvas
+          topology={topology.data}
+          vms={copyVms}
+          selected={selectedVm}
+          {...(operator ? { onSelectVm: setSelectedVm } : {})}
+        />
       ) : (
         <p className="muted">{topology.error ? errorText(topology.error) : 'Loading topology…'}</p>
       )}
+      {operator &&
+        (() => {
+          const vm = copyVms.find((candidate) => candidate.name === selectedVm);
+          return vm ? (
+            <VmActions
+              vm={vm}
+              copy={copy}
+              labId={id}
+              features={features}
+              act={act}
+              onTerminal={() => setTerminal(vm)}
+              onClose={() => setSelectedVm(undefined)}
+            />
+          ) : null;
+        })()}
       <div className="stack" style={{ marginTop: 14 }}>
         <section className="card" aria-labelledby="vms-h">
           <h2 id="vms-h">VMs of copy {copy + 1}</h2>
