@@ -29,7 +29,11 @@ export async function waitForJobEnd(
     const job = await queue.getJob(jobId);
     const state = job ? await job.getState() : 'unknown';
     if (state === 'completed') return { state };
-    if (state === 'failed') return { state, reason: job?.failedReason ?? 'unknown reason' };
+    // The job was read before its state: one that failed in between is read again for its reason.
+    if (state === 'failed') {
+      const failed = await queue.getJob(jobId);
+      return { state, reason: failed?.failedReason || 'unknown reason' };
+    }
     if (state === 'unknown') return { state: 'gone' };
     if (Date.now() >= deadline) return undefined;
     await new Promise((resolve) => setTimeout(resolve, Math.min(delay, Math.max(0, deadline - Date.now()))));
