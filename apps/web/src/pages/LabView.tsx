@@ -203,6 +203,8 @@ export default function LabView({ id }: { id: string }) {
   };
   const isolation = isolationOf(data);
   const operator = can('operator');
+  // The VM picked on the canvas (operators only pick).
+  const picked = operator ? copyVms.find((vm) => vm.name === selectedVm) : undefined;
   return (
     <>
       <div className="row" style={{ marginBottom: 10 }}>
@@ -296,21 +298,17 @@ export default function LabView({ id }: { id: string }) {
       ) : (
         <p className="muted">{topology.error ? errorText(topology.error) : 'Loading topology…'}</p>
       )}
-      {operator &&
-        (() => {
-          const vm = copyVms.find((candidate) => candidate.name === selectedVm);
-          return vm ? (
-            <VmActions
-              vm={vm}
-              copy={copy}
-              labId={id}
-              features={features}
-              act={act}
-              onTerminal={() => setTerminal(vm)}
-              onClose={() => setSelectedVm(undefined)}
-            />
-          ) : null;
-        })()}
+      {picked && (
+        <VmActions
+          vm={picked}
+          copy={copy}
+          labId={id}
+          features={features}
+          act={act}
+          onTerminal={() => setTerminal(picked)}
+          onClose={() => setSelectedVm(undefined)}
+        />
+      )}
       <div className="stack" style={{ marginTop: 14 }}>
         <section className="card" aria-labelledby="vms-h">
           <h2 id="vms-h">VMs of copy {copy + 1}</h2>
