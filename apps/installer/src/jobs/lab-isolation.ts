@@ -31,7 +31,7 @@ import { networkTaskId, type ReachabilityProbe, reachabilityMatrix } from '@glas
 import { type LabRecord, loadLabSpec, taskDetail } from '@glassdome/lab-run';
 import { PermanentError } from '@glassdome/queue';
 import type { InstallerContext } from '../context';
-import { appliedFirewall } from '../steps/firewall';
+import { lastFirewallWrite } from '../steps/firewall';
 import { guestTarget, onGuest } from '../steps/guest-trust';
 import { loadVm, type VmRow } from '../vm-record';
 
@@ -280,8 +280,6 @@ async function sameSegment(ctx: InstallerContext, labId: string, item: Planned):
  * firewall write of any VM the check reads.
  */
 async function firewallCompiled(ctx: InstallerContext, vms: VmRow[], signal: AbortSignal): Promise<void> {
-  const written = await Promise.all(vms.map((vm) => appliedFirewall(ctx, vm)));
-  const last = Math.max(0, ...written.map((applied) => (applied?.appliedAt ? Date.parse(applied.appliedAt) : 0)));
-  const wait = last + ctx.env.FIREWALL_APPLY_SECONDS * 1200 - Date.now();
+  const wait = (await lastFirewallWrite(ctx, vms)) + ctx.env.FIREWALL_APPLY_SECONDS * 1200 - Date.now();
   if (wait > 0) await sleep(wait, undefined, { signal });
 }

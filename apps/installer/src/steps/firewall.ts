@@ -7,7 +7,7 @@
  * `netN` lines with their digest (a NIC without `firewall=1`, or on another segment, escapes the
  * objects). The overseer compares both with what Proxmox holds; `restoreFirewall` puts both back.
  */
-import { getLabExtras, type JsonValue, listSteps, setStepDetail } from '@glassdome/db';
+import { getLabExtras, type JsonValue, listSteps, listStepsOfVms, setStepDetail } from '@glassdome/db';
 import {
   compileLabFirewall,
   type LabSpec,
@@ -101,6 +101,20 @@ export async function markFirewallApplying(ctx: InstallerContext, vm: { id: stri
   if (!before) return;
   const detail: AppliedFirewall = { ...before, digest: null, appliedAt: new Date().toISOString() };
   await setStepDetail(ctx.db, { vmId: vm.id, labId: vm.lab_id }, 'firewall', detail as unknown as JsonValue);
+}
+
+/** When the firewall of any of `vms` was last written (ms since the epoch; 0 if never): one query for all. */
+export async function lastFirewallWrite(ctx: InstallerContext, vms: readonly { id: string }[]): Promise<number> {
+  const steps = await listStepsOfVms(
+    ctx.db,
+    vms.map((vm) => vm.id),
+  );
+  let last = 0;
+  for (const rows of steps.values()) {
+    const detail = rows.find((row) => row.name === 'firewall')?.detail as Partial<AppliedFirewall> | null | undefined;
+    if (typeof detail?.appliedAt === 'string') last = Math.max(last, Date.parse(detail.appliedAt));
+  }
+  return last;
 }
 
 /** What the VM's `firewall` step recorded, if anything. */
