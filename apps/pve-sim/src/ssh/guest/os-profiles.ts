@@ -3,6 +3,8 @@
  * from its own name/tags/description, else from the template its disk was linked-cloned from.
  */
 import type { Simulator } from '../../sim';
+import { disksOf } from '../../state/vm-config';
+import { splitVolid } from '../../storage';
 
 export type GuestOsId = 'ubuntu-22.04' | 'ubuntu-24.04' | 'debian-12' | 'kali';
 
@@ -82,13 +84,14 @@ export function detectGuestOs(
   if (!vm) return guestOsProfiles['ubuntu-22.04'];
   const own = osNamedIn(describe(vm.config, imageOf(vmid)));
   if (own) return guestOsProfiles[own];
-  for (const storage of Object.values(sim.state.storages)) {
-    for (const volume of Object.values(storage.volumes)) {
-      const baseVmid = volume.vmid === vmid ? /^base-(\d+)-/.exec(volume.baseOf ?? '')?.[1] : undefined;
-      const template = baseVmid ? sim.state.vms[baseVmid] : undefined;
-      const inherited = template && osNamedIn(describe(template.config, imageOf(template.vmid)));
-      if (inherited) return guestOsProfiles[inherited];
-    }
+  // Only the VM's own disks can be linked to a base volume: look those up, not every volume.
+  for (const disk of disksOf(vm.config)) {
+    const { storage, name } = splitVolid(disk.volid);
+    const volume = sim.state.storages[`${vm.node}/${storage}`]?.volumes[name];
+    const baseVmid = volume?.vmid === vmid ? /^base-(\d+)-/.exec(volume.baseOf ?? '')?.[1] : undefined;
+    const template = baseVmid ? sim.state.vms[baseVmid] : undefined;
+    const inherited = template && osNamedIn(describe(template.config, imageOf(template.vmid)));
+    if (inherited) return guestOsProfiles[inherited];
   }
   return guestOsProfiles['ubuntu-22.04'];
 }
