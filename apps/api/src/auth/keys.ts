@@ -9,6 +9,7 @@ import {
   revokeApiKey,
   type Scope,
 } from '@glassdome/db';
+import type { Request } from 'express';
 
 /**
  * Roles from least to most: a trainee reads one lab copy; a viewer reads its project; an operator
@@ -29,6 +30,23 @@ const SHOWN_PREFIX_LENGTH = 10;
 /** Keys are stored as SHA-256: they are 256-bit random, so a fast hash is enough to make a leak useless. */
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
+const bearerHashes = new WeakMap<Request, string | null>();
+
+/**
+ * The hash of the request's `Authorization: Bearer <key>` (undefined without one, or a malformed
+ * one), computed once per request: the limiters and authentication all ask for it.
+ */
+export function bearerHashOf(req: Request): string | undefined {
+  let hash = bearerHashes.get(req);
+  if (hash === undefined) {
+    const key = BEARER.exec(req.get('authorization') ?? '')?.[1];
+    hash = key === undefined ? null : hashApiKey(key);
+    bearerHashes.set(req, hash);
+  }
+  return hash ?? undefined;
 }
 
 export function keyPrefix(key: string): string {
@@ -144,15 +162,15 @@ export async function principalOfKey(db: Db, key: string): Promise<Principal | u
 }
 
 /**
- * `principalOfKey` for the requests of a whole process: the lookups of one key that arrive in the
- * same turn of the event loop share one query, sent once all of them have arrived. Each answer is
- * as fresh as a query of its own (a key revoked before a request came is refused), and a burst of
- * one key's requests costs one lookup per turn instead of one per request.
+ * `principalOfKey` for the requests of a whole process, by the key's hash (`bearerHashOf`): the
+ * lookups of one key that arrive in the same turn of the event loop share one query, sent once all
+ * of them have arrived. Each answer is as fresh as a query of its own (a key revoked before a
+ * request came is refused), and a burst of one key's requests costs one lookup per turn instead of
+ * one per request.
  */
-export function sharedKeyLookups(db: Db): (key: string) => Promise<Principal | undefined> {
+export function sharedKeyLookups(db: Db): (keyHash: string) => Promise<Principal | undefined> {
   const pending = new Map<string, Promise<Principal | undefined>>();
-  return (key) => {
-    const hash = hashApiKey(key);
+  return (hash) => {
     let lookup = pending.get(hash);
     if (!lookup) {
       lookup = new Promise<void>((resolve) => setImmediate(resolve))

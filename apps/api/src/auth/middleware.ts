@@ -4,7 +4,7 @@ import { ApiError, ForbiddenError, UnauthorizedError } from '../errors';
 import { JSON_TYPES, YAML_TYPES } from '../http/body';
 import { bindToLog, logsAt } from '../http/request-id';
 import {
-  hashApiKey,
+  bearerHashOf,
   type Principal,
   principalOfKeyId,
   type Role,
@@ -25,7 +25,6 @@ declare global {
   }
 }
 
-const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** The header the web UI sends on every request; a cross-site form or image cannot set it. */
@@ -111,7 +110,6 @@ export function authenticate(db: Db, sessions?: SessionStore): Authenticator {
   /** Hashes of bearer keys that authenticated here before (and were not refused since). */
   const known = new Set<string>();
   const early = new WeakMap<Request, Promise<Principal | undefined>>();
-  const bearerOf = (req: Request) => BEARER.exec(req.get('authorization') ?? '')?.[1];
   const middleware = async (req: Request, res: Response, next: NextFunction) => {
     const header = req.get('authorization');
     if (header === undefined && sessions) {
@@ -121,10 +119,9 @@ export function authenticate(db: Db, sessions?: SessionStore): Authenticator {
       req.principal = session.principal;
       req.webSession = session.claims;
     } else {
-      const key = bearerOf(req);
-      if (!key) throw new UnauthorizedError();
-      const principal = await (early.get(req) ?? principalOfKey(key));
-      const hash = hashApiKey(key);
+      const hash = bearerHashOf(req);
+      if (!hash) throw new UnauthorizedError();
+      const principal = await (early.get(req) ?? principalOfKey(hash));
       if (!principal) {
         known.delete(hash);
         throw new UnauthorizedError('the API key is unknown or revoked');
@@ -145,9 +142,9 @@ export function authenticate(db: Db, sessions?: SessionStore): Authenticator {
   };
   return Object.assign(middleware, {
     prefetch(req: Request) {
-      const key = bearerOf(req);
-      if (!key || !known.has(hashApiKey(key))) return;
-      const lookup = principalOfKey(key);
+      const hash = bearerHashOf(req);
+      if (!hash || !known.has(hash)) return;
+      const lookup = principalOfKey(hash);
       // Read (and its failure answered) once the request reaches authentication; a lookup that fails
       // before that, or for a request refused on the way, must not be an unhandled rejection, which
       // ends the process (seen: Postgres restarting took the API down).

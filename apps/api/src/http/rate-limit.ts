@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import type { Producer } from '@glassdome/queue';
 import type { NextFunction, Request, Response } from 'express';
+import { bearerHashOf } from '../auth/keys';
 import { RateLimitedError } from '../errors';
 
 export interface RateLimitOptions {
@@ -98,8 +98,6 @@ export interface RateLimiter {
   prefetch(req: Request): void;
 }
 
-const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
-
 /**
  * Fixed-window counters per API key or per client address, shared by every API replica through
  * Redis and moved in batches (`CounterBatch`). While Redis is down the counters fall back to this
@@ -133,10 +131,6 @@ export function rateLimit(
   /** Key ids of bearer keys (by hash) that authenticated before: never a secret, only who to count. */
   const keyIds = new Map<string, string>();
   const prefetched = new WeakMap<Request, { keyId: string; window: number; count: Promise<number | undefined> }>();
-  const bearerHash = (req: Request) => {
-    const match = BEARER.exec(req.get('authorization') ?? '');
-    return match ? createHash('sha256').update(match[1]!).digest('base64url') : undefined;
-  };
 
   const limiter = async (req: Request, _res: Response, next: NextFunction) => {
     for (const later of options.prefetching ?? []) later.prefetch(req);
@@ -149,7 +143,7 @@ export function rateLimit(
       early && early.keyId === who && early.window === window ? early.count : countInRedis(counterOf(who), window);
     const count = (await counted) ?? countLocally(counterOf(who), window);
     if (per === 'key' && req.principal && !req.webSession) {
-      const hash = bearerHash(req);
+      const hash = bearerHashOf(req);
       if (hash && keyIds.get(hash) !== who) {
         if (keyIds.size >= 10_000) keyIds.clear();
         keyIds.set(hash, who);
@@ -163,7 +157,7 @@ export function rateLimit(
   return Object.assign(limiter, {
     prefetch(req: Request) {
       if (per !== 'key' || options.redis.status !== 'ready') return;
-      const hash = bearerHash(req);
+      const hash = bearerHashOf(req);
       const keyId = hash && keyIds.get(hash);
       if (!keyId) return;
       const window = Math.floor(Date.now() / windowMs);
