@@ -24,6 +24,34 @@ interface LogState {
 
 const logStates = new WeakMap<Request, LogState>();
 
+/** Request prototypes that carry the `log` accessor. */
+const withLogAccessor = new WeakSet<object>();
+
+/**
+ * `req.log` as an accessor of the requests' prototype (Express's `app.request`), defined once: a
+ * property defined on each request would turn every request object into a slow dictionary-mode
+ * object for the rest of its middleware.
+ */
+function defineLogAccessor(prototype: object): void {
+  if (withLogAccessor.has(prototype)) return;
+  withLogAccessor.add(prototype);
+  Object.defineProperty(prototype, 'log', {
+    configurable: true,
+    enumerable: true,
+    get(this: Request) {
+      const state = logStates.get(this);
+      if (!state) return undefined;
+      state.child ??= state.root.child(state.bindings);
+      return state.child;
+    },
+    set(this: Request, value: Logger) {
+      const state = logStates.get(this);
+      if (state) state.child = value;
+      else Object.defineProperty(this, 'log', { value, writable: true, configurable: true, enumerable: true });
+    },
+  });
+}
+
 /**
  * Gives every request an id (echoed in `X-Request-Id`) and a logger that carries it. The logger is
  * made when first used: most requests log nothing at the configured level, and a pino child costs
@@ -33,19 +61,8 @@ export function requestId(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction) => {
     const offered = req.get('x-request-id');
     req.id = offered && ACCEPTABLE_REQUEST_ID.test(offered) ? offered : randomUUID();
-    const state: LogState = { root: logger, bindings: { requestId: req.id } };
-    logStates.set(req, state);
-    Object.defineProperty(req, 'log', {
-      configurable: true,
-      enumerable: true,
-      get: () => {
-        state.child ??= state.root.child(state.bindings);
-        return state.child;
-      },
-      set: (value: Logger) => {
-        state.child = value;
-      },
-    });
+    logStates.set(req, { root: logger, bindings: { requestId: req.id } });
+    defineLogAccessor(Object.getPrototypeOf(req));
     res.setHeader('X-Request-Id', req.id);
     next();
   };
