@@ -3,7 +3,8 @@
  * ports, a fast time scale and plain HTTP unless asked, with an admin secret of its own.
  */
 import { randomBytes } from 'node:crypto';
-import { type LocalSimulator, startSimulator as startLocalSimulator } from '@glassdome/stack';
+import { join } from 'node:path';
+import { type LocalSimulator, repoRoot, startSimulator as startLocalSimulator } from '@glassdome/stack';
 
 export type TestSimulator = LocalSimulator;
 
@@ -13,6 +14,12 @@ export function startSimulator(
   return startLocalSimulator({
     timeScale: options.timeScale ?? 0.01,
     tls: options.tls ?? false,
-    env: { PVE_SIM_ADMIN_SECRET: randomBytes(16).toString('hex'), LOG_LEVEL: 'warn', ...options.env },
+    env: {
+      PVE_SIM_ADMIN_SECRET: randomBytes(16).toString('hex'),
+      LOG_LEVEL: 'warn',
+      // BENCH_CPU_PROF=<dir>: the simulator writes a V8 CPU profile there too, as the benches' stack processes do.
+      ...(process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--import ${join(repoRoot, 'bench/cpu-profile.mjs')}` } : {}),
+      ...options.env,
+    },
   });
 }
