@@ -85,6 +85,7 @@ async function main(): Promise<void> {
     release: async () => {
       ctx.ssh.close();
       pve.close();
+      ctx.admission.close();
       admissionRedis.disconnect();
       await backing.close();
     },

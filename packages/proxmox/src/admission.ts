@@ -1,11 +1,19 @@
 /**
  * Admission control for work that contends inside Proxmox. Full clones from one storage serialise on its
  * storage lock, held 10 s at most by each waiter before `got timeout`; a node runs only ~3 API handlers
- * at once. Redis semaphores shared by every worker on every machine keep the load below both.
+ * at once. Counted slots in Redis, shared by every worker on every machine, keep the load below both.
+ *
+ * Each slot set (a node, or a node's storage) has an ordered waiting line: a caller joins it with its
+ * priority (its task's remaining critical path: the longest chain still ahead goes first, equal ones
+ * in the order they came) and a slot that frees goes to the first in line at once, inside the same
+ * Redis script that frees it, which then publishes whom it granted so the waiter wakes without
+ * polling. Holders and waiters keep their place with heartbeats, so a dead holder's slot and a dead
+ * waiter's place lapse after `slotTtlMs`; a waiter also checks the line itself at each heartbeat, which
+ * covers a wake-up lost while its subscription reconnected and a slot that lapsed.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '@glassdome/logger';
 import type { Cluster, Redis } from 'ioredis';
-import { Semaphore, TimeoutError } from 'redis-semaphore';
 import { AdmissionTimeoutError } from './errors';
 
 export interface AdmissionLimits {
@@ -25,15 +33,11 @@ export interface AdmissionLimits {
    */
   acquireTimeoutMs: number;
   /**
-   * A slot's lifetime in Redis; refreshed while held, so only a dead holder's slot lapses.
+   * A slot's (and a place in line's) lifetime in Redis; refreshed every third of it while held (or
+   * while waiting), so only a dead holder's slot or a dead waiter's place lapses.
    * @defaultValue 30000
    */
   slotTtlMs: number;
-  /**
-   * Pause between tries of a busy slot.
-   * @defaultValue 100
-   */
-  retryIntervalMs: number;
 }
 
 export const defaultAdmissionLimits: AdmissionLimits = {
@@ -41,7 +45,6 @@ export const defaultAdmissionLimits: AdmissionLimits = {
   operationsPerNode: 8,
   acquireTimeoutMs: 600_000,
   slotTtlMs: 30_000,
-  retryIntervalMs: 100,
 };
 
 export interface CloneSlotRequest {
@@ -53,7 +56,7 @@ export interface CloneSlotRequest {
 }
 
 export interface AdmissionOptions {
-  /** A server, a Sentinel-watched master or a cluster connection (the semaphores' keys share one slot). */
+  /** A server, a Sentinel-watched master or a cluster connection (a line's keys share one slot). */
   redis: Redis | Cluster;
   /** Key prefix, a Redis Cluster hash tag such as `{glassdome}` (the queue prefix). */
   prefix: string;
@@ -61,17 +64,304 @@ export interface AdmissionOptions {
   logger?: Logger;
 }
 
-export class Admission {
+/** How long the callers of one slot set waited for it, since its keys were made. */
+export interface AdmissionWaits {
+  grants: number;
+  waitedMs: number;
+  maxWaitMs: number;
+}
+
+/** Lua shared by the scripts: Redis's clock, the sweep of lapsed holders and waiters, the hand-over. */
+const LINE_LUA = `
+local holders, line, alive, since, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function ms(value) return string.format('%.0f', value) end
+redis.call('ZREMRANGEBYSCORE', holders, '-inf', ms(now))
+local dead = redis.call('ZRANGEBYSCORE', alive, '-inf', ms(now))
+for _, token in ipairs(dead) do
+  redis.call('ZREM', line, token)
+  redis.call('ZREM', alive, token)
+  redis.call('HDEL', since, token)
+end
+local function grant(limit, ttl, channel)
+  local granted = {}
+  local free = limit - redis.call('ZCARD', holders)
+  if free <= 0 then return granted end
+  for _, token in ipairs(redis.call('ZRANGE', line, 0, free - 1)) do
+    redis.call('ZADD', holders, ms(now + ttl), token)
+    redis.call('ZREM', line, token)
+    redis.call('ZREM', alive, token)
+    local waited = now - tonumber(redis.call('HGET', since, token) or now)
+    redis.call('HDEL', since, token)
+    redis.call('HINCRBY', stats, 'grants', 1)
+    redis.call('HINCRBY', stats, 'waitedMs', ms(waited))
+    if waited > tonumber(redis.call('HGET', stats, 'maxWaitMs') or '0') then
+      redis.call('HSET', stats, 'maxWaitMs', ms(waited))
+    end
+    granted[#granted + 1] = token
+  end
+  return granted
+end
+`;
+
+/**
+ * Joins the line (or keeps its place and heartbeat) and hands out the free slots; 1 when this caller
+ * holds a slot. ARGV: token, limit, ttl, rank (lower goes first), channel.
+ */
+const ACQUIRE_LUA = `${LINE_LUA}
+local token, limit, ttl, rank, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+if redis.call('ZSCORE', holders, token) then
+  redis.call('ZADD', holders, ms(now + ttl), token)
+  return 1
+end
+if not redis.call('ZSCORE', line, token) then
+  local seq = redis.call('INCR', KEYS[6])
+  redis.call('ZADD', line, ms(rank * 1e6 + seq % 1e6), token)
+  redis.call('HSET', since, token, ms(now))
+end
+redis.call('ZADD', alive, ms(now + ttl), token)
+local mine, others = 0, {}
+for _, granted in ipairs(grant(limit, ttl, channel)) do
+  if granted == token then mine = 1 else others[#others + 1] = granted end
+end
+if #others > 0 then redis.call('PUBLISH', channel, table.concat(others, ' ')) end
+return mine
+`;
+
+/** Leaves the line or gives the slot back, and hands the freed slots on. ARGV: token, limit, ttl, channel. */
+const RELEASE_LUA = `${LINE_LUA}
+local token, limit, ttl, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+redis.call('ZREM', holders, token)
+redis.call('ZREM', line, token)
+redis.call('ZREM', alive, token)
+redis.call('HDEL', since, token)
+local granted = grant(limit, ttl, channel)
+if #granted > 0 then redis.call('PUBLISH', channel, table.concat(granted, ' ')) end
+return #granted
+`;
+
+/** Extends a held slot; 0 when it lapsed meanwhile (and may be someone else's now). ARGV: token, ttl. */
+const REFRESH_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], string.format('%.0f', now + tonumber(ARGV[2])), ARGV[1])
+return 1
+`;
+
+/** A slot set's keys in Redis (one hash tag, so one cluster slot) and the channel its grants go out on. */
+interface Line {
+  name: string;
+  keys: [holders: string, line: string, alive: string, since: string, stats: string, seq: string];
+  channel: string;
+  limit: number;
+}
+
+/** A caller waiting in this process: whether a grant was published for it, and how to wake it. */
+interface Waiter {
+  granted: boolean;
+  wake?: () => void;
+}
+
+/**
+ * Places in line, lower first: a priority in tenths of a second of remaining critical path (up to
+ * ~28 h), then an order among equal priorities, then the arrival (the script's counter).
+ */
+const RANKS = 1_000_000;
+const ORDERS = 1_000;
+
+/** What every view of one Admission shares: the connection, the subscription and this process's waiters. */
+class Lines {
   readonly limits: AdmissionLimits;
+  readonly prefix: string;
+  readonly logger: Logger | undefined;
   readonly #redis: Redis | Cluster;
-  readonly #prefix: string;
-  readonly #logger: Logger | undefined;
+  #subscriber: Redis | Cluster | undefined;
+  readonly #subscribed = new Map<string, Promise<unknown>>();
+  readonly #waiters = new Map<string, Waiter>();
 
   constructor(options: AdmissionOptions) {
     this.#redis = options.redis;
-    this.#prefix = options.prefix;
-    this.#logger = options.logger;
+    this.prefix = options.prefix;
+    this.logger = options.logger;
     this.limits = { ...defaultAdmissionLimits, ...options.limits };
+  }
+
+  line(name: string, limit: number): Line {
+    const base = `${this.prefix}:pve:${name}`;
+    return {
+      name: base,
+      keys: [`${base}:holders`, `${base}:line`, `${base}:alive`, `${base}:since`, `${base}:stats`, `${base}:seq`],
+      channel: `${base}:granted`,
+      limit,
+    };
+  }
+
+  /** Waits for a slot of `line` in the order of `rank`; resolves with the holder's token. */
+  async acquire(line: Line, rank: number, signal?: AbortSignal): Promise<string> {
+    signal?.throwIfAborted();
+    await this.#subscribe(line.channel);
+    const token = randomUUID();
+    const waiter: Waiter = { granted: false };
+    this.#waiters.set(token, waiter);
+    const deadline = Date.now() + this.limits.acquireTimeoutMs;
+    const heartbeat = this.#third();
+    try {
+      for (;;) {
+        if (
+          waiter.granted ||
+          (await this.#eval(ACQUIRE_LUA, line, token, line.limit, this.limits.slotTtlMs, rank, line.channel)) === 1
+        ) {
+          return token;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new AdmissionTimeoutError(
+            `no slot of ${line.name} (limit ${line.limit}) within ${this.limits.acquireTimeoutMs} ms`,
+          );
+        }
+        if (!waiter.granted) await this.#wakeUp(waiter, Math.min(heartbeat, left), signal);
+      }
+    } catch (error) {
+      // Out of the line, and a slot granted meanwhile goes on to the next.
+      await this.release(line, token);
+      throw error;
+    } finally {
+      this.#waiters.delete(token);
+    }
+  }
+
+  /** Keeps a held slot alive every third of its TTL until the returned stop is called. */
+  hold(line: Line, token: string): () => void {
+    const timer = setInterval(() => {
+      this.#redis
+        .eval(REFRESH_LUA, 1, line.keys[0], token, this.limits.slotTtlMs)
+        .then((held) => {
+          if (held !== 1) this.logger?.warn({ key: line.name }, 'admission slot lost while held');
+        })
+        .catch((error: Error) =>
+          this.logger?.warn({ key: line.name, err: error.message }, 'admission slot refresh failed'),
+        );
+    }, this.#third());
+    // The work keeps the process alive, not its slot.
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  async release(line: Line, token: string): Promise<void> {
+    await this.#eval(RELEASE_LUA, line, token, line.limit, this.limits.slotTtlMs, line.channel).catch(
+      (error: Error) => {
+        this.logger?.warn(
+          { key: line.name, err: error.message },
+          'admission slot release failed; it lapses with its TTL',
+        );
+      },
+    );
+  }
+
+  async waits(line: Line): Promise<AdmissionWaits> {
+    const stats = await this.#redis.hgetall(line.keys[4]);
+    return {
+      grants: Number(stats.grants ?? 0),
+      waitedMs: Number(stats.waitedMs ?? 0),
+      maxWaitMs: Number(stats.maxWaitMs ?? 0),
+    };
+  }
+
+  close(): void {
+    this.#subscriber?.disconnect();
+    this.#subscriber = undefined;
+    this.#subscribed.clear();
+  }
+
+  #third(): number {
+    return Math.max(1, Math.round(this.limits.slotTtlMs / 3));
+  }
+
+  #eval(script: string, line: Line, ...args: (string | number)[]): Promise<unknown> {
+    return this.#redis.eval(script, line.keys.length, ...line.keys, ...args);
+  }
+
+  /** Subscribes (once per channel) to the grants of a line; a subscription that reconnects is renewed by ioredis. */
+  #subscribe(channel: string): Promise<unknown> {
+    let subscribed = this.#subscribed.get(channel);
+    if (!subscribed) {
+      if (!this.#subscriber) {
+        const subscriber = this.#redis.duplicate();
+        subscriber.on('error', (error: Error) => this.logger?.warn({ err: error.message }, 'admission subscription'));
+        subscriber.on('message', (_channel: string, message: string) => {
+          for (const token of message.split(' ')) {
+            const waiter = this.#waiters.get(token);
+            if (!waiter) continue;
+            waiter.granted = true;
+            waiter.wake?.();
+          }
+        });
+        this.#subscriber = subscriber;
+      }
+      subscribed = this.#subscriber.subscribe(channel);
+      // A failed subscribe is tried again by the next caller; meanwhile the heartbeats check the line.
+      subscribed.catch(() => this.#subscribed.delete(channel));
+      this.#subscribed.set(channel, subscribed);
+    }
+    return subscribed.catch(() => undefined);
+  }
+
+  /** Resolves when the waiter is granted or `ms` pass; rejects with the signal's reason. */
+  #wakeUp(waiter: Waiter, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', aborted);
+        waiter.wake = undefined;
+      };
+      const aborted = () => {
+        done();
+        reject(signal!.reason);
+      };
+      const timer = setTimeout(() => {
+        done();
+        resolve();
+      }, ms);
+      waiter.wake = () => {
+        done();
+        resolve();
+      };
+      if (signal?.aborted) aborted();
+      else signal?.addEventListener('abort', aborted, { once: true });
+    });
+  }
+}
+
+/** Marks the constructor's form that makes a view of an Admission (module-private: see withPriority). */
+const VIEW = Symbol('admission view');
+
+export class Admission {
+  readonly limits: AdmissionLimits;
+  readonly #lines: Lines;
+  readonly #rank: number;
+
+  constructor(options: AdmissionOptions | { [VIEW]: Lines; priorityMs: number; order: number }) {
+    if (VIEW in options) {
+      this.#lines = options[VIEW];
+      const rank = RANKS - Math.min(RANKS, Math.floor(Math.max(0, options.priorityMs) / 100));
+      this.#rank = rank * ORDERS + Math.min(ORDERS - 1, Math.max(0, Math.floor(options.order)));
+    } else {
+      this.#lines = new Lines(options);
+      this.#rank = RANKS * ORDERS;
+    }
+    this.limits = this.#lines.limits;
+  }
+
+  /**
+   * The same slots, asked for with a priority: of the callers waiting for a slot, those with the
+   * larger `priorityMs` (a task's remaining critical path) get it first; equal ones by `order`
+   * (smaller first: a lab's copy, so that copies come up one after another rather than all at the
+   * end), then in order of arrival. Callers without a priority come after every prioritized one.
+   */
+  withPriority(priorityMs: number, order = 0): Admission {
+    return new Admission({ [VIEW]: this.#lines, priorityMs, order });
   }
 
   /**
@@ -81,47 +371,38 @@ export class Admission {
   async withCloneSlot<T>(request: CloneSlotRequest, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (!request.full) return this.withNodeSlot(request.node, work, signal);
     // Storage before node, always in this order, so two callers never hold one each of the other's.
-    const key = `${this.#prefix}:pve:clone:${request.node}:${request.storage}`;
-    return this.#withSemaphore(
-      key,
-      this.limits.fullClonesPerStorage,
-      () => this.withNodeSlot(request.node, work, signal),
-      signal,
-    );
+    const line = this.#lines.line(`clone:${request.node}:${request.storage}`, this.limits.fullClonesPerStorage);
+    return this.#withSlot(line, () => this.withNodeSlot(request.node, work, signal), signal);
   }
 
   /** Runs `work` holding one of the node's operation slots (a `signal` ends the wait for it). */
   withNodeSlot<T>(node: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return this.#withSemaphore(`${this.#prefix}:pve:node:${node}`, this.limits.operationsPerNode, work, signal);
+    return this.#withSlot(this.#nodeLine(node), work, signal);
   }
 
-  async #withSemaphore<T>(key: string, limit: number, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const semaphore = new Semaphore(this.#redis, key, limit, {
-      lockTimeout: this.limits.slotTtlMs,
-      // A third of the TTL (the library's default is 80 %) leaves room for two late refreshes.
-      refreshInterval: Math.max(1, Math.round(this.limits.slotTtlMs / 3)),
-      acquireTimeout: this.limits.acquireTimeoutMs,
-      retryInterval: this.limits.retryIntervalMs,
-      // The library's default throws from a timer, which would crash the process.
-      onLockLost: (error) => this.#logger?.warn({ key, err: error.message }, 'admission slot lost while held'),
-    });
-    try {
-      signal?.throwIfAborted();
-      await semaphore.acquire(signal);
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      if (error instanceof TimeoutError) {
-        throw new AdmissionTimeoutError(`no slot of ${key} (limit ${limit}) within ${this.limits.acquireTimeoutMs} ms`);
-      }
-      throw error;
-    }
+  /** How long callers waited for the node's operation slots, over every process that used them. */
+  nodeWaits(node: string): Promise<AdmissionWaits> {
+    return this.#lines.waits(this.#nodeLine(node));
+  }
+
+  /** Ends the subscription to grants (the Redis connection given stays the caller's). */
+  close(): void {
+    this.#lines.close();
+  }
+
+  #nodeLine(node: string): Line {
+    return this.#lines.line(`node:${node}`, this.limits.operationsPerNode);
+  }
+
+  async #withSlot<T>(line: Line, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const token = await this.#lines.acquire(line, this.#rank, signal);
+    const stop = this.#lines.hold(line, token);
     try {
       signal?.throwIfAborted();
       return await work();
     } finally {
-      await semaphore.release().catch((error: Error) => {
-        this.#logger?.warn({ key, err: error.message }, 'admission slot release failed; it lapses with its TTL');
-      });
+      stop();
+      await this.#lines.release(line, token);
     }
   }
 }

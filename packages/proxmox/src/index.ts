@@ -11,6 +11,7 @@ export {
   Admission,
   type AdmissionLimits,
   type AdmissionOptions,
+  type AdmissionWaits,
   type CloneSlotRequest,
   defaultAdmissionLimits,
 } from './admission';

@@ -8,23 +8,29 @@ import { Admission, type AdmissionLimits, AdmissionTimeoutError } from '../src/i
 
 let testRedis: TestRedis;
 const connections: Redis[] = [];
+const admissions: Admission[] = [];
 
 before(() => {
   testRedis = createRedisPrefix('proxmox-admission');
 });
 
 after(async () => {
+  for (const admission of admissions) admission.close();
   await testRedis.cleanup();
   for (const connection of connections) connection.disconnect();
 });
 
 /** One Admission per simulated machine, each with its own Redis connection. */
 function machines(count: number, limits: Partial<AdmissionLimits>): Admission[] {
-  return Array.from({ length: count }, () => {
-    const redis = new Redis(testRedis.url);
-    connections.push(redis);
-    return new Admission({ redis, prefix: testRedis.prefix, limits: { retryIntervalMs: 5, ...limits } });
-  });
+  return Array.from({ length: count }, () => machine(limits).admission);
+}
+
+function machine(limits: Partial<AdmissionLimits>): { admission: Admission; redis: Redis } {
+  const redis = new Redis(testRedis.url);
+  connections.push(redis);
+  const admission = new Admission({ redis, prefix: testRedis.prefix, limits });
+  admissions.push(admission);
+  return { admission, redis };
 }
 
 /** Counts how many `work` calls overlap at most. */
@@ -42,6 +48,31 @@ function concurrencyMeter() {
       running--;
     },
   };
+}
+
+/** Holds a slot of the node until `release` is called; resolves once it holds it. */
+async function holdSlot(admission: Admission, node: string) {
+  let release!: () => void;
+  let holding!: () => void;
+  const holds = new Promise<void>((resolve) => (holding = resolve));
+  const held = admission.withNodeSlot(node, () => {
+    holding();
+    return new Promise<void>((resolve) => (release = resolve));
+  });
+  await holds;
+  return { held, release: () => release() };
+}
+
+/** How many callers wait in the node's line now (its Redis keys, as every machine sees them). */
+async function waitingFor(node: string): Promise<number> {
+  return connections[0]!.zcard(`${testRedis.prefix}:pve:node:${node}:line`);
+}
+
+async function untilWaiting(node: string, count: number): Promise<void> {
+  for (let tries = 0; (await waitingFor(node)) < count; tries++) {
+    if (tries > 500) throw new Error(`fewer than ${count} callers ever waited for ${node}`);
+    await sleep(5);
+  }
 }
 
 test('full clones of one (node, storage) never exceed the limit across machines, and reach it', async () => {
@@ -89,13 +120,12 @@ test('a slot is refreshed while held past its TTL, so nobody else gets in meanwh
 
 test('a caller that cannot get a slot in time gets AdmissionTimeoutError; the slot is released after errors', async () => {
   const [admission] = machines(1, { operationsPerNode: 1, acquireTimeoutMs: 50 });
-  let release!: () => void;
-  const held = admission!.withNodeSlot('pve04', () => new Promise<void>((resolve) => (release = resolve)));
-  await sleep(10);
+  const { held, release } = await holdSlot(admission!, 'pve04');
   await assert.rejects(
     admission!.withNodeSlot('pve04', async () => 'never'),
     AdmissionTimeoutError,
   );
+  assert.equal(await waitingFor('pve04'), 0, 'the timed-out caller left the line');
   release();
   await held;
   await assert.rejects(
@@ -105,4 +135,77 @@ test('a caller that cannot get a slot in time gets AdmissionTimeoutError; the sl
     /work failed/,
   );
   assert.equal(await admission!.withNodeSlot('pve04', async () => 'free again'), 'free again');
+});
+
+test('a freed slot goes to the waiter with the longest remaining critical path, then the lower order, then the earlier', async () => {
+  const fleet = machines(3, { operationsPerNode: 1 });
+  const { held, release } = await holdSlot(fleet[0]!, 'pve05');
+  const order: string[] = [];
+  const waiters: Promise<void>[] = [];
+  // Joined one at a time, so that the order of arrival is known; spread over the machines.
+  const arrivals: [name: string, priorityMs?: number, copy?: number][] = [
+    ['none-1'],
+    ['short-1', 20_000],
+    ['long', 230_000],
+    ['short-copy-3', 20_000, 3],
+    ['short-2', 20_000],
+    ['none-2'],
+    ['short-copy-1', 20_000, 1],
+    ['middle', 110_000],
+  ];
+  for (const [index, [name, priorityMs, copy]] of arrivals.entries()) {
+    const base = fleet[index % 3]!;
+    const admission = priorityMs === undefined ? base : base.withPriority(priorityMs, copy);
+    waiters.push(admission.withNodeSlot('pve05', async () => void order.push(name)));
+    await untilWaiting('pve05', index + 1);
+  }
+  release();
+  await Promise.all([held, ...waiters]);
+  assert.deepEqual(order, ['long', 'middle', 'short-1', 'short-2', 'short-copy-1', 'short-copy-3', 'none-1', 'none-2']);
+});
+
+test('a waiter on another machine is woken when a slot frees, not at its next check', async () => {
+  // Waiters check the line themselves only every third of the TTL (10 s here): a start within a
+  // fraction of that can only come from the wake-up the release publishes.
+  const [holder, other] = machines(2, { operationsPerNode: 1, slotTtlMs: 30_000 });
+  const { held, release } = await holdSlot(holder!, 'pve06');
+  let started = 0;
+  const waiting = other!.withNodeSlot('pve06', async () => {
+    started = Date.now();
+  });
+  await untilWaiting('pve06', 1);
+  await sleep(50);
+  const released = Date.now();
+  release();
+  await Promise.all([held, waiting]);
+  assert.ok(started - released < 1_000, `woken ${started - released} ms after the release`);
+  const waits = await other!.nodeWaits('pve06');
+  assert.equal(waits.grants, 2);
+  assert.ok(waits.maxWaitMs >= 50, `the wait was recorded (${waits.maxWaitMs} ms)`);
+});
+
+test("a dead holder's slot and a dead waiter's place lapse with their TTL; the live waiter gets the slot", async () => {
+  const ttl = 600;
+  const dead = machine({ operationsPerNode: 1, slotTtlMs: ttl });
+  const doomed = machine({ operationsPerNode: 1, slotTtlMs: ttl });
+  // Bounded, so that a place or slot that never lapsed fails the test instead of hanging it.
+  const [live] = machines(1, { operationsPerNode: 1, slotTtlMs: ttl, acquireTimeoutMs: 10_000 });
+  // The holder never ends its work; the doomed waiter is first in line (higher priority).
+  await holdSlot(dead.admission, 'pve07');
+  const doomedWait = doomed.admission.withPriority(200_000).withNodeSlot('pve07', async () => 'never');
+  await untilWaiting('pve07', 1);
+  const started = Date.now();
+  const liveWait = live!.withPriority(1_000).withNodeSlot('pve07', async () => Date.now());
+  await untilWaiting('pve07', 2);
+  // Both machines die: no more refreshes, heartbeats or releases from them.
+  dead.redis.disconnect();
+  doomed.redis.disconnect();
+  dead.admission.close();
+  doomed.admission.close();
+  await assert.rejects(doomedWait);
+  const ranAt = await liveWait;
+  // The holder's slot lapsed (a TTL after its last refresh) and the dead waiter's place too.
+  assert.ok(ranAt - started >= ttl / 3, `got the slot ${ranAt - started} ms in, before the dead holder's lapsed`);
+  assert.ok(ranAt - started < ttl * 4, `got the slot ${ranAt - started} ms in`);
+  assert.equal(await waitingFor('pve07'), 0);
 });
