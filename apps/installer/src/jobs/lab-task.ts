@@ -1,5 +1,5 @@
 import { appendEvent, findLabVm } from '@glassdome/db';
-import { ISOLATION_TASK_ID, networkTaskId } from '@glassdome/lab';
+import { ISOLATION_TASK_ID, networkTaskId, nominalRemainingPath } from '@glassdome/lab';
 import { type LabTaskWork, moveVm, runLabTask, taskDetail } from '@glassdome/lab-run';
 import type { JobContext } from '@glassdome/queue';
 import { boundTo, type InstallerContext } from '../context';
@@ -56,7 +56,12 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
       vmId = vm.id;
       // Its configure task finds it deploying already (the provision task moved it).
       if (vm.status !== 'deploying') await moveVm(ctx.db, vm.id, 'deploy');
-      const job = boundTo(ctx, signal);
+      // Of the tasks waiting for a node's admission slot, the one with the longest chain still after it
+      // goes first; of equal ones the lower copy, so that copies come up (and check) one after another.
+      const job = {
+        ...boundTo(ctx, signal),
+        admission: ctx.admission.withPriority(nominalRemainingPath(lab.graph, task.id), task.copy),
+      };
       const steps =
         task.kind === 'vm-provision'
           ? provisionSteps(job, vm, await labPlacement(job, vm, task.copy), signal)
