@@ -11,8 +11,15 @@
  * the workers' slots (2 installers × WORKER_CONCURRENCY). Each copy's isolation check (it runs once
  * the copy is configured and the next copy provisioned) counts as the fastest copy's check took.
  *
+ * Beside that bound, not part of it: the CPU-capacity term, every CPU second the stack, the
+ * simulator, Postgres and Redis used divided by the machine's cores (on a small machine the run can
+ * be no shorter). Then the run as it happened: what the tasks waited for (a worker, a node's
+ * admission slot, pve-firewall's compile, a probing slot), each copy's milestones, and the chain of
+ * tasks that ended last.
+ *
  *   pnpm exec tsx bench/class-scale.bench.ts
  */
+import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import {
   addNodeTemplates,
@@ -22,15 +29,27 @@ import {
   startStack,
 } from '@glassdome/testkit';
 import { createDb } from '../packages/db/src/index';
-import { compileLabGraph, criticalPath, type LabTask, parseLabSpec, taskById } from '../packages/lab/src/index';
-import { Producer, VM_DEPLOY_STEPS } from '../packages/queue/src/index';
+import {
+  compileLabGraph,
+  criticalPath,
+  type LabGraph,
+  type LabTask,
+  parseLabSpec,
+  taskById,
+} from '../packages/lab/src/index';
+import { Admission, type AdmissionWaits } from '../packages/proxmox/src/index';
+import { createRedis, Producer, VM_DEPLOY_STEPS } from '../packages/queue/src/index';
 import {
   cpuSeconds,
+  cpuSecondsOfProcessesNamed,
   deployLabAndWait,
   loadNow,
+  machineCpuSeconds,
   PROVISION_STEPS,
   rssMiB,
+  type StepTimes,
   taskDurations,
+  taskTimes,
   vmStepTimes,
 } from './lab-measure';
 
@@ -42,6 +61,10 @@ const OPS_PER_NODE = Number(process.env.BENCH_OPS_PER_NODE ?? 8);
 const WORKER_CONCURRENCY = 128;
 const INSTALLERS = 2;
 const TIME_SCALE = 0.05;
+/** The machine's cores, for the CPU-capacity term (everything here, the simulator included, shares them). */
+const CORES = availableParallelism();
+/** The shared servers the stack uses, whose CPU counts in the capacity term. */
+const SERVERS = ['postgres', 'redis-server'];
 /** Steps that hold a node's admission slot. */
 const ADMITTED = new Set(['clone', 'start']);
 
@@ -137,12 +160,22 @@ export async function run(): Promise<string> {
   })();
   try {
     const cpuBefore = processes.map((p) => cpuSeconds(p.pid));
+    const serversBefore = SERVERS.map(cpuSecondsOfProcessesNamed);
+    const machineBefore = machineCpuSeconds();
     const loadBefore = loadNow();
     const spec = labSpec();
     const lab = await deployLabAndWait(stack, db, spec, 1_800_000);
     const { id, makespanMs } = lab;
     const loadAfter = loadNow();
-    const cpu = processes.slice(0, -1).reduce((sum, p, i) => sum + cpuSeconds(p.pid) - cpuBefore[i]!, 0);
+    const machineCpu = machineCpuSeconds() - machineBefore;
+    const cpuUsed = processes.map((p, i) => cpuSeconds(p.pid) - cpuBefore[i]!);
+    const cpu = cpuUsed.slice(0, -1).reduce((sum, used) => sum + used, 0);
+    const simCpu = cpuUsed.at(-1)!;
+    // Backends that started during the run count from nothing; those that ended during it are lost.
+    const serverCpu = SERVERS.map(cpuSecondsOfProcessesNamed).reduce(
+      (sum, now, i) => sum + [...now].reduce((own, [pid, used]) => own + used - (serversBefore[i]!.get(pid) ?? 0), 0),
+      0,
+    );
 
     // The API's quotas (QUOTA_MAX_VMS=1000) admit it; the spec's own defaults are for one lab of a project.
     const parsed = parseLabSpec(spec, { quotas: { maxVms: 1000, maxCopies: 200 } });
@@ -189,6 +222,16 @@ export async function run(): Promise<string> {
     const lowerBound = Math.max(critical.lengthMs, nodeBound, workerBound);
     const measuredCritical = criticalPath(graph, measured);
 
+    // What every caller waited for the nodes' admission slots, as the slots' own records say.
+    const admissionRedis = createRedis(redis.url, 'worker');
+    const admission = new Admission({ redis: admissionRedis, prefix: redis.prefix });
+    const admissionWaits = new Map(
+      await Promise.all(NODES.map(async (node) => [node, await admission.nodeWaits(node)] as const)),
+    );
+    admissionRedis.disconnect();
+    const timeline = await timelineOf(db, producer, id, graph, steps, service, lab.startedAt, admissionWaits);
+    const cpuTotal = cpu + simCpu + serverCpu;
+
     const vms = await db
       .selectFrom('vms')
       .select(['copy', 'node', 'status', 'error'])
@@ -234,6 +277,10 @@ export async function run(): Promise<string> {
       '',
       `Critical path (unqueued): ${critical.path.map((task) => `${task} ${s(estimate(taskById(graph, task)))}`).join(' → ')}.`,
       '',
+      `CPU capacity (beside the bound above, not part of it): the stack's processes used ${cpu.toFixed(1)} CPU s, the simulator ${simCpu.toFixed(1)}, Postgres and Redis ${serverCpu.toFixed(1)} (shared servers: whatever else used them meanwhile counts too); ${cpuTotal.toFixed(1)} CPU s / ${CORES} cores = ${s((cpuTotal / CORES) * 1000)}, which no schedule on this machine can beat (makespan ${(makespanMs / ((cpuTotal / CORES) * 1000)).toFixed(2)} × that). The whole machine was busy ${((machineCpu / CORES / (makespanMs / 1000)) * 100).toFixed(0)} % of ${CORES} cores during the run (${machineCpu.toFixed(1)} CPU s, everything on it).`,
+      '',
+      ...timeline,
+      '',
       '| node | copies | VMs |',
       '| --- | ---: | ---: |',
       ...NODES.map((node) => `| ${node} | ${copiesOn.get(node)?.size ?? 0} | ${vmsOnNode.get(node) ?? 0} |`),
@@ -258,6 +305,99 @@ export async function run(): Promise<string> {
     await stack.stop();
     await cleanup();
   }
+}
+
+/** Where an isolation check's time went, as it recorded on its event. */
+interface CheckTiming {
+  firewallWaitMs: number;
+  waitedForSlotsMs: number;
+  probingMs: number;
+}
+
+/**
+ * The run as it happened: what the tasks waited for (a worker, a node's admission slot, the
+ * firewall's compile, a probing slot), each copy's milestones, and the chain of tasks that ended last.
+ */
+async function timelineOf(
+  db: ReturnType<typeof createDb>,
+  producer: Producer,
+  labId: string,
+  graph: LabGraph,
+  steps: StepTimes[],
+  service: Map<string, number>,
+  startedAt: number,
+  admissionWaits: Map<string, AdmissionWaits>,
+): Promise<string[]> {
+  const times = await taskTimes(producer.queues, labId, graph);
+  const at = (ms: number | undefined) => (ms === undefined ? '–' : ((ms - startedAt) / 1000).toFixed(1));
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const stats = (values: number[]) => {
+    const total = values.reduce((sum, v) => sum + v, 0);
+    return `${s(total)} in all, ${s(values.length ? total / values.length : 0)} on average, ${s(Math.max(0, ...values))} at most`;
+  };
+  const checks = new Map<number, CheckTiming>();
+  const events = await db
+    .selectFrom('events')
+    .select('data')
+    .where('lab_id', '=', labId)
+    .where('kind', 'in', ['lab.isolation.agreed', 'lab.isolation.disagreed'])
+    .execute();
+  for (const event of events) {
+    const data = event.data as { copies?: number[]; timing?: CheckTiming } | null;
+    if (data?.timing && data.copies?.length === 1) checks.set(data.copies[0]!, data.timing);
+  }
+  const waitForWorker = (kind: LabTask['kind']) =>
+    graph.tasks
+      .filter((task) => task.kind === kind && times.has(task.id))
+      .map((task) => times.get(task.id)!.pickedAt - times.get(task.id)!.readyAt);
+  // A clone's or start's time past the fastest one's: its wait for a node slot, mostly.
+  const beyondFastest = (name: string) =>
+    steps.filter((step) => step.step === name).map((step) => step.finishedAt - step.startedAt - service.get(name)!);
+  const timings = [...checks.values()];
+  const lines = [
+    'Where the time went (task-seconds; many run side by side):',
+    '',
+    `- waiting for a worker: provision tasks ${stats(waitForWorker('vm-provision'))}; configure tasks ${stats(waitForWorker('vm-configure'))}; isolation checks ${stats(waitForWorker('isolation'))}`,
+    `- waiting for a node's admission slot (clones, starts, disk resizes; OPS_PER_NODE=${OPS_PER_NODE}): ${[...admissionWaits].map(([node, waits]) => `${node} ${waits.grants} grants, ${s(waits.waitedMs)} in all, ${s(waits.grants ? waits.waitedMs / waits.grants : 0)} on average, ${s(waits.maxWaitMs)} at most`).join('; ')}`,
+    `- clone and start steps past the fastest one (waiting for a node's admission slot, mostly): clone ${stats(beyondFastest('clone'))}; start ${stats(beyondFastest('start'))}`,
+    `- isolation checks (${timings.length}): waiting for pve-firewall's compile ${stats(timings.map((t) => t.firewallWaitMs))}; waiting for probing slots ${stats(timings.map((t) => t.waitedForSlotsMs))}; probing (slots included) ${stats(timings.map((t) => t.probingMs))}`,
+    '',
+  ];
+  // The chain that ended last, walked back through the dependency each task waited for longest.
+  let last = [...times].sort((a, b) => b[1].endedAt - a[1].endedAt)[0]?.[0];
+  const chain: string[] = [];
+  while (last) {
+    const task = taskById(graph, last);
+    const own = times.get(last)!;
+    chain.unshift(
+      `${last} (ready ${at(own.readyAt)}, worker ${s(own.pickedAt - own.readyAt)}, ran ${s(own.endedAt - own.pickedAt)})`,
+    );
+    last = [...task.dependsOn].sort((a, b) => (times.get(b)?.endedAt ?? 0) - (times.get(a)?.endedAt ?? 0))[0];
+  }
+  lines.push(`The chain that ended last, as it ran (s from the deploy request): ${chain.join(' → ')}.`, '');
+  lines.push(
+    'Each copy (s from the deploy request): when its networks, provisions and configures were done, and its isolation check became ready, got a worker, started probing and ended.',
+    '',
+    '| copy | node | networks | provisions | configures | check ready | worker | probing | ended |',
+    '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  const copies = [...new Set(graph.tasks.map((task) => task.copy))].sort((a, b) => a - b);
+  for (const copy of copies) {
+    const own = graph.tasks.filter((task) => task.copy === copy);
+    const doneAt = (kind: LabTask['kind']) => {
+      const ends = own.filter((task) => task.kind === kind).map((task) => times.get(task.id)?.endedAt ?? Number.NaN);
+      return ends.some(Number.isNaN) || ends.length === 0 ? undefined : Math.max(...ends);
+    };
+    const check = own.find((task) => task.kind === 'isolation');
+    const checkTimes = check ? times.get(check.id) : undefined;
+    const timing = checks.get(copy);
+    const probingFrom = checkTimes && timing ? checkTimes.endedAt - timing.probingMs : undefined;
+    const node = steps.find((step) => step.copy === copy)?.node ?? '–';
+    lines.push(
+      `| ${copy} | ${node} | ${at(doneAt('network'))} | ${at(doneAt('vm-provision'))} | ${at(doneAt('vm-configure'))} | ${at(checkTimes?.readyAt)} | ${at(checkTimes?.pickedAt)} | ${at(probingFrom)} | ${at(checkTimes?.endedAt)} |`,
+    );
+  }
+  return lines;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]!).href) {

@@ -2,18 +2,42 @@
  * What the lab benches measure after a run: processes' CPU and memory from /proc, and each task of a
  * lab's graph's own duration from the steps Postgres recorded.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { waitFor } from '@glassdome/testkit';
 import type { Db } from '../packages/db/src/index';
 import type { LabGraph, LabTask } from '../packages/lab/src/index';
-import { VM_DEPLOY_STEPS } from '../packages/queue/src/index';
+import { labJobId, VM_DEPLOY_STEPS } from '../packages/queue/src/index';
 
 /** CPU seconds (user + system) a process has used so far. */
 export function cpuSeconds(pid: number | undefined): number {
   if (!pid) return 0;
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds every process on the machine has used so far (all cores together), from /proc/stat. */
+export function machineCpuSeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+  const busy = fields.slice(0, 8).reduce((sum, value, index) => (index === 3 || index === 4 ? sum : sum + value), 0);
+  return busy / 100;
+}
+
+/** CPU seconds used so far by the processes named `name` (e.g. every Postgres backend), alive now. */
+export function cpuSecondsOfProcessesNamed(name: string): Map<number, number> {
+  const used = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== name) continue;
+      used.set(Number(entry), cpuSeconds(Number(entry)));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return used;
 }
 
 /** Resident memory of a process now, in MiB (0 once it is gone). */
@@ -93,6 +117,39 @@ export async function taskDurations(db: Db, labId: string, graph: LabGraph): Pro
   return (task) => byTask.get(task.id) ?? 0;
 }
 
+/** The times BullMQ keeps on a job. */
+interface JobTimes {
+  timestamp: number;
+  processedOn?: number | undefined;
+  finishedOn?: number | undefined;
+}
+
+export interface TaskTimes {
+  /** When the task became ready (its job was added), ms since the epoch. */
+  readyAt: number;
+  /** When a worker took it (its last attempt). */
+  pickedAt: number;
+  /** When it ended. */
+  endedAt: number;
+}
+
+/** When each task of the lab's graph became ready, was taken by a worker and ended, from its job. */
+export async function taskTimes(
+  queues: Record<'lab' | 'network', { getJob(id: string): Promise<JobTimes | undefined> }>,
+  labId: string,
+  graph: LabGraph,
+): Promise<Map<string, TaskTimes>> {
+  const times = new Map<string, TaskTimes>();
+  await Promise.all(
+    graph.tasks.map(async (task) => {
+      const job = await queues[task.kind === 'network' ? 'network' : 'lab'].getJob(labJobId(labId, task.id));
+      if (!job?.processedOn || !job.finishedOn) return;
+      times.set(task.id, { readyAt: job.timestamp, pickedAt: job.processedOn, endedAt: job.finishedOn });
+    }),
+  );
+  return times;
+}
+
 /** The machine's load averages now (1, 5, 15 minutes), as `uptime` prints them. */
 export function loadNow(): string {
   return loadavg()
@@ -109,7 +166,7 @@ export async function deployLabAndWait(
   db: Db,
   spec: unknown,
   timeoutMs: number,
-): Promise<{ id: string; status: string; error: string | null; makespanMs: number }> {
+): Promise<{ id: string; status: string; error: string | null; startedAt: number; makespanMs: number }> {
   const started = Date.now();
   const response = await fetch(`${stack.apiUrl}/api/v1/labs`, {
     method: 'POST',
@@ -130,5 +187,11 @@ export async function deployLabAndWait(
     },
     { timeoutMs, intervalMs: 100 },
   );
-  return { id, status: lab.status, error: lab.error, makespanMs: lab.updated_at.getTime() - started };
+  return {
+    id,
+    status: lab.status,
+    error: lab.error,
+    startedAt: started,
+    makespanMs: lab.updated_at.getTime() - started,
+  };
 }
