@@ -1,6 +1,12 @@
 import type { Agent } from 'node:http';
 import type { Logger } from '@glassdome/logger';
-import axios, { type AxiosInstance, type AxiosResponse, isAxiosError } from 'axios';
+import axios, {
+  type AxiosAdapter,
+  AxiosHeaders,
+  type AxiosResponse,
+  type InternalAxiosRequestConfig,
+  isAxiosError,
+} from 'axios';
 import { type Authenticator, createAuthenticator, type Ticket } from './auth';
 import { classifyAnswer } from './classify';
 import {
@@ -87,7 +93,9 @@ export class ProxmoxClient {
   readonly node: string;
   /** How pollers built on this client (tasks, guest agent) space their calls. */
   readonly polling: PollingPolicy;
-  readonly #http: AxiosInstance;
+  /** axios's Node http adapter, called straight with `#template` under each request's own fields. */
+  readonly #adapter: AxiosAdapter;
+  readonly #template: InternalAxiosRequestConfig;
   readonly #agent: Agent;
   readonly #auth: Authenticator;
   readonly #retry: RetryPolicy;
@@ -101,7 +109,8 @@ export class ProxmoxClient {
       const base = source.view;
       this.node = base.node;
       this.polling = base.polling;
-      this.#http = base.#http;
+      this.#adapter = base.#adapter;
+      this.#template = base.#template;
       this.#agent = base.#agent;
       this.#auth = base.#auth;
       this.#retry = base.#retry;
@@ -121,22 +130,24 @@ export class ProxmoxClient {
     if (config.tls && 'insecure' in config.tls) {
       logger?.warn({ baseUrl: config.baseUrl }, 'Proxmox TLS verification is disabled (tls.insecure)');
     }
-    this.#http = axios.create({
+    // The instance's defaults are axios's own merged once with these: every request is that template
+    // with its method, URL, headers, body, timeout and signal on top (`Object.create`, which the
+    // adapter reads through), handed to the http adapter without axios's per-request merging of
+    // configs and headers, interceptors or transforms (none is used).
+    const defaults = axios.create({
       baseURL: apiBaseUrl(config.baseUrl),
       httpAgent: this.#agent,
       httpsAgent: this.#agent,
-      // Node's http module straight away, without looking for an adapter per request.
-      adapter: 'http',
       // Plain http to PVE is redirected to https; following it would resend credentials unchecked.
       maxRedirects: 0,
       validateStatus: () => true,
       proxy: false,
       // Bodies go out as the form strings `encodeParams` made and come back as text parsed once by
-      // `#send`: axios's own transforms only inspect them again on every call.
-      transformRequest: [],
-      transformResponse: [],
+      // `#send`.
       responseType: 'text',
-    });
+    }).defaults;
+    this.#template = { ...defaults, headers: new AxiosHeaders() } as InternalAxiosRequestConfig;
+    this.#adapter = axios.getAdapter('http');
     this.#auth = createAuthenticator(config.auth, (username, password) => this.#login(username, password));
   }
 
@@ -172,7 +183,11 @@ export class ProxmoxClient {
   /** Sends one API call and returns its `data`, retrying transient failures as the options allow. */
   async request<T>(method: HttpMethod, path: string, params?: Params, options: RequestOptions = {}): Promise<T> {
     const policy: RetryPolicy =
-      options.retry === false ? { ...this.#retry, attempts: 1 } : { ...this.#retry, ...options.retry };
+      options.retry === false
+        ? { ...this.#retry, attempts: 1 }
+        : options.retry
+          ? { ...this.#retry, ...options.retry }
+          : this.#retry;
     const signal = combineSignals(this.#signal, options.signal);
     return withRetry(
       () => {
@@ -228,16 +243,20 @@ export class ProxmoxClient {
     const inQuery = method === 'GET' || method === 'DELETE';
     const url = inQuery && encoded ? `${path}?${encoded}` : path;
     const request = `${method} ${path}`;
+    const config = Object.create(this.#template) as InternalAxiosRequestConfig;
+    config.method = method;
+    config.url = url;
+    config.timeout = timeoutMs ?? this.#timeoutMs;
+    if (signal) config.signal = signal;
+    if (!inQuery && encoded) {
+      config.headers = new AxiosHeaders({ ...headers, 'Content-Type': 'application/x-www-form-urlencoded' });
+      config.data = encoded;
+    } else {
+      config.headers = new AxiosHeaders(headers);
+    }
     let response: AxiosResponse<string>;
     try {
-      response = await this.#http.request({
-        method,
-        url,
-        headers: inQuery || !encoded ? headers : { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' },
-        data: inQuery || !encoded ? undefined : encoded,
-        timeout: timeoutMs ?? this.#timeoutMs,
-        ...(signal ? { signal } : {}),
-      });
+      response = await this.#adapter(config);
     } catch (error) {
       // Cancelled by the caller: their reason, not a network failure to retry.
       if (signal?.aborted) throw signal.reason;
