@@ -47,9 +47,17 @@ export class FirewallApi {
   }
 
   async read(vmid: number, node?: string): Promise<VmFirewallState> {
+    const [options, objects] = await Promise.all([
+      this.client.get<Record<string, unknown>>(`${this.#base(vmid, node)}/options`),
+      this.#objects(vmid, node),
+    ]);
+    return { options, ...objects };
+  }
+
+  /** The VM's rules (in order) and IPSets with their entries. */
+  async #objects(vmid: number, node?: string): Promise<Omit<VmFirewallState, 'options'>> {
     const base = this.#base(vmid, node);
-    const [options, rules, sets] = await Promise.all([
-      this.client.get<Record<string, unknown>>(`${base}/options`),
+    const [rules, sets] = await Promise.all([
       this.client.get<Record<string, unknown>[]>(`${base}/rules`),
       this.client.get<{ name: string }[]>(`${base}/ipset`),
     ]);
@@ -61,17 +69,18 @@ export class FirewallApi {
         ),
       })),
     );
-    return { options, rules: [...rules].sort((a, b) => Number(a.pos) - Number(b.pos)), ipsets };
+    return { rules: [...rules].sort((a, b) => Number(a.pos) - Number(b.pos)), ipsets };
   }
 
   /**
    * Makes the VM's firewall exactly `wanted`: every existing rule and IPSet removed, the IPSets then
    * the rules created (rules last-to-first, so they end in order), the options set last — so the
-   * firewall is switched on only once what it should enforce is in place.
+   * firewall is switched on only once what it should enforce is in place. The options are not read:
+   * they are set, not removed (a clone carries its template's firewall, options included).
    */
   async replace(vmid: number, wanted: VmFirewallInput, node?: string): Promise<void> {
     const base = this.#base(vmid, node);
-    const current = await this.read(vmid, node);
+    const current = await this.#objects(vmid, node);
     for (let index = current.rules.length - 1; index >= 0; index--) {
       await this.client.delete(`${base}/rules/${Number(current.rules[index]!.pos)}`);
     }
