@@ -21,6 +21,7 @@ import { loadLabSpec, testingOf } from '@glassdome/lab-run';
 import { PermanentError } from '@glassdome/queue';
 import type { InstallerContext } from '../context';
 import type { VmRow } from '../vm-record';
+import { keepConfigForAgentWait } from './guest-trust';
 
 /** The `firewall` step's detail: what Glassdome applied to the VM, for the overseer to compare. */
 export interface AppliedFirewall {
@@ -78,7 +79,12 @@ export async function applyFirewall(
   const mine = compiled.vms.find((entry) => entry.vm === vm.name);
   if (!mine) throw new PermanentError(`the lab's firewall has no entry for ${vm.name}`);
   await ctx.pve.firewall.replace(vm.vmid!, { ...mine, options: { ...mine.options } }, vm.node);
-  const nics = options.nics ?? nicLines((await ctx.pve.vms.config(vm.vmid!, vm.node)).raw);
+  let nics = options.nics;
+  if (!nics) {
+    const config = await ctx.pve.vms.config(vm.vmid!, vm.node);
+    keepConfigForAgentWait(vm, config);
+    nics = nicLines(config.raw);
+  }
   return appliedDetail(mine, nics) as unknown as JsonValue;
 }
 

@@ -10,6 +10,7 @@
  */
 import { BlockList } from 'node:net';
 import { deleteVmHostKey, findVmHostKey, pinVmHostKey } from '@glassdome/db';
+import type { VmConfig } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
 import { HostKeyMismatchError, publicKeyLineFingerprint, type SshTarget } from '@glassdome/ssh';
 import type { InstallerContext } from '../context';
@@ -31,9 +32,23 @@ export class GuestHostKeyMismatch extends PermanentError {
   }
 }
 
+/**
+ * The config the VM's `firewall` step read after its firewall was written, by the VM record of that
+ * job attempt: the same attempt's agent wait takes its MAC from it instead of reading it again (the
+ * steps between, firewall writes and the start, change no NIC). Another attempt loads another record,
+ * and reads.
+ */
+const configsAfterFirewall = new WeakMap<VmRow, { vmid: number; config: VmConfig }>();
+
+export function keepConfigForAgentWait(vm: VmRow, config: VmConfig): void {
+  if (vm.vmid) configsAfterFirewall.set(vm, { vmid: vm.vmid, config });
+}
+
 /** The MAC of the VM's management NIC (`net<index>` of its config); a VM without one is not reached at all. */
 export async function managementMac(ctx: InstallerContext, vm: VmRow, nicIndex: number): Promise<string> {
-  const config = await ctx.pve.vms.config(vm.vmid!, vm.node);
+  const kept = configsAfterFirewall.get(vm);
+  configsAfterFirewall.delete(vm);
+  const config = kept?.vmid === vm.vmid ? kept.config : await ctx.pve.vms.config(vm.vmid!, vm.node);
   const mac = config.nics[`net${nicIndex}`]?.macaddr;
   if (!mac) {
     throw new PermanentError(
