@@ -14,10 +14,12 @@ import {
   guestNics,
   managementGateway,
   routesOf,
+  type TopologyContext,
   topologyContext,
 } from '../../network/topology';
 import type { Simulator } from '../../sim';
 import type { GuestRouteEntry } from '../../state/guest-disk';
+import type { Vm } from '../../state/types';
 import type { GuestMachine } from './guest-machine';
 import { listeningSockets, type Socket } from './listeners';
 
@@ -39,6 +41,7 @@ export type Resolution = { ip: string } | { error: 'unknown' | 'unavailable' };
 export class GuestNetwork {
   /** `vmid/proto/port` → callbacks of foreground listeners waiting for a connection. */
   private readonly waiting = new Map<string, Array<() => void>>();
+  private readonly keptNics = new WeakMap<Vm, { key: string; nics: readonly GuestNic[] }>();
 
   constructor(
     readonly sim: Simulator,
@@ -55,15 +58,40 @@ export class GuestNetwork {
     return this.machineOf(vmid);
   }
 
-  world(): NetworkWorld {
+  /**
+   * A VM's NICs as `guestNics` gives them, kept while what they are made of stays the same: its
+   * `netN`/`ipconfigN` entries, its lease, and the bridges and running SDN (`context`'s key). Every
+   * SSH connection's admission and every probe reads the NICs of every VM; parsing them again each
+   * time made a probe cost a parse per VM of the cluster. Frozen: worlds share them.
+   */
+  nicsOf(vm: Vm, context: { ctx: TopologyContext; key: string }): readonly GuestNic[] {
+    let key = `${context.key}\n${vm.dhcpOffset}`;
+    for (const name in vm.config) {
+      if (name.startsWith('net') || name.startsWith('ipconfig')) key += `\n${name}=${vm.config[name]}`;
+    }
+    const kept = this.keptNics.get(vm);
+    if (kept?.key === key) return kept.nics;
+    const nics = Object.freeze(guestNics(vm, context.ctx).map((nic) => Object.freeze(nic)));
+    this.keptNics.set(vm, { key, nics });
+    return nics;
+  }
+
+  /** The topology context now, with a key that changes whenever what NICs are made of does. */
+  context(): { ctx: TopologyContext; key: string } {
     const ctx = topologyContext(this.sim.state, this.sim.options.guestSubnet);
+    const key = JSON.stringify([ctx.guestSubnet, ctx.bridges, ctx.sdn.zones, ctx.sdn.vnets]);
+    return { ctx, key };
+  }
+
+  world(): NetworkWorld {
+    const context = this.context();
     const now = Date.now();
     return {
       hosts: Object.values(this.sim.state.vms).map((vm) => ({
         vmid: vm.vmid,
         node: vm.node,
         up: vm.status === 'running' && vm.bootedAt !== undefined && vm.bootedAt <= now,
-        nics: guestNics(vm, ctx),
+        nics: this.nicsOf(vm, context) as GuestNic[],
         ...(vm.guest ? { sysctl: vm.guest.kernelParameters, routes: vm.guest.routes ?? [] } : {}),
       })),
       firewall: this.sim.firewall.active,
@@ -137,7 +165,7 @@ export class GuestNet {
   nics(): GuestNic[] {
     const vm = this.network.sim.state.vms[this.vmid];
     if (!vm) return [];
-    return guestNics(vm, topologyContext(this.network.sim.state, this.network.sim.options.guestSubnet));
+    return this.network.nicsOf(vm, this.network.context()) as GuestNic[];
   }
 
   /** The guest's own routing changes, as its disk record keeps them. */
