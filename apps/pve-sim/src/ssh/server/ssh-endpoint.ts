@@ -40,19 +40,18 @@ const AUTH_METHODS: Array<'publickey' | 'password'> = ['publickey', 'password'];
 export class SshEndpoint {
   private readonly server: ssh2.Server;
   private readonly connections = new Set<Connection>();
-  /** With `admit`: the TCP listener that hands admitted sockets to the SSH server. */
-  private gate: Server | undefined;
+  /** The TCP listener that hands admitted sockets to the SSH server. */
+  private readonly gate: Server;
   private readonly held = new Set<Socket>();
 
   constructor(private readonly options: SshEndpointOptions) {
     this.server = new ssh2.Server({ hostKeys: [options.hostKey] }, (client) => this.accept(client));
+    this.gate = createServer((socket) => this.admitSocket(socket));
   }
 
   /** Starts listening; resolves with the bound port. */
   listen(): Promise<number> {
-    const admit = this.options.admit;
-    if (admit) this.gate = createServer((socket) => this.admitSocket(socket, admit));
-    const listener = this.gate ?? this.server;
+    const listener = this.gate;
     return new Promise((resolve, reject) => {
       listener.once('error', reject);
       listener.listen(this.options.port, this.options.host, () => {
@@ -67,14 +66,13 @@ export class SshEndpoint {
     for (const connection of this.connections) connection.end();
     for (const socket of this.held) socket.destroy();
     this.held.clear();
-    const gate = this.gate;
-    if (gate) return new Promise((resolve) => gate.close(() => resolve()));
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return new Promise((resolve) => this.gate.close(() => resolve()));
   }
 
-  private admitSocket(socket: Socket, admit: NonNullable<SshEndpointOptions['admit']>) {
-    const decision = admit(socket.remoteAddress?.replace(/^::ffff:/, '') ?? '');
+  private admitSocket(socket: Socket) {
+    const decision = this.options.admit?.(socket.remoteAddress?.replace(/^::ffff:/, '') ?? '') ?? 'accept';
     if (decision === 'accept') {
+      coalesceWrites(socket);
       this.server.injectSocket(socket);
       return;
     }
@@ -148,6 +146,28 @@ export class SshEndpoint {
         }
       });
   }
+}
+
+/**
+ * ssh2 writes every SSH packet to the socket by itself; the packets made in one go (a key exchange
+ * reply and NEWKEYS, a command's output, exit status, EOF and close) leave in one write instead of
+ * a system call each: the socket is corked at the first write and uncorked once the tick ends.
+ */
+function coalesceWrites(socket: Socket): void {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  const write = socket.write;
+  socket.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(uncork);
+    }
+    return write.apply(this, args as Parameters<typeof write>);
+  } as Socket['write'];
 }
 
 /** The channel's stdin as one string, available once the client sends EOF. */
