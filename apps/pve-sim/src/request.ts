@@ -5,6 +5,10 @@ import { ApiError } from './errors';
 const maxBody = 512 * 1024;
 
 export async function readBody(req: IncomingMessage): Promise<string> {
+  // No Content-Length and no Transfer-Encoding (or a length of 0): a request without a body
+  // (RFC 9112 §6.3), the common GET; nothing to wait for.
+  const length = req.headers['content-length'];
+  if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return '';
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

@@ -42,8 +42,12 @@ interface CompiledRoute {
   names: string[];
 }
 
+/** Non-empty segments of a path: a route's parameters never match an empty one. */
+const segmentCount = (path: string) => path.split('/').filter(Boolean).length;
+
 export class Router {
-  private readonly compiled: CompiledRoute[] = [];
+  /** Routes by method and segment count (a path can only match routes with as many), in table order. */
+  private readonly compiled = new Map<string, CompiledRoute[]>();
 
   constructor(routes: Route[]) {
     for (const route of routes) {
@@ -52,14 +56,16 @@ export class Router {
         names.push(name);
         return '([^/]+)';
       });
-      this.compiled.push({ route, pattern: new RegExp(`^${source}/?$`), names });
+      const key = `${route.method} ${segmentCount(route.path)}`;
+      const bucket = this.compiled.get(key) ?? [];
+      bucket.push({ route, pattern: new RegExp(`^${source}/?$`), names });
+      this.compiled.set(key, bucket);
     }
   }
 
   /** The route for a request plus its path values; 501 as PVE answers for anything unknown. */
   match(method: string, path: string): { route: Route; pathParams: Record<string, string> } {
-    for (const { route, pattern, names } of this.compiled) {
-      if (route.method !== method) continue;
+    for (const { route, pattern, names } of this.compiled.get(`${method} ${segmentCount(path)}`) ?? []) {
       const found = pattern.exec(path);
       if (!found) continue;
       const pathParams: Record<string, string> = {};
