@@ -1,10 +1,11 @@
 /**
  * apps/api throughput: accepted deploys/s and p50/p99 latency of `POST /api/v1/vms` (validate,
- * authenticate, one Postgres transaction, enqueue), and the throughput of the whole pipeline —
- * HTTP → Postgres → BullMQ → a worker whose handler does nothing — against raw BullMQ add+process of
- * the same number of jobs on the same Redis, in the same run.
+ * authenticate, one Postgres statement, enqueue), and the throughput of the whole pipeline —
+ * HTTP → Postgres → BullMQ → a worker whose handler does nothing — against raw BullMQ add+process
+ * laid out the same way (`processPipeline` against `rawProcess`: 16 producers in a process of their
+ * own, the same jobs, the same 10 s), on the same Redis, in the same run.
  *
- *   pnpm exec tsx bench/api.bench.ts
+ *   pnpm exec tsx bench/api.bench.ts      (BENCH_API_BEFORE=<bundle>: also that build's pipeline)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
