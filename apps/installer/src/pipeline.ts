@@ -4,7 +4,15 @@
  * the steps already done so a job that crashed or was handed back resumes at the first step not done.
  */
 import type { JsonValue } from '@glassdome/db';
-import { finishStepWithEvent, listSteps, type StepOwner, startStepWithEvent } from '@glassdome/db';
+import {
+  listSteps,
+  type RecordedStep,
+  recordVmSteps,
+  type StepEvent,
+  type StepOwner,
+  type VmStatusChange,
+  type VmStepRecord,
+} from '@glassdome/db';
 import type { InstallerContext } from './context';
 import { applyFirewall } from './steps/firewall';
 import { postConfigure, verify, waitForSsh } from './steps/guest-steps';
@@ -93,44 +101,85 @@ export function configureSteps(ctx: InstallerContext, vm: VmRow): Step[] {
   ];
 }
 
+export interface RunStepsOptions {
+  signal: AbortSignal;
+  /** Runs ahead of every step (a lab task checks there that its lab still runs). */
+  before?: () => Promise<void>;
+  /** The owner's steps as the caller already read them (read here otherwise). */
+  recorded?: readonly RecordedStep[];
+  /** A status change of the VM that the first step started brings (queued → deploying). */
+  onStart?: VmStatusChange;
+  /**
+   * A status change once every step is done (deploying → ready), recorded with the last step's end,
+   * and the events recorded only if it took effect.
+   */
+  onDone?: { move: VmStatusChange; events: () => (StepEvent & { data?: JsonValue })[] };
+  /** The lab task these steps make up, recorded done with the last step's end. */
+  labTaskDone?: string;
+}
+
 /**
  * Runs the named steps of one owner in order, skipping those already done. Each step's start, end
- * and error are recorded in Postgres and the event timeline; `before` runs ahead of every step (a
- * lab task checks there that its lab still runs).
+ * and error are recorded in Postgres and the event timeline, a step's end with the next step's start
+ * in one statement (a step is still recorded as started before it runs). Returns whether `onDone`'s
+ * status change took effect (true without one).
  */
 export async function runSteps(
   ctx: InstallerContext,
   owner: StepOwner & { vmId: string },
   steps: Step[],
-  options: { signal: AbortSignal; before?: () => Promise<void> },
-): Promise<void> {
-  const recorded = new Map((await listSteps(ctx.db, owner)).map((s) => [s.name, s]));
+  options: RunStepsOptions,
+): Promise<boolean> {
+  const rows: readonly RecordedStep[] = options.recorded ?? (await listSteps(ctx.db, owner));
+  const recorded = new Map(rows.map((s) => [s.name, s]));
+  const record = (change: VmStepRecord) => recordVmSteps(ctx.db, owner, change);
+  let ended: VmStepRecord['end'];
+  let move = options.onStart;
   for (const step of steps) {
     const before = recorded.get(step.name);
     if (before?.status === 'done') continue;
-    options.signal.throwIfAborted();
-    await options.before?.();
-    // Each step's record and its timeline event go in one statement: two round trips a step.
-    await startStepWithEvent(ctx.db, owner, step.name, { kind: 'vm.step.started', message: `${step.name} started` });
+    try {
+      options.signal.throwIfAborted();
+      await options.before?.();
+    } catch (error) {
+      // The step that ended is recorded even when the next does not start.
+      if (ended) await record({ end: ended });
+      throw error;
+    }
+    await record({ end: ended, start: { name: step.name, event: stepEvent(step.name, 'started') }, move });
+    ended = undefined;
+    move = undefined;
     try {
       const detail = await step.run(before?.attempts ?? 0, before?.error ?? null);
-      await finishStepWithEvent(
-        ctx.db,
-        owner,
-        step.name,
-        { status: 'done', ...(detail === undefined ? {} : { detail }) },
-        { kind: 'vm.step.done', message: `${step.name} done` },
-      );
+      ended = {
+        name: step.name,
+        outcome: { status: 'done', ...(detail === undefined ? {} : { detail }) },
+        event: stepEvent(step.name, 'done'),
+      };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
-      await finishStepWithEvent(
-        ctx.db,
-        owner,
-        step.name,
-        { status: 'failed', error: message },
-        { kind: 'vm.step.failed', message: `${step.name} failed: ${message}` },
-      );
+      await record({
+        end: {
+          name: step.name,
+          outcome: { status: 'failed', error: message },
+          event: stepEvent(step.name, 'failed', message),
+        },
+      });
       throw error;
     }
   }
+  // Every step was done already: the status change the first would have brought is made alone.
+  if (move) await record({ move });
+  const { onDone, labTaskDone } = options;
+  if (!ended && !onDone && !labTaskDone) return true;
+  const moved = await record({
+    end: ended,
+    ...(onDone ? { move: onDone.move, moved: onDone.events() } : {}),
+    ...(labTaskDone ? { labTaskDone } : {}),
+  });
+  return onDone ? moved : true;
+}
+
+function stepEvent(name: string, outcome: 'started' | 'done' | 'failed', error?: string): StepEvent {
+  return { kind: `vm.step.${outcome}`, message: `${name} ${outcome}${error === undefined ? '' : `: ${error}`}` };
 }

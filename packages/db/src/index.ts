@@ -43,24 +43,27 @@ export * from './repositories/projects';
 export * from './repositories/redrive';
 export * from './repositories/ssh-host-keys';
 export {
+  findLabVmWithSteps,
   finishLabTaskStep,
   finishStep,
-  finishStepWithEvent,
   getStepDetail,
   listRunningStepsOfPlatform,
   listSteps,
   listStepsOfVms,
   planSteps,
+  type RecordedStep,
+  recordVmSteps,
   resetAllSteps,
   resetUnfinishedVmSteps,
   type StepEvent,
   type StepOwner,
   setStepDetail,
   setStepsStatus,
-  startLabTaskStep,
+  startLabTaskIfRunning,
   startStep,
-  startStepWithEvent,
   stepNamesIn,
+  type VmStatusChange,
+  type VmStepRecord,
 } from './repositories/steps';
 export * from './repositories/templates';
 export * from './repositories/vm-host-keys';

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
 import { sql } from 'kysely';
-import { createDb, type Db, finishLabTaskStep, insertLab, migrateToLatest, startLabTaskStep } from '../src/index';
+import { createDb, type Db, finishLabTaskStep, insertLab, migrateToLatest, startLabTaskIfRunning } from '../src/index';
 
 let database: TestDatabase;
 let db: Db;
@@ -37,8 +37,8 @@ test('of two lab tasks finishing at once, at least one sees both done', async ()
     copies: 1,
     expiresAt: null,
   });
-  await startLabTaskStep(db, labId, 'c0:net:a');
-  await startLabTaskStep(db, labId, 'c0:net:b');
+  await startLabTaskIfRunning(db, labId, 'c0:net:a', []);
+  await startLabTaskIfRunning(db, labId, 'c0:net:b', []);
 
   let seenByB: string[] = [];
   let seenByA: string[] = [];
@@ -56,4 +56,31 @@ test('of two lab tasks finishing at once, at least one sees both done', async ()
     await finishingB;
   });
   assert.deepEqual(seenByB.sort(), ['c0:net:a', 'c0:net:b'], 'B, finishing last, sees A done');
+});
+
+test('a lab task starts only while its lab runs, and learns the lab as it is', async () => {
+  const labId = await insertLab(db, {
+    name: 'start',
+    platformId: 'default',
+    spec: {},
+    graph: {},
+    onFailure: 'keep',
+    copies: 1,
+    expiresAt: null,
+  });
+  const running = await startLabTaskIfRunning(db, labId, 'c0:net:a', ['cancelled']);
+  assert.equal(running?.id, labId);
+  assert.equal(running?.on_failure, 'keep');
+  assert.equal(running?.run, 0);
+  await startLabTaskIfRunning(db, labId, 'c0:net:a', ['cancelled']);
+  await sql`UPDATE labs SET status = 'cancelled' WHERE id = ${labId}`.execute(db);
+  const stopped = await startLabTaskIfRunning(db, labId, 'c0:net:b', ['cancelled']);
+  assert.equal(stopped?.status, 'cancelled');
+  const steps = await db
+    .selectFrom('steps')
+    .select(['name', 'status', 'attempts'])
+    .where('lab_id', '=', labId)
+    .execute();
+  assert.deepEqual(steps, [{ name: 'c0:net:a', status: 'running', attempts: 2 }], 'b was not started');
+  assert.equal(await startLabTaskIfRunning(db, '00000000-0000-0000-0000-000000000000', 'x', []), undefined);
 });

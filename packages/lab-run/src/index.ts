@@ -60,7 +60,7 @@ export {
 export { settleLab, settleVmsOfStoppedLab } from './settle';
 export { type LabTaskOptions, type LabTaskOutcome, type LabTaskWork, runLabTask, taskDetail } from './tasks';
 export { requestTestingStart, requestTestingStop, type TestingState, testingOf } from './testing';
-export { moveLab, moveVm, moveVmsOfLab, type TransitionOptions } from './transitions';
+export { moveLab, moveVm, moveVmsOfLab, type TransitionOptions, vmStatusChange } from './transitions';
 export {
   checkVmStillWanted,
   type StopWatch,

@@ -42,7 +42,8 @@ export class LabStoppedError extends Error {
 const graphs = new Map<string, LabGraph>();
 const GRAPHS_KEPT = 500;
 
-async function labGraph(db: Db, labId: string): Promise<LabGraph | undefined> {
+/** The lab's graph, read and parsed once per process; undefined once the lab is gone. */
+export async function labGraph(db: Db, labId: string): Promise<LabGraph | undefined> {
   const known = graphs.get(labId);
   if (known) return known;
   // Written at deploy from compileLabGraph and never changed, so parsed once per process.
@@ -54,12 +55,12 @@ async function labGraph(db: Db, labId: string): Promise<LabGraph | undefined> {
   return graph;
 }
 
-export async function loadLab(db: Db, labId: string): Promise<LabRecord | undefined> {
-  const row = await getLabState(db, labId);
-  if (!row) return undefined;
-  if (!isLabStatus(row.status)) throw new Error(`lab ${labId} has an unknown status ${row.status}`);
-  const graph = await labGraph(db, labId);
-  if (!graph) return undefined;
+/** The lab's state row as `getLabState` reads it. */
+export type LabStateRow = NonNullable<Awaited<ReturnType<typeof getLabState>>>;
+
+/** A lab's record from its state row as read and its graph. */
+export function labRecordOf(row: LabStateRow, graph: LabGraph): LabRecord {
+  if (!isLabStatus(row.status)) throw new Error(`lab ${row.id} has an unknown status ${row.status}`);
   return {
     id: row.id,
     name: row.name,
@@ -70,6 +71,13 @@ export async function loadLab(db: Db, labId: string): Promise<LabRecord | undefi
     error: row.error,
     run: row.run,
   };
+}
+
+export async function loadLab(db: Db, labId: string): Promise<LabRecord | undefined> {
+  const row = await getLabState(db, labId);
+  if (!row) return undefined;
+  const graph = await labGraph(db, labId);
+  return graph && labRecordOf(row, graph);
 }
 
 const specs = new Map<string, LabSpec>();

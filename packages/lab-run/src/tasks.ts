@@ -13,7 +13,8 @@ import {
   finishStep,
   getStepDetail,
   type JsonValue,
-  startLabTaskStep,
+  startLabTaskIfRunning,
+  stepNamesIn,
 } from '@glassdome/db';
 import {
   LAB_STOPPED,
@@ -26,7 +27,7 @@ import {
 } from '@glassdome/lab';
 import { addLabTasks, isFinalAttempt, type JobContext } from '@glassdome/queue';
 import type { LabRunContext } from './context';
-import { type LabRecord, LabStoppedError, loadLab } from './lab-record';
+import { type LabRecord, LabStoppedError, labGraph, labRecordOf } from './lab-record';
 import { type LabRunState, labStateWatch, readLabRunState } from './lab-state-watch';
 import { settleVmsOfStoppedLab } from './settle';
 import { moveLab, moveVmsOfLab } from './transitions';
@@ -50,6 +51,11 @@ export interface LabTaskWork {
   signal: AbortSignal;
   /** Runs work that must land once submitted (a clone): a stop of the lab meanwhile waits for it. */
   shield: StopWatch['shield'];
+  /**
+   * Says that the work's last statement recorded the task's step done (`recordVmSteps`'s
+   * `labTaskDone`): only the read of the lab's done tasks follows.
+   */
+  recordedDone(): void;
 }
 
 export interface LabTaskOptions {
@@ -83,9 +89,14 @@ export async function runLabTask(
   work: (w: LabTaskWork) => Promise<JsonValue | undefined>,
   options: LabTaskOptions = {},
 ): Promise<LabTaskOutcome> {
-  const lab = await loadLab(ctx.db, job.labId);
-  if (!lab) return { skipped: 'lab gone' };
-  const task = taskById(lab.graph, job.taskId);
+  const graph = await labGraph(ctx.db, job.labId);
+  if (!graph) return { skipped: 'lab gone' };
+  const task = taskById(graph, job.taskId);
+  // The lab's state read and the task's step started in one statement; not started when the lab
+  // has stopped (the check below then stops the task).
+  const row = await startLabTaskIfRunning(ctx.db, job.labId, task.id, [...LAB_STOPPED]);
+  if (!row) return { skipped: 'lab gone' };
+  const lab = labRecordOf(row, graph);
   const checkStillRunning = async () => {
     const reason = labStopReason(await readLabRunState(ctx.db, lab.id), lab.run);
     if (reason) throw reason;
@@ -101,12 +112,12 @@ export async function runLabTask(
   try {
     const early = labStopReason(lab, lab.run);
     if (early) throw early;
-    await startLabTaskStep(ctx.db, lab.id, task.id);
     if ((LAB_TRANSITIONS.start.from as readonly LabStatus[]).includes(lab.status))
       await moveLab(ctx.db, lab.id, 'start');
     const throwIfStopped = () => {
       if (latest) throw latest;
     };
+    let recorded = false;
     const detail = await work({
       lab,
       task,
@@ -114,8 +125,15 @@ export async function runLabTask(
       throwIfStopped,
       signal: watch.signal,
       shield: watch.shield,
+      recordedDone: () => {
+        recorded = true;
+      },
     });
-    const done = new Set(await finishLabTaskStep(ctx.db, lab.id, task.id, detail));
+    const done = new Set(
+      recorded
+        ? await stepNamesIn(ctx.db, { labId: lab.id }, 'done')
+        : await finishLabTaskStep(ctx.db, lab.id, task.id, detail),
+    );
     const ready = readyAfter(lab.graph, done, task.id);
     await addLabTasks(
       ctx.producer,

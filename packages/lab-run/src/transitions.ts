@@ -8,7 +8,14 @@
  * failed VM's clone, if it exists, keeps its id taken in Proxmox itself and stays until the VM is
  * destroyed, and a retry finds it again by the VMID its row recorded.
  */
-import { type Db, deleteVmidLeasesOfOwner, setLabStatus, setVmStatus, setVmStatusOfLab } from '@glassdome/db';
+import {
+  type Db,
+  deleteVmidLeasesOfOwner,
+  setLabStatus,
+  setVmStatus,
+  setVmStatusOfLab,
+  type VmStatusChange,
+} from '@glassdome/db';
 import { LAB_TRANSITIONS, type LabTransition, VM_TRANSITIONS, type VmTransition } from '@glassdome/lab';
 
 export interface TransitionOptions {
@@ -31,6 +38,15 @@ export async function moveVm(
   const moved = await setVmStatus(db, vmId, { from, to, ...options });
   if (moved && to === 'failed') await releaseVmidLeases(db, [vmId]);
   return moved;
+}
+
+/**
+ * A VM transition as a change that a step's record applies in its own statement (`recordVmSteps`):
+ * only those that do nothing more than change the status (a `fail` also releases the VMID lease).
+ */
+export function vmStatusChange(name: Extract<VmTransition, 'deploy' | 'ready'>): VmStatusChange {
+  const { from, to } = VM_TRANSITIONS[name];
+  return { from, to };
 }
 
 /** Applies a VM transition to every VM of a lab it applies to; returns the ids that moved. */

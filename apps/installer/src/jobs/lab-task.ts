@@ -1,6 +1,6 @@
-import { appendEvent, findLabVm } from '@glassdome/db';
+import { findLabVmWithSteps } from '@glassdome/db';
 import { ISOLATION_TASK_ID, networkTaskId, nominalRemainingPath } from '@glassdome/lab';
-import { type LabTaskWork, moveVm, runLabTask, taskDetail } from '@glassdome/lab-run';
+import { type LabTaskWork, moveVm, runLabTask, taskDetail, vmStatusChange } from '@glassdome/lab-run';
 import type { JobContext } from '@glassdome/queue';
 import { boundTo, type InstallerContext } from '../context';
 import { shieldSteps } from '../must-land';
@@ -9,6 +9,27 @@ import { ensureLabPlaced, specOnNode } from '../placement';
 import { type VmRow, vmRecordOf } from '../vm-record';
 import { runIsolationCheck } from './lab-isolation';
 import { asJobError } from './vm-deploy';
+
+type NetworkBridge = { bridge: string; tag?: number; vnet?: string };
+
+/**
+ * Bridges of lab networks by lab and task. A network task records its bridge once it is done and a
+ * done network task never runs again while its lab exists, so each is read once per process.
+ */
+const bridges = new Map<string, NetworkBridge>();
+const BRIDGES_KEPT = 2_000;
+
+async function networkBridge(ctx: InstallerContext, labId: string, taskId: string) {
+  const key = `${labId}/${taskId}`;
+  const known = bridges.get(key);
+  if (known) return known;
+  const detail = (await taskDetail(ctx, labId, taskId)) as Partial<NetworkBridge> | undefined;
+  if (!detail?.bridge) return undefined;
+  const bridge = { ...detail, bridge: detail.bridge };
+  if (bridges.size >= BRIDGES_KEPT) bridges.delete(bridges.keys().next().value!);
+  bridges.set(key, bridge);
+  return bridge;
+}
 
 /**
  * A lab VM's NICs: one per lab network in spec order, on the bridge (and tag) its copy's network task
@@ -19,10 +40,8 @@ async function labPlacement(ctx: InstallerContext, vm: VmRow, copy: number): Pro
   const networks = vm.spec.networks ?? [];
   const nics: NicPlacement[] = [];
   for (const network of networks) {
-    const detail = (await taskDetail(ctx, vm.lab_id!, networkTaskId(copy, network.name))) as
-      | { bridge?: string; tag?: number; vnet?: string }
-      | undefined;
-    if (!detail?.bridge) throw new Error(`network ${network.name} of copy ${copy} has no recorded bridge`);
+    const detail = await networkBridge(ctx, vm.lab_id!, networkTaskId(copy, network.name));
+    if (!detail) throw new Error(`network ${network.name} of copy ${copy} has no recorded bridge`);
     nics.push({
       bridge: detail.bridge,
       // A VNet carries its own tag; a NIC on the plain bridge carries it itself.
@@ -41,7 +60,7 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
   return runLabTask(
     ctx,
     { labId, taskId, context },
-    async ({ lab, task, throwIfStopped, signal, shield }: LabTaskWork) => {
+    async ({ lab, task, throwIfStopped, signal, shield, recordedDone }: LabTaskWork) => {
       if (task.kind === 'isolation') {
         // One copy's check; a graph stored before checks ran per copy has one over every copy.
         const scope = task.id === ISOLATION_TASK_ID ? {} : { copies: [task.copy] };
@@ -49,13 +68,13 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
       }
       // The first provision task of the lab places its copies on the cluster's nodes.
       const placement = task.kind === 'vm-provision' ? await ensureLabPlaced(ctx, labId) : null;
-      const row = await findLabVm(ctx.db, { labId, copy: task.copy, name: task.vmName! });
+      // The VM and its steps so far in one read.
+      const row = await findLabVmWithSteps(ctx.db, { labId, copy: task.copy, name: task.vmName! });
       if (!row) throw new Error(`lab ${labId} has no VM ${task.vmName} in copy ${task.copy}`);
-      const vm = vmRecordOf(row);
+      const { steps: recorded, ...vmRow } = row;
+      const vm = vmRecordOf(vmRow);
       vm.spec = specOnNode(ctx, placement, vm.node, vm.spec);
       vmId = vm.id;
-      // Its configure task finds it deploying already (the provision task moved it).
-      if (vm.status !== 'deploying') await moveVm(ctx.db, vm.id, 'deploy');
       // Of the tasks waiting for a node's admission slot, the one with the longest chain still after it
       // goes first; of equal ones the lower copy, so that copies come up (and check) one after another.
       const job = {
@@ -68,13 +87,25 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
           : configureSteps(job, vm);
       await runSteps(job, { vmId: vm.id, labId }, shieldSteps(steps, shield), {
         signal,
+        recorded,
         // Between steps the process's watch over its labs decides (no read per step); a stop it
         // sees meanwhile aborts the step in flight through `signal`.
         before: async () => throwIfStopped(),
+        // The provision task moves the VM to deploying with its first step (its configure task finds
+        // it there), and the last step of the configure task moves it to ready.
+        ...(vm.status === 'deploying' ? {} : { onStart: vmStatusChange('deploy') }),
+        ...(task.kind === 'vm-configure'
+          ? {
+              onDone: {
+                move: vmStatusChange('ready'),
+                events: () => [{ kind: 'vm.ready', message: `${vm.name} ready at ${vm.ip}` }],
+              },
+            }
+          : {}),
+        // The task's own step is recorded done with the last step's end.
+        labTaskDone: task.id,
       });
-      if (task.kind === 'vm-configure' && (await moveVm(ctx.db, vm.id, 'ready'))) {
-        await appendEvent(ctx.db, { labId, vmId: vm.id, kind: 'vm.ready', message: `${vm.name} ready at ${vm.ip}` });
-      }
+      recordedDone();
       return undefined;
     },
     {

@@ -1,5 +1,13 @@
 import { appendEvent } from '@glassdome/db';
-import { checkVmStillWanted, moveVm, stoppedBy, VmStoppedError, vmStopReason, watchForStop } from '@glassdome/lab-run';
+import {
+  checkVmStillWanted,
+  moveVm,
+  stoppedBy,
+  VmStoppedError,
+  vmStatusChange,
+  vmStopReason,
+  watchForStop,
+} from '@glassdome/lab-run';
 import { ProxmoxError } from '@glassdome/proxmox';
 import { isFinalAttempt, type JobContext, PermanentError } from '@glassdome/queue';
 import { boundTo, type InstallerContext } from '../context';
@@ -31,15 +39,24 @@ export async function deployVm(ctx: InstallerContext, vmId: string, context: Job
   // Proxmox calls, waits and SSH commands of this deploy end with it (a destroy, a timeout, a lost
   // lock, shutdown).
   const job = boundTo(ctx, watch.signal);
+  let ready: boolean;
   try {
-    await runSteps(
+    ready = await runSteps(
       job,
       { vmId: vm.id, labId: vm.lab_id },
       shieldSteps(
         [...provisionSteps(job, vm, requestPlacement(job, vm), watch.signal), ...configureSteps(job, vm)],
         watch.shield,
       ),
-      { signal: watch.signal, before: () => checkVmStillWanted(ctx.db, vm.id) },
+      {
+        signal: watch.signal,
+        before: () => checkVmStillWanted(ctx.db, vm.id),
+        // Ready with the last step's end; the event only if the VM was still deploying.
+        onDone: {
+          move: vmStatusChange('ready'),
+          events: () => [{ kind: 'vm.ready', message: `ready at ${vm.ip}`, data: { ip: vm.ip, vmid: vm.vmid } }],
+        },
+      },
     );
   } catch (error) {
     const stopped = stoppedBy(watch.signal, VmStoppedError, error);
@@ -57,12 +74,6 @@ export async function deployVm(ctx: InstallerContext, vmId: string, context: Job
   } finally {
     watch.stop();
   }
-  if (!(await moveVm(ctx.db, vm.id, 'ready'))) return { vmId, stopped: (await loadVm(ctx.db, vm.id))?.status };
-  await appendEvent(ctx.db, {
-    vmId: vm.id,
-    kind: 'vm.ready',
-    message: `ready at ${vm.ip}`,
-    data: { ip: vm.ip, vmid: vm.vmid },
-  });
+  if (!ready) return { vmId, stopped: (await loadVm(ctx.db, vm.id))?.status };
   return { vmId, status: 'ready', ip: vm.ip, vmid: vm.vmid };
 }

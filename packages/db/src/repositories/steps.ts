@@ -1,5 +1,5 @@
 import type { StepStatus } from '@glassdome/lab';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { Db } from '../connection';
 import type { JsonValue } from '../schema';
 
@@ -58,6 +58,30 @@ export async function finishStep(
 
 export async function listSteps(db: Db, owner: StepOwner) {
   return db.selectFrom('steps').selectAll().where(ownerFilter(owner)).orderBy('id').execute();
+}
+
+/** A VM's step as its deployment resumes from it. */
+export interface RecordedStep {
+  name: string;
+  status: string;
+  attempts: number;
+  error: string | null;
+}
+
+/** A lab's VM by copy and name, with its steps so far: what a lab task starts from, in one statement. */
+export async function findLabVmWithSteps(db: Db, where: { labId: string; copy: number; name: string }) {
+  return db
+    .selectFrom('vms')
+    .selectAll('vms')
+    .select(
+      sql<RecordedStep[]>`(
+        SELECT coalesce(json_agg(json_build_object('name', s.name, 'status', s.status, 'attempts', s.attempts, 'error', s.error) ORDER BY s.id), '[]'::json)
+        FROM steps s WHERE s.vm_id = vms.id)`.as('steps'),
+    )
+    .where('lab_id', '=', where.labId)
+    .where('copy', '=', where.copy)
+    .where('name', '=', where.name)
+    .executeTakeFirst();
 }
 
 /** Steps of many VMs at once (for lab views), keyed by VM id. */
@@ -146,47 +170,122 @@ export interface StepEvent {
   message: string;
 }
 
-function stepEventValues(owner: StepOwner, event: StepEvent) {
-  return sql`(${owner.labId ?? null}::uuid, ${owner.vmId ?? null}::uuid, ${event.kind}, ${event.message})`;
+/** A VM status change applied in a step's statement: from one of `from` to `to` (a lab-run transition). */
+export interface VmStatusChange {
+  from: readonly string[];
+  to: string;
 }
 
-/** `startStep` and its timeline event in one statement (one round trip per step start). */
-export async function startStepWithEvent(db: Db, owner: StepOwner, name: string, event: StepEvent): Promise<void> {
-  await sql`
-    WITH started AS (
-      UPDATE steps SET status = 'running', attempts = attempts + 1, started_at = now(), finished_at = NULL, error = NULL
-      WHERE ${ownerFilter(owner)} AND name = ${name}
-    )
-    INSERT INTO events (lab_id, vm_id, kind, message) VALUES ${stepEventValues(owner, event)}`.execute(db);
+/**
+ * What one statement records of a VM's deployment: the step that ended (with its outcome), the step
+ * that starts next, a status change of the VM that goes with them and their timeline events. `moved`
+ * events are appended only when the status change took effect.
+ */
+export interface VmStepRecord {
+  end?: {
+    name: string;
+    outcome: { status: Extract<StepStatus, 'done' | 'failed'>; error?: string; detail?: JsonValue };
+    event: StepEvent;
+  };
+  start?: { name: string; event: StepEvent };
+  move?: VmStatusChange;
+  moved?: (StepEvent & { data?: JsonValue })[];
+  /** The lab task these steps make up, recorded done (its detail kept): `finishLabTaskStep`'s update. */
+  labTaskDone?: string;
 }
 
-/** `finishStep` and its timeline event in one statement. */
-export async function finishStepWithEvent(
+/**
+ * One text for every combination (an absent part matches no row), compiled once: a step's end and
+ * the next step's start are one round trip, and the VM's status goes with the step that causes it.
+ */
+const RECORD_VM_STEPS = `
+  WITH ended AS (
+    UPDATE steps SET status = $3, finished_at = now(), error = $4, detail = coalesce($5::jsonb, detail)
+    WHERE vm_id = $1 AND name = $2
+  ), started AS (
+    UPDATE steps SET status = 'running', attempts = attempts + 1, started_at = now(), finished_at = NULL, error = NULL
+    WHERE vm_id = $1 AND name = $6
+  ), moved AS (
+    UPDATE vms SET status = $7, updated_at = now()
+    WHERE id = $1 AND $7::text IS NOT NULL AND status = ANY($8::text[])
+    RETURNING id
+  ), appended AS (
+    INSERT INTO events (lab_id, vm_id, kind, message, data)
+    SELECT $9::uuid, $1::uuid, e.kind, e.message, e.data::jsonb
+    FROM unnest($10::text[], $11::text[], $12::text[], $13::boolean[]) WITH ORDINALITY AS e(kind, message, data, if_moved, n)
+    WHERE NOT e.if_moved OR EXISTS (SELECT 1 FROM moved)
+    ORDER BY e.n
+  ), task_done AS (
+    UPDATE steps SET status = 'done', finished_at = now(), error = NULL
+    WHERE vm_id IS NULL AND lab_id = $9 AND name = $14
+  )
+  SELECT EXISTS (SELECT 1 FROM moved) AS moved`;
+
+/**
+ * Records `change` for the VM in one statement; says whether its status change took effect (false
+ * when there was none to make). A lab task's end recorded here is followed by the read of
+ * `finishLabTaskStep` (after this commit, for the reason given there).
+ */
+export async function recordVmSteps(
   db: Db,
-  owner: StepOwner,
-  name: string,
-  outcome: { status: Extract<StepStatus, 'done' | 'failed' | 'skipped'>; error?: string; detail?: JsonValue },
-  event: StepEvent,
-): Promise<void> {
-  const detail = outcome.detail === undefined ? sql`detail` : sql`${JSON.stringify(outcome.detail)}::jsonb`;
-  await sql`
-    WITH finished AS (
-      UPDATE steps SET status = ${outcome.status}, finished_at = now(), error = ${outcome.error ?? null}, detail = ${detail}
-      WHERE ${ownerFilter(owner)} AND name = ${name}
-    )
-    INSERT INTO events (lab_id, vm_id, kind, message) VALUES ${stepEventValues(owner, event)}`.execute(db);
+  owner: { vmId: string; labId?: string | null },
+  change: VmStepRecord,
+): Promise<boolean> {
+  const events = [
+    ...(change.end ? [{ ...change.end.event, ifMoved: false }] : []),
+    ...(change.start ? [{ ...change.start.event, ifMoved: false }] : []),
+    ...(change.move ? (change.moved ?? []).map((event) => ({ ...event, ifMoved: true })) : []),
+  ];
+  const detail = change.end?.outcome.detail;
+  const result = await db.executeQuery<{ moved: boolean }>(
+    CompiledQuery.raw(RECORD_VM_STEPS, [
+      owner.vmId,
+      change.end?.name ?? null,
+      change.end?.outcome.status ?? null,
+      change.end?.outcome.error ?? null,
+      detail === undefined ? null : JSON.stringify(detail),
+      change.start?.name ?? null,
+      change.move?.to ?? null,
+      change.move ? [...change.move.from] : [],
+      owner.labId ?? null,
+      events.map((event) => event.kind),
+      events.map((event) => event.message),
+      events.map((event) => ('data' in event && event.data !== undefined ? JSON.stringify(event.data) : null)),
+      events.map((event) => event.ifMoved),
+      change.labTaskDone ?? null,
+    ]),
+  );
+  return result.rows[0]?.moved ?? false;
 }
 
-/** A lab task's step planned (if it was not) and marked running, its attempt counted: one statement. */
-export async function startLabTaskStep(db: Db, labId: string, name: string): Promise<void> {
-  await sql`
-    INSERT INTO steps (vm_id, lab_id, name, status, attempts, started_at)
-    VALUES (NULL, ${labId}, ${name}, 'running', 1, now())
-    ON CONFLICT (lab_id, name) WHERE vm_id IS NULL DO UPDATE
-      SET status = 'running', attempts = steps.attempts + 1, started_at = now(), finished_at = NULL, error = NULL`.execute(
-    db,
-  );
+/**
+ * A lab task begins: reads the lab's state and, unless the lab is in one of `stopped`, records the
+ * task's step planned (if it was not) and running with its attempt counted — one statement. Returns
+ * the lab's state as read (undefined when the lab is gone).
+ */
+export async function startLabTaskIfRunning(db: Db, labId: string, name: string, stopped: readonly string[]) {
+  const result = await db.executeQuery<{
+    id: string;
+    name: string;
+    status: string;
+    on_failure: string;
+    request_id: string | null;
+    error: string | null;
+    run: number;
+  }>(CompiledQuery.raw(START_LAB_TASK, [labId, name, [...stopped]]));
+  return result.rows[0];
 }
+
+const START_LAB_TASK = `
+  WITH lab AS (
+    SELECT id, name, status, on_failure, request_id, error, run FROM labs WHERE id = $1
+  ), started AS (
+    INSERT INTO steps (vm_id, lab_id, name, status, attempts, started_at)
+    SELECT NULL, lab.id, $2, 'running', 1, now() FROM lab WHERE lab.status <> ALL($3::text[])
+    ON CONFLICT (lab_id, name) WHERE vm_id IS NULL DO UPDATE
+      SET status = 'running', attempts = steps.attempts + 1, started_at = now(), finished_at = NULL, error = NULL
+  )
+  SELECT * FROM lab`;
 
 /**
  * Records a lab task's step done, then returns the names of the lab's steps done now (this one

@@ -1,0 +1,152 @@
+/**
+ * recordVmSteps against a real Postgres: a step's end and the next step's start in one statement,
+ * the VM's status with the step that brings it, and the events of a status change only when it took
+ * effect; findLabVmWithSteps reads a lab's VM with its steps in order.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
+import {
+  createDb,
+  type Db,
+  findLabVmWithSteps,
+  insertLab,
+  insertVms,
+  listSteps,
+  migrateToLatest,
+  planSteps,
+  recordVmSteps,
+} from '../src/index';
+
+let database: TestDatabase;
+let db: Db;
+before(async () => {
+  database = await createTestDatabase('vm_step_records');
+  db = createDb(database.url);
+  await migrateToLatest(db);
+});
+after(async () => {
+  await db?.destroy();
+  await database?.drop();
+});
+
+async function labVm(name: string) {
+  const labId = await insertLab(db, {
+    name,
+    platformId: 'default',
+    spec: {},
+    graph: {},
+    onFailure: 'fail',
+    copies: 1,
+    expiresAt: null,
+  });
+  const [vmId] = await insertVms(db, [
+    { labId, copy: 0, name: 'vm-a', os: 'ubuntu-22.04', platformId: 'default', node: 'pve', spec: {} },
+  ]);
+  await planSteps(db, { vmId: vmId!, labId }, ['one', 'two', 'three']);
+  return { labId, vmId: vmId! };
+}
+
+const statusOf = async (vmId: string) =>
+  (await db.selectFrom('vms').select('status').where('id', '=', vmId).executeTakeFirstOrThrow()).status;
+const eventsOf = async (vmId: string) =>
+  db
+    .selectFrom('events')
+    .select(['lab_id', 'kind', 'message', 'data'])
+    .where('vm_id', '=', vmId)
+    .orderBy('id')
+    .execute();
+const stepsOf = async (owner: { vmId: string; labId: string }) =>
+  (await listSteps(db, owner)).map((s) => [s.name, s.status, s.attempts, s.error, s.detail]);
+
+test('a step ends and the next starts in one statement; the VM moves with the first start', async () => {
+  const owner = await labVm('steps-a');
+  const deploy = { from: ['queued'], to: 'deploying' };
+  assert.equal(
+    await recordVmSteps(db, owner, {
+      start: { name: 'one', event: { kind: 'vm.step.started', message: 'one started' } },
+      move: deploy,
+    }),
+    true,
+  );
+  assert.equal(await statusOf(owner.vmId), 'deploying');
+  await recordVmSteps(db, owner, {
+    end: {
+      name: 'one',
+      outcome: { status: 'done', detail: { vmid: 101 } },
+      event: { kind: 'vm.step.done', message: 'one done' },
+    },
+    start: { name: 'two', event: { kind: 'vm.step.started', message: 'two started' } },
+  });
+  await recordVmSteps(db, owner, {
+    end: {
+      name: 'two',
+      outcome: { status: 'failed', error: 'boom' },
+      event: { kind: 'vm.step.failed', message: 'two failed: boom' },
+    },
+  });
+  assert.deepEqual(await stepsOf(owner), [
+    ['one', 'done', 1, null, { vmid: 101 }],
+    ['two', 'failed', 1, 'boom', null],
+    ['three', 'pending', 0, null, null],
+  ]);
+  assert.deepEqual(
+    (await eventsOf(owner.vmId)).map((e) => [e.lab_id, e.kind, e.message]),
+    [
+      [owner.labId, 'vm.step.started', 'one started'],
+      [owner.labId, 'vm.step.done', 'one done'],
+      [owner.labId, 'vm.step.started', 'two started'],
+      [owner.labId, 'vm.step.failed', 'two failed: boom'],
+    ],
+  );
+  // A retry starts the failed step again: its attempt counted, its error cleared, its detail kept.
+  await recordVmSteps(db, owner, {
+    start: { name: 'two', event: { kind: 'vm.step.started', message: 'two started' } },
+  });
+  assert.deepEqual((await stepsOf(owner))[1], ['two', 'running', 2, null, null]);
+});
+
+test("a status change's events are appended only when it took effect", async () => {
+  const owner = await labVm('steps-b');
+  const ready = { from: ['deploying'], to: 'ready' };
+  const end = {
+    name: 'three',
+    outcome: { status: 'done' as const },
+    event: { kind: 'vm.step.done', message: 'three done' },
+  };
+  const moved = [{ kind: 'vm.ready', message: 'ready at 10.0.0.5', data: { ip: '10.0.0.5' } }];
+  // Still queued: not deploying, so no move and no vm.ready, but the step's end is recorded.
+  assert.equal(await recordVmSteps(db, owner, { end, move: ready, moved }), false);
+  assert.equal(await statusOf(owner.vmId), 'queued');
+  assert.deepEqual(
+    (await eventsOf(owner.vmId)).map((e) => e.kind),
+    ['vm.step.done'],
+  );
+  await recordVmSteps(db, owner, { move: { from: ['queued'], to: 'deploying' } });
+  assert.equal(await recordVmSteps(db, owner, { move: ready, moved }), true);
+  assert.equal(await statusOf(owner.vmId), 'ready');
+  const events = await eventsOf(owner.vmId);
+  assert.deepEqual(
+    events.map((e) => [e.kind, e.data]),
+    [
+      ['vm.step.done', null],
+      ['vm.ready', { ip: '10.0.0.5' }],
+    ],
+  );
+});
+
+test("a lab's VM is read with its steps in order", async () => {
+  const owner = await labVm('steps-c');
+  await recordVmSteps(db, owner, {
+    start: { name: 'one', event: { kind: 'vm.step.started', message: 'one started' } },
+  });
+  const row = await findLabVmWithSteps(db, { labId: owner.labId, copy: 0, name: 'vm-a' });
+  assert.equal(row?.id, owner.vmId);
+  assert.equal(row?.status, 'queued');
+  assert.deepEqual(row?.steps, [
+    { name: 'one', status: 'running', attempts: 1, error: null },
+    { name: 'two', status: 'pending', attempts: 0, error: null },
+    { name: 'three', status: 'pending', attempts: 0, error: null },
+  ]);
+  assert.equal(await findLabVmWithSteps(db, { labId: owner.labId, copy: 1, name: 'vm-a' }), undefined);
+});
