@@ -109,7 +109,13 @@ export class GuestSshManager {
     const machine = this.machineFor(guest);
     machine.installAuthorizedKeys(guest.sshkeys);
     const allowedKeys = parseAuthorizedKeys(guest.sshkeys);
-    const commands = guestCommands(machine, this.network.forGuest(guest.vmid));
+    // The command table (a closure per command) is made at the first login: at 10,000 guests most
+    // never see one.
+    let commands: ReturnType<typeof guestCommands> | undefined;
+    const commandsOf = () => {
+      commands ??= guestCommands(machine, this.network.forGuest(guest.vmid));
+      return commands;
+    };
     const endpoint = new SshEndpoint({
       host: guest.ip,
       port: this.options.port,
@@ -123,8 +129,8 @@ export class GuestSshManager {
         context.method === 'publickey' &&
         (publicKeyMatches(context, allowedKeys) ||
           publicKeyMatches(context, parseAuthorizedKeys(machine.authorizedKeys()))),
-      shellFor: (user) => machine.shell(user, commands),
-      serveSftp: (sftp, user) => serveSftp(sftp, machine.shell(user, commands)),
+      shellFor: (user) => machine.shell(user, commandsOf()),
+      serveSftp: (sftp, user) => serveSftp(sftp, machine.shell(user, commandsOf())),
       onExec: (user, command, exitCode) => machine.note({ kind: 'command', user, command, exitCode }),
       admit: (remote) => this.admit(guest.vmid, guest.ip!, remote),
     });
