@@ -54,7 +54,7 @@ test('the list checker agrees with per-VM checks, pools included', () => {
   });
   s.acl.push({ path: '/pool/lab', type: 'user', ugid: 'glassdome@pve', roleid: 'PVETemplateUser', propagate: 1 });
   const mayClone = vmPrivilegeChecker(s, token, ['VM.Clone']);
-  assert.equal(mayClone(9000), true);
-  assert.equal(mayClone(500), true);
-  assert.equal(mayClone(123), false);
+  assert.equal(mayClone(s.vms[9000]!), true);
+  assert.equal(mayClone(s.vms[500]!), true);
+  assert.equal(mayClone({ vmid: 123 }), false);
 });

@@ -6,7 +6,7 @@
  */
 import { PermissionError } from './errors';
 import { allPrivileges } from './state/roles';
-import type { AclEntry, ClusterState } from './state/types';
+import type { AclEntry, ClusterState, Vm } from './state/types';
 import type { Identity } from './tasks';
 
 export const isRoot = (who: Identity) => who.userid === 'root@pam' && !who.tokenid;
@@ -64,15 +64,20 @@ export function vmPrivileges(state: ClusterState, who: Identity, vmid: number): 
  * A checker for many VMs at once (list filtering): VMs without their own ACL entries and outside
  * pools share the privileges of `/vms`, computed once.
  */
-export function vmPrivilegeChecker(state: ClusterState, who: Identity, privs: string[]): (vmid: number) => boolean {
+export function vmPrivilegeChecker(
+  state: ClusterState,
+  who: Identity,
+  privs: string[],
+): (vm: Pick<Vm, 'vmid' | 'pool'>) => boolean {
   // VMIDs with ACL entries of their own, as numbers: a 10,000-VM list checks each VM without
   // building its path.
   const ownVmids = new Set(
     state.acl.filter((e) => /^\/vms\/\d+$/.test(e.path)).map((e) => Number(e.path.slice('/vms/'.length))),
   );
   const shared = privs.some((p) => privilegesOn(state, who, '/vms').has(p));
-  return (vmid) => {
-    if (!ownVmids.has(vmid) && !state.vms[vmid]?.pool) return shared;
+  // Given the VM itself: a list reads its pool from the row in hand, not by a lookup among 10,000.
+  return ({ vmid, pool }) => {
+    if (!ownVmids.has(vmid) && !pool) return shared;
     const held = vmPrivileges(state, who, vmid);
     return privs.some((p) => held.has(p));
   };

@@ -81,7 +81,7 @@ function resources(ctx: HandlerContext) {
     const build = (vm: Vm) => vmResource(ctx, vm, live, now);
     const list = new KeptList(sim.state, listKey('/cluster/resources?type=vm', who));
     for (const vm of Object.values(sim.state.vms)) {
-      if (!mayAudit(vm.vmid)) continue;
+      if (!mayAudit(vm)) continue;
       const stats = sim.resourceStats.get(vm.vmid);
       const offline = sim.faults.nodeIsOffline(vm.node);
       list.add(keptResourceRow(vm, now, live, stats, offline, build), uptimeOf(vm, now));

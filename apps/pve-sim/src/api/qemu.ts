@@ -22,7 +22,7 @@ function listVms({ sim, params, who }: HandlerContext) {
   const now = Date.now();
   const list = new KeptList(sim.state, listKey(`/nodes/${node}/qemu`, who));
   for (const vm of Object.values(sim.state.vms)) {
-    if (vm.node !== node || !mayAudit(vm.vmid)) continue;
+    if (vm.node !== node || !mayAudit(vm)) continue;
     list.add(keptListRow(vm, now), uptimeOf(vm, now));
   }
   return list;

@@ -15,7 +15,7 @@
  */
 import type { ClusterState, Vm } from '../state/types';
 import type { Identity } from '../tasks';
-import { sameContent, vmListItem } from './vm-status';
+import { contentOf, sameContent, vmListItem } from './vm-status';
 
 /** A row as kept: the frozen object and its JSON bytes, split where the uptime's digits go. */
 export interface KeptRow {
@@ -50,8 +50,8 @@ function rowParts(row: Record<string, unknown>): RowParts {
 }
 
 interface ListEntry extends KeptRow {
-  keys: string[];
-  values: string[];
+  /** The config's content the row was built from (`contentOf`). */
+  content: string[];
   status: string;
   pid: number | undefined;
 }
@@ -61,22 +61,15 @@ const listEntries = new WeakMap<Vm, ListEntry>();
 /** `vmListItem(vm)`, kept: rebuilt only when the VM's config content, status or pid changed. */
 export function keptListRow(vm: Vm, now: number): KeptRow {
   const kept = listEntries.get(vm);
-  if (
-    kept !== undefined &&
-    kept.status === vm.status &&
-    kept.pid === vm.pid &&
-    sameContent(vm.config, kept.keys, kept.values)
-  ) {
+  if (kept !== undefined && kept.status === vm.status && kept.pid === vm.pid && sameContent(vm.config, kept.content)) {
     return kept;
   }
-  const keys = Object.keys(vm.config);
   const parts = rowParts(vmListItem(vm, now));
   const fresh: ListEntry = {
     row: parts.row,
     head: parts.head,
     tail: parts.tail,
-    keys,
-    values: keys.map((key) => vm.config[key]!),
+    content: contentOf(vm.config),
     status: vm.status,
     pid: vm.pid,
   };

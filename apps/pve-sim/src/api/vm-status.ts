@@ -29,21 +29,28 @@ interface ConfigFacts {
  * them again only for configs whose content changed since (any key or value), so the answer is
  * always the one a fresh read would give.
  */
-const factsOf = new WeakMap<VmConfig, { vmid: number; keys: string[]; values: string[]; facts: ConfigFacts }>();
+const factsOf = new WeakMap<VmConfig, { vmid: number; content: string[]; facts: ConfigFacts }>();
 
-/** Whether `config` holds exactly these keys, in this order, with these values. */
-export function sameContent(config: VmConfig, keys: string[], values: string[]): boolean {
+/** A config's keys and values in order, interleaved (key, value, key, …): one array to compare against. */
+export function contentOf(config: VmConfig): string[] {
+  const content: string[] = [];
+  for (const key in config) content.push(key, config[key]!);
+  return content;
+}
+
+/** Whether `config` holds exactly this content (`contentOf`): these keys, in this order, with these values. */
+export function sameContent(config: VmConfig, content: string[]): boolean {
   let index = 0;
   for (const key in config) {
-    if (keys[index] !== key || values[index] !== config[key]) return false;
-    index += 1;
+    if (content[index] !== key || content[index + 1] !== config[key]) return false;
+    index += 2;
   }
-  return index === keys.length;
+  return index === content.length;
 }
 
 function configFacts(vm: Vm): ConfigFacts {
   const cached = factsOf.get(vm.config);
-  if (cached && cached.vmid === vm.vmid && sameContent(vm.config, cached.keys, cached.values)) return cached.facts;
+  if (cached && cached.vmid === vm.vmid && sameContent(vm.config, cached.content)) return cached.facts;
   const keys = Object.keys(vm.config);
   const facts: ConfigFacts = {
     name: vm.config.name ?? `VM ${vm.vmid}`,
@@ -52,7 +59,7 @@ function configFacts(vm: Vm): ConfigFacts {
     maxdisk: bootDiskBytes(vm),
     serial: keys.some((key) => /^serial\d+$/.test(key)),
   };
-  factsOf.set(vm.config, { vmid: vm.vmid, keys, values: keys.map((key) => vm.config[key]!), facts });
+  factsOf.set(vm.config, { vmid: vm.vmid, content: contentOf(vm.config), facts });
   return facts;
 }
 
