@@ -8,10 +8,11 @@
  * in the order they came) and a slot that frees goes to the first in line at once, inside the same
  * Redis script that frees it, which then publishes whom it granted so the waiter wakes without
  * polling. Holders and waiters keep their place with heartbeats, so a dead holder's slot and a dead
- * waiter's place lapse after `slotTtlMs`; a waiter also checks the line itself at each heartbeat, which
- * covers a wake-up lost while its subscription reconnected and a slot that lapsed.
+ * waiter's place lapse after `slotTtlMs`; a waiter also checks the line itself every 2 s, which covers
+ * a wake-up lost while its subscription reconnected and a slot that lapsed.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@glassdome/logger';
 import type { Cluster, Redis } from 'ioredis';
 import { AdmissionTimeoutError } from './errors';
@@ -171,13 +172,16 @@ interface Waiter {
 const RANKS = 1_000_000;
 const ORDERS = 1_000;
 
+/** The longest a waiter goes without checking the line itself. */
+const WAITER_CHECK_MS = 2_000;
+
 /** What every view of one Admission shares: the connection, the subscription and this process's waiters. */
 class Lines {
   readonly limits: AdmissionLimits;
   readonly prefix: string;
   readonly logger: Logger | undefined;
   readonly #redis: Redis | Cluster;
-  #subscriber: Redis | Cluster | undefined;
+  #subscriber: { connection: Redis | Cluster; ready: Promise<Redis | Cluster> } | undefined;
   readonly #subscribed = new Map<string, Promise<unknown>>();
   readonly #waiters = new Map<string, Waiter>();
 
@@ -206,7 +210,9 @@ class Lines {
     const waiter: Waiter = { granted: false };
     this.#waiters.set(token, waiter);
     const deadline = Date.now() + this.limits.acquireTimeoutMs;
-    const heartbeat = this.#third();
+    // A waiter also checks the line itself every few seconds: should a wake-up ever go missing, the
+    // slot it was granted waits that long at most.
+    const heartbeat = Math.min(this.#third(), WAITER_CHECK_MS);
     try {
       for (;;) {
         if (
@@ -270,7 +276,7 @@ class Lines {
   }
 
   close(): void {
-    this.#subscriber?.disconnect();
+    this.#subscriber?.connection.disconnect();
     this.#subscriber = undefined;
     this.#subscribed.clear();
   }
@@ -283,29 +289,52 @@ class Lines {
     return this.#redis.eval(script, line.keys.length, ...line.keys, ...args);
   }
 
-  /** Subscribes (once per channel) to the grants of a line; a subscription that reconnects is renewed by ioredis. */
+  /**
+   * Subscribes (once per channel) to the grants of a line, on a connection of its own that sends no
+   * handshake commands (ioredis's client-info and ready check could reach the server after a
+   * SUBSCRIBE sent while connecting, be refused in subscriber mode and recycle the connection with
+   * the subscription lost); it subscribes only once that connection is ready, and ioredis renews the
+   * subscriptions when it reconnects. Waits a few seconds at most: waiters check the line anyway.
+   */
   #subscribe(channel: string): Promise<unknown> {
     let subscribed = this.#subscribed.get(channel);
     if (!subscribed) {
-      if (!this.#subscriber) {
-        const subscriber = this.#redis.duplicate();
-        subscriber.on('error', (error: Error) => this.logger?.warn({ err: error.message }, 'admission subscription'));
-        subscriber.on('message', (_channel: string, message: string) => {
-          for (const token of message.split(' ')) {
-            const waiter = this.#waiters.get(token);
-            if (!waiter) continue;
-            waiter.granted = true;
-            waiter.wake?.();
-          }
-        });
-        this.#subscriber = subscriber;
-      }
-      subscribed = this.#subscriber.subscribe(channel);
-      // A failed subscribe is tried again by the next caller; meanwhile the heartbeats check the line.
+      const subscriber = this.#subscriberReady();
+      subscribed = subscriber.then((connection) => connection.subscribe(channel));
+      // A failed subscribe is tried again by the next caller.
       subscribed.catch(() => this.#subscribed.delete(channel));
       this.#subscribed.set(channel, subscribed);
     }
-    return subscribed.catch(() => undefined);
+    return Promise.race([subscribed.catch(() => undefined), sleep(WAITER_CHECK_MS)]);
+  }
+
+  #subscriberReady(): Promise<Redis | Cluster> {
+    if (!this.#subscriber) {
+      const quiet = { enableReadyCheck: false, disableClientInfo: true };
+      const redis = this.#redis;
+      const subscriber = redis.isCluster
+        ? (redis as Cluster).duplicate(undefined, {
+            redisOptions: { ...(redis as Cluster).options.redisOptions, ...quiet },
+          })
+        : (redis as Redis).duplicate(quiet);
+      subscriber.on('error', (error: Error) => this.logger?.warn({ err: error.message }, 'admission subscription'));
+      subscriber.on('message', (_channel: string, message: string) => {
+        for (const token of message.split(' ')) {
+          const waiter = this.#waiters.get(token);
+          if (!waiter) continue;
+          waiter.granted = true;
+          waiter.wake?.();
+        }
+      });
+      this.#subscriber = {
+        connection: subscriber,
+        ready:
+          subscriber.status === 'ready'
+            ? Promise.resolve(subscriber)
+            : new Promise((resolve) => subscriber.once('ready', () => resolve(subscriber))),
+      };
+    }
+    return this.#subscriber.ready;
   }
 
   /** Resolves when the waiter is granted or `ms` pass; rejects with the signal's reason. */

@@ -165,8 +165,8 @@ test('a freed slot goes to the waiter with the longest remaining critical path, 
 });
 
 test('a waiter on another machine is woken when a slot frees, not at its next check', async () => {
-  // Waiters check the line themselves only every third of the TTL (10 s here): a start within a
-  // fraction of that can only come from the wake-up the release publishes.
+  // Waiters check the line themselves only every 2 s: a start within a fraction of that can only
+  // come from the wake-up the release publishes.
   const [holder, other] = machines(2, { operationsPerNode: 1, slotTtlMs: 30_000 });
   const { held, release } = await holdSlot(holder!, 'pve06');
   let started = 0;
