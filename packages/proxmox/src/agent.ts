@@ -133,7 +133,14 @@ export class AgentApi {
             return undefined;
           }
         },
-        { what: `guest agent IP of VM ${vmid}`, deadlineMs, polling, signal: this.client.signal },
+        {
+          what: `guest agent IP of VM ${vmid}`,
+          deadlineMs,
+          polling,
+          signal: this.client.signal,
+          // A guest just started answers after about as long as the node's guests took lately.
+          learned: { looks: this.client.firstLooks, kind: `agent ${options.node ?? this.client.node}` },
+        },
       );
     } catch (error) {
       if (!(error instanceof DeadlineExceededError)) throw error;

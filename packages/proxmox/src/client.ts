@@ -19,6 +19,7 @@ import {
 } from './config';
 import { encodeParams, type Params } from './encoding';
 import { AuthenticationError, type ProxmoxError, TlsVerificationError, TransientError } from './errors';
+import { FirstLooks } from './poll';
 import { defaultRetryPolicy, type RetryPolicy, withRetry } from './retry';
 import { scrubBody, scrubText, secretParamNames } from './scrub';
 import { createAgent } from './tls';
@@ -93,6 +94,8 @@ export class ProxmoxClient {
   readonly node: string;
   /** How pollers built on this client (tasks, guest agent) space their calls. */
   readonly polling: PollingPolicy;
+  /** When pollers built on this client take their first look, by kind of wait (shared with its views). */
+  readonly firstLooks: FirstLooks;
   /** axios's Node http adapter, called straight with `#template` under each request's own fields. */
   readonly #adapter: AxiosAdapter;
   readonly #template: InternalAxiosRequestConfig;
@@ -109,6 +112,7 @@ export class ProxmoxClient {
       const base = source.view;
       this.node = base.node;
       this.polling = base.polling;
+      this.firstLooks = base.firstLooks;
       this.#adapter = base.#adapter;
       this.#template = base.#template;
       this.#agent = base.#agent;
@@ -123,6 +127,7 @@ export class ProxmoxClient {
     this.#signal = undefined;
     this.node = config.node;
     this.polling = { ...defaultPolling, ...config.polling };
+    this.firstLooks = new FirstLooks();
     this.#logger = logger;
     this.#retry = { ...defaultRetryPolicy, ...config.retry };
     this.#timeoutMs = config.timeoutMs ?? defaultTimeoutMs;

@@ -98,6 +98,7 @@ export class TaskApi {
    * (with the exit status classified as `reason`) when it failed, DeadlineExceededError when too slow.
    */
   async wait(upid: string, options: WaitForTaskOptions = {}): Promise<string> {
+    const { node, type } = parseUpid(upid);
     const status = await pollUntil(
       async () => {
         const current = await this.status(upid);
@@ -108,9 +109,10 @@ export class TaskApi {
         deadlineMs: options.deadlineMs ?? 600_000,
         polling: this.client.polling,
         signal: this.client.signal,
-        // A task is still running the moment it was submitted: the first look waits half the first
-        // interval (then 150 ms, 450, 900… by default, instead of 0, 300, 750…).
+        // A task is still running the moment it was submitted: the first look waits for as long as
+        // tasks of its type on its node took lately, half the first interval before one has ended.
         firstDelayMs: Math.round(this.client.polling.initialMs / 2),
+        learned: { looks: this.client.firstLooks, kind: `task ${node} ${type}` },
       },
     );
     const exitstatus = status.exitstatus ?? 'unknown';
