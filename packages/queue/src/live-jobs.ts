@@ -26,10 +26,9 @@ export async function waitForJobEnd(
   const maxDelay = options.maxDelayMs ?? 2_000;
   for (let delay = Math.min(100, maxDelay); ; delay = Math.min(delay * 1.5, maxDelay)) {
     options.signal.throwIfAborted();
-    const job = await queue.getJob(jobId);
-    const state = job ? await job.getState() : 'unknown';
+    // Its state alone each round (one script call); the job itself is read only for a failure's reason.
+    const state = await queue.getJobState(jobId);
     if (state === 'completed') return { state };
-    // The job was read before its state: one that failed in between is read again for its reason.
     if (state === 'failed') {
       const failed = await queue.getJob(jobId);
       return { state, reason: failed?.failedReason || 'unknown reason' };
