@@ -50,12 +50,20 @@ const reasonOf = (message: string | undefined, status: number) =>
   (message?.split('\n')[0] ?? '').replace(/[^\x20-\x7e]/g, ' ').trim() ||
   (status >= 500 ? 'Internal Server Error' : 'Error');
 
+/** The `Expires` value (now, as an HTTP date): made once per second, the resolution of the format. */
+let expires = { second: -1, text: '' };
+function expiresNow(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== expires.second) expires = { second, text: new Date(second * 1000).toUTCString() };
+  return expires.text;
+}
+
 function baseHeaders(status: number): Record<string, string> {
   const headers: Record<string, string> = {
     Server: 'pve-api-daemon/3.0',
     'Cache-Control': 'max-age=0',
     Pragma: 'no-cache',
-    Expires: new Date().toUTCString(),
+    Expires: expiresNow(),
   };
   if (status >= 400) headers.Connection = 'close';
   return headers;
