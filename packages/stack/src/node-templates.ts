@@ -3,7 +3,8 @@
  * storage: the simulator starts with its Ubuntu template on the first node only, and a linked clone
  * can only be made on the node whose storage holds its template's disk, so each other node gets its
  * own template of the same name (a VM created there and converted, as root). The deploy token is
- * also let audit every node (PVEAuditor on /nodes), which placement reads free memory from.
+ * also let audit every node (PVEAuditor on /nodes), which placement reads free memory from. It returns
+ * once the cluster's resource list shows every new template, as placement will read it.
  */
 import { simulatorRoot } from './sim-root';
 import type { LocalSimulatorInfo } from './simulator';
@@ -40,6 +41,17 @@ export async function addNodeTemplates(sim: LocalSimulatorInfo, nodes: readonly 
       made.push(vmid);
     }
     await root.access.grant({ path: '/nodes', roles: ['PVEAuditor'], ...token });
+    // Placement finds templates in /cluster/resources, whose template flags pvestatd refreshes only
+    // every cycle (10 s at time scale 1): the cluster is ready once every new template shows there.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const shown = await root.client.get<{ vmid?: number; template?: number }[]>('/cluster/resources', { type: 'vm' });
+      const templates = new Set(shown.filter((vm) => vm.template === 1).map((vm) => vm.vmid));
+      if (made.every((vmid) => templates.has(vmid))) break;
+      if (Date.now() > deadline)
+        throw new Error(`templates ${made.join(', ')} not shown in /cluster/resources within 60 s`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     return made;
   } finally {
     root.close();
