@@ -4,7 +4,7 @@ import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis'
 
 /**
  * A connection to what REDIS_URL names: one server or a Sentinel-watched master (a `Redis`), or a
- * Redis Cluster (a `Cluster`). BullMQ, redis-semaphore and our own commands take either.
+ * Redis Cluster (a `Cluster`). BullMQ and our own commands (admission included) take either.
  */
 export type RedisConnection = Redis | Cluster;
 
