@@ -34,7 +34,9 @@ export function connect(config: ConnectConfig): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     client.once('ready', () => resolve(client));
-    client.once('error', reject);
+    // A connection cut during the handshake may report twice (the reset, then the loss): every
+    // report is handled, the first one decides.
+    client.on('error', reject);
     client.connect({ readyTimeout: 10_000, ...config });
   });
 }
