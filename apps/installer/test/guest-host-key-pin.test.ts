@@ -6,51 +6,33 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createDb, type Db, findVmHostKey, insertVms, migrateToLatest, setVmPlacement } from '@glassdome/db';
-import { createProxmox, type Proxmox } from '@glassdome/proxmox';
+import { type Db, findVmHostKey, insertVms, setVmPlacement } from '@glassdome/db';
+import type { Proxmox } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
 import { publicKeyLineFingerprint } from '@glassdome/ssh';
-import { createTestDatabase, startSimulator, type TestDatabase, type TestSimulator } from '@glassdome/testkit';
+import type { TestSimulator } from '@glassdome/testkit';
 import type { InstallerContext } from '../src/context';
-import type { InstallerEnv } from '../src/env';
 import { GUEST_HOST_KEY_FILE, guestTarget, managementMac, pinHostKey } from '../src/steps/guest-trust';
 import { waitForAgent } from '../src/steps/proxmox-steps';
 import { loadVm } from '../src/vm-record';
+import { type DirectContext, startDirectContext } from './direct-context';
 
+let direct: DirectContext;
 let sim: TestSimulator;
-let database: TestDatabase;
 let db: Db;
 let pve: Proxmox;
 let ctx: InstallerContext;
 
 before(async () => {
-  sim = await startSimulator();
-  database = await createTestDatabase('host-key-pin');
-  db = createDb(database.url);
-  await migrateToLatest(db);
-  pve = createProxmox({
-    baseUrl: sim.info.apiUrl,
-    node: sim.info.node,
-    auth: { tokenId: sim.info.tokenId, tokenSecret: sim.info.tokenSecret },
-    polling: { initialMs: 10, maxMs: 50 },
-  });
-  ctx = {
-    env: {
-      AGENT_TIMEOUT_SECONDS: 60,
-      GUEST_SSH_PORT: sim.info.guestSshPort,
-      MANAGEMENT_CIDR: '127.64.0.0/16',
-    } as InstallerEnv,
-    db,
-    pve,
-  } as InstallerContext;
+  direct = await startDirectContext('host-key-pin', (sim) => ({
+    AGENT_TIMEOUT_SECONDS: 60,
+    GUEST_SSH_PORT: sim.info.guestSshPort,
+    MANAGEMENT_CIDR: '127.64.0.0/16',
+  }));
+  ({ sim, db, pve, ctx } = direct);
 });
 
-after(async () => {
-  pve?.close();
-  await db?.destroy();
-  await database?.drop();
-  await sim?.stop();
-});
+after(() => direct?.stop());
 
 const storedSpec = {
   cpus: 1,

@@ -6,67 +6,30 @@
  * cluster left no room for the lab — and a refusal stands only when nobody placed the lab.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import {
-  createDb,
-  type Db,
-  finishStep,
-  insertLab,
-  insertVms,
-  lockLabForPlacement,
-  migrateToLatest,
-  planSteps,
-  startStep,
-} from '@glassdome/db';
-import { createLogger } from '@glassdome/logger';
-import { createProxmox, type Proxmox } from '@glassdome/proxmox';
-import { createTestDatabase, startSimulator, type TestDatabase, type TestSimulator, waitFor } from '@glassdome/testkit';
+import { type Db, finishStep, insertLab, insertVms, lockLabForPlacement, planSteps, startStep } from '@glassdome/db';
+import { waitFor } from '@glassdome/testkit';
 import { sql } from 'kysely';
 import type { InstallerContext } from '../src/context';
-import type { InstallerEnv } from '../src/env';
 import { ensureLabPlaced, PLACEMENT_STEP } from '../src/placement';
+import { type DirectContext, startDirectContext } from './direct-context';
 
-let sim: TestSimulator;
-let database: TestDatabase;
+let direct: DirectContext;
 let db: Db;
-let pve: Proxmox;
 let ctx: InstallerContext;
 let templateName: string;
 
 before(async () => {
-  sim = await startSimulator({ env: { PVE_SIM_NODES: 'pve01,pve02' } });
-  database = await createTestDatabase('placement-race');
-  db = createDb(database.url);
-  await migrateToLatest(db);
-  pve = createProxmox({
-    baseUrl: sim.info.apiUrl,
-    node: sim.info.node,
-    auth: { tokenId: sim.info.tokenId, tokenSecret: sim.info.tokenSecret },
-    polling: { initialMs: 10, maxMs: 50 },
+  direct = await startDirectContext('placement-race', () => ({ PROXMOX_STORAGE: 'local-lvm', TEMPLATE_VMIDS: '' }), {
+    env: { PVE_SIM_NODES: 'pve01,pve02' },
   });
-  const logger = createLogger({
-    name: 'placement',
-    level: 'silent',
-    destination: new Writable({ write: (_c, _e, cb) => cb() }),
-  });
-  ctx = {
-    env: { PROXMOX_STORAGE: 'local-lvm', TEMPLATE_VMIDS: '' } as InstallerEnv,
-    db,
-    pve,
-    logger,
-  } as InstallerContext;
-  const template = (await pve.cluster.resources('vm')).find((vm) => vm.template && vm.name);
+  ({ db, ctx } = direct);
+  const template = (await direct.pve.cluster.resources('vm')).find((vm) => vm.template && vm.name);
   assert.ok(template?.name, 'the simulator has a template');
   templateName = template.name;
 });
 
-after(async () => {
-  pve?.close();
-  await db?.destroy();
-  await database?.drop();
-  await sim?.stop();
-});
+after(() => direct?.stop());
 
 /** A lab of two copies whose VMs no node can hold (each asks more memory than a node has). */
 async function oversizedLab(name: string): Promise<string> {

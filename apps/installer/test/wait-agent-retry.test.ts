@@ -3,54 +3,31 @@
  * Before, any repeat rebooted: a 10 s Postgres outage rebooted 16 healthy VMs.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { createDb, type Db, insertVms, migrateToLatest, setVmPlacement } from '@glassdome/db';
-import { createLogger } from '@glassdome/logger';
-import { createProxmox, type Proxmox } from '@glassdome/proxmox';
-import { createTestDatabase, startSimulator, type TestDatabase, type TestSimulator } from '@glassdome/testkit';
+import { type Db, insertVms, setVmPlacement } from '@glassdome/db';
+import type { Proxmox } from '@glassdome/proxmox';
+import type { TestSimulator } from '@glassdome/testkit';
 import type { InstallerContext } from '../src/context';
-import type { InstallerEnv } from '../src/env';
 import { AgentSilentError } from '../src/steps/agent-retry';
 import { waitForAgent } from '../src/steps/proxmox-steps';
 import { loadVm } from '../src/vm-record';
+import { type DirectContext, startDirectContext } from './direct-context';
 
+let direct: DirectContext;
 let sim: TestSimulator;
-let database: TestDatabase;
 let db: Db;
 let pve: Proxmox;
 let ctx: InstallerContext;
 
 before(async () => {
-  sim = await startSimulator();
-  database = await createTestDatabase('wait-agent');
-  db = createDb(database.url);
-  await migrateToLatest(db);
-  pve = createProxmox({
-    baseUrl: sim.info.apiUrl,
-    node: sim.info.node,
-    auth: { tokenId: sim.info.tokenId, tokenSecret: sim.info.tokenSecret },
-    polling: { initialMs: 10, maxMs: 50 },
-  });
-  const logger = createLogger({
-    name: 'wa',
-    level: 'silent',
-    destination: new Writable({ write: (_c, _e, cb) => cb() }),
-  });
-  ctx = {
-    env: { AGENT_TIMEOUT_SECONDS: 60, GUEST_SSH_PORT: sim.info.guestSshPort } as InstallerEnv,
-    db,
-    pve,
-    logger,
-  } as InstallerContext;
+  direct = await startDirectContext('wait-agent', (sim) => ({
+    AGENT_TIMEOUT_SECONDS: 60,
+    GUEST_SSH_PORT: sim.info.guestSshPort,
+  }));
+  ({ sim, db, pve, ctx } = direct);
 });
 
-after(async () => {
-  pve?.close();
-  await db?.destroy();
-  await database?.drop();
-  await sim?.stop();
-});
+after(() => direct?.stop());
 
 /** A running simulator VM and its record, as `start` leaves them. */
 async function runningVm(name: string) {

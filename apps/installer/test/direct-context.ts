@@ -1,0 +1,58 @@
+/**
+ * An installer context for tests that call the installer's steps directly (no workers, no queues): a
+ * simulator of the test's own, a migrated database of its own, a Proxmox client on the simulator's
+ * deploy token and a silent logger. `stop` takes all of it down again.
+ */
+import { Writable } from 'node:stream';
+import { createDb, type Db, migrateToLatest } from '@glassdome/db';
+import { createLogger } from '@glassdome/logger';
+import { createProxmox, type Proxmox } from '@glassdome/proxmox';
+import { createTestDatabase, startSimulator, type TestDatabase, type TestSimulator } from '@glassdome/testkit';
+import type { InstallerContext } from '../src/context';
+import type { InstallerEnv } from '../src/env';
+
+export interface DirectContext {
+  sim: TestSimulator;
+  db: Db;
+  pve: Proxmox;
+  ctx: InstallerContext;
+  stop(): Promise<void>;
+}
+
+export async function startDirectContext(
+  name: string,
+  env: (sim: TestSimulator) => Partial<InstallerEnv>,
+  simulator: Parameters<typeof startSimulator>[0] = {},
+): Promise<DirectContext> {
+  const sim = await startSimulator(simulator);
+  let database: TestDatabase | undefined;
+  let db: Db | undefined;
+  let pve: Proxmox | undefined;
+  const stop = async () => {
+    pve?.close();
+    await db?.destroy();
+    await database?.drop();
+    await sim.stop();
+  };
+  try {
+    database = await createTestDatabase(name);
+    db = createDb(database.url);
+    await migrateToLatest(db);
+    pve = createProxmox({
+      baseUrl: sim.info.apiUrl,
+      node: sim.info.node,
+      auth: { tokenId: sim.info.tokenId, tokenSecret: sim.info.tokenSecret },
+      polling: { initialMs: 10, maxMs: 50 },
+    });
+    const logger = createLogger({
+      name,
+      level: 'silent',
+      destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
+    });
+    const ctx = { env: env(sim) as InstallerEnv, db, pve, logger } as InstallerContext;
+    return { sim, db, pve, ctx, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
