@@ -85,7 +85,7 @@ for _, token in ipairs(dead) do
   redis.call('ZREM', alive, token)
   redis.call('HDEL', since, token)
 end
-local function grant(limit, ttl, channel)
+local function grant(limit, ttl)
   local granted = {}
   local free = limit - redis.call('ZCARD', holders)
   if free <= 0 then return granted end
@@ -123,7 +123,7 @@ if not redis.call('ZSCORE', line, token) then
 end
 redis.call('ZADD', alive, ms(now + ttl), token)
 local mine, others = 0, {}
-for _, granted in ipairs(grant(limit, ttl, channel)) do
+for _, granted in ipairs(grant(limit, ttl)) do
   if granted == token then mine = 1 else others[#others + 1] = granted end
 end
 if #others > 0 then redis.call('PUBLISH', channel, table.concat(others, ' ')) end
@@ -137,7 +137,7 @@ redis.call('ZREM', holders, token)
 redis.call('ZREM', line, token)
 redis.call('ZREM', alive, token)
 redis.call('HDEL', since, token)
-local granted = grant(limit, ttl, channel)
+local granted = grant(limit, ttl)
 if #granted > 0 then redis.call('PUBLISH', channel, table.concat(granted, ' ')) end
 return #granted
 `;
@@ -183,6 +183,8 @@ class Lines {
   readonly #redis: Redis | Cluster;
   #subscriber: { connection: Redis | Cluster; ready: Promise<Redis | Cluster> } | undefined;
   readonly #subscribed = new Map<string, Promise<unknown>>();
+  /** Channels whose subscription is in place (ioredis renews it after a reconnect). */
+  readonly #listening = new Set<string>();
   readonly #waiters = new Map<string, Waiter>();
 
   constructor(options: AdmissionOptions) {
@@ -279,6 +281,7 @@ class Lines {
     this.#subscriber?.connection.disconnect();
     this.#subscriber = undefined;
     this.#subscribed.clear();
+    this.#listening.clear();
   }
 
   #third(): number {
@@ -297,15 +300,19 @@ class Lines {
    * subscriptions when it reconnects. Waits a few seconds at most: waiters check the line anyway.
    */
   #subscribe(channel: string): Promise<unknown> {
+    if (this.#listening.has(channel)) return Promise.resolve();
     let subscribed = this.#subscribed.get(channel);
     if (!subscribed) {
       const subscriber = this.#subscriberReady();
-      subscribed = subscriber.then((connection) => connection.subscribe(channel));
+      subscribed = subscriber
+        .then((connection) => connection.subscribe(channel))
+        .then(() => this.#listening.add(channel));
       // A failed subscribe is tried again by the next caller.
       subscribed.catch(() => this.#subscribed.delete(channel));
       this.#subscribed.set(channel, subscribed);
     }
-    return Promise.race([subscribed.catch(() => undefined), sleep(WAITER_CHECK_MS)]);
+    // Only the first callers of a channel wait for its subscription; the timer does not hold the process.
+    return Promise.race([subscribed.catch(() => undefined), sleep(WAITER_CHECK_MS, undefined, { ref: false })]);
   }
 
   #subscriberReady(): Promise<Redis | Cluster> {
