@@ -99,20 +99,13 @@ async function placeLab(ctx: InstallerContext, labId: string): Promise<LabPlacem
   if (recorded !== undefined) return remember(labId, recorded);
   const rows = await labCopyDemands(ctx.db, labId);
   const cluster = await readCluster(ctx);
-  // Decided before the lock, but only acted on once the lock shows no other process placed the lab
-  // meanwhile: that process's clones may already fill the nodes this read saw, and its placement wins.
-  let decided: ReturnType<typeof decide> | undefined;
-  let refused: unknown;
-  try {
-    decided = decide(ctx, rows, cluster);
-  } catch (error) {
-    refused = error;
-  }
   return ctx.db.transaction().execute(async (trx) => {
     if (!(await lockLabForPlacement(trx, labId))) return null;
     const again = await getStepDetail(trx, { labId }, PLACEMENT_STEP);
     if (again !== undefined) return remember(labId, again);
-    if (!decided) throw refused;
+    // Decided only once the lock shows no other process placed the lab meanwhile: that process's
+    // clones may already fill the nodes the read above saw, and its placement wins.
+    const decided = decide(ctx, rows, cluster);
     if (decided.placement) {
       for (const [copy, node] of Object.entries(decided.placement.copies)) {
         await setLabCopyNode(trx, labId, Number(copy), node);
