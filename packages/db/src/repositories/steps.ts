@@ -223,8 +223,8 @@ const RECORD_VM_STEPS = `
 
 /**
  * Records `change` for the VM in one statement; says whether its status change took effect (false
- * when there was none to make). A lab task's end recorded here is followed by the read of
- * `finishLabTaskStep` (after this commit, for the reason given there).
+ * when there was none to make). A lab task's end recorded here is followed by the caller's read of
+ * the lab's done steps (`stepNamesIn`), after this commit, for the reason given at `finishLabTaskStep`.
  */
 export async function recordVmSteps(
   db: Db,

@@ -262,17 +262,6 @@ export async function setVmPlacement(
     .execute();
 }
 
-/** The VM of a lab copy with this name. */
-export async function findLabVm(db: Db, where: { labId: string; copy: number; name: string }) {
-  return db
-    .selectFrom('vms')
-    .selectAll()
-    .where('lab_id', '=', where.labId)
-    .where('copy', '=', where.copy)
-    .where('name', '=', where.name)
-    .executeTakeFirst();
-}
-
 /** Marks a VM as wanted gone, whatever its status (the overseer stops reconciling it). */
 export async function setVmDesiredAbsent(db: Db, vmId: string): Promise<void> {
   await db.updateTable('vms').set({ desired_state: 'absent', updated_at: sql`now()` }).where('id', '=', vmId).execute();
