@@ -8,6 +8,7 @@
  */
 import { simulatorRoot } from './sim-root';
 import type { LocalSimulatorInfo } from './simulator';
+import { waitFor } from './wait';
 
 /** VMIDs of the extra nodes' templates: 9100 on the second node, 9101 on the third… */
 export const NODE_TEMPLATE_BASE_VMID = 9100;
@@ -43,15 +44,14 @@ export async function addNodeTemplates(sim: LocalSimulatorInfo, nodes: readonly 
     await root.access.grant({ path: '/nodes', roles: ['PVEAuditor'], ...token });
     // Placement finds templates in /cluster/resources, whose template flags pvestatd refreshes only
     // every cycle (10 s at time scale 1): the cluster is ready once every new template shows there.
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const shown = await root.client.get<{ vmid?: number; template?: number }[]>('/cluster/resources', { type: 'vm' });
-      const templates = new Set(shown.filter((vm) => vm.template === 1).map((vm) => vm.vmid));
-      if (made.every((vmid) => templates.has(vmid))) break;
-      if (Date.now() > deadline)
-        throw new Error(`templates ${made.join(', ')} not shown in /cluster/resources within 60 s`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await waitFor(
+      'the new templates in /cluster/resources',
+      async () => {
+        const shown = new Set((await root.cluster.resources('vm')).filter((vm) => vm.template).map((vm) => vm.vmid));
+        return made.every((vmid) => shown.has(vmid)) ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
     return made;
   } finally {
     root.close();
