@@ -20,8 +20,8 @@ import {
 } from '@glassdome/testkit';
 import { createDb, type Db } from '../packages/db/src/index';
 import { compileLabGraph, criticalPath, parseLabSpec } from '../packages/lab/src/index';
-import { labJobId, Producer } from '../packages/queue/src/index';
-import { cpuSeconds, deployLabAndWait, loadNow, taskDurations } from './lab-measure';
+import { Producer } from '../packages/queue/src/index';
+import { cpuSeconds, deployLabAndWait, loadNow, taskDurations, taskTimes } from './lab-measure';
 
 const VMS = 60;
 /** The figures this bench last reported (docs/benchmarks.md), printed next to the new ones. */
@@ -88,14 +88,12 @@ async function measure(
   // The same graph weighted by each task's whole job (handler bookkeeping included): what is left
   // of the makespan beyond it is the time tasks spent waiting in the queues.
   const producer = await Producer.open(redis.url, redis.prefix);
-  const jobTimes = new Map<string, number>();
-  for (const task of graph.tasks) {
-    const queue = task.kind === 'network' ? producer.queues.network : producer.queues.lab;
-    const job = await queue.getJob(labJobId(lab.id, task.id));
-    jobTimes.set(task.id, job?.finishedOn && job.processedOn ? job.finishedOn - job.processedOn : 0);
-  }
+  const times = await taskTimes(producer.queues, lab.id, graph);
   await producer.close();
-  const jobCritical = criticalPath(graph, (task) => jobTimes.get(task.id) ?? 0);
+  const jobCritical = criticalPath(graph, (task) => {
+    const job = times.get(task.id);
+    return job ? job.endedAt - job.pickedAt : 0;
+  });
   return {
     label,
     status: lab.status,

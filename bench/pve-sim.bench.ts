@@ -101,7 +101,7 @@ async function drive(simPid: number, baseUrl: string, script: string): Promise<M
       text += chunk.toString();
     });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}:\n${text}`))));
+    child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}:\n${text}`))));
   });
   const measured = parseWrk(output);
   const per = (seconds: number) => (seconds * 1000) / Math.max(1, measured.requests);
