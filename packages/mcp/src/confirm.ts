@@ -83,8 +83,10 @@ export class Confirmations {
     if (!match) throw new ConfirmationRefused('malformed', 'the confirmation token is not one this server issued');
     const [, expiry, digest, nonce, mac] = match as unknown as [string, string, string, string, string];
     const expiresAt = Number(expiry);
-    const expected = this.mac(keyId, expiresAt, digest, nonce);
-    const given = Buffer.from(mac, 'base64url');
+    // Compared as text: decoding would accept other spellings of the same bytes (the last of the
+    // 43 characters carries two padding bits), so an altered token could still pass.
+    const expected = Buffer.from(this.mac(keyId, expiresAt, digest, nonce).toString('base64url'));
+    const given = Buffer.from(mac);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new ConfirmationRefused(
         'forged',
