@@ -86,7 +86,7 @@ interface IsolationRecord {
 
 function isolationFindings(platformId: string, lab: LiveLab): Finding[] {
   const isolation = lab.isolation as IsolationRecord | null;
-  if (!isolation || isolation.agreed !== false) return [];
+  if (isolation?.agreed !== false) return [];
   const subject = `lab/${lab.id}`;
   return [
     {
