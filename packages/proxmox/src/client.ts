@@ -1,12 +1,6 @@
-import type { Agent } from 'node:http';
+import { type Agent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Logger } from '@glassdome/logger';
-import axios, {
-  type AxiosAdapter,
-  AxiosHeaders,
-  type AxiosResponse,
-  type InternalAxiosRequestConfig,
-  isAxiosError,
-} from 'axios';
 import { type Authenticator, createAuthenticator, type Ticket } from './auth';
 import { classifyAnswer } from './classify';
 import {
@@ -72,6 +66,26 @@ function parseBody(text: unknown): unknown {
   }
 }
 
+/** Where a client's requests go. */
+interface RequestTarget {
+  /** `http.request` or `https.request`, by the API URL's scheme. */
+  send: typeof httpRequest;
+  hostname: string;
+  port: number;
+  /** `/api2/json`: every call's path is appended to it. */
+  basePath: string;
+}
+
+/** An HTTP answer, its body as text. */
+interface HttpAnswer {
+  status: number;
+  statusText: string;
+  body: string;
+}
+
+/** What a request that got no answer failed with; `reusedSocket` when it went out on a kept-alive socket. */
+type NetworkFailure = Error & { code?: string; reusedSocket?: boolean };
+
 /** Network failures where the request certainly never reached the server. */
 const notDeliveredCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
@@ -96,9 +110,8 @@ export class ProxmoxClient {
   readonly polling: PollingPolicy;
   /** When pollers built on this client take their first look, by kind of wait (shared with its views). */
   readonly firstLooks: FirstLooks;
-  /** axios's Node http adapter, called straight with `#template` under each request's own fields. */
-  readonly #adapter: AxiosAdapter;
-  readonly #template: InternalAxiosRequestConfig;
+  /** Where requests go: the API's host and port, the path every call's own path is appended to. */
+  readonly #target: RequestTarget;
   readonly #agent: Agent;
   readonly #auth: Authenticator;
   readonly #retry: RetryPolicy;
@@ -113,8 +126,7 @@ export class ProxmoxClient {
       this.node = base.node;
       this.polling = base.polling;
       this.firstLooks = base.firstLooks;
-      this.#adapter = base.#adapter;
-      this.#template = base.#template;
+      this.#target = base.#target;
       this.#agent = base.#agent;
       this.#auth = base.#auth;
       this.#retry = base.#retry;
@@ -135,24 +147,13 @@ export class ProxmoxClient {
     if (config.tls && 'insecure' in config.tls) {
       logger?.warn({ baseUrl: config.baseUrl }, 'Proxmox TLS verification is disabled (tls.insecure)');
     }
-    // The instance's defaults are axios's own merged once with these: every request is that template
-    // with its method, URL, headers, body, timeout and signal on top (`Object.create`, which the
-    // adapter reads through), handed to the http adapter without axios's per-request merging of
-    // configs and headers, interceptors or transforms (none is used).
-    const defaults = axios.create({
-      baseURL: apiBaseUrl(config.baseUrl),
-      httpAgent: this.#agent,
-      httpsAgent: this.#agent,
-      // Plain http to PVE is redirected to https; following it would resend credentials unchecked.
-      maxRedirects: 0,
-      validateStatus: () => true,
-      proxy: false,
-      // Bodies go out as the form strings `encodeParams` made and come back as text parsed once by
-      // `#send`.
-      responseType: 'text',
-    }).defaults;
-    this.#template = { ...defaults, headers: new AxiosHeaders() } as InternalAxiosRequestConfig;
-    this.#adapter = axios.getAdapter('http');
+    const api = new URL(apiBaseUrl(config.baseUrl));
+    this.#target = {
+      send: api.protocol === 'https:' ? httpsRequest : httpRequest,
+      hostname: api.hostname.replace(/^\[|\]$/g, ''),
+      port: api.port ? Number(api.port) : api.protocol === 'https:' ? 443 : 80,
+      basePath: api.pathname,
+    };
     this.#auth = createAuthenticator(config.auth, (username, password) => this.#login(username, password));
   }
 
@@ -246,35 +247,98 @@ export class ProxmoxClient {
   ): Promise<T> {
     const encoded = encodeParams(params);
     const inQuery = method === 'GET' || method === 'DELETE';
-    const url = inQuery && encoded ? `${path}?${encoded}` : path;
+    const body = !inQuery && encoded ? encoded : undefined;
     const request = `${method} ${path}`;
-    const config = Object.create(this.#template) as InternalAxiosRequestConfig;
-    config.method = method;
-    config.url = url;
-    config.timeout = timeoutMs ?? this.#timeoutMs;
-    if (signal) config.signal = signal;
-    if (!inQuery && encoded) {
-      config.headers = new AxiosHeaders({ ...headers, 'Content-Type': 'application/x-www-form-urlencoded' });
-      config.data = encoded;
-    } else {
-      config.headers = new AxiosHeaders(headers);
-    }
-    let response: AxiosResponse<string>;
+    let answer: HttpAnswer;
     try {
-      response = await this.#adapter(config);
+      answer = await this.#exchange(
+        method,
+        inQuery && encoded ? `${path}?${encoded}` : path,
+        headers,
+        body,
+        timeoutMs ?? this.#timeoutMs,
+        signal,
+      );
     } catch (error) {
       // Cancelled by the caller: their reason, not a network failure to retry.
       if (signal?.aborted) throw signal.reason;
-      throw this.#networkError(error, request, params);
+      throw this.#networkError(error as NetworkFailure, request, params);
     }
-    const body = parseBody(response.data);
-    if (response.status >= 200 && response.status < 300) return (body as { data: T } | undefined)?.data as T;
+    const parsed = parseBody(answer.body);
+    if (answer.status >= 200 && answer.status < 300) return (parsed as { data: T } | undefined)?.data as T;
     const secrets = this.#secrets(params);
     throw classifyAnswer({
-      status: response.status,
-      statusText: scrubText(response.statusText ?? '', secrets),
-      body: scrubBody(body, secrets),
+      status: answer.status,
+      statusText: scrubText(answer.statusText, secrets),
+      body: scrubBody(parsed, secrets),
       request,
+    });
+  }
+
+  /**
+   * One HTTP exchange on the client's keep-alive agent: the request (a form body for writes), then the
+   * whole answer as text. Redirects are not followed (plain http to PVE is redirected to https, and
+   * following it would resend the credentials unchecked); no proxy; the answer is not asked to be
+   * compressed. Rejects with the socket's error, a timeout after `timeoutMs` for the whole exchange,
+   * or when `signal` fires (the request is then destroyed).
+   */
+  #exchange(
+    method: HttpMethod,
+    path: string,
+    auth: Record<string, string>,
+    body: string | undefined,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): Promise<HttpAnswer> {
+    const target = this.#target;
+    const headers: OutgoingHttpHeaders = { ...auth, Accept: 'application/json' };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      headers['Content-Length'] = Buffer.byteLength(body);
+    }
+    return new Promise<HttpAnswer>((resolve, reject) => {
+      let settled = false;
+      const req = target.send({
+        agent: this.#agent,
+        hostname: target.hostname,
+        port: target.port,
+        method,
+        path: `${target.basePath}${path}`,
+        headers,
+      });
+      const finish = (error: NetworkFailure | undefined, answer?: HttpAnswer) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (error) {
+          error.reusedSocket = req.reusedSocket;
+          req.destroy();
+          reject(error);
+        } else resolve(answer!);
+      };
+      const timer = setTimeout(
+        () => finish(Object.assign(new Error(`timeout of ${timeoutMs}ms exceeded`), { code: 'ETIMEDOUT' })),
+        timeoutMs,
+      );
+      const onAbort = () => finish(new Error('aborted'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (error) => finish(error));
+      req.on('response', (res: IncomingMessage) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('error', (error) => finish(error));
+        res.on('close', () => {
+          if (!res.complete) finish(Object.assign(new Error('the answer was cut short'), { code: 'ECONNRESET' }));
+        });
+        res.on('end', () =>
+          finish(undefined, { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', body: text }),
+        );
+      });
+      req.end(body);
     });
   }
 
@@ -286,25 +350,17 @@ export class ProxmoxClient {
     return [...this.#auth.secrets(), ...fromParams].flatMap((secret) => [secret, encodeURIComponent(secret)]);
   }
 
-  /**
-   * A request that got no HTTP answer. The axios error itself is never rethrown: its `config` holds the
-   * request headers, credentials included.
-   */
-  #networkError(error: unknown, request: string, params: Params | undefined): ProxmoxError {
-    const cause = isAxiosError(error) ? error.cause : error;
-    if (cause instanceof TlsVerificationError) return cause;
-    const code = isAxiosError(error) ? error.code : undefined;
-    const causeCode = (cause as NodeJS.ErrnoException | undefined)?.code;
-    if (tlsTrustCodes.has(causeCode ?? code ?? '')) {
-      return new TlsVerificationError(`${request}: certificate not trusted (${causeCode ?? code})`, { request });
+  /** A request that got no HTTP answer: its own error (which holds no header, so no credential), classified. */
+  #networkError(error: NetworkFailure, request: string, params: Params | undefined): ProxmoxError {
+    if (error instanceof TlsVerificationError) return error;
+    const code = error.code ?? '';
+    if (tlsTrustCodes.has(code)) {
+      return new TlsVerificationError(`${request}: certificate not trusted (${code})`, { request });
     }
     // A keep-alive socket the server had already closed: the request never left.
-    const staleSocket =
-      isAxiosError(error) &&
-      (error.request as { reusedSocket?: boolean } | undefined)?.reusedSocket === true &&
-      (causeCode === 'ECONNRESET' || code === 'ECONNRESET');
-    const notDelivered = staleSocket || notDeliveredCodes.has(causeCode ?? code ?? '');
-    const reason = scrubText((error as Error).message ?? String(error), this.#secrets(params));
+    const staleSocket = error.reusedSocket === true && code === 'ECONNRESET';
+    const notDelivered = staleSocket || notDeliveredCodes.has(code);
+    const reason = scrubText(error.message ?? String(error), this.#secrets(params));
     return new TransientError(`${request} failed without an answer: ${reason}`, {
       request,
       maybeApplied: !notDelivered,

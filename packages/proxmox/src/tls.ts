@@ -87,9 +87,8 @@ class PinnedAgent extends HttpsAgent {
  * them after 5 s), TLS trusted exactly as `trust` says. Plain http is only for the local simulator.
  */
 export function createAgent(baseUrl: string, trust: TlsTrust | undefined, idleMs: number): HttpAgent {
-  // axios turns TCP keep-alive probes on for every request's socket with a 60 s delay; the agent does the
-  // same whenever a socket goes back to the pool, with its own delay. The same delay in both makes the
-  // second call a no-op instead of two setsockopt calls per request.
+  // TCP keep-alive probes (60 s) watch the pooled sockets; the agent sets them whenever a socket goes
+  // back to the pool.
   const options: AgentOptions = { keepAlive: true, keepAliveMsecs: 60_000, timeout: idleMs };
   if (new URL(baseUrl).protocol === 'http:') return new HttpAgent(options);
   if (!trust)
