@@ -65,11 +65,23 @@ export interface AdmissionOptions {
   logger?: Logger;
 }
 
-/** How long the callers of one slot set waited for it, since its keys were made. */
+/** How long the callers of one slot set waited for it, and held it, since its keys were made. */
 export interface AdmissionWaits {
   grants: number;
   waitedMs: number;
   maxWaitMs: number;
+  /**
+   * The slots' use by kind of work (`clone`, `resize`, `start`…, `other` when the caller named none):
+   * how many holds ended with the slot given back, their time in all and the shortest one.
+   */
+  holds: Record<string, AdmissionHolds>;
+}
+
+/** The holds of one kind of work: from the grant to the release, as the holder timed them. */
+export interface AdmissionHolds {
+  count: number;
+  heldMs: number;
+  minMs: number;
 }
 
 /** Lua shared by the scripts: Redis's clock, the sweep of lapsed holders and waiters, the hand-over. */
@@ -130,10 +142,19 @@ if #others > 0 then redis.call('PUBLISH', channel, table.concat(others, ' ')) en
 return mine
 `;
 
-/** Leaves the line or gives the slot back, and hands the freed slots on. ARGV: token, limit, ttl, channel. */
+/**
+ * Leaves the line or gives the slot back, and hands the freed slots on; a slot given back counts its
+ * hold under its kind. ARGV: token, limit, ttl, channel, kind ('' for a place in line), held ms.
+ */
 const RELEASE_LUA = `${LINE_LUA}
-local token, limit, ttl, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-redis.call('ZREM', holders, token)
+local token, limit, ttl, channel, kind, held = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
+if redis.call('ZREM', holders, token) == 1 and kind ~= '' then
+  local key = 'held:' .. kind
+  redis.call('HINCRBY', stats, key .. ':count', 1)
+  redis.call('HINCRBY', stats, key .. ':ms', held)
+  local least = redis.call('HGET', stats, key .. ':minMs')
+  if not least or tonumber(held) < tonumber(least) then redis.call('HSET', stats, key .. ':minMs', held) end
+end
 redis.call('ZREM', line, token)
 redis.call('ZREM', alive, token)
 redis.call('HDEL', since, token)
@@ -232,7 +253,7 @@ class Lines {
         if (!waiter.granted) await this.#wakeUp(waiter, Math.min(heartbeat, left), signal);
       }
     } catch (error) {
-      // Out of the line, and a slot granted meanwhile goes on to the next.
+      // Out of the line, and a slot granted meanwhile goes on to the next (its hold not counted).
       await this.release(line, token);
       throw error;
     } finally {
@@ -257,8 +278,10 @@ class Lines {
     return () => clearInterval(timer);
   }
 
-  async release(line: Line, token: string): Promise<void> {
-    await this.#eval(RELEASE_LUA, line, token, line.limit, this.limits.slotTtlMs, line.channel).catch(
+  /** Gives the slot (or the place in line) back; a `hold` names the work done in the slot and its time. */
+  async release(line: Line, token: string, hold?: { kind: string; ms: number }): Promise<void> {
+    const held = hold ? [hold.kind, Math.max(0, Math.round(hold.ms))] : ['', 0];
+    await this.#eval(RELEASE_LUA, line, token, line.limit, this.limits.slotTtlMs, line.channel, ...held).catch(
       (error: Error) => {
         this.logger?.warn(
           { key: line.name, err: error.message },
@@ -270,10 +293,22 @@ class Lines {
 
   async waits(line: Line): Promise<AdmissionWaits> {
     const stats = await this.#redis.hgetall(line.keys[4]);
+    const holds: Record<string, AdmissionHolds> = {};
+    for (const [field, value] of Object.entries(stats)) {
+      const held = /^held:(.+):count$/.exec(field);
+      if (!held) continue;
+      const kind = held[1]!;
+      holds[kind] = {
+        count: Number(value),
+        heldMs: Number(stats[`held:${kind}:ms`] ?? 0),
+        minMs: Number(stats[`held:${kind}:minMs`] ?? 0),
+      };
+    }
     return {
       grants: Number(stats.grants ?? 0),
       waitedMs: Number(stats.waitedMs ?? 0),
       maxWaitMs: Number(stats.maxWaitMs ?? 0),
+      holds,
     };
   }
 
@@ -402,21 +437,24 @@ export class Admission {
 
   /**
    * Runs `work` holding a node slot and, for a full clone, a slot of its (node, storage). A `signal`
-   * that fires while waiting for a slot ends the wait with its reason.
+   * that fires while waiting for a slot ends the wait with its reason. Its holds count as `clone`.
    */
   async withCloneSlot<T>(request: CloneSlotRequest, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (!request.full) return this.withNodeSlot(request.node, work, signal);
+    if (!request.full) return this.withNodeSlot(request.node, work, signal, 'clone');
     // Storage before node, always in this order, so two callers never hold one each of the other's.
     const line = this.#lines.line(`clone:${request.node}:${request.storage}`, this.limits.fullClonesPerStorage);
-    return this.#withSlot(line, () => this.withNodeSlot(request.node, work, signal), signal);
+    return this.#withSlot(line, () => this.withNodeSlot(request.node, work, signal, 'clone'), signal, 'clone');
   }
 
-  /** Runs `work` holding one of the node's operation slots (a `signal` ends the wait for it). */
-  withNodeSlot<T>(node: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return this.#withSlot(this.#nodeLine(node), work, signal);
+  /**
+   * Runs `work` holding one of the node's operation slots (a `signal` ends the wait for it); `kind`
+   * names the work in the slots' records of use (see nodeWaits).
+   */
+  withNodeSlot<T>(node: string, work: () => Promise<T>, signal?: AbortSignal, kind = 'other'): Promise<T> {
+    return this.#withSlot(this.#nodeLine(node), work, signal, kind);
   }
 
-  /** How long callers waited for the node's operation slots, over every process that used them. */
+  /** How long callers waited for the node's operation slots and held them, over every process that used them. */
   nodeWaits(node: string): Promise<AdmissionWaits> {
     return this.#lines.waits(this.#nodeLine(node));
   }
@@ -430,15 +468,16 @@ export class Admission {
     return this.#lines.line(`node:${node}`, this.limits.operationsPerNode);
   }
 
-  async #withSlot<T>(line: Line, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async #withSlot<T>(line: Line, work: () => Promise<T>, signal: AbortSignal | undefined, kind: string): Promise<T> {
     const token = await this.#lines.acquire(line, this.#rank, signal);
     const stop = this.#lines.hold(line, token);
+    const granted = performance.now();
     try {
       signal?.throwIfAborted();
       return await work();
     } finally {
       stop();
-      await this.#lines.release(line, token);
+      await this.#lines.release(line, token, { kind, ms: performance.now() - granted });
     }
   }
 }

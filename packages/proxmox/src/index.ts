@@ -9,6 +9,7 @@ export {
 } from './access';
 export {
   Admission,
+  type AdmissionHolds,
   type AdmissionLimits,
   type AdmissionOptions,
   type AdmissionWaits,

@@ -184,6 +184,28 @@ test('a waiter on another machine is woken when a slot frees, not at its next ch
   assert.ok(waits.maxWaitMs >= 50, `the wait was recorded (${waits.maxWaitMs} ms)`);
 });
 
+test("the slots' use is counted by kind of work, over machines; a caller that never held one counts none", async () => {
+  const [one, two] = machines(2, { operationsPerNode: 1, acquireTimeoutMs: 50 });
+  await one!.withNodeSlot('pve08', () => sleep(60), undefined, 'start');
+  await two!.withNodeSlot('pve08', () => sleep(20), undefined, 'start');
+  await two!.withCloneSlot({ node: 'pve08', storage: 'local-lvm', full: false }, () => sleep(30));
+  // A caller that timed out in line held nothing: no `resize` hold is counted for it.
+  const { held, release } = await holdSlot(one!, 'pve08');
+  await assert.rejects(
+    two!.withNodeSlot('pve08', () => sleep(10), undefined, 'resize'),
+    AdmissionTimeoutError,
+  );
+  release();
+  await held;
+  const { holds } = await two!.nodeWaits('pve08');
+  assert.deepEqual(Object.keys(holds).sort(), ['clone', 'other', 'start']);
+  assert.equal(holds.start!.count, 2);
+  assert.ok(holds.start!.minMs >= 20 && holds.start!.minMs < 60, `shortest start hold ${holds.start!.minMs} ms`);
+  assert.ok(holds.start!.heldMs >= 80, `start holds in all ${holds.start!.heldMs} ms`);
+  assert.equal(holds.clone!.count, 1);
+  assert.equal(holds.other!.count, 1);
+});
+
 test("a dead holder's slot and a dead waiter's place lapse with their TTL; the live waiter gets the slot", async () => {
   const ttl = 600;
   const dead = machine({ operationsPerNode: 1, slotTtlMs: ttl });

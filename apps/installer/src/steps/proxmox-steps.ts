@@ -217,6 +217,7 @@ async function growDisk(ctx: InstallerContext, vm: VmRow, config: Record<string,
           await ctx.pve.tasks.wait(upid, { deadlineMs: 300_000 });
         },
         signal,
+        'resize',
       ),
     {
       policy: defaultRetryPolicy,
@@ -245,6 +246,7 @@ export async function start(ctx: InstallerContext, vm: VmRow, previousAttempts =
       await ctx.pve.tasks.wait(upid, { deadlineMs: 300_000 });
     },
     ctx.pve.client.signal,
+    'start',
   );
   return { alreadyRunning: false };
 }
