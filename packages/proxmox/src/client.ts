@@ -298,6 +298,8 @@ export class ProxmoxClient {
     }
     return new Promise<HttpAnswer>((resolve, reject) => {
       let settled = false;
+      /** The server began answering: from then on the request was certainly delivered. */
+      let answering = false;
       const req = target.send({
         agent: this.#agent,
         hostname: target.hostname,
@@ -312,7 +314,9 @@ export class ProxmoxClient {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         if (error) {
-          error.reusedSocket = req.reusedSocket;
+          // Only a reused socket that died before any answer began says the request never left: once the
+          // server has started answering, it read the request (a reset mid-answer is no stale socket).
+          error.reusedSocket = req.reusedSocket && !answering;
           req.destroy();
           reject(error);
         } else resolve(answer!);
@@ -325,6 +329,7 @@ export class ProxmoxClient {
       signal?.addEventListener('abort', onAbort, { once: true });
       req.on('error', (error) => finish(error));
       req.on('response', (res: IncomingMessage) => {
+        answering = true;
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {

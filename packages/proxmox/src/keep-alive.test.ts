@@ -53,3 +53,51 @@ test('a request lost on a reused keep-alive socket the server closed is sent aga
     server.close();
   }
 });
+
+/**
+ * The other side of that race: the server read the request and began to answer, then the connection
+ * died. The request was delivered, so a POST must not be sent again even though the socket was reused.
+ */
+test('an answer cut short on a reused socket is not taken for a request that never left', async () => {
+  const connections: Socket[] = [];
+  const requestLines: string[] = [];
+  const server = createServer((socket) => {
+    connections.push(socket);
+    let requestsOnSocket = 0;
+    socket.on('data', (chunk) => {
+      for (const line of chunk.toString().match(/^(GET|POST|PUT|DELETE) \S+/gm) ?? []) {
+        requestsOnSocket++;
+        requestLines.push(line);
+        if (requestsOnSocket === 2) {
+          // Headers promise 64 bytes, 10 arrive, then the connection is reset.
+          socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n{"data":"U');
+          setTimeout(() => socket.resetAndDestroy(), 20);
+          return;
+        }
+        const body = JSON.stringify({ data: requestLines.length });
+        socket.write(
+          `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n${body}`,
+        );
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new ProxmoxClient({
+    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    node: 'pve',
+    auth: { tokenId: 'a@pve!t', tokenSecret: 'secret-value' },
+    retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+  });
+  try {
+    assert.equal(await client.get('/version'), 1);
+    await assert.rejects(client.post('/nodes/pve/qemu/100/clone', { newid: 101 }), (error: Error) => {
+      assert.equal((error as Error & { maybeApplied?: boolean }).maybeApplied, true, error.message);
+      return true;
+    });
+    assert.deepEqual(requestLines, ['GET /api2/json/version', 'POST /api2/json/nodes/pve/qemu/100/clone']);
+  } finally {
+    client.close();
+    for (const socket of connections) socket.destroy();
+    server.close();
+  }
+});
