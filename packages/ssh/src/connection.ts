@@ -1,7 +1,7 @@
-import { Client } from 'ssh2';
+import { Client, type PublicKeyAuthMethod } from 'ssh2';
 import { HostKeyMismatchError, SshAuthError, SshConnectError, SshTimeoutError } from './errors';
 import { verifyHostKey } from './host-key';
-import { assertUsablePrivateKey } from './keys';
+import { signingKey } from './keys';
 import { portOf, type SshTarget } from './target';
 
 export interface ConnectOptions {
@@ -19,7 +19,7 @@ type Ssh2Error = Error & { level?: string; code?: string };
  * not match the policy ends the attempt with HostKeyMismatchError instead of ssh2's vague denial.
  */
 export function openConnection(target: SshTarget, options: ConnectOptions): Promise<Client> {
-  assertUsablePrivateKey(target.privateKey, target.passphrase);
+  const key = signingKey(target.privateKey, target.passphrase);
   const port = portOf(target);
   const client = new Client();
   // The real reason a host key was refused: ssh2 itself only reports "Host denied".
@@ -44,12 +44,11 @@ export function openConnection(target: SshTarget, options: ConnectOptions): Prom
       host: target.host,
       port,
       username: target.username,
-      privateKey: target.privateKey,
-      passphrase: target.passphrase,
+      // Only our key, and straight away (no `none` attempt first); never an agent or keyboard prompts.
+      authHandler: [{ type: 'publickey', username: target.username, key } as PublicKeyAuthMethod],
       readyTimeout: options.connectTimeoutMs,
       keepaliveInterval: options.keepaliveIntervalMs,
       keepaliveCountMax: 3,
-      // Only our key: never fall back to an agent or to keyboard-interactive prompts.
       agent: undefined,
       tryKeyboard: false,
       hostVerifier: (hostKey: Buffer, accept: (ok: boolean) => void) => {
