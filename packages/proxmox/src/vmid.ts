@@ -22,6 +22,11 @@ export interface VmidRange {
 export interface VmidLeaseStore {
   /** The owner's newest live lease on the platform. */
   findLive(owner: { platformId: string; owner: string }): Promise<VmidLease | undefined>;
+  /**
+   * Renews the owner's newest live lease on the platform for `ttlMs` and returns its id; undefined when
+   * the owner holds none (one statement in Postgres: what `findLive` then `renew` would do).
+   */
+  renewHeld(lease: { platformId: string; owner: string; ttlMs: number }): Promise<number | undefined>;
   /** Ids in `range` that live leases of the platform hold. */
   listLive(platformId: string, range: VmidRange): Promise<number[]>;
   /** Takes the id for `ttlMs` if no live lease holds it (an expired lease is taken over); false otherwise. */
@@ -100,12 +105,15 @@ export class VmidAllocator {
    */
   async allocateVmid(request: LeaseRequest): Promise<number> {
     const ttlMs = request.ttlMs ?? defaultTtlMs;
-    const held = await this.findLeaseByOwner(request);
-    if (held && (await this.renewLease({ ...request, vmid: held.vmid, ttlMs }))) return held.vmid;
+    const held = await this.#leases.renewHeld({ platformId: request.platformId, owner: request.owner, ttlMs });
+    if (held !== undefined) return held;
 
     const rejected = new Set<number>();
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
-      const vmid = await this.#pickCandidate(request.platformId, rejected);
+      // The first candidate is drawn from the ids the cluster uses alone: in a range this wide a live
+      // lease rarely holds a random id, and the lease itself refuses one that does. Once refused, the
+      // live leases steer the picks too (a crowded range).
+      const vmid = await this.#pickCandidate(request.platformId, rejected, rejected.size > 0);
       if (vmid === undefined) break;
       rejected.add(vmid);
       if (!(await this.#leases.acquire({ platformId: request.platformId, vmid, owner: request.owner, ttlMs })))
@@ -138,8 +146,12 @@ export class VmidAllocator {
    * A random free id of the range, so concurrent allocators rarely collide on the same row; falls back
    * to a scan from a random start when the range is crowded.
    */
-  async #pickCandidate(platformId: string, rejected: ReadonlySet<number>): Promise<number | undefined> {
-    const used = await this.#usedIds(platformId);
+  async #pickCandidate(
+    platformId: string,
+    rejected: ReadonlySet<number>,
+    withLeases: boolean,
+  ): Promise<number | undefined> {
+    const used = await this.#usedIds(platformId, withLeases);
     const isFree = (vmid: number) => !used.has(vmid) && !rejected.has(vmid);
     const size = this.range.max - this.range.min + 1;
     for (let tries = 0; tries < 32; tries++) {
@@ -154,10 +166,11 @@ export class VmidAllocator {
     return undefined;
   }
 
-  async #usedIds(platformId: string): Promise<Set<number>> {
+  /** Ids the cluster's VMs use (as read lately) and, `withLeases`, those live leases of the platform hold. */
+  async #usedIds(platformId: string, withLeases: boolean): Promise<Set<number>> {
     const [resources, leased] = await Promise.all([
       this.#recentResources(),
-      this.#leases.listLive(platformId, this.range),
+      withLeases ? this.#leases.listLive(platformId, this.range) : [],
     ]);
     const used = new Set(leased);
     for (const resource of resources) if (resource.vmid !== undefined) used.add(resource.vmid);

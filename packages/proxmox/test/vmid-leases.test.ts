@@ -60,6 +60,8 @@ test('a live lease blocks its id; an expired one is taken over and its old owner
   await sleep(100);
   assert.equal(await vmids.allocateVmid({ platformId: 'p1', owner: 'successor' }), 3100);
   assert.equal(await vmids.renewLease({ ...first, vmid: 3100 }), false);
+  // Nor does its next allocation take back the id it held: that lease is the successor's now.
+  await assert.rejects(vmids.allocateVmid({ ...first, ttlMs: 60_000 }), VmidExhaustedError);
   assert.equal((await vmids.findLeaseByOwner({ platformId: 'p1', owner: 'successor' }))?.vmid, 3100);
 });
 

@@ -32,6 +32,36 @@ export async function findLiveVmidLeaseOfOwner(
   return row && { platformId: row.platform_id, vmid: row.vmid, owner: row.owner, expiresAt: row.expires_at };
 }
 
+/**
+ * Renews the owner's newest live lease on the platform (expiry `now() + ttl`) and returns its id, in
+ * one statement; undefined when the owner holds no live lease. A lease that lapsed and was taken over
+ * meanwhile is not renewed (the owner and liveness are checked again on the row being updated).
+ */
+export async function renewNewestVmidLeaseOfOwner(
+  db: Db,
+  lease: { platformId: string; owner: string; ttlMs: number },
+): Promise<number | undefined> {
+  const row = await db
+    .updateTable('vmid_leases')
+    .set({ expires_at: expiryIn(lease.ttlMs) })
+    .where('platform_id', '=', lease.platformId)
+    .where('owner', '=', lease.owner)
+    .where(live)
+    .where('vmid', '=', (eb) =>
+      eb
+        .selectFrom('vmid_leases as newest')
+        .select('newest.vmid')
+        .where('newest.platform_id', '=', lease.platformId)
+        .where('newest.owner', '=', lease.owner)
+        .where('newest.expires_at', '>', sql<Date>`now()`)
+        .orderBy('newest.created_at', 'desc')
+        .limit(1),
+    )
+    .returning('vmid')
+    .executeTakeFirst();
+  return row?.vmid;
+}
+
 /** Ids in `[min, max]` that live leases of the platform hold. */
 export async function listLiveLeasedVmids(db: Db, platformId: string, range: { min: number; max: number }) {
   const rows = await db

@@ -4,6 +4,7 @@ import {
   findLiveVmidLeaseOfOwner,
   insertVmidLease,
   listLiveLeasedVmids,
+  renewNewestVmidLeaseOfOwner,
   renewVmidLease,
 } from '../repositories/vmid-leases';
 
@@ -20,6 +21,10 @@ export class PostgresVmidLeaseStore {
 
   findLive(owner: { platformId: string; owner: string }) {
     return findLiveVmidLeaseOfOwner(this.#db, owner);
+  }
+
+  renewHeld(lease: { platformId: string; owner: string; ttlMs: number }) {
+    return renewNewestVmidLeaseOfOwner(this.#db, lease);
   }
 
   listLive(platformId: string, range: { min: number; max: number }) {
