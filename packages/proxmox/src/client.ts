@@ -297,6 +297,8 @@ export class ProxmoxClient {
       headers['Content-Length'] = Buffer.byteLength(body);
     }
     return new Promise<HttpAnswer>((resolve, reject) => {
+      // A signal that fired before the request went out sends nothing ('abort' will not fire again).
+      signal?.throwIfAborted();
       let settled = false;
       /** The server began answering: from then on the request was certainly delivered. */
       let answering = false;
