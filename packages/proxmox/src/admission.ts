@@ -71,6 +71,11 @@ export interface AdmissionWaits {
   waitedMs: number;
   maxWaitMs: number;
   /**
+   * The slots' time taken, from each grant to its release by Redis's clock: beside the holds below, it
+   * counts a granted slot before its holder has woken to use it, and after its work until given back.
+   */
+  occupiedMs: number;
+  /**
    * The slots' use by kind of work (`clone`, `resize`, `start`…, `other` when the caller named none):
    * how many holds ended with the slot given back, their time in all and the shortest one.
    */
@@ -90,6 +95,9 @@ local holders, line, alive, since, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], K
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function ms(value) return string.format('%.0f', value) end
+for _, token in ipairs(redis.call('ZRANGEBYSCORE', holders, '-inf', ms(now))) do
+  redis.call('HDEL', since, 'granted:' .. token)
+end
 redis.call('ZREMRANGEBYSCORE', holders, '-inf', ms(now))
 local dead = redis.call('ZRANGEBYSCORE', alive, '-inf', ms(now))
 for _, token in ipairs(dead) do
@@ -107,6 +115,7 @@ local function grant(limit, ttl)
     redis.call('ZREM', alive, token)
     local waited = now - tonumber(redis.call('HGET', since, token) or now)
     redis.call('HDEL', since, token)
+    redis.call('HSET', since, 'granted:' .. token, ms(now))
     redis.call('HINCRBY', stats, 'grants', 1)
     redis.call('HINCRBY', stats, 'waitedMs', ms(waited))
     if waited > tonumber(redis.call('HGET', stats, 'maxWaitMs') or '0') then
@@ -148,7 +157,12 @@ return mine
  */
 const RELEASE_LUA = `${LINE_LUA}
 local token, limit, ttl, channel, kind, held = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
-if redis.call('ZREM', holders, token) == 1 and kind ~= '' then
+local grantedAt = redis.call('HGET', since, 'granted:' .. token)
+redis.call('HDEL', since, 'granted:' .. token)
+if redis.call('ZREM', holders, token) == 1 and grantedAt then
+  redis.call('HINCRBY', stats, 'occupiedMs', ms(now - tonumber(grantedAt)))
+end
+if grantedAt and kind ~= '' then
   local key = 'held:' .. kind
   redis.call('HINCRBY', stats, key .. ':count', 1)
   redis.call('HINCRBY', stats, key .. ':ms', held)
@@ -225,8 +239,11 @@ class Lines {
     };
   }
 
-  /** Waits for a slot of `line` in the order of `rank`; resolves with the holder's token. */
-  async acquire(line: Line, rank: number, signal?: AbortSignal): Promise<string> {
+  /**
+   * Waits for a slot of `line` in the order of `rank`; resolves with the holder's token. A caller that
+   * has to wait in line is set aside meanwhile by `setAside` (see Admission.withPriority).
+   */
+  async acquire(line: Line, rank: number, signal?: AbortSignal, setAside?: SetAside): Promise<string> {
     signal?.throwIfAborted();
     await this.#subscribe(line.channel);
     const token = randomUUID();
@@ -236,6 +253,7 @@ class Lines {
     // A waiter also checks the line itself every few seconds: should a wake-up ever go missing, the
     // slot it was granted waits that long at most.
     const heartbeat = Math.min(this.#third(), WAITER_CHECK_MS);
+    let back: (() => void) | undefined;
     try {
       for (;;) {
         if (
@@ -250,6 +268,7 @@ class Lines {
             `no slot of ${line.name} (limit ${line.limit}) within ${this.limits.acquireTimeoutMs} ms`,
           );
         }
+        back ??= setAside?.();
         if (!waiter.granted) await this.#wakeUp(waiter, Math.min(heartbeat, left), signal);
       }
     } catch (error) {
@@ -257,6 +276,7 @@ class Lines {
       await this.release(line, token);
       throw error;
     } finally {
+      back?.();
       this.#waiters.delete(token);
     }
   }
@@ -308,6 +328,7 @@ class Lines {
       grants: Number(stats.grants ?? 0),
       waitedMs: Number(stats.waitedMs ?? 0),
       maxWaitMs: Number(stats.maxWaitMs ?? 0),
+      occupiedMs: Number(stats.occupiedMs ?? 0),
       holds,
     };
   }
@@ -408,14 +429,19 @@ class Lines {
 /** Marks the constructor's form that makes a view of an Admission (module-private: see withPriority). */
 const VIEW = Symbol('admission view');
 
+/** Frees the caller's worker slot while it waits in line; the function returned takes it back. */
+export type SetAside = () => () => void;
+
 export class Admission {
   readonly limits: AdmissionLimits;
   readonly #lines: Lines;
   readonly #rank: number;
+  readonly #setAside: SetAside | undefined;
 
-  constructor(options: AdmissionOptions | { [VIEW]: Lines; priorityMs: number; order: number }) {
+  constructor(options: AdmissionOptions | { [VIEW]: Lines; priorityMs: number; order: number; setAside?: SetAside }) {
     if (VIEW in options) {
       this.#lines = options[VIEW];
+      this.#setAside = options.setAside;
       const rank = RANKS - Math.min(RANKS, Math.floor(Math.max(0, options.priorityMs) / 100));
       this.#rank = rank * ORDERS + Math.min(ORDERS - 1, Math.max(0, Math.floor(options.order)));
     } else {
@@ -430,9 +456,12 @@ export class Admission {
    * larger `priorityMs` (a task's remaining critical path) get it first; equal ones by `order`
    * (smaller first: a lab's copy, so that copies come up one after another rather than all at the
    * end), then in order of arrival. Callers without a priority come after every prioritized one.
+   * While a caller waits in line, `setAside` (a job's JobContext.setAside) frees its worker slot, so
+   * that the jobs waiting for a node do not keep others (a configure task, which needs no slot) from
+   * a worker.
    */
-  withPriority(priorityMs: number, order = 0): Admission {
-    return new Admission({ [VIEW]: this.#lines, priorityMs, order });
+  withPriority(priorityMs: number, order = 0, setAside?: SetAside): Admission {
+    return new Admission({ [VIEW]: this.#lines, priorityMs, order, setAside });
   }
 
   /**
@@ -469,7 +498,7 @@ export class Admission {
   }
 
   async #withSlot<T>(line: Line, work: () => Promise<T>, signal: AbortSignal | undefined, kind: string): Promise<T> {
-    const token = await this.#lines.acquire(line, this.#rank, signal);
+    const token = await this.#lines.acquire(line, this.#rank, signal, this.#setAside);
     const stop = this.#lines.hold(line, token);
     const granted = performance.now();
     try {

@@ -197,13 +197,43 @@ test("the slots' use is counted by kind of work, over machines; a caller that ne
   );
   release();
   await held;
-  const { holds } = await two!.nodeWaits('pve08');
+  const { holds, occupiedMs } = await two!.nodeWaits('pve08');
+  assert.ok(occupiedMs >= holds.start!.heldMs + holds.clone!.heldMs, `taken ${occupiedMs} ms in all`);
   assert.deepEqual(Object.keys(holds).sort(), ['clone', 'other', 'start']);
   assert.equal(holds.start!.count, 2);
   assert.ok(holds.start!.minMs >= 20 && holds.start!.minMs < 60, `shortest start hold ${holds.start!.minMs} ms`);
   assert.ok(holds.start!.heldMs >= 80, `start holds in all ${holds.start!.heldMs} ms`);
   assert.equal(holds.clone!.count, 1);
   assert.equal(holds.other!.count, 1);
+});
+
+test('a caller is set aside only while it waits in line, and taken back once, granted or not', async () => {
+  const [admission] = machines(1, { operationsPerNode: 1, acquireTimeoutMs: 1_000 });
+  const calls: string[] = [];
+  const setAside = () => {
+    calls.push('aside');
+    return () => void calls.push('back');
+  };
+  const view = admission!.withPriority(10_000, 0, setAside);
+  await view.withNodeSlot('pve09', async () => void calls.push('at once'));
+  assert.deepEqual(calls, ['at once'], 'a free slot sets nobody aside');
+  const { held, release } = await holdSlot(admission!, 'pve09');
+  const waiting = view.withNodeSlot('pve09', async () => void calls.push('granted'));
+  await untilWaiting('pve09', 1);
+  await sleep(20);
+  assert.deepEqual(calls.slice(1), ['aside']);
+  release();
+  await Promise.all([held, waiting]);
+  assert.deepEqual(calls.slice(1), ['aside', 'back', 'granted']);
+  // Timed out in line: taken back all the same.
+  const again = await holdSlot(admission!, 'pve09');
+  await assert.rejects(
+    view.withNodeSlot('pve09', async () => 'never'),
+    AdmissionTimeoutError,
+  );
+  again.release();
+  await again.held;
+  assert.deepEqual(calls.slice(4), ['aside', 'back']);
 });
 
 test("a dead holder's slot and a dead waiter's place lapse with their TTL; the live waiter gets the slot", async () => {

@@ -18,6 +18,18 @@ export interface JobContext {
    */
   signal: AbortSignal;
   log: Logger;
+  /**
+   * Sets this job aside while it waits in line for something outside the process that does no work
+   * meanwhile (a node's admission slot): its worker may take one more job until the returned function
+   * is called (once, when the wait ends), so that jobs waiting in such lines do not keep ready ones
+   * from running. The job stays active and locked as before: a crash hands it back as ever.
+   */
+  setAside?(): () => void;
+}
+
+/** Lends a worker one more job at once for each job set aside (see JobContext.setAside). */
+export interface SlotLender {
+  lend(): () => void;
 }
 
 export class JobTimeoutError extends Error {
@@ -61,12 +73,20 @@ export class Attempt implements JobContext {
   readonly #root: Logger;
   #log: Logger | undefined;
 
+  readonly #lender: SlotLender | undefined;
+
   constructor(
     readonly job: Job,
     readonly token: string | undefined,
     root: Logger,
+    lender?: SlotLender,
   ) {
     this.#root = root;
+    this.#lender = lender;
+  }
+
+  setAside(): () => void {
+    return this.#lender ? this.#lender.lend() : noop;
   }
 
   get signal(): AbortSignal {
@@ -97,6 +117,8 @@ export class Attempt implements JobContext {
     this.abort(new WorkerShutdownError());
   }
 }
+
+function noop(): void {}
 
 /** Set as a timer's callback with its arguments (no closure per attempt). */
 export function abortOnTimeout(attempt: Attempt, job: string, timeoutMs: number): void {

@@ -8,6 +8,7 @@ import {
   type JobContext,
   JobLockLostError,
   JobTimeoutError,
+  type SlotLender,
   WorkerShutdownError,
 } from './attempt';
 import { JOBS, type JobName, type JobPayload, jobsOfQueue, parsePayload, type QueueName } from './catalog';
@@ -71,6 +72,12 @@ export interface WorkerGroupOptions {
    * @defaultValue 5
    */
   maxStalls?: number;
+  /**
+   * Jobs set aside at once per queue in this process (JobContext.setAside: each waits in a line
+   * outside and lets the worker take one more job meanwhile); beyond it, a job waits in its slot.
+   * @defaultValue 1000
+   */
+  maxAside?: number;
   /** Time bounds that replace the catalog's for some jobs (slow clusters, tests). @defaultValue the catalog's */
   timeouts?: Partial<Record<JobName, number>>;
   logger: Logger;
@@ -100,14 +107,19 @@ export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
     for (const name of jobsOfQueue(queue)) {
       if (!options.handlers[name]) throw new Error(`no handler for ${name} (queue ${queue})`);
     }
-    const worker = new Worker(queue, async (job, token, signal) => runJob(job, token, signal, settings), {
-      connection: connections[connections.push(options.connect()) - 1]!,
-      prefix: options.prefix,
-      concurrency: options.concurrency ?? 8,
-      lockDuration: lockMs,
-      stalledInterval: lockMs,
-      maxStalledCount: options.maxStalls ?? 5,
-    });
+    const lender: SlotLender = new WorkerSlots((): Worker => worker, options.maxAside ?? 1_000);
+    const worker: Worker = new Worker(
+      queue,
+      async (job, token, signal) => runJob(job, token, signal, settings, lender),
+      {
+        connection: connections[connections.push(options.connect()) - 1]!,
+        prefix: options.prefix,
+        concurrency: options.concurrency ?? 8,
+        lockDuration: lockMs,
+        stalledInterval: lockMs,
+        maxStalledCount: options.maxStalls ?? 5,
+      },
+    );
     const reportOutage = redisErrorReporter(log, { queue, source: 'worker' });
     worker.on('error', (error) => {
       if (isBackingServiceOutage(error)) return reportOutage(error);
@@ -165,18 +177,55 @@ interface RunSettings {
   timeouts: Partial<Record<JobName, number>>;
 }
 
+/** The part of BullMQ's Worker (6.7) that wakes its fetch loop; not in its types. */
+interface FetchLoop {
+  mainLoopQueue?: { add(pending: Promise<unknown>): void } | null;
+}
+
+/**
+ * Lends a worker one more job at once per job set aside, by raising its concurrency (BullMQ's public
+ * setting) until the job's wait ends. BullMQ reads it before taking a job, but a worker whose slots
+ * are all busy sleeps until one of its jobs settles: it is woken the way BullMQ's own resume() wakes
+ * it (a settled promise on its fetch loop), so the lent slot is used at once. Should a later BullMQ
+ * lose that loop, the slot is still used, from the next job that ends.
+ */
+class WorkerSlots implements SlotLender {
+  #aside = 0;
+
+  constructor(
+    readonly worker: () => Worker,
+    readonly max: number,
+  ) {}
+
+  lend(): () => void {
+    if (this.#aside >= this.max) return () => {};
+    this.#aside++;
+    const worker = this.worker();
+    worker.concurrency += 1;
+    (worker as unknown as FetchLoop).mainLoopQueue?.add(Promise.resolve());
+    let lent = true;
+    return () => {
+      if (!lent) return;
+      lent = false;
+      this.#aside--;
+      worker.concurrency -= 1;
+    };
+  }
+}
+
 async function runJob(
   job: Job,
   token: string | undefined,
   bullSignal: AbortSignal | undefined,
   settings: RunSettings,
+  lender: SlotLender,
 ): Promise<unknown> {
   const name = job.name as JobName;
   const definition = JOBS[name];
   const handler = settings.handlers[name] as JobHandler<JobName> | undefined;
   if (!definition || !handler) throw new PermanentError(`no handler for job ${job.name}`);
   const payload = parsePayload(name, job.data);
-  const attempt = new Attempt(job, token, settings.logger);
+  const attempt = new Attempt(job, token, settings.logger, lender);
   const timeoutMs = settings.timeouts[name] ?? definition.timeoutMs;
   const timer = setTimeout(abortOnTimeout, timeoutMs, attempt, name, timeoutMs);
   bullSignal?.addEventListener('abort', attempt, { once: true });

@@ -77,9 +77,14 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
       vmId = vm.id;
       // Of the tasks waiting for a node's admission slot, the one with the longest chain still after it
       // goes first; of equal ones the lower copy, so that copies come up (and check) one after another.
+      // A task waiting in that line is set aside: its worker takes another task meanwhile.
       const job = {
         ...boundTo(ctx, signal),
-        admission: ctx.admission.withPriority(nominalRemainingPath(lab.graph, task.id), task.copy),
+        admission: ctx.admission.withPriority(
+          nominalRemainingPath(lab.graph, task.id),
+          task.copy,
+          context.setAside?.bind(context),
+        ),
       };
       const steps =
         task.kind === 'vm-provision'

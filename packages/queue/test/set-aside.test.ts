@@ -1,0 +1,107 @@
+/** A job set aside (waiting in a line outside) lends its worker slot: real Redis, a real BullMQ worker. */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createLogger } from '@glassdome/logger';
+import { createRedisPrefix, waitFor } from '@glassdome/testkit';
+import { createRedis, type Handlers, Producer, startWorkers } from '../src/index';
+
+const redis = createRedisPrefix('queue-aside');
+const logger = createLogger({
+  name: 'test',
+  level: 'warn',
+  destination: new Writable({ write: (_c, _e, cb) => cb() }),
+});
+let producer: Producer;
+before(async () => {
+  producer = await Producer.open(redis.url, redis.prefix);
+});
+after(async () => {
+  await producer.close();
+  await redis.cleanup();
+});
+
+/** The first vm.deploy waits aside until `open` is called; every other one just records that it ran. */
+function waitingFirst(ran: string[]) {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let first: string | undefined;
+  const ok = async () => undefined;
+  const handlers: Handlers = {
+    'vm.deploy': async ({ vmId }, context) => {
+      if (first === undefined) {
+        first = vmId;
+        // As a lab task does, some work first: the worker's fetch loop is asleep on its busy slot by then.
+        await sleep(100);
+        const back = context.setAside?.() ?? (() => {});
+        ran.push('aside');
+        await gate;
+        back();
+      }
+      ran.push(vmId === first ? 'first' : vmId);
+      return undefined;
+    },
+    'vm.destroy': ok,
+    'vm.firewall': ok,
+  };
+  return { handlers, open: () => open() };
+}
+
+test('while its only job waits aside, a worker of concurrency 1 runs the next ones; then it is back to 1', async () => {
+  const ran: string[] = [];
+  const { handlers, open } = waitingFirst(ran);
+  const group = startWorkers({
+    connect: () => createRedis(redis.url, 'worker'),
+    prefix: redis.prefix,
+    queues: ['vm'],
+    handlers,
+    concurrency: 1,
+    logger,
+  });
+  try {
+    await producer.enqueue('vm.deploy', { vmId: randomUUID() });
+    await waitFor('the first job aside', () => ran.includes('aside'));
+    const next = [randomUUID(), randomUUID()];
+    for (const vmId of next) await producer.enqueue('vm.deploy', { vmId });
+    await waitFor('the next jobs, while the first waits', () => next.every((vmId) => ran.includes(vmId)), {
+      timeoutMs: 5_000,
+    });
+    assert.ok(!ran.includes('first'), 'the first job was still waiting');
+    open();
+    await waitFor('the first job', () => ran.includes('first'));
+    assert.equal(group.workers[0]!.concurrency, 1);
+  } finally {
+    open();
+    await group.close();
+  }
+});
+
+test('beyond maxAside a job waits in its slot: nothing else runs meanwhile', async () => {
+  const ran: string[] = [];
+  const { handlers, open } = waitingFirst(ran);
+  const group = startWorkers({
+    connect: () => createRedis(redis.url, 'worker'),
+    prefix: redis.prefix,
+    queues: ['vm'],
+    handlers,
+    concurrency: 1,
+    maxAside: 0,
+    logger,
+  });
+  try {
+    await producer.enqueue('vm.deploy', { vmId: randomUUID() });
+    await waitFor('the first job aside', () => ran.includes('aside'));
+    const vmId = randomUUID();
+    await producer.enqueue('vm.deploy', { vmId });
+    await sleep(500);
+    assert.deepEqual(ran, ['aside']);
+    open();
+    await waitFor('both jobs', () => ran.includes(vmId));
+    assert.deepEqual(ran, ['aside', 'first', vmId]);
+  } finally {
+    open();
+    await group.close();
+  }
+});
