@@ -201,8 +201,9 @@ test("the slots' use is counted by kind of work, over machines; a caller that ne
   assert.ok(occupiedMs >= holds.start!.heldMs + holds.clone!.heldMs, `taken ${occupiedMs} ms in all`);
   assert.deepEqual(Object.keys(holds).sort(), ['clone', 'other', 'start']);
   assert.equal(holds.start!.count, 2);
-  assert.ok(holds.start!.minMs >= 20 && holds.start!.minMs < 60, `shortest start hold ${holds.start!.minMs} ms`);
-  assert.ok(holds.start!.heldMs >= 80, `start holds in all ${holds.start!.heldMs} ms`);
+  // Timers may fire a millisecond early by the holder's clock.
+  assert.ok(holds.start!.minMs >= 15 && holds.start!.minMs < 60, `shortest start hold ${holds.start!.minMs} ms`);
+  assert.ok(holds.start!.heldMs >= 75, `start holds in all ${holds.start!.heldMs} ms`);
   assert.equal(holds.clone!.count, 1);
   assert.equal(holds.other!.count, 1);
 });
