@@ -59,6 +59,14 @@ export async function managementMac(ctx: InstallerContext, vm: VmRow, nicIndex: 
 }
 
 /**
+ * The fingerprint pinned for the VM as this job attempt pinned or read it, by the VM record of that
+ * attempt: its later steps connect with it instead of reading the pin again (only this VM's own steps
+ * and its removal change the pin, and they go through `pinHostKey` and `forgetHostKey`). Another attempt
+ * loads another record, and reads.
+ */
+const pinsOfAttempt = new WeakMap<VmRow, string>();
+
+/**
  * Reads the guest's host key through its agent and pins it for the VM, replacing an earlier pin (the
  * guest may have been cloned anew). Returns the pinned fingerprint.
  */
@@ -73,13 +81,26 @@ export async function pinHostKey(ctx: InstallerContext, vm: VmRow): Promise<stri
       `VM ${vm.name}: ${GUEST_HOST_KEY_FILE} read through the guest agent is no host key (${error instanceof Error ? error.message : error})`,
     );
   }
+  pinsOfAttempt.delete(vm);
   await pinVmHostKey(ctx.db, { vmId: vm.id, ...parsed });
+  pinsOfAttempt.set(vm, parsed.fingerprint);
   return parsed.fingerprint;
 }
 
 /** Drops the VM's pin (it was destroyed, or rolled back to a disk whose key is read again before use). */
 export function forgetHostKey(ctx: InstallerContext, vm: VmRow): Promise<void> {
+  pinsOfAttempt.delete(vm);
   return deleteVmHostKey(ctx.db, vm.id);
+}
+
+/** The VM's pinned fingerprint: as this attempt knows it, else from Postgres, else read through the agent and pinned. */
+async function pinnedFingerprint(ctx: InstallerContext, vm: VmRow): Promise<string> {
+  const known = pinsOfAttempt.get(vm);
+  if (known) return known;
+  const stored = await findVmHostKey(ctx.db, vm.id);
+  if (!stored) return pinHostKey(ctx, vm);
+  pinsOfAttempt.set(vm, stored);
+  return stored;
 }
 
 /**
@@ -105,7 +126,7 @@ export function assertManagementAddress(ctx: InstallerContext, vm: VmRow, ip: st
 export async function guestTarget(ctx: InstallerContext, vm: VmRow): Promise<SshTarget> {
   if (!vm.ip) throw new Error(`VM ${vm.id} has no IP yet`);
   assertManagementAddress(ctx, vm, vm.ip);
-  const fingerprint = (await findVmHostKey(ctx.db, vm.id)) ?? (await pinHostKey(ctx, vm));
+  const fingerprint = await pinnedFingerprint(ctx, vm);
   return {
     host: vm.ip,
     port: ctx.env.GUEST_SSH_PORT,
