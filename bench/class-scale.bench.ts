@@ -165,9 +165,25 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
   let peakWaiting = 0;
   let peakActive = 0;
   let sampling = true;
+  // Each node's slots as sampled: while any was taken or awaited, how often some were free while
+  // callers waited in line (a slot left unused), and how often some were free with nobody in line.
+  const lineRedis = createRedis(redis.url, 'worker');
+  const slotSamples = new Map(NODES.map((node) => [node, { samples: 0, freeWhileWaited: 0, freeNobodyWaiting: 0 }]));
   const sampler = (async () => {
     while (sampling) {
       for (const p of processes) peakRss.set(p.name, Math.max(peakRss.get(p.name)!, rssMiB(p.pid)));
+      for (const node of NODES) {
+        const base = `${redis.prefix}:pve:node:${node}`;
+        const [holders, waiters] = await Promise.all([
+          lineRedis.zcard(`${base}:holders`),
+          lineRedis.zcard(`${base}:line`),
+        ]);
+        if (holders === 0 && waiters === 0) continue;
+        const sample = slotSamples.get(node)!;
+        sample.samples++;
+        if (holders < OPS_PER_NODE && waiters > 0) sample.freeWhileWaited++;
+        if (holders < OPS_PER_NODE && waiters === 0) sample.freeNobodyWaiting++;
+      }
       let waiting = 0;
       let active = 0;
       for (const queue of [producer.queues.lab, producer.queues.network]) {
@@ -317,9 +333,14 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
     const ready = vms.filter((v) => v.status === 'ready').length;
     const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     const cpuTermMs = (cpuTotal / CORES) * 1000;
+    const averageHold = (kind: string) => {
+      const held = NODES.map((node) => admissionWaits.get(node)?.holds[kind]);
+      const count = held.reduce((sum, h) => sum + (h?.count ?? 0), 0);
+      return count > 0 ? held.reduce((sum, h) => sum + (h?.heldMs ?? 0), 0) / count : 0;
+    };
     const holdsText = ADMITTED_HOLDS.map(
       (kind) =>
-        `${kind} ${s(shortestHold.get(kind)!)} (${NODES.map((node) => admissionWaits.get(node)?.holds[kind]?.count ?? 0).join('/')} holds)`,
+        `${kind} ${s(shortestHold.get(kind)!)} (${NODES.map((node) => admissionWaits.get(node)?.holds[kind]?.count ?? 0).join('/')} holds, ${s(averageHold(kind))} on average)`,
     ).join(', ');
     return [
       target
@@ -338,6 +359,12 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
       `Lower bound = max(critical path of the graph with each VM task at its steps' unqueued times ${s(critical.lengthMs)}, the busiest node's admission term ${s(nodeBound)}, all VM tasks' time / worker slots ${s(workerBound)}). The admission term of ${busiest}: the fastest network task ${s(headMs)} + its VMs' holds of a node slot at the shortest of each kind (${holdsText} on ${NODES.join('/')}) / OPS_PER_NODE ${s(slotWorkOn(busiest) / OPS_PER_NODE)} + the shortest start-to-ready of any VM ${s(afterStartMs)} + the fastest isolation check ${s(isolationMs)}. A step's unqueued time: the fastest clone (${s(service.get('clone') ?? 0)}) and start (${s(service.get('start') ?? 0)}) of the run, the median of every other step; network tasks as measured; each copy's isolation check as the fastest one (${s(isolationMs)}; the slowest took ${s(Math.max(0, ...checks))}). The critical path with every task as it actually ran (queueing included) was ${s(measuredCritical.lengthMs)}.`,
       '',
       `Node slots over the run (against OPS_PER_NODE × makespan): working (the holders' own time in them) ${NODES.map((node) => `${node} ${(slotsBusy(node) * 100).toFixed(0)} %`).join(', ')}; taken (grant to release, by Redis's clock) ${NODES.map((node) => `${node} ${(slotsTaken(node) * 100).toFixed(0)} %`).join(', ')}.`,
+      '',
+      `Node slots sampled every 250 ms while any was taken or awaited: ${NODES.map((node) => {
+        const sample = slotSamples.get(node)!;
+        const share = (n: number) => `${((n / Math.max(1, sample.samples)) * 100).toFixed(0)} %`;
+        return `${node} ${sample.samples} samples, some free while callers waited in line ${share(sample.freeWhileWaited)}, some free with nobody in line ${share(sample.freeNobodyWaiting)}`;
+      }).join('; ')}.`,
       '',
       `Critical path (unqueued): ${critical.path.map((task) => `${task} ${s(estimate(taskById(graph, task)))}`).join(' → ')}.`,
       '',
@@ -374,6 +401,7 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
   } finally {
     sampling = false;
     await sampler.catch(() => {});
+    lineRedis.disconnect();
     await producer.close();
     await db.destroy();
     await stack.stop();
