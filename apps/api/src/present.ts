@@ -1,8 +1,18 @@
-import type { listLabs, listSteps, listVmsOfLab } from '@glassdome/db';
+import type { ListedStep, listLabs, listSteps, listVmsOfLab } from '@glassdome/db';
 import { Redactor } from './redact';
 
-type StepRow = Awaited<ReturnType<typeof listSteps>>[number];
-type VmRow = Awaited<ReturnType<typeof listVmsOfLab>>[number];
+/**
+ * A time as read: a Date, or the same instant as the text JSON prints for it (the VM list reads its
+ * times so, listStandaloneVms). Either way the answer carries the same text.
+ */
+type Time = Date | string;
+const msOf = (time: Time) => (typeof time === 'string' ? Date.parse(time) : time.getTime());
+
+type StepRow = Awaited<ReturnType<typeof listSteps>>[number] | ListedStep;
+type VmRow = Omit<
+  Awaited<ReturnType<typeof listVmsOfLab>>[number],
+  'platform_id' | 'request_id' | 'created_by' | 'observed_at' | 'created_at' | 'updated_at'
+> & { observed_at: Time | null; created_at: Time; updated_at: Time };
 
 /** A step as the API shows it: its timings and, once finished, how long it took. */
 export function presentStep(step: StepRow, redactor: Redactor = Redactor.none) {
@@ -13,8 +23,7 @@ export function presentStep(step: StepRow, redactor: Redactor = Redactor.none) {
     queuedAt: step.queued_at,
     startedAt: step.started_at,
     finishedAt: step.finished_at,
-    durationMs:
-      step.started_at && step.finished_at ? step.finished_at.getTime() - step.started_at.getTime() : undefined,
+    durationMs: step.started_at && step.finished_at ? msOf(step.finished_at) - msOf(step.started_at) : undefined,
     ...(step.error ? { error: redactor.text(step.error) } : {}),
   };
 }

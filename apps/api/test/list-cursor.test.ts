@@ -133,3 +133,64 @@ test("a lab's events: a JSON page when JSON is asked for, oldest first; the stre
   assert.match(stream.headers.get('content-type') ?? '', /text\/event-stream/);
   controller.abort();
 });
+
+test('GET /vms shows each VM and its steps as GET /vms/:id does: times to the millisecond, durations, errors', async () => {
+  // Times the list writes as text in SQL and the detail reads as Dates: fractions a Date truncates
+  // (.999999, .0005), none, exact milliseconds; steps finished or not, with an error, an empty one or none.
+  const steps = [
+    ['reserve-vmid', 'done', 1, '09:59:59.0005', '10:00:00.123999', '10:00:02.999999', null],
+    ['clone', 'failed', 2, '10:00:00', '10:00:03.5', '10:00:03.5', 'clone failed: timeout'],
+    ['configure', 'running', 1, '10:00:00.000001', '10:00:04.25', null, ''],
+    ['start', 'pending', 0, '10:00:00.5', null, null, null],
+  ] as const;
+  const vms = await api.db.selectFrom('vms').select('id').where('name', 'in', ['vm-1', 'vm-2', 'vm-3']).execute();
+  await api.db
+    .updateTable('vms')
+    .set((eb) => ({
+      observed_at: eb.cast<Date>(eb.val('2026-03-01 10:00:00.999999+00'), 'timestamptz'),
+      updated_at: eb.cast<Date>(eb.val('2026-03-01 10:00:01+00'), 'timestamptz'),
+      observed_status: 'running',
+      error: 'it failed',
+      ip: '10.0.0.9',
+      vmid: 101,
+    }))
+    .where('name', 'in', ['vm-1', 'vm-2'])
+    .execute();
+  await api.db
+    .insertInto('steps')
+    .values(
+      vms.flatMap((vm) =>
+        steps.map(([name, status, attempts, , , , error]) => ({ vm_id: vm.id, name, status, attempts, error })),
+      ),
+    )
+    .execute();
+  for (const [name, , , queued, started, finished] of steps) {
+    await api.db
+      .updateTable('steps')
+      .set((eb) => {
+        const at = (time: string | null) =>
+          time === null ? null : eb.cast<Date>(eb.val(`2026-03-01 ${time}+00`), 'timestamptz');
+        return { queued_at: at(queued)!, started_at: at(started), finished_at: at(finished) };
+      })
+      .where('name', '=', name)
+      .execute();
+  }
+  const { seen } = await walk('/api/v1/vms', 4);
+  const withSteps = seen.filter((vm) => (vm as { steps: unknown[] }).steps.length > 0);
+  assert.equal(withSteps.length, 3);
+  for (const vm of seen) {
+    const detail = await api.request('GET', `/api/v1/vms/${(vm as { id: string }).id}`);
+    assert.equal(detail.status, 200);
+    assert.deepEqual(vm, detail.body);
+  }
+  const step = (withSteps[0] as { steps: Record<string, unknown>[] }).steps;
+  assert.deepEqual(step[0], {
+    name: 'reserve-vmid',
+    status: 'done',
+    attempts: 1,
+    queuedAt: '2026-03-01T09:59:59.000Z',
+    startedAt: '2026-03-01T10:00:00.123Z',
+    finishedAt: '2026-03-01T10:00:02.999Z',
+    durationMs: 2876,
+  });
+});

@@ -6,7 +6,6 @@ import {
   listEvents,
   listStandaloneVms,
   listSteps,
-  listStepsOfVms,
   planSteps,
   toStoredJson,
 } from '@glassdome/db';
@@ -185,13 +184,9 @@ export function vmRoutes(ctx: ApiContext): Router {
   router.get('/vms', async (req, res) => {
     const query = parseInput(vmListQuery, req.query, 'query');
     const { items: vms, nextCursor } = await listStandaloneVms(ctx.db, query, scopeOf(req));
-    const steps = await listStepsOfVms(
-      ctx.db,
-      vms.map((vm) => vm.id),
-    );
     res.json({
       items: vms.map((vm) =>
-        presentVm(vm, steps.get(vm.id), {
+        presentVm(vm, vm.steps, {
           redactor: redactorFor(req.principal!, vm.created_by, vm.spec),
           guestSshPort: ctx.guestSshPort,
         }),
