@@ -21,7 +21,15 @@ import {
 import { createDb, type Db } from '../packages/db/src/index';
 import { compileLabGraph, criticalPath, parseLabSpec } from '../packages/lab/src/index';
 import { Producer } from '../packages/queue/src/index';
-import { cpuSeconds, deployLabAndWait, loadNow, taskDurations, taskTimes } from './lab-measure';
+import {
+  cpuSeconds,
+  deployLabAndWait,
+  loadNow,
+  type TaskTimes,
+  taskDurations,
+  taskSpans,
+  taskTimes,
+} from './lab-measure';
 
 const VMS = 60;
 /** The figures this bench last reported (docs/benchmarks.md), printed next to the new ones. */
@@ -94,6 +102,11 @@ async function measure(
     const job = times.get(task.id);
     return job ? job.endedAt - job.pickedAt : 0;
   });
+  if (process.env.BENCH_LAB_TRACE) {
+    process.stderr.write(
+      traceChain(graph, await taskSpans(db, lab.id, graph), times, lab.startedAt, lab.startedAt + lab.makespanMs),
+    );
+  }
   return {
     label,
     status: lab.status,
@@ -106,6 +119,47 @@ async function measure(
     load: `${loadBefore} → ${loadAfter}`,
     tasks: critical.path.length,
   };
+}
+
+/**
+ * BENCH_LAB_TRACE=1: the chain of tasks that bound the makespan as it ran (from the task that ended
+ * last, each task's dependency that ended last), with where the time between one task's last step
+ * and the next one's first step went: after the last step until the job ended, until the next job was
+ * added, until a worker took it, until its first step started.
+ */
+function traceChain(
+  graph: ReturnType<typeof compileLabGraph>,
+  spans: Map<string, { start: number; end: number }>,
+  times: Map<string, TaskTimes>,
+  requestedAt: number,
+  settledAt: number,
+): string {
+  const byId = new Map(graph.tasks.map((t) => [t.id, t]));
+  let last = [...spans.entries()].sort((a, b) => b[1].end - a[1].end)[0]![0];
+  const chain = [last];
+  for (;;) {
+    const deps = byId.get(last)!.dependsOn.filter((d) => spans.has(d));
+    if (deps.length === 0) break;
+    last = deps.sort((a, b) => spans.get(b)!.end - spans.get(a)!.end)[0]!;
+    chain.unshift(last);
+  }
+  const lines = [`chain of ${chain.length} tasks; request → settle ${settledAt - requestedAt} ms`];
+  let previousEnd = requestedAt;
+  let gaps = 0;
+  let spanned = 0;
+  for (const id of chain) {
+    const span = spans.get(id)!;
+    const job = times.get(id);
+    const gap = span.start - previousEnd;
+    gaps += gap;
+    spanned += span.end - span.start;
+    lines.push(
+      `${id.padEnd(28)} gap ${String(gap).padStart(4)} = added +${job ? job.readyAt - previousEnd : '?'} picked +${job ? job.pickedAt - job.readyAt : '?'} first step +${job ? span.start - job.pickedAt : '?'}; steps ${span.end - span.start} ms; job ends +${job ? job.endedAt - span.end : '?'}`,
+    );
+    previousEnd = span.end;
+  }
+  lines.push(`tail: last step → settled ${settledAt - previousEnd} ms; gaps ${gaps} ms, steps ${spanned} ms`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** Destroys a lab through the API and waits until it is gone. */

@@ -88,33 +88,11 @@ export async function vmStepTimes(db: Db, labId: string): Promise<StepTimes[]> {
  * task: its own lab step). For the critical path of the graph as it ran.
  */
 export async function taskDurations(db: Db, labId: string, graph: LabGraph): Promise<(task: LabTask) => number> {
-  const steps = await vmStepTimes(db, labId);
-  const labSteps = await db
-    .selectFrom('steps')
-    .select(['name', 'started_at', 'finished_at'])
-    .where('lab_id', '=', labId)
-    .where('vm_id', 'is', null)
-    .execute();
-  const span = (rows: { startedAt: number; finishedAt: number }[]) =>
-    rows.length === 0 ? 0 : Math.max(...rows.map((r) => r.finishedAt)) - Math.min(...rows.map((r) => r.startedAt));
-  const byTask = new Map<string, number>();
-  for (const task of graph.tasks) {
-    if (task.kind === 'network' || task.kind === 'isolation') {
-      const own = labSteps
-        .filter((s) => s.name === task.id && s.started_at && s.finished_at)
-        .map((s) => ({ startedAt: s.started_at!.getTime(), finishedAt: s.finished_at!.getTime() }));
-      byTask.set(task.id, span(own));
-      continue;
-    }
-    const own = steps.filter(
-      (s) =>
-        s.vm === task.vmName &&
-        (s.copy ?? 0) === task.copy &&
-        PROVISION_STEPS.has(s.step) === (task.kind === 'vm-provision'),
-    );
-    byTask.set(task.id, span(own));
-  }
-  return (task) => byTask.get(task.id) ?? 0;
+  const spans = await taskSpans(db, labId, graph);
+  return (task) => {
+    const span = spans.get(task.id);
+    return span ? span.end - span.start : 0;
+  };
 }
 
 /** The times BullMQ keeps on a job. */
@@ -194,4 +172,39 @@ export async function deployLabAndWait(
     startedAt: started,
     makespanMs: lab.updated_at.getTime() - started,
   };
+}
+
+/** Each task's first step start and last step end (ms since the epoch), as `taskDurations` spans them. */
+export async function taskSpans(
+  db: Db,
+  labId: string,
+  graph: LabGraph,
+): Promise<Map<string, { start: number; end: number }>> {
+  const steps = await vmStepTimes(db, labId);
+  const labSteps = await db
+    .selectFrom('steps')
+    .select(['name', 'started_at', 'finished_at'])
+    .where('lab_id', '=', labId)
+    .where('vm_id', 'is', null)
+    .execute();
+  const spans = new Map<string, { start: number; end: number }>();
+  for (const task of graph.tasks) {
+    const own =
+      task.kind === 'network' || task.kind === 'isolation'
+        ? labSteps
+            .filter((s) => s.name === task.id && s.started_at && s.finished_at)
+            .map((s) => ({ startedAt: s.started_at!.getTime(), finishedAt: s.finished_at!.getTime() }))
+        : steps.filter(
+            (s) =>
+              s.vm === task.vmName &&
+              (s.copy ?? 0) === task.copy &&
+              PROVISION_STEPS.has(s.step) === (task.kind === 'vm-provision'),
+          );
+    if (own.length === 0) continue;
+    spans.set(task.id, {
+      start: Math.min(...own.map((s) => s.startedAt)),
+      end: Math.max(...own.map((s) => s.finishedAt)),
+    });
+  }
+  return spans;
 }
