@@ -43,7 +43,7 @@ export * from './repositories/projects';
 export * from './repositories/redrive';
 export * from './repositories/ssh-host-keys';
 export {
-  findLabVmWithSteps,
+  findLabVmsWithSteps,
   finishLabTaskStep,
   finishStep,
   getStepDetail,
@@ -59,7 +59,7 @@ export {
   type StepOwner,
   setStepDetail,
   setStepsStatus,
-  startLabTaskIfRunning,
+  startLabTasksIfRunning,
   startStep,
   stepNamesIn,
   type VmStatusChange,

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
 import { sql } from 'kysely';
-import { createDb, type Db, finishLabTaskStep, insertLab, migrateToLatest, startLabTaskIfRunning } from '../src/index';
+import { createDb, type Db, finishLabTaskStep, insertLab, migrateToLatest, startLabTasksIfRunning } from '../src/index';
 
 let database: TestDatabase;
 let db: Db;
@@ -37,8 +37,8 @@ test('of two lab tasks finishing at once, at least one sees both done', async ()
     copies: 1,
     expiresAt: null,
   });
-  await startLabTaskIfRunning(db, labId, 'c0:net:a', []);
-  await startLabTaskIfRunning(db, labId, 'c0:net:b', []);
+  await startLabTasksIfRunning(db, labId, ['c0:net:a'], []);
+  await startLabTasksIfRunning(db, labId, ['c0:net:b'], []);
 
   let seenByB: string[] = [];
   let seenByA: string[] = [];
@@ -68,13 +68,13 @@ test('a lab task starts only while its lab runs, and learns the lab as it is', a
     copies: 1,
     expiresAt: null,
   });
-  const running = await startLabTaskIfRunning(db, labId, 'c0:net:a', ['cancelled']);
+  const running = await startLabTasksIfRunning(db, labId, ['c0:net:a'], ['cancelled']);
   assert.equal(running?.id, labId);
   assert.equal(running?.on_failure, 'keep');
   assert.equal(running?.run, 0);
-  await startLabTaskIfRunning(db, labId, 'c0:net:a', ['cancelled']);
+  await startLabTasksIfRunning(db, labId, ['c0:net:a'], ['cancelled']);
   await sql`UPDATE labs SET status = 'cancelled' WHERE id = ${labId}`.execute(db);
-  const stopped = await startLabTaskIfRunning(db, labId, 'c0:net:b', ['cancelled']);
+  const stopped = await startLabTasksIfRunning(db, labId, ['c0:net:b'], ['cancelled']);
   assert.equal(stopped?.status, 'cancelled');
   const steps = await db
     .selectFrom('steps')
@@ -82,5 +82,18 @@ test('a lab task starts only while its lab runs, and learns the lab as it is', a
     .where('lab_id', '=', labId)
     .execute();
   assert.deepEqual(steps, [{ name: 'c0:net:a', status: 'running', attempts: 2 }], 'b was not started');
-  assert.equal(await startLabTaskIfRunning(db, '00000000-0000-0000-0000-000000000000', 'x', []), undefined);
+  await sql`UPDATE labs SET status = 'deploying' WHERE id = ${labId}`.execute(db);
+  // Tasks starting at once start in one statement, each once (a name given twice counts once).
+  await startLabTasksIfRunning(db, labId, ['c0:net:b', 'c0:net:a', 'c0:net:b'], ['cancelled']);
+  const both = await db
+    .selectFrom('steps')
+    .select(['name', 'status', 'attempts'])
+    .where('lab_id', '=', labId)
+    .orderBy('name')
+    .execute();
+  assert.deepEqual(both, [
+    { name: 'c0:net:a', status: 'running', attempts: 3 },
+    { name: 'c0:net:b', status: 'running', attempts: 1 },
+  ]);
+  assert.equal(await startLabTasksIfRunning(db, '00000000-0000-0000-0000-000000000000', ['x'], []), undefined);
 });

@@ -1,7 +1,7 @@
 /**
  * recordVmSteps against a real Postgres: a step's end and the next step's start in one statement,
  * the VM's status with the step that brings it, and the events of a status change only when it took
- * effect; findLabVmWithSteps reads a lab's VM with its steps in order.
+ * effect; findLabVmsWithSteps reads a lab's VMs with its steps in order.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -9,7 +9,7 @@ import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
 import {
   createDb,
   type Db,
-  findLabVmWithSteps,
+  findLabVmsWithSteps,
   insertLab,
   insertVms,
   listSteps,
@@ -135,12 +135,22 @@ test("a status change's events are appended only when it took effect", async () 
   );
 });
 
-test("a lab's VM is read with its steps in order", async () => {
+test("a lab's VMs are read with their steps in order, in one statement", async () => {
   const owner = await labVm('steps-c');
+  const [other] = await insertVms(db, [
+    { labId: owner.labId, copy: 0, name: 'vm-b', os: 'ubuntu-22.04', platformId: 'default', node: 'pve', spec: {} },
+  ]);
+  await planSteps(db, { vmId: other!, labId: owner.labId }, ['only']);
   await recordVmSteps(db, owner, {
     start: { name: 'one', event: { kind: 'vm.step.started', message: 'one started' } },
   });
-  const row = await findLabVmWithSteps(db, { labId: owner.labId, copy: 0, name: 'vm-a' });
+  const rows = await findLabVmsWithSteps(db, owner.labId, [
+    { copy: 0, name: 'vm-a' },
+    { copy: 1, name: 'vm-a' },
+    { copy: 0, name: 'vm-b' },
+  ]);
+  assert.equal(rows.length, 2, 'a VM the lab does not have is left out');
+  const row = rows.find((r) => r.name === 'vm-a');
   assert.equal(row?.id, owner.vmId);
   assert.equal(row?.status, 'queued');
   assert.deepEqual(row?.steps, [
@@ -148,5 +158,32 @@ test("a lab's VM is read with its steps in order", async () => {
     { name: 'two', status: 'pending', attempts: 0, error: null },
     { name: 'three', status: 'pending', attempts: 0, error: null },
   ]);
-  assert.equal(await findLabVmWithSteps(db, { labId: owner.labId, copy: 1, name: 'vm-a' }), undefined);
+  assert.deepEqual(rows.find((r) => r.name === 'vm-b')?.steps, [
+    { name: 'only', status: 'pending', attempts: 0, error: null },
+  ]);
+  assert.deepEqual(await findLabVmsWithSteps(db, owner.labId, []), []);
+});
+
+test("a lab's VMs' steps are planned in one call, each VM's in order, and planning again keeps them", async () => {
+  const owner = await labVm('steps-d');
+  const [other] = await insertVms(db, [
+    { labId: owner.labId, copy: 0, name: 'vm-b', os: 'ubuntu-22.04', platformId: 'default', node: 'pve', spec: {} },
+  ]);
+  await recordVmSteps(db, owner, {
+    start: { name: 'one', event: { kind: 'vm.step.started', message: 'one started' } },
+  });
+  const owners = [owner, { vmId: other!, labId: owner.labId }];
+  await planSteps(db, owners, ['one', 'four', 'five']);
+  const rows = await findLabVmsWithSteps(db, owner.labId, [
+    { copy: 0, name: 'vm-a' },
+    { copy: 0, name: 'vm-b' },
+  ]);
+  assert.deepEqual(
+    rows.find((r) => r.name === 'vm-a')?.steps.map((s) => `${s.name}:${s.status}`),
+    ['one:running', 'two:pending', 'three:pending', 'four:pending', 'five:pending'],
+  );
+  assert.deepEqual(
+    rows.find((r) => r.name === 'vm-b')?.steps.map((s) => `${s.name}:${s.status}`),
+    ['one:pending', 'four:pending', 'five:pending'],
+  );
 });

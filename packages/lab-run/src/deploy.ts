@@ -109,7 +109,11 @@ export async function recordLabDeploy(trx: Db, record: LabDeployRecord): Promise
       };
     }),
   );
-  for (const vmId of vmIds) await planSteps(trx, { vmId, labId }, [...VM_DEPLOY_STEPS]);
+  await planSteps(
+    trx,
+    vmIds.map((vmId) => ({ vmId, labId })),
+    [...VM_DEPLOY_STEPS],
+  );
   await writeIntent(
     trx,
     labRunIntent({ id: labId, graph, policy: spec.onFailure }, { run: 0, doneTasks: [] }, record.requestId),

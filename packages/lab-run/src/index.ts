@@ -14,6 +14,7 @@ export {
   requestVmDestroy,
   retryLab,
 } from './actions';
+export { coalesced } from './coalesce';
 export type { LabRunContext } from './context';
 export {
   type LabDeployRecord,

@@ -37,22 +37,29 @@ export class LabStoppedError extends Error {
 
 /**
  * Graphs by lab id. A lab's graph is written once, at deploy, and never changed, so every task of a
- * lab after the first on this process reads only the lab's small state row.
+ * lab after the first on this process reads only the lab's small state row; the tasks that start
+ * together before the first read ended share that read (60 provision tasks each reading and parsing
+ * the graph kept a loaded installer busy for 200 ms).
  */
-const graphs = new Map<string, LabGraph>();
+const graphs = new Map<string, Promise<LabGraph | undefined>>();
 const GRAPHS_KEPT = 500;
 
 /** The lab's graph, read and parsed once per process; undefined once the lab is gone. */
-export async function labGraph(db: Db, labId: string): Promise<LabGraph | undefined> {
+export function labGraph(db: Db, labId: string): Promise<LabGraph | undefined> {
   const known = graphs.get(labId);
   if (known) return known;
   // Written at deploy from compileLabGraph and never changed, so parsed once per process.
-  const stored = await getLabGraph(db, labId);
-  if (stored === undefined) return undefined;
-  const graph = parseStoredLabGraph(stored);
+  const read = getLabGraph(db, labId).then((stored) =>
+    stored === undefined ? undefined : parseStoredLabGraph(stored),
+  );
   if (graphs.size >= GRAPHS_KEPT) graphs.delete(graphs.keys().next().value!);
-  graphs.set(labId, graph);
-  return graph;
+  graphs.set(labId, read);
+  // Only a graph is kept: a lab not found or a failed read is read again next time.
+  read.then(
+    (graph) => graph ?? graphs.delete(labId),
+    () => graphs.delete(labId),
+  );
+  return read;
 }
 
 /** The lab's state row as `getLabState` reads it. */

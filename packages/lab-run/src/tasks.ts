@@ -13,7 +13,7 @@ import {
   finishStep,
   getStepDetail,
   type JsonValue,
-  startLabTaskIfRunning,
+  startLabTasksIfRunning,
   stepNamesIn,
 } from '@glassdome/db';
 import {
@@ -26,6 +26,7 @@ import {
   taskById,
 } from '@glassdome/lab';
 import { addLabTasks, isFinalAttempt, type JobContext } from '@glassdome/queue';
+import { coalesced } from './coalesce';
 import type { LabRunContext } from './context';
 import { type LabRecord, LabStoppedError, labGraph, labRecordOf } from './lab-record';
 import { type LabRunState, labStateWatch, readLabRunState } from './lab-state-watch';
@@ -33,9 +34,11 @@ import { settleVmsOfStoppedLab } from './settle';
 import { moveLab, moveVmsOfLab } from './transitions';
 import { type StopWatch, stoppedBy, watchForStop } from './watch';
 
-export interface LabTaskWork {
+export interface LabTaskWork<P = undefined> {
   lab: LabRecord;
   task: LabTask;
+  /** What `LabTaskOptions.prepare` read, begun with the task's start (undefined without one). */
+  prepared: Promise<P | undefined>;
   /** Throws LabStoppedError once the lab was cancelled, failed or is being torn down: call it before each side effect. */
   checkStillRunning(): Promise<void>;
   /**
@@ -58,7 +61,14 @@ export interface LabTaskWork {
   recordedDone(): void;
 }
 
-export interface LabTaskOptions {
+export interface LabTaskOptions<P = undefined> {
+  /**
+   * What the work starts from that needs neither the lab's state nor the task's step (a VM task's
+   * placement and VM row), begun at the same time as the task's start instead of after it; the work
+   * finds it in `prepared`. It also runs for a task that then stops (its lab stopped meanwhile), so it
+   * must be harmless then.
+   */
+  prepare?: (task: LabTask) => Promise<P | undefined>;
   /** Turns an error into what the job should throw (e.g. a non-retryable Proxmox error into a PermanentError). */
   toJobError?: (error: unknown) => unknown;
   /** Runs when the task failed for good, before the lab's own bookkeeping (e.g. to fail the task's VM). */
@@ -83,18 +93,42 @@ function labStopReason(current: LabRunState, run: number): LabStoppedError | und
   return undefined;
 }
 
-export async function runLabTask(
+/**
+ * The start of a lab's tasks, by lab: the tasks of one lab starting at once in this process are
+ * started by one statement (see `coalesced`), not one each queued on the pool.
+ */
+const startTasks = new WeakMap<
+  LabRunContext['db'],
+  (labId: string, name: string) => ReturnType<typeof startLabTasksIfRunning>
+>();
+
+function startLabTask(db: LabRunContext['db'], labId: string, name: string) {
+  let start = startTasks.get(db);
+  if (!start) {
+    start = coalesced(async (lab: string, names: string[]) => {
+      const row = await startLabTasksIfRunning(db, lab, names, [...LAB_STOPPED]);
+      return names.map(() => row);
+    });
+    startTasks.set(db, start);
+  }
+  return start(labId, name);
+}
+
+export async function runLabTask<P = undefined>(
   ctx: LabRunContext,
   job: { labId: string; taskId: string; context: JobContext },
-  work: (w: LabTaskWork) => Promise<JsonValue | undefined>,
-  options: LabTaskOptions = {},
+  work: (w: LabTaskWork<P>) => Promise<JsonValue | undefined>,
+  options: LabTaskOptions<P> = {},
 ): Promise<LabTaskOutcome> {
   const graph = await labGraph(ctx.db, job.labId);
   if (!graph) return { skipped: 'lab gone' };
   const task = taskById(graph, job.taskId);
-  // The lab's state read and the task's step started in one statement; not started when the lab
-  // has stopped (the check below then stops the task).
-  const row = await startLabTaskIfRunning(ctx.db, job.labId, task.id, [...LAB_STOPPED]);
+  // The lab's state read and the task's step started in one statement (one for the lab's tasks
+  // starting at once); not started when the lab has stopped (the check below then stops the task).
+  const prepared = options.prepare ? options.prepare(task) : Promise.resolve(undefined);
+  // Awaited by the work; a task that stops before its work leaves it unread.
+  prepared.catch(() => undefined);
+  const row = await startLabTask(ctx.db, job.labId, task.id);
   if (!row) return { skipped: 'lab gone' };
   const lab = labRecordOf(row, graph);
   const checkStillRunning = async () => {
@@ -121,6 +155,7 @@ export async function runLabTask(
     const detail = await work({
       lab,
       task,
+      prepared,
       checkStillRunning,
       throwIfStopped,
       signal: watch.signal,

@@ -1,11 +1,11 @@
-import { findLabVmWithSteps } from '@glassdome/db';
-import { ISOLATION_TASK_ID, networkTaskId, nominalRemainingPath } from '@glassdome/lab';
-import { type LabTaskWork, moveVm, runLabTask, taskDetail, vmStatusChange } from '@glassdome/lab-run';
+import { type Db, findLabVmsWithSteps } from '@glassdome/db';
+import { ISOLATION_TASK_ID, type LabTask, networkTaskId, nominalRemainingPath } from '@glassdome/lab';
+import { coalesced, type LabTaskWork, moveVm, runLabTask, taskDetail, vmStatusChange } from '@glassdome/lab-run';
 import type { JobContext } from '@glassdome/queue';
 import { boundTo, type InstallerContext } from '../context';
 import { shieldSteps } from '../must-land';
 import { configureSteps, type NicPlacement, type Placement, provisionSteps, runSteps } from '../pipeline';
-import { ensureLabPlaced, specOnNode } from '../placement';
+import { ensureLabPlaced, type LabPlacement, specOnNode } from '../placement';
 import { type VmRow, vmRecordOf } from '../vm-record';
 import { runIsolationCheck } from './lab-isolation';
 import { asJobError } from './vm-deploy';
@@ -14,21 +14,65 @@ type NetworkBridge = { bridge: string; tag?: number; vnet?: string };
 
 /**
  * Bridges of lab networks by lab and task. A network task records its bridge once it is done and a
- * done network task never runs again while its lab exists, so each is read once per process.
+ * done network task never runs again while its lab exists, so each is read once per process (the
+ * provision tasks starting together share that one read).
  */
-const bridges = new Map<string, NetworkBridge>();
+const bridges = new Map<string, Promise<NetworkBridge | undefined>>();
 const BRIDGES_KEPT = 2_000;
 
-async function networkBridge(ctx: InstallerContext, labId: string, taskId: string) {
+function networkBridge(ctx: InstallerContext, labId: string, taskId: string): Promise<NetworkBridge | undefined> {
   const key = `${labId}/${taskId}`;
   const known = bridges.get(key);
   if (known) return known;
-  const detail = (await taskDetail(ctx, labId, taskId)) as Partial<NetworkBridge> | undefined;
-  if (!detail?.bridge) return undefined;
-  const bridge = { ...detail, bridge: detail.bridge };
+  const read = taskDetail(ctx, labId, taskId).then((detail) => {
+    const recorded = detail as Partial<NetworkBridge> | undefined;
+    return recorded?.bridge ? { ...recorded, bridge: recorded.bridge } : undefined;
+  });
   if (bridges.size >= BRIDGES_KEPT) bridges.delete(bridges.keys().next().value!);
-  bridges.set(key, bridge);
-  return bridge;
+  bridges.set(key, read);
+  // Only a recorded bridge is kept: a failed read or none yet is read again next time.
+  read.then(
+    (bridge) => bridge ?? bridges.delete(key),
+    () => bridges.delete(key),
+  );
+  return read;
+}
+
+type LabVmWithSteps = Awaited<ReturnType<typeof findLabVmsWithSteps>>[number];
+
+/** A lab VM with its steps so far; the tasks of one lab starting at once read theirs in one statement. */
+const labVmReads = new WeakMap<
+  Db,
+  (labId: string, vm: { copy: number; name: string }) => Promise<LabVmWithSteps | undefined>
+>();
+
+function labVmWithSteps(db: Db, labId: string, task: LabTask): Promise<LabVmWithSteps | undefined> {
+  let read = labVmReads.get(db);
+  if (!read) {
+    read = coalesced(async (lab: string, vms: { copy: number; name: string }[]) => {
+      const rows = await findLabVmsWithSteps(db, lab, vms);
+      return vms.map((vm) => rows.find((row) => row.copy === vm.copy && row.name === vm.name));
+    });
+    labVmReads.set(db, read);
+  }
+  return read(labId, { copy: task.copy, name: task.vmName! });
+}
+
+/** What a VM task starts from: the lab's placement (provision tasks) and the VM with its steps so far. */
+interface VmTaskStart {
+  placement: LabPlacement | null;
+  row: LabVmWithSteps | undefined;
+}
+
+/**
+ * Read while the task starts (`LabTaskOptions.prepare`): the first provision task of the lab places
+ * its copies on the cluster's nodes, and a provision task reads its VM once the lab is placed (the
+ * placement writes the VM's node); a configure task reads its VM at once.
+ */
+async function vmTaskStart(ctx: InstallerContext, labId: string, task: LabTask): Promise<VmTaskStart | undefined> {
+  if (task.kind === 'isolation' || task.kind === 'network') return undefined;
+  const placement = task.kind === 'vm-provision' ? await ensureLabPlaced(ctx, labId) : null;
+  return { placement, row: await labVmWithSteps(ctx.db, labId, task) };
 }
 
 /**
@@ -60,16 +104,13 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
   return runLabTask(
     ctx,
     { labId, taskId, context },
-    async ({ lab, task, throwIfStopped, signal, shield, recordedDone }: LabTaskWork) => {
+    async ({ lab, task, prepared, throwIfStopped, signal, shield, recordedDone }: LabTaskWork<VmTaskStart>) => {
       if (task.kind === 'isolation') {
         // One copy's check; a graph stored before checks ran per copy has one over every copy.
         const scope = task.id === ISOLATION_TASK_ID ? {} : { copies: [task.copy] };
         return runIsolationCheck(boundTo(ctx, signal), lab, signal, scope);
       }
-      // The first provision task of the lab places its copies on the cluster's nodes.
-      const placement = task.kind === 'vm-provision' ? await ensureLabPlaced(ctx, labId) : null;
-      // The VM and its steps so far in one read.
-      const row = await findLabVmWithSteps(ctx.db, { labId, copy: task.copy, name: task.vmName! });
+      const { placement, row } = (await prepared)!;
       if (!row) throw new Error(`lab ${labId} has no VM ${task.vmName} in copy ${task.copy}`);
       const { steps: recorded, ...vmRow } = row;
       const vm = vmRecordOf(vmRow);
@@ -114,6 +155,7 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
       return undefined;
     },
     {
+      prepare: (task) => vmTaskStart(ctx, labId, task),
       toJobError: asJobError,
       onFinalFailure: async (message) => {
         if (vmId) await moveVm(ctx.db, vmId, 'fail', { error: message });

@@ -5,14 +5,29 @@ import type { JsonValue } from '../schema';
 
 export type StepOwner = { vmId: string; labId?: string | null } | { vmId?: null; labId: string };
 
-/** Records the planned steps of a VM or lab as pending (idempotent: existing steps are kept). */
-export async function planSteps(db: Db, owner: StepOwner, names: string[]): Promise<void> {
+/** Owners whose steps one statement plans (four parameters a step, well below Postgres's 65,535). */
+const OWNERS_PER_STATEMENT = 500;
+
+/**
+ * Records the planned steps of a VM or lab — or of many VMs (a lab's, in one statement per 500
+ * instead of one each) — as pending, each owner's in `names` order (idempotent: existing steps are kept).
+ */
+export async function planSteps(db: Db, owners: StepOwner | readonly StepOwner[], names: string[]): Promise<void> {
+  const all = Array.isArray(owners) ? owners : [owners as StepOwner];
   if (names.length === 0) return;
-  await db
-    .insertInto('steps')
-    .values(names.map((name) => ({ vm_id: owner.vmId ?? null, lab_id: owner.labId ?? null, name, status: 'pending' })))
-    .onConflict((oc) => oc.doNothing())
-    .execute();
+  for (let first = 0; first < all.length; first += OWNERS_PER_STATEMENT) {
+    await db
+      .insertInto('steps')
+      .values(
+        all
+          .slice(first, first + OWNERS_PER_STATEMENT)
+          .flatMap((owner) =>
+            names.map((name) => ({ vm_id: owner.vmId ?? null, lab_id: owner.labId ?? null, name, status: 'pending' })),
+          ),
+      )
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
 }
 
 function ownerFilter(owner: StepOwner) {
@@ -68,8 +83,12 @@ export interface RecordedStep {
   error: string | null;
 }
 
-/** A lab's VM by copy and name, with its steps so far: what a lab task starts from, in one statement. */
-export async function findLabVmWithSteps(db: Db, where: { labId: string; copy: number; name: string }) {
+/**
+ * Lab VMs by copy and name, each with its steps so far: what lab tasks start from, in one statement
+ * for as many as start at once (VMs not found are left out).
+ */
+export async function findLabVmsWithSteps(db: Db, labId: string, vms: readonly { copy: number; name: string }[]) {
+  if (vms.length === 0) return [];
   return db
     .selectFrom('vms')
     .selectAll('vms')
@@ -78,10 +97,11 @@ export async function findLabVmWithSteps(db: Db, where: { labId: string; copy: n
         SELECT coalesce(json_agg(json_build_object('name', s.name, 'status', s.status, 'attempts', s.attempts, 'error', s.error) ORDER BY s.id), '[]'::json)
         FROM steps s WHERE s.vm_id = vms.id)`.as('steps'),
     )
-    .where('lab_id', '=', where.labId)
-    .where('copy', '=', where.copy)
-    .where('name', '=', where.name)
-    .executeTakeFirst();
+    .where('lab_id', '=', labId)
+    .where(
+      sql<boolean>`(copy, name) IN (SELECT * FROM unnest(${vms.map((vm) => vm.copy)}::int[], ${vms.map((vm) => vm.name)}::text[]))`,
+    )
+    .execute();
 }
 
 /** Steps of many VMs at once (for lab views), keyed by VM id. */
@@ -259,11 +279,16 @@ export async function recordVmSteps(
 }
 
 /**
- * A lab task begins: reads the lab's state and, unless the lab is in one of `stopped`, records the
- * task's step planned (if it was not) and running with its attempt counted — one statement. Returns
- * the lab's state as read (undefined when the lab is gone).
+ * Lab tasks begin: reads the lab's state and, unless the lab is in one of `stopped`, records each
+ * task's step planned (if it was not) and running with its attempt counted — one statement for as many
+ * tasks of the lab as start at once. Returns the lab's state as read (undefined when the lab is gone).
  */
-export async function startLabTaskIfRunning(db: Db, labId: string, name: string, stopped: readonly string[]) {
+export async function startLabTasksIfRunning(
+  db: Db,
+  labId: string,
+  names: readonly string[],
+  stopped: readonly string[],
+) {
   const result = await db.executeQuery<{
     id: string;
     name: string;
@@ -272,16 +297,22 @@ export async function startLabTaskIfRunning(db: Db, labId: string, name: string,
     request_id: string | null;
     error: string | null;
     run: number;
-  }>(CompiledQuery.raw(START_LAB_TASK, [labId, name, [...stopped]]));
+  }>(
+    // Sorted and once each: an upsert may touch a row only once, and rows are locked in one order.
+    CompiledQuery.raw(START_LAB_TASKS, [labId, [...new Set(names)].sort(), [...stopped]]),
+  );
   return result.rows[0];
 }
 
-const START_LAB_TASK = `
+const START_LAB_TASKS = `
   WITH lab AS (
     SELECT id, name, status, on_failure, request_id, error, run FROM labs WHERE id = $1
   ), started AS (
     INSERT INTO steps (vm_id, lab_id, name, status, attempts, started_at)
-    SELECT NULL, lab.id, $2, 'running', 1, now() FROM lab WHERE lab.status <> ALL($3::text[])
+    SELECT NULL, lab.id, task.name, 'running', 1, now()
+    FROM lab, unnest($2::text[]) WITH ORDINALITY AS task(name, n)
+    WHERE lab.status <> ALL($3::text[])
+    ORDER BY task.n
     ON CONFLICT (lab_id, name) WHERE vm_id IS NULL DO UPDATE
       SET status = 'running', attempts = steps.attempts + 1, started_at = now(), finished_at = NULL, error = NULL
   )
