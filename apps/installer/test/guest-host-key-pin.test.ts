@@ -5,10 +5,12 @@
  * outside MANAGEMENT_CIDR, is not reached at all.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { type Db, findVmHostKey, insertVms, setVmPlacement } from '@glassdome/db';
 import type { Proxmox } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
+import { ensureGuestKey, GuestKeys } from '@glassdome/runtime';
 import { publicKeyLineFingerprint } from '@glassdome/ssh';
 import type { TestSimulator } from '@glassdome/testkit';
 import type { InstallerContext } from '../src/context';
@@ -65,6 +67,38 @@ test('the pin is the fingerprint of the key file the agent reads, replaced when 
   await db.updateTable('vm_host_keys').set({ fingerprint: 'SHA256:stale' }).where('vm_id', '=', vm.id).execute();
   await pinHostKey(ctx, vm);
   assert.equal(await findVmHostKey(db, vm.id), expected, 'a new read replaces the old pin');
+});
+
+/** A new ed25519 public key as one line of a `.pub` file (SSH wire format: length-prefixed fields). */
+function publicKeyLine(): string {
+  const raw = Buffer.from(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' }).x!, 'base64url');
+  const field = (bytes: Buffer) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(bytes.length);
+    return Buffer.concat([length, bytes]);
+  };
+  return `ssh-ed25519 ${Buffer.concat([field(Buffer.from('ssh-ed25519')), field(raw)]).toString('base64')} root@guest\n`;
+}
+
+test('a new agent address forgets the pin, also the one this attempt holds: the next target reads the key again', async () => {
+  const vm = await runningVm('readdressed');
+  const installation = await ensureGuestKey(db, { GUEST_SSH_KEY_FILE: sim.info.sshPrivateKeyPath });
+  const withKeys = { ...ctx, guestKeys: new GuestKeys(db, {}, installation) } as InstallerContext;
+  const first = await pinHostKey(withKeys, vm);
+  assert.deepEqual((await guestTarget(withKeys, vm)).hostKey, { kind: 'pinned', fingerprints: [first] });
+  // The guest comes back with another key on its disk (a revert, a re-clone), and its agent answers again.
+  const line = publicKeyLine();
+  await pve.client.post(`/nodes/${vm.node}/qemu/${vm.vmid}/agent/file-write`, {
+    file: GUEST_HOST_KEY_FILE,
+    content: line,
+  });
+  await waitForAgent(withKeys, vm, placement);
+  assert.equal(await findVmHostKey(db, vm.id), undefined, 'the address and the forgotten pin are one write');
+  assert.equal((await loadVm(db, vm.id))?.ip, vm.ip);
+  const second = publicKeyLineFingerprint(line).fingerprint;
+  assert.notEqual(second, first);
+  assert.deepEqual((await guestTarget(withKeys, vm)).hostKey, { kind: 'pinned', fingerprints: [second] });
+  assert.equal(await findVmHostKey(db, vm.id), second);
 });
 
 test('a host key file that holds no key fails for good and pins nothing', async () => {

@@ -9,7 +9,7 @@
  * - it logs in with the key of the VM's lab copy (or, for a VM of no lab, the installation's).
  */
 import { BlockList } from 'node:net';
-import { deleteVmHostKey, findVmHostKey, pinVmHostKey } from '@glassdome/db';
+import { deleteVmHostKey, findVmHostKey, pinVmHostKey, setVmIpForgettingHostKey } from '@glassdome/db';
 import type { VmConfig } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
 import { HostKeyMismatchError, publicKeyLineFingerprint, type SshTarget } from '@glassdome/ssh';
@@ -91,6 +91,16 @@ export async function pinHostKey(ctx: InstallerContext, vm: VmRow): Promise<stri
 export function forgetHostKey(ctx: InstallerContext, vm: VmRow): Promise<void> {
   pinsOfAttempt.delete(vm);
   return deleteVmHostKey(ctx.db, vm.id);
+}
+
+/**
+ * Records the address the guest agent reported on the VM's management NIC and forgets the VM's pin (a
+ * pin of an earlier attempt was for that attempt's disk: wait-ssh reads this one's), in one statement.
+ */
+export async function recordGuestAddress(ctx: InstallerContext, vm: VmRow, ip: string): Promise<void> {
+  pinsOfAttempt.delete(vm);
+  await setVmIpForgettingHostKey(ctx.db, vm.id, ip);
+  vm.ip = ip;
 }
 
 /** The VM's pinned fingerprint: as this attempt knows it, else from Postgres, else read through the agent and pinned. */

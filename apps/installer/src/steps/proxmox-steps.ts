@@ -8,7 +8,7 @@ import type { Placement } from '../pipeline';
 import type { VmRow } from '../vm-record';
 import { loginUser, templateFromEnv } from '../vm-spec';
 import { agentAnswer, rebootBeforeAgentWait } from './agent-retry';
-import { forgetHostKey, managementMac } from './guest-trust';
+import { managementMac, recordGuestAddress } from './guest-trust';
 
 const leaseTtlMs = 30 * 60_000;
 
@@ -275,9 +275,6 @@ export async function waitForAgent(
   const found = await agentAnswer(vm.vmid!, () =>
     ctx.pve.agent.waitForIp(vm.vmid!, { node: vm.node, deadlineMs: ctx.env.AGENT_TIMEOUT_SECONDS * 1000, mac }),
   );
-  await setVmPlacement(ctx.db, vm.id, { ip: found.ip });
-  vm.ip = found.ip;
-  // A host key pinned earlier was for the disk of an earlier attempt: wait-ssh reads this one's.
-  await forgetHostKey(ctx, vm);
+  await recordGuestAddress(ctx, vm, found.ip);
   return { ip: found.ip };
 }

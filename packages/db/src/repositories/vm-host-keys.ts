@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../connection';
 
 /** The host key fingerprint pinned for a VM (`SHA256:…`), if any. */
@@ -21,4 +22,19 @@ export async function pinVmHostKey(db: Db, pin: { vmId: string; fingerprint: str
 
 export async function deleteVmHostKey(db: Db, vmId: string): Promise<void> {
   await db.deleteFrom('vm_host_keys').where('vm_id', '=', vmId).execute();
+}
+
+/**
+ * Records the management address the VM's guest agent reported and drops the VM's pin, in one
+ * statement: the address is that of a new boot, whose disk (and so host key) may be new, and the key
+ * is read again through the agent before the first SSH. A reader never sees the new address with the
+ * old pin.
+ */
+export async function setVmIpForgettingHostKey(db: Db, vmId: string, ip: string): Promise<void> {
+  await db
+    .with('forgotten', (qb) => qb.deleteFrom('vm_host_keys').where('vm_id', '=', vmId))
+    .updateTable('vms')
+    .set({ ip, updated_at: sql`now()` })
+    .where('id', '=', vmId)
+    .execute();
 }
