@@ -103,6 +103,9 @@ export interface ApiUnderLoad {
   key: string;
   redisUrl: string;
   prefix: string;
+  /** The API process's pid, and the name of its database (whose Postgres backends serve it). */
+  pid: number | undefined;
+  database: string;
 }
 
 /** Starts the API (`args`), runs `work` against it, then stops it and drops what it used. */
@@ -138,7 +141,14 @@ export async function withApiProcess<T>(
   });
   try {
     await api.waitForOutput('api listening', 120_000);
-    return await work({ url: `http://127.0.0.1:${port}`, key, redisUrl: redis.url, prefix: redis.prefix });
+    return await work({
+      url: `http://127.0.0.1:${port}`,
+      key,
+      redisUrl: redis.url,
+      prefix: redis.prefix,
+      pid: api.child.pid,
+      database: database.name,
+    });
   } finally {
     await api.stop();
     await database.drop();

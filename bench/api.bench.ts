@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -34,7 +34,7 @@ import {
   type WorkerGroup,
 } from '../packages/queue/src/index';
 import { appArgs, repoRoot, waitFor } from '../packages/stack/src/index';
-import { deployScript, withApiProcess, wrk } from './api-deploy-rate.bench';
+import { type ApiUnderLoad, deployScript, withApiProcess, wrk } from './api-deploy-rate.bench';
 
 const DEPLOYS = 400;
 const DRAIN_JOBS = 2_000;
@@ -157,7 +157,7 @@ connection.disconnect();
 async function rawProcess(
   redisUrl: string,
   prefix: string,
-): Promise<{ rate: number; added: number; workerCpuUs: number }> {
+): Promise<{ rate: number; added: number; workerCpuUs: number; producersCpuUs: number | undefined }> {
   const dir = mkdtempSync(join(tmpdir(), 'gd-raw-'));
   const script = join(dir, 'producers.mjs');
   writeFileSync(script, RAW_PRODUCERS);
@@ -192,14 +192,20 @@ async function rawProcess(
     await waitFor('the warm-up jobs processed', () => completed >= warm.added, { timeoutMs: 120_000 });
     const before = completed;
     const cpu = process.cpuUsage();
+    const producersBefore = child.pid === undefined ? undefined : cpuOfPid(child.pid);
     const started = performance.now();
     const load = await round(PIPELINE_SECONDS);
     await waitFor('every job added processed', () => completed - before >= load.added, { timeoutMs: 120_000 });
     const used = process.cpuUsage(cpu);
+    const producersAfter = child.pid === undefined ? undefined : cpuOfPid(child.pid);
     return {
       rate: load.added / ((performance.now() - started) / 1000),
       added: load.added,
       workerCpuUs: (used.user + used.system) / load.added,
+      producersCpuUs:
+        producersBefore === undefined || producersAfter === undefined
+          ? undefined
+          : ((producersAfter - producersBefore) * 1e6) / load.added,
     };
   } finally {
     child.stdin!.end('stop\n');
@@ -315,6 +321,40 @@ async function apiPipeline(url: string, redisUrl: string, prefix: string): Promi
   return DEPLOYS / seconds;
 }
 
+/** Clock ticks per second of /proc's CPU times. */
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** User + system CPU seconds of process `pid` so far (from /proc; undefined where there is none). */
+function cpuOfPid(pid: string | number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds used so far by the API process and by the Postgres backends connected to its database
+ * (their command line names it), so a run can say where a deploy's CPU went. Undefined without /proc.
+ */
+function apiCpu(api: ApiUnderLoad): { api: number; postgres: number } | undefined {
+  const own = api.pid === undefined ? undefined : cpuOfPid(api.pid);
+  if (own === undefined) return undefined;
+  let postgres = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (command.startsWith('postgres:') && command.includes(` ${api.database} `)) postgres += cpuOfPid(pid) ?? 0;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return { api: own, postgres };
+}
+
 /**
  * The pipeline as users run it: the API in a process of its own (its bundle), wrk as the clients
  * (16 connections), no-op workers in this process. Jobs/s from the start of the measured wrk run
@@ -325,6 +365,8 @@ async function processPipeline(args: string[]): Promise<{
   accepted: number;
   acceptedRate: number;
   workerCpuUs: number;
+  /** CPU per deploy of the API process and of its database's Postgres backends (µs), where /proc says. */
+  apiCpuUs?: { api: number; postgres: number };
 }> {
   const script = deployScript();
   try {
@@ -338,13 +380,23 @@ async function processPipeline(args: string[]): Promise<{
         await waitFor('the warm-up deploys processed', () => completed >= warm.accepted, { timeoutMs: 120_000 });
         const before = completed;
         const cpu = process.cpuUsage();
+        const apiBefore = apiCpu(api);
         const started = performance.now();
         const load = await wrk(api.url, api.key, PIPELINE_SECONDS, script.path);
         await waitFor('every accepted deploy processed', () => completed - before >= load.accepted, {
           timeoutMs: 120_000,
         });
         const used = process.cpuUsage(cpu);
+        const apiAfter = apiCpu(api);
         return {
+          ...(apiBefore && apiAfter
+            ? {
+                apiCpuUs: {
+                  api: ((apiAfter.api - apiBefore.api) * 1e6) / load.accepted,
+                  postgres: ((apiAfter.postgres - apiBefore.postgres) * 1e6) / load.accepted,
+                },
+              }
+            : {}),
           workerCpuUs: (used.user + used.system) / load.accepted,
           rate: load.accepted / ((performance.now() - started) / 1000),
           accepted: load.accepted,
@@ -357,6 +409,14 @@ async function processPipeline(args: string[]): Promise<{
   } finally {
     script.remove();
   }
+}
+
+/** The API's and its Postgres backends' CPU per deploy, as a clause of a pipeline row. */
+function cpuShares(pipeline: { apiCpuUs?: { api: number; postgres: number } }): string {
+  const used = pipeline.apiCpuUs;
+  return used
+    ? `, the API process ${used.api.toFixed(0)} µs, its Postgres backends ${used.postgres.toFixed(0)} µs`
+    : '';
 }
 
 export async function run(): Promise<string> {
@@ -425,12 +485,12 @@ export async function run(): Promise<string> {
       `| ratio whole pipeline / raw, both in-process | ${(pipeline / raw).toFixed(2)} | 0.17 |`,
       ...(separate && rawSeparate
         ? [
-            `| pipeline with the API as its own process (bundle), wrk clients, ${PIPELINE_SECONDS} s (jobs/s) | ${fmt(separate.rate)} (${separate.accepted} deploys, accepted at ${fmt(separate.acceptedRate)}/s meanwhile; the workers' process spent ${separate.workerCpuUs.toFixed(0)} µs of CPU per job) | 414.3 |`,
-            `| its raw peer: ${CONCURRENCY} producers in a process of their own adding the relay's jobs, a raw Worker here, ${PIPELINE_SECONDS} s (jobs/s) | ${fmt(rawSeparate.rate)} (${rawSeparate.added} jobs; this process spent ${rawSeparate.workerCpuUs.toFixed(0)} µs of CPU per job) | — |`,
+            `| pipeline with the API as its own process (bundle), wrk clients, ${PIPELINE_SECONDS} s (jobs/s) | ${fmt(separate.rate)} (${separate.accepted} deploys, accepted at ${fmt(separate.acceptedRate)}/s meanwhile; the workers' process spent ${separate.workerCpuUs.toFixed(0)} µs of CPU per job${cpuShares(separate)}) | 414.3 |`,
+            `| its raw peer: ${CONCURRENCY} producers in a process of their own adding the relay's jobs, a raw Worker here, ${PIPELINE_SECONDS} s (jobs/s) | ${fmt(rawSeparate.rate)} (${rawSeparate.added} jobs; this process spent ${rawSeparate.workerCpuUs.toFixed(0)} µs of CPU per job${rawSeparate.producersCpuUs === undefined ? '' : `, the producers' process ${rawSeparate.producersCpuUs.toFixed(0)} µs`}) | — |`,
             `| ratio of that pipeline / its raw peer (target ≥ 0.3) | ${(separate.rate / rawSeparate.rate).toFixed(2)} | — |`,
             ...(separateBefore
               ? [
-                  `| the same pipeline with the previous build (BENCH_API_BEFORE) (jobs/s) | ${fmt(separateBefore.rate)} (${separateBefore.accepted} deploys, accepted at ${fmt(separateBefore.acceptedRate)}/s; ${separateBefore.workerCpuUs.toFixed(0)} µs of worker CPU per job) | — |`,
+                  `| the same pipeline with the previous build (BENCH_API_BEFORE) (jobs/s) | ${fmt(separateBefore.rate)} (${separateBefore.accepted} deploys, accepted at ${fmt(separateBefore.acceptedRate)}/s; ${separateBefore.workerCpuUs.toFixed(0)} µs of worker CPU per job${cpuShares(separateBefore)}) | — |`,
                   `| ratio of the previous build's pipeline / the raw peer | ${(separateBefore.rate / rawSeparate.rate).toFixed(2)} | — |`,
                 ]
               : []),
