@@ -12,7 +12,7 @@ import { moveLab, moveVmsOfLab } from './transitions';
  */
 export async function settleLab(ctx: LabRunContext, labId: string) {
   const lab = await loadLab(ctx.db, labId);
-  if (!lab || lab.status !== 'deploying') return { labId, status: lab?.status ?? 'gone' };
+  if (lab?.status !== 'deploying') return { labId, status: lab?.status ?? 'gone' };
   await moveVmsOfLab(ctx.db, labId, 'fail', { error: 'not deployed: a task it depends on failed' });
   const vms = await listVmsOfLab(ctx.db, labId);
   const ready = vms.filter((vm) => vm.status === 'ready').length;
