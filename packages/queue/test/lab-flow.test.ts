@@ -1,34 +1,20 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { after, before, test } from 'node:test';
-import { createLogger } from '@glassdome/logger';
-import { createRedisPrefix, waitFor } from '@glassdome/testkit';
+import { test } from 'node:test';
+import { waitFor } from '@glassdome/testkit';
 import {
   addLabTasks,
   createRedis,
   jobsOfQueue,
   type LabFlowTask,
   labJobId,
-  Producer,
   startLabFlow,
   startWorkers,
 } from '../src/index';
+import { queueTestbed } from './testbed';
 
-const redis = createRedisPrefix('labflow');
-const logger = createLogger({
-  name: 'test',
-  level: 'warn',
-  destination: new Writable({ write: (_c, _e, cb) => cb() }),
-});
-let producer: Producer;
-before(async () => {
-  producer = await Producer.open(redis.url, redis.prefix);
-});
-after(async () => {
-  await producer.close();
-  await redis.cleanup();
-});
+const bed = queueTestbed('labflow');
+const { redis, logger } = bed;
 
 // A diamond: net → a → (b, c) → d.
 const graph: Record<string, { kind: LabFlowTask['kind']; dependsOn: string[] }> = {
@@ -54,8 +40,8 @@ test('a diamond runs each task after all of its dependencies, and the root compl
       )
       .map(([id, task]) => ({ id, kind: task.kind }));
     // Adding twice must be harmless (deterministic ids): a retry after a crash would do it.
-    await addLabTasks(producer, { labId, policy: 'fail' }, ready);
-    await addLabTasks(producer, { labId, policy: 'fail' }, ready);
+    await addLabTasks(bed.producer, { labId, policy: 'fail' }, ready);
+    await addLabTasks(bed.producer, { labId, policy: 'fail' }, ready);
   };
   const workers = startWorkers({
     connect: () => createRedis(redis.url, 'worker'),
@@ -75,7 +61,7 @@ test('a diamond runs each task after all of its dependencies, and the root compl
     logger,
   });
   try {
-    await startLabFlow(producer, { labId, policy: 'fail', rootTasks: [{ id: 'net', kind: 'network' }] });
+    await startLabFlow(bed.producer, { labId, policy: 'fail', rootTasks: [{ id: 'net', kind: 'network' }] });
     await waitFor('root completion', () => log.includes('root'), { timeoutMs: 20_000 });
     const at = (entry: string) => log.indexOf(entry);
     for (const [id, task] of Object.entries(graph)) {
@@ -86,7 +72,7 @@ test('a diamond runs each task after all of its dependencies, and the root compl
     assert.ok(at('start c') < at('end b'), 'b and c overlap');
     assert.equal(log.at(-1), 'root');
     assert.equal(log.filter((entry) => entry === 'start d').length, 1, 'd ran once despite the double add');
-    const root = await producer.queues.lab.getJob(labJobId(labId));
+    const root = await bed.producer.queues.lab.getJob(labJobId(labId));
     assert.equal(await root?.getState(), 'completed');
   } finally {
     await workers.close();
@@ -111,7 +97,7 @@ test('ready tasks waiting for a worker go by their remaining critical path, long
         order.push(taskId);
         if (taskId !== 'first') return;
         // Added in the order a finishing task might list them; the short chain first.
-        await addLabTasks(producer, { labId, policy: 'keep' }, [
+        await addLabTasks(bed.producer, { labId, policy: 'keep' }, [
           { id: 'short', kind: 'vm-configure', remainingMs: 30_000 },
           { id: 'long', kind: 'vm-provision', remainingMs: 300_000 },
           { id: 'tie-a', kind: 'vm-configure', remainingMs: 120_000 },
@@ -123,7 +109,7 @@ test('ready tasks waiting for a worker go by their remaining critical path, long
     logger,
   });
   try {
-    await startLabFlow(producer, { labId, policy: 'keep', rootTasks: [{ id: 'first', kind: 'vm-provision' }] });
+    await startLabFlow(bed.producer, { labId, policy: 'keep', rootTasks: [{ id: 'first', kind: 'vm-provision' }] });
     await waitFor('root completion', () => order.includes('root'), { timeoutMs: 20_000 });
     assert.deepEqual(order, ['first', 'long', 'mid', 'tie-a', 'tie-b', 'short', 'root']);
   } finally {

@@ -1,27 +1,14 @@
 /** A job set aside (waiting in a line outside) lends its worker slot: real Redis, a real BullMQ worker. */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createLogger } from '@glassdome/logger';
-import { createRedisPrefix, waitFor } from '@glassdome/testkit';
-import { createRedis, type Handlers, Producer, startWorkers } from '../src/index';
+import { waitFor } from '@glassdome/testkit';
+import { createRedis, type Handlers, startWorkers } from '../src/index';
+import { queueTestbed } from './testbed';
 
-const redis = createRedisPrefix('queue-aside');
-const logger = createLogger({
-  name: 'test',
-  level: 'warn',
-  destination: new Writable({ write: (_c, _e, cb) => cb() }),
-});
-let producer: Producer;
-before(async () => {
-  producer = await Producer.open(redis.url, redis.prefix);
-});
-after(async () => {
-  await producer.close();
-  await redis.cleanup();
-});
+const bed = queueTestbed('queue-aside');
+const { redis, logger } = bed;
 
 /** The first vm.deploy waits aside until `open` is called; every other one just records that it ran. */
 function waitingFirst(ran: string[]) {
@@ -61,10 +48,10 @@ test('while its only job waits aside, a worker of concurrency 1 runs the next on
     logger,
   });
   try {
-    await producer.enqueue('vm.deploy', { vmId: randomUUID() });
+    await bed.producer.enqueue('vm.deploy', { vmId: randomUUID() });
     await waitFor('the first job aside', () => ran.includes('aside'));
     const next = [randomUUID(), randomUUID()];
-    for (const vmId of next) await producer.enqueue('vm.deploy', { vmId });
+    for (const vmId of next) await bed.producer.enqueue('vm.deploy', { vmId });
     await waitFor('the next jobs, while the first waits', () => next.every((vmId) => ran.includes(vmId)), {
       timeoutMs: 5_000,
     });
@@ -91,10 +78,10 @@ test('beyond maxAside a job waits in its slot: nothing else runs meanwhile', asy
     logger,
   });
   try {
-    await producer.enqueue('vm.deploy', { vmId: randomUUID() });
+    await bed.producer.enqueue('vm.deploy', { vmId: randomUUID() });
     await waitFor('the first job aside', () => ran.includes('aside'));
     const vmId = randomUUID();
-    await producer.enqueue('vm.deploy', { vmId });
+    await bed.producer.enqueue('vm.deploy', { vmId });
     await sleep(500);
     assert.deepEqual(ran, ['aside']);
     open();

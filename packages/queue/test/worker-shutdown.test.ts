@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { after, before, test } from 'node:test';
-import { createLogger } from '@glassdome/logger';
-import { createRedisPrefix, waitFor } from '@glassdome/testkit';
+import { test } from 'node:test';
+import { waitFor } from '@glassdome/testkit';
 import {
   createRedis,
   type Handlers,
@@ -12,21 +10,10 @@ import {
   RedisUnavailableError,
   startWorkers,
 } from '../src/index';
+import { queueTestbed } from './testbed';
 
-const redis = createRedisPrefix('queue');
-const logger = createLogger({
-  name: 'test',
-  level: 'warn',
-  destination: new Writable({ write: (_c, _e, cb) => cb() }),
-});
-let producer: Producer;
-before(async () => {
-  producer = await Producer.open(redis.url, redis.prefix);
-});
-after(async () => {
-  await producer.close();
-  await redis.cleanup();
-});
+const bed = queueTestbed('queue');
+const { redis, logger } = bed;
 
 function handlersFor(seen: string[], opts: { holdMs?: number } = {}): Handlers {
   const ok = async () => undefined;
@@ -51,10 +38,10 @@ function handlersFor(seen: string[], opts: { holdMs?: number } = {}): Handlers {
 test('a payload that breaks the catalog schema is refused before it reaches Redis', async () => {
   await assert.rejects(
     // @ts-expect-error: wrong type on purpose
-    producer.enqueue('vm.deploy', { vmId: 42 }),
+    bed.producer.enqueue('vm.deploy', { vmId: 42 }),
     (error: Error) => error instanceof InvalidJobPayloadError && error.message.includes('vmId'),
   );
-  assert.equal(await producer.queues.vm.count(), 0);
+  assert.equal(await bed.producer.queues.vm.count(), 0);
 });
 
 test('shutdown waits for a job that finishes within the bound', async () => {
@@ -68,11 +55,11 @@ test('shutdown waits for a job that finishes within the bound', async () => {
     logger,
   });
   const vmId = randomUUID();
-  const job = await producer.enqueue('vm.deploy', { vmId });
+  const job = await bed.producer.enqueue('vm.deploy', { vmId });
   await waitFor('job start', () => seen.includes(`start:${vmId}`));
   await group.close();
   assert.deepEqual(seen, [`start:${vmId}`, `done:${vmId}`]);
-  assert.equal(await (await producer.queues.vm.getJob(job.id!))?.getState(), 'completed');
+  assert.equal(await (await bed.producer.queues.vm.getJob(job.id!))?.getState(), 'completed');
 });
 
 test('a job still running at the bound is handed back and finished by another worker', async () => {
@@ -86,11 +73,11 @@ test('a job still running at the bound is handed back and finished by another wo
     logger,
   });
   const vmId = randomUUID();
-  const job = await producer.enqueue('vm.deploy', { vmId });
+  const job = await bed.producer.enqueue('vm.deploy', { vmId });
   await waitFor('job start', () => firstSeen.includes(`start:${vmId}`));
   await first.close();
   assert.deepEqual(firstSeen, [`start:${vmId}`], 'the first worker did not finish it');
-  assert.equal(await (await producer.queues.vm.getJob(job.id!))?.getState(), 'waiting');
+  assert.equal(await (await bed.producer.queues.vm.getJob(job.id!))?.getState(), 'waiting');
 
   const secondSeen: string[] = [];
   const second = startWorkers({
@@ -101,8 +88,8 @@ test('a job still running at the bound is handed back and finished by another wo
     logger,
   });
   try {
-    await waitFor('job completion', async () => (await producer.queues.vm.getJob(job.id!))?.finishedOn);
-    const finished = await producer.queues.vm.getJob(job.id!);
+    await waitFor('job completion', async () => (await bed.producer.queues.vm.getJob(job.id!))?.finishedOn);
+    const finished = await bed.producer.queues.vm.getJob(job.id!);
     assert.equal(await finished?.getState(), 'completed');
     assert.equal(finished?.attemptsMade, 1, 'the hand-back did not spend an attempt');
     assert.deepEqual(secondSeen, [`start:${vmId}`, `done:${vmId}`]);
