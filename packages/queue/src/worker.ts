@@ -107,19 +107,16 @@ export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
     for (const name of jobsOfQueue(queue)) {
       if (!options.handlers[name]) throw new Error(`no handler for ${name} (queue ${queue})`);
     }
-    const lender: SlotLender = new WorkerSlots((): Worker => worker, options.maxAside ?? 1_000);
-    const worker: Worker = new Worker(
-      queue,
-      async (job, token, signal) => runJob(job, token, signal, settings, lender),
-      {
-        connection: connections[connections.push(options.connect()) - 1]!,
-        prefix: options.prefix,
-        concurrency: options.concurrency ?? 8,
-        lockDuration: lockMs,
-        stalledInterval: lockMs,
-        maxStalledCount: options.maxStalls ?? 5,
-      },
-    );
+    // The processor reads `lender` only when a job runs, after the worker below was made.
+    const worker = new Worker(queue, async (job, token, signal) => runJob(job, token, signal, settings, lender), {
+      connection: connections[connections.push(options.connect()) - 1]!,
+      prefix: options.prefix,
+      concurrency: options.concurrency ?? 8,
+      lockDuration: lockMs,
+      stalledInterval: lockMs,
+      maxStalledCount: options.maxStalls ?? 5,
+    });
+    const lender: SlotLender = new WorkerSlots(worker, options.maxAside ?? 1_000);
     const reportOutage = redisErrorReporter(log, { queue, source: 'worker' });
     worker.on('error', (error) => {
       if (isBackingServiceOutage(error)) return reportOutage(error);
@@ -193,14 +190,14 @@ class WorkerSlots implements SlotLender {
   #aside = 0;
 
   constructor(
-    readonly worker: () => Worker,
+    readonly worker: Worker,
     readonly max: number,
   ) {}
 
   lend(): () => void {
     if (this.#aside >= this.max) return () => {};
     this.#aside++;
-    const worker = this.worker();
+    const { worker } = this;
     worker.concurrency += 1;
     (worker as unknown as FetchLoop).mainLoopQueue?.add(Promise.resolve());
     let lent = true;

@@ -36,17 +36,23 @@ function waitingFirst(ran: string[]) {
   return { handlers, open: () => open() };
 }
 
-test('while its only job waits aside, a worker of concurrency 1 runs the next ones; then it is back to 1', async () => {
-  const ran: string[] = [];
-  const { handlers, open } = waitingFirst(ran);
-  const group = startWorkers({
+/** A worker group on the vm queue, one job at a time, running `handlers`. */
+function vmWorkers(handlers: Handlers, maxAside?: number) {
+  return startWorkers({
     connect: () => createRedis(redis.url, 'worker'),
     prefix: redis.prefix,
     queues: ['vm'],
     handlers,
     concurrency: 1,
+    ...(maxAside === undefined ? {} : { maxAside }),
     logger,
   });
+}
+
+test('while its only job waits aside, a worker of concurrency 1 runs the next ones; then it is back to 1', async () => {
+  const ran: string[] = [];
+  const { handlers, open } = waitingFirst(ran);
+  const group = vmWorkers(handlers);
   try {
     await bed.producer.enqueue('vm.deploy', { vmId: randomUUID() });
     await waitFor('the first job aside', () => ran.includes('aside'));
@@ -68,15 +74,7 @@ test('while its only job waits aside, a worker of concurrency 1 runs the next on
 test('beyond maxAside a job waits in its slot: nothing else runs meanwhile', async () => {
   const ran: string[] = [];
   const { handlers, open } = waitingFirst(ran);
-  const group = startWorkers({
-    connect: () => createRedis(redis.url, 'worker'),
-    prefix: redis.prefix,
-    queues: ['vm'],
-    handlers,
-    concurrency: 1,
-    maxAside: 0,
-    logger,
-  });
+  const group = vmWorkers(handlers, 0);
   try {
     await bed.producer.enqueue('vm.deploy', { vmId: randomUUID() });
     await waitFor('the first job aside', () => ran.includes('aside'));
