@@ -137,7 +137,7 @@ test('a caller that cannot get a slot in time gets AdmissionTimeoutError; the sl
   assert.equal(await admission!.withNodeSlot('pve04', async () => 'free again'), 'free again');
 });
 
-test('a freed slot goes to the waiter with the longest remaining critical path, then the lower order, then the earlier', async () => {
+test('a freed slot goes to the waiter of the lowest order (a copy), then the longest remaining critical path, then the earlier', async () => {
   const fleet = machines(3, { operationsPerNode: 1 });
   const { held, release } = await holdSlot(fleet[0]!, 'pve05');
   const order: string[] = [];
@@ -152,6 +152,7 @@ test('a freed slot goes to the waiter with the longest remaining critical path, 
     ['none-2'],
     ['short-copy-1', 20_000, 1],
     ['middle', 110_000],
+    ['long-copy-1', 230_000, 1],
   ];
   for (const [index, [name, priorityMs, copy]] of arrivals.entries()) {
     const base = fleet[index % 3]!;
@@ -161,7 +162,17 @@ test('a freed slot goes to the waiter with the longest remaining critical path, 
   }
   release();
   await Promise.all([held, ...waiters]);
-  assert.deepEqual(order, ['long', 'middle', 'short-1', 'short-2', 'short-copy-1', 'short-copy-3', 'none-1', 'none-2']);
+  assert.deepEqual(order, [
+    'long',
+    'middle',
+    'short-1',
+    'short-2',
+    'long-copy-1',
+    'short-copy-1',
+    'short-copy-3',
+    'none-1',
+    'none-2',
+  ]);
 });
 
 test('a waiter on another machine is woken when a slot frees, not at its next check', async () => {

@@ -116,8 +116,8 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
       const vm = vmRecordOf(vmRow);
       vm.spec = specOnNode(ctx, placement, vm.node, vm.spec);
       vmId = vm.id;
-      // Of the tasks waiting for a node's admission slot, the one with the longest chain still after it
-      // goes first; of equal ones the lower copy, so that copies come up (and check) one after another.
+      // Of the tasks waiting for a node's admission slot, the lower copy goes first, so that copies
+      // come up (and check) one after another; within a copy, the longest chain still after it.
       // A task waiting in that line is set aside: its worker takes another task meanwhile.
       const job = {
         ...boundTo(ctx, signal),
