@@ -115,3 +115,25 @@ test('closing refuses waiting and new callers', async () => {
   await assert.rejects(host.acquire(), SshPoolClosedError);
   assert.equal(opened[0]?.ended, true);
 });
+
+test('callers that come together while a connection is being opened share it instead of opening their own', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const opened: FakeClient[] = [];
+  const { host } = hostWith({ maxConnections: 4, maxChannelsPerConnection: 3 }, async () => {
+    const client = new FakeClient();
+    opened.push(client);
+    await gate;
+    return client as unknown as Client;
+  });
+  const callers = Array.from({ length: 4 }, () => host.acquire());
+  await tick();
+  // The first opens; the next two fit in its other two channels and wait; the fourth does not fit, so it opens.
+  assert.equal(opened.length, 2);
+  release();
+  const connections = await Promise.all(callers);
+  assert.equal(new Set(connections.map((connection) => connection.client)).size, 2);
+  assert.equal(opened.length, 2);
+});

@@ -40,7 +40,9 @@ export class HostConnections {
       if (this.closed) throw new SshPoolClosedError();
       const reusable = this.leastBusy();
       if (reusable) return this.lend(reusable);
-      if (this.connections.size + this.opening < this.limits.maxConnections) return this.openAndLend(connectTimeoutMs);
+      if (!this.openingHasRoom() && this.connections.size + this.opening < this.limits.maxConnections) {
+        return this.openAndLend(connectTimeoutMs);
+      }
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
   }
@@ -70,6 +72,17 @@ export class HostConnections {
     let activeChannels = 0;
     for (const connection of this.connections) activeChannels += connection.active;
     return { connections: this.connections.size, activeChannels, waiting: this.waiters.length };
+  }
+
+  /**
+   * Whether the connections being opened will have a channel for one more caller beyond those already
+   * waiting: then the caller waits for them rather than open one more. Callers that come together to a
+   * host not connected yet (a job's probes side by side) share one handshake — a key exchange and a
+   * signature on both sides each — instead of making one each. Should that open fail, the waiters are
+   * woken and try their own.
+   */
+  private openingHasRoom(): boolean {
+    return this.waiters.length < this.opening * (this.limits.maxChannelsPerConnection - 1);
   }
 
   private leastBusy(): PooledConnection | undefined {
