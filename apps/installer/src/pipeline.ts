@@ -114,8 +114,11 @@ export interface RunStepsOptions {
    * and the events recorded only if it took effect.
    */
   onDone?: { move: VmStatusChange; events: () => (StepEvent & { data?: JsonValue })[] };
-  /** The lab task these steps make up, recorded done with the last step's end. */
-  labTaskDone?: string;
+  /**
+   * The lab task these steps make up, recorded done with the last step's end; `recorded` is told the
+   * lab's tasks done then (this one included), from the same statement.
+   */
+  labTaskDone?: { task: string; recorded: (labTasksDone: string[]) => void };
 }
 
 /**
@@ -172,11 +175,12 @@ export async function runSteps(
   if (move) await record({ move });
   const { onDone, labTaskDone } = options;
   if (!ended && !onDone && !labTaskDone) return true;
-  const moved = await record({
+  const { moved, labTasksDone } = await record({
     end: ended,
     ...(onDone ? { move: onDone.move, moved: onDone.events() } : {}),
-    ...(labTaskDone ? { labTaskDone } : {}),
+    ...(labTaskDone ? { labTaskDone: labTaskDone.task } : {}),
   });
+  if (labTaskDone) labTaskDone.recorded(labTasksDone ?? []);
   return onDone ? moved : true;
 }
 

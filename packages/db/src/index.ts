@@ -64,6 +64,7 @@ export {
   stepNamesIn,
   type VmStatusChange,
   type VmStepRecord,
+  type VmStepsRecorded,
 } from './repositories/steps';
 export * from './repositories/templates';
 export * from './repositories/vm-host-keys';

@@ -1,16 +1,26 @@
 /**
- * Two lab tasks that finish at the same moment (the two networks of a dual-homed VM): whatever the
- * interleaving, at least one of them learns that both are done, so their common dependent is added.
- * Here task B's update waits on a row lock while task A finishes entirely; before the fix, B's read
- * shared the snapshot its statement took before A committed, so neither saw the other done and the
- * dependent never ran.
+ * Two lab tasks that finish at the same moment (the two networks of a dual-homed VM, two VMs a third
+ * depends on): whatever the interleaving, at least one of them learns that both are done, so their
+ * common dependent is added. Here task B's end begins while task A's finisher holds the lab (its row
+ * lock) and commits A done only afterwards: B's read must see A done. A read sharing the snapshot
+ * B's statement took before it waited sees A unfinished — then, if A's read ran before B's update,
+ * neither saw the other done and the dependent never ran.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
+import { createTestDatabase, type TestDatabase, waitFor } from '@glassdome/testkit';
 import { sql } from 'kysely';
-import { createDb, type Db, finishLabTaskStep, insertLab, migrateToLatest, startLabTasksIfRunning } from '../src/index';
+import {
+  createDb,
+  type Db,
+  finishLabTaskStep,
+  insertLab,
+  insertVms,
+  migrateToLatest,
+  planSteps,
+  recordVmSteps,
+  startLabTasksIfRunning,
+} from '../src/index';
 
 let database: TestDatabase;
 let db: Db;
@@ -27,9 +37,9 @@ after(async () => {
   await database?.drop();
 });
 
-test('of two lab tasks finishing at once, at least one sees both done', async () => {
+async function labWithTasks(name: string, tasks: string[]) {
   const labId = await insertLab(db, {
-    name: 'race',
+    name,
     platformId: 'default',
     spec: {},
     graph: {},
@@ -37,25 +47,80 @@ test('of two lab tasks finishing at once, at least one sees both done', async ()
     copies: 1,
     expiresAt: null,
   });
-  await startLabTasksIfRunning(db, labId, ['c0:net:a'], []);
-  await startLabTasksIfRunning(db, labId, ['c0:net:b'], []);
+  for (const task of tasks) await startLabTasksIfRunning(db, labId, [task], []);
+  return labId;
+}
 
-  let seenByB: string[] = [];
-  let seenByA: string[] = [];
-  await locker.connection().execute(async (connection) => {
+/**
+ * Runs `finishB` while another session holds the lab as a finisher of task A does (or as a cancel
+ * does, which then moves the lab's VMs: `alsoLockVm`), records A done in that session once B's end
+ * waits for it, commits, and returns what B's end saw done.
+ */
+async function finishedAfterA(labId: string, finishB: () => Promise<string[]>, alsoLockVm?: string): Promise<string[]> {
+  return locker.connection().execute(async (connection) => {
     await sql`BEGIN`.execute(connection);
-    await sql`SELECT 1 FROM steps WHERE lab_id = ${labId} AND name = 'c0:net:b' FOR UPDATE`.execute(connection);
-    // B's update now waits on the lock; A finishes completely meanwhile.
-    const finishingB = finishLabTaskStep(db, labId, 'c0:net:b', undefined).then((done) => {
-      seenByB = done;
-    });
-    await sleep(200);
-    seenByA = await finishLabTaskStep(db, labId, 'c0:net:a', undefined);
-    assert.deepEqual(seenByA.sort(), ['c0:net:a'], 'A finished while B was still running');
+    await sql`SELECT 1 FROM labs WHERE id = ${labId} FOR NO KEY UPDATE`.execute(connection);
+    const finishing = finishB();
+    await waitFor(
+      "B's end waiting for the lab",
+      async () => {
+        const { rows } = await sql<{ waiting: number }>`
+          SELECT count(*)::int AS waiting FROM pg_stat_activity
+          WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(db);
+        return rows[0]!.waiting > 0 ? true : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 10 },
+    );
+    // B's end has not touched its VM yet: this would wait for B, which waits for us (a deadlock).
+    if (alsoLockVm) await sql`UPDATE vms SET updated_at = now() WHERE id = ${alsoLockVm}`.execute(connection);
+    await sql`UPDATE steps SET status = 'done' WHERE vm_id IS NULL AND lab_id = ${labId} AND name = 'c0:net:a'`.execute(
+      connection,
+    );
     await sql`COMMIT`.execute(connection);
-    await finishingB;
+    return finishing;
   });
-  assert.deepEqual(seenByB.sort(), ['c0:net:a', 'c0:net:b'], 'B, finishing last, sees A done');
+}
+
+test('of two lab tasks finishing at once, the later sees both done', async () => {
+  const labId = await labWithTasks('race', ['c0:net:a', 'c0:net:b']);
+  const seenByB = await finishedAfterA(labId, () => finishLabTaskStep(db, labId, 'c0:net:b', { bridge: 'vnet1' }));
+  assert.deepEqual([...seenByB].sort(), ['c0:net:a', 'c0:net:b']);
+  const b = await db
+    .selectFrom('steps')
+    .select(['status', 'detail', 'finished_at'])
+    .where('lab_id', '=', labId)
+    .where('name', '=', 'c0:net:b')
+    .executeTakeFirstOrThrow();
+  assert.equal(b.status, 'done');
+  assert.deepEqual(b.detail, { bridge: 'vnet1' });
+  assert.ok(b.finished_at);
+});
+
+test("a VM task's last step records its lab task done and sees the lab's other tasks as they are then", async () => {
+  const labId = await labWithTasks('race-vm', ['c0:net:a', 'c0:vm:x:configure']);
+  const [vmId] = await insertVms(db, [
+    { labId, copy: 0, name: 'x', os: 'ubuntu-22.04', platformId: 'default', node: 'pve', spec: {} },
+  ]);
+  await planSteps(db, { vmId: vmId!, labId }, ['verify']);
+  const owner = { vmId: vmId!, labId };
+  await recordVmSteps(db, owner, { move: { from: ['queued'], to: 'deploying' } });
+  const seen = await finishedAfterA(
+    labId,
+    async () => {
+      const recorded = await recordVmSteps(db, owner, {
+        end: { name: 'verify', outcome: { status: 'done' }, event: { kind: 'vm.step.done', message: 'verify done' } },
+        move: { from: ['deploying'], to: 'ready' },
+        moved: [{ kind: 'vm.ready', message: 'x ready' }],
+        labTaskDone: 'c0:vm:x:configure',
+      });
+      assert.equal(recorded.moved, true);
+      return recorded.labTasksDone ?? [];
+    },
+    vmId,
+  );
+  assert.deepEqual([...seen].sort(), ['c0:net:a', 'c0:vm:x:configure']);
+  // A step record that ends no lab task tells none.
+  assert.deepEqual(await recordVmSteps(db, owner, { move: { from: ['ready'], to: 'ready' } }), { moved: true });
 });
 
 test('a lab task starts only while its lab runs, and learns the lab as it is', async () => {

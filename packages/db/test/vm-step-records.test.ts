@@ -62,12 +62,12 @@ const stepsOf = async (owner: { vmId: string; labId: string }) =>
 test('a step ends and the next starts in one statement; the VM moves with the first start', async () => {
   const owner = await labVm('steps-a');
   const deploy = { from: ['queued'], to: 'deploying' };
-  assert.equal(
+  assert.deepEqual(
     await recordVmSteps(db, owner, {
       start: { name: 'one', event: { kind: 'vm.step.started', message: 'one started' } },
       move: deploy,
     }),
-    true,
+    { moved: true },
   );
   assert.equal(await statusOf(owner.vmId), 'deploying');
   await recordVmSteps(db, owner, {
@@ -116,14 +116,14 @@ test("a status change's events are appended only when it took effect", async () 
   };
   const moved = [{ kind: 'vm.ready', message: 'ready at 10.0.0.5', data: { ip: '10.0.0.5' } }];
   // Still queued: not deploying, so no move and no vm.ready, but the step's end is recorded.
-  assert.equal(await recordVmSteps(db, owner, { end, move: ready, moved }), false);
+  assert.equal((await recordVmSteps(db, owner, { end, move: ready, moved })).moved, false);
   assert.equal(await statusOf(owner.vmId), 'queued');
   assert.deepEqual(
     (await eventsOf(owner.vmId)).map((e) => e.kind),
     ['vm.step.done'],
   );
   await recordVmSteps(db, owner, { move: { from: ['queued'], to: 'deploying' } });
-  assert.equal(await recordVmSteps(db, owner, { move: ready, moved }), true);
+  assert.equal((await recordVmSteps(db, owner, { move: ready, moved })).moved, true);
   assert.equal(await statusOf(owner.vmId), 'ready');
   const events = await eventsOf(owner.vmId);
   assert.deepEqual(

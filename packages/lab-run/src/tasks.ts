@@ -4,7 +4,8 @@
  * step, moves the lab to `deploying` on its first task, stops at once when the lab was stopped, and —
  * once the work is done — records it and adds the tasks it made ready under the lab's root job.
  * "Done" is recorded before the add, so a crash between the two is repaired by the retry (the add is
- * idempotent). A task that fails for good is recorded and, under the `fail` policy, fails the lab and
+ * idempotent). The record of "done" tells which of the lab's tasks are done then, so that is one
+ * round trip to Postgres and one to Redis per finished task. A task that fails for good is recorded and, under the `fail` policy, fails the lab and
  * settles every VM of it that was still being deployed.
  */
 import {
@@ -14,7 +15,6 @@ import {
   getStepDetail,
   type JsonValue,
   startLabTasksIfRunning,
-  stepNamesIn,
 } from '@glassdome/db';
 import {
   LAB_STOPPED,
@@ -56,9 +56,10 @@ export interface LabTaskWork<P = undefined> {
   shield: StopWatch['shield'];
   /**
    * Says that the work's last statement recorded the task's step done (`recordVmSteps`'s
-   * `labTaskDone`): only the read of the lab's done tasks follows.
+   * `labTaskDone`) and which of the lab's tasks were done then: only the add of those it made ready
+   * follows.
    */
-  recordedDone(): void;
+  recordedDone(labTasksDone: string[]): void;
 }
 
 export interface LabTaskOptions<P = undefined> {
@@ -151,7 +152,7 @@ export async function runLabTask<P = undefined>(
     const throwIfStopped = () => {
       if (latest) throw latest;
     };
-    let recorded = false;
+    let recorded: string[] | undefined;
     const detail = await work({
       lab,
       task,
@@ -160,15 +161,11 @@ export async function runLabTask<P = undefined>(
       throwIfStopped,
       signal: watch.signal,
       shield: watch.shield,
-      recordedDone: () => {
-        recorded = true;
+      recordedDone: (labTasksDone) => {
+        recorded = labTasksDone;
       },
     });
-    const done = new Set(
-      recorded
-        ? await stepNamesIn(ctx.db, { labId: lab.id }, 'done')
-        : await finishLabTaskStep(ctx.db, lab.id, task.id, detail),
-    );
+    const done = new Set(recorded ?? (await finishLabTaskStep(ctx.db, lab.id, task.id, detail)));
     const ready = readyAfter(lab.graph, done, task.id);
     await addLabTasks(
       ctx.producer,

@@ -149,9 +149,8 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
             }
           : {}),
         // The task's own step is recorded done with the last step's end.
-        labTaskDone: task.id,
+        labTaskDone: { task: task.id, recorded: recordedDone },
       });
-      recordedDone();
       return undefined;
     },
     {

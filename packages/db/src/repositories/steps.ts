@@ -210,16 +210,21 @@ export interface VmStepRecord {
   start?: { name: string; event: StepEvent };
   move?: VmStatusChange;
   moved?: (StepEvent & { data?: JsonValue })[];
-  /** The lab task these steps make up, recorded done (its detail kept): `finishLabTaskStep`'s update. */
+  /** The lab task these steps make up, recorded done (its detail kept) as `finishLabTaskStep` does. */
   labTaskDone?: string;
 }
 
 /**
  * One text for every combination (an absent part matches no row), compiled once: a step's end and
  * the next step's start are one round trip, and the VM's status goes with the step that causes it.
+ * A lab task's end (`lab_done`, migration 0014) takes the lab's row lock before the VM's row is
+ * touched (the VM's update waits for it through its condition), the order in which a lab's cancel
+ * or failure takes them too.
  */
 const RECORD_VM_STEPS = `
-  WITH ended AS (
+  WITH lab_done AS (
+    SELECT glassdome_finish_lab_task($9::uuid, $14::text, NULL) AS done WHERE $14::text IS NOT NULL
+  ), ended AS (
     UPDATE steps SET status = $3, finished_at = now(), error = $4, detail = coalesce($5::jsonb, detail)
     WHERE vm_id = $1 AND name = $2
   ), started AS (
@@ -227,7 +232,7 @@ const RECORD_VM_STEPS = `
     WHERE vm_id = $1 AND name = $6
   ), moved AS (
     UPDATE vms SET status = $7, updated_at = now()
-    WHERE id = $1 AND $7::text IS NOT NULL AND status = ANY($8::text[])
+    WHERE id = $1 AND $7::text IS NOT NULL AND status = ANY($8::text[]) AND (SELECT count(*) FROM lab_done) >= 0
     RETURNING id
   ), appended AS (
     INSERT INTO events (lab_id, vm_id, kind, message, data)
@@ -235,29 +240,25 @@ const RECORD_VM_STEPS = `
     FROM unnest($10::text[], $11::text[], $12::text[], $13::boolean[]) WITH ORDINALITY AS e(kind, message, data, if_moved, n)
     WHERE NOT e.if_moved OR EXISTS (SELECT 1 FROM moved)
     ORDER BY e.n
-  ), task_done AS (
-    UPDATE steps SET status = 'done', finished_at = now(), error = NULL
-    WHERE vm_id IS NULL AND lab_id = $9 AND name = $14
   )
-  SELECT EXISTS (SELECT 1 FROM moved) AS moved`;
+  SELECT EXISTS (SELECT 1 FROM moved) AS moved, (SELECT done FROM lab_done) AS done`;
 
 /**
  * Records `change` for the VM in one statement; says whether its status change took effect (false
- * when there was none to make). A lab task's end recorded here is followed by the caller's read of
- * the lab's done steps (`stepNamesIn`), after this commit, for the reason given at `finishLabTaskStep`.
+ * when there was none to make) and, when it ended a lab task, which of the lab's tasks are done now.
  */
 export async function recordVmSteps(
   db: Db,
   owner: { vmId: string; labId?: string | null },
   change: VmStepRecord,
-): Promise<boolean> {
+): Promise<VmStepsRecorded> {
   const events = [
     ...(change.end ? [{ ...change.end.event, ifMoved: false }] : []),
     ...(change.start ? [{ ...change.start.event, ifMoved: false }] : []),
     ...(change.move ? (change.moved ?? []).map((event) => ({ ...event, ifMoved: true })) : []),
   ];
   const detail = change.end?.outcome.detail;
-  const result = await db.executeQuery<{ moved: boolean }>(
+  const result = await db.executeQuery<{ moved: boolean; done: string[] | null }>(
     CompiledQuery.raw(RECORD_VM_STEPS, [
       owner.vmId,
       change.end?.name ?? null,
@@ -275,7 +276,15 @@ export async function recordVmSteps(
       change.labTaskDone ?? null,
     ]),
   );
-  return result.rows[0]?.moved ?? false;
+  const row = result.rows[0];
+  return { moved: row?.moved ?? false, ...(row?.done ? { labTasksDone: row.done } : {}) };
+}
+
+/** What `recordVmSteps` did: whether its status change took effect, and the lab's tasks done now. */
+export interface VmStepsRecorded {
+  moved: boolean;
+  /** With `labTaskDone`: the names of the lab's tasks done now, that one included (see `finishLabTaskStep`). */
+  labTasksDone?: string[];
 }
 
 /**
@@ -319,11 +328,12 @@ const START_LAB_TASKS = `
   SELECT * FROM lab`;
 
 /**
- * Records a lab task's step done, then returns the names of the lab's steps done now (this one
- * included). Two statements on purpose: the read must start after the update committed, so that of
- * two tasks finishing at once at least one sees both done and adds their common dependent. In one
- * statement each reads a snapshot taken before the other's update committed, both can see the other
- * unfinished, and the dependent is never added (the lab then settles without it).
+ * Records a lab task's step done and returns the names of the lab's tasks done now (this one
+ * included), in one round trip: of two tasks finishing at once, at least one sees both done and adds
+ * their common dependent. The finishers of a lab take turns on its row lock and read after it was
+ * granted (`glassdome_finish_lab_task`, migration 0014); a plain statement's read would share the
+ * snapshot taken before its update waited, so both could see the other unfinished and the dependent
+ * would never be added (the lab would then settle without it).
  */
 export async function finishLabTaskStep(
   db: Db,
@@ -331,6 +341,12 @@ export async function finishLabTaskStep(
   name: string,
   detail: JsonValue | undefined,
 ): Promise<string[]> {
-  await finishStep(db, { labId }, name, { status: 'done', ...(detail === undefined ? {} : { detail }) });
-  return stepNamesIn(db, { labId }, 'done');
+  const result = await db.executeQuery<{ done: string[] }>(
+    CompiledQuery.raw('SELECT glassdome_finish_lab_task($1::uuid, $2::text, $3::jsonb) AS done', [
+      labId,
+      name,
+      detail === undefined ? null : JSON.stringify(detail),
+    ]),
+  );
+  return result.rows[0]?.done ?? [];
 }
