@@ -80,15 +80,17 @@ export class FirewallApi {
    */
   async replace(vmid: number, wanted: VmFirewallInput, node?: string): Promise<void> {
     const base = this.#base(vmid, node);
-    const current = await this.#objects(vmid, node);
-    for (let index = current.rules.length - 1; index >= 0; index--) {
-      await this.client.delete(`${base}/rules/${Number(current.rules[index]!.pos)}`);
-    }
-    for (const set of current.ipsets) {
-      for (const entry of set.entries) {
-        await this.client.delete(`${base}/ipset/${encodeURIComponent(set.name)}/${encodeURIComponent(entry.cidr)}`);
-      }
-      await this.client.delete(`${base}/ipset/${encodeURIComponent(set.name)}`);
+    // What is there is read by name only: a set goes with its entries in one call (`force=1`, which
+    // PVE requires to delete a non-empty IPSet), so its entries need neither reading nor deleting one
+    // by one. Rules go first, so no rule is left naming a set already gone.
+    const [rules, sets] = await Promise.all([
+      this.client.get<Record<string, unknown>[]>(`${base}/rules`),
+      this.client.get<{ name: string }[]>(`${base}/ipset`),
+    ]);
+    const positions = rules.map((rule) => Number(rule.pos)).sort((a, b) => b - a);
+    for (const pos of positions) await this.client.delete(`${base}/rules/${pos}`);
+    for (const set of sets) {
+      await this.client.delete(`${base}/ipset/${encodeURIComponent(set.name)}`, { force: 1 });
     }
     for (const set of wanted.ipsets) {
       await this.client.post(`${base}/ipset`, { name: set.name, comment: set.comment });
