@@ -33,7 +33,7 @@ import {
   type TraineeAccess,
   traineeKeysOf,
 } from '@glassdome/lab';
-import { VM_DEPLOY_STEPS } from '@glassdome/queue';
+import { type EnqueueIntent, VM_DEPLOY_STEPS } from '@glassdome/queue';
 import { labRunIntent, writeIntent } from './outbox';
 
 /** Every VM a lab deploys: one per copy and per instance of each spec entry. */
@@ -64,8 +64,15 @@ export interface LabDeployRecord {
   poolId?: string;
 }
 
-/** Writes the lab, its VMs and their planned steps and the intent that starts its flow; returns its id. */
-export async function recordLabDeploy(trx: Db, record: LabDeployRecord): Promise<string> {
+/** A recorded lab: its id, and the outbox row of the intent that starts its flow. */
+export interface RecordedLab {
+  labId: string;
+  /** For `OutboxRelay.sendCommitted` once the transaction committed (a relay pass sends it otherwise). */
+  outbox: { id: number; intent: EnqueueIntent };
+}
+
+/** Writes the lab, its VMs and their planned steps and the intent that starts its flow. */
+export async function recordLabDeploy(trx: Db, record: LabDeployRecord): Promise<RecordedLab> {
   const { spec } = record;
   const graph = compileLabGraph(spec);
   // Every copy gets the same addresses, each on its own networks.
@@ -114,11 +121,12 @@ export async function recordLabDeploy(trx: Db, record: LabDeployRecord): Promise
     vmIds.map((vmId) => ({ vmId, labId })),
     [...VM_DEPLOY_STEPS],
   );
-  await writeIntent(
-    trx,
-    labRunIntent({ id: labId, graph, policy: spec.onFailure }, { run: 0, doneTasks: [] }, record.requestId),
+  const intent = labRunIntent(
+    { id: labId, graph, policy: spec.onFailure },
+    { run: 0, doneTasks: [] },
+    record.requestId,
   );
-  return labId;
+  return { labId, outbox: { id: await writeIntent(trx, intent), intent } };
 }
 
 export type { LabSourceRef };

@@ -20,6 +20,7 @@ export {
   type LabDeployRecord,
   type LabSourceRef,
   labVmInstances,
+  type RecordedLab,
   type ResolvedSource,
   recordLabDeploy,
   resolveLabSource,

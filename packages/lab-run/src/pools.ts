@@ -96,7 +96,7 @@ export async function fillPool(
         throw new Error(`pool ${pool.name} cannot deploy its lab: ${reason}`);
       }
       for (let i = live.length; i < size; i++) {
-        const labId = await recordLabDeploy(trx, {
+        const { labId } = await recordLabDeploy(trx, {
           spec: { ...resolved.spec, name: `${pool.name}-${randomBytes(3).toString('hex')}` },
           platformId: placement.platformId,
           node: placement.node,

@@ -109,8 +109,9 @@ export interface DeployExtras {
 }
 
 /**
- * Records a lab in one transaction after the project's quotas allowed it, then relays its flow's
- * intent: the one path for every deploy (a spec, a template with parameters, a saved spec).
+ * Records a lab in one transaction after the project's quotas allowed it (with its `lab.requested`
+ * event, so the timeline starts there), then sends its flow's intent to BullMQ at once — that row
+ * only, no relay pass: the one path for every deploy (a spec, a template with parameters, a saved spec).
  */
 export async function deployResolvedLab(
   ctx: ApiContext,
@@ -121,7 +122,7 @@ export async function deployResolvedLab(
 ): Promise<string> {
   requireRedis(ctx.producer);
   const instances = labVmInstances(spec);
-  const labId = await inTransaction(ctx.db, async (trx) => {
+  const recorded = await inTransaction(ctx.db, async (trx) => {
     await checkQuotas(trx, project, ctx.quotas, {
       vms: instances.length,
       copies: spec.copies,
@@ -129,7 +130,7 @@ export async function deployResolvedLab(
       memoryMiB: instances.reduce((sum, { vm }) => sum + vm.memoryMiB, 0),
       ttlSeconds: spec.ttlSeconds,
     });
-    return recordLabDeploy(trx, {
+    const lab = await recordLabDeploy(trx, {
       spec,
       platformId: ctx.platformId,
       node: ctx.node,
@@ -140,12 +141,21 @@ export async function deployResolvedLab(
       ...(extras.trainee ? { trainee: extras.trainee } : {}),
       ...(extras.source !== undefined ? { source: extras.source } : {}),
     });
+    await appendEvent(trx, {
+      labId: lab.labId,
+      kind: 'lab.requested',
+      message: `deploy of lab ${spec.name} requested`,
+    });
+    return lab;
   }).catch((error: { code?: string }) => {
     if (error.code === '23505') throw new ConflictError(`an active lab named ${spec.name} already exists`);
     throw error;
   });
-  await relayNow(ctx, req);
-  await appendEvent(ctx.db, { labId, kind: 'lab.requested', message: `deploy of lab ${spec.name} requested` });
+  // The intent is durable: should Redis refuse it now, the relay's next pass sends it.
+  await ctx.relay.sendCommitted([recorded.outbox]).catch((error: unknown) => {
+    req.log.warn({ err: error }, 'intent kept in the outbox; the relay sends it on its next pass');
+  });
+  const { labId } = recorded;
   req.log.info({ labId, project, vms: instances.length }, 'lab deploy queued');
   return labId;
 }

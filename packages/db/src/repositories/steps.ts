@@ -5,30 +5,31 @@ import type { JsonValue } from '../schema';
 
 export type StepOwner = { vmId: string; labId?: string | null } | { vmId?: null; labId: string };
 
-/** Owners whose steps one statement plans (four parameters a step, well below Postgres's 65,535). */
-const OWNERS_PER_STATEMENT = 500;
-
 /**
- * Records the planned steps of a VM or lab — or of many VMs (a lab's, in one statement per 500
- * instead of one each) — as pending, each owner's in `names` order (idempotent: existing steps are kept).
+ * Records the planned steps of a VM or lab — or of many VMs (a lab's) — as pending, each owner's in
+ * `names` order (idempotent: existing steps are kept). One statement whatever the number of owners:
+ * the owners and names go as three arrays, not four parameters per row (a 60-VM lab's 540 rows were
+ * 2,160 parameters for the client to build and Postgres to parse).
  */
 export async function planSteps(db: Db, owners: StepOwner | readonly StepOwner[], names: string[]): Promise<void> {
   const all = Array.isArray(owners) ? owners : [owners as StepOwner];
-  if (names.length === 0) return;
-  for (let first = 0; first < all.length; first += OWNERS_PER_STATEMENT) {
-    await db
-      .insertInto('steps')
-      .values(
-        all
-          .slice(first, first + OWNERS_PER_STATEMENT)
-          .flatMap((owner) =>
-            names.map((name) => ({ vm_id: owner.vmId ?? null, lab_id: owner.labId ?? null, name, status: 'pending' })),
-          ),
-      )
-      .onConflict((oc) => oc.doNothing())
-      .execute();
-  }
+  if (names.length === 0 || all.length === 0) return;
+  await db.executeQuery(
+    CompiledQuery.raw(PLAN_STEPS, [
+      all.map((owner: StepOwner) => owner.vmId ?? null),
+      all.map((owner: StepOwner) => owner.labId ?? null),
+      names,
+    ]),
+  );
 }
+
+const PLAN_STEPS = `
+  INSERT INTO steps (vm_id, lab_id, name, status)
+  SELECT o.vm_id, o.lab_id, s.name, 'pending'
+  FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS o(vm_id, lab_id, n),
+       unnest($3::text[]) WITH ORDINALITY AS s(name, m)
+  ORDER BY o.n, s.m
+  ON CONFLICT DO NOTHING`;
 
 function ownerFilter(owner: StepOwner) {
   return owner.vmId
@@ -214,6 +215,13 @@ export interface VmStepRecord {
   labTaskDone?: string;
 }
 
+/** What `recordVmSteps` did: whether its status change took effect, and the lab's tasks done now. */
+export interface VmStepsRecorded {
+  moved: boolean;
+  /** With `labTaskDone`: the names of the lab's tasks done now, that one included (see `finishLabTaskStep`). */
+  labTasksDone?: string[];
+}
+
 /**
  * One text for every combination (an absent part matches no row), compiled once: a step's end and
  * the next step's start are one round trip, and the VM's status goes with the step that causes it.
@@ -278,13 +286,6 @@ export async function recordVmSteps(
   );
   const row = result.rows[0];
   return { moved: row?.moved ?? false, ...(row?.done ? { labTasksDone: row.done } : {}) };
-}
-
-/** What `recordVmSteps` did: whether its status change took effect, and the lab's tasks done now. */
-export interface VmStepsRecorded {
-  moved: boolean;
-  /** With `labTaskDone`: the names of the lab's tasks done now, that one included (see `finishLabTaskStep`). */
-  labTasksDone?: string[];
 }
 
 /**
