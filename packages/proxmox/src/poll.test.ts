@@ -2,29 +2,80 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FirstLooks, pollUntil } from './poll';
 
-test('a first look that found the wait over comes a tenth earlier next time; one that did not, later', () => {
+test('the first look comes at the second soonest end of the last eight waits of its kind', () => {
   const looks = new FirstLooks();
   assert.equal(looks.delay('task pve01 qmstart', 150), 150, 'nothing learned yet');
-  looks.record('task pve01 qmstart', 150, undefined, 150);
-  assert.equal(looks.delay('task pve01 qmstart', 150), 135);
-  looks.record('task pve01 qmstart', 135, 900, 1100);
-  assert.equal(looks.delay('task pve01 qmstart', 150), 270, 'at most twice as late at once');
-  looks.record('task pve01 qmstart', 270, 600, 1000);
-  assert.equal(looks.delay('task pve01 qmstart', 150), 540);
-  looks.record('task pve01 qmstart', 540, 600, 1000);
-  assert.equal(looks.delay('task pve01 qmstart', 150), 800, 'in the middle of the span in which it ended');
-  looks.record('task pve01 qmstart', 800, 800, 1000);
-  assert.equal(looks.delay('task pve01 qmstart', 150), 1040, 'three tenths later');
+  looks.record('task pve01 qmstart', 400, undefined, 400);
+  assert.equal(looks.delay('task pve01 qmstart', 150), 380, 'over at its first look: a twentieth before it');
+  looks.record('task pve01 qmstart', 380, 380, 420);
+  assert.equal(looks.delay('task pve01 qmstart', 150), 400, 'the middle of the span it ended in, the later of two');
+  looks.record('task pve01 qmstart', 400, undefined, 400);
+  assert.equal(looks.delay('task pve01 qmstart', 150), 380, 'the second soonest of three');
+  looks.record('task pve01 qmstart', 380, 380, 5000);
+  assert.equal(looks.delay('task pve01 qmstart', 150), 380, 'one slow wait moves nothing');
+  looks.record('task pve01 qmstart', 380, undefined, 380);
+  assert.equal(looks.delay('task pve01 qmstart', 150), 380, 'the second soonest of 361, 380, 380…');
+  for (let wait = 0; wait < 8; wait++) looks.record('task pve01 qmstart', 600, 600, 1000);
+  assert.equal(looks.delay('task pve01 qmstart', 150), 800, 'eight slower waits: the older ones are forgotten');
   looks.record('agent pve01', 0, 0, 480);
   assert.equal(looks.delay('agent pve01', 0), 240, 'a first look at once learns the middle of the span');
   assert.equal(looks.delay('task pve02 qmstart', 150), 150, 'each kind learns for itself');
 });
 
+test('a wait of a kind not seen yet takes its first look when waits like it ended, and teaches both', async () => {
+  const looks = new FirstLooks();
+  looks.record('task qmclone', 150, 300, 500);
+  assert.equal(looks.learned('task pve02 qmclone'), undefined);
+  let checks = 0;
+  await pollUntil(
+    async () => {
+      checks++;
+      return 'done';
+    },
+    {
+      what: 'a clone',
+      deadlineMs: 10_000,
+      polling: { initialMs: 300, maxMs: 2000 },
+      firstDelayMs: 150,
+      learned: { looks, kind: 'task pve02 qmclone', like: 'task qmclone' },
+    },
+  );
+  assert.equal(checks, 1);
+  // Over at a first look 400 ms in (the like kind's), not 150 ms (the default): a twentieth before.
+  assert.equal(looks.learned('task pve02 qmclone'), 380);
+  assert.equal(looks.learned('task qmclone'), 400, 'the second soonest of 400 and 380');
+});
+
+test('after a learned first look that found the wait unfinished, the next look comes at a twentieth of it', async () => {
+  const looks = new FirstLooks();
+  looks.record('task', 0, 1800, 2200);
+  const began = Date.now();
+  let checks = 0;
+  // The policy's first interval (20 s) would put the second look past the deadline (6 s) and the
+  // wait would fail; a twentieth of the first look (2 s) puts it 100 ms after the first, and this
+  // check answers any look made within 4 s.
+  const result = await pollUntil(
+    async () => {
+      checks++;
+      if (checks === 1) return undefined;
+      return Date.now() - began < 4_000 ? 'done' : undefined;
+    },
+    {
+      what: 'a task',
+      deadlineMs: 6_000,
+      polling: { initialMs: 20_000, maxMs: 20_000 },
+      learned: { looks, kind: 'task' },
+    },
+  );
+  assert.equal(result, 'done');
+  assert.equal(checks, 2);
+});
+
 test('waits of one kind come to end at their first look, not long after they are over', async () => {
   const looks = new FirstLooks();
-  const durationMs = 200;
+  const durationMs = 150;
   const checksPerWait: number[] = [];
-  for (let wait = 0; wait < 10; wait++) {
+  for (let wait = 0; wait < 16; wait++) {
     const began = Date.now();
     let checks = 0;
     await pollUntil(
@@ -43,10 +94,10 @@ test('waits of one kind come to end at their first look, not long after they are
     checksPerWait.push(checks);
   }
   assert.ok(checksPerWait[0]! >= 3, `the first wait looked ${checksPerWait[0]} times`);
-  // From its fixed schedule alone (20, 60, 120, 210 ms) every wait would take 4 looks.
-  const lastFive = checksPerWait.slice(-5).reduce((sum, checks) => sum + checks, 0);
-  assert.ok(lastFive <= 8, `checks per wait: ${checksPerWait.join(', ')}`);
-  // A first look that came too early moves the next three tenths on, or into the span in which the
-  // wait ended: never far past the task's end.
+  // From its fixed schedule alone (20, 60, 120, 210 ms) every wait would take 4 looks; learned, one
+  // or two (one while the first look is at or past the end, two while it is just before it).
+  const lastSix = checksPerWait.slice(-6).reduce((sum, checks) => sum + checks, 0);
+  assert.ok(lastSix <= 12, `checks per wait: ${checksPerWait.join(', ')}`);
+  // The first look stays at the short end of how long the waits took: never far past their end.
   assert.ok(looks.delay('task', 20) <= durationMs * 1.5, `first look at ${looks.delay('task', 20)} ms`);
 });

@@ -110,9 +110,10 @@ export class TaskApi {
         polling: this.client.polling,
         signal: this.client.signal,
         // A task is still running the moment it was submitted: the first look waits for as long as
-        // tasks of its type on its node took lately, half the first interval before one has ended.
+        // tasks of its type on its node took lately (on any node, before one on its own has ended),
+        // half the first interval before any has.
         firstDelayMs: Math.round(this.client.polling.initialMs / 2),
-        learned: { looks: this.client.firstLooks, kind: `task ${node} ${type}` },
+        learned: { looks: this.client.firstLooks, kind: `task ${node} ${type}`, like: `task ${type}` },
       },
     );
     const exitstatus = status.exitstatus ?? 'unknown';
