@@ -11,7 +11,7 @@ const msOf = (time: Time) => (typeof time === 'string' ? Date.parse(time) : time
 type StepRow = Awaited<ReturnType<typeof listSteps>>[number] | ListedStep;
 type VmRow = Omit<
   Awaited<ReturnType<typeof listVmsOfLab>>[number],
-  'platform_id' | 'request_id' | 'created_by' | 'observed_at' | 'created_at' | 'updated_at'
+  'platform_id' | 'request_id' | 'created_by' | 'observed_at' | 'created_at' | 'updated_at' | 'planned_steps'
 > & { observed_at: Time | null; created_at: Time; updated_at: Time };
 
 /** A step as the API shows it: its timings and, once finished, how long it took. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { appendEvent, finishStep, insertVms, planSteps, startStep } from '@glassdome/db';
+import { appendEvent, finishStep, insertVms, planSteps, planVmSteps, startStep } from '@glassdome/db';
 import { createLogger } from '@glassdome/logger';
 import { QUEUES } from '@glassdome/queue';
 import { waitFor } from '@glassdome/testkit';
@@ -205,6 +205,7 @@ test("a viewer never sees a provisioning command's text or output; the creator's
     .set({ error: `post-configure failed: ${command} exited 1: chpasswd: hunter2-pw rejected` })
     .where('id', '=', vmId)
     .execute();
+  await planVmSteps(api.db, vmId); // the installer writes the plan's step rows when it takes the job
   await api.db
     .updateTable('steps')
     .set({ status: 'failed', error: `${command} exited 1` })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { appendEvent } from '@glassdome/db';
+import { appendEvent, planVmSteps } from '@glassdome/db';
 import { startTestApi, type TestApi } from './harness';
 
 let api: TestApi;
@@ -57,6 +57,8 @@ test('the report counts labs, VMs and open alerts, and lists remediations of the
 });
 
 test('/metrics exposes HTTP latency, queue depths, VM states and step durations', async () => {
+  // As the installer would: it writes the deploy's step rows from the plan when it takes the job.
+  for (const { id } of await api.db.selectFrom('vms').select('id').execute()) await planVmSteps(api.db, id);
   await api.db
     .updateTable('steps')
     .set({ status: 'done', started_at: new Date(Date.now() - 1500), finished_at: new Date() })

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { listSteps } from '@glassdome/db';
 import { VM_DEPLOY_STEPS } from '@glassdome/queue';
 import { waitFor } from '@glassdome/testkit';
 import { allJobs, rowCounts, startTestApi, type TestApi, VALID_VM } from './harness';
@@ -149,6 +150,24 @@ function deployAll(key: string, bodies: { name: string; os: string }[]) {
   return Promise.all(bodies.map((body) => api.request('POST', '/api/v1/vms', { key, body })));
 }
 
+test('a deploy just accepted shows its nine pending steps, in GET /vms/:id and in the list alike', async () => {
+  const answer = await api.request('POST', '/api/v1/vms', { body: { ...VALID_VM, name: 'just-accepted' } });
+  assert.equal(answer.status, 202, answer.text);
+  const vm = await api.request('GET', `/api/v1/vms/${answer.body.id}`);
+  assert.equal(vm.status, 200);
+  assert.deepEqual(
+    vm.body.steps.map((step: Record<string, unknown>) => [step.name, step.status, step.attempts, step.startedAt]),
+    VM_DEPLOY_STEPS.map((name) => [name, 'pending', 0, null]),
+  );
+  for (const step of vm.body.steps) assert.equal(step.queuedAt, vm.body.createdAt, 'queued with the VM');
+  const list = await api.request('GET', '/api/v1/vms?limit=100');
+  assert.equal(list.status, 200);
+  assert.deepEqual(
+    list.body.items.find((item: { id: string }) => item.id === answer.body.id),
+    vm.body,
+  );
+});
+
 test('concurrent deploys are committed together (group commit): each answered, each queued once, the outbox empty', async () => {
   const key = await api.keyWithRole('operator', 'crowd');
   const bodies = Array.from({ length: 24 }, (_, index) => ({ name: `crowd-${index}`, os: 'debian-12' }));
@@ -168,19 +187,9 @@ test('concurrent deploys are committed together (group commit): each answered, e
   assert.ok(new Set(rows.map((row) => row.created_at.getTime())).size < rows.length, 'some deploys went together');
   const jobs = (await allJobs(api.producer)).filter((job) => rows.some((row) => job.data.vmId === row.id));
   assert.deepEqual(jobs.map((job) => job.id).sort(), rows.map((row) => `vm-deploy.${row.id}`).sort());
-  const steps = await api.db
-    .selectFrom('steps')
-    .select(['vm_id', 'name'])
-    .where(
-      'vm_id',
-      'in',
-      rows.map((row) => row.id),
-    )
-    .orderBy('id')
-    .execute();
   for (const row of rows) {
     assert.deepEqual(
-      steps.filter((step) => step.vm_id === row.id).map((step) => step.name),
+      (await listSteps(api.db, { vmId: row.id })).map((step) => step.name),
       [...VM_DEPLOY_STEPS],
     );
   }

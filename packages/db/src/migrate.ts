@@ -12,6 +12,7 @@ import * as listKeysets from './migrations/0009_list_keysets';
 import * as projectUsage from './migrations/0010_project_usage';
 import * as vmHostKeys from './migrations/0011_vm_host_keys';
 import * as networks from './migrations/0012_networks';
+import * as plannedSteps from './migrations/0013_planned_steps';
 import * as labTaskDone from './migrations/0014_lab_task_done';
 
 /** Every migration, in order. Listed statically so bundled apps carry them. */
@@ -28,6 +29,7 @@ export const migrations: Record<string, Migration> = {
   '0010_project_usage': projectUsage,
   '0011_vm_host_keys': vmHostKeys,
   '0012_networks': networks,
+  '0013_planned_steps': plannedSteps,
   '0014_lab_task_done': labTaskDone,
 };
 

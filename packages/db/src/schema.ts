@@ -290,6 +290,7 @@ export interface VmsTable {
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
   project: Generated<string>;
+  planned_steps: JsonValue | null;
 }
 
 export interface Database {

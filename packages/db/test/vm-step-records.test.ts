@@ -1,9 +1,11 @@
 /**
  * recordVmSteps against a real Postgres: a step's end and the next step's start in one statement,
  * the VM's status with the step that brings it, and the events of a status change only when it took
- * effect; findLabVmsWithSteps reads a lab's VMs with its steps in order.
+ * effect; findLabVmsWithSteps reads a lab's VMs with its steps in order; a standalone VM's plan is
+ * shown as pending steps until planVmSteps writes them, once.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
 import {
@@ -11,10 +13,13 @@ import {
   type Db,
   findLabVmsWithSteps,
   insertLab,
+  insertQueuedVm,
   insertVms,
+  listStandaloneVms,
   listSteps,
   migrateToLatest,
   planSteps,
+  planVmSteps,
   recordVmSteps,
 } from '../src/index';
 
@@ -185,5 +190,77 @@ test("a lab's VMs' steps are planned in one call, each VM's in order, and planni
   assert.deepEqual(
     rows.find((r) => r.name === 'vm-b')?.steps.map((s) => `${s.name}:${s.status}`),
     ['one:pending', 'four:pending', 'five:pending'],
+  );
+});
+
+test("a standalone VM's plan reads as pending steps until the installer writes them, once, unchanged", async () => {
+  const id = randomUUID();
+  const plan = ['reserve-vmid', 'clone', 'verify'];
+  const queued = await insertQueuedVm(
+    db,
+    {
+      id,
+      name: `planned-${id.slice(0, 8)}`,
+      os: 'debian-12',
+      platformId: 'p',
+      node: 'pve',
+      spec: {},
+      project: 'default',
+      cpus: 1,
+      memoryMiB: 512,
+    },
+    plan,
+    { kind: 'job', name: 'vm.deploy', payload: { vmId: id }, jobId: `vm-deploy.${id}` },
+    { maxVms: 1_000, maxVcpus: 1_000, maxMemoryMiB: 1_000_000 },
+  );
+  assert.ok(queued.inserted);
+  const { created_at } = await db.selectFrom('vms').select('created_at').where('id', '=', id).executeTakeFirstOrThrow();
+  const shown = (steps: Awaited<ReturnType<typeof listSteps>>) =>
+    steps.map((step) => [step.name, step.status, step.attempts, step.queued_at.getTime(), step.started_at, step.error]);
+  const expected = plan.map((name) => [name, 'pending', 0, created_at.getTime(), null, null]);
+  const listed = async () =>
+    (await listStandaloneVms(db, { limit: 100, offset: 0 })).items.find((vm) => vm.id === id)!.steps;
+
+  const before = await listSteps(db, { vmId: id });
+  assert.deepEqual(shown(before), expected, 'the plan, as pending steps queued with the VM');
+  assert.deepEqual(
+    (await listed()).map((step) => [step.name, step.status, step.queued_at]),
+    plan.map((name) => [name, 'pending', created_at.toISOString()]),
+    'the list shows the same plan',
+  );
+
+  const recorded = await planVmSteps(db, id);
+  assert.deepEqual(
+    recorded.map((step) => [step.name, step.status, step.attempts, step.error]),
+    plan.map((name) => [name, 'pending', 0, null]),
+  );
+  const rows = await listSteps(db, { vmId: id });
+  assert.deepEqual(shown(rows), expected, 'the rows written are what readers showed');
+  assert.ok(rows.every((row) => row.id !== null));
+
+  await recordVmSteps(db, { vmId: id }, { start: { name: 'reserve-vmid', event: { kind: 'k', message: 'm' } } });
+  const again = await planVmSteps(db, id);
+  assert.deepEqual(
+    again.map((step) => [step.name, step.status, step.attempts]),
+    [
+      ['reserve-vmid', 'running', 1],
+      ['clone', 'pending', 0],
+      ['verify', 'pending', 0],
+    ],
+    'planning again keeps the rows and what they recorded',
+  );
+  const count = await db
+    .selectFrom('steps')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('vm_id', '=', id)
+    .executeTakeFirstOrThrow();
+  assert.equal(Number(count.n), plan.length);
+  assert.deepEqual(
+    (await listed()).map((step) => [step.name, step.status]),
+    [
+      ['reserve-vmid', 'running'],
+      ['clone', 'pending'],
+      ['verify', 'pending'],
+    ],
   );
 });

@@ -1,4 +1,4 @@
-import { appendEvent } from '@glassdome/db';
+import { appendEvent, planVmSteps } from '@glassdome/db';
 import {
   checkVmStillWanted,
   moveVm,
@@ -35,6 +35,8 @@ export async function deployVm(ctx: InstallerContext, vmId: string, context: Job
     context.log.info({ vmId, status: vm.status }, 'not deploying a VM in this state');
     return { vmId, status: vm.status };
   }
+  // The API kept the VM's plan on its row; its step rows are written now, in the read runSteps makes.
+  const recorded = await planVmSteps(ctx.db, vm.id);
   const watch = watchForStop(() => vmStopReason(ctx.db, vm.id), context.signal);
   // Proxmox calls, waits and SSH commands of this deploy end with it (a destroy, a timeout, a lost
   // lock, shutdown).
@@ -50,6 +52,7 @@ export async function deployVm(ctx: InstallerContext, vmId: string, context: Job
       ),
       {
         signal: watch.signal,
+        recorded,
         before: () => checkVmStillWanted(ctx.db, vm.id),
         // Ready with the last step's end; the event only if the VM was still deploying.
         onDone: {

@@ -1,7 +1,7 @@
 import type { StepStatus } from '@glassdome/lab';
-import { CompiledQuery, sql } from 'kysely';
+import { CompiledQuery, type Selectable, sql } from 'kysely';
 import type { Db } from '../connection';
-import type { JsonValue } from '../schema';
+import type { JsonValue, StepsTable } from '../schema';
 
 export type StepOwner = { vmId: string; labId?: string | null } | { vmId?: null; labId: string };
 
@@ -72,9 +72,66 @@ export async function finishStep(
     .execute();
 }
 
-export async function listSteps(db: Db, owner: StepOwner) {
-  return db.selectFrom('steps').selectAll().where(ownerFilter(owner)).orderBy('id').execute();
+/**
+ * The steps of a VM's plan that has no step rows yet (`vms.planned_steps`, migration 0013), as the
+ * pending rows the installer will write for it (`planVmSteps`): in plan order (`position`), queued
+ * when the VM was (the deploy's statement wrote both), no id yet. `vmId` is SQL text naming the VM's
+ * id (a parameter or a column of an outer query), never a caller's value. The one place that says
+ * what a planned step is: readers show these rows, and the installer inserts them.
+ */
+export function plannedStepRows(vmId: string): string {
+  return `SELECT NULL::bigint AS id, v.id AS vm_id, v.lab_id, p.name, 'pending'::text AS status, 0 AS attempts,
+      v.created_at AS queued_at, NULL::timestamptz AS started_at, NULL::timestamptz AS finished_at,
+      NULL::text AS error, NULL::jsonb AS detail, p.position
+    FROM vms v, jsonb_array_elements_text(v.planned_steps) WITH ORDINALITY AS p(name, position)
+    WHERE v.id = ${vmId}`;
 }
+
+/** A step as `listSteps` reads it; a step only planned so far (`plannedStepRows`) has no id yet. */
+export type StepRow = Omit<Selectable<StepsTable>, 'id'> & { id: number | null };
+
+const PLANNED_STEPS_OF_VM = `${plannedStepRows('$1')} ORDER BY p.position`;
+
+/**
+ * The owner's steps in order. A VM whose plan has no rows yet (a standalone deploy the installer
+ * has not taken) shows its plan as pending steps, as it did when the API wrote them as rows.
+ */
+export async function listSteps(db: Db, owner: StepOwner): Promise<StepRow[]> {
+  const rows = await db.selectFrom('steps').selectAll().where(ownerFilter(owner)).orderBy('id').execute();
+  if (rows.length > 0 || !owner.vmId) return rows;
+  const planned = await db.executeQuery<StepRow & { position: number }>(
+    CompiledQuery.raw(PLANNED_STEPS_OF_VM, [owner.vmId]),
+  );
+  return planned.rows.map(({ position: _position, ...step }) => step);
+}
+
+/**
+ * The installer takes a VM's deploy: writes the step rows of its plan (`plannedStepRows`) if it has
+ * none yet, and returns its steps as recorded — one statement, the read `runSteps` makes anyway. A
+ * VM with step rows (planned before, a lab VM, a job retried) keeps them. The inserted rows are not
+ * visible to the statement's own read of `steps`, so they are read back from the insert.
+ */
+export async function planVmSteps(db: Db, vmId: string): Promise<RecordedStep[]> {
+  const result = await db.executeQuery<RecordedStep>(CompiledQuery.raw(PLAN_VM_STEPS, [vmId]));
+  return result.rows;
+}
+
+const PLAN_VM_STEPS = `
+  WITH planned AS (
+    INSERT INTO steps (vm_id, lab_id, name, status, attempts, queued_at)
+    SELECT p.vm_id, p.lab_id, p.name, p.status, p.attempts, p.queued_at
+    FROM (${plannedStepRows('$1')}) p
+    WHERE NOT EXISTS (SELECT 1 FROM steps WHERE vm_id = $1)
+    ORDER BY p.position
+    ON CONFLICT DO NOTHING
+    RETURNING id, name, status, attempts, error
+  )
+  SELECT name, status, attempts, error FROM (
+    SELECT id, name, status, attempts, error FROM steps WHERE vm_id = $1
+    UNION ALL
+    SELECT id, name, status, attempts, error FROM planned
+  ) recorded
+  ORDER BY id`;
 
 /** A VM's step as its deployment resumes from it. */
 export interface RecordedStep {
@@ -105,7 +162,10 @@ export async function findLabVmsWithSteps(db: Db, labId: string, vms: readonly {
     .execute();
 }
 
-/** Steps of many VMs at once (for lab views), keyed by VM id. */
+/**
+ * Steps of many VMs at once (for lab views), keyed by VM id. Lab VMs have step rows from the start
+ * (lab-run plans them with the lab), so no plan is read here (`listSteps` reads a standalone VM's).
+ */
 export async function listStepsOfVms(db: Db, vmIds: string[]) {
   if (vmIds.length === 0) return new Map<string, Awaited<ReturnType<typeof listSteps>>>();
   const rows = await db.selectFrom('steps').selectAll().where('vm_id', 'in', vmIds).orderBy('id').execute();

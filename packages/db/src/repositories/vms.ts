@@ -3,6 +3,7 @@ import type { Db } from '../connection';
 import { type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
 import type { JsonValue } from '../schema';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
+import { plannedStepRows } from './steps';
 
 export interface NewVm {
   labId?: string | null;
@@ -70,8 +71,8 @@ export type QueuedVmInput = NewVm & { id: string; cpus: number; memoryMiB: numbe
 export type QueuedVms = { inserted: true; outbox: { id: number; intent: unknown }[] } | NotQueued;
 
 /**
- * A standalone VM, its planned steps and the intent that deploys it, in one statement — one round
- * trip, committed on its own — checked against the project's quotas. See `insertQueuedVms`.
+ * A standalone VM, its plan and the intent that deploys it, in one statement — one round trip,
+ * committed on its own — checked against the project's quotas. See `insertQueuedVms`.
  */
 export async function insertQueuedVm(
   db: Db,
@@ -85,9 +86,12 @@ export async function insertQueuedVm(
 }
 
 /**
- * Standalone VMs of one project, their planned steps and the intents that deploy them, in one
- * statement — one round trip, one commit however many there are (the API gathers concurrent deploys
- * into one) — checked against the project's quotas in the same statement: the project's usage row
+ * Standalone VMs of one project, their plans and the intents that deploy them, in one statement —
+ * one round trip, one commit however many there are (the API gathers concurrent deploys into one) —
+ * checked against the project's quotas in the same statement. A VM's plan (`steps`, in order) is
+ * kept on its row (`planned_steps`, migration 0013), not as step rows: the installer writes those
+ * when it takes the job (`planVmSteps`), and readers show the plan as pending steps until then
+ * (`plannedStepRows`), so a deploy writes one row instead of ten. The project's usage row
  * (kept by triggers, migration 0010) is locked first, so concurrent deploys of one project are
  * counted one after the other and the lock is held only while this statement and its commit run.
  * All or nothing: when the project does not exist yet or the VMs together would exceed a quota,
@@ -132,16 +136,12 @@ export async function insertQueuedVms(
         ${column((vm) => vm.createdBy ?? null)}::uuid[], ${column((vm) => JSON.stringify(vm.intent))}::jsonb[]
       ) WITH ORDINALITY AS i(id, name, os, platform_id, node, spec, request_id, created_by, intent, position)
     ), vm AS (
-      INSERT INTO vms (id, lab_id, copy, name, os, platform_id, node, status, spec, request_id, created_by, project)
-      SELECT i.id, NULL, NULL, i.name, i.os, i.platform_id, i.node, 'queued', i.spec, i.request_id, i.created_by, ${project}
+      INSERT INTO vms (id, lab_id, copy, name, os, platform_id, node, status, spec, request_id, created_by, project, planned_steps)
+      SELECT i.id, NULL, NULL, i.name, i.os, i.platform_id, i.node, 'queued', i.spec, i.request_id, i.created_by, ${project},
+             ${JSON.stringify(steps)}::jsonb
       FROM input i, allowed
       ORDER BY i.position
       RETURNING id
-    ), planned AS (
-      INSERT INTO steps (vm_id, name, status)
-      SELECT vm.id, step.name, 'pending'
-      FROM vm JOIN input i ON i.id = vm.id, unnest(${[...steps]}::text[]) WITH ORDINALITY AS step(name, position)
-      ORDER BY i.position, step.position
     ), intent AS (
       INSERT INTO outbox (intent)
       SELECT i.intent FROM input i JOIN vm ON vm.id = i.id ORDER BY i.position
@@ -187,16 +187,19 @@ export interface ListedStep {
 
 /**
  * The steps of the VM `vmId` (a column of the outer query) as one JSON array of `ListedStep`, in
- * the order `listSteps` reads them: a list of VMs carries their steps in its own statement.
+ * the order `listSteps` reads them — its step rows, or its plan when it has none yet (coalesce
+ * reads the plan only then): a list of VMs carries their steps in its own statement.
  */
-function listedStepsOfVm(vmId: string) {
+function listedStepsOfVm(vmId: 'page.id') {
   // Each step a row whose columns name its fields: cheaper for json_agg than json_build_object.
-  return sql<ListedStep[]>`(
-    SELECT coalesce(json_agg((
+  const listed = (order: string) => sql`json_agg((
       SELECT step FROM (SELECT s.name, s.status, s.attempts, ${jsonTime('s.queued_at')} AS queued_at,
         ${jsonTime('s.started_at')} AS started_at, ${jsonTime('s.finished_at')} AS finished_at, s.error) AS step
-    ) ORDER BY s.id), '[]'::json)
-    FROM steps s WHERE s.vm_id = ${sql.ref(vmId)})`;
+    ) ORDER BY ${sql.ref(order)})`;
+  return sql<ListedStep[]>`coalesce(
+    (SELECT ${listed('s.id')} FROM steps s WHERE s.vm_id = ${sql.ref(vmId)}),
+    (SELECT ${listed('s.position')} FROM (${sql.raw(plannedStepRows(vmId))}) s),
+    '[]'::json)`;
 }
 
 /**
