@@ -54,18 +54,61 @@ function taskLog(ctx: HandlerContext) {
   );
 }
 
+/** PVE's kind of an exit status (`upid_normalize_status_type`); a running task has none: `unknown`. */
+function statusType(task: Task): 'ok' | 'warning' | 'error' | 'unknown' {
+  if (task.status !== 'stopped' || !task.exitstatus || task.exitstatus === 'unexpected status') return 'unknown';
+  if (task.exitstatus === 'OK') return 'ok';
+  return /^WARNINGS: \d+$/.test(task.exitstatus) ? 'warning' : 'error';
+}
+
+/**
+ * The node's task list as `PVE::API2::Tasks` answers it. `source` picks the node's list of running
+ * tasks (`active`, each `status: RUNNING`), its index of finished ones (`archive`, the default, each
+ * with `endtime` and its exit text as `status`) or both, running first (`all`); `since`/`until`
+ * compare the start time; `statusfilter` keeps the kinds named (ok, warning, error, unknown — a
+ * running task counts as unknown), `errors` drops only `ok`; `userfilter` is a case-blind part of the
+ * user; `start`/`limit` page what matched and `total` counts all of it. On PVE both lists are
+ * rewritten only when the node next does its bookkeeping of workers (another task forking, or
+ * pvestatd's ~10 s cycle), so a finished task can still be listed as running for a while; here a
+ * task moves to the index the moment it ends.
+ */
 function listTasks(ctx: HandlerContext) {
   const { sim, params } = ctx;
   requireNode(sim, params.node!);
   const limit = Number(params.limit ?? 50);
   const start = Number(params.start ?? 0);
-  const all = Object.values(sim.state.tasks)
-    .filter((t) => t.node === params.node && mayView(ctx, t))
-    .filter((t) => !params.vmid || t.id === params.vmid)
-    .filter((t) => !params.typefilter || t.type === params.typefilter)
-    .filter((t) => params.errors !== '1' || (t.status === 'stopped' && t.exitstatus !== 'OK'))
-    .filter((t) => params.source !== 'active' || t.status === 'running')
-    .sort((a, b) => b.starttime - a.starttime);
+  const source = params.source ?? 'archive';
+  const since = params.since === undefined ? undefined : Number(params.since);
+  const until = params.until === undefined ? undefined : Number(params.until);
+  const errors = params.errors === '1';
+  let kinds = new Set(['ok', 'warning', 'error', 'unknown']);
+  if (params.statusfilter !== undefined && !errors) {
+    kinds = new Set(
+      params.statusfilter
+        .split(/[,; ]+/)
+        .filter(Boolean)
+        .map((kind) => kind.toLowerCase()),
+    );
+  } else if (errors) kinds.delete('ok');
+  const userfilter = params.userfilter?.toLowerCase();
+  const matches = (t: Task) =>
+    (!userfilter || t.user.toLowerCase().includes(userfilter)) &&
+    mayView(ctx, t) &&
+    (!params.typefilter || t.type === params.typefilter) &&
+    (!params.vmid || t.id === params.vmid) &&
+    (since === undefined || t.starttime >= since) &&
+    (until === undefined || t.starttime <= until) &&
+    kinds.has(statusType(t));
+  const onNode = Object.values(sim.state.tasks).filter((t) => t.node === params.node);
+  const newestFirst = (a: Task, b: Task) => b.starttime - a.starttime;
+  const active = source === 'archive' ? [] : onNode.filter((t) => t.status === 'running').sort(newestFirst);
+  const archive =
+    source === 'active'
+      ? []
+      : onNode
+          .filter((t) => t.status === 'stopped')
+          .sort((a, b) => (b.endtime ?? 0) - (a.endtime ?? 0) || newestFirst(a, b));
+  const all = [...active, ...archive].filter(matches);
   const items = all.slice(start, start + limit).map((t) => {
     const item: Record<string, unknown> = {
       upid: t.upid,
@@ -76,9 +119,10 @@ function listTasks(ctx: HandlerContext) {
       type: t.type,
       id: t.id,
       user: t.user,
+      status: t.status === 'stopped' ? t.exitstatus : 'RUNNING',
     };
     if (t.tokenid) item.tokenid = t.tokenid;
-    if (t.status === 'stopped') Object.assign(item, { endtime: t.endtime, status: t.exitstatus });
+    if (t.status === 'stopped') item.endtime = t.endtime;
     return item;
   });
   return new Paged(items, all.length);
