@@ -7,18 +7,21 @@ import { pause } from './retry';
  * taken, learned from the last eight waits of that kind: each tells about when it ended — one over
  * at its first look a twentieth before that look, one that was not in the middle of the span between
  * its last look that saw it unfinished and the one that saw it over — and the next first look comes
- * at the second soonest of those ends. So the first look sits at the short end of how long such
- * waits take, whatever order the waits running side by side end in: one over by then is seen soon
- * after its end, one that is not gets the quick looks that follow a learned first look (see
- * pollUntil), and one odd wait, fast or slow, moves nothing. Shared by every view of a client
- * (`withSignal`), so each job learns from the others.
+ * at the soonest of those ends. So the first look sits at the short end of how long such waits take,
+ * whatever order the waits running side by side end in: one over by then is seen soon after its end,
+ * one that is not gets the quick looks that follow a learned first look (see pollUntil), and one slow
+ * wait moves nothing. Shared by every view of a client (`withSignal`), so each job learns from the
+ * others.
  *
  * It used to follow each wait by itself (a tenth earlier after one over at its first look, three
  * tenths later or to the middle of its span after one that was not): on the class bench's clone
  * tasks (2.35 s plus 0–1.3 s of waiting for the node's storage lock, several at once per node) the
  * first look swung between 2.2 and 3.3 s, and a clone was seen 440 ms after its end on average.
- * With this rule and the quick looks after a miss, the same bench saw clones 360 ms after their end,
- * resizes 80 ms and starts 30 ms (440, 160 and 130 before), with 6.0 task status calls per VM (6.7).
+ * With this rule and the quick looks after a miss, the same bench saw clones 330 ms after their end,
+ * resizes 50 ms and starts 30 ms (440, 160 and 130 before), with 6.5 task status calls per VM (6.7).
+ * (The second soonest end took 6.0 calls and saw resizes 85–95 ms late; the soonest of sixteen, 7.2
+ * calls for the same clones, 300 ms late: contention on the storage lock comes in bursts longer than
+ * either window.)
  */
 export class FirstLooks {
   readonly #ends = new Map<string, number[]>();
@@ -32,8 +35,7 @@ export class FirstLooks {
   learned(kind: string): number | undefined {
     const ends = this.#ends.get(kind);
     if (!ends) return undefined;
-    const sorted = [...ends].sort((a, b) => a - b);
-    return Math.round(sorted[Math.min(1, sorted.length - 1)]!);
+    return Math.round(Math.min(...ends));
   }
 
   /**
