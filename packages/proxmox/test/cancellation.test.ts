@@ -4,22 +4,11 @@
  * and sends nothing once it has fired.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { createProxmox, type Proxmox } from '../src/index';
-import { type RunningSim, startSim } from './sim';
+import { test } from 'node:test';
+import { createProxmox } from '../src/index';
+import { simAndClient } from './sim';
 
-let sim: RunningSim;
-let pve: Proxmox;
-
-before(async () => {
-  sim = await startSim();
-  pve = createProxmox(sim.config());
-});
-
-after(async () => {
-  pve?.close();
-  await sim?.stop();
-});
+const bed = simAndClient();
 
 class StopNow extends Error {
   override name = 'StopNow';
@@ -44,37 +33,42 @@ async function settleTime<T>(promise: Promise<T>): Promise<{ error: unknown; ms:
 }
 
 test('a guest-agent wait stops when the signal fires', async () => {
-  await pve.tasks.wait(
-    await pve.vms.clone({ sourceVmid: sim.info.templateVmid, newid: 5302, name: 'mute', full: false }),
+  await bed.pve.tasks.wait(
+    await bed.pve.vms.clone({ sourceVmid: bed.sim.info.templateVmid, newid: 5302, name: 'mute', full: false }),
   );
-  await sim.setFaults({ agentNeverUp: 5302 });
+  await bed.sim.setFaults({ agentNeverUp: 5302 });
   try {
-    await pve.tasks.wait(await pve.vms.start(5302));
+    await bed.pve.tasks.wait(await bed.pve.vms.start(5302));
     const { signal, reason } = abortAfter(300);
-    const { error } = await settleTime(pve.withSignal(signal).agent.waitForIp(5302, { deadlineMs: 120_000 }));
+    const { error } = await settleTime(bed.pve.withSignal(signal).agent.waitForIp(5302, { deadlineMs: 120_000 }));
     assert.equal(error, reason);
   } finally {
-    await sim.setFaults({ agentNeverUp: null });
+    await bed.sim.setFaults({ agentNeverUp: null });
   }
 });
 
 // Last of the tests that clone: the slow clone it leaves keeps the storage locked.
 test('a task wait stops when the signal fires, with its reason', async () => {
-  await sim.setFaults({ slowTaskFactor: 100_000 });
+  await bed.sim.setFaults({ slowTaskFactor: 100_000 });
   try {
-    const upid = await pve.vms.clone({ sourceVmid: sim.info.templateVmid, newid: 5301, name: 'slow', full: true });
+    const upid = await bed.pve.vms.clone({
+      sourceVmid: bed.sim.info.templateVmid,
+      newid: 5301,
+      name: 'slow',
+      full: true,
+    });
     const { signal, reason } = abortAfter(300);
-    const { error, ms } = await settleTime(pve.withSignal(signal).tasks.wait(upid, { deadlineMs: 120_000 }));
+    const { error, ms } = await settleTime(bed.pve.withSignal(signal).tasks.wait(upid, { deadlineMs: 120_000 }));
     assert.equal(error, reason);
     assert.ok(ms < 30_000, `stopped long before the deadline (${ms} ms)`);
   } finally {
-    await sim.setFaults({ slowTaskFactor: 1 });
+    await bed.sim.setFaults({ slowTaskFactor: 1 });
   }
 });
 
 test('retries of a failing call stop when the signal fires, and nothing is sent after it', async () => {
-  const patient = createProxmox(sim.config({ retry: { attempts: 1_000, baseDelayMs: 200, maxDelayMs: 200 } }));
-  await sim.setFaults({ rate500: 1 });
+  const patient = createProxmox(bed.sim.config({ retry: { attempts: 1_000, baseDelayMs: 200, maxDelayMs: 200 } }));
+  await bed.sim.setFaults({ rate500: 1 });
   try {
     const { signal, reason } = abortAfter(500);
     const { error } = await settleTime(patient.withSignal(signal).vms.list());
@@ -85,7 +79,7 @@ test('retries of a failing call stop when the signal fires, and nothing is sent 
       .catch((e: unknown) => e);
     assert.equal(before, reason, 'a call under a fired signal is refused before it is sent');
   } finally {
-    await sim.setFaults({ rate500: 0 });
+    await bed.sim.setFaults({ rate500: 0 });
     patient.close();
   }
 });
@@ -93,6 +87,6 @@ test('retries of a failing call stop when the signal fires, and nothing is sent 
 test('a bound view leaves the original client unaffected', async () => {
   const controller = new AbortController();
   controller.abort(new StopNow('gone'));
-  await assert.rejects(pve.withSignal(controller.signal).vms.list(), StopNow);
-  assert.ok(Array.isArray(await pve.vms.list()));
+  await assert.rejects(bed.pve.withSignal(controller.signal).vms.list(), StopNow);
+  assert.ok(Array.isArray(await bed.pve.vms.list()));
 });

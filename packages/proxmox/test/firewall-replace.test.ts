@@ -4,22 +4,11 @@
  * with only its new entries — and options as set.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { createProxmox, type Proxmox, type VmFirewallInput } from '../src/index';
-import { type RunningSim, startSim } from './sim';
+import { test } from 'node:test';
+import type { Proxmox, VmFirewallInput } from '../src/index';
+import { simAndClient } from './sim';
 
-let sim: RunningSim;
-let pve: Proxmox;
-
-before(async () => {
-  sim = await startSim();
-  pve = createProxmox(sim.config());
-});
-
-after(async () => {
-  pve?.close();
-  await sim?.stop();
-});
+const bed = simAndClient();
 
 const first: VmFirewallInput = {
   options: { enable: 1, policy_in: 'DROP' },
@@ -61,16 +50,16 @@ function summary(state: Awaited<ReturnType<Proxmox['firewall']['read']>>) {
 }
 
 test('replacing a firewall that holds rules and non-empty IPSets leaves exactly the new one', async () => {
-  await pve.tasks.wait(
-    await pve.vms.clone({ sourceVmid: sim.info.templateVmid, newid: 5301, name: 'fw-replace', full: false }),
+  await bed.pve.tasks.wait(
+    await bed.pve.vms.clone({ sourceVmid: bed.sim.info.templateVmid, newid: 5301, name: 'fw-replace', full: false }),
   );
-  await pve.firewall.replace(5301, first);
-  const before = summary(await pve.firewall.read(5301));
+  await bed.pve.firewall.replace(5301, first);
+  const before = summary(await bed.pve.firewall.read(5301));
   assert.equal(before.rules.length, 3);
   assert.deepEqual(before.ipsets['old-set'], ['192.168.0.0/16', '192.168.1.0/24!']);
 
-  await pve.firewall.replace(5301, second);
-  const after = await pve.firewall.read(5301);
+  await bed.pve.firewall.replace(5301, second);
+  const after = await bed.pve.firewall.read(5301);
   assert.deepEqual(summary(after), {
     rules: second.rules.map(({ type, action, iface, source, dest, proto, dport }) =>
       JSON.stringify({ type, action, iface, source, dest, proto, dport }),

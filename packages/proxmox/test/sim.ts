@@ -2,8 +2,9 @@
  * The simulator for this package's tests: testkit's child-process simulator, plus a client config
  * for its deploy token and a way to switch faults.
  */
+import { after, before } from 'node:test';
 import { type SimulatorInfo, startSimulator } from '@glassdome/testkit';
-import type { ProxmoxConfig } from '../src/index';
+import { createProxmox, type Proxmox, type ProxmoxConfig } from '../src/index';
 
 export type SimInfo = SimulatorInfo;
 
@@ -50,5 +51,29 @@ export async function startSim(options: SimOptions = {}): Promise<RunningSim> {
       await sim.admin('POST', '/faults', faults);
     },
     stop: () => sim.stop(),
+  };
+}
+
+/** A simulator and a client for its deploy token, started before the file's tests and stopped after. */
+export function simAndClient(): { readonly sim: RunningSim; readonly pve: Proxmox } {
+  let sim: RunningSim | undefined;
+  let pve: Proxmox | undefined;
+  before(async () => {
+    sim = await startSim();
+    pve = createProxmox(sim.config());
+  });
+  after(async () => {
+    pve?.close();
+    await sim?.stop();
+  });
+  return {
+    get sim() {
+      if (!sim) throw new Error('the simulator is not started yet (use it inside a test)');
+      return sim;
+    },
+    get pve() {
+      if (!pve) throw new Error('the client is not made yet (use it inside a test)');
+      return pve;
+    },
   };
 }
