@@ -198,7 +198,7 @@ export async function run(): Promise<string> {
       '',
       `wrk 4.1, 2 threads, ${CONNECTIONS} connections, ${SECONDS} s after 2 s of warm-up, against the API process`,
       '(its bundle) on local Postgres and Redis, no workers. Every request deploys a new VM; an accepted one',
-      'is committed (row, planned steps, intent) and relayed to BullMQ. Target ≥ 1,000/s with p99 < 50 ms;',
+      'is committed (the row with its plan, the intent) and relayed to BullMQ. Target ≥ 1,000/s with p99 < 50 ms;',
       'previous figure (issue 18): 519/s, p50 29 ms, p99 61 ms on a quiet machine. With `BENCH_API_BEFORE` (a bundle',
       'of the API as it was before, e.g. the commit before this work) both builds are measured in the same run, one',
       'after the other: on a busy shared machine compare those two rows, not figures across runs. The last column is',
