@@ -4,24 +4,25 @@ import { FirstLooks, pollUntil } from './poll';
 
 test('the first look comes at the soonest end of the last eight waits of its kind', () => {
   const looks = new FirstLooks();
-  assert.equal(looks.delay('task pve01 qmstart', 150), 150, 'nothing learned yet');
+  assert.equal(looks.learned('task pve01 qmstart'), undefined, 'nothing learned yet');
   looks.record('task pve01 qmstart', 400, undefined, 400);
-  assert.equal(looks.delay('task pve01 qmstart', 150), 380, 'over at its first look: a twentieth before it');
+  assert.equal(looks.learned('task pve01 qmstart'), 380, 'over at its first look: a twentieth before it');
   looks.record('task pve01 qmstart', 380, 380, 5000);
-  assert.equal(looks.delay('task pve01 qmstart', 150), 380, 'one slow wait moves nothing');
+  assert.equal(looks.learned('task pve01 qmstart'), 380, 'one slow wait moves nothing');
   looks.record('task pve01 qmstart', 380, undefined, 380);
-  assert.equal(looks.delay('task pve01 qmstart', 150), 361, 'each one over at its first look brings it earlier');
+  assert.equal(looks.learned('task pve01 qmstart'), 361, 'each one over at its first look brings it earlier');
   for (let wait = 0; wait < 8; wait++) looks.record('task pve01 qmstart', 600, 600, 1000);
-  assert.equal(looks.delay('task pve01 qmstart', 150), 800, 'the middle of the span; older waits forgotten');
+  assert.equal(looks.learned('task pve01 qmstart'), 800, 'the middle of the span; older waits forgotten');
   looks.record('agent pve01', 0, 0, 480);
-  assert.equal(looks.delay('agent pve01', 0), 240, 'a first look at once learns the middle of the span');
-  assert.equal(looks.delay('task pve02 qmstart', 150), 150, 'each kind learns for itself');
+  assert.equal(looks.learned('agent pve01'), 240, 'a first look at once learns the middle of the span');
+  assert.equal(looks.learned('task pve02 qmstart'), undefined, 'each kind learns for itself');
 });
 
 test('a wait of a kind not seen yet takes its first look when waits like it ended, and teaches both', async () => {
   const looks = new FirstLooks();
   looks.record('task qmclone', 150, 300, 500);
   assert.equal(looks.learned('task pve02 qmclone'), undefined);
+  assert.equal(looks.learned('task pve02 qmclone', 'task qmclone'), 400, 'until then, from waits like it');
   let checks = 0;
   await pollUntil(
     async () => {
@@ -95,5 +96,6 @@ test('waits of one kind come to end at their first look, not long after they are
   const lastSix = checksPerWait.slice(-6).reduce((sum, checks) => sum + checks, 0);
   assert.ok(lastSix <= 12, `checks per wait: ${checksPerWait.join(', ')}`);
   // The first look stays at the short end of how long the waits took: never far past their end.
-  assert.ok(looks.delay('task', 20) <= durationMs * 1.5, `first look at ${looks.delay('task', 20)} ms`);
+  const firstLook = looks.learned('task');
+  assert.ok(firstLook !== undefined && firstLook <= durationMs * 1.5, `first look at ${firstLook} ms`);
 });

@@ -11,31 +11,18 @@ import { pause } from './retry';
  * whatever order the waits running side by side end in: one over by then is seen soon after its end,
  * one that is not gets the quick looks that follow a learned first look (see pollUntil), and one slow
  * wait moves nothing. Shared by every view of a client (`withSignal`), so each job learns from the
- * others.
- *
- * It used to follow each wait by itself (a tenth earlier after one over at its first look, three
- * tenths later or to the middle of its span after one that was not): on the class bench's clone
- * tasks (2.35 s plus 0–1.3 s of waiting for the node's storage lock, several at once per node) the
- * first look swung between 2.2 and 3.3 s, and a clone was seen 440 ms after its end on average.
- * With this rule and the quick looks after a miss, the same bench saw clones 330 ms after their end,
- * resizes 50 ms and starts 30 ms (440, 160 and 130 before), with 6.5 task status calls per VM (6.7).
- * (The second soonest end took 6.0 calls and saw resizes 85–95 ms late; the soonest of sixteen, 7.2
- * calls for the same clones, 300 ms late: contention on the storage lock comes in bursts longer than
- * either window.)
+ * others. (Why this rule rather than following each wait, and what it measured: docs/proxmox.md.)
  */
 export class FirstLooks {
   readonly #ends = new Map<string, number[]>();
 
-  /** The pause before the first look of a wait of `kind`; `initialMs` until one has ended. */
-  delay(kind: string, initialMs: number): number {
-    return this.learned(kind) ?? initialMs;
-  }
-
-  /** The pause before the first look of a wait of `kind`, once a wait of that kind has ended. */
-  learned(kind: string): number | undefined {
-    const ends = this.#ends.get(kind);
-    if (!ends) return undefined;
-    return Math.round(Math.min(...ends));
+  /**
+   * The pause before the first look of a wait of `kind`, once a wait of that kind has ended — or,
+   * until then, one of `like` (the same task type on any node); undefined while neither has.
+   */
+  learned(kind: string, like?: string): number | undefined {
+    const ends = this.#ends.get(kind) ?? (like === undefined ? undefined : this.#ends.get(like));
+    return ends && Math.round(Math.min(...ends));
   }
 
   /**
@@ -94,9 +81,7 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, options:
   const began = Date.now();
   const deadline = began + options.deadlineMs;
   const { learned } = options;
-  const learnedMs = learned
-    ? (learned.looks.learned(learned.kind) ?? (learned.like ? learned.looks.learned(learned.like) : undefined))
-    : undefined;
+  const learnedMs = learned?.looks.learned(learned.kind, learned.like);
   const firstDelayMs = learnedMs ?? options.firstDelayMs ?? 0;
   let interval =
     learnedMs === undefined
