@@ -5,8 +5,8 @@
  * once the work is done — records it and adds the tasks it made ready under the lab's root job.
  * "Done" is recorded before the add, so a crash between the two is repaired by the retry (the add is
  * idempotent). The record of "done" tells which of the lab's tasks are done then, so that is one
- * round trip to Postgres and one to Redis per finished task. A task that fails for good is recorded and, under the `fail` policy, fails the lab and
- * settles every VM of it that was still being deployed.
+ * round trip to Postgres and one to Redis per finished task. A task that fails for good is recorded
+ * and, under the `fail` policy, fails the lab and settles every VM of it that was still being deployed.
  */
 import {
   appendEvent,

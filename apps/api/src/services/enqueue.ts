@@ -9,11 +9,16 @@ export function requireRedis(producer: Producer): void {
 }
 
 /**
- * After the commit that wrote a request's intent to the outbox: send it to BullMQ now. The intent is
- * durable, so a refusal here is only logged — the outbox relay sends it on its next pass.
+ * After the commit that wrote a request's intent to the outbox: send it to BullMQ now — the rows
+ * `committed` when the caller knows them (no relay pass, see OutboxRelay.sendCommitted), else a relay
+ * pass. The intent is durable, so a refusal here is only logged — the relay sends it on its next pass.
  */
-export async function relayNow(ctx: ApiContext, req: Request): Promise<void> {
-  await ctx.relay.flush().catch((error: unknown) => {
+export async function relayNow(
+  ctx: ApiContext,
+  req: Request,
+  committed?: { id: number; intent: unknown }[],
+): Promise<void> {
+  await (committed ? ctx.relay.sendCommitted(committed) : ctx.relay.flush()).catch((error: unknown) => {
     req.log.warn({ err: error }, 'intent kept in the outbox; the relay sends it on its next pass');
   });
 }

@@ -151,10 +151,7 @@ export async function deployResolvedLab(
     if (error.code === '23505') throw new ConflictError(`an active lab named ${spec.name} already exists`);
     throw error;
   });
-  // The intent is durable: should Redis refuse it now, the relay's next pass sends it.
-  await ctx.relay.sendCommitted([recorded.outbox]).catch((error: unknown) => {
-    req.log.warn({ err: error }, 'intent kept in the outbox; the relay sends it on its next pass');
-  });
+  await relayNow(ctx, req, [recorded.outbox]);
   const { labId } = recorded;
   req.log.info({ labId, project, vms: instances.length }, 'lab deploy queued');
   return labId;
