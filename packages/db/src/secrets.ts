@@ -33,6 +33,9 @@ export function openSecret(key: Buffer, sealed: string): string {
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
   } catch {
-    throw new SecretKeyError('sealed secret cannot be opened with this GLASSDOME_SECRET_KEY');
+    throw new SecretKeyError(
+      'sealed secret cannot be opened with this GLASSDOME_SECRET_KEY (sealed with another key, or altered): ' +
+        'set the key it was sealed with, or start from an empty database',
+    );
   }
 }
