@@ -45,7 +45,7 @@ import {
   parseLabSpec,
   taskById,
 } from '../packages/lab/src/index';
-import { Admission, type AdmissionWaits } from '../packages/proxmox/src/index';
+import { Admission, type AdmissionWaits, defaultAdmissionLimits } from '../packages/proxmox/src/index';
 import { createRedis, Producer, VM_DEPLOY_STEPS } from '../packages/queue/src/index';
 import {
   cpuSeconds,
@@ -80,8 +80,13 @@ const CORES = availableParallelism();
 const SERVERS = ['postgres', 'redis-server'];
 /** Steps that hold a node's admission slot (the configure step's disk resize too, within it). */
 const ADMITTED = new Set(['clone', 'start']);
-/** The kinds of work each VM does in a node's admission slot, as the slots record their holds. */
+/**
+ * The kinds of work a VM may do in a node's admission slot, as the slots record their holds (a kind
+ * no VM held a node slot for counts nothing: a disk resize holds a slot of its storage instead).
+ */
 const ADMITTED_HOLDS = ['clone', 'resize', 'start'];
+/** The storage every VM's disks are on (each node's own), whose slots disk resizes hold. */
+const STORAGE = 'local-lvm';
 
 /** A small company: a gateway, a domain controller, servers behind it, workstations behind them. */
 function labSpec() {
@@ -258,6 +263,9 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
     const admissionWaits = new Map(
       await Promise.all(NODES.map(async (node) => [node, await admission.nodeWaits(node)] as const)),
     );
+    const storageWaits = new Map(
+      await Promise.all(NODES.map(async (node) => [node, await admission.storageWaits(node, STORAGE)] as const)),
+    );
     admissionRedis.disconnect();
     // The node's admission term (see the head of this file).
     const shortestHold = new Map(
@@ -300,7 +308,18 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
       Object.values(admissionWaits.get(node)?.holds ?? {}).reduce((sum, h) => sum + h.heldMs, 0) /
       (OPS_PER_NODE * makespanMs);
     const slotsTaken = (node: string) => (admissionWaits.get(node)?.occupiedMs ?? 0) / (OPS_PER_NODE * makespanMs);
-    const timeline = await timelineOf(db, producer, id, graph, steps, service, lab.startedAt, admissionWaits, target);
+    const timeline = await timelineOf(
+      db,
+      producer,
+      id,
+      graph,
+      steps,
+      service,
+      lab.startedAt,
+      admissionWaits,
+      storageWaits,
+      target,
+    );
     const cpuTotal = cpu + simCpu + serverCpu;
 
     const vms = await db
@@ -338,10 +357,12 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
       const count = held.reduce((sum, h) => sum + (h?.count ?? 0), 0);
       return count > 0 ? held.reduce((sum, h) => sum + (h?.heldMs ?? 0), 0) / count : 0;
     };
-    const holdsText = ADMITTED_HOLDS.map(
-      (kind) =>
-        `${kind} ${s(shortestHold.get(kind)!)} (${NODES.map((node) => admissionWaits.get(node)?.holds[kind]?.count ?? 0).join('/')} holds, ${s(averageHold(kind))} on average)`,
-    ).join(', ');
+    const holdsText = ADMITTED_HOLDS.filter((kind) => NODES.some((node) => admissionWaits.get(node)?.holds[kind]))
+      .map(
+        (kind) =>
+          `${kind} ${s(shortestHold.get(kind)!)} (${NODES.map((node) => admissionWaits.get(node)?.holds[kind]?.count ?? 0).join('/')} holds, ${s(averageHold(kind))} on average)`,
+      )
+      .join(', ');
     return [
       target
         ? '## A class at scale: 30 copies × 10 VMs on three nodes'
@@ -429,6 +450,7 @@ async function timelineOf(
   service: Map<string, number>,
   startedAt: number,
   admissionWaits: Map<string, AdmissionWaits>,
+  storageWaits: Map<string, AdmissionWaits>,
   copyTable: boolean,
 ): Promise<string[]> {
   const times = await taskTimes(producer.queues, labId, graph);
@@ -457,11 +479,20 @@ async function timelineOf(
   const beyondFastest = (name: string) =>
     steps.filter((step) => step.step === name).map((step) => step.finishedAt - step.startedAt - service.get(name)!);
   const timings = [...checks.values()];
+  const kindsOf = (waits: Map<string, AdmissionWaits>) =>
+    [...new Set([...waits.values()].flatMap((w) => Object.keys(w.holds)))].sort().join(', ');
+  const slotWaits = (node: string, waits: AdmissionWaits) =>
+    `${node} ${waits.grants} grants, ${s(waits.waitedMs)} in all, ${s(waits.grants ? waits.waitedMs / waits.grants : 0)} on average, ${s(waits.maxWaitMs)} at most${Object.entries(
+      waits.holds,
+    )
+      .map(([kind, h]) => `, ${kind} held ${((h.count ? h.heldMs / h.count : 0) / 1000).toFixed(2)} s on average`)
+      .join('')}`;
   const lines = [
     'Where the time went (task-seconds; many run side by side):',
     '',
     `- waiting for a worker: provision tasks ${stats(waitForWorker('vm-provision'))}; configure tasks ${stats(waitForWorker('vm-configure'))}; isolation checks ${stats(waitForWorker('isolation'))}`,
-    `- waiting for a node's admission slot (clones, starts, disk resizes; OPS_PER_NODE=${OPS_PER_NODE}): ${[...admissionWaits].map(([node, waits]) => `${node} ${waits.grants} grants, ${s(waits.waitedMs)} in all, ${s(waits.grants ? waits.waitedMs / waits.grants : 0)} on average, ${s(waits.maxWaitMs)} at most`).join('; ')}`,
+    `- waiting for a node's admission slot (${kindsOf(admissionWaits)}; OPS_PER_NODE=${OPS_PER_NODE}): ${[...admissionWaits].map(([node, waits]) => slotWaits(node, waits)).join('; ')}`,
+    `- waiting for a slot of a node's ${STORAGE} (${kindsOf(storageWaits) || 'nothing'}; CLONE_SLOTS_PER_STORAGE=${defaultAdmissionLimits.fullClonesPerStorage}): ${[...storageWaits].map(([node, waits]) => slotWaits(node, waits)).join('; ')}`,
     `- clone and start steps past the fastest one (waiting for a node's admission slot, mostly): clone ${stats(beyondFastest('clone'))}; start ${stats(beyondFastest('start'))}`,
     `- isolation checks (${timings.length}): waiting for pve-firewall's compile ${stats(timings.map((t) => t.firewallWaitMs))}; waiting for probing slots ${stats(timings.map((t) => t.waitedForSlotsMs))}; probing (slots included) ${stats(timings.map((t) => t.probingMs))}`,
     '',

@@ -477,8 +477,29 @@ export class Admission {
   async withCloneSlot<T>(request: CloneSlotRequest, work: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     if (!request.full) return this.withNodeSlot(request.node, work, signal, 'clone');
     // Storage before node, always in this order, so two callers never hold one each of the other's.
-    const line = this.#lines.line(`clone:${request.node}:${request.storage}`, this.limits.fullClonesPerStorage);
-    return this.#withSlot(line, () => this.withNodeSlot(request.node, work, signal, 'clone'), signal, 'clone');
+    return this.withStorageSlot(
+      request.node,
+      request.storage,
+      () => this.withNodeSlot(request.node, work, signal, 'clone'),
+      signal,
+      'clone',
+    );
+  }
+
+  /**
+   * Runs `work` holding one of the (node, storage)'s slots (`fullClonesPerStorage` of them, shared
+   * with full clones) and no node slot: for work that waits on the storage's lock but keeps no node
+   * worker busy, such as a disk resize (lvextend under the lock): counted with the full clones, which
+   * hold that lock long, it does not time out behind them.
+   */
+  withStorageSlot<T>(
+    node: string,
+    storage: string,
+    work: () => Promise<T>,
+    signal?: AbortSignal,
+    kind = 'other',
+  ): Promise<T> {
+    return this.#withSlot(this.#storageLine(node, storage), work, signal, kind);
   }
 
   /**
@@ -494,6 +515,11 @@ export class Admission {
     return this.#lines.waits(this.#nodeLine(node));
   }
 
+  /** The same for a (node, storage)'s slots: full clones and storage work (see withStorageSlot). */
+  storageWaits(node: string, storage: string): Promise<AdmissionWaits> {
+    return this.#lines.waits(this.#storageLine(node, storage));
+  }
+
   /** Ends the subscription to grants (the Redis connection given stays the caller's). */
   close(): void {
     this.#lines.close();
@@ -501,6 +527,10 @@ export class Admission {
 
   #nodeLine(node: string): Line {
     return this.#lines.line(`node:${node}`, this.limits.operationsPerNode);
+  }
+
+  #storageLine(node: string, storage: string): Line {
+    return this.#lines.line(`clone:${node}:${storage}`, this.limits.fullClonesPerStorage);
   }
 
   async #withSlot<T>(line: Line, work: () => Promise<T>, signal: AbortSignal | undefined, kind: string): Promise<T> {

@@ -101,6 +101,35 @@ test('operations per node are capped across storages; linked clones take only a 
   assert.equal(meter.peak, 3);
 });
 
+test("storage work (a disk resize) shares the (node, storage)'s slots with full clones and takes no node slot", async () => {
+  const meter = concurrencyMeter();
+  const fleet = machines(2, { fullClonesPerStorage: 2, operationsPerNode: 8 });
+  await Promise.all(
+    Array.from({ length: 12 }, (_, index) => {
+      const admission = fleet[index % 2]!;
+      if (index % 2 === 0) {
+        return admission.withStorageSlot('pve09', 'local-lvm', () => meter.work(), undefined, 'resize');
+      }
+      return admission.withCloneSlot({ node: 'pve09', storage: 'local-lvm', full: true }, () => meter.work());
+    }),
+  );
+  assert.equal(meter.peak, 2);
+  // With the node's one slot held, storage work still runs; so does another storage's.
+  const [one] = machines(1, { fullClonesPerStorage: 1, operationsPerNode: 1, acquireTimeoutMs: 200 });
+  const { held, release } = await holdSlot(one!, 'pve10');
+  await one!.withStorageSlot('pve10', 'local-lvm', () => sleep(10), undefined, 'resize');
+  await one!.withStorageSlot('pve10', 'other', () => sleep(10), undefined, 'resize');
+  release();
+  await held;
+  const storage = await one!.storageWaits('pve10', 'local-lvm');
+  assert.deepEqual(Object.keys(storage.holds), ['resize']);
+  assert.equal(storage.holds.resize!.count, 1);
+  assert.equal((await one!.nodeWaits('pve10')).holds.resize, undefined);
+  const shared = await fleet[0]!.storageWaits('pve09', 'local-lvm');
+  assert.equal(shared.holds.resize!.count, 6);
+  assert.equal(shared.holds.clone!.count, 6);
+});
+
 test('a slot is refreshed while held past its TTL, so nobody else gets in meanwhile', async () => {
   // The hold lasts several TTLs; the TTL is long enough that a loaded CI machine still refreshes in time.
   const [first, second] = machines(2, { operationsPerNode: 1, slotTtlMs: 400 });

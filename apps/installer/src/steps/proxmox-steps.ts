@@ -115,15 +115,16 @@ async function buildTemplate(ctx: InstallerContext, vm: VmRow, os: OsName, signa
   }
 }
 
-/** The boot disk of a cloned VM and its size in GiB (from `size=` on its config line). */
-function bootDisk(config: Record<string, string | number>): { key: string; gib: number } | undefined {
+/** The boot disk of a cloned VM: its key, its storage (of `<storage>:<volume>`) and its size in GiB (`size=`). */
+function bootDisk(config: Record<string, string | number>): { key: string; storage: string; gib: number } | undefined {
   for (const key of ['scsi0', 'virtio0', 'sata0', 'ide0']) {
     const line = config[key];
     if (typeof line !== 'string' || line.includes('media=cdrom')) continue;
+    const storage = /^([^:,]+):/.exec(line)?.[1] ?? '';
     const size = /(?:^|,)size=(\d+(?:\.\d+)?)([KMGT])?/.exec(line);
-    if (!size) return { key, gib: 0 };
+    if (!size) return { key, storage, gib: 0 };
     const factor = { K: 1 / 1024 / 1024, M: 1 / 1024, G: 1, T: 1024 }[size[2] ?? 'G'] ?? 1;
-    return { key, gib: Number(size[1]) * factor };
+    return { key, storage, gib: Number(size[1]) * factor };
   }
   return undefined;
 }
@@ -202,16 +203,18 @@ async function growDisk(ctx: InstallerContext, vm: VmRow, config: Record<string,
       `diskGiB ${vm.spec.diskGiB} needs ${Math.ceil(needGib)} GiB more than the template's disk, but ${ctx.env.PROXMOX_STORAGE} has ${Math.floor(storage.availBytes / 1024 ** 3)} GiB free`,
     );
   }
-  // lvextend takes the node-local storage's lock (10 s): a class growing 100 disks on one node at once
-  // would time out on it, so a resize waits for one of the node's operation slots like a clone. A
-  // resize that still lost the lock to the clones (a failed task that changed nothing) is tried again
-  // here, outside the slot, like a clone, instead of failing the whole job attempt; the size is
-  // absolute, so a repeat cannot grow the disk twice.
+  // lvextend takes the storage's lock (10 s) and nothing else of the node for long: a resize waits for
+  // a slot of its (node, storage), counted with the full clones that hold that lock long, and holds
+  // none of the node's operation slots, which clones and starts need. A resize that still lost the
+  // lock to the clones (a failed task that changed nothing) is tried again here, outside the slot,
+  // like a clone, instead of failing the whole job attempt; the size is absolute, so a repeat cannot
+  // grow the disk twice.
   const signal = ctx.pve.client.signal;
   await withRetry(
     () =>
-      ctx.admission.withNodeSlot(
+      ctx.admission.withStorageSlot(
         vm.node,
+        disk.storage || ctx.env.PROXMOX_STORAGE,
         async () => {
           const upid = await ctx.pve.vms.resize(vm.vmid!, disk.key, `${vm.spec.diskGiB}G`, vm.node);
           await ctx.pve.tasks.wait(upid, { deadlineMs: 300_000 });
