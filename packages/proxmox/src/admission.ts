@@ -11,6 +11,13 @@
  * holder's slot and a dead waiter's place lapse after `slotTtlMs`; a waiter also checks the line
  * itself every 2 s, which covers a wake-up lost while its subscription reconnected and a slot that
  * lapsed.
+ *
+ * Clones are spread out: one set grants at most one clone per its shortest clone hold divided by its
+ * slots (the pace its slots could take clones at anyway), passing a clone whose turn has not come for
+ * work behind it in line, and telling it when its turn comes if a slot stays free. Every clone takes
+ * the storage's lock early in its task (a linked clone to allocate its cloud-init drive and link its
+ * disk); granted together, as slots freed together, they queued there while holding their node slots,
+ * and their ends scattered so that the task waits saw them late.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -92,6 +99,8 @@ export interface AdmissionHolds {
 
 /** Lua shared by the scripts: Redis's clock, the sweep of lapsed holders and waiters, the hand-over. */
 const LINE_LUA = `
+local SCANNED = 64
+local later
 local holders, line, alive, since, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -106,11 +115,31 @@ for _, token in ipairs(dead) do
   redis.call('ZREM', alive, token)
   redis.call('HDEL', since, token)
 end
+-- Grants free slots in line order, except that clones (tokens 'clone:…') are granted at most one per
+-- the shortest clone hold / limit: a clone first in line before its turn is passed over (for work
+-- behind it) and, when a slot stays free for it, named as 'later' with the ms until its turn.
 local function grant(limit, ttl)
   local granted = {}
   local free = limit - redis.call('ZCARD', holders)
   if free <= 0 then return granted end
-  for _, token in ipairs(redis.call('ZRANGE', line, 0, free - 1)) do
+  local gap = tonumber(redis.call('HGET', stats, 'held:clone:minMs') or '0') / limit
+  local nextClone = tonumber(redis.call('HGET', stats, 'nextCloneAt') or '0')
+  for _, token in ipairs(redis.call('ZRANGE', line, 0, SCANNED - 1)) do
+    if free <= 0 then break end
+    local clone = string.sub(token, 1, 6) == 'clone:'
+    if clone and now < nextClone then
+      if not later then later = { token, nextClone - now } end
+    else
+      if clone and gap > 0 then
+        nextClone = now + gap
+        redis.call('HSET', stats, 'nextCloneAt', ms(nextClone))
+      end
+      free = free - 1
+      granted[#granted + 1] = token
+    end
+  end
+  if free <= 0 then later = nil end
+  for _, token in ipairs(granted) do
     redis.call('ZADD', holders, ms(now + ttl), token)
     redis.call('ZREM', line, token)
     redis.call('ZREM', alive, token)
@@ -122,15 +151,22 @@ local function grant(limit, ttl)
     if waited > tonumber(redis.call('HGET', stats, 'maxWaitMs') or '0') then
       redis.call('HSET', stats, 'maxWaitMs', ms(waited))
     end
-    granted[#granted + 1] = token
   end
   return granted
+end
+-- The granted tokens and, when a clone waits for its turn with a slot free, 'later:<ms>:<token>'.
+local function announce(granted)
+  local words = {}
+  for _, token in ipairs(granted) do words[#words + 1] = token end
+  if later then words[#words + 1] = 'later:' .. ms(later[2]) .. ':' .. later[1] end
+  return table.concat(words, ' ')
 end
 `;
 
 /**
  * Joins the line (or keeps its place and heartbeat) and hands out the free slots; 1 when this caller
- * holds a slot. ARGV: token, limit, ttl, rank (lower goes first), channel.
+ * holds a slot, -<ms> when it is a clone whose turn comes in that many ms with a slot free for it, 0
+ * otherwise. ARGV: token, limit, ttl, rank (lower goes first), channel.
  */
 const ACQUIRE_LUA = `${LINE_LUA}
 local token, limit, ttl, rank, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
@@ -148,7 +184,11 @@ local mine, others = 0, {}
 for _, granted in ipairs(grant(limit, ttl)) do
   if granted == token then mine = 1 else others[#others + 1] = granted end
 end
-if #others > 0 then redis.call('PUBLISH', channel, table.concat(others, ' ')) end
+if later and later[1] == token then
+  if mine == 0 then mine = -math.max(1, math.floor(later[2])) end
+  later = nil
+end
+if #others > 0 or later then redis.call('PUBLISH', channel, announce(others)) end
 return mine
 `;
 
@@ -174,7 +214,7 @@ redis.call('ZREM', line, token)
 redis.call('ZREM', alive, token)
 redis.call('HDEL', since, token)
 local granted = grant(limit, ttl)
-if #granted > 0 then redis.call('PUBLISH', channel, table.concat(granted, ' ')) end
+if #granted > 0 or later then redis.call('PUBLISH', channel, announce(granted)) end
 return #granted
 `;
 
@@ -245,10 +285,11 @@ class Lines {
    * Waits for a slot of `line` in the order of `rank`; resolves with the holder's token. A caller that
    * has to wait in line is set aside meanwhile by `setAside` (see Admission.withPriority).
    */
-  async acquire(line: Line, rank: number, signal?: AbortSignal, setAside?: SetAside): Promise<string> {
+  async acquire(line: Line, rank: number, kind: string, signal?: AbortSignal, setAside?: SetAside): Promise<string> {
     signal?.throwIfAborted();
     await this.#subscribe(line.channel);
-    const token = randomUUID();
+    // A clone's token says so: the line spaces clones out (see grant in LINE_LUA).
+    const token = kind === 'clone' ? `clone:${randomUUID()}` : randomUUID();
     const waiter: Waiter = { granted: false };
     this.#waiters.set(token, waiter);
     const deadline = Date.now() + this.limits.acquireTimeoutMs;
@@ -258,12 +299,10 @@ class Lines {
     let back: (() => void) | undefined;
     try {
       for (;;) {
-        if (
-          waiter.granted ||
-          (await this.#eval(ACQUIRE_LUA, line, token, line.limit, this.limits.slotTtlMs, rank, line.channel)) === 1
-        ) {
-          return token;
-        }
+        const answer = waiter.granted
+          ? 1
+          : Number(await this.#eval(ACQUIRE_LUA, line, token, line.limit, this.limits.slotTtlMs, rank, line.channel));
+        if (answer === 1) return token;
         const left = deadline - Date.now();
         if (left <= 0) {
           throw new AdmissionTimeoutError(
@@ -271,7 +310,8 @@ class Lines {
           );
         }
         back ??= setAside?.();
-        if (!waiter.granted) await this.#wakeUp(waiter, Math.min(heartbeat, left), signal);
+        // A clone told when its turn comes looks again then.
+        if (!waiter.granted) await this.#wakeUp(waiter, Math.min(answer < 0 ? -answer : heartbeat, left), signal);
       }
     } catch (error) {
       // Out of the line, and a slot granted meanwhile goes on to the next (its hold not counted).
@@ -384,9 +424,15 @@ class Lines {
         : (redis as Redis).duplicate(quiet);
       subscriber.on('error', (error: Error) => this.logger?.warn({ err: error.message }, 'admission subscription'));
       subscriber.on('message', (_channel: string, message: string) => {
-        for (const token of message.split(' ')) {
-          const waiter = this.#waiters.get(token);
+        for (const word of message.split(' ')) {
+          // `later:<ms>:<token>`: a clone first in line whose turn comes in <ms>, with a slot free.
+          const later = /^later:(\d+):(.+)$/.exec(word);
+          const waiter = this.#waiters.get(later ? later[2]! : word);
           if (!waiter) continue;
+          if (later) {
+            setTimeout(() => waiter.wake?.(), Number(later[1])).unref();
+            continue;
+          }
           waiter.granted = true;
           waiter.wake?.();
         }
@@ -534,7 +580,7 @@ export class Admission {
   }
 
   async #withSlot<T>(line: Line, work: () => Promise<T>, signal: AbortSignal | undefined, kind: string): Promise<T> {
-    const token = await this.#lines.acquire(line, this.#rank, signal, this.#setAside);
+    const token = await this.#lines.acquire(line, this.#rank, kind, signal, this.#setAside);
     const stop = this.#lines.hold(line, token);
     const granted = performance.now();
     try {

@@ -130,6 +130,37 @@ test("storage work (a disk resize) shares the (node, storage)'s slots with full 
   assert.equal(shared.holds.clone!.count, 6);
 });
 
+test('clones of a node are granted at most one per shortest clone hold / limit; other work passes them', async () => {
+  const [one, two] = machines(2, { operationsPerNode: 4 });
+  // The shortest clone hold on pve11 is 400 ms: clones are granted 100 ms apart at least.
+  await one!.withCloneSlot({ node: 'pve11', storage: 'local-lvm', full: false }, () => sleep(400));
+  const grants: { kind: string; at: number }[] = [];
+  const began = Date.now();
+  // Each clone holds its slot as long as the shortest one did (a shorter hold would shorten the gap).
+  const work = (kind: string) => async () => {
+    grants.push({ kind, at: Date.now() - began });
+    await sleep(kind === 'clone' ? 400 : 20);
+  };
+  await Promise.all([
+    ...Array.from({ length: 4 }, (_, index) =>
+      (index % 2 ? one : two)!.withCloneSlot({ node: 'pve11', storage: 'local-lvm', full: false }, work('clone')),
+    ),
+    (async () => {
+      await sleep(30);
+      await two!.withNodeSlot('pve11', work('start'), undefined, 'start');
+    })(),
+  ]);
+  const clones = grants.filter((g) => g.kind === 'clone').map((g) => g.at);
+  assert.equal(clones.length, 4);
+  for (let index = 1; index < clones.length; index++) {
+    assert.ok(clones[index]! - clones[index - 1]! >= 90, `clone grants at ${clones.join(', ')} ms`);
+  }
+  // The start came after the clones were in line, with slots free: it did not wait for their turns.
+  const start = grants.find((g) => g.kind === 'start')!.at;
+  assert.ok(start < clones[2]!, `start at ${start} ms, clones at ${clones.join(', ')} ms`);
+  assert.ok(clones.at(-1)! < 600, `the last clone's turn came when due (${clones.join(', ')} ms), not at a 2 s check`);
+});
+
 test('a slot is refreshed while held past its TTL, so nobody else gets in meanwhile', async () => {
   // The hold lasts several TTLs; the TTL is long enough that a loaded CI machine still refreshes in time.
   const [first, second] = machines(2, { operationsPerNode: 1, slotTtlMs: 400 });
