@@ -294,7 +294,8 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
     const afterStart = [...startToReady.values()]
       .filter((vm) => vm.start !== undefined && vm.ready !== undefined)
       .map((vm) => vm.ready! - vm.start!);
-    const afterStartMs = afterStart.length > 0 ? Math.min(...afterStart) : 0;
+    const afterStartSorted = [...afterStart].sort((x, y) => x - y);
+    const afterStartMs = afterStartSorted[0] ?? 0;
     const nodeBound = headMs + slotWorkOn(busiest) / OPS_PER_NODE + afterStartMs + isolationMs;
     const vmTaskMs = graph.tasks
       .filter((t) => t.kind === 'vm-provision' || t.kind === 'vm-configure')
@@ -377,7 +378,7 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       `| ${lab.status} | ${ready}/${vms.length} | ${s(makespanMs)} | ${s(lowerBound)} | ${(makespanMs / lowerBound).toFixed(3)} | ${s(cpuTermMs)} | ${(makespanMs / cpuTermMs).toFixed(2)} | ${((cpu / vms.length) * 1000).toFixed(0)} ms |`,
       '',
-      `Lower bound = max(critical path of the graph with each VM task at its steps' unqueued times ${s(critical.lengthMs)}, the busiest node's admission term ${s(nodeBound)}, all VM tasks' time / worker slots ${s(workerBound)}). The admission term of ${busiest}: the fastest network task ${s(headMs)} + its VMs' holds of a node slot at the shortest of each kind (${holdsText} on ${NODES.join('/')}) / OPS_PER_NODE ${s(slotWorkOn(busiest) / OPS_PER_NODE)} + the shortest start-to-ready of any VM ${s(afterStartMs)} + the fastest isolation check ${s(isolationMs)}. A step's unqueued time: the fastest clone (${s(service.get('clone') ?? 0)}) and start (${s(service.get('start') ?? 0)}) of the run, the median of every other step; network tasks as measured; each copy's isolation check as the fastest one (${s(isolationMs)}; the slowest took ${s(Math.max(0, ...checks))}). The critical path with every task as it actually ran (queueing included) was ${s(measuredCritical.lengthMs)}.`,
+      `Lower bound = max(critical path of the graph with each VM task at its steps' unqueued times ${s(critical.lengthMs)}, the busiest node's admission term ${s(nodeBound)}, all VM tasks' time / worker slots ${s(workerBound)}). The admission term of ${busiest}: the fastest network task ${s(headMs)} + its VMs' holds of a node slot at the shortest of each kind (${holdsText} on ${NODES.join('/')}) / OPS_PER_NODE ${s(slotWorkOn(busiest) / OPS_PER_NODE)} + the shortest start-to-ready of any VM ${s(afterStartMs)} + the fastest isolation check ${s(isolationMs)}. A step's unqueued time: the fastest clone (${s(service.get('clone') ?? 0)}) and start (${s(service.get('start') ?? 0)}) of the run, the median of every other step; network tasks as measured; each copy's isolation check as the fastest one (${s(isolationMs)}; the slowest took ${s(Math.max(0, ...checks))}). The critical path with every task as it actually ran (queueing included) was ${s(measuredCritical.lengthMs)}. From its start to ready a VM took ${s(afterStartMs)} at least, ${s(afterStartSorted[Math.floor(afterStartSorted.length / 2)] ?? 0)} at the median, ${s(afterStartSorted[Math.floor(afterStartSorted.length * 0.9)] ?? 0)} at the 90th percentile.`,
       '',
       `Node slots over the run (against OPS_PER_NODE × makespan): working (the holders' own time in them) ${NODES.map((node) => `${node} ${(slotsBusy(node) * 100).toFixed(0)} %`).join(', ')}; taken (grant to release, by Redis's clock) ${NODES.map((node) => `${node} ${(slotsTaken(node) * 100).toFixed(0)} %`).join(', ')}.`,
       '',
@@ -479,6 +480,12 @@ async function timelineOf(
   const beyondFastest = (name: string) =>
     steps.filter((step) => step.step === name).map((step) => step.finishedAt - step.startedAt - service.get(name)!);
   const timings = [...checks.values()];
+  // The tail: from each node's last start (its last hold of a node slot) to the end of the class.
+  const lastStart = new Map<string, number>();
+  for (const step of steps.filter((st) => st.step === 'start')) {
+    lastStart.set(step.node, Math.max(lastStart.get(step.node) ?? 0, step.finishedAt));
+  }
+  const endedAt = Math.max(...[...times.values()].map((t) => t.endedAt));
   const kindsOf = (waits: Map<string, AdmissionWaits>) =>
     [...new Set([...waits.values()].flatMap((w) => Object.keys(w.holds)))].sort().join(', ');
   const slotWaits = (node: string, waits: AdmissionWaits) =>
@@ -494,6 +501,7 @@ async function timelineOf(
     `- waiting for a node's admission slot (${kindsOf(admissionWaits)}; OPS_PER_NODE=${OPS_PER_NODE}): ${[...admissionWaits].map(([node, waits]) => slotWaits(node, waits)).join('; ')}`,
     `- waiting for a slot of a node's ${STORAGE} (${kindsOf(storageWaits) || 'nothing'}; CLONE_SLOTS_PER_STORAGE=${defaultAdmissionLimits.fullClonesPerStorage}): ${[...storageWaits].map(([node, waits]) => slotWaits(node, waits)).join('; ')}`,
     `- clone and start steps past the fastest one (waiting for a node's admission slot, mostly): clone ${stats(beyondFastest('clone'))}; start ${stats(beyondFastest('start'))}`,
+    `- after the last start: ${[...lastStart].map(([node, at]) => `${node}'s ended at ${s(at - startedAt)}`).join(', ')}; the class was ready ${s(endedAt - Math.max(...lastStart.values()))} after the last of them`,
     `- isolation checks (${timings.length}): waiting for pve-firewall's compile ${stats(timings.map((t) => t.firewallWaitMs))}; waiting for probing slots ${stats(timings.map((t) => t.waitedForSlotsMs))}; probing (slots included) ${stats(timings.map((t) => t.probingMs))}`,
     '',
   ];
