@@ -3,7 +3,8 @@
  * VMs and labs go through (inserts, status changes to and from destroyed, resized specs, moves
  * between projects, deletes); and the one-statement VM deploy counts concurrent deploys of one
  * project one after the other: with room for K more VMs, K of N concurrent deploys go in and the
- * rest are refused, naming the usage and limits.
+ * rest are refused, naming the usage and limits. The deploy statement also deletes the outbox rows
+ * it is handed (intents already sent), whatever it answers, and none when it fails.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -17,6 +18,7 @@ import {
   type Db,
   ensureProject,
   insertQueuedVm,
+  insertQueuedVms,
   migrateToLatest,
   projectUsage,
   setProjectQuotas,
@@ -180,4 +182,51 @@ test('concurrent one-statement deploys of one project are counted one after the 
     defaults,
   );
   assert.deepEqual(missing, { inserted: false, reason: 'no-project' });
+});
+
+test("a deploy statement deletes the sent intents' outbox rows it is handed, whatever it answers, none when it fails", async () => {
+  await ensureProject(db, 'relayed');
+  const defaults = { maxVms: 1_000_000, maxVcpus: 1_000_000, maxMemoryMiB: 1_000_000_000 };
+  const vm = (name: string, project = 'relayed') => {
+    const id = randomUUID();
+    return {
+      id,
+      name,
+      os: 'debian-12',
+      platformId: 'p',
+      node: 'pve01',
+      spec: {},
+      project,
+      cpus: 1,
+      memoryMiB: 512,
+      intent: { kind: 'job', name: 'vm.deploy', payload: { vmId: id }, jobId: `vm-deploy.${id}` },
+    };
+  };
+  const deploy = (project: string, name: string, sent: number[]) =>
+    insertQueuedVms(db, project, [vm(name, project)], ['clone'], defaults, sent);
+  const outboxIds = async () => (await db.selectFrom('outbox').select('id').execute()).map((row) => Number(row.id));
+  const sentOf = async (name: string) => {
+    const queued = await deploy('relayed', name, []);
+    assert.ok(queued.inserted);
+    return queued.outbox.map((row) => row.id);
+  };
+
+  const first = await sentOf(`relayed-a-${randomUUID()}`);
+  const second = await deploy('relayed', `relayed-b-${randomUUID()}`, first);
+  assert.ok(second.inserted);
+  let left = await outboxIds();
+  assert.ok(!left.includes(first[0]!), 'the handed row is gone');
+  assert.ok(left.includes(second.outbox[0]!.id), "the statement's own intent stays until it is sent");
+
+  const taken = `relayed-c-${randomUUID()}`;
+  const third = await sentOf(taken);
+  await assert.rejects(deploy('relayed', taken, third), { code: '23505' });
+  assert.ok((await outboxIds()).includes(third[0]!), 'a failed statement deletes nothing');
+
+  assert.deepEqual(await deploy('no-such-project', `relayed-d-${randomUUID()}`, third), {
+    inserted: false,
+    reason: 'no-project',
+  });
+  left = await outboxIds();
+  assert.ok(!left.includes(third[0]!), 'a statement that writes nothing still deletes the rows handed to it');
 });

@@ -19,7 +19,8 @@ interface Waiting {
  * per request would cap a project at one commit's worth of deploys at a time. Instead the deploys
  * that arrive while a project's statement runs wait and go together in the next one
  * (`insertQueuedVms`: one round trip, one lock, one commit), and their intents reach BullMQ in one
- * `addBulk`. Each caller still gets its answer only after its VM is committed.
+ * `addBulk`. Each caller still gets its answer only after its VM is committed. The statement also
+ * deletes the outbox rows of intents sent since the last one (OutboxRelay.takeSent).
  *
  * When the statement cannot take the batch whole — a name already taken, or the VMs together over a
  * quota — each deploy of it is tried alone, in arrival order, so each gets exactly the answer it
@@ -76,13 +77,19 @@ export class DeployBatcher {
   }
 
   async #insert(project: string, batch: Waiting[]): Promise<Committed | NotQueued> {
+    // The rows of intents already sent go in the same statement (see OutboxRelay.takeSent).
+    const sentIds = this.relay.takeSent();
     const queued = await insertQueuedVms(
       this.db,
       project,
       batch.map((waiting) => waiting.vm),
       this.steps,
       this.quotas,
-    );
+      sentIds,
+    ).catch((error: unknown) => {
+      this.relay.returnSent(sentIds);
+      throw error;
+    });
     if (!queued.inserted) return queued;
     const sent = this.relay.sendCommitted(queued.outbox);
     // Each caller decides what a refusal means for it; none goes unhandled here.

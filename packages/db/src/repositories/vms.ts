@@ -96,7 +96,9 @@ export async function insertQueuedVm(
  * counted one after the other and the lock is held only while this statement and its commit run.
  * All or nothing: when the project does not exist yet or the VMs together would exceed a quota,
  * nothing is written and the answer says which; a name already taken fails the whole statement
- * (23505). Returns the intents' outbox rows, for the relay.
+ * (23505). Returns the intents' outbox rows, for the relay. `sentOutboxIds`: outbox rows of intents
+ * already in BullMQ (OutboxRelay.takeSent), deleted by this statement whatever it answers (a failed
+ * statement deletes nothing), so their delete costs no statement and no commit of its own.
  */
 export async function insertQueuedVms(
   db: Db,
@@ -104,6 +106,7 @@ export async function insertQueuedVms(
   vms: readonly QueuedVmInput[],
   steps: readonly string[],
   defaults: VmQuotaDefaults,
+  sentOutboxIds: readonly number[] = [],
 ): Promise<QueuedVms> {
   const column = <T>(value: (vm: QueuedVmInput) => T) => vms.map(value);
   const cpus = vms.reduce((sum, vm) => sum + vm.cpus, 0);
@@ -146,7 +149,7 @@ export async function insertQueuedVms(
       INSERT INTO outbox (intent)
       SELECT i.intent FROM input i JOIN vm ON vm.id = i.id ORDER BY i.position
       RETURNING id, intent
-    )
+    )${sentOutboxIds.length > 0 ? sql`, sent AS (DELETE FROM outbox WHERE id = ANY(${[...sentOutboxIds]}::bigint[]))` : sql``}
     SELECT (SELECT json_agg(json_build_object('id', id, 'intent', intent) ORDER BY id) FROM intent) AS outbox,
            vms, vcpus::text, memory_mib::text, max_vms, max_vcpus, max_memory_mib
     FROM quota`.execute(db);
