@@ -1,7 +1,8 @@
 /**
  * recordVmSteps against a real Postgres: a step's end and the next step's start in one statement,
  * the VM's status with the step that brings it, and the events of a status change only when it took
- * effect; findLabVmsWithSteps reads a lab's VMs with its steps in order; a standalone VM's plan is
+ * effect; findLabVmsWithSteps reads a lab's VMs with its steps in order and its pinned host key
+ * (findVmHostKeys reads the pins of many VMs at once); a standalone VM's plan is
  * shown as pending steps until planVmSteps writes them, once.
  */
 import assert from 'node:assert/strict';
@@ -12,12 +13,14 @@ import {
   createDb,
   type Db,
   findLabVmsWithSteps,
+  findVmHostKeys,
   insertLab,
   insertQueuedVm,
   insertVms,
   listStandaloneVms,
   listSteps,
   migrateToLatest,
+  pinVmHostKey,
   planSteps,
   planVmSteps,
   recordVmSteps,
@@ -149,6 +152,7 @@ test("a lab's VMs are read with their steps in order, in one statement", async (
   await recordVmSteps(db, owner, {
     start: { name: 'one', event: { kind: 'vm.step.started', message: 'one started' } },
   });
+  await pinVmHostKey(db, { vmId: owner.vmId, fingerprint: 'SHA256:pinned-a', keyType: 'ssh-ed25519' });
   const rows = await findLabVmsWithSteps(db, owner.labId, [
     { copy: 0, name: 'vm-a' },
     { copy: 1, name: 'vm-a' },
@@ -166,7 +170,15 @@ test("a lab's VMs are read with their steps in order, in one statement", async (
   assert.deepEqual(rows.find((r) => r.name === 'vm-b')?.steps, [
     { name: 'only', status: 'pending', attempts: 0, error: null },
   ]);
+  assert.equal(row?.pinned_host_key, 'SHA256:pinned-a');
+  assert.equal(rows.find((r) => r.name === 'vm-b')?.pinned_host_key, null, 'a VM without a pin reads none');
   assert.deepEqual(await findLabVmsWithSteps(db, owner.labId, []), []);
+  assert.deepEqual(
+    [...(await findVmHostKeys(db, [owner.vmId, other!, randomUUID()])).entries()],
+    [[owner.vmId, 'SHA256:pinned-a']],
+    'the pins of many VMs in one read; VMs without one are left out',
+  );
+  assert.equal((await findVmHostKeys(db, [])).size, 0);
 });
 
 test("a lab's VMs' steps are planned in one call, each VM's in order, and planning again keeps them", async () => {

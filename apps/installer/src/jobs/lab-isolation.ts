@@ -33,8 +33,8 @@ import { PermanentError } from '@glassdome/queue';
 import type { SshTarget } from '@glassdome/ssh';
 import type { InstallerContext } from '../context';
 import { lastFirewallWrite } from '../steps/firewall';
-import { guestTarget, onGuest } from '../steps/guest-trust';
-import { loadVm, type VmRow } from '../vm-record';
+import { guestTarget, onGuest, readPins } from '../steps/guest-trust';
+import { type VmRow, vmRecordOf } from '../vm-record';
 
 export interface IsolationPair {
   copy: number;
@@ -89,9 +89,7 @@ export async function runIsolationCheck(
   const wanted = new Set(checked.flatMap((copy) => [copy, (copy + 1) % copies]));
   const vms = new Map<string, VmRow>();
   for (const row of await listVmsOfLab(ctx.db, lab.id)) {
-    if (!wanted.has(row.copy ?? 0)) continue;
-    const vm = await loadVm(ctx.db, row.id);
-    if (vm) vms.set(`${vm.copy ?? 0}/${vm.name}`, vm);
+    if (wanted.has(row.copy ?? 0)) vms.set(`${row.copy ?? 0}/${row.name}`, vmRecordOf(row));
   }
   const planned: Planned[] = [];
   for (const copy of checked) {
@@ -251,6 +249,11 @@ async function withProbeSlot<T>(work: () => Promise<T>): Promise<T> {
 async function probeAll(ctx: InstallerContext, items: Planned[], signal: AbortSignal): Promise<number> {
   const bySource = new Map<string, Planned[]>();
   for (const item of items) bySource.set(item.source.id, [...(bySource.get(item.source.id) ?? []), item]);
+  // Every source's pinned host key in one statement, not one per guest as it logs in.
+  await readPins(
+    ctx,
+    [...bySource.values()].map((batch) => batch[0]!.source),
+  );
   const asked = Date.now();
   let waited = 0;
   await Promise.all(

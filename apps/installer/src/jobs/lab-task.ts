@@ -6,6 +6,7 @@ import { boundTo, type InstallerContext } from '../context';
 import { shieldSteps } from '../must-land';
 import { configureSteps, type NicPlacement, type Placement, provisionSteps, runSteps } from '../pipeline';
 import { ensureLabPlaced, type LabPlacement, specOnNode } from '../placement';
+import { pinReadWith } from '../steps/guest-trust';
 import { type VmRow, vmRecordOf } from '../vm-record';
 import { runIsolationCheck } from './lab-isolation';
 import { asJobError } from './vm-deploy';
@@ -112,8 +113,10 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
       }
       const { placement, row } = (await prepared)!;
       if (!row) throw new Error(`lab ${labId} has no VM ${task.vmName} in copy ${task.copy}`);
-      const { steps: recorded, ...vmRow } = row;
+      const { steps: recorded, pinned_host_key: pinned, ...vmRow } = row;
       const vm = vmRecordOf(vmRow);
+      // A configure task logs in with the pin read along with its VM (a provision task pins anew).
+      pinReadWith(vm, pinned);
       vm.spec = specOnNode(ctx, placement, vm.node, vm.spec);
       vmId = vm.id;
       // Of the tasks waiting for a node's admission slot, the lower copy goes first, so that copies

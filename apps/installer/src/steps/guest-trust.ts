@@ -9,7 +9,7 @@
  * - it logs in with the key of the VM's lab copy (or, for a VM of no lab, the installation's).
  */
 import { BlockList } from 'node:net';
-import { deleteVmHostKey, findVmHostKey, pinVmHostKey, setVmIpForgettingHostKey } from '@glassdome/db';
+import { deleteVmHostKey, findVmHostKey, findVmHostKeys, pinVmHostKey, setVmIpForgettingHostKey } from '@glassdome/db';
 import type { VmConfig } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
 import { HostKeyMismatchError, publicKeyLineFingerprint, type SshTarget } from '@glassdome/ssh';
@@ -111,6 +111,31 @@ async function pinnedFingerprint(ctx: InstallerContext, vm: VmRow): Promise<stri
   if (!stored) return pinHostKey(ctx, vm);
   pinsOfAttempt.set(vm, stored);
   return stored;
+}
+
+/**
+ * The pin of a VM record of this attempt as a statement the attempt made anyway read it (a lab task's
+ * start reads its VM with its pin): `guestTarget` then reads none of its own.
+ */
+export function pinReadWith(vm: VmRow, fingerprint: string | null): void {
+  if (fingerprint) pinsOfAttempt.set(vm, fingerprint);
+}
+
+/**
+ * Reads the pins of several VM records of this attempt in one statement (an isolation check about to
+ * log in to many guests), so that `guestTarget` finds them as if each had read its own; a VM without
+ * a pin is left to `guestTarget`, which reads and pins its key through the agent.
+ */
+export async function readPins(ctx: InstallerContext, vms: readonly VmRow[]): Promise<void> {
+  const unknown = vms.filter((vm) => !pinsOfAttempt.has(vm));
+  const stored = await findVmHostKeys(
+    ctx.db,
+    unknown.map((vm) => vm.id),
+  );
+  for (const vm of unknown) {
+    // A pin made meanwhile by the attempt itself is newer than this read.
+    if (!pinsOfAttempt.has(vm)) pinReadWith(vm, stored.get(vm.id) ?? null);
+  }
 }
 
 /**

@@ -142,8 +142,9 @@ export interface RecordedStep {
 }
 
 /**
- * Lab VMs by copy and name, each with its steps so far: what lab tasks start from, in one statement
- * for as many as start at once (VMs not found are left out).
+ * Lab VMs by copy and name, each with its steps so far and the host key fingerprint pinned for it
+ * (`pinned_host_key`, null without a pin): what lab tasks start from, in one statement for as many as
+ * start at once (VMs not found are left out).
  */
 export async function findLabVmsWithSteps(db: Db, labId: string, vms: readonly { copy: number; name: string }[]) {
   if (vms.length === 0) return [];
@@ -155,6 +156,7 @@ export async function findLabVmsWithSteps(db: Db, labId: string, vms: readonly {
         SELECT coalesce(json_agg(json_build_object('name', s.name, 'status', s.status, 'attempts', s.attempts, 'error', s.error) ORDER BY s.id), '[]'::json)
         FROM steps s WHERE s.vm_id = vms.id)`.as('steps'),
     )
+    .select(sql<string | null>`(SELECT k.fingerprint FROM vm_host_keys k WHERE k.vm_id = vms.id)`.as('pinned_host_key'))
     .where('lab_id', '=', labId)
     .where(
       sql<boolean>`(copy, name) IN (SELECT * FROM unnest(${vms.map((vm) => vm.copy)}::int[], ${vms.map((vm) => vm.name)}::text[]))`,

@@ -3,8 +3,18 @@ import type { Db } from '../connection';
 
 /** The host key fingerprint pinned for a VM (`SHA256:…`), if any. */
 export async function findVmHostKey(db: Db, vmId: string): Promise<string | undefined> {
-  const row = await db.selectFrom('vm_host_keys').select('fingerprint').where('vm_id', '=', vmId).executeTakeFirst();
-  return row?.fingerprint;
+  return (await findVmHostKeys(db, [vmId])).get(vmId);
+}
+
+/** The host key fingerprints pinned for these VMs, by VM id (VMs without a pin are left out). */
+export async function findVmHostKeys(db: Db, vmIds: readonly string[]): Promise<Map<string, string>> {
+  if (vmIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('vm_host_keys')
+    .select(['vm_id', 'fingerprint'])
+    .where('vm_id', 'in', [...vmIds])
+    .execute();
+  return new Map(rows.map((row) => [row.vm_id, row.fingerprint]));
 }
 
 /** Pins `fingerprint` for the VM, replacing an earlier pin (a guest re-created from a new disk). */
