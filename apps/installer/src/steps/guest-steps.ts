@@ -170,31 +170,37 @@ async function provision(ctx: InstallerContext, vm: VmRow) {
   return { items: items.length, ran };
 }
 
-/** A lab VM holds every address the lab assigned it, each on a NIC of its own. */
-async function verifyAddresses(ctx: InstallerContext, target: SshTarget, vm: VmRow): Promise<void> {
+/** The guest answers over SSH as the expected OS, with every lab address it was given. */
+export function verify(ctx: InstallerContext, vm: VmRow) {
+  return onGuest(vm, () => verifyGuest(ctx, vm));
+}
+
+/**
+ * One command on the guest (each is a channel with its round trips on the VM's connection): its OS
+ * release and, for a lab VM given addresses, its IPv4 addresses after it. Neither output can be
+ * mistaken for the other's lines (`ID=…` from os-release, `inet a.b.c.d/n` from ip).
+ */
+async function verifyGuest(ctx: InstallerContext, vm: VmRow) {
+  const target = await guestTarget(ctx, vm);
   const wanted = (vm.spec.networks ?? []).filter((network) => network.ip);
-  if (wanted.length === 0) return;
-  const shown = (await run(ctx, vm, target, ['ip', '-4', 'addr'], own('ip -4 addr'))).stdout;
-  const held = new Set([...shown.matchAll(/inet (\d+\.\d+\.\d+\.\d+\/\d+)/g)].map((match) => match[1]));
+  const command = wanted.length > 0 ? 'cat /etc/os-release && ip -4 addr' : 'cat /etc/os-release';
+  const { stdout } = await run(
+    ctx,
+    vm,
+    target,
+    wanted.length > 0 ? ['sh', '-c', command] : ['cat', '/etc/os-release'],
+    own(command),
+  );
+  const id = /^ID=("?)([^"\n]+)\1$/m.exec(stdout)?.[2];
+  const expected = vm.spec.os?.split('-')[0];
+  // A lab VM holds every address the lab assigned it, each on a NIC of its own.
+  const held = new Set([...stdout.matchAll(/inet (\d+\.\d+\.\d+\.\d+\/\d+)/g)].map((match) => match[1]));
   const missing = wanted.filter((network) => !held.has(network.ip!));
   if (missing.length > 0) {
     throw new PermanentError(
       `the guest lacks ${missing.map((network) => `${network.ip} (${network.name})`).join(', ')}; it has ${[...held].join(', ') || 'none'}`,
     );
   }
-}
-
-/** The guest answers over SSH as the expected OS, with every lab address it was given. */
-export function verify(ctx: InstallerContext, vm: VmRow) {
-  return onGuest(vm, () => verifyGuest(ctx, vm));
-}
-
-async function verifyGuest(ctx: InstallerContext, vm: VmRow) {
-  const target = await guestTarget(ctx, vm);
-  const release = await run(ctx, vm, target, ['cat', '/etc/os-release'], own('cat /etc/os-release'));
-  const id = /^ID=("?)([^"\n]+)\1$/m.exec(release.stdout)?.[2];
-  const expected = vm.spec.os?.split('-')[0];
-  await verifyAddresses(ctx, target, vm);
   if (id && expected && id !== expected) throw new PermanentError(`guest reports ID=${id}, expected ${expected}`);
   return { osId: id ?? null, ip: vm.ip };
 }
