@@ -14,9 +14,36 @@ export interface DbOptions {
   connectTimeoutMs?: number;
 }
 
+/** Statement texts run by name (see `preparedByName`), and the name of each. */
+const PREPARED = new Map<string, string>();
+/** A bound on the names, each held by every connection: only a few hot statements belong here. */
+const MAX_PREPARED = 16;
+
+/**
+ * Runs the compiled statement `text` as a named prepared statement from now on: each connection
+ * has Postgres parse and plan it once, then only binds and executes it (a deploy's statement: about
+ * a fifth less of the backend's CPU per run, measured on a 2-core machine). For the few hot statements
+ * whose text is the same at every run (parameters carry what varies); beyond MAX_PREPARED texts,
+ * statements run unnamed as before.
+ */
+export function preparedByName(text: string): void {
+  if (!PREPARED.has(text) && PREPARED.size < MAX_PREPARED) PREPARED.set(text, `glassdome_${PREPARED.size + 1}`);
+}
+
+/** pg's client, running the texts `preparedByName` marked under their names (Kysely passes text and values). */
+class Client extends pg.Client {
+  // biome-ignore lint/suspicious/noExplicitAny: pg's query() has a dozen overloads; this passes them all through
+  override query(config: any, values?: any, callback?: any): any {
+    const name = typeof config === 'string' ? PREPARED.get(config) : undefined;
+    if (name === undefined) return super.query(config, values, callback);
+    return super.query({ name, text: config, values }, callback);
+  }
+}
+
 /** Opens a pooled Kysely handle on `url`. Nothing connects until the first query. */
 export function createDb(url: string, options: DbOptions = {}): Db {
   const pool = new pg.Pool({
+    Client,
     connectionString: url,
     max: options.maxConnections ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,

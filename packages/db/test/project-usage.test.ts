@@ -4,7 +4,8 @@
  * between projects, deletes); and the one-statement VM deploy counts concurrent deploys of one
  * project one after the other: with room for K more VMs, K of N concurrent deploys go in and the
  * rest are refused, naming the usage and limits. The deploy statement also deletes the outbox rows
- * it is handed (intents already sent), whatever it answers, and none when it fails.
+ * it is handed (intents already sent), whatever it answers, and none when it fails; it runs as a
+ * statement prepared by name.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -229,4 +230,41 @@ test("a deploy statement deletes the sent intents' outbox rows it is handed, wha
   });
   left = await outboxIds();
   assert.ok(!left.includes(third[0]!), 'a statement that writes nothing still deletes the rows handed to it');
+});
+
+test('the deploy statement is prepared by name once per connection, and runs the same prepared', async () => {
+  const single = createDb(database.url, { maxConnections: 1 });
+  try {
+    const defaults = { maxVms: 1_000_000, maxVcpus: 1_000_000, maxMemoryMiB: 1_000_000_000 };
+    for (let run = 0; run < 3; run++) {
+      const id = randomUUID();
+      const queued = await insertQueuedVms(
+        single,
+        'default',
+        [
+          {
+            id,
+            name: `prepared-${id}`,
+            os: 'debian-12',
+            platformId: 'p',
+            node: 'pve01',
+            spec: {},
+            project: 'default',
+            cpus: 1,
+            memoryMiB: 512,
+            intent: { kind: 'job', name: 'vm.deploy', payload: { vmId: id }, jobId: `vm-deploy.${id}` },
+          },
+        ],
+        ['clone'],
+        defaults,
+      );
+      assert.ok(queued.inserted);
+    }
+    const prepared = await sql<{ statement: string }>`
+      SELECT statement FROM pg_prepared_statements WHERE name LIKE 'glassdome\_%'`.execute(single);
+    assert.equal(prepared.rows.length, 1, 'one prepared statement for the three runs');
+    assert.match(prepared.rows[0]!.statement, /INSERT INTO vms/);
+  } finally {
+    await single.destroy();
+  }
 });

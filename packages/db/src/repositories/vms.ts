@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db } from '../connection';
+import { type Db, preparedByName } from '../connection';
 import { type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
 import type { JsonValue } from '../schema';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
@@ -111,7 +111,7 @@ export async function insertQueuedVms(
   const column = <T>(value: (vm: QueuedVmInput) => T) => vms.map(value);
   const cpus = vms.reduce((sum, vm) => sum + vm.cpus, 0);
   const memoryMiB = vms.reduce((sum, vm) => sum + vm.memoryMiB, 0);
-  const result = await sql<{
+  const statement = sql<{
     outbox: { id: number; intent: unknown }[] | null;
     vms: number;
     vcpus: string;
@@ -152,7 +152,10 @@ export async function insertQueuedVms(
     )${sentOutboxIds.length > 0 ? sql`, sent AS (DELETE FROM outbox WHERE id = ANY(${[...sentOutboxIds]}::bigint[]))` : sql``}
     SELECT (SELECT json_agg(json_build_object('id', id, 'intent', intent) ORDER BY id) FROM intent) AS outbox,
            vms, vcpus::text, memory_mib::text, max_vms, max_vcpus, max_memory_mib
-    FROM quota`.execute(db);
+    FROM quota`.compile(db);
+  // The same text at every run (with or without the delete): prepared once per connection.
+  preparedByName(statement.sql);
+  const result = await db.executeQuery(statement);
   const row = result.rows[0];
   if (!row) return { inserted: false, reason: 'no-project' };
   if (row.outbox) return { inserted: true, outbox: row.outbox };
