@@ -14,6 +14,7 @@ import * as vmHostKeys from './migrations/0011_vm_host_keys';
 import * as networks from './migrations/0012_networks';
 import * as plannedSteps from './migrations/0013_planned_steps';
 import * as labTaskDone from './migrations/0014_lab_task_done';
+import * as vmUsagePerStatement from './migrations/0015_vm_usage_per_statement';
 
 /** Every migration, in order. Listed statically so bundled apps carry them. */
 export const migrations: Record<string, Migration> = {
@@ -31,6 +32,7 @@ export const migrations: Record<string, Migration> = {
   '0012_networks': networks,
   '0013_planned_steps': plannedSteps,
   '0014_lab_task_done': labTaskDone,
+  '0015_vm_usage_per_statement': vmUsagePerStatement,
 };
 
 function migrator(db: Db): Migrator {

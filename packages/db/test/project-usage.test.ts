@@ -268,3 +268,24 @@ test('the deploy statement is prepared by name once per connection, and runs the
     await single.destroy();
   }
 });
+
+test('VMs inserted together (one statement, several projects) are counted together, as the sums say', async () => {
+  await ensureProject(db, 'together');
+  const vm = (project: string, cpus: number, status = 'queued') => ({
+    name: `together-${randomUUID()}`,
+    os: 'debian-12',
+    platform_id: 'p',
+    node: 'pve01',
+    spec: JSON.stringify({ cpus, memoryMiB: cpus * 1024 }),
+    project,
+    status,
+  });
+  const rows = [vm('together', 1), vm('together', 2), vm('red', 4), vm('together', 8, 'destroyed')];
+  await db.insertInto('vms').values(rows).execute();
+  for (const project of ['together', 'red']) {
+    assert.deepEqual(await projectUsage(db, project), await countProjectUsage(db, project), project);
+  }
+  const usage = await projectUsage(db, 'together');
+  assert.equal(usage.vms, 2);
+  assert.equal(usage.vcpus, 3);
+});
