@@ -99,3 +99,13 @@ test('waits of one kind come to end at their first look, not long after they are
   const firstLook = looks.learned('task');
   assert.ok(firstLook !== undefined && firstLook <= durationMs * 1.5, `first look at ${firstLook} ms`);
 });
+
+test('with costly misses a first look over in time counts a hundredth before it; a miss the middle of its span', () => {
+  const looks = new FirstLooks();
+  looks.record('agent pve01', 0, 6750, 10_430, true);
+  assert.equal(looks.learned('agent pve01'), 8590, 'the middle of the span, as for any wait');
+  looks.record('agent pve01', 8590, undefined, 8590, true);
+  assert.equal(looks.learned('agent pve01'), 8504, 'a hundredth before it');
+  looks.record('task pve01 qmstart', 400, undefined, 400);
+  assert.equal(looks.learned('task pve01 qmstart'), 380, 'without it, a twentieth');
+});

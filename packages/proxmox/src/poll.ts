@@ -28,10 +28,18 @@ export class FirstLooks {
   /**
    * A wait of `kind` whose first look came `firstDelayMs` after it began was seen over `endedMs` after
    * it began; its last look that still saw it unfinished came `lastUnfinishedMs` after it began
-   * (undefined: the first look saw it over).
+   * (undefined: the first look saw it over). With `costlyMiss` (see PollOptions.learned) one over at
+   * its first look counts a hundredth before it, not a twentieth, so the first look creeps earlier.
    */
-  record(kind: string, firstDelayMs: number, lastUnfinishedMs: number | undefined, endedMs: number): void {
-    const end = lastUnfinishedMs === undefined ? firstDelayMs * 0.95 : (lastUnfinishedMs + endedMs) / 2;
+  record(
+    kind: string,
+    firstDelayMs: number,
+    lastUnfinishedMs: number | undefined,
+    endedMs: number,
+    costlyMiss = false,
+  ): void {
+    const end =
+      lastUnfinishedMs === undefined ? firstDelayMs * (costlyMiss ? 0.99 : 0.95) : (lastUnfinishedMs + endedMs) / 2;
     const ends = this.#ends.get(kind) ?? [];
     ends.push(end);
     if (ends.length > REMEMBERED) ends.shift();
@@ -57,9 +65,11 @@ export interface PollOptions {
   firstDelayMs?: number;
   /**
    * The first check timed from how long waits of `kind` took before (see FirstLooks); until a wait of
-   * `kind` has ended, from those of `like` (a task type on any node), if any.
+   * `kind` has ended, from those of `like` (a task type on any node), if any. `costlyMiss` for waits
+   * whose check costs far more when it comes too soon than it loses when it comes late (a guest agent
+   * not yet running answers only after a ping of about 3 s): their first look creeps earlier slowly.
    */
-  learned?: { looks: FirstLooks; kind: string; like?: string };
+  learned?: { looks: FirstLooks; kind: string; like?: string; costlyMiss?: boolean };
 }
 
 /**
@@ -95,8 +105,9 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, options:
     const value = await check();
     if (value !== undefined) {
       if (learned) {
-        learned.looks.record(learned.kind, firstDelayMs, lastUnfinishedMs, lookedAt - began);
-        if (learned.like) learned.looks.record(learned.like, firstDelayMs, lastUnfinishedMs, lookedAt - began);
+        const { looks, kind, like, costlyMiss } = learned;
+        looks.record(kind, firstDelayMs, lastUnfinishedMs, lookedAt - began, costlyMiss);
+        if (like) looks.record(like, firstDelayMs, lastUnfinishedMs, lookedAt - began, costlyMiss);
       }
       return value;
     }
