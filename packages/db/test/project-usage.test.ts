@@ -230,6 +230,18 @@ test("a deploy statement deletes the sent intents' outbox rows it is handed, wha
   });
   left = await outboxIds();
   assert.ok(!left.includes(third[0]!), 'a statement that writes nothing still deletes the rows handed to it');
+
+  // A row a relay pass holds (its transaction is sending it) is left to that pass, not waited for.
+  const held = await sentOf(`relayed-e-${randomUUID()}`);
+  await db.transaction().execute(async (trx) => {
+    await sql`SELECT id FROM outbox WHERE id = ${held[0]!} FOR UPDATE`.execute(trx);
+    const answered = await Promise.race([
+      deploy('relayed', `relayed-f-${randomUUID()}`, held).then((queued) => queued.inserted),
+      new Promise((resolve) => setTimeout(resolve, 3_000, 'waited for the held row')),
+    ]);
+    assert.equal(answered, true);
+  });
+  assert.ok((await outboxIds()).includes(held[0]!), 'the held row is left to the pass that holds it');
 });
 
 test('the deploy statement is prepared by name once per connection, and runs the same prepared', async () => {

@@ -98,7 +98,9 @@ export async function insertQueuedVm(
  * nothing is written and the answer says which; a name already taken fails the whole statement
  * (23505). Returns the intents' outbox rows, for the relay. `sentOutboxIds`: outbox rows of intents
  * already in BullMQ (OutboxRelay.takeSent), deleted by this statement whatever it answers (a failed
- * statement deletes nothing), so their delete costs no statement and no commit of its own.
+ * statement deletes nothing), so their delete costs no statement and no commit of its own. Rows a
+ * relay pass holds are skipped, not waited for (the pass deletes them): the deploys would otherwise
+ * wait, the project's usage row locked, for the pass's round trip to Redis.
  */
 export async function insertQueuedVms(
   db: Db,
@@ -111,6 +113,12 @@ export async function insertQueuedVms(
   const column = <T>(value: (vm: QueuedVmInput) => T) => vms.map(value);
   const cpus = vms.reduce((sum, vm) => sum + vm.cpus, 0);
   const memoryMiB = vms.reduce((sum, vm) => sum + vm.memoryMiB, 0);
+  const deleteSent =
+    sentOutboxIds.length === 0
+      ? sql``
+      : sql`, sent AS (
+      DELETE FROM outbox WHERE id IN (
+        SELECT id FROM outbox WHERE id = ANY(${[...sentOutboxIds]}::bigint[]) FOR UPDATE SKIP LOCKED))`;
   const statement = sql<{
     outbox: { id: number; intent: unknown }[] | null;
     vms: number;
@@ -149,7 +157,7 @@ export async function insertQueuedVms(
       INSERT INTO outbox (intent)
       SELECT i.intent FROM input i JOIN vm ON vm.id = i.id ORDER BY i.position
       RETURNING id, intent
-    )${sentOutboxIds.length > 0 ? sql`, sent AS (DELETE FROM outbox WHERE id = ANY(${[...sentOutboxIds]}::bigint[]))` : sql``}
+    )${deleteSent}
     SELECT (SELECT json_agg(json_build_object('id', id, 'intent', intent) ORDER BY id) FROM intent) AS outbox,
            vms, vcpus::text, memory_mib::text, max_vms, max_vcpus, max_memory_mib
     FROM quota`.compile(db);
