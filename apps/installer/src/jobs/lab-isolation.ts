@@ -221,9 +221,11 @@ function describe(pair: IsolationPair): string {
  * a class's copies finish (and check) close together, so without a bound their handshakes crowd out
  * each other and the deploys still running (240 at once timed out at load 26). A guest's probes run
  * side by side on the connection its deploy left open (one timeout, a few channels), so a slot is
- * held briefly, and sixteen keep a class's checks from queueing behind each other.
+ * held briefly. A class's last copies start their last VMs close together, so their waits for the
+ * firewall's compile end together and they all probe at once: thirty-two slots hold their guests
+ * (with sixteen, the last checks queued for slots and ended about a second later).
  */
-const PROBING_AT_ONCE = 16;
+const PROBING_AT_ONCE = 32;
 let probing = 0;
 const waitingToProbe: (() => void)[] = [];
 
