@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db } from '../connection';
+import { type Db, preparedByName } from '../connection';
 
 export interface NewApiKey {
   name: string;
@@ -38,14 +38,19 @@ export async function insertApiKey(db: Db, key: NewApiKey): Promise<string> {
   return existing.id;
 }
 
-/** The live (not revoked) key with this hash. */
+/**
+ * The live (not revoked) key with this hash: asked on every API request, so run as a named prepared
+ * statement (the same text every time; each run still reads the row as it is then).
+ */
 export async function findApiKeyByHash(db: Db, keyHash: string) {
-  return db
+  const query = db
     .selectFrom('api_keys')
     .select(['id', 'name', 'role', 'project', 'lab_id', 'copy'])
     .where('key_hash', '=', keyHash)
     .where('revoked_at', 'is', null)
-    .executeTakeFirst();
+    .compile();
+  preparedByName(query.sql);
+  return (await db.executeQuery(query)).rows[0];
 }
 
 /** The live (not revoked) key with this id: what a web session (which holds the id, never the key) resolves to. */
