@@ -4,12 +4,13 @@
  * deploy token and a silent logger. `stop` takes all of it down again.
  */
 import { Writable } from 'node:stream';
-import { createDb, type Db, migrateToLatest } from '@glassdome/db';
+import { createDb, type Db, insertVms, migrateToLatest, setVmPlacement } from '@glassdome/db';
 import { createLogger } from '@glassdome/logger';
 import { createProxmox, type Proxmox } from '@glassdome/proxmox';
 import { createTestDatabase, startSimulator, type TestDatabase, type TestSimulator } from '@glassdome/testkit';
 import type { InstallerContext } from '../src/context';
 import type { InstallerEnv } from '../src/env';
+import { loadVm, type VmRow } from '../src/vm-record';
 
 export interface DirectContext {
   sim: TestSimulator;
@@ -55,4 +56,28 @@ export async function startDirectContext(
     await stop();
     throw error;
   }
+}
+
+/** A test VM's placement as the deploy step leaves it: one NIC on vmbr0 by DHCP, the management NIC. */
+export const TEST_PLACEMENT = {
+  nics: [{ bridge: 'vmbr0', ipconfig: 'ip=dhcp', firewall: false }],
+  managementNic: 0,
+};
+
+/** The record of simulator VM `vmid` as a deploy that placed it leaves it (an Ubuntu VM of one vCPU). */
+export async function recordOfSimVm(direct: DirectContext, name: string, vmid: number): Promise<VmRow> {
+  const spec = {
+    cpus: 1,
+    memoryMiB: 1024,
+    diskGiB: 10,
+    cloudInit: { user: 'ubuntu', sshKeys: [], packages: [], runcmd: [] },
+    provision: [],
+  };
+  const [id] = await insertVms(direct.db, [
+    { name, os: 'ubuntu-22.04', platformId: 'default', node: direct.sim.info.node, spec },
+  ]);
+  await setVmPlacement(direct.db, id!, { vmid });
+  const vm = await loadVm(direct.db, id!);
+  if (!vm) throw new Error(`VM record ${name} not found after its insert`);
+  return vm;
 }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { type Db, findVmHostKey, insertVms, setVmPlacement } from '@glassdome/db';
+import { type Db, findVmHostKey } from '@glassdome/db';
 import type { Proxmox } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
 import { ensureGuestKey, GuestKeys } from '@glassdome/runtime';
@@ -17,7 +17,7 @@ import type { InstallerContext } from '../src/context';
 import { GUEST_HOST_KEY_FILE, guestTarget, managementMac, pinHostKey } from '../src/steps/guest-trust';
 import { waitForAgent } from '../src/steps/proxmox-steps';
 import { loadVm } from '../src/vm-record';
-import { type DirectContext, startDirectContext } from './direct-context';
+import { type DirectContext, recordOfSimVm, startDirectContext, TEST_PLACEMENT } from './direct-context';
 
 let direct: DirectContext;
 let sim: TestSimulator;
@@ -36,23 +36,12 @@ before(async () => {
 
 after(() => direct?.stop());
 
-const storedSpec = {
-  cpus: 1,
-  memoryMiB: 1024,
-  diskGiB: 10,
-  cloudInit: { user: 'ubuntu', sshKeys: [], packages: [], runcmd: [] },
-  provision: [],
-};
-const placement = { nics: [{ bridge: 'vmbr0', ipconfig: 'ip=dhcp', firewall: false }], managementNic: 0 };
+const placement = TEST_PLACEMENT;
 
 /** A running simulator VM and its record, its agent answering on its management NIC. */
 async function runningVm(name: string) {
   const created = (await sim.admin('POST', '/bulk-vms', { count: 1, start: true, prefix: name })) as { first: number };
-  const [id] = await insertVms(db, [
-    { name, os: 'ubuntu-22.04', platformId: 'default', node: sim.info.node, spec: storedSpec },
-  ]);
-  await setVmPlacement(db, id!, { vmid: created.first });
-  const vm = (await loadVm(db, id!))!;
+  const vm = await recordOfSimVm(direct, name, created.first);
   await waitForAgent(ctx, vm, placement);
   return vm;
 }

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { insertVms, setVmPlacement } from '@glassdome/db';
 import { PermanentError } from '@glassdome/queue';
 import { ensureGuestKey, GuestKeys } from '@glassdome/runtime';
 import { SshPool, type SshTarget } from '@glassdome/ssh';
@@ -14,8 +13,8 @@ import type { TestSimulator } from '@glassdome/testkit';
 import type { InstallerContext } from '../src/context';
 import { verify, waitForSsh } from '../src/steps/guest-steps';
 import { waitForAgent } from '../src/steps/proxmox-steps';
-import { loadVm, type VmRow } from '../src/vm-record';
-import { type DirectContext, startDirectContext } from './direct-context';
+import type { VmRow } from '../src/vm-record';
+import { type DirectContext, recordOfSimVm, startDirectContext, TEST_PLACEMENT } from './direct-context';
 
 let direct: DirectContext;
 let sim: TestSimulator;
@@ -46,15 +45,6 @@ after(async () => {
   await direct?.stop();
 });
 
-const storedSpec = {
-  cpus: 1,
-  memoryMiB: 1024,
-  diskGiB: 10,
-  cloudInit: { user: 'ubuntu', sshKeys: [], packages: [], runcmd: [] },
-  provision: [],
-};
-const placement = { nics: [{ bridge: 'vmbr0', ipconfig: 'ip=dhcp', firewall: false }], managementNic: 0 };
-
 /** A running simulator VM reached over SSH as its deploy's wait-ssh step leaves it. */
 async function reachedVm(name: string): Promise<VmRow> {
   const created = (await sim.admin('POST', '/bulk-vms', { count: 1, prefix: name })) as { first: number };
@@ -62,12 +52,8 @@ async function reachedVm(name: string): Promise<VmRow> {
   const publicKey = readFileSync(`${sim.info.sshPrivateKeyPath}.pub`, 'utf8').trim();
   await direct.pve.vms.updateConfig(created.first, { sshKeys: [publicKey], ciuser: 'ubuntu' });
   await direct.pve.tasks.wait(await direct.pve.vms.start(created.first));
-  const [id] = await insertVms(direct.db, [
-    { name, os: 'ubuntu-22.04', platformId: 'default', node: sim.info.node, spec: storedSpec },
-  ]);
-  await setVmPlacement(direct.db, id!, { vmid: created.first });
-  const vm = (await loadVm(direct.db, id!))!;
-  await waitForAgent(ctx, vm, placement);
+  const vm = await recordOfSimVm(direct, name, created.first);
+  await waitForAgent(ctx, vm, TEST_PLACEMENT);
   await waitForSsh(ctx, vm);
   return vm;
 }

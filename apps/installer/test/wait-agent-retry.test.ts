@@ -4,18 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type Db, insertVms, setVmPlacement } from '@glassdome/db';
 import type { Proxmox } from '@glassdome/proxmox';
 import type { TestSimulator } from '@glassdome/testkit';
 import type { InstallerContext } from '../src/context';
 import { AgentSilentError } from '../src/steps/agent-retry';
 import { waitForAgent } from '../src/steps/proxmox-steps';
-import { loadVm } from '../src/vm-record';
-import { type DirectContext, startDirectContext } from './direct-context';
+import { type DirectContext, recordOfSimVm, startDirectContext, TEST_PLACEMENT } from './direct-context';
 
 let direct: DirectContext;
 let sim: TestSimulator;
-let db: Db;
 let pve: Proxmox;
 let ctx: InstallerContext;
 
@@ -24,7 +21,7 @@ before(async () => {
     AGENT_TIMEOUT_SECONDS: 60,
     GUEST_SSH_PORT: sim.info.guestSshPort,
   }));
-  ({ sim, db, pve, ctx } = direct);
+  ({ sim, pve, ctx } = direct);
 });
 
 after(() => direct?.stop());
@@ -32,13 +29,7 @@ after(() => direct?.stop());
 /** A running simulator VM and its record, as `start` leaves them. */
 async function runningVm(name: string) {
   const created = (await sim.admin('POST', '/bulk-vms', { count: 1, start: true })) as { first: number };
-  const [id] = await insertVms(db, [
-    { name, os: 'ubuntu-22.04', platformId: 'default', node: sim.info.node, spec: storedSpec },
-  ]);
-  await setVmPlacement(db, id!, { vmid: created.first });
-  const vm = await loadVm(db, id!);
-  assert.ok(vm);
-  return vm;
+  return recordOfSimVm(direct, name, created.first);
 }
 
 async function reboots(vmid: number): Promise<number> {
@@ -46,14 +37,7 @@ async function reboots(vmid: number): Promise<number> {
   return tasks.length;
 }
 
-const storedSpec = {
-  cpus: 1,
-  memoryMiB: 1024,
-  diskGiB: 10,
-  cloudInit: { user: 'ubuntu', sshKeys: [], packages: [], runcmd: [] },
-  provision: [],
-};
-const placement = { nics: [{ bridge: 'vmbr0', ipconfig: 'ip=dhcp', firewall: false }], managementNic: 0 };
+const placement = TEST_PLACEMENT;
 
 test('a repeat after an outage, a timeout or a crash waits for the agent without rebooting', async () => {
   const vm = await runningVm('healthy');

@@ -161,7 +161,7 @@ export async function insertQueuedVms(
     SELECT (SELECT json_agg(json_build_object('id', id, 'intent', intent) ORDER BY id) FROM intent) AS outbox,
            vms, vcpus::text, memory_mib::text, max_vms, max_vcpus, max_memory_mib
     FROM quota`.compile(db);
-  // The same text at every run (with or without the delete): prepared once per connection.
+  // One text with the delete and one without, each prepared once per connection.
   preparedByName(statement.sql);
   const result = await db.executeQuery(statement);
   const row = result.rows[0];
