@@ -201,7 +201,10 @@ export async function run(): Promise<string> {
   const port = await freePort();
   // BENCH_NODE_ARGS: extra node flags for the API (e.g. --cpu-prof) when looking into a result.
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const api = startProcess(process.execPath, [...nodeArgs, ...appArgs('api')], {
+  // BENCH_LIST_API=<bundle>: that build of the API instead of the tree's (e.g. the commit before a
+  // change, built and copied aside at the same depth), to alternate before/after runs on one kept database.
+  const build = process.env.BENCH_LIST_API ? ['--enable-source-maps', process.env.BENCH_LIST_API] : appArgs('api');
+  const api = startProcess(process.execPath, [...nodeArgs, ...build], {
     cwd: repoRoot,
     name: 'api',
     env: {

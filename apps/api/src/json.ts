@@ -1,6 +1,50 @@
+import { randomUUID } from 'node:crypto';
 import type { JsonValue } from '@glassdome/db';
+import type { Response } from 'express';
 
 /** Specs and graphs come out of the lab package's validators as plain data, so they are JSON as they are. */
 export function asJson(value: object): JsonValue {
   return value as unknown as JsonValue;
+}
+
+/** What a `JsonText` writes in its place while `sendJson` stringifies: a string no answer can hold otherwise. */
+const PLACEHOLDER = `json-text-${randomUUID()}`;
+/** The texts of the answer `sendJson` is stringifying, in the order written; unset otherwise. */
+let written: string[] | undefined;
+
+/**
+ * JSON text written elsewhere — Postgres presents steps so (`shownStepsOfVm`) — put into an answer
+ * as it is: a page of VMs carries some 450 steps, and parsing them only to write them again was most
+ * of the list's cost (bench/lists.bench.ts). Only `sendJson` writes one; `JSON.stringify` alone throws.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+
+  toJSON(): string {
+    if (!written) throw new Error('a JsonText is written by sendJson');
+    written.push(this.text);
+    return PLACEHOLDER;
+  }
+}
+
+/** `value` as JSON text, each `JsonText` in it put in as it is. */
+export function stringifyJson(value: unknown): string {
+  const texts: string[] = [];
+  written = texts;
+  let json: string;
+  try {
+    json = JSON.stringify(value);
+  } finally {
+    written = undefined;
+  }
+  if (texts.length === 0) return json;
+  const parts = json.split(`"${PLACEHOLDER}"`);
+  let spliced = parts[0]!;
+  for (let i = 0; i < texts.length; i += 1) spliced += texts[i]! + parts[i + 1]!;
+  return spliced;
+}
+
+/** Answers with `value` as `res.json` does (same type and charset), each `JsonText` in it as it is. */
+export function sendJson(res: Response, value: unknown): void {
+  res.type('json').send(stringifyJson(value));
 }

@@ -1,4 +1,5 @@
-import type { ListedStep, listLabs, listSteps, listVmsOfLab } from '@glassdome/db';
+import type { listLabs, listVmsOfLabWithSteps } from '@glassdome/db';
+import { JsonText } from './json';
 import { Redactor } from './redact';
 
 /**
@@ -6,26 +7,23 @@ import { Redactor } from './redact';
  * times so, listStandaloneVms). Either way the answer carries the same text.
  */
 type Time = Date | string;
-const msOf = (time: Time) => (typeof time === 'string' ? Date.parse(time) : time.getTime());
 
-type StepRow = Awaited<ReturnType<typeof listSteps>>[number] | ListedStep;
+/** A VM as read with its steps, as the API shows them (JSON text Postgres writes, `shownStepsOfVm`). */
 type VmRow = Omit<
-  Awaited<ReturnType<typeof listVmsOfLab>>[number],
+  Awaited<ReturnType<typeof listVmsOfLabWithSteps>>[number],
   'platform_id' | 'request_id' | 'created_by' | 'observed_at' | 'created_at' | 'updated_at' | 'planned_steps'
 > & { observed_at: Time | null; created_at: Time; updated_at: Time };
 
-/** A step as the API shows it: its timings and, once finished, how long it took. */
-export function presentStep(step: StepRow, redactor: Redactor = Redactor.none) {
-  return {
-    name: step.name,
-    status: step.status,
-    attempts: step.attempts,
-    queuedAt: step.queued_at,
-    startedAt: step.started_at,
-    finishedAt: step.finished_at,
-    durationMs: step.started_at && step.finished_at ? msOf(step.finished_at) - msOf(step.started_at) : undefined,
-    ...(step.error ? { error: redactor.text(step.error) } : {}),
-  };
+/**
+ * Steps as the API shows them (JSON text Postgres writes) with their errors masked for the reader:
+ * an error is the one field that can quote provisioning text. Most readers see everything and most
+ * steps have no error, so the text is parsed only when one has and the reader's view masks.
+ */
+export function stepsForReader(steps: string, redactor: Redactor): JsonText {
+  if (redactor === Redactor.none || !steps.includes('"error":')) return new JsonText(steps);
+  const shown = JSON.parse(steps) as { error?: string }[];
+  for (const step of shown) if (step.error !== undefined) step.error = redactor.text(step.error);
+  return new JsonText(JSON.stringify(shown));
 }
 
 function sizeOf(spec: unknown) {
@@ -56,10 +54,11 @@ export interface VmPresentation {
 }
 
 /**
- * A VM as the API shows it. The stored spec is not echoed: provisioning content is the user's and
- * may hold anything, so only the sizes and the login user are shown.
+ * A VM as the API shows it, its steps last (JSON text: answer with `sendJson`). The stored spec is
+ * not echoed: provisioning content is the user's and may hold anything, so only the sizes and the
+ * login user are shown.
  */
-export function presentVm(vm: VmRow, steps: StepRow[] = [], options: VmPresentation = {}) {
+export function presentVm(vm: VmRow, options: VmPresentation = {}) {
   const redactor = options.redactor ?? Redactor.none;
   const user = loginUserOf(vm.spec);
   return {
@@ -83,7 +82,7 @@ export function presentVm(vm: VmRow, steps: StepRow[] = [], options: VmPresentat
     error: redactor.text(vm.error),
     createdAt: vm.created_at,
     updatedAt: vm.updated_at,
-    steps: steps.map((step) => presentStep(step, redactor)),
+    steps: stepsForReader(vm.steps, redactor),
   };
 }
 

@@ -48,6 +48,7 @@ export {
   finishStep,
   getStepDetail,
   listRunningStepsOfPlatform,
+  listShownStepsOfLab,
   listSteps,
   listStepsOfVms,
   planSteps,

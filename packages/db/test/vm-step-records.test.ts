@@ -231,12 +231,16 @@ test("a standalone VM's plan reads as pending steps until the installer writes t
     steps.map((step) => [step.name, step.status, step.attempts, step.queued_at.getTime(), step.started_at, step.error]);
   const expected = plan.map((name) => [name, 'pending', 0, created_at.getTime(), null, null]);
   const listed = async () =>
-    (await listStandaloneVms(db, { limit: 100, offset: 0 })).items.find((vm) => vm.id === id)!.steps;
+    JSON.parse((await listStandaloneVms(db, { limit: 100, offset: 0 })).items.find((vm) => vm.id === id)!.steps) as {
+      name: string;
+      status: string;
+      queuedAt: string;
+    }[];
 
   const before = await listSteps(db, { vmId: id });
   assert.deepEqual(shown(before), expected, 'the plan, as pending steps queued with the VM');
   assert.deepEqual(
-    (await listed()).map((step) => [step.name, step.status, step.queued_at]),
+    (await listed()).map((step) => [step.name, step.status, step.queuedAt]),
     plan.map((name) => [name, 'pending', created_at.toISOString()]),
     'the list shows the same plan',
   );

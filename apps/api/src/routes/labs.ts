@@ -1,4 +1,4 @@
-import { getLab, listLabs, listSteps, listStepsOfVms, listVmsOfLab } from '@glassdome/db';
+import { getLab, listLabs, listShownStepsOfLab, listVmsOfLabWithSteps } from '@glassdome/db';
 import { LAB_CATALOG, type LabSpec, parseLabSpec } from '@glassdome/lab';
 import { type LabSourceRef, resolveLabSource } from '@glassdome/lab-run';
 import { type Request, type Response, Router } from 'express';
@@ -9,7 +9,8 @@ import { NotFoundError } from '../errors';
 import { labFromReferenceBody } from '../exercise-schemas';
 import { accept, JSON_TYPES, YAML_TYPES } from '../http/body';
 import { parseInput } from '../http/validate';
-import { presentLab, presentStep, presentVm } from '../present';
+import { sendJson } from '../json';
+import { presentLab, presentVm, stepsForReader } from '../present';
 import { redactorFor } from '../redact';
 import { idParams, labCreateQuery, labListQuery } from '../schemas';
 import { type DeployExtras, invalidSpec, labExtrasView, projectQuotas, specQuotas } from '../services/exercises';
@@ -57,17 +58,14 @@ async function deploymentOfRequest(
 /**
  * A lab as the reader may see it: a trainee sees its copy's VMs only, and neither the graph nor the
  * lab-wide tasks (they name every copy); provisioning text is masked for all but its creator and admins.
+ * Its steps are JSON text (answer with `sendJson`).
  */
 async function labDetail(ctx: ApiContext, req: Request, id: string) {
   const scope = scopeOf(req);
   const lab = await getLab(ctx.db, id, scope);
   if (!lab) throw new NotFoundError('lab');
   const redactor = redactorFor(req.principal!, lab.created_by, lab.spec);
-  const vms = await listVmsOfLab(ctx.db, id, scope);
-  const steps = await listStepsOfVms(
-    ctx.db,
-    vms.map((vm) => vm.id),
-  );
+  const vms = await listVmsOfLabWithSteps(ctx.db, id, scope);
   const wholeLab = scope.kind !== 'copy';
   return {
     ...presentLab(lab, redactor),
@@ -76,8 +74,8 @@ async function labDetail(ctx: ApiContext, req: Request, id: string) {
     isolation: wholeLab ? (lab.isolation ?? null) : undefined,
     // Exercise state: first ready (its initial snapshot), testing mode, source, pool claim.
     ...labExtrasView(lab),
-    steps: wholeLab ? (await listSteps(ctx.db, { labId: id })).map((step) => presentStep(step, redactor)) : [],
-    vms: vms.map((vm) => presentVm(vm, steps.get(vm.id), { redactor, guestSshPort: ctx.guestSshPort })),
+    steps: wholeLab ? stepsForReader(await listShownStepsOfLab(ctx.db, id), redactor) : [],
+    vms: vms.map((vm) => presentVm(vm, { redactor, guestSshPort: ctx.guestSshPort })),
   };
 }
 
@@ -129,7 +127,7 @@ export function labRoutes(ctx: ApiContext): Router {
 
   router.get('/labs/:id', async (req, res) => {
     const { id } = parseInput(idParams, req.params, 'params');
-    res.json(await labDetail(ctx, req, id));
+    sendJson(res, await labDetail(ctx, req, id));
   });
 
   router.get('/lab-templates', (_req, res) => {

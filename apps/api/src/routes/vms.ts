@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   getVm,
+  getVmWithSteps,
   insertVms,
   inTransaction,
   listEvents,
@@ -20,7 +21,7 @@ import { ApiError, ConflictError, NotFoundError, ValidationError } from '../erro
 import { accept, JSON_TYPES } from '../http/body';
 import { logsAt } from '../http/request-id';
 import { parseInput, specIssuesToFieldIssues } from '../http/validate';
-import { asJson } from '../json';
+import { asJson, sendJson } from '../json';
 import { presentVm } from '../present';
 import { redactorFor, seesPrivate } from '../redact';
 import { idParams, osParams, vmCreateQuery, vmListQuery } from '../schemas';
@@ -184,9 +185,9 @@ export function vmRoutes(ctx: ApiContext): Router {
   router.get('/vms', async (req, res) => {
     const query = parseInput(vmListQuery, req.query, 'query');
     const { items: vms, nextCursor } = await listStandaloneVms(ctx.db, query, scopeOf(req));
-    res.json({
+    sendJson(res, {
       items: vms.map((vm) =>
-        presentVm(vm, vm.steps, {
+        presentVm(vm, {
           redactor: redactorFor(req.principal!, vm.created_by, vm.spec),
           guestSshPort: ctx.guestSshPort,
         }),
@@ -199,10 +200,11 @@ export function vmRoutes(ctx: ApiContext): Router {
 
   router.get('/vms/:id', async (req, res) => {
     const { id } = parseInput(idParams, req.params, 'params');
-    const vm = await getVm(ctx.db, id, scopeOf(req));
+    const vm = await getVmWithSteps(ctx.db, id, scopeOf(req));
     if (!vm) throw new NotFoundError('VM');
-    res.json(
-      presentVm(vm, await listSteps(ctx.db, { vmId: id }), {
+    sendJson(
+      res,
+      presentVm(vm, {
         redactor: redactorFor(req.principal!, vm.created_by, vm.spec),
         guestSshPort: ctx.guestSshPort,
       }),

@@ -3,7 +3,7 @@ import { type Db, preparedByName } from '../connection';
 import { type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
 import type { JsonValue } from '../schema';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
-import { plannedStepRows } from './steps';
+import { jsonTime, shownStepsOfVm } from './steps';
 
 export interface NewVm {
   labId?: string | null;
@@ -180,48 +180,32 @@ export async function getVm(db: Db, id: string, scope: Scope = ALL_PROJECTS) {
   return db.selectFrom('vms').selectAll().where('id', '=', id).where(scopeCondition('vms', scope)).executeTakeFirst();
 }
 
+/** The steps of the VMs read as the API shows them (`shownStepsOfVm`): JSON text, not parsed here. */
+const shownSteps = (vmId: 'vms.id' | 'page.id') => sql<string>`${sql.raw(shownStepsOfVm(vmId))}`.as('steps');
+
+/** `getVm` with the VM's steps as the API shows them — one statement. */
+export async function getVmWithSteps(db: Db, id: string, scope: Scope = ALL_PROJECTS) {
+  return db
+    .selectFrom('vms')
+    .selectAll()
+    .select(shownSteps('vms.id'))
+    .where('id', '=', id)
+    .where(scopeCondition('vms', scope))
+    .executeTakeFirst();
+}
+
 /** The order of `listStandaloneVms`: newest first (vms_standalone_* indexes, migration 0009). */
 export const STANDALONE_VMS: Keyset = { list: 'vms', at: 'vms.created_at', id: 'vms.id', idType: 'uuid' };
 
-/** A timestamp as a JS Date puts it in JSON (UTC, milliseconds, truncated as a Date keeps them), written by Postgres. */
-function jsonTime(column: string) {
-  return sql<string>`to_char(${sql.ref(column)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-}
-
-/** A step as lists show it: what `listSteps` reads of it but its detail, its times as `jsonTime` text. */
-export interface ListedStep {
-  name: string;
-  status: string;
-  attempts: number;
-  queued_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  error: string | null;
-}
+const shownTime = (column: string) => sql<string>`${sql.raw(jsonTime(column))}`;
 
 /**
- * The steps of the VM `vmId` (a column of the outer query) as one JSON array of `ListedStep`, in
- * the order `listSteps` reads them — its step rows, or its plan when it has none yet (coalesce
- * reads the plan only then): a list of VMs carries their steps in its own statement.
- */
-function listedStepsOfVm(vmId: 'page.id') {
-  // Each step a row whose columns name its fields: cheaper for json_agg than json_build_object.
-  const listed = (order: string) => sql`json_agg((
-      SELECT step FROM (SELECT s.name, s.status, s.attempts, ${jsonTime('s.queued_at')} AS queued_at,
-        ${jsonTime('s.started_at')} AS started_at, ${jsonTime('s.finished_at')} AS finished_at, s.error) AS step
-    ) ORDER BY ${sql.ref(order)})`;
-  return sql<ListedStep[]>`coalesce(
-    (SELECT ${listed('s.id')} FROM steps s WHERE s.vm_id = ${sql.ref(vmId)}),
-    (SELECT ${listed('s.position')} FROM (${sql.raw(plannedStepRows(vmId))}) s),
-    '[]'::json)`;
-}
-
-/**
- * Standalone VMs (not part of a lab), newest first, one page of them, each with its steps — one
- * statement. The columns are those the VM list shows (and `created_by`, whose reader sees what),
- * its times as JSON prints them (`jsonTime`): a page carries some 450 steps, and parsing each time
- * into a Date only to print it again was most of the list's cost (bench/lists.bench.ts). Times and
- * steps are computed for the page's rows only, once it is cut (a deprecated offset skips rows unread).
+ * Standalone VMs (not part of a lab), newest first, one page of them, each with its steps as the
+ * API shows them — one statement. The columns are those the VM list shows (and `created_by`, whose
+ * reader sees what), its times as JSON prints them (`jsonTime`): a page carries some 450 steps, and
+ * parsing each time into a Date only to print it again was most of the list's cost
+ * (bench/lists.bench.ts). Times and steps are computed for the page's rows only, once it is cut (a
+ * deprecated offset skips rows unread).
  */
 export async function listStandaloneVms(
   db: Db,
@@ -269,13 +253,13 @@ export async function listStandaloneVms(
       'page.spec',
       'page.desired_state',
       'page.observed_status',
-      jsonTime('page.observed_at').as('observed_at'),
+      shownTime('page.observed_at').as('observed_at'),
       'page.error',
       'page.created_by',
-      jsonTime('page.created_at').as('created_at'),
-      jsonTime('page.updated_at').as('updated_at'),
+      shownTime('page.created_at').as('created_at'),
+      shownTime('page.updated_at').as('updated_at'),
       sql<string>`page.page_key`.as('page_key'),
-      listedStepsOfVm('page.id').as('steps'),
+      shownSteps('page.id'),
     ])
     .orderBy('page.created_at', 'desc')
     .orderBy('page.id', 'desc')
@@ -288,6 +272,19 @@ export async function listVmsOfLab(db: Db, labId: string, scope: Scope = ALL_PRO
   return db
     .selectFrom('vms')
     .selectAll()
+    .where('lab_id', '=', labId)
+    .where(scopeCondition('vms', scope))
+    .orderBy('copy')
+    .orderBy('name')
+    .execute();
+}
+
+/** `listVmsOfLab` with each VM's steps as the API shows them — one statement. */
+export async function listVmsOfLabWithSteps(db: Db, labId: string, scope: Scope = ALL_PROJECTS) {
+  return db
+    .selectFrom('vms')
+    .selectAll()
+    .select(shownSteps('vms.id'))
     .where('lab_id', '=', labId)
     .where(scopeCondition('vms', scope))
     .orderBy('copy')
