@@ -18,6 +18,7 @@ import {
   startStack,
   waitFor,
 } from '@glassdome/testkit';
+import pg from 'pg';
 import { createDb, type Db } from '../packages/db/src/index';
 import { compileLabGraph, criticalPath, parseLabSpec } from '../packages/lab/src/index';
 import { Producer } from '../packages/queue/src/index';
@@ -69,23 +70,30 @@ interface Measured {
   cpuPerVmMs: number;
   load: string;
   tasks: number;
+  transactionsPerVm?: number;
 }
 
 /** Deploys the bench lab once on `stack` and measures it against its critical paths. */
 async function measure(
   stack: RunningStack,
   db: Db,
+  databaseUrl: string,
   redis: { url: string; prefix: string },
   label: string,
   name: string,
 ): Promise<Measured> {
   const processes = [stack.api, ...stack.installers, stack.gateway!];
+  const countStatements = Boolean(process.env.BENCH_LAB_STATEMENTS);
+  const transactionsBefore = countStatements ? await transactionsSoFar(databaseUrl) : 0;
   const loadBefore = loadNow();
   const cpuBefore = processes.map((p) => cpuSeconds(p.child.pid));
   const spec = labSpec(name);
   const lab = await deployLabAndWait(stack, db, spec, 600_000);
   const loadAfter = loadNow();
   const cpu = processes.reduce((sum, p, i) => sum + cpuSeconds(p.child.pid) - cpuBefore[i]!, 0);
+  // Backends report their counts when idle, at most every 10 s (Postgres 15's PGSTAT_IDLE_INTERVAL).
+  if (countStatements) await new Promise((resolve) => setTimeout(resolve, 11_000));
+  const transactions = countStatements ? (await transactionsSoFar(databaseUrl)) - transactionsBefore : undefined;
 
   // Each task's measured duration: from its first step's start to its last step's end.
   const parsed = parseLabSpec(spec);
@@ -118,7 +126,26 @@ async function measure(
     cpuPerVmMs: (cpu / VMS) * 1000,
     load: `${loadBefore} → ${loadAfter}`,
     tasks: critical.path.length,
+    ...(transactions === undefined ? {} : { transactionsPerVm: transactions / VMS }),
   };
+}
+
+/**
+ * Transactions committed or rolled back in the bench's database so far, as Postgres counts them: with
+ * BENCH_LAB_STATEMENTS=1, the Postgres round trips per VM (a statement outside a transaction is one;
+ * the bench's own polling of the lab, one read per 100 ms, is counted too).
+ */
+async function transactionsSoFar(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>(
+      'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()',
+    );
+    return Number(rows[0]!.n);
+  } finally {
+    await client.end();
+  }
 }
 
 /**
@@ -208,14 +235,23 @@ export async function run(): Promise<string> {
   });
   const db = createDb(database.url);
   try {
-    const runs = [await measure(stack, db, redis, 'alone', 'bench-deep')];
+    const runs = [await measure(stack, db, database.url, redis, 'alone', 'bench-deep')];
     // The simulated node holds one lab of this size at a time: the first goes before the second comes.
     await destroyLab(stack, db, runs[0]!.id);
     // BENCH_LAB_ALONE=1 skips the second run (e.g. while profiling: the profile would hold both).
     if (!process.env.BENCH_LAB_ALONE) {
       const stopBusy = busyCore();
       try {
-        runs.push(await measure(stack, db, redis, 'with one core kept busy by another process', 'bench-deep-loaded'));
+        runs.push(
+          await measure(
+            stack,
+            db,
+            database.url,
+            redis,
+            'with one core kept busy by another process',
+            'bench-deep-loaded',
+          ),
+        );
       } finally {
         stopBusy();
       }
@@ -234,6 +270,11 @@ export async function run(): Promise<string> {
       ...runs.map(
         (m) =>
           `| ${m.label} | ${m.status}${m.error ? ` (${m.error})` : ''} | ${(m.makespanMs / 1000).toFixed(2)} s | ${(m.criticalMs / 1000).toFixed(2)} s | ${(m.makespanMs / m.criticalMs).toFixed(3)} ${verdict(m)} | ${(m.jobCriticalMs / 1000).toFixed(2)} s | ${(m.makespanMs / m.jobCriticalMs).toFixed(3)} | ${m.cpuPerVmMs.toFixed(0)} ms | ${m.load} |`,
+      ),
+      ...runs.flatMap((m) =>
+        m.transactionsPerVm === undefined
+          ? []
+          : [`${m.label}: ${m.transactionsPerVm.toFixed(1)} Postgres transactions per VM (BENCH_LAB_STATEMENTS)`],
       ),
       '',
       'Step durations are the steps of each task as recorded in Postgres (clone, boot, SSH, provisioning);',
