@@ -174,9 +174,13 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
   let peakActive = 0;
   let sampling = true;
   // Each node's slots as sampled: while any was taken or awaited, how often some were free while
-  // callers waited in line (a slot left unused), and how often some were free with nobody in line.
+  // callers waited in line (a slot left unused) — and of those, how often the first in line was a
+  // clone whose turn had not come (the line's clone spacing, see admission.ts) — and how often some
+  // were free with nobody in line.
   const lineRedis = createRedis(redis.url, 'worker');
-  const slotSamples = new Map(NODES.map((node) => [node, { samples: 0, freeWhileWaited: 0, freeNobodyWaiting: 0 }]));
+  const slotSamples = new Map(
+    NODES.map((node) => [node, { samples: 0, freeWhileWaited: 0, cloneTurnAhead: 0, freeNobodyWaiting: 0 }]),
+  );
   const sampler = (async () => {
     while (sampling) {
       for (const p of processes) peakRss.set(p.name, Math.max(peakRss.get(p.name)!, rssMiB(p.pid)));
@@ -189,7 +193,16 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
         if (holders === 0 && waiters === 0) continue;
         const sample = slotSamples.get(node)!;
         sample.samples++;
-        if (holders < OPS_PER_NODE && waiters > 0) sample.freeWhileWaited++;
+        if (holders < OPS_PER_NODE && waiters > 0) {
+          sample.freeWhileWaited++;
+          const [[first], nextCloneAt, [seconds, micros]] = await Promise.all([
+            lineRedis.zrange(`${base}:line`, 0, 0),
+            lineRedis.hget(`${base}:stats`, 'nextCloneAt'),
+            lineRedis.time(),
+          ]);
+          const now = Number(seconds) * 1000 + Number(micros) / 1000;
+          if (first?.startsWith('clone:') && now < Number(nextCloneAt ?? 0)) sample.cloneTurnAhead++;
+        }
         if (holders < OPS_PER_NODE && waiters === 0) sample.freeNobodyWaiting++;
       }
       let waiting = 0;
@@ -392,7 +405,7 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
       `Node slots sampled every 250 ms while any was taken or awaited: ${NODES.map((node) => {
         const sample = slotSamples.get(node)!;
         const share = (n: number) => `${((n / Math.max(1, sample.samples)) * 100).toFixed(0)} %`;
-        return `${node} ${sample.samples} samples, some free while callers waited in line ${share(sample.freeWhileWaited)}, some free with nobody in line ${share(sample.freeNobodyWaiting)}`;
+        return `${node} ${sample.samples} samples, some free while callers waited in line ${share(sample.freeWhileWaited)} (a clone first in line before its turn ${share(sample.cloneTurnAhead)}), some free with nobody in line ${share(sample.freeNobodyWaiting)}`;
       }).join('; ')}.`,
       '',
       `Critical path (unqueued): ${critical.path.map((task) => `${task} ${s(estimate(taskById(graph, task)))}`).join(' → ')}.`,
