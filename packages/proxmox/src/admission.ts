@@ -19,7 +19,7 @@
  * disk); granted together, as slots freed together, they queued there while holding their node slots,
  * and their ends scattered so that the task waits saw them late.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@glassdome/logger';
 import type { Cluster, Redis } from 'ioredis';
@@ -97,16 +97,6 @@ export interface AdmissionHolds {
   minMs: number;
 }
 
-/** A script's text and the SHA1 it is run by once Redis has it (see Lines.#run). */
-interface Script {
-  text: string;
-  sha: string;
-}
-
-function script(text: string): Script {
-  return { text, sha: createHash('sha1').update(text).digest('hex') };
-}
-
 /** Lua shared by the scripts: Redis's clock, the sweep of lapsed holders and waiters, the hand-over. */
 const LINE_LUA = `
 local SCANNED = 64
@@ -178,7 +168,7 @@ end
  * holds a slot, -<ms> when it is a clone whose turn comes in that many ms with a slot free for it, 0
  * otherwise. ARGV: token, limit, ttl, rank (lower goes first), channel.
  */
-const ACQUIRE_LUA = script(`${LINE_LUA}
+const ACQUIRE_LUA = `${LINE_LUA}
 local token, limit, ttl, rank, channel = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 if redis.call('ZSCORE', holders, token) then
   redis.call('ZADD', holders, ms(now + ttl), token)
@@ -200,13 +190,13 @@ if later and later[1] == token then
 end
 if #others > 0 or later then redis.call('PUBLISH', channel, announce(others)) end
 return mine
-`);
+`;
 
 /**
  * Leaves the line or gives the slot back, and hands the freed slots on; a slot given back counts its
  * hold under its kind. ARGV: token, limit, ttl, channel, kind ('' for a place in line), held ms.
  */
-const RELEASE_LUA = script(`${LINE_LUA}
+const RELEASE_LUA = `${LINE_LUA}
 local token, limit, ttl, channel, kind, held = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]
 local grantedAt = redis.call('HGET', since, 'granted:' .. token)
 redis.call('HDEL', since, 'granted:' .. token)
@@ -226,16 +216,16 @@ redis.call('HDEL', since, token)
 local granted = grant(limit, ttl)
 if #granted > 0 or later then redis.call('PUBLISH', channel, announce(granted)) end
 return #granted
-`);
+`;
 
 /** Extends a held slot; 0 when it lapsed meanwhile (and may be someone else's now). ARGV: token, ttl. */
-const REFRESH_LUA = script(`
+const REFRESH_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], string.format('%.0f', now + tonumber(ARGV[2])), ARGV[1])
 return 1
-`);
+`;
 
 /** A slot set's keys in Redis (one hash tag, so one cluster slot) and the channel its grants go out on. */
 interface Line {
@@ -336,7 +326,8 @@ class Lines {
   /** Keeps a held slot alive every third of its TTL until the returned stop is called. */
   hold(line: Line, token: string): () => void {
     const timer = setInterval(() => {
-      this.#run(REFRESH_LUA, [line.keys[0]], token, this.limits.slotTtlMs)
+      this.#redis
+        .eval(REFRESH_LUA, 1, line.keys[0], token, this.limits.slotTtlMs)
         .then((held) => {
           if (held !== 1) this.logger?.warn({ key: line.name }, 'admission slot lost while held');
         })
@@ -395,23 +386,8 @@ class Lines {
     return Math.max(1, Math.round(this.limits.slotTtlMs / 3));
   }
 
-  #eval(lua: Script, line: Line, ...args: (string | number)[]): Promise<unknown> {
-    return this.#run(lua, line.keys, ...args);
-  }
-
-  /**
-   * Runs a script by its SHA1 (EVALSHA: 40 bytes instead of its 3–4 KB of text, and no parse), and
-   * by its text when the server does not have it yet (NOSCRIPT: after a restart, a failover, a
-   * SCRIPT FLUSH, or on a cluster node it never ran on), which also caches it there. A NOSCRIPT
-   * answer means the script did not run, so running its text then cannot run it twice.
-   */
-  async #run(lua: Script, keys: string[], ...args: (string | number)[]): Promise<unknown> {
-    try {
-      return await this.#redis.evalsha(lua.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return this.#redis.eval(lua.text, keys.length, ...keys, ...args);
-    }
+  #eval(script: string, line: Line, ...args: (string | number)[]): Promise<unknown> {
+    return this.#redis.eval(script, line.keys.length, ...line.keys, ...args);
   }
 
   /**

@@ -333,24 +333,3 @@ test("a dead holder's slot and a dead waiter's place lapse with their TTL; the l
   assert.ok(ranAt - started < ttl * 4, `got the slot ${ranAt - started} ms in`);
   assert.equal(await waitingFor('pve07'), 0);
 });
-
-test("the line's scripts go to Redis by their SHA1 once it has them, not by their text", async () => {
-  const watcher = new Redis(testRedis.url);
-  connections.push(watcher);
-  const monitor = await watcher.monitor();
-  const sent: string[] = [];
-  const key = `${testRedis.prefix}:pve:node:pve12:`;
-  monitor.on('monitor', (_time: string, args: string[]) => {
-    if (args.some((arg) => arg.startsWith(key))) sent.push(args[0]!.toLowerCase());
-  });
-  const [admission] = machines(1, { operationsPerNode: 2 });
-  for (let round = 0; round < 5; round++) await admission!.withNodeSlot('pve12', async () => {}, undefined, 'start');
-  // MONITOR reports what the server ran, a moment later.
-  for (let tries = 0; sent.filter((command) => command.startsWith('eval')).length < 10 && tries < 100; tries++) {
-    await sleep(10);
-  }
-  monitor.disconnect();
-  // Five acquires and five releases; the text goes only with a script the server did not have yet.
-  assert.equal(sent.filter((command) => command === 'evalsha').length + sent.filter((c) => c === 'eval').length, 10);
-  assert.ok(sent.filter((command) => command === 'eval').length <= 2, `sent ${sent.join(', ')}`);
-});
