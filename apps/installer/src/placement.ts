@@ -10,14 +10,12 @@
  * is still to build) keeps the lab on the configured node.
  */
 import {
-  finishStep,
   getStepDetail,
   type JsonValue,
   labCopyDemands,
   lockLabForPlacement,
-  planSteps,
+  recordLabStepDone,
   setLabCopyNode,
-  startStep,
 } from '@glassdome/db';
 import { type CopyDemand, type NodeCapacity, parseStoredVmSpec, placeCopies, type StoredVmSpec } from '@glassdome/lab';
 import type { ClusterResource } from '@glassdome/proxmox';
@@ -95,10 +93,16 @@ export async function ensureLabPlaced(ctx: InstallerContext, labId: string): Pro
 const placing = new Map<string, Promise<LabPlacement | null>>();
 
 async function placeLab(ctx: InstallerContext, labId: string): Promise<LabPlacement | null> {
-  const recorded = await getStepDetail(ctx.db, { labId }, PLACEMENT_STEP);
+  // The three reads at once: the provision tasks of the lab wait for the placement. A lab already
+  // placed leaves the cluster's read unused (once per process and lab).
+  const reading = readCluster(ctx);
+  reading.catch(() => undefined);
+  const [recorded, rows] = await Promise.all([
+    getStepDetail(ctx.db, { labId }, PLACEMENT_STEP),
+    labCopyDemands(ctx.db, labId),
+  ]);
   if (recorded !== undefined) return remember(labId, recorded);
-  const rows = await labCopyDemands(ctx.db, labId);
-  const cluster = await readCluster(ctx);
+  const cluster = await reading;
   return ctx.db.transaction().execute(async (trx) => {
     if (!(await lockLabForPlacement(trx, labId))) return null;
     const again = await getStepDetail(trx, { labId }, PLACEMENT_STEP);
@@ -112,9 +116,7 @@ async function placeLab(ctx: InstallerContext, labId: string): Promise<LabPlacem
       }
     }
     const detail = (decided.placement ?? { kept: decided.kept }) as unknown as JsonValue;
-    await planSteps(trx, { labId }, [PLACEMENT_STEP]);
-    await startStep(trx, { labId }, PLACEMENT_STEP);
-    await finishStep(trx, { labId }, PLACEMENT_STEP, { status: 'done', detail });
+    await recordLabStepDone(trx, labId, PLACEMENT_STEP, detail);
     return remember(labId, detail);
   });
 }

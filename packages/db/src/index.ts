@@ -54,6 +54,7 @@ export {
   planSteps,
   planVmSteps,
   type RecordedStep,
+  recordLabStepDone,
   recordVmSteps,
   resetAllSteps,
   resetUnfinishedVmSteps,

@@ -16,8 +16,10 @@ import {
   finishLabTaskStep,
   insertLab,
   insertVms,
+  listSteps,
   migrateToLatest,
   planSteps,
+  recordLabStepDone,
   recordVmSteps,
   startLabTasksIfRunning,
 } from '../src/index';
@@ -161,4 +163,23 @@ test('a lab task starts only while its lab runs, and learns the lab as it is', a
     { name: 'c0:net:b', status: 'running', attempts: 1 },
   ]);
   assert.equal(await startLabTasksIfRunning(db, '00000000-0000-0000-0000-000000000000', ['x'], []), undefined);
+});
+
+test("a lab's own step recorded done in one statement: planned and started if it was not, counted each time", async () => {
+  const labId = await labWithTasks('lab-step-done', []);
+  const shown = async () =>
+    (await listSteps(db, { labId })).map((s) => [
+      s.name,
+      s.status,
+      s.attempts,
+      s.error,
+      s.detail,
+      !!s.started_at,
+      !!s.finished_at,
+    ]);
+  await recordLabStepDone(db, labId, 'placement', { kept: 'one node' });
+  assert.deepEqual(await shown(), [['placement', 'done', 1, null, { kept: 'one node' }, true, true]]);
+  await db.updateTable('steps').set({ status: 'failed', error: 'x' }).where('lab_id', '=', labId).execute();
+  await recordLabStepDone(db, labId, 'placement', { copies: { '0': 'pve2' } });
+  assert.deepEqual(await shown(), [['placement', 'done', 2, null, { copies: { '0': 'pve2' } }, true, true]]);
 });

@@ -412,6 +412,22 @@ export async function recordVmSteps(
 }
 
 /**
+ * Records a lab's own step done with its detail in one statement, planned and started (its attempt
+ * counted) if it was not: what `planSteps`, `startStep` and `finishStep` would record one after the
+ * other for work done inside a transaction (the lab's placement).
+ */
+export async function recordLabStepDone(db: Db, labId: string, name: string, detail: JsonValue): Promise<void> {
+  await db.executeQuery(CompiledQuery.raw(RECORD_LAB_STEP_DONE, [labId, name, JSON.stringify(detail)]));
+}
+
+const RECORD_LAB_STEP_DONE = `
+  INSERT INTO steps (vm_id, lab_id, name, status, attempts, started_at, finished_at, detail)
+  VALUES (NULL, $1, $2, 'done', 1, now(), now(), $3::jsonb)
+  ON CONFLICT (lab_id, name) WHERE vm_id IS NULL DO UPDATE
+    SET status = 'done', attempts = steps.attempts + 1, started_at = now(), finished_at = now(), error = NULL,
+      detail = excluded.detail`;
+
+/**
  * Lab tasks begin: reads the lab's state and, unless the lab is in one of `stopped`, records each
  * task's step planned (if it was not) and running with its attempt counted — one statement for as many
  * tasks of the lab as start at once. Returns the lab's state as read (undefined when the lab is gone).
