@@ -1,7 +1,8 @@
-import { appendEvent, findTemplate, insertTemplate, setVmPlacement } from '@glassdome/db';
+import { appendEvent, type Db, findTemplate, insertTemplate, setVmPlacement } from '@glassdome/db';
 import { defaultTemplateVmid, type OsName } from '@glassdome/lab';
 import { cloneVm, defaultRetryPolicy, type StorageInfo, withRetry } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
+import { coalesced } from '@glassdome/lab-run';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import type { InstallerContext } from '../context';
 import type { Placement } from '../pipeline';
@@ -69,12 +70,31 @@ async function resolveTemplate(ctx: InstallerContext, vm: VmRow, signal?: AbortS
   }
   const os = vm.spec.os;
   if (!os) throw new PermanentError('a VM without an OS profile must name its template');
-  const where = { platformId: DEFAULT_PLATFORM, node: vm.node, os, project: vm.project };
-  const found = await findTemplate(ctx.db, where);
+  const found = await templateFor(ctx.db, { platformId: DEFAULT_PLATFORM, node: vm.node, os, project: vm.project });
   if (found?.status === 'ready') return found.vmid;
   const configured = found ? undefined : templateFromEnv(vm.spec, ctx.env.TEMPLATE_VMIDS);
   if (configured !== undefined) return configured;
   return buildTemplate(ctx, vm, os, signal);
+}
+
+type TemplateWhere = Parameters<typeof findTemplate>[1];
+
+/**
+ * The template row for `where`, read once for every VM of this process asking at once (`coalesced`:
+ * a lab's clones that start together read it in one statement, not one each).
+ */
+const templateReads = new WeakMap<Db, (group: string, where: TemplateWhere) => ReturnType<typeof findTemplate>>();
+
+function templateFor(db: Db, where: TemplateWhere) {
+  let read = templateReads.get(db);
+  if (!read) {
+    read = coalesced(async (_group: string, asked: TemplateWhere[]) => {
+      const row = await findTemplate(db, asked[0]!);
+      return asked.map(() => row);
+    });
+    templateReads.set(db, read);
+  }
+  return read(JSON.stringify([where.platformId, where.node, where.os, where.project]), where);
 }
 
 /** Has the gateway build the OS's template (one row and one job for everyone), then waits for it. */
