@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { appendEvent } from '@glassdome/db';
 import { OS_PROFILES } from '@glassdome/lab';
 import { PermanentError } from '@glassdome/queue';
-import { quoteArg, type SshTarget } from '@glassdome/ssh';
+import { quoteArg, quoteArgv, type SshTarget } from '@glassdome/ssh';
 import type { InstallerContext } from '../context';
 import type { VmRow } from '../vm-record';
 import { loginUser } from '../vm-spec';
@@ -183,14 +183,8 @@ export function verify(ctx: InstallerContext, vm: VmRow) {
 async function verifyGuest(ctx: InstallerContext, vm: VmRow) {
   const target = await guestTarget(ctx, vm);
   const wanted = (vm.spec.networks ?? []).filter((network) => network.ip);
-  const command = wanted.length > 0 ? 'cat /etc/os-release && ip -4 addr' : 'cat /etc/os-release';
-  const { stdout } = await run(
-    ctx,
-    vm,
-    target,
-    wanted.length > 0 ? ['sh', '-c', command] : ['cat', '/etc/os-release'],
-    own(command),
-  );
+  const argv = wanted.length > 0 ? ['sh', '-c', 'cat /etc/os-release && ip -4 addr'] : ['cat', '/etc/os-release'];
+  const { stdout } = await run(ctx, vm, target, argv, own(quoteArgv(argv)));
   const id = /^ID=("?)([^"\n]+)\1$/m.exec(stdout)?.[2];
   const expected = vm.spec.os?.split('-')[0];
   // A lab VM holds every address the lab assigned it, each on a NIC of its own.
