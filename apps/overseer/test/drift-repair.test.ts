@@ -133,13 +133,17 @@ test('a lab past its TTL is handed to tear-down, once, with the reason on its ti
     const jobs = await h.ctx.producer.queues.lab.getJobs(['wait', 'active', 'delayed', 'completed', 'failed']);
     return jobs.filter((job) => job?.name === 'lab.destroy' && job.data.labId === labId).length === 1;
   });
-  const event = await h.db
-    .selectFrom('events')
-    .select('message')
-    .where('lab_id', '=', labId)
-    .where('kind', '=', ATTEMPT_SUCCEEDED)
-    .executeTakeFirstOrThrow();
-  assert.match(event.message, /expire-lab succeeded: .*reason: lab lab-expiring is past its TTL/);
+  // The attempt is recorded once the action returns, which is after its relay flush: the job can be
+  // in Redis a moment before the event is written.
+  const succeeded = () =>
+    h.db
+      .selectFrom('events')
+      .select('message')
+      .where('lab_id', '=', labId)
+      .where('kind', '=', ATTEMPT_SUCCEEDED)
+      .executeTakeFirst();
+  await waitFor('the attempt on the timeline', async () => (await succeeded()) !== undefined);
+  assert.match((await succeeded())!.message, /expire-lab succeeded: .*reason: lab lab-expiring is past its TTL/);
   // A destroying lab is no longer expired: its alert resolves.
   await h.scan();
   assert.ok((await liveAlerts(h.db)).every((alert) => alert.kind !== 'lab-expired'));
