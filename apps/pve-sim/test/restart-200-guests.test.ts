@@ -104,6 +104,8 @@ function presentedHostKey(vmid: number, port: number): Promise<string> {
     let seen = '';
     const client = new Client();
     client.on('error', (error) => (seen ? resolve(seen) : reject(error)));
+    // Closed without an error (a guest rebooting): settled either way, as an error would.
+    client.once('close', () => (seen ? resolve(seen) : reject(new Error(`guest ${vmid} closed before its host key`))));
     client.connect({
       host: `127.64.${Math.floor(vmid / 256)}.${vmid % 256}`,
       port,

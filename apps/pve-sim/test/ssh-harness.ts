@@ -29,7 +29,7 @@ export function pinnedHostKey(fingerprint: string): (key: Buffer) => boolean {
   return (key) => `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}` === fingerprint;
 }
 
-/** Opens an SSH connection; rejects on authentication failure or refusal. */
+/** Opens an SSH connection; rejects on authentication failure, refusal or a close before it is ready. */
 export function connect(config: ConnectConfig): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new Client();
@@ -37,6 +37,9 @@ export function connect(config: ConnectConfig): Promise<Client> {
     // A connection cut during the handshake may report twice (the reset, then the loss): every
     // report is handled, the first one decides.
     client.on('error', reject);
+    // A server that closes the connection before the handshake ends (a guest rebooting) reports no
+    // error, only the close: without this the promise would never settle.
+    client.once('close', () => reject(new Error('the connection closed before it was ready')));
     client.connect({ readyTimeout: 10_000, ...config });
   });
 }

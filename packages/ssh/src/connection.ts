@@ -40,6 +40,14 @@ export function openConnection(target: SshTarget, options: ConnectOptions): Prom
       settled = true;
       resolve(client);
     });
+    // A server that closes the connection before the handshake ends (a guest rebooting, sshd
+    // restarting) makes ssh2 stop its ready timer and report only the close, no error: without this
+    // the connect would never settle.
+    client.once('close', () => {
+      if (settled) return;
+      settled = true;
+      reject(hostKeyFailure ?? new SshConnectError(target.host, port, 'the connection closed during the handshake'));
+    });
     client.connect({
       host: target.host,
       port,

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { waitFor } from '@glassdome/testkit';
+import { openConnection } from '../src/connection';
 import { SshPoolClosedError, type SshTarget, SshTimeoutError } from '../src/index';
 import { capturedPool, pinnedTarget, startSshd, startTcpProxy, type TcpProxy, type TestSshd } from './support';
 
@@ -99,6 +101,30 @@ test('a command whose connection drops fails with a retryable connect error', as
   assert.equal(error.name, 'SshConnectError', String(error));
   assert.equal(error.retryable, true);
   pool.close();
+});
+
+test('a server that closes the connection during the handshake fails the connect with a retryable error', async () => {
+  // Sends its version line, then closes, as a guest's sshd may while the guest reboots: past the
+  // version line ssh2 reports only the close (no error) and stops its own ready timer.
+  const closer = createServer((socket) => socket.end('SSH-2.0-Closing\r\n'));
+  await new Promise<void>((resolve) => closer.listen(0, '127.0.0.1', resolve));
+  const port = (closer.address() as { port: number }).port;
+  try {
+    const connecting = openConnection({ ...target, port }, { connectTimeoutMs: 20_000, keepaliveIntervalMs: 5_000 });
+    const outcome = await Promise.race([
+      connecting.then(
+        () => 'connected',
+        (error: Error) => error,
+      ),
+      new Promise((resolve) => setTimeout(resolve, 5_000, 'still pending after 5 s')),
+    ]);
+    assert.ok(outcome instanceof Error, String(outcome));
+    assert.equal(outcome.name, 'SshConnectError');
+    assert.match(outcome.message, /closed during the handshake/);
+    assert.equal((outcome as Error & { retryable?: boolean }).retryable, true);
+  } finally {
+    closer.close();
+  }
 });
 
 test('a command on a connection that stopped answering times out', async () => {
