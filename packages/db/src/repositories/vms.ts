@@ -175,9 +175,12 @@ export async function insertQueuedVms(
   };
 }
 
+/** The VMs `scope` may see, every column. */
+const vmsIn = (db: Db, scope: Scope) => db.selectFrom('vms').selectAll().where(scopeCondition('vms', scope));
+
 /** The VM with this id, if `scope` may see it. */
 export async function getVm(db: Db, id: string, scope: Scope = ALL_PROJECTS) {
-  return db.selectFrom('vms').selectAll().where('id', '=', id).where(scopeCondition('vms', scope)).executeTakeFirst();
+  return vmsIn(db, scope).where('id', '=', id).executeTakeFirst();
 }
 
 /** The steps of the VMs read as the API shows them (`shownStepsOfVm`): JSON text, not parsed here. */
@@ -185,13 +188,7 @@ const shownSteps = (vmId: 'vms.id' | 'page.id') => sql<string>`${sql.raw(shownSt
 
 /** `getVm` with the VM's steps as the API shows them — one statement. */
 export async function getVmWithSteps(db: Db, id: string, scope: Scope = ALL_PROJECTS) {
-  return db
-    .selectFrom('vms')
-    .selectAll()
-    .select(shownSteps('vms.id'))
-    .where('id', '=', id)
-    .where(scopeCondition('vms', scope))
-    .executeTakeFirst();
+  return vmsIn(db, scope).select(shownSteps('vms.id')).where('id', '=', id).executeTakeFirst();
 }
 
 /** The order of `listStandaloneVms`: newest first (vms_standalone_* indexes, migration 0009). */
@@ -267,29 +264,18 @@ export async function listStandaloneVms(
   return pageOf(rows, STANDALONE_VMS, filter);
 }
 
+/** A lab's VMs in copy and name order (only its one copy for a trainee's scope). */
+const vmsOfLab = (db: Db, labId: string, scope: Scope) =>
+  vmsIn(db, scope).where('lab_id', '=', labId).orderBy('copy').orderBy('name');
+
 /** A lab's VMs (only its one copy for a trainee's scope). */
 export async function listVmsOfLab(db: Db, labId: string, scope: Scope = ALL_PROJECTS) {
-  return db
-    .selectFrom('vms')
-    .selectAll()
-    .where('lab_id', '=', labId)
-    .where(scopeCondition('vms', scope))
-    .orderBy('copy')
-    .orderBy('name')
-    .execute();
+  return vmsOfLab(db, labId, scope).execute();
 }
 
 /** `listVmsOfLab` with each VM's steps as the API shows them — one statement. */
 export async function listVmsOfLabWithSteps(db: Db, labId: string, scope: Scope = ALL_PROJECTS) {
-  return db
-    .selectFrom('vms')
-    .selectAll()
-    .select(shownSteps('vms.id'))
-    .where('lab_id', '=', labId)
-    .where(scopeCondition('vms', scope))
-    .orderBy('copy')
-    .orderBy('name')
-    .execute();
+  return vmsOfLab(db, labId, scope).select(shownSteps('vms.id')).execute();
 }
 
 /**
