@@ -3,8 +3,8 @@
 //   unit:        */src/**/*.test.ts        beside the code, no services
 //   integration: */test/**/*.test.ts       against the real Redis, Postgres and OpenSSH
 //   e2e:         */test/**/*.e2e.test.ts   real processes spoken to over HTTP
-import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -53,9 +53,49 @@ const batches = [
     timeoutMs: 900_000,
   },
 ];
-let status = 0;
-for (const batch of batches.filter((b) => b.files.length > 0)) {
-  const result = spawnSync(
+/**
+ * The pids of the processes in process group `group`, from /proc: a test file's children stay in the
+ * group after their test process dies (a file the runner killed on its timeout leaves them running).
+ */
+function groupMembers(group) {
+  const members = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Fields after the command name (which may hold spaces): state, ppid, pgrp. A zombie is already
+      // gone but for its parent's reaping.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(pgrp) === group && state !== 'Z') members.push(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return members;
+}
+
+function commandOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 160);
+  } catch {
+    return '?';
+  }
+}
+
+function signalGroup(group, signal) {
+  try {
+    process.kill(-group, signal);
+  } catch {
+    // The group is gone already.
+  }
+}
+
+/**
+ * Runs one batch in a process group of its own, and afterwards stops whatever of that group is still
+ * running (SIGTERM, then SIGKILL), naming it: no process outlives the run.
+ */
+async function runBatch(batch) {
+  const child = spawn(
     process.execPath,
     [
       '--import',
@@ -66,8 +106,28 @@ for (const batch of batches.filter((b) => b.files.length > 0)) {
       '--test-force-exit',
       ...batch.files,
     ],
-    { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+    { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' }, detached: true },
   );
-  status ||= result.status ?? 1;
+  // Ctrl-C or a stop of the runner reaches the whole group, as it would without a group of its own.
+  const forward = (signal) => () => signalGroup(child.pid, signal);
+  const handlers = { SIGINT: forward('SIGINT'), SIGTERM: forward('SIGTERM') };
+  for (const [signal, handler] of Object.entries(handlers)) process.on(signal, handler);
+  const code = await new Promise((resolve) => child.on('exit', (exitCode) => resolve(exitCode ?? 1)));
+  for (const [signal, handler] of Object.entries(handlers)) process.off(signal, handler);
+  const left = groupMembers(child.pid);
+  if (left.length > 0) {
+    console.error(`run.mjs: ${left.length} process(es) outlived their tests; stopping them:`);
+    for (const pid of left) console.error(`  ${pid} ${commandOf(pid)}`);
+    signalGroup(child.pid, 'SIGTERM');
+    const deadline = Date.now() + 5_000;
+    while (groupMembers(child.pid).length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    if (groupMembers(child.pid).length > 0) signalGroup(child.pid, 'SIGKILL');
+  }
+  return code;
 }
+
+let status = 0;
+for (const batch of batches.filter((b) => b.files.length > 0)) status ||= await runBatch(batch);
 process.exit(status);
