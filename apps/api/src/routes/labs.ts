@@ -13,8 +13,14 @@ import { sendJson } from '../json';
 import { presentLab, presentVm, stepsForReader } from '../present';
 import { redactorFor } from '../redact';
 import { idParams, labCreateQuery, labListQuery } from '../schemas';
-import { type DeployExtras, invalidSpec, labExtrasView, projectQuotas, specQuotas } from '../services/exercises';
-import { deployLab } from '../services/lab-deploy';
+import {
+  type DeployExtras,
+  deployResolvedLab,
+  invalidSpec,
+  labExtrasView,
+  projectQuotas,
+  specQuotas,
+} from '../services/exercises';
 import { planLab } from '../services/lab-plan';
 import { requireRegisteredTemplates } from '../services/template-check';
 
@@ -98,7 +104,7 @@ async function createLab(ctx: ApiContext, req: Request, res: Response) {
     res.json({ dryRun: true, spec, tasks: plan.graph.tasks, edges: plan.edges, criticalPath: plan.criticalPath });
     return;
   }
-  const id = await deployLab(ctx, req, spec, plan, project, extras);
+  const id = await deployResolvedLab(ctx, req, spec, project, extras);
   res.status(202).location(`/api/v1/labs/${id}`).json({ id, status: 'queued', project });
 }
 
