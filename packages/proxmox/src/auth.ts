@@ -1,8 +1,12 @@
 import { isTokenAuth, type TicketAuth, type TokenAuth } from './config';
 
-/** Supplies the credentials of each request and names every secret the error scrubber must hide. */
+/**
+ * Supplies the credentials of each request and names every secret the error scrubber must hide.
+ * Headers are name/value pairs in one flat list, as `http.request` takes them without validating
+ * and storing each one anew (see ProxmoxClient's #exchange); the same list serves every call of a session.
+ */
 export interface Authenticator {
-  headersFor(method: string): Promise<Record<string, string>>;
+  headersFor(method: string): Promise<readonly string[]>;
   /** Forgets a refused session; true when a fresh login might succeed (tickets), false for tokens. */
   invalidate(): boolean;
   /** Strings that must never appear in an error or a log line. */
@@ -10,10 +14,14 @@ export interface Authenticator {
 }
 
 class TokenAuthenticator implements Authenticator {
-  constructor(private readonly auth: TokenAuth) {}
+  readonly #headers: readonly string[];
 
-  async headersFor(): Promise<Record<string, string>> {
-    return { Authorization: `PVEAPIToken=${this.auth.tokenId}=${this.auth.tokenSecret}` };
+  constructor(private readonly auth: TokenAuth) {
+    this.#headers = ['Authorization', `PVEAPIToken=${auth.tokenId}=${auth.tokenSecret}`];
+  }
+
+  async headersFor(): Promise<readonly string[]> {
+    return this.#headers;
   }
 
   invalidate(): boolean {
@@ -36,21 +44,24 @@ export type LoginCall = (username: string, password: string) => Promise<Ticket>;
 /** PVE tickets live 2 h; renewing after 1 h (as proxmoxer does) keeps a margin for clock skew. */
 const ticketRenewAfterMs = 60 * 60 * 1000;
 
+/** A session's headers: the cookie alone for GET, with the CSRF token for everything else. */
+interface SessionHeaders {
+  read: readonly string[];
+  write: readonly string[];
+}
+
 class TicketAuthenticator implements Authenticator {
-  #session: { ticket: Ticket; obtainedAt: number } | undefined;
-  #pending: Promise<Ticket> | undefined;
+  #session: { ticket: Ticket; obtainedAt: number; headers: SessionHeaders } | undefined;
+  #pending: Promise<SessionHeaders> | undefined;
 
   constructor(
     private readonly auth: TicketAuth,
     private readonly login: LoginCall,
   ) {}
 
-  async headersFor(method: string): Promise<Record<string, string>> {
-    const ticket = await this.#current();
-    const headers: Record<string, string> = { Cookie: `PVEAuthCookie=${encodeURIComponent(ticket.ticket)}` };
-    // PVE demands the CSRF token on every non-GET call made with a ticket.
-    if (method !== 'GET') headers.CSRFPreventionToken = ticket.CSRFPreventionToken;
-    return headers;
+  async headersFor(method: string): Promise<readonly string[]> {
+    const headers = await this.#current();
+    return method === 'GET' ? headers.read : headers.write;
   }
 
   invalidate(): boolean {
@@ -63,9 +74,9 @@ class TicketAuthenticator implements Authenticator {
     return [this.auth.password, ...(session ? [session.ticket, session.CSRFPreventionToken] : [])];
   }
 
-  async #current(): Promise<Ticket> {
+  async #current(): Promise<SessionHeaders> {
     const session = this.#session;
-    if (session && Date.now() - session.obtainedAt < ticketRenewAfterMs) return session.ticket;
+    if (session && Date.now() - session.obtainedAt < ticketRenewAfterMs) return session.headers;
     // One login at a time: concurrent requests share it instead of each opening a session.
     this.#pending ??= this.#obtain(session?.ticket).finally(() => {
       this.#pending = undefined;
@@ -73,7 +84,7 @@ class TicketAuthenticator implements Authenticator {
     return this.#pending;
   }
 
-  async #obtain(previous: Ticket | undefined): Promise<Ticket> {
+  async #obtain(previous: Ticket | undefined): Promise<SessionHeaders> {
     let ticket: Ticket;
     try {
       ticket = await this.login(this.auth.username, previous?.ticket ?? this.auth.password);
@@ -81,8 +92,11 @@ class TicketAuthenticator implements Authenticator {
       if (!previous) throw error;
       ticket = await this.login(this.auth.username, this.auth.password);
     }
-    this.#session = { ticket, obtainedAt: Date.now() };
-    return ticket;
+    const cookie = ['Cookie', `PVEAuthCookie=${encodeURIComponent(ticket.ticket)}`];
+    // PVE demands the CSRF token on every non-GET call made with a ticket.
+    const headers = { read: cookie, write: [...cookie, 'CSRFPreventionToken', ticket.CSRFPreventionToken] };
+    this.#session = { ticket, obtainedAt: Date.now(), headers };
+    return headers;
   }
 }
 

@@ -1,4 +1,4 @@
-import { type Agent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { type Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from '@glassdome/logger';
 import { type Authenticator, createAuthenticator, type Ticket } from './auth';
@@ -74,6 +74,11 @@ interface RequestTarget {
   port: number;
   /** `/api2/json`: every call's path is appended to it. */
   basePath: string;
+  /**
+   * The headers every request begins with: `Host` (which `http.request` adds only to headers given
+   * as an object) and `Accept`, as name/value pairs.
+   */
+  headers: readonly string[];
 }
 
 /** An HTTP answer, its body as text. */
@@ -153,6 +158,7 @@ export class ProxmoxClient {
       hostname: api.hostname.replace(/^\[|\]$/g, ''),
       port: api.port ? Number(api.port) : api.protocol === 'https:' ? 443 : 80,
       basePath: api.pathname,
+      headers: ['Host', api.host, 'Accept', 'application/json'],
     };
     this.#auth = createAuthenticator(config.auth, (username, password) => this.#login(username, password));
   }
@@ -234,14 +240,14 @@ export class ProxmoxClient {
   }
 
   #login(username: string, password: string): Promise<Ticket> {
-    return this.#send<Ticket>('POST', '/access/ticket', { username, password }, {}, undefined, undefined);
+    return this.#send<Ticket>('POST', '/access/ticket', { username, password }, [], undefined, undefined);
   }
 
   async #send<T>(
     method: HttpMethod,
     path: string,
     params: Params | undefined,
-    headers: Record<string, string>,
+    headers: readonly string[],
     timeoutMs: number | undefined,
     signal: AbortSignal | undefined,
   ): Promise<T> {
@@ -277,7 +283,9 @@ export class ProxmoxClient {
 
   /**
    * One HTTP exchange on the client's keep-alive agent: the request (a form body for writes), then the
-   * whole answer as text. Redirects are not followed (plain http to PVE is redirected to https, and
+   * whole answer as text. The headers go to `http.request` as one list of name/value pairs, which it
+   * writes as they are, where an object would have each one validated and stored by `setHeader`
+   * first: every header here is either constant or built once per credential. Redirects are not followed (plain http to PVE is redirected to https, and
    * following it would resend the credentials unchecked); no proxy; the answer is not asked to be
    * compressed. Rejects with the socket's error, a timeout after `timeoutMs` for the whole exchange,
    * or when `signal` fires (the request is then destroyed).
@@ -285,17 +293,23 @@ export class ProxmoxClient {
   #exchange(
     method: HttpMethod,
     path: string,
-    auth: Record<string, string>,
+    auth: readonly string[],
     body: string | undefined,
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<HttpAnswer> {
     const target = this.#target;
-    const headers: OutgoingHttpHeaders = { ...auth, Accept: 'application/json' };
-    if (body !== undefined) {
-      headers['Content-Type'] = 'application/x-www-form-urlencoded';
-      headers['Content-Length'] = Buffer.byteLength(body);
-    }
+    const headers =
+      body === undefined
+        ? [...target.headers, ...auth]
+        : [
+            ...target.headers,
+            ...auth,
+            'Content-Type',
+            'application/x-www-form-urlencoded',
+            'Content-Length',
+            String(Buffer.byteLength(body)),
+          ];
     return new Promise<HttpAnswer>((resolve, reject) => {
       // A signal that fired before the request went out sends nothing ('abort' will not fire again).
       signal?.throwIfAborted();

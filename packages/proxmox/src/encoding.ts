@@ -18,11 +18,13 @@ function encodeValue(value: Exclude<ParamValue, undefined | null>): string {
  * the simulator use, in parameter order.
  */
 export function encodeParams(params: Params | undefined): string {
-  if (!params) return '';
-  return Object.entries(params)
-    .filter((entry): entry is [string, Exclude<ParamValue, undefined | null>] => entry[1] != null)
-    .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(encodeValue(value))}`)
-    .join('&');
+  let encoded = '';
+  for (const key in params) {
+    const value = params[key];
+    if (value == null) continue;
+    encoded += `${encoded ? '&' : ''}${encodeURIComponent(key)}=${encodeURIComponent(encodeValue(value))}`;
+  }
+  return encoded;
 }
 
 /**
