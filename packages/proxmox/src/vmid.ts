@@ -27,6 +27,17 @@ export interface VmidLeaseStore {
    * the owner holds none (one statement in Postgres: what `findLive` then `renew` would do).
    */
   renewHeld(lease: { platformId: string; owner: string; ttlMs: number }): Promise<number | undefined>;
+  /**
+   * `renewHeld`, and when the owner holds no live lease, `acquire` of `vmid` (one statement in
+   * Postgres): the held lease's id (`held`), else `vmid` once leased; undefined when the owner held
+   * none and a live lease holds `vmid`.
+   */
+  renewHeldOrAcquire(lease: {
+    platformId: string;
+    vmid: number;
+    owner: string;
+    ttlMs: number;
+  }): Promise<{ vmid: number; held: boolean } | undefined>;
   /** Ids in `range` that live leases of the platform hold. */
   listLive(platformId: string, range: VmidRange): Promise<number[]>;
   /** Takes the id for `ttlMs` if no live lease holds it (an expired lease is taken over); false otherwise. */
@@ -81,6 +92,8 @@ export interface VmidLease {
 }
 
 const defaultTtlMs = 15 * 60 * 1000;
+/** Owners remembered as holding a lease from this allocator (a hint, see `#leased`). */
+const LEASED_KEPT = 10_000;
 
 export class VmidAllocator {
   readonly range: VmidRange;
@@ -90,6 +103,13 @@ export class VmidAllocator {
   readonly #resourcesMaxAgeMs: number;
   /** The latest cluster VM list read (or being read), and when it was asked for. */
   #resources: { askedAt: number; list: Promise<ClusterResource[]> } | undefined;
+  /**
+   * Owners (by platform) this allocator leased an id to and has not released: their next allocation
+   * (a clone after its `reserve-vmid` step) renews that lease first, with no candidate drawn. Only a
+   * hint: an owner missing here (another process leased it, or it was forgotten) is renewed by the
+   * statement that would take the candidate, and one whose lease is gone gets a new one.
+   */
+  readonly #leased = new Set<string>();
 
   constructor(options: VmidAllocatorOptions) {
     this.#leases = options.leases;
@@ -105,8 +125,12 @@ export class VmidAllocator {
    */
   async allocateVmid(request: LeaseRequest): Promise<number> {
     const ttlMs = request.ttlMs ?? defaultTtlMs;
-    const held = await this.#leases.renewHeld({ platformId: request.platformId, owner: request.owner, ttlMs });
-    if (held !== undefined) return held;
+    const owner = { platformId: request.platformId, owner: request.owner };
+    if (this.#leased.has(leasedKey(owner))) {
+      const held = await this.#leases.renewHeld({ ...owner, ttlMs });
+      if (held !== undefined) return held;
+      this.#leased.delete(leasedKey(owner));
+    }
 
     const rejected = new Set<number>();
     for (let attempt = 0; attempt < this.#maxAttempts; attempt++) {
@@ -114,12 +138,29 @@ export class VmidAllocator {
       // lease rarely holds a random id, and the lease itself refuses one that does. Once refused, the
       // live leases steer the picks too (a crowded range).
       const vmid = await this.#pickCandidate(request.platformId, rejected, rejected.size > 0);
-      if (vmid === undefined) break;
+      if (vmid === undefined) {
+        // No candidate at all: a lease the owner holds (its VM may fill the range) is still its.
+        const held = attempt === 0 ? await this.#leases.renewHeld({ ...owner, ttlMs }) : undefined;
+        if (held === undefined) break;
+        this.#rememberLeased(owner);
+        return held;
+      }
       rejected.add(vmid);
-      if (!(await this.#leases.acquire({ platformId: request.platformId, vmid, owner: request.owner, ttlMs })))
-        continue;
-      // Resources lag behind clones still being written; the probe sees every config file.
-      if (await this.#cluster.isVmidFree(vmid)) return vmid;
+      // The first candidate goes with the renewal of a lease the owner may already hold (a resumed
+      // job's); once that said it holds none, later candidates are only acquired.
+      const leased =
+        attempt === 0
+          ? await this.#leases.renewHeldOrAcquire({ ...owner, vmid, ttlMs })
+          : (await this.#leases.acquire({ ...owner, vmid, ttlMs }))
+            ? { vmid, held: false }
+            : undefined;
+      if (!leased) continue;
+      // Resources lag behind clones still being written; the probe sees every config file. A held
+      // lease was probed when it was taken.
+      if (leased.held || (await this.#cluster.isVmidFree(vmid))) {
+        this.#rememberLeased(owner);
+        return leased.vmid;
+      }
       await this.releaseVmid({ ...request, vmid });
     }
     throw new VmidExhaustedError(
@@ -134,12 +175,18 @@ export class VmidAllocator {
 
   /** Gives the id back (only this owner's lease is removed). */
   async releaseVmid(request: { platformId: string; owner: string; vmid: number }): Promise<void> {
+    this.#leased.delete(leasedKey(request));
     await this.#leases.release(request);
   }
 
   /** The owner's live lease on the platform, newest first; how a resumed job finds the id it had. */
   async findLeaseByOwner(request: { platformId: string; owner: string }): Promise<VmidLease | undefined> {
     return this.#leases.findLive(request);
+  }
+
+  #rememberLeased(owner: { platformId: string; owner: string }): void {
+    if (this.#leased.size >= LEASED_KEPT) this.#leased.delete(this.#leased.values().next().value!);
+    this.#leased.add(leasedKey(owner));
   }
 
   /**
@@ -191,4 +238,8 @@ export class VmidAllocator {
     });
     return list;
   }
+}
+
+function leasedKey(owner: { platformId: string; owner: string }): string {
+  return `${owner.platformId}\n${owner.owner}`;
 }

@@ -50,6 +50,20 @@ test('an owner keeps one lease: allocating again returns it, release frees it', 
   assert.equal(await vmids.findLeaseByOwner(lease), undefined);
 });
 
+test('an allocator that did not lease the id (another process, after a crash) renews the lease the owner holds', async () => {
+  const lease = { platformId: 'p1', owner: 'job-crashed' };
+  const vmid = await allocator(3500, 3599).allocateVmid(lease);
+  // Its VM now stands at the id and fills a range of one: no candidate is left, the lease is still its.
+  await pve.tasks.wait(await pve.vms.clone({ sourceVmid: sim.info.templateVmid, newid: vmid, name: 'crashed' }));
+  assert.equal(await allocator(vmid, vmid).allocateVmid(lease), vmid);
+  assert.equal(await allocator(3500, 3599).allocateVmid(lease), vmid);
+  // With the lease gone, the owner gets a new id.
+  await allocator(3500, 3599).releaseVmid({ ...lease, vmid });
+  const next = await allocator(3500, 3599).allocateVmid(lease);
+  assert.notEqual(next, vmid);
+  assert.equal((await allocator(3500, 3599).findLeaseByOwner(lease))?.vmid, next);
+});
+
 test('a live lease blocks its id; an expired one is taken over and its old owner can no longer renew', async () => {
   const vmids = allocator(3100, 3100);
   const first = { platformId: 'p1', owner: 'dead-worker', ttlMs: 50 };

@@ -1,4 +1,4 @@
-import { type ExpressionBuilder, sql } from 'kysely';
+import { CompiledQuery, type ExpressionBuilder, sql } from 'kysely';
 import type { Db } from '../connection';
 import type { Database } from '../schema';
 
@@ -32,6 +32,22 @@ export async function findLiveVmidLeaseOfOwner(
   return row && { platformId: row.platform_id, vmid: row.vmid, owner: row.owner, expiresAt: row.expires_at };
 }
 
+/** The owner's newest live lease on the platform, as `findLiveVmidLeaseOfOwner` picks it. */
+const NEWEST_LIVE_LEASE = `
+  SELECT vmid FROM vmid_leases
+  WHERE platform_id = $1 AND owner = $2 AND expires_at > now()
+  ORDER BY created_at DESC LIMIT 1`;
+
+/**
+ * Renews that lease (expiry `now() + ttl`); the owner and liveness are checked again on the row being
+ * updated, so a lease that lapsed and was taken over meanwhile is not renewed.
+ */
+const RENEW_NEWEST_LIVE_LEASE = `
+  UPDATE vmid_leases AS l SET expires_at = now() + make_interval(secs => $3::double precision)
+  FROM newest
+  WHERE l.platform_id = $1 AND l.vmid = newest.vmid AND l.owner = $2 AND l.expires_at > now()
+  RETURNING l.vmid`;
+
 /**
  * Renews the owner's newest live lease on the platform (expiry `now() + ttl`) and returns its id, in
  * one statement; undefined when the owner holds no live lease. A lease that lapsed and was taken over
@@ -41,26 +57,45 @@ export async function renewNewestVmidLeaseOfOwner(
   db: Db,
   lease: { platformId: string; owner: string; ttlMs: number },
 ): Promise<number | undefined> {
-  const row = await db
-    .updateTable('vmid_leases')
-    .set({ expires_at: expiryIn(lease.ttlMs) })
-    .where('platform_id', '=', lease.platformId)
-    .where('owner', '=', lease.owner)
-    .where(live)
-    .where('vmid', '=', (eb) =>
-      eb
-        .selectFrom('vmid_leases as newest')
-        .select('newest.vmid')
-        .where('newest.platform_id', '=', lease.platformId)
-        .where('newest.owner', '=', lease.owner)
-        .where('newest.expires_at', '>', sql<Date>`now()`)
-        .orderBy('newest.created_at', 'desc')
-        .limit(1),
-    )
-    .returning('vmid')
-    .executeTakeFirst();
-  return row?.vmid;
+  const result = await db.executeQuery<{ vmid: number }>(
+    CompiledQuery.raw(`WITH newest AS (${NEWEST_LIVE_LEASE}) ${RENEW_NEWEST_LIVE_LEASE}`, [
+      lease.platformId,
+      lease.owner,
+      lease.ttlMs / 1000,
+    ]),
+  );
+  return result.rows[0]?.vmid;
 }
+
+/**
+ * What `renewNewestVmidLeaseOfOwner` and then, when the owner held no live lease, `insertVmidLease`
+ * of `vmid` would do, in one statement: the owner's lease renewed (`held`), else `vmid` leased to it
+ * (an expired lease of it taken over); undefined when it held none and a live lease holds `vmid`.
+ */
+export async function renewOrInsertVmidLease(
+  db: Db,
+  lease: { platformId: string; vmid: number; owner: string; ttlMs: number },
+): Promise<{ vmid: number; held: boolean } | undefined> {
+  const result = await db.executeQuery<{ vmid: number; held: boolean }>(
+    CompiledQuery.raw(RENEW_OR_INSERT, [lease.platformId, lease.owner, lease.ttlMs / 1000, lease.vmid]),
+  );
+  return result.rows[0];
+}
+
+const RENEW_OR_INSERT = `
+  WITH newest AS (${NEWEST_LIVE_LEASE}
+  ), held AS (${RENEW_NEWEST_LIVE_LEASE}
+  ), taken AS (
+    INSERT INTO vmid_leases (platform_id, vmid, owner, expires_at)
+    SELECT $1, $4, $2, now() + make_interval(secs => $3::double precision)
+    WHERE NOT EXISTS (SELECT FROM newest)
+    ON CONFLICT (platform_id, vmid) DO UPDATE
+      SET owner = excluded.owner, expires_at = excluded.expires_at, created_at = now()
+      WHERE vmid_leases.expires_at <= now()
+    RETURNING vmid
+  )
+  SELECT vmid, true AS held FROM held
+  UNION ALL SELECT vmid, false AS held FROM taken`;
 
 /** Ids in `[min, max]` that live leases of the platform hold. */
 export async function listLiveLeasedVmids(db: Db, platformId: string, range: { min: number; max: number }) {

@@ -5,6 +5,7 @@ import {
   insertVmidLease,
   listLiveLeasedVmids,
   renewNewestVmidLeaseOfOwner,
+  renewOrInsertVmidLease,
   renewVmidLease,
 } from '../repositories/vmid-leases';
 
@@ -25,6 +26,10 @@ export class PostgresVmidLeaseStore {
 
   renewHeld(lease: { platformId: string; owner: string; ttlMs: number }) {
     return renewNewestVmidLeaseOfOwner(this.#db, lease);
+  }
+
+  renewHeldOrAcquire(lease: { platformId: string; vmid: number; owner: string; ttlMs: number }) {
+    return renewOrInsertVmidLease(this.#db, lease);
   }
 
   listLive(platformId: string, range: { min: number; max: number }) {
