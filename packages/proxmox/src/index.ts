@@ -67,7 +67,7 @@ export {
   type VlanRange,
   vnetIdOfTag,
 } from './vlan';
-export type { VmConfig, VmConfigUpdate, VmNic, VmStatus, VmSummary } from './vm-types';
+export { toVmConfig, type VmConfig, type VmConfigUpdate, type VmNic, type VmStatus, type VmSummary } from './vm-types';
 export {
   type LeaseRequest,
   VmidAllocator,

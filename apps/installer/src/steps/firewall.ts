@@ -22,6 +22,7 @@ import { PermanentError } from '@glassdome/queue';
 import type { InstallerContext } from '../context';
 import type { VmRow } from '../vm-record';
 import { keepConfigForAgentWait } from './guest-trust';
+import { configuredConfig } from './proxmox-steps';
 
 /** The `firewall` step's detail: what Glassdome applied to the VM, for the overseer to compare. */
 export interface AppliedFirewall {
@@ -81,7 +82,8 @@ export async function applyFirewall(
   await ctx.pve.firewall.replace(vm.vmid!, { ...mine, options: { ...mine.options } }, vm.node);
   let nics = options.nics;
   if (!nics) {
-    const config = await ctx.pve.vms.config(vm.vmid!, vm.node);
+    // The NICs as this attempt's `configure` wrote them, else as Proxmox holds them.
+    const config = configuredConfig(vm) ?? (await ctx.pve.vms.config(vm.vmid!, vm.node));
     keepConfigForAgentWait(vm, config);
     nics = nicLines(config.raw);
   }

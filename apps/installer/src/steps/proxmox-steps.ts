@@ -1,8 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { appendEvent, type Db, findTemplate, insertTemplate, setVmPlacement } from '@glassdome/db';
 import { defaultTemplateVmid, type OsName } from '@glassdome/lab';
-import { cloneVm, defaultRetryPolicy, type StorageInfo, withRetry } from '@glassdome/proxmox';
-import { PermanentError } from '@glassdome/queue';
 import { coalesced } from '@glassdome/lab-run';
+import {
+  cloneVm,
+  defaultRetryPolicy,
+  type StorageInfo,
+  toVmConfig,
+  type VmConfig,
+  withRetry,
+} from '@glassdome/proxmox';
+import { PermanentError } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import type { InstallerContext } from '../context';
 import type { Placement } from '../pipeline';
@@ -150,22 +158,55 @@ function bootDisk(config: Record<string, string | number>): { key: string; stora
 }
 
 /**
+ * A MAC for a NIC the clone did not have, made the way PVE makes one (random, unicast, locally
+ * administered) behind the first three bytes of a MAC PVE generated for this clone, which carry the
+ * cluster's `mac_prefix` when it has one (a clone gets a new MAC on every NIC it copies).
+ */
+function newMac(generated: string | undefined): string {
+  const bytes = [...randomBytes(6)];
+  bytes[0] = (bytes[0]! & 0xfe) | 0x02;
+  const own = bytes.map((byte) => byte.toString(16).padStart(2, '0').toUpperCase());
+  const prefix =
+    generated && /^([0-9A-F]{2}:){5}[0-9A-F]{2}$/i.test(generated) ? generated.toUpperCase().split(':') : [];
+  return [...prefix.slice(0, 3), ...own.slice(prefix.length === 0 ? 0 : 3)].join(':');
+}
+
+/**
+ * The clone's config with the `netN` and `ipconfigN` this job attempt's `configure` wrote (each NIC
+ * with its MAC) in place of its own, by the VM record of that attempt: the `firewall` step records
+ * and passes on the NICs from it instead of reading the config back (the steps between change no
+ * NIC). Another attempt loads another record, and reads.
+ */
+const configured = new WeakMap<VmRow, { vmid: number; config: VmConfig }>();
+
+/** The config this attempt's `configure` wrote for the VM, when it ran in this attempt. */
+export function configuredConfig(vm: VmRow): VmConfig | undefined {
+  const entry = configured.get(vm);
+  return entry && entry.vmid === vm.vmid ? entry.config : undefined;
+}
+
+/**
  * Sizes, cloud-init user and keys, and the NICs: one per entry of `placement` (a lab VM's lab
  * networks in spec order, then its management NIC), each with its `ipconfigN`; NICs the template had
- * beyond those are removed. The boot disk grows to `diskGiB` (never shrinks), refused up front when
- * the storage has not that much free.
+ * beyond those are removed. Each NIC is written with its MAC — the clone's for the NICs it has, a new
+ * one for the others — so the config written is the config held, and later steps need not read it.
+ * The boot disk grows to `diskGiB` (never shrinks), refused up front when the storage has not that
+ * much free.
  */
 export async function configure(ctx: InstallerContext, vm: VmRow, placement: Placement) {
   const spec = vm.spec;
   const current = await ctx.pve.vms.config(vm.vmid!, vm.node);
-  const model = String(current.raw.net0 ?? 'virtio').split(/[,=]/)[0] || 'virtio';
+  const model = current.nics.net0?.model ?? 'virtio';
+  const generated = Object.values(current.nics).find((nic) => nic.macaddr)?.macaddr;
   const nics: Record<string, string> = {};
   placement.nics.forEach((nic, index) => {
+    const mac = current.nics[`net${index}`]?.macaddr ?? newMac(generated);
     nics[`net${index}`] =
-      `${model},bridge=${nic.bridge}${nic.tag ? `,tag=${nic.tag}` : ''}${nic.firewall ? ',firewall=1' : ''}`;
+      `${model}=${mac.toUpperCase()},bridge=${nic.bridge}${nic.tag ? `,tag=${nic.tag}` : ''}${nic.firewall ? ',firewall=1' : ''}`;
     nics[`ipconfig${index}`] = nic.ipconfig;
   });
   const stale = Object.keys(current.raw).filter((key) => /^(net|ipconfig)\d+$/.test(key) && !(key in nics));
+  configured.delete(vm);
   await ctx.pve.vms.updateConfig(
     vm.vmid!,
     {
@@ -180,6 +221,9 @@ export async function configure(ctx: InstallerContext, vm: VmRow, placement: Pla
     },
     vm.node,
   );
+  const written: Record<string, string | number> = { ...current.raw, ...nics };
+  for (const key of stale) delete written[key];
+  configured.set(vm, { vmid: vm.vmid!, config: toVmConfig(written) });
   const disk = await growDisk(ctx, vm, current.raw);
   return { nics: placement.nics.length, managementNic: placement.managementNic, disk };
 }
