@@ -43,10 +43,11 @@ export * from './repositories/projects';
 export * from './repositories/redrive';
 export * from './repositories/ssh-host-keys';
 export {
-  findLabVmsWithSteps,
   finishLabTaskStep,
   finishStep,
   getStepDetail,
+  type LabTaskStartRow,
+  type LabVmWithSteps,
   listRunningStepsOfPlatform,
   listShownStepsOfLab,
   listSteps,

@@ -135,13 +135,13 @@ test('a lab task starts only while its lab runs, and learns the lab as it is', a
     copies: 1,
     expiresAt: null,
   });
-  const running = await startLabTasksIfRunning(db, labId, ['c0:net:a'], ['cancelled']);
+  const { lab: running } = await startLabTasksIfRunning(db, labId, ['c0:net:a'], ['cancelled']);
   assert.equal(running?.id, labId);
   assert.equal(running?.on_failure, 'keep');
   assert.equal(running?.run, 0);
   await startLabTasksIfRunning(db, labId, ['c0:net:a'], ['cancelled']);
   await sql`UPDATE labs SET status = 'cancelled' WHERE id = ${labId}`.execute(db);
-  const stopped = await startLabTasksIfRunning(db, labId, ['c0:net:b'], ['cancelled']);
+  const { lab: stopped } = await startLabTasksIfRunning(db, labId, ['c0:net:b'], ['cancelled']);
   assert.equal(stopped?.status, 'cancelled');
   const steps = await db
     .selectFrom('steps')
@@ -162,7 +162,72 @@ test('a lab task starts only while its lab runs, and learns the lab as it is', a
     { name: 'c0:net:a', status: 'running', attempts: 3 },
     { name: 'c0:net:b', status: 'running', attempts: 1 },
   ]);
-  assert.equal(await startLabTasksIfRunning(db, '00000000-0000-0000-0000-000000000000', ['x'], []), undefined);
+  assert.deepEqual(await startLabTasksIfRunning(db, '00000000-0000-0000-0000-000000000000', ['x'], []), {
+    lab: undefined,
+    vms: [],
+  });
+});
+
+test("a VM task's start reads its VM with its steps, also when its lab stopped and its step is not started", async () => {
+  const labId = await labWithTasks('start-vms', []);
+  const [a, b] = await insertVms(
+    db,
+    ['vm-a', 'vm-b'].map((name) => ({
+      labId,
+      copy: 0,
+      name,
+      os: 'ubuntu-22.04',
+      platformId: 'default',
+      node: 'pve',
+      spec: {},
+    })),
+  );
+  await planSteps(db, { vmId: a!, labId }, ['reserve-vmid', 'clone']);
+  await recordVmSteps(
+    db,
+    { vmId: a!, labId },
+    {
+      start: { name: 'reserve-vmid', event: { kind: 'vm.step.started', message: 'reserve-vmid started' } },
+    },
+  );
+  const started = await startLabTasksIfRunning(
+    db,
+    labId,
+    ['c0:vm:vm-a:provision', 'c0:vm:vm-b:provision', 'c0:vm:vm-c:provision'],
+    ['cancelled'],
+    [
+      { copy: 0, name: 'vm-a' },
+      { copy: 0, name: 'vm-b' },
+      { copy: 0, name: 'vm-c' },
+    ],
+  );
+  assert.equal(started.lab?.id, labId);
+  assert.deepEqual(
+    started.vms.map((vm) => [vm.id, vm.steps.map((step) => `${step.name}:${step.status}`)]).sort(),
+    [
+      [a, ['reserve-vmid:running', 'clone:pending']],
+      [b, []],
+    ].sort(),
+    'a VM the lab does not have is left out',
+  );
+  await sql`UPDATE labs SET status = 'cancelled' WHERE id = ${labId}`.execute(db);
+  const stopped = await startLabTasksIfRunning(
+    db,
+    labId,
+    ['c0:vm:vm-b:configure'],
+    ['cancelled'],
+    [{ copy: 0, name: 'vm-b' }],
+  );
+  assert.equal(stopped.lab?.status, 'cancelled');
+  assert.deepEqual(
+    stopped.vms.map((vm) => vm.id),
+    [b],
+  );
+  assert.deepEqual(
+    (await listSteps(db, { labId })).map((step) => step.name).sort(),
+    ['c0:vm:vm-a:provision', 'c0:vm:vm-b:provision', 'c0:vm:vm-c:provision'],
+    "the stopped lab's task was not started",
+  );
 });
 
 test("a lab's own step recorded done in one statement: planned and started if it was not, counted each time", async () => {

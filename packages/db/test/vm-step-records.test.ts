@@ -1,7 +1,7 @@
 /**
  * recordVmSteps against a real Postgres: a step's end and the next step's start in one statement,
  * the VM's status with the step that brings it, and the events of a status change only when it took
- * effect; findLabVmsWithSteps reads a lab's VMs with its steps in order and its pinned host key
+ * effect; a start of lab tasks (startLabTasksIfRunning) reads a lab's VMs with their steps in order and pinned host keys
  * (findVmHostKeys reads the pins of many VMs at once); a standalone VM's plan is
  * shown as pending steps until planVmSteps writes them, once.
  */
@@ -12,7 +12,6 @@ import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
 import {
   createDb,
   type Db,
-  findLabVmsWithSteps,
   findVmHostKeys,
   insertLab,
   insertQueuedVm,
@@ -24,6 +23,7 @@ import {
   planSteps,
   planVmSteps,
   recordVmSteps,
+  startLabTasksIfRunning,
 } from '../src/index';
 
 let database: TestDatabase;
@@ -143,6 +143,11 @@ test("a status change's events are appended only when it took effect", async () 
   );
 });
 
+/** Lab VMs with their steps as a start of their tasks reads them (here starting no task). */
+async function labVms(labId: string, vms: { copy: number; name: string }[]) {
+  return (await startLabTasksIfRunning(db, labId, [], [], vms)).vms;
+}
+
 test("a lab's VMs are read with their steps in order, in one statement", async () => {
   const owner = await labVm('steps-c');
   const [other] = await insertVms(db, [
@@ -153,7 +158,7 @@ test("a lab's VMs are read with their steps in order, in one statement", async (
     start: { name: 'one', event: { kind: 'vm.step.started', message: 'one started' } },
   });
   await pinVmHostKey(db, { vmId: owner.vmId, fingerprint: 'SHA256:pinned-a', keyType: 'ssh-ed25519' });
-  const rows = await findLabVmsWithSteps(db, owner.labId, [
+  const rows = await labVms(owner.labId, [
     { copy: 0, name: 'vm-a' },
     { copy: 1, name: 'vm-a' },
     { copy: 0, name: 'vm-b' },
@@ -172,7 +177,7 @@ test("a lab's VMs are read with their steps in order, in one statement", async (
   ]);
   assert.equal(row?.pinned_host_key, 'SHA256:pinned-a');
   assert.equal(rows.find((r) => r.name === 'vm-b')?.pinned_host_key, null, 'a VM without a pin reads none');
-  assert.deepEqual(await findLabVmsWithSteps(db, owner.labId, []), []);
+  assert.deepEqual(await labVms(owner.labId, []), []);
   assert.deepEqual(
     [...(await findVmHostKeys(db, [owner.vmId, other!, randomUUID()])).entries()],
     [[owner.vmId, 'SHA256:pinned-a']],
@@ -191,7 +196,7 @@ test("a lab's VMs' steps are planned in one call, each VM's in order, and planni
   });
   const owners = [owner, { vmId: other!, labId: owner.labId }];
   await planSteps(db, owners, ['one', 'four', 'five']);
-  const rows = await findLabVmsWithSteps(db, owner.labId, [
+  const rows = await labVms(owner.labId, [
     { copy: 0, name: 'vm-a' },
     { copy: 0, name: 'vm-b' },
   ]);

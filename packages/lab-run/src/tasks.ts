@@ -14,6 +14,7 @@ import {
   finishStep,
   getStepDetail,
   type JsonValue,
+  type LabVmWithSteps,
   startLabTasksIfRunning,
 } from '@glassdome/db';
 import {
@@ -28,7 +29,7 @@ import {
 import { addLabTasks, isFinalAttempt, type JobContext } from '@glassdome/queue';
 import { coalesced } from './coalesce';
 import type { LabRunContext } from './context';
-import { type LabRecord, LabStoppedError, labGraph, labRecordOf } from './lab-record';
+import { type LabRecord, type LabStateRow, LabStoppedError, labGraph, labRecordOf } from './lab-record';
 import { type LabRunState, labStateWatch, readLabRunState } from './lab-state-watch';
 import { settleVmsOfStoppedLab } from './settle';
 import { moveLab, moveVmsOfLab } from './transitions';
@@ -37,8 +38,10 @@ import { type StopWatch, stoppedBy, watchForStop } from './watch';
 export interface LabTaskWork<P = undefined> {
   lab: LabRecord;
   task: LabTask;
-  /** What `LabTaskOptions.prepare` read, begun with the task's start (undefined without one). */
-  prepared: Promise<P | undefined>;
+  /** What `LabTaskOptions.prepare` made ready before the task started (undefined without one). */
+  prepared: P | undefined;
+  /** A VM task's VM with its steps so far, read by the statement that started the task (undefined if not found). */
+  vm: LabVmWithSteps | undefined;
   /** Throws LabStoppedError once the lab was cancelled, failed or is being torn down: call it before each side effect. */
   checkStillRunning(): Promise<void>;
   /**
@@ -64,10 +67,10 @@ export interface LabTaskWork<P = undefined> {
 
 export interface LabTaskOptions<P = undefined> {
   /**
-   * What the work starts from that needs neither the lab's state nor the task's step (a VM task's
-   * placement and VM row), begun at the same time as the task's start instead of after it; the work
-   * finds it in `prepared`. It also runs for a task that then stops (its lab stopped meanwhile), so it
-   * must be harmless then.
+   * What must be done before the task starts, since its start reads the task's VM (a provision task:
+   * its lab placed on the cluster's nodes, which writes the VMs' nodes); the work finds it in
+   * `prepared`. It also runs for a task that then stops (its lab stopped meanwhile), so it must be
+   * harmless then.
    */
   prepare?: (task: LabTask) => Promise<P | undefined>;
   /** Turns an error into what the job should throw (e.g. a non-retryable Proxmox error into a PermanentError). */
@@ -94,25 +97,37 @@ function labStopReason(current: LabRunState, run: number): LabStoppedError | und
   return undefined;
 }
 
+type TaskStart = { name: string; vm: { copy: number; name: string } | undefined };
+
 /**
  * The start of a lab's tasks, by lab: the tasks of one lab starting at once in this process are
- * started by one statement (see `coalesced`), not one each queued on the pool.
+ * started, and their VMs read, by one statement (see `coalesced`), not one each queued on the pool.
  */
 const startTasks = new WeakMap<
   LabRunContext['db'],
-  (labId: string, name: string) => ReturnType<typeof startLabTasksIfRunning>
+  (labId: string, task: TaskStart) => Promise<{ row: LabStateRow | undefined; vm: LabVmWithSteps | undefined }>
 >();
 
-function startLabTask(db: LabRunContext['db'], labId: string, name: string) {
+function startLabTask(db: LabRunContext['db'], labId: string, task: TaskStart) {
   let start = startTasks.get(db);
   if (!start) {
-    start = coalesced(async (lab: string, names: string[]) => {
-      const row = await startLabTasksIfRunning(db, lab, names, [...LAB_STOPPED]);
-      return names.map(() => row);
+    start = coalesced(async (lab: string, tasks: TaskStart[]) => {
+      const vms = tasks.flatMap((t) => (t.vm ? [t.vm] : []));
+      const started = await startLabTasksIfRunning(
+        db,
+        lab,
+        tasks.map((t) => t.name),
+        [...LAB_STOPPED],
+        vms,
+      );
+      return tasks.map((t) => ({
+        row: started.lab,
+        vm: t.vm && started.vms.find((vm) => vm.copy === t.vm!.copy && vm.name === t.vm!.name),
+      }));
     });
     startTasks.set(db, start);
   }
-  return start(labId, name);
+  return start(labId, task);
 }
 
 export async function runLabTask<P = undefined>(
@@ -124,12 +139,20 @@ export async function runLabTask<P = undefined>(
   const graph = await labGraph(ctx.db, job.labId);
   if (!graph) return { skipped: 'lab gone' };
   const task = taskById(graph, job.taskId);
-  // The lab's state read and the task's step started in one statement (one for the lab's tasks
-  // starting at once); not started when the lab has stopped (the check below then stops the task).
-  const prepared = options.prepare ? options.prepare(task) : Promise.resolve(undefined);
-  // Awaited by the work; a task that stops before its work leaves it unread.
-  prepared.catch(() => undefined);
-  const row = await startLabTask(ctx.db, job.labId, task.id);
+  let prepared: P | undefined;
+  let unprepared: { error: unknown } | undefined;
+  try {
+    prepared = options.prepare ? await options.prepare(task) : undefined;
+  } catch (error) {
+    unprepared = { error };
+  }
+  // The lab's state read, the task's step started and a VM task's VM read in one statement (one for
+  // the lab's tasks starting at once); not started when the lab has stopped (the check below then
+  // stops the task).
+  const { row, vm } = await startLabTask(ctx.db, job.labId, {
+    name: task.id,
+    vm: task.vmName === undefined ? undefined : { copy: task.copy, name: task.vmName },
+  });
   if (!row) return { skipped: 'lab gone' };
   const lab = labRecordOf(row, graph);
   const checkStillRunning = async () => {
@@ -149,6 +172,8 @@ export async function runLabTask<P = undefined>(
     if (early) throw early;
     if ((LAB_TRANSITIONS.start.from as readonly LabStatus[]).includes(lab.status))
       await moveLab(ctx.db, lab.id, 'start');
+    // A preparation that failed fails the task as a failure of its work does.
+    if (unprepared) throw unprepared.error;
     const throwIfStopped = () => {
       if (latest) throw latest;
     };
@@ -157,6 +182,7 @@ export async function runLabTask<P = undefined>(
       lab,
       task,
       prepared,
+      vm,
       checkStillRunning,
       throwIfStopped,
       signal: watch.signal,

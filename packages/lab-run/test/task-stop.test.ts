@@ -143,3 +143,27 @@ test('a task of an older run stops once a newer run took over, and leaves the st
   // advanceLabRun put the running step back to pending for run 1; run 0 must not overwrite it.
   assert.equal(step?.status, 'pending');
 });
+
+test("a VM task's work gets its VM from the start; a preparation that fails for good fails the task and its lab", async () => {
+  const { labId, vmId } = await newLab('unprepared');
+  let read: string | undefined;
+  await runLabTask(ctx, { labId, taskId: TASK, context: jobContext() }, async ({ vm }) => {
+    read = vm?.id;
+    return undefined;
+  });
+  assert.equal(read, vmId);
+
+  const failing = await newLab('unprepared-final');
+  const last = { ...jobContext(), job: { attemptsMade: 3, opts: { attempts: 4 } } as JobContext['job'] };
+  await assert.rejects(
+    runLabTask(ctx, { labId: failing.labId, taskId: TASK, context: last }, async () => undefined, {
+      prepare: async () => {
+        throw new Error('no node fits');
+      },
+    }),
+    /no node fits/,
+  );
+  const [step] = await listSteps(db, { labId: failing.labId });
+  assert.deepEqual([step?.status, step?.error], ['failed', 'no node fits']);
+  assert.equal((await getVm(db, failing.vmId))?.status, 'failed', 'the fail policy settles the lab with its VMs');
+});

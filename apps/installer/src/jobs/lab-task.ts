@@ -1,6 +1,5 @@
-import { type Db, findLabVmsWithSteps } from '@glassdome/db';
 import { ISOLATION_TASK_ID, type LabTask, networkTaskId, nominalRemainingPath } from '@glassdome/lab';
-import { coalesced, type LabTaskWork, moveVm, runLabTask, taskDetail, vmStatusChange } from '@glassdome/lab-run';
+import { type LabTaskWork, moveVm, runLabTask, taskDetail, vmStatusChange } from '@glassdome/lab-run';
 import type { JobContext } from '@glassdome/queue';
 import { boundTo, type InstallerContext } from '../context';
 import { shieldSteps } from '../must-land';
@@ -39,41 +38,12 @@ function networkBridge(ctx: InstallerContext, labId: string, taskId: string): Pr
   return read;
 }
 
-type LabVmWithSteps = Awaited<ReturnType<typeof findLabVmsWithSteps>>[number];
-
-/** A lab VM with its steps so far; the tasks of one lab starting at once read theirs in one statement. */
-const labVmReads = new WeakMap<
-  Db,
-  (labId: string, vm: { copy: number; name: string }) => Promise<LabVmWithSteps | undefined>
->();
-
-function labVmWithSteps(db: Db, labId: string, task: LabTask): Promise<LabVmWithSteps | undefined> {
-  let read = labVmReads.get(db);
-  if (!read) {
-    read = coalesced(async (lab: string, vms: { copy: number; name: string }[]) => {
-      const rows = await findLabVmsWithSteps(db, lab, vms);
-      return vms.map((vm) => rows.find((row) => row.copy === vm.copy && row.name === vm.name));
-    });
-    labVmReads.set(db, read);
-  }
-  return read(labId, { copy: task.copy, name: task.vmName! });
-}
-
-/** What a VM task starts from: the lab's placement (provision tasks) and the VM with its steps so far. */
-interface VmTaskStart {
-  placement: LabPlacement | null;
-  row: LabVmWithSteps | undefined;
-}
-
 /**
- * Read while the task starts (`LabTaskOptions.prepare`): the first provision task of the lab places
- * its copies on the cluster's nodes, and a provision task reads its VM once the lab is placed (the
- * placement writes the VM's node); a configure task reads its VM at once.
+ * What a provision task's start waits for: its lab placed on the cluster's nodes (the first provision
+ * task of the lab does it), since the start reads the VM and the placement writes its node.
  */
-async function vmTaskStart(ctx: InstallerContext, labId: string, task: LabTask): Promise<VmTaskStart | undefined> {
-  if (task.kind === 'isolation' || task.kind === 'network') return undefined;
-  const placement = task.kind === 'vm-provision' ? await ensureLabPlaced(ctx, labId) : null;
-  return { placement, row: await labVmWithSteps(ctx.db, labId, task) };
+async function vmTaskPrepare(ctx: InstallerContext, labId: string, task: LabTask): Promise<LabPlacement | null> {
+  return task.kind === 'vm-provision' ? ensureLabPlaced(ctx, labId) : null;
 }
 
 /**
@@ -105,19 +75,27 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
   return runLabTask(
     ctx,
     { labId, taskId, context },
-    async ({ lab, task, prepared, throwIfStopped, signal, shield, recordedDone }: LabTaskWork<VmTaskStart>) => {
+    async ({
+      lab,
+      task,
+      prepared: placement,
+      vm: row,
+      throwIfStopped,
+      signal,
+      shield,
+      recordedDone,
+    }: LabTaskWork<LabPlacement | null>) => {
       if (task.kind === 'isolation') {
         // One copy's check; a graph stored before checks ran per copy has one over every copy.
         const scope = task.id === ISOLATION_TASK_ID ? {} : { copies: [task.copy] };
         return runIsolationCheck(boundTo(ctx, signal), lab, signal, scope);
       }
-      const { placement, row } = (await prepared)!;
       if (!row) throw new Error(`lab ${labId} has no VM ${task.vmName} in copy ${task.copy}`);
       const { steps: recorded, pinned_host_key: pinned, ...vmRow } = row;
       const vm = vmRecordOf(vmRow);
       // A configure task logs in with the pin read along with its VM (a provision task pins anew).
       pinReadWith(vm, pinned);
-      vm.spec = specOnNode(ctx, placement, vm.node, vm.spec);
+      vm.spec = specOnNode(ctx, placement ?? null, vm.node, vm.spec);
       vmId = vm.id;
       // Of the tasks waiting for a node's admission slot, the lower copy goes first, so that copies
       // come up (and check) one after another; within a copy, the longest chain still after it.
@@ -157,7 +135,7 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
       return undefined;
     },
     {
-      prepare: (task) => vmTaskStart(ctx, labId, task),
+      prepare: (task) => vmTaskPrepare(ctx, labId, task),
       toJobError: asJobError,
       onFinalFailure: async (message) => {
         if (vmId) await moveVm(ctx.db, vmId, 'fail', { error: message });

@@ -1,7 +1,7 @@
 import type { StepStatus } from '@glassdome/lab';
 import { CompiledQuery, type Selectable, sql } from 'kysely';
 import type { Db } from '../connection';
-import type { JsonValue, StepsTable } from '../schema';
+import type { JsonValue, StepsTable, VmsTable } from '../schema';
 
 export type StepOwner = { vmId: string; labId?: string | null } | { vmId?: null; labId: string };
 
@@ -200,29 +200,6 @@ export interface RecordedStep {
   status: string;
   attempts: number;
   error: string | null;
-}
-
-/**
- * Lab VMs by copy and name, each with its steps so far and the host key fingerprint pinned for it
- * (`pinned_host_key`, null without a pin): what lab tasks start from, in one statement for as many as
- * start at once (VMs not found are left out).
- */
-export async function findLabVmsWithSteps(db: Db, labId: string, vms: readonly { copy: number; name: string }[]) {
-  if (vms.length === 0) return [];
-  return db
-    .selectFrom('vms')
-    .selectAll('vms')
-    .select(
-      sql<RecordedStep[]>`(
-        SELECT coalesce(json_agg(json_build_object('name', s.name, 'status', s.status, 'attempts', s.attempts, 'error', s.error) ORDER BY s.id), '[]'::json)
-        FROM steps s WHERE s.vm_id = vms.id)`.as('steps'),
-    )
-    .select(sql<string | null>`(SELECT k.fingerprint FROM vm_host_keys k WHERE k.vm_id = vms.id)`.as('pinned_host_key'))
-    .where('lab_id', '=', labId)
-    .where(
-      sql<boolean>`(copy, name) IN (SELECT * FROM unnest(${vms.map((vm) => vm.copy)}::int[], ${vms.map((vm) => vm.name)}::text[]))`,
-    )
-    .execute();
 }
 
 /**
@@ -427,30 +404,52 @@ const RECORD_LAB_STEP_DONE = `
     SET status = 'done', attempts = steps.attempts + 1, started_at = now(), finished_at = now(), error = NULL,
       detail = excluded.detail`;
 
+/** A lab's state as its tasks start from it. */
+export interface LabTaskStartRow {
+  id: string;
+  name: string;
+  status: string;
+  on_failure: string;
+  request_id: string | null;
+  error: string | null;
+  run: number;
+}
+
+/**
+ * A lab VM with its steps so far and the host key fingerprint pinned for it (`pinned_host_key`, null
+ * without a pin): what its tasks start from.
+ */
+export type LabVmWithSteps = Selectable<VmsTable> & { steps: RecordedStep[]; pinned_host_key: string | null };
+
 /**
  * Lab tasks begin: reads the lab's state and, unless the lab is in one of `stopped`, records each
- * task's step planned (if it was not) and running with its attempt counted — one statement for as many
- * tasks of the lab as start at once. Returns the lab's state as read (undefined when the lab is gone).
+ * task's step planned (if it was not) and running with its attempt counted; reads the lab's VMs in
+ * `vms` (by copy and name; VMs not found are left out) with their steps. One statement for as many
+ * tasks of the lab as start at once. The lab's state is undefined when the lab is gone.
  */
 export async function startLabTasksIfRunning(
   db: Db,
   labId: string,
   names: readonly string[],
   stopped: readonly string[],
-) {
-  const result = await db.executeQuery<{
-    id: string;
-    name: string;
-    status: string;
-    on_failure: string;
-    request_id: string | null;
-    error: string | null;
-    run: number;
-  }>(
+  vms: readonly { copy: number; name: string }[] = [],
+): Promise<{ lab: LabTaskStartRow | undefined; vms: LabVmWithSteps[] }> {
+  const result = await db.executeQuery<LabVmWithSteps & { lab_state: LabTaskStartRow }>(
     // Sorted and once each: an upsert may touch a row only once, and rows are locked in one order.
-    CompiledQuery.raw(START_LAB_TASKS, [labId, [...new Set(names)].sort(), [...stopped]]),
+    CompiledQuery.raw(START_LAB_TASKS, [
+      labId,
+      [...new Set(names)].sort(),
+      [...stopped],
+      vms.map((vm) => vm.copy),
+      vms.map((vm) => vm.name),
+    ]),
   );
-  return result.rows[0];
+  const [first] = result.rows;
+  return {
+    lab: first?.lab_state,
+    // Without a VM found, the lab's one row has none.
+    vms: result.rows.filter((row) => row.id !== null).map(({ lab_state, ...vm }) => vm),
+  };
 }
 
 const START_LAB_TASKS = `
@@ -465,7 +464,15 @@ const START_LAB_TASKS = `
     ON CONFLICT (lab_id, name) WHERE vm_id IS NULL DO UPDATE
       SET status = 'running', attempts = steps.attempts + 1, started_at = now(), finished_at = NULL, error = NULL
   )
-  SELECT * FROM lab`;
+  SELECT row_to_json(lab) AS lab_state, vm.*
+  FROM lab LEFT JOIN LATERAL (
+    SELECT vms.*,
+      (SELECT coalesce(json_agg(json_build_object('name', s.name, 'status', s.status, 'attempts', s.attempts, 'error', s.error) ORDER BY s.id), '[]'::json)
+        FROM steps s WHERE s.vm_id = vms.id) AS steps,
+      (SELECT k.fingerprint FROM vm_host_keys k WHERE k.vm_id = vms.id) AS pinned_host_key
+    FROM vms
+    WHERE vms.lab_id = lab.id AND (vms.copy, vms.name) IN (SELECT * FROM unnest($4::int[], $5::text[]))
+  ) AS vm ON true`;
 
 /**
  * Records a lab task's step done and returns the names of the lab's tasks done now (this one
