@@ -33,10 +33,10 @@ export class GuestHostKeyMismatch extends PermanentError {
 }
 
 /**
- * The config the VM's `firewall` step read after its firewall was written, by the VM record of that
- * job attempt: the same attempt's agent wait takes its MAC from it instead of reading it again (the
- * steps between, firewall writes and the start, change no NIC). Another attempt loads another record,
- * and reads.
+ * The config as the VM's `configure` step wrote it, or as its `firewall` step read it after its
+ * firewall was written, by the VM record of that job attempt: the same attempt's agent wait takes its
+ * MAC from it instead of reading it again (the steps between, firewall writes and the start, change no
+ * NIC). Another attempt loads another record, and reads.
  */
 const configsAfterFirewall = new WeakMap<VmRow, { vmid: number; config: VmConfig }>();
 

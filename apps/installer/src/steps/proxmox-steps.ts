@@ -17,7 +17,7 @@ import type { Placement } from '../pipeline';
 import type { VmRow } from '../vm-record';
 import { loginUser, templateFromEnv } from '../vm-spec';
 import { agentAnswer, rebootBeforeAgentWait } from './agent-retry';
-import { managementMac, recordGuestAddress } from './guest-trust';
+import { keepConfigForAgentWait, managementMac, recordGuestAddress } from './guest-trust';
 
 const leaseTtlMs = 30 * 60_000;
 
@@ -174,8 +174,8 @@ function newMac(generated: string | undefined): string {
 /**
  * The clone's config with the `netN` and `ipconfigN` this job attempt's `configure` wrote (each NIC
  * with its MAC) in place of its own, by the VM record of that attempt: the `firewall` step records
- * and passes on the NICs from it instead of reading the config back (the steps between change no
- * NIC). Another attempt loads another record, and reads.
+ * the NICs from it, and the agent wait takes the management MAC, instead of reading the config back
+ * (the steps between change no NIC). Another attempt loads another record, and reads.
  */
 const configured = new WeakMap<VmRow, { vmid: number; config: VmConfig }>();
 
@@ -223,7 +223,10 @@ export async function configure(ctx: InstallerContext, vm: VmRow, placement: Pla
   );
   const written: Record<string, string | number> = { ...current.raw, ...nics };
   for (const key of stale) delete written[key];
-  configured.set(vm, { vmid: vm.vmid!, config: toVmConfig(written) });
+  const config = toVmConfig(written);
+  configured.set(vm, { vmid: vm.vmid!, config });
+  // A standalone VM has no firewall step: its agent wait takes the MAC from here too.
+  keepConfigForAgentWait(vm, config);
   const disk = await growDisk(ctx, vm, current.raw);
   return { nics: placement.nics.length, managementNic: placement.managementNic, disk };
 }
