@@ -1,6 +1,6 @@
 import type { StepStatus } from '@glassdome/lab';
 import { CompiledQuery, type Selectable, sql } from 'kysely';
-import type { Db } from '../connection';
+import { type Db, preparedByName } from '../connection';
 import type { JsonValue, StepsTable, VmsTable } from '../schema';
 
 export type StepOwner = { vmId: string; labId?: string | null } | { vmId?: null; labId: string };
@@ -351,6 +351,11 @@ const RECORD_VM_STEPS = `
   )
   SELECT EXISTS (SELECT 1 FROM moved) AS moved, (SELECT done FROM lab_done) AS done`;
 
+// Every step of a lab VM starts and ends with this text (11 times per VM of the lab bench): each
+// connection has Postgres parse and plan it once, then only bind and run it (the backend's CPU per
+// record about halved, measured alone).
+preparedByName(RECORD_VM_STEPS);
+
 /**
  * Records `change` for the VM in one statement; says whether its status change took effect (false
  * when there was none to make) and, when it ended a lab task, which of the lab's tasks are done now.
@@ -473,6 +478,8 @@ const START_LAB_TASKS = `
     FROM vms
     WHERE vms.lab_id = lab.id AND (vms.copy, vms.name) IN (SELECT * FROM unnest($4::int[], $5::text[]))
   ) AS vm ON true`;
+// Every lab task starts with this text (when its lab's tasks start one at a time): prepared once per connection.
+preparedByName(START_LAB_TASKS);
 
 /**
  * Records a lab task's step done and returns the names of the lab's tasks done now (this one

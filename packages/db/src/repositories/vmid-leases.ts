@@ -1,5 +1,5 @@
 import { CompiledQuery, type ExpressionBuilder, sql } from 'kysely';
-import type { Db } from '../connection';
+import { type Db, preparedByName } from '../connection';
 import type { Database } from '../schema';
 
 export interface VmidLeaseRow {
@@ -48,6 +48,8 @@ const RENEW_NEWEST_LIVE_LEASE = `
   WHERE l.platform_id = $1 AND l.vmid = newest.vmid AND l.owner = $2 AND l.expires_at > now()
   RETURNING l.vmid`;
 
+const RENEW_NEWEST = `WITH newest AS (${NEWEST_LIVE_LEASE}) ${RENEW_NEWEST_LIVE_LEASE}`;
+
 /**
  * Renews the owner's newest live lease on the platform (expiry `now() + ttl`) and returns its id, in
  * one statement; undefined when the owner holds no live lease. A lease that lapsed and was taken over
@@ -58,11 +60,7 @@ export async function renewNewestVmidLeaseOfOwner(
   lease: { platformId: string; owner: string; ttlMs: number },
 ): Promise<number | undefined> {
   const result = await db.executeQuery<{ vmid: number }>(
-    CompiledQuery.raw(`WITH newest AS (${NEWEST_LIVE_LEASE}) ${RENEW_NEWEST_LIVE_LEASE}`, [
-      lease.platformId,
-      lease.owner,
-      lease.ttlMs / 1000,
-    ]),
+    CompiledQuery.raw(RENEW_NEWEST, [lease.platformId, lease.owner, lease.ttlMs / 1000]),
   );
   return result.rows[0]?.vmid;
 }
@@ -96,6 +94,10 @@ const RENEW_OR_INSERT = `
   )
   SELECT vmid, true AS held FROM held
   UNION ALL SELECT vmid, false AS held FROM taken`;
+
+// Each VM's lease is taken and renewed with these texts: prepared once per connection.
+preparedByName(RENEW_NEWEST);
+preparedByName(RENEW_OR_INSERT);
 
 /** Ids in `[min, max]` that live leases of the platform hold. */
 export async function listLiveLeasedVmids(db: Db, platformId: string, range: { min: number; max: number }) {
