@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { labJobId, priorityOf } from './lab-flow';
+import { addLabTasks, labJobId, priorityOf } from './lab-flow';
+import type { Producer } from './producer';
 
 test('lab job ids are BullMQ-safe (no colon), unique per task and per run, deterministic', () => {
   const labId = '0b7c6c1e-7d1b-4f55-9a8e-3f1d2c4b5a69';
@@ -21,4 +22,21 @@ test('a longer remaining critical path is a higher BullMQ priority (a smaller nu
   assert.equal(priorityOf(0), 2 ** 21 - 1);
   assert.equal(priorityOf(1e15), 1);
   assert.equal(priorityOf(-5), 2 ** 21 - 1);
+});
+
+test('ready tasks are added the longest remaining chain first, one without a priority before them', async () => {
+  const added: string[] = [];
+  const queue = {
+    add: async (_name: string, data: { taskId: string }) => {
+      added.push(data.taskId);
+    },
+  };
+  const producer = { prefix: '{t}', queues: { lab: queue, network: queue } } as unknown as Producer;
+  await addLabTasks(producer, { labId: 'lab', policy: 'fail' }, [
+    { id: 'short', kind: 'vm-provision', remainingMs: 2_000 },
+    { id: 'long', kind: 'vm-provision', remainingMs: 9_000 },
+    { id: 'none', kind: 'vm-configure' },
+    { id: 'middle', kind: 'vm-provision', remainingMs: 5_000 },
+  ]);
+  assert.deepEqual(added, ['none', 'long', 'middle', 'short']);
 });

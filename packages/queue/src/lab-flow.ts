@@ -85,7 +85,11 @@ export async function startLabFlow(
   });
 }
 
-/** Adds tasks that just became ready under the lab's root job. */
+/**
+ * Adds tasks that just became ready under the lab's root job, the longest remaining chain first:
+ * workers take jobs while later ones are still being added (a lab's 60 provision tasks at once), and
+ * a job's priority orders only the jobs already there.
+ */
 export async function addLabTasks(
   producer: Producer,
   lab: { labId: string; requestId?: string | undefined; policy: FailurePolicy; run?: number },
@@ -93,8 +97,13 @@ export async function addLabTasks(
 ): Promise<void> {
   const run = lab.run ?? 0;
   const parent = { id: labJobId(lab.labId, undefined, run), queue: `${producer.prefix}:${QUEUES.lab}` };
+  // Sent in this order on one connection, so Redis adds them in it; a task without a priority (served
+  // before prioritized ones anyway) goes first.
+  const ordered = [...tasks].sort(
+    (a, b) => (b.remainingMs ?? Number.POSITIVE_INFINITY) - (a.remainingMs ?? Number.POSITIVE_INFINITY),
+  );
   await Promise.all(
-    tasks.map((task) => {
+    ordered.map((task) => {
       const name = jobNameOf(task);
       return producer.queues[JOBS[name].queue].add(
         name,
