@@ -285,10 +285,11 @@ export class ProxmoxClient {
    * One HTTP exchange on the client's keep-alive agent: the request (a form body for writes), then the
    * whole answer as text. The headers go to `http.request` as one list of name/value pairs, which it
    * writes as they are, where an object would have each one validated and stored by `setHeader`
-   * first: every header here is either constant or built once per credential. Redirects are not followed (plain http to PVE is redirected to https, and
-   * following it would resend the credentials unchecked); no proxy; the answer is not asked to be
-   * compressed. Rejects with the socket's error, a timeout after `timeoutMs` for the whole exchange,
-   * or when `signal` fires (the request is then destroyed).
+   * first: every header here is either constant or built once per credential. Redirects are not
+   * followed (plain http to PVE is redirected to https, and following it would resend the credentials
+   * unchecked); no proxy; the answer is not asked to be compressed. Rejects with the socket's error,
+   * a timeout after `timeoutMs` for the whole exchange, or when `signal` fires (the request is then
+   * destroyed).
    */
   #exchange(
     method: HttpMethod,
@@ -299,17 +300,15 @@ export class ProxmoxClient {
     signal: AbortSignal | undefined,
   ): Promise<HttpAnswer> {
     const target = this.#target;
-    const headers =
-      body === undefined
-        ? [...target.headers, ...auth]
-        : [
-            ...target.headers,
-            ...auth,
-            'Content-Type',
-            'application/x-www-form-urlencoded',
-            'Content-Length',
-            String(Buffer.byteLength(body)),
-          ];
+    const headers = [...target.headers, ...auth];
+    if (body !== undefined) {
+      headers.push(
+        'Content-Type',
+        'application/x-www-form-urlencoded',
+        'Content-Length',
+        String(Buffer.byteLength(body)),
+      );
+    }
     return new Promise<HttpAnswer>((resolve, reject) => {
       // A signal that fired before the request went out sends nothing ('abort' will not fire again).
       signal?.throwIfAborted();

@@ -21,8 +21,7 @@ import { loadLabSpec, testingOf } from '@glassdome/lab-run';
 import { PermanentError } from '@glassdome/queue';
 import type { InstallerContext } from '../context';
 import type { VmRow } from '../vm-record';
-import { keepConfigForAgentWait } from './guest-trust';
-import { configuredConfig } from './proxmox-steps';
+import { keepConfig, keptConfig } from './guest-trust';
 
 /** The `firewall` step's detail: what Glassdome applied to the VM, for the overseer to compare. */
 export interface AppliedFirewall {
@@ -83,8 +82,11 @@ export async function applyFirewall(
   let nics = options.nics;
   if (!nics) {
     // The NICs as this attempt's `configure` wrote them, else as Proxmox holds them.
-    const config = configuredConfig(vm) ?? (await ctx.pve.vms.config(vm.vmid!, vm.node));
-    keepConfigForAgentWait(vm, config);
+    let config = keptConfig(vm);
+    if (!config) {
+      config = await ctx.pve.vms.config(vm.vmid!, vm.node);
+      keepConfig(vm, config);
+    }
     nics = nicLines(config.raw);
   }
   return appliedDetail(mine, nics) as unknown as JsonValue;

@@ -33,22 +33,29 @@ export class GuestHostKeyMismatch extends PermanentError {
 }
 
 /**
- * The config as the VM's `configure` step wrote it, or as its `firewall` step read it after its
- * firewall was written, by the VM record of that job attempt: the same attempt's agent wait takes its
- * MAC from it instead of reading it again (the steps between, firewall writes and the start, change no
- * NIC). Another attempt loads another record, and reads.
+ * The VM's config as this job attempt last wrote or read it (its `configure` step's write, or its
+ * `firewall` step's read when `configure` ran in an earlier attempt), by the VM record of that attempt:
+ * the firewall step records the NICs from it and the agent wait takes the management MAC from it,
+ * instead of reading the config again (the steps between change no NIC). Another attempt loads
+ * another record, and reads.
  */
-const configsAfterFirewall = new WeakMap<VmRow, { vmid: number; config: VmConfig }>();
+const keptConfigs = new WeakMap<VmRow, { vmid: number; config: VmConfig }>();
 
-export function keepConfigForAgentWait(vm: VmRow, config: VmConfig): void {
-  if (vm.vmid) configsAfterFirewall.set(vm, { vmid: vm.vmid, config });
+export function keepConfig(vm: VmRow, config: VmConfig): void {
+  if (vm.vmid) keptConfigs.set(vm, { vmid: vm.vmid, config });
+}
+
+/** The config kept for this attempt's VM (see `keepConfig`), if any. */
+export function keptConfig(vm: VmRow): VmConfig | undefined {
+  const kept = keptConfigs.get(vm);
+  return kept?.vmid === vm.vmid ? kept.config : undefined;
 }
 
 /** The MAC of the VM's management NIC (`net<index>` of its config); a VM without one is not reached at all. */
 export async function managementMac(ctx: InstallerContext, vm: VmRow, nicIndex: number): Promise<string> {
-  const kept = configsAfterFirewall.get(vm);
-  configsAfterFirewall.delete(vm);
-  const config = kept?.vmid === vm.vmid ? kept.config : await ctx.pve.vms.config(vm.vmid!, vm.node);
+  const kept = keptConfig(vm);
+  keptConfigs.delete(vm);
+  const config = kept ?? (await ctx.pve.vms.config(vm.vmid!, vm.node));
   const mac = config.nics[`net${nicIndex}`]?.macaddr;
   if (!mac) {
     throw new PermanentError(

@@ -2,14 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { appendEvent, type Db, findTemplate, insertTemplate, setVmPlacement } from '@glassdome/db';
 import { defaultTemplateVmid, type OsName } from '@glassdome/lab';
 import { coalesced } from '@glassdome/lab-run';
-import {
-  cloneVm,
-  defaultRetryPolicy,
-  type StorageInfo,
-  toVmConfig,
-  type VmConfig,
-  withRetry,
-} from '@glassdome/proxmox';
+import { cloneVm, defaultRetryPolicy, type StorageInfo, toVmConfig, withRetry } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';
 import type { InstallerContext } from '../context';
@@ -17,7 +10,7 @@ import type { Placement } from '../pipeline';
 import type { VmRow } from '../vm-record';
 import { loginUser, templateFromEnv } from '../vm-spec';
 import { agentAnswer, rebootBeforeAgentWait } from './agent-retry';
-import { keepConfigForAgentWait, managementMac, recordGuestAddress } from './guest-trust';
+import { keepConfig, managementMac, recordGuestAddress } from './guest-trust';
 
 const leaseTtlMs = 30 * 60_000;
 
@@ -172,20 +165,6 @@ function newMac(generated: string | undefined): string {
 }
 
 /**
- * The clone's config with the `netN` and `ipconfigN` this job attempt's `configure` wrote (each NIC
- * with its MAC) in place of its own, by the VM record of that attempt: the `firewall` step records
- * the NICs from it, and the agent wait takes the management MAC, instead of reading the config back
- * (the steps between change no NIC). Another attempt loads another record, and reads.
- */
-const configured = new WeakMap<VmRow, { vmid: number; config: VmConfig }>();
-
-/** The config this attempt's `configure` wrote for the VM, when it ran in this attempt. */
-export function configuredConfig(vm: VmRow): VmConfig | undefined {
-  const entry = configured.get(vm);
-  return entry && entry.vmid === vm.vmid ? entry.config : undefined;
-}
-
-/**
  * Sizes, cloud-init user and keys, and the NICs: one per entry of `placement` (a lab VM's lab
  * networks in spec order, then its management NIC), each with its `ipconfigN`; NICs the template had
  * beyond those are removed. Each NIC is written with its MAC — the clone's for the NICs it has, a new
@@ -206,7 +185,6 @@ export async function configure(ctx: InstallerContext, vm: VmRow, placement: Pla
     nics[`ipconfig${index}`] = nic.ipconfig;
   });
   const stale = Object.keys(current.raw).filter((key) => /^(net|ipconfig)\d+$/.test(key) && !(key in nics));
-  configured.delete(vm);
   await ctx.pve.vms.updateConfig(
     vm.vmid!,
     {
@@ -223,10 +201,8 @@ export async function configure(ctx: InstallerContext, vm: VmRow, placement: Pla
   );
   const written: Record<string, string | number> = { ...current.raw, ...nics };
   for (const key of stale) delete written[key];
-  const config = toVmConfig(written);
-  configured.set(vm, { vmid: vm.vmid!, config });
-  // A standalone VM has no firewall step: its agent wait takes the MAC from here too.
-  keepConfigForAgentWait(vm, config);
+  // The firewall step and the agent wait take the NICs from here instead of reading them back.
+  keepConfig(vm, toVmConfig(written));
   const disk = await growDisk(ctx, vm, current.raw);
   return { nics: placement.nics.length, managementNic: placement.managementNic, disk };
 }
