@@ -70,6 +70,8 @@ interface Measured {
   cpuPerVmMs: number;
   load: string;
   tasks: number;
+  /** Each process's share of the orchestration CPU, ms per VM (api, installers, gateway). */
+  cpuByProcess: string;
   transactionsPerVm?: number;
 }
 
@@ -90,7 +92,10 @@ async function measure(
   const spec = labSpec(name);
   const lab = await deployLabAndWait(stack, db, spec, 600_000);
   const loadAfter = loadNow();
-  const cpu = processes.reduce((sum, p, i) => sum + cpuSeconds(p.child.pid) - cpuBefore[i]!, 0);
+  const used = processes.map((p, i) => cpuSeconds(p.child.pid) - cpuBefore[i]!);
+  const cpu = used.reduce((sum, seconds) => sum + seconds, 0);
+  const names = ['api', ...stack.installers.map((_, i) => `installer ${i + 1}`), 'gateway'];
+  const cpuByProcess = used.map((seconds, i) => `${names[i]} ${((seconds / VMS) * 1000).toFixed(1)}`).join(', ');
   // Backends report their counts when idle, at most every 10 s (Postgres 15's PGSTAT_IDLE_INTERVAL).
   if (countStatements) await new Promise((resolve) => setTimeout(resolve, 11_000));
   const transactions = countStatements ? (await transactionsSoFar(databaseUrl)) - transactionsBefore : undefined;
@@ -126,6 +131,7 @@ async function measure(
     cpuPerVmMs: (cpu / VMS) * 1000,
     load: `${loadBefore} → ${loadAfter}`,
     tasks: critical.path.length,
+    cpuByProcess,
     ...(transactions === undefined ? {} : { transactionsPerVm: transactions / VMS }),
   };
 }
@@ -236,10 +242,11 @@ export async function run(): Promise<string> {
   const db = createDb(database.url);
   try {
     const runs = [await measure(stack, db, database.url, redis, 'alone', 'bench-deep')];
-    // The simulated node holds one lab of this size at a time: the first goes before the second comes.
-    await destroyLab(stack, db, runs[0]!.id);
-    // BENCH_LAB_ALONE=1 skips the second run (e.g. while profiling: the profile would hold both).
+    // BENCH_LAB_ALONE=1 skips the second run (e.g. while profiling: the profile would hold both), and
+    // the destroy before it, which a profile would count as the deploy's.
     if (!process.env.BENCH_LAB_ALONE) {
+      // The simulated node holds one lab of this size at a time: the first goes before the second comes.
+      await destroyLab(stack, db, runs[0]!.id);
       const stopBusy = busyCore();
       try {
         runs.push(
@@ -271,6 +278,7 @@ export async function run(): Promise<string> {
         (m) =>
           `| ${m.label} | ${m.status}${m.error ? ` (${m.error})` : ''} | ${(m.makespanMs / 1000).toFixed(2)} s | ${(m.criticalMs / 1000).toFixed(2)} s | ${(m.makespanMs / m.criticalMs).toFixed(3)} ${verdict(m)} | ${(m.jobCriticalMs / 1000).toFixed(2)} s | ${(m.makespanMs / m.jobCriticalMs).toFixed(3)} | ${m.cpuPerVmMs.toFixed(0)} ms | ${m.load} |`,
       ),
+      ...runs.map((m) => `${m.label}: orchestration CPU per VM by process (ms): ${m.cpuByProcess}`),
       ...runs.flatMap((m) =>
         m.transactionsPerVm === undefined
           ? []
