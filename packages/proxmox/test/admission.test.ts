@@ -161,6 +161,37 @@ test('clones of a node are granted at most one per shortest clone hold / limit; 
   assert.ok(clones.at(-1)! < 600, `the last clone's turn came when due (${clones.join(', ')} ms), not at a 2 s check`);
 });
 
+test("a cold node's clones are spaced by the assumed hold / limit until a clone hold is measured there", async () => {
+  // No clone has ended on pve12 yet: an assumed hold of 600 ms spaces the first clones 150 ms apart.
+  const [one, two] = machines(2, { operationsPerNode: 4, assumedCloneHoldMs: 600 });
+  const began = Date.now();
+  const grants: number[] = [];
+  await Promise.all(
+    Array.from({ length: 4 }, (_, index) =>
+      (index % 2 ? one : two)!.withCloneSlot({ node: 'pve12', storage: 'local-lvm', full: false }, async () => {
+        grants.push(Date.now() - began);
+        // Every clone but the last holds on past the others' grants, so none of those learns a hold.
+        await sleep(grants.length === 4 ? 10 : 700);
+      }),
+    ),
+  );
+  for (let index = 1; index < grants.length; index++) {
+    assert.ok(grants[index]! - grants[index - 1]! >= 130, `cold clone grants at ${grants.join(', ')} ms`);
+  }
+  // Once a hold is measured (10 ms), it sets the spacing: 2.5 ms, so four more are granted at once.
+  const next: number[] = [];
+  const from = Date.now();
+  await Promise.all(
+    Array.from({ length: 4 }, () =>
+      one!.withCloneSlot({ node: 'pve12', storage: 'local-lvm', full: false }, async () => {
+        next.push(Date.now() - from);
+        await sleep(50);
+      }),
+    ),
+  );
+  assert.ok(Math.max(...next) < 100, `warm clone grants at ${next.join(', ')} ms`);
+});
+
 test('a slot is refreshed while held past its TTL, so nobody else gets in meanwhile', async () => {
   // The hold lasts several TTLs; the TTL is long enough that a loaded CI machine still refreshes in time.
   const [first, second] = machines(2, { operationsPerNode: 1, slotTtlMs: 400 });
