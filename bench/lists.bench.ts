@@ -8,7 +8,7 @@
  *   pnpm exec tsx bench/lists.bench.ts
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -78,23 +78,56 @@ function cpuMsOf(pid: number | undefined): number | undefined {
 }
 
 /**
- * p50 and p99 of `REQUESTS` sequential calls of `once` after 20 of warm-up, what the last returned,
- * and the CPU the process `pid` spent per call meanwhile (when given).
+ * CPU milliseconds each Postgres backend connected to `database` has used so far, by pid (their
+ * command line names the database; /proc, Linux): while the API's requests are timed, only its
+ * connections work there.
  */
-async function timeCalls(once: () => Promise<number>, pid?: number) {
+function postgresCpuMsOf(database: string): Map<string, number> | undefined {
+  const used = new Map<string, number>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!command.startsWith('postgres:') || !command.includes(` ${database} `)) continue;
+      const cpu = cpuMsOf(Number(pid));
+      if (cpu !== undefined) used.set(pid, cpu);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return used.size > 0 ? used : undefined;
+}
+
+/** What the backends did between two readings (one that ended meanwhile, e.g. an idle pool connection closed, counts nothing). */
+function postgresCpuMsBetween(before: Map<string, number>, after: Map<string, number>): number {
+  let total = 0;
+  for (const [pid, cpu] of after) total += cpu - (before.get(pid) ?? 0);
+  return total;
+}
+
+/**
+ * p50 and p99 of `REQUESTS` sequential calls of `once` after 20 of warm-up, what the last returned,
+ * and the CPU the process `pid` and the Postgres backends of `database` spent per call meanwhile
+ * (when given).
+ */
+async function timeCalls(once: () => Promise<number>, pid?: number, database?: string) {
   for (let i = 0; i < 20; i += 1) await once();
   const times: number[] = [];
   let items = 0;
   const cpuBefore = pid === undefined ? undefined : cpuMsOf(pid);
+  const pgBefore = database === undefined ? undefined : postgresCpuMsOf(database);
   for (let i = 0; i < REQUESTS; i += 1) {
     const started = performance.now();
     items = await once();
     times.push(performance.now() - started);
   }
   const cpuAfter = cpuBefore === undefined ? undefined : cpuMsOf(pid);
+  const pgAfter = pgBefore === undefined ? undefined : postgresCpuMsOf(database!);
   times.sort((a, b) => a - b);
   const cpuPerCall = cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / REQUESTS;
-  return { p50: percentile(times, 50), p99: percentile(times, 99), items, cpuPerCall };
+  const pgPerCall =
+    pgBefore === undefined || pgAfter === undefined ? undefined : postgresCpuMsBetween(pgBefore, pgAfter) / REQUESTS;
+  return { p50: percentile(times, 50), p99: percentile(times, 99), items, cpuPerCall, pgPerCall };
 }
 
 function httpCall(url: string, key: string | undefined) {
@@ -379,17 +412,23 @@ export async function run(): Promise<string> {
       },
     ];
     const rows: string[] = [];
+    // BENCH_LIST_ONLY=<text>: only the lines whose name holds it (e.g. 'GET /vms' to A/B that route).
+    const only = process.env.BENCH_LIST_ONLY;
+    const databaseName = new URL(database.url).pathname.slice(1);
     for (const entry of cases) {
+      if (only && !entry.name.includes(only)) continue;
       const http = await timeCalls(
         httpCall(`http://127.0.0.1:${port}${entry.path}`, entry.key || undefined),
         api.child.pid,
+        databaseName,
       );
       const query = entry.query ? await timeCalls(entry.query) : undefined;
       const verdict = entry.paged ? (http.p99 < TARGET_P99_MS ? 'met' : '**missed**') : 'no target';
       const cpuCell = http.cpuPerCall === undefined ? '—' : `${http.cpuPerCall.toFixed(2)} ms`;
+      const pgCell = http.pgPerCall === undefined ? '—' : `${http.pgPerCall.toFixed(2)} ms`;
       const queryCells = query ? `${query.p50.toFixed(1)} ms | ${query.p99.toFixed(1)} ms` : '— | —';
       rows.push(
-        `| ${entry.name} | ${http.items} | ${http.p50.toFixed(1)} ms | ${http.p99.toFixed(1)} ms | ${verdict} | ${cpuCell} | ${queryCells} |`,
+        `| ${entry.name} | ${http.items} | ${http.p50.toFixed(1)} ms | ${http.p99.toFixed(1)} ms | ${verdict} | ${cpuCell} | ${pgCell} | ${queryCells} |`,
       );
     }
     const load = loadavg()[0]!.toFixed(1);
@@ -404,11 +443,12 @@ export async function run(): Promise<string> {
       '',
       `Load average on the machine when the run ended: ${load} (2 cores, shared). API CPU: what the API process`,
       'spent per request (user + system, from /proc), which other load on the machine moves far less than the',
-      "p99 does. The last two columns time the route's repository queries alone, from the bench process (the",
-      "database's share of each answer).",
+      'p99 does; Postgres CPU: what the Postgres backends serving the API spent per request meanwhile. The',
+      "last two columns time the route's repository queries alone, from the bench process (the database's",
+      'share of each answer).',
       '',
-      '| request | rows | HTTP p50 | HTTP p99 | p99 < 20 ms | API CPU | queries p50 | queries p99 |',
-      '| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |',
+      '| request | rows | HTTP p50 | HTTP p99 | p99 < 20 ms | API CPU | Postgres CPU | queries p50 | queries p99 |',
+      '| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |',
       ...rows,
       '',
     ].join('\n');

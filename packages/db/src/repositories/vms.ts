@@ -234,7 +234,7 @@ export async function listStandaloneVms(
     .where('lab_id', 'is', null)
     .where(scopeCondition('vms', scope));
   if (filter.status) query = query.where('status', '=', filter.status);
-  const rows = await db
+  const statement = db
     .selectFrom(pageQuery(query, STANDALONE_VMS, filter).as('page'))
     .select([
       'page.id',
@@ -260,7 +260,13 @@ export async function listStandaloneVms(
     ])
     .orderBy('page.created_at', 'desc')
     .orderBy('page.id', 'desc')
-    .execute();
+    .compile();
+  // A page read by cursor (or the first page) has one text per filter, cursor and scope kind, at most
+  // eight for admins and project keys (a trainee's scope sees no standalone VM): each is parsed once
+  // per connection and then only bound. Postgres still plans each run for its parameters (its
+  // generic plan, which cannot know the page's LIMIT, is a sequential scan it never picks).
+  if ((filter.cursor || !filter.offset) && scope.kind !== 'copy') preparedByName(statement.sql);
+  const rows = (await db.executeQuery(statement)).rows;
   return pageOf(rows, STANDALONE_VMS, filter);
 }
 
