@@ -195,13 +195,17 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
         sample.samples++;
         if (holders < OPS_PER_NODE && waiters > 0) {
           sample.freeWhileWaited++;
-          const [[first], nextCloneAt, [seconds, micros]] = await Promise.all([
+          const [[first], [lastCloneAt, shortestClone], [seconds, micros]] = await Promise.all([
             lineRedis.zrange(`${base}:line`, 0, 0),
-            lineRedis.hget(`${base}:stats`, 'nextCloneAt'),
+            lineRedis.hmget(`${base}:stats`, 'lastCloneAt', 'held:clone:minMs'),
             lineRedis.time(),
           ]);
           const now = Number(seconds) * 1000 + Number(micros) / 1000;
-          if (first?.startsWith('clone:') && now < Number(nextCloneAt ?? 0)) sample.cloneTurnAhead++;
+          // The clone's turn as the line's script reckons it (see grant in admission.ts).
+          const turn =
+            Number(lastCloneAt ?? Number.NEGATIVE_INFINITY) +
+            Number(shortestClone ?? defaultAdmissionLimits.assumedCloneHoldMs) / OPS_PER_NODE;
+          if (first?.startsWith('clone:') && now < turn) sample.cloneTurnAhead++;
         }
         if (holders < OPS_PER_NODE && waiters === 0) sample.freeNobodyWaiting++;
       }

@@ -145,7 +145,7 @@ local function grant(limit, ttl, assumedHold)
     else
       if clone and gap > 0 then
         nextClone = now + gap
-        redis.call('HSET', stats, 'lastCloneAt', ms(now), 'nextCloneAt', ms(nextClone))
+        redis.call('HSET', stats, 'lastCloneAt', ms(now))
       end
       free = free - 1
       granted[#granted + 1] = token
