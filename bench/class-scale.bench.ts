@@ -510,6 +510,21 @@ async function timelineOf(
     lastStart.set(step.node, Math.max(lastStart.get(step.node) ?? 0, step.finishedAt));
   }
   const endedAt = Math.max(...[...times.values()].map((t) => t.endedAt));
+  // The head: each node's first clone step, against when the first of its copies had its networks.
+  const firstClone = new Map<string, number>();
+  for (const step of steps.filter((st) => st.step === 'clone')) {
+    firstClone.set(step.node, Math.min(firstClone.get(step.node) ?? Number.POSITIVE_INFINITY, step.startedAt));
+  }
+  const copyNode = new Map(steps.map((step) => [step.copy ?? 0, step.node]));
+  const networksReady = new Map<string, number>();
+  for (const copy of new Set(graph.tasks.map((task) => task.copy))) {
+    const node = copyNode.get(copy);
+    const ends = graph.tasks
+      .filter((task) => task.copy === copy && task.kind === 'network')
+      .map((task) => times.get(task.id)?.endedAt ?? Number.NaN);
+    if (!node || ends.length === 0 || ends.some(Number.isNaN)) continue;
+    networksReady.set(node, Math.min(networksReady.get(node) ?? Number.POSITIVE_INFINITY, Math.max(...ends)));
+  }
   const kindsOf = (waits: Map<string, AdmissionWaits>) =>
     [...new Set([...waits.values()].flatMap((w) => Object.keys(w.holds)))].sort().join(', ');
   const slotWaits = (node: string, waits: AdmissionWaits) =>
@@ -525,6 +540,7 @@ async function timelineOf(
     `- waiting for a node's admission slot (${kindsOf(admissionWaits)}; OPS_PER_NODE=${OPS_PER_NODE}): ${[...admissionWaits].map(([node, waits]) => slotWaits(node, waits)).join('; ')}`,
     `- waiting for a slot of a node's ${STORAGE} (${kindsOf(storageWaits) || 'nothing'}; CLONE_SLOTS_PER_STORAGE=${defaultAdmissionLimits.fullClonesPerStorage}): ${[...storageWaits].map(([node, waits]) => slotWaits(node, waits)).join('; ')}`,
     `- clone and start steps past the fastest one (waiting for a node's admission slot, mostly): clone ${stats(beyondFastest('clone'))}; start ${stats(beyondFastest('start'))}`,
+    `- before the first clone: ${[...firstClone].map(([node, at]) => `${node}'s first clone step began at ${s(at - startedAt)}${networksReady.has(node) ? `, ${s(at - networksReady.get(node)!)} after the first of its copies had its networks` : ''}`).join(', ')}`,
     `- after the last start: ${[...lastStart].map(([node, at]) => `${node}'s ended at ${s(at - startedAt)}`).join(', ')}; the class was ready ${s(endedAt - Math.max(...lastStart.values()))} after the last of them`,
     `- isolation checks (${timings.length}): waiting for pve-firewall's compile ${stats(timings.map((t) => t.firewallWaitMs))}; waiting for probing slots ${stats(timings.map((t) => t.waitedForSlotsMs))}; probing (slots included) ${stats(timings.map((t) => t.probingMs))}`,
     '',
