@@ -9,6 +9,7 @@
  *   pnpm exec tsx bench/lab-makespan.bench.ts
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import {
   createRedisPrefix,
@@ -89,13 +90,20 @@ async function measure(
   const transactionsBefore = countStatements ? await transactionsSoFar(databaseUrl) : 0;
   const loadBefore = loadNow();
   const cpuBefore = processes.map((p) => cpuSeconds(p.child.pid));
+  const systemBefore = processes.map((p) => systemCpuSeconds(p.child.pid));
+  const mainBefore = processes.map((p) => mainThreadCpuSeconds(p.child.pid));
   const spec = labSpec(name);
   const lab = await deployLabAndWait(stack, db, spec, 600_000);
   const loadAfter = loadNow();
   const used = processes.map((p, i) => cpuSeconds(p.child.pid) - cpuBefore[i]!);
   const cpu = used.reduce((sum, seconds) => sum + seconds, 0);
   const names = ['api', ...stack.installers.map((_, i) => `installer ${i + 1}`), 'gateway'];
-  const cpuByProcess = used.map((seconds, i) => `${names[i]} ${((seconds / VMS) * 1000).toFixed(1)}`).join(', ');
+  const system = processes.map((p, i) => systemCpuSeconds(p.child.pid) - systemBefore[i]!);
+  const main = processes.map((p, i) => mainThreadCpuSeconds(p.child.pid) - mainBefore[i]!);
+  const perVm = (seconds: number) => ((seconds / VMS) * 1000).toFixed(1);
+  const cpuByProcess = used
+    .map((seconds, i) => `${names[i]} ${perVm(seconds)} (system ${perVm(system[i]!)}, main thread ${perVm(main[i]!)})`)
+    .join(', ');
   // Backends report their counts when idle, at most every 10 s (Postgres 15's PGSTAT_IDLE_INTERVAL).
   if (countStatements) await new Promise((resolve) => setTimeout(resolve, 11_000));
   const transactions = countStatements ? (await transactionsSoFar(databaseUrl)) - transactionsBefore : undefined;
@@ -149,6 +157,40 @@ async function transactionsSoFar(url: string): Promise<number> {
       'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()',
     );
     return Number(rows[0]!.n);
+  } finally {
+    await client.end();
+  }
+}
+
+/** NODE_OPTIONS for the stack: BENCH_LAB_NODE_OPTIONS, and with BENCH_CPU_PROF the profiler's import. */
+function nodeOptions(): { NODE_OPTIONS?: string } {
+  const options = [
+    ...(process.env.BENCH_LAB_NODE_OPTIONS ? [process.env.BENCH_LAB_NODE_OPTIONS] : []),
+    // BENCH_CPU_PROF=<dir>: every process writes a V8 CPU profile there when it exits.
+    ...(process.env.BENCH_CPU_PROF ? [`--import ${new URL('./cpu-profile.mjs', import.meta.url).pathname}`] : []),
+  ];
+  return options.length > 0 ? { NODE_OPTIONS: options.join(' ') } : {};
+}
+
+/** CPU seconds a process has spent in the kernel so far (its system time; cpuSeconds adds the user time). */
+function systemCpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[12]) / 100;
+}
+
+/** CPU seconds (user + system) of a process's main thread so far: its JavaScript, not V8's or libuv's helper threads. */
+function mainThreadCpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Sets `log_statement = 'all'` on the database at `url`, for the connections opened after it. */
+async function logStatements(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`ALTER DATABASE "${new URL(url).pathname.slice(1)}" SET log_statement = 'all'`);
   } finally {
     await client.end();
   }
@@ -215,6 +257,9 @@ async function destroyLab(stack: RunningStack, db: Db, id: string): Promise<void
 export async function run(): Promise<string> {
   const sim = await startSimulator({ timeScale: 0.05 });
   const database = await createTestDatabase('bench_lab');
+  // BENCH_LAB_LOG_STATEMENTS=1: Postgres logs every statement of the bench's database (its server log),
+  // to count them per VM and name them.
+  if (process.env.BENCH_LAB_LOG_STATEMENTS) await logStatements(database.url);
   const redis = createRedisPrefix('bench-lab');
   const cleanup = async () => {
     await sim.stop();
@@ -230,10 +275,8 @@ export async function run(): Promise<string> {
       LOG_LEVEL: 'warn',
       WORKER_CONCURRENCY: '64',
       OPS_PER_NODE: '64',
-      // BENCH_CPU_PROF=<dir>: every process writes a V8 CPU profile there when it exits.
-      ...(process.env.BENCH_CPU_PROF
-        ? { NODE_OPTIONS: `--import ${new URL('./cpu-profile.mjs', import.meta.url).pathname}` }
-        : {}),
+      // BENCH_CPU_PROF (the profiler) and BENCH_LAB_NODE_OPTIONS (e.g. V8 flags to compare).
+      ...nodeOptions(),
     },
   }).catch(async (error) => {
     await cleanup();
@@ -242,11 +285,17 @@ export async function run(): Promise<string> {
   const db = createDb(database.url);
   try {
     const runs = [await measure(stack, db, database.url, redis, 'alone', 'bench-deep')];
+    // BENCH_LAB_AGAIN=1: the same lab deployed alone once more on the same (now warm) stack, to tell
+    // what a fresh stack's first deploy costs beyond later ones (JIT compilation, first connections).
+    if (process.env.BENCH_LAB_AGAIN) {
+      await destroyLab(stack, db, runs[0]!.id);
+      runs.push(await measure(stack, db, database.url, redis, 'alone again (warm stack)', 'bench-deep-again'));
+    }
     // BENCH_LAB_ALONE=1 skips the second run (e.g. while profiling: the profile would hold both), and
     // the destroy before it, which a profile would count as the deploy's.
     if (!process.env.BENCH_LAB_ALONE) {
       // The simulated node holds one lab of this size at a time: the first goes before the second comes.
-      await destroyLab(stack, db, runs[0]!.id);
+      await destroyLab(stack, db, runs.at(-1)!.id);
       const stopBusy = busyCore();
       try {
         runs.push(
