@@ -179,12 +179,19 @@ test('every mutation is logged with its principal (key id and project); last_use
     .where('project', '=', 'audited')
     .executeTakeFirstOrThrow();
   assert.ok(row.last_used_at, 'last_used_at set');
-  await waitFor('the mutation log line', () =>
-    logLines.some((line) => {
-      const entry = JSON.parse(line) as { msg?: string; principal?: { keyId?: string; project?: string } };
-      return entry.msg === 'mutation' && entry.principal?.keyId === row.id && entry.principal.project === 'audited';
-    }),
+  type Entry = { msg?: string; principal?: { keyId?: string; project?: string }; vmId?: string; jobId?: string };
+  const audited = () =>
+    logLines
+      .map((line) => JSON.parse(line) as Entry)
+      .filter((entry) => entry.msg === 'mutation' && entry.principal?.keyId === row.id);
+  await waitFor('the mutation log line', () => audited().some((entry) => entry.principal?.project === 'audited'));
+  // The deploy's own facts are on its audit line, not on a second line of their own.
+  const { id } = JSON.parse(created.text) as { id: string };
+  assert.deepEqual(
+    audited().map((entry) => [entry.vmId, entry.jobId]),
+    [[id, `vm-deploy.${id}`]],
   );
+  assert.ok(!logLines.some((line) => line.includes(id) && !line.includes('"msg":"mutation"')), 'one line per deploy');
   assert.ok(!logLines.some((line) => line.includes(key)), 'the key itself is never logged');
 });
 

@@ -67,6 +67,19 @@ export async function principalOfSession(
   return { principal, claims };
 }
 
+/** What a route adds to its request's audit line (`addToAuditLine`). */
+const auditDetails = new WeakMap<Request, Record<string, unknown>>();
+
+/**
+ * Adds `fields` (what the request did: the VM it queued, its job) to the line every request that
+ * changes state is logged with once answered, instead of a line of its own: the logger redacts each
+ * field of each line (packages/logger's wildcard paths), and at LOG_LEVEL=info a deploy's second
+ * line cost about a tenth of the API's CPU per deploy.
+ */
+export function addToAuditLine(req: Request, fields: Record<string, unknown>): void {
+  auditDetails.set(req, { ...auditDetails.get(req), ...fields });
+}
+
 /** How often at most a key's `last_used_at` is written. */
 const LAST_USED_EVERY_SECONDS = 300;
 
@@ -135,7 +148,15 @@ export function authenticate(db: Db, sessions?: SessionStore): Authenticator {
     recordUse(req, principal.keyId);
     if (!SAFE_METHODS.has(req.method) && logsAt(req, 'info')) {
       res.on('finish', () =>
-        req.log.info({ method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode }, 'mutation'),
+        req.log.info(
+          {
+            method: req.method,
+            path: req.originalUrl.split('?')[0],
+            status: res.statusCode,
+            ...auditDetails.get(req),
+          },
+          'mutation',
+        ),
       );
     }
     next();

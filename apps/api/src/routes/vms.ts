@@ -14,7 +14,7 @@ import { parseVmRequest, type VmRequest } from '@glassdome/lab';
 import { requestVmDestroy, writeIntent } from '@glassdome/lab-run';
 import { jobIntent, VM_DEPLOY_STEPS } from '@glassdome/queue';
 import { type Request, type Response, Router } from 'express';
-import { scopeOf } from '../auth/middleware';
+import { addToAuditLine, scopeOf } from '../auth/middleware';
 import { projectOfRequest } from '../auth/projects';
 import type { ApiContext } from '../context';
 import { ApiError, ConflictError, NotFoundError, ValidationError } from '../errors';
@@ -77,7 +77,8 @@ async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unkn
     await relayNow(ctx, req);
   }
   const jobId = `vm-deploy.${id}`;
-  if (logsAt(req, 'info')) req.log.info({ vmId: id, jobId, project }, 'vm deploy queued');
+  // On the request's audit line ('mutation'), written once it is answered.
+  if (logsAt(req, 'info')) addToAuditLine(req, { vmId: id, jobId, project });
   res.status(202).location(`/api/v1/vms/${id}`).json({ id, status: 'queued', jobId, project });
 }
 
