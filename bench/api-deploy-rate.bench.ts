@@ -135,7 +135,8 @@ export async function withApiProcess<T>(
       QUOTA_MAX_VCPUS: '100000000',
       QUOTA_MAX_MEMORY_MIB: '2000000000',
       TEMPLATE_VMIDS: 'debian-12=9002',
-      LOG_LEVEL: 'warn',
+      // BENCH_LOG_LEVEL: the API's log level (default warn; info is what operators run by default).
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
       ...extraEnv,
     },
   });
