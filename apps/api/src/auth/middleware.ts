@@ -72,9 +72,8 @@ const auditDetails = new WeakMap<Request, Record<string, unknown>>();
 
 /**
  * Adds `fields` (what the request did: the VM it queued, its job) to the line every request that
- * changes state is logged with once answered, instead of a line of its own: the logger redacts each
- * field of each line (packages/logger's wildcard paths), and at LOG_LEVEL=info a deploy's second
- * line cost about a tenth of the API's CPU per deploy.
+ * changes state is logged with once answered, instead of a line of its own: one line per change,
+ * with its principal and its outcome together.
  */
 export function addToAuditLine(req: Request, fields: Record<string, unknown>): void {
   auditDetails.set(req, { ...auditDetails.get(req), ...fields });
