@@ -180,7 +180,7 @@ test('the lab deploys to ready only once its isolation check agreed, in both cop
   }
 });
 
-/** Frames of the lab's event stream (SSE, replayed from the start) until `done` says enough or 30 s pass. */
+/** Events of the lab's event stream (SSE, replayed from the start) until `done` says enough or 30 s pass. */
 async function streamEvents(
   labId: string,
   done: (events: { kind: string; data: Record<string, unknown> | null }[]) => boolean,
@@ -201,10 +201,9 @@ async function streamEvents(
       buffer += decoder.decode(chunk, { stream: true });
       let end = buffer.indexOf('\n\n');
       while (end >= 0) {
-        const data = buffer
-          .slice(0, end)
-          .split('\n')
-          .find((line) => line.startsWith('data: '));
+        // Only `progress` frames carry events; `status` frames (the lab's status changed) and `end` do not.
+        const lines = buffer.slice(0, end).split('\n');
+        const data = lines.includes('event: progress') && lines.find((line) => line.startsWith('data: '));
         buffer = buffer.slice(end + 2);
         if (data) events.push(JSON.parse(data.slice('data: '.length)));
         end = buffer.indexOf('\n\n');
