@@ -77,16 +77,28 @@ test('a TTL extension moves expiresAt and the overseer honours it; a shortened T
 });
 
 test('a cancelled lab leaves no VM deploying; its VMs are kept or deleted as asked', async () => {
+  const inFlight = (lab: Lab) => lab.vms.filter((vm) => ['queued', 'deploying'].includes(vm.status));
+  // Cancelled while its VMs are deploying: as soon as one is (a whole lab here can be ready in under
+  // two seconds, so a fixed pause could find it done and the cancel refused).
+  const whileDeploying = (id: string) =>
+    waitFor(
+      `lab ${id} to have a VM deploying`,
+      async () => {
+        const lab = await labOf(id);
+        return lab.vms.some((vm) => vm.status === 'deploying') ? lab : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 50 },
+    );
   const kept = await deploy({ ...spec('cancel-keep'), copies: 2 });
-  const dropped = await deploy({ ...spec('cancel-drop'), copies: 2 });
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  await whileDeploying(kept);
   const keep = await harness.api('POST', `/api/v1/labs/${kept}/cancel`);
   assert.equal(keep.status, 202, JSON.stringify(keep.body));
+  const dropped = await deploy({ ...spec('cancel-drop'), copies: 2 });
+  await whileDeploying(dropped);
   const drop = await harness.api('POST', `/api/v1/labs/${dropped}/cancel?destroyVms=true`);
   assert.equal(drop.status, 202, JSON.stringify(drop.body));
   assert.equal(drop.body.vms, 'destroying');
 
-  const inFlight = (lab: Lab) => lab.vms.filter((vm) => ['queued', 'deploying'].includes(vm.status));
   // Right away and after the tasks in flight had time to stop: nothing left deploying.
   for (const id of [kept, dropped]) assert.deepEqual(inFlight(await labOf(id)), [], `lab ${id} at once`);
   await new Promise((resolve) => setTimeout(resolve, 5_000));
