@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -35,6 +35,7 @@ import {
 } from '../packages/queue/src/index';
 import { appArgs, repoRoot, waitFor } from '../packages/stack/src/index';
 import { type ApiUnderLoad, deployScript, withApiProcess, wrk } from './api-deploy-rate.bench';
+import { postgresBackendCpuSeconds } from './lab-measure';
 
 const DEPLOYS = 400;
 const DRAIN_JOBS = 2_000;
@@ -343,15 +344,7 @@ function apiCpu(api: ApiUnderLoad): { api: number; postgres: number } | undefine
   const own = api.pid === undefined ? undefined : cpuOfPid(api.pid);
   if (own === undefined) return undefined;
   let postgres = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (command.startsWith('postgres:') && command.includes(` ${api.database} `)) postgres += cpuOfPid(pid) ?? 0;
-    } catch {
-      // Gone meanwhile.
-    }
-  }
+  for (const seconds of postgresBackendCpuSeconds(api.database).values()) postgres += seconds;
   return { api: own, postgres };
 }
 

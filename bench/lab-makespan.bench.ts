@@ -9,7 +9,6 @@
  *   pnpm exec tsx bench/lab-makespan.bench.ts
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import {
   createRedisPrefix,
@@ -27,6 +26,8 @@ import {
   cpuSeconds,
   deployLabAndWait,
   loadNow,
+  mainThreadCpuSeconds,
+  systemCpuSeconds,
   type TaskTimes,
   taskDurations,
   taskSpans,
@@ -170,19 +171,6 @@ function nodeOptions(): { NODE_OPTIONS?: string } {
     ...(process.env.BENCH_CPU_PROF ? [`--import ${new URL('./cpu-profile.mjs', import.meta.url).pathname}`] : []),
   ];
   return options.length > 0 ? { NODE_OPTIONS: options.join(' ') } : {};
-}
-
-/** CPU seconds a process has spent in the kernel so far (its system time; cpuSeconds adds the user time). */
-function systemCpuSeconds(pid: number | undefined): number {
-  if (!pid) return 0;
-  return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[12]) / 100;
-}
-
-/** CPU seconds (user + system) of a process's main thread so far: its JavaScript, not V8's or libuv's helper threads. */
-function mainThreadCpuSeconds(pid: number | undefined): number {
-  if (!pid) return 0;
-  const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Sets `log_statement = 'all'` on the database at `url`, for the connections opened after it. */

@@ -9,11 +9,49 @@ import type { Db } from '../packages/db/src/index';
 import type { LabGraph, LabTask } from '../packages/lab/src/index';
 import { labJobId, VM_DEPLOY_STEPS } from '../packages/queue/src/index';
 
+/** The fields of a /proc `stat` file after the command name (utime is [11], stime [12]). */
+function statFields(path: string): string[] {
+  const stat = readFileSync(path, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** CPU seconds (user + system) a process has used so far. */
 export function cpuSeconds(pid: number | undefined): number {
   if (!pid) return 0;
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const fields = statFields(`/proc/${pid}/stat`);
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds a process has spent in the kernel so far (its system time). */
+export function systemCpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  return Number(statFields(`/proc/${pid}/stat`)[12]) / 100;
+}
+
+/** CPU seconds (user + system) of a process's main thread so far: its JavaScript, not V8's or libuv's helper threads. */
+export function mainThreadCpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  const fields = statFields(`/proc/${pid}/task/${pid}/stat`);
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * CPU seconds used so far by each Postgres backend connected to `database` (its command line names
+ * the database), by pid; a backend gone meanwhile is left out.
+ */
+export function postgresBackendCpuSeconds(database: string): Map<number, number> {
+  const used = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (command.startsWith('postgres:') && command.includes(` ${database} `))
+        used.set(Number(entry), cpuSeconds(Number(entry)));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return used;
 }
 
 /** CPU seconds every process on the machine has used so far (all cores together), from /proc/stat. */

@@ -8,7 +8,7 @@
  *   pnpm exec tsx bench/lists.bench.ts
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -29,6 +29,7 @@ import {
 import { type Cursor, encodeCursor, type Keyset } from '../packages/db/src/paging';
 import { appArgs, freePort, repoRoot, startProcess } from '../packages/stack/src/index';
 import { createRedisPrefix, createTestDatabase } from '../packages/testkit/src/index';
+import { postgresBackendCpuSeconds } from './lab-measure';
 
 const ROWS = Number(process.env.BENCH_LIST_ROWS ?? 100_000);
 const REQUESTS = Number(process.env.BENCH_LIST_REQUESTS ?? 300);
@@ -77,31 +78,10 @@ function cpuMsOf(pid: number | undefined): number | undefined {
   }
 }
 
-/**
- * CPU milliseconds each Postgres backend connected to `database` has used so far, by pid (their
- * command line names the database; /proc, Linux): while the API's requests are timed, only its
- * connections work there.
- */
-function postgresCpuMsOf(database: string): Map<string, number> | undefined {
-  const used = new Map<string, number>();
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!command.startsWith('postgres:') || !command.includes(` ${database} `)) continue;
-      const cpu = cpuMsOf(Number(pid));
-      if (cpu !== undefined) used.set(pid, cpu);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return used.size > 0 ? used : undefined;
-}
-
 /** What the backends did between two readings (one that ended meanwhile, e.g. an idle pool connection closed, counts nothing). */
-function postgresCpuMsBetween(before: Map<string, number>, after: Map<string, number>): number {
+function postgresCpuMsBetween(before: Map<number, number>, after: Map<number, number>): number {
   let total = 0;
-  for (const [pid, cpu] of after) total += cpu - (before.get(pid) ?? 0);
+  for (const [pid, seconds] of after) total += (seconds - (before.get(pid) ?? 0)) * 1000;
   return total;
 }
 
@@ -115,18 +95,20 @@ async function timeCalls(once: () => Promise<number>, pid?: number, database?: s
   const times: number[] = [];
   let items = 0;
   const cpuBefore = pid === undefined ? undefined : cpuMsOf(pid);
-  const pgBefore = database === undefined ? undefined : postgresCpuMsOf(database);
+  const pgBefore = database === undefined ? undefined : postgresBackendCpuSeconds(database);
   for (let i = 0; i < REQUESTS; i += 1) {
     const started = performance.now();
     items = await once();
     times.push(performance.now() - started);
   }
   const cpuAfter = cpuBefore === undefined ? undefined : cpuMsOf(pid);
-  const pgAfter = pgBefore === undefined ? undefined : postgresCpuMsOf(database!);
+  const pgAfter = pgBefore === undefined ? undefined : postgresBackendCpuSeconds(database!);
   times.sort((a, b) => a - b);
   const cpuPerCall = cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / REQUESTS;
   const pgPerCall =
-    pgBefore === undefined || pgAfter === undefined ? undefined : postgresCpuMsBetween(pgBefore, pgAfter) / REQUESTS;
+    pgBefore === undefined || pgAfter === undefined || pgAfter.size === 0
+      ? undefined
+      : postgresCpuMsBetween(pgBefore, pgAfter) / REQUESTS;
   return { p50: percentile(times, 50), p99: percentile(times, 99), items, cpuPerCall, pgPerCall };
 }
 

@@ -105,8 +105,8 @@ export function createLogger(config: LoggerConfig): Logger {
     // object (walking the Error itself would hand the serializer a copy that is no longer one).
     formatters: {
       log: (fields) => {
+        if (fields.err === undefined) return redactSecrets(fields) as Record<string, unknown>;
         const { err, ...rest } = fields;
-        if (err === undefined) return redactSecrets(fields) as Record<string, unknown>;
         const clean = redactSecrets(rest) as Record<string, unknown>;
         return clean === rest ? fields : { ...clean, err };
       },
