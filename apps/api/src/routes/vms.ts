@@ -13,7 +13,7 @@ import {
 import { parseVmRequest, type VmRequest } from '@glassdome/lab';
 import { requestVmDestroy, writeIntent } from '@glassdome/lab-run';
 import { jobIntent, VM_DEPLOY_STEPS } from '@glassdome/queue';
-import { type Request, type Response, Router } from 'express';
+import { type Request, type RequestHandler, type Response, Router } from 'express';
 import { addToAuditLine, scopeOf } from '../auth/middleware';
 import { projectOfRequest } from '../auth/projects';
 import type { ApiContext } from '../context';
@@ -179,9 +179,17 @@ async function vmLogs(ctx: ApiContext, req: Request, res: Response) {
   });
 }
 
+/**
+ * `POST /api/v1/vms`'s own handlers (after the API's guard): the app mounts them ahead of its
+ * routers (see createApp), so a deploy does not walk every router on its way.
+ */
+export function vmDeployHandlers(ctx: ApiContext): RequestHandler[] {
+  return [accept(JSON_TYPES), (req, res) => deployVm(ctx, req, res, req.body)];
+}
+
+/** The VM routes under /api/v1 but `POST /vms` (vmDeployHandlers). */
 export function vmRoutes(ctx: ApiContext): Router {
   const router = Router();
-  router.post('/vms', accept(JSON_TYPES), (req, res) => deployVm(ctx, req, res, req.body));
 
   router.get('/vms', async (req, res) => {
     const query = parseInput(vmListQuery, req.query, 'query');
