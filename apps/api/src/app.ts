@@ -234,7 +234,7 @@ export function createApp(deps: AppDeps): App {
   app.use(metrics.observe);
   // The hot route first, through the same guard as the rest of /api: a deploy would otherwise walk
   // the health, session and /api routers and seventeen route tables to reach it (Express matches
-  // each layer's path in turn), about a tenth of its time there.
+  // each layer's path in turn): about 5 % of its CPU (472 -> 446 us per deploy).
   const guard = apiGuard(deps, sessions);
   app.post('/api/v1/vms', ...guard, ...vmDeployHandlers(ctx));
   app.use(healthRoutes(ctx));

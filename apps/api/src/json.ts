@@ -48,3 +48,21 @@ export function stringifyJson(value: unknown): string {
 export function sendJson(res: Response, value: unknown): void {
   res.type('json').send(stringifyJson(value));
 }
+
+/**
+ * Answers a request that changes state (a 2xx to a POST) with `value`: what `res.json` sends, type,
+ * charset and length, written at once, without the ETag `res.send` computes for every answer (a hash
+ * of the body) and its other checks, none of which a POST's answer uses. A response whose `json` a
+ * middleware has wrapped (idempotency records the answer) goes through it, as `res.json`.
+ */
+export function sendPostAnswer(res: Response, status: number, value: unknown): void {
+  if (Object.hasOwn(res, 'json')) {
+    res.status(status).json(value);
+    return;
+  }
+  const body = JSON.stringify(value);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
+}

@@ -21,7 +21,7 @@ import { ApiError, ConflictError, NotFoundError, ValidationError } from '../erro
 import { accept, JSON_TYPES } from '../http/body';
 import { logsAt } from '../http/request-id';
 import { parseInput, specIssuesToFieldIssues } from '../http/validate';
-import { asJson, sendJson } from '../json';
+import { asJson, sendPostAnswer, sendJson } from '../json';
 import { presentVm } from '../present';
 import { redactorFor, seesPrivate } from '../redact';
 import { idParams, osParams, vmCreateQuery, vmListQuery } from '../schemas';
@@ -79,7 +79,8 @@ async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unkn
   const jobId = `vm-deploy.${id}`;
   // On the request's audit line ('mutation'), written once it is answered.
   if (logsAt(req, 'info')) addToAuditLine(req, { vmId: id, jobId, project });
-  res.status(202).location(`/api/v1/vms/${id}`).json({ id, status: 'queued', jobId, project });
+  res.setHeader('Location', `/api/v1/vms/${id}`);
+  sendPostAnswer(res, 202, { id, status: 'queued', jobId, project });
 }
 
 /** Standalone VM names are unique across projects (they are the names VMs carry in Proxmox). */
