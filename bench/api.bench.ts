@@ -412,6 +412,27 @@ function cpuShares(pipeline: { apiCpuUs?: { api: number; postgres: number } }): 
     : '';
 }
 
+/** The pipeline as users run it (with BENCH_API_BEFORE's build first, if any) against its raw peer. */
+async function pipelineOnly(redisUrl: string, prefix: string): Promise<string> {
+  const before = process.env.BENCH_API_BEFORE;
+  const separateBefore = before ? await processPipeline(['--enable-source-maps', before]) : undefined;
+  const separate = await processPipeline(appArgs('api'));
+  const rawSeparate = await rawProcess(redisUrl, `${prefix}-raw`);
+  const row = (name: string, pipeline: Awaited<ReturnType<typeof processPipeline>>) =>
+    `| ${name} | ${pipeline.rate.toFixed(1)} | ${(pipeline.rate / rawSeparate.rate).toFixed(3)} | ${pipeline.workerCpuUs.toFixed(0)} µs${cpuShares(pipeline)} |`;
+  return [
+    '## API pipeline against its raw peer (BENCH_API_PIPELINE_ONLY)',
+    '',
+    `Load average when the run ended: ${loadavg()[0]!.toFixed(1)}. Raw peer: ${rawSeparate.rate.toFixed(1)} jobs/s (worker ${rawSeparate.workerCpuUs.toFixed(0)} µs, producers ${rawSeparate.producersCpuUs?.toFixed(0) ?? '?'} µs per job).`,
+    '',
+    '| build | jobs/s | ratio | CPU per deploy: workers |',
+    '| --- | ---: | ---: | --- |',
+    ...(separateBefore ? [row('previous (BENCH_API_BEFORE)', separateBefore)] : []),
+    row('this one', separate),
+    '',
+  ].join('\n');
+}
+
 export async function run(): Promise<string> {
   const database = await createTestDatabase('api_bench');
   const redis = createRedisPrefix('api-bench');
@@ -425,6 +446,8 @@ export async function run(): Promise<string> {
   await new Promise((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   try {
+    // BENCH_API_PIPELINE_ONLY=1: only the last lines (the pipeline as users run it and its raw peer), for A/B runs.
+    if (process.env.BENCH_API_PIPELINE_ONLY === '1') return await pipelineOnly(redis.url, redis.prefix);
     await deployBurst(url, 50, 'warm');
     const load = await deployBurst(url, DEPLOYS, 'load');
     await producer.queues.vm.obliterate({ force: true });
