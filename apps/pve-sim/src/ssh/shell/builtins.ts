@@ -95,6 +95,16 @@ export const builtins: Record<string, Command> = {
     if (argv[index + 1] === undefined) return { stderr: 'timeout: missing operand\n', code: 125 };
     return shell.execute(argv.slice(index + 1), readStdin);
   },
+  // `wait [pid…]` (POSIX): the asynchronous lists this shell started; job ids (`%1`) need job control.
+  wait: async ({ argv, shell }) => {
+    const operands = argv.slice(1);
+    const bad = operands.find((operand) => !/^\d+$/.test(operand));
+    if (bad !== undefined) {
+      if (bad.startsWith('%')) return { stderr: `sh: 1: wait: job ids are not supported by the simulator\n`, code: 2 };
+      return { stderr: `sh: 1: wait: Illegal number: ${bad}\n`, code: 2 };
+    }
+    return { code: await shell.jobs.wait(operands.length === 0 ? undefined : operands.map(Number)) };
+  },
   // A guest has no real processes: whatever pid is named, there is nothing to signal.
   kill: ({ argv }) => {
     const target = argv.filter((word) => !word.startsWith('-') || /^-\d+$/.test(word)).at(-1) ?? '';

@@ -6,7 +6,7 @@
 import { closingBacktick, closingParen } from './word-scan';
 
 export interface ExpansionContext {
-  /** A variable's value, including the special parameters (`?`, `$`, `#`). */
+  /** A variable's value, including the special parameters (`?`, `$`, `#`, `!`). */
   lookup(name: string): string | undefined;
   /** Runs a command substitution's script and resolves with what it printed. */
   substitute(script: string): Promise<string>;
@@ -136,7 +136,7 @@ async function expandDollarOrBacktick(
     const close = closingParen(raw, start + 2);
     return { value: trimNewlines(await context.substitute(raw.slice(start + 2, close))), end: close + 1 };
   }
-  const braced = /^\{([A-Za-z_]\w*|[?$#0-9])(:?-([^}]*))?\}/.exec(rest);
+  const braced = /^\{([A-Za-z_]\w*|[?$#!0-9])(:?-([^}]*))?\}/.exec(rest);
   if (braced) {
     const value = context.lookup(braced[1]!);
     const useDefault = braced[2] !== undefined && (value === undefined || (braced[2].startsWith(':') && value === ''));
@@ -145,7 +145,7 @@ async function expandDollarOrBacktick(
       end: start + 1 + braced[0].length,
     };
   }
-  const bare = /^[A-Za-z_]\w*|^[?$#0-9]/.exec(rest);
+  const bare = /^[A-Za-z_]\w*|^[?$#!0-9]/.exec(rest);
   if (!bare) return { value: undefined, end: start + 1 };
   return { value: context.lookup(bare[0]) ?? '', end: start + 1 + bare[0].length };
 }

@@ -63,11 +63,94 @@ test('unsupported or broken syntax is refused rather than guessed', () => {
   assert.throws(() => parseScript(`echo 'open`), ShellSyntaxError);
   assert.throws(() => parseScript('echo $(id'), /expecting "\)"/);
   assert.throws(() => parseScript('&& ls'), /"&&" unexpected/);
-  assert.throws(() => parseScript('sleep 1 &'), /background/);
+  assert.throws(() => parseScript('& ls'), /"&" unexpected/);
+  assert.throws(() => parseScript('ls && & true'), /"&" unexpected/);
   assert.throws(() => parseScript('ls &&'), /end of file unexpected/);
   assert.throws(() => parseScript('if true; then echo'), /end of file unexpected/);
   assert.throws(() => parseScript('for x in a; do done'), /"done" unexpected/);
   assert.throws(() => parseScript('fi'), /"fi" unexpected/);
+});
+
+test('& ends an AND-OR list as ; does and marks the whole list asynchronous', () => {
+  const items = parseScript('a && b & c; d &');
+  assert.deepEqual(
+    items.map((item) => [item.connector, item.async ?? false]),
+    [
+      [';', false],
+      ['&&', true],
+      [';', false],
+      [';', true],
+    ],
+  );
+});
+
+/** A shell with `slow MS WORD`: prints WORD after MS milliseconds of real time, exits 3 for `fail`. */
+function shellWithSlowCommand() {
+  const made = makeShell({ stdin: 'typed\n' });
+  const shell = new Shell({
+    ...made.shell.options,
+    commands: {
+      ...made.shell.options.commands,
+      slow: async ({ argv }) => {
+        await new Promise((resolve) => setTimeout(resolve, Number(argv[1])));
+        return { stdout: `${argv[2]}\n`, code: argv[2] === 'fail' ? 3 : 0 };
+      },
+    },
+  });
+  const run = async (script: string) => {
+    let stdout = '';
+    const code = await shell.run(script, {
+      stdout: (text) => (stdout += text),
+      stderr: (text) => (stdout += text),
+      stdin: async () => 'typed\n',
+    });
+    return { code, stdout };
+  };
+  return { run };
+}
+
+test('an asynchronous list runs while the script goes on; wait collects it', async () => {
+  const { run } = shellWithSlowCommand();
+  // Side by side: the later, shorter one prints first, and the script goes on before either ends.
+  assert.deepEqual(await run('slow 40 first & slow 5 second & echo started; wait; echo done'), {
+    code: 0,
+    stdout: 'started\nsecond\nfirst\ndone\n',
+  });
+  // The list after `&&` belongs to the asynchronous list; its own status is 0.
+  assert.deepEqual(await run('slow 5 fail && echo never & echo "now $?"; wait'), {
+    code: 0,
+    stdout: 'now 0\nfail\n',
+  });
+});
+
+test("wait PID answers that list's status, 127 for a pid it does not know; $! names the last list", async () => {
+  const { run } = shellWithSlowCommand();
+  assert.deepEqual(
+    await run('echo "[$!]"; slow 20 fail & a=$!; slow 1 ok & b=$!; wait $a; echo "a $?"; wait $b; echo "b $?"'),
+    {
+      code: 0,
+      stdout: '[]\nok\nfail\na 3\nb 0\n',
+    },
+  );
+  // Waited for once, a pid is no longer known; so is one never started.
+  assert.deepEqual(await run('true & p=$!; wait $p; wait $p; echo "$?"; wait 99999; echo "$?"'), {
+    code: 0,
+    stdout: '127\n127\n',
+  });
+  // Without operands wait answers 0 whatever the lists ended with; several pids: the last one's status.
+  assert.deepEqual(await run('slow 1 fail & wait; echo "$?"; slow 1 fail & a=$!; true & wait $a $!; echo "$?"'), {
+    code: 0,
+    stdout: 'fail\n0\nfail\n0\n',
+  });
+  assert.deepEqual(await run('wait x'), { code: 2, stdout: 'sh: 1: wait: Illegal number: x\n' });
+});
+
+test('an asynchronous list runs in a subshell environment with stdin from /dev/null; the script ends after it', async () => {
+  const { run } = shellWithSlowCommand();
+  assert.deepEqual(await run('x=1; x=2 & cd / & exit 4 & wait; echo "$x $(pwd)"'), { code: 0, stdout: '1 /root\n' });
+  assert.deepEqual(await run('cat & wait'), { code: 0, stdout: '' });
+  // Not waited for, it still holds the output: the run ends (with the script's status) only after it.
+  assert.deepEqual(await run('slow 10 late & false'), { code: 1, stdout: 'late\n' });
 });
 
 test('variables expand when the command runs, not when the script is read', async () => {

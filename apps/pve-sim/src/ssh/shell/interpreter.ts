@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { runCompound } from './compound';
 import { type ExpansionContext, expandHeredoc, expandText, expandWord } from './expand';
+import { ShellJobs } from './jobs';
 import {
   type ListItem,
   parseScript,
@@ -77,6 +78,8 @@ export class Shell {
   lastStatus = 0;
   /** How many `if`/`while` conditions are running, where `set -e` does not apply. */
   private testedDepth = 0;
+  /** The asynchronous lists this shell started (`wait` and `$!` read them). */
+  readonly jobs = new ShellJobs(SIMULATED_PID + 1);
 
   constructor(readonly options: ShellOptions) {
     this.fs = options.fs;
@@ -103,7 +106,11 @@ export class Shell {
     return new Shell({ ...this.options, env: { ...this.env }, cwd: this.cwd });
   }
 
-  /** Runs a whole command line; resolves with its exit status. */
+  /**
+   * Runs a whole command line; resolves with its exit status once the asynchronous lists it left
+   * running have ended too: they still hold its output (an SSH session's channel, a pipe, a command
+   * substitution), which does not end before them.
+   */
   async run(script: string, streams: ShellStreams): Promise<number> {
     let items: ListItem[];
     try {
@@ -113,22 +120,61 @@ export class Shell {
       streams.stderr(`sh: 1: ${error.message}\n`);
       return 2;
     }
-    return (await this.runList(items, streams)).code;
+    const { code } = await this.runList(items, streams);
+    await this.jobs.settled();
+    return code;
   }
 
-  /** Runs pipelines joined by `;`, `&&`, `||`; `exit` or a `set -e` failure ends the whole script. */
+  /**
+   * Runs pipelines joined by `;`, `&&`, `||` and `&`; `exit` or a `set -e` failure ends the whole
+   * script. An AND-OR list followed by `&` is started and left running (see `startJob`); the list
+   * after it goes on at once.
+   */
   async runList(items: ListItem[], streams: ShellStreams): Promise<Status> {
     let result: Status = { code: 0, exit: false };
-    for (const [index, item] of items.entries()) {
+    for (const list of andOrLists(items)) {
+      if (list.at(-1)!.async) {
+        this.startJob(list, streams);
+        // An asynchronous list's own status is zero (POSIX 2.9.3.1).
+        result = { code: 0, exit: false };
+        this.lastStatus = 0;
+        continue;
+      }
+      result = await this.runAndOr(list, streams);
+      if (result.exit) return result;
+    }
+    return result;
+  }
+
+  /** One AND-OR list: pipelines joined by `&&` and `||`, each run or skipped by the status before it. */
+  private async runAndOr(list: ListItem[], streams: ShellStreams): Promise<Status> {
+    let result: Status = { code: 0, exit: false };
+    for (const [index, item] of list.entries()) {
       if ((item.connector === '&&' && result.code !== 0) || (item.connector === '||' && result.code === 0)) continue;
       result = await this.runPipeline(item.pipeline, streams);
       this.lastStatus = result.code;
       if (result.exit) return result;
-      const next = items[index + 1]?.connector;
-      const tested = next === '&&' || next === '||' || item.connector !== ';' || this.testedDepth > 0;
+      const tested = index < list.length - 1 || item.connector !== ';' || this.testedDepth > 0;
       if (this.errexit && result.code !== 0 && !tested) return { code: result.code, exit: true };
     }
     return result;
+  }
+
+  /**
+   * Starts an asynchronous list as a shell without job control does (POSIX 2.9.3.1): in a subshell
+   * environment (its assignments, `cd` and `exit` stay its own), with standard input from /dev/null,
+   * writing to the same output; `$!` names it until the next one starts, and `wait` collects its status.
+   */
+  private startJob(list: ListItem[], streams: ShellStreams): void {
+    const subshell = this.subshell();
+    subshell.errexit = this.errexit;
+    subshell.lastStatus = this.lastStatus;
+    const items = list.map((item, index) => (index === list.length - 1 ? { ...item, async: false } : item));
+    this.jobs.started(
+      subshell
+        .runList(items, { stdout: streams.stdout, stderr: streams.stderr, stdin: async () => '' })
+        .then((status) => subshell.jobs.settled().then(() => status.code)),
+    );
   }
 
   /** Runs a list whose status is tested (an `if` or `while` condition), where `set -e` does not apply. */
@@ -147,6 +193,7 @@ export class Shell {
       lookup: (name) => {
         if (name === '?') return String(this.lastStatus);
         if (name === '$') return String(SIMULATED_PID);
+        if (name === '!') return this.jobs.lastPid === undefined ? undefined : String(this.jobs.lastPid);
         if (name === '#') return '0';
         if (name === '0') return 'sh';
         return this.env[name];
@@ -309,6 +356,20 @@ export class Shell {
       if (text) this.writeFile(path, text, { append: true });
     };
   }
+}
+
+/**
+ * A script's items as AND-OR lists: each begins at the first item or one joined by `;` (which a `&`
+ * also ends), and takes the items joined to it by `&&` and `||`.
+ */
+function andOrLists(items: ListItem[]): ListItem[][] {
+  const lists: ListItem[][] = [];
+  for (const item of items) {
+    const current = lists.at(-1);
+    if (current && item.connector !== ';') current.push(item);
+    else lists.push([item]);
+  }
+  return lists;
 }
 
 /** What a pipeline or compound command ended with; `exit` stops the script. */

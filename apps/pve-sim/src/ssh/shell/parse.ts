@@ -1,10 +1,10 @@
 /**
  * A deliberately small POSIX-shell reader for the simulator: words with quotes, backslashes,
  * `$NAME`/`${NAME}`, `$(…)` and backticks kept as written (expand.ts expands them when the command
- * runs, as a shell does); `;` `&&` `||` `|` sequencing; `>`, `>>`, `<`, `2>&1`-style redirections
- * and here-documents; `if`, `for` and `while`/`until`. Anything beyond that (background jobs,
- * `case`, functions) is refused with a syntax error instead of being half-understood, because the
- * simulator never hands a command line to a real shell.
+ * runs, as a shell does); `;` `&&` `||` `|` sequencing and `&` (an asynchronous list); `>`, `>>`,
+ * `<`, `2>&1`-style redirections and here-documents; `if`, `for` and `while`/`until`. Anything beyond
+ * that (`case`, functions, `{ …; }` and `( … )` groups) is refused with a syntax error instead of being
+ * half-understood, because the simulator never hands a command line to a real shell.
  */
 import { ShellSyntaxError } from './syntax-error';
 import { scanWord } from './word-scan';
@@ -60,9 +60,14 @@ export interface WhileCommand {
 export type ShellCommand = SimpleCommand | IfCommand | ForCommand | WhileCommand;
 
 export interface ListItem {
-  /** How this pipeline is joined to the previous one (`;` for the first). */
+  /** How this pipeline is joined to the previous one (`;` for the first, and after a `&`). */
   connector: Connector;
   pipeline: ShellCommand[];
+  /**
+   * Set on the last pipeline of an AND-OR list followed by `&`: that whole list (from the nearest
+   * item joined by `;`) runs asynchronously. @defaultValue false
+   */
+  async?: boolean;
 }
 
 type Token =
@@ -165,7 +170,6 @@ class Lexer {
 }
 
 function operatorToken(op: string, fd: number | undefined): Token {
-  if (op === '&') throw new ShellSyntaxError('Syntax error: background jobs ("&") are not supported by the simulator');
   if (op === '>' || op === '>>' || op === '>&') return { kind: 'redirect', redirect: { fd: fd ?? 1, op } };
   if (op === '<') return { kind: 'redirect', redirect: { fd: 0, op } };
   return { kind: 'op', value: op };
@@ -184,7 +188,10 @@ class Parser {
     return items;
   }
 
-  /** Pipelines joined by `;`, `&&`, `||` or newlines, up to one of the `stop` reserved words. */
+  /**
+   * Pipelines joined by `;`, `&&`, `||`, `&` or newlines, up to one of the `stop` reserved words. A `&`
+   * ends an AND-OR list as `;` does, and marks it asynchronous.
+   */
   private parseList(stop: Set<string>): ListItem[] {
     const items: ListItem[] = [];
     let connector: Connector = ';';
@@ -195,11 +202,17 @@ class Parser {
         if (connector !== ';') throw new ShellSyntaxError('Syntax error: end of file unexpected');
         return items;
       }
-      items.push({ connector, pipeline: this.parsePipeline() });
+      const item: ListItem = { connector, pipeline: this.parsePipeline() };
+      items.push(item);
       const next = this.peek();
       if (next?.kind !== 'op' || next.value === '|') return items;
       this.index++;
-      connector = next.value as Connector;
+      if (next.value === '&') {
+        item.async = true;
+        connector = ';';
+      } else {
+        connector = next.value as Connector;
+      }
     }
   }
 
@@ -350,7 +363,7 @@ function unexpected(value: string) {
   return new ShellSyntaxError(`Syntax error: "${value}" unexpected`);
 }
 
-/** Reads a whole script into a list of pipelines joined by `;`, `&&` or `||`. */
+/** Reads a whole script into a list of pipelines joined by `;`, `&&`, `||` or `&`. */
 export function parseScript(script: string): ListItem[] {
   return new Parser(new Lexer(script).run()).parseScript();
 }
