@@ -30,7 +30,7 @@ import {
 import { networkTaskId, type ReachabilityProbe, reachabilityMatrix } from '@glassdome/lab';
 import { type LabRecord, loadLabSpec, taskDetail } from '@glassdome/lab-run';
 import { PermanentError } from '@glassdome/queue';
-import type { SshTarget } from '@glassdome/ssh';
+import { quoteArgv, type SshTarget } from '@glassdome/ssh';
 import type { InstallerContext } from '../context';
 import { lastFirewallWrite } from '../steps/firewall';
 import { guestTarget, onGuest, readPins } from '../steps/guest-trust';
@@ -244,9 +244,9 @@ async function withProbeSlot<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Runs the probes, a source guest's side by side over its SSH connection (a blocked probe waits out
- * its timeout: one after another, a guest's few probes would wait for each other's), as many guests
- * at once as the process has probing slots; returns how long the last guest waited for its slot.
+ * Runs the probes, a source guest's side by side in one command (a blocked probe waits out its
+ * timeout: one after another, a guest's few probes would wait for each other's), as many guests at
+ * once as the process has probing slots; returns how long the last guest waited for its slot.
  */
 async function probeAll(ctx: InstallerContext, items: Planned[], signal: AbortSignal): Promise<number> {
   const bySource = new Map<string, Planned[]>();
@@ -266,28 +266,58 @@ async function probeAll(ctx: InstallerContext, items: Planned[], signal: AbortSi
         signal.throwIfAborted();
         const source = batch[0]!.source;
         const target = await guestTarget(ctx, source);
-        await Promise.all(
-          batch.map(async (item) => {
-            item.observed = await probeOnce(ctx, target, item);
-          }),
-        );
+        const observed = await probeFrom(ctx, target, batch);
+        for (const [index, item] of batch.entries()) item.observed = observed[index]!;
       }),
     ),
   );
   return waited;
 }
 
-/** TCP: any answer, even a refusal, means the packet got through; silence or no route means blocked. */
-async function probeOnce(ctx: InstallerContext, target: SshTarget, item: Planned): Promise<'reach' | 'blocked'> {
-  const argv =
-    item.probe.proto === 'icmp'
-      ? ['ping', '-c', '1', '-W', '2', item.address!]
-      : ['nc', '-z', '-v', '-w', '2', item.address!, String(item.probe.port)];
-  const result = await onGuest(item.source, () =>
-    ctx.ssh.exec(target, argv, { allowFailure: true, timeoutMs: 15_000 }),
+/** The packet a probe sends: `nc -z` for TCP (a refusal counts as reaching), one `ping` for ICMP. */
+function probeArgv(item: Planned): string[] {
+  return item.probe.proto === 'icmp'
+    ? ['ping', '-c', '1', '-W', '2', item.address!]
+    : ['nc', '-z', '-v', '-w', '2', item.address!, String(item.probe.port)];
+}
+
+/** Starts each answer line of the batched command: `gd-probe <index> <0 if the probe's command succeeded, else 1> <its output>`. */
+const ANSWER = 'gd-probe';
+
+/**
+ * One source guest's probes in one SSH command: each runs as an asynchronous list of the guest's
+ * shell (`&`), capturing its own output and printing it after its index and whether it succeeded, in
+ * one write (so answers do not interleave), and `wait` holds the command until all have ended. One
+ * channel per guest instead of one per probe. A probe without its answer fails the check's attempt:
+ * silence is no proof of "blocked".
+ */
+async function probeFrom(ctx: InstallerContext, target: SshTarget, batch: Planned[]): Promise<('reach' | 'blocked')[]> {
+  const script = [
+    ...batch.map(
+      (item, index) =>
+        `o=$(${quoteArgv(probeArgv(item))} 2>&1) && printf '${ANSWER} ${index} 0 %s\\n' "$o" || printf '${ANSWER} ${index} 1 %s\\n' "$o" &`,
+    ),
+    'wait',
+  ].join('\n');
+  const result = await onGuest(batch[0]!.source, () =>
+    ctx.ssh.exec(target, ['sh', '-c', script], { allowFailure: true, timeoutMs: 15_000 }),
   );
-  if (result.exitCode === 0) return 'reach';
-  return /refused/i.test(`${result.stdout}${result.stderr}`) ? 'reach' : 'blocked';
+  const answers = new Map<number, { ok: boolean; output: string }>();
+  for (const record of result.stdout.split(new RegExp(`^(?=${ANSWER} \\d+ [01] )`, 'm'))) {
+    const answer = new RegExp(`^${ANSWER} (\\d+) ([01]) ([\\s\\S]*)$`).exec(record);
+    if (answer) answers.set(Number(answer[1]), { ok: answer[2] === '0', output: answer[3]! });
+  }
+  return batch.map((item, index) => {
+    const answer = answers.get(index);
+    if (!answer) {
+      throw new Error(
+        `probe ${item.probe.proto} ${item.address} from ${item.source.name} gave no answer (exit ${result.exitCode}): ${result.stderr.trim().slice(0, 200)}`,
+      );
+    }
+    // TCP: any answer, even a refusal, means the packet got through; silence or no route means blocked.
+    if (answer.ok) return 'reach';
+    return /refused/i.test(answer.output) ? 'reach' : 'blocked';
+  });
 }
 
 /** Whether the source's copy and the other copy share the destination network's segment (they must not). */
