@@ -139,8 +139,8 @@ export class AgentApi {
           polling,
           signal: this.client.signal,
           // A guest just started answers after about as long as the node's guests took lately; a look
-          // before its agent runs costs the ping's 3 s, so the first look creeps earlier only slowly
-          // (why, and what it measured: docs/proxmox.md).
+          // before its agent runs costs the ping's 3 s, so the looks come just after the learned time
+          // and only a few waits try earlier ones (see CostlyLooks in poll.ts).
           learned: {
             looks: this.client.firstLooks,
             kind: `agent ${options.node ?? this.client.node}`,

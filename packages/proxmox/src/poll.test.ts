@@ -100,12 +100,114 @@ test('waits of one kind come to end at their first look, not long after they are
   assert.ok(firstLook !== undefined && firstLook <= durationMs * 1.5, `first look at ${firstLook} ms`);
 });
 
-test('with costly misses a first look over in time counts a hundredth before it; a miss the middle of its span', () => {
+test('costly waits: nothing learned from a wait over at once; after one that missed, a few waits try earlier looks', () => {
   const looks = new FirstLooks();
-  looks.record('agent pve01', 0, 6750, 10_430, true);
-  assert.equal(looks.learned('agent pve01'), 8590, 'the middle of the span, as for any wait');
-  looks.record('agent pve01', 8590, undefined, 8590, true);
-  assert.equal(looks.learned('agent pve01'), 8504, 'a hundredth before it');
-  looks.record('task pve01 qmstart', 400, undefined, 400);
-  assert.equal(looks.learned('task pve01 qmstart'), 380, 'without it, a twentieth');
+  looks.costlyRecord(['agent pve01'], undefined, 0, undefined, 40);
+  assert.equal(looks.costlyPlan('agent pve01'), undefined, 'a guest answering at once tells nothing of one booting');
+  looks.costlyRecord(['agent pve01'], undefined, 0, 6750, 10_430);
+  // Too soon at 6750, over at 10430: three tries at once, evenly between; the other waits at 10430.
+  const tries = [1, 2, 3].map(() => looks.costlyPlan('agent pve01')!);
+  assert.deepEqual(
+    tries.map((plan) => plan.tryMs),
+    [9510, 8590, 7670],
+  );
+  const other = looks.costlyPlan('agent pve01');
+  assert.deepEqual(other, { kind: 'agent pve01' }, 'no more than three tries at once');
+  assert.equal(looks.costlyDue(other, 'agent pve01'), 10_430);
+  looks.costlyRecord(['agent pve01'], tries[1], 8590, undefined, 8590);
+  assert.equal(looks.costlyDue(other, 'agent pve01'), 8590, 'a try found over is where every wait looks');
+  assert.equal(looks.costlyDue(tries[0], 'agent pve01'), 8590, 'and a try after it looks then too');
+  looks.costlyRecord(['agent pve01'], tries[2], 7670, 7670, 10_800);
+  assert.equal(looks.costlyDue(other, 'agent pve01'), 8590, 'a try too soon moves nothing');
+  looks.costlyRecord(['agent pve01'], tries[0], 8590, undefined, 8590);
+  // 7670 too soon, 8590 over: still four steps apart, so three more tries between.
+  const closer = [1, 2, 3].map(() => looks.costlyPlan('agent pve01')!);
+  assert.deepEqual(
+    closer.map((plan) => plan.tryMs),
+    [8360, 8130, 7900],
+  );
+  looks.costlyRecord(['agent pve01'], closer[0], 8360, undefined, 8360);
+  looks.costlyRecord(['agent pve01'], closer[1], 8130, undefined, 8130);
+  looks.costlyRecord(['agent pve01'], closer[2], 7900, 7900, 10_950);
+  // 7900 too soon, 8130 over: close, so one try now and then, after twice as many waits as before.
+  for (let wait = 0; wait < 4; wait++) assert.deepEqual(looks.costlyPlan('agent pve01'), { kind: 'agent pve01' });
+  assert.deepEqual(looks.costlyPlan('agent pve01'), { kind: 'agent pve01', tryMs: 7927 }, 'a step before');
+  assert.equal(looks.costlyPlan('agent pve02'), undefined, 'each kind learns for itself');
+});
+
+test('costly waits: one that looked when the others do and found it unfinished moves their look four steps later', () => {
+  const looks = new FirstLooks();
+  looks.costlyRecord(['agent'], undefined, 0, 7700, 8000);
+  const tried = looks.costlyPlan('agent')!;
+  const atSafe = looks.costlyPlan('agent')!;
+  looks.costlyRecord(['agent'], atSafe, 8000, 8000, 11_300);
+  assert.equal(looks.costlyDue(atSafe, 'agent'), 8800, 'four fortieths later');
+  assert.equal(looks.costlyDue(tried, 'agent'), 8800, 'a try at or before a look found too soon is dropped');
+  looks.costlyAbandon(tried);
+  assert.equal(
+    looks.costlyPlan('agent')!.tryMs,
+    8533,
+    'others try once the trying wait is gone: a third of the way down',
+  );
+});
+
+test('a costly wait looks when its kind is due by the time the look comes, not as planned when it began', async () => {
+  const looks = new FirstLooks();
+  looks.costlyRecord(['agent'], undefined, 0, 100, 200);
+  looks.costlyPlan('agent');
+  const began = Date.now();
+  const lookedAt: number[] = [];
+  const waiting = pollUntil(
+    async () => {
+      lookedAt.push(Date.now() - began);
+      return Date.now() - began >= 300 ? 'up' : undefined;
+    },
+    {
+      what: 'an agent',
+      deadlineMs: 5_000,
+      polling: { initialMs: 50, maxMs: 1000 },
+      learned: { looks, kind: 'agent', costlyMiss: true },
+    },
+  );
+  // Meanwhile another wait looked at 300 ms, found it unfinished and was over at 600: due at 380.
+  looks.costlyRecord(['agent'], { kind: 'agent' }, 300, 300, 600);
+  assert.equal(await waiting, 'up');
+  assert.equal(lookedAt.length, 1, `looked at ${lookedAt.join(', ')} ms`);
+  assert.ok(lookedAt[0]! >= 300, `first look at ${lookedAt[0]} ms`);
+});
+
+test('a costly wait asleep until its look is due looks sooner when a try found the end sooner', async () => {
+  const looks = new FirstLooks();
+  looks.costlyRecord(['agent'], undefined, 0, 100, 400);
+  const tries = [1, 2, 3].map(() => looks.costlyPlan('agent')!);
+  assert.ok(tries.every((plan) => plan.tryMs !== undefined));
+  const began = Date.now();
+  let firstLook: number | undefined;
+  const waiting = pollUntil(
+    async () => {
+      firstLook ??= Date.now() - began;
+      return 'up';
+    },
+    {
+      what: 'an agent',
+      deadlineMs: 5_000,
+      polling: { initialMs: 50, maxMs: 1000 },
+      learned: { looks, kind: 'agent', costlyMiss: true },
+    },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  looks.costlyRecord(['agent'], tries[2], 175, undefined, 175);
+  assert.equal(await waiting, 'up');
+  assert.ok(firstLook !== undefined && firstLook >= 175 && firstLook < 300, `first look at ${firstLook} ms`);
+});
+
+test('costly waits: once close, a try comes only after as many waits as a look too soon costs steps', () => {
+  const looks = new FirstLooks();
+  looks.costlyRecord(['agent'], undefined, 0, 7700, 8000, 3000);
+  const tried = looks.costlyPlan('agent')!;
+  assert.equal(tried.tryMs, 7800);
+  // Too soon: 3000 ms lost against 200 ms a wait would have gained, and twice that after a miss.
+  looks.costlyRecord(['agent'], tried, 7800, 7800, 10_800, 3000);
+  for (let wait = 0; wait < 30; wait++) assert.equal(looks.costlyPlan('agent')!.tryMs, undefined, `wait ${wait}`);
+  assert.equal(looks.costlyPlan('agent')!.tryMs, 7800);
 });
