@@ -178,7 +178,7 @@ test('a costly wait looks when its kind is due by the time the look comes, not a
 
 test('a costly wait asleep until its look is due looks sooner when a try found the end sooner', async () => {
   const looks = new FirstLooks();
-  looks.costlyRecord(['agent'], undefined, 0, 100, 400);
+  looks.costlyRecord(['agent'], undefined, 0, 100, 1000);
   const tries = [1, 2, 3].map(() => looks.costlyPlan('agent')!);
   assert.ok(tries.every((plan) => plan.tryMs !== undefined));
   const began = Date.now();
@@ -196,9 +196,10 @@ test('a costly wait asleep until its look is due looks sooner when a try found t
     },
   );
   await new Promise((resolve) => setTimeout(resolve, 50));
-  looks.costlyRecord(['agent'], tries[2], 175, undefined, 175);
+  assert.equal(tries[2]!.tryMs, 325);
+  looks.costlyRecord(['agent'], tries[2], 325, undefined, 325);
   assert.equal(await waiting, 'up');
-  assert.ok(firstLook !== undefined && firstLook >= 175 && firstLook < 300, `first look at ${firstLook} ms`);
+  assert.ok(firstLook !== undefined && firstLook >= 325 && firstLook < 900, `first look at ${firstLook} ms`);
 });
 
 test('costly waits: once close, a try comes only after as many waits as a look too soon costs steps', () => {
