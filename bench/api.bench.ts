@@ -158,7 +158,13 @@ connection.disconnect();
 async function rawProcess(
   redisUrl: string,
   prefix: string,
-): Promise<{ rate: number; added: number; workerCpuUs: number; producersCpuUs: number | undefined }> {
+): Promise<{
+  rate: number;
+  added: number;
+  workerCpuUs: number;
+  producersCpuUs: number | undefined;
+  redisCpuUs: number | undefined;
+}> {
   const dir = mkdtempSync(join(tmpdir(), 'gd-raw-'));
   const script = join(dir, 'producers.mjs');
   writeFileSync(script, RAW_PRODUCERS);
@@ -194,12 +200,18 @@ async function rawProcess(
     const before = completed;
     const cpu = process.cpuUsage();
     const producersBefore = child.pid === undefined ? undefined : cpuOfPid(child.pid);
+    const redisBefore = await redisCpuSeconds(connection);
     const started = performance.now();
     const load = await round(PIPELINE_SECONDS);
     await waitFor('every job added processed', () => completed - before >= load.added, { timeoutMs: 120_000 });
     const used = process.cpuUsage(cpu);
     const producersAfter = child.pid === undefined ? undefined : cpuOfPid(child.pid);
+    const redisAfter = await redisCpuSeconds(connection);
     return {
+      redisCpuUs:
+        redisBefore === undefined || redisAfter === undefined
+          ? undefined
+          : ((redisAfter - redisBefore) * 1e6) / load.added,
       rate: load.added / ((performance.now() - started) / 1000),
       added: load.added,
       workerCpuUs: (used.user + used.system) / load.added,
@@ -358,6 +370,8 @@ async function processPipeline(args: string[]): Promise<{
   accepted: number;
   acceptedRate: number;
   workerCpuUs: number;
+  /** The Redis server's CPU per deploy (µs; the whole server, whoever else uses it), where INFO says. */
+  redisCpuUs: number | undefined;
   /** CPU per deploy of the API process and of its database's Postgres backends (µs), where /proc says. */
   apiCpuUs?: { api: number; postgres: number };
 }> {
@@ -365,6 +379,7 @@ async function processPipeline(args: string[]): Promise<{
   try {
     return await withApiProcess(args, {}, async (api) => {
       const group = noopWorkers(api.redisUrl, api.prefix, 'vm');
+      const stats = createRedis(api.redisUrl, 'worker');
       try {
         await Promise.all(group.workers.map((worker) => worker.waitUntilReady()));
         let completed = 0;
@@ -374,6 +389,7 @@ async function processPipeline(args: string[]): Promise<{
         const before = completed;
         const cpu = process.cpuUsage();
         const apiBefore = apiCpu(api);
+        const redisBefore = await redisCpuSeconds(stats);
         const started = performance.now();
         const load = await wrk(api.url, api.key, PIPELINE_SECONDS, script.path);
         await waitFor('every accepted deploy processed', () => completed - before >= load.accepted, {
@@ -381,7 +397,12 @@ async function processPipeline(args: string[]): Promise<{
         });
         const used = process.cpuUsage(cpu);
         const apiAfter = apiCpu(api);
+        const redisAfter = await redisCpuSeconds(stats);
         return {
+          redisCpuUs:
+            redisBefore === undefined || redisAfter === undefined
+              ? undefined
+              : ((redisAfter - redisBefore) * 1e6) / load.accepted,
           ...(apiBefore && apiAfter
             ? {
                 apiCpuUs: {
@@ -397,6 +418,7 @@ async function processPipeline(args: string[]): Promise<{
         };
       } finally {
         await group.close();
+        stats.disconnect();
       }
     });
   } finally {
@@ -404,12 +426,25 @@ async function processPipeline(args: string[]): Promise<{
   }
 }
 
+/** The Redis server's user + system CPU seconds so far (INFO cpu), or undefined if it does not say. */
+async function redisCpuSeconds(redis: { info(section: string): Promise<string> }): Promise<number | undefined> {
+  try {
+    const info = await redis.info('cpu');
+    const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1]);
+    const seconds = field('used_cpu_sys') + field('used_cpu_user');
+    return Number.isFinite(seconds) ? seconds : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The API's and its Postgres backends' CPU per deploy, as a clause of a pipeline row. */
-function cpuShares(pipeline: { apiCpuUs?: { api: number; postgres: number } }): string {
+function cpuShares(pipeline: { apiCpuUs?: { api: number; postgres: number }; redisCpuUs: number | undefined }): string {
   const used = pipeline.apiCpuUs;
-  return used
-    ? `, the API process ${used.api.toFixed(0)} µs, its Postgres backends ${used.postgres.toFixed(0)} µs`
-    : '';
+  return (
+    (used ? `, the API process ${used.api.toFixed(0)} µs, its Postgres backends ${used.postgres.toFixed(0)} µs` : '') +
+    (pipeline.redisCpuUs === undefined ? '' : `, Redis ${pipeline.redisCpuUs.toFixed(0)} µs`)
+  );
 }
 
 /** The pipeline as users run it (with BENCH_API_BEFORE's build first, if any) against its raw peer. */
@@ -423,7 +458,7 @@ async function pipelineOnly(redisUrl: string, prefix: string): Promise<string> {
   return [
     '## API pipeline against its raw peer (BENCH_API_PIPELINE_ONLY)',
     '',
-    `Load average when the run ended: ${loadavg()[0]!.toFixed(1)}. Raw peer: ${rawSeparate.rate.toFixed(1)} jobs/s (worker ${rawSeparate.workerCpuUs.toFixed(0)} µs, producers ${rawSeparate.producersCpuUs?.toFixed(0) ?? '?'} µs per job).`,
+    `Load average when the run ended: ${loadavg()[0]!.toFixed(1)}. Raw peer: ${rawSeparate.rate.toFixed(1)} jobs/s (worker ${rawSeparate.workerCpuUs.toFixed(0)} µs, producers ${rawSeparate.producersCpuUs?.toFixed(0) ?? '?'} µs, Redis ${rawSeparate.redisCpuUs?.toFixed(0) ?? '?'} µs per job).`,
     '',
     '| build | jobs/s | ratio | CPU per deploy: workers |',
     '| --- | ---: | ---: | --- |',
@@ -502,7 +537,7 @@ export async function run(): Promise<string> {
       ...(separate && rawSeparate
         ? [
             `| pipeline with the API as its own process (bundle), wrk clients, ${PIPELINE_SECONDS} s (jobs/s) | ${fmt(separate.rate)} (${separate.accepted} deploys, accepted at ${fmt(separate.acceptedRate)}/s meanwhile; the workers' process spent ${separate.workerCpuUs.toFixed(0)} µs of CPU per job${cpuShares(separate)}) | 414.3 |`,
-            `| its raw peer: ${CONCURRENCY} producers in a process of their own adding the relay's jobs, a raw Worker here, ${PIPELINE_SECONDS} s (jobs/s) | ${fmt(rawSeparate.rate)} (${rawSeparate.added} jobs; this process spent ${rawSeparate.workerCpuUs.toFixed(0)} µs of CPU per job${rawSeparate.producersCpuUs === undefined ? '' : `, the producers' process ${rawSeparate.producersCpuUs.toFixed(0)} µs`}) | — |`,
+            `| its raw peer: ${CONCURRENCY} producers in a process of their own adding the relay's jobs, a raw Worker here, ${PIPELINE_SECONDS} s (jobs/s) | ${fmt(rawSeparate.rate)} (${rawSeparate.added} jobs; this process spent ${rawSeparate.workerCpuUs.toFixed(0)} µs of CPU per job${rawSeparate.producersCpuUs === undefined ? '' : `, the producers' process ${rawSeparate.producersCpuUs.toFixed(0)} µs`}${rawSeparate.redisCpuUs === undefined ? '' : `, Redis ${rawSeparate.redisCpuUs.toFixed(0)} µs`}) | — |`,
             `| ratio of that pipeline / its raw peer (target ≥ 0.3) | ${(separate.rate / rawSeparate.rate).toFixed(2)} | 0.20 (2026-12-05 01:30) |`,
             ...(separateBefore
               ? [
