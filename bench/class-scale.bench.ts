@@ -440,7 +440,7 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
       '',
       ...(target
         ? [
-            'Target (issue 18): makespan ≤ 1.15 × the lower bound at time scale 1. Previous: 1.281 on 2026-12-05 01:30 (60.5 s against 47.2 s, the full bench run, before a cold node spaced its first clones); 1.486 on 2026-12-03 15:00 (72.6 s against 48.8 s, the full bench run, before copies ranked first in the node lines and task ends were seen sooner); 1.261 on 2026-12-03 (74.9 s against 59.4 s, a bound that counted clone and start steps but not the disk resize each VM also does in a node slot, nor the time before the first clone and after the last start); 1.512 on 2026-12-02 (81.3 s against 53.7 s, load 4–10).',
+            'Target (issue 18): makespan ≤ 1.15 × the lower bound at time scale 1. Previous: 1.176 on 2026-12-06 00:43 (54.6 s against 46.4 s, the full bench run on a 2 × AMD EPYC machine, before a guest-agent wait looked after its learned time instead of before it); 1.281 on 2026-12-05 01:30 (60.5 s against 47.2 s, the full bench run, before a cold node spaced its first clones); 1.486 on 2026-12-03 15:00 (72.6 s against 48.8 s, the full bench run, before copies ranked first in the node lines and task ends were seen sooner); 1.261 on 2026-12-03 (74.9 s against 59.4 s, a bound that counted clone and start steps but not the disk resize each VM also does in a node slot, nor the time before the first clone and after the last start); 1.512 on 2026-12-02 (81.3 s against 53.7 s, load 4–10).',
           ]
         : [
             `At this scale the run measures the stack's CPU more than its scheduling: compare the makespan with the CPU-capacity term. Previous: 29.2 s on 2026-12-03, 1.18 × its CPU term (24.7 s).`,
