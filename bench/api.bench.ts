@@ -9,7 +9,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
@@ -35,7 +35,7 @@ import {
 } from '../packages/queue/src/index';
 import { appArgs, repoRoot, waitFor } from '../packages/stack/src/index';
 import { type ApiUnderLoad, deployScript, withApiProcess, wrk } from './api-deploy-rate.bench';
-import { postgresBackendCpuSeconds } from './lab-measure';
+import { knownCpuSeconds, postgresBackendCpuSeconds } from './lab-measure';
 
 const DEPLOYS = 400;
 const DRAIN_JOBS = 2_000;
@@ -199,19 +199,15 @@ async function rawProcess(
     await waitFor('the warm-up jobs processed', () => completed >= warm.added, { timeoutMs: 120_000 });
     const before = completed;
     const cpu = process.cpuUsage();
-    const producersBefore = child.pid === undefined ? undefined : cpuOfPid(child.pid);
-    const redisBefore = await redisCpuSeconds(connection);
+    const producersBefore = child.pid === undefined ? undefined : knownCpuSeconds(child.pid);
+    const redisCpu = await redisCpuMeter(connection);
     const started = performance.now();
     const load = await round(PIPELINE_SECONDS);
     await waitFor('every job added processed', () => completed - before >= load.added, { timeoutMs: 120_000 });
     const used = process.cpuUsage(cpu);
-    const producersAfter = child.pid === undefined ? undefined : cpuOfPid(child.pid);
-    const redisAfter = await redisCpuSeconds(connection);
+    const producersAfter = child.pid === undefined ? undefined : knownCpuSeconds(child.pid);
     return {
-      redisCpuUs:
-        redisBefore === undefined || redisAfter === undefined
-          ? undefined
-          : ((redisAfter - redisBefore) * 1e6) / load.added,
+      redisCpuUs: await redisCpu(load.added),
       rate: load.added / ((performance.now() - started) / 1000),
       added: load.added,
       workerCpuUs: (used.user + used.system) / load.added,
@@ -334,26 +330,12 @@ async function apiPipeline(url: string, redisUrl: string, prefix: string): Promi
   return DEPLOYS / seconds;
 }
 
-/** Clock ticks per second of /proc's CPU times. */
-const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
-
-/** User + system CPU seconds of process `pid` so far (from /proc; undefined where there is none). */
-function cpuOfPid(pid: string | number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * CPU seconds used so far by the API process and by the Postgres backends connected to its database
  * (their command line names it), so a run can say where a deploy's CPU went. Undefined without /proc.
  */
 function apiCpu(api: ApiUnderLoad): { api: number; postgres: number } | undefined {
-  const own = api.pid === undefined ? undefined : cpuOfPid(api.pid);
+  const own = api.pid === undefined ? undefined : knownCpuSeconds(api.pid);
   if (own === undefined) return undefined;
   let postgres = 0;
   for (const seconds of postgresBackendCpuSeconds(api.database).values()) postgres += seconds;
@@ -389,7 +371,7 @@ async function processPipeline(args: string[]): Promise<{
         const before = completed;
         const cpu = process.cpuUsage();
         const apiBefore = apiCpu(api);
-        const redisBefore = await redisCpuSeconds(stats);
+        const redisCpu = await redisCpuMeter(stats);
         const started = performance.now();
         const load = await wrk(api.url, api.key, PIPELINE_SECONDS, script.path);
         await waitFor('every accepted deploy processed', () => completed - before >= load.accepted, {
@@ -397,12 +379,8 @@ async function processPipeline(args: string[]): Promise<{
         });
         const used = process.cpuUsage(cpu);
         const apiAfter = apiCpu(api);
-        const redisAfter = await redisCpuSeconds(stats);
         return {
-          redisCpuUs:
-            redisBefore === undefined || redisAfter === undefined
-              ? undefined
-              : ((redisAfter - redisBefore) * 1e6) / load.accepted,
+          redisCpuUs: await redisCpu(load.accepted),
           ...(apiBefore && apiAfter
             ? {
                 apiCpuUs: {
@@ -426,8 +404,11 @@ async function processPipeline(args: string[]): Promise<{
   }
 }
 
+/** What the Redis CPU readers need of a connection. */
+type RedisInfo = { info(section: string): Promise<string> };
+
 /** The Redis server's user + system CPU seconds so far (INFO cpu), or undefined if it does not say. */
-async function redisCpuSeconds(redis: { info(section: string): Promise<string> }): Promise<number | undefined> {
+async function redisCpuSeconds(redis: RedisInfo): Promise<number | undefined> {
   try {
     const info = await redis.info('cpu');
     const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1]);
@@ -436,6 +417,18 @@ async function redisCpuSeconds(redis: { info(section: string): Promise<string> }
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Starts measuring the Redis server's CPU; the function returned answers the µs it spent since, per
+ * one of `count` (the whole server, whoever else uses it), or undefined if INFO does not say.
+ */
+async function redisCpuMeter(redis: RedisInfo): Promise<(count: number) => Promise<number | undefined>> {
+  const before = await redisCpuSeconds(redis);
+  return async (count) => {
+    const after = await redisCpuSeconds(redis);
+    return before === undefined || after === undefined ? undefined : ((after - before) * 1e6) / count;
+  };
 }
 
 /** The API's and its Postgres backends' CPU per deploy, as a clause of a pipeline row. */

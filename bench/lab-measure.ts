@@ -36,22 +36,37 @@ export function mainThreadCpuSeconds(pid: number | undefined): number {
 }
 
 /**
- * CPU seconds used so far by each Postgres backend connected to `database` (its command line names
- * the database), by pid; a backend gone meanwhile is left out.
+ * CPU seconds (user + system) of `pid` so far, or undefined where /proc cannot say (no /proc, or the
+ * process is gone).
  */
-export function postgresBackendCpuSeconds(database: string): Map<number, number> {
+export function knownCpuSeconds(pid: number): number | undefined {
+  try {
+    return cpuSeconds(pid);
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds used so far by each process alive now whose /proc entry `matches`, by pid. */
+function cpuSecondsOfProcesses(matches: (pid: string) => boolean): Map<number, number> {
   const used = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (command.startsWith('postgres:') && command.includes(` ${database} `))
-        used.set(Number(entry), cpuSeconds(Number(entry)));
+      if (matches(entry)) used.set(Number(entry), cpuSeconds(Number(entry)));
     } catch {
       // Gone meanwhile.
     }
   }
   return used;
+}
+
+/** CPU seconds used so far by each Postgres backend connected to `database` (its command line names it). */
+export function postgresBackendCpuSeconds(database: string): Map<number, number> {
+  return cpuSecondsOfProcesses((pid) => {
+    const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return command.startsWith('postgres:') && command.includes(` ${database} `);
+  });
 }
 
 /** CPU seconds every process on the machine has used so far (all cores together), from /proc/stat. */
@@ -64,18 +79,10 @@ export function machineCpuSeconds(): number {
 
 /** CPU seconds used so far by the processes named `name` (e.g. every Postgres backend), alive now. */
 export function cpuSecondsOfProcessesNamed(name: string): Map<number, number> {
-  const used = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== name) continue;
-      used.set(Number(entry), cpuSeconds(Number(entry)));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return used;
+  return cpuSecondsOfProcesses((pid) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name;
+  });
 }
 
 /** Resident memory of a process now, in MiB (0 once it is gone). */

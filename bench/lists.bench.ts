@@ -8,7 +8,6 @@
  *   pnpm exec tsx bench/lists.bench.ts
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -29,7 +28,7 @@ import {
 import { type Cursor, encodeCursor, type Keyset } from '../packages/db/src/paging';
 import { appArgs, freePort, repoRoot, startProcess } from '../packages/stack/src/index';
 import { createRedisPrefix, createTestDatabase } from '../packages/testkit/src/index';
-import { postgresBackendCpuSeconds } from './lab-measure';
+import { knownCpuSeconds, postgresBackendCpuSeconds } from './lab-measure';
 
 const ROWS = Number(process.env.BENCH_LIST_ROWS ?? 100_000);
 const REQUESTS = Number(process.env.BENCH_LIST_REQUESTS ?? 300);
@@ -65,19 +64,6 @@ async function cloneRows(
   );
 }
 
-/**
- * CPU milliseconds (user + system) the process `pid` has used so far, from /proc (Linux; undefined
- * elsewhere): clock ticks of 10 ms, fine enough over hundreds of requests.
- */
-function cpuMsOf(pid: number | undefined): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
-
 /** What the backends did between two readings (one that ended meanwhile, e.g. an idle pool connection closed, counts nothing). */
 function postgresCpuMsBetween(before: Map<number, number>, after: Map<number, number>): number {
   let total = 0;
@@ -94,17 +80,18 @@ async function timeCalls(once: () => Promise<number>, pid?: number, database?: s
   for (let i = 0; i < 20; i += 1) await once();
   const times: number[] = [];
   let items = 0;
-  const cpuBefore = pid === undefined ? undefined : cpuMsOf(pid);
+  const cpuBefore = pid === undefined ? undefined : knownCpuSeconds(pid);
   const pgBefore = database === undefined ? undefined : postgresBackendCpuSeconds(database);
   for (let i = 0; i < REQUESTS; i += 1) {
     const started = performance.now();
     items = await once();
     times.push(performance.now() - started);
   }
-  const cpuAfter = cpuBefore === undefined ? undefined : cpuMsOf(pid);
+  const cpuAfter = cpuBefore === undefined ? undefined : knownCpuSeconds(pid!);
   const pgAfter = pgBefore === undefined ? undefined : postgresBackendCpuSeconds(database!);
   times.sort((a, b) => a - b);
-  const cpuPerCall = cpuBefore === undefined || cpuAfter === undefined ? undefined : (cpuAfter - cpuBefore) / REQUESTS;
+  const cpuPerCall =
+    cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) * 1000) / REQUESTS;
   const pgPerCall =
     pgBefore === undefined || pgAfter === undefined || pgAfter.size === 0
       ? undefined
