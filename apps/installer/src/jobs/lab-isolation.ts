@@ -283,6 +283,10 @@ function probeArgv(item: Planned): string[] {
 
 /** Starts each answer line of the batched command: `gd-probe <index> <0 if the probe's command succeeded, else 1> <its output>`. */
 const ANSWER = 'gd-probe';
+/** Where each answer begins in the command's output (an answer's output may span lines). */
+const ANSWER_START = new RegExp(`^(?=${ANSWER} \\d+ [01] )`, 'm');
+/** One answer: its probe's index, status and output. */
+const ANSWER_FIELDS = new RegExp(`^${ANSWER} (\\d+) ([01]) ([\\s\\S]*)$`);
 
 /**
  * One source guest's probes in one SSH command: each runs as an asynchronous list of the guest's
@@ -303,8 +307,8 @@ async function probeFrom(ctx: InstallerContext, target: SshTarget, batch: Planne
     ctx.ssh.exec(target, ['sh', '-c', script], { allowFailure: true, timeoutMs: 15_000 }),
   );
   const answers = new Map<number, { ok: boolean; output: string }>();
-  for (const record of result.stdout.split(new RegExp(`^(?=${ANSWER} \\d+ [01] )`, 'm'))) {
-    const answer = new RegExp(`^${ANSWER} (\\d+) ([01]) ([\\s\\S]*)$`).exec(record);
+  for (const record of result.stdout.split(ANSWER_START)) {
+    const answer = ANSWER_FIELDS.exec(record);
     if (answer) answers.set(Number(answer[1]), { ok: answer[2] === '0', output: answer[3]! });
   }
   return batch.map((item, index) => {
