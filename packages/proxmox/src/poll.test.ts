@@ -43,13 +43,13 @@ test('a wait of a kind not seen yet takes its first look when waits like it ende
   assert.equal(looks.learned('task qmclone'), 380, 'the soonest of 400 and 380');
 });
 
-test('after a learned first look that found the wait unfinished, the next look comes at a twentieth of it', async () => {
+test('after a learned first look that found the wait unfinished, the next look comes at a fortieth of it', async () => {
   const looks = new FirstLooks();
   looks.record('task', 0, 1800, 2200);
   const began = Date.now();
   let checks = 0;
   // The policy's first interval (20 s) would put the second look past the deadline (6 s) and the
-  // wait would fail; a twentieth of the first look (2 s) puts it 100 ms after the first, and this
+  // wait would fail; a fortieth of the first look (2 s) puts it 50 ms after the first, and this
   // check answers any look made within 4 s.
   const result = await pollUntil(
     async () => {
@@ -66,6 +66,39 @@ test('after a learned first look that found the wait unfinished, the next look c
   );
   assert.equal(result, 'done');
   assert.equal(checks, 2);
+});
+
+test('after a learned first look misses, the looks keep their step through the span the last waits ended in, then grow', async () => {
+  const looks = new FirstLooks();
+  // Ends learned: 2000 ms, and a slow one at 9000 ms; the steady span is capped a quarter past 2000.
+  looks.record('task', 0, 1900, 2100);
+  looks.record('task', 0, 8900, 9100);
+  const began = Date.now();
+  const lookedAt: number[] = [];
+  await pollUntil(
+    async () => {
+      lookedAt.push(Date.now() - began);
+      return Date.now() - began >= 3_600 ? 'done' : undefined;
+    },
+    {
+      what: 'a task',
+      deadlineMs: 10_000,
+      polling: { initialMs: 300, maxMs: 2000 },
+      learned: { looks, kind: 'task' },
+    },
+  );
+  assert.ok(lookedAt[0]! >= 1_990, `first look at the learned end (${lookedAt[0]} ms)`);
+  // A 50 ms step up to 2500 ms: about ten looks (growing by half from the first, four).
+  const steady = lookedAt.filter((ms) => ms < 2_500).length;
+  assert.ok(steady >= 7, `looks before 2500 ms: ${steady} (${lookedAt.join(', ')})`);
+  // Past 2500 ms (not 9000) they grow: 75, 113, 169, 253… ms apart.
+  const after = lookedAt.filter((ms) => ms > 2_600);
+  const gaps = after.slice(1).map((ms, index) => ms - after[index]!);
+  assert.ok(
+    gaps.some((gap) => gap >= 150),
+    `the looks after 2600 ms grow apart: ${after.join(', ')}`,
+  );
+  assert.ok(lookedAt.length <= 22, `${lookedAt.length} looks`);
 });
 
 test('waits of one kind come to end at their first look, not long after they are over', async () => {
