@@ -12,10 +12,12 @@ import {
   type StepOwner,
   type VmStatusChange,
   type VmStepRecord,
+  type VmStepWrites,
 } from '@glassdome/db';
 import type { InstallerContext } from './context';
 import { applyFirewall } from './steps/firewall';
 import { postConfigure, verify, waitForSsh } from './steps/guest-steps';
+import { guestWrites } from './steps/guest-trust';
 import { withPermissionRepair } from './steps/permission';
 import { cloneFromTemplate, configure, reserveVmid, start, waitForAgent } from './steps/proxmox-steps';
 import type { VmRow } from './vm-record';
@@ -24,6 +26,17 @@ export interface Step {
   name: string;
   /** Runs the step; told how often it was tried before and the error its last try recorded, if any. */
   run: (previousAttempts: number, previousError?: string | null) => Promise<JsonValue | undefined>;
+  /**
+   * What the step learned of its VM (its VMID, address, host key), asked once it ran and written by
+   * the statement that records it done, not by one of its own (see `VmStepWrites`).
+   */
+  writes?: () => VmStepWrites | undefined;
+  /**
+   * Runs before its start is recorded, which goes with its end (one statement fewer): only for a
+   * short step that reads neither its tries nor its last error and whose repeat is harmless, since a
+   * crash meanwhile leaves no trace of the try (the step is run again from pending).
+   */
+  quiet?: boolean;
 }
 
 /** One NIC as `configure` writes it (`netN` and `ipconfigN`). */
@@ -83,21 +96,30 @@ export function provisionSteps(ctx: InstallerContext, vm: VmRow, placement: Plac
       return repair(() => work(tries++));
     };
   return [
-    { name: 'reserve-vmid', run: () => reserveVmid(ctx, vm) },
+    // A lease of the VM's own (its repeat finds the same one): run quietly, its VMID written with its end.
+    { name: 'reserve-vmid', run: () => reserveVmid(ctx, vm), writes: () => ({ vmid: vm.vmid! }), quiet: true },
     { name: 'clone', run: counted((tries) => cloneFromTemplate(ctx, vm, tries)) },
     { name: 'configure', run: () => repair(() => configure(ctx, vm, placement)) },
     { name: 'firewall', run: () => applyFirewall(ctx, vm) },
     { name: 'start', run: counted((tries) => start(ctx, vm, tries)) },
-    { name: 'wait-agent', run: (_attempts, previousError) => waitForAgent(ctx, vm, placement, previousError) },
+    {
+      name: 'wait-agent',
+      run: (_attempts, previousError) => waitForAgent(ctx, vm, placement, previousError),
+      writes: () => guestWrites(vm),
+    },
     { name: 'wait-ssh', run: () => waitForSsh(ctx, vm) },
   ];
 }
 
+/** The names of `configureSteps`, in order. */
+export const CONFIGURE_STEP_NAMES = ['post-configure', 'verify'] as const;
+
 /** Post-configuration and verification: what a lab's `dependsOn` orders. */
 export function configureSteps(ctx: InstallerContext, vm: VmRow): Step[] {
+  const [postConfigureStep, verifyStep] = CONFIGURE_STEP_NAMES;
   return [
-    { name: 'post-configure', run: () => postConfigure(ctx, vm) },
-    { name: 'verify', run: () => verify(ctx, vm) },
+    { name: postConfigureStep, run: () => postConfigure(ctx, vm) },
+    { name: verifyStep, run: () => verify(ctx, vm) },
   ];
 }
 
@@ -107,6 +129,12 @@ export interface RunStepsOptions {
   before?: () => Promise<void>;
   /** The owner's steps as the caller already read them (read here otherwise). */
   recorded?: readonly RecordedStep[];
+  /**
+   * The first step to run as the caller's own statement already recorded it started (a lab task's
+   * start, read with `recorded`): its start is not recorded again; it is recorded failed if the check
+   * before it (`before`) stops the run.
+   */
+  started?: string;
   /** A status change of the VM that the first step started brings (queued → deploying). */
   onStart?: VmStatusChange;
   /**
@@ -123,9 +151,10 @@ export interface RunStepsOptions {
 
 /**
  * Runs the named steps of one owner in order, skipping those already done. Each step's start, end
- * and error are recorded in Postgres and the event timeline, a step's end with the next step's start
- * in one statement (a step is still recorded as started before it runs). Returns whether `onDone`'s
- * status change took effect (true without one).
+ * and error are recorded in Postgres and the event timeline, a step's end (with what it learned of
+ * its VM, `Step.writes`) with the next step's start in one statement; a step is still recorded as
+ * started before it runs, but for a quiet one (`Step.quiet`) and one the caller started
+ * (`RunStepsOptions.started`). Returns whether `onDone`'s status change took effect (true without one).
  */
 export async function runSteps(
   ctx: InstallerContext,
@@ -138,40 +167,51 @@ export async function runSteps(
   const record = (change: VmStepRecord) => recordVmSteps(ctx.db, owner, change);
   let ended: VmStepRecord['end'];
   let move = options.onStart;
+  let startedByCaller = options.started;
   for (const step of steps) {
     const before = recorded.get(step.name);
     if (before?.status === 'done') continue;
+    // Only the first step to run can have been started by the caller, and only alone.
+    const preRecorded = step.name === startedByCaller && !ended && !move;
+    startedByCaller = undefined;
     try {
       options.signal.throwIfAborted();
       await options.before?.();
     } catch (error) {
       // The step that ended is recorded even when the next does not start.
       if (ended) await record({ end: ended });
+      if (preRecorded) await record({ end: failedEnd(step.name, error) });
       throw error;
     }
-    await record({ end: ended, start: { name: step.name, event: stepEvent(step.name, 'started') }, move });
-    ended = undefined;
-    move = undefined;
+    // A quiet step's start is recorded with its end, as is the status change its start brings; one
+    // after a step that ended is not quiet (that end is recorded at once, with its own time).
+    const quiet =
+      step.quiet && !ended && !preRecorded
+        ? { at: performance.now(), event: stepEvent(step.name, 'started') }
+        : undefined;
+    if (!quiet && !preRecorded) {
+      await record({ end: ended, start: { name: step.name, event: stepEvent(step.name, 'started') }, move });
+      ended = undefined;
+      move = undefined;
+    }
+    const ran = () => (quiet ? { quietStart: { ranMs: performance.now() - quiet.at, event: quiet.event } } : {});
     try {
       const detail = await step.run(before?.attempts ?? 0, before?.error ?? null);
+      const writes = step.writes?.();
       ended = {
         name: step.name,
         outcome: { status: 'done', ...(detail === undefined ? {} : { detail }) },
         event: stepEvent(step.name, 'done'),
+        ...(writes ? { writes } : {}),
+        ...ran(),
       };
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      await record({
-        end: {
-          name: step.name,
-          outcome: { status: 'failed', error: message },
-          event: stepEvent(step.name, 'failed', message),
-        },
-      });
+      await record({ end: { ...failedEnd(step.name, error), ...ran() }, move });
       throw error;
     }
   }
-  // Every step was done already: the status change the first would have brought is made alone.
+  // Every step was done already (or the only one run was quiet): the status change the first would
+  // have brought is made alone.
   if (move) await record({ move });
   const { onDone, labTaskDone } = options;
   if (!ended && !onDone && !labTaskDone) return true;
@@ -183,6 +223,19 @@ export async function runSteps(
   if (labTaskDone) labTaskDone.recorded(labTasksDone ?? []);
   return onDone ? moved : true;
 }
+
+/** A step's end as failed with `error`. */
+export function failedEnd(name: string, error: unknown): NonNullable<VmStepRecord['end']> {
+  const message = error instanceof Error ? error.message : String(error);
+  return { name, outcome: { status: 'failed', error: message }, event: stepEvent(name, 'failed', message) };
+}
+
+/** How a lab task's start records the first step of a VM task (`startLabTasksIfRunning`), as `runSteps` would. */
+export const LAB_TASK_STEP_START = {
+  // A VM in any other status moves with its first step's start, which runSteps records.
+  status: 'deploying',
+  event: { kind: 'vm.step.started', messageAfterName: ' started' },
+} as const;
 
 function stepEvent(name: string, outcome: 'started' | 'done' | 'failed', error?: string): StepEvent {
   return { kind: `vm.step.${outcome}`, message: `${name} ${outcome}${error === undefined ? '' : `: ${error}`}` };

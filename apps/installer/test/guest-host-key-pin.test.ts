@@ -7,14 +7,21 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { type Db, findVmHostKey } from '@glassdome/db';
+import { type Db, findVmHostKey, recordVmSteps } from '@glassdome/db';
 import type { Proxmox } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
 import { ensureGuestKey, GuestKeys } from '@glassdome/runtime';
 import { publicKeyLineFingerprint } from '@glassdome/ssh';
 import type { TestSimulator } from '@glassdome/testkit';
 import type { InstallerContext } from '../src/context';
-import { GUEST_HOST_KEY_FILE, guestTarget, managementMac, pinHostKey } from '../src/steps/guest-trust';
+import {
+  GUEST_HOST_KEY_FILE,
+  guestTarget,
+  guestWrites,
+  learnedPin,
+  managementMac,
+  pinHostKey,
+} from '../src/steps/guest-trust';
 import { waitForAgent } from '../src/steps/proxmox-steps';
 import { loadVm } from '../src/vm-record';
 import { type DirectContext, recordOfSimVm, startDirectContext, TEST_PLACEMENT } from './direct-context';
@@ -82,12 +89,26 @@ test('a new agent address forgets the pin, also the one this attempt holds: the 
     content: line,
   });
   await waitForAgent(withKeys, vm, placement);
-  assert.equal(await findVmHostKey(db, vm.id), undefined, 'the address and the forgotten pin are one write');
-  assert.equal((await loadVm(db, vm.id))?.ip, vm.ip);
   const second = publicKeyLineFingerprint(line).fingerprint;
   assert.notEqual(second, first);
+  // The wait read the new key through the agent; the step's record writes the address and the pin.
+  assert.deepEqual(guestWrites(vm), { ip: vm.ip, pin: { keyType: 'ssh-ed25519', fingerprint: second } });
   assert.deepEqual((await guestTarget(withKeys, vm)).hostKey, { kind: 'pinned', fingerprints: [second] });
-  assert.equal(await findVmHostKey(db, vm.id), second);
+  assert.equal(learnedPin(vm), second, "the attempt's wait-ssh connects with it, reading no key again");
+  await recordVmSteps(
+    db,
+    { vmId: vm.id },
+    {
+      end: {
+        name: 'wait-agent',
+        outcome: { status: 'done' },
+        event: { kind: 'vm.step.done', message: 'wait-agent done' },
+        writes: guestWrites(vm)!,
+      },
+    },
+  );
+  assert.equal(await findVmHostKey(db, vm.id), second, 'the address and the new pin are one write');
+  assert.equal((await loadVm(db, vm.id))?.ip, vm.ip);
 });
 
 test('a host key file that holds no key fails for good and pins nothing', async () => {

@@ -47,6 +47,7 @@ export {
   finishStep,
   getStepDetail,
   type LabTaskStartRow,
+  type LabVmStart,
   type LabVmWithSteps,
   listRunningStepsOfPlatform,
   listShownStepsOfLab,
@@ -69,7 +70,9 @@ export {
   stepNamesIn,
   type VmStatusChange,
   type VmStepRecord,
+  type VmStepStart,
   type VmStepsRecorded,
+  type VmStepWrites,
 } from './repositories/steps';
 export * from './repositories/templates';
 export * from './repositories/vm-host-keys';

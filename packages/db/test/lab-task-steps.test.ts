@@ -248,3 +248,91 @@ test("a lab's own step recorded done in one statement: planned and started if it
   await recordLabStepDone(db, labId, 'placement', { copies: { '0': 'pve2' } });
   assert.deepEqual(await shown(), [['placement', 'done', 2, null, { copies: { '0': 'pve2' } }, true, true]]);
 });
+
+test("a task's start also starts its VM's first step not done, when the VM is in the status named, with its event", async () => {
+  const labId = await labWithTasks('first-step-start', []);
+  const [a, b, c] = await insertVms(
+    db,
+    ['vm-a', 'vm-b', 'vm-c'].map((name) => ({
+      labId,
+      copy: 0,
+      name,
+      os: 'ubuntu-22.04',
+      platformId: 'default',
+      node: 'pve',
+      spec: {},
+    })),
+  );
+  for (const vm of [a!, b!, c!]) await planSteps(db, { vmId: vm, labId }, ['wait-ssh', 'post-configure', 'verify']);
+  await sql`UPDATE vms SET status = 'deploying' WHERE id IN (${a!}, ${b!})`.execute(db);
+  // vm-a's post-configure is done already: its task resumes at verify.
+  await sql`UPDATE steps SET status = 'done', attempts = 1 WHERE vm_id = ${a!} AND name IN ('wait-ssh', 'post-configure')`.execute(
+    db,
+  );
+  await sql`UPDATE steps SET status = 'done', attempts = 1 WHERE vm_id IN (${b!}, ${c!}) AND name = 'wait-ssh'`.execute(
+    db,
+  );
+  const stepStart = { status: 'deploying', event: { kind: 'vm.step.started', messageAfterName: ' started' } };
+  const configure = ['post-configure', 'verify'];
+  const started = await startLabTasksIfRunning(
+    db,
+    labId,
+    ['c0:vm:vm-a:configure', 'c0:vm:vm-b:configure', 'c0:vm:vm-c:configure'],
+    ['cancelled'],
+    [
+      { copy: 0, name: 'vm-a', startFirstOf: configure },
+      { copy: 0, name: 'vm-b', startFirstOf: configure },
+      // Still queued: its first start moves it, which the caller records.
+      { copy: 0, name: 'vm-c', startFirstOf: configure },
+    ],
+    stepStart,
+  );
+  const byId = new Map(started.vms.map((vm) => [vm.id, vm]));
+  assert.equal(byId.get(a!)?.started_step, 'verify');
+  assert.equal(byId.get(b!)?.started_step, 'post-configure');
+  assert.equal(byId.get(c!)?.started_step, null, 'a VM in another status: no step started');
+  assert.deepEqual(
+    byId.get(b!)?.steps.map((s) => `${s.name}:${s.status}:${s.attempts}`),
+    ['wait-ssh:done:1', 'post-configure:pending:0', 'verify:pending:0'],
+    'the steps as they were before the start (its attempts as runSteps passes them on)',
+  );
+  const steps = async (vm: string) =>
+    (await listSteps(db, { vmId: vm, labId })).map((s) => `${s.name}:${s.status}:${s.attempts}`);
+  assert.deepEqual(await steps(a!), ['wait-ssh:done:1', 'post-configure:done:1', 'verify:running:1']);
+  assert.deepEqual(await steps(b!), ['wait-ssh:done:1', 'post-configure:running:1', 'verify:pending:0']);
+  assert.deepEqual(await steps(c!), ['wait-ssh:done:1', 'post-configure:pending:0', 'verify:pending:0']);
+  const events = await db
+    .selectFrom('events')
+    .select(['vm_id', 'lab_id', 'kind', 'message'])
+    .where('lab_id', '=', labId)
+    .orderBy('id')
+    .execute();
+  assert.deepEqual(
+    events.map((e) => [e.vm_id, e.kind, e.message]).sort(),
+    [
+      [a, 'vm.step.started', 'verify started'],
+      [b, 'vm.step.started', 'post-configure started'],
+    ].sort(),
+  );
+
+  // Without the way to start them, or on a stopped lab, no step starts.
+  await startLabTasksIfRunning(
+    db,
+    labId,
+    ['c0:vm:vm-b:configure'],
+    ['cancelled'],
+    [{ copy: 0, name: 'vm-b', startFirstOf: configure }],
+  );
+  assert.deepEqual(await steps(b!), ['wait-ssh:done:1', 'post-configure:running:1', 'verify:pending:0']);
+  await sql`UPDATE labs SET status = 'cancelled' WHERE id = ${labId}`.execute(db);
+  const stopped = await startLabTasksIfRunning(
+    db,
+    labId,
+    ['c0:vm:vm-b:configure'],
+    ['cancelled'],
+    [{ copy: 0, name: 'vm-b', startFirstOf: configure }],
+    stepStart,
+  );
+  assert.equal(stopped.vms[0]?.started_step, null);
+  assert.deepEqual(await steps(b!), ['wait-ssh:done:1', 'post-configure:running:1', 'verify:pending:0']);
+});

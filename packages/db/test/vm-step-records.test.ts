@@ -2,7 +2,8 @@
  * recordVmSteps against a real Postgres: a step's end and the next step's start in one statement,
  * the VM's status with the step that brings it, and the events of a status change only when it took
  * effect; a start of lab tasks (startLabTasksIfRunning) reads a lab's VMs with their steps in order and pinned host keys
- * (findVmHostKeys reads the pins of many VMs at once); a standalone VM's plan is
+ * (findVmHostKeys reads the pins of many VMs at once); what a step learned of its VM (VMID, address,
+ * host key pin) is written with its end; a standalone VM's plan is
  * shown as pending steps until planVmSteps writes them, once.
  */
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
 import {
   createDb,
   type Db,
+  findVmHostKey,
   findVmHostKeys,
   insertLab,
   insertQueuedVm,
@@ -284,4 +286,124 @@ test("a standalone VM's plan reads as pending steps until the installer writes t
       ['verify', 'pending'],
     ],
   );
+});
+
+test('what a step learned of its VM is written with its end: the VMID, the address forgetting the pin, or with a new pin', async () => {
+  const owner = await labVm('steps-writes');
+  const vmRow = () =>
+    db.selectFrom('vms').select(['vmid', 'ip', 'status']).where('id', '=', owner.vmId).executeTakeFirstOrThrow();
+  const done = (name: string) => ({ kind: 'vm.step.done', message: `${name} done` });
+  await recordVmSteps(db, owner, {
+    start: { name: 'one', event: { kind: 'vm.step.started', message: 'one started' } },
+  });
+  await recordVmSteps(db, owner, {
+    end: { name: 'one', outcome: { status: 'done' }, event: done('one'), writes: { vmid: 4242 } },
+    start: { name: 'two', event: { kind: 'vm.step.started', message: 'two started' } },
+  });
+  assert.deepEqual(await vmRow(), { vmid: 4242, ip: null, status: 'queued' });
+  assert.deepEqual((await stepsOf(owner)).slice(0, 2), [
+    ['one', 'done', 1, null, null],
+    ['two', 'running', 1, null, null],
+  ]);
+
+  await pinVmHostKey(db, { vmId: owner.vmId, fingerprint: 'SHA256:old', keyType: 'ssh-ed25519' });
+  await recordVmSteps(db, owner, {
+    end: { name: 'two', outcome: { status: 'done' }, event: done('two'), writes: { ip: '10.1.2.3' } },
+  });
+  assert.deepEqual(await vmRow(), { vmid: 4242, ip: '10.1.2.3', status: 'queued' }, 'the VMID is kept');
+  assert.equal(await findVmHostKey(db, owner.vmId), undefined, 'an address alone forgets the pin');
+
+  await pinVmHostKey(db, { vmId: owner.vmId, fingerprint: 'SHA256:old', keyType: 'ssh-ed25519' });
+  await recordVmSteps(db, owner, {
+    end: {
+      name: 'two',
+      outcome: { status: 'done' },
+      event: done('two'),
+      writes: { ip: '10.1.2.4', pin: { fingerprint: 'SHA256:new', keyType: 'ssh-ed25519' } },
+    },
+  });
+  assert.deepEqual(await vmRow(), { vmid: 4242, ip: '10.1.2.4', status: 'queued' });
+  assert.equal(await findVmHostKey(db, owner.vmId), 'SHA256:new', 'a new pin replaces the old one');
+  const other = await labVm('steps-writes-b');
+  await recordVmSteps(db, other, {
+    end: {
+      name: 'one',
+      outcome: { status: 'done' },
+      event: done('one'),
+      writes: { ip: '10.1.2.5', pin: { fingerprint: 'SHA256:first', keyType: 'ssh-ed25519' } },
+    },
+  });
+  assert.equal(await findVmHostKey(db, other.vmId), 'SHA256:first', 'a VM without a pin gets one');
+
+  // With a status change: one update of the VM's row when it moves, the writes alone when it does not.
+  assert.deepEqual(
+    await recordVmSteps(db, owner, {
+      end: { name: 'three', outcome: { status: 'done' }, event: done('three'), writes: { vmid: 4243 } },
+      move: { from: ['queued'], to: 'deploying' },
+    }),
+    { moved: true },
+  );
+  assert.deepEqual(await vmRow(), { vmid: 4243, ip: '10.1.2.4', status: 'deploying' });
+  assert.deepEqual(
+    await recordVmSteps(db, owner, {
+      end: { name: 'three', outcome: { status: 'done' }, event: done('three'), writes: { vmid: 4244 } },
+      move: { from: ['queued'], to: 'deploying' },
+    }),
+    { moved: false },
+  );
+  assert.deepEqual(await vmRow(), { vmid: 4244, ip: '10.1.2.4', status: 'deploying' }, 'written though not moved');
+});
+
+test('a quiet step: its start (attempt, time, event) is recorded with its end, with the next start and the VM move', async () => {
+  const owner = await labVm('steps-quiet');
+  const event = (name: string, outcome: string) => ({ kind: `vm.step.${outcome}`, message: `${name} ${outcome}` });
+  const before = Date.now();
+  assert.deepEqual(
+    await recordVmSteps(db, owner, {
+      end: {
+        name: 'one',
+        outcome: { status: 'done', detail: { vmid: 7 } },
+        event: event('one', 'done'),
+        quietStart: { ranMs: 1500, event: event('one', 'started') },
+        writes: { vmid: 7 },
+      },
+      start: { name: 'two', event: event('two', 'started') },
+      move: { from: ['queued'], to: 'deploying' },
+    }),
+    { moved: true },
+  );
+  const [one, two] = await db
+    .selectFrom('steps')
+    .select(['name', 'status', 'attempts', 'started_at', 'finished_at'])
+    .where('vm_id', '=', owner.vmId)
+    .where('name', 'in', ['one', 'two'])
+    .orderBy('id')
+    .execute();
+  assert.equal(one?.status, 'done');
+  assert.equal(one?.attempts, 1, 'the quiet try is counted');
+  const ran = one!.finished_at!.getTime() - one!.started_at!.getTime();
+  assert.ok(Math.abs(ran - 1500) <= 1, `started as long before its end as it ran (${ran} ms)`);
+  assert.ok(one!.started_at!.getTime() >= before - 1500 - 1000);
+  assert.equal(two?.status, 'running');
+  assert.equal(two?.attempts, 1);
+  assert.equal(await statusOf(owner.vmId), 'deploying');
+  assert.deepEqual(
+    (await eventsOf(owner.vmId)).map((e) => e.message),
+    ['one started', 'one done', 'two started'],
+    'its started event first',
+  );
+
+  // A quiet step that failed: its try counted and the VM moved, as a recorded start would have.
+  const other = await labVm('steps-quiet-b');
+  await recordVmSteps(db, other, {
+    end: {
+      name: 'one',
+      outcome: { status: 'failed', error: 'no lease' },
+      event: event('one', 'failed'),
+      quietStart: { ranMs: 5, event: event('one', 'started') },
+    },
+    move: { from: ['queued'], to: 'deploying' },
+  });
+  assert.deepEqual((await stepsOf(other))[0], ['one', 'failed', 1, 'no lease', null]);
+  assert.equal(await statusOf(other.vmId), 'deploying');
 });

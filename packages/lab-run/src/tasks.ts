@@ -16,6 +16,7 @@ import {
   type JsonValue,
   type LabVmWithSteps,
   startLabTasksIfRunning,
+  type VmStepStart,
 } from '@glassdome/db';
 import {
   LAB_STOPPED,
@@ -78,6 +79,12 @@ export interface LabTaskOptions<P = undefined> {
   /** Runs when the task failed for good, before the lab's own bookkeeping (e.g. to fail the task's VM). */
   onFinalFailure?: (message: string) => Promise<void>;
   /**
+   * A VM task's steps, in order, whose first not done the task's start records started (how, in
+   * `VmStepStart`), when its VM is in the status it names; the work finds which one in
+   * `vm.started_step` and must not record that start again. Undefined: the start records none.
+   */
+  firstStep?: (task: LabTask) => { steps: readonly string[]; start: VmStepStart } | undefined;
+  /**
    * How often the process reads (in one query for all its running tasks) whether their labs still
    * want them. @defaultValue 500
    */
@@ -97,7 +104,11 @@ function labStopReason(current: LabRunState, run: number): LabStoppedError | und
   return undefined;
 }
 
-type TaskStart = { name: string; vm: { copy: number; name: string } | undefined };
+type TaskStart = {
+  name: string;
+  vm: { copy: number; name: string; startFirstOf?: readonly string[] } | undefined;
+  stepStart?: VmStepStart | undefined;
+};
 
 /**
  * The start of a lab's tasks, by lab: the tasks of one lab starting at once in this process are
@@ -113,12 +124,15 @@ function startLabTask(db: LabRunContext['db'], labId: string, task: TaskStart) {
   if (!start) {
     start = coalesced(async (lab: string, tasks: TaskStart[]) => {
       const vms = tasks.flatMap((t) => (t.vm ? [t.vm] : []));
+      // Every task of a process gives the same (its worker's); one that gives none starts no step.
+      const stepStart = tasks.find((t) => t.stepStart)?.stepStart;
       const started = await startLabTasksIfRunning(
         db,
         lab,
         tasks.map((t) => t.name),
         [...LAB_STOPPED],
         vms,
+        stepStart,
       );
       return tasks.map((t) => ({
         row: started.lab,
@@ -149,9 +163,15 @@ export async function runLabTask<P = undefined>(
   // The lab's state read, the task's step started and a VM task's VM read in one statement (one for
   // the lab's tasks starting at once); not started when the lab has stopped (the check below then
   // stops the task).
+  // A first step is started with the task only when the preparation went well (its work runs next).
+  const firstStep = unprepared ? undefined : options.firstStep?.(task);
   const { row, vm } = await startLabTask(ctx.db, job.labId, {
     name: task.id,
-    vm: task.vmName === undefined ? undefined : { copy: task.copy, name: task.vmName },
+    vm:
+      task.vmName === undefined
+        ? undefined
+        : { copy: task.copy, name: task.vmName, ...(firstStep ? { startFirstOf: firstStep.steps } : {}) },
+    stepStart: firstStep?.start,
   });
   if (!row) return { skipped: 'lab gone' };
   const lab = labRecordOf(row, graph);

@@ -1,9 +1,19 @@
+import { recordVmSteps } from '@glassdome/db';
 import { ISOLATION_TASK_ID, type LabTask, networkTaskId, nominalRemainingPath } from '@glassdome/lab';
 import { type LabTaskWork, moveVm, runLabTask, taskDetail, vmStatusChange } from '@glassdome/lab-run';
 import type { JobContext } from '@glassdome/queue';
 import { boundTo, type InstallerContext } from '../context';
 import { shieldSteps } from '../must-land';
-import { configureSteps, type NicPlacement, type Placement, provisionSteps, runSteps } from '../pipeline';
+import {
+  CONFIGURE_STEP_NAMES,
+  configureSteps,
+  failedEnd,
+  LAB_TASK_STEP_START,
+  type NicPlacement,
+  type Placement,
+  provisionSteps,
+  runSteps,
+} from '../pipeline';
 import { ensureLabPlaced, type LabPlacement, specOnNode } from '../placement';
 import { pinReadWith } from '../steps/guest-trust';
 import { type VmRow, vmRecordOf } from '../vm-record';
@@ -91,51 +101,66 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
         return runIsolationCheck(boundTo(ctx, signal), lab, signal, scope);
       }
       if (!row) throw new Error(`lab ${labId} has no VM ${task.vmName} in copy ${task.copy}`);
-      const { steps: recorded, pinned_host_key: pinned, ...vmRow } = row;
-      const vm = vmRecordOf(vmRow);
-      // A configure task logs in with the pin read along with its VM (a provision task pins anew).
-      pinReadWith(vm, pinned);
-      vm.spec = specOnNode(ctx, placement ?? null, vm.node, vm.spec);
-      vmId = vm.id;
-      // Of the tasks waiting for a node's admission slot, the lower copy goes first, so that copies
-      // come up (and check) one after another; within a copy, the longest chain still after it.
-      // A task waiting in that line is set aside: its worker takes another task meanwhile.
-      const job = {
-        ...boundTo(ctx, signal),
-        admission: ctx.admission.withPriority(
-          nominalRemainingPath(lab.graph, task.id),
-          task.copy,
-          context.setAside?.bind(context),
-        ),
-      };
-      const steps =
-        task.kind === 'vm-provision'
-          ? provisionSteps(job, vm, await labPlacement(job, vm, task.copy), signal)
-          : configureSteps(job, vm);
-      await runSteps(job, { vmId: vm.id, labId }, shieldSteps(steps, shield), {
-        signal,
-        recorded,
-        // Between steps the process's watch over its labs decides (no read per step); a stop it
-        // sees meanwhile aborts the step in flight through `signal`.
-        before: async () => throwIfStopped(),
-        // The provision task moves the VM to deploying with its first step (its configure task finds
-        // it there), and the last step of the configure task moves it to ready.
-        ...(vm.status === 'deploying' ? {} : { onStart: vmStatusChange('deploy') }),
-        ...(task.kind === 'vm-configure'
-          ? {
-              onDone: {
-                move: vmStatusChange('ready'),
-                events: () => [{ kind: 'vm.ready', message: `${vm.name} ready at ${vm.ip}` }],
-              },
-            }
-          : {}),
-        // The task's own step is recorded done with the last step's end.
-        labTaskDone: { task: task.id, recorded: recordedDone },
-      });
+      const { steps: recorded, pinned_host_key: pinned, started_step: started, ...vmRow } = row;
+      // Until runSteps has it, the step the task's start recorded started is this code's to settle.
+      let handedOver = false;
+      try {
+        const vm = vmRecordOf(vmRow);
+        // A configure task logs in with the pin read along with its VM (a provision task pins anew).
+        pinReadWith(vm, pinned);
+        vm.spec = specOnNode(ctx, placement ?? null, vm.node, vm.spec);
+        vmId = vm.id;
+        // Of the tasks waiting for a node's admission slot, the lower copy goes first, so that copies
+        // come up (and check) one after another; within a copy, the longest chain still after it.
+        // A task waiting in that line is set aside: its worker takes another task meanwhile.
+        const job = {
+          ...boundTo(ctx, signal),
+          admission: ctx.admission.withPriority(
+            nominalRemainingPath(lab.graph, task.id),
+            task.copy,
+            context.setAside?.bind(context),
+          ),
+        };
+        const steps =
+          task.kind === 'vm-provision'
+            ? provisionSteps(job, vm, await labPlacement(job, vm, task.copy), signal)
+            : configureSteps(job, vm);
+        handedOver = true;
+        await runSteps(job, { vmId: vm.id, labId }, shieldSteps(steps, shield), {
+          signal,
+          recorded,
+          ...(started ? { started } : {}),
+          // Between steps the process's watch over its labs decides (no read per step); a stop it
+          // sees meanwhile aborts the step in flight through `signal`.
+          before: async () => throwIfStopped(),
+          // The provision task moves the VM to deploying with its first step (its configure task finds
+          // it there), and the last step of the configure task moves it to ready.
+          ...(vm.status === 'deploying' ? {} : { onStart: vmStatusChange('deploy') }),
+          ...(task.kind === 'vm-configure'
+            ? {
+                onDone: {
+                  move: vmStatusChange('ready'),
+                  events: () => [{ kind: 'vm.ready', message: `${vm.name} ready at ${vm.ip}` }],
+                },
+              }
+            : {}),
+          // The task's own step is recorded done with the last step's end.
+          labTaskDone: { task: task.id, recorded: recordedDone },
+        });
+      } catch (error) {
+        if (started && !handedOver) {
+          await recordVmSteps(ctx.db, { vmId: vmRow.id, labId }, { end: failedEnd(started, error) });
+        }
+        throw error;
+      }
       return undefined;
     },
     {
       prepare: (task) => vmTaskPrepare(ctx, labId, task),
+      // A configure task's first step is started with the task: its VM is deploying already (its
+      // provision task moved it), and nothing between that start and runSteps reads or writes.
+      firstStep: (task) =>
+        task.kind === 'vm-configure' ? { steps: CONFIGURE_STEP_NAMES, start: LAB_TASK_STEP_START } : undefined,
       toJobError: asJobError,
       onFinalFailure: async (message) => {
         if (vmId) await moveVm(ctx.db, vmId, 'fail', { error: message });

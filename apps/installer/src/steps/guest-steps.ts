@@ -6,7 +6,7 @@ import { quoteArg, quoteArgv, type SshTarget } from '@glassdome/ssh';
 import type { InstallerContext } from '../context';
 import type { VmRow } from '../vm-record';
 import { loginUser } from '../vm-spec';
-import { guestTarget, onGuest, pinHostKey } from './guest-trust';
+import { guestTarget, learnedPin, onGuest, pinHostKey } from './guest-trust';
 
 /** Where provisioning leaves a marker per finished item, so a resumed job never runs one twice. */
 const markerDir = '/var/lib/glassdome/provision';
@@ -15,11 +15,12 @@ export { guestTarget } from './guest-trust';
 
 /**
  * The first SSH to a guest: its host key is read through the guest agent and pinned first (again at
- * every deploy or revert, since the disk may be new), then SSH waits until the guest presents exactly
- * that key and accepts its copy's login key.
+ * every deploy or revert, since the disk may be new: by this attempt's agent wait, which recorded the
+ * pin with its end, or else here), then SSH waits until the guest presents exactly that key and
+ * accepts its copy's login key.
  */
 export async function waitForSsh(ctx: InstallerContext, vm: VmRow) {
-  const fingerprint = await pinHostKey(ctx, vm);
+  const fingerprint = learnedPin(vm) ?? (await pinHostKey(ctx, vm));
   const target = await guestTarget(ctx, vm);
   await onGuest(vm, () => ctx.ssh.waitForSsh(target, { deadlineMs: ctx.env.SSH_TIMEOUT_SECONDS * 1000 }));
   return { user: loginUser(vm.spec), hostKey: fingerprint };

@@ -9,7 +9,7 @@
  * - it logs in with the key of the VM's lab copy (or, for a VM of no lab, the installation's).
  */
 import { BlockList } from 'node:net';
-import { deleteVmHostKey, findVmHostKey, findVmHostKeys, pinVmHostKey, setVmIpForgettingHostKey } from '@glassdome/db';
+import { deleteVmHostKey, findVmHostKey, findVmHostKeys, pinVmHostKey, type VmStepWrites } from '@glassdome/db';
 import type { VmConfig } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
 import { HostKeyMismatchError, publicKeyLineFingerprint, type SshTarget } from '@glassdome/ssh';
@@ -73,41 +73,68 @@ export async function managementMac(ctx: InstallerContext, vm: VmRow, nicIndex: 
  */
 const pinsOfAttempt = new WeakMap<VmRow, string>();
 
-/**
- * Reads the guest's host key through its agent and pins it for the VM, replacing an earlier pin (the
- * guest may have been cloned anew). Returns the pinned fingerprint.
- */
-export async function pinHostKey(ctx: InstallerContext, vm: VmRow): Promise<string> {
+/** The guest's host key as its agent reads it from the VM's disk; a file that holds none fails for good. */
+async function readHostKey(ctx: InstallerContext, vm: VmRow): Promise<{ keyType: string; fingerprint: string }> {
   const { content, truncated } = await ctx.pve.agent.readFile(vm.vmid!, GUEST_HOST_KEY_FILE, vm.node);
-  let parsed: { keyType: string; fingerprint: string };
   try {
     if (truncated) throw new Error('the file is larger than the agent returns');
-    parsed = publicKeyLineFingerprint(content.toString('latin1'));
+    return publicKeyLineFingerprint(content.toString('latin1'));
   } catch (error) {
     throw new PermanentError(
       `VM ${vm.name}: ${GUEST_HOST_KEY_FILE} read through the guest agent is no host key (${error instanceof Error ? error.message : error})`,
     );
   }
+}
+
+/**
+ * Reads the guest's host key through its agent and pins it for the VM, replacing an earlier pin (the
+ * guest may have been cloned anew). Returns the pinned fingerprint.
+ */
+export async function pinHostKey(ctx: InstallerContext, vm: VmRow): Promise<string> {
+  const parsed = await readHostKey(ctx, vm);
   pinsOfAttempt.delete(vm);
   await pinVmHostKey(ctx.db, { vmId: vm.id, ...parsed });
   pinsOfAttempt.set(vm, parsed.fingerprint);
   return parsed.fingerprint;
 }
 
+/** The address and host key this attempt's agent wait learned, by VM record, until its step records them. */
+const learnedOfAttempt = new WeakMap<VmRow, { ip: string; pin: { keyType: string; fingerprint: string } }>();
+
+/**
+ * The guest agent reported `ip` on the VM's management NIC: reads the guest's host key through the
+ * agent at once (the address is that of a new boot, whose disk, and so key, may be new) and keeps
+ * both for the step's record (`guestWrites`), which writes the address and replaces the pin in one
+ * statement, before the next step (the first SSH) starts. A reader never sees the new address with
+ * an old pin.
+ */
+export async function learnGuestAddress(ctx: InstallerContext, vm: VmRow, ip: string): Promise<void> {
+  pinsOfAttempt.delete(vm);
+  learnedOfAttempt.delete(vm);
+  vm.ip = ip;
+  const pin = await readHostKey(ctx, vm);
+  learnedOfAttempt.set(vm, { ip, pin });
+  pinsOfAttempt.set(vm, pin.fingerprint);
+}
+
+/** What the agent wait of this attempt learned, as its step's record writes it (undefined if nothing). */
+export function guestWrites(vm: VmRow): VmStepWrites | undefined {
+  const learned = learnedOfAttempt.get(vm);
+  return learned && { ip: learned.ip, pin: learned.pin };
+}
+
+/**
+ * The pin the agent wait of this attempt read (`learnGuestAddress`) and its step recorded; undefined
+ * when this attempt resumed after that step, or did not run it through the pipeline.
+ */
+export function learnedPin(vm: VmRow): string | undefined {
+  return learnedOfAttempt.get(vm)?.pin.fingerprint;
+}
+
 /** Drops the VM's pin (it was destroyed, or rolled back to a disk whose key is read again before use). */
 export function forgetHostKey(ctx: InstallerContext, vm: VmRow): Promise<void> {
   pinsOfAttempt.delete(vm);
   return deleteVmHostKey(ctx.db, vm.id);
-}
-
-/**
- * Records the address the guest agent reported on the VM's management NIC and forgets the VM's pin (a
- * pin of an earlier attempt was for that attempt's disk: wait-ssh reads this one's), in one statement.
- */
-export async function recordGuestAddress(ctx: InstallerContext, vm: VmRow, ip: string): Promise<void> {
-  pinsOfAttempt.delete(vm);
-  await setVmIpForgettingHostKey(ctx.db, vm.id, ip);
-  vm.ip = ip;
 }
 
 /** The VM's pinned fingerprint: as this attempt knows it, else from Postgres, else read through the agent and pinned. */

@@ -10,7 +10,7 @@ import type { Placement } from '../pipeline';
 import type { VmRow } from '../vm-record';
 import { loginUser, templateFromEnv } from '../vm-spec';
 import { agentAnswer, rebootBeforeAgentWait } from './agent-retry';
-import { keepConfig, managementMac, recordGuestAddress } from './guest-trust';
+import { keepConfig, learnGuestAddress, managementMac } from './guest-trust';
 
 const leaseTtlMs = 30 * 60_000;
 
@@ -20,9 +20,12 @@ export function proxmoxName(vm: VmRow): string {
   return `gd-${vm.lab_id.slice(0, 8)}-c${vm.copy ?? 0}-${vm.name}`.slice(0, 63);
 }
 
+/**
+ * Leases the VM's VMID. The VM's row gets it with the step's end (the pipeline's `writes`): a crash
+ * before leaves the step to run again, and the lease, held by the VM, gives it the same VMID.
+ */
 export async function reserveVmid(ctx: InstallerContext, vm: VmRow) {
   const vmid = await ctx.vmids.allocateVmid({ platformId: DEFAULT_PLATFORM, owner: vm.id, ttlMs: leaseTtlMs });
-  await setVmPlacement(ctx.db, vm.id, { vmid });
   vm.vmid = vmid;
   return { vmid };
 }
@@ -298,7 +301,8 @@ export async function start(ctx: InstallerContext, vm: VmRow, previousAttempts =
 }
 
 /**
- * Waits for the guest agent's IP. An agent that did not answer on the previous attempt will not start
+ * Waits for the guest agent's IP on the management NIC, then reads the guest's host key through the
+ * agent (`learnGuestAddress`); the address and the pin are written with the step's end. An agent that did not answer on the previous attempt will not start
  * by itself in a guest that is already up, so that attempt's failure (its recorded error) makes this
  * one reboot the VM first; any other failure (an outage, a timeout, a crash) does not.
  */
@@ -321,6 +325,6 @@ export async function waitForAgent(
   const found = await agentAnswer(vm.vmid!, () =>
     ctx.pve.agent.waitForIp(vm.vmid!, { node: vm.node, deadlineMs: ctx.env.AGENT_TIMEOUT_SECONDS * 1000, mac }),
   );
-  await recordGuestAddress(ctx, vm, found.ip);
+  await learnGuestAddress(ctx, vm, found.ip);
   return { ip: found.ip };
 }

@@ -307,12 +307,33 @@ export interface VmStepRecord {
     name: string;
     outcome: { status: Extract<StepStatus, 'done' | 'failed'>; error?: string; detail?: JsonValue };
     event: StepEvent;
+    /** What a step that is done learned of its VM, written with its end (`VmStepWrites`). */
+    writes?: VmStepWrites;
+    /**
+     * The step ran without its start recorded first (a quiet step, see the installer's `Step.quiet`):
+     * how long it ran, in milliseconds, and its started event. Its start (the attempt counted,
+     * `started_at` that long before its end, the event) is recorded with its end.
+     */
+    quietStart?: { ranMs: number; event: StepEvent };
   };
   start?: { name: string; event: StepEvent };
   move?: VmStatusChange;
   moved?: (StepEvent & { data?: JsonValue })[];
   /** The lab task these steps make up, recorded done (its detail kept) as `finishLabTaskStep` does. */
   labTaskDone?: string;
+}
+
+/**
+ * What a step learned of its VM, written in the statement that records the step done instead of one
+ * of its own: the VMID it reserved, the management address the guest agent reported (the VM's pin is
+ * forgotten with it, as `setVmIpForgettingHostKey` does, unless `pin` replaces it in the same write)
+ * and the host key fingerprint read through the agent (pinned as `pinVmHostKey` does). A crash before
+ * that statement leaves the step not done, so its repeat learns them again.
+ */
+export interface VmStepWrites {
+  vmid?: number;
+  ip?: string;
+  pin?: { fingerprint: string; keyType: string };
 }
 
 /** What `recordVmSteps` did: whether its status change took effect, and the lab's tasks done now. */
@@ -325,7 +346,9 @@ export interface VmStepsRecorded {
 /**
  * One text for every combination (an absent part matches no row), compiled once: a step's end and
  * the next step's start are one round trip, and the VM's status goes with the step that causes it.
- * A lab task's end (`lab_done`, migration 0014) takes the lab's row lock before the VM's row is
+ * What the ended step learned of its VM (`VmStepWrites`) goes in the same update of the VM's row as
+ * a status change (`moved`), or in one of its own when there is none or it did not take effect
+ * (`placed`, which waits for `moved`'s answer: a statement updates a row once). A lab task's end (`lab_done`, migration 0014) takes the lab's row lock before the VM's row is
  * touched (the VM's update waits for it through its condition), the order in which a lab's cancel
  * or failure takes them too.
  */
@@ -333,15 +356,27 @@ const RECORD_VM_STEPS = `
   WITH lab_done AS (
     SELECT glassdome_finish_lab_task($9::uuid, $14::text, NULL) AS done WHERE $14::text IS NOT NULL
   ), ended AS (
-    UPDATE steps SET status = $3, finished_at = now(), error = $4, detail = coalesce($5::jsonb, detail)
+    UPDATE steps SET status = $3, finished_at = now(), error = $4, detail = coalesce($5::jsonb, detail),
+      attempts = attempts + CASE WHEN $19::float8 IS NULL THEN 0 ELSE 1 END,
+      started_at = CASE WHEN $19::float8 IS NULL THEN started_at ELSE now() - make_interval(secs => $19::float8 / 1000) END
     WHERE vm_id = $1 AND name = $2
   ), started AS (
     UPDATE steps SET status = 'running', attempts = attempts + 1, started_at = now(), finished_at = NULL, error = NULL
     WHERE vm_id = $1 AND name = $6
   ), moved AS (
-    UPDATE vms SET status = $7, updated_at = now()
+    UPDATE vms SET status = $7, vmid = coalesce($15::int, vmid), ip = coalesce($16::text, ip), updated_at = now()
     WHERE id = $1 AND $7::text IS NOT NULL AND status = ANY($8::text[]) AND (SELECT count(*) FROM lab_done) >= 0
     RETURNING id
+  ), placed AS (
+    UPDATE vms SET vmid = coalesce($15::int, vmid), ip = coalesce($16::text, ip), updated_at = now()
+    WHERE id = $1 AND ($15::int IS NOT NULL OR $16::text IS NOT NULL) AND NOT EXISTS (SELECT 1 FROM moved)
+      AND (SELECT count(*) FROM lab_done) >= 0
+  ), forgotten AS (
+    DELETE FROM vm_host_keys WHERE vm_id = $1 AND $16::text IS NOT NULL AND $17::text IS NULL
+  ), pinned AS (
+    INSERT INTO vm_host_keys (vm_id, fingerprint, key_type)
+    SELECT $1, $17::text, $18::text WHERE $17::text IS NOT NULL
+    ON CONFLICT (vm_id) DO UPDATE SET fingerprint = excluded.fingerprint, key_type = excluded.key_type, pinned_at = now()
   ), appended AS (
     INSERT INTO events (lab_id, vm_id, kind, message, data)
     SELECT $9::uuid, $1::uuid, e.kind, e.message, e.data::jsonb
@@ -366,11 +401,13 @@ export async function recordVmSteps(
   change: VmStepRecord,
 ): Promise<VmStepsRecorded> {
   const events = [
+    ...(change.end?.quietStart ? [{ ...change.end.quietStart.event, ifMoved: false }] : []),
     ...(change.end ? [{ ...change.end.event, ifMoved: false }] : []),
     ...(change.start ? [{ ...change.start.event, ifMoved: false }] : []),
     ...(change.move ? (change.moved ?? []).map((event) => ({ ...event, ifMoved: true })) : []),
   ];
   const detail = change.end?.outcome.detail;
+  const writes = change.end?.writes;
   const result = await db.executeQuery<{ moved: boolean; done: string[] | null }>(
     CompiledQuery.raw(RECORD_VM_STEPS, [
       owner.vmId,
@@ -387,6 +424,11 @@ export async function recordVmSteps(
       events.map((event) => ('data' in event && event.data !== undefined ? JSON.stringify(event.data) : null)),
       events.map((event) => event.ifMoved),
       change.labTaskDone ?? null,
+      writes?.vmid ?? null,
+      writes?.ip ?? null,
+      writes?.pin?.fingerprint ?? null,
+      writes?.pin?.keyType ?? null,
+      change.end?.quietStart?.ranMs ?? null,
     ]),
   );
   const row = result.rows[0];
@@ -424,21 +466,52 @@ export interface LabTaskStartRow {
  * A lab VM with its steps so far and the host key fingerprint pinned for it (`pinned_host_key`, null
  * without a pin): what its tasks start from.
  */
-export type LabVmWithSteps = Selectable<VmsTable> & { steps: RecordedStep[]; pinned_host_key: string | null };
+export type LabVmWithSteps = Selectable<VmsTable> & {
+  steps: RecordedStep[];
+  pinned_host_key: string | null;
+  /** The VM's step the statement recorded started (`LabVmStart.startFirstOf`), or null. */
+  started_step: string | null;
+};
+
+/** A lab VM a starting task reads, by copy and name. */
+export interface LabVmStart {
+  copy: number;
+  name: string;
+  /**
+   * The task's steps in order: the first of them not done is recorded started by the same statement
+   * (its attempt counted, its started event appended, as `recordVmSteps` records a start) when the
+   * VM is in `VmStepStart.status`, the status in which the start changes nothing else of the VM.
+   */
+  startFirstOf?: readonly string[];
+}
+
+/** How `startLabTasksIfRunning` records the first step of a VM's task (`LabVmStart.startFirstOf`). */
+export interface VmStepStart {
+  /** The VM's status in which only the step starts (with it in another, the caller records the start). */
+  status: string;
+  /** The started event: its kind, and what follows the step's name in its message. */
+  event: { kind: string; messageAfterName: string };
+}
 
 /**
  * Lab tasks begin: reads the lab's state and, unless the lab is in one of `stopped`, records each
  * task's step planned (if it was not) and running with its attempt counted; reads the lab's VMs in
- * `vms` (by copy and name; VMs not found are left out) with their steps. One statement for as many
- * tasks of the lab as start at once. The lab's state is undefined when the lab is gone.
+ * `vms` (by copy and name; VMs not found are left out) with their steps, as they were before this
+ * statement, and records the first step of those that say so started (`LabVmStart.startFirstOf`,
+ * `stepStart`): a task's first step costs no statement of its own. One statement for as many tasks
+ * of the lab as start at once. The lab's state is undefined when the lab is gone.
  */
 export async function startLabTasksIfRunning(
   db: Db,
   labId: string,
   names: readonly string[],
   stopped: readonly string[],
-  vms: readonly { copy: number; name: string }[] = [],
+  vms: readonly LabVmStart[] = [],
+  stepStart?: VmStepStart,
 ): Promise<{ lab: LabTaskStartRow | undefined; vms: LabVmWithSteps[] }> {
+  // Each VM's step names by its place in `vms` (from 1), in order.
+  const places = vms.flatMap((vm, i) => (stepStart ? (vm.startFirstOf ?? []).map(() => i + 1) : []));
+  const stepNames = vms.flatMap((vm) => (stepStart ? (vm.startFirstOf ?? []) : []));
   const result = await db.executeQuery<LabVmWithSteps & { lab_state: LabTaskStartRow }>(
     // Sorted and once each: an upsert may touch a row only once, and rows are locked in one order.
     CompiledQuery.raw(START_LAB_TASKS, [
@@ -447,6 +520,11 @@ export async function startLabTasksIfRunning(
       [...stopped],
       vms.map((vm) => vm.copy),
       vms.map((vm) => vm.name),
+      places,
+      stepNames,
+      stepStart?.status ?? null,
+      stepStart?.event.kind ?? null,
+      stepStart?.event.messageAfterName ?? null,
     ]),
   );
   const [first] = result.rows;
@@ -468,10 +546,26 @@ const START_LAB_TASKS = `
     ORDER BY task.n
     ON CONFLICT (lab_id, name) WHERE vm_id IS NULL DO UPDATE
       SET status = 'running', attempts = steps.attempts + 1, started_at = now(), finished_at = NULL, error = NULL
+  ), first_steps AS (
+    SELECT DISTINCT ON (v.id) s.id, v.id AS vm_id, s.name
+    FROM lab
+    JOIN unnest($4::int[], $5::text[]) WITH ORDINALITY AS w(copy, name, place) ON true
+    JOIN vms v ON v.lab_id = lab.id AND v.copy = w.copy AND v.name = w.name
+    JOIN unnest($6::int[], $7::text[]) WITH ORDINALITY AS t(place, step, n) ON t.place = w.place
+    JOIN steps s ON s.vm_id = v.id AND s.name = t.step
+    WHERE lab.status <> ALL($3::text[]) AND v.status = $8::text AND s.status <> 'done'
+    ORDER BY v.id, t.n
+  ), first_started AS (
+    UPDATE steps SET status = 'running', attempts = steps.attempts + 1, started_at = now(), finished_at = NULL, error = NULL
+    FROM first_steps f WHERE steps.id = f.id
+  ), first_events AS (
+    INSERT INTO events (lab_id, vm_id, kind, message)
+    SELECT $1, f.vm_id, $9::text, f.name || $10::text FROM first_steps f ORDER BY f.vm_id
   )
   SELECT row_to_json(lab) AS lab_state, vm.*
   FROM lab LEFT JOIN LATERAL (
     SELECT vms.*,
+      (SELECT f.name FROM first_steps f WHERE f.vm_id = vms.id) AS started_step,
       (SELECT coalesce(json_agg(json_build_object('name', s.name, 'status', s.status, 'attempts', s.attempts, 'error', s.error) ORDER BY s.id), '[]'::json)
         FROM steps s WHERE s.vm_id = vms.id) AS steps,
       (SELECT k.fingerprint FROM vm_host_keys k WHERE k.vm_id = vms.id) AS pinned_host_key
