@@ -12,10 +12,11 @@ before(async () => {
   database = await createTestDatabase('key_lookups');
   db = createDb(database.url);
   await migrateToLatest(db);
-  // The same handle, counting the queries started through it (every repository read begins with selectFrom).
+  // The same handle, counting the queries started through it: a repository read begins with selectFrom
+  // or, compiled beforehand, runs through executeQuery.
   counted = new Proxy(db, {
     get(target, property) {
-      if (property === 'selectFrom') queries += 1;
+      if (property === 'selectFrom' || property === 'executeQuery') queries += 1;
       const value = Reflect.get(target, property);
       return typeof value === 'function' ? value.bind(target) : value;
     },

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { type Db, preparedByName } from '../connection';
 
 export interface NewApiKey {
@@ -39,18 +39,26 @@ export async function insertApiKey(db: Db, key: NewApiKey): Promise<string> {
 }
 
 /**
- * The live (not revoked) key with this hash: asked on every API request, so run as a named prepared
- * statement (the same text every time; each run still reads the row as it is then).
+ * The live (not revoked) key with this hash: asked on every API request, so its text is written once
+ * here (the hash its one parameter), not composed and compiled for each lookup, and run as a named
+ * prepared statement; each run still reads the row as it is then.
  */
-export async function findApiKeyByHash(db: Db, keyHash: string) {
-  const query = db
-    .selectFrom('api_keys')
-    .select(['id', 'name', 'role', 'project', 'lab_id', 'copy'])
-    .where('key_hash', '=', keyHash)
-    .where('revoked_at', 'is', null)
-    .compile();
-  preparedByName(query.sql);
-  return (await db.executeQuery(query)).rows[0];
+export async function findApiKeyByHash(db: Db, keyHash: string): Promise<KeyRow | undefined> {
+  return (await db.executeQuery<KeyRow>(CompiledQuery.raw(KEY_BY_HASH, [keyHash]))).rows[0];
+}
+
+const KEY_BY_HASH =
+  'select "id", "name", "role", "project", "lab_id", "copy" from "api_keys" where "key_hash" = $1 and "revoked_at" is null';
+preparedByName(KEY_BY_HASH);
+
+/** A key's row as `findApiKeyByHash` reads it. */
+export interface KeyRow {
+  id: string;
+  name: string;
+  role: string;
+  project: string;
+  lab_id: string | null;
+  copy: number | null;
 }
 
 /** The live (not revoked) key with this id: what a web session (which holds the id, never the key) resolves to. */

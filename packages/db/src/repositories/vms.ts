@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { type Db, preparedByName } from '../connection';
 import { type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
 import type { JsonValue } from '../schema';
@@ -111,59 +111,34 @@ export async function insertQueuedVms(
   sentOutboxIds: readonly number[] = [],
 ): Promise<QueuedVms> {
   const column = <T>(value: (vm: QueuedVmInput) => T) => vms.map(value);
-  const cpus = vms.reduce((sum, vm) => sum + vm.cpus, 0);
-  const memoryMiB = vms.reduce((sum, vm) => sum + vm.memoryMiB, 0);
-  const deleteSent =
-    sentOutboxIds.length === 0
-      ? sql``
-      : sql`, sent AS (
-      DELETE FROM outbox WHERE id IN (
-        SELECT id FROM outbox WHERE id = ANY(${[...sentOutboxIds]}::bigint[]) FOR UPDATE SKIP LOCKED))`;
-  const statement = sql<{
-    outbox: { id: number; intent: unknown }[] | null;
-    vms: number;
-    vcpus: string;
-    memory_mib: string;
-    max_vms: number;
-    max_vcpus: number;
-    max_memory_mib: number;
-  }>`
-    WITH quota AS (
-      SELECT u.vms, u.vcpus, u.memory_mib,
-             coalesce(p.max_vms, ${defaults.maxVms}) AS max_vms,
-             coalesce(p.max_vcpus, ${defaults.maxVcpus}) AS max_vcpus,
-             coalesce(p.max_memory_mib, ${defaults.maxMemoryMiB}) AS max_memory_mib
-      FROM project_usage u JOIN projects p ON p.name = u.project
-      WHERE u.project = ${project}
-      FOR UPDATE OF u
-    ), allowed AS (
-      SELECT 1 FROM quota
-      WHERE vms + ${vms.length} <= max_vms AND vcpus + ${cpus} <= max_vcpus AND memory_mib + ${memoryMiB} <= max_memory_mib
-    ), input AS (
-      SELECT * FROM unnest(
-        ${column((vm) => vm.id)}::uuid[], ${column((vm) => vm.name)}::text[], ${column((vm) => vm.os)}::text[],
-        ${column((vm) => vm.platformId)}::text[], ${column((vm) => vm.node)}::text[],
-        ${column((vm) => JSON.stringify(vm.spec))}::jsonb[], ${column((vm) => vm.requestId ?? null)}::text[],
-        ${column((vm) => vm.createdBy ?? null)}::uuid[], ${column((vm) => JSON.stringify(vm.intent))}::jsonb[]
-      ) WITH ORDINALITY AS i(id, name, os, platform_id, node, spec, request_id, created_by, intent, position)
-    ), vm AS (
-      INSERT INTO vms (id, lab_id, copy, name, os, platform_id, node, status, spec, request_id, created_by, project, planned_steps)
-      SELECT i.id, NULL, NULL, i.name, i.os, i.platform_id, i.node, 'queued', i.spec, i.request_id, i.created_by, ${project},
-             ${JSON.stringify(steps)}::jsonb
-      FROM input i, allowed
-      ORDER BY i.position
-      RETURNING id
-    ), intent AS (
-      INSERT INTO outbox (intent)
-      SELECT i.intent FROM input i JOIN vm ON vm.id = i.id ORDER BY i.position
-      RETURNING id, intent
-    )${deleteSent}
-    SELECT (SELECT json_agg(json_build_object('id', id, 'intent', intent) ORDER BY id) FROM intent) AS outbox,
-           vms, vcpus::text, memory_mib::text, max_vms, max_vcpus, max_memory_mib
-    FROM quota`.compile(db);
-  // One text with the delete and one without, each prepared once per connection.
-  preparedByName(statement.sql);
-  const result = await db.executeQuery(statement);
+  let cpus = 0;
+  let memoryMiB = 0;
+  for (const vm of vms) {
+    cpus += vm.cpus;
+    memoryMiB += vm.memoryMiB;
+  }
+  const parameters: unknown[] = [
+    defaults.maxVms,
+    defaults.maxVcpus,
+    defaults.maxMemoryMiB,
+    project,
+    vms.length,
+    cpus,
+    memoryMiB,
+    column((vm) => vm.id),
+    column((vm) => vm.name),
+    column((vm) => vm.os),
+    column((vm) => vm.platformId),
+    column((vm) => vm.node),
+    column((vm) => JSON.stringify(vm.spec)),
+    column((vm) => vm.requestId ?? null),
+    column((vm) => vm.createdBy ?? null),
+    column((vm) => JSON.stringify(vm.intent)),
+    JSON.stringify(steps),
+  ];
+  if (sentOutboxIds.length > 0) parameters.push([...sentOutboxIds]);
+  const text = sentOutboxIds.length > 0 ? QUEUED_VMS_DELETING_SENT : QUEUED_VMS;
+  const result = await db.executeQuery<QueuedVmsRow>(CompiledQuery.raw(text, parameters));
   const row = result.rows[0];
   if (!row) return { inserted: false, reason: 'no-project' };
   if (row.outbox) return { inserted: true, outbox: row.outbox };
@@ -174,6 +149,69 @@ export async function insertQueuedVms(
     limits: { maxVms: row.max_vms, maxVcpus: row.max_vcpus, maxMemoryMiB: row.max_memory_mib },
   };
 }
+
+interface QueuedVmsRow {
+  outbox: { id: number; intent: unknown }[] | null;
+  vms: number;
+  vcpus: string;
+  memory_mib: string;
+  max_vms: number;
+  max_vcpus: number;
+  max_memory_mib: number;
+}
+
+/**
+ * `insertQueuedVms`' statement, its text fixed (the parameters carry every value: $1-$3 the default
+ * limits, $4 the project, $5-$7 what the batch adds, $8-$16 the VMs' columns as arrays, $17 the plan,
+ * $18 the sent outbox ids when there are any): written here once, not composed and compiled by Kysely
+ * for every batch, and run as a named prepared statement (`preparedByName`).
+ */
+function queuedVmsStatement(deletingSent: boolean): string {
+  const text = `
+    WITH quota AS (
+      SELECT u.vms, u.vcpus, u.memory_mib,
+             coalesce(p.max_vms, $1) AS max_vms,
+             coalesce(p.max_vcpus, $2) AS max_vcpus,
+             coalesce(p.max_memory_mib, $3) AS max_memory_mib
+      FROM project_usage u JOIN projects p ON p.name = u.project
+      WHERE u.project = $4
+      FOR UPDATE OF u
+    ), allowed AS (
+      SELECT 1 FROM quota
+      WHERE vms + $5 <= max_vms AND vcpus + $6 <= max_vcpus AND memory_mib + $7 <= max_memory_mib
+    ), input AS (
+      SELECT * FROM unnest(
+        $8::uuid[], $9::text[], $10::text[], $11::text[], $12::text[],
+        $13::jsonb[], $14::text[], $15::uuid[], $16::jsonb[]
+      ) WITH ORDINALITY AS i(id, name, os, platform_id, node, spec, request_id, created_by, intent, position)
+    ), vm AS (
+      INSERT INTO vms (id, lab_id, copy, name, os, platform_id, node, status, spec, request_id, created_by, project, planned_steps)
+      SELECT i.id, NULL, NULL, i.name, i.os, i.platform_id, i.node, 'queued', i.spec, i.request_id, i.created_by, $4,
+             $17::jsonb
+      FROM input i, allowed
+      ORDER BY i.position
+      RETURNING id
+    ), intent AS (
+      INSERT INTO outbox (intent)
+      SELECT i.intent FROM input i JOIN vm ON vm.id = i.id ORDER BY i.position
+      RETURNING id, intent
+    )${
+      deletingSent
+        ? `, sent AS (
+      DELETE FROM outbox WHERE id IN (
+        SELECT id FROM outbox WHERE id = ANY($18::bigint[]) FOR UPDATE SKIP LOCKED))`
+        : ''
+    }
+    SELECT (SELECT json_agg(json_build_object('id', id, 'intent', intent) ORDER BY id) FROM intent) AS outbox,
+           vms, vcpus::text, memory_mib::text, max_vms, max_vcpus, max_memory_mib
+    FROM quota`;
+  // One text with the delete and one without, each prepared once per connection.
+  preparedByName(text);
+  return text;
+}
+
+const QUEUED_VMS = queuedVmsStatement(false);
+const QUEUED_VMS_DELETING_SENT = queuedVmsStatement(true);
 
 /** The VMs `scope` may see, every column. */
 const vmsIn = (db: Db, scope: Scope) => db.selectFrom('vms').selectAll().where(scopeCondition('vms', scope));
