@@ -16,6 +16,7 @@ import { errorHandler, notFound } from './http/error-handler';
 import { idempotency } from './http/idempotency';
 import { rateLimit } from './http/rate-limit';
 import { requestId } from './http/request-id';
+import { routeIndex } from './http/route-index';
 import { type ApiMetrics, createMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { watchRedis } from './redis-watch';
@@ -119,8 +120,7 @@ function apiGuard(deps: AppDeps, sessions: SessionStore): RequestHandler[] {
 
 /** Everything under /api/v1 (and the original /api aliases): authenticated, rate-limited, parsed. */
 function apiRouter(ctx: ApiContext, deps: AppDeps, guard: RequestHandler[]): Router {
-  const v1 = Router();
-  for (const routes of [
+  const routers = [
     vmRoutes,
     labRoutes,
     labActionRoutes,
@@ -138,16 +138,14 @@ function apiRouter(ctx: ApiContext, deps: AppDeps, guard: RequestHandler[]): Rou
     labLibraryRoutes,
     poolRoutes,
     networkRoutes,
-  ]) {
-    v1.use(routes(ctx));
-  }
-  v1.use(projectRoutes(ctx));
-  v1.use(traineeKeyRoutes(ctx));
-  v1.use(labEventRoutes(ctx, deps.labEvents));
+  ].map((routes) => routes(ctx));
+  routers.push(projectRoutes(ctx), traineeKeyRoutes(ctx), labEventRoutes(ctx, deps.labEvents));
 
   const api = Router();
   api.use(guard);
-  api.use('/v1', v1);
+  // One index over the routes of every table (see routeIndex): a request walks only the layers of its
+  // first path segment instead of entering each table in turn.
+  api.use('/v1', routeIndex(routers));
   api.use(agentAliasRoutes(ctx));
   api.use(labAliasRoutes(ctx));
   return api;
@@ -237,7 +235,7 @@ export function createApp(deps: AppDeps): App {
   // each layer's path in turn): about 5 % of its CPU (472 -> 446 us per deploy).
   const guard = apiGuard(deps, sessions);
   app.post('/api/v1/vms', ...guard, ...vmDeployHandlers(ctx));
-  app.use(healthRoutes(ctx));
+  app.use(routeIndex([healthRoutes(ctx)]));
   app.get('/metrics', metricsRoute(metrics, deps.metricsKey));
   const openapi = openApiDocument();
   app.get('/api/v1/openapi.json', (_req, res) => {
@@ -257,7 +255,7 @@ export function createApp(deps: AppDeps): App {
   );
   app.use(
     '/api/v1',
-    sessionRoutes({ db: deps.db, sessions, limiter: signInLimit, onSessionEnd: terminals.endSession }),
+    routeIndex([sessionRoutes({ db: deps.db, sessions, limiter: signInLimit, onSessionEnd: terminals.endSession })]),
   );
   app.use('/api', apiRouter(ctx, deps, guard));
   // The MCP server (Streamable HTTP) calls this API back with the caller's key.
