@@ -88,9 +88,10 @@ test('after a learned first look misses, the looks keep their step through the s
     },
   );
   assert.ok(lookedAt[0]! >= 1_990, `first look at the learned end (${lookedAt[0]} ms)`);
-  // A 50 ms step up to 2500 ms: about ten looks (growing by half from the first, four).
+  // A 50 ms step up to 2500 ms: about ten looks, six at least on a loaded machine (growing by half
+  // from the first, four).
   const steady = lookedAt.filter((ms) => ms < 2_500).length;
-  assert.ok(steady >= 7, `looks before 2500 ms: ${steady} (${lookedAt.join(', ')})`);
+  assert.ok(steady >= 6, `looks before 2500 ms: ${steady} (${lookedAt.join(', ')})`);
   // Past 2500 ms (not 9000) they grow: 75, 113, 169, 253… ms apart.
   const after = lookedAt.filter((ms) => ms > 2_600);
   const gaps = after.slice(1).map((ms, index) => ms - after[index]!);
