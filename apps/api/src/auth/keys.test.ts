@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { generateApiKey, hashApiKey, keyPrefix, roleAtLeast } from './keys';
 
@@ -19,4 +20,10 @@ test('roles are ordered viewer < operator < admin; unknown roles get nothing', (
   assert.ok(!roleAtLeast('viewer', 'operator'));
   assert.ok(!roleAtLeast('operator', 'admin'));
   assert.ok(!roleAtLeast('root', 'viewer'));
+});
+
+test('a key hashes to its SHA-256 in hex, as stored keys were hashed', () => {
+  assert.equal(hashApiKey('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  const key = generateApiKey();
+  assert.equal(hashApiKey(key), createHash('sha256').update(key, 'utf8').digest('hex'));
 });
