@@ -37,7 +37,7 @@ import {
 const VMS = 60;
 /** The figures this bench last reported (docs/benchmarks.md), printed next to the new ones. */
 const PREVIOUS =
-  '2026-12-06 00:43 UTC (the full bench run on a 2 × AMD EPYC machine): fresh stack 1.037 with 35 ms CPU per VM, warm 1.052 with 25 ms, loaded 1.058 with 21 ms; 2026-12-05 01:30 UTC (the full bench run on a 2 × AMD EPYC machine): alone 1.046 with 49 ms CPU per VM, loaded 1.065 with 39 ms; 2026-12-03 07:30 UTC, alone at load 5: ratio 1.037, 146 ms CPU per VM (with the profiler on); 2026-12-02: ratio 1.067, 124–167 ms per VM at load 12–32; 2026-11-25: 1.097 quiet, 1.133 under load, 94 ms per VM';
+  '2026-12-06 03:47 UTC (the full bench run on a 2 × Intel Xeon machine, /healthz at 55 % of the rate on the EPYC): fresh stack 1.038 with 52 ms CPU per VM, warm 1.074 with 36 ms, loaded 1.110 with 26 ms; 2026-12-06 00:43 UTC (the full bench run on a 2 × AMD EPYC machine): fresh stack 1.037 with 35 ms CPU per VM, warm 1.052 with 25 ms, loaded 1.058 with 21 ms; 2026-12-05 01:30 UTC (the full bench run on a 2 × AMD EPYC machine): alone 1.046 with 49 ms CPU per VM, loaded 1.065 with 39 ms; 2026-12-03 07:30 UTC, alone at load 5: ratio 1.037, 146 ms CPU per VM (with the profiler on); 2026-12-02: ratio 1.067, 124–167 ms per VM at load 12–32; 2026-11-25: 1.097 quiet, 1.133 under load, 94 ms per VM';
 
 /** Deterministic uneven DAG: each VM depends on one or two earlier ones, drawn near the end. */
 function labSpec(name: string) {
