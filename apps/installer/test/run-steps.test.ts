@@ -250,23 +250,26 @@ test("a first step the caller's statement started is not started again; a stop b
   );
 
   const stopped = await labVm('caller-started-stopped');
+  // The lab is cancelled before the first step to run: `started` names the step the caller started.
+  const cancelledRun = (started: string) =>
+    assert.rejects(
+      runSteps(ctx, stopped, steps.slice(1), {
+        signal,
+        recorded: recorded.slice(1),
+        started,
+        before: async () => {
+          throw new Error('lab cancelled');
+        },
+      }),
+      /lab cancelled/,
+    );
   await db
     .updateTable('steps')
     .set({ status: 'running', attempts: 1 })
     .where('vm_id', '=', stopped.vmId)
     .where('name', '=', 'lease')
     .execute();
-  await assert.rejects(
-    runSteps(ctx, stopped, steps.slice(1), {
-      signal,
-      recorded: recorded.slice(1),
-      started: 'lease',
-      before: async () => {
-        throw new Error('lab cancelled');
-      },
-    }),
-    /lab cancelled/,
-  );
+  await cancelledRun('lease');
   // `lease` is not among the steps run here: it was not the first to run, so nothing of it is recorded.
   assert.deepEqual(
     (await listSteps(db, stopped)).map((s) => [s.name, s.status]),
@@ -276,17 +279,7 @@ test("a first step the caller's statement started is not started again; a stop b
       ['last', 'pending'],
     ],
   );
-  await assert.rejects(
-    runSteps(ctx, stopped, steps.slice(1), {
-      signal,
-      recorded: recorded.slice(1),
-      started: 'work',
-      before: async () => {
-        throw new Error('lab cancelled');
-      },
-    }),
-    /lab cancelled/,
-  );
+  await cancelledRun('work');
   const work = (await listSteps(db, stopped)).find((s) => s.name === 'work');
   assert.deepEqual([work?.status, work?.error], ['failed', 'lab cancelled'], 'the started step is not left running');
 });

@@ -1,5 +1,6 @@
-import { CompiledQuery, sql } from 'kysely';
+import { CompiledQuery, type Selectable, sql } from 'kysely';
 import { type Db, preparedByName } from '../connection';
+import type { ApiKeysTable } from '../schema';
 
 export interface NewApiKey {
   name: string;
@@ -51,15 +52,8 @@ const KEY_BY_HASH =
   'select "id", "name", "role", "project", "lab_id", "copy" from "api_keys" where "key_hash" = $1 and "revoked_at" is null';
 preparedByName(KEY_BY_HASH);
 
-/** A key's row as `findApiKeyByHash` reads it. */
-export interface KeyRow {
-  id: string;
-  name: string;
-  role: string;
-  project: string;
-  lab_id: string | null;
-  copy: number | null;
-}
+/** A key's row as `findApiKeyByHash` reads it (the columns `KEY_BY_HASH` selects). */
+export type KeyRow = Pick<Selectable<ApiKeysTable>, 'id' | 'name' | 'role' | 'project' | 'lab_id' | 'copy'>;
 
 /** The live (not revoked) key with this id: what a web session (which holds the id, never the key) resolves to. */
 export async function findLiveApiKeyById(db: Db, id: string) {
