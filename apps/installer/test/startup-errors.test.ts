@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startProcess } from '@glassdome/testkit';
+import { createTestDatabase, startProcess } from '@glassdome/testkit';
 
 const root = new URL('../../../', import.meta.url).pathname;
 
@@ -32,8 +32,15 @@ test('Postgres down: the installer says which service is down and how to start i
 });
 
 test('Redis down: the installer names Redis and how to start it', async () => {
-  const { code, lines } = await startInstaller({ REDIS_URL: 'redis://127.0.0.1:1' });
-  assert.equal(code, 1);
-  assert.equal(lines.length, 1, lines.join('\n'));
-  assert.match(lines[0]!, /Redis at 127\.0\.0\.1:1 is not available .*start it/);
+  // Postgres is checked first: a database of its own, so that check passes on any machine (the
+  // default DATABASE_URL names a `glassdome` database that need not exist) and Redis is what fails.
+  const database = await createTestDatabase('installer_redis_down');
+  try {
+    const { code, lines } = await startInstaller({ DATABASE_URL: database.url, REDIS_URL: 'redis://127.0.0.1:1' });
+    assert.equal(code, 1);
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0]!, /Redis at 127\.0\.0\.1:1 is not available .*start it/);
+  } finally {
+    await database.drop();
+  }
 });
