@@ -15,6 +15,7 @@ import * as networks from './migrations/0012_networks';
 import * as plannedSteps from './migrations/0013_planned_steps';
 import * as labTaskDone from './migrations/0014_lab_task_done';
 import * as vmUsagePerStatement from './migrations/0015_vm_usage_per_statement';
+import * as vmUsageRowTriggerOps from './migrations/0016_vm_usage_row_trigger_ops';
 
 /** Every migration, in order. Listed statically so bundled apps carry them. */
 export const migrations: Record<string, Migration> = {
@@ -33,6 +34,7 @@ export const migrations: Record<string, Migration> = {
   '0013_planned_steps': plannedSteps,
   '0014_lab_task_done': labTaskDone,
   '0015_vm_usage_per_statement': vmUsagePerStatement,
+  '0016_vm_usage_row_trigger_ops': vmUsageRowTriggerOps,
 };
 
 function migrator(db: Db): Migrator {
