@@ -9,6 +9,7 @@ import {
   startProcess,
   type TestDatabase,
   type TestRedis,
+  waitFor,
 } from '@glassdome/testkit';
 import { ADMIN_KEY, send } from './harness';
 
@@ -75,8 +76,12 @@ test('a real api process serves health, docs, metrics, the board, and deploys wi
       headers: { 'x-request-id': 'e2e-req-1' },
     });
     assert.equal(deploy.status, 202, deploy.text);
-    const job = await producer.queues.vm.getJob(deploy.body.jobId);
-    assert.deepEqual(job?.data, { vmId: deploy.body.id, requestId: 'e2e-req-1' });
+    // Answered at the commit: the relay puts the job in BullMQ a moment later.
+    const job = await waitFor('the relay to send the job', () => producer.queues.vm.getJob(deploy.body.jobId), {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+    });
+    assert.deepEqual(job.data, { vmId: deploy.body.id, requestId: 'e2e-req-1' });
     assert.equal((await send(url, 'GET', `/api/v1/vms/${deploy.body.id}`)).body.name, 'e2e-web');
 
     const metrics = await send(url, 'GET', '/metrics', { key: null });

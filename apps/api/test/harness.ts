@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createDb, type Db, migrateToLatest } from '@glassdome/db';
 import { createLogger } from '@glassdome/logger';
 import { Producer } from '@glassdome/queue';
-import { createRedisPrefix, createTestDatabase } from '@glassdome/testkit';
+import { createRedisPrefix, createTestDatabase, waitFor } from '@glassdome/testkit';
 import { type AppDeps, createApp } from '../src/app';
 import { ensureAdminKey, generateApiKey, type Role, storeApiKey } from '../src/auth/keys';
 
@@ -110,6 +110,18 @@ export async function startTestApi(
       if (!options.redisUrl) await redis.cleanup();
     },
   };
+}
+
+/**
+ * Waits (10 s at most) until the outbox is empty: every intent committed so far is in BullMQ. A 202
+ * means committed, and the relay sends the intent a moment later; its row goes once it is in Redis.
+ */
+export async function allRelayed(db: Db): Promise<void> {
+  await waitFor(
+    'every committed intent relayed to BullMQ (the outbox empty)',
+    async () => (await db.selectFrom('outbox').select('id').limit(1).execute()).length === 0,
+    { timeoutMs: 10_000, intervalMs: 10 },
+  );
 }
 
 /** Jobs of every state in every queue, across the producer's queues. */

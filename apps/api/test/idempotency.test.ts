@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { allJobs, rowCounts, startTestApi, type TestApi } from './harness';
+import { allJobs, allRelayed, rowCounts, startTestApi, type TestApi } from './harness';
 
 let api: TestApi;
 before(async () => {
@@ -18,6 +18,7 @@ test('the same Idempotency-Key twice gives the same answer, one row and one job'
   assert.equal(second.headers.get('location'), first.headers.get('location'));
   assert.equal(second.headers.get('idempotent-replayed'), 'true');
   assert.equal((await rowCounts(api.db)).vms, 1);
+  await allRelayed(api.db);
   assert.equal((await allJobs(api.producer)).length, 1);
 });
 

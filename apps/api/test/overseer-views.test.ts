@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { appendEvent, planVmSteps } from '@glassdome/db';
-import { startTestApi, type TestApi } from './harness';
+import { allRelayed, startTestApi, type TestApi } from './harness';
 
 let api: TestApi;
 before(async () => {
@@ -64,6 +64,8 @@ test('/metrics exposes HTTP latency, queue depths, VM states and step durations'
     .set({ status: 'done', started_at: new Date(Date.now() - 1500), finished_at: new Date() })
     .where('name', '=', 'clone')
     .execute();
+  // The deploy above was answered at its commit; its job is in BullMQ once the outbox is empty.
+  await allRelayed(api.db);
   const metrics = await api.request('GET', '/metrics', { key: null });
   assert.equal(metrics.status, 200);
   assert.match(metrics.headers.get('content-type')!, /text\/plain/);

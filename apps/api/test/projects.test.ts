@@ -45,6 +45,11 @@ test("an operator of project B gets 404 for project A's lab and VM everywhere, a
   assert.equal(vm.status, 202, vm.text);
   const labId = lab.body.id as string;
   const vmId = vm.body.id as string;
+  // The deploy's job reaches BullMQ just after the 202: B's 404 below must be about scope, not absence.
+  await waitFor('the deploy job in BullMQ', () => api.producer.queues.vm.getJob(`vm-deploy.${vmId}`), {
+    timeoutMs: 10_000,
+    intervalMs: 10,
+  });
   const labVm = (await api.request('GET', `/api/v1/labs/${labId}`, { key: operatorA })).body.vms[0].id as string;
 
   for (const key of [operatorB, viewerB]) {

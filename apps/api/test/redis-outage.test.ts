@@ -76,5 +76,8 @@ test('once Redis is back the producer reconnects and deploys go through again', 
   await waitFor('producer reconnects', () => api.producer.connection.status === 'ready', { timeoutMs: 20_000 });
   const answer = await api.request('POST', '/api/v1/vms', { body: { name: 'after-outage', os: 'kali' } });
   assert.equal(answer.status, 202, answer.text);
-  assert.ok(await api.producer.queues.vm.getJob(answer.body.jobId));
+  await waitFor('the relay to send the job to BullMQ', () => api.producer.queues.vm.getJob(answer.body.jobId), {
+    timeoutMs: 10_000,
+    intervalMs: 10,
+  });
 });

@@ -84,6 +84,12 @@ test("an operator of project B gets 404 for project A's lab and VM and sees none
   const labId = lab.body.id as string;
   const vm = await as(operatorA, 'POST', '/api/v1/vms', { name: 'red-box', os: 'ubuntu-22.04' });
   assert.equal(vm.status, 202, vm.text);
+  // A 202 means committed; its job reaches BullMQ a moment later (the next test counts the queues).
+  await waitFor(
+    'the deploy job in BullMQ',
+    async () => (await as(operatorA, 'GET', `/api/v1/jobs/vm-deploy.${vm.body.id}`)).status === 200,
+    { timeoutMs: 10_000, intervalMs: 20 },
+  );
   for (const [method, path] of [
     ['GET', `/api/v1/labs/${labId}`],
     ['GET', `/api/v1/labs/${labId}/events`],

@@ -7,6 +7,31 @@ export interface OutboxRelayOptions {
   intervalMs?: number;
   /** Intents per transaction and per `addBulk`. @defaultValue 500 */
   batch?: number;
+  /**
+   * How long a send of committed intents (`sendCommitted`) may take before the relay stops waiting
+   * for it and takes the next batch; its rows stay in the outbox for a pass. @defaultValue 10000
+   */
+  sendTimeoutMs?: number;
+}
+
+/** Committed intents that go to Redis in one `addBulk`, and their callers' answer. */
+interface CommittedBatch {
+  rows: { id: number; intent: unknown }[];
+  sent: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function committedBatch(): CommittedBatch {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const sent = new Promise<void>((yes, no) => {
+    resolve = yes;
+    reject = no;
+  });
+  // Callers may drop it (the relay has logged the refusal): never an unhandled rejection.
+  sent.catch(() => {});
+  return { rows: [], sent, resolve, reject };
 }
 
 /**
@@ -17,10 +42,11 @@ export interface OutboxRelayOptions {
 const SENT_DELETE_MS = 20;
 
 /**
- * Moves outbox intents to BullMQ. `flush()` right after a commit sends that request's intent at once
- * (concurrent callers share one pass, so a burst becomes a few bulk adds); the timer catches whatever
- * a crashed process committed but never flushed. Any number of relays may run: rows are claimed with
- * SKIP LOCKED and job ids are deterministic.
+ * Moves outbox intents to BullMQ. A writer that knows the rows it committed hands them to
+ * `sendCommitted` (batched addBulks, no pass); `flush()` right after a commit sends everything
+ * committed so far (concurrent callers share one pass, so a burst becomes a few bulk adds); the timer
+ * catches whatever a crashed process committed but never sent, and what Redis refused. Any number of
+ * relays may run: rows are claimed with SKIP LOCKED and job ids are deterministic.
  */
 export class OutboxRelay {
   #chain: Promise<void> = Promise.resolve();
@@ -55,28 +81,64 @@ export class OutboxRelay {
     return run;
   }
 
-  #committed: { id: number; intent: unknown }[] = [];
-  #committedSend: Promise<void> | null = null;
+  /** Committed intents waiting for the send in flight to end, in batches of `batch` at most. */
+  readonly #waiting: CommittedBatch[] = [];
+  /** The sends of committed intents, one batch at a time; null when none waits. */
+  #sending: Promise<void> | null = null;
 
   /**
-   * Sends intents their caller has just committed (it knows their outbox rows), batched with those of
-   * callers in the same turn of the event loop: one `addBulk` per batch, no transaction, so a request
-   * waits one round trip to Redis instead of a relay pass. Resolves once they are in Redis. Their
-   * rows are then deleted by the next statement that takes them (`takeSent`: a deploy's group commit
-   * carries the delete, so a burst spends no statement and no commit of its own on it), else by a
-   * statement of their own SENT_DELETE_MS later. A row left behind by a failed delete or a crash is
-   * sent again by a pass, which adds nothing: job ids are deterministic. Rejects if Redis refused
-   * them; the rows then stay for the next pass.
+   * Sends intents their caller has just committed (it knows their outbox rows): one `addBulk` per
+   * batch, no transaction and no relay pass. One batch is in flight at a time: rows handed while it
+   * is go together in the next one, so the group commits of a burst share a round trip to Redis
+   * (the first batch leaves once the current turn of the event loop is over, with every row handed
+   * in it). Their rows are then deleted by the next statement that takes them (`takeSent`: a deploy's
+   * group commit carries the delete, so a burst spends no statement and no commit of its own on it),
+   * else by a statement of their own SENT_DELETE_MS later. A row left behind by a failed delete or a
+   * crash is sent again by a pass, which adds nothing: job ids are deterministic.
+   *
+   * Resolves once these rows are in Redis; rejects if Redis refused them or did not answer within
+   * `sendTimeoutMs`, and then the rows stay in the outbox for the relay's next pass. A caller that
+   * answers at its commit may drop the promise: the relay logs a refusal itself and a rejection here
+   * never goes unhandled.
    */
-  sendCommitted(rows: { id: number; intent: unknown }[]): Promise<void> {
-    this.#committed.push(...rows);
-    this.#committedSend ??= new Promise((resolve) => setImmediate(resolve)).then(async () => {
-      const batch = this.#committed.splice(0);
-      this.#committedSend = null;
-      await this.#send(batch);
-      this.returnSent(batch.map((row) => row.id));
+  sendCommitted(rows: readonly { id: number; intent: unknown }[]): Promise<void> {
+    const max = this.options.batch ?? 500;
+    let last = this.#waiting.at(-1);
+    if (!last || last.rows.length >= max) {
+      last = committedBatch();
+      this.#waiting.push(last);
+    }
+    last.rows.push(...rows);
+    this.#sending ??= new Promise((resolve) => setImmediate(resolve)).then(() => this.#sendWaiting());
+    return last.sent;
+  }
+
+  async #sendWaiting(): Promise<void> {
+    for (let batch = this.#waiting.shift(); batch; batch = this.#waiting.shift()) {
+      try {
+        await this.#sendWithin(batch.rows);
+        this.returnSent(batch.rows.map((row) => row.id));
+        batch.resolve();
+      } catch (error) {
+        this.log.warn(
+          { err: error, intents: batch.rows.length },
+          'outbox relay: Redis refused committed intents; kept in the outbox for the next pass',
+        );
+        batch.reject(error);
+      }
+    }
+    // Nothing waits any more (no await between the last look and this line).
+    this.#sending = null;
+  }
+
+  /** `#send`, given up after `sendTimeoutMs` (a Redis that takes the command and never answers). */
+  #sendWithin(rows: { id: number; intent: unknown }[]): Promise<void> {
+    const ms = this.options.sendTimeoutMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer an addBulk within ${ms} ms`)), ms);
     });
-    return this.#committedSend;
+    return Promise.race([this.#send(rows), late]).finally(() => clearTimeout(timer));
   }
 
   /** Ids of intents sent by sendCommitted whose rows are not deleted yet. */
@@ -139,9 +201,10 @@ export class OutboxRelay {
     await sendIntents(this.producer, intents);
   }
 
+  /** Stops the timer; waits for the passes and the sends of committed intents under way, then deletes the sent rows. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
-    await this.#chain;
+    await Promise.all([this.#chain, this.#sending]);
     this.#deleteSent();
     await Promise.all(this.#deleting);
   }

@@ -33,8 +33,11 @@ import { standaloneVmSpec } from './networks';
 /**
  * Records a standalone VM, its planned steps and the intent to deploy it, checked against the
  * project's quotas, in one statement with the deploys that arrive meanwhile (one round trip, one
- * commit; see DeployBatcher), then relays the intent to BullMQ. The row's created_at and request_id
- * say when and by which request; no separate event is written (see bench/api-deploy-rate.bench.ts).
+ * commit; see DeployBatcher), and answers 202 at that commit: the intent is durable, and the outbox
+ * relay sends it to BullMQ in its next addBulk (or, if Redis refuses it, on its next pass), so the
+ * answer does not wait for Redis and the job may reach BullMQ a moment after the client reads it.
+ * The row's created_at and request_id say when and by which request; no separate event is written
+ * (see bench/api-deploy-rate.bench.ts).
  */
 async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unknown) {
   const parsed = parseVmRequest(body);
@@ -65,16 +68,13 @@ async function deployVm(ctx: ApiContext, req: Request, res: Response, body: unkn
     .catch(nameTaken(vm.name));
   if (!queued.inserted && queued.reason === 'quota') throw quotaRefusal(project, queued, vm);
   let id: string;
-  if (queued.inserted) {
-    id = vmId;
-    // Its intent goes at once with the batch's (one addBulk); kept in the outbox if Redis refuses.
-    await queued.sent.catch((error: unknown) => {
-      req.log.warn({ err: error }, 'intent kept in the outbox; the relay sends it on its next pass');
-    });
-  } else {
+  if (queued.inserted) id = vmId;
+  else {
     // A project's first deploy makes the project: the transaction below creates it and checks.
-    id = await deployIntoNewProject(ctx, req, vm, project, spec);
-    await relayNow(ctx, req);
+    const created = await deployIntoNewProject(ctx, req, vm, project, spec);
+    id = created.vmId;
+    // Not awaited, as above: the relay logs a refusal and its next pass sends the intent.
+    void ctx.relay.sendCommitted([created.outbox]);
   }
   const jobId = `vm-deploy.${id}`;
   // On the request's audit line ('mutation'), written once it is answered.
@@ -107,14 +107,14 @@ function quotaRefusal(
   return new QuotaExceededError(quota, project, { limit: refused.limits[quota]!, inUse, requested });
 }
 
-/** The transactional deploy, for a project that does not exist yet (checkQuotas creates it). */
+/** The transactional deploy, for a project that does not exist yet (checkQuotas creates it): the VM and its outbox row. */
 async function deployIntoNewProject(
   ctx: ApiContext,
   req: Request,
   vm: VmRequest,
   project: string,
   spec: ReturnType<typeof asJson>,
-): Promise<string> {
+): Promise<{ vmId: string; outbox: { id: number; intent: unknown } }> {
   return inTransaction(ctx.db, async (trx) => {
     await checkQuotas(trx, project, ctx.quotas, { vms: 1, copies: 0, vcpus: vm.cpus, memoryMiB: vm.memoryMiB });
     const [vmId] = await insertVms(trx, [
@@ -130,8 +130,8 @@ async function deployIntoNewProject(
       },
     ]);
     await planSteps(trx, { vmId: vmId! }, [...VM_DEPLOY_STEPS]);
-    await writeIntent(trx, jobIntent('vm.deploy', { vmId: vmId!, requestId: req.id }, `vm-deploy.${vmId}`));
-    return vmId!;
+    const intent = jobIntent('vm.deploy', { vmId: vmId!, requestId: req.id }, `vm-deploy.${vmId}`);
+    return { vmId: vmId!, outbox: { id: await writeIntent(trx, intent), intent } };
   }).catch(nameTaken(vm.name));
 }
 

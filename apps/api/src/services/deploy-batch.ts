@@ -1,8 +1,12 @@
 import { type Db, insertQueuedVms, type NotQueued, type QueuedVmInput, type VmQuotaDefaults } from '@glassdome/db';
 import type { OutboxRelay } from '@glassdome/runtime';
 
-/** A deploy committed: its intent is on its way to BullMQ (`sent` rejects if Redis refused it; the row stays). */
-export type Committed = { inserted: true; sent: Promise<void> };
+/**
+ * A deploy committed: its VM, steps and intent are in Postgres, and the intent has been handed to the
+ * relay (OutboxRelay.sendCommitted), which sends it to BullMQ with the next addBulk, or, if Redis
+ * refuses it, on its next pass.
+ */
+export type Committed = { inserted: true };
 
 /** Deploys written in one statement at most; more wait for the next. */
 const MAX_BATCH = 256;
@@ -18,8 +22,9 @@ interface Waiting {
  * (the project's usage row) and each commit waits for the WAL to reach the disk, so one statement
  * per request would cap a project at one commit's worth of deploys at a time. Instead the deploys
  * that arrive while a project's statement runs wait and go together in the next one
- * (`insertQueuedVms`: one round trip, one lock, one commit), and their intents reach BullMQ in one
- * `addBulk`. Each caller still gets its answer only after its VM is committed. The statement also
+ * (`insertQueuedVms`: one round trip, one lock, one commit), and their intents go to the relay
+ * together (one `addBulk`, with other commits' intents when a send is already in flight). Each caller
+ * gets its answer once its VM is committed, not waiting for Redis. The statement also
  * deletes the outbox rows of intents sent since the last one (OutboxRelay.takeSent).
  *
  * When the statement cannot take the batch whole — a name already taken, or the VMs together over a
@@ -91,10 +96,9 @@ export class DeployBatcher {
       throw error;
     });
     if (!queued.inserted) return queued;
-    const sent = this.relay.sendCommitted(queued.outbox);
-    // Each caller decides what a refusal means for it; none goes unhandled here.
-    sent.catch(() => {});
-    return { inserted: true, sent };
+    // Not awaited: the relay logs a refusal, and the intents stay in the outbox for its next pass.
+    void this.relay.sendCommitted(queued.outbox);
+    return { inserted: true };
   }
 }
 

@@ -1,0 +1,148 @@
+/**
+ * The relay's sends of committed intents (sendCommitted), against a Redis of its own (so it can be
+ * stopped and frozen) and a real Postgres: one batch in flight at a time, the rows handed meanwhile
+ * together in the next; a refused or unanswered send leaves its rows in the outbox for a pass; sent
+ * rows are deleted.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { createDb, type Db, insertOutboxIntent, migrateToLatest } from '@glassdome/db';
+import { createLogger } from '@glassdome/logger';
+import { jobIntent, Producer } from '@glassdome/queue';
+import {
+  createTestDatabase,
+  freePort,
+  type RunningProcess,
+  startProcess,
+  type TestDatabase,
+  waitFor,
+} from '@glassdome/testkit';
+import { OutboxRelay } from '../src/index';
+
+let database: TestDatabase;
+let db: Db;
+let port: number;
+let redis: RunningProcess;
+let producer: Producer;
+const logger = createLogger({ name: 'outbox-relay-test', level: 'silent', format: 'json' });
+
+async function startRedis(): Promise<RunningProcess> {
+  const child = startProcess(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { name: 'redis-server' },
+  );
+  await child.waitForOutput('Ready to accept connections', 15_000);
+  return child;
+}
+
+before(async () => {
+  database = await createTestDatabase('runtime-outbox-relay');
+  db = createDb(database.url);
+  await migrateToLatest(db);
+  port = await freePort();
+  redis = await startRedis();
+  producer = await Producer.open(`redis://127.0.0.1:${port}`, 'relay-test');
+});
+
+after(async () => {
+  redis.child.kill('SIGCONT');
+  await producer?.close();
+  await redis?.stop();
+  await db?.destroy();
+  await database?.drop();
+});
+
+/** A committed deploy intent (its outbox row), as a writer hands it to the relay. */
+async function committed(): Promise<{ id: number; intent: unknown; jobId: string }> {
+  const vmId = randomUUID();
+  const intent = jobIntent('vm.deploy', { vmId }, `vm-deploy.${vmId}`);
+  return { id: await insertOutboxIntent(db, intent as never), intent, jobId: `vm-deploy.${vmId}` };
+}
+
+const outboxIds = async () => (await db.selectFrom('outbox').select('id').execute()).map((row) => Number(row.id));
+const inRedis = async (jobId: string) => Boolean(await producer.queues.vm.getJob(jobId));
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+test('rows handed while a send is in flight go together in the next one; every job lands once and its row goes', async () => {
+  const relay = new OutboxRelay(db, producer, logger);
+  const first = await committed();
+  const second = await committed();
+  const third = await committed();
+  // A frozen server keeps the first addBulk in flight for as many turns as the test needs.
+  redis.child.kill('SIGSTOP');
+  let sentFirst: Promise<void>;
+  let sentSecond: Promise<void>;
+  let sentThird: Promise<void>;
+  try {
+    sentFirst = relay.sendCommitted([first]);
+    // The first batch leaves once this turn is over.
+    await turn();
+    sentSecond = relay.sendCommitted([second]);
+    await turn();
+    sentThird = relay.sendCommitted([third]);
+    await turn();
+  } finally {
+    redis.child.kill('SIGCONT');
+  }
+  assert.notEqual(sentSecond, sentFirst, 'the first batch had left');
+  assert.equal(sentThird, sentSecond, 'handed in two turns while the first was in flight: one batch');
+  await Promise.all([sentFirst, sentSecond, sentThird]);
+  for (const row of [first, second, third]) assert.ok(await inRedis(row.jobId), `${row.jobId} in BullMQ`);
+  // Their rows are deleted a moment later with nobody's statement to carry them (SENT_DELETE_MS).
+  await waitFor('the sent rows deleted', async () => (await outboxIds()).length === 0, { timeoutMs: 5_000 });
+  await relay.stop();
+});
+
+test('a refused send rejects and leaves its rows in the outbox; the next pass sends them', async () => {
+  const relay = new OutboxRelay(db, producer, logger);
+  await redis.stop();
+  await waitFor('the producer to see Redis gone', () => producer.connection.status !== 'ready');
+  const row = await committed();
+  await assert.rejects(relay.sendCommitted([row]));
+  assert.deepEqual(await outboxIds(), [row.id], 'kept for the next pass');
+  redis = await startRedis();
+  await waitFor('the producer back', () => producer.connection.status === 'ready', { timeoutMs: 20_000 });
+  await relay.flush();
+  assert.ok(await inRedis(row.jobId));
+  assert.deepEqual(await outboxIds(), []);
+  await relay.stop();
+});
+
+test('a Redis that never answers holds a send only sendTimeoutMs; the rows stay, and the next batch is not stuck behind it', async () => {
+  const relay = new OutboxRelay(db, producer, logger, { sendTimeoutMs: 300 });
+  const early = await committed();
+  const late = await committed();
+  redis.child.kill('SIGSTOP');
+  try {
+    const started = Date.now();
+    const sentEarly = relay.sendCommitted([early]);
+    await turn();
+    const sentLate = relay.sendCommitted([late]);
+    await assert.rejects(sentEarly, /did not answer/);
+    await assert.rejects(sentLate, /did not answer/);
+    const waited = Date.now() - started;
+    assert.ok(waited >= 500 && waited < 5_000, `two batches, each given up after 300 ms: ${waited} ms`);
+    assert.deepEqual((await outboxIds()).sort(), [early.id, late.id].sort(), 'both rows kept');
+  } finally {
+    redis.child.kill('SIGCONT');
+  }
+  // Whatever the frozen server took meanwhile may land too: job ids are deterministic, so the pass
+  // that sends the kept rows again adds each job once.
+  await relay.flush();
+  for (const row of [early, late]) assert.ok(await inRedis(row.jobId));
+  assert.equal((await producer.queues.vm.getJobs(['waiting'])).filter((job) => job.id === early.jobId).length, 1);
+  assert.deepEqual(await outboxIds(), []);
+  await relay.stop();
+});
+
+test('stop waits for the sends under way and deletes the sent rows', async () => {
+  const relay = new OutboxRelay(db, producer, logger);
+  const row = await committed();
+  const sent = relay.sendCommitted([row]);
+  await relay.stop();
+  await sent;
+  assert.ok(await inRedis(row.jobId));
+  assert.deepEqual(await outboxIds(), []);
+});
