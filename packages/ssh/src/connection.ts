@@ -1,4 +1,4 @@
-import { Client, type PublicKeyAuthMethod } from 'ssh2';
+import { type Algorithms, Client, type PublicKeyAuthMethod } from 'ssh2';
 import { HostKeyMismatchError, SshAuthError, SshConnectError, SshTimeoutError } from './errors';
 import { verifyHostKey } from './host-key';
 import { signingKey } from './keys';
@@ -10,6 +10,31 @@ export interface ConnectOptions {
   /** Interval of SSH keepalives that detect a dead peer on an idle pooled connection. */
   keepaliveIntervalMs: number;
 }
+
+/**
+ * Key exchange: ECDH on NIST P-256 first, then the rest of ssh2 1.17's default order (curve25519
+ * next). Both are in OpenSSH's default offer and give about 128-bit security; P-256 goes first for its
+ * cost in Node: ssh2's curve25519 goes through KeyObjects (a key pair generated, its public half
+ * exported as DER, the peer's imported from DER), P-256 through one ECDH object. Against OpenSSH's
+ * sshd on loopback a whole connection (connect, key exchange, host-key check, login, close) took
+ * 3.8 ms of the client's CPU against 5.1 ms with curve25519 (medians of 5 alternating runs of 150
+ * connections, load 2.4-4.8). Every new connection pays it: a lab VM's guest gets about two.
+ */
+const ALGORITHMS: Algorithms = {
+  kex: [
+    'ecdh-sha2-nistp256',
+    'curve25519-sha256',
+    'curve25519-sha256@libssh.org',
+    'ecdh-sha2-nistp384',
+    'ecdh-sha2-nistp521',
+    'diffie-hellman-group-exchange-sha256',
+    'diffie-hellman-group14-sha256',
+    'diffie-hellman-group15-sha512',
+    'diffie-hellman-group16-sha512',
+    'diffie-hellman-group17-sha512',
+    'diffie-hellman-group18-sha512',
+  ],
+};
 
 /** ssh2 tags its errors with a level; it is how authentication and handshake timeouts are told apart. */
 type Ssh2Error = Error & { level?: string; code?: string };
@@ -59,6 +84,7 @@ export function openConnection(target: SshTarget, options: ConnectOptions): Prom
       keepaliveCountMax: 3,
       agent: undefined,
       tryKeyboard: false,
+      algorithms: ALGORITHMS,
       hostVerifier: (hostKey: Buffer, accept: (ok: boolean) => void) => {
         verifyHostKey(target.hostKey, target.host, port, hostKey).then(
           () => accept(true),

@@ -1,0 +1,86 @@
+/**
+ * The key exchange a connection negotiates: ECDH on P-256 where the server offers it (OpenSSH does),
+ * curve25519 with a server that offers only that; the host key is checked against its pin either way.
+ */
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import ssh2, { type Client } from 'ssh2';
+import { openConnection } from '../src/connection';
+import { HostKeyMismatchError, publicKeyLineFingerprint } from '../src/index';
+import { pinnedTarget, startSshd, type TestSshd } from './support';
+
+let sshd: TestSshd;
+
+before(async () => {
+  sshd = await startSshd();
+});
+
+after(async () => {
+  await sshd.stop();
+});
+
+const connectOptions = { connectTimeoutMs: 10_000, keepaliveIntervalMs: 15_000 };
+
+/** Opens a connection and reports the key exchange it negotiated. */
+async function negotiatedKex(open: (onClient: (client: Client) => void) => Promise<Client>): Promise<string> {
+  let kex: string | undefined;
+  const client = await open((c) => c.once('handshake', (negotiated) => (kex = negotiated.kex)));
+  client.end();
+  assert.ok(kex, 'the handshake reported its algorithms');
+  return kex;
+}
+
+/** openConnection, with a look at the client before it connects (ssh2 emits 'handshake' before 'ready'). */
+function openWatched(target: Parameters<typeof openConnection>[0]) {
+  return (onClient: (client: Client) => void) => {
+    const connect = ssh2.Client.prototype.connect;
+    // The client openConnection makes is seen as it connects; the prototype is restored at once.
+    ssh2.Client.prototype.connect = function (this: Client, config) {
+      ssh2.Client.prototype.connect = connect;
+      onClient(this);
+      return connect.call(this, config);
+    };
+    return openConnection(target, connectOptions).finally(() => {
+      ssh2.Client.prototype.connect = connect;
+    });
+  };
+}
+
+test('OpenSSH: the connection uses ECDH on P-256', async () => {
+  assert.equal(await negotiatedKex(openWatched(pinnedTarget(sshd))), 'ecdh-sha2-nistp256');
+});
+
+/** An ssh2 server that offers only curve25519 and accepts any public key. */
+async function curve25519OnlyServer() {
+  const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const server = new ssh2.Server(
+    { hostKeys: [hostKey.private], algorithms: { kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org'] } },
+    (client) => {
+      client.on('error', () => undefined);
+      client.on('authentication', (context) => (context.method === 'publickey' ? context.accept() : context.reject()));
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    fingerprint: publicKeyLineFingerprint(hostKey.public).fingerprint,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+test('a server without P-256 gets curve25519, and its host key is still checked against the pin', async () => {
+  const server = await curve25519OnlyServer();
+  try {
+    const target = pinnedTarget(sshd, {
+      host: '127.0.0.1',
+      port: server.port,
+      hostKey: { kind: 'pinned', fingerprints: [server.fingerprint] },
+    });
+    assert.equal(await negotiatedKex(openWatched(target)), 'curve25519-sha256');
+    const wrongPin = { ...target, hostKey: { kind: 'pinned' as const, fingerprints: [sshd.hostKeyFingerprint] } };
+    await assert.rejects(openConnection(wrongPin, connectOptions), HostKeyMismatchError);
+  } finally {
+    await server.close();
+  }
+});
