@@ -13,6 +13,7 @@ import {
   type VmStatusChange,
   type VmStepRecord,
   type VmStepWrites,
+  vmStepEvent,
 } from '@glassdome/db';
 import type { InstallerContext } from './context';
 import { applyFirewall } from './steps/firewall';
@@ -187,10 +188,10 @@ export async function runSteps(
     // after a step that ended is not quiet (that end is recorded at once, with its own time).
     const quiet =
       step.quiet && !ended && !preRecorded
-        ? { at: performance.now(), event: stepEvent(step.name, 'started') }
+        ? { at: performance.now(), event: vmStepEvent(step.name, 'started') }
         : undefined;
     if (!quiet && !preRecorded) {
-      await record({ end: ended, start: { name: step.name, event: stepEvent(step.name, 'started') }, move });
+      await record({ end: ended, start: { name: step.name, event: vmStepEvent(step.name, 'started') }, move });
       ended = undefined;
       move = undefined;
     }
@@ -201,7 +202,7 @@ export async function runSteps(
       ended = {
         name: step.name,
         outcome: { status: 'done', ...(detail === undefined ? {} : { detail }) },
-        event: stepEvent(step.name, 'done'),
+        event: vmStepEvent(step.name, 'done'),
         ...(writes ? { writes } : {}),
         ...ran(),
       };
@@ -227,16 +228,5 @@ export async function runSteps(
 /** A step's end as failed with `error`. */
 export function failedEnd(name: string, error: unknown): NonNullable<VmStepRecord['end']> {
   const message = error instanceof Error ? error.message : String(error);
-  return { name, outcome: { status: 'failed', error: message }, event: stepEvent(name, 'failed', message) };
-}
-
-/** How a lab task's start records the first step of a VM task (`startLabTasksIfRunning`), as `runSteps` would. */
-export const LAB_TASK_STEP_START = {
-  // A VM in any other status moves with its first step's start, which runSteps records.
-  status: 'deploying',
-  event: { kind: 'vm.step.started', messageAfterName: ' started' },
-} as const;
-
-function stepEvent(name: string, outcome: 'started' | 'done' | 'failed', error?: string): StepEvent {
-  return { kind: `vm.step.${outcome}`, message: `${name} ${outcome}${error === undefined ? '' : `: ${error}`}` };
+  return { name, outcome: { status: 'failed', error: message }, event: vmStepEvent(name, 'failed', message) };
 }

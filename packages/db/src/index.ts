@@ -69,10 +69,11 @@ export {
   startStep,
   stepNamesIn,
   type VmStatusChange,
+  type VmStepOutcome,
   type VmStepRecord,
-  type VmStepStart,
   type VmStepsRecorded,
   type VmStepWrites,
+  vmStepEvent,
 } from './repositories/steps';
 export * from './repositories/templates';
 export * from './repositories/vm-host-keys';

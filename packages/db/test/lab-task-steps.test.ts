@@ -272,7 +272,6 @@ test("a task's start also starts its VM's first step not done, when the VM is in
   await sql`UPDATE steps SET status = 'done', attempts = 1 WHERE vm_id IN (${b!}, ${c!}) AND name = 'wait-ssh'`.execute(
     db,
   );
-  const stepStart = { status: 'deploying', event: { kind: 'vm.step.started', messageAfterName: ' started' } };
   const configure = ['post-configure', 'verify'];
   const started = await startLabTasksIfRunning(
     db,
@@ -285,7 +284,7 @@ test("a task's start also starts its VM's first step not done, when the VM is in
       // Still queued: its first start moves it, which the caller records.
       { copy: 0, name: 'vm-c', startFirstOf: configure },
     ],
-    stepStart,
+    'deploying',
   );
   const byId = new Map(started.vms.map((vm) => [vm.id, vm]));
   assert.equal(byId.get(a!)?.started_step, 'verify');
@@ -315,7 +314,7 @@ test("a task's start also starts its VM's first step not done, when the VM is in
     ].sort(),
   );
 
-  // Without the way to start them, or on a stopped lab, no step starts.
+  // Without the status they start in, or on a stopped lab, no step starts.
   await startLabTasksIfRunning(
     db,
     labId,
@@ -331,7 +330,7 @@ test("a task's start also starts its VM's first step not done, when the VM is in
     ['c0:vm:vm-b:configure'],
     ['cancelled'],
     [{ copy: 0, name: 'vm-b', startFirstOf: configure }],
-    stepStart,
+    'deploying',
   );
   assert.equal(stopped.vms[0]?.started_step, null);
   assert.deepEqual(await steps(b!), ['wait-ssh:done:1', 'post-configure:running:1', 'verify:pending:0']);

@@ -16,7 +16,6 @@ import {
   type JsonValue,
   type LabVmWithSteps,
   startLabTasksIfRunning,
-  type VmStepStart,
 } from '@glassdome/db';
 import {
   LAB_STOPPED,
@@ -33,7 +32,7 @@ import type { LabRunContext } from './context';
 import { type LabRecord, type LabStateRow, LabStoppedError, labGraph, labRecordOf } from './lab-record';
 import { type LabRunState, labStateWatch, readLabRunState } from './lab-state-watch';
 import { settleVmsOfStoppedLab } from './settle';
-import { moveLab, moveVmsOfLab } from './transitions';
+import { moveLab, moveVmsOfLab, vmStatusChange } from './transitions';
 import { type StopWatch, stoppedBy, watchForStop } from './watch';
 
 export interface LabTaskWork<P = undefined> {
@@ -79,11 +78,13 @@ export interface LabTaskOptions<P = undefined> {
   /** Runs when the task failed for good, before the lab's own bookkeeping (e.g. to fail the task's VM). */
   onFinalFailure?: (message: string) => Promise<void>;
   /**
-   * A VM task's steps, in order, whose first not done the task's start records started (how, in
-   * `VmStepStart`), when its VM is in the status it names; the work finds which one in
-   * `vm.started_step` and must not record that start again. Undefined: the start records none.
+   * A VM task's steps, in order, whose first not done the task's start records started (with the
+   * event `runSteps` would record, `vmStepEvent`) when its VM is deploying already, the status in
+   * which that start moves nothing (in another, the start would move the VM, which `runSteps`
+   * records); the work finds which one in `vm.started_step` and must not record that start again.
+   * Undefined: the start records none.
    */
-  firstStep?: (task: LabTask) => { steps: readonly string[]; start: VmStepStart } | undefined;
+  firstStep?: (task: LabTask) => readonly string[] | undefined;
   /**
    * How often the process reads (in one query for all its running tasks) whether their labs still
    * want them. @defaultValue 500
@@ -107,8 +108,10 @@ function labStopReason(current: LabRunState, run: number): LabStoppedError | und
 type TaskStart = {
   name: string;
   vm: { copy: number; name: string; startFirstOf?: readonly string[] } | undefined;
-  stepStart?: VmStepStart | undefined;
 };
+
+/** The VM status in which a task's start records its first step started (`LabTaskOptions.firstStep`). */
+const FIRST_STEP_STARTS_IN = vmStatusChange('deploy').to;
 
 /**
  * The start of a lab's tasks, by lab: the tasks of one lab starting at once in this process are
@@ -124,15 +127,13 @@ function startLabTask(db: LabRunContext['db'], labId: string, task: TaskStart) {
   if (!start) {
     start = coalesced(async (lab: string, tasks: TaskStart[]) => {
       const vms = tasks.flatMap((t) => (t.vm ? [t.vm] : []));
-      // Every task of a process gives the same (its worker's); one that gives none starts no step.
-      const stepStart = tasks.find((t) => t.stepStart)?.stepStart;
       const started = await startLabTasksIfRunning(
         db,
         lab,
         tasks.map((t) => t.name),
         [...LAB_STOPPED],
         vms,
-        stepStart,
+        FIRST_STEP_STARTS_IN,
       );
       return tasks.map((t) => ({
         row: started.lab,
@@ -170,8 +171,7 @@ export async function runLabTask<P = undefined>(
     vm:
       task.vmName === undefined
         ? undefined
-        : { copy: task.copy, name: task.vmName, ...(firstStep ? { startFirstOf: firstStep.steps } : {}) },
-    stepStart: firstStep?.start,
+        : { copy: task.copy, name: task.vmName, ...(firstStep ? { startFirstOf: firstStep } : {}) },
   });
   if (!row) return { skipped: 'lab gone' };
   const lab = labRecordOf(row, graph);

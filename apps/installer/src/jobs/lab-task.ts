@@ -8,7 +8,6 @@ import {
   CONFIGURE_STEP_NAMES,
   configureSteps,
   failedEnd,
-  LAB_TASK_STEP_START,
   type NicPlacement,
   type Placement,
   provisionSteps,
@@ -159,8 +158,7 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
       prepare: (task) => vmTaskPrepare(ctx, labId, task),
       // A configure task's first step is started with the task: its VM is deploying already (its
       // provision task moved it), and nothing between that start and runSteps reads or writes.
-      firstStep: (task) =>
-        task.kind === 'vm-configure' ? { steps: CONFIGURE_STEP_NAMES, start: LAB_TASK_STEP_START } : undefined,
+      firstStep: (task) => (task.kind === 'vm-configure' ? CONFIGURE_STEP_NAMES : undefined),
       toJobError: asJobError,
       onFinalFailure: async (message) => {
         if (vmId) await moveVm(ctx.db, vmId, 'fail', { error: message });

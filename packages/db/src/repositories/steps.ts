@@ -291,6 +291,24 @@ export interface StepEvent {
   message: string;
 }
 
+/** How far a VM step got, as its event says. */
+export type VmStepOutcome = 'started' | 'done' | 'failed';
+
+const vmStepEventKind = (outcome: VmStepOutcome) => `vm.step.${outcome}`;
+/** What follows the step's name in its event's message (an error, after it). */
+const vmStepEventAfterName = (outcome: VmStepOutcome) => ` ${outcome}`;
+
+/**
+ * The event of a VM step's start, end or failure: the one maker of its kind and text, for the
+ * pipeline's records (`recordVmSteps`) and the starts `startLabTasksIfRunning` records itself.
+ */
+export function vmStepEvent(name: string, outcome: VmStepOutcome, error?: string): StepEvent {
+  return {
+    kind: vmStepEventKind(outcome),
+    message: `${name}${vmStepEventAfterName(outcome)}${error === undefined ? '' : `: ${error}`}`,
+  };
+}
+
 /** A VM status change applied in a step's statement: from one of `from` to `to` (a lab-run transition). */
 export interface VmStatusChange {
   from: readonly string[];
@@ -479,27 +497,21 @@ export interface LabVmStart {
   name: string;
   /**
    * The task's steps in order: the first of them not done is recorded started by the same statement
-   * (its attempt counted, its started event appended, as `recordVmSteps` records a start) when the
-   * VM is in `VmStepStart.status`, the status in which the start changes nothing else of the VM.
+   * (its attempt counted, its started event appended, `vmStepEvent`, as `recordVmSteps` records a
+   * start) when the VM is in the status the call names, the status in which the start changes
+   * nothing else of the VM.
    */
   startFirstOf?: readonly string[];
-}
-
-/** How `startLabTasksIfRunning` records the first step of a VM's task (`LabVmStart.startFirstOf`). */
-export interface VmStepStart {
-  /** The VM's status in which only the step starts (with it in another, the caller records the start). */
-  status: string;
-  /** The started event: its kind, and what follows the step's name in its message. */
-  event: { kind: string; messageAfterName: string };
 }
 
 /**
  * Lab tasks begin: reads the lab's state and, unless the lab is in one of `stopped`, records each
  * task's step planned (if it was not) and running with its attempt counted; reads the lab's VMs in
  * `vms` (by copy and name; VMs not found are left out) with their steps, as they were before this
- * statement, and records the first step of those that say so started (`LabVmStart.startFirstOf`,
- * `stepStart`): a task's first step costs no statement of its own. One statement for as many tasks
- * of the lab as start at once. The lab's state is undefined when the lab is gone.
+ * statement, and records the first step of those that say so started (`LabVmStart.startFirstOf`)
+ * when the VM is in `startStatus` (none without it): a task's first step costs no statement of its
+ * own. One statement for as many tasks of the lab as start at once. The lab's state is undefined when
+ * the lab is gone.
  */
 export async function startLabTasksIfRunning(
   db: Db,
@@ -507,11 +519,11 @@ export async function startLabTasksIfRunning(
   names: readonly string[],
   stopped: readonly string[],
   vms: readonly LabVmStart[] = [],
-  stepStart?: VmStepStart,
+  startStatus?: string,
 ): Promise<{ lab: LabTaskStartRow | undefined; vms: LabVmWithSteps[] }> {
   // Each VM's step names by its place in `vms` (from 1), in order.
-  const places = vms.flatMap((vm, i) => (stepStart ? (vm.startFirstOf ?? []).map(() => i + 1) : []));
-  const stepNames = vms.flatMap((vm) => (stepStart ? (vm.startFirstOf ?? []) : []));
+  const places = vms.flatMap((vm, i) => (startStatus ? (vm.startFirstOf ?? []).map(() => i + 1) : []));
+  const stepNames = vms.flatMap((vm) => (startStatus ? (vm.startFirstOf ?? []) : []));
   const result = await db.executeQuery<LabVmWithSteps & { lab_state: LabTaskStartRow }>(
     // Sorted and once each: an upsert may touch a row only once, and rows are locked in one order.
     CompiledQuery.raw(START_LAB_TASKS, [
@@ -522,9 +534,9 @@ export async function startLabTasksIfRunning(
       vms.map((vm) => vm.name),
       places,
       stepNames,
-      stepStart?.status ?? null,
-      stepStart?.event.kind ?? null,
-      stepStart?.event.messageAfterName ?? null,
+      startStatus ?? null,
+      vmStepEventKind('started'),
+      vmStepEventAfterName('started'),
     ]),
   );
   const [first] = result.rows;
