@@ -97,7 +97,8 @@ export class OutboxRelay {
    * crash is sent again by a pass, which adds nothing: job ids are deterministic.
    *
    * Resolves once these rows are in Redis; rejects if Redis refused them or did not answer within
-   * `sendTimeoutMs`, and then the rows stay in the outbox for the relay's next pass. A caller that
+   * `sendTimeoutMs` (or refused the batch in flight when they were handed), and then the rows stay
+   * in the outbox for the relay's next pass. A caller that
    * answers at its commit may drop the promise: the relay logs a refusal itself and a rejection here
    * never goes unhandled.
    */
@@ -120,11 +121,15 @@ export class OutboxRelay {
         this.returnSent(batch.rows.map((row) => row.id));
         batch.resolve();
       } catch (error) {
+        // The batches waiting behind it fail with it (their rows stay for the pass too), so a Redis
+        // that takes commands and never answers holds the intents of one sendTimeoutMs in memory
+        // at most, not every batch handed meanwhile each waiting its own timeout.
+        const failed = [batch, ...this.#waiting.splice(0)];
         this.log.warn(
-          { err: error, intents: batch.rows.length },
+          { err: error, intents: failed.reduce((sum, each) => sum + each.rows.length, 0) },
           'outbox relay: Redis refused committed intents; kept in the outbox for the next pass',
         );
-        batch.reject(error);
+        for (const each of failed) each.reject(error);
       }
     }
     // Nothing waits any more (no await between the last look and this line).
