@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { listSteps } from '@glassdome/db';
-import { VM_DEPLOY_STEPS } from '@glassdome/queue';
+import { insertOutboxIntent, type JsonValue, listSteps } from '@glassdome/db';
+import { jobIntent, VM_DEPLOY_STEPS } from '@glassdome/queue';
 import { waitFor } from '@glassdome/testkit';
 import { allJobs, allRelayed, rowCounts, startTestApi, type TestApi, VALID_VM } from './harness';
 
@@ -252,4 +252,78 @@ test('concurrent deploys over a quota or with a taken name: each gets the answer
   assert.equal(names.length, 7);
   assert.equal(names.filter((name) => name === 'twin-a').length, 1);
   assert.ok(names.includes('solo-b'));
+});
+
+/**
+ * Writes a vm.deploy intent for `vmId` to the outbox and keeps its row locked until `release`, so the
+ * relay's passes (which claim rows with SKIP LOCKED) leave it there meanwhile. A pass may take the row
+ * in the moment between its commit and the lock; then another row is tried.
+ */
+async function heldIntent(vmId: string): Promise<{ jobId: string; release(): Promise<void> }> {
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const jobId = `vm-deploy.${vmId}.held-${attempt}`;
+    const rowId = await insertOutboxIntent(api.db, jobIntent('vm.deploy', { vmId }, jobId) as JsonValue);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked!: (held: boolean) => void;
+    const lockTaken = new Promise<boolean>((resolve) => {
+      locked = resolve;
+    });
+    const transaction = api.db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .selectFrom('outbox')
+        .select('id')
+        .where('id', '=', rowId)
+        .forUpdate()
+        .skipLocked()
+        .execute();
+      locked(rows.length === 1);
+      if (rows.length === 1) await released;
+    });
+    transaction.catch(() => locked(false));
+    if (await lockTaken) {
+      return {
+        jobId,
+        release: async () => {
+          release();
+          await transaction;
+        },
+      };
+    }
+    await transaction.catch(() => {});
+  }
+  throw new Error('the relay took every intent before it could be held');
+}
+
+test('a job whose intent still waits in the outbox is shown in state outbox, only to readers of its VM', async () => {
+  const owner = await api.keyWithRole('operator', 'outbox-a');
+  const stranger = await api.keyWithRole('operator', 'outbox-b');
+  const answer = await api.request('POST', '/api/v1/vms', { key: owner, body: { ...VALID_VM, name: 'outbox-held' } });
+  assert.equal(answer.status, 202, answer.text);
+  const vmId: string = answer.body.id;
+  await allRelayed(api.db);
+
+  const held = await heldIntent(vmId);
+  try {
+    const shown = await api.request('GET', `/api/v1/jobs/${held.jobId}`, { key: owner });
+    assert.equal(shown.status, 200, shown.text);
+    assert.equal(shown.body.id, held.jobId);
+    assert.equal(shown.body.name, 'vm.deploy');
+    assert.equal(shown.body.queue, 'vm');
+    assert.equal(shown.body.state, 'outbox');
+    assert.equal(shown.body.attemptsMade, 0);
+    assert.deepEqual(shown.body.data, { vmId });
+    assert.equal(await api.producer.queues.vm.getJob(held.jobId), undefined, 'not in BullMQ while held');
+    const hidden = await api.request('GET', `/api/v1/jobs/${held.jobId}`, { key: stranger });
+    assert.equal(hidden.status, 404);
+  } finally {
+    await held.release();
+  }
+  // Let go, the row is relayed: the same id is then the BullMQ job.
+  await allRelayed(api.db);
+  const relayed = await api.request('GET', `/api/v1/jobs/${held.jobId}`, { key: owner });
+  assert.equal(relayed.status, 200);
+  assert.equal(relayed.body.state, 'waiting');
 });

@@ -1,5 +1,5 @@
-import { getLab, getVm } from '@glassdome/db';
-import type { Producer } from '@glassdome/queue';
+import { findOutboxJobIntent, getLab, getVm } from '@glassdome/db';
+import { JOBS, type Producer, parseIntent } from '@glassdome/queue';
 import { type Request, Router } from 'express';
 import { scopeOf } from '../auth/middleware';
 import type { ApiContext } from '../context';
@@ -23,6 +23,9 @@ export function idsOnly(data: unknown): Record<string, string | number> {
   );
 }
 
+/** A job as the API shows it. */
+type ShownJob = Awaited<ReturnType<typeof presentJob>> | NonNullable<Awaited<ReturnType<typeof jobInOutbox>>>;
+
 async function presentJob(job: Job, queue: string) {
   return {
     id: job.id,
@@ -38,14 +41,50 @@ async function presentJob(job: Job, queue: string) {
   };
 }
 
+/** The job `id` in whichever queue holds it; a Redis that cannot be asked is a 503. */
+async function jobInQueues(producer: Producer, id: string) {
+  for (const [name, queue] of Object.entries(producer.queues)) {
+    const job = await queue.getJob(id).catch(() => {
+      throw new ServiceUnavailableError('Redis');
+    });
+    if (job) return presentJob(job, name);
+  }
+  return undefined;
+}
+
+/**
+ * The job `id` while its intent waits in the outbox (committed, not yet relayed to BullMQ), in state
+ * `outbox`. The row is checked like the relay checks it: one that is not a valid job intent is not shown.
+ */
+async function jobInOutbox(ctx: ApiContext, id: string) {
+  const row = await findOutboxJobIntent(ctx.db, id);
+  if (!row) return undefined;
+  let intent: ReturnType<typeof parseIntent>;
+  try {
+    intent = parseIntent(row.intent);
+  } catch {
+    return undefined;
+  }
+  if (intent.kind !== 'job' || intent.jobId !== id) return undefined;
+  return {
+    id,
+    name: intent.name,
+    queue: JOBS[intent.name].queue,
+    state: 'outbox' as const,
+    attemptsMade: 0,
+    createdAt: row.createdAt.getTime(),
+    data: idsOnly(intent.payload),
+  };
+}
+
 /**
  * Whether the reader may see a job: admins see every job; others only jobs about a lab or VM in
  * their scope (a job about neither, such as a grant, is an admin's business).
  */
-async function jobInScope(ctx: ApiContext, req: Request, job: Job): Promise<boolean> {
+async function jobInScope(ctx: ApiContext, req: Request, job: ShownJob): Promise<boolean> {
   const scope = scopeOf(req);
   if (scope.kind === 'all') return true;
-  const refs = idsOnly(job.data);
+  const refs = job.data;
   if (typeof refs.vmId === 'string') return Boolean(await getVm(ctx.db, refs.vmId, scope));
   if (typeof refs.labId === 'string') return Boolean(await getLab(ctx.db, refs.labId, scope));
   return false;
@@ -56,17 +95,12 @@ export function jobRoutes(ctx: ApiContext): Router {
   router.get('/jobs/:id', async (req, res) => {
     const { id } = parseInput(jobIdParams, req.params, 'params');
     requireRedis(ctx.producer);
-    for (const [name, queue] of Object.entries(ctx.producer.queues)) {
-      const job = await queue.getJob(id).catch(() => {
-        throw new ServiceUnavailableError('Redis');
-      });
-      if (job) {
-        if (!(await jobInScope(ctx, req, job))) break;
-        res.json(await presentJob(job, name));
-        return;
-      }
-    }
-    throw new NotFoundError('job');
+    const producer = ctx.producer;
+    // Not in a queue: perhaps still in the outbox; and if not there either, it may have been relayed
+    // between the two looks, so the queues are asked once more.
+    const job = (await jobInQueues(producer, id)) ?? (await jobInOutbox(ctx, id)) ?? (await jobInQueues(producer, id));
+    if (!job || !(await jobInScope(ctx, req, job))) throw new NotFoundError('job');
+    res.json(job);
   });
   return router;
 }

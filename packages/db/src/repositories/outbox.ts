@@ -92,3 +92,22 @@ export async function outboxBacklog(db: Db): Promise<{ count: number; oldestSeco
     .executeTakeFirstOrThrow();
   return { count: Number(row.count), oldestSeconds: Math.round(Number(row.oldest ?? 0)) };
 }
+
+/**
+ * The unsent intent of the plain job `jobId`, if the outbox holds one, and when it was written.
+ * Looked up only when the job is not in BullMQ (a deploy answered at its commit, its intent not yet
+ * relayed): the outbox holds a relay's backlog, a few rows while Redis answers, so no index.
+ */
+export async function findOutboxJobIntent(
+  db: Db,
+  jobId: string,
+): Promise<{ intent: JsonValue; createdAt: Date } | undefined> {
+  const row = await db
+    .selectFrom('outbox')
+    .select(['intent', 'created_at'])
+    .where(sql<boolean>`intent->>'kind' = 'job' AND intent->>'jobId' = ${jobId}`)
+    .orderBy('id')
+    .limit(1)
+    .executeTakeFirst();
+  return row && { intent: row.intent, createdAt: row.created_at };
+}
