@@ -8,8 +8,9 @@ export interface OutboxRelayOptions {
   /** Intents per transaction and per `addBulk`. @defaultValue 500 */
   batch?: number;
   /**
-   * How long a send of committed intents (`sendCommitted`) may take before the relay stops waiting
-   * for it and takes the next batch; its rows stay in the outbox for a pass. @defaultValue 10000
+   * How long one send to Redis may take before the relay stops waiting for it: a send of committed
+   * intents (`sendCommitted`) then fails and the next batch goes; a pass's send fails and its
+   * transaction ends, the rows kept for the next pass. @defaultValue 10000
    */
   sendTimeoutMs?: number;
 }
@@ -184,7 +185,10 @@ export class OutboxRelay {
   async #drain(): Promise<void> {
     const batch = this.options.batch ?? 500;
     try {
-      while ((await relayOutboxBatch(this.db, batch, (rows) => this.#send(rows))) === batch) {}
+      // A pass holds its rows in a transaction while it sends: bounded like a send of committed
+      // intents, so a Redis that takes the command and never answers does not hold it (and every
+      // later pass behind it) for good.
+      while ((await relayOutboxBatch(this.db, batch, (rows) => this.#sendWithin(rows))) === batch) {}
     } catch (error) {
       // Back off the timer a little; the rows stay for the next pass.
       this.#quietUntil = Date.now() + 2_000;

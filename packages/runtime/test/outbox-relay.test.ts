@@ -142,6 +142,34 @@ test('a Redis that never answers holds a send only sendTimeoutMs, and the batche
   await relay.stop();
 });
 
+test('a pass against a Redis that never answers gives up after sendTimeoutMs: its transaction ends, its rows stay', async () => {
+  const relay = new OutboxRelay(db, producer, logger, { sendTimeoutMs: 300 });
+  const row = await committed();
+  redis.child.kill('SIGSTOP');
+  try {
+    const started = Date.now();
+    await assert.rejects(relay.flush(), /did not answer/);
+    const waited = Date.now() - started;
+    assert.ok(waited >= 250 && waited < 5_000, `given up after the timeout: ${waited} ms`);
+    // The row is kept with the attempt counted, and no transaction holds it any more.
+    const kept = await db
+      .transaction()
+      .execute((trx) =>
+        trx.selectFrom('outbox').select(['id', 'attempts']).where('id', '=', row.id).forUpdate().noWait().execute(),
+      );
+    assert.deepEqual(
+      kept.map((each) => [Number(each.id), each.attempts]),
+      [[row.id, 1]],
+    );
+  } finally {
+    redis.child.kill('SIGCONT');
+  }
+  await relay.flush();
+  assert.ok(await inRedis(row.jobId));
+  assert.deepEqual(await outboxIds(), []);
+  await relay.stop();
+});
+
 test('stop waits for the sends under way and deletes the sent rows', async () => {
   const relay = new OutboxRelay(db, producer, logger);
   const row = await committed();
