@@ -104,18 +104,25 @@ function templateFor(db: Db, where: TemplateWhere) {
 /** Has the gateway build the OS's template (one row and one job for everyone), then waits for it. */
 async function buildTemplate(ctx: InstallerContext, vm: VmRow, os: OsName, signal?: AbortSignal): Promise<number> {
   const where = { platformId: DEFAULT_PLATFORM, node: vm.node, os, project: vm.project };
-  await insertTemplate(ctx.db, {
+  const vmidTaken = await insertTemplate(ctx.db, {
     ...where,
     vmid: defaultTemplateVmid(os),
     name: `tpl-${os.replaceAll('.', '-')}`,
-  }).catch((error: { code?: string }) => {
-    // Another project registered that VMID: this one waits for nothing it could use.
-    if (error.code === '23505')
-      throw new PermanentError(`no ${os} template, and VMID ${defaultTemplateVmid(os)} is taken`);
-    throw error;
-  });
+  }).then(
+    () => false,
+    (error: { code?: string }) => {
+      if (error.code === '23505') return true;
+      throw error;
+    },
+  );
+  // A conflict is either another project's template holding the VMID (then this one waits for
+  // nothing it could use) or a twin: two VMs inserting this same row at once may meet on the VMID
+  // index instead of the one ON CONFLICT names, and then the row is there.
   const row = await findTemplate(ctx.db, where);
-  if (!row) throw new Error(`the ${os} template row vanished`);
+  if (!row) {
+    if (vmidTaken) throw new PermanentError(`no ${os} template, and VMID ${defaultTemplateVmid(os)} is taken`);
+    throw new Error(`the ${os} template row vanished`);
+  }
   if (row.status === 'queued') {
     // The same job id for every VM asking: BullMQ keeps one.
     await ctx.producer.enqueue('template.create', { templateId: row.id }, { jobId: `template-create.${row.id}` });
