@@ -124,6 +124,14 @@ export async function allRelayed(db: Db): Promise<void> {
   );
 }
 
+/** The vm-queue job `jobId` once the relay has sent it to BullMQ (10 s at most): a 202 means committed. */
+export function relayedJob(api: TestApi, jobId: string) {
+  return waitFor('the relay to send the job to BullMQ', () => api.producer.queues.vm.getJob(jobId), {
+    timeoutMs: 10_000,
+    intervalMs: 10,
+  });
+}
+
 /** Jobs of every state in every queue, across the producer's queues. */
 export async function allJobs(producer: Producer) {
   const jobs = await Promise.all(

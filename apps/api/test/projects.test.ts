@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { appendEvent } from '@glassdome/db';
 import { waitFor } from '@glassdome/testkit';
-import { ADMIN_KEY, allJobs, startTestApi, type TestApi } from './harness';
+import { ADMIN_KEY, allJobs, relayedJob, startTestApi, type TestApi } from './harness';
 
 let api: TestApi;
 before(async () => {
@@ -46,10 +46,7 @@ test("an operator of project B gets 404 for project A's lab and VM everywhere, a
   const labId = lab.body.id as string;
   const vmId = vm.body.id as string;
   // The deploy's job reaches BullMQ just after the 202: B's 404 below must be about scope, not absence.
-  await waitFor('the deploy job in BullMQ', () => api.producer.queues.vm.getJob(`vm-deploy.${vmId}`), {
-    timeoutMs: 10_000,
-    intervalMs: 10,
-  });
+  await relayedJob(api, `vm-deploy.${vmId}`);
   const labVm = (await api.request('GET', `/api/v1/labs/${labId}`, { key: operatorA })).body.vms[0].id as string;
 
   for (const key of [operatorB, viewerB]) {

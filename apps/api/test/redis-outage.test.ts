@@ -4,7 +4,7 @@ import { insertVms, outboxBacklog } from '@glassdome/db';
 import { writeIntent } from '@glassdome/lab-run';
 import { jobIntent } from '@glassdome/queue';
 import { freePort, type RunningProcess, startProcess, waitFor } from '@glassdome/testkit';
-import { rowCounts, startTestApi, type TestApi } from './harness';
+import { relayedJob, rowCounts, startTestApi, type TestApi } from './harness';
 
 let port: number;
 let redis: RunningProcess;
@@ -76,8 +76,5 @@ test('once Redis is back the producer reconnects and deploys go through again', 
   await waitFor('producer reconnects', () => api.producer.connection.status === 'ready', { timeoutMs: 20_000 });
   const answer = await api.request('POST', '/api/v1/vms', { body: { name: 'after-outage', os: 'kali' } });
   assert.equal(answer.status, 202, answer.text);
-  await waitFor('the relay to send the job to BullMQ', () => api.producer.queues.vm.getJob(answer.body.jobId), {
-    timeoutMs: 10_000,
-    intervalMs: 10,
-  });
+  await relayedJob(api, answer.body.jobId);
 });

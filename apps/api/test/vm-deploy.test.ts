@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { insertOutboxIntent, type JsonValue, listSteps } from '@glassdome/db';
 import { jobIntent, VM_DEPLOY_STEPS } from '@glassdome/queue';
-import { waitFor } from '@glassdome/testkit';
-import { allJobs, allRelayed, rowCounts, startTestApi, type TestApi, VALID_VM } from './harness';
+import { allJobs, allRelayed, relayedJob, rowCounts, startTestApi, type TestApi, VALID_VM } from './harness';
 
 let api: TestApi;
 before(async () => {
@@ -27,10 +26,7 @@ test('POST /vms records the VM and its steps, then enqueues vm.deploy carrying i
   assert.equal(answer.headers.get('x-request-id'), 'req-vm-1');
 
   // Answered at the commit: the relay puts the job in BullMQ a moment later.
-  const job = await waitFor('the relay to send the job to BullMQ', () => api.producer.queues.vm.getJob(jobId), {
-    timeoutMs: 10_000,
-    intervalMs: 10,
-  });
+  const job = await relayedJob(api, jobId);
   assert.equal(job.name, 'vm.deploy');
   assert.deepEqual(job.data, { vmId: id, requestId: 'req-vm-1' });
   assert.ok(!JSON.stringify(job.data).includes('hunter2'));

@@ -95,10 +95,10 @@ export function jobRoutes(ctx: ApiContext): Router {
   router.get('/jobs/:id', async (req, res) => {
     const { id } = parseInput(jobIdParams, req.params, 'params');
     requireRedis(ctx.producer);
-    const producer = ctx.producer;
     // Not in a queue: perhaps still in the outbox; and if not there either, it may have been relayed
     // between the two looks, so the queues are asked once more.
-    const job = (await jobInQueues(producer, id)) ?? (await jobInOutbox(ctx, id)) ?? (await jobInQueues(producer, id));
+    const job =
+      (await jobInQueues(ctx.producer, id)) ?? (await jobInOutbox(ctx, id)) ?? (await jobInQueues(ctx.producer, id));
     if (!job || !(await jobInScope(ctx, req, job))) throw new NotFoundError('job');
     res.json(job);
   });
