@@ -102,7 +102,10 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
         summary: 'Quick-deploy one VM',
         body: vmBody,
         response: accepted,
-        ok: [202, '{id, status, jobId} + Location'],
+        ok: [
+          202,
+          "{id, status, jobId} + Location, at the commit that records the VM and its job: the job reaches BullMQ with the outbox relay's next send, and GET /jobs/{id} shows it in state `outbox` until then",
+        ],
       }),
       get: operation({
         summary: 'List standalone VMs',
@@ -218,7 +221,13 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
         ok: [202, 'queued'],
       }),
     },
-    '/jobs/{id}': { get: operation({ summary: "Any job's state", pathParams: id, ok: [200, 'the job'] }) },
+    '/jobs/{id}': {
+      get: operation({
+        summary: "Any job's state",
+        pathParams: id,
+        ok: [200, "the job: BullMQ's state, or `outbox` while its intent is committed and not yet relayed"],
+      }),
+    },
     '/inventory': { get: operation({ summary: 'Desired and observed state of every VM', ok: [200, 'inventory'] }) },
     '/alerts': {
       get: operation({ summary: 'Alerts', query: alertListQuery, response: listOf(alertAnswer), ok: [200, 'alerts'] }),
