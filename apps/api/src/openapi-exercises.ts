@@ -20,6 +20,7 @@ import {
   vmRevertBody,
   vmSnapshotBody,
 } from './exercise-schemas';
+import { operation, schemaOf } from './openapi-operation';
 
 const when = z.string().describe('ISO time');
 
@@ -158,23 +159,8 @@ export const templateDetailAnswer = z.object({
   deploy: z.unknown(),
 });
 
-type JsonSchema = Record<string, unknown>;
-interface OperationSpec {
-  summary: string;
-  body?: JsonSchema;
-  yaml?: boolean;
-  query?: z.ZodObject;
-  pathParams?: string[];
-  ok: [number, string];
-  response?: z.ZodType;
-  role?: 'operator' | 'admin';
-}
-
-/** The exercise paths, built with the document's own `operation` and `schemaOf`. */
-export function exercisePaths(
-  operation: (op: OperationSpec) => unknown,
-  schemaOf: (schema: z.ZodType) => JsonSchema,
-): Record<string, Record<string, unknown>> {
+/** The exercise paths. */
+export function exercisePaths(): Record<string, Record<string, ReturnType<typeof operation>>> {
   const id = ['id'];
   const started = (what: string) => ({ response: operationStarted, ok: [202, what] as [number, string] });
   return {
@@ -405,10 +391,7 @@ export function exercisePaths(
 }
 
 /** `PATCH /labs/{id}`, merged into that path's existing operations. */
-export function labPatchOperation(
-  operation: (op: OperationSpec) => unknown,
-  schemaOf: (schema: z.ZodType) => JsonSchema,
-) {
+export function labPatchOperation() {
   return operation({
     summary:
       "Change a lab's TTL (from now), within the project's TTL quota; the overseer tears it down at the new expiry",

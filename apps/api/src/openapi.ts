@@ -2,6 +2,7 @@ import { labSpecJsonSchema, vmRequestJsonSchema } from '@glassdome/lab';
 import { z } from 'zod';
 import { labCancelQuery, labFromReferenceBody } from './exercise-schemas';
 import { exercisePaths, labPatchOperation } from './openapi-exercises';
+import { operation, schemaOf } from './openapi-operation';
 import {
   accepted,
   alertAnswer,
@@ -33,64 +34,6 @@ import {
   traineeKeyCreateBody,
   vmListQuery,
 } from './schemas';
-
-type JsonSchema = Record<string, unknown>;
-
-interface Operation {
-  summary: string;
-  body?: JsonSchema;
-  yaml?: boolean;
-  query?: z.ZodObject;
-  pathParams?: string[];
-  /** Success status and what it means. */
-  ok: [number, string];
-  /** The success answer's schema, where the route parses its answer with it. */
-  response?: z.ZodType;
-  role?: 'operator' | 'admin';
-}
-
-function schemaOf(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
-  return rest;
-}
-
-function queryParameters(query: z.ZodObject) {
-  const properties = (schemaOf(query).properties ?? {}) as Record<string, JsonSchema>;
-  return Object.entries(properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema }));
-}
-
-const errorResponse = { $ref: '#/components/responses/Error' };
-
-function operation(op: Operation) {
-  const parameters = [
-    ...(op.pathParams ?? []).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
-    ...(op.query ? queryParameters(op.query) : []),
-  ];
-  const content: Record<string, { schema: JsonSchema }> = {};
-  if (op.body) content['application/json'] = { schema: op.body };
-  if (op.yaml) content['application/yaml'] = { schema: { type: 'string', description: 'the lab spec as YAML' } };
-  return {
-    summary: op.summary,
-    ...(op.role ? { description: `Needs the ${op.role} role.` } : {}),
-    ...(parameters.length > 0 ? { parameters } : {}),
-    ...(op.body ? { requestBody: { required: true, content } } : {}),
-    responses: {
-      [op.ok[0]]: {
-        description: op.ok[1],
-        ...(op.response ? { content: { 'application/json': { schema: schemaOf(op.response, 'output') } } } : {}),
-      },
-      '400': errorResponse,
-      '401': errorResponse,
-      '403': errorResponse,
-      '404': errorResponse,
-      '409': errorResponse,
-      '413': errorResponse,
-      '415': errorResponse,
-      '429': errorResponse,
-      '503': errorResponse,
-    },
-  };
-}
 
 function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
   const vmBody = vmRequestJsonSchema();
@@ -142,7 +85,7 @@ function paths(): Record<string, Record<string, ReturnType<typeof operation>>> {
         ok: [200, 'the lab'],
       }),
       delete: operation({ summary: 'Tear down everything the lab owns', pathParams: id, ok: [202, 'destroying'] }),
-      patch: labPatchOperation(operation, schemaOf) as ReturnType<typeof operation>,
+      patch: labPatchOperation(),
     },
     '/labs/{id}/events': {
       get: operation({
@@ -379,7 +322,7 @@ export function openApiDocument() {
     security: [{ apiKey: [] }],
     paths: {
       ...paths(),
-      ...(exercisePaths(operation, schemaOf) as ReturnType<typeof paths>),
+      ...exercisePaths(),
     },
     components: {
       securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'Glassdome API key' } },
