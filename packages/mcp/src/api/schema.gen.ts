@@ -13,6 +13,7 @@ export interface paths {
     get: {
       parameters: {
         query?: {
+          cursor?: string;
           limit?: number;
           offset?: number;
           severity?: 'info' | 'warning' | 'critical';
@@ -49,6 +50,7 @@ export interface paths {
                 [key: string]: unknown;
               })[];
               limit?: number;
+              nextCursor?: string | null;
               offset?: number;
             } & {
               [key: string]: unknown;
@@ -181,7 +183,7 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description the job */
+        /** @description the job: BullMQ's state, or `outbox` while its intent is committed and not yet relayed */
         200: {
           headers: {
             [name: string]: unknown;
@@ -247,6 +249,7 @@ export interface paths {
                 [key: string]: unknown;
               })[];
               limit?: number;
+              nextCursor?: string | null;
               offset?: number;
             } & {
               [key: string]: unknown;
@@ -369,6 +372,219 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/lab-specs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The project's saved specs (newest version of each) */
+    get: {
+      parameters: {
+        query?: {
+          project?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description specs */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    /**
+     * Save a spec (JSON {name?, description?, spec} or YAML); an existing name gets a new version
+     * @description Needs the operator role.
+     */
+    post: {
+      parameters: {
+        query?: {
+          project?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            description?: string;
+            /** @description default: the spec's own name */
+            name?: string;
+            /** @description a lab spec, as POST /labs takes it */
+            spec: {
+              [key: string]: unknown;
+            };
+          };
+          'application/yaml': string;
+        };
+      };
+      responses: {
+        /** @description {id, project, name, version} */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/lab-specs/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The newest version, with the list of versions */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description the spec */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    post?: never;
+    /**
+     * Delete every version
+     * @description Needs the operator role.
+     */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description deleted */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/lab-specs/{name}/versions/{version}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One version of a saved spec */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+          version: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description the spec */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/lab-templates': {
     parameters: {
       query?: never;
@@ -402,9 +618,66 @@ export interface paths {
                 [key: string]: unknown;
               })[];
               limit?: number;
+              nextCursor?: string | null;
               offset?: number;
             } & {
               [key: string]: unknown;
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/lab-templates/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A catalog lab in full: its spec and the parameters it takes (defaults, bounds) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description the template */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              deploy: unknown;
+              description: string;
+              id: string;
+              /** @description each parameter with its default and bounds */
+              parameters: unknown;
+              /** @description the lab spec, as POST /labs takes it */
+              spec: unknown;
+              title: string;
             };
           };
         };
@@ -438,9 +711,19 @@ export interface paths {
     get: {
       parameters: {
         query?: {
+          cursor?: string;
           limit?: number;
           offset?: number;
-          status?: 'queued' | 'deploying' | 'ready' | 'degraded' | 'failed' | 'cancelled' | 'destroying' | 'destroyed';
+          status?:
+            | 'queued'
+            | 'deploying'
+            | 'ready'
+            | 'degraded'
+            | 'reverting'
+            | 'failed'
+            | 'cancelled'
+            | 'destroying'
+            | 'destroyed';
         };
         header?: never;
         path?: never;
@@ -471,6 +754,7 @@ export interface paths {
                 [key: string]: unknown;
               })[];
               limit?: number;
+              nextCursor?: string | null;
               offset?: number;
             } & {
               [key: string]: unknown;
@@ -607,10 +891,59 @@ export interface paths {
                   template?: number | string;
                 }[];
               }
-            | {
-                name?: string;
-                template: string;
-              };
+            | (
+                | {
+                    name?: string;
+                    parameters?: {
+                      /** @description independent copies, one per trainee */
+                      copies?: number;
+                      /** @description one SSH public key per copy, in copy order: copy N’s trainee VMs accept only key N (and traineeKeys) */
+                      copyKeys?: string[];
+                      /** @description name of the deployed lab (default: the spec’s) */
+                      name?: string;
+                      /** @description SSH public keys put on the trainee VMs of every copy (with the login user's own) */
+                      traineeKeys?: string[];
+                      /** @description how long the lab lives */
+                      ttl?: string;
+                      /** @description sizes per VM entry: {cpus?, memoryMiB?, diskGiB?}, within the bounds the lab declares */
+                      vms?: {
+                        [key: string]: {
+                          cpus?: number;
+                          diskGiB?: number;
+                          memoryMiB?: number;
+                        };
+                      };
+                    };
+                    template: string;
+                  }
+                | {
+                    name?: string;
+                    parameters?: {
+                      /** @description independent copies, one per trainee */
+                      copies?: number;
+                      /** @description one SSH public key per copy, in copy order: copy N’s trainee VMs accept only key N (and traineeKeys) */
+                      copyKeys?: string[];
+                      /** @description name of the deployed lab (default: the spec’s) */
+                      name?: string;
+                      /** @description SSH public keys put on the trainee VMs of every copy (with the login user's own) */
+                      traineeKeys?: string[];
+                      /** @description how long the lab lives */
+                      ttl?: string;
+                      /** @description sizes per VM entry: {cpus?, memoryMiB?, diskGiB?}, within the bounds the lab declares */
+                      vms?: {
+                        [key: string]: {
+                          cpus?: number;
+                          diskGiB?: number;
+                          memoryMiB?: number;
+                        };
+                      };
+                    };
+                    /** @description a saved spec of the project (see /lab-specs) */
+                    spec: string;
+                    /** @description default: the newest */
+                    version?: number;
+                  }
+              );
           'application/yaml': string;
         };
       };
@@ -706,9 +1039,15 @@ export interface paths {
               createdAt: string;
               error: string | null;
               expiresAt: string | null;
+              firstReadyAt?: string | null;
               id: string;
               name: string;
               onFailure: string;
+              pool?: {
+                claimedAt: string | null;
+                poolId: string;
+              } | null;
+              source?: unknown;
               status: string;
               steps: ({
                 attempts: number;
@@ -722,6 +1061,7 @@ export interface paths {
               } & {
                 [key: string]: unknown;
               })[];
+              testing?: unknown;
               /** @description ISO 8601 */
               updatedAt: string;
               vms: ({
@@ -808,7 +1148,45 @@ export interface paths {
     };
     options?: never;
     head?: never;
-    patch?: never;
+    /**
+     * Change a lab's TTL (from now), within the project's TTL quota; the overseer tears it down at the new expiry
+     * @description Needs the operator role.
+     */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            ttl: string;
+          };
+        };
+      };
+      responses: {
+        /** @description the lab with its new expiresAt */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
     trace?: never;
   };
   '/labs/{id}/cancel': {
@@ -820,10 +1198,12 @@ export interface paths {
     };
     get?: never;
     put?: never;
-    /** Stop in-flight work */
+    /** Stop in-flight work: every VM not ready is cancelled at once; ?destroyVms=true deletes them */
     post: {
       parameters: {
-        query?: never;
+        query?: {
+          destroyVms?: '0' | '1' | 'true' | 'false';
+        };
         header?: never;
         path: {
           id: string;
@@ -863,10 +1243,13 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Live progress (Server-Sent Events) */
+    /** Live progress (Server-Sent Events); with Accept: application/json, a page of the timeline */
     get: {
       parameters: {
-        query?: never;
+        query?: {
+          cursor?: string;
+          limit?: number;
+        };
         header?: never;
         path: {
           id: string;
@@ -875,7 +1258,7 @@ export interface paths {
       };
       requestBody?: never;
       responses: {
-        /** @description event stream */
+        /** @description event stream, or {items, limit, nextCursor} oldest first */
         200: {
           headers: {
             [name: string]: unknown;
@@ -895,6 +1278,222 @@ export interface paths {
     };
     put?: never;
     post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/labs/{id}/operations': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The lab's operations, newest first */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description operations */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: {
+                /** @description ISO time */
+                createdAt: string;
+                error: string | null;
+                finishedAt: string | null;
+                id: string;
+                /** @enum {string} */
+                kind: 'snapshot' | 'revert' | 'delete-snapshot' | 'testing-start' | 'testing-stop' | 'claim';
+                labId: string;
+                progress: {
+                  done: number;
+                  total: number;
+                };
+                requestedBy: string | null;
+                snapshot: string | null;
+                startedAt: string | null;
+                /** @enum {string} */
+                status: 'queued' | 'running' | 'done' | 'failed';
+                target: {
+                  copy?: number;
+                  /** @enum {string} */
+                  kind: 'lab' | 'copy' | 'vm';
+                  vmId?: string;
+                };
+              }[];
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/labs/{id}/operations/{operationId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One operation's progress and outcome */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+          operationId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description the operation */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description ISO time */
+              createdAt: string;
+              error: string | null;
+              finishedAt: string | null;
+              id: string;
+              /** @enum {string} */
+              kind: 'snapshot' | 'revert' | 'delete-snapshot' | 'testing-start' | 'testing-stop' | 'claim';
+              labId: string;
+              progress: {
+                done: number;
+                total: number;
+              };
+              requestedBy: string | null;
+              snapshot: string | null;
+              startedAt: string | null;
+              /** @enum {string} */
+              status: 'queued' | 'running' | 'done' | 'failed';
+              target: {
+                copy?: number;
+                /** @enum {string} */
+                kind: 'lab' | 'copy' | 'vm';
+                vmId?: string;
+              };
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/labs/{id}/reset': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Revert to the initial snapshot (taken when the lab was first ready); a trainee key resets its own copy */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description copy number, from 0 */
+            copy?: number;
+            /**
+             * Format: uuid
+             * @description one VM of the lab
+             */
+            vmId?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description the revert */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              jobId: string;
+              kind: string;
+              labId: string;
+              links: {
+                operation: string;
+              };
+              operationId: string;
+              /** @constant */
+              status: 'queued';
+              /** @description VMs it acts on */
+              vms?: number;
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
     delete?: never;
     options?: never;
     head?: never;
@@ -941,6 +1540,503 @@ export interface paths {
       };
     };
     delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/labs/{id}/revert': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Revert the lab, a copy or a VM to a snapshot: rolled back, started, verified, the lab ready again
+     * @description Needs the operator role.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description copy number, from 0 */
+            copy?: number;
+            /** @description a snapshot name: 2-40 letters, digits, - or _, starting with a letter */
+            snapshot: string;
+            /**
+             * Format: uuid
+             * @description one VM of the lab
+             */
+            vmId?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description the revert (the lab is reverting meanwhile) */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              jobId: string;
+              kind: string;
+              labId: string;
+              links: {
+                operation: string;
+              };
+              operationId: string;
+              /** @constant */
+              status: 'queued';
+              /** @description VMs it acts on */
+              vms?: number;
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/labs/{id}/roster': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Class roster: one row per copy × VM with addresses, SSH command, keys (JSON, or CSV) */
+    get: {
+      parameters: {
+        query?: {
+          format?: 'json' | 'csv';
+        };
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description the roster (text/csv with Accept: text/csv or ?format=csv) */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              copies: number;
+              expiresAt: string | null;
+              labId: string;
+              name: string;
+              rows: {
+                /** @description network → address/prefix */
+                addresses: {
+                  [key: string]: string | null;
+                };
+                /** @description from 0 */
+                copy: number;
+                /** @description from 1, as a class counts */
+                copyNumber: number;
+                label: string;
+                management: string | null;
+                os: string;
+                ssh: {
+                  command: string | null;
+                  host: string | null;
+                  port: number;
+                  user: string | null;
+                };
+                sshKeys: {
+                  comment: string | null;
+                  fingerprint: string | null;
+                  type: string;
+                }[];
+                status: string;
+                traineeApiKeys: {
+                  id: string;
+                  name: string;
+                  prefix: string;
+                }[];
+                vm: string;
+                vmId: string;
+              }[];
+              status: string;
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/labs/{id}/snapshots': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The lab's snapshots by name, with their VMs (a trainee sees its copy's) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description snapshots */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: {
+                /** @description initial (reset returns here) or taken by testing mode */
+                automatic: boolean;
+                copies: number[];
+                /** @description ISO time */
+                createdAt: string;
+                description: string | null;
+                name: string;
+                /** @enum {string} */
+                scope: 'vm' | 'copy' | 'lab';
+                /** @enum {string} */
+                status: 'creating' | 'ready' | 'failed' | 'deleting';
+                vms: {
+                  copy: number;
+                  error: string | null;
+                  name: string;
+                  status: string;
+                  vmId: string;
+                }[];
+                withRam: boolean;
+              }[];
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    /**
+     * Snapshot the whole lab, one copy (`copy`) or one VM (`vmId`) at once, RAM optional
+     * @description Needs the operator role.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description copy number, from 0 */
+            copy?: number;
+            description?: string;
+            /** @description a snapshot name: 2-40 letters, digits, - or _, starting with a letter */
+            name: string;
+            /**
+             * Format: uuid
+             * @description one VM of the lab
+             */
+            vmId?: string;
+            withRam?: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description the snapshot operation */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              jobId: string;
+              kind: string;
+              labId: string;
+              links: {
+                operation: string;
+              };
+              operationId: string;
+              /** @constant */
+              status: 'queued';
+              /** @description VMs it acts on */
+              vms?: number;
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/labs/{id}/snapshots/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * Delete a snapshot from the lab, a copy or a VM
+     * @description Needs the operator role.
+     */
+    delete: {
+      parameters: {
+        query?: {
+          copy?: number;
+          vmId?: string;
+        };
+        header?: never;
+        path: {
+          id: string;
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description the deletion */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              jobId: string;
+              kind: string;
+              labId: string;
+              links: {
+                operation: string;
+              };
+              operationId: string;
+              /** @constant */
+              status: 'queued';
+              /** @description VMs it acts on */
+              vms?: number;
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/labs/{id}/testing': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Testing mode as it stands (null when off) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description testing */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    /**
+     * Testing mode: snapshot, then widen egress for a while (the policy comes back by itself)
+     * @description Needs the operator role.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /**
+             * @description how long until the lab’s own policy is restored (at most 24h)
+             * @default 1h
+             */
+            duration?: string;
+            /** @description what the networks may reach meanwhile: allow, or a list of destinations */
+            egress: ('allow' | 'deny') | string[];
+            /** @description the networks it applies to (default: every network of the lab) */
+            networks?: string[];
+          };
+        };
+      };
+      responses: {
+        /** @description testing mode starting */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              jobId: string;
+              kind: string;
+              labId: string;
+              links: {
+                operation: string;
+              };
+              operationId: string;
+              /** @constant */
+              status: 'queued';
+              /** @description VMs it acts on */
+              vms?: number;
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    /**
+     * End testing mode now: the lab's own policy back
+     * @description Needs the operator role.
+     */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description the stop operation */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
     options?: never;
     head?: never;
     patch?: never;
@@ -1024,6 +2120,142 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/labs/{id}/trainee-keys': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The lab's trainee keys (prefixes only)
+     * @description Needs the operator role.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description keys */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    /**
+     * A key that reads one copy of the lab (shown once; never kept in an idempotent answer)
+     * @description Needs the operator role.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            copy: number;
+            name?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description the trainee key */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/labs/{id}/trainee-keys/{keyId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * Revoke a trainee key of the lab
+     * @description Needs the operator role.
+     */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+          keyId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description revoked */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/me': {
     parameters: {
       query?: never;
@@ -1073,6 +2305,164 @@ export interface paths {
     put?: never;
     post?: never;
     delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/networks': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The networks of the caller's project (admins: all) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description networks */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    /**
+     * Give a project a named network (made by the gateway: a VNet of a leased VLAN tag); its VMs join it with network.name
+     * @description Needs the admin role.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            cidr?: string;
+            name: string;
+            project: string;
+          };
+        };
+      };
+      responses: {
+        /** @description creating */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/networks/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One network (404 outside the caller's project) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description the network */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    post?: never;
+    /**
+     * Delete a network (409 while a VM not yet destroyed is on it)
+     * @description Needs the admin role.
+     */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description deleting */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
     options?: never;
     head?: never;
     patch?: never;
@@ -1259,6 +2649,780 @@ export interface paths {
         503: components['responses']['Error'];
       };
     };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pools': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Warm pools with their copies and claim latency */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description pools */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: {
+                claimLatencyMs: {
+                  last: number | null;
+                  max: number | null;
+                  p50: number | null;
+                  samples: number;
+                };
+                copies: {
+                  byStatus: {
+                    [key: string]: number;
+                  };
+                  ready: number;
+                  total: number;
+                };
+                /** @description ISO time */
+                createdAt: string;
+                id: string;
+                members?: {
+                  labId: string;
+                  name: string;
+                  readyAt: string | null;
+                  status: string;
+                }[];
+                name: string;
+                project: string;
+                recentClaims?: {
+                  claimedAt: string | null;
+                  claimMs: number | null;
+                  labId: string;
+                  name: string;
+                }[];
+                schedules?: {
+                  cron?: string;
+                  id: string;
+                  /** @enum {string} */
+                  kind: 'cron' | 'once';
+                  next?: string | null;
+                  size: number;
+                  tz?: string;
+                }[];
+                size: number;
+                source: unknown;
+                /** @enum {string} */
+                status: 'active' | 'draining';
+                /** @description ISO time */
+                updatedAt: string;
+              }[];
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    /**
+     * Create a warm pool of a catalog template or saved spec (with parameters), filled in the background
+     * @description Needs the operator role.
+     */
+    post: {
+      parameters: {
+        query?: {
+          project?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            name: string;
+            parameters?: {
+              /** @description independent copies, one per trainee */
+              copies?: number;
+              /** @description one SSH public key per copy, in copy order: copy N’s trainee VMs accept only key N (and traineeKeys) */
+              copyKeys?: string[];
+              /** @description name of the deployed lab (default: the spec’s) */
+              name?: string;
+              /** @description SSH public keys put on the trainee VMs of every copy (with the login user's own) */
+              traineeKeys?: string[];
+              /** @description how long the lab lives */
+              ttl?: string;
+              /** @description sizes per VM entry: {cpus?, memoryMiB?, diskGiB?}, within the bounds the lab declares */
+              vms?: {
+                [key: string]: {
+                  cpus?: number;
+                  diskGiB?: number;
+                  memoryMiB?: number;
+                };
+              };
+            };
+            size: number;
+            spec?: string;
+            template?: string;
+            version?: number;
+          };
+        };
+      };
+      responses: {
+        /** @description the pool */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              claimLatencyMs: {
+                last: number | null;
+                max: number | null;
+                p50: number | null;
+                samples: number;
+              };
+              copies: {
+                byStatus: {
+                  [key: string]: number;
+                };
+                ready: number;
+                total: number;
+              };
+              /** @description ISO time */
+              createdAt: string;
+              id: string;
+              members?: {
+                labId: string;
+                name: string;
+                readyAt: string | null;
+                status: string;
+              }[];
+              name: string;
+              project: string;
+              recentClaims?: {
+                claimedAt: string | null;
+                claimMs: number | null;
+                labId: string;
+                name: string;
+              }[];
+              schedules?: {
+                cron?: string;
+                id: string;
+                /** @enum {string} */
+                kind: 'cron' | 'once';
+                next?: string | null;
+                size: number;
+                tz?: string;
+              }[];
+              size: number;
+              source: unknown;
+              /** @enum {string} */
+              status: 'active' | 'draining';
+              /** @description ISO time */
+              updatedAt: string;
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pools/{id}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A pool: copies, recent claims, schedules */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description the pool */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              claimLatencyMs: {
+                last: number | null;
+                max: number | null;
+                p50: number | null;
+                samples: number;
+              };
+              copies: {
+                byStatus: {
+                  [key: string]: number;
+                };
+                ready: number;
+                total: number;
+              };
+              /** @description ISO time */
+              createdAt: string;
+              id: string;
+              members?: {
+                labId: string;
+                name: string;
+                readyAt: string | null;
+                status: string;
+              }[];
+              name: string;
+              project: string;
+              recentClaims?: {
+                claimedAt: string | null;
+                claimMs: number | null;
+                labId: string;
+                name: string;
+              }[];
+              schedules?: {
+                cron?: string;
+                id: string;
+                /** @enum {string} */
+                kind: 'cron' | 'once';
+                next?: string | null;
+                size: number;
+                tz?: string;
+              }[];
+              size: number;
+              source: unknown;
+              /** @enum {string} */
+              status: 'active' | 'draining';
+              /** @description ISO time */
+              updatedAt: string;
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    post?: never;
+    /**
+     * Delete a pool and the copies it still holds
+     * @description Needs the operator role.
+     */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description deleted */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    options?: never;
+    head?: never;
+    /**
+     * Resize or drain a pool (extra copies are torn down, missing ones deployed)
+     * @description Needs the operator role.
+     */
+    patch: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            size?: number;
+            /** @enum {string} */
+            status?: 'active' | 'draining';
+          };
+        };
+      };
+      responses: {
+        /** @description the pool */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              claimLatencyMs: {
+                last: number | null;
+                max: number | null;
+                p50: number | null;
+                samples: number;
+              };
+              copies: {
+                byStatus: {
+                  [key: string]: number;
+                };
+                ready: number;
+                total: number;
+              };
+              /** @description ISO time */
+              createdAt: string;
+              id: string;
+              members?: {
+                labId: string;
+                name: string;
+                readyAt: string | null;
+                status: string;
+              }[];
+              name: string;
+              project: string;
+              recentClaims?: {
+                claimedAt: string | null;
+                claimMs: number | null;
+                labId: string;
+                name: string;
+              }[];
+              schedules?: {
+                cron?: string;
+                id: string;
+                /** @enum {string} */
+                kind: 'cron' | 'once';
+                next?: string | null;
+                size: number;
+                tz?: string;
+              }[];
+              size: number;
+              source: unknown;
+              /** @enum {string} */
+              status: 'active' | 'draining';
+              /** @description ISO time */
+              updatedAt: string;
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    trace?: never;
+  };
+  '/pools/{id}/claim': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Hand a ready copy to a project at once (name, TTL, trainee keys); the pool refills
+     * @description Needs the operator role.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description one SSH public key per copy, in copy order: copy N’s trainee VMs accept only key N (and traineeKeys) */
+            copyKeys?: string[];
+            /** @description the lab's name once claimed (default: the copy's pool name) */
+            name?: string;
+            /** @description the project it goes to (default: the key's) */
+            project?: string;
+            /** @description SSH public keys put on the trainee VMs of every copy (with the login user's own) */
+            traineeKeys?: string[];
+            /** @description how long it lives from now (default: the lab's ttl) */
+            ttl?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description the claimed lab */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description from the request to the copy handed over, keys on the guests */
+              claimMs: number;
+              /** @description ISO time */
+              expiresAt: string;
+              keys: {
+                error: string | null;
+                operationId: string;
+                status: string;
+                vms: number;
+              } | null;
+              labId: string;
+              links: {
+                lab: string;
+                roster: string;
+              };
+              name: string;
+              project: string;
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pools/{id}/schedules': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The pool's pre-warm schedules */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description schedules */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    /**
+     * Schedule a pre-warm: the pool takes `size` at a cron time or once `at` (a BullMQ job scheduler)
+     * @description Needs the operator role.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /**
+             * Format: date-time
+             * @description once: an ISO time
+             */
+            at?: string;
+            /** @description repeating: a cron pattern */
+            cron?: string;
+            /** @description the size the pool takes then */
+            size: number;
+            /** @description time zone of the cron pattern, e.g. Europe/Paris */
+            tz?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description the schedule */
+        201: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/pools/{id}/schedules/{scheduleId}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    post?: never;
+    /**
+     * Remove a schedule
+     * @description Needs the operator role.
+     */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+          scheduleId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description removed */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/projects': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Projects with the quotas in force
+     * @description Needs the admin role.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description projects */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/projects/{name}/quotas': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A project's quotas in force, its own overrides and what it holds (admins, or the project's keys) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description quotas, overrides and usage */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    /**
+     * Set a project's quota overrides (null: the configured default); the project is made if new
+     * @description Needs the admin role.
+     */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            maxCopies?: number | null;
+            maxLabTtlSeconds?: number | null;
+            maxMemoryMiB?: number | null;
+            maxVcpus?: number | null;
+            maxVms?: number | null;
+          };
+        };
+      };
+      responses: {
+        /** @description quotas, overrides and usage */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    post?: never;
     delete?: never;
     options?: never;
     head?: never;
@@ -1499,6 +3663,7 @@ export interface paths {
                 [key: string]: unknown;
               })[];
               limit?: number;
+              nextCursor?: string | null;
               offset?: number;
             } & {
               [key: string]: unknown;
@@ -1606,6 +3771,60 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/templates/{id}/publish': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Make a template usable by every project, or by its own project only again
+     * @description Needs the admin role.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            published: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description {id, published} */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/templates/{id}/retry': {
     parameters: {
       query?: never;
@@ -1662,9 +3881,10 @@ export interface paths {
     get: {
       parameters: {
         query?: {
+          cursor?: string;
           limit?: number;
           offset?: number;
-          status?: 'queued' | 'deploying' | 'ready' | 'failed' | 'destroying' | 'destroyed';
+          status?: 'queued' | 'deploying' | 'ready' | 'reverting' | 'failed' | 'cancelled' | 'destroying' | 'destroyed';
         };
         header?: never;
         path?: never;
@@ -1714,6 +3934,7 @@ export interface paths {
                 [key: string]: unknown;
               })[];
               limit?: number;
+              nextCursor?: string | null;
               offset?: number;
             } & {
               [key: string]: unknown;
@@ -1762,6 +3983,7 @@ export interface paths {
               gateway?: string;
               /** @default dhcp */
               ip?: string;
+              name?: string;
               vlan?: unknown;
             };
             /** @enum {string} */
@@ -1787,7 +4009,7 @@ export interface paths {
         };
       };
       responses: {
-        /** @description {id, status, jobId} + Location */
+        /** @description {id, status, jobId} + Location, at the commit that records the VM and its job: the job reaches BullMQ with the outbox relay's next send, and GET /jobs/{id} shows it in state `outbox` until then */
         202: {
           headers: {
             [name: string]: unknown;
@@ -1923,6 +4145,306 @@ export interface paths {
         503: components['responses']['Error'];
       };
     };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/vms/{id}/logs': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A VM's full log, provisioning commands and guest output included (its creator and admins) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description steps and events, private ones included */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/vms/{id}/reset': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Reset one lab VM to its initial snapshot
+     * @description Needs the operator role.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description the revert */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              jobId: string;
+              kind: string;
+              labId: string;
+              links: {
+                operation: string;
+              };
+              operationId: string;
+              /** @constant */
+              status: 'queued';
+              /** @description VMs it acts on */
+              vms?: number;
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/vms/{id}/revert': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Revert one lab VM to a snapshot
+     * @description Needs the operator role.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description a snapshot name: 2-40 letters, digits, - or _, starting with a letter */
+            snapshot: string;
+          };
+        };
+      };
+      responses: {
+        /** @description the revert */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              jobId: string;
+              kind: string;
+              labId: string;
+              links: {
+                operation: string;
+              };
+              operationId: string;
+              /** @constant */
+              status: 'queued';
+              /** @description VMs it acts on */
+              vms?: number;
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/vms/{id}/snapshots': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** A lab VM's snapshots */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description snapshots */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              items: {
+                /** @description initial (reset returns here) or taken by testing mode */
+                automatic: boolean;
+                copies: number[];
+                /** @description ISO time */
+                createdAt: string;
+                description: string | null;
+                name: string;
+                /** @enum {string} */
+                scope: 'vm' | 'copy' | 'lab';
+                /** @enum {string} */
+                status: 'creating' | 'ready' | 'failed' | 'deleting';
+                vms: {
+                  copy: number;
+                  error: string | null;
+                  name: string;
+                  status: string;
+                  vmId: string;
+                }[];
+                withRam: boolean;
+              }[];
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    put?: never;
+    /**
+     * Snapshot one lab VM
+     * @description Needs the operator role.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            description?: string;
+            /** @description a snapshot name: 2-40 letters, digits, - or _, starting with a letter */
+            name: string;
+            withRam?: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description the snapshot */
+        202: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              jobId: string;
+              kind: string;
+              labId: string;
+              links: {
+                operation: string;
+              };
+              operationId: string;
+              /** @constant */
+              status: 'queued';
+              /** @description VMs it acts on */
+              vms?: number;
+            };
+          };
+        };
+        400: components['responses']['Error'];
+        401: components['responses']['Error'];
+        403: components['responses']['Error'];
+        404: components['responses']['Error'];
+        409: components['responses']['Error'];
+        413: components['responses']['Error'];
+        415: components['responses']['Error'];
+        429: components['responses']['Error'];
+        503: components['responses']['Error'];
+      };
+    };
+    delete?: never;
     options?: never;
     head?: never;
     patch?: never;
