@@ -1,8 +1,8 @@
 /**
  * A conversation as the e2e test holds it with the MCP server, written to docs/mcp-transcript.md:
  * what a user asked, which tool the assistant called with which arguments, and what came back
- * (trimmed to what matters, with ids, tokens and times replaced by placeholders so the file only
- * changes when the behaviour does).
+ * (trimmed to what matters, with ids, tokens, times and the test's process id replaced by
+ * placeholders so the file only changes when the behaviour does).
  */
 import { writeFileSync } from 'node:fs';
 
@@ -44,7 +44,8 @@ export class Transcript {
       .replace(/"(durationMs|estimatedMs)": \d+/g, '"$1": <ms>')
       .replace(/"vmid": \d+/g, '"vmid": <vmid>')
       .replace(/\bVM \d{3,}\b/g, 'VM <vmid>')
-      .replace(/127\.\d+\.\d+\.\d+/g, '<management ip>');
+      .replace(/127\.\d+\.\d+\.\d+/g, '<management ip>')
+      .replace(/\bcanary-\d+-/g, 'canary-<pid>-');
   }
 
   render(): string {
