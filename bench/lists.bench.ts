@@ -50,13 +50,13 @@ const percentile = (sorted: number[], p: number) =>
 async function columnsOf(client: pg.Client, table: string): Promise<string[]> {
   const result = await client.query<{ column_name: string }>(
     `SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND table_schema = 'public'
-     ORDER BY ordinal_position`,
+     AND is_generated = 'NEVER' ORDER BY ordinal_position`,
     [table],
   );
   return result.rows.map((row) => row.column_name).filter((column) => column !== 'id');
 }
 
-/** `count` copies of the row `id` of `table`, each with `overrides` (SQL over i = 1..count). */
+/** `count` copies of the row `id` of `table` (its generated columns Postgres computes), each with `overrides` (SQL over i = 1..count). */
 async function cloneRows(
   client: pg.Client,
   table: string,

@@ -16,6 +16,7 @@ import * as plannedSteps from './migrations/0013_planned_steps';
 import * as labTaskDone from './migrations/0014_lab_task_done';
 import * as vmUsagePerStatement from './migrations/0015_vm_usage_per_statement';
 import * as vmUsageRowTriggerOps from './migrations/0016_vm_usage_row_trigger_ops';
+import * as shownSteps from './migrations/0017_shown_steps';
 
 /** Every migration, in order. Listed statically so bundled apps carry them. */
 export const migrations: Record<string, Migration> = {
@@ -35,6 +36,7 @@ export const migrations: Record<string, Migration> = {
   '0014_lab_task_done': labTaskDone,
   '0015_vm_usage_per_statement': vmUsagePerStatement,
   '0016_vm_usage_row_trigger_ops': vmUsageRowTriggerOps,
+  '0017_shown_steps': shownSteps,
 };
 
 function migrator(db: Db): Migrator {

@@ -221,6 +221,7 @@ export interface StepsTable {
   finished_at: Date | null;
   error: string | null;
   detail: JsonValue | null;
+  shown: string | null;
 }
 
 export interface TemplatesTable {

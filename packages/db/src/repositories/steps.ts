@@ -119,30 +119,21 @@ export function jsonTime(column: string): string {
   return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 }
 
-/** A time as `jsonTime` shows it, in milliseconds since the epoch. */
-const shownMs = (column: string) => `extract(epoch FROM date_trunc('milliseconds', ${column})) * 1000`;
-
-/** A time as the JSON value `jsonTime` shows: a string, or null. */
-const jsonTimeValue = (column: string) => `coalesce('"' || ${jsonTime(column)} || '"', 'null')`;
-
 /**
  * A step as the API shows it, as JSON text Postgres writes (the API puts it into its answers as it
- * is): its name, status, attempts and times (`jsonTime`), once started and finished how long it
- * took between the times shown (`durationMs`), and its error if it has one. `s` is a step row or a
- * planned one (`plannedStepRows`). The one place a step's presentation is written: lists and
- * details of VMs and labs all read it. Written as text, field by field: a third less of Postgres's
- * time than row_to_json of the same fields (a page of 50 VMs, 450 steps: 0.85 ms against 1.3 ms).
+ * is): its name, status, attempts and times (as `jsonTime` prints them), once started and finished
+ * how long it took between the times shown (`durationMs`), and its error if it has one. The one
+ * place a step's presentation is written is `glassdome_shown_step` (migration 0017): a step row
+ * keeps its text in `steps.shown`, computed by Postgres whenever the row is written, so a read joins
+ * texts instead of building them (a page of 50 VMs, 450 steps: about half of `GET /vms`'s Postgres
+ * time, bench/lists.bench.ts); a step only planned (`plannedStepRows`) has no row, and the function
+ * writes its text as it is read. Lists and details of VMs and labs all read these.
  */
-const SHOWN_STEP = `'{"name":' || to_json(s.name)::text || ',"status":' || to_json(s.status)::text
-    || ',"attempts":' || s.attempts || ',"queuedAt":' || ${jsonTimeValue('s.queued_at')}
-    || ',"startedAt":' || ${jsonTimeValue('s.started_at')} || ',"finishedAt":' || ${jsonTimeValue('s.finished_at')}
-    || CASE WHEN s.started_at IS NOT NULL AND s.finished_at IS NOT NULL
-       THEN ',"durationMs":' || (${shownMs('s.finished_at')} - ${shownMs('s.started_at')})::bigint ELSE '' END
-    || CASE WHEN s.error <> '' THEN ',"error":' || to_json(s.error)::text ELSE '' END
-    || '}'`;
+const SHOWN_PLANNED_STEP =
+  'glassdome_shown_step(s.name, s.status, s.attempts, s.queued_at, s.started_at, s.finished_at, s.error)';
 
-/** The steps `s` in `order` as one JSON array of `SHOWN_STEP`s (text; null when there are none). */
-const shownStepArray = (order: string) => `'[' || string_agg(${SHOWN_STEP}, ',' ORDER BY ${order}) || ']'`;
+/** The texts `shown` of steps `s` in `order` as one JSON array (text; null when there are none). */
+const shownStepArray = (shown: string, order: string) => `'[' || string_agg(${shown}, ',' ORDER BY ${order}) || ']'`;
 
 /**
  * The steps of the VM `vmId` (SQL text naming its id: a column of an outer query or a parameter) as
@@ -152,15 +143,15 @@ const shownStepArray = (order: string) => `'[' || string_agg(${SHOWN_STEP}, ',' 
  */
 export function shownStepsOfVm(vmId: string): string {
   return `coalesce(
-    (SELECT ${shownStepArray('s.id')} FROM steps s WHERE s.vm_id = ${vmId}),
-    (SELECT ${shownStepArray('s.position')} FROM (${plannedStepRows(vmId)}) s),
+    (SELECT ${shownStepArray('s.shown', 's.id')} FROM steps s WHERE s.vm_id = ${vmId}),
+    (SELECT ${shownStepArray(SHOWN_PLANNED_STEP, 's.position')} FROM (${plannedStepRows(vmId)}) s),
     '[]')`;
 }
 
-const SHOWN_STEPS_OF_LAB = `SELECT coalesce((SELECT ${shownStepArray('s.id')} FROM steps s
+const SHOWN_STEPS_OF_LAB = `SELECT coalesce((SELECT ${shownStepArray('s.shown', 's.id')} FROM steps s
   WHERE s.vm_id IS NULL AND s.lab_id = $1), '[]') AS steps`;
 
-/** A lab's own steps (its tasks) as the API shows them (`SHOWN_STEP`), one JSON array text. */
+/** A lab's own steps (its tasks) as the API shows them (`steps.shown`), one JSON array text. */
 export async function listShownStepsOfLab(db: Db, labId: string): Promise<string> {
   const result = await db.executeQuery<{ steps: string }>(CompiledQuery.raw(SHOWN_STEPS_OF_LAB, [labId]));
   return result.rows[0]!.steps;
