@@ -108,6 +108,18 @@ export interface ApiUnderLoad {
   database: string;
 }
 
+/**
+ * BENCH_PG_SOCKET=<dir>: the API reaches Postgres through the Unix-domain socket in <dir> (e.g.
+ * /var/run/postgresql) instead of TCP on loopback, as a deployment may (`?host=<dir>` on DATABASE_URL).
+ */
+function viaPostgresSocket(url: string): string {
+  const dir = process.env.BENCH_PG_SOCKET;
+  if (!dir) return url;
+  const parsed = new URL(url);
+  parsed.searchParams.set('host', dir);
+  return parsed.toString();
+}
+
 /** Starts the API (`args`), runs `work` against it, then stops it and drops what it used. */
 export async function withApiProcess<T>(
   args: string[],
@@ -124,7 +136,7 @@ export async function withApiProcess<T>(
     cwd: repoRoot,
     name: 'api',
     env: {
-      DATABASE_URL: database.url,
+      DATABASE_URL: viaPostgresSocket(database.url),
       REDIS_URL: redis.url,
       QUEUE_PREFIX: redis.prefix,
       GLASSDOME_ADMIN_KEY: key,
