@@ -2,41 +2,40 @@
 import type { Scenario } from '../scenario';
 import { deployVms, SLOW_STEPS, sleep, smallLab, waitForProgress } from '../workload';
 
-export const redisOutage: Scenario = {
-  name: 'redis-outage',
-  title: 'Redis stopped for 10 s mid-deploy (its data kept); the API probed meanwhile',
-  cluster: { simEnv: { PVE_SIM_LATENCIES: SLOW_STEPS } },
-  async run(ctx) {
-    const vms = await deployVms(ctx, ctx.pick(6, 3));
-    await waitForProgress(ctx, vms);
-    await ctx.probeApiDuring(
-      async () => {
-        await ctx.cluster.redis.stop();
-        await sleep(10_000);
-        await ctx.cluster.redis.start();
-      },
-      { writes: true },
-    );
-  },
-};
+/** A backing service stopped mid-deploy for `downMs` (its data kept), the API probed meanwhile. */
+function outageMidDeploy(name: string, title: string, service: 'redis' | 'postgres', downMs: number): Scenario {
+  return {
+    name,
+    title,
+    cluster: { simEnv: { PVE_SIM_LATENCIES: SLOW_STEPS } },
+    async run(ctx) {
+      const vms = await deployVms(ctx, ctx.pick(6, 3));
+      await waitForProgress(ctx, vms);
+      await ctx.probeApiDuring(
+        async () => {
+          await ctx.cluster[service].stop();
+          await sleep(downMs);
+          await ctx.cluster[service].start();
+        },
+        { writes: true },
+      );
+    },
+  };
+}
 
-export const postgresRestart: Scenario = {
-  name: 'postgres-restart',
-  title: 'Postgres restarted mid-deploy (down 5 s); the API probed meanwhile',
-  cluster: { simEnv: { PVE_SIM_LATENCIES: SLOW_STEPS } },
-  async run(ctx) {
-    const vms = await deployVms(ctx, ctx.pick(6, 3));
-    await waitForProgress(ctx, vms);
-    await ctx.probeApiDuring(
-      async () => {
-        await ctx.cluster.postgres.stop();
-        await sleep(5_000);
-        await ctx.cluster.postgres.start();
-      },
-      { writes: true },
-    );
-  },
-};
+export const redisOutage = outageMidDeploy(
+  'redis-outage',
+  'Redis stopped for 10 s mid-deploy (its data kept); the API probed meanwhile',
+  'redis',
+  10_000,
+);
+
+export const postgresRestart = outageMidDeploy(
+  'postgres-restart',
+  'Postgres restarted mid-deploy (down 5 s); the API probed meanwhile',
+  'postgres',
+  5_000,
+);
 
 export const redisWipe: Scenario = {
   name: 'redis-wipe',
