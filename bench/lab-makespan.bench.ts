@@ -9,6 +9,7 @@
  *   pnpm exec tsx bench/lab-makespan.bench.ts
  */
 import { spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import {
   createRedisPrefix,
@@ -94,8 +95,10 @@ async function measure(
   const systemBefore = processes.map((p) => systemCpuSeconds(p.child.pid));
   const mainBefore = processes.map((p) => mainThreadCpuSeconds(p.child.pid));
   const spec = labSpec(name);
+  const began = { monotonicUs: Number(process.hrtime.bigint() / 1000n), epochMs: Date.now() };
   const lab = await deployLabAndWait(stack, db, spec, 600_000);
   const loadAfter = loadNow();
+  markWindow(label, began);
   const used = processes.map((p, i) => cpuSeconds(p.child.pid) - cpuBefore[i]!);
   const cpu = used.reduce((sum, seconds) => sum + seconds, 0);
   const names = ['api', ...stack.installers.map((_, i) => `installer ${i + 1}`), 'gateway'];
@@ -146,6 +149,19 @@ async function measure(
 }
 
 /**
+ * BENCH_LAB_WINDOWS=<file>: appends one line of JSON per measured deploy, its label and when it ran
+ * by the monotonic clock (µs, the clock V8's CPU profiles count in, shared by every process on the
+ * machine) and by the wall clock (ms since the epoch, Redis MONITOR's and Postgres's logs): to cut a
+ * profile of the whole stack, or a log, down to one deploy (the warm one, say).
+ */
+function markWindow(label: string, began: { monotonicUs: number; epochMs: number }): void {
+  const file = process.env.BENCH_LAB_WINDOWS;
+  if (!file) return;
+  const ended = { monotonicUs: Number(process.hrtime.bigint() / 1000n), epochMs: Date.now() };
+  appendFileSync(file, `${JSON.stringify({ label, began, ended })}\n`);
+}
+
+/**
  * Transactions committed or rolled back in the bench's database so far, as Postgres counts them: with
  * BENCH_LAB_STATEMENTS=1, the Postgres round trips per VM (a statement outside a transaction is one;
  * the bench's own polling of the lab, one read per 100 ms, is counted too).
@@ -171,6 +187,20 @@ function nodeOptions(): { NODE_OPTIONS?: string } {
     ...(process.env.BENCH_CPU_PROF ? [`--import ${new URL('./cpu-profile.mjs', import.meta.url).pathname}`] : []),
   ];
   return options.length > 0 ? { NODE_OPTIONS: options.join(' ') } : {};
+}
+
+/**
+ * The database URL the stack's processes get: the bench's own, or with BENCH_LAB_PG_SOCKET=<dir> the
+ * same database through the Unix-domain socket in that directory (e.g. /var/run/postgresql) instead
+ * of TCP on loopback, to compare the two as a deployment option.
+ */
+function stackDatabaseUrl(url: string): string {
+  const socketDir = process.env.BENCH_LAB_PG_SOCKET;
+  if (!socketDir) return url;
+  // pg takes a `host` parameter naming a directory as the socket's, over the URL's host.
+  const parsed = new URL(url);
+  parsed.searchParams.set('host', socketDir);
+  return parsed.toString();
 }
 
 /** Sets `log_statement = 'all'` on the database at `url`, for the connections opened after it. */
@@ -256,7 +286,7 @@ export async function run(): Promise<string> {
   };
   const stack = await startStack({
     sim: sim.info,
-    databaseUrl: database.url,
+    databaseUrl: stackDatabaseUrl(database.url),
     redisUrl: redis.url,
     queuePrefix: redis.prefix,
     env: {
