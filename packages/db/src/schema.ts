@@ -1,5 +1,5 @@
 // Generated from the migrations by `pnpm migrate types`; checked by schema-drift.test.ts. Do not edit.
-import type { Generated } from 'kysely';
+import type { Generated, GeneratedAlways } from 'kysely';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -221,7 +221,7 @@ export interface StepsTable {
   finished_at: Date | null;
   error: string | null;
   detail: JsonValue | null;
-  shown: string | null;
+  shown: GeneratedAlways<string | null>;
 }
 
 export interface TemplatesTable {

@@ -19,6 +19,7 @@ interface ColumnRow {
   data_type: string;
   is_nullable: 'YES' | 'NO';
   column_default: string | null;
+  is_generated: 'ALWAYS' | 'NEVER';
 }
 
 function pascal(name: string): string {
@@ -32,7 +33,7 @@ function pascal(name: string): string {
  */
 export async function renderSchema(db: Db): Promise<string> {
   const { rows } = await sql<ColumnRow>`
-    SELECT table_name, column_name, data_type, is_nullable, column_default
+    SELECT table_name, column_name, data_type, is_nullable, column_default, is_generated
     FROM information_schema.columns
     WHERE table_schema = 'public' AND table_name NOT LIKE 'kysely_%'
     ORDER BY table_name, ordinal_position`.execute(db);
@@ -41,7 +42,7 @@ export async function renderSchema(db: Db): Promise<string> {
 
   const out = [
     '// Generated from the migrations by `pnpm migrate types`; checked by schema-drift.test.ts. Do not edit.',
-    "import type { Generated } from 'kysely';",
+    `import type { ${rows.some((row) => row.is_generated === 'ALWAYS') ? 'Generated, GeneratedAlways' : 'Generated'} } from 'kysely';`,
     '',
     'export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };',
     '',
@@ -53,7 +54,14 @@ export async function renderSchema(db: Db): Promise<string> {
       if (!base)
         throw new Error(`typegen: no TypeScript type for ${table}.${column.column_name} (${column.data_type})`);
       const type = column.is_nullable === 'YES' ? `${base} | null` : base;
-      out.push(`  ${column.column_name}: ${column.column_default !== null ? `Generated<${type}>` : type};`);
+      // A generated column (GENERATED ALWAYS AS … STORED) is read, never written; one with a default may be left out.
+      const wrapped =
+        column.is_generated === 'ALWAYS'
+          ? `GeneratedAlways<${type}>`
+          : column.column_default !== null
+            ? `Generated<${type}>`
+            : type;
+      out.push(`  ${column.column_name}: ${wrapped};`);
     }
     out.push('}', '');
   }
