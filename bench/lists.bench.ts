@@ -434,9 +434,9 @@ export async function run(): Promise<string> {
           ? `after a warm-up pass of ${WARMUP_PASS} requests (and as many runs of its queries) on every line before the first is measured, and 20 more right before each line`
           : 'after 20 of warm-up'
       }. Target: p99 < 20 ms for every cursor-paged list`,
-      '(previous: p99 13.7–23.5 ms on `/vms` pages and 12.0–17.7 ms on the others in the full run of 2026-12-06 07:13',
-      'on a slow 2 × AMD EPYC machine; 15.9–21.3 ms and 7.3–16.3 ms at 03:47 on a 2 × Intel Xeon; 8.2–19.0 ms and 4.7–10.9 ms in the full run of 2026-12-06 00:43 on a 2 × AMD EPYC',
-      'machine; issue 18 measured 299 req/s and p99 139 ms for `GET /vms?limit=1` at 12,000 rows,',
+      '(previous: p99 18.9–30.3 ms on `/vms` pages and 13.1–30.1 ms on the others (open alerts 30.1 ms) in the full run of 2026-12-06 10:04',
+      'on a 2 × Intel Xeon machine; 13.7–23.5 ms and 12.0–17.7 ms at 07:13 on a slow 2 × AMD EPYC; 15.9–21.3 ms and 7.3–16.3 ms at 03:47 on a 2 × Intel Xeon;',
+      'issue 18 measured 299 req/s and p99 139 ms for `GET /vms?limit=1` at 12,000 rows,',
       'with no index on `created_at` and OFFSET paging). The offset lines show what the deprecated parameter still costs.',
       '',
       `Load average on the machine when the run ended: ${load} (2 cores, shared). API CPU: what the API process`,
