@@ -1,7 +1,7 @@
 import { type Algorithms, Client, type PublicKeyAuthMethod } from 'ssh2';
 import { HostKeyMismatchError, SshAuthError, SshConnectError, SshTimeoutError } from './errors';
 import { verifyHostKey } from './host-key';
-import { checkEd25519WithRawKeys, signingKey } from './keys';
+import { signingKey } from './keys';
 import { portOf, type SshTarget } from './target';
 
 export interface ConnectOptions {
@@ -35,8 +35,6 @@ const ALGORITHMS: Algorithms = {
     'diffie-hellman-group18-sha512',
   ],
 };
-
-checkEd25519WithRawKeys();
 
 /** ssh2 tags its errors with a level; it is how authentication and handshake timeouts are told apart. */
 type Ssh2Error = Error & { level?: string; code?: string };

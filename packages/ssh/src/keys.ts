@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
+import { createHash, createPrivateKey, sign } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import ssh2, { type ParsedKey } from 'ssh2';
 import { SshKeyError } from './errors';
@@ -54,61 +54,6 @@ export function signingKey(privateKey: string | Buffer, passphrase?: string): Pa
   if (signingKeys.size >= maxSigningKeys) signingKeys.delete(signingKeys.keys().next().value!);
   signingKeys.set(id, key);
   return key;
-}
-
-/** The fields of an SSH public key blob: `string type, string key` for ed25519 (RFC 8709). */
-function ed25519Point(blob: Buffer): Buffer | undefined {
-  if (blob.length !== 4 + 11 + 4 + 32 || blob.readUInt32BE(0) !== 11) return undefined;
-  if (blob.toString('latin1', 4, 15) !== 'ssh-ed25519' || blob.readUInt32BE(15) !== 32) return undefined;
-  return blob.subarray(19);
-}
-
-/** A marker on ssh2's key prototype once its ed25519 check is the one below. */
-const VERIFY_PATCHED = Symbol.for('glassdome.ssh.ed25519-verify');
-
-/**
- * Makes ssh2 check ed25519 signatures with a key object built from the key's 32 bytes instead of the
- * PEM text it keeps: ssh2 hands `crypto.verify` that text at every check, and Node (OpenSSL 3's
- * decoders) spends about as long decoding it as on the signature itself. Every connection checks
- * one such signature, the server's over the key exchange (a guest's host key is new to the process
- * on each first connection, so there is nothing to keep between them). The check is the same one:
- * the same point, the same signature, the same answer (true, false, or the error ssh2 returns); a key
- * of another type, or one asked for with a hash algorithm, goes through ssh2's own code. ssh2's parsed
- * keys share one prototype (its `BaseKey`), reached through a key it parses here; done once per process.
- */
-export function checkEd25519WithRawKeys(): void {
-  const sample = ssh2.utils.parseKey(
-    `ssh-ed25519 ${Buffer.concat([sshString(Buffer.from('ssh-ed25519')), sshString(Buffer.alloc(32, 1))]).toString('base64')}`,
-  );
-  if (sample instanceof Error || Array.isArray(sample)) return;
-  const base = Object.getPrototypeOf(sample) as ParsedKey & { [VERIFY_PATCHED]?: true };
-  if (base[VERIFY_PATCHED] || typeof base.verify !== 'function' || typeof base.getPublicSSH !== 'function') return;
-  const original = base.verify;
-  base.verify = function (this: ParsedKey, data: Buffer | string, signature: Buffer, algo?: string) {
-    const point = this.type === 'ssh-ed25519' && !algo ? ed25519Point(this.getPublicSSH()) : undefined;
-    let key: KeyObject | undefined;
-    try {
-      key =
-        point &&
-        createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: point.toString('base64url') }, format: 'jwk' });
-    } catch {
-      key = undefined;
-    }
-    if (!key) return original.call(this, data, signature, algo);
-    try {
-      return verify(null, typeof data === 'string' ? Buffer.from(data) : data, key, signature);
-    } catch (error) {
-      // ssh2 returns a failed check's error rather than throwing it.
-      return error as boolean;
-    }
-  };
-  base[VERIFY_PATCHED] = true;
-}
-
-function sshString(value: Buffer): Buffer {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(value.length);
-  return Buffer.concat([length, value]);
 }
 
 /** ssh2's parse errors are short fixed sentences; keep only known ones so nothing else can slip through. */
