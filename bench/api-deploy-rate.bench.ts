@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { appArgs, freePort, repoRoot, startProcess } from '../packages/stack/src/index';
 import { createRedisPrefix, createTestDatabase } from '../packages/testkit/src/index';
+import { viaPostgresSocket } from './pg-socket';
 
 const CONNECTIONS = Number(process.env.BENCH_WRK_CONNECTIONS ?? 16);
 const SECONDS = Number(process.env.BENCH_WRK_SECONDS ?? 10);
@@ -106,18 +107,6 @@ export interface ApiUnderLoad {
   /** The API process's pid, and the name of its database (whose Postgres backends serve it). */
   pid: number | undefined;
   database: string;
-}
-
-/**
- * BENCH_PG_SOCKET=<dir>: the API reaches Postgres through the Unix-domain socket in <dir> (e.g.
- * /var/run/postgresql) instead of TCP on loopback, as a deployment may (`?host=<dir>` on DATABASE_URL).
- */
-function viaPostgresSocket(url: string): string {
-  const dir = process.env.BENCH_PG_SOCKET;
-  if (!dir) return url;
-  const parsed = new URL(url);
-  parsed.searchParams.set('host', dir);
-  return parsed.toString();
 }
 
 /** Starts the API (`args`), runs `work` against it, then stops it and drops what it used. */

@@ -34,6 +34,7 @@ import {
   taskSpans,
   taskTimes,
 } from './lab-measure';
+import { viaPostgresSocket } from './pg-socket';
 
 const VMS = 60;
 /** The figures this bench last reported (docs/benchmarks.md), printed next to the new ones. */
@@ -189,20 +190,6 @@ function nodeOptions(): { NODE_OPTIONS?: string } {
   return options.length > 0 ? { NODE_OPTIONS: options.join(' ') } : {};
 }
 
-/**
- * The database URL the stack's processes get: the bench's own, or with BENCH_LAB_PG_SOCKET=<dir> the
- * same database through the Unix-domain socket in that directory (e.g. /var/run/postgresql) instead
- * of TCP on loopback, to compare the two as a deployment option.
- */
-function stackDatabaseUrl(url: string): string {
-  const socketDir = process.env.BENCH_LAB_PG_SOCKET;
-  if (!socketDir) return url;
-  // pg takes a `host` parameter naming a directory as the socket's, over the URL's host.
-  const parsed = new URL(url);
-  parsed.searchParams.set('host', socketDir);
-  return parsed.toString();
-}
-
 /** Sets `log_statement = 'all'` on the database at `url`, for the connections opened after it. */
 async function logStatements(url: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
@@ -286,7 +273,7 @@ export async function run(): Promise<string> {
   };
   const stack = await startStack({
     sim: sim.info,
-    databaseUrl: stackDatabaseUrl(database.url),
+    databaseUrl: viaPostgresSocket(database.url),
     redisUrl: redis.url,
     queuePrefix: redis.prefix,
     env: {
