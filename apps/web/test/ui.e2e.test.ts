@@ -1,11 +1,14 @@
 /**
  * The web UI in a real Chromium (Debian's /usr/bin/chromium, driven by playwright-core) against a
  * real stack of this test's own: simulator, API, installers, gateway, database and Redis prefix.
- * Screenshots of the main pages are written to docs/ui/.
+ * Screenshots of the main pages are taken on every run; they replace the committed ones in docs/ui/
+ * only with UI_SCREENSHOTS=docs (a run otherwise writes them to a temporary directory, so a passing
+ * suite leaves the tree as it found it).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +28,10 @@ import {
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
 const web = fileURLToPath(new URL('..', import.meta.url));
-const shots = fileURLToPath(new URL('../../../docs/ui/', import.meta.url));
+const shots =
+  process.env.UI_SCREENSHOTS === 'docs'
+    ? fileURLToPath(new URL('../../../docs/ui/', import.meta.url))
+    : join(tmpdir(), `glassdome-ui-${process.pid}`);
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const AXE = readFileSync(fileURLToPath(import.meta.resolve('axe-core/axe.min.js')), 'utf8');
 
@@ -85,6 +91,7 @@ after(async () => {
   await sim?.stop();
   await database?.drop();
   await redis?.cleanup();
+  if (process.env.UI_SCREENSHOTS !== 'docs') rmSync(shots, { recursive: true, force: true });
 });
 
 async function newPage(): Promise<{ context: BrowserContext; page: Page }> {
