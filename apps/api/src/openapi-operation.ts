@@ -4,9 +4,9 @@
  */
 import { z } from 'zod';
 
-export type JsonSchema = Record<string, unknown>;
+type JsonSchema = Record<string, unknown>;
 
-export interface Operation {
+interface Operation {
   summary: string;
   body?: JsonSchema;
   yaml?: boolean;
