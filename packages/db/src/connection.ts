@@ -84,11 +84,15 @@ export class PostgresUnavailableError extends Error {
   }
 }
 
-/** Where a URL points, for messages: host:port/database, never the password. */
+/**
+ * Where a URL points, for messages: host:port/database, never the password. A `host` parameter
+ * wins over the URL's host, as pg reads it (a directory there is Postgres's Unix socket).
+ */
 export function describePostgresUrl(url: string): string {
   try {
     const parsed = new URL(url);
-    return `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`;
+    const host = parsed.searchParams.get('host') || parsed.hostname;
+    return `${host}:${parsed.port || '5432'}${parsed.pathname}`;
   } catch {
     return '(unparseable DATABASE_URL)';
   }
