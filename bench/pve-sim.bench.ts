@@ -198,7 +198,8 @@ export async function run(): Promise<string> {
     'process, so its JSON handling was the ceiling): 13 req/s on 2026-11-25; 47 req/s at load ~1 and 8 at load',
     '17–23 on 2026-12-02; 578 req/s in the full run of 2026-12-06 00:43 (2 × AMD EPYC); 320 req/s in the',
     'full run of 2026-12-06 03:47 (2 × Intel Xeon); 155 req/s in the full run of 2026-12-06 07:13 (a slow',
-    '2 × AMD EPYC, `/healthz` 3,444/s); 122 req/s in the full run of 2026-12-06 10:04 (2 × Intel Xeon).',
+    '2 × AMD EPYC, `/healthz` 3,444/s); 122 req/s in the full run of 2026-12-06 10:04 (2 × Intel Xeon); 226 req/s',
+    'in the full run of 2026-12-06 13:25 (2 × Intel Xeon).',
     '',
   ].join('\n');
 }
