@@ -37,19 +37,40 @@ export function staleReason(app) {
   const bundle = bundlePath(app);
   const builtAt = mtimeOf(bundle);
   if (builtAt === undefined) return 'not built yet';
-  let meta;
-  try {
-    meta = JSON.parse(readFileSync(metaPath(app), 'utf8'));
-  } catch {
-    return 'no record of its inputs';
-  }
-  for (const input of [...BUILD_INPUTS, ...meta.inputs]) {
-    const changed = mtimeOf(join(root, input));
-    if (changed === undefined) return `${input} is gone`;
-    if (changed > builtAt) return `${input} changed`;
-  }
+  const meta = readMeta(app);
+  if (!meta) return 'no record of its inputs';
+  const changed = changedInput(meta, builtAt);
+  if (changed) return changed;
   for (const external of meta.externals) {
     if (!existsSync(resolve(dirname(bundle), external))) return `dependency ${external} is gone`;
   }
   return undefined;
+}
+
+function readMeta(app) {
+  try {
+    return JSON.parse(readFileSync(metaPath(app), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why something made at `time` (ms) is older than what `meta`'s build read, or undefined when it is not. */
+function changedInput(meta, time) {
+  for (const input of [...BUILD_INPUTS, ...meta.inputs]) {
+    const changed = mtimeOf(join(root, input));
+    if (changed === undefined) return `${input} is gone`;
+    if (changed > time) return `${input} changed`;
+  }
+  return undefined;
+}
+
+/**
+ * Whether any source `app`'s last build read (or the build script, or the lockfile) changed after
+ * `time` (ms since the epoch); true when there is no record of a build. A file newly imported since
+ * is covered: the file that imports it changed too.
+ */
+export function changedSince(app, time) {
+  const meta = readMeta(app);
+  return !meta || changedInput(meta, time) !== undefined;
 }

@@ -3,9 +3,10 @@
 // what `pnpm start`, the end-to-end tests and the Docker image run, so the API always serves a
 // current UI without anyone remembering a build step. Exits non-zero when the build fails.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { changedSince } from '../../../infra/build/fresh.mjs';
 
 const web = fileURLToPath(new URL('..', import.meta.url));
 const stamp = join(web, 'dist', 'index.html');
@@ -24,9 +25,18 @@ export function isStale() {
   return inputs.some((input) => newest(join(web, input)) > built);
 }
 
-// The API's types first: a changed API regenerates them, which makes the build stale.
-const types = spawnSync(process.execPath, [join(web, 'scripts', 'gen-api.mjs')], { stdio: 'inherit' });
-if (types.status !== 0) process.exit(types.status ?? 1);
+// The API's types first: a changed API regenerates them, which makes the build stale. Generating
+// them takes seconds, so they are regenerated only when a source of the API's last build (which holds
+// everything its OpenAPI document is made of) changed after they were last checked: `typesChecked`,
+// in dist/, written when this script ends with the time it began (a UI build empties dist/ first).
+const startedAt = new Date();
+const typesChecked = join(web, 'dist', '.api-types-checked');
+const checkedAt = existsSync(typesChecked) ? statSync(typesChecked).mtimeMs : 0;
+const generator = ['scripts/gen-api.mjs', '../../infra/build/api-types.mjs'].map((path) => join(web, path));
+if (checkedAt === 0 || changedSince('api', checkedAt) || generator.some((path) => statSync(path).mtimeMs > checkedAt)) {
+  const types = spawnSync(process.execPath, [join(web, 'scripts', 'gen-api.mjs')], { stdio: 'inherit' });
+  if (types.status !== 0) process.exit(types.status ?? 1);
+}
 
 if (isStale()) {
   process.stdout.write('web: building the UI (apps/web → apps/web/dist)\n');
@@ -45,3 +55,5 @@ if (isStale()) {
 } else {
   process.stdout.write('web: the UI build is current\n');
 }
+writeFileSync(typesChecked, '');
+utimesSync(typesChecked, startedAt, startedAt);
