@@ -25,9 +25,11 @@
  * admission bounds the class: the target line) and at 0.05 (Proxmox's latencies compressed 20×, while
  * the stack's own CPU stays as it is: a stress of the machine's cores, where the CPU-capacity term —
  * every CPU second the stack, the simulator, Postgres and Redis used, divided by the cores — is what
- * no schedule can beat). BENCH_TIME_SCALE runs one scale only. Then the run as it happened: what the
- * tasks waited for (a worker, a node's admission slot, pve-firewall's compile, a probing slot), each
- * copy's milestones, and the chain of tasks that ended last.
+ * no schedule can beat). BENCH_TIME_SCALE runs one scale only. Then the run as it happened: each
+ * node's slot phase against the admission term (its holds at the shortest, their time past it, and
+ * its slots' free time by what its line held meanwhile), what the tasks waited for (a worker, a
+ * node's admission slot, pve-firewall's compile, a probing slot), each copy's milestones, and the
+ * chain of tasks that ended last.
  *
  *   pnpm exec tsx bench/class-scale.bench.ts
  */
@@ -174,42 +176,10 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
   let peakWaiting = 0;
   let peakActive = 0;
   let sampling = true;
-  // Each node's slots as sampled: while any was taken or awaited, how often some were free while
-  // callers waited in line (a slot left unused) — and of those, how often the first in line was a
-  // clone whose turn had not come (the line's clone spacing, see admission.ts) — and how often some
-  // were free with nobody in line.
   const lineRedis = createRedis(redis.url, 'worker');
-  const slotSamples = new Map(
-    NODES.map((node) => [node, { samples: 0, freeWhileWaited: 0, cloneTurnAhead: 0, freeNobodyWaiting: 0 }]),
-  );
   const sampler = (async () => {
     while (sampling) {
       for (const p of processes) peakRss.set(p.name, Math.max(peakRss.get(p.name)!, rssMiB(p.pid)));
-      for (const node of NODES) {
-        const base = `${redis.prefix}:pve:node:${node}`;
-        const [holders, waiters] = await Promise.all([
-          lineRedis.zcard(`${base}:holders`),
-          lineRedis.zcard(`${base}:line`),
-        ]);
-        if (holders === 0 && waiters === 0) continue;
-        const sample = slotSamples.get(node)!;
-        sample.samples++;
-        if (holders < OPS_PER_NODE && waiters > 0) {
-          sample.freeWhileWaited++;
-          const [[first], [lastCloneAt, shortestClone], [seconds, micros]] = await Promise.all([
-            lineRedis.zrange(`${base}:line`, 0, 0),
-            lineRedis.hmget(`${base}:stats`, 'lastCloneAt', 'held:clone:minMs'),
-            lineRedis.time(),
-          ]);
-          const now = Number(seconds) * 1000 + Number(micros) / 1000;
-          // The clone's turn as the line's script reckons it (see grant in admission.ts).
-          const turn =
-            Number(lastCloneAt ?? Number.NEGATIVE_INFINITY) +
-            Number(shortestClone ?? defaultAdmissionLimits.assumedCloneHoldMs) / OPS_PER_NODE;
-          if (first?.startsWith('clone:') && now < turn) sample.cloneTurnAhead++;
-        }
-        if (holders < OPS_PER_NODE && waiters === 0) sample.freeNobodyWaiting++;
-      }
       let waiting = 0;
       let active = 0;
       for (const queue of [producer.queues.lab, producer.queues.network]) {
@@ -220,6 +190,14 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
       peakWaiting = Math.max(peakWaiting, waiting);
       peakActive = Math.max(peakActive, active);
       await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  })();
+  // Each node's line, sampled often enough to account for its slots' time (see slotPhaseOf).
+  const traces = new Map(NODES.map((node) => [node, { held: new Map(), samples: [] } as LineTrace]));
+  const tracer = (async () => {
+    while (sampling) {
+      await traceLines(lineRedis, redis.prefix, traces);
+      await new Promise((resolve) => setTimeout(resolve, LINE_SAMPLE_MS));
     }
   })();
   try {
@@ -416,11 +394,17 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
       '',
       `Node slots over the run (against OPS_PER_NODE × makespan): working (the holders' own time in them) ${NODES.map((node) => `${node} ${(slotsBusy(node) * 100).toFixed(0)} %`).join(', ')}; taken (grant to release, by Redis's clock) ${NODES.map((node) => `${node} ${(slotsTaken(node) * 100).toFixed(0)} %`).join(', ')}.`,
       '',
-      `Node slots sampled every 250 ms while any was taken or awaited: ${NODES.map((node) => {
-        const sample = slotSamples.get(node)!;
-        const share = (n: number) => `${((n / Math.max(1, sample.samples)) * 100).toFixed(0)} %`;
-        return `${node} ${sample.samples} samples, some free while callers waited in line ${share(sample.freeWhileWaited)} (a clone first in line before its turn ${share(sample.cloneTurnAhead)}), some free with nobody in line ${share(sample.freeNobodyWaiting)}`;
-      }).join('; ')}.`,
+      `Each node's slot phase (from its first clone's grant to its last release before the class was ready, by Redis's clock, the line sampled every ${LINE_SAMPLE_MS} ms), in slot-seconds / OPS_PER_NODE: ${NODES.map(
+        (node) => {
+          const phase = slotPhaseOf(
+            traces.get(node)!,
+            admissionWaits.get(node)!,
+            shortestHold,
+            lab.startedAt + makespanMs,
+          );
+          return `${node} ${s(phase.spanMs)} (${s(phase.fromMs - lab.startedAt)} to ${s(phase.toMs - lab.startedAt)}, its last clone granted at ${s(phase.lastCloneMs - lab.startedAt)}) = holds at the run's shortest ${s(phase.shortestMs)} + holds past it: clones ${s(phase.pastShortestMs.clone ?? 0)}, starts ${s(phase.pastShortestMs.start ?? 0)} + slots free while a clone first in line waited for its turn: before the node's ${OPS_PER_NODE}th clone ${s(phase.idleMs.cold)}, after it ${s(phase.idleMs.turn)} + free while other work waited ${s(phase.idleMs.other)} + free with nobody in line: before the last clone's grant ${s(phase.idleMs.empty)}, after it (the last clones' drain) ${s(phase.idleMs.drain)} + the rest (grant to the holder's own clock, sampling) ${s(phase.restMs)}`;
+        },
+      ).join('; ')}.`,
       '',
       `Critical path (unqueued): ${critical.path.map((task) => `${task} ${s(estimate(taskById(graph, task)))}`).join(' → ')}.`,
       '',
@@ -457,12 +441,121 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
   } finally {
     sampling = false;
     await sampler.catch(() => {});
+    await tracer.catch(() => {});
     lineRedis.disconnect();
     await producer.close();
     await db.destroy();
     await stack.stop();
     await cleanup();
   }
+}
+
+/** How often the node lines are sampled for each node's slot phase. */
+const LINE_SAMPLE_MS = 20;
+
+/** A node line as sampled: each holder's first and last sighting, and the line at each sample. */
+interface LineTrace {
+  held: Map<string, { from: number; to: number }>;
+  samples: { at: number; taken: number; waiting: number; cloneTurnAhead: boolean }[];
+}
+
+/** One sample of every node's line (one round trip), by Redis's clock. */
+async function traceLines(redis: ReturnType<typeof createRedis>, prefix: string, traces: Map<string, LineTrace>) {
+  const pipeline = redis.pipeline().time();
+  for (const node of NODES) {
+    const base = `${prefix}:pve:node:${node}`;
+    pipeline
+      .zrange(`${base}:holders`, 0, -1)
+      .zcard(`${base}:line`)
+      .zrange(`${base}:line`, 0, 0)
+      .hmget(`${base}:stats`, 'lastCloneAt', 'held:clone:minMs');
+  }
+  const replies = (await pipeline.exec())!.map(([error, reply]) => {
+    if (error) throw error;
+    return reply;
+  });
+  const [seconds, micros] = replies[0] as [string, string];
+  const at = Number(seconds) * 1000 + Number(micros) / 1000;
+  for (const [i, node] of NODES.entries()) {
+    const [holders, waiting, [first], [lastCloneAt, shortestClone]] = replies.slice(1 + i * 4, 5 + i * 4) as [
+      string[],
+      number,
+      string[],
+      (string | null)[],
+    ];
+    const trace = traces.get(node)!;
+    for (const token of holders) {
+      const seen = trace.held.get(token);
+      if (seen) seen.to = at;
+      else trace.held.set(token, { from: at, to: at });
+    }
+    // The clone's turn as the line's script reckons it (see grant in admission.ts).
+    const turn =
+      Number(lastCloneAt ?? Number.NEGATIVE_INFINITY) +
+      Number(shortestClone ?? defaultAdmissionLimits.assumedCloneHoldMs) / OPS_PER_NODE;
+    trace.samples.push({
+      at,
+      taken: holders.length,
+      waiting,
+      cloneTurnAhead: first?.startsWith('clone:') === true && at < turn,
+    });
+  }
+}
+
+/**
+ * Where a node's slot phase went, in slot-ms / OPS_PER_NODE (so the parts add up to the phase): its
+ * VMs' holds at the run's shortest of each kind (what the bound counts), their holds past that (the
+ * slots' own records), and the slots' free time as sampled, by what the line held meanwhile: a clone
+ * first in line whose turn had not come (on a cold node until its OPS_PER_NODE-th clone, or later),
+ * other work waiting, or nobody (before the last clone's grant, or after it while the last clones
+ * and their starts drain the slots).
+ */
+function slotPhaseOf(trace: LineTrace, waits: AdmissionWaits, shortestHold: Map<string, number>, endedAt: number) {
+  const held = [...trace.held].filter(([, seen]) => seen.from < endedAt);
+  const clones = held
+    .filter(([token]) => token.startsWith('clone:'))
+    .map(([, seen]) => seen.from)
+    .sort((a, b) => a - b);
+  const fromMs = clones[0] ?? 0;
+  const coldUntil = clones[OPS_PER_NODE - 1] ?? fromMs;
+  const lastClone = clones.at(-1) ?? fromMs;
+  const toMs = Math.max(fromMs, ...held.map(([, seen]) => seen.to + LINE_SAMPLE_MS / 2));
+  const idleMs = { cold: 0, turn: 0, other: 0, empty: 0, drain: 0 };
+  const samples = trace.samples.filter((sample) => sample.at >= fromMs && sample.at < toMs);
+  for (const [i, sample] of samples.entries()) {
+    const free = (OPS_PER_NODE - sample.taken) * ((samples[i + 1]?.at ?? toMs) - sample.at);
+    if (free <= 0) continue;
+    const part =
+      sample.waiting === 0
+        ? sample.at < lastClone
+          ? 'empty'
+          : 'drain'
+        : !sample.cloneTurnAhead
+          ? 'other'
+          : sample.at < coldUntil
+            ? 'cold'
+            : 'turn';
+    idleMs[part] += free / OPS_PER_NODE;
+  }
+  const kinds = Object.entries(waits.holds).filter(([kind]) => shortestHold.has(kind));
+  const shortestMs = kinds.reduce((sum, [kind, h]) => sum + (h.count * shortestHold.get(kind)!) / OPS_PER_NODE, 0);
+  const pastShortestMs = Object.fromEntries(
+    kinds.map(([kind, h]) => [kind, (h.heldMs - h.count * shortestHold.get(kind)!) / OPS_PER_NODE]),
+  );
+  const accounted =
+    shortestMs +
+    Object.values(pastShortestMs).reduce((sum, ms) => sum + ms, 0) +
+    Object.values(idleMs).reduce((sum, ms) => sum + ms, 0);
+  return {
+    fromMs,
+    toMs,
+    lastCloneMs: lastClone,
+    spanMs: toMs - fromMs,
+    shortestMs,
+    pastShortestMs,
+    idleMs,
+    restMs: toMs - fromMs - accounted,
+  };
 }
 
 /** Where an isolation check's time went, as it recorded on its event. */
@@ -525,6 +618,15 @@ async function timelineOf(
   for (const step of steps.filter((st) => st.step === 'clone')) {
     firstClone.set(step.node, Math.min(firstClone.get(step.node) ?? Number.POSITIVE_INFINITY, step.startedAt));
   }
+  const firstReserve = Math.min(...steps.filter((st) => st.step === 'reserve-vmid').map((st) => st.startedAt));
+  // The lab's placement, decided by the first of its VM tasks (see apps/installer/src/placement.ts).
+  const placement = await db
+    .selectFrom('steps')
+    .select('finished_at')
+    .where('lab_id', '=', labId)
+    .where('vm_id', 'is', null)
+    .where('name', '=', 'placement')
+    .executeTakeFirst();
   const copyNode = new Map(steps.map((step) => [step.copy ?? 0, step.node]));
   const networksReady = new Map<string, number>();
   for (const copy of new Set(graph.tasks.map((task) => task.copy))) {
@@ -550,7 +652,7 @@ async function timelineOf(
     `- waiting for a node's admission slot (${kindsOf(admissionWaits)}; OPS_PER_NODE=${OPS_PER_NODE}): ${[...admissionWaits].map(([node, waits]) => slotWaits(node, waits)).join('; ')}`,
     `- waiting for a slot of a node's ${STORAGE} (${kindsOf(storageWaits) || 'nothing'}; CLONE_SLOTS_PER_STORAGE=${defaultAdmissionLimits.fullClonesPerStorage}): ${[...storageWaits].map(([node, waits]) => slotWaits(node, waits)).join('; ')}`,
     `- clone and start steps past the fastest one (waiting for a node's admission slot, mostly): clone ${stats(beyondFastest('clone'))}; start ${stats(beyondFastest('start'))}`,
-    `- before the first clone: ${[...firstClone].map(([node, at]) => `${node}'s first clone step began at ${s(at - startedAt)}${networksReady.has(node) ? `, ${s(at - networksReady.get(node)!)} after the first of its copies had its networks` : ''}`).join(', ')}`,
+    `- before the first clone: ${[...firstClone].map(([node, at]) => `${node}'s first clone step began at ${s(at - startedAt)}${networksReady.has(node) ? `, ${s(at - networksReady.get(node)!)} after the first of its copies had its networks` : ''}`).join(', ')}; the first VM task began at ${s(firstReserve - startedAt)}${placement?.finished_at ? `, the lab's placement was recorded at ${s(placement.finished_at.getTime() - startedAt)}` : ''}`,
     `- after the last start: ${[...lastStart].map(([node, at]) => `${node}'s ended at ${s(at - startedAt)}`).join(', ')}; the class was ready ${s(endedAt - Math.max(...lastStart.values()))} after the last of them`,
     `- isolation checks (${timings.length}): waiting for pve-firewall's compile ${stats(timings.map((t) => t.firewallWaitMs))}; waiting for probing slots ${stats(timings.map((t) => t.waitedForSlotsMs))}; probing (slots included) ${stats(timings.map((t) => t.probingMs))}`,
     '',
