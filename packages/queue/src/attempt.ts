@@ -61,11 +61,7 @@ export class WorkerShutdownError extends Error {
   }
 }
 
-/**
- * An attempt: what its handler sees (it is the handler's JobContext) and how the worker stops it.
- * Also the listener of BullMQ's own signal (`handleEvent`), which fires when BullMQ cancels the job
- * (cancelJob/cancelAllJobs) and is treated as a hand-back.
- */
+/** An attempt: what its handler sees (it is the handler's JobContext) and how the worker stops it. */
 export class Attempt implements JobContext {
   /** When this attempt's lock was last renewed. */
   renewedAt = Date.now();
@@ -111,10 +107,6 @@ export class Attempt implements JobContext {
     if (this.#controller.signal.aborted) return;
     this.log.info({ reason: reason.message }, 'aborting the job attempt');
     this.#controller.abort(reason);
-  }
-
-  handleEvent(): void {
-    this.abort(new WorkerShutdownError());
   }
 }
 

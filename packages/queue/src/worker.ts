@@ -107,8 +107,10 @@ export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
     for (const name of jobsOfQueue(queue)) {
       if (!options.handlers[name]) throw new Error(`no handler for ${name} (queue ${queue})`);
     }
-    // The processor reads `lender` only when a job runs, after the worker below was made.
-    const worker = new Worker(queue, async (job, token, signal) => runJob(job, token, signal, settings, lender), {
+    // The processor reads `lender` only when a job runs, after the worker below was made. It takes
+    // no third parameter: BullMQ then makes no AbortController per job for cancelJob, which nothing
+    // here calls (an attempt is stopped through its own signal: timeout, lock loss, shutdown).
+    const worker = new Worker(queue, async (job, token) => runJob(job, token, settings, lender), {
       connection: connections[connections.push(options.connect()) - 1]!,
       prefix: options.prefix,
       concurrency: options.concurrency ?? 8,
@@ -213,7 +215,6 @@ class WorkerSlots implements SlotLender {
 async function runJob(
   job: Job,
   token: string | undefined,
-  bullSignal: AbortSignal | undefined,
   settings: RunSettings,
   lender: SlotLender,
 ): Promise<unknown> {
@@ -225,7 +226,6 @@ async function runJob(
   const attempt = new Attempt(job, token, settings.logger, lender);
   const timeoutMs = settings.timeouts[name] ?? definition.timeoutMs;
   const timer = setTimeout(abortOnTimeout, timeoutMs, attempt, name, timeoutMs);
-  bullSignal?.addEventListener('abort', attempt, { once: true });
   const jobId = job.id ?? '';
   settings.runs.add(jobId, attempt);
   const started = Date.now();
@@ -238,7 +238,6 @@ async function runJob(
     throw await settleFailure(attempt, error, settings);
   } finally {
     clearTimeout(timer);
-    bullSignal?.removeEventListener('abort', attempt);
     settings.runs.delete(jobId, attempt);
   }
 }
