@@ -134,6 +134,10 @@ async function rawBullmq(url: string, prefix: string): Promise<number> {
  * and payload the relay gives a deploy (its catalog options and a unique job id), and a raw BullMQ
  * Worker with a no-op processor in this process (where the pipeline's workers run). Warmed up for 2 s,
  * then PIPELINE_SECONDS of adds, timed until every job added has been processed, as the pipeline is.
+ * With `pace`, the producers add `pace` jobs/s in all instead of as many as they can: the CPU a job
+ * costs each process depends on the rate (a raw Worker fed bursts of 7 jobs spent 404, 205 and 140 µs
+ * per job at 320, 1,100 and 2,500 jobs/s, 2026-12-06: each job met a process just woken), so the
+ * pipeline's CPU per deploy is compared with the raw peer's at the pipeline's own rate too.
  */
 const RAW_PRODUCERS = `
 import { randomUUID } from 'node:crypto';
@@ -144,13 +148,22 @@ const { default: Redis } = await import(process.argv[7]);
 const connection = new Redis(url, { maxRetriesPerRequest: null });
 const queue = new Queue('vm', { connection, prefix });
 await queue.waitUntilReady();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === 'stop') break;
-  const until = performance.now() + Number(line) * 1000;
+  // "<seconds>" adds as fast as the producers can; "<seconds> <rate>" paces them to rate jobs/s in all.
+  const [seconds, rate] = line.split(' ').map(Number);
+  const until = performance.now() + seconds * 1000;
   let added = 0;
+  let claimed = 0;
   const started = performance.now();
   await Promise.all(Array.from({ length: Number(producers) }, async () => {
     while (performance.now() < until) {
+      if (rate) {
+        const due = started + (claimed++ / rate) * 1000;
+        if (due > performance.now()) await sleep(due - performance.now());
+        if (performance.now() >= until) break;
+      }
       const vmId = randomUUID();
       await queue.add('vm.deploy', { vmId, requestId: randomUUID() }, { ...JSON.parse(options), jobId: 'vm-deploy.' + vmId });
       added++;
@@ -165,6 +178,7 @@ connection.disconnect();
 async function rawProcess(
   redisUrl: string,
   prefix: string,
+  pace?: number,
 ): Promise<{
   rate: number;
   added: number;
@@ -191,7 +205,7 @@ async function rawProcess(
   );
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const round = async (seconds: number) => {
-    child.stdin!.write(`${seconds}\n`);
+    child.stdin!.write(pace ? `${seconds} ${pace}\n` : `${seconds}\n`);
     const line = await lines.next();
     if (line.done) throw new Error('the raw producers ended early');
     return JSON.parse(line.value) as { added: number; seconds: number };
@@ -447,18 +461,24 @@ function cpuShares(pipeline: { apiCpuUs?: { api: number; postgres: number }; red
   );
 }
 
+/** A raw peer's rate and CPU per job, as a clause. */
+function rawCpu(raw: Awaited<ReturnType<typeof rawProcess>>): string {
+  return `${raw.rate.toFixed(1)} jobs/s (worker ${raw.workerCpuUs.toFixed(0)} µs, producers ${raw.producersCpuUs?.toFixed(0) ?? '?'} µs, Redis ${raw.redisCpuUs?.toFixed(0) ?? '?'} µs per job)`;
+}
+
 /** The pipeline as users run it (with BENCH_API_BEFORE's build first, if any) against its raw peer. */
 async function pipelineOnly(redisUrl: string, prefix: string): Promise<string> {
   const before = process.env.BENCH_API_BEFORE;
   const separateBefore = before ? await processPipeline(['--enable-source-maps', before]) : undefined;
   const separate = await processPipeline(appArgs('api'));
   const rawSeparate = await rawProcess(redisUrl, `${prefix}-raw`);
+  const rawPaced = await rawProcess(redisUrl, `${prefix}-paced`, Math.round(separate.rate));
   const row = (name: string, pipeline: Awaited<ReturnType<typeof processPipeline>>) =>
     `| ${name} | ${pipeline.rate.toFixed(1)} | ${(pipeline.rate / rawSeparate.rate).toFixed(3)} | ${pipeline.workerCpuUs.toFixed(0)} µs${cpuShares(pipeline)} |`;
   return [
     '## API pipeline against its raw peer (BENCH_API_PIPELINE_ONLY)',
     '',
-    `Load average when the run ended: ${loadavg()[0]!.toFixed(1)}. Raw peer: ${rawSeparate.rate.toFixed(1)} jobs/s (worker ${rawSeparate.workerCpuUs.toFixed(0)} µs, producers ${rawSeparate.producersCpuUs?.toFixed(0) ?? '?'} µs, Redis ${rawSeparate.redisCpuUs?.toFixed(0) ?? '?'} µs per job).`,
+    `Load average when the run ended: ${loadavg()[0]!.toFixed(1)}. Raw peer: ${rawCpu(rawSeparate)}. Paced to this build's pipeline rate (${Math.round(separate.rate)} jobs/s): ${rawCpu(rawPaced)}.`,
     '',
     '| build | jobs/s | ratio | CPU per deploy: workers |',
     '| --- | ---: | ---: | --- |',
