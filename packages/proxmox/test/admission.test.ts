@@ -192,6 +192,59 @@ test("a cold node's clones are spaced by the assumed hold / limit until a clone 
   assert.ok(Math.max(...next) < 100, `warm clone grants at ${next.join(', ')} ms`);
 });
 
+test('a clone in line at its turn that found no slot free passes the spacing on from its turn, not its grant', async () => {
+  const [one, two] = machines(2, { operationsPerNode: 3 });
+  // The shortest clone hold on pve13 is 600 ms: clones are granted 200 ms apart at least.
+  await one!.withCloneSlot({ node: 'pve13', storage: 'local-lvm', full: false }, () => sleep(600));
+  // Two of the three slots are taken by other work, freed 380 ms and 500 ms from now.
+  const x = await holdSlot(one!, 'pve13');
+  const y = await holdSlot(two!, 'pve13');
+  const began = Date.now();
+  setTimeout(() => x.release(), 380);
+  setTimeout(() => y.release(), 500);
+  const grants: number[] = [];
+  await Promise.all(
+    Array.from({ length: 3 }, (_, index) =>
+      (index % 2 ? one : two)!.withCloneSlot({ node: 'pve13', storage: 'local-lvm', full: false }, async () => {
+        grants.push(Date.now() - began);
+        // No hold shorter than 600 ms ends meanwhile (it would shorten the spacing).
+        await sleep(700);
+      }),
+    ),
+  );
+  await Promise.all([x.held, y.held]);
+  // The second clone's turn came at 200 ms with no slot free; it got the one freed at 380 ms. The
+  // third one's turn counts from the second's (280 ms: half a gap before its grant), so it takes the
+  // slot freed at 500 ms at once instead of waiting until 580 ms.
+  assert.ok(grants[1]! >= 370, `clone grants at ${grants.join(', ')} ms`);
+  assert.ok(grants[2]! - grants[1]! >= 90, `clone grants at ${grants.join(', ')} ms`);
+  assert.ok(grants[2]! - grants[1]! < 170, `clone grants at ${grants.join(', ')} ms`);
+});
+
+test("in a node's line the clones of the next copies go before other work of an earlier copy", async () => {
+  const [admission] = machines(1, { operationsPerNode: 1, assumedCloneHoldMs: 1, cloneLeadOrders: 9 });
+  const { held, release } = await holdSlot(admission!, 'pve14');
+  const order: string[] = [];
+  const waiters: Promise<void>[] = [];
+  const join = async (name: string, copy: number, clone: boolean) => {
+    const view = admission!.withPriority(1_000, copy);
+    const work = async () => void order.push(name);
+    waiters.push(
+      clone
+        ? view.withCloneSlot({ node: 'pve14', storage: 'local-lvm', full: false }, work)
+        : view.withNodeSlot('pve14', work, undefined, 'start'),
+    );
+    await untilWaiting('pve14', waiters.length);
+  };
+  await join('start of copy 0', 0, false);
+  await join('clone of copy 20', 20, true);
+  await join('clone of copy 5', 5, true);
+  release();
+  await Promise.all([held, ...waiters]);
+  // The start ranks as copy 9: after the clone of copy 5, before the clone of copy 20.
+  assert.deepEqual(order, ['clone of copy 5', 'start of copy 0', 'clone of copy 20']);
+});
+
 test('a slot is refreshed while held past its TTL, so nobody else gets in meanwhile', async () => {
   // The hold lasts several TTLs; the TTL is long enough that a loaded CI machine still refreshes in time.
   const [first, second] = machines(2, { operationsPerNode: 1, slotTtlMs: 400 });
