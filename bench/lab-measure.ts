@@ -140,11 +140,12 @@ export async function taskDurations(db: Db, labId: string, graph: LabGraph): Pro
   };
 }
 
-/** The times BullMQ keeps on a job. */
+/** The times BullMQ keeps on a job, and what it returned. */
 interface JobTimes {
   timestamp: number;
   processedOn?: number | undefined;
   finishedOn?: number | undefined;
+  returnvalue?: unknown;
 }
 
 export interface TaskTimes {
@@ -156,7 +157,11 @@ export interface TaskTimes {
   endedAt: number;
 }
 
-/** When each task of the lab's graph became ready, was taken by a worker and ended, from its job. */
+/**
+ * When each task of the lab's graph became ready, was taken by a worker and ended, from its job. A
+ * task run in the job of the task before it (a VM's configure after its provision: the job's
+ * `inline` outcome says from when) was ready and taken then, and that job's own task ended then.
+ */
 export async function taskTimes(
   queues: Record<'lab' | 'network', { getJob(id: string): Promise<JobTimes | undefined> }>,
   labId: string,
@@ -167,7 +172,11 @@ export async function taskTimes(
     graph.tasks.map(async (task) => {
       const job = await queues[task.kind === 'network' ? 'network' : 'lab'].getJob(labJobId(labId, task.id));
       if (!job?.processedOn || !job.finishedOn) return;
-      times.set(task.id, { readyAt: job.timestamp, pickedAt: job.processedOn, endedAt: job.finishedOn });
+      const inline = (job.returnvalue as { inline?: { taskId?: string; at: number } } | null | undefined)?.inline;
+      if (inline?.taskId && !times.has(inline.taskId)) {
+        times.set(inline.taskId, { readyAt: inline.at, pickedAt: inline.at, endedAt: job.finishedOn });
+      }
+      times.set(task.id, { readyAt: job.timestamp, pickedAt: job.processedOn, endedAt: inline?.at ?? job.finishedOn });
     }),
   );
   return times;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createDb, type Db } from '@glassdome/db';
+import { labJobId, Producer } from '@glassdome/queue';
 import { SshPool } from '@glassdome/ssh';
 import { waitFor } from '@glassdome/testkit';
 import { type Harness, memoryHostKeys, startHarness } from './harness';
@@ -37,6 +38,26 @@ async function crashDuring(vmId: string, step: string): Promise<void> {
   const victim = harness.stack.installers.at(-1)!;
   await victim.kill();
   harness.stack.installers.push(await harness.stack.addInstaller());
+}
+
+/** The provisioning items' log on the VM's guest, a line each, as the trainee reads it. */
+async function guestLog(vm: Record<string, unknown>): Promise<string[]> {
+  const ssh = new SshPool();
+  try {
+    const log = await ssh.exec(
+      {
+        host: String(vm.ip),
+        port: harness.sim.info.guestSshPort,
+        username: 'trainee',
+        privateKey: harness.userKey.privateKey,
+        hostKey: { kind: 'tofu', store: memoryHostKeys() },
+      },
+      ['cat', '/var/log/gd-order.log'],
+    );
+    return log.stdout.trim().split('\n');
+  } finally {
+    ssh.close();
+  }
 }
 
 async function simVmsOf(vmId: string): Promise<number[]> {
@@ -76,24 +97,79 @@ test('kill -9 mid-post-configuration: every provisioning item ran exactly once',
   const steps = vm.steps as { name: string; attempts: number }[];
   assert.ok(steps.find((s) => s.name === 'post-configure')!.attempts >= 2, 'post-configuration was resumed');
 
-  const ssh = new SshPool();
-  try {
-    const log = await ssh.exec(
+  assert.deepEqual(
+    await guestLog(vm),
+    Array.from({ length: items }, (_, n) => `item-${n}`),
+  );
+  assert.deepEqual(await simVmsOf(vmId), [vm.vmid]);
+});
+
+test("kill -9 in a lab VM's configure run in its provision's job: the configure runs to the end once", async () => {
+  const items = 40;
+  const accepted = await harness.api('POST', '/api/v1/labs', {
+    name: 'crash-inline',
+    networks: [{ name: 'lan', cidr: '10.30.0.0/24' }],
+    vms: [
       {
-        host: String(vm.ip),
-        port: harness.sim.info.guestSshPort,
-        username: 'trainee',
-        privateKey: harness.userKey.privateKey,
-        hostKey: { kind: 'tofu', store: memoryHostKeys() },
+        name: 'web',
+        os: 'ubuntu-22.04',
+        networks: ['lan'],
+        cloudInit: { user: 'trainee', sshKeys: [harness.userKey.publicKey] },
+        provision: Array.from({ length: items }, (_, n) => ({ run: `echo item-${n} >> /var/log/gd-order.log` })),
       },
-      ['cat', '/var/log/gd-order.log'],
+    ],
+  });
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+  const labId = String(accepted.body.id);
+  const vmId = await waitFor('the lab VM', async () => {
+    const row = await db.selectFrom('vms').select('id').where('lab_id', '=', labId).executeTakeFirst();
+    return row?.id;
+  });
+  const producer = await Producer.open(harness.redis.url, harness.redis.prefix);
+  try {
+    const configureJob = () => producer.queues.lab.getJob(labJobId(labId, 'c0:vm:web:configure'));
+    // The configure runs in the provision's job: no job of its own before the crash.
+    await waitFor('post-configure running', async () => (await stepStatus(vmId, 'post-configure')) === 'running', {
+      intervalMs: 10,
+    });
+    assert.equal(await configureJob(), undefined, 'the configure runs without a job of its own');
+    await crashDuring(vmId, 'post-configure');
+
+    const lab = await waitFor(
+      'the lab to settle',
+      async () => {
+        const { body } = await harness.api('GET', `/api/v1/labs/${labId}`);
+        return ['ready', 'failed', 'degraded'].includes(String(body.status)) ? body : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 250 },
     );
+    assert.equal(lab.status, 'ready', String(lab.error));
+    // The provision's job, started again, found its task done and the configure ready: it added the
+    // configure's job, which resumed post-configuration where the killed process left it.
+    assert.ok(await configureJob(), 'the restarted provision job added the configure as its own job');
+    const tasks = await db
+      .selectFrom('steps')
+      .select(['name', 'status'])
+      .where('lab_id', '=', labId)
+      .where('vm_id', 'is', null)
+      .orderBy('name')
+      .execute();
     assert.deepEqual(
-      log.stdout.trim().split('\n'),
+      tasks.filter((t) => t.name.startsWith('c0:vm:')),
+      [
+        { name: 'c0:vm:web:configure', status: 'done' },
+        { name: 'c0:vm:web:provision', status: 'done' },
+      ],
+    );
+    const vm = await harness.waitForVm(vmId, ['ready', 'failed'], 10_000);
+    const steps = vm.steps as { name: string; attempts: number }[];
+    assert.ok(steps.find((s) => s.name === 'post-configure')!.attempts >= 2, 'post-configuration was resumed');
+    assert.deepEqual(
+      await guestLog(vm),
       Array.from({ length: items }, (_, n) => `item-${n}`),
     );
+    assert.deepEqual(await simVmsOf(vmId), [vm.vmid]);
   } finally {
-    ssh.close();
+    await producer.close();
   }
-  assert.deepEqual(await simVmsOf(vmId), [vm.vmid]);
 });

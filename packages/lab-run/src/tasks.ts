@@ -7,6 +7,11 @@
  * idempotent). The record of "done" tells which of the lab's tasks are done then, so that is one
  * round trip to Postgres and one to Redis per finished task. A task that fails for good is recorded
  * and, under the `fail` policy, fails the lab and settles every VM of it that was still being deployed.
+ *
+ * A task it made ready may run in the same job right after it instead of in a job of its own
+ * (`LabTaskOptions.inlineNext`: a VM's configure after its provision, on the connection and in the
+ * process the provision left). Its step and events are recorded as any task's; in the queues it has
+ * no job: the job of the task before it carries it (`LabTaskOutcome.inline`, with when it began).
  */
 import {
   appendEvent,
@@ -90,11 +95,26 @@ export interface LabTaskOptions<P = undefined> {
    * want them. @defaultValue 500
    */
   watchIntervalMs?: number;
+  /**
+   * Of the tasks a finished task made ready, the one its job runs itself right after it (with the
+   * same work and options) instead of adding a job for it; undefined: each gets a job. Only a job's
+   * first start does: one started again (after a crash, a lost lock, a failed attempt) finds the
+   * task ready again and adds its job, so that no two runs of it overlap; and should the task fail
+   * or be cut off in the job, its job is added then, which retries it with attempts of its own.
+   */
+  inlineNext?: (task: LabTask, ready: readonly LabTask[]) => LabTask | undefined;
 }
 
 export type LabTaskOutcome =
-  | { taskId: string; added: string[]; detail?: JsonValue }
+  | {
+      taskId: string;
+      added: string[];
+      detail?: JsonValue;
+      /** The task run next in the same job (`LabTaskOptions.inlineNext`), from `at` (ms since the epoch). */
+      inline?: LabTaskOutcome & { at: number };
+    }
   | { taskId: string; stopped: string }
+  | { taskId: string; handedOff: string }
   | { skipped: 'lab gone' };
 
 /** Why a task of `run` must stop, given the lab as it is now; undefined while it may go on. */
@@ -145,14 +165,66 @@ function startLabTask(db: LabRunContext['db'], labId: string, task: TaskStart) {
   return start(labId, task);
 }
 
+type LabTaskJob = { labId: string; taskId: string; context: JobContext };
+
 export async function runLabTask<P = undefined>(
   ctx: LabRunContext,
-  job: { labId: string; taskId: string; context: JobContext },
+  job: LabTaskJob,
   work: (w: LabTaskWork<P>) => Promise<JsonValue | undefined>,
   options: LabTaskOptions<P> = {},
 ): Promise<LabTaskOutcome> {
+  const ran = await runOneLabTask(ctx, job, work, options, false);
+  if (!('next' in ran)) return ran.outcome;
+  return { ...ran.outcome, inline: await runInline(ctx, job, ran.lab, ran.next, work, options) };
+}
+
+/**
+ * Runs `next` in `job` after the task before it (`LabTaskOptions.inlineNext`). Should it fail or be
+ * cut off (the job's time bound, a shutdown, a lost lock), the job it would have had is added and
+ * retries it from its first step not done; the job that ran the task before it then ends well.
+ */
+async function runInline<P>(
+  ctx: LabRunContext,
+  job: LabTaskJob,
+  lab: LabRecord,
+  next: LabTask,
+  work: (w: LabTaskWork<P>) => Promise<JsonValue | undefined>,
+  options: LabTaskOptions<P>,
+): Promise<LabTaskOutcome & { at: number }> {
+  const at = Date.now();
+  try {
+    const ran = await runOneLabTask(ctx, { ...job, taskId: next.id }, work, options, true);
+    return { ...ran.outcome, at };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    job.context.log.warn({ task: next.id, err: error }, 'task run in the job before it failed: adding its own job');
+    await addReady(ctx, lab, [next]);
+    return { taskId: next.id, handedOff: message, at };
+  }
+}
+
+/** Adds ready tasks as jobs under the lab's root, the longest remaining chain first. */
+function addReady(ctx: LabRunContext, lab: LabRecord, ready: readonly LabTask[]) {
+  return addLabTasks(
+    ctx.producer,
+    { labId: lab.id, requestId: lab.requestId ?? undefined, policy: lab.policy, run: lab.run },
+    ready.map((t) => ({ id: t.id, kind: t.kind, remainingMs: nominalRemainingPath(lab.graph, t.id) })),
+  );
+}
+
+/**
+ * One task; `inline`: run in the job of the task before it, whose failure the caller hands to a job
+ * of its own (so it is never the final attempt here).
+ */
+async function runOneLabTask<P>(
+  ctx: LabRunContext,
+  job: LabTaskJob,
+  work: (w: LabTaskWork<P>) => Promise<JsonValue | undefined>,
+  options: LabTaskOptions<P>,
+  inline: boolean,
+): Promise<{ outcome: LabTaskOutcome } | { outcome: LabTaskOutcome; lab: LabRecord; next: LabTask }> {
   const graph = await labGraph(ctx.db, job.labId);
-  if (!graph) return { skipped: 'lab gone' };
+  if (!graph) return { outcome: { skipped: 'lab gone' } };
   const task = taskById(graph, job.taskId);
   let prepared: P | undefined;
   let unprepared: { error: unknown } | undefined;
@@ -173,7 +245,7 @@ export async function runLabTask<P = undefined>(
         ? undefined
         : { copy: task.copy, name: task.vmName, ...(firstStep ? { startFirstOf: firstStep } : {}) },
   });
-  if (!row) return { skipped: 'lab gone' };
+  if (!row) return { outcome: { skipped: 'lab gone' } };
   const lab = labRecordOf(row, graph);
   const checkStillRunning = async () => {
     const reason = labStopReason(await readLabRunState(ctx.db, lab.id), lab.run);
@@ -213,18 +285,18 @@ export async function runLabTask<P = undefined>(
     });
     const done = new Set(recorded ?? (await finishLabTaskStep(ctx.db, lab.id, task.id, detail)));
     const ready = readyAfter(lab.graph, done, task.id);
-    await addLabTasks(
-      ctx.producer,
-      { labId: lab.id, requestId: lab.requestId ?? undefined, policy: lab.policy, run: lab.run },
-      // Of the ready tasks waiting for a worker, the one with the longest chain still after it goes first.
-      ready.map((t) => ({ id: t.id, kind: t.kind, remainingMs: nominalRemainingPath(lab.graph, t.id) })),
-    );
-    return { taskId: task.id, added: ready.map((t) => t.id), ...(detail === undefined ? {} : { detail }) };
+    // Only a job's first start runs a task after its own (see `inlineNext`).
+    const next = !inline && job.context.job.attemptsStarted === 1 ? options.inlineNext?.(task, ready) : undefined;
+    const added = ready.filter((t) => t !== next);
+    // Of the ready tasks waiting for a worker, the one with the longest chain still after it goes first.
+    await addReady(ctx, lab, added);
+    const outcome = { taskId: task.id, added: added.map((t) => t.id), ...(detail === undefined ? {} : { detail }) };
+    return next ? { outcome, lab, next } : { outcome };
   } catch (error) {
     const stopped = stoppedBy(watch.signal, LabStoppedError, error);
-    if (stopped) return stopTask(ctx, lab, task.id, stopped);
+    if (stopped) return { outcome: await stopTask(ctx, lab, task.id, stopped) };
     const jobError = options.toJobError ? options.toJobError(error) : error;
-    if (isFinalAttempt(jobError, job.context.job)) {
+    if (!inline && isFinalAttempt(jobError, job.context.job)) {
       const message = error instanceof Error ? error.message : String(error);
       await options.onFinalFailure?.(message);
       await failLabTask(ctx, lab, task.id, message);

@@ -10,12 +10,13 @@ import {
   listSteps,
   migrateToLatest,
 } from '@glassdome/db';
-import { type JobContext, Producer } from '@glassdome/queue';
+import { type JobContext, labJobId, Producer, startLabFlow } from '@glassdome/queue';
 import { createRedisPrefix, createTestDatabase, type TestDatabase, type TestRedis } from '@glassdome/testkit';
 import {
   cancelLab,
   type LabRunContext,
   LabStoppedError,
+  type LabTaskOptions,
   moveLab,
   moveVm,
   moveVmsOfLab,
@@ -166,4 +167,98 @@ test("a VM task's work gets its VM from the start; a preparation that fails for 
   const [step] = await listSteps(db, { labId: failing.labId });
   assert.deepEqual([step?.status, step?.error], ['failed', 'no node fits']);
   assert.equal((await getVm(db, failing.vmId))?.status, 'failed', 'the fail policy settles the lab with its VMs');
+});
+
+const CONFIGURE = 'c0:vm:a:configure';
+
+/** A lab of one VM with both its tasks, its flow started. */
+async function labWithConfigure(name: string) {
+  const labId = await insertLab(db, {
+    name,
+    platformId: 'default',
+    spec: {},
+    graph: {
+      tasks: [
+        { id: TASK, kind: 'vm-provision', copy: 0, vmName: 'a', specVmName: 'a', dependsOn: [] },
+        { id: CONFIGURE, kind: 'vm-configure', copy: 0, vmName: 'a', specVmName: 'a', dependsOn: [TASK] },
+      ],
+    },
+    onFailure: 'fail',
+    copies: 1,
+    expiresAt: null,
+  });
+  await insertVms(db, [
+    { labId, copy: 0, name: 'a', os: 'ubuntu-22.04', platformId: 'default', node: 'pve01', spec: {} },
+  ]);
+  // Its flow in the queues (no worker takes it here): the root the ready tasks are added under.
+  await startLabFlow(ctx.producer, { labId, policy: 'fail', rootTasks: [{ id: TASK, kind: 'vm-provision' }] });
+  return labId;
+}
+
+/** A job's context at its `attemptsStarted`-th start. */
+function startedContext(attemptsStarted: number, attemptsMade = attemptsStarted - 1): JobContext {
+  const warnings: unknown[] = [];
+  return {
+    ...jobContext(),
+    job: { attemptsStarted, attemptsMade, opts: { attempts: 4 } } as JobContext['job'],
+    log: { warn: (...args: unknown[]) => warnings.push(args) } as unknown as JobContext['log'],
+  };
+}
+
+const inlineConfigure: LabTaskOptions = {
+  inlineNext: (_task, ready) => ready.find((t) => t.id === CONFIGURE),
+};
+
+const configureJob = (labId: string) => ctx.producer.queues.lab.getJob(labJobId(labId, CONFIGURE));
+
+async function taskSteps(labId: string) {
+  const steps = await listSteps(db, { labId });
+  return Object.fromEntries(steps.map((s) => [s.name, s.status]));
+}
+
+test("a job's first start runs the task it made ready in the job; a start again adds that task's job", async () => {
+  const labId = await labWithConfigure('inline');
+  const ran: string[] = [];
+  const work = async ({ task }: { task: { id: string } }) => {
+    ran.push(task.id);
+    return undefined;
+  };
+  const outcome = await runLabTask(ctx, { labId, taskId: TASK, context: startedContext(1) }, work, inlineConfigure);
+  assert.deepEqual(ran, [TASK, CONFIGURE], 'the configure ran in the provision job, right after it');
+  assert.equal('inline' in outcome && outcome.inline && 'taskId' in outcome.inline && outcome.inline.taskId, CONFIGURE);
+  assert.equal(await configureJob(labId), undefined, 'no job for the configure');
+  assert.deepEqual(await taskSteps(labId), { [TASK]: 'done', [CONFIGURE]: 'done' });
+
+  // The same provision job started again (after a crash in the configure): its task is done, the
+  // configure is ready, and it gets its own job instead of a second run in this one.
+  const again = await labWithConfigure('inline-again');
+  await runLabTask(ctx, { labId: again, taskId: TASK, context: startedContext(2, 0) }, work, inlineConfigure);
+  assert.deepEqual(ran.slice(2), [TASK], 'the configure did not run in a job started again');
+  assert.ok(await configureJob(again), 'the configure has its own job');
+});
+
+test('a task run in the job before it that fails gets its own job, and fails nothing for good', async () => {
+  const labId = await labWithConfigure('inline-fails');
+  // The provision job's last attempt: a failure of its own task would be final, the configure's is not.
+  const context = { ...startedContext(1), job: { attemptsStarted: 1, attemptsMade: 3, opts: { attempts: 4 } } };
+  const outcome = await runLabTask(
+    ctx,
+    { labId, taskId: TASK, context: context as JobContext },
+    async ({ task }) => {
+      if (task.id === CONFIGURE) throw new Error('guest unreachable');
+      return undefined;
+    },
+    inlineConfigure,
+  );
+  assert.deepEqual('inline' in outcome && outcome.inline && { ...outcome.inline, at: 0 }, {
+    taskId: CONFIGURE,
+    handedOff: 'guest unreachable',
+    at: 0,
+  });
+  assert.ok(await configureJob(labId), 'the configure has its own job, which retries it');
+  const steps = await taskSteps(labId);
+  assert.equal(steps[TASK], 'done');
+  assert.notEqual(steps[CONFIGURE], 'failed', 'not failed for good');
+  const lab = await db.selectFrom('labs').select('status').where('id', '=', labId).executeTakeFirstOrThrow();
+  assert.notEqual(lab.status, 'failed');
 });

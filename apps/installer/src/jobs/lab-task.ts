@@ -159,6 +159,12 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
       // A configure task's first step is started with the task: its VM is deploying already (its
       // provision task moved it), and nothing between that start and runSteps reads or writes.
       firstStep: (task) => (task.kind === 'vm-configure' ? CONFIGURE_STEP_NAMES : undefined),
+      // A provision's own configure, ready at once (no VM it depends on still unconfigured), runs in
+      // the provision's job: in the process that holds the guest's SSH connection, with no job between.
+      inlineNext: (task, ready) =>
+        task.kind === 'vm-provision'
+          ? ready.find((next) => next.kind === 'vm-configure' && next.copy === task.copy && next.vmName === task.vmName)
+          : undefined,
       toJobError: asJobError,
       onFinalFailure: async (message) => {
         if (vmId) await moveVm(ctx.db, vmId, 'fail', { error: message });
