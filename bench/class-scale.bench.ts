@@ -8,7 +8,8 @@
  * The lower bound is the largest of: the critical path of the lab's graph with each VM task at its
  * steps' unqueued durations (no copy can finish sooner); per node, the node's admission term (below);
  * and all VM tasks' time divided by the workers' slots (2 installers × WORKER_CONCURRENCY). Each
- * copy's isolation check counts as the fastest copy's check took.
+ * copy's isolation check counts as the fastest copy's check took without its waits (for pve-firewall's
+ * compile, for probing slots).
  *
  * The node's admission term: every VM on the node holds one of its OPS_PER_NODE slots for its clone,
  * its disk resize and its start, each at least as long as the shortest hold of that kind in the run
@@ -240,12 +241,18 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
         .sort((a, b) => a - b);
       service.set(name, ADMITTED.has(name) ? times[0]! : times[Math.floor(times.length / 2)]!);
     }
-    // A copy's isolation check also waits for the installer's probing slots (a few source guests at
-    // once per process): unqueued, it takes what the fastest copy's check took.
+    // A copy's isolation check also waits for pve-firewall's compile after its copy's last firewall
+    // write and for the installer's probing slots (a few source guests at once per process):
+    // unqueued, it takes what the fastest copy's check took without those waits (a copy whose VMs
+    // started long after their firewall writes waits for no compile).
     // (A check that never ran — under `keep`, a VM it waits for failed — took nothing and counts for nothing.)
+    const timings = await checkTimings(db, id);
     const checks = graph.tasks
       .filter((task) => task.kind === 'isolation')
-      .map(measured)
+      .map((task) => {
+        const timing = timings.get(task.copy);
+        return measured(task) - (timing ? timing.firewallWaitMs + timing.waitedForSlotsMs : 0);
+      })
       .filter((ms) => ms > 0);
     const isolationMs = checks.length > 0 ? Math.min(...checks) : 0;
     const estimate = (task: LabTask) => {
@@ -386,7 +393,7 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       `| ${lab.status} | ${ready}/${vms.length} | ${s(makespanMs)} | ${s(lowerBound)} | ${(makespanMs / lowerBound).toFixed(3)} | ${s(cpuTermMs)} | ${(makespanMs / cpuTermMs).toFixed(2)} | ${((cpu / vms.length) * 1000).toFixed(0)} ms |`,
       '',
-      `Lower bound = max(critical path of the graph with each VM task at its steps' unqueued times ${s(critical.lengthMs)}, the busiest node's admission term ${s(nodeBound)}, all VM tasks' time / worker slots ${s(workerBound)}). The admission term of ${busiest}: the fastest network task ${s(headMs)} + its VMs' holds of a node slot at the shortest of each kind (${holdsText} on ${NODES.join('/')}) / OPS_PER_NODE ${s(slotWorkOn(busiest) / OPS_PER_NODE)} + the shortest start-to-ready of any VM ${s(afterStartMs)} + the fastest isolation check ${s(isolationMs)}. A step's unqueued time: the fastest clone (${s(service.get('clone') ?? 0)}) and start (${s(service.get('start') ?? 0)}) of the run, the median of every other step; network tasks as measured; each copy's isolation check as the fastest one (${s(isolationMs)}; the slowest took ${s(Math.max(0, ...checks))}). The critical path with every task as it actually ran (queueing included) was ${s(measuredCritical.lengthMs)}. From its start to ready a VM took ${s(afterStartMs)} at least, ${s(quantile(afterStartSorted, 0.5))} at the median, ${s(quantile(afterStartSorted, 0.9))} at the 90th percentile; the guest-agent wait ${s(agentWaits[0] ?? 0)} at least, ${s(quantile(agentWaits, 0.5))} at the median, ${s(quantile(agentWaits, 0.9))} at the 90th percentile, ${s(agentWaits.at(-1) ?? 0)} at most (${agentLate} of ${agentWaits.length} took 2 s or more past the shortest: a look before the agent ran, most likely); its steps after the start at their medians: ${VM_DEPLOY_STEPS.slice(
+      `Lower bound = max(critical path of the graph with each VM task at its steps' unqueued times ${s(critical.lengthMs)}, the busiest node's admission term ${s(nodeBound)}, all VM tasks' time / worker slots ${s(workerBound)}). The admission term of ${busiest}: the fastest network task ${s(headMs)} + its VMs' holds of a node slot at the shortest of each kind (${holdsText} on ${NODES.join('/')}) / OPS_PER_NODE ${s(slotWorkOn(busiest) / OPS_PER_NODE)} + the shortest start-to-ready of any VM ${s(afterStartMs)} + the fastest isolation check ${s(isolationMs)}. A step's unqueued time: the fastest clone (${s(service.get('clone') ?? 0)}) and start (${s(service.get('start') ?? 0)}) of the run, the median of every other step; network tasks as measured; each copy's isolation check as the fastest one without its waits for the firewall's compile and for probing slots (${s(isolationMs)}; the slowest took ${s(Math.max(0, ...checks))}). The critical path with every task as it actually ran (queueing included) was ${s(measuredCritical.lengthMs)}. From its start to ready a VM took ${s(afterStartMs)} at least, ${s(quantile(afterStartSorted, 0.5))} at the median, ${s(quantile(afterStartSorted, 0.9))} at the 90th percentile; the guest-agent wait ${s(agentWaits[0] ?? 0)} at least, ${s(quantile(agentWaits, 0.5))} at the median, ${s(quantile(agentWaits, 0.9))} at the 90th percentile, ${s(agentWaits.at(-1) ?? 0)} at most (${agentLate} of ${agentWaits.length} took 2 s or more past the shortest: a look before the agent ran, most likely); its steps after the start at their medians: ${VM_DEPLOY_STEPS.slice(
         VM_DEPLOY_STEPS.indexOf('start') + 1,
       )
         .map((step) => `${step} ${((service.get(step) ?? 0) / 1000).toFixed(2)} s`)
@@ -468,7 +475,7 @@ async function traceLines(redis: ReturnType<typeof createRedis>, prefix: string,
       .zrange(`${base}:holders`, 0, -1)
       .zcard(`${base}:line`)
       .zrange(`${base}:line`, 0, 0)
-      .hmget(`${base}:stats`, 'lastCloneAt', 'held:clone:minMs');
+      .hmget(`${base}:stats`, 'cloneTurnAt', 'held:clone:minMs');
   }
   const replies = (await pipeline.exec())!.map(([error, reply]) => {
     if (error) throw error;
@@ -477,7 +484,7 @@ async function traceLines(redis: ReturnType<typeof createRedis>, prefix: string,
   const [seconds, micros] = replies[0] as [string, string];
   const at = Number(seconds) * 1000 + Number(micros) / 1000;
   for (const [i, node] of NODES.entries()) {
-    const [holders, waiting, [first], [lastCloneAt, shortestClone]] = replies.slice(1 + i * 4, 5 + i * 4) as [
+    const [holders, waiting, [first], [cloneTurnAt, shortestClone]] = replies.slice(1 + i * 4, 5 + i * 4) as [
       string[],
       number,
       string[],
@@ -491,7 +498,7 @@ async function traceLines(redis: ReturnType<typeof createRedis>, prefix: string,
     }
     // The clone's turn as the line's script reckons it (see grant in admission.ts).
     const turn =
-      Number(lastCloneAt ?? Number.NEGATIVE_INFINITY) +
+      Number(cloneTurnAt ?? Number.NEGATIVE_INFINITY) +
       Number(shortestClone ?? defaultAdmissionLimits.assumedCloneHoldMs) / OPS_PER_NODE;
     trace.samples.push({
       at,
@@ -565,6 +572,22 @@ interface CheckTiming {
   probingMs: number;
 }
 
+/** Each copy's isolation check's timing, as it recorded on its event. */
+async function checkTimings(db: ReturnType<typeof createDb>, labId: string): Promise<Map<number, CheckTiming>> {
+  const checks = new Map<number, CheckTiming>();
+  const events = await db
+    .selectFrom('events')
+    .select('data')
+    .where('lab_id', '=', labId)
+    .where('kind', 'in', ['lab.isolation.agreed', 'lab.isolation.disagreed'])
+    .execute();
+  for (const event of events) {
+    const data = event.data as { copies?: number[]; timing?: CheckTiming } | null;
+    if (data?.timing && data.copies?.length === 1) checks.set(data.copies[0]!, data.timing);
+  }
+  return checks;
+}
+
 /**
  * The run as it happened: what the tasks waited for (a worker, a node's admission slot, the
  * firewall's compile, a probing slot), each copy's milestones, and the chain of tasks that ended last.
@@ -588,17 +611,7 @@ async function timelineOf(
     const total = values.reduce((sum, v) => sum + v, 0);
     return `${s(total)} in all, ${s(values.length ? total / values.length : 0)} on average, ${s(Math.max(0, ...values))} at most`;
   };
-  const checks = new Map<number, CheckTiming>();
-  const events = await db
-    .selectFrom('events')
-    .select('data')
-    .where('lab_id', '=', labId)
-    .where('kind', 'in', ['lab.isolation.agreed', 'lab.isolation.disagreed'])
-    .execute();
-  for (const event of events) {
-    const data = event.data as { copies?: number[]; timing?: CheckTiming } | null;
-    if (data?.timing && data.copies?.length === 1) checks.set(data.copies[0]!, data.timing);
-  }
+  const checks = await checkTimings(db, labId);
   const waitForWorker = (kind: LabTask['kind']) =>
     graph.tasks
       .filter((task) => task.kind === kind && times.has(task.id))
