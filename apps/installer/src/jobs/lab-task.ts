@@ -78,7 +78,10 @@ async function labPlacement(ctx: InstallerContext, vm: VmRow, copy: number): Pro
   return { nics, managementNic: networks.length };
 }
 
-/** `lab.task` for a VM: its provision steps or its configure steps, inside the lab's bookkeeping. */
+/**
+ * `lab.task` for a VM: its provision steps or its configure steps, inside the lab's bookkeeping; a
+ * provision job runs its VM's configure too when the provision made it ready (`inlineNext` below).
+ */
 export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: string, context: JobContext) {
   let vmId: string | undefined;
   return runLabTask(
