@@ -12,25 +12,26 @@
  * itself every 2 s, which covers a wake-up lost while its subscription reconnected and a slot that
  * lapsed.
  *
- * Clones are spread out: one set grants at most one clone per its shortest clone hold divided by its
- * slots (the pace its slots could take clones at anyway), passing a clone whose turn has not come for
- * work behind it in line, and telling it when its turn comes if a slot stays free. A clone that was
- * in line at its turn but found no slot free then passes the spacing on from its turn, not from its
- * late grant (though never less than half a gap after it): counted from the grants, each such wait
- * pushed every later turn back (the class bench: clones 0.36 s apart on average against a 0.29 s
- * spacing). And in a node's line the clones of the next copies go before other work: a start ranks
- * `cloneLeadOrders` copies later than its own. A clone held back holds back every VM cloned after it
- * on the node, while a start is short and its VM waits long after it anyway (for its guest, its
- * copy's check for the firewall's compile); with each copy's starts first, they took the slots that
- * freed before a clone's turn, the clone then waited for the next one, and a node's clones came no
- * faster than its slots' frees after their turns (see the class bench's slot phase). Every clone takes
- * the storage's lock early in its task (a linked clone to allocate its cloud-init drive and link its
- * disk); granted together, as slots freed together, they queued there while holding their node slots,
- * and their ends scattered so that the task waits saw them late. Until a set has measured a clone
- * hold, the spacing assumes one (`assumedCloneHoldMs`): a cold node's first clones all granted at once
- * queued for the lock the same way, ended together well after the shortest hold, and the spacing
- * learned from those long holds then refilled the slots slowly (the class bench: its first 8 clones
- * per node released together 4.2 s after their grant, the next ones granted 0.5 s apart).
+ * Clones are spread out: one set grants at most one clone per the shortest of its recent clone
+ * holds (of clones that went through) divided by its slots (the pace its slots could take clones at
+ * anyway), passing a clone whose turn has not come for work behind it in line, and telling it when
+ * its turn comes if a slot stays free. A clone that was in line at its turn but found no slot free
+ * then passes the spacing on from its turn, not from its late grant (though never less than half a
+ * gap after it): counted from the grants, each such wait pushed every later turn back (the class
+ * bench: clones 0.36 s apart on average against a 0.29 s spacing). And in a node's line the clones
+ * of the next copies go before other work: a start ranks `cloneLeadOrders` copies later than its
+ * own. A clone held back holds back every VM cloned after it on the node, while a start is short
+ * and its VM waits long after it anyway (for its guest, its copy's check for the firewall's
+ * compile); with each copy's starts first, they took the slots that freed before a clone's turn,
+ * the clone then waited for the next one, and a node's clones came no faster than its slots' frees
+ * after their turns (see the class bench's slot phase). Every clone takes the storage's lock early
+ * in its task (a linked clone to allocate its cloud-init drive and link its disk); granted
+ * together, as slots freed together, they queued there while holding their node slots, and their
+ * ends scattered so that the task waits saw them late. Until a set has measured a clone hold, the
+ * spacing assumes one (`assumedCloneHoldMs`): a cold node's first clones all granted at once queued
+ * for the lock the same way, ended together well after the shortest hold, and the spacing learned
+ * from those long holds then refilled the slots slowly (the class bench: its first 8 clones per
+ * node released together 4.2 s after their grant, the next ones granted 0.5 s apart).
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -113,7 +114,8 @@ export interface AdmissionWaits {
   occupiedMs: number;
   /**
    * The slots' use by kind of work (`clone`, `resize`, `start`…, `other` when the caller named none):
-   * how many holds ended with the slot given back, their time in all and the shortest one.
+   * how many holds ended with the slot given back, their time in all and the shortest one whose work
+   * went through.
    */
   holds: Record<string, AdmissionHolds>;
 }
@@ -124,6 +126,13 @@ export interface AdmissionHolds {
   heldMs: number;
   minMs: number;
 }
+
+/**
+ * How many of a slot set's last clone holds the spacing takes the shortest of. The shortest of them,
+ * not of all time: a storage that got slower (busier, fuller) spaces its clones out again within
+ * this many clones, where an all-time record would only ever tighten.
+ */
+const RECENT_CLONE_HOLDS = 8;
 
 /** Lua shared by the scripts: Redis's clock, the sweep of lapsed holders and waiters, the hand-over. */
 const LINE_LUA = `
@@ -144,14 +153,14 @@ for _, token in ipairs(dead) do
   redis.call('HDEL', since, token)
 end
 -- Grants free slots in line order, except that clones (tokens 'clone:…') are granted at most one per
--- the shortest clone hold / limit (the assumed hold until one was measured), counted from the last
+-- the shortest of the recent clone holds / limit (the assumed hold until one was measured), counted from the last
 -- clone's turn (see below): a clone first in line before its turn is passed over (for work behind
 -- it) and, when a slot stays free for it, named as 'later' with the ms until its turn.
 local function grant(limit, ttl, assumedHold)
   local granted = {}
   local free = limit - redis.call('ZCARD', holders)
   if free <= 0 then return granted end
-  local gap = tonumber(redis.call('HGET', stats, 'held:clone:minMs') or assumedHold) / limit
+  local gap = tonumber(redis.call('HGET', stats, 'clone:spacingMs') or assumedHold) / limit
   local lastClone = redis.call('HGET', stats, 'cloneTurnAt')
   local nextClone = tonumber(lastClone or '-1e15') + gap
   for _, token in ipairs(redis.call('ZRANGE', line, 0, SCANNED - 1)) do
@@ -230,11 +239,12 @@ return mine
 
 /**
  * Leaves the line or gives the slot back, and hands the freed slots on; a slot given back counts its
- * hold under its kind. ARGV: token, limit, ttl, channel, kind ('' for a place in line), held ms,
- * assumed clone hold ms.
+ * hold under its kind, and a hold whose work went through (`done` 1) also as the kind's shortest and,
+ * for a clone, among the last RECENT_CLONE_HOLDS the spacing takes the shortest of. ARGV: token,
+ * limit, ttl, channel, kind ('' for a place in line), held ms, assumed clone hold ms, done (1 or 0).
  */
 const RELEASE_LUA = `${LINE_LUA}
-local token, limit, ttl, channel, kind, held, assumedHold = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local token, limit, ttl, channel, kind, held, assumedHold, done = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local grantedAt = redis.call('HGET', since, 'granted:' .. token)
 redis.call('HDEL', since, 'granted:' .. token)
 if redis.call('ZREM', holders, token) == 1 and grantedAt then
@@ -244,8 +254,20 @@ if grantedAt and kind ~= '' then
   local key = 'held:' .. kind
   redis.call('HINCRBY', stats, key .. ':count', 1)
   redis.call('HINCRBY', stats, key .. ':ms', held)
-  local least = redis.call('HGET', stats, key .. ':minMs')
-  if not least or tonumber(held) < tonumber(least) then redis.call('HSET', stats, key .. ':minMs', held) end
+  if done == '1' then
+    local least = redis.call('HGET', stats, key .. ':minMs')
+    if not least or tonumber(held) < tonumber(least) then redis.call('HSET', stats, key .. ':minMs', held) end
+    if kind == 'clone' then
+      local recent, shortest = { held }, tonumber(held)
+      for value in string.gmatch(redis.call('HGET', stats, 'clone:recentMs') or '', '[^,]+') do
+        if #recent < ${RECENT_CLONE_HOLDS} then
+          recent[#recent + 1] = value
+          shortest = math.min(shortest, tonumber(value))
+        end
+      end
+      redis.call('HSET', stats, 'clone:recentMs', table.concat(recent, ','), 'clone:spacingMs', ms(shortest))
+    end
+  end
 end
 redis.call('ZREM', line, token)
 redis.call('ZREM', alive, token)
@@ -388,9 +410,11 @@ class Lines {
     return () => clearInterval(timer);
   }
 
-  /** Gives the slot (or the place in line) back; a `hold` names the work done in the slot and its time. */
-  async release(line: Line, token: string, hold?: { kind: string; ms: number }): Promise<void> {
-    const held = hold ? [hold.kind, Math.max(0, Math.round(hold.ms))] : ['', 0];
+  /**
+   * Gives the slot (or the place in line) back; a `hold` names the work done in the slot, its time and
+   * whether it went through (a clone that failed at once says nothing of how long clones take).
+   */
+  async release(line: Line, token: string, hold?: { kind: string; ms: number; done: boolean }): Promise<void> {
     await this.#eval(
       RELEASE_LUA,
       line,
@@ -398,8 +422,10 @@ class Lines {
       line.limit,
       this.limits.slotTtlMs,
       line.channel,
-      ...held,
+      hold?.kind ?? '',
+      hold ? Math.max(0, Math.round(hold.ms)) : 0,
       this.limits.assumedCloneHoldMs,
+      hold?.done ? 1 : 0,
     ).catch((error: Error) => {
       this.logger?.warn(
         { key: line.name, err: error.message },
@@ -649,12 +675,15 @@ export class Admission {
     const token = await this.#lines.acquire(line, rank, kind, signal, this.#setAside);
     const stop = this.#lines.hold(line, token);
     const granted = performance.now();
+    let done = false;
     try {
       signal?.throwIfAborted();
-      return await work();
+      const result = await work();
+      done = true;
+      return result;
     } finally {
       stop();
-      await this.#lines.release(line, token, { kind, ms: performance.now() - granted });
+      await this.#lines.release(line, token, { kind, ms: performance.now() - granted, done });
     }
   }
 }

@@ -221,6 +221,56 @@ test('a clone in line at its turn that found no slot free passes the spacing on 
   assert.ok(grants[2]! - grants[1]! < 170, `clone grants at ${grants.join(', ')} ms`);
 });
 
+/** When each of `count` clones on `node` was granted (ms from the first call), each holding its slot `holdMs`. */
+async function cloneGrants(admission: Admission, node: string, count: number, holdMs: number): Promise<number[]> {
+  const began = Date.now();
+  const grants: number[] = [];
+  await Promise.all(
+    Array.from({ length: count }, () =>
+      admission.withCloneSlot({ node, storage: 'local-lvm', full: false }, async () => {
+        grants.push(Date.now() - began);
+        await sleep(holdMs);
+      }),
+    ),
+  );
+  return grants;
+}
+
+test('a clone that failed sets no spacing: its short hold is counted, not taken as how long clones take', async () => {
+  const [admission] = machines(1, { operationsPerNode: 4 });
+  const spot = { node: 'pve15', storage: 'local-lvm', full: false };
+  // The shortest clone hold on pve15 is 400 ms: clones are granted 100 ms apart at least.
+  await admission!.withCloneSlot(spot, () => sleep(400));
+  await assert.rejects(
+    admission!.withCloneSlot(spot, async () => {
+      throw new Error('clone refused');
+    }),
+    /clone refused/,
+  );
+  const grants = await cloneGrants(admission!, 'pve15', 3, 400);
+  for (let index = 1; index < grants.length; index++) {
+    assert.ok(grants[index]! - grants[index - 1]! >= 90, `clone grants at ${grants.join(', ')} ms`);
+  }
+  const holds = (await admission!.nodeWaits('pve15')).holds.clone!;
+  assert.equal(holds.count, 5);
+  assert.ok(holds.minMs >= 390, `shortest clone hold that went through: ${holds.minMs} ms`);
+});
+
+test('the clone spacing follows the shortest of the recent clone holds, not the shortest ever', async () => {
+  const [admission] = machines(1, { operationsPerNode: 4 });
+  // One quick clone (40 ms) spaces clones 10 ms apart; then eight take 400 ms each (the storage got
+  // slower) and the quick one is no longer among the recent holds: 100 ms apart again.
+  await cloneGrants(admission!, 'pve16', 1, 40);
+  await cloneGrants(admission!, 'pve16', 8, 400);
+  const grants = await cloneGrants(admission!, 'pve16', 3, 400);
+  for (let index = 1; index < grants.length; index++) {
+    assert.ok(grants[index]! - grants[index - 1]! >= 90, `clone grants at ${grants.join(', ')} ms`);
+  }
+  // The record of the slots' use still names the shortest clone of all.
+  const holds = (await admission!.nodeWaits('pve16')).holds.clone!;
+  assert.ok(holds.minMs >= 35 && holds.minMs < 100, `shortest clone hold ${holds.minMs} ms`);
+});
+
 test("in a node's line the clones of the next copies go before other work of an earlier copy", async () => {
   const [admission] = machines(1, { operationsPerNode: 1, assumedCloneHoldMs: 1, cloneLeadOrders: 9 });
   const { held, release } = await holdSlot(admission!, 'pve14');
