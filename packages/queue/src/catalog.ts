@@ -102,7 +102,8 @@ export const JOBS = {
     attempts: 4,
     backoffMs: 2_000,
     timeoutMs: 30 * 60_000,
-    description: "One task of a lab's graph (VM provision or configure); adds the tasks it makes ready",
+    description:
+      "One VM task of a lab's graph (provision or configure) or a copy's isolation check; adds the tasks it makes ready, and a provision runs its VM's configure itself when it made that ready",
   }),
   'lab.destroy': job({
     queue: 'lab',
