@@ -33,6 +33,7 @@ import {
   taskDurations,
   taskSpans,
   taskTimes,
+  vmStepTimes,
 } from './lab-measure';
 import { viaPostgresSocket } from './pg-socket';
 
@@ -129,9 +130,15 @@ async function measure(
     return job ? job.endedAt - job.pickedAt : 0;
   });
   if (process.env.BENCH_LAB_TRACE) {
-    process.stderr.write(
-      traceChain(graph, await taskSpans(db, lab.id, graph), times, lab.startedAt, lab.startedAt + lab.makespanMs),
-    );
+    const spans = await taskSpans(db, lab.id, graph);
+    process.stderr.write(traceChain(graph, spans, times, lab.startedAt, lab.startedAt + lab.makespanMs));
+    const labSteps = await db
+      .selectFrom('steps')
+      .select(['name', 'started_at', 'finished_at'])
+      .where('lab_id', '=', lab.id)
+      .where('vm_id', 'is', null)
+      .execute();
+    process.stderr.write(traceHead(graph, spans, times, await vmStepTimes(db, lab.id), labSteps, lab.startedAt));
   }
   return {
     label,
@@ -240,6 +247,34 @@ function traceChain(
   }
   lines.push(`tail: last step → settled ${settledAt - previousEnd} ms; gaps ${gaps} ms, steps ${spanned} ms`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * BENCH_LAB_TRACE=1: the lab's head, ms after the request: when its network task ended, and when its
+ * provision tasks were added, taken by a worker, the lab placed (its `placement` step's end), the
+ * tasks' own steps started (their start's statement), their first steps and their clones began (the
+ * first of them, the median, the last).
+ */
+function traceHead(
+  graph: ReturnType<typeof compileLabGraph>,
+  spans: Map<string, { start: number; end: number }>,
+  times: Map<string, TaskTimes>,
+  steps: Awaited<ReturnType<typeof vmStepTimes>>,
+  labSteps: { name: string; started_at: Date | null; finished_at: Date | null }[],
+  requestedAt: number,
+): string {
+  const provisionIds = new Set(graph.tasks.filter((t) => t.kind === 'vm-provision').map((t) => t.id));
+  const placed = labSteps.flatMap((s) => (s.name === 'placement' && s.finished_at ? [s.finished_at.getTime()] : []));
+  const started = labSteps.flatMap((s) => (provisionIds.has(s.name) && s.started_at ? [s.started_at.getTime()] : []));
+  const provisions = graph.tasks.filter((t) => t.kind === 'vm-provision');
+  const spread = (values: number[]) => {
+    const sorted = values.map((v) => v - requestedAt).sort((a, b) => a - b);
+    return sorted.length === 0 ? '?' : `${sorted[0]}/${sorted[Math.floor(sorted.length / 2)]}/${sorted.at(-1)}`;
+  };
+  const of = (pick: (t: TaskTimes) => number) =>
+    spread(provisions.flatMap((t) => (times.has(t.id) ? [pick(times.get(t.id)!)] : [])));
+  const networks = graph.tasks.filter((t) => t.kind === 'network').flatMap((t) => (spans.has(t.id) ? [t] : []));
+  return `head (ms after the request, first/median/last): network done ${spread(networks.map((t) => spans.get(t.id)!.end))}; provisions added ${of((t) => t.readyAt)}, picked ${of((t) => t.pickedAt)}, placed ${spread(placed)}, started ${spread(started)}, first step ${spread(provisions.flatMap((t) => (spans.has(t.id) ? [spans.get(t.id)!.start] : [])))}, clone ${spread(steps.filter((s) => s.step === 'clone').map((s) => s.startedAt))}\n`;
 }
 
 /** Destroys a lab through the API and waits until it is gone. */
