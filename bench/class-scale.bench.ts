@@ -43,7 +43,7 @@ import {
   startSimulator,
   startStack,
 } from '@glassdome/testkit';
-import { createDb } from '../packages/db/src/index';
+import { createDb, listSteps } from '../packages/db/src/index';
 import {
   compileLabGraph,
   criticalPath,
@@ -633,13 +633,7 @@ async function timelineOf(
   }
   const firstReserve = Math.min(...steps.filter((st) => st.step === 'reserve-vmid').map((st) => st.startedAt));
   // The lab's placement, decided by the first of its VM tasks (see apps/installer/src/placement.ts).
-  const placement = await db
-    .selectFrom('steps')
-    .select('finished_at')
-    .where('lab_id', '=', labId)
-    .where('vm_id', 'is', null)
-    .where('name', '=', 'placement')
-    .executeTakeFirst();
+  const placement = (await listSteps(db, { labId })).find((step) => step.name === 'placement');
   const copyNode = new Map(steps.map((step) => [step.copy ?? 0, step.node]));
   const networksReady = new Map<string, number>();
   for (const copy of new Set(graph.tasks.map((task) => task.copy))) {

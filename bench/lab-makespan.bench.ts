@@ -20,7 +20,7 @@ import {
   waitFor,
 } from '@glassdome/testkit';
 import pg from 'pg';
-import { createDb, type Db } from '../packages/db/src/index';
+import { createDb, type Db, listSteps } from '../packages/db/src/index';
 import { compileLabGraph, criticalPath, parseLabSpec } from '../packages/lab/src/index';
 import { Producer } from '../packages/queue/src/index';
 import {
@@ -132,12 +132,7 @@ async function measure(
   if (process.env.BENCH_LAB_TRACE) {
     const spans = await taskSpans(db, lab.id, graph);
     process.stderr.write(traceChain(graph, spans, times, lab.startedAt, lab.startedAt + lab.makespanMs));
-    const labSteps = await db
-      .selectFrom('steps')
-      .select(['name', 'started_at', 'finished_at'])
-      .where('lab_id', '=', lab.id)
-      .where('vm_id', 'is', null)
-      .execute();
+    const labSteps = await listSteps(db, { labId: lab.id });
     process.stderr.write(traceHead(graph, spans, times, await vmStepTimes(db, lab.id), labSteps, lab.startedAt));
   }
   return {

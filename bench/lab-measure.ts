@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { waitFor } from '@glassdome/testkit';
-import type { Db } from '../packages/db/src/index';
+import { type Db, listSteps } from '../packages/db/src/index';
 import type { LabGraph, LabTask } from '../packages/lab/src/index';
 import { labJobId, VM_DEPLOY_STEPS } from '../packages/queue/src/index';
 
@@ -235,12 +235,7 @@ export async function taskSpans(
   graph: LabGraph,
 ): Promise<Map<string, { start: number; end: number }>> {
   const steps = await vmStepTimes(db, labId);
-  const labSteps = await db
-    .selectFrom('steps')
-    .select(['name', 'started_at', 'finished_at'])
-    .where('lab_id', '=', labId)
-    .where('vm_id', 'is', null)
-    .execute();
+  const labSteps = await listSteps(db, { labId });
   const spans = new Map<string, { start: number; end: number }>();
   for (const task of graph.tasks) {
     const own =
