@@ -12,6 +12,7 @@ import { SshPool } from '@glassdome/ssh';
 import type { GatewayContext } from './context';
 import { createTemplate } from './create-template';
 import { readEnv } from './env';
+import { firewallStatus } from './firewall-status';
 import { grantPermission } from './grant-permission';
 import {
   createLabNetwork,
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
       'network.delete-vnet': ({ vnet }) => deleteUnleasedVnet(ctx, vnet),
       'network.named-create': ({ networkId }, context) => createNamedNetwork(ctx, networkId, context),
       'network.named-delete': ({ networkId }, context) => deleteNamedNetwork(ctx, networkId, context),
+      'firewall.status': ({ nodes }, context) => firewallStatus(ctx, nodes, context),
     },
     release: async () => {
       ctx.ssh.close();

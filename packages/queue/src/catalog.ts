@@ -17,7 +17,7 @@ export const QUEUES = {
   template: 'template',
   /** Role and ACL grants (gateway). */
   permission: 'permission',
-  /** Per-lab isolated networks: VLAN leases and bridges (gateway). */
+  /** Per-lab isolated networks: VLAN leases and bridges, and whether pve-firewall has compiled (gateway). */
   network: 'network',
   /** Scheduled scans, remediations and alert webhooks (overseer). */
   overseer: 'overseer',
@@ -54,6 +54,13 @@ const id = z.string().uuid();
 const requestId = z.string().max(128).optional();
 /** An SDN object id (zone or VNet): at most 8 lowercase letters and digits, starting with a letter. */
 const sdnId = z.string().regex(/^[a-z][a-z0-9]{1,7}$/, 'must be an SDN id (2-8 lowercase letters and digits)');
+/** A Proxmox node name as PVE allows it (a host name label): letters, digits and inner hyphens. */
+const nodeName = z
+  .string()
+  .regex(
+    /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/,
+    'must be a Proxmox node name (letters, digits, inner hyphens)',
+  );
 
 export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   queue: QueueName;
@@ -202,6 +209,15 @@ export const JOBS = {
     backoffMs: 5_000,
     timeoutMs: 15 * 60_000,
     description: "Run a live lab's isolation check again and record the result (the overseer's schedule)",
+  }),
+  'firewall.status': job({
+    queue: 'network',
+    payload: z.object({ nodes: z.array(nodeName).min(1).max(32) }),
+    attempts: 1,
+    backoffMs: 1_000,
+    timeoutMs: 30_000,
+    description:
+      "Ask pve-firewall on each node whether the rules in force are those the configuration compiles to now (the isolation check's wait)",
   }),
   'network.release': job({
     queue: 'network',

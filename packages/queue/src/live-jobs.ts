@@ -9,8 +9,11 @@ export async function liveJobs(queue: Queue): Promise<Job[]> {
   return jobs.filter((job): job is Job => Boolean(job));
 }
 
-/** How a job ended for someone waiting on it: `gone` when no such job exists (never made, or removed). */
-export type JobEnd = { state: 'completed' } | { state: 'failed'; reason: string } | { state: 'gone' };
+/**
+ * How a job ended for someone waiting on it: `completed` with what its handler returned, `failed`
+ * with its reason, `gone` when no such job exists (never made, or removed).
+ */
+export type JobEnd = { state: 'completed'; value: unknown } | { state: 'failed'; reason: string } | { state: 'gone' };
 
 /**
  * Polls `jobId` in `queue` until it completes, fails or is gone, backing off from 100 ms to
@@ -26,9 +29,9 @@ export async function waitForJobEnd(
   const maxDelay = options.maxDelayMs ?? 2_000;
   for (let delay = Math.min(100, maxDelay); ; delay = Math.min(delay * 1.5, maxDelay)) {
     options.signal.throwIfAborted();
-    // Its state alone each round (one script call); the job itself is read only for a failure's reason.
+    // Its state alone each round (one script call); the job itself is read only once it has ended.
     const state = await queue.getJobState(jobId);
-    if (state === 'completed') return { state };
+    if (state === 'completed') return { state, value: (await queue.getJob(jobId))?.returnvalue };
     if (state === 'failed') {
       const failed = await queue.getJob(jobId);
       return { state, reason: failed?.failedReason || 'unknown reason' };

@@ -1,4 +1,4 @@
-/** waitForJobEnd against real Redis and a real worker: each way a job can end, a timeout and an abort. */
+/** waitForJobEnd against real Redis and a real worker: each way a job can end (an answer included), a timeout and an abort. */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
@@ -26,7 +26,7 @@ before(async () => {
         if (payload.vmId.startsWith('00000000')) throw new PermanentError('refused on purpose');
         if (payload.vmId.startsWith('11111111')) await held;
       },
-      'vm.destroy': async () => undefined,
+      'vm.destroy': async (payload) => ({ destroyed: payload.vmId }),
       'vm.firewall': async () => undefined,
     },
     logger,
@@ -43,7 +43,7 @@ const signal = new AbortController().signal;
 
 test('a completed job, a failed one with its reason, and one that never existed', async () => {
   const done = await producer.enqueue('vm.deploy', { vmId: randomUUID() }, { attempts: 1 });
-  assert.deepEqual(await waitForJobEnd(producer.queues.vm, done.id!, { signal }), { state: 'completed' });
+  assert.deepEqual(await waitForJobEnd(producer.queues.vm, done.id!, { signal }), { state: 'completed', value: null });
 
   const refused = await producer.enqueue('vm.deploy', { vmId: `00000000${randomUUID().slice(8)}` }, { attempts: 1 });
   const end = await waitForJobEnd(producer.queues.vm, refused.id!, { signal });
@@ -51,6 +51,14 @@ test('a completed job, a failed one with its reason, and one that never existed'
   assert.match(end?.state === 'failed' ? end.reason : '', /refused on purpose/);
 
   assert.deepEqual(await waitForJobEnd(producer.queues.vm, 'no-such-job', { signal }), { state: 'gone' });
+
+  // What the handler returned comes with its end (how a process asks another for an answer).
+  const vmId = randomUUID();
+  const answered = await producer.enqueue('vm.destroy', { vmId }, { attempts: 1 });
+  assert.deepEqual(await waitForJobEnd(producer.queues.vm, answered.id!, { signal }), {
+    state: 'completed',
+    value: { destroyed: vmId },
+  });
 });
 
 test('a job still running: undefined once the timeout passes, and an abort ends the wait', async () => {
@@ -64,5 +72,8 @@ test('a job still running: undefined once the timeout passes, and an abort ends 
   await assert.rejects(waiting, /stop waiting/);
 
   release();
-  assert.deepEqual(await waitForJobEnd(producer.queues.vm, running.id!, { signal }), { state: 'completed' });
+  assert.deepEqual(await waitForJobEnd(producer.queues.vm, running.id!, { signal }), {
+    state: 'completed',
+    value: null,
+  });
 });
