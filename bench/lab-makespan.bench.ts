@@ -134,6 +134,8 @@ async function measure(
     process.stderr.write(traceChain(graph, spans, times, lab.startedAt, lab.startedAt + lab.makespanMs));
     const labSteps = await listSteps(db, { labId: lab.id });
     process.stderr.write(traceHead(graph, spans, times, await vmStepTimes(db, lab.id), labSteps, lab.startedAt));
+    const installerPids = stack.installers.map((p) => p.child.pid ?? 0);
+    process.stderr.write(traceSplit(graph, spans, times, installerPids, lab.startedAt));
   }
   return {
     label,
@@ -270,6 +272,51 @@ function traceHead(
     spread(provisions.flatMap((t) => (times.has(t.id) ? [pick(times.get(t.id)!)] : [])));
   const networks = graph.tasks.filter((t) => t.kind === 'network').flatMap((t) => (spans.has(t.id) ? [t] : []));
   return `head (ms after the request, first/median/last): network done ${spread(networks.map((t) => spans.get(t.id)!.end))}; provisions added ${of((t) => t.readyAt)}, picked ${of((t) => t.pickedAt)}, placed ${spread(placed)}, started ${spread(started)}, first step ${spread(provisions.flatMap((t) => (spans.has(t.id) ? [spans.get(t.id)!.start] : [])))}, clone ${spread(steps.filter((s) => s.step === 'clone').map((s) => s.startedAt))}\n`;
+}
+
+/**
+ * BENCH_LAB_TRACE=1: which installer ran which of the lab's tasks (its job's `processedBy`): per
+ * installer, its provision tasks with when it took them and when their first steps began (ms after
+ * the request, first/median/last), its configure tasks (in jobs of their own, and run inline in their
+ * provision's job), and of the lab's first half of clones to begin, how many were its.
+ */
+function traceSplit(
+  graph: ReturnType<typeof compileLabGraph>,
+  spans: Map<string, { start: number; end: number }>,
+  times: Map<string, TaskTimes>,
+  installerPids: number[],
+  requestedAt: number,
+): string {
+  const spread = (values: number[]) => {
+    const sorted = values.map((v) => v - requestedAt).sort((a, b) => a - b);
+    return sorted.length === 0 ? '-' : `${sorted[0]}/${sorted[Math.floor(sorted.length / 2)]}/${sorted.at(-1)}`;
+  };
+  const provisions = graph.tasks.filter((t) => t.kind === 'vm-provision' && times.has(t.id));
+  const firstHalf = new Set(
+    provisions
+      .filter((t) => spans.has(t.id))
+      .sort((a, b) => spans.get(a.id)!.start - spans.get(b.id)!.start)
+      .slice(0, Math.ceil(provisions.length / 2))
+      .map((t) => t.id),
+  );
+  const named = (pid: number | undefined) => {
+    const index = installerPids.indexOf(pid ?? -1);
+    return index >= 0 ? `installer ${index + 1}` : `pid ${pid ?? '?'}`;
+  };
+  const by = new Map<string, string[]>();
+  for (const pid of new Set([...installerPids, ...[...times.values()].map((t) => t.pid)])) {
+    if (pid === undefined) continue;
+    const mine = provisions.filter((t) => times.get(t.id)!.pid === pid);
+    const configures = graph.tasks.filter((t) => t.kind === 'vm-configure' && times.get(t.id)?.pid === pid);
+    if (mine.length + configures.length === 0) continue;
+    const inline = configures.filter((t) => times.get(t.id)!.readyAt === times.get(t.id)!.pickedAt);
+    const line = [
+      `provisions ${mine.length} (taken ${spread(mine.map((t) => times.get(t.id)!.pickedAt))}, first step ${spread(mine.flatMap((t) => (spans.has(t.id) ? [spans.get(t.id)!.start] : [])))}; of the first ${firstHalf.size} to start ${mine.filter((t) => firstHalf.has(t.id)).length})`,
+      `configures ${configures.length} (inline ${inline.length})`,
+    ];
+    by.set(named(pid), line);
+  }
+  return `split: ${[...by.entries()].map(([name, line]) => `${name}: ${line.join(', ')}`).join('; ')}\n`;
 }
 
 /** Destroys a lab through the API and waits until it is gone. */

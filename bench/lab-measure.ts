@@ -146,6 +146,8 @@ interface JobTimes {
   processedOn?: number | undefined;
   finishedOn?: number | undefined;
   returnvalue?: unknown;
+  /** The name of the worker that took it (BullMQ's `processedBy`: `<host>:<pid>` for ours). */
+  processedBy?: string | undefined;
 }
 
 export interface TaskTimes {
@@ -155,6 +157,8 @@ export interface TaskTimes {
   pickedAt: number;
   /** When it ended. */
   endedAt: number;
+  /** The pid of the process whose worker took it (a task run inline: the job's), when its worker is named. */
+  pid?: number;
 }
 
 /**
@@ -173,10 +177,17 @@ export async function taskTimes(
       const job = await queues[task.kind === 'network' ? 'network' : 'lab'].getJob(labJobId(labId, task.id));
       if (!job?.processedOn || !job.finishedOn) return;
       const inline = (job.returnvalue as { inline?: { taskId?: string; at: number } } | null | undefined)?.inline;
+      const pid = Number(job.processedBy?.split(':').at(-1));
+      const by = Number.isInteger(pid) && pid > 0 ? { pid } : {};
       if (inline?.taskId && !times.has(inline.taskId)) {
-        times.set(inline.taskId, { readyAt: inline.at, pickedAt: inline.at, endedAt: job.finishedOn });
+        times.set(inline.taskId, { readyAt: inline.at, pickedAt: inline.at, endedAt: job.finishedOn, ...by });
       }
-      times.set(task.id, { readyAt: job.timestamp, pickedAt: job.processedOn, endedAt: inline?.at ?? job.finishedOn });
+      times.set(task.id, {
+        readyAt: job.timestamp,
+        pickedAt: job.processedOn,
+        endedAt: inline?.at ?? job.finishedOn,
+        ...by,
+      });
     }),
   );
   return times;

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@glassdome/logger';
 import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
@@ -78,6 +79,11 @@ export interface WorkerGroupOptions {
    * @defaultValue 1000
    */
   maxAside?: number;
+  /**
+   * The workers' name, which BullMQ records on each job they take (its `processedBy`): which process
+   * ran a job. @defaultValue `<host>:<pid>`
+   */
+  name?: string;
   /** Time bounds that replace the catalog's for some jobs (slow clusters, tests). @defaultValue the catalog's */
   timeouts?: Partial<Record<JobName, number>>;
   logger: Logger;
@@ -113,6 +119,7 @@ export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
     const worker = new Worker(queue, async (job, token) => runJob(job, token, settings, lender), {
       connection: connections[connections.push(options.connect()) - 1]!,
       prefix: options.prefix,
+      name: options.name ?? `${hostname()}:${process.pid}`,
       concurrency: options.concurrency ?? 8,
       lockDuration: lockMs,
       stalledInterval: lockMs,
