@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createLogger } from '@glassdome/logger';
 import { freePort, waitFor } from '@glassdome/testkit';
 import { Client, type ConnectConfig, type SFTPWrapper } from 'ssh2';
-import type { SimulatorOptions } from '../src/options';
+import type { SimulatorInput } from '../src/options';
 import { Simulator } from '../src/sim';
 import { type SimulatorSsh, startSimulatorSsh } from '../src/ssh';
 
@@ -65,7 +65,7 @@ export function openSftp(client: Client): Promise<SFTPWrapper> {
   return new Promise((resolve, reject) => client.sftp((error, sftp) => (error ? reject(error) : resolve(sftp))));
 }
 
-export async function startSshHarness(options: Partial<SimulatorOptions> = {}): Promise<SshHarness> {
+export async function startSshHarness(options: SimulatorInput = {}): Promise<SshHarness> {
   const sim = new Simulator({ timeScale: 0.01, seed: 7, ...options });
   const guestPort = await freePort();
   const logger = createLogger({ name: 'pve-sim-ssh-test', level: 'silent', format: 'json' });

@@ -3,6 +3,7 @@ import { fail, ParameterError } from '../errors';
 import { hasAnyPrivilege, vmPrivilegeChecker } from '../permissions';
 import type { HandlerContext, Route } from '../router';
 import { runningSdn, zoneOnNode, zoneStatus } from '../sdn';
+import { clusterAddress } from '../state/node-address';
 import type { Vm } from '../state/types';
 import { usedBytes } from '../storage';
 import { p } from '../validate';
@@ -152,7 +153,7 @@ function clusterStatus(ctx: HandlerContext) {
       name: n.node,
       type: 'node',
       nodeid: i + 1,
-      ip: `192.168.100.${10 + i}`,
+      ip: clusterAddress(i),
       level: '',
       local: i === 0 ? 1 : 0,
       online: ctx.sim.faults.nodeIsOffline(n.node) ? 0 : 1,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { Simulator } from '../sim';
-import { clusterEnabled, firewallState, vmFirewall } from './firewall-config';
+import { clusterEnabled, firewallState, hostFirewall, vmFirewall } from './firewall-config';
 import { compileFirewall } from './firewall-daemon';
 
 const sim = new Simulator({ timeScale: 0.01, seed: 3 });
@@ -40,6 +40,17 @@ test('stopping pve-firewall on a node takes its rules away at once; starting com
   assert.equal(sim.firewall.active.vms['9000']?.scope.rules.length, 1);
 });
 
+test('the next compile of the update loop clears pending changes', async () => {
+  firewallState(sim.state).cluster.options.enable = 1;
+  sim.firewall.compileNow();
+  const since = sim.firewall.active.compiledAt;
+  assert.equal(sim.firewall.pendingOn('pve01'), false);
+  vmFirewall(sim.state, 9000, true).rules.push({ type: 'out', action: 'REJECT', enable: 1 });
+  assert.equal(sim.firewall.pendingOn('pve01'), true);
+  await nextCompile(since);
+  assert.equal(sim.firewall.pendingOn('pve01'), false);
+});
+
 test("the GUI's anti-lockout enable (a timestamp) counts for 60 s only", () => {
   const now = Date.now();
   assert.equal(clusterEnabled({ enable: Math.floor(now / 1000) - 5 }, now), true);
@@ -48,4 +59,73 @@ test("the GUI's anti-lockout enable (a timestamp) counts for 60 s only", () => {
   const state = structuredClone(sim.state);
   firewallState(state).cluster.options.enable = Math.floor(now / 1000) - 120;
   assert.equal(compileFirewall(state, now).enabled, false);
+});
+
+test('pendingOn: a node has pending changes when a compile now would change its own rules', () => {
+  const cluster = new Simulator({
+    timeScale: 0.01,
+    seed: 3,
+    nodes: ['pve01', 'pve02'],
+    latencies: { firewallUpdate: 1e9 },
+  });
+  try {
+    const { state, firewall } = cluster;
+    const template = state.vms['9000']!;
+    const addVm = (vmid: number, node: string) => {
+      state.vms[String(vmid)] = { ...structuredClone(template), vmid, node };
+      vmFirewall(state, vmid, true).options.enable = 1;
+    };
+    addVm(101, 'pve01');
+    addVm(201, 'pve02');
+    const pending = () => [firewall.pendingOn('pve01'), firewall.pendingOn('pve02')];
+    firewall.compileNow();
+    assert.deepEqual(pending(), [false, false], 'firewall off: nothing compiled, nothing pending');
+    vmFirewall(state, 101).rules.push({ type: 'in', action: 'DROP', enable: 1 });
+    assert.deepEqual(pending(), [false, false], 'off before and after: still nothing to compile');
+
+    firewallState(state).cluster.options.enable = 1;
+    assert.deepEqual(pending(), [true, true], 'switching the cluster on counts everywhere');
+    firewall.compileNow();
+    assert.deepEqual(pending(), [false, false]);
+
+    vmFirewall(state, 101).rules.push({ type: 'in', action: 'ACCEPT', enable: 1, proto: 'tcp', dport: '22' });
+    assert.deepEqual(pending(), [true, false], 'a rule on a VM of pve01 is pending on pve01 only');
+    firewall.compileNow();
+    vmFirewall(state, 101).rules[0]!.comment = 'only words';
+    vmFirewall(state, 101).rules.push({ type: 'in', action: 'DROP', enable: 0 });
+    assert.deepEqual(pending(), [false, false], 'comments and disabled rules compile to nothing');
+
+    state.vms['201']!.config.net0 = `${state.vms['201']!.config.net0},firewall=1`;
+    assert.deepEqual(pending(), [false, true], 'a NIC firewall flag counts on its node');
+    firewall.compileNow();
+    state.vms['201']!.node = 'pve01';
+    assert.deepEqual(pending(), [true, true], 'a VM that moved changes both nodes');
+    firewall.compileNow();
+    addVm(202, 'pve02');
+    assert.deepEqual(pending(), [false, true], 'a new VM with a firewall config');
+    firewall.compileNow();
+    delete state.vms['202'];
+    assert.deepEqual(pending(), [false, true], 'a VM gone');
+    firewall.compileNow();
+
+    vmFirewall(state, 101).options.enable = 0;
+    firewall.compileNow();
+    vmFirewall(state, 101).rules.push({ type: 'out', action: 'DROP', enable: 1 });
+    assert.deepEqual(pending(), [false, false], 'a VM whose firewall is off has no chains to change');
+    vmFirewall(state, 101).ipsets.blocked = { entries: [{ cidr: '10.9.0.0/16' }] };
+    assert.deepEqual(pending(), [true, false], 'its IPSets are built all the same');
+    firewall.compileNow();
+
+    hostFirewall(state, 'pve02', true).rules.push({ type: 'in', action: 'ACCEPT', enable: 1, macro: 'SSH' });
+    assert.deepEqual(pending(), [false, true], 'host.fw counts on its own node');
+    firewall.compileNow();
+    firewallState(state).cluster.ipsets.lab = { entries: [{ cidr: '10.1.0.0/24' }] };
+    assert.deepEqual(pending(), [true, true], 'a cluster IPSet counts on every node');
+    firewall.compileNow();
+    firewallState(state).cluster.options.enable = Math.floor(Date.now() / 1000);
+    assert.deepEqual(pending(), [false, false], 'the anti-lockout timestamp is the same switch, still on');
+    assert.equal(firewall.pendingOn('pve01', Date.now() + 61_000), true, 'it lapses after 60 s: the rules would go');
+  } finally {
+    cluster.stop();
+  }
 });

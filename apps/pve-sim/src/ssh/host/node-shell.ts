@@ -1,6 +1,7 @@
 /** The Proxmox node as seen over SSH: a root shell with PVE's CLIs over a small virtual filesystem. */
 import type { Simulator } from '../../sim';
 import { type CliCommand, type CliContext, runCliProgram } from '../cli/program';
+import { pveFirewallCommands } from '../cli/pve-firewall';
 import { pveshCommands } from '../cli/pvesh';
 import { pvesmCommands } from '../cli/pvesm';
 import { pveumCommands } from '../cli/pveum';
@@ -11,6 +12,7 @@ import { fileCommands } from '../shell/file-commands';
 import { type Command, Shell } from '../shell/interpreter';
 import { textCommands } from '../shell/text-commands';
 import { VirtualFs } from '../shell/virtual-fs';
+import { clusterSsh } from './cluster-ssh';
 import { curl, wget } from './downloads';
 import { mountVmConfigs } from './pmxcfs';
 
@@ -62,6 +64,11 @@ export function nodeCommands(sim: Simulator, node: string, provenance: DiskProve
     pveum: program('pveum', pveumCommands, context),
     pvesm: program('pvesm', pvesmCommands, context),
     pvesh: program('pvesh', pveshCommands, context),
+    'pve-firewall': program('pve-firewall', pveFirewallCommands, context),
+    ssh: clusterSsh(sim, (other) => {
+      const host = nodeHost(sim, other, provenance);
+      return nodeShell(host.fs, host.commands);
+    }),
     pveversion: () => ({ stdout: `${PVE_VERSION}\n` }),
     hostname: () => ({ stdout: `${node}\n` }),
     uname: ({ argv }) => ({
@@ -70,6 +77,32 @@ export function nodeCommands(sim: Simulator, node: string, provenance: DiskProve
         : 'Linux\n',
     }),
   };
+}
+
+/** One node as its shells see it: its filesystem and its command table. */
+export interface NodeHost {
+  fs: VirtualFs;
+  commands: Record<string, Command>;
+}
+
+const nodeHosts = new WeakMap<Simulator, Map<string, NodeHost>>();
+
+/**
+ * The node `node` of `sim`, made on first use and kept: its SSH server and every `ssh <node>` from
+ * another node's shell reach the same filesystem.
+ */
+export function nodeHost(sim: Simulator, node: string, provenance: DiskProvenance): NodeHost {
+  let hosts = nodeHosts.get(sim);
+  if (!hosts) {
+    hosts = new Map();
+    nodeHosts.set(sim, hosts);
+  }
+  let host = hosts.get(node);
+  if (!host) {
+    host = { fs: createNodeFilesystem(sim, node), commands: nodeCommands(sim, node, provenance) };
+    hosts.set(node, host);
+  }
+  return host;
 }
 
 /** A root login shell on the node; every SSH channel gets its own, over the node's one filesystem. */

@@ -1,6 +1,7 @@
 /**
  * The node's SSH daemon: root logs in with an authorized key (or root@pam's password) and runs
- * `qm`, `pveum`, `pvesm`, `pvesh` and a few host commands against the simulator's state.
+ * `qm`, `pveum`, `pvesm`, `pvesh`, `pve-firewall status`, `ssh` to the other nodes and a few host
+ * commands against the simulator's state.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -17,7 +18,7 @@ import {
   sha256Fingerprint,
 } from '../server/keys';
 import { SshEndpoint } from '../server/ssh-endpoint';
-import { createNodeFilesystem, nodeCommands, nodeShell } from './node-shell';
+import { nodeHost, nodeShell } from './node-shell';
 
 export interface NodeSshOptions {
   sim: Simulator;
@@ -82,8 +83,7 @@ export async function startNodeSsh(options: NodeSshOptions): Promise<NodeSshServ
   const node = options.node ?? options.sim.options.nodes[0]!;
   const { key: hostKey, release } = nodeHostKey(options.sim, node);
   const client = clientKeys(options);
-  const fs = createNodeFilesystem(options.sim, node);
-  const commands = nodeCommands(options.sim, node, options.provenance);
+  const { fs, commands } = nodeHost(options.sim, node, options.provenance);
   const endpoint = new SshEndpoint({
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 2222,
