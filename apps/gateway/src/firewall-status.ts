@@ -3,11 +3,15 @@
  * the node's pve-firewall next compiles (every 10 s), and no API call tells when that happened; the
  * node's `pve-firewall status` does: it compiles the configuration as it is now and says
  * `(pending changes)` when that differs from the rules in force. Each node compiles for its own
- * guests, so another node is asked over the cluster's root SSH between nodes, as migrations do.
+ * guests, so another node is asked over the cluster's root SSH between nodes, as PVE's own
+ * migrations reach it: at its cluster address, its host key looked up by its node name. Only
+ * members `/cluster/status` lists are asked; a node's calls are one at a time, a second apart at
+ * least, since each compiles the node's whole firewall.
  *
  * The isolation check asks this (through the `firewall.status` job) so its probes start as soon as
  * the rules they test are in force, instead of a whole period after the last write.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobContext } from '@glassdome/queue';
 import type { GatewayContext } from './context';
 import { onNode } from './node-shell';
@@ -26,20 +30,39 @@ const STALE_MS = 30_000;
 interface NodeLine {
   running: Promise<CompileState> | undefined;
   queued: Promise<CompileState> | undefined;
+  startedAt: number;
 }
 
-const ownNames = new WeakMap<GatewayContext, Promise<string>>();
+/** Least time between the starts of two status calls on one node. */
+const STATUS_GAP_MS = 1_000;
+/** How long the cluster's member list is reused. */
+const MEMBERS_FOR_MS = 60_000;
+
+interface Member {
+  ip: string;
+  /** The node the gateway's SSH logs in to. */
+  local: boolean;
+}
+
+const memberLists = new WeakMap<GatewayContext, { at: number; members: Promise<Map<string, Member>> }>();
 const lines = new WeakMap<GatewayContext, Map<string, NodeLine>>();
 
-/** The name of the node the gateway's SSH reaches (a PVE node's host name is its node name). */
-function ownNode(ctx: GatewayContext): Promise<string> {
-  let name = ownNames.get(ctx);
-  if (!name) {
-    name = onNode(ctx, ['hostname'], 10_000).then((out) => out.trim());
-    ownNames.set(ctx, name);
-    name.catch(() => ownNames.delete(ctx));
-  }
-  return name;
+/** The cluster's nodes by name, as `/cluster/status` lists them (read as root on the node). */
+function clusterMembers(ctx: GatewayContext): Promise<Map<string, Member>> {
+  const cached = memberLists.get(ctx);
+  if (cached && Date.now() - cached.at < MEMBERS_FOR_MS) return cached.members;
+  const members = onNode(ctx, ['pvesh', 'get', '/cluster/status', '--output-format', 'json'], 10_000).then((out) => {
+    const byName = new Map<string, Member>();
+    for (const entry of JSON.parse(out) as { type?: string; name?: string; ip?: string; local?: number }[]) {
+      if (entry.type === 'node' && entry.name && entry.ip) {
+        byName.set(entry.name, { ip: entry.ip, local: Number(entry.local) === 1 });
+      }
+    }
+    return byName;
+  });
+  memberLists.set(ctx, { at: Date.now(), members });
+  members.catch(() => memberLists.delete(ctx));
+  return members;
 }
 
 /** What one `pve-firewall status` line says. */
@@ -51,13 +74,20 @@ export function compileStateOf(output: string): CompileState {
 }
 
 async function askNode(ctx: GatewayContext, node: string): Promise<CompileState> {
+  const member = (await clusterMembers(ctx)).get(node);
+  if (!member) return 'unknown';
   const status = ['pve-firewall', 'status'];
-  const argv = node === (await ownNode(ctx)) ? status : ['ssh', '-o', 'BatchMode=yes', `root@${node}`, ...status];
+  const argv = member.local
+    ? status
+    : ['ssh', '-o', 'BatchMode=yes', '-o', `HostKeyAlias=${node}`, `root@${member.ip}`, ...status];
   return compileStateOf(await onNode(ctx, argv, 10_000));
 }
 
 function start(ctx: GatewayContext, line: NodeLine, node: string): Promise<CompileState> {
-  const state = askNode(ctx, node).catch((error: unknown) => {
+  const gap = line.startedAt + STATUS_GAP_MS - Date.now();
+  line.startedAt = Date.now() + Math.max(0, gap);
+  const asked = gap > 0 ? sleep(gap).then(() => askNode(ctx, node)) : askNode(ctx, node);
+  const state = asked.catch((error: unknown) => {
     ctx.logger.debug({ err: error, node }, 'pve-firewall status not read');
     return 'unknown' as const;
   });
@@ -80,7 +110,7 @@ function freshState(ctx: GatewayContext, node: string): Promise<CompileState> {
   }
   let line = byNode.get(node);
   if (!line) {
-    line = { running: undefined, queued: undefined };
+    line = { running: undefined, queued: undefined, startedAt: 0 };
     byNode.set(node, line);
   }
   const mine = line;

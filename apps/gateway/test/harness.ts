@@ -23,8 +23,9 @@ export interface GatewayHarness {
 export async function startGatewayHarness(
   name: string,
   env: (sim: TestSimulator) => Partial<GatewayEnv>,
+  simEnv: Record<string, string> = {},
 ): Promise<GatewayHarness> {
-  const sim = await startSimulator();
+  const sim = await startSimulator({ env: simEnv });
   const database = await createTestDatabase(name);
   const db = createDb(database.url);
   await migrateToLatest(db);

@@ -3,7 +3,7 @@
  * (`reachabilityMatrix`) is run from inside the guests, in every copy: each probe is a real packet
  * sent by the source guest over its own networks (`nc -z` for TCP, `ping` for ICMP), so it meets the
  * Proxmox firewall exactly as a trainee's traffic would. Probing starts once pve-firewall has compiled
- * the latest rules (FIREWALL_APPLY_SECONDS after the last write); probes that disagree are run again
+ * the latest rules (its nodes say so, or FIREWALL_APPLY_SECONDS after the last write); probes that disagree are run again
  * until they agree or ISOLATION_CHECK_SECONDS pass; then
  * the result is recorded on the lab, and a disagreement fails the task naming the pairs.
  *
@@ -29,7 +29,7 @@ import {
 } from '@glassdome/db';
 import { networkTaskId, type ReachabilityProbe, reachabilityMatrix } from '@glassdome/lab';
 import { type LabRecord, loadLabSpec, taskDetail } from '@glassdome/lab-run';
-import { PermanentError } from '@glassdome/queue';
+import { PermanentError, waitForJobEnd } from '@glassdome/queue';
 import { quoteArgv, type SshTarget } from '@glassdome/ssh';
 import type { InstallerContext } from '../context';
 import { lastFirewallWrite } from '../steps/firewall';
@@ -341,10 +341,46 @@ async function sameSegment(ctx: InstallerContext, labId: string, item: Planned):
 /**
  * pve-firewall compiles what the API holds only on its period (FIREWALL_APPLY_SECONDS): until then a
  * packet meets the rules from before (a new VM's meet none), so a probe that gets through proves
- * nothing. The probes start once a whole period (and a fifth more) has passed since the latest
- * firewall write of any VM the check reads.
+ * nothing. The probes start once every node holding the VMs the check reads says (through the
+ * gateway's `pve-firewall status`) that the rules in force are those its configuration compiles to,
+ * which covers every write before the question; while a node has changes pending, or no answer
+ * comes, they start at the latest a whole period (and a fifth more) after the last firewall write.
  */
 async function firewallCompiled(ctx: InstallerContext, vms: VmRow[], signal: AbortSignal): Promise<void> {
-  const wait = (await lastFirewallWrite(ctx, vms)) + ctx.env.FIREWALL_APPLY_SECONDS * 1200 - Date.now();
-  if (wait > 0) await sleep(wait, undefined, { signal });
+  const deadline = (await lastFirewallWrite(ctx, vms)) + ctx.env.FIREWALL_APPLY_SECONDS * 1200;
+  const nodes = [...new Set(vms.map((vm) => vm.node))];
+  while (Date.now() < deadline && nodes.length > 0) {
+    if (await compiledOn(ctx, nodes, deadline - Date.now(), signal)) return;
+    const left = deadline - Date.now();
+    if (left > 0) await sleep(Math.min(COMPILE_ASK_EVERY_MS, left), undefined, { signal });
+  }
+  const left = deadline - Date.now();
+  if (left > 0) await sleep(left, undefined, { signal });
+}
+
+/** How often the check asks again while a node has changes pending. */
+const COMPILE_ASK_EVERY_MS = 500;
+
+/** Whether every one of `nodes` answered `compiled` within `timeoutMs` (the gateway asks them). */
+async function compiledOn(
+  ctx: InstallerContext,
+  nodes: string[],
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<boolean> {
+  try {
+    const kept = { age: 60 };
+    const job = await ctx.producer.enqueue(
+      'firewall.status',
+      { nodes },
+      { removeOnComplete: kept, removeOnFail: kept },
+    );
+    const end = await waitForJobEnd(ctx.producer.queues.network, job.id!, { signal, timeoutMs, maxDelayMs: 100 });
+    const answer = end?.state === 'completed' ? (end.value as { nodes?: Record<string, unknown> } | null) : undefined;
+    return nodes.every((node) => answer?.nodes?.[node] === 'compiled');
+  } catch (error) {
+    signal.throwIfAborted();
+    ctx.logger.debug({ err: error }, 'pve-firewall status not known; waiting out its period');
+    return false;
+  }
 }

@@ -1,0 +1,66 @@
+/**
+ * The isolation check starts probing once pve-firewall has compiled the lab's rules, as the nodes
+ * say through the gateway (`pve-firewall status`), not a whole FIREWALL_APPLY_SECONDS after the last
+ * firewall write. Here the installer is told the period is a minute while the simulator compiles
+ * every 2 s: waiting out the period would hold the lab for over 70 s; asking, it is ready in seconds.
+ * (That the answer holds back until the compile is the gateway's firewall-status test.)
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { waitFor } from '@glassdome/testkit';
+import { type Harness, startHarness } from './harness';
+
+/** The simulator's pve-firewall period, in ms of real time (200 s at its 0.01 time scale). */
+const COMPILE_EVERY_MS = 2_000;
+
+let harness: Harness;
+before(async () => {
+  harness = await startHarness(
+    { installers: 1, env: { FIREWALL_APPLY_SECONDS: '60', ISOLATION_CHECK_SECONDS: '20' } },
+    { PVE_SIM_LATENCIES: JSON.stringify({ firewallUpdate: COMPILE_EVERY_MS * 100 }) },
+  );
+});
+after(() => harness?.stop());
+
+type Event = { kind: string; at?: string; createdAt?: string; data: Record<string, unknown> | null };
+
+async function eventsOf(labId: string): Promise<Event[]> {
+  const response = await fetch(`${harness.stack.apiUrl}/api/v1/labs/${labId}/events?limit=500`, {
+    headers: { Authorization: `Bearer ${harness.stack.adminKey}`, Accept: 'application/json' },
+  });
+  assert.equal(response.status, 200);
+  return ((await response.json()) as { items: Event[] }).items;
+}
+
+test('a lab is ready as soon as its rules are compiled, not a whole firewall period after the last write', async () => {
+  const posted = Date.now();
+  const accepted = await harness.api('POST', '/api/v1/labs', {
+    name: 'compiled',
+    networks: [{ name: 'lan', cidr: '10.20.1.0/24', egress: 'deny' }],
+    rules: [{ from: 'lan', to: 'web', ports: ['tcp/22'] }],
+    vms: [
+      { name: 'web', os: 'ubuntu-22.04', networks: [{ name: 'lan', ip: '10.20.1.10' }] },
+      { name: 'client', os: 'ubuntu-22.04', networks: [{ name: 'lan', ip: '10.20.1.20' }] },
+    ],
+  });
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+  const id = String(accepted.body.id);
+  const lab = (await waitFor(
+    'the lab to settle',
+    async () => {
+      const { body } = await harness.api('GET', `/api/v1/labs/${id}`);
+      return ['ready', 'failed', 'degraded'].includes(String(body.status)) ? body : undefined;
+    },
+    // Waiting out the minute the installer was told would take 72 s after the last write.
+    { timeoutMs: 45_000, intervalMs: 250 },
+  )) as { status: string; isolation: { agreed: boolean } | null };
+  assert.equal(lab.status, 'ready', JSON.stringify(lab));
+  assert.ok(lab.isolation?.agreed);
+  assert.ok(Date.now() - posted < 45_000);
+
+  const check = (await eventsOf(id)).find((event) => event.kind === 'lab.isolation.agreed');
+  assert.ok(check, 'the check recorded its result');
+  const timing = check.data?.timing as { firewallWaitMs: number; probingMs: number };
+  assert.ok(timing.firewallWaitMs < 60_000 * 1.2 - 10_000, `waited ${timing.firewallWaitMs} ms, not the period`);
+  assert.ok(timing.firewallWaitMs <= COMPILE_EVERY_MS * 3, `at most about one compile: ${timing.firewallWaitMs} ms`);
+});
