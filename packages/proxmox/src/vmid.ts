@@ -155,11 +155,23 @@ export class VmidAllocator {
             ? { vmid, held: false }
             : undefined;
       if (!leased) continue;
-      // Resources lag behind clones still being written; the probe sees every config file. A held
-      // lease was probed when it was taken.
-      if (leased.held || (await this.#cluster.isVmidFree(vmid))) {
+      // A held lease was probed when it was taken (see below).
+      if (leased.held) {
         this.#rememberLeased(owner);
         return leased.vmid;
+      }
+      // Resources lag behind clones still being written; the probe sees every config file.
+      let free: boolean;
+      try {
+        free = await this.#cluster.isVmidFree(vmid);
+      } catch (error) {
+        // Unprobed, the lease goes: kept, the owner's next allocation would get it back as held.
+        await this.releaseVmid({ ...request, vmid }).catch(() => {});
+        throw error;
+      }
+      if (free) {
+        this.#rememberLeased(owner);
+        return vmid;
       }
       await this.releaseVmid({ ...request, vmid });
     }

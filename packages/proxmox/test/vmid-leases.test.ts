@@ -143,3 +143,20 @@ test('an id taken outside Glassdome between lease and clone turns into a new id,
   assert.equal((await pve.vms.config(offered[0]!)).name, 'manual');
   assert.equal((await vmids.findLeaseByOwner({ platformId: 'p1', owner: 'vm-record-8' }))?.vmid, cloned.vmid);
 });
+
+test('a lease taken while the cluster probe failed is released, not handed out unprobed later', async () => {
+  // A range of one id: the first allocation leases it, then the probe fails.
+  let failures = 1;
+  const cluster = Object.create(pve.cluster) as typeof pve.cluster;
+  cluster.isVmidFree = async (vmid) => {
+    if (failures-- > 0) throw new Error('pveproxy went away');
+    return pve.cluster.isVmidFree(vmid);
+  };
+  const vmids = new VmidAllocator({ leases: new PostgresVmidLeaseStore(db), cluster, range: { min: 3700, max: 3700 } });
+  const owner = { platformId: 'p1', owner: 'probe-failed' };
+  await assert.rejects(vmids.allocateVmid(owner), /pveproxy went away/);
+  assert.equal(await vmids.findLeaseByOwner(owner), undefined);
+  // Someone outside Glassdome takes the id meanwhile: the retried allocation must not hand it out.
+  await pve.tasks.wait(await pve.vms.clone({ sourceVmid: sim.info.templateVmid, newid: 3700, name: 'outsider' }));
+  await assert.rejects(vmids.allocateVmid(owner), VmidExhaustedError);
+});
