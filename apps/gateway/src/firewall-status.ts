@@ -4,15 +4,16 @@
  * node's `pve-firewall status` does: it compiles the configuration as it is now and says
  * `(pending changes)` when that differs from the rules in force. Each node compiles for its own
  * guests, so another node is asked over the cluster's root SSH between nodes, as PVE's own
- * migrations reach it: at its cluster address, its host key looked up by its node name. Only
- * members `/cluster/status` lists are asked; a node's calls are one at a time, a second apart at
- * least, since each compiles the node's whole firewall.
+ * tools reach it: at its cluster address, its host key checked against the key the cluster pins
+ * for that node name. Only online members of a quorate cluster, as `/cluster/status` lists them,
+ * are asked. Each call compiles the node's whole firewall under the lock pve-firewall's own update
+ * needs, so a node's calls are one at a time, and the next begins no sooner than a second (or as
+ * long as the last one took) after the last one ended.
  *
  * The isolation check asks this (through the `firewall.status` job) so its probes start as soon as
  * the rules they test are in force, instead of a whole period after the last write.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { JobContext } from '@glassdome/queue';
 import type { GatewayContext } from './context';
 import { onNode } from './node-shell';
 
@@ -23,46 +24,69 @@ export interface FirewallStatusAnswer {
   nodes: Record<string, CompileState>;
 }
 
-/** An answer nobody waits for any more (the asker gives up after one firewall period and a fifth). */
-const STALE_MS = 30_000;
-
-/** A node's status calls: one at a time, and the next one shared by everyone who asked meanwhile. */
-interface NodeLine {
-  running: Promise<CompileState> | undefined;
-  queued: Promise<CompileState> | undefined;
-  startedAt: number;
-}
-
-/** Least time between the starts of two status calls on one node. */
+/** Least pause between the end of a node's status call and the start of its next one. */
 const STATUS_GAP_MS = 1_000;
 /** How long the cluster's member list is reused. */
-const MEMBERS_FOR_MS = 60_000;
+const MEMBERS_FOR_MS = 30_000;
+/** How often a node that cannot be asked is logged as a warning. */
+const WARN_EVERY_MS = 60_000;
 
 interface Member {
-  ip: string;
+  /** Its cluster address (none needed for the node the gateway logs in to). */
+  ip: string | undefined;
   /** The node the gateway's SSH logs in to. */
   local: boolean;
+  online: boolean;
 }
 
-const memberLists = new WeakMap<GatewayContext, { at: number; members: Promise<Map<string, Member>> }>();
+interface Cluster {
+  quorate: boolean;
+  members: Map<string, Member>;
+}
+
+/** One status call on a node; askers may join it until it has begun. */
+interface Call {
+  begun: boolean;
+  state: Promise<CompileState>;
+}
+
+/** A node's calls: the one running, the next one (not begun: everyone who asks meanwhile joins it). */
+interface NodeLine {
+  running: Call | undefined;
+  next: Call | undefined;
+  /** When the next call may begin. */
+  readyAt: number;
+  warnedAt: number;
+}
+
+const clusters = new WeakMap<GatewayContext, { at: number; cluster: Promise<Cluster> }>();
 const lines = new WeakMap<GatewayContext, Map<string, NodeLine>>();
 
-/** The cluster's nodes by name, as `/cluster/status` lists them (read as root on the node). */
-function clusterMembers(ctx: GatewayContext): Promise<Map<string, Member>> {
-  const cached = memberLists.get(ctx);
-  if (cached && Date.now() - cached.at < MEMBERS_FOR_MS) return cached.members;
-  const members = onNode(ctx, ['pvesh', 'get', '/cluster/status', '--output-format', 'json'], 10_000).then((out) => {
-    const byName = new Map<string, Member>();
-    for (const entry of JSON.parse(out) as { type?: string; name?: string; ip?: string; local?: number }[]) {
-      if (entry.type === 'node' && entry.name && entry.ip) {
-        byName.set(entry.name, { ip: entry.ip, local: Number(entry.local) === 1 });
-      }
+/** The cluster as `/cluster/status` lists it (read as root on the node). */
+function clusterStatus(ctx: GatewayContext): Promise<Cluster> {
+  const cached = clusters.get(ctx);
+  if (cached && Date.now() - cached.at < MEMBERS_FOR_MS) return cached.cluster;
+  const cluster = onNode(ctx, ['pvesh', 'get', '/cluster/status', '--output-format', 'json'], 10_000).then((out) => {
+    const entries = JSON.parse(out) as {
+      type?: string;
+      name?: string;
+      ip?: string;
+      local?: number;
+      online?: number;
+      quorate?: number;
+    }[];
+    const members = new Map<string, Member>();
+    for (const entry of entries) {
+      if (entry.type !== 'node' || !entry.name) continue;
+      members.set(entry.name, { ip: entry.ip, local: Number(entry.local) === 1, online: Number(entry.online) === 1 });
     }
-    return byName;
+    // A single node has no cluster entry and is its own quorum.
+    const whole = entries.find((entry) => entry.type === 'cluster');
+    return { quorate: !whole || Number(whole.quorate) === 1, members };
   });
-  memberLists.set(ctx, { at: Date.now(), members });
-  members.catch(() => memberLists.delete(ctx));
-  return members;
+  clusters.set(ctx, { at: Date.now(), cluster });
+  cluster.catch(() => clusters.delete(ctx));
+  return cluster;
 }
 
 /** What one `pve-firewall status` line says. */
@@ -73,36 +97,27 @@ export function compileStateOf(output: string): CompileState {
   return line[1] === 'enabled' && line[2] === 'running' ? 'compiled' : 'unknown';
 }
 
-async function askNode(ctx: GatewayContext, node: string): Promise<CompileState> {
-  const member = (await clusterMembers(ctx)).get(node);
-  if (!member) return 'unknown';
+/** The command that asks `node`: on the node itself, or over SSH between the cluster's nodes. */
+export function statusArgv(node: string, member: Member): string[] {
   const status = ['pve-firewall', 'status'];
-  const argv = member.local
-    ? status
-    : ['ssh', '-o', 'BatchMode=yes', '-o', `HostKeyAlias=${node}`, `root@${member.ip}`, ...status];
-  return compileStateOf(await onNode(ctx, argv, 10_000));
+  if (member.local) return status;
+  return [
+    'ssh',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ConnectTimeout=3',
+    '-o',
+    `HostKeyAlias=${node}`,
+    // Where PVE 8.2+ pins each node's key, and where older clusters merged them all.
+    '-o',
+    `UserKnownHostsFile=/etc/pve/nodes/${node}/ssh_known_hosts /etc/pve/priv/known_hosts`,
+    `root@${member.ip}`,
+    ...status,
+  ];
 }
 
-function start(ctx: GatewayContext, line: NodeLine, node: string): Promise<CompileState> {
-  const gap = line.startedAt + STATUS_GAP_MS - Date.now();
-  line.startedAt = Date.now() + Math.max(0, gap);
-  const asked = gap > 0 ? sleep(gap).then(() => askNode(ctx, node)) : askNode(ctx, node);
-  const state = asked.catch((error: unknown) => {
-    ctx.logger.debug({ err: error, node }, 'pve-firewall status not read');
-    return 'unknown' as const;
-  });
-  line.running = state;
-  void state.finally(() => {
-    if (line.running === state) line.running = undefined;
-  });
-  return state;
-}
-
-/**
- * A node's compile state read after this call: a status already under way may have begun before the
- * asker's writes, so the asker joins the next one (shared by all who ask meanwhile), never that one.
- */
-function freshState(ctx: GatewayContext, node: string): Promise<CompileState> {
+function lineOf(ctx: GatewayContext, node: string): NodeLine {
   let byNode = lines.get(ctx);
   if (!byNode) {
     byNode = new Map();
@@ -110,28 +125,66 @@ function freshState(ctx: GatewayContext, node: string): Promise<CompileState> {
   }
   let line = byNode.get(node);
   if (!line) {
-    line = { running: undefined, queued: undefined, startedAt: 0 };
+    line = { running: undefined, next: undefined, readyAt: 0, warnedAt: 0 };
     byNode.set(node, line);
   }
-  const mine = line;
-  if (!mine.running) return start(ctx, mine, node);
-  mine.queued ??= mine.running.then(() => {
-    mine.queued = undefined;
-    return start(ctx, mine, node);
-  });
-  return mine.queued;
+  return line;
+}
+
+/** The next call on the node: after the one running has ended and the pause after it. */
+function nextCall(ctx: GatewayContext, line: NodeLine, node: string, member: Member): Call {
+  const before = line.running?.state;
+  const call: Call = { begun: false, state: Promise.resolve<CompileState>('unknown') };
+  call.state = (async (): Promise<CompileState> => {
+    await before;
+    const pause = line.readyAt - Date.now();
+    if (pause > 0) await sleep(pause);
+    // From here on the call may have read the node before a later asker's writes: none joins it.
+    call.begun = true;
+    line.next = undefined;
+    line.running = call;
+    const began = Date.now();
+    try {
+      return compileStateOf(await onNode(ctx, statusArgv(node, member), 10_000));
+    } catch (error) {
+      const quiet = Date.now() - line.warnedAt < WARN_EVERY_MS;
+      if (!quiet) line.warnedAt = Date.now();
+      ctx.logger[quiet ? 'debug' : 'warn'](
+        { err: error, node },
+        'pve-firewall status could not be read on the node; isolation checks wait out the firewall period there',
+      );
+      return 'unknown';
+    } finally {
+      line.readyAt = Date.now() + Math.max(STATUS_GAP_MS, Date.now() - began);
+      if (line.running === call) line.running = undefined;
+    }
+  })();
+  return call;
+}
+
+/**
+ * A node's compile state read after this call: a call that has begun may have read the node before
+ * the asker's writes, so the asker joins the next one (shared by all who ask before it begins).
+ */
+function freshState(ctx: GatewayContext, node: string, member: Member): Promise<CompileState> {
+  const line = lineOf(ctx, node);
+  if (!line.next || line.next.begun) line.next = nextCall(ctx, line, node, member);
+  return line.next.state;
 }
 
 /** Each node's compile state, every one read after the job was taken (so after the asker's writes). */
-export async function firewallStatus(
-  ctx: GatewayContext,
-  nodes: readonly string[],
-  context: Pick<JobContext, 'job'>,
-): Promise<FirewallStatusAnswer> {
-  const answer: FirewallStatusAnswer = { nodes: {} };
-  if (Date.now() - context.job.timestamp > STALE_MS) return answer;
+export async function firewallStatus(ctx: GatewayContext, nodes: readonly string[]): Promise<FirewallStatusAnswer> {
+  const cluster = await clusterStatus(ctx);
   const unique = [...new Set(nodes)];
-  const states = await Promise.all(unique.map((node) => freshState(ctx, node)));
+  const states = await Promise.all(
+    unique.map((node) => {
+      const member = cluster.members.get(node);
+      // Not a member, offline, or a cluster without quorum (whose nodes may hold stale configs).
+      if (!cluster.quorate || !member?.online || (!member.local && !member.ip)) return 'unknown' as const;
+      return freshState(ctx, node, member);
+    }),
+  );
+  const answer: FirewallStatusAnswer = { nodes: {} };
   unique.forEach((node, index) => {
     answer.nodes[node] = states[index]!;
   });

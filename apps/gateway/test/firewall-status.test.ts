@@ -2,12 +2,13 @@
  * The `firewall.status` answer against a two-node simulator whose pve-firewall never updates on its
  * own (only a service restart compiles): a node says compiled only once it compiled after the
  * latest write, each node for itself (pve02 asked over the cluster's SSH between nodes), a name
- * that is not a member reaches no host, and a question nobody waits for any more is not worked out.
+ * that is not a member reaches no host, askers share a call that has not begun and never one that
+ * has.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { JobContext } from '@glassdome/queue';
 import { waitFor } from '@glassdome/testkit';
+import type { GatewayContext } from '../src/context';
 import { firewallStatus } from '../src/firewall-status';
 import { onNode } from '../src/node-shell';
 import { type GatewayHarness, startGatewayHarness } from './harness';
@@ -23,11 +24,8 @@ before(async () => {
 
 after(() => harness?.close());
 
-/** A job added now. */
-const askedNow = () => ({ job: { timestamp: Date.now() } }) as Pick<JobContext, 'job'>;
-
-async function states(nodes: string[]) {
-  return (await firewallStatus(harness.ctx, nodes, askedNow())).nodes;
+async function states(nodes: string[], ctx: GatewayContext = harness.ctx) {
+  return (await firewallStatus(ctx, nodes)).nodes;
 }
 
 function pvesh(...args: string[]): Promise<string> {
@@ -54,6 +52,7 @@ test('compiled only after the latest write is compiled, node by node', async () 
   await pvesh('set', '/cluster/firewall/options', '--enable', '1');
   assert.deepEqual(await states(['pve01', 'pve02']), { pve01: 'pending', pve02: 'pending' });
   await restart('pve01');
+  await restart('pve02');
   assert.deepEqual(await states(['pve01', 'pve02']), { pve01: 'compiled', pve02: 'compiled' });
 
   // A rule on a VM of pve02 is pve02's alone to compile; pve01 has nothing pending.
@@ -70,17 +69,63 @@ test('compiled only after the latest write is compiled, node by node', async () 
   assert.deepEqual(await states(['pve01', 'pve02']), { pve01: 'pending', pve02: 'pending' });
 });
 
-test('a node the cluster does not list is unknown, and a stale question is not worked out', async () => {
-  assert.deepEqual(await states(['pve99']), { pve99: 'unknown' });
-  const asked = { job: { timestamp: Date.now() - 60_000 } } as Pick<JobContext, 'job'>;
-  assert.deepEqual(await firewallStatus(harness.ctx, ['pve01'], asked), { nodes: {} });
+test('a node the cluster does not list is unknown and reaches no host', async () => {
+  const { ctx, calls } = counting();
+  assert.deepEqual(await states(['pve99'], ctx), { pve99: 'unknown' });
+  assert.equal(calls.length, 0);
 });
 
-test('a node is asked at most once a second, and askers meanwhile share the next answer', async () => {
-  await states(['pve01']);
-  const began = Date.now();
-  const [first, second] = await Promise.all([states(['pve01']), states(['pve01'])]);
-  assert.deepEqual(first, second);
-  assert.ok(['compiled', 'pending'].includes(String(first.pve01)), JSON.stringify(first));
-  assert.ok(Date.now() - began >= 900, `the next call waited for its turn: ${Date.now() - began} ms`);
+/** A context whose SSH calls are recorded, and whose status calls can be held before they answer. */
+function counting() {
+  const calls: string[] = [];
+  let hold: Promise<void> | undefined;
+  const ssh = Object.create(harness.ctx.ssh) as GatewayContext['ssh'];
+  ssh.exec = async (target, argv, options) => {
+    const result = await harness.ctx.ssh.exec(target, argv, options);
+    if (argv.includes('pve-firewall')) {
+      calls.push(argv.join(' '));
+      await hold;
+    }
+    return result;
+  };
+  const ctx: GatewayContext = { ...harness.ctx, ssh };
+  return {
+    ctx,
+    calls,
+    /** Holds the answers of status calls that have read the node until `release`. */
+    holdAnswers() {
+      let release: () => void = () => undefined;
+      hold = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      return () => {
+        hold = undefined;
+        release();
+      };
+    },
+  };
+}
+
+test('askers who come before a call begins share it; one begun before an asker wrote is never its answer', async () => {
+  await restart('pve02');
+  const { ctx, calls, holdAnswers } = counting();
+  assert.deepEqual(await Promise.all([states(['pve02'], ctx), states(['pve02'], ctx), states(['pve02'], ctx)]), [
+    { pve02: 'compiled' },
+    { pve02: 'compiled' },
+    { pve02: 'compiled' },
+  ]);
+  assert.equal(calls.length, 1, calls.join('\n'));
+  assert.match(calls[0]!, /HostKeyAlias=pve02 .*UserKnownHostsFile=\/etc\/pve\/nodes\/pve02\/ssh_known_hosts/);
+
+  // A call reads the node (compiled) but has not answered yet; then a rule is written and someone
+  // asks: that asker must get a call of its own, begun after its write.
+  const release = holdAnswers();
+  const early = states(['pve02'], ctx);
+  await waitFor('the early call to have read the node', async () => calls.length === 2);
+  await pvesh('create', '/nodes/pve02/qemu/200/firewall/rules', '--type', 'in', '--action', 'ACCEPT', '--enable', '1');
+  const late = states(['pve02'], ctx);
+  release();
+  assert.deepEqual(await early, { pve02: 'compiled' });
+  assert.deepEqual(await late, { pve02: 'pending' });
+  assert.equal(calls.length, 3);
 });

@@ -343,14 +343,17 @@ async function sameSegment(ctx: InstallerContext, labId: string, item: Planned):
  * packet meets the rules from before (a new VM's meet none), so a probe that gets through proves
  * nothing. The probes start once every node holding the VMs the check reads says (through the
  * gateway's `pve-firewall status`) that the rules in force are those its configuration compiles to,
- * which covers every write before the question; while a node has changes pending, or no answer
- * comes, they start at the latest a whole period (and a fifth more) after the last firewall write.
+ * which covers every write before the question; while a node has changes pending they ask again,
+ * and when a node cannot say (no answer, a stopped service, SSH refused) they start a whole period
+ * (and a fifth more) after the last firewall write, as they did before nodes were asked.
  */
 async function firewallCompiled(ctx: InstallerContext, vms: VmRow[], signal: AbortSignal): Promise<void> {
   const deadline = (await lastFirewallWrite(ctx, vms)) + ctx.env.FIREWALL_APPLY_SECONDS * 1200;
   const nodes = [...new Set(vms.map((vm) => vm.node))];
   while (Date.now() < deadline && nodes.length > 0) {
-    if (await compiledOn(ctx, nodes, deadline - Date.now(), signal)) return;
+    const state = await compileState(ctx, nodes, deadline - Date.now(), signal);
+    if (state === 'compiled') return;
+    if (state === 'unknown') break;
     const left = deadline - Date.now();
     if (left > 0) await sleep(Math.min(COMPILE_ASK_EVERY_MS, left), undefined, { signal });
   }
@@ -361,13 +364,17 @@ async function firewallCompiled(ctx: InstallerContext, vms: VmRow[], signal: Abo
 /** How often the check asks again while a node has changes pending. */
 const COMPILE_ASK_EVERY_MS = 500;
 
-/** Whether every one of `nodes` answered `compiled` within `timeoutMs` (the gateway asks them). */
-async function compiledOn(
+/**
+ * `compiled` when every one of `nodes` says so within `timeoutMs` (the gateway asks them), `pending`
+ * when one has changes pending, `unknown` when one cannot say or no answer came (the question is
+ * then withdrawn, so a gateway that comes back later does not work out answers nobody waits for).
+ */
+async function compileState(
   ctx: InstallerContext,
   nodes: string[],
   timeoutMs: number,
   signal: AbortSignal,
-): Promise<boolean> {
+): Promise<'compiled' | 'pending' | 'unknown'> {
   try {
     const kept = { age: 60 };
     const job = await ctx.producer.enqueue(
@@ -376,11 +383,18 @@ async function compiledOn(
       { removeOnComplete: kept, removeOnFail: kept },
     );
     const end = await waitForJobEnd(ctx.producer.queues.network, job.id!, { signal, timeoutMs, maxDelayMs: 100 });
-    const answer = end?.state === 'completed' ? (end.value as { nodes?: Record<string, unknown> } | null) : undefined;
-    return nodes.every((node) => answer?.nodes?.[node] === 'compiled');
+    if (!end) {
+      // Still waiting (a job already taken is locked and stays: it ends within its own bound).
+      await job.remove().catch(() => undefined);
+      return 'unknown';
+    }
+    const answer = end.state === 'completed' ? (end.value as { nodes?: Record<string, unknown> } | null) : undefined;
+    const states = nodes.map((node) => answer?.nodes?.[node]);
+    if (states.every((state) => state === 'compiled')) return 'compiled';
+    return states.every((state) => state === 'compiled' || state === 'pending') ? 'pending' : 'unknown';
   } catch (error) {
     signal.throwIfAborted();
     ctx.logger.debug({ err: error }, 'pve-firewall status not known; waiting out its period');
-    return false;
+    return 'unknown';
   }
 }
