@@ -172,21 +172,34 @@ function freshState(ctx: GatewayContext, node: string, member: Member): Promise<
   return line.next.state;
 }
 
-/** Each node's compile state, every one read after the job was taken (so after the asker's writes). */
-export async function firewallStatus(ctx: GatewayContext, nodes: readonly string[]): Promise<FirewallStatusAnswer> {
-  const cluster = await clusterStatus(ctx);
-  const unique = [...new Set(nodes)];
-  const states = await Promise.all(
-    unique.map((node) => {
-      const member = cluster.members.get(node);
-      // Not a member, offline, or a cluster without quorum (whose nodes may hold stale configs).
-      if (!cluster.quorate || !member?.online || (!member.local && !member.ip)) return 'unknown' as const;
-      return freshState(ctx, node, member);
-    }),
-  );
-  const answer: FirewallStatusAnswer = { nodes: {} };
-  unique.forEach((node, index) => {
-    answer.nodes[node] = states[index]!;
-  });
-  return answer;
+/**
+ * Each node's compile state, every one read after the job was taken (so after the asker's writes).
+ * The job is set aside meanwhile (`setAside`, the worker's): it mostly waits for its node's turn, and
+ * must not keep the queue's lab networks from being made.
+ */
+export async function firewallStatus(
+  ctx: GatewayContext,
+  nodes: readonly string[],
+  setAside?: () => () => void,
+): Promise<FirewallStatusAnswer> {
+  const back = setAside?.();
+  try {
+    const cluster = await clusterStatus(ctx);
+    const unique = [...new Set(nodes)];
+    const states = await Promise.all(
+      unique.map((node) => {
+        const member = cluster.members.get(node);
+        // Not a member, offline, or a cluster without quorum (whose nodes may hold stale configs).
+        if (!cluster.quorate || !member?.online || (!member.local && !member.ip)) return 'unknown' as const;
+        return freshState(ctx, node, member);
+      }),
+    );
+    const answer: FirewallStatusAnswer = { nodes: {} };
+    unique.forEach((node, index) => {
+      answer.nodes[node] = states[index]!;
+    });
+    return answer;
+  } finally {
+    back?.();
+  }
 }

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
       'network.delete-vnet': ({ vnet }) => deleteUnleasedVnet(ctx, vnet),
       'network.named-create': ({ networkId }, context) => createNamedNetwork(ctx, networkId, context),
       'network.named-delete': ({ networkId }, context) => deleteNamedNetwork(ctx, networkId, context),
-      'firewall.status': ({ nodes }) => firewallStatus(ctx, nodes),
+      'firewall.status': ({ nodes }, context) => firewallStatus(ctx, nodes, context.setAside?.bind(context)),
     },
     release: async () => {
       ctx.ssh.close();

@@ -75,6 +75,16 @@ test('a node the cluster does not list is unknown and reaches no host', async ()
   assert.equal(calls.length, 0);
 });
 
+test('the job is set aside while it waits for its answer, and back once it has it', async () => {
+  const seen: string[] = [];
+  const answer = await firewallStatus(harness.ctx, ['pve01'], () => {
+    seen.push('aside');
+    return () => seen.push('back');
+  });
+  assert.ok(['compiled', 'pending'].includes(String(answer.nodes.pve01)), JSON.stringify(answer));
+  assert.deepEqual(seen, ['aside', 'back']);
+});
+
 /** A context whose SSH calls are recorded, and whose status calls can be held before they answer. */
 function counting() {
   const calls: string[] = [];
