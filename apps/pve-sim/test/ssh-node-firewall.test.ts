@@ -14,8 +14,12 @@ after(() => harness.stop());
 
 const compile = () => harness.sim.firewall.compileNow();
 
+/** ssh to a node as PVE's own tools do (SSHInfo.pm): its pinned key file, under its name. */
+const hop = (node: string) =>
+  `ssh -o BatchMode=yes -o HostKeyAlias=${node} -o UserKnownHostsFile=/etc/pve/nodes/${node}/ssh_known_hosts -o GlobalKnownHostsFile=none`;
+
 async function status(node: 'pve01' | 'pve02'): Promise<string> {
-  const command = node === 'pve01' ? 'pve-firewall status' : 'ssh root@pve02 pve-firewall status';
+  const command = node === 'pve01' ? 'pve-firewall status' : `${hop('pve02')} root@pve02 pve-firewall status`;
   const result = await harness.node(command);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stderr, '');
@@ -31,28 +35,26 @@ test('pve-firewall status on a fresh cluster: disabled, running, one line, exit 
 });
 
 test('ssh to another node runs the command on that node and passes its output and status back', async () => {
-  assert.deepEqual(await harness.node('ssh -o BatchMode=yes -T -q -n -e none root@pve02 hostname'), {
+  assert.deepEqual(await harness.node(`${hop('pve02')} -T -q -n -e none root@pve02 hostname`), {
     code: 0,
     stdout: 'pve02\n',
     stderr: '',
   });
-  assert.equal((await harness.node('ssh pve01 hostname')).stdout, 'pve01\n');
+  assert.equal((await harness.node(`${hop('pve01')} pve01 hostname`)).stdout, 'pve01\n');
   // What PVE's own tools run: the node's cluster address (as /cluster/status lists it) with HostKeyAlias.
-  const byAddress = await harness.node(
-    'ssh -e none -o BatchMode=yes -o HostKeyAlias=pve02 root@192.168.100.11 hostname',
-  );
+  const byAddress = await harness.node(`${hop('pve02')} -e none root@192.168.100.11 hostname`);
   assert.deepEqual(byAddress, { code: 0, stdout: 'pve02\n', stderr: '' });
-  const failed = await harness.node("ssh pve02 'echo out; echo err >&2; exit 3'");
+  const failed = await harness.node(`${hop('pve02')} pve02 'echo out; echo err >&2; exit 3'`);
   assert.deepEqual(failed, { code: 3, stdout: 'out\n', stderr: 'err\n' });
-  assert.equal((await harness.node('echo piped | ssh pve02 cat')).stdout, 'piped\n');
+  assert.equal((await harness.node(`echo piped | ${hop('pve02')} pve02 cat`)).stdout, 'piped\n');
 });
 
 test('each node has its own filesystem, kept between connections', async () => {
   assert.equal((await harness.node('echo here > /tmp/mark')).code, 0);
-  const missing = await harness.node('ssh pve02 cat /tmp/mark');
+  const missing = await harness.node(`${hop('pve02')} pve02 cat /tmp/mark`);
   assert.notEqual(missing.code, 0);
-  assert.equal((await harness.node('ssh pve02 "echo there > /tmp/mark"')).code, 0);
-  assert.equal((await harness.node('ssh pve02 cat /tmp/mark')).stdout, 'there\n');
+  assert.equal((await harness.node(`${hop('pve02')} pve02 "echo there > /tmp/mark"`)).code, 0);
+  assert.equal((await harness.node(`${hop('pve02')} pve02 cat /tmp/mark`)).stdout, 'there\n');
   assert.equal((await harness.node('cat /tmp/mark')).stdout, 'here\n');
 });
 
@@ -62,7 +64,7 @@ test('ssh fails like OpenSSH for unknown hosts, other users, other ports and bad
     stdout: '',
     stderr: 'ssh: Could not resolve hostname pve09: Name or service not known\n',
   });
-  assert.deepEqual(await harness.node('ssh -o BatchMode=yes admin@pve02 true'), {
+  assert.deepEqual(await harness.node(`${hop('pve02')} admin@pve02 true`), {
     code: 255,
     stdout: '',
     stderr: 'admin@pve02: Permission denied (publickey,password).\n',
@@ -91,7 +93,7 @@ test('status: pending changes right after a change, on the nodes it concerns, un
     [
       'qm create 101 --name near --net0 virtio,bridge=vmbr0,firewall=1',
       'pvesh set /nodes/pve01/qemu/101/firewall/options --enable 1',
-      'ssh pve02 qm create 201 --name far --net0 virtio,bridge=vmbr0,firewall=1',
+      `${hop('pve02')} pve02 qm create 201 --name far --net0 virtio,bridge=vmbr0,firewall=1`,
       'pvesh set /nodes/pve02/qemu/201/firewall/options --enable 1',
       'pvesh set /cluster/firewall/options --enable 1',
     ].join(' && '),
@@ -127,12 +129,15 @@ test('status of a stopped service: no pending computation; starting it compiles'
   const stop = await harness.node('pvesh create /nodes/pve02/services/pve-firewall/stop');
   assert.equal(stop.code, 0, stop.stderr);
   const rule = await harness.node(
-    'ssh pve02 pvesh create /nodes/pve02/qemu/201/firewall/rules --type in --action DROP --enable 1',
+    `${hop('pve02')} pve02 pvesh create /nodes/pve02/qemu/201/firewall/rules --type in --action DROP --enable 1`,
   );
   assert.equal(rule.code, 0, rule.stderr);
   assert.equal(await status('pve02'), 'Status: enabled/stopped\n');
   assert.equal(await status('pve01'), 'Status: enabled/running\n');
-  assert.equal((await harness.node('ssh pve02 pvesh create /nodes/pve02/services/pve-firewall/start')).code, 0);
+  assert.equal(
+    (await harness.node(`${hop('pve02')} pve02 pvesh create /nodes/pve02/services/pve-firewall/start`)).code,
+    0,
+  );
   assert.equal(await status('pve02'), 'Status: enabled/running\n');
 });
 
@@ -148,4 +153,91 @@ test('pve-firewall rejects extra arguments and unknown sub-commands with a usage
     unknown.stderr,
     /^ERROR: unknown command 'pve-firewall frobnicate'\nUSAGE: pve-firewall <COMMAND> \[ARGS\] \[OPTIONS\]\n/,
   );
+});
+
+test("every node holds each node's pinned host key, as pmxcfs shows it", async () => {
+  const pve02Key = harness.sim.state.nodes.pve02!.sshHostKey!.publicKey.split(' ').slice(0, 2).join(' ');
+  const here = await harness.node('cat /etc/pve/nodes/pve02/ssh_known_hosts');
+  assert.deepEqual(here, { code: 0, stdout: `pve02 ${pve02Key}`, stderr: '' });
+  const there = await harness.node(`${hop('pve02')} pve02 cat /etc/pve/nodes/pve02/ssh_known_hosts`);
+  assert.equal(there.stdout, here.stdout);
+  const own = await harness.node('cat /etc/pve/nodes/pve01/ssh_known_hosts');
+  assert.equal(own.stdout, `pve01 ${harness.ssh.node.hostPublicKey}`, 'the key the node SSH server presents');
+});
+
+test('ssh without the pinned key file fails host key verification like OpenSSH (exit 255)', async () => {
+  const failed = { code: 255, stdout: '', stderr: 'Host key verification failed.\n' };
+  assert.deepEqual(await harness.node('ssh -o BatchMode=yes root@pve02 hostname'), failed);
+  assert.deepEqual(await harness.node('ssh pve02 hostname'), failed, 'no terminal to ask on');
+  assert.deepEqual(await harness.node('ssh -o BatchMode=yes -o HostKeyAlias=pve02 root@192.168.100.11 true'), failed);
+  assert.deepEqual(
+    await harness.node('ssh -o StrictHostKeyChecking=yes -o HostKeyAlias=pve02 root@192.168.100.11 true'),
+    {
+      code: 255,
+      stdout: '',
+      stderr:
+        'No ED25519 host key is known for pve02 and you have requested strict checking.\nHost key verification failed.\n',
+    },
+  );
+  // The cluster-wide file no longer lists the nodes (pve-cluster 8.0.6 on).
+  const cluster = `ssh -o BatchMode=yes -o HostKeyAlias=pve02 -o 'UserKnownHostsFile=/etc/pve/priv/known_hosts' pve02 true`;
+  assert.deepEqual(await harness.node(cluster), failed);
+  assert.deepEqual(await harness.node('ssh -q -o BatchMode=yes pve02 true'), { code: 255, stdout: '', stderr: '' });
+});
+
+test('ssh with the pinned key file, as the gateway runs it, reaches the node', async () => {
+  const command =
+    "ssh -o BatchMode=yes -o ConnectTimeout=3 -o HostKeyAlias=pve02 -o 'UserKnownHostsFile=/etc/pve/nodes/pve02/ssh_known_hosts /etc/pve/priv/known_hosts' root@192.168.100.11 hostname";
+  assert.deepEqual(await harness.node(command), { code: 0, stdout: 'pve02\n', stderr: '' });
+  // A file added to ~/.ssh/known_hosts counts as well (the default user file).
+  const copied = await harness.node(
+    'mkdir -p /root/.ssh && cp /etc/pve/nodes/pve02/ssh_known_hosts /root/.ssh/known_hosts && ssh -o BatchMode=yes pve02 hostname; rm /root/.ssh/known_hosts',
+  );
+  assert.deepEqual(copied, { code: 0, stdout: 'pve02\n', stderr: '' });
+  const accept = await harness.node(
+    'ssh -o StrictHostKeyChecking=accept-new pve02 hostname; ssh -o BatchMode=yes pve02 hostname',
+  );
+  assert.deepEqual(accept, {
+    code: 0,
+    stdout: 'pve02\npve02\n',
+    stderr: "Warning: Permanently added 'pve02' (ED25519) to the list of known hosts.\n",
+  });
+  assert.equal((await harness.node('rm /root/.ssh/known_hosts')).code, 0);
+});
+
+test("ssh under a wrong HostKeyAlias fails: unknown name, or another node's key", async () => {
+  const unknown = await harness.node(
+    'ssh -o BatchMode=yes -o HostKeyAlias=pve01 -o UserKnownHostsFile=/etc/pve/nodes/pve02/ssh_known_hosts root@192.168.100.11 true',
+  );
+  assert.deepEqual(unknown, { code: 255, stdout: '', stderr: 'Host key verification failed.\n' });
+  const changed = await harness.node(
+    'ssh -o BatchMode=yes -o HostKeyAlias=pve01 -o UserKnownHostsFile=/etc/pve/nodes/pve01/ssh_known_hosts root@192.168.100.11 true',
+  );
+  assert.equal(changed.code, 255);
+  assert.equal(changed.stdout, '');
+  const lines = changed.stderr.split('\n');
+  assert.equal(lines[1], '@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @');
+  assert.ok(lines.includes('Offending ED25519 key in /etc/pve/nodes/pve01/ssh_known_hosts:1'), changed.stderr);
+  assert.match(
+    changed.stderr,
+    /\nHost key for pve01 has changed and you have requested strict checking\.\nHost key verification failed\.\n$/,
+  );
+});
+
+test('an offline node is unreachable: no route to host, or a timeout with ConnectTimeout', async () => {
+  harness.sim.faults.update({ nodeOffline: 'pve02' });
+  try {
+    assert.deepEqual(await harness.node(`${hop('pve02')} root@192.168.100.11 true`), {
+      code: 255,
+      stdout: '',
+      stderr: 'ssh: connect to host 192.168.100.11 port 22: No route to host\n',
+    });
+    assert.deepEqual(await harness.node(`${hop('pve02')} -o ConnectTimeout=3 pve02 true`), {
+      code: 255,
+      stdout: '',
+      stderr: 'ssh: connect to host pve02 port 22: Connection timed out\n',
+    });
+  } finally {
+    harness.sim.faults.update({ nodeOffline: null });
+  }
 });

@@ -8,7 +8,10 @@
  */
 import type { Simulator } from '../../sim';
 import { nodeAt } from '../../state/node-address';
+import { sha256Fingerprint } from '../server/keys';
 import type { Command, CommandOutcome, Shell } from '../shell/interpreter';
+import type { VirtualFs } from '../shell/virtual-fs';
+import { hashedKnownHostsLine, knownKeysFor, nodeHostKeyLine } from './known-hosts';
 
 const USAGE = `usage: ssh [-46AaCfGgKkMNnqsTtVvXxYy] [-B bind_interface]
            [-b bind_address] [-c cipher_spec] [-D [bind_address:]port]
@@ -76,6 +79,14 @@ interface SshLine {
   requestTty: 'auto' | 'no' | 'yes' | 'force';
   version: boolean;
   noCommand: boolean;
+  batchMode: boolean | undefined;
+  strictHostKeyChecking: 'yes' | 'ask' | 'accept-new' | 'off' | undefined;
+  hostKeyAlias: string | undefined;
+  /** The files as given (`~` not expanded yet); `none` leaves none. */
+  userKnownHostsFiles: string[] | undefined;
+  globalKnownHostsFiles: string[] | undefined;
+  /** Seconds; set, an unreachable node times out instead of answering `No route to host`. */
+  connectTimeout: number | undefined;
 }
 
 /** One `-o` option: checks the keyword (and the value of a few) and applies what the client uses. */
@@ -98,6 +109,38 @@ function applyConfigOption(line: SshLine, text: string): void {
       wanted === 'force' ? 'force' : wanted === 'auto' ? 'auto' : /^(no|false)$/.test(wanted) ? 'no' : 'yes';
   }
   if (keyword === 'stdinnull' && /^(yes|true)$/i.test(value)) line.stdinNull = true;
+  // Like every ssh option, the first value given is the one used.
+  if (keyword === 'batchmode') line.batchMode ??= /^(yes|true)$/i.test(value);
+  if (keyword === 'stricthostkeychecking') {
+    const wanted = value.toLowerCase();
+    line.strictHostKeyChecking ??=
+      wanted === 'yes' || wanted === 'true'
+        ? 'yes'
+        : wanted === 'ask'
+          ? 'ask'
+          : wanted === 'accept-new'
+            ? 'accept-new'
+            : 'off';
+  }
+  if (keyword === 'hostkeyalias') line.hostKeyAlias ??= value;
+  if (keyword === 'userknownhostsfile') line.userKnownHostsFiles ??= fileList(value);
+  if (keyword === 'globalknownhostsfile') line.globalKnownHostsFiles ??= fileList(value);
+  if (keyword === 'connecttimeout') {
+    // ssh's convtime: numbers with an optional unit each (`90`, `1m30s`).
+    if (!/^(\d+[smhdw]?)+$/i.test(value)) throw new SshFailure('command-line line 0: invalid time value.');
+    const units: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+    let seconds = 0;
+    for (const [, count, unit] of value.matchAll(/(\d+)([smhdw]?)/gi)) {
+      seconds += Number(count) * (units[(unit || 's').toLowerCase()] ?? 1);
+    }
+    line.connectTimeout ??= seconds;
+  }
+}
+
+/** A known-hosts file list: words split on blanks (double quotes keep one together), `none` for none. */
+function fileList(value: string): string[] {
+  const words = [...value.matchAll(/"([^"]*)"|(\S+)/g)].map((match) => match[1] ?? match[2] ?? '');
+  return words.length === 1 && words[0] === 'none' ? [] : words;
 }
 
 function parsePort(text: string, message: string): number {
@@ -159,6 +202,12 @@ function parseSshArgs(args: string[]): SshLine | { usage: string } {
     requestTty: 'auto',
     version: false,
     noCommand: false,
+    batchMode: undefined,
+    strictHostKeyChecking: undefined,
+    hostKeyAlias: undefined,
+    userKnownHostsFiles: undefined,
+    globalKnownHostsFiles: undefined,
+    connectTimeout: undefined,
   };
   let destination: string | undefined;
   const take = (word: string): string => {
@@ -207,10 +256,90 @@ function parseSshArgs(args: string[]): SshLine | { usage: string } {
   return line;
 }
 
+const HOME = '/root';
+
+/** A known-hosts path as ssh opens it: `~` is root's home. */
+function expandTilde(path: string): string {
+  return path === '~' ? HOME : path.startsWith('~/') ? `${HOME}${path.slice(1)}` : path;
+}
+
+/**
+ * The client's host key check (OpenSSH 9.2 check_host_key, CheckHostIP off as its default is): the
+ * node presents its host key, looked up under HostKeyAlias, else the destination as typed (lower
+ * case), in the user then the global known-hosts files. Known and equal goes on; known under
+ * another key is refused unless StrictHostKeyChecking=no; unknown is refused with
+ * StrictHostKeyChecking=yes, and with ask (the default) under BatchMode or, there being no
+ * terminal here to answer the question, without it; accept-new and no add it to the first user file.
+ * `log` is what ssh prints on the way (its fatal and error lines, which -q silences).
+ */
+function verifyHostKey(sim: Simulator, fs: VirtualFs, node: string, line: SshLine): { ok: boolean; log: string } {
+  const name = line.hostKeyAlias ?? line.host.toLowerCase();
+  const userFiles = (line.userKnownHostsFiles ?? ['~/.ssh/known_hosts', '~/.ssh/known_hosts2']).map(expandTilde);
+  const globalFiles = line.globalKnownHostsFiles ?? ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2'];
+  const keyLine = nodeHostKeyLine(sim, node);
+  const [type, blob] = keyLine.split(' ') as [string, string];
+  const shownType = type === 'ssh-ed25519' ? 'ED25519' : type;
+  const known = knownKeysFor(fs, [...userFiles, ...globalFiles.map(expandTilde)], name);
+  if (known.some((key) => key.type === type && key.blob === blob)) return { ok: true, log: '' };
+  const strict = line.strictHostKeyChecking ?? 'ask';
+  const failed = 'Host key verification failed.\n';
+  const offending = known.find((key) => key.type === type);
+  if (offending) {
+    const ruler = '@'.repeat(59);
+    const shownFile = offending.file.startsWith(`${HOME}/`) ? `~${offending.file.slice(HOME.length)}` : offending.file;
+    let log = [
+      ruler,
+      '@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @',
+      ruler,
+      'IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!',
+      'Someone could be eavesdropping on you right now (man-in-the-middle attack)!',
+      'It is also possible that a host key has just been changed.',
+      `The fingerprint for the ${shownType} key sent by the remote host is`,
+      `${sha256Fingerprint(keyLine)}.`,
+      'Please contact your system administrator.',
+      ...[userFiles[0] ?? globalFiles[0]]
+        .filter((file) => file !== undefined)
+        .map((file) => `Add correct host key in ${file} to get rid of this message.`),
+      `Offending ${shownType} key in ${offending.file}:${offending.line}`,
+      '  remove with:',
+      `  ssh-keygen -f "${shownFile}" -R "${name}"`,
+      '',
+    ].join('\n');
+    if (strict !== 'off') {
+      return {
+        ok: false,
+        log: `${log}Host key for ${name} has changed and you have requested strict checking.\n${failed}`,
+      };
+    }
+    log += 'Password authentication is disabled to avoid man-in-the-middle attacks.\n';
+    log += 'Keyboard-interactive authentication is disabled to avoid man-in-the-middle attacks.\n';
+    return { ok: true, log };
+  }
+  if (strict === 'yes') {
+    return {
+      ok: false,
+      log: `No ${shownType} host key is known for ${name} and you have requested strict checking.\n${failed}`,
+    };
+  }
+  // ask: BatchMode answers no without a word, and without it there is no terminal to ask on.
+  if (strict === 'ask') return { ok: false, log: failed };
+  const target = userFiles[0];
+  if (target === undefined) return { ok: true, log: '' };
+  try {
+    // ssh makes ~/.ssh when the file is to go there.
+    if (target.startsWith(`${HOME}/.ssh/`)) fs.mkdir(`${HOME}/.ssh`, { recursive: true, mode: 0o700 });
+    fs.writeFile(target, hashedKnownHostsLine(name, keyLine), { append: true });
+    return { ok: true, log: `Warning: Permanently added '${name}' (${shownType}) to the list of known hosts.\n` };
+  } catch {
+    return { ok: true, log: `Failed to add the host to the list of known hosts (${target}).\n` };
+  }
+}
+
 /** The `ssh` command of a node's shell; `loginShell` opens a root shell on a node of the cluster. */
 export function clusterSsh(sim: Simulator, loginShell: (node: string) => Shell): Command {
-  return async ({ argv, readStdin }): Promise<CommandOutcome> => {
+  return async ({ argv, readStdin, shell }): Promise<CommandOutcome> => {
     let line: SshLine;
+    let stderrBefore = '';
     try {
       const parsed = parseSshArgs(argv.slice(1));
       if ('usage' in parsed) return { stderr: parsed.usage, code: 255 };
@@ -231,15 +360,24 @@ export function clusterSsh(sim: Simulator, loginShell: (node: string) => Shell):
       : sim.options.nodes.find((name) => name.toLowerCase() === line.host.toLowerCase());
     if (!node && address) return fatal(`ssh: connect to host ${line.host} port ${line.port ?? 22}: No route to host`);
     if (!node) return fatal(`ssh: Could not resolve hostname ${line.host}: Name or service not known`);
+    // A node down (the simulator's offline fault) answers nothing: with ConnectTimeout the connect
+    // gives up at the timeout, without it the neighbour lookup fails.
+    if (sim.faults.nodeIsOffline(node)) {
+      const reason = line.connectTimeout !== undefined ? 'Connection timed out' : 'No route to host';
+      return fatal(`ssh: connect to host ${line.host} port ${line.port ?? 22}: ${reason}`);
+    }
     if (line.port !== undefined && line.port !== 22) {
       return fatal(`ssh: connect to host ${line.host} port ${line.port}: Connection refused`);
     }
+    const verified = verifyHostKey(sim, shell.fs, node, line);
+    if (!line.quiet) stderrBefore += verified.log;
+    if (!verified.ok) return { stderr: stderrBefore, code: 255 };
     // Only root holds the cluster's trusted key; anyone else has no key the node accepts and no
     // terminal to type a password on.
     const user = line.user ?? 'root';
     if (user !== 'root') return fatal(`${user}@${line.host}: Permission denied (publickey,password).`);
 
-    let stderr = '';
+    let stderr = stderrBefore;
     // Without a command (or with -t) ssh asks for a terminal and, this stdin not being one, says it
     // goes without; only -tt forces one.
     const wantsTty = line.requestTty === 'yes' || (line.requestTty === 'auto' && line.command.length === 0);
@@ -249,12 +387,12 @@ export function clusterSsh(sim: Simulator, loginShell: (node: string) => Shell):
       await stdin();
       return stderr ? { stderr } : {};
     }
-    const shell = loginShell(node);
+    const remote = loginShell(node);
     let stdout = '';
     // The remote side gets the words joined by spaces and parses them again (as sshd's shell does);
     // without a command the login shell reads its commands from stdin.
     const script = line.command.length > 0 ? line.command.join(' ') : await stdin();
-    const code = await shell.run(script, {
+    const code = await remote.run(script, {
       stdout: (text) => {
         stdout += text;
       },

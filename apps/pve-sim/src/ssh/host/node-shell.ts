@@ -14,6 +14,7 @@ import { textCommands } from '../shell/text-commands';
 import { VirtualFs } from '../shell/virtual-fs';
 import { clusterSsh } from './cluster-ssh';
 import { curl, wget } from './downloads';
+import { mountNodeKnownHosts } from './known-hosts';
 import { mountVmConfigs } from './pmxcfs';
 
 /** What `pveversion` prints (PVE 8.4, as the API's /version reports). */
@@ -44,6 +45,7 @@ export function createNodeFilesystem(sim: Simulator, node: string): VirtualFs {
     'dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup,snippets\n\nlvmthin: local-lvm\n\tthinpool data\n\tvgname pve\n\tcontent rootdir,images\n',
   );
   mountVmConfigs(fs, sim, node);
+  mountNodeKnownHosts(fs, sim);
   return fs;
 }
 

@@ -18,6 +18,7 @@ import {
   sha256Fingerprint,
 } from '../server/keys';
 import { SshEndpoint } from '../server/ssh-endpoint';
+import { ensureNodeHostKey } from './known-hosts';
 import { nodeHost, nodeShell } from './node-shell';
 
 export interface NodeSshOptions {
@@ -68,7 +69,7 @@ function clientKeys(options: NodeSshOptions): { keys: ParsedKey[]; privateKey?: 
  * runs (reset, load) gets the key the server is using.
  */
 function nodeHostKey(sim: Simulator, node: string): { key: GeneratedKeyPair; release(): void } {
-  const key = sim.state.nodes[node]?.sshHostKey ?? generateEd25519(`root@${node}`);
+  const key = ensureNodeHostKey(sim, node);
   const keep = () => {
     const record = sim.state.nodes[node];
     if (record) record.sshHostKey = key;
