@@ -222,10 +222,11 @@ function describe(pair: IsolationPair): string {
  * each other and the deploys still running (240 at once timed out at load 26). A guest's probes run
  * side by side on the connection its deploy left open (one timeout, a few channels), so a slot is
  * held briefly. A class's last copies start their last VMs close together, so their waits for the
- * firewall's compile end together and they all probe at once: thirty-two slots hold their guests
- * (with sixteen, the last checks queued for slots and ended about a second later).
+ * firewall's compile end together and they all probe at once: sixty-four slots hold their guests
+ * (with sixteen the last checks queued for slots and ended about a second later; with thirty-two,
+ * once checks stopped waiting out a whole firewall period, they still queued up to 2.4 s).
  */
-const PROBING_AT_ONCE = 32;
+const PROBING_AT_ONCE = 64;
 let probing = 0;
 const waitingToProbe: (() => void)[] = [];
 
