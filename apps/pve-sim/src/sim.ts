@@ -19,7 +19,7 @@
  *   sim.attachGuestDisk(vm, disk)  give a VM the disk record its guest machine keeps (vm.guest, see state/guest-disk.ts)
  *   sim.on('state-replaced', () => …)  the whole state was replaced (reset or load): re-read what you keep in it
  *   sim.verifyPassword(userid, password) → boolean (root@pam's password, for the host's SSH login)
- *   sim.firewall  pve-firewall: `active` compiled ruleset (refreshed every `firewallUpdate`), service state per node
+ *   sim.firewall  pve-firewall: one compiled ruleset per node (`activeOn(node)`, each refreshed every `firewallUpdate` at its own phase), service state per node
  *   sim.state  the raw ClusterState (read it; change it only through dispatch)
  *
  * For operators and tests: setFaults(partial), reset(), replaceState(state), refreshResourceStats()

@@ -96,7 +96,8 @@ export const firewallClusterRoutes: Route[] = [
       // Then pve-firewall updates at once instead of at its next cycle.
       if (typeof set.enable === 'number' && set.enable > 1) {
         options.enable = Math.floor(Date.now() / 1000);
-        ctx.sim.firewall.compileNow();
+        // On the node the call reached (the API answers as the first node); the others at their next cycle.
+        ctx.sim.firewall.compileNow(ctx.sim.options.nodes[0]);
       }
       return null;
     },

@@ -129,3 +129,38 @@ test('pendingOn: a node has pending changes when a compile now would change its 
     cluster.stop();
   }
 });
+
+test('each node keeps its own snapshot: a service start, compileNow(node) and the loop compile one node', async () => {
+  const cluster = new Simulator({
+    timeScale: 0.01,
+    seed: 3,
+    nodes: ['pve01', 'pve02'],
+    // A 1 s period (scaled): pve01 next compiles after 1 s, pve02 half a period after the start.
+    latencies: { firewallUpdate: 100_000 },
+  });
+  try {
+    const { state, firewall } = cluster;
+    const started = [firewall.activeOn('pve01').compiledAt, firewall.activeOn('pve02').compiledAt];
+    const template = state.vms['9000']!;
+    state.vms['201'] = { ...structuredClone(template), vmid: 201, node: 'pve02' };
+    vmFirewall(state, 201, true).options.enable = 1;
+    firewallState(state).cluster.options.enable = 1;
+
+    while (firewall.activeOn('pve02').compiledAt === started[1]) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(firewall.activeOn('pve01').compiledAt, started[0], 'pve01 has not compiled at pve02 phase');
+    assert.equal(firewall.activeOn('pve02').enabled, true);
+    assert.equal(firewall.activeOn('pve01').enabled, false, 'pve01 still has the old rules');
+    assert.deepEqual(Object.keys(firewall.activeOn('pve02').vms).sort(), ['201'], 'its own VMs only');
+    assert.deepEqual(Object.keys(firewall.activeOn('pve01').vms), [], 'VM 9000 had no firewall config then');
+
+    vmFirewall(state, 201).rules.push({ type: 'in', action: 'DROP', enable: 1 });
+    firewall.startService('pve01');
+    assert.deepEqual([firewall.pendingOn('pve01'), firewall.pendingOn('pve02')], [false, true]);
+    firewall.compileNow('pve02');
+    assert.equal(firewall.pendingOn('pve02'), false);
+    assert.equal(firewall.activeOn('pve02').vms['201']?.scope.rules.length, 1);
+    assert.equal(firewall.active, firewall.activeOn('pve01'), 'active: the node the API answers as');
+  } finally {
+    cluster.stop();
+  }
+});

@@ -1,9 +1,12 @@
 /**
  * pve-firewall's update loop. The daemon on each node reads the firewall configuration and the
- * VM configs every 10 s and (re)compiles the rules that filter traffic; a change therefore filters
- * packets only after the next compile. The simulation keeps the compiled ("active") ruleset as a
- * snapshot taken on that period (the `firewallUpdate` latency, scaled like every other), plus
- * whether the pve-firewall service runs on each node (stopping it removes every rule at once).
+ * VM configs every 10 s and (re)compiles the rules that filter traffic on that node; a change
+ * therefore filters packets only after the next compile of the node concerned. The simulation
+ * keeps one compiled ("active") snapshot per node, taken on that period (the `firewallUpdate`
+ * latency, scaled like every other) with each node's loop at its own phase (node i of n starts
+ * period × i / n later, as daemons started at different moments are), plus whether the
+ * pve-firewall service runs on each node (stopping it removes every rule at once). Starting the
+ * service on a node compiles that node only, and its cycle counts from then.
  *
  * Snapshots hold what a compile reads: the cluster config (groups, IPSets, aliases, `enable`
  * evaluated then), SDN's derived IPSets, and per VM its firewall config and which NICs had
@@ -53,20 +56,27 @@ function compileVm(vm: Vm, scope: FirewallScope): CompiledVm {
   return { node: vm.node, scope, nets };
 }
 
-/** What pve-firewall would compile from `state` now (pure). */
-export function compileFirewall(state: ClusterState, now = Date.now()): CompiledFirewall {
-  const firewall = structuredClone(firewallState(state));
+/**
+ * What pve-firewall would compile from `state` now (pure): on `node`, the cluster part, its own
+ * host.fw and the VMs it hosts; without a node, every node's part at once.
+ */
+export function compileFirewall(state: ClusterState, now = Date.now(), node?: string): CompiledFirewall {
+  const firewall = firewallState(state);
   const vms: Record<string, CompiledVm> = {};
   for (const vm of Object.values(state.vms)) {
+    if (node !== undefined && vm.node !== node) continue;
     const scope = firewall.vms[String(vm.vmid)];
-    if (scope) vms[String(vm.vmid)] = compileVm(vm, scope);
+    if (scope) vms[String(vm.vmid)] = compileVm(vm, structuredClone(scope));
   }
+  const host = node === undefined ? undefined : firewall.hosts[node];
+  const hosts = node === undefined ? structuredClone(firewall.hosts) : host ? { [node]: structuredClone(host) } : {};
+  const cluster = structuredClone(firewall.cluster);
   return {
     compiledAt: now,
-    enabled: clusterEnabled(firewall.cluster.options, now),
-    cluster: firewall.cluster,
+    enabled: clusterEnabled(cluster.options, now),
+    cluster,
     sdnIpsets: sdnIpsets(state),
-    hosts: firewall.hosts,
+    hosts,
     vms,
   };
 }
@@ -120,20 +130,6 @@ function sameVmScope(compiled: FirewallScope, now: FirewallScope): boolean {
 
 const noHost: FirewallState['hosts'][string] = { options: {}, rules: [] };
 
-/** The compiled VMs of each node (of one snapshot). */
-function vmsByNode(compiled: CompiledFirewall): Map<string, Map<string, CompiledVm>> {
-  const byNode = new Map<string, Map<string, CompiledVm>>();
-  for (const [vmid, vm] of Object.entries(compiled.vms)) {
-    let vms = byNode.get(vm.node);
-    if (!vms) {
-      vms = new Map();
-      byNode.set(vm.node, vms);
-    }
-    vms.set(vmid, vm);
-  }
-  return byNode;
-}
-
 /** Whether `nets` (compiled) still match the `firewall=1` flags of `vm`'s NICs now. */
 function sameNets(nets: Record<string, boolean>, vm: Vm): boolean {
   let count = 0;
@@ -147,40 +143,73 @@ function sameNets(nets: Record<string, boolean>, vm: Vm): boolean {
 }
 
 export class FirewallDaemon {
-  private compiled: CompiledFirewall;
-  /** The active snapshot's VMs grouped by node, made on first use (the snapshot never changes). */
-  private activeByNode: Map<string, Map<string, CompiledVm>> | undefined;
+  /** Each node's snapshot: what it compiled last. */
+  private readonly compiled = new Map<string, CompiledFirewall>();
+  /** Each node's next scheduled compile. */
+  private readonly ticks = new Map<string, () => void>();
   private readonly stoppedOn = new Set<string>();
-  private cancelTick: (() => void) | undefined;
 
   constructor(
     private readonly state: () => ClusterState,
     private readonly clock: SimClock,
   ) {
-    this.compiled = compileFirewall(state());
+    for (const node of this.nodes()) this.compile(node);
   }
 
-  /** The ruleset filtering packets now. */
+  private nodes(): string[] {
+    return Object.keys(this.state().nodes);
+  }
+
+  /** The ruleset filtering packets on `node` now: its last compile. */
+  activeOn(node: string): CompiledFirewall {
+    return this.compiled.get(node) ?? this.compile(node);
+  }
+
+  /** The ruleset in force on the node the API answers as (the first one). */
   get active(): CompiledFirewall {
-    return this.compiled;
+    return this.activeOn(this.nodes()[0]!);
   }
 
-  /** Compiles now and then every `firewallUpdate` (after start, a state load, or a service start). */
+  /**
+   * Every node compiles now (after start or a state load), then each every `firewallUpdate`, node
+   * i of n first after period × i / n (the first node after a full period).
+   */
   restart(): void {
-    this.cancelTick?.();
-    this.compile();
+    const nodes = this.nodes();
     const period = this.clock.ms('firewallUpdate');
-    if (period > 0) this.cancelTick = this.clock.schedule(period, () => this.restart());
+    for (const [name, cancel] of this.ticks) if (!nodes.includes(name)) cancel();
+    nodes.forEach((node, index) => {
+      this.compile(node);
+      this.schedule(node, index === 0 ? period : (period * index) / nodes.length);
+    });
   }
 
-  /** An immediate update (what PVE does after the anti-lockout `enable` call); the period goes on. */
-  compileNow(): void {
-    this.compile();
+  private schedule(node: string, delay: number): void {
+    this.ticks.get(node)?.();
+    this.ticks.delete(node);
+    const period = this.clock.ms('firewallUpdate');
+    if (period <= 0) return;
+    this.ticks.set(
+      node,
+      this.clock.schedule(delay, () => {
+        this.compile(node);
+        this.schedule(node, period);
+      }),
+    );
   }
 
-  private compile(): void {
-    this.compiled = compileFirewall(this.state());
-    this.activeByNode = undefined;
+  /**
+   * An immediate update on `node` (what PVE does there after the anti-lockout `enable` call), or
+   * on every node without one; the periods go on.
+   */
+  compileNow(node?: string): void {
+    for (const name of node === undefined ? this.nodes() : [node]) this.compile(name);
+  }
+
+  private compile(node: string): CompiledFirewall {
+    const compiled = compileFirewall(this.state(), Date.now(), node);
+    this.compiled.set(node, compiled);
+    return compiled;
   }
 
   /**
@@ -192,7 +221,7 @@ export class FirewallDaemon {
   pendingOn(node: string, now = Date.now()): boolean {
     const state = this.state();
     const firewall = firewallState(state);
-    const active = this.compiled;
+    const active = this.activeOn(node);
     const enabled = clusterEnabled(firewall.cluster.options, now);
     // A disabled cluster compiles to nothing, whatever else the files hold.
     if (!enabled || !active.enabled) return enabled !== active.enabled;
@@ -202,18 +231,20 @@ export class FirewallDaemon {
     if (!sameCompiled(active.cluster, cluster, 'options')) return true;
     if (!sameCompiled(active.hosts[node] ?? noHost, firewall.hosts[node] ?? noHost)) return true;
     if (!sameCompiled(active.sdnIpsets, sdnIpsets(state))) return true;
-    this.activeByNode ??= vmsByNode(active);
-    const compiledVms = this.activeByNode.get(node);
+    // The snapshot holds only this node's VMs (as they were when it compiled).
+    const compiledVms = active.vms;
     let count = 0;
     for (const vm of Object.values(state.vms)) {
       if (vm.node !== node) continue;
       const scope = firewall.vms[String(vm.vmid)];
       if (!scope) continue;
       count++;
-      const compiled = compiledVms?.get(String(vm.vmid));
+      const compiled = compiledVms[String(vm.vmid)];
       if (!compiled || !sameNets(compiled.nets, vm) || !sameVmScope(compiled.scope, scope)) return true;
     }
-    return count !== (compiledVms?.size ?? 0);
+    let compiledCount = 0;
+    for (const _vmid in compiledVms) compiledCount++;
+    return count !== compiledCount;
   }
 
   /** Whether pve-firewall runs on `node` (its rules are in force). */
@@ -226,9 +257,10 @@ export class FirewallDaemon {
     this.stoppedOn.add(node);
   }
 
-  /** Starting (or restarting) the service compiles at once; its cycle counts from then. */
+  /** Starting (or restarting) the service on `node` compiles there at once; its cycle counts from then. */
   startService(node: string): void {
     this.stoppedOn.delete(node);
-    this.restart();
+    this.compile(node);
+    this.schedule(node, this.clock.ms('firewallUpdate'));
   }
 }

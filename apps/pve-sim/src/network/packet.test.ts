@@ -230,3 +230,21 @@ test('own addresses and loopback are local: no firewall, only sockets', () => {
   assert.equal(outcome(cluster, 102, tcp('10.10.2.10', 80)), 'open');
   assert.equal(outcome(cluster, 102, tcp('127.0.0.1', 81)), 'refused');
 });
+
+test('a VM is filtered by the rules its own node compiled', () => {
+  const cluster = new TestCluster()
+    .vnet('dmz', 101)
+    .vm(101, ['bridge=dmz'], ['ip=10.10.1.5/24'])
+    .vm(201, ['bridge=dmz,firewall=1'], ['ip=10.10.1.20/24'], 'pve02')
+    .listen(201, 'tcp', 22);
+  cluster.firewallOn(201);
+  vmFirewall(cluster.state, 201).rules.push({ type: 'in', action: 'DROP', enable: 1, proto: 'tcp', dport: '22' });
+  const world = cluster.compile().world();
+  // pve01 compiled before VM 201 had chains; pve02 compiled after.
+  const older = structuredClone(world.firewallOn('pve01'));
+  delete older.vms['201'];
+  const perNode = { ...world, firewallOn: (node: string) => (node === 'pve02' ? world.firewallOn(node) : older) };
+  assert.equal(probeFromGuest(perNode, 101, tcp('10.10.1.20', 22)).outcome, 'dropped', 'pve02 holds the rule');
+  const reversed = { ...world, firewallOn: (node: string) => (node === 'pve01' ? world.firewallOn(node) : older) };
+  assert.equal(probeFromGuest(reversed, 101, tcp('10.10.1.20', 22)).outcome, 'open', 'only pve01 has it');
+});

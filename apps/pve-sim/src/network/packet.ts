@@ -45,7 +45,8 @@ export interface NetworkHost {
 
 export interface NetworkWorld {
   hosts: NetworkHost[];
-  firewall: CompiledFirewall;
+  /** The ruleset in force on a node (its pve-firewall's last compile). */
+  firewallOn(node: string): CompiledFirewall;
   /** Whether pve-firewall runs on a node. */
   firewallRunning(node: string): boolean;
   /** Whether a guest has a socket listening (TCP/UDP port; ICMP echo always answers). */
@@ -112,7 +113,8 @@ export function filterAt(
   direction: 'in' | 'out',
   packet: Packet,
 ): FilterResult {
-  const { firewall } = world;
+  // The rules in force are those the owner's node compiled.
+  const firewall = world.firewallOn(owner.node);
   const where = `VM ${owner.vmid} ${nic.netId} ${direction}`;
   if (!firewall.enabled) return { action: 'ACCEPT', by: `${where}: cluster firewall disabled` };
   if (!world.firewallRunning(owner.node))

@@ -95,6 +95,7 @@ export class TestCluster {
   world(): NetworkWorld {
     const ctx = topologyContext(this.state, guestSubnet);
     this.compiled ??= compileFirewall(this.state);
+    const compiled = this.compiled;
     return {
       hosts: Object.values(this.state.vms).map((vm) => ({
         vmid: vm.vmid,
@@ -104,7 +105,8 @@ export class TestCluster {
         sysctl: this.sysctls.get(vm.vmid) ?? {},
         routes: this.routes.get(vm.vmid) ?? [],
       })),
-      firewall: this.compiled,
+      // Every node compiled at the same moment (the whole cluster's part at once).
+      firewallOn: () => compiled,
       firewallRunning: (node) => !this.stoppedNodes.has(node),
       listening: (vmid, proto, port) => this.sockets.has(`${vmid}/${proto}/${port}`),
       guestSubnet,

@@ -94,7 +94,7 @@ export class GuestNetwork {
         nics: this.nicsOf(vm, context) as GuestNic[],
         ...(vm.guest ? { sysctl: vm.guest.kernelParameters, routes: vm.guest.routes ?? [] } : {}),
       })),
-      firewall: this.sim.firewall.active,
+      firewallOn: (node) => this.sim.firewall.activeOn(node),
       firewallRunning: (node) => this.sim.firewall.runningOn(node),
       listening: (vmid, proto, port) => this.isListening(vmid, proto, port),
       guestSubnet: this.sim.options.guestSubnet,
