@@ -199,7 +199,8 @@ export async function run(): Promise<string> {
     '17–23 on 2026-12-02; 578 req/s in the full run of 2026-12-06 00:43 (2 × AMD EPYC); 320 req/s in the',
     'full run of 2026-12-06 03:47 (2 × Intel Xeon); 155 req/s in the full run of 2026-12-06 07:13 (a slow',
     '2 × AMD EPYC, `/healthz` 3,444/s); 122 req/s in the full run of 2026-12-06 10:04 (2 × Intel Xeon); 226 req/s',
-    'in the full run of 2026-12-06 13:25 (2 × Intel Xeon); 326 req/s in the full run of 2026-12-06 17:05 (2 × Intel Xeon).',
+    'in the full run of 2026-12-06 13:25 (2 × Intel Xeon); 326 req/s in the full run of 2026-12-06 17:05 (2 × Intel Xeon);',
+    '136 req/s in the full run of 2026-12-06 19:46 (2 × AMD EPYC, `/healthz` 4,331/s).',
     '',
   ].join('\n');
 }
