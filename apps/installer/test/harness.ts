@@ -21,6 +21,8 @@ export interface Harness {
   userKey: { privateKey: string; publicKey: string };
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
   waitForVm(id: string, statuses: string[], timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** The lab once it has settled (`ready`, `failed` or `degraded`), as `GET /labs/:id` shows it. */
+  waitForLab(id: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -68,6 +70,15 @@ export async function startHarness(
           return statuses.includes(String(body.status)) ? body : undefined;
         },
         { timeoutMs, intervalMs: 200 },
+      ),
+    waitForLab: (id, timeoutMs = 120_000) =>
+      waitFor(
+        'the lab to settle',
+        async () => {
+          const { body } = await api('GET', `/api/v1/labs/${id}`);
+          return ['ready', 'failed', 'degraded'].includes(String(body.status)) ? body : undefined;
+        },
+        { timeoutMs, intervalMs: 250 },
       ),
     stop,
   };

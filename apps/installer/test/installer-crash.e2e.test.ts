@@ -135,14 +135,7 @@ test("kill -9 in a lab VM's configure run in its provision's job: the configure 
     assert.equal(await configureJob(), undefined, 'the configure runs without a job of its own');
     await crashDuring(vmId, 'post-configure');
 
-    const lab = await waitFor(
-      'the lab to settle',
-      async () => {
-        const { body } = await harness.api('GET', `/api/v1/labs/${labId}`);
-        return ['ready', 'failed', 'degraded'].includes(String(body.status)) ? body : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 250 },
-    );
+    const lab = await harness.waitForLab(String(labId), 120_000);
     assert.equal(lab.status, 'ready', String(lab.error));
     // The provision's job, started again, found its task done and the configure ready: it added the
     // configure's job, which resumed post-configuration where the killed process left it.

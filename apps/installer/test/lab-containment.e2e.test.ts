@@ -119,14 +119,7 @@ test('the lab deploys to ready only once its isolation check agreed, in both cop
   const accepted = await harness.api('POST', '/api/v1/labs', spec(harness.userKey.publicKey));
   assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
   const id = String(accepted.body.id);
-  lab = (await waitFor(
-    'the lab to settle',
-    async () => {
-      const { body } = await harness.api('GET', `/api/v1/labs/${id}`);
-      return ['ready', 'failed', 'degraded'].includes(String(body.status)) ? body : undefined;
-    },
-    { timeoutMs: 300_000, intervalMs: 500 },
-  )) as typeof lab;
+  lab = (await harness.waitForLab(String(id), 300_000)) as typeof lab;
   assert.equal(
     lab.status,
     'ready',

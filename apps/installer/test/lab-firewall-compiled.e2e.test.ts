@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { waitFor } from '@glassdome/testkit';
 import { type Harness, startHarness } from './harness';
 
 /** The simulator's pve-firewall period, in ms of real time (200 s at its 0.01 time scale). */
@@ -45,15 +44,8 @@ test('a lab is ready as soon as its rules are compiled, not a whole firewall per
   });
   assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
   const id = String(accepted.body.id);
-  const lab = (await waitFor(
-    'the lab to settle',
-    async () => {
-      const { body } = await harness.api('GET', `/api/v1/labs/${id}`);
-      return ['ready', 'failed', 'degraded'].includes(String(body.status)) ? body : undefined;
-    },
-    // Waiting out the minute the installer was told would take 72 s after the last write.
-    { timeoutMs: 45_000, intervalMs: 250 },
-  )) as { status: string; isolation: { agreed: boolean } | null };
+  // Waiting out the minute the installer was told would take 72 s after the last write.
+  const lab = (await harness.waitForLab(id, 45_000)) as { status: string; isolation: { agreed: boolean } | null };
   assert.equal(lab.status, 'ready', JSON.stringify(lab));
   assert.ok(lab.isolation?.agreed);
   assert.ok(Date.now() - posted < 45_000);

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createDb } from '@glassdome/db';
-import { addNodeTemplates, simulatorRoot, waitFor } from '@glassdome/testkit';
+import { addNodeTemplates, simulatorRoot } from '@glassdome/testkit';
 import { type Harness, startHarness } from './harness';
 
 const NODES = ['pve01', 'pve02', 'pve03'];
@@ -42,14 +42,7 @@ test('a three-copy lab on three nodes puts each copy on a node of its own', asyn
   });
   assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
   const id = String(accepted.body.id);
-  const lab = (await waitFor(
-    'the lab to settle',
-    async () => {
-      const { body } = await harness.api('GET', `/api/v1/labs/${id}`);
-      return ['ready', 'failed', 'degraded'].includes(String(body.status)) ? body : undefined;
-    },
-    { timeoutMs: 180_000, intervalMs: 250 },
-  )) as { status: string; error?: string; vms: LabVm[] };
+  const lab = (await harness.waitForLab(String(id), 180_000)) as { status: string; error?: string; vms: LabVm[] };
   assert.equal(lab.status, 'ready', lab.error);
   assert.equal(lab.vms.length, 6);
 

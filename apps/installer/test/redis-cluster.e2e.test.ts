@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type RedisCluster, startRedisCluster, waitFor } from '@glassdome/testkit';
+import { type RedisCluster, startRedisCluster } from '@glassdome/testkit';
 import { type Harness, startHarness } from './harness';
 
 let cluster: RedisCluster;
@@ -51,14 +51,7 @@ test("VMs and a lab deploy through a Redis Cluster, every key in the hash tag's 
     const vm = await harness.waitForVm(id, ['ready', 'failed'], 120_000);
     assert.equal(vm.status, 'ready', String(vm.error));
   }
-  const labBody = await waitFor(
-    'the lab to settle',
-    async () => {
-      const { body } = await harness.api('GET', `/api/v1/labs/${lab.body.id}`);
-      return ['ready', 'failed', 'degraded'].includes(String(body.status)) ? body : undefined;
-    },
-    { timeoutMs: 120_000, intervalMs: 250 },
-  );
+  const labBody = await harness.waitForLab(String(lab.body.id), 120_000);
   assert.equal(labBody.status, 'ready', String(labBody.error));
   assert.equal((await simVmNames()).length, 6, 'one VM on the cluster per VM deployed');
 
