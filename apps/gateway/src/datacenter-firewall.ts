@@ -6,38 +6,24 @@
  * node's own management when the switch goes on.
  *
  * The check is remembered per context for RECHECK_MS, so a class making a hundred networks asks once,
- * while a switch turned off behind Glassdome's back is noticed by the next lab after that.
+ * while a switch turned off behind Glassdome's back is noticed by the next lab after that; a failed
+ * check is not remembered (the next network asks again).
  */
 import { PermanentError } from '@glassdome/queue';
-import type { GatewayContext } from './context';
-import { onNode } from './node-shell';
+import { onNode, pveshGet, sharedFor } from './node-shell';
 
 /** How long a successful check counts. */
 export const RECHECK_MS = 30_000;
 
-const checks = new WeakMap<GatewayContext, { done: Promise<void>; at: number }>();
-
 /** Resolves once the datacenter firewall is on (switched on here if allowed); concurrent callers share one check. */
-export function ensureDatacenterFirewall(ctx: GatewayContext, now = Date.now()): Promise<void> {
-  const last = checks.get(ctx);
-  if (last && now - last.at < RECHECK_MS) return last.done;
-  const done = (async () => {
-    const options = JSON.parse(
-      await onNode(ctx, ['pvesh', 'get', '/cluster/firewall/options', '--output-format', 'json']),
-    ) as { enable?: number | string };
-    if (Number(options.enable ?? 0) === 1) return;
-    if (!ctx.env.FIREWALL_AUTO_ENABLE) {
-      throw new PermanentError(
-        'the datacenter firewall is off, so no lab can be contained: enable it (Datacenter → Firewall → Options) or set FIREWALL_AUTO_ENABLE=1',
-      );
-    }
-    await onNode(ctx, ['pvesh', 'set', '/cluster/firewall/options', '--enable', '1']);
-    ctx.logger.warn('the datacenter firewall was off; switched it on so lab firewalls apply');
-  })();
-  checks.set(ctx, { done, at: now });
-  // A failed check is not remembered: the next network asks again.
-  done.catch(() => {
-    if (checks.get(ctx)?.done === done) checks.delete(ctx);
-  });
-  return done;
-}
+export const ensureDatacenterFirewall = sharedFor(RECHECK_MS, async (ctx) => {
+  const options = await pveshGet<{ enable?: number | string }>(ctx, '/cluster/firewall/options');
+  if (Number(options.enable ?? 0) === 1) return;
+  if (!ctx.env.FIREWALL_AUTO_ENABLE) {
+    throw new PermanentError(
+      'the datacenter firewall is off, so no lab can be contained: enable it (Datacenter → Firewall → Options) or set FIREWALL_AUTO_ENABLE=1',
+    );
+  }
+  await onNode(ctx, ['pvesh', 'set', '/cluster/firewall/options', '--enable', '1']);
+  ctx.logger.warn('the datacenter firewall was off; switched it on so lab firewalls apply');
+});

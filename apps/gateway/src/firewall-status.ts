@@ -15,7 +15,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GatewayContext } from './context';
-import { onNode } from './node-shell';
+import { onNode, pveshGet, sharedFor } from './node-shell';
 
 /** `compiled`: the rules in force are those the configuration compiles to; else not known to be. */
 export type CompileState = 'compiled' | 'pending' | 'unknown';
@@ -44,50 +44,33 @@ interface Cluster {
   members: Map<string, Member>;
 }
 
-/** One status call on a node; askers may join it until it has begun. */
-interface Call {
-  begun: boolean;
-  state: Promise<CompileState>;
-}
-
-/** A node's calls: the one running, the next one (not begun: everyone who asks meanwhile joins it). */
+/**
+ * A node's status calls: the one running, and the next one, not begun yet (everyone who asks
+ * meanwhile joins it; once it begins it becomes the running one and is nobody's to join).
+ */
 interface NodeLine {
-  running: Call | undefined;
-  next: Call | undefined;
+  running: Promise<CompileState> | undefined;
+  next: Promise<CompileState> | undefined;
   /** When the next call may begin. */
   readyAt: number;
   warnedAt: number;
 }
 
-const clusters = new WeakMap<GatewayContext, { at: number; cluster: Promise<Cluster> }>();
-const lines = new WeakMap<GatewayContext, Map<string, NodeLine>>();
+const nodeLines = new WeakMap<GatewayContext, Map<string, NodeLine>>();
 
-/** The cluster as `/cluster/status` lists it (read as root on the node). */
-function clusterStatus(ctx: GatewayContext): Promise<Cluster> {
-  const cached = clusters.get(ctx);
-  if (cached && Date.now() - cached.at < MEMBERS_FOR_MS) return cached.cluster;
-  const cluster = onNode(ctx, ['pvesh', 'get', '/cluster/status', '--output-format', 'json'], 10_000).then((out) => {
-    const entries = JSON.parse(out) as {
-      type?: string;
-      name?: string;
-      ip?: string;
-      local?: number;
-      online?: number;
-      quorate?: number;
-    }[];
-    const members = new Map<string, Member>();
-    for (const entry of entries) {
-      if (entry.type !== 'node' || !entry.name) continue;
-      members.set(entry.name, { ip: entry.ip, local: Number(entry.local) === 1, online: Number(entry.online) === 1 });
-    }
-    // A single node has no cluster entry and is its own quorum.
-    const whole = entries.find((entry) => entry.type === 'cluster');
-    return { quorate: !whole || Number(whole.quorate) === 1, members };
-  });
-  clusters.set(ctx, { at: Date.now(), cluster });
-  cluster.catch(() => clusters.delete(ctx));
-  return cluster;
-}
+/** The cluster as `/cluster/status` lists it (read as root on the node), reused for MEMBERS_FOR_MS. */
+const clusterStatus = sharedFor(MEMBERS_FOR_MS, async (ctx): Promise<Cluster> => {
+  type Entry = { type?: string; name?: string; ip?: string; local?: number; online?: number; quorate?: number };
+  const entries = await pveshGet<Entry[]>(ctx, '/cluster/status', 10_000);
+  const members = new Map<string, Member>();
+  for (const entry of entries) {
+    if (entry.type !== 'node' || !entry.name) continue;
+    members.set(entry.name, { ip: entry.ip, local: Number(entry.local) === 1, online: Number(entry.online) === 1 });
+  }
+  // A single node has no cluster entry and is its own quorum.
+  const whole = entries.find((entry) => entry.type === 'cluster');
+  return { quorate: !whole || Number(whole.quorate) === 1, members };
+});
 
 /** What one `pve-firewall status` line says. */
 export function compileStateOf(output: string): CompileState {
@@ -118,48 +101,43 @@ export function statusArgv(node: string, member: Member): string[] {
 }
 
 function lineOf(ctx: GatewayContext, node: string): NodeLine {
-  let byNode = lines.get(ctx);
-  if (!byNode) {
-    byNode = new Map();
-    lines.set(ctx, byNode);
+  let lines = nodeLines.get(ctx);
+  if (!lines) {
+    lines = new Map();
+    nodeLines.set(ctx, lines);
   }
-  let line = byNode.get(node);
+  let line = lines.get(node);
   if (!line) {
     line = { running: undefined, next: undefined, readyAt: 0, warnedAt: 0 };
-    byNode.set(node, line);
+    lines.set(node, line);
   }
   return line;
 }
 
 /** The next call on the node: after the one running has ended and the pause after it. */
-function nextCall(ctx: GatewayContext, line: NodeLine, node: string, member: Member): Call {
-  const before = line.running?.state;
-  const call: Call = { begun: false, state: Promise.resolve<CompileState>('unknown') };
-  call.state = (async (): Promise<CompileState> => {
-    await before;
-    const pause = line.readyAt - Date.now();
-    if (pause > 0) await sleep(pause);
-    // From here on the call may have read the node before a later asker's writes: none joins it.
-    call.begun = true;
-    line.next = undefined;
-    line.running = call;
-    const began = Date.now();
-    try {
-      return compileStateOf(await onNode(ctx, statusArgv(node, member), 10_000));
-    } catch (error) {
-      const quiet = Date.now() - line.warnedAt < WARN_EVERY_MS;
-      if (!quiet) line.warnedAt = Date.now();
-      ctx.logger[quiet ? 'debug' : 'warn'](
-        { err: error, node },
-        'pve-firewall status could not be read on the node; isolation checks wait out the firewall period there',
-      );
-      return 'unknown';
-    } finally {
-      line.readyAt = Date.now() + Math.max(STATUS_GAP_MS, Date.now() - began);
-      if (line.running === call) line.running = undefined;
-    }
-  })();
-  return call;
+async function nextCall(ctx: GatewayContext, line: NodeLine, node: string, member: Member): Promise<CompileState> {
+  await line.running;
+  const pause = line.readyAt - Date.now();
+  if (pause > 0) await sleep(pause);
+  // From here on the call may read the node before a later asker's writes: none joins it.
+  const call = line.next;
+  line.running = call;
+  line.next = undefined;
+  const began = Date.now();
+  try {
+    return compileStateOf(await onNode(ctx, statusArgv(node, member), 10_000));
+  } catch (error) {
+    const quiet = Date.now() - line.warnedAt < WARN_EVERY_MS;
+    if (!quiet) line.warnedAt = Date.now();
+    ctx.logger[quiet ? 'debug' : 'warn'](
+      { err: error, node },
+      'pve-firewall status could not be read on the node; isolation checks wait out the firewall period there',
+    );
+    return 'unknown';
+  } finally {
+    line.readyAt = Date.now() + Math.max(STATUS_GAP_MS, Date.now() - began);
+    if (line.running === call) line.running = undefined;
+  }
 }
 
 /**
@@ -168,8 +146,8 @@ function nextCall(ctx: GatewayContext, line: NodeLine, node: string, member: Mem
  */
 function freshState(ctx: GatewayContext, node: string, member: Member): Promise<CompileState> {
   const line = lineOf(ctx, node);
-  if (!line.next || line.next.begun) line.next = nextCall(ctx, line, node, member);
-  return line.next.state;
+  line.next ??= nextCall(ctx, line, node, member);
+  return line.next;
 }
 
 /**
@@ -185,20 +163,15 @@ export async function firewallStatus(
   const back = setAside?.();
   try {
     const cluster = await clusterStatus(ctx);
-    const unique = [...new Set(nodes)];
     const states = await Promise.all(
-      unique.map((node) => {
+      [...new Set(nodes)].map(async (node): Promise<[string, CompileState]> => {
         const member = cluster.members.get(node);
         // Not a member, offline, or a cluster without quorum (whose nodes may hold stale configs).
-        if (!cluster.quorate || !member?.online || (!member.local && !member.ip)) return 'unknown' as const;
-        return freshState(ctx, node, member);
+        if (!cluster.quorate || !member?.online || (!member.local && !member.ip)) return [node, 'unknown'];
+        return [node, await freshState(ctx, node, member)];
       }),
     );
-    const answer: FirewallStatusAnswer = { nodes: {} };
-    unique.forEach((node, index) => {
-      answer.nodes[node] = states[index]!;
-    });
-    return answer;
+    return { nodes: Object.fromEntries(states) };
   } finally {
     back?.();
   }
