@@ -71,6 +71,8 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   backoffMs: number;
   /** The handler is aborted (and the attempt fails) after this long. */
   timeoutMs: number;
+  /** How long a finished job stays in Redis. @defaultValue a week once completed, 30 days once failed */
+  keepSeconds?: number;
   description: string;
 }
 
@@ -216,6 +218,8 @@ export const JOBS = {
     attempts: 1,
     backoffMs: 1_000,
     timeoutMs: 30_000,
+    // A question read once by its asker: kept a minute (a class asks hundreds).
+    keepSeconds: 60,
     description:
       "Ask pve-firewall on each node whether the rules in force are those the configuration compiles to now (the isolation check's wait)",
   }),

@@ -9,8 +9,8 @@ export function jobOptions(name: JobName, extra: JobsOptions = {}): JobsOptions 
   return {
     attempts: definition.attempts,
     backoff: { type: 'exponential', delay: definition.backoffMs },
-    removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
-    removeOnFail: { age: 30 * 24 * 3600 },
+    removeOnComplete: { age: definition.keepSeconds ?? 7 * 24 * 3600, count: 10_000 },
+    removeOnFail: { age: definition.keepSeconds ?? 30 * 24 * 3600 },
     ...extra,
   };
 }

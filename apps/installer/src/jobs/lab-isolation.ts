@@ -377,12 +377,7 @@ async function compileState(
   signal: AbortSignal,
 ): Promise<'compiled' | 'pending' | 'unknown'> {
   try {
-    const kept = { age: 60 };
-    const job = await ctx.producer.enqueue(
-      'firewall.status',
-      { nodes },
-      { removeOnComplete: kept, removeOnFail: kept },
-    );
+    const job = await ctx.producer.enqueue('firewall.status', { nodes });
     const end = await waitForJobEnd(ctx.producer.queues.network, job.id!, { signal, timeoutMs, maxDelayMs: 100 });
     if (!end) {
       // Still waiting (a job already taken is locked and stays: it ends within its own bound).
