@@ -32,7 +32,6 @@ async function eventsOf(labId: string): Promise<Event[]> {
 }
 
 test('a lab is ready as soon as its rules are compiled, not a whole firewall period after the last write', async () => {
-  const posted = Date.now();
   const accepted = await harness.api('POST', '/api/v1/labs', {
     name: 'compiled',
     networks: [{ name: 'lan', cidr: '10.20.1.0/24', egress: 'deny' }],
@@ -48,11 +47,9 @@ test('a lab is ready as soon as its rules are compiled, not a whole firewall per
   const lab = (await harness.waitForLab(id, 45_000)) as { status: string; isolation: { agreed: boolean } | null };
   assert.equal(lab.status, 'ready', JSON.stringify(lab));
   assert.ok(lab.isolation?.agreed);
-  assert.ok(Date.now() - posted < 45_000);
 
   const check = (await eventsOf(id)).find((event) => event.kind === 'lab.isolation.agreed');
   assert.ok(check, 'the check recorded its result');
   const timing = check.data?.timing as { firewallWaitMs: number; probingMs: number };
-  assert.ok(timing.firewallWaitMs < 60_000 * 1.2 - 10_000, `waited ${timing.firewallWaitMs} ms, not the period`);
   assert.ok(timing.firewallWaitMs <= COMPILE_EVERY_MS * 3, `at most about one compile: ${timing.firewallWaitMs} ms`);
 });

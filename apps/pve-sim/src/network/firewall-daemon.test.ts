@@ -61,13 +61,14 @@ test("the GUI's anti-lockout enable (a timestamp) counts for 60 s only", () => {
   assert.equal(compileFirewall(state, now).enabled, false);
 });
 
+/** A cluster of pve01 and pve02 whose pve-firewall updates every `firewallUpdate` ms (before scaling). */
+function twoNodes(firewallUpdate: number): Simulator {
+  return new Simulator({ timeScale: 0.01, seed: 3, nodes: ['pve01', 'pve02'], latencies: { firewallUpdate } });
+}
+
 test('pendingOn: a node has pending changes when a compile now would change its own rules', () => {
-  const cluster = new Simulator({
-    timeScale: 0.01,
-    seed: 3,
-    nodes: ['pve01', 'pve02'],
-    latencies: { firewallUpdate: 1e9 },
-  });
+  // No update of its own during the test: only compileNow compiles.
+  const cluster = twoNodes(1e9);
   try {
     const { state, firewall } = cluster;
     const template = state.vms['9000']!;
@@ -131,13 +132,8 @@ test('pendingOn: a node has pending changes when a compile now would change its 
 });
 
 test('each node keeps its own snapshot: a service start, compileNow(node) and the loop compile one node', async () => {
-  const cluster = new Simulator({
-    timeScale: 0.01,
-    seed: 3,
-    nodes: ['pve01', 'pve02'],
-    // A 1 s period (scaled): pve01 next compiles after 1 s, pve02 half a period after the start.
-    latencies: { firewallUpdate: 100_000 },
-  });
+  // A 1 s period (scaled): pve01 next compiles after 1 s, pve02 half a period after the start.
+  const cluster = twoNodes(100_000);
   try {
     const { state, firewall } = cluster;
     const started = [firewall.activeOn('pve01').compiledAt, firewall.activeOn('pve02').compiledAt];

@@ -138,8 +138,7 @@ function sameNets(nets: Record<string, boolean>, vm: Vm): boolean {
     count++;
     if (nets[key] !== nicFirewall(vm.config[key]!)) return false;
   }
-  for (const _key in nets) count--;
-  return count === 0;
+  return count === Object.keys(nets).length;
 }
 
 export class FirewallDaemon {
@@ -242,9 +241,7 @@ export class FirewallDaemon {
       const compiled = compiledVms[String(vm.vmid)];
       if (!compiled || !sameNets(compiled.nets, vm) || !sameVmScope(compiled.scope, scope)) return true;
     }
-    let compiledCount = 0;
-    for (const _vmid in compiledVms) compiledCount++;
-    return count !== compiledCount;
+    return count !== Object.keys(compiledVms).length;
   }
 
   /** Whether pve-firewall runs on `node` (its rules are in force). */
