@@ -3,9 +3,9 @@
  * (`reachabilityMatrix`) is run from inside the guests, in every copy: each probe is a real packet
  * sent by the source guest over its own networks (`nc -z` for TCP, `ping` for ICMP), so it meets the
  * Proxmox firewall exactly as a trainee's traffic would. Probing starts once pve-firewall has compiled
- * the latest rules (its nodes say so, or FIREWALL_APPLY_SECONDS after the last write); probes that disagree are run again
- * until they agree or ISOLATION_CHECK_SECONDS pass; then
- * the result is recorded on the lab, and a disagreement fails the task naming the pairs.
+ * the latest rules (its nodes say so, or FIREWALL_APPLY_SECONDS after the last write); probes that
+ * disagree are run again until they agree or ISOLATION_CHECK_SECONDS pass; then the result is
+ * recorded on the lab, and a disagreement fails the task naming the pairs.
  *
  * A deploy runs it per copy (the graph's `c{n}:isolation`, as soon as that copy is configured and
  * the copy its cross-copy probes aim at is provisioned); the overseer's re-check and a revert run
