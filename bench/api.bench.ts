@@ -6,6 +6,7 @@
  * own, the same jobs, the same 10 s), on the same Redis, in the same run.
  *
  *   pnpm exec tsx bench/api.bench.ts      (BENCH_API_BEFORE=<bundle>: also that build's pipeline)
+ *   (BENCH_API_COUNTS=1: also Redis commands and Postgres work per deploy, pipeline and raw peers)
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -18,6 +19,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { createRedisPrefix, createTestDatabase } from '@glassdome/testkit';
+import pg from 'pg';
 import { createApp } from '../apps/api/src/app';
 import { ensureAdminKey } from '../apps/api/src/auth/keys';
 import { createDb, migrateToLatest } from '../packages/db/src/index';
@@ -185,6 +187,7 @@ async function rawProcess(
   workerCpuUs: number;
   producersCpuUs: number | undefined;
   redisCpuUs: number | undefined;
+  commands?: string | undefined;
 }> {
   const dir = mkdtempSync(join(tmpdir(), 'gd-raw-'));
   const script = join(dir, 'producers.mjs');
@@ -222,14 +225,17 @@ async function rawProcess(
     const cpu = process.cpuUsage();
     const producersBefore = child.pid === undefined ? undefined : knownCpuSeconds(child.pid);
     const redisCpu = await redisCpuMeter(connection);
+    const counts = await commandCounter(connection);
     const started = performance.now();
     const load = await round(PIPELINE_SECONDS);
     await waitFor('every job added processed', () => completed - before >= load.added, { timeoutMs: 120_000 });
+    const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
     const producersAfter = child.pid === undefined ? undefined : knownCpuSeconds(child.pid);
     return {
       redisCpuUs: await redisCpu(load.added),
-      rate: load.added / ((performance.now() - started) / 1000),
+      commands: await counts?.(load.added),
+      rate: load.added / seconds,
       added: load.added,
       workerCpuUs: (used.user + used.system) / load.added,
       producersCpuUs:
@@ -375,6 +381,10 @@ async function processPipeline(args: string[]): Promise<{
   workerCpuUs: number;
   /** The Redis server's CPU per deploy (µs; the whole server, whoever else uses it), where INFO says. */
   redisCpuUs: number | undefined;
+  /** BENCH_API_COUNTS=1: the Redis commands per deploy (see commandCounter). */
+  commands?: string | undefined;
+  /** BENCH_API_COUNTS=1: what Postgres did per deploy (see postgresCounter). */
+  statements?: string | undefined;
   /** CPU per deploy of the API process and of its database's Postgres backends (µs), where /proc says. */
   apiCpuUs?: { api: number; postgres: number };
 }> {
@@ -390,18 +400,23 @@ async function processPipeline(args: string[]): Promise<{
         const warm = await wrk(api.url, api.key, 2, script.path);
         await waitFor('the warm-up deploys processed', () => completed >= warm.accepted, { timeoutMs: 120_000 });
         const before = completed;
+        const pgCounts = await postgresCounter(api.database);
         const cpu = process.cpuUsage();
         const apiBefore = apiCpu(api);
         const redisCpu = await redisCpuMeter(stats);
+        const counts = await commandCounter(stats);
         const started = performance.now();
         const load = await wrk(api.url, api.key, PIPELINE_SECONDS, script.path);
         await waitFor('every accepted deploy processed', () => completed - before >= load.accepted, {
           timeoutMs: 120_000,
         });
+        const seconds = (performance.now() - started) / 1000;
         const used = process.cpuUsage(cpu);
         const apiAfter = apiCpu(api);
         return {
           redisCpuUs: await redisCpu(load.accepted),
+          commands: await counts?.(load.accepted),
+          statements: await pgCounts?.(load.accepted),
           ...(apiBefore && apiAfter
             ? {
                 apiCpuUs: {
@@ -411,7 +426,7 @@ async function processPipeline(args: string[]): Promise<{
               }
             : {}),
           workerCpuUs: (used.user + used.system) / load.accepted,
-          rate: load.accepted / ((performance.now() - started) / 1000),
+          rate: load.accepted / seconds,
           accepted: load.accepted,
           acceptedRate: load.accepted / load.seconds,
         };
@@ -452,6 +467,84 @@ async function redisCpuMeter(redis: RedisInfo): Promise<(count: number) => Promi
   };
 }
 
+/** What the command counters need of a connection. */
+type RedisCommandStats = { info(section: string): Promise<string> };
+
+/** Redis's calls and µs per command so far (INFO commandstats; scripts' own calls included). */
+async function commandStats(redis: RedisCommandStats): Promise<Map<string, { calls: number; usec: number }>> {
+  const stats = new Map<string, { calls: number; usec: number }>();
+  for (const match of (await redis.info('commandstats')).matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    stats.set(match[1]!, { calls: Number(match[2]), usec: Number(match[3]) });
+  }
+  return stats;
+}
+
+/**
+ * BENCH_API_COUNTS=1: starts counting the Redis commands the server runs (the whole server, whoever
+ * else uses it); the function returned answers them per one of `count`, as a clause (calls and µs
+ * inside Redis per deploy, most called first). Undefined without the variable.
+ */
+async function commandCounter(redis: RedisCommandStats): Promise<((count: number) => Promise<string>) | undefined> {
+  if (process.env.BENCH_API_COUNTS !== '1') return undefined;
+  const before = await commandStats(redis);
+  return async (count) => {
+    const after = await commandStats(redis);
+    const rows = [...after]
+      .map(([name, now]) => {
+        const was = before.get(name) ?? { calls: 0, usec: 0 };
+        return { name, calls: (now.calls - was.calls) / count, usec: (now.usec - was.usec) / count };
+      })
+      .filter((row) => row.calls >= 0.01)
+      .sort((a, b) => b.calls - a.calls);
+    const total = rows.reduce((sum, row) => sum + row.calls, 0);
+    return `${total.toFixed(2)} commands per job: ${rows.map((row) => `${row.name} ${row.calls.toFixed(2)} (${row.usec.toFixed(1)} µs)`).join(', ')}`;
+  };
+}
+
+/**
+ * BENCH_API_COUNTS=1: starts counting what Postgres did for `database` (pg_stat_database: commits,
+ * rows written and read); the function returned answers it per one of `count`, as a clause. The
+ * statistics reach the view when a backend reports them (at most a second late), hence the waits.
+ * Each statement outside a transaction is a commit of its own; to tell the statements apart, run the
+ * bench with PGOPTIONS='-c log_statement=all -c log_parameter_max_length=0' (the API's connections
+ * inherit it) and count the server log's lines of the run.
+ */
+async function postgresCounter(database: string): Promise<((count: number) => Promise<string>) | undefined> {
+  if (process.env.BENCH_API_COUNTS !== '1') return undefined;
+  const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const fields = [
+    'xact_commit',
+    'xact_rollback',
+    'tup_inserted',
+    'tup_deleted',
+    'tup_updated',
+    'tup_fetched',
+    'tup_returned',
+  ];
+  const read = async () => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    try {
+      await client.query('SELECT pg_stat_clear_snapshot()');
+      const { rows } = await client.query(`SELECT ${fields.join(', ')} FROM pg_stat_database WHERE datname = $1`, [
+        database,
+      ]);
+      return rows[0] as Record<string, string>;
+    } finally {
+      await client.end();
+    }
+  };
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  const before = await read();
+  return async (count) => {
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const after = await read();
+    return fields
+      .map((field) => `${field} ${((Number(after[field]) - Number(before[field])) / count).toFixed(3)}`)
+      .join(', ');
+  };
+}
+
 /** The API's and its Postgres backends' CPU per deploy, as a clause of a pipeline row. */
 function cpuShares(pipeline: { apiCpuUs?: { api: number; postgres: number }; redisCpuUs: number | undefined }): string {
   const used = pipeline.apiCpuUs;
@@ -485,6 +578,20 @@ async function pipelineOnly(redisUrl: string, prefix: string): Promise<string> {
     ...(separateBefore ? [row('previous (BENCH_API_BEFORE)', separateBefore)] : []),
     row('this one', separate),
     '',
+    ...[
+      ['previous build', separateBefore?.commands],
+      ['this build', separate.commands],
+      ['raw peer', rawSeparate.commands],
+      ['raw peer paced', rawPaced.commands],
+    ]
+      .filter(([, commands]) => commands)
+      .map(([name, commands]) => `Redis, ${name}: ${commands}\n`),
+    ...[
+      ['previous build', separateBefore?.statements],
+      ['this build', separate.statements],
+    ]
+      .filter(([, statements]) => statements)
+      .map(([name, statements]) => `Postgres per deploy, ${name}: ${statements}\n`),
   ].join('\n');
 }
 
