@@ -559,10 +559,23 @@ function rawCpu(raw: Awaited<ReturnType<typeof rawProcess>>): string {
   return `${raw.rate.toFixed(1)} jobs/s (worker ${raw.workerCpuUs.toFixed(0)} µs, producers ${raw.producersCpuUs?.toFixed(0) ?? '?'} µs, Redis ${raw.redisCpuUs?.toFixed(0) ?? '?'} µs per job)`;
 }
 
+/**
+ * The node arguments of BENCH_API_BEFORE's build: BENCH_API_BEFORE_NODE_ARGS adds node flags to it
+ * alone (after BENCH_NODE_ARGS, so they win), e.g. to measure a V8 flag against the same bundle
+ * without it in one run.
+ */
+function beforeArgs(bundle: string): string[] {
+  return [
+    ...(process.env.BENCH_API_BEFORE_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    '--enable-source-maps',
+    bundle,
+  ];
+}
+
 /** The pipeline as users run it (with BENCH_API_BEFORE's build first, if any) against its raw peer. */
 async function pipelineOnly(redisUrl: string, prefix: string): Promise<string> {
   const before = process.env.BENCH_API_BEFORE;
-  const separateBefore = before ? await processPipeline(['--enable-source-maps', before]) : undefined;
+  const separateBefore = before ? await processPipeline(beforeArgs(before)) : undefined;
   const separate = await processPipeline(appArgs('api'));
   const rawSeparate = await rawProcess(redisUrl, `${prefix}-raw`);
   const rawPaced = await rawProcess(redisUrl, `${prefix}-paced`, Math.round(separate.rate));
@@ -629,7 +642,7 @@ export async function run(): Promise<string> {
     const hasWrk = !spawnSync('wrk', ['--version']).error;
     // BENCH_API_BEFORE: another build of the API (a bundle, e.g. the previous commit's) measured in the same run.
     const before = process.env.BENCH_API_BEFORE;
-    const separateBefore = hasWrk && before ? await processPipeline(['--enable-source-maps', before]) : undefined;
+    const separateBefore = hasWrk && before ? await processPipeline(beforeArgs(before)) : undefined;
     const separate = hasWrk ? await processPipeline(appArgs('api')) : undefined;
     const rawSeparate = hasWrk ? await rawProcess(redis.url, `${redis.prefix}-raw`) : undefined;
     const fmt = (n: number) => n.toFixed(1);
