@@ -38,6 +38,12 @@ export interface Step {
    * crash meanwhile leaves no trace of the try (the step is run again from pending).
    */
   quiet?: boolean;
+  /**
+   * Its end (done) may wait for a quiet step after it and be recorded with that one's end and the
+   * next start (one statement fewer), along a chain of such steps: only for a step whose repeat is
+   * harmless, since a crash while a quiet step after it runs leaves it running, and it runs again.
+   */
+  endWaits?: boolean;
 }
 
 /** One NIC as `configure` writes it (`netN` and `ipconfigN`). */
@@ -99,9 +105,12 @@ export function provisionSteps(ctx: InstallerContext, vm: VmRow, placement: Plac
   return [
     // A lease of the VM's own (its repeat finds the same one): run quietly, its VMID written with its end.
     { name: 'reserve-vmid', run: () => reserveVmid(ctx, vm), writes: () => ({ vmid: vm.vmid! }), quiet: true },
-    { name: 'clone', run: counted((tries) => cloneFromTemplate(ctx, vm, tries)) },
-    { name: 'configure', run: () => repair(() => configure(ctx, vm, placement)) },
-    { name: 'firewall', run: () => applyFirewall(ctx, vm) },
+    // A repeated clone finds the VM it made (as after a crash between its clone and its record), and
+    // configure and firewall write the same config again: configure and firewall run quietly, the
+    // three recorded with the start's start.
+    { name: 'clone', run: counted((tries) => cloneFromTemplate(ctx, vm, tries)), endWaits: true },
+    { name: 'configure', run: () => repair(() => configure(ctx, vm, placement)), quiet: true, endWaits: true },
+    { name: 'firewall', run: () => applyFirewall(ctx, vm), quiet: true },
     { name: 'start', run: counted((tries) => start(ctx, vm, tries)) },
     {
       name: 'wait-agent',
@@ -119,8 +128,10 @@ export const CONFIGURE_STEP_NAMES = ['post-configure', 'verify'] as const;
 export function configureSteps(ctx: InstallerContext, vm: VmRow): Step[] {
   const [postConfigureStep, verifyStep] = CONFIGURE_STEP_NAMES;
   return [
-    { name: postConfigureStep, run: () => postConfigure(ctx, vm) },
-    { name: verifyStep, run: () => verify(ctx, vm) },
+    // Each item leaves its marker, so a repeat runs none twice: the verification (a read of the
+    // guest) runs quietly after it, recorded with its end and the VM's move to ready.
+    { name: postConfigureStep, run: () => postConfigure(ctx, vm), endWaits: true },
+    { name: verifyStep, run: () => verify(ctx, vm), quiet: true },
   ];
 }
 
@@ -165,8 +176,22 @@ export async function runSteps(
 ): Promise<boolean> {
   const rows: readonly RecordedStep[] = options.recorded ?? (await listSteps(ctx.db, owner));
   const recorded = new Map(rows.map((s) => [s.name, s]));
-  const record = (change: VmStepRecord) => recordVmSteps(ctx.db, owner, change);
-  let ended: VmStepRecord['end'];
+  // Ends that wait for the quiet step after them (`Step.endWaits`) go with the next record.
+  let waiting: Ended[] = [];
+  const record = (change: VmStepRecord) => {
+    const now = performance.now();
+    const earlier = waiting.map(({ at, name, event, outcome, writes, quietStart }) => ({
+      name,
+      event,
+      endedMsAgo: now - at,
+      ...(outcome.detail === undefined ? {} : { detail: outcome.detail }),
+      ...(writes ? { writes } : {}),
+      ...(quietStart ? { quietStart } : {}),
+    }));
+    waiting = [];
+    return recordVmSteps(ctx.db, owner, earlier.length > 0 ? { ...change, earlier } : change);
+  };
+  let ended: Ended | undefined;
   let move = options.onStart;
   let startedByCaller = options.started;
   for (const step of steps) {
@@ -185,11 +210,16 @@ export async function runSteps(
       throw error;
     }
     // A quiet step's start is recorded with its end, as is the status change its start brings; one
-    // after a step that ended is not quiet (that end is recorded at once, with its own time).
+    // after a step that ended is not quiet (that end is recorded at once, with its own time) unless
+    // that end may wait for it (`Step.endWaits`), and then goes with it, with its own time.
     const quiet =
-      step.quiet && !ended && !preRecorded
+      step.quiet && !preRecorded && (!ended || ended.waits)
         ? { at: performance.now(), event: vmStepEvent(step.name, 'started') }
         : undefined;
+    if (quiet && ended) {
+      waiting.push(ended);
+      ended = undefined;
+    }
     if (!quiet && !preRecorded) {
       await record({ end: ended, start: { name: step.name, event: vmStepEvent(step.name, 'started') }, move });
       ended = undefined;
@@ -205,6 +235,8 @@ export async function runSteps(
         event: vmStepEvent(step.name, 'done'),
         ...(writes ? { writes } : {}),
         ...ran(),
+        ...(step.endWaits ? { waits: true } : {}),
+        at: performance.now(),
       };
     } catch (error) {
       await record({ end: { ...failedEnd(step.name, error), ...ran() }, move });
@@ -224,6 +256,9 @@ export async function runSteps(
   if (labTaskDone) labTaskDone.recorded(labTasksDone ?? []);
   return onDone ? moved : true;
 }
+
+/** A step's end not recorded yet: whether it may wait for a quiet step after it, and when it was. */
+type Ended = NonNullable<VmStepRecord['end']> & { waits?: boolean; at: number };
 
 /** A step's end as failed with `error`. */
 export function failedEnd(name: string, error: unknown): NonNullable<VmStepRecord['end']> {

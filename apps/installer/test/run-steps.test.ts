@@ -283,3 +283,209 @@ test("a first step the caller's statement started is not started again; a stop b
   const work = (await listSteps(db, stopped)).find((s) => s.name === 'work');
   assert.deepEqual([work?.status, work?.error], ['failed', 'lab cancelled'], 'the started step is not left running');
 });
+
+test('a step whose end waits is recorded done with the quiet step after it, at its own time: one statement fewer', async () => {
+  const signal = new AbortController().signal;
+  const steps = (waits: boolean): Step[] => [
+    { name: 'lease', run: async () => undefined },
+    { name: 'work', run: async () => ({ ran: 'work' }), writes: () => ({ vmid: 4200 }), endWaits: waits },
+    {
+      name: 'last',
+      quiet: true,
+      run: async () => {
+        // The quiet step runs with the step before it still running (its end waits for this one's).
+        const rows = await listSteps(db, waits ? owner : loud);
+        assert.deepEqual(
+          rows.map((s) => [s.name, s.status]),
+          [
+            ['lease', 'done'],
+            ['work', waits ? 'running' : 'done'],
+            ['last', waits ? 'pending' : 'running'],
+          ],
+        );
+        await new Promise((resolve) => setTimeout(resolve, 60));
+        return undefined;
+      },
+    },
+  ];
+  const owner = await labVm('waits-a');
+  const loud = await labVm('waits-b');
+  const deploy = { from: ['queued'], to: 'deploying' };
+  const ready = { move: { from: ['deploying'], to: 'ready' }, events: () => [{ kind: 'vm.ready', message: 'ready' }] };
+  const waitingCount = await statementsDuring((counted) =>
+    runSteps(counted, owner, steps(true), { signal, onStart: deploy, onDone: ready, recorded: [] }),
+  );
+  const loudCount = await statementsDuring((counted) =>
+    runSteps(counted, loud, steps(false), { signal, onStart: deploy, onDone: ready, recorded: [] }),
+  );
+  assert.equal(waitingCount, 3, "lease's start, its end with work's start, work's end with last's and the move");
+  assert.equal(loudCount - waitingCount, 1, `one statement fewer (${loudCount} against ${waitingCount})`);
+  for (const vm of [owner, loud]) {
+    assert.deepEqual(await vmRow(vm.vmId), { vmid: 4200, status: 'ready' }, 'what work learned, written');
+    const rows = await listSteps(db, vm);
+    assert.deepEqual(
+      rows.map((s) => [s.name, s.status, s.attempts, s.detail]),
+      [
+        ['lease', 'done', 1, null],
+        ['work', 'done', 1, { ran: 'work' }],
+        ['last', 'done', 1, null],
+      ],
+    );
+    const [, work, last] = rows;
+    // work ended before last began, and last ran its 60 ms: each step keeps its own times.
+    assert.ok(work!.finished_at!.getTime() <= last!.started_at!.getTime() + 1, 'work ended before last started');
+    const lastRan = last!.finished_at!.getTime() - last!.started_at!.getTime();
+    assert.ok(lastRan >= 55, `last ran ${lastRan} ms`);
+    assert.deepEqual(await messages(vm.vmId), [
+      'lease started',
+      'lease done',
+      'work started',
+      'work done',
+      'last started',
+      'last done',
+      'ready',
+    ]);
+  }
+});
+
+test('a crash while the quiet step after a waiting end runs leaves that step running: the retry runs it again', async () => {
+  const owner = await labVm('waits-crash');
+  const stop = new AbortController();
+  let workRuns = 0;
+  const steps = (crash: boolean): Step[] => [
+    {
+      name: 'work',
+      run: async () => {
+        workRuns++;
+        return undefined;
+      },
+      endWaits: true,
+    },
+    {
+      name: 'last',
+      quiet: true,
+      run: async () => {
+        if (!crash) return undefined;
+        // The process dies meanwhile: nothing after this runs.
+        stop.abort(new Error('killed'));
+        return new Promise(() => undefined);
+      },
+    },
+  ];
+  void runSteps(ctx, owner, steps(true), { signal: stop.signal, recorded: [] });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.deepEqual(
+    (await listSteps(db, owner)).map((s) => [s.name, s.status, s.attempts]),
+    [
+      ['lease', 'pending', 0],
+      ['work', 'running', 1],
+      ['last', 'pending', 0],
+    ],
+  );
+  // A failure (not a crash) still records the waiting end: done, with the quiet step failed.
+  const failed = await labVm('waits-failed');
+  await assert.rejects(
+    runSteps(
+      ctx,
+      failed,
+      [
+        steps(false)[0]!,
+        {
+          name: 'last',
+          quiet: true,
+          run: async () => {
+            throw new Error('refused');
+          },
+        },
+      ],
+      { signal: new AbortController().signal, recorded: [] },
+    ),
+    /refused/,
+  );
+  assert.deepEqual(
+    (await listSteps(db, failed)).map((s) => [s.name, s.status, s.attempts, s.error]),
+    [
+      ['lease', 'pending', 0, null],
+      ['work', 'done', 1, null],
+      ['last', 'failed', 1, 'refused'],
+    ],
+  );
+  // The retry of the crashed one runs work again (its repeat is harmless), then last.
+  workRuns = 0;
+  await runSteps(ctx, owner, steps(false), { signal: new AbortController().signal });
+  assert.equal(workRuns, 1);
+  assert.deepEqual(
+    (await listSteps(db, owner)).map((s) => [s.name, s.status, s.attempts]),
+    [
+      ['lease', 'pending', 0],
+      ['work', 'done', 2],
+      ['last', 'done', 1],
+    ],
+  );
+});
+
+test('ends wait along a chain of quiet steps: three steps, two statements, each with its own times', async () => {
+  const owner = await labVm('waits-chain');
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 40));
+  const steps: Step[] = [
+    { name: 'lease', run: async () => ({ leased: true }), endWaits: true },
+    {
+      name: 'work',
+      quiet: true,
+      endWaits: true,
+      run: async () => {
+        await pause();
+        return { worked: true };
+      },
+      writes: () => ({ vmid: 4300 }),
+    },
+    {
+      name: 'last',
+      quiet: true,
+      run: async () => {
+        await pause();
+        return undefined;
+      },
+      writes: () => ({ ip: '10.9.9.9' }),
+    },
+  ];
+  const count = await statementsDuring((counted) =>
+    runSteps(counted, owner, steps, {
+      signal: new AbortController().signal,
+      onStart: { from: ['queued'], to: 'deploying' },
+      recorded: [],
+    }),
+  );
+  assert.equal(count, 2, "lease's start with the move, then the three ends");
+  const rows = await listSteps(db, owner);
+  assert.deepEqual(
+    rows.map((s) => [s.name, s.status, s.attempts, s.detail]),
+    [
+      ['lease', 'done', 1, { leased: true }],
+      ['work', 'done', 1, { worked: true }],
+      ['last', 'done', 1, null],
+    ],
+  );
+  const [lease, work, last] = rows.map((s) => ({ start: s.started_at!.getTime(), end: s.finished_at!.getTime() }));
+  assert.ok(lease!.end <= work!.start + 1 && work!.end <= last!.start + 1, 'one after the other');
+  for (const [name, step] of [
+    ['work', work!],
+    ['last', last!],
+  ] as const) {
+    assert.ok(step.end - step.start >= 35, `${name} ran ${step.end - step.start} ms`);
+  }
+  const vm = await db
+    .selectFrom('vms')
+    .select(['vmid', 'ip', 'status'])
+    .where('id', '=', owner.vmId)
+    .executeTakeFirst();
+  assert.deepEqual(vm, { vmid: 4300, ip: '10.9.9.9', status: 'deploying' }, 'what both learned, written');
+  assert.deepEqual(await messages(owner.vmId), [
+    'lease started',
+    'lease done',
+    'work started',
+    'work done',
+    'last started',
+    'last done',
+  ]);
+});

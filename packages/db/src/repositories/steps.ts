@@ -325,6 +325,20 @@ export interface VmStepRecord {
      */
     quietStart?: { ranMs: number; event: StepEvent };
   };
+  /**
+   * Steps that ended before `end`'s step ran, in order, recorded done with it instead of each on its
+   * own: those before a quiet one (see the installer's `Step.endWaits`), each `endedMsAgo` before
+   * this statement (its `finished_at`), a quiet one with its start as `end.quietStart` says. What they
+   * learned of their VM (`writes`) is written with `end`'s (a later step's win).
+   */
+  earlier?: {
+    name: string;
+    detail?: JsonValue;
+    event: StepEvent;
+    writes?: VmStepWrites;
+    endedMsAgo: number;
+    quietStart?: { ranMs: number; event: StepEvent };
+  }[];
   start?: { name: string; event: StepEvent };
   move?: VmStatusChange;
   moved?: (StepEvent & { data?: JsonValue })[];
@@ -354,7 +368,8 @@ export interface VmStepsRecorded {
 
 /**
  * One text for every combination (an absent part matches no row), compiled once: a step's end and
- * the next step's start are one round trip, and the VM's status goes with the step that causes it.
+ * the next step's start are one round trip (with, before a quiet step, the end of the step before it:
+ * `earlier`), and the VM's status goes with the step that causes it.
  * What the ended step learned of its VM (`VmStepWrites`) goes in the same update of the VM's row as
  * a status change (`moved`), or in one of its own when there is none or it did not take effect
  * (`placed`, which waits for `moved`'s answer: a statement updates a row once). A lab task's end (`lab_done`, migration 0014) takes the lab's row lock before the VM's row is
@@ -369,6 +384,14 @@ const RECORD_VM_STEPS = `
       attempts = attempts + CASE WHEN $19::float8 IS NULL THEN 0 ELSE 1 END,
       started_at = CASE WHEN $19::float8 IS NULL THEN started_at ELSE now() - make_interval(secs => $19::float8 / 1000) END
     WHERE vm_id = $1 AND name = $2
+  ), earlier AS (
+    UPDATE steps SET status = 'done', finished_at = now() - make_interval(secs => e.ago / 1000), error = NULL,
+      detail = coalesce(e.detail::jsonb, steps.detail),
+      attempts = steps.attempts + CASE WHEN e.ran IS NULL THEN 0 ELSE 1 END,
+      started_at = CASE WHEN e.ran IS NULL THEN steps.started_at
+        ELSE now() - make_interval(secs => (e.ago + e.ran) / 1000) END
+    FROM unnest($20::text[], $21::text[], $22::float8[], $23::float8[]) AS e(name, detail, ago, ran)
+    WHERE steps.vm_id = $1 AND steps.name = e.name
   ), started AS (
     UPDATE steps SET status = 'running', attempts = attempts + 1, started_at = now(), finished_at = NULL, error = NULL
     WHERE vm_id = $1 AND name = $6
@@ -395,7 +418,7 @@ const RECORD_VM_STEPS = `
   )
   SELECT EXISTS (SELECT 1 FROM moved) AS moved, (SELECT done FROM lab_done) AS done`;
 
-// Every step of a lab VM starts and ends with this text (11 times per VM of the lab bench): each
+// Every step of a lab VM starts and ends with this text (7 times per VM of the lab bench): each
 // connection has Postgres parse and plan it once, then only bind and run it (the backend's CPU per
 // record about halved, measured alone).
 preparedByName(RECORD_VM_STEPS);
@@ -409,14 +432,20 @@ export async function recordVmSteps(
   owner: { vmId: string; labId?: string | null },
   change: VmStepRecord,
 ): Promise<VmStepsRecorded> {
+  const earlier = change.earlier ?? [];
   const events = [
+    ...earlier.flatMap((step) => [
+      ...(step.quietStart ? [{ ...step.quietStart.event, ifMoved: false }] : []),
+      { ...step.event, ifMoved: false },
+    ]),
     ...(change.end?.quietStart ? [{ ...change.end.quietStart.event, ifMoved: false }] : []),
     ...(change.end ? [{ ...change.end.event, ifMoved: false }] : []),
     ...(change.start ? [{ ...change.start.event, ifMoved: false }] : []),
     ...(change.move ? (change.moved ?? []).map((event) => ({ ...event, ifMoved: true })) : []),
   ];
   const detail = change.end?.outcome.detail;
-  const writes = change.end?.writes;
+  const learned = [...earlier.map((step) => step.writes), change.end?.writes].filter((w) => w !== undefined);
+  const writes = learned.length > 1 ? Object.assign({}, ...learned) : learned[0];
   const result = await db.executeQuery<{ moved: boolean; done: string[] | null }>(
     CompiledQuery.raw(RECORD_VM_STEPS, [
       owner.vmId,
@@ -438,6 +467,10 @@ export async function recordVmSteps(
       writes?.pin?.fingerprint ?? null,
       writes?.pin?.keyType ?? null,
       change.end?.quietStart?.ranMs ?? null,
+      earlier.map((step) => step.name),
+      earlier.map((step) => (step.detail === undefined ? null : JSON.stringify(step.detail))),
+      earlier.map((step) => step.endedMsAgo),
+      earlier.map((step) => step.quietStart?.ranMs ?? null),
     ]),
   );
   const row = result.rows[0];
