@@ -33,7 +33,7 @@
  * from those long holds then refilled the slots slowly (the class bench: its first 8 clones per
  * node released together 4.2 s after their grant, the next ones granted 0.5 s apart).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@glassdome/logger';
 import type { Cluster, Redis } from 'ioredis';
@@ -286,6 +286,35 @@ redis.call('ZADD', KEYS[1], string.format('%.0f', now + tonumber(ARGV[2])), ARGV
 return 1
 `;
 
+/** Each script's SHA-1, as Redis names a script it has cached. */
+const scriptShas = new Map<string, string>();
+
+/**
+ * Runs a script by its SHA-1 (EVALSHA), and sends its text (EVAL) only when Redis has not cached it
+ * (NOSCRIPT: a restarted or flushed server, another node of a cluster): the acquire and release
+ * scripts are about 4 kB each, written and hashed by Redis on every call with EVAL, where EVALSHA
+ * sends 40 bytes. A script is run exactly once either way: Redis refuses an unknown SHA before
+ * running anything.
+ */
+async function evalScript(
+  redis: Redis | Cluster,
+  script: string,
+  keysAndArgs: (string | number)[],
+  keyCount: number,
+): Promise<unknown> {
+  let sha = scriptShas.get(script);
+  if (!sha) {
+    sha = createHash('sha1').update(script).digest('hex');
+    scriptShas.set(script, sha);
+  }
+  try {
+    return await redis.evalsha(sha, keyCount, ...keysAndArgs);
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return redis.eval(script, keyCount, ...keysAndArgs);
+  }
+}
+
 /** A slot set's keys in Redis (one hash tag, so one cluster slot) and the channel its grants go out on. */
 interface Line {
   name: string;
@@ -396,8 +425,7 @@ class Lines {
   /** Keeps a held slot alive every third of its TTL until the returned stop is called. */
   hold(line: Line, token: string): () => void {
     const timer = setInterval(() => {
-      this.#redis
-        .eval(REFRESH_LUA, 1, line.keys[0], token, this.limits.slotTtlMs)
+      evalScript(this.#redis, REFRESH_LUA, [line.keys[0], token, this.limits.slotTtlMs], 1)
         .then((held) => {
           if (held !== 1) this.logger?.warn({ key: line.name }, 'admission slot lost while held');
         })
@@ -468,7 +496,7 @@ class Lines {
   }
 
   #eval(script: string, line: Line, ...args: (string | number)[]): Promise<unknown> {
-    return this.#redis.eval(script, line.keys.length, ...line.keys, ...args);
+    return evalScript(this.#redis, script, [...line.keys, ...args], line.keys.length);
   }
 
   /**

@@ -467,3 +467,35 @@ test("a dead holder's slot and a dead waiter's place lapse with their TTL; the l
   assert.ok(ranAt - started < ttl * 4, `got the slot ${ranAt - started} ms in`);
   assert.equal(await waitingFor('pve07'), 0);
 });
+
+test('the scripts go by their SHA-1, and by their text only when Redis answers NOSCRIPT', async () => {
+  const { admission, redis } = machine({ operationsPerNode: 2 });
+  const sent = { eval: 0, evalsha: 0 };
+  /** SHA-1s this "server" has forgotten (as after a restart or a SCRIPT FLUSH, without flushing the shared one). */
+  let forgetting = true;
+  const known = new Set<string>();
+  const evalsha = redis.evalsha.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+  const evalText = redis.eval.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+  Object.assign(redis, {
+    evalsha: (sha: string, ...rest: unknown[]) => {
+      sent.evalsha++;
+      if (forgetting && !known.has(sha)) {
+        known.add(sha);
+        return Promise.reject(new Error('NOSCRIPT No matching script. Please use EVAL.'));
+      }
+      return evalsha(sha, ...rest);
+    },
+    eval: (...args: unknown[]) => {
+      sent.eval++;
+      return evalText(...args);
+    },
+  });
+  for (let i = 0; i < 5; i++) assert.equal(await admission.withNodeSlot('pve08', async () => i), i);
+  // Acquire and release: each script's text once (the server did not have it), then its SHA-1 only.
+  assert.equal(sent.eval, 2, `${sent.eval} scripts sent as text`);
+  assert.equal(sent.evalsha, 10);
+  known.clear();
+  assert.equal(await admission.withNodeSlot('pve08', async () => 'forgotten'), 'forgotten');
+  assert.equal(sent.eval, 4, 'the forgotten scripts are sent again, and the work runs once');
+  forgetting = false;
+});
