@@ -158,7 +158,7 @@ export interface RunStepsOptions {
    * The lab task these steps make up, recorded done with the last step's end; `recorded` is told the
    * lab's tasks done then (this one included), from the same statement.
    */
-  labTaskDone?: { task: string; recorded: (labTasksDone: string[]) => void };
+  labTaskDone?: { task: string; recorded: (labTasksDone: string[]) => void; asked?: readonly string[] };
 }
 
 /**
@@ -252,6 +252,7 @@ export async function runSteps(
     end: ended,
     ...(onDone ? { move: onDone.move, moved: onDone.events() } : {}),
     ...(labTaskDone ? { labTaskDone: labTaskDone.task } : {}),
+    ...(labTaskDone?.asked ? { labTasksAsked: labTaskDone.asked } : {}),
   });
   if (labTaskDone) labTaskDone.recorded(labTasksDone ?? []);
   return onDone ? moved : true;

@@ -125,6 +125,35 @@ test("a VM task's last step records its lab task done and sees the lab's other t
   assert.deepEqual(await recordVmSteps(db, owner, { move: { from: ['ready'], to: 'ready' } }), { moved: true });
 });
 
+test('a finish told which tasks it asks about returns only those of them done, in order (the race still seen)', async () => {
+  const labId = await labWithTasks('asked', ['c0:net:a', 'c0:net:b', 'c0:net:c', 'c0:vm:x:configure']);
+  await finishLabTaskStep(db, labId, 'c0:net:c', undefined);
+  const seenByB = await finishedAfterA(labId, () =>
+    finishLabTaskStep(db, labId, 'c0:net:b', undefined, ['c0:net:a', 'c0:net:b', 'c0:vm:y:provision']),
+  );
+  assert.deepEqual(seenByB, ['c0:net:a', 'c0:net:b'], 'c, done but not asked about, is left out');
+  const [vmId] = await insertVms(db, [
+    { labId, copy: 0, name: 'x', os: 'ubuntu-22.04', platformId: 'default', node: 'pve', spec: {} },
+  ]);
+  await planSteps(db, { vmId: vmId!, labId }, ['verify']);
+  const recorded = await recordVmSteps(
+    db,
+    { vmId: vmId!, labId },
+    {
+      end: { name: 'verify', outcome: { status: 'done' }, event: { kind: 'vm.step.done', message: 'verify done' } },
+      labTaskDone: 'c0:vm:x:configure',
+      labTasksAsked: ['c0:vm:x:configure', 'c0:net:c'],
+    },
+  );
+  assert.deepEqual(recorded.labTasksDone, ['c0:net:c', 'c0:vm:x:configure'], 'in the order they were started');
+  assert.deepEqual(await finishLabTaskStep(db, labId, 'c0:net:a', undefined, []), [], 'asked about none');
+  assert.deepEqual(
+    await finishLabTaskStep(db, labId, 'c0:net:a', undefined),
+    ['c0:net:a', 'c0:net:b', 'c0:net:c', 'c0:vm:x:configure'],
+    'every one when not told',
+  );
+});
+
 test('a lab task starts only while its lab runs, and learns the lab as it is', async () => {
   const labId = await insertLab(db, {
     name: 'start',

@@ -68,6 +68,12 @@ export interface LabTaskWork<P = undefined> {
    * follows.
    */
   recordedDone(labTasksDone: string[]): void;
+  /**
+   * The lab's tasks whose being done decides which tasks this one makes ready (its dependents and
+   * their dependencies): the record of its end need return only those of the tasks done
+   * (`recordVmSteps`'s `labTasksAsked`).
+   */
+  doneAsked: readonly string[];
 }
 
 export interface LabTaskOptions<P = undefined> {
@@ -166,6 +172,25 @@ function startLabTask(db: LabRunContext['db'], labId: string, task: TaskStart) {
 }
 
 type LabTaskJob = { labId: string; taskId: string; context: JobContext };
+
+/** Per graph (one object per lab, `labGraph`), each task's `LabTaskWork.doneAsked`. */
+const askedOf = new WeakMap<LabRecord['graph'], Map<string, readonly string[]>>();
+
+/** What `readyAfter` reads of the done tasks when `taskId` ends: its dependents and their dependencies. */
+function doneAsked(graph: LabRecord['graph'], taskId: string): readonly string[] {
+  let byTask = askedOf.get(graph);
+  if (!byTask) {
+    byTask = new Map();
+    askedOf.set(graph, byTask);
+  }
+  let asked = byTask.get(taskId);
+  if (!asked) {
+    const dependents = graph.tasks.filter((t) => t.dependsOn.includes(taskId));
+    asked = [...new Set(dependents.flatMap((t) => [t.id, ...t.dependsOn]))];
+    byTask.set(taskId, asked);
+  }
+  return asked;
+}
 
 export async function runLabTask<P = undefined>(
   ctx: LabRunContext,
@@ -270,6 +295,7 @@ async function runOneLabTask<P>(
       if (latest) throw latest;
     };
     let recorded: string[] | undefined;
+    const asked = doneAsked(lab.graph, task.id);
     const detail = await work({
       lab,
       task,
@@ -282,8 +308,9 @@ async function runOneLabTask<P>(
       recordedDone: (labTasksDone) => {
         recorded = labTasksDone;
       },
+      doneAsked: asked,
     });
-    const done = new Set(recorded ?? (await finishLabTaskStep(ctx.db, lab.id, task.id, detail)));
+    const done = new Set(recorded ?? (await finishLabTaskStep(ctx.db, lab.id, task.id, detail, asked)));
     const ready = readyAfter(lab.graph, done, task.id);
     // Only a job's first start runs a task after its own (see `inlineNext`).
     const next = !inline && job.context.job.attemptsStarted === 1 ? options.inlineNext?.(task, ready) : undefined;

@@ -96,6 +96,7 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
       signal,
       shield,
       recordedDone,
+      doneAsked,
     }: LabTaskWork<LabPlacement | null>) => {
       if (task.kind === 'isolation') {
         // One copy's check; a graph stored before checks ran per copy has one over every copy.
@@ -147,7 +148,7 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
               }
             : {}),
           // The task's own step is recorded done with the last step's end.
-          labTaskDone: { task: task.id, recorded: recordedDone },
+          labTaskDone: { task: task.id, recorded: recordedDone, asked: doneAsked },
         });
       } catch (error) {
         if (started && !handedOver) {

@@ -344,6 +344,8 @@ export interface VmStepRecord {
   moved?: (StepEvent & { data?: JsonValue })[];
   /** The lab task these steps make up, recorded done (its detail kept) as `finishLabTaskStep` does. */
   labTaskDone?: string;
+  /** With `labTaskDone`: the tasks asked about, as `finishLabTaskStep`'s `asked` (all when absent). */
+  labTasksAsked?: readonly string[];
 }
 
 /**
@@ -365,6 +367,13 @@ export interface VmStepsRecorded {
   /** With `labTaskDone`: the names of the lab's tasks done now, that one included (see `finishLabTaskStep`). */
   labTasksDone?: string[];
 }
+
+/**
+ * Of the lab's tasks done (`done`, SQL text naming a text[]), those the caller asked about (`asked`,
+ * SQL text naming a text[] parameter; every one when it is null), in the same order.
+ */
+const doneOf = (done: string, asked: string) =>
+  `CASE WHEN ${asked}::text[] IS NULL THEN ${done} ELSE ARRAY(SELECT n FROM unnest(${done}) WITH ORDINALITY AS d(n, i) WHERE n = ANY(${asked}::text[]) ORDER BY i) END`;
 
 /**
  * One text for every combination (an absent part matches no row), compiled once: a step's end and
@@ -416,9 +425,9 @@ const RECORD_VM_STEPS = `
     WHERE NOT e.if_moved OR EXISTS (SELECT 1 FROM moved)
     ORDER BY e.n
   )
-  SELECT EXISTS (SELECT 1 FROM moved) AS moved, (SELECT done FROM lab_done) AS done`;
+  SELECT EXISTS (SELECT 1 FROM moved) AS moved, (SELECT ${doneOf('done', '$24')} FROM lab_done) AS done`;
 
-// Every step of a lab VM starts and ends with this text (7 times per VM of the lab bench): each
+// Every step of a lab VM starts and ends with this text (6 times per VM of the lab bench): each
 // connection has Postgres parse and plan it once, then only bind and run it (the backend's CPU per
 // record about halved, measured alone).
 preparedByName(RECORD_VM_STEPS);
@@ -471,6 +480,7 @@ export async function recordVmSteps(
       earlier.map((step) => (step.detail === undefined ? null : JSON.stringify(step.detail))),
       earlier.map((step) => step.endedMsAgo),
       earlier.map((step) => step.quietStart?.ranMs ?? null),
+      change.labTasksAsked ? [...change.labTasksAsked] : null,
     ]),
   );
   const row = result.rows[0];
@@ -617,20 +627,27 @@ preparedByName(START_LAB_TASKS);
  * their common dependent. The finishers of a lab take turns on its row lock and read after it was
  * granted (`glassdome_finish_lab_task`, migration 0014); a plain statement's read would share the
  * snapshot taken before its update waited, so both could see the other unfinished and the dependent
- * would never be added (the lab would then settle without it).
+ * would never be added (the lab would then settle without it). With `asked`, only those of the done
+ * tasks come back (what decides the tasks this one makes ready: its dependents and their
+ * dependencies): each finish of a 60-VM lab's 120 tasks carried the names of all done so far.
  */
 export async function finishLabTaskStep(
   db: Db,
   labId: string,
   name: string,
   detail: JsonValue | undefined,
+  asked?: readonly string[],
 ): Promise<string[]> {
   const result = await db.executeQuery<{ done: string[] }>(
-    CompiledQuery.raw('SELECT glassdome_finish_lab_task($1::uuid, $2::text, $3::jsonb) AS done', [
+    CompiledQuery.raw(FINISH_LAB_TASK, [
       labId,
       name,
       detail === undefined ? null : JSON.stringify(detail),
+      asked ? [...asked] : null,
     ]),
   );
   return result.rows[0]?.done ?? [];
 }
+
+const FINISH_LAB_TASK = `SELECT ${doneOf('d.done', '$4')} AS done
+  FROM (SELECT glassdome_finish_lab_task($1::uuid, $2::text, $3::jsonb) AS done) d`;
