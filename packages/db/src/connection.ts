@@ -12,6 +12,13 @@ export interface DbOptions {
   maxConnections?: number;
   /** Milliseconds to wait for a connection before failing. @defaultValue 5000 */
   connectTimeoutMs?: number;
+  /**
+   * Milliseconds a pooled connection may stay idle before it is closed. pg's default (10 s) emptied
+   * the pools between two labs: each deploy after a quiet spell opened its connections again (the
+   * lab bench: about 16 per deploy after the previous lab's destroy), each a TCP connect, a backend
+   * started and the hot statements (`preparedByName`) parsed again. @defaultValue 300000
+   */
+  idleTimeoutMs?: number;
 }
 
 /** Statement texts run by name (see `preparedByName`), and the name of each. */
@@ -47,6 +54,7 @@ export function createDb(url: string, options: DbOptions = {}): Db {
     connectionString: url,
     max: options.maxConnections ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    idleTimeoutMillis: options.idleTimeoutMs ?? 300_000,
   });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => {});
