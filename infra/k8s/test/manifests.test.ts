@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { apiEnvSchema } from '../../../apps/api/src/env';
 import { gatewayEnv } from '../../../apps/gateway/src/env';
 import { installerEnv } from '../../../apps/installer/src/env';
@@ -18,7 +18,7 @@ import { overseerEnv } from '../../../apps/overseer/src/env';
 import { simEnvSchema } from '../../../apps/pve-sim/src/env';
 import { parseRedisUrl } from '../../../packages/config/src/index';
 import { QUEUES } from '../../../packages/queue/src/index';
-import { type AppName, ensureBuilt, repoRoot } from '../../../packages/stack/src/index';
+import { type AppName, ensureBuilt, NODE_FLAGS, repoRoot } from '../../../packages/stack/src/index';
 
 /** What is used of a zod field here (the schemas are zod objects; zod itself is theirs, not ours). */
 interface Field {
@@ -115,11 +115,20 @@ function environmentOf(bundle: Bundle, container: K8sObject) {
   return variables;
 }
 
+/** The app a container's (or compose service's) node arguments run: its V8 flags, then its bundle. */
+function appOfArgs(name: string, args: readonly string[] | undefined): AppName {
+  const match = /^apps\/([a-z-]+)\/dist\/main\.js$/.exec(args?.at(-1) ?? '');
+  assert.ok(match, `${name} runs a compiled bundle (its last argument: apps/<app>/dist/main.js)`);
+  const app = match[1] as AppName;
+  assert.ok(app in NODE_FLAGS, `${app} is a Glassdome process`);
+  assert.deepEqual(args!.slice(0, -1), NODE_FLAGS[app], `${name} starts node with the flags pnpm start gives ${app}`);
+  return app;
+}
+
 function appOf(container: K8sObject): AppName {
-  const match = /^apps\/([a-z-]+)\/dist\/main\.js$/.exec(container.args?.[0] ?? '');
-  assert.ok(match, `${container.name} runs a compiled bundle (args: apps/<app>/dist/main.js)`);
-  assert.ok(match[1]! in SCHEMAS, `${match[1]} is a process with a config schema`);
-  return match[1] as AppName;
+  const app = appOfArgs(container.name ?? '', container.args);
+  assert.ok(app in SCHEMAS, `${app} is a process with a config schema`);
+  return app;
 }
 
 const bundleText = new Map<AppName, string>();
@@ -251,4 +260,14 @@ test("the API's Service reaches the port the API listens on", () => {
       }
     }
   }
+});
+
+test('docker-compose.yml starts each process with the same V8 flags as pnpm start', () => {
+  const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, { command?: string[] }>;
+  };
+  const apps = Object.entries(compose.services)
+    .filter(([, service]) => service.command?.some((arg) => arg.endsWith('/dist/main.js')))
+    .map(([name, service]) => appOfArgs(`compose service ${name}`, service.command));
+  assert.deepEqual(new Set(apps), new Set(['api', 'installer', 'gateway', 'overseer', 'pve-sim']));
 });

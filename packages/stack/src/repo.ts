@@ -27,11 +27,27 @@ export function runFrom(env: NodeJS.ProcessEnv = process.env): RunFrom {
   return value;
 }
 
+/**
+ * V8 flags a process is started with, wherever it runs (`pnpm start`, docker-compose.yml,
+ * infra/k8s; tests keep those in step with this). The API allocates a short-lived object graph per
+ * request: young-generation semi-spaces of 32 MiB (16 by default) halve its scavenges, which cut the
+ * API's CPU per deploy by about a tenth in the pipeline bench.
+ */
+export const NODE_FLAGS: Readonly<Record<AppName, readonly string[]>> = {
+  api: ['--max-semi-space-size=32'],
+  installer: [],
+  gateway: [],
+  overseer: [],
+  'pve-sim': [],
+  launcher: [],
+  cli: [],
+};
+
 /** Node arguments that run `app`: its bundle with source maps on, or its source under tsx. */
 export function appArgs(app: AppName, from: RunFrom = runFrom()): string[] {
-  if (from === 'source') return tsxArgs(`apps/${app}/src/main.ts`);
+  if (from === 'source') return [...NODE_FLAGS[app], ...tsxArgs(`apps/${app}/src/main.ts`)];
   ensureBuilt(app);
-  return ['--enable-source-maps', join(repoRoot, 'apps', app, 'dist', 'main.js')];
+  return ['--enable-source-maps', ...NODE_FLAGS[app], join(repoRoot, 'apps', app, 'dist', 'main.js')];
 }
 
 const built = new Set<AppName>();
