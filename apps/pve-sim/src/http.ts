@@ -1,7 +1,8 @@
 /**
  * The `/api2/json` HTTP front, framed like pveproxy: `Server: pve-api-daemon/3.0`, error text in
  * the status line, `Connection: close` on every answer >= 400, 401s with an empty body after a
- * delay, 501 for unknown paths, keep-alive of 5 s and 100 requests per connection.
+ * delay, 501 for unknown paths, keep-alive of 5 s and 100 requests per connection, and workers that
+ * stop after 1000 requests (see ProxyWorkers).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -141,13 +142,53 @@ async function handle(sim: Simulator, options: HttpOptions, req: IncomingMessage
   }
 }
 
+/**
+ * pveproxy's worker processes (`max_workers => 3`, `max_requests => 1000`): each new connection is
+ * taken by one of three workers, and a worker counts every request over all its connections. The one
+ * that reaches its 1000th request stops: that answer and the answer to any later request on one of
+ * its connections carry `Connection: close`, and a fresh worker takes its place for new connections.
+ * So a client's kept-alive connections are also closed every few thousand requests to a node, not
+ * only after 100 requests each, 5 s idle or an error answer.
+ */
+class ProxyWorkers {
+  static readonly count = 3;
+  static readonly maxRequests = 1000;
+  readonly #workers = Array.from({ length: ProxyWorkers.count }, () => ({ requests: 0 }));
+  readonly #byConnection = new WeakMap<object, { requests: number }>();
+  #next = 0;
+
+  /** A connection accepted: the next worker in turn takes it. */
+  accept(connection: object): void {
+    this.#byConnection.set(connection, this.#workers[this.#next]!);
+    this.#next = (this.#next + 1) % ProxyWorkers.count;
+  }
+
+  /** A request on `connection`: false once its worker has served its last one (the answer then closes). */
+  keepAlive(connection: object): boolean {
+    const worker = this.#byConnection.get(connection);
+    if (!worker) return true;
+    worker.requests++;
+    if (worker.requests === ProxyWorkers.maxRequests) {
+      const at = this.#workers.indexOf(worker);
+      if (at >= 0) this.#workers[at] = { requests: 0 };
+    }
+    return worker.requests < ProxyWorkers.maxRequests;
+  }
+}
+
 /** An HTTP or HTTPS server for the simulator's API and admin endpoint (not yet listening). */
 export function createApiServer(sim: Simulator, options: HttpOptions): Server {
-  const listener = (req: IncomingMessage, res: ServerResponse) => void handle(sim, options, req, res);
+  const workers = new ProxyWorkers();
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    // The admin endpoint is the simulator's own, not pveproxy's: it counts for no worker.
+    if (!req.url?.startsWith('/_sim') && !workers.keepAlive(req.socket)) res.setHeader('Connection', 'close');
+    void handle(sim, options, req, res);
+  };
   const server = options.tls
     ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, listener)
     : createHttpServer(listener);
   server.keepAliveTimeout = 5000;
   server.maxRequestsPerSocket = 100;
+  server.on(options.tls ? 'secureConnection' : 'connection', (socket) => workers.accept(socket));
   return server;
 }

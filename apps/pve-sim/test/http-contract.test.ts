@@ -132,3 +132,40 @@ test('the legacy envelope leaves the message out of the body', async () => {
     await legacy.stop();
   }
 });
+
+test('a worker closes its connections after its 1000th request, before their own 100 are up', async () => {
+  const { Agent, request } = await import('node:http');
+  const own = await startTestSim();
+  // One connection at a time; each connection's requests counted, and those closed before their 100th.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const served = new Map<object, number>();
+  const closedEarly: number[] = [];
+  const get = (path: string) =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(`${own.running.apiUrl}/api2/json${path}`, {
+        agent,
+        headers: { Authorization: `PVEAPIToken=${own.running.tokenId}=${own.running.tokenSecret}` },
+      });
+      req.on('response', (res) => {
+        const count = (served.get(req.socket!) ?? 0) + 1;
+        served.set(req.socket!, count);
+        if (res.headers.connection === 'close' && res.statusCode === 200 && count < 100) closedEarly.push(count);
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  try {
+    // The first connection ends after 51 requests (an error answer closes it): the worker that took it
+    // reaches its 1000th request in the middle of a later connection of its own.
+    for (let i = 0; i < 50; i++) await get('/version');
+    await get('/nodes/pve01/foo');
+    for (let i = 0; i < 3300; i++) await get('/version');
+  } finally {
+    agent.destroy();
+    await own.stop();
+  }
+  assert.ok(Math.max(...served.values()) <= 100, 'no connection serves more than 100 requests');
+  assert.deepEqual(closedEarly, [49], 'the worker of the short first connection closed its 11th at its 49th request');
+});
