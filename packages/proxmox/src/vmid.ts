@@ -82,6 +82,12 @@ export interface LeaseRequest {
    * @defaultValue 900000
    */
   ttlMs?: number;
+  /**
+   * A reservation whose clone follows at once (the installer's `reserve-vmid`): the owner's next
+   * allocation by this allocator (the clone's) gets this id back without asking the store again, once,
+   * while at least two thirds of the lease are sure to remain. Any other allocation asks the store.
+   */
+  handOff?: boolean;
 }
 
 export interface VmidLease {
@@ -105,11 +111,18 @@ export class VmidAllocator {
   #resources: { askedAt: number; list: Promise<ClusterResource[]> } | undefined;
   /**
    * Owners (by platform) this allocator leased an id to and has not released: their next allocation
-   * (a clone after its `reserve-vmid` step) renews that lease first, with no candidate drawn. Only a
+   * that asks the store (a repeated reservation or clone) renews that lease first, with no candidate drawn. Only a
    * hint: an owner missing here (another process leased it, or it was forgotten) is renewed by the
    * statement that would take the candidate, and one whose lease is gone gets a new one.
    */
   readonly #leased = new Set<string>();
+  /**
+   * Ids reserved with `handOff` and not yet taken, by owner: until when (performance.now()) the owner's
+   * next allocation may take it unasked. The lease lives at least `ttlMs` from before its statement was
+   * sent (the store's expiry is its now() + ttlMs), so a third of that leaves two thirds for the clone,
+   * which renews its lease every third.
+   */
+  readonly #handedOff = new Map<string, { vmid: number; until: number }>();
 
   constructor(options: VmidAllocatorOptions) {
     this.#leases = options.leases;
@@ -121,11 +134,28 @@ export class VmidAllocator {
 
   /**
    * Leases an id no live lease holds and no VM of the cluster uses, confirmed with
-   * `GET /cluster/nextid?vmid=N`. An owner that already holds a live lease gets that one back (renewed).
+   * `GET /cluster/nextid?vmid=N`. An owner that already holds a live lease gets that one back (renewed);
+   * right after a `handOff` reservation, from memory (see `LeaseRequest.handOff`).
    */
   async allocateVmid(request: LeaseRequest): Promise<number> {
     const ttlMs = request.ttlMs ?? defaultTtlMs;
     const owner = { platformId: request.platformId, owner: request.owner };
+    const key = leasedKey(owner);
+    const handed = this.#handedOff.get(key);
+    if (handed !== undefined) {
+      this.#handedOff.delete(key);
+      if (!request.handOff && performance.now() < handed.until) return handed.vmid;
+    }
+    const askedAt = performance.now();
+    const vmid = await this.#allocate(request, owner, ttlMs);
+    if (request.handOff) {
+      if (this.#handedOff.size >= LEASED_KEPT) this.#handedOff.delete(this.#handedOff.keys().next().value!);
+      this.#handedOff.set(key, { vmid, until: askedAt + ttlMs / 3 });
+    }
+    return vmid;
+  }
+
+  async #allocate(request: LeaseRequest, owner: { platformId: string; owner: string }, ttlMs: number): Promise<number> {
     if (this.#leased.has(leasedKey(owner))) {
       const held = await this.#leases.renewHeld({ ...owner, ttlMs });
       if (held !== undefined) return held;
@@ -188,6 +218,7 @@ export class VmidAllocator {
   /** Gives the id back (only this owner's lease is removed). */
   async releaseVmid(request: { platformId: string; owner: string; vmid: number }): Promise<void> {
     this.#leased.delete(leasedKey(request));
+    this.#handedOff.delete(leasedKey(request));
     await this.#leases.release(request);
   }
 

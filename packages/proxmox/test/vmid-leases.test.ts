@@ -64,6 +64,53 @@ test('an allocator that did not lease the id (another process, after a crash) re
   assert.equal((await allocator(3500, 3599).findLeaseByOwner(lease))?.vmid, next);
 });
 
+test('the clone right after a handOff reservation takes its id unasked, once and only while the lease is young', async () => {
+  const calls: string[] = [];
+  const store = new PostgresVmidLeaseStore(db);
+  const counted = new Proxy(store, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.push(String(name));
+        return value.apply(target, args);
+      };
+    },
+  });
+  const vmids = new VmidAllocator({ leases: counted, cluster: pve.cluster, range: { min: 3600, max: 3699 } });
+  const lease = { platformId: 'p1', owner: 'vm-handoff', ttlMs: 60_000 };
+  const vmid = await vmids.allocateVmid({ ...lease, handOff: true });
+  calls.length = 0;
+  // The clone's allocation: no statement, the same id.
+  assert.equal(await vmids.allocateVmid(lease), vmid);
+  assert.equal(calls.join(), '');
+  // Only once: the next asks the store (a renewal of the lease the owner holds).
+  assert.equal(await vmids.allocateVmid(lease), vmid);
+  assert.equal(calls.join(), 'renewHeld');
+  // A reservation again asks the store, whatever was handed off before.
+  await vmids.allocateVmid({ ...lease, handOff: true });
+  calls.length = 0;
+  assert.equal(await vmids.allocateVmid({ ...lease, handOff: true }), vmid);
+  assert.equal(calls.join(), 'renewHeld');
+  // Once a third of the lease has passed, the clone asks again: the lease may be near its end.
+  const short = { ...lease, owner: 'vm-handoff-late', ttlMs: 300 };
+  const late = await vmids.allocateVmid({ ...short, handOff: true });
+  await sleep(150);
+  calls.length = 0;
+  assert.equal(await vmids.allocateVmid(short), late);
+  assert.equal(calls.join(), 'renewHeld');
+  // A release forgets the handed-off id: the owner's next allocation asks for a lease of its own.
+  const gone = await vmids.allocateVmid({ ...lease, owner: 'vm-handoff-released', handOff: true });
+  await vmids.releaseVmid({ ...lease, owner: 'vm-handoff-released', vmid: gone });
+  calls.length = 0;
+  await vmids.allocateVmid({ ...lease, owner: 'vm-handoff-released' });
+  assert.ok(calls.includes('renewHeldOrAcquire'), calls.join());
+  assert.equal(
+    (await vmids.findLeaseByOwner({ platformId: 'p1', owner: 'vm-handoff-released' }))?.owner,
+    'vm-handoff-released',
+  );
+});
+
 test('a live lease blocks its id; an expired one is taken over and its old owner can no longer renew', async () => {
   const vmids = allocator(3100, 3100);
   const first = { platformId: 'p1', owner: 'dead-worker', ttlMs: 50 };

@@ -22,10 +22,17 @@ export function proxmoxName(vm: VmRow): string {
 
 /**
  * Leases the VM's VMID. The VM's row gets it with the step's end (the pipeline's `writes`): a crash
- * before leaves the step to run again, and the lease, held by the VM, gives it the same VMID.
+ * before leaves the step to run again, and the lease, held by the VM, gives it the same VMID. The
+ * clone that follows takes the id from the allocator's memory (`handOff`) instead of renewing the
+ * lease taken a moment ago; a clone in another process, or a repeat, asks Postgres for it.
  */
 export async function reserveVmid(ctx: InstallerContext, vm: VmRow) {
-  const vmid = await ctx.vmids.allocateVmid({ platformId: DEFAULT_PLATFORM, owner: vm.id, ttlMs: leaseTtlMs });
+  const vmid = await ctx.vmids.allocateVmid({
+    platformId: DEFAULT_PLATFORM,
+    owner: vm.id,
+    ttlMs: leaseTtlMs,
+    handOff: true,
+  });
   vm.vmid = vmid;
   return { vmid };
 }
