@@ -179,3 +179,33 @@ test('stop waits for the sends under way and deletes the sent rows', async () =>
   assert.ok(await inRedis(row.jobId));
   assert.deepEqual(await outboxIds(), []);
 });
+
+test('an idle relay timer reads the outbox without opening a pass, and still relays an intent a crashed writer never sent', async () => {
+  await db.deleteFrom('outbox').execute();
+  let transactions = 0;
+  // The relay's own handle on the database, counting the transactions it opens (a pass is one).
+  const counted = new Proxy(db, {
+    get(target, key) {
+      if (key === 'transaction') transactions += 1;
+      const value = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const relay = new OutboxRelay(counted, producer, logger, { intervalMs: 20 }).start();
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal(transactions, 0);
+    // Committed and never handed to a relay: a writer that crashed right after its commit.
+    const orphan = await committed();
+    await waitFor(
+      'the orphan relayed and its row gone',
+      async () => (await inRedis(orphan.jobId)) && (await outboxIds()).length === 0,
+      {
+        timeoutMs: 5_000,
+      },
+    );
+    assert.ok(transactions >= 1);
+  } finally {
+    await relay.stop();
+  }
+});
