@@ -85,10 +85,12 @@ function stepGauges(registry: Registry, db: Db) {
 }
 
 /**
- * How often the event-loop delay histogram (nodejs_eventloop_lag_*) samples, in ms. prom-client's
- * default of 10 ms is a timer that wakes the API 100 times a second while it does nothing, about
- * half its idle CPU. At 100 ms every stall of 100 ms or more is still recorded in full (it covers
- * a sample); shorter ones are recorded in proportion to their length.
+ * How often the event-loop delay histogram (nodejs_eventloop_lag_min/mean/max/pNN) samples, in ms.
+ * prom-client's default of 10 ms is a timer that wakes the API 100 times a second while it does
+ * nothing, about half its idle CPU. Node's histogram records each sample's whole interval, so those
+ * figures include this period: an idle API reads about 0.1 s, and its lag is what lies above that.
+ * Every stall of 100 ms or more lands in a sample; shorter ones in proportion to their length.
+ * (`nodejs_eventloop_lag_seconds` is measured apart, by one timer per scrape.)
  */
 export const EVENT_LOOP_SAMPLE_MS = 100;
 

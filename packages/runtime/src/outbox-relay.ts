@@ -54,6 +54,9 @@ export class OutboxRelay {
   #next: Promise<void> | null = null;
   #timer: NodeJS.Timeout | undefined;
   #quietUntil = 0;
+  /** The timer's read in flight (`stop` waits for it), and whether `stop` was called. */
+  #ticking: Promise<void> | null = null;
+  #stopped = false;
 
   constructor(
     private readonly db: Db,
@@ -64,7 +67,12 @@ export class OutboxRelay {
 
   start(): this {
     this.#timer = setInterval(() => {
-      if (Date.now() >= this.#quietUntil) this.#tick().catch(() => {});
+      if (this.#ticking || Date.now() < this.#quietUntil) return;
+      this.#ticking = this.#tick()
+        .catch(() => {})
+        .finally(() => {
+          this.#ticking = null;
+        });
     }, this.options.intervalMs ?? 1000);
     this.#timer.unref();
     return this;
@@ -75,7 +83,7 @@ export class OutboxRelay {
    * locks the rows: begin, select, commit) only when one does. A relay with nothing to send spends
    * one statement a tick instead of three. A row committed after the read waits for the next tick,
    * as one committed after a pass's select always did; a read that fails runs the pass, which
-   * reports Postgres and backs off.
+   * reports Postgres and backs off. A read that ends after `stop` opens no pass.
    */
   async #tick(): Promise<void> {
     if (this.#next) return this.#next;
@@ -86,7 +94,7 @@ export class OutboxRelay {
       .executeTakeFirst()
       .then((row) => row !== undefined)
       .catch(() => true);
-    if (waiting) await this.flush();
+    if (waiting && !this.#stopped) await this.flush();
   }
 
   /** Sends every intent committed so far; resolves when they are in Redis, rejects if Redis refused them. */
@@ -232,6 +240,8 @@ export class OutboxRelay {
   /** Stops the timer; waits for the passes and the sends of committed intents under way, then deletes the sent rows. */
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    this.#stopped = true;
+    await this.#ticking;
     await Promise.all([this.#chain, this.#sending]);
     this.#deleteSent();
     await Promise.all(this.#deleting);

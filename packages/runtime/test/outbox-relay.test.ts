@@ -5,8 +5,10 @@
  * rows are deleted.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
 import { createDb, type Db, insertOutboxIntent, migrateToLatest } from '@glassdome/db';
 import { createLogger } from '@glassdome/logger';
 import { jobIntent, Producer } from '@glassdome/queue';
@@ -63,6 +65,7 @@ async function committed(): Promise<{ id: number; intent: unknown; jobId: string
 
 const outboxIds = async () => (await db.selectFrom('outbox').select('id').execute()).map((row) => Number(row.id));
 const inRedis = async (jobId: string) => Boolean(await producer.queues.vm.getJob(jobId));
+const execFileAsync = promisify(execFile);
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 test('rows handed while a send is in flight go together in the next one; every job lands once and its row goes', async () => {
@@ -207,5 +210,45 @@ test('an idle relay timer reads the outbox without opening a pass, and still rel
     assert.ok(transactions >= 1);
   } finally {
     await relay.stop();
+  }
+});
+
+test('stop waits for the timer read in flight, and a read that ends after stop opens no pass', async () => {
+  await db.deleteFrom('outbox').execute();
+  const orphan = await committed();
+  // Another session holds the outbox locked for a second, so the timer read waits until it lets go.
+  const holder = execFileAsync('psql', [
+    database.url,
+    '-c',
+    'BEGIN; LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1); COMMIT;',
+  ]);
+  try {
+    await waitFor(
+      'the outbox locked',
+      async () => {
+        const { stdout } = await execFileAsync('psql', [
+          database.url,
+          '-Atc',
+          "SELECT count(*) FROM pg_locks WHERE relation = 'outbox'::regclass AND mode = 'AccessExclusiveLock'",
+        ]);
+        return stdout.trim() === '1';
+      },
+      { timeoutMs: 5_000 },
+    );
+    const relay = new OutboxRelay(db, producer, logger, { intervalMs: 20 }).start();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    let stopped = false;
+    const stopping = relay.stop().then(() => {
+      stopped = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(stopped, false, 'stop returned while the timer read was in flight');
+    await stopping;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(await inRedis(orphan.jobId), false, 'a pass ran after stop');
+    assert.deepEqual(await outboxIds(), [orphan.id]);
+  } finally {
+    await holder.catch(() => undefined);
+    await db.deleteFrom('outbox').execute();
   }
 });
