@@ -90,7 +90,8 @@ export async function cloneVm(deps: CloneVmDeps, request: CloneVmRequest): Promi
   }
   for (let attempt = 0; attempt < maxForeignIds; attempt++) {
     deps.pve.client.signal?.throwIfAborted();
-    const vmid = await deps.vmids.allocateVmid(lease);
+    // Only the first try of a first attempt takes the id its reservation handed off.
+    const vmid = await deps.vmids.allocateVmid({ ...lease, takeHandOff: request.firstAttempt && attempt === 0 });
     const existing = !look
       ? 'free'
       : seen?.vmid === vmid

@@ -84,10 +84,17 @@ export interface LeaseRequest {
   ttlMs?: number;
   /**
    * A reservation whose clone follows at once (the installer's `reserve-vmid`): the owner's next
-   * allocation by this allocator (the clone's) gets this id back without asking the store again, once,
-   * while at least two thirds of the lease are sure to remain. Any other allocation asks the store.
+   * allocation by this allocator, if it is the clone's first (`takeHandOff`), gets this id back
+   * without asking the store again, once, while at least two thirds of the lease are sure to remain.
+   * Any other allocation asks the store, and forgets the id handed off.
    */
   handOff?: boolean;
+  /**
+   * The clone's first allocation on its first attempt (nothing submitted for the owner before): the
+   * only one that may take an id handed off. A repeat (a retried job, a stopped one run again) asks
+   * the store, which says whether the lease is still the owner's.
+   */
+  takeHandOff?: boolean;
 }
 
 export interface VmidLease {
@@ -144,7 +151,7 @@ export class VmidAllocator {
     const handed = this.#handedOff.get(key);
     if (handed !== undefined) {
       this.#handedOff.delete(key);
-      if (!request.handOff && performance.now() < handed.until) return handed.vmid;
+      if (request.takeHandOff && performance.now() < handed.until) return handed.vmid;
     }
     const askedAt = performance.now();
     const vmid = await this.#allocate(request, owner, ttlMs);

@@ -81,10 +81,17 @@ test('the clone right after a handOff reservation takes its id unasked, once and
   const lease = { platformId: 'p1', owner: 'vm-handoff', ttlMs: 60_000 };
   const vmid = await vmids.allocateVmid({ ...lease, handOff: true });
   calls.length = 0;
-  // The clone's allocation: no statement, the same id.
-  assert.equal(await vmids.allocateVmid(lease), vmid);
+  // The clone's first allocation: no statement, the same id.
+  const clone = { ...lease, takeHandOff: true };
+  assert.equal(await vmids.allocateVmid(clone), vmid);
   assert.equal(calls.join(), '');
   // Only once: the next asks the store (a renewal of the lease the owner holds).
+  assert.equal(await vmids.allocateVmid(clone), vmid);
+  assert.equal(calls.join(), 'renewHeld');
+  // A repeat of the clone (not its first attempt) asks the store even right after a reservation: the
+  // lease may have been released meanwhile (the deploy stopped, then run again).
+  await vmids.allocateVmid({ ...lease, handOff: true });
+  calls.length = 0;
   assert.equal(await vmids.allocateVmid(lease), vmid);
   assert.equal(calls.join(), 'renewHeld');
   // A reservation again asks the store, whatever was handed off before.
@@ -97,13 +104,13 @@ test('the clone right after a handOff reservation takes its id unasked, once and
   const late = await vmids.allocateVmid({ ...short, handOff: true });
   await sleep(150);
   calls.length = 0;
-  assert.equal(await vmids.allocateVmid(short), late);
+  assert.equal(await vmids.allocateVmid({ ...short, takeHandOff: true }), late);
   assert.equal(calls.join(), 'renewHeld');
   // A release forgets the handed-off id: the owner's next allocation asks for a lease of its own.
   const gone = await vmids.allocateVmid({ ...lease, owner: 'vm-handoff-released', handOff: true });
   await vmids.releaseVmid({ ...lease, owner: 'vm-handoff-released', vmid: gone });
   calls.length = 0;
-  await vmids.allocateVmid({ ...lease, owner: 'vm-handoff-released' });
+  await vmids.allocateVmid({ ...lease, owner: 'vm-handoff-released', takeHandOff: true });
   assert.ok(calls.includes('renewHeldOrAcquire'), calls.join());
   assert.equal(
     (await vmids.findLeaseByOwner({ platformId: 'p1', owner: 'vm-handoff-released' }))?.owner,
