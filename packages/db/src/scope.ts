@@ -1,5 +1,6 @@
 /**
- * What a reader may see, as one SQL condition per table: the one place scoping is decided. An admin
+ * What a reader may see, as one SQL condition per table: the one place scoping is decided (but for
+ * `listStandaloneVms`' fixed statements, which apply the same rule to `vms` by hand). An admin
  * sees everything; a project key sees its project's rows; a trainee key sees one copy of one lab.
  * Repository reads take a `Scope` and add `scopeCondition(table, scope)`; a row outside the scope is
  * simply not found, so the API answers 404 for it exactly as for a row that does not exist.

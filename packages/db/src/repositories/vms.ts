@@ -325,11 +325,24 @@ export async function listStandaloneVms(
   filter: { status?: string | undefined } & PageRequest,
   scope: Scope = ALL_PROJECTS,
 ): Promise<Page<StandaloneVmRow>> {
-  if (scope.kind === 'copy') return { items: [], nextCursor: null };
+  // The fixed texts decide the scope as scopeCondition('vms', ...) would; a new kind of scope must be
+  // placed here too (the switch does not compile without it).
+  let project: string | undefined;
+  switch (scope.kind) {
+    case 'copy':
+      return { items: [], nextCursor: null };
+    case 'project':
+      project = scope.project;
+      break;
+    case 'all':
+      break;
+    default:
+      return scope satisfies never;
+  }
   const cursor = filter.cursor;
   const offset = !cursor && filter.offset ? filter.offset : undefined;
   const variant: StandaloneVmsVariant = {
-    project: scope.kind === 'project',
+    project: project !== undefined,
     status: Boolean(filter.status),
     cursor: cursor !== undefined,
     offset: offset !== undefined,
@@ -345,7 +358,7 @@ export async function listStandaloneVms(
     if (!variant.offset && variant.bounded) preparedByName(text);
   }
   const parameters: unknown[] = [];
-  if (scope.kind === 'project') parameters.push(scope.project);
+  if (project !== undefined) parameters.push(project);
   if (filter.status) parameters.push(filter.status);
   if (cursor) parameters.push(cursor.at, cursor.id);
   parameters.push(filter.limit + 1);
