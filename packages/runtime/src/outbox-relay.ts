@@ -1,4 +1,4 @@
-import { type Db, deleteOutboxIntents, relayOutboxBatch } from '@glassdome/db';
+import { type Db, deleteOutboxIntents, outboxHasIntents, relayOutboxBatch } from '@glassdome/db';
 import type { Logger } from '@glassdome/logger';
 import { type Producer, parseIntent, sendIntents } from '@glassdome/queue';
 
@@ -87,13 +87,7 @@ export class OutboxRelay {
    */
   async #tick(): Promise<void> {
     if (this.#next) return this.#next;
-    const waiting = await this.db
-      .selectFrom('outbox')
-      .select('id')
-      .limit(1)
-      .executeTakeFirst()
-      .then((row) => row !== undefined)
-      .catch(() => true);
+    const waiting = await outboxHasIntents(this.db).catch(() => true);
     if (waiting && !this.#stopped) await this.flush();
   }
 

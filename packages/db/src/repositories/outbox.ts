@@ -81,6 +81,11 @@ export async function deleteOutboxIntents(db: Db, ids: readonly number[]): Promi
     .execute();
 }
 
+/** Whether any intent waits to be relayed: one plain read, no lock (the relay's idle check). */
+export async function outboxHasIntents(db: Db): Promise<boolean> {
+  return (await db.selectFrom('outbox').select('id').limit(1).executeTakeFirst()) !== undefined;
+}
+
 /** Intents not yet relayed, and the age of the oldest in seconds (for health and metrics). */
 export async function outboxBacklog(db: Db): Promise<{ count: number; oldestSeconds: number }> {
   const row = await db
