@@ -26,7 +26,7 @@ import {
   STANDALONE_VMS,
 } from '../packages/db/src/index';
 import { type Cursor, encodeCursor, type Keyset } from '../packages/db/src/paging';
-import { appArgs, freePort, repoRoot, startProcess } from '../packages/stack/src/index';
+import { appArgs, freePort, NODE_FLAGS, repoRoot, startProcess } from '../packages/stack/src/index';
 import { createRedisPrefix, createTestDatabase } from '../packages/testkit/src/index';
 import { knownCpuSeconds, postgresBackendCpuSeconds } from './lab-measure';
 
@@ -214,7 +214,9 @@ export async function run(): Promise<string> {
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   // BENCH_LIST_API=<bundle>: that build of the API instead of the tree's (e.g. the commit before a
   // change, built and copied aside at the same depth), to alternate before/after runs on one kept database.
-  const build = process.env.BENCH_LIST_API ? ['--enable-source-maps', process.env.BENCH_LIST_API] : appArgs('api');
+  const build = process.env.BENCH_LIST_API
+    ? ['--enable-source-maps', ...NODE_FLAGS.api, process.env.BENCH_LIST_API]
+    : appArgs('api');
   const startApi = () =>
     startProcess(process.execPath, [...nodeArgs, ...build], {
       cwd: repoRoot,

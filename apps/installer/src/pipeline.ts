@@ -155,8 +155,9 @@ export interface RunStepsOptions {
    */
   onDone?: { move: VmStatusChange; events: () => (StepEvent & { data?: JsonValue })[] };
   /**
-   * The lab task these steps make up, recorded done with the last step's end; `recorded` is told the
-   * lab's tasks done then (this one included), from the same statement.
+   * The lab task these steps make up, recorded done with the last step's end; `recorded` is told
+   * which of the tasks in `asked` were done then, from the same statement (all the lab's tasks done,
+   * this one included, when `asked` is absent).
    */
   labTaskDone?: { task: string; recorded: (labTasksDone: string[]) => void; asked?: readonly string[] };
 }

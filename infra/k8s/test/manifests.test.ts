@@ -271,3 +271,10 @@ test('docker-compose.yml starts each process with the same V8 flags as pnpm star
     .map(([name, service]) => appOfArgs(`compose service ${name}`, service.command));
   assert.deepEqual(new Set(apps), new Set(['api', 'installer', 'gateway', 'overseer', 'pve-sim']));
 });
+
+test("the image's default command (the API) starts node with the API's V8 flags", () => {
+  const dockerfile = readFileSync(join(repoRoot, 'infra', 'docker', 'Dockerfile'), 'utf8');
+  const cmd = /^CMD (\[.*\])$/m.exec(dockerfile);
+  assert.ok(cmd, 'the Dockerfile has a CMD in exec form');
+  assert.equal(appOfArgs('the Dockerfile CMD', JSON.parse(cmd[1]!) as string[]), 'api');
+});
