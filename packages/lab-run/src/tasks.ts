@@ -29,6 +29,7 @@ import {
   type LabTask,
   nominalRemainingPath,
   readyAfter,
+  readyAfterReads,
   taskById,
 } from '@glassdome/lab';
 import { addLabTasks, isFinalAttempt, type JobContext } from '@glassdome/queue';
@@ -173,25 +174,6 @@ function startLabTask(db: LabRunContext['db'], labId: string, task: TaskStart) {
 
 type LabTaskJob = { labId: string; taskId: string; context: JobContext };
 
-/** Per graph (one object per lab, `labGraph`), each task's `LabTaskWork.doneAsked`. */
-const askedOf = new WeakMap<LabRecord['graph'], Map<string, readonly string[]>>();
-
-/** What `readyAfter` reads of the done tasks when `taskId` ends: its dependents and their dependencies. */
-function doneAsked(graph: LabRecord['graph'], taskId: string): readonly string[] {
-  let byTask = askedOf.get(graph);
-  if (!byTask) {
-    byTask = new Map();
-    askedOf.set(graph, byTask);
-  }
-  let asked = byTask.get(taskId);
-  if (!asked) {
-    const dependents = graph.tasks.filter((t) => t.dependsOn.includes(taskId));
-    asked = [...new Set(dependents.flatMap((t) => [t.id, ...t.dependsOn]))];
-    byTask.set(taskId, asked);
-  }
-  return asked;
-}
-
 export async function runLabTask<P = undefined>(
   ctx: LabRunContext,
   job: LabTaskJob,
@@ -295,7 +277,7 @@ async function runOneLabTask<P>(
       if (latest) throw latest;
     };
     let recorded: string[] | undefined;
-    const asked = doneAsked(lab.graph, task.id);
+    const asked = readyAfterReads(lab.graph, task.id);
     const detail = await work({
       lab,
       task,

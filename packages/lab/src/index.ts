@@ -84,6 +84,7 @@ export { LabGraphCycleError, LabGraphError } from './graph/errors';
 export {
   dependentsOf,
   readyAfter,
+  readyAfterReads,
   rootTasks,
   taskById,
   topologicalOrder,

@@ -64,6 +64,16 @@ export function readyAfter(graph: LabGraph, doneIds: ReadonlySet<string>, justDo
     .filter((task) => !doneIds.has(task.id) && task.dependsOn.every(isDone));
 }
 
+/**
+ * The tasks whose being done `readyAfter(graph, done, justDone)` reads: `justDone`'s dependents and
+ * their dependencies (a record of the task's end need return only these of the lab's tasks done).
+ */
+export function readyAfterReads(graph: LabGraph, justDone: string): string[] {
+  const { byId, dependents } = indexOf(graph);
+  const ids = dependents.get(justDone) ?? [];
+  return [...new Set(ids.flatMap((id) => [id, ...byId.get(id)!.dependsOn]))];
+}
+
 /** Everything downstream of `id` (not `id` itself): what can never start once `id` has failed for good. */
 export function transitiveDependents(graph: LabGraph, id: string): LabTask[] {
   const { dependents } = indexOf(graph);

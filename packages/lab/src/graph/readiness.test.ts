@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LabGraphCycleError, LabGraphError } from './errors';
-import { dependentsOf, readyAfter, rootTasks, topologicalOrder, transitiveDependents } from './queries';
+import {
+  dependentsOf,
+  readyAfter,
+  readyAfterReads,
+  rootTasks,
+  topologicalOrder,
+  transitiveDependents,
+} from './queries';
 import type { LabGraph, LabTask } from './types';
 
 function graphOf(edges: Record<string, string[]>): LabGraph {
@@ -73,4 +80,21 @@ test('a cyclic or malformed graph is refused with a named error', () => {
   assert.throws(() => readyAfter(diamond, new Set(), 'ghost'), /no task ghost/);
   const twice: LabGraph = { tasks: [...diamond.tasks, diamond.tasks[0]!] };
   assert.throws(() => dependentsOf(twice), /appears twice/);
+});
+
+test('readyAfterReads names every done task readyAfter looks at: the same answer from only those', () => {
+  // A → B, A → C, B + C → D, E → D, A → F
+  const graph = graphOf({ A: [], B: ['A'], C: ['A'], E: [], D: ['B', 'C', 'E'], F: ['A'] });
+  assert.deepEqual(readyAfterReads(graph, 'C').sort(), ['B', 'C', 'D', 'E']);
+  assert.deepEqual(readyAfterReads(graph, 'D'), []);
+  const all = ['A', 'B', 'C', 'D', 'E', 'F'];
+  // Every subset of the tasks as done: readyAfter answers the same from the subset readyAfterReads names.
+  for (let mask = 0; mask < 1 << all.length; mask += 1) {
+    const done = new Set(all.filter((_, i) => mask & (1 << i)));
+    for (const justDone of all) {
+      const asked = new Set(readyAfterReads(graph, justDone));
+      const told = new Set([...done].filter((id) => asked.has(id)));
+      assert.deepEqual(ids(readyAfter(graph, told, justDone)), ids(readyAfter(graph, done, justDone)), `${justDone}`);
+    }
+  }
 });
