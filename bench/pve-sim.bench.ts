@@ -200,7 +200,8 @@ export async function run(): Promise<string> {
     'full run of 2026-12-06 03:47 (2 × Intel Xeon); 155 req/s in the full run of 2026-12-06 07:13 (a slow',
     '2 × AMD EPYC, `/healthz` 3,444/s); 122 req/s in the full run of 2026-12-06 10:04 (2 × Intel Xeon); 226 req/s',
     'in the full run of 2026-12-06 13:25 (2 × Intel Xeon); 326 req/s in the full run of 2026-12-06 17:05 (2 × Intel Xeon);',
-    '136 req/s in the full run of 2026-12-06 19:46 (2 × AMD EPYC, `/healthz` 4,331/s).',
+    '136 req/s in the full run of 2026-12-06 19:46 (2 × AMD EPYC, `/healthz` 4,331/s); 178 req/s in the full run of',
+    '2026-12-06 23:01 (2 × AMD EPYC, `/healthz` 3,606/s).',
     '',
   ].join('\n');
 }
