@@ -1,7 +1,8 @@
 /**
  * The verify step against the simulator's guests: one command reads the guest's OS release and, for
  * a lab VM given addresses, its IPv4 addresses; a guest without an address the lab assigned, or of
- * another OS, fails for good, naming what it has.
+ * another OS, fails for good, naming what it has. A post-configuration with no item to run reads the
+ * same in the command that waits for cloud-init, and the verify step right after it asks nothing.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { ensureGuestKey, GuestKeys } from '@glassdome/runtime';
 import { SshPool, type SshTarget } from '@glassdome/ssh';
 import type { TestSimulator } from '@glassdome/testkit';
 import type { InstallerContext } from '../src/context';
-import { verify, waitForSsh } from '../src/steps/guest-steps';
+import { postConfigure, verify, waitForSsh } from '../src/steps/guest-steps';
 import { waitForAgent } from '../src/steps/proxmox-steps';
 import type { VmRow } from '../src/vm-record';
 import { type DirectContext, recordOfSimVm, startDirectContext, TEST_PLACEMENT } from './direct-context';
@@ -88,4 +89,32 @@ test('a guest of another OS fails for good', async () => {
     (error: unknown) =>
       error instanceof PermanentError && /guest reports ID=ubuntu, expected debian/.test(error.message),
   );
+});
+
+test('after a post-configuration with no item, the verify step checks what its cloud-init command read', async () => {
+  const vm = await reachedVm('along');
+  commands.length = 0;
+  assert.deepEqual(await postConfigure(ctx, vm), { items: 0, ran: 0 });
+  assert.deepEqual(await verify(ctx, vm), { osId: 'ubuntu', ip: vm.ip });
+  assert.equal(commands.length, 1);
+  assert.deepEqual(commands[0]!.slice(0, 2), ['sh', '-c']);
+  assert.match(commands[0]![2]!, /^cloud-init status --wait \|\| exit \$\?\n/);
+  // The read is used once: a verify step again (another try) asks the guest itself.
+  commands.length = 0;
+  assert.deepEqual(await verify(ctx, vm), { osId: 'ubuntu', ip: vm.ip });
+  assert.deepEqual(commands, [['cat', '/etc/os-release']]);
+});
+
+test("a lab VM's missing address is found in the read along too", async () => {
+  const vm = await reachedVm('along-lab');
+  vm.spec = { ...vm.spec, networks: [{ name: 'lan', ip: '10.77.0.6/24' }] } as VmRow['spec'];
+  commands.length = 0;
+  await postConfigure(ctx, vm);
+  await assert.rejects(
+    verify(ctx, vm),
+    (error: unknown) =>
+      error instanceof PermanentError && /the guest lacks 10\.77\.0\.6\/24 \(lan\)/.test(error.message),
+  );
+  assert.equal(commands.length, 1);
+  assert.match(commands[0]![2]!, /cat \/etc\/os-release && ip -4 addr/);
 });
