@@ -48,12 +48,6 @@ const NO_EGRESS: PveIpset = {
   ].map((cidr) => ({ cidr })),
 };
 
-const MANAGEMENT_SOURCES: PveIpset = {
-  name: 'gd-mgmt',
-  comment: 'gd:lab-1/c0 Glassdome management sources',
-  entries: [{ cidr: '192.168.100.5' }],
-};
-
 function managementRules(): PveFirewallRule[] {
   return [
     {
@@ -61,7 +55,8 @@ function managementRules(): PveFirewallRule[] {
       action: 'ACCEPT',
       enable: 1,
       iface: 'net1',
-      source: '+gd-mgmt',
+      // Glassdome's one source, in the rule itself (no IPSet of its own).
+      source: '192.168.100.5',
       proto: 'tcp',
       dport: '22',
       comment: 'gd:lab-1/c0 management ssh',
@@ -106,7 +101,6 @@ test('a small lab compiles to exactly these objects', () => {
         ipsets: [
           { name: 'ipfilter-net0', comment: 'gd:lab-1/c0 lan', entries: [{ cidr: '10.10.0.10' }] },
           { name: 'ipfilter-net1', comment: 'gd:lab-1/c0 management', entries: [{ cidr: '192.168.100.20' }] },
-          MANAGEMENT_SOURCES,
           NO_EGRESS,
         ],
         rules: [
@@ -134,7 +128,6 @@ test('a small lab compiles to exactly these objects', () => {
             // Its management address is not known yet: the network, except Glassdome's own address.
             entries: [{ cidr: '192.168.100.0/24' }, { cidr: '192.168.100.5', nomatch: 1 }],
           },
-          MANAGEMENT_SOURCES,
           NO_EGRESS,
         ],
         rules: [
@@ -155,6 +148,30 @@ test('a small lab compiles to exactly these objects', () => {
   });
   // Objects are plain data: they survive JSON unchanged, as a job payload or an API body.
   assert.deepEqual(JSON.parse(JSON.stringify(firewall)), firewall);
+});
+
+test("management sources beyond what a rule holds go in the VM's gd-mgmt IPSet, named by the rule", () => {
+  // 40 networks of 13 characters each, with their commas: 559 characters, over PVE's 512.
+  const sources = Array.from({ length: 40 }, (_, i) => `198.18.${100 + i}.0/24`);
+  const firewall = compileLabFirewall(parsed(SMALL), { ...CONTEXT, management: { ...CONTEXT.management, sources } });
+  const target = firewall.vms.find((vm) => vm.vm === 'target')!;
+  const set = target.ipsets.find((ipset) => ipset.name === 'gd-mgmt');
+  assert.deepEqual(
+    set?.entries.map((entry) => entry.cidr),
+    sources,
+  );
+  assert.equal(target.rules[0]!.source, '+gd-mgmt');
+  // Two fit in the rule itself, in their order.
+  const two = compileLabFirewall(parsed(SMALL), {
+    ...CONTEXT,
+    management: { ...CONTEXT.management, sources: ['192.168.100.5', '198.18.0.0/15'] },
+  });
+  const first = two.vms.find((vm) => vm.vm === 'target')!;
+  assert.equal(first.rules[0]!.source, '192.168.100.5,198.18.0.0/15');
+  assert.equal(
+    first.ipsets.some((ipset) => ipset.name === 'gd-mgmt'),
+    false,
+  );
 });
 
 test('no guest passes for Glassdome on the management network, nor for another guest on a lab network', () => {

@@ -19,9 +19,10 @@ import { formatNetwork, NEVER_EGRESS_RANGES } from '../spec/policy';
 import type { LabRule, LabSpec } from '../spec/resolve';
 import { type FirewallContext, type ResolvedContext, resolveContext } from './context';
 import { type PortMatch, portMatches } from './dport';
+import { PVE_ADDRESS_MAX_LENGTH } from './limits';
 import type { LabFirewall, PveFirewallOptions, PveFirewallRule, PveIpset, PveIpsetEntry, VmFirewall } from './types';
 
-/** The IPSet of Glassdome's management sources, per VM (when the context lists them). */
+/** The IPSet of Glassdome's management sources, per VM (when the context lists more than a rule's source holds). */
 export const MANAGEMENT_IPSET = 'gd-mgmt';
 /** The IPSet of destinations egress never reaches, per VM (when it has any egress). */
 export const NO_EGRESS_IPSET = 'gd-noegress';
@@ -80,8 +81,22 @@ interface Compilation {
   lists: Map<string, RuleList>;
 }
 
+/**
+ * The management ssh rule's source: the cluster IPSet the context names; else Glassdome's sources
+ * written in the rule itself, as the comma list PVE takes in a rule's `source` (one kind of address,
+ * no range in a list: they are IPv4 networks), when that fits its 512 characters (two API calls per VM
+ * fewer than a set of its own, created and filled one entry per call); else the VM's `gd-mgmt` IPSet.
+ */
 function managementSource(context: ResolvedContext): string {
-  return context.sources.kind === 'ipset' ? `+dc/${context.sources.name}` : `+${MANAGEMENT_IPSET}`;
+  if (context.sources.kind === 'ipset') return `+dc/${context.sources.name}`;
+  return inlineSources(context) ?? `+${MANAGEMENT_IPSET}`;
+}
+
+/** Glassdome's management sources as one rule's `source`, when they fit in one (see managementSource). */
+function inlineSources(context: ResolvedContext): string | undefined {
+  if (context.sources.kind !== 'list') return undefined;
+  const list = context.sources.ranges.map((range) => formatNetwork(range)).join(',');
+  return list.length > 0 && list.length <= PVE_ADDRESS_MAX_LENGTH ? list : undefined;
 }
 
 function addManagementRules(compilation: Compilation, vm: string, allowance: EgressAllowance): void {
@@ -194,7 +209,7 @@ function ipsetsOf(compilation: Compilation, vm: string, allowance: EgressAllowan
     comment: `${context.commentPrefix} management`,
     entries: managementFilter(context, vm),
   });
-  if (context.sources.kind === 'list') {
+  if (context.sources.kind === 'list' && inlineSources(context) === undefined) {
     ipsets.push({
       name: MANAGEMENT_IPSET,
       comment: `${context.commentPrefix} Glassdome management sources`,

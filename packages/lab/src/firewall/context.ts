@@ -7,7 +7,8 @@ import { PVE_IPSET_NAME } from './limits';
 export interface ManagementAccess {
   /**
    * Addresses or CIDRs Glassdome reaches guests from (SSH for post-configuration, probes,
-   * terminals). Compiled into each VM's own `gd-mgmt` IPSet. Give this or `sourcesIpset`.
+   * terminals). Compiled into the management ssh rule's source (into each VM's own `gd-mgmt` IPSet
+   * when they are more than 512 characters). Give this or `sourcesIpset`.
    */
   sources?: string[];
   /**
