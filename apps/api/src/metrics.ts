@@ -94,6 +94,10 @@ function stepGauges(registry: Registry, db: Db) {
  */
 export const EVENT_LOOP_SAMPLE_MS = 100;
 
+/** When a response's request arrived (performance.now()), kept on the response until it is finished. */
+const STARTED = Symbol('glassdome.started');
+type Timed = Response & { [STARTED]?: number };
+
 export function createMetrics(db: Db, producer: Producer): ApiMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
@@ -113,17 +117,20 @@ export function createMetrics(db: Db, producer: Producer): ApiMetrics {
   stateGauges(registry, db, producer);
   stepGauges(registry, db);
   poolGauges(registry, db);
+  // One listener shared by every response (`this` is the response), not a closure per request.
+  function recordFinished(this: Response) {
+    const req = this.req;
+    // The route pattern, never the raw path: ids in paths would explode the label set.
+    const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+    const labels = { method: req.method, route, status: String(this.statusCode) };
+    latency.observe(labels, (performance.now() - ((this as Timed)[STARTED] ?? 0)) / 1000);
+    requests.inc(labels);
+  }
   return {
     registry,
-    observe(req, res, next) {
-      const stop = latency.startTimer();
-      res.on('finish', () => {
-        // The route pattern, never the raw path: ids in paths would explode the label set.
-        const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
-        const labels = { method: req.method, route, status: String(res.statusCode) };
-        stop(labels);
-        requests.inc(labels);
-      });
+    observe(_req, res, next) {
+      (res as Timed)[STARTED] = performance.now();
+      res.on('finish', recordFinished);
       next();
     },
   };
