@@ -12,7 +12,7 @@ import { ensureGuestKey, GuestKeys } from '@glassdome/runtime';
 import { SshPool, type SshTarget } from '@glassdome/ssh';
 import type { TestSimulator } from '@glassdome/testkit';
 import type { InstallerContext } from '../src/context';
-import { postConfigure, verify, waitForSsh } from '../src/steps/guest-steps';
+import { guestTarget, postConfigure, verify, waitForSsh } from '../src/steps/guest-steps';
 import { waitForAgent } from '../src/steps/proxmox-steps';
 import type { VmRow } from '../src/vm-record';
 import { type DirectContext, recordOfSimVm, startDirectContext, TEST_PLACEMENT } from './direct-context';
@@ -117,4 +117,23 @@ test("a lab VM's missing address is found in the read along too", async () => {
   );
   assert.equal(commands.length, 1);
   assert.match(commands[0]![2]!, /cat \/etc\/os-release && ip -4 addr/);
+});
+
+test("a post-configuration looks for its items' markers in its cloud-init command, and a repeat runs none of them", async () => {
+  const vm = await reachedVm('items');
+  vm.spec = {
+    ...vm.spec,
+    provision: [{ run: 'echo one >> /tmp/gd-items-ran' }, { run: 'echo two >> /tmp/gd-items-ran' }],
+  } as VmRow['spec'];
+  commands.length = 0;
+  assert.deepEqual(await postConfigure(ctx, vm), { items: 2, ran: 2 });
+  // The wait with both checks, then each item's script (which removes itself).
+  assert.equal(commands.filter((argv) => argv[0] === 'sh' && /cloud-init status --wait/.test(argv[2]!)).length, 1);
+  assert.equal(commands.length, 3);
+  commands.length = 0;
+  assert.deepEqual(await postConfigure(ctx, vm), { items: 2, ran: 0 });
+  assert.equal(commands.length, 1);
+  const target = await guestTarget(ctx, vm);
+  assert.equal((await ssh.exec(target, ['cat', '/tmp/gd-items-ran'])).stdout, 'one\ntwo\n');
+  assert.doesNotMatch((await ssh.exec(target, ['ls', '/tmp'])).stdout, /glassdome-.*\.sh/);
 });

@@ -116,9 +116,10 @@ function provisionItems(vm: VmRow): ProvisionItem[] {
 /**
  * One item as a root script: its work under `set -eu` (any failing line stops it with that line's
  * status), then — reached only when every line succeeded — its marker, written atomically (rename).
- * The user's text sits on lines of its own, so a trailing `# comment` cannot swallow the marker.
+ * The user's text sits on lines of its own, so a trailing `# comment` cannot swallow the marker. The
+ * script removes itself last, so an item that failed leaves it in place, as its staged file.
  */
-function itemScript(item: ProvisionItem, marker: string, staged: string): string {
+function itemScript(item: ProvisionItem, marker: string, staged: string, script: string): string {
   return [
     'set -eu',
     `STAGED=${quoteArg(staged)}`,
@@ -127,9 +128,14 @@ function itemScript(item: ProvisionItem, marker: string, staged: string): string
     `echo done > ${marker}.tmp`,
     `mv -f ${marker}.tmp ${marker}`,
     'rm -f "$STAGED"',
+    `rm -f ${quoteArg(script)} || true`,
     '',
   ].join('\n');
 }
+
+/** The line that says an item's marker is there: `gd-item-done <index>`. */
+const ITEM_DONE = 'gd-item-done';
+const itemDoneLine = new RegExp(`^${ITEM_DONE} (\\d+)$`, 'gm');
 
 /** Items are keyed by what they do: an item whose text changed is a new item, and one already done is skipped. */
 function itemKey(vm: VmRow, index: number, item: ProvisionItem): string {
@@ -141,7 +147,7 @@ function itemKey(vm: VmRow, index: number, item: ProvisionItem): string {
 /**
  * Waits for cloud-init, then runs each item once: an item's marker on the guest says it finished, so
  * a job resumed after a crash skips what already ran, and an item that was cut short runs again from
- * its first line.
+ * its first line. The markers are looked for in the command that waits for cloud-init.
  */
 export function postConfigure(ctx: InstallerContext, vm: VmRow) {
   return onGuest(vm, () => provision(ctx, vm));
@@ -165,22 +171,31 @@ async function provision(ctx: InstallerContext, vm: VmRow) {
     if (read?.[2] === '0') readAlong.set(vm, read[1]!);
     return { items: 0, ran: 0 };
   }
-  await run(ctx, vm, target, ['cloud-init', 'status', '--wait'], own('cloud-init status --wait'));
+  // One command waits for cloud-init and then tells which items' markers are there (one command per
+  // item fewer). Only this job runs the VM's items, so none appears between this look and its turn.
+  const keys = items.map((item, index) => itemKey(vm, index, item));
+  const checks = keys.map((key, index) => `if sudo test -e ${markerDir}/${key}; then echo ${ITEM_DONE} ${index}; fi`);
+  const { stdout } = await run(
+    ctx,
+    vm,
+    target,
+    ['sh', '-c', ['cloud-init status --wait || exit $?', ...checks].join('\n')],
+    own('cloud-init status --wait'),
+  );
+  const done = new Set([...stdout.matchAll(itemDoneLine)].map((match) => Number(match[1])));
   let ran = 0;
   for (const [index, item] of items.entries()) {
-    const key = itemKey(vm, index, item);
+    const key = keys[index]!;
     const marker = `${markerDir}/${key}`;
-    const seen = await ctx.ssh.exec(target, ['sudo', 'test', '-e', marker], { allowFailure: true });
-    if (seen.exitCode === 0) continue;
+    if (done.has(index)) continue;
     const script = `/tmp/glassdome-${key}.sh`;
     const staged = `/tmp/glassdome-${key}.data`;
     if (item.upload !== undefined) await ctx.ssh.upload(target, Buffer.from(item.upload), staged, 0o600);
-    await ctx.ssh.upload(target, Buffer.from(itemScript(item, marker, staged)), script, 0o600);
+    await ctx.ssh.upload(target, Buffer.from(itemScript(item, marker, staged, script)), script, 0o600);
     await run(ctx, vm, target, ['sudo', 'sh', script], {
       full: item.label,
       shown: `provisioning item ${index + 1} of ${items.length}`,
     });
-    await ctx.ssh.exec(target, ['rm', '-f', script], { allowFailure: true });
     ran++;
   }
   return { items: items.length, ran };
