@@ -159,11 +159,12 @@ async function provision(ctx: InstallerContext, vm: VmRow) {
   readAlong.delete(vm);
   if (items.length === 0) {
     // Nothing to run after cloud-init: the verification read goes in the same command (see readAlong).
+    // The closing line starts on a line of its own even when the output does not end with one.
     const script = [
-      'cloud-init status --wait || exit $?',
+      AWAIT_CLOUD_INIT,
       `echo ${READ_ALONG}`,
-      verifyCommand(vm),
-      `echo "${READ_ALONG} $?"`,
+      quoteArgv(verifyArgv(vm)),
+      `printf '\\n%s %s\\n' ${READ_ALONG} $?`,
     ].join('\n');
     const { stdout } = await run(ctx, vm, target, ['sh', '-c', script], own('cloud-init status --wait'));
     const read = readAlongAnswer.exec(stdout);
@@ -179,7 +180,7 @@ async function provision(ctx: InstallerContext, vm: VmRow) {
     ctx,
     vm,
     target,
-    ['sh', '-c', ['cloud-init status --wait || exit $?', ...checks].join('\n')],
+    ['sh', '-c', [AWAIT_CLOUD_INIT, ...checks].join('\n')],
     own('cloud-init status --wait'),
   );
   const done = new Set([...stdout.matchAll(itemDoneLine)].map((match) => Number(match[1])));
@@ -201,15 +202,18 @@ async function provision(ctx: InstallerContext, vm: VmRow) {
   return { items: items.length, ran };
 }
 
+/** Waits for cloud-init to finish, ending the script with its status when it failed. */
+const AWAIT_CLOUD_INIT = 'cloud-init status --wait || exit $?';
+
 /**
  * What the verification reads: the OS release and, for a lab VM given addresses, its IPv4 addresses
  * after it. Neither output can be mistaken for the other's lines (`ID=…` from os-release, `inet
  * a.b.c.d/n` from ip).
  */
-function verifyCommand(vm: VmRow): string {
+function verifyArgv(vm: VmRow): string[] {
   return (vm.spec.networks ?? []).some((network) => network.ip)
-    ? 'cat /etc/os-release && ip -4 addr'
-    : 'cat /etc/os-release';
+    ? ['sh', '-c', 'cat /etc/os-release && ip -4 addr']
+    : ['cat', '/etc/os-release'];
 }
 
 /**
@@ -229,19 +233,19 @@ export function verify(ctx: InstallerContext, vm: VmRow) {
   return onGuest(vm, () => verifyGuest(ctx, vm));
 }
 
-/** One command on the guest (each is a channel with its round trips on the VM's connection): see verifyCommand. */
-async function readGuest(ctx: InstallerContext, vm: VmRow, withAddresses: boolean): Promise<string> {
+/** One command on the guest (each is a channel with its round trips on the VM's connection): see verifyArgv. */
+async function readGuest(ctx: InstallerContext, vm: VmRow): Promise<string> {
   const target = await guestTarget(ctx, vm);
-  const argv = withAddresses ? ['sh', '-c', verifyCommand(vm)] : ['cat', '/etc/os-release'];
+  const argv = verifyArgv(vm);
   return (await run(ctx, vm, target, argv, own(quoteArgv(argv)))).stdout;
 }
 
-/** Checks what the verification read (verifyCommand) printed. */
+/** Checks what the verification read (verifyArgv) printed. */
 async function verifyGuest(ctx: InstallerContext, vm: VmRow) {
   const wanted = (vm.spec.networks ?? []).filter((network) => network.ip);
   const along = readAlong.get(vm);
   readAlong.delete(vm);
-  const stdout = along ?? (await readGuest(ctx, vm, wanted.length > 0));
+  const stdout = along ?? (await readGuest(ctx, vm));
   const id = /^ID=("?)([^"\n]+)\1$/m.exec(stdout)?.[2];
   const expected = vm.spec.os?.split('-')[0];
   // A lab VM holds every address the lab assigned it, each on a NIC of its own.

@@ -151,7 +151,7 @@ test('a small lab compiles to exactly these objects', () => {
 });
 
 test("management sources beyond what a rule holds go in the VM's gd-mgmt IPSet, named by the rule", () => {
-  // 40 networks of 13 characters each, with their commas: 559 characters, over PVE's 512.
+  // 40 networks of 15 characters each, with their commas: 639 characters, over PVE's 512.
   const sources = Array.from({ length: 40 }, (_, i) => `198.18.${100 + i}.0/24`);
   const firewall = compileLabFirewall(parsed(SMALL), { ...CONTEXT, management: { ...CONTEXT.management, sources } });
   const target = firewall.vms.find((vm) => vm.vm === 'target')!;
@@ -172,6 +172,32 @@ test("management sources beyond what a rule holds go in the VM's gd-mgmt IPSet, 
     first.ipsets.some((ipset) => ipset.name === 'gd-mgmt'),
     false,
   );
+});
+
+test("a rule's source holds Glassdome's sources up to PVE's 512 characters, each network once", () => {
+  const twelve = (count: number) => Array.from({ length: count }, (_, i) => `198.18.1.${100 + i}`);
+  const fits = [...twelve(38), '198.180.100.100/30'];
+  const over = [...twelve(37), '198.180.100.100/30', '198.18.20.100'];
+  assert.equal(fits.join(',').length, 512);
+  assert.equal(over.join(',').length, 513);
+  const sourceOf = (sources: string[]) => {
+    const firewall = compileLabFirewall(parsed(SMALL), { ...CONTEXT, management: { ...CONTEXT.management, sources } });
+    const target = firewall.vms.find((vm) => vm.vm === 'target')!;
+    return { rule: target.rules[0]!.source, set: target.ipsets.find((ipset) => ipset.name === 'gd-mgmt') };
+  };
+  assert.deepEqual(sourceOf(fits), { rule: fits.join(','), set: undefined });
+  const long = sourceOf(over);
+  assert.equal(long.rule, '+gd-mgmt');
+  assert.deepEqual(
+    long.set?.entries.map((entry) => entry.cidr),
+    over,
+  );
+  // A network given twice is written once (PVE refuses a second equal entry in an IPSet).
+  assert.deepEqual(
+    sourceOf([...over, over[0]!, '198.18.1.100/32']).set?.entries.map((entry) => entry.cidr),
+    over,
+  );
+  assert.equal(sourceOf(['192.168.100.5', '192.168.100.5/32']).rule, '192.168.100.5');
 });
 
 test('no guest passes for Glassdome on the management network, nor for another guest on a lab network', () => {

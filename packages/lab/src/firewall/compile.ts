@@ -19,7 +19,6 @@ import { formatNetwork, NEVER_EGRESS_RANGES } from '../spec/policy';
 import type { LabRule, LabSpec } from '../spec/resolve';
 import { type FirewallContext, type ResolvedContext, resolveContext } from './context';
 import { type PortMatch, portMatches } from './dport';
-import { PVE_ADDRESS_MAX_LENGTH } from './limits';
 import type { LabFirewall, PveFirewallOptions, PveFirewallRule, PveIpset, PveIpsetEntry, VmFirewall } from './types';
 
 /** The IPSet of Glassdome's management sources, per VM (when the context lists more than a rule's source holds). */
@@ -89,14 +88,7 @@ interface Compilation {
  */
 function managementSource(context: ResolvedContext): string {
   if (context.sources.kind === 'ipset') return `+dc/${context.sources.name}`;
-  return inlineSources(context) ?? `+${MANAGEMENT_IPSET}`;
-}
-
-/** Glassdome's management sources as one rule's `source`, when they fit in one (see managementSource). */
-function inlineSources(context: ResolvedContext): string | undefined {
-  if (context.sources.kind !== 'list') return undefined;
-  const list = context.sources.ranges.map((range) => formatNetwork(range)).join(',');
-  return list.length > 0 && list.length <= PVE_ADDRESS_MAX_LENGTH ? list : undefined;
+  return context.sources.inline ?? `+${MANAGEMENT_IPSET}`;
 }
 
 function addManagementRules(compilation: Compilation, vm: string, allowance: EgressAllowance): void {
@@ -209,7 +201,7 @@ function ipsetsOf(compilation: Compilation, vm: string, allowance: EgressAllowan
     comment: `${context.commentPrefix} management`,
     entries: managementFilter(context, vm),
   });
-  if (context.sources.kind === 'list' && inlineSources(context) === undefined) {
+  if (context.sources.kind === 'list' && context.sources.inline === undefined) {
     ipsets.push({
       name: MANAGEMENT_IPSET,
       comment: `${context.commentPrefix} Glassdome management sources`,

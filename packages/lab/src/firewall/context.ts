@@ -1,7 +1,8 @@
 /** What the firewall compiler needs to know about the deployment, beyond the spec. */
 import { formatIpv4, type Ipv4Network, overlaps, parseCidr } from '../spec/ipv4';
+import { formatNetwork } from '../spec/policy';
 import type { LabSpec } from '../spec/resolve';
-import { PVE_IPSET_NAME } from './limits';
+import { PVE_ADDRESS_MAX_LENGTH, PVE_IPSET_NAME } from './limits';
 
 /** How Glassdome reaches guests: from where, over which network, on which port. */
 export interface ManagementAccess {
@@ -42,7 +43,11 @@ export class FirewallContextError extends Error {
 
 /** A checked context, in the compiler's terms. */
 export interface ResolvedContext {
-  sources: { kind: 'list'; ranges: Ipv4Network[] } | { kind: 'ipset'; name: string };
+  /**
+   * Glassdome's sources: a list (each network once; `inline` is the list as one rule's `source`, a
+   * comma list PVE takes in one field, when it fits its 512 characters) or a cluster IPSet.
+   */
+  sources: { kind: 'list'; ranges: Ipv4Network[]; inline: string | undefined } | { kind: 'ipset'; name: string };
   guestCidr: Ipv4Network;
   sshPort: number;
   managementAddresses: Readonly<Record<string, string>>;
@@ -68,7 +73,18 @@ function resolveSources(management: ManagementAccess): ResolvedContext['sources'
     return { kind: 'ipset', name: management.sourcesIpset };
   }
   if (management.sources!.length === 0) throw new FirewallContextError('management.sources is empty');
-  return { kind: 'list', ranges: management.sources!.map((text) => cidrOrAddress(text, 'management.sources')) };
+  // Each network once: PVE refuses a second equal entry in an IPSet (a comma list would take it).
+  const byText = new Map<string, Ipv4Network>();
+  for (const text of management.sources!) {
+    const range = cidrOrAddress(text, 'management.sources');
+    byText.set(formatNetwork(range), range);
+  }
+  const inline = [...byText.keys()].join(',');
+  return {
+    kind: 'list',
+    ranges: [...byText.values()],
+    inline: inline.length <= PVE_ADDRESS_MAX_LENGTH ? inline : undefined,
+  };
 }
 
 /** Checks the context against the spec: the management network must not overlap a lab network. */
