@@ -91,6 +91,20 @@ function signalGroup(group, signal) {
 }
 
 /**
+ * With TEST_DURATIONS=<path>, each file's wall time is appended to <path> (see durations.mjs), next to
+ * node's usual reporter (spec on a terminal, tap otherwise).
+ */
+function durationReporters() {
+  if (!process.env.TEST_DURATIONS) return [];
+  return [
+    `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${join(root, 'infra/test/durations.mjs')}`,
+    '--test-reporter-destination=stdout',
+  ];
+}
+
+/**
  * Runs one batch in a process group of its own, and afterwards stops whatever of that group is still
  * running (SIGTERM, then SIGKILL), naming it: no process outlives the run.
  */
@@ -104,6 +118,7 @@ async function runBatch(batch) {
       `--test-concurrency=${batch.concurrency}`,
       `--test-timeout=${batch.timeoutMs}`,
       '--test-force-exit',
+      ...durationReporters(),
       ...batch.files,
     ],
     { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' }, detached: true },
