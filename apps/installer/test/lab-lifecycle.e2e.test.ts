@@ -55,7 +55,11 @@ async function deploy(body: unknown): Promise<string> {
 }
 
 test('a TTL extension moves expiresAt and the overseer honours it; a shortened TTL tears the lab down', async () => {
+  // Two labs, so that the minute one waits out overlaps the minute the other does (a TTL is at least a
+  // minute): the first is deployed for a minute and extended, the second deployed for two hours and
+  // shortened to a minute.
   const shortLived = await deploy({ ...spec('short-lived'), ttl: '1m', vms: [spec('x').vms[0]] });
+  const cutShort = await deploy({ ...spec('cut-short'), ttl: '2h', vms: [spec('y').vms[0]] });
   const before = await settled(shortLived);
   assert.equal(before.status, 'ready', before.error);
   const extended = await harness.api('PATCH', `/api/v1/labs/${shortLived}`, { ttl: '2h' });
@@ -65,15 +69,19 @@ test('a TTL extension moves expiresAt and the overseer honours it; a shortened T
   assert.equal(tooLong.status, 422, JSON.stringify(tooLong.body));
   assert.match(JSON.stringify(tooLong.body), /maxLabTtlSeconds/);
 
+  const longLived = await settled(cutShort);
+  assert.equal(longLived.status, 'ready', longLived.error);
+  const shortened = await harness.api('PATCH', `/api/v1/labs/${cutShort}`, { ttl: '1m' });
+  assert.equal(shortened.status, 200, JSON.stringify(shortened.body));
+  assert.ok(Date.parse(String(shortened.body.expiresAt)) < Date.now() + 61_000, 'expiresAt moved to a minute out');
+
   // The first TTL (1 minute from its deploy) runs out; the overseer scans every 2 s and must leave it.
   const deployedAt = Date.parse(String((await harness.api('GET', `/api/v1/labs/${shortLived}`)).body.createdAt));
   const waitMs = deployedAt + 60_000 + 6_000 - Date.now();
   if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
   assert.equal((await labOf(shortLived)).status, 'ready', 'the extended lab outlived its first TTL');
 
-  const shortened = await harness.api('PATCH', `/api/v1/labs/${shortLived}`, { ttl: '1m' });
-  assert.equal(shortened.status, 200, JSON.stringify(shortened.body));
-  await settled(shortLived, ['destroying', 'destroyed'], 120_000);
+  await settled(cutShort, ['destroying', 'destroyed'], 120_000);
 });
 
 test('a cancelled lab leaves no VM deploying; its VMs are kept or deleted as asked', async () => {
