@@ -143,7 +143,7 @@ function apiRouter(ctx: ApiContext, deps: AppDeps, guard: RequestHandler[]): Rou
   routers.push(projectRoutes(ctx), traineeKeyRoutes(ctx), labEventRoutes(ctx, deps.labEvents));
 
   const api = Router();
-  api.use(chain(guard));
+  api.use(chain(guard, 'use'));
   // One index over the routes of every table (see routeIndex): a request walks only the layers of its
   // first path segment instead of entering each table in turn.
   api.use('/v1', routeIndex(routers));
@@ -237,8 +237,8 @@ export function createApp(deps: AppDeps): App {
   // per-request ones first, run as one layer (chain): Express's work per layer was more than most
   // of them cost. An error it passes on skips the per-request layer below, as every handler does.
   const guard = apiGuard(deps, sessions);
-  app.post('/api/v1/vms', chain([...perRequest, ...guard, ...vmDeployHandlers(ctx)]));
-  app.use(chain(perRequest));
+  app.post('/api/v1/vms', chain([...perRequest, ...guard, ...vmDeployHandlers(ctx)], 'route'));
+  app.use(chain(perRequest, 'use'));
   app.use(routeIndex([healthRoutes(ctx)]));
   app.get('/metrics', metricsRoute(metrics, deps.metricsKey));
   const openapi = openApiDocument();

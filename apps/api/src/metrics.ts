@@ -129,8 +129,11 @@ export function createMetrics(db: Db, producer: Producer): ApiMetrics {
   return {
     registry,
     observe(_req, res, next) {
-      (res as Timed)[STARTED] = performance.now();
-      res.on('finish', recordFinished);
+      // Once per request, should a request pass this layer twice (a route that falls through).
+      if ((res as Timed)[STARTED] === undefined) {
+        (res as Timed)[STARTED] = performance.now();
+        res.on('finish', recordFinished);
+      }
       next();
     },
   };

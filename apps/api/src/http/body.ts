@@ -18,11 +18,14 @@ export class BodyTooDeepError extends Error {
   }
 }
 
-/** Runs on the raw bytes before JSON.parse sees them. */
+/** Refuses JSON text nested deeper than MAX_BODY_DEPTH, before JSON.parse sees it. */
+function refuseDeepJsonText(text: string): void {
+  if (jsonDepth(text, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) throw new BodyTooDeepError('JSON', MAX_BODY_DEPTH);
+}
+
+/** body-parser's `verify`: runs on the raw bytes before JSON.parse sees them. */
 function refuseDeepJson(_req: IncomingMessage, _res: unknown, buffer: Buffer) {
-  if (jsonDepth(buffer.toString('utf8'), MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
-    throw new BodyTooDeepError('JSON', MAX_BODY_DEPTH);
-  }
+  refuseDeepJsonText(buffer.toString('utf8'));
 }
 
 /** Runs on YAML text before any route hands it to the YAML parser. */
@@ -81,7 +84,7 @@ export function readBufferedJson(req: Request, limitBytes: number): boolean {
     });
   }
   const decoded = bytes.toString('utf8');
-  if (jsonDepth(decoded, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) throw new BodyTooDeepError('JSON', MAX_BODY_DEPTH);
+  refuseDeepJsonText(decoded);
   const text = decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
   if (text.length === 0) {
     req.body = {};
@@ -103,11 +106,14 @@ export function readBufferedJson(req: Request, limitBytes: number): boolean {
  * readBufferedJson); everything else goes through it.
  */
 export function bodyParsers(limitBytes: number): RequestHandler[] {
-  const parsers = chain([
-    express.json({ limit: limitBytes, type: JSON_TYPES, strict: false, verify: refuseDeepJson }),
-    express.text({ limit: limitBytes, type: YAML_TYPES }),
-    refuseDeepYaml,
-  ]);
+  const parsers = chain(
+    [
+      express.json({ limit: limitBytes, type: JSON_TYPES, strict: false, verify: refuseDeepJson }),
+      express.text({ limit: limitBytes, type: YAML_TYPES }),
+      refuseDeepYaml,
+    ],
+    'use',
+  );
   return [
     (req: Request, res: Response, next: NextFunction) => {
       if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) {

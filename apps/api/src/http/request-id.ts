@@ -59,6 +59,11 @@ function defineLogAccessor(prototype: object): void {
  */
 export function requestId(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction) => {
+    // Once per request, should a request pass this layer twice (a route that falls through).
+    if (req.id !== undefined) {
+      next();
+      return;
+    }
     const offered = req.get('x-request-id');
     req.id = offered && ACCEPTABLE_REQUEST_ID.test(offered) ? offered : randomUUID();
     logStates.set(req, { root: logger, bindings: { requestId: req.id } });
