@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { appArgs, freePort, repoRoot, startProcess } from '../packages/stack/src/index';
+import { appArgs, freePort, NODE_FLAGS, repoRoot, startProcess } from '../packages/stack/src/index';
 import { createRedisPrefix, createTestDatabase } from '../packages/testkit/src/index';
 import { viaPostgresSocket } from './pg-socket';
 
@@ -110,6 +110,21 @@ export interface ApiUnderLoad {
 }
 
 /** Starts the API (`args`), runs `work` against it, then stops it and drops what it used. */
+/**
+ * How a previous build of the API (BENCH_API_BEFORE: its bundle) is started: with the node flags the
+ * API runs with today (NODE_FLAGS), so two builds differ by their code only, and then
+ * BENCH_API_BEFORE_NODE_ARGS' flags for it alone (they win), e.g. to measure a V8 flag against the
+ * same bundle in one run.
+ */
+export function previousBuildArgs(bundle: string): string[] {
+  return [
+    ...NODE_FLAGS.api,
+    ...(process.env.BENCH_API_BEFORE_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    '--enable-source-maps',
+    bundle,
+  ];
+}
+
 export async function withApiProcess<T>(
   args: string[],
   extraEnv: Record<string, string>,
@@ -178,7 +193,7 @@ export async function run(): Promise<string> {
     const configurations: [string, string[], Record<string, string>][] = [
       ...(process.env.BENCH_API_BEFORE
         ? [
-            ['previous build', ['--enable-source-maps', process.env.BENCH_API_BEFORE], {}] as [
+            ['previous build', previousBuildArgs(process.env.BENCH_API_BEFORE), {}] as [
               string,
               string[],
               Record<string, string>,

@@ -36,7 +36,7 @@ import {
   type WorkerGroup,
 } from '../packages/queue/src/index';
 import { appArgs, repoRoot, waitFor } from '../packages/stack/src/index';
-import { type ApiUnderLoad, deployScript, withApiProcess, wrk } from './api-deploy-rate.bench';
+import { type ApiUnderLoad, deployScript, previousBuildArgs, withApiProcess, wrk } from './api-deploy-rate.bench';
 import { knownCpuSeconds, postgresBackendCpuSeconds } from './lab-measure';
 
 const DEPLOYS = 400;
@@ -561,23 +561,10 @@ function rawCpu(raw: Awaited<ReturnType<typeof rawProcess>>): string {
   return `${raw.rate.toFixed(1)} jobs/s (worker ${raw.workerCpuUs.toFixed(0)} µs, producers ${raw.producersCpuUs?.toFixed(0) ?? '?'} µs, Redis ${raw.redisCpuUs?.toFixed(0) ?? '?'} µs per job)`;
 }
 
-/**
- * The node arguments of BENCH_API_BEFORE's build: BENCH_API_BEFORE_NODE_ARGS adds node flags to it
- * alone (after BENCH_NODE_ARGS, so they win), e.g. to measure a V8 flag against the same bundle
- * without it in one run.
- */
-function beforeArgs(bundle: string): string[] {
-  return [
-    ...(process.env.BENCH_API_BEFORE_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-    '--enable-source-maps',
-    bundle,
-  ];
-}
-
 /** The pipeline as users run it (with BENCH_API_BEFORE's build first, if any) against its raw peer. */
 async function pipelineOnly(redisUrl: string, prefix: string): Promise<string> {
   const before = process.env.BENCH_API_BEFORE;
-  const separateBefore = before ? await processPipeline(beforeArgs(before)) : undefined;
+  const separateBefore = before ? await processPipeline(previousBuildArgs(before)) : undefined;
   const separate = await processPipeline(appArgs('api'));
   const rawSeparate = await rawProcess(redisUrl, `${prefix}-raw`);
   const rawPaced = await rawProcess(redisUrl, `${prefix}-paced`, Math.round(separate.rate));
@@ -644,7 +631,7 @@ export async function run(): Promise<string> {
     const hasWrk = !spawnSync('wrk', ['--version']).error;
     // BENCH_API_BEFORE: another build of the API (a bundle, e.g. the previous commit's) measured in the same run.
     const before = process.env.BENCH_API_BEFORE;
-    const separateBefore = hasWrk && before ? await processPipeline(beforeArgs(before)) : undefined;
+    const separateBefore = hasWrk && before ? await processPipeline(previousBuildArgs(before)) : undefined;
     // The pipeline and its raw peer alternated PIPELINE_ROUNDS times: the raw peer's rate swings by a
     // factor of two from one 10 s run to the next on a shared machine, so one pair says little. The
     // target line is the median of the pairs' ratios; the figures beside it are the median pair's.
