@@ -21,7 +21,7 @@ import { ApiError, ConflictError, NotFoundError, ValidationError } from '../erro
 import { accept, JSON_TYPES } from '../http/body';
 import { logsAt } from '../http/request-id';
 import { parseInput, specIssuesToFieldIssues } from '../http/validate';
-import { asJson, sendPostAnswer, sendJson } from '../json';
+import { asJson, sendJson, sendPostAnswer } from '../json';
 import { presentVm } from '../present';
 import { redactorFor, seesPrivate } from '../redact';
 import { idParams, osParams, vmCreateQuery, vmListQuery } from '../schemas';
