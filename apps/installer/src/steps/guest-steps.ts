@@ -157,32 +157,32 @@ async function provision(ctx: InstallerContext, vm: VmRow) {
   const target = await guestTarget(ctx, vm);
   const items = provisionItems(vm);
   readAlong.delete(vm);
+  // One command waits for cloud-init, then either reads the guest for the verify step (no item to run
+  // after it: see readAlong) or tells which items' markers are there (one command per item fewer;
+  // only this job runs the VM's items, so none appears between this look and its turn).
+  const keys = items.map((item, index) => itemKey(vm, index, item));
+  const after =
+    items.length === 0
+      ? [
+          `echo ${READ_ALONG}`,
+          quoteArgv(verifyArgv(vm)),
+          // The closing line starts a line of its own even when the output does not end with one.
+          `printf '\\n%s %s\\n' ${READ_ALONG} $?`,
+        ]
+      : keys.map((key, index) => `if sudo test -e ${markerDir}/${key}; then echo ${ITEM_DONE} ${index}; fi`);
+  const { stdout } = await run(
+    ctx,
+    vm,
+    target,
+    ['sh', '-c', [AWAIT_CLOUD_INIT, ...after].join('\n')],
+    own('cloud-init status --wait'),
+  );
   if (items.length === 0) {
-    // Nothing to run after cloud-init: the verification read goes in the same command (see readAlong).
-    // The closing line starts on a line of its own even when the output does not end with one.
-    const script = [
-      AWAIT_CLOUD_INIT,
-      `echo ${READ_ALONG}`,
-      quoteArgv(verifyArgv(vm)),
-      `printf '\\n%s %s\\n' ${READ_ALONG} $?`,
-    ].join('\n');
-    const { stdout } = await run(ctx, vm, target, ['sh', '-c', script], own('cloud-init status --wait'));
     const read = readAlongAnswer.exec(stdout);
     // A read that failed is left to the verify step, which asks again and fails under its own name.
     if (read?.[2] === '0') readAlong.set(vm, read[1]!);
     return { items: 0, ran: 0 };
   }
-  // One command waits for cloud-init and then tells which items' markers are there (one command per
-  // item fewer). Only this job runs the VM's items, so none appears between this look and its turn.
-  const keys = items.map((item, index) => itemKey(vm, index, item));
-  const checks = keys.map((key, index) => `if sudo test -e ${markerDir}/${key}; then echo ${ITEM_DONE} ${index}; fi`);
-  const { stdout } = await run(
-    ctx,
-    vm,
-    target,
-    ['sh', '-c', [AWAIT_CLOUD_INIT, ...checks].join('\n')],
-    own('cloud-init status --wait'),
-  );
   const done = new Set([...stdout.matchAll(itemDoneLine)].map((match) => Number(match[1])));
   let ran = 0;
   for (const [index, item] of items.entries()) {

@@ -150,31 +150,7 @@ test('a small lab compiles to exactly these objects', () => {
   assert.deepEqual(JSON.parse(JSON.stringify(firewall)), firewall);
 });
 
-test("management sources beyond what a rule holds go in the VM's gd-mgmt IPSet, named by the rule", () => {
-  // 40 networks of 15 characters each, with their commas: 639 characters, over PVE's 512.
-  const sources = Array.from({ length: 40 }, (_, i) => `198.18.${100 + i}.0/24`);
-  const firewall = compileLabFirewall(parsed(SMALL), { ...CONTEXT, management: { ...CONTEXT.management, sources } });
-  const target = firewall.vms.find((vm) => vm.vm === 'target')!;
-  const set = target.ipsets.find((ipset) => ipset.name === 'gd-mgmt');
-  assert.deepEqual(
-    set?.entries.map((entry) => entry.cidr),
-    sources,
-  );
-  assert.equal(target.rules[0]!.source, '+gd-mgmt');
-  // Two fit in the rule itself, in their order.
-  const two = compileLabFirewall(parsed(SMALL), {
-    ...CONTEXT,
-    management: { ...CONTEXT.management, sources: ['192.168.100.5', '198.18.0.0/15'] },
-  });
-  const first = two.vms.find((vm) => vm.vm === 'target')!;
-  assert.equal(first.rules[0]!.source, '192.168.100.5,198.18.0.0/15');
-  assert.equal(
-    first.ipsets.some((ipset) => ipset.name === 'gd-mgmt'),
-    false,
-  );
-});
-
-test("a rule's source holds Glassdome's sources up to PVE's 512 characters, each network once", () => {
+test("a rule's source holds Glassdome's sources, in order, up to PVE's 512 characters; past them the VM's gd-mgmt IPSet does, each network once", () => {
   const twelve = (count: number) => Array.from({ length: count }, (_, i) => `198.18.1.${100 + i}`);
   const fits = [...twelve(38), '198.180.100.100/30'];
   const over = [...twelve(37), '198.180.100.100/30', '198.18.20.100'];
