@@ -37,6 +37,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@glassdome/logger';
 import type { Cluster, Redis } from 'ioredis';
+import { onAbort } from './abort';
 import { AdmissionTimeoutError } from './errors';
 
 export interface AdmissionLimits {
@@ -559,15 +560,12 @@ class Lines {
 
   /** Resolves when the waiter is granted or `ms` pass; rejects with the signal's reason. */
   #wakeUp(waiter: Waiter, ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', aborted);
+        unwatch?.();
         waiter.wake = undefined;
-      };
-      const aborted = () => {
-        done();
-        reject(signal!.reason);
       };
       const timer = setTimeout(() => {
         done();
@@ -577,8 +575,12 @@ class Lines {
         done();
         resolve();
       };
-      if (signal?.aborted) aborted();
-      else signal?.addEventListener('abort', aborted, { once: true });
+      const unwatch =
+        signal &&
+        onAbort(signal, () => {
+          done();
+          reject(signal.reason);
+        });
     });
   }
 }

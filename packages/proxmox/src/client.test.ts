@@ -163,3 +163,54 @@ test('ticket auth: logs in once, CSRF token on writes only, logs in again after 
   assert.equal(get?.headers.csrfpreventiontoken, undefined);
   assert.equal(seen.at(-1)?.headers.cookie, `PVEAuthCookie=${encodeURIComponent('PVE:root@pam:2::sig')}`);
 });
+
+test("calls of a view in flight when its signal fires stop at once with its reason; another view's go on", async () => {
+  const held: ServerResponse[] = [];
+  handler = (_entry, res) => held.push(res);
+  const client = tokenClient(1);
+  const controller = new AbortController();
+  const stopped = client.withSignal(controller.signal);
+  const other = client.withSignal(new AbortController().signal);
+  // A call of the view that ended before the signal fired leaves nothing behind to be run by it.
+  handler = (_entry, res) => json(res, 200, { data: 'done' });
+  assert.equal(await stopped.get('/version'), 'done');
+  handler = (_entry, res) => held.push(res);
+  const calls = [stopped.get('/nodes'), stopped.post('/nodes/pve/qemu/100/status/start'), other.get('/cluster/status')];
+  while (held.length < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+  const reason = new Error('job stopped');
+  controller.abort(reason);
+  const [first, second] = await Promise.allSettled(calls.slice(0, 2));
+  assert.deepEqual(
+    [first, second],
+    [
+      { status: 'rejected', reason },
+      { status: 'rejected', reason },
+    ],
+  );
+  await assert.rejects(stopped.get('/version'), (error) => error === reason);
+  for (const res of held) if (!res.destroyed) json(res, 200, { data: 'answered' });
+  assert.equal(await calls[2], 'answered');
+  client.close();
+});
+
+test('an answer arriving in pieces, one character split between them, is read whole', async () => {
+  const text = 'Überprüfung — ok ✓';
+  const body = Buffer.from(JSON.stringify({ data: text }));
+  // Cut inside the two bytes of the first character and inside the three of the dash.
+  const cuts = [body.indexOf(0xc3) + 1, body.indexOf(0xe2) + 1, body.length];
+  handler = (_entry, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json;charset=UTF-8', 'Content-Length': body.length });
+    let from = 0;
+    const next = () => {
+      const to = cuts.shift()!;
+      res.write(body.subarray(from, to));
+      from = to;
+      if (cuts.length > 0) setTimeout(next, 20);
+      else res.end();
+    };
+    next();
+  };
+  const client = tokenClient();
+  assert.equal(await client.get('/nodes/pve/tasks/x/log'), text);
+  client.close();
+});

@@ -1,6 +1,7 @@
 import { type Agent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from '@glassdome/logger';
+import { onAbort } from './abort';
 import { type Authenticator, createAuthenticator, type Ticket } from './auth';
 import { classifyAnswer } from './classify';
 import {
@@ -289,7 +290,7 @@ export class ProxmoxClient {
    * followed (plain http to PVE is redirected to https, and following it would resend the credentials
    * unchecked); no proxy; the answer is not asked to be compressed. Rejects with the socket's error,
    * a timeout after `timeoutMs` for the whole exchange, or when `signal` fires (the request is then
-   * destroyed).
+   * destroyed; watched through `onAbort`, so a view's calls share one listener on its signal).
    */
   #exchange(
     method: HttpMethod,
@@ -315,6 +316,7 @@ export class ProxmoxClient {
       let settled = false;
       /** The server began answering: from then on the request was certainly delivered. */
       let answering = false;
+      let unwatch: (() => void) | undefined;
       const req = target.send({
         agent: this.#agent,
         hostname: target.hostname,
@@ -327,7 +329,7 @@ export class ProxmoxClient {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        unwatch?.();
         if (error) {
           // Only a reused socket that died before any answer began says the request never left: once the
           // server has started answering, it read the request (a reset mid-answer is no stale socket).
@@ -340,22 +342,26 @@ export class ProxmoxClient {
         () => finish(Object.assign(new Error(`timeout of ${timeoutMs}ms exceeded`), { code: 'ETIMEDOUT' })),
         timeoutMs,
       );
-      const onAbort = () => finish(new Error('aborted'));
-      signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal) unwatch = onAbort(signal, () => finish(new Error('aborted')));
       req.on('error', (error) => finish(error));
       req.on('response', (res: IncomingMessage) => {
         answering = true;
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
+        // Kept as bytes and decoded once at the end (an answer is mostly one chunk): no string
+        // decoder per answer, and a character split between chunks is whole again.
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
         });
         res.on('error', (error) => finish(error));
         res.on('close', () => {
           if (!res.complete) finish(Object.assign(new Error('the answer was cut short'), { code: 'ECONNRESET' }));
         });
         res.on('end', () =>
-          finish(undefined, { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', body: text }),
+          finish(undefined, {
+            status: res.statusCode ?? 0,
+            statusText: res.statusMessage ?? '',
+            body: (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'),
+          }),
         );
       });
       req.end(body);

@@ -1,3 +1,4 @@
+import { onAbort } from './abort';
 import type { PollingPolicy } from './config';
 import { DeadlineExceededError } from './errors';
 import { pause } from './retry';
@@ -166,19 +167,20 @@ export class FirstLooks {
       const end = () => {
         clearTimeout(timer);
         sleepers.delete(wake);
-        signal?.removeEventListener('abort', aborted);
+        unwatch?.();
       };
       const wake = () => {
         end();
         resolve();
       };
-      const aborted = () => {
-        end();
-        reject(signal!.reason);
-      };
       const timer = setTimeout(wake, ms);
       sleepers.add(wake);
-      signal?.addEventListener('abort', aborted, { once: true });
+      const unwatch =
+        signal &&
+        onAbort(signal, () => {
+          end();
+          reject(signal.reason);
+        });
     });
   }
 

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { onAbort } from './abort';
 import { ProxmoxError, TransientError } from './errors';
 
 export interface RetryPolicy {
@@ -50,15 +51,19 @@ export interface RetryOptions {
 }
 
 /** Waits `ms`, or rejects with the signal's reason as soon as it fires. */
-export async function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+export function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   if (!signal) return sleep(ms);
-  signal.throwIfAborted();
-  try {
-    await sleep(ms, undefined, { signal });
-  } catch (error) {
-    signal.throwIfAborted();
-    throw error;
-  }
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop();
+      resolve();
+    }, ms);
+    const stop = onAbort(signal, () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
+  });
 }
 
 /** Runs `operation`, repeating it on retryable errors within the policy's bound. */
