@@ -14,8 +14,13 @@ import {
   getLabOperation,
   insertLab,
   insertLabOperation,
+  insertVmSnapshots,
+  insertVms,
+  listVmSnapshots,
   migrateToLatest,
+  recordVmSnapshotTaken,
   setLabOperationProgress,
+  setVmSnapshotStatus,
 } from '../src/index';
 
 let database: TestDatabase;
@@ -56,4 +61,42 @@ test('progress counted 1 then 2 but applied 2 then 1 stays at 2', async () => {
   assert.equal((await getLabOperation(db, id))?.done, 2);
   await setLabOperationProgress(db, id, 2, 3);
   assert.deepEqual(await getLabOperation(db, id).then((row) => [row?.done, row?.total]), [2, 3]);
+});
+
+test("a VM's snapshot taken: its row ready, the progress never lowered, its event — one statement", async () => {
+  const labId = await insertLab(db, {
+    name: 'snapshot-taken',
+    platformId: 'default',
+    spec: {},
+    graph: {},
+    onFailure: 'fail',
+    copies: 1,
+    expiresAt: null,
+  });
+  const [vmId] = await insertVms(db, [
+    { labId, copy: 0, name: 'vm-a', os: 'ubuntu-22.04', platformId: 'default', node: 'pve', spec: {} },
+  ]);
+  const id = await insertLabOperation(db, { labId, kind: 'snapshot', target: { kind: 'lab' }, total: 3 });
+  await insertVmSnapshots(db, [
+    { vmId: vmId!, labId, copy: 0, name: 'initial', scope: 'lab', withRam: false, operationId: id },
+  ]);
+  await setVmSnapshotStatus(db, { vmId: vmId!, name: 'initial' }, { status: 'creating', error: 'an earlier try' });
+  await setLabOperationProgress(db, id, 2);
+  const event = { kind: 'vm.snapshot.taken', message: 'snapshot initial of vm-a taken' };
+  await recordVmSnapshotTaken(db, { vmId: vmId!, labId, name: 'initial', operationId: id, done: 1, event });
+  const [row] = await listVmSnapshots(db, labId, { name: 'initial' });
+  assert.deepEqual([row?.status, row?.error], ['ready', null]);
+  assert.equal((await getLabOperation(db, id))?.done, 2);
+  await recordVmSnapshotTaken(db, { vmId: vmId!, labId, name: 'initial', operationId: id, done: 3, event });
+  assert.equal((await getLabOperation(db, id))?.done, 3);
+  const events = await db
+    .selectFrom('events')
+    .select(['lab_id', 'kind', 'message', 'project'])
+    .where('vm_id', '=', vmId!)
+    .orderBy('id')
+    .execute();
+  assert.deepEqual(events, [
+    { lab_id: labId, ...event, project: 'default' },
+    { lab_id: labId, ...event, project: 'default' },
+  ]);
 });

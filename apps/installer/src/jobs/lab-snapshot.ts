@@ -6,10 +6,13 @@
  */
 import {
   appendEvent,
+  type Db,
   deleteVmSnapshotRow,
   finishLabOperation,
   getLabExtras,
   listVmSnapshots,
+  listVmsOfLab,
+  recordVmSnapshotTaken,
   setLabOperationProgress,
   setVmSnapshotStatus,
   startLabOperation,
@@ -18,7 +21,6 @@ import { loadOperation } from '@glassdome/lab-run';
 import { NotFoundError } from '@glassdome/proxmox';
 import { isFinalAttempt, type JobContext } from '@glassdome/queue';
 import { boundTo, type InstallerContext } from '../context';
-import { loadVm } from '../vm-record';
 
 const TASK_DEADLINE_MS = 10 * 60_000;
 
@@ -57,6 +59,15 @@ export async function eachAtOnce<T>(
   return failures;
 }
 
+/**
+ * The VMs of the lab by id, read in one statement when an operation has VMs to work on (instead of
+ * one read per VM): only their VMID, node and name are used.
+ */
+async function labVms(db: Db, labId: string, rows: readonly unknown[]) {
+  if (rows.length === 0) return new Map<string, Awaited<ReturnType<typeof listVmsOfLab>>[number]>();
+  return new Map((await listVmsOfLab(db, labId)).map((vm) => [vm.id, vm]));
+}
+
 /** A failure worth another attempt (not the last): thrown so the job is retried. */
 function retryOrGiveUp(failures: Map<string, string>, context: JobContext): boolean {
   if (failures.size === 0) return false;
@@ -76,11 +87,12 @@ export async function takeSnapshots(ctx: InstallerContext, operationId: string, 
   );
   let done = rows.filter((row) => row.status === 'ready').length;
   const pending = rows.filter((row) => row.status === 'creating');
+  const vms = await labVms(ctx.db, operation.lab_id, pending);
   const failures = await eachAtOnce(
     pending,
     (row) => row.vm_name,
     async (row) => {
-      const vm = await loadVm(ctx.db, row.vm_id);
+      const vm = vms.get(row.vm_id);
       if (!vm?.vmid) throw new Error(`${row.vm_name} has no VM in Proxmox`);
       await job.admission.withNodeSlot(
         vm.node,
@@ -97,13 +109,16 @@ export async function takeSnapshots(ctx: InstallerContext, operationId: string, 
         },
         context.signal,
       );
-      await setVmSnapshotStatus(ctx.db, { vmId: vm.id, name }, { status: 'ready', error: null });
-      await setLabOperationProgress(ctx.db, operation.id, ++done);
-      await appendEvent(ctx.db, {
-        labId: operation.lab_id,
+      await recordVmSnapshotTaken(ctx.db, {
         vmId: vm.id,
-        kind: 'vm.snapshot.taken',
-        message: `snapshot ${name} of ${vm.name} taken${withRam ? ' with RAM' : ''}`,
+        labId: operation.lab_id,
+        name,
+        operationId: operation.id,
+        done: ++done,
+        event: {
+          kind: 'vm.snapshot.taken',
+          message: `snapshot ${name} of ${vm.name} taken${withRam ? ' with RAM' : ''}`,
+        },
       });
     },
   );
@@ -144,11 +159,12 @@ export async function deleteSnapshots(ctx: InstallerContext, operationId: string
     (row) => row.status === 'deleting',
   );
   let done = 0;
+  const vms = await labVms(ctx.db, operation.lab_id, rows);
   const failures = await eachAtOnce(
     rows,
     (row) => row.vm_name,
     async (row) => {
-      const vm = await loadVm(ctx.db, row.vm_id);
+      const vm = vms.get(row.vm_id);
       if (vm?.vmid) {
         await job.admission.withNodeSlot(
           vm.node,

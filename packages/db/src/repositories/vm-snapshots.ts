@@ -2,7 +2,7 @@
  * Snapshots Glassdome took of lab VMs, one row per VM and snapshot name. A snapshot of a copy or a
  * whole lab is the same name on each of its VMs (`scope` says which was asked for).
  */
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { Db } from '../connection';
 
 export type VmSnapshotScope = 'vm' | 'copy' | 'lab';
@@ -101,6 +101,44 @@ export async function setVmSnapshotStatus(
     .where('name', '=', where.name)
     .execute();
 }
+
+/**
+ * One VM's snapshot of an operation taken, in one statement: its row `ready` (its error cleared), the
+ * operation's progress moved up to `done` (never back: VMs finish in any order) and the VM's event
+ * appended — what `setVmSnapshotStatus`, `setLabOperationProgress` and `appendEvent` write one after
+ * the other.
+ */
+export async function recordVmSnapshotTaken(
+  db: Db,
+  taken: {
+    vmId: string;
+    labId: string;
+    name: string;
+    operationId: string;
+    done: number;
+    event: { kind: string; message: string };
+  },
+): Promise<void> {
+  await db.executeQuery(
+    CompiledQuery.raw(RECORD_VM_SNAPSHOT_TAKEN, [
+      taken.vmId,
+      taken.name,
+      taken.operationId,
+      taken.done,
+      taken.labId,
+      taken.event.kind,
+      taken.event.message,
+    ]),
+  );
+}
+
+const RECORD_VM_SNAPSHOT_TAKEN = `
+  WITH ready AS (
+    UPDATE vm_snapshots SET status = 'ready', error = NULL WHERE vm_id = $1 AND name = $2
+  ), progress AS (
+    UPDATE lab_operations SET done = greatest(done, $4::int) WHERE id = $3
+  )
+  INSERT INTO events (lab_id, vm_id, kind, message) VALUES ($5, $1, $6, $7)`;
 
 export async function deleteVmSnapshotRow(db: Db, where: { vmId: string; name: string }): Promise<void> {
   await db.deleteFrom('vm_snapshots').where('vm_id', '=', where.vmId).where('name', '=', where.name).execute();
