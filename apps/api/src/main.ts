@@ -11,6 +11,7 @@ import { ensureGuestKey, GuestKeys } from '@glassdome/runtime';
 import { createApp } from './app';
 import { ensureAdminKey } from './auth/keys';
 import { type ApiEnv, apiEnvSchema } from './env';
+import { createAppServer } from './http/server';
 import type { GuestKeyOf } from './routes/terminal';
 
 /** How long a stopping API waits for in-flight requests (SSE streams are cut) before it exits anyway. */
@@ -33,7 +34,9 @@ async function checkBackingServices(redisUrl: string, databaseUrl: string): Prom
 
 function listen(app: ReturnType<typeof createApp>['app'], host: string, port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
+    const server = createAppServer(app);
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server));
   });
 }
 
