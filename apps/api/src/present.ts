@@ -3,8 +3,8 @@ import { JsonText } from './json';
 import { Redactor } from './redact';
 
 /**
- * A time as read: a Date, or the same instant as the text JSON prints for it (the VM list reads its
- * times so, listStandaloneVms). Either way the answer carries the same text.
+ * A time as read: a Date, or the same instant as the text JSON prints for it (the VM, lab and alert
+ * lists read their times so). Either way the answer carries the same text.
  */
 type Time = Date | string;
 
@@ -86,7 +86,15 @@ export function presentVm(vm: VmRow, options: VmPresentation = {}) {
   };
 }
 
-type LabRow = Awaited<ReturnType<typeof listLabs>>['items'][number];
+/** A lab as read: its times as Dates (a lab's detail) or as the text JSON prints for them (the list, listLabs). */
+type LabRow = Omit<
+  Awaited<ReturnType<typeof listLabs>>['items'][number],
+  'expires_at' | 'created_at' | 'updated_at'
+> & {
+  expires_at: Time | null;
+  created_at: Time;
+  updated_at: Time;
+};
 
 /** A lab's own fields as the API shows them, in lists and in detail. */
 export function presentLab(lab: LabRow, redactor: Redactor = Redactor.none) {

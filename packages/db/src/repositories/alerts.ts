@@ -3,6 +3,7 @@ import type { Db } from '../connection';
 import { type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
 import type { JsonValue } from '../schema';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
+import { jsonTime } from './steps';
 
 /**
  * The order of `listAlerts`: last seen first (alerts_seen_* indexes, migration 0009). An alert seen
@@ -11,13 +12,34 @@ import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
  */
 export const ALERTS_LAST_SEEN: Keyset = { list: 'alerts', at: 'alerts.last_seen_at', id: 'alerts.id', idType: 'uuid' };
 
-/** Alerts, last seen first, one page of them. */
+/**
+ * Alerts, last seen first, one page of them: every column, in the table's order, its times as JSON
+ * prints them (`jsonTime`; four per alert, each a Date parsed only to be printed again otherwise).
+ */
 export async function listAlerts(
   db: Db,
   filter: { state?: string | undefined; severity?: string | undefined } & PageRequest,
   scope: Scope = ALL_PROJECTS,
 ) {
-  let query = db.selectFrom('alerts').selectAll().where(scopeCondition('alerts', scope));
+  let query = db
+    .selectFrom('alerts')
+    .select([
+      'id',
+      'dedup_key',
+      'kind',
+      'severity',
+      'subject',
+      'message',
+      'state',
+      'data',
+      sql<string>`${sql.raw(jsonTime('alerts.first_seen_at'))}`.as('first_seen_at'),
+      sql<string>`${sql.raw(jsonTime('alerts.last_seen_at'))}`.as('last_seen_at'),
+      sql<string | null>`${sql.raw(jsonTime('alerts.acknowledged_at'))}`.as('acknowledged_at'),
+      'acknowledged_by',
+      sql<string | null>`${sql.raw(jsonTime('alerts.resolved_at'))}`.as('resolved_at'),
+      'project',
+    ])
+    .where(scopeCondition('alerts', scope));
   if (filter.state) query = query.where('state', '=', filter.state);
   if (filter.severity) query = query.where('severity', '=', filter.severity);
   return pageOf(await pageQuery(query, ALERTS_LAST_SEEN, filter).execute(), ALERTS_LAST_SEEN, filter);

@@ -4,6 +4,7 @@ import type { Db } from '../connection';
 import { type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
 import type { JsonValue } from '../schema';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
+import { jsonTime } from './steps';
 
 export interface NewLab {
   name: string;
@@ -82,7 +83,9 @@ export const LABS_NEWEST: Keyset = { list: 'labs', at: 'labs.created_at', id: 'l
 
 /**
  * Labs, newest first, one page of them. A lab's spec (often kilobytes) comes only with a lab that
- * has an error: a list shows no spec, and redacts provisioning texts only out of errors.
+ * has an error: a list shows no spec, and redacts provisioning texts only out of errors. Its times
+ * come as JSON prints them (`jsonTime`): parsing each into a Date only to print it again took about
+ * 200 of the 690 µs of CPU a page of 50 cost its reader (in-process, 100,000 labs).
  */
 export async function listLabs(
   db: Db,
@@ -98,12 +101,12 @@ export async function listLabs(
       'status',
       'copies',
       'on_failure',
-      'expires_at',
+      sql<string | null>`${sql.raw(jsonTime('labs.expires_at'))}`.as('expires_at'),
       'error',
       sql<JsonValue | null>`CASE WHEN error IS NULL THEN NULL ELSE spec END`.as('spec'),
       'created_by',
-      'created_at',
-      'updated_at',
+      sql<string>`${sql.raw(jsonTime('labs.created_at'))}`.as('created_at'),
+      sql<string>`${sql.raw(jsonTime('labs.updated_at'))}`.as('updated_at'),
     ])
     .where(scopeCondition('labs', scope));
   if (filter.status) query = query.where('status', '=', filter.status);
