@@ -2,8 +2,8 @@ import { isTokenAuth, type TicketAuth, type TokenAuth } from './config';
 
 /**
  * Supplies the credentials of each request and names every secret the error scrubber must hide.
- * Headers are name/value pairs in one flat list, as `http.request` takes them without validating
- * and storing each one anew (see ProxmoxClient's #exchange); the same list serves every call of a session.
+ * Headers are name/value pairs in one flat list; the same list serves every call of a session, so
+ * the client writes its header lines once per list (see ProxmoxClient's #exchange).
  */
 export interface Authenticator {
   headersFor(method: string): Promise<readonly string[]>;

@@ -1,5 +1,5 @@
-import { type Agent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { channel } from 'node:diagnostics_channel';
+import type { Agent } from 'node:http';
 import type { Logger } from '@glassdome/logger';
 import { onAbort } from './abort';
 import { type Authenticator, createAuthenticator, type Ticket } from './auth';
@@ -14,6 +14,7 @@ import {
 } from './config';
 import { encodeParams, type Params } from './encoding';
 import { AuthenticationError, type ProxmoxError, TlsVerificationError, TransientError } from './errors';
+import { Http1Pool, type HttpAnswer, isSafePath, type NetworkFailure } from './http1';
 import { FirstLooks } from './poll';
 import { defaultRetryPolicy, type RetryPolicy, withRetry } from './retry';
 import { scrubBody, scrubText, secretParamNames } from './scrub';
@@ -69,28 +70,22 @@ function parseBody(text: unknown): unknown {
 
 /** Where a client's requests go. */
 interface RequestTarget {
-  /** `http.request` or `https.request`, by the API URL's scheme. */
-  send: typeof httpRequest;
-  hostname: string;
-  port: number;
   /** `/api2/json`: every call's path is appended to it. */
   basePath: string;
-  /**
-   * The headers every request begins with: `Host` (which `http.request` adds only to headers given
-   * as an object) and `Accept`, as name/value pairs.
-   */
-  headers: readonly string[];
+  /** The headers every request begins with, `Host` and `Accept`, as they go on the wire. */
+  head: string;
+  /** The header lines of each credential's headers (see Authenticator), made once per credential. */
+  credentials: WeakMap<readonly string[], string>;
 }
 
-/** An HTTP answer, its body as text. */
-interface HttpAnswer {
-  status: number;
-  statusText: string;
-  body: string;
-}
+/**
+ * Every request as it goes out, `{ method, path }`: what node:http's `http.client.request.start`
+ * told profiling tools (bench/cpu-profile.mjs counts calls by path) before the client wrote its own.
+ */
+const requestChannel = channel('glassdome:proxmox:request');
 
-/** What a request that got no answer failed with; `reusedSocket` when it went out on a kept-alive socket. */
-type NetworkFailure = Error & { code?: string; reusedSocket?: boolean };
+/** A header's value may not end its line early or hold a NUL (node:http refuses the same). */
+const unsafeHeaderValue = /[\r\n\0]/;
 
 /** Network failures where the request certainly never reached the server. */
 const notDeliveredCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -116,9 +111,11 @@ export class ProxmoxClient {
   readonly polling: PollingPolicy;
   /** When pollers built on this client take their first look, by kind of wait (shared with its views). */
   readonly firstLooks: FirstLooks;
-  /** Where requests go: the API's host and port, the path every call's own path is appended to. */
+  /** What every request begins with: the path every call's own path is appended to, the constant headers. */
   readonly #target: RequestTarget;
+  /** Makes the connections (TLS trust, see tls.ts). */
   readonly #agent: Agent;
+  readonly #pool: Http1Pool;
   readonly #auth: Authenticator;
   readonly #retry: RetryPolicy;
   readonly #timeoutMs: number;
@@ -134,6 +131,7 @@ export class ProxmoxClient {
       this.firstLooks = base.firstLooks;
       this.#target = base.#target;
       this.#agent = base.#agent;
+      this.#pool = base.#pool;
       this.#auth = base.#auth;
       this.#retry = base.#retry;
       this.#timeoutMs = base.#timeoutMs;
@@ -149,17 +147,24 @@ export class ProxmoxClient {
     this.#logger = logger;
     this.#retry = { ...defaultRetryPolicy, ...config.retry };
     this.#timeoutMs = config.timeoutMs ?? defaultTimeoutMs;
-    this.#agent = createAgent(config.baseUrl, config.tls, config.keepAliveIdleMs ?? defaultKeepAliveIdleMs);
+    const idleMs = config.keepAliveIdleMs ?? defaultKeepAliveIdleMs;
+    this.#agent = createAgent(config.baseUrl, config.tls, idleMs);
     if (config.tls && 'insecure' in config.tls) {
       logger?.warn({ baseUrl: config.baseUrl }, 'Proxmox TLS verification is disabled (tls.insecure)');
     }
     const api = new URL(apiBaseUrl(config.baseUrl));
+    this.#pool = new Http1Pool(
+      this.#agent,
+      {
+        hostname: api.hostname.replace(/^\[|\]$/g, ''),
+        port: api.port ? Number(api.port) : api.protocol === 'https:' ? 443 : 80,
+      },
+      idleMs,
+    );
     this.#target = {
-      send: api.protocol === 'https:' ? httpsRequest : httpRequest,
-      hostname: api.hostname.replace(/^\[|\]$/g, ''),
-      port: api.port ? Number(api.port) : api.protocol === 'https:' ? 443 : 80,
       basePath: api.pathname,
-      headers: ['Host', api.host, 'Accept', 'application/json'],
+      head: `Host: ${api.host}\r\nAccept: application/json\r\n`,
+      credentials: new WeakMap(),
     };
     this.#auth = createAuthenticator(config.auth, (username, password) => this.#login(username, password));
   }
@@ -217,8 +222,9 @@ export class ProxmoxClient {
     );
   }
 
-  /** Closes idle keep-alive sockets so the process can exit. */
+  /** Closes the keep-alive connections so the process can exit. */
   close(): void {
+    this.#pool.close();
     this.#agent.destroy();
   }
 
@@ -283,14 +289,13 @@ export class ProxmoxClient {
   }
 
   /**
-   * One HTTP exchange on the client's keep-alive agent: the request (a form body for writes), then the
-   * whole answer as text. The headers go to `http.request` as one list of name/value pairs, which it
-   * writes as they are, where an object would have each one validated and stored by `setHeader`
-   * first: every header here is either constant or built once per credential. Redirects are not
-   * followed (plain http to PVE is redirected to https, and following it would resend the credentials
-   * unchecked); no proxy; the answer is not asked to be compressed. Rejects with the socket's error,
-   * a timeout after `timeoutMs` for the whole exchange, or when `signal` fires (the request is then
-   * destroyed; watched through `onAbort`, so a view's calls share one listener on its signal).
+   * One HTTP exchange on the client's keep-alive connections (see Http1Pool): the request (a form
+   * body for writes) written whole at once, then the whole answer as text. The credential's header
+   * lines are made once per credential. Redirects are not followed (plain http to PVE is redirected
+   * to https, and following it would resend the credentials unchecked); no proxy; the answer is not
+   * asked to be compressed. Rejects with the connection's error, a timeout after `timeoutMs` for the
+   * whole exchange, or when `signal` fires (the connection is then closed; watched through
+   * `onAbort`, so a view's calls share one listener on its signal).
    */
   #exchange(
     method: HttpMethod,
@@ -300,72 +305,26 @@ export class ProxmoxClient {
     timeoutMs: number,
     signal: AbortSignal | undefined,
   ): Promise<HttpAnswer> {
+    // A signal that fired before the request went out sends nothing ('abort' will not fire again).
+    signal?.throwIfAborted();
     const target = this.#target;
-    const headers = [...target.headers, ...auth];
-    if (body !== undefined) {
-      headers.push(
-        'Content-Type',
-        'application/x-www-form-urlencoded',
-        'Content-Length',
-        String(Buffer.byteLength(body)),
-      );
+    const fullPath = `${target.basePath}${path}`;
+    if (!isSafePath(fullPath)) throw new TypeError('the request path holds characters a request line cannot');
+    let credential = target.credentials.get(auth);
+    if (credential === undefined) {
+      credential = '';
+      for (let i = 0; i < auth.length; i += 2) {
+        if (unsafeHeaderValue.test(auth[i + 1]!)) throw new TypeError(`invalid value of header ${auth[i]}`);
+        credential += `${auth[i]}: ${auth[i + 1]}\r\n`;
+      }
+      target.credentials.set(auth, credential);
     }
-    return new Promise<HttpAnswer>((resolve, reject) => {
-      // A signal that fired before the request went out sends nothing ('abort' will not fire again).
-      signal?.throwIfAborted();
-      let settled = false;
-      /** The server began answering: from then on the request was certainly delivered. */
-      let answering = false;
-      let unwatch: (() => void) | undefined;
-      const req = target.send({
-        agent: this.#agent,
-        hostname: target.hostname,
-        port: target.port,
-        method,
-        path: `${target.basePath}${path}`,
-        headers,
-      });
-      const finish = (error: NetworkFailure | undefined, answer?: HttpAnswer) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        unwatch?.();
-        if (error) {
-          // Only a reused socket that died before any answer began says the request never left: once the
-          // server has started answering, it read the request (a reset mid-answer is no stale socket).
-          error.reusedSocket = req.reusedSocket && !answering;
-          req.destroy();
-          reject(error);
-        } else resolve(answer!);
-      };
-      const timer = setTimeout(
-        () => finish(Object.assign(new Error(`timeout of ${timeoutMs}ms exceeded`), { code: 'ETIMEDOUT' })),
-        timeoutMs,
-      );
-      if (signal) unwatch = onAbort(signal, () => finish(new Error('aborted')));
-      req.on('error', (error) => finish(error));
-      req.on('response', (res: IncomingMessage) => {
-        answering = true;
-        // Kept as bytes and decoded once at the end (an answer is mostly one chunk): no string
-        // decoder per answer, and a character split between chunks is whole again.
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => {
-          chunks.push(chunk);
-        });
-        res.on('error', (error) => finish(error));
-        res.on('close', () => {
-          if (!res.complete) finish(Object.assign(new Error('the answer was cut short'), { code: 'ECONNRESET' }));
-        });
-        res.on('end', () =>
-          finish(undefined, {
-            status: res.statusCode ?? 0,
-            statusText: res.statusMessage ?? '',
-            body: (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'),
-          }),
-        );
-      });
-      req.end(body);
-    });
+    const request =
+      body === undefined
+        ? `${method} ${fullPath} HTTP/1.1\r\n${target.head}${credential}\r\n`
+        : `${method} ${fullPath} HTTP/1.1\r\n${target.head}${credential}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    if (requestChannel.hasSubscribers) requestChannel.publish({ method, path: fullPath });
+    return this.#pool.exchange(request, timeoutMs, signal && ((cancel) => onAbort(signal, cancel)));
   }
 
   /** Every secret a message about this request could contain, raw and percent-encoded. */

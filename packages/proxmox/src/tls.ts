@@ -83,12 +83,13 @@ class PinnedAgent extends HttpsAgent {
 }
 
 /**
- * The socket agent for `baseUrl`: keep-alive with idle sockets dropped after `idleMs` (pveproxy closes
- * them after 5 s), TLS trusted exactly as `trust` says. Plain http is only for the local simulator.
+ * The agent that makes the connections to `baseUrl`, TLS trusted exactly as `trust` says: the client's
+ * connection pool (http1.ts) asks its `createConnection` for each new one, as node's own pool would;
+ * as an agent of its own (the tests' node:https requests), keep-alive with idle sockets dropped after
+ * `idleMs` (pveproxy closes them after 5 s). Plain http is only for the local simulator.
  */
 export function createAgent(baseUrl: string, trust: TlsTrust | undefined, idleMs: number): HttpAgent {
-  // TCP keep-alive probes (60 s) watch the pooled sockets; the agent sets them whenever a socket goes
-  // back to the pool.
+  // TCP keep-alive probes (60 s) watch the kept connections.
   const options: AgentOptions = { keepAlive: true, keepAliveMsecs: 60_000, timeout: idleMs };
   if (new URL(baseUrl).protocol === 'http:') return new HttpAgent(options);
   if (!trust)

@@ -1,6 +1,7 @@
 /** TLS trust against the simulator's HTTPS listener: pinned fingerprint, CA, refusal, explicit insecure. */
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
+import { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { rootCertificates, type TLSSocket } from 'node:tls';
 import { createProxmox, normalizeFingerprint, ProxmoxClient, TlsVerificationError } from '../src/index';
@@ -90,4 +91,28 @@ test('new connections resume the session of one that passed the pin; a wrong pin
     assert.ok(error instanceof TlsVerificationError, String(error));
   }
   impostorCheck.destroy();
+});
+
+test("the client's own new connections resume their TLS session, pinned or CA-checked", async () => {
+  // Every TLS connection this process makes, in order: whether it resumed a session.
+  const resumed: boolean[] = [];
+  const connect = Socket.prototype.connect;
+  Socket.prototype.connect = function (this: Socket, ...args: unknown[]) {
+    this.once('secureConnect', () => resumed.push((this as TLSSocket).isSessionReused()));
+    return (connect as (...a: unknown[]) => Socket).apply(this, args);
+  } as typeof connect;
+  try {
+    for (const tls of [{ fingerprint: sim.info.tlsFingerprint! }, { ca: sim.info.caCert! }]) {
+      resumed.length = 0;
+      const pve = createProxmox(sim.config({ tls, retry: { attempts: 1 } }));
+      for (let i = 0; i < 3; i++) {
+        // PVE closes the connection after an error answer: each call here needs a new one.
+        await assert.rejects(pve.client.get('/nodes/pve01/qemu/99999/config'));
+      }
+      pve.close();
+      assert.deepEqual(resumed, [false, true, true], JSON.stringify(tls).slice(0, 20));
+    }
+  } finally {
+    Socket.prototype.connect = connect;
+  }
 });
