@@ -1,4 +1,4 @@
-import { type FeedEvent, getLab, listEvents, listLabEventPage, listVmsOfLab } from '@glassdome/db';
+import { type FeedEvent, getLab, getLabForReader, listEvents, listLabEventPage, listVmsOfLab } from '@glassdome/db';
 import { type Request, type Response, Router } from 'express';
 import type { Principal } from '../auth/keys';
 import { scopeOf } from '../auth/middleware';
@@ -86,8 +86,11 @@ function visible(view: StreamView, event: FeedEvent): boolean {
   return true;
 }
 
-/** An event as clients see it, in the stream and in a JSON page alike. */
-function presentEvent(redactor: Redactor, event: FeedEvent) {
+/**
+ * An event as clients see it, in the stream and in a JSON page alike; its time a Date (the feed) or
+ * the text JSON prints for it (a page, listLabEventPage).
+ */
+function presentEvent(redactor: Redactor, event: Omit<FeedEvent, 'at'> & { at: Date | string }) {
   return {
     id: event.id,
     at: event.at,
@@ -111,7 +114,7 @@ async function listLabEvents(ctx: ApiContext, req: Request, res: Response) {
   const query = parseInput(labEventPageQuery, req.query, 'query');
   const principal = req.principal!;
   const scope = scopeOf(req);
-  const lab = await getLab(ctx.db, id, scope);
+  const lab = await getLabForReader(ctx.db, id, scope);
   if (!lab) throw new NotFoundError('lab');
   const redactor = redactorFor(principal, lab.created_by, lab.spec);
   const page = await listLabEventPage(

@@ -3,6 +3,7 @@ import type { Db } from '../connection';
 import { type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
 import type { JsonValue } from '../schema';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
+import { jsonTime } from './steps';
 
 export interface EventInput {
   labId?: string | null;
@@ -73,7 +74,11 @@ export async function listEvents(
 /** The order of `listLabEventPage`: a lab's timeline, oldest first by id (the events_lab index). */
 export const LAB_EVENTS: Keyset = { list: 'lab-events', id: 'events.id', idType: 'bigint', ascending: true };
 
-/** One page of a lab's events, oldest first, as `scope` may see them; private ones only if asked. */
+/**
+ * One page of a lab's events, oldest first, as `scope` may see them; private ones only if asked.
+ * Every column, the time as JSON prints it (`jsonTime`) rather than parsed into a Date only to be
+ * printed again.
+ */
 export async function listLabEventPage(
   db: Db,
   filter: { labId: string; includePrivate?: boolean } & PageRequest,
@@ -81,7 +86,17 @@ export async function listLabEventPage(
 ) {
   let query = db
     .selectFrom('events')
-    .selectAll()
+    .select([
+      'id',
+      sql<string>`${sql.raw(jsonTime('events.at'))}`.as('at'),
+      'lab_id',
+      'vm_id',
+      'kind',
+      'message',
+      'data',
+      'project',
+      'private',
+    ])
     .where('lab_id', '=', filter.labId)
     .where(scopeCondition('events', scope));
   if (!filter.includePrivate) query = query.where('private', '=', false);
