@@ -39,14 +39,18 @@ if (dir && !isMain) {
   const add = (table, key) => {
     table[key] = (table[key] ?? 0) + 1;
   };
-  subscribe('http.client.request.start', ({ request }) => {
-    const path = request.path
+  const request = ({ method, path }) => {
+    const shape = path
       .split('?')[0]
       .replace(/\/\d+(?=\/|$)/g, '/{n}')
       .replace(/\/pve[\w-]*(?=\/|$)/, '/{node}')
       .replace(/\/UPID[^/]*/, '/{upid}');
-    add(calls.http, `${request.method} ${path}`);
-  });
+    add(calls.http, `${method} ${shape}`);
+  };
+  subscribe('http.client.request.start', ({ request: sent }) => request(sent));
+  // The Proxmox client speaks HTTP on its own connections (packages/proxmox/src/http1.ts): it
+  // announces each request here instead.
+  subscribe('glassdome:proxmox:request', request);
   // Every client socket goes through Socket#connect (net.connect, tls.connect, ssh2, pg, ioredis).
   const connect = Socket.prototype.connect;
   Socket.prototype.connect = function (...args) {
