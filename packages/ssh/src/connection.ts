@@ -95,7 +95,33 @@ export function openConnection(target: SshTarget, options: ConnectOptions): Prom
         );
       },
     });
+    ignoreHostKeyAnnouncements(client);
   });
+}
+
+type GlobalRequestHandler = (protocol: unknown, name: string, wantReply: boolean, data: unknown) => void;
+
+/**
+ * OpenSSH's sshd announces every host key it has right after login (hostkeys-00@openssh.com, for
+ * clients that keep known_hosts up to date), and ssh2 answers on its own: it asks the server to sign
+ * each key with the session (the guest makes one signature per host key, RSA among them) and
+ * verifies every signature here, a round trip later, only to emit an event. We trust the key the key
+ * exchange verified against the pins and never use announced ones, as OpenSSH's client with
+ * UpdateHostKeys=no does, so the announcement is acknowledged if asked and otherwise dropped. ssh2
+ * keeps its message handlers on the protocol object of the connection; the test in ssh-kex watches
+ * that this still takes effect.
+ */
+function ignoreHostKeyAnnouncements(client: Client): void {
+  const protocol = (
+    client as unknown as { _protocol?: { _handlers?: Record<string, unknown>; requestSuccess(): void } }
+  )._protocol;
+  const handlers = protocol?._handlers;
+  const handle = handlers?.GLOBAL_REQUEST as GlobalRequestHandler | undefined;
+  if (!protocol || !handlers || typeof handle !== 'function') return;
+  handlers.GLOBAL_REQUEST = ((self, name, wantReply, data) => {
+    if (name !== 'hostkeys-00@openssh.com') return handle(self, name, wantReply, data);
+    if (wantReply) protocol.requestSuccess();
+  }) satisfies GlobalRequestHandler;
 }
 
 function classifyConnectError(target: SshTarget, port: number, error: Ssh2Error, timeoutMs: number): Error {

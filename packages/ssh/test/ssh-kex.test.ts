@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import ssh2, { type Client } from 'ssh2';
 import { openConnection } from '../src/connection';
+import { runCommand } from '../src/exec';
 import { HostKeyMismatchError, publicKeyLineFingerprint } from '../src/index';
 import { pinnedTarget, startSshd, type TestSshd } from './support';
 
@@ -82,5 +83,34 @@ test('a server without P-256 gets curve25519, and its host key is still checked 
     await assert.rejects(openConnection(wrongPin, connectOptions), HostKeyMismatchError);
   } finally {
     await server.close();
+  }
+});
+
+test("OpenSSH's host-key announcement after login is not proved: the key exchange already checked the pin", async () => {
+  const target = pinnedTarget(sshd);
+  // ssh2 on its own asks sshd to prove the keys it announces (that is what the check below counts)...
+  const plain = new ssh2.Client();
+  const announced = new Promise((resolve) => plain.once('hostkeys', resolve));
+  plain.on('error', () => undefined);
+  plain.connect({ host: target.host, port: target.port, username: target.username, privateKey: sshd.privateKey });
+  const protocol = Object.getPrototypeOf((plain as unknown as { _protocol: object })._protocol);
+  const prove = protocol.openssh_hostKeysProve;
+  let proofs = 0;
+  protocol.openssh_hostKeysProve = function (this: unknown, ...args: unknown[]) {
+    proofs += 1;
+    return prove.apply(this, args);
+  };
+  try {
+    await announced;
+    plain.end();
+    assert.equal(proofs, 1, 'plain ssh2 asked for the proof');
+    // ...ours does not; a command's answer comes after the announcement on the same connection.
+    const client = await openConnection(target, connectOptions);
+    const context = { host: target.host, port: target.port ?? 22, program: 'true' };
+    assert.equal((await runCommand(client, 'true', context, {})).exitCode, 0);
+    client.end();
+    assert.equal(proofs, 1, 'no proof asked by openConnection');
+  } finally {
+    protocol.openssh_hostKeysProve = prove;
   }
 });
