@@ -31,7 +31,11 @@ export function runFrom(env: NodeJS.ProcessEnv = process.env): RunFrom {
  * V8 flags a process is started with, wherever it runs (`pnpm start`, docker-compose.yml,
  * infra/k8s; tests keep those in step with this). The API allocates a short-lived object graph per
  * request: young-generation semi-spaces of 32 MiB (16 by default) halve its scavenges, which cut the
- * API's CPU per deploy by about a tenth in the pipeline bench.
+ * API's CPU per deploy by about a tenth in the pipeline bench. The installers and the gateway keep
+ * V8's defaults: neither `--single-threaded-gc` nor `--no-parallel-scavenge` on both lowered their
+ * CPU in the 60-VM lab bench (3 alternated rounds, 2026-12-07: medians per VM fresh 31 ms without,
+ * 33 and 37 ms with; warm 25, 26 and 26 ms; the gateway's own CPU went up with either, and the ratio
+ * to the critical path missed 1.05 more often).
  */
 export const NODE_FLAGS: Readonly<Record<AppName, readonly string[]>> = {
   api: ['--max-semi-space-size=32'],
