@@ -14,35 +14,40 @@ export const ALERTS_LAST_SEEN: Keyset = { list: 'alerts', at: 'alerts.last_seen_
 
 /**
  * Alerts, last seen first, one page of them: every column, in the table's order, its times as JSON
- * prints them (`jsonTime`; four per alert, each a Date parsed only to be printed again otherwise).
+ * prints them (`jsonTime`; four per alert, each a Date parsed only to be printed again otherwise),
+ * written for the page's rows once it is cut (a deprecated offset skips rows unwritten).
  */
 export async function listAlerts(
   db: Db,
   filter: { state?: string | undefined; severity?: string | undefined } & PageRequest,
   scope: Scope = ALL_PROJECTS,
 ) {
-  let query = db
-    .selectFrom('alerts')
-    .select([
-      'id',
-      'dedup_key',
-      'kind',
-      'severity',
-      'subject',
-      'message',
-      'state',
-      'data',
-      sql<string>`${sql.raw(jsonTime('alerts.first_seen_at'))}`.as('first_seen_at'),
-      sql<string>`${sql.raw(jsonTime('alerts.last_seen_at'))}`.as('last_seen_at'),
-      sql<string | null>`${sql.raw(jsonTime('alerts.acknowledged_at'))}`.as('acknowledged_at'),
-      'acknowledged_by',
-      sql<string | null>`${sql.raw(jsonTime('alerts.resolved_at'))}`.as('resolved_at'),
-      'project',
-    ])
-    .where(scopeCondition('alerts', scope));
+  let query = db.selectFrom('alerts').selectAll().where(scopeCondition('alerts', scope));
   if (filter.state) query = query.where('state', '=', filter.state);
   if (filter.severity) query = query.where('severity', '=', filter.severity);
-  return pageOf(await pageQuery(query, ALERTS_LAST_SEEN, filter).execute(), ALERTS_LAST_SEEN, filter);
+  const rows = await db
+    .selectFrom(pageQuery(query, ALERTS_LAST_SEEN, filter).as('page'))
+    .select([
+      'page.id',
+      'page.dedup_key',
+      'page.kind',
+      'page.severity',
+      'page.subject',
+      'page.message',
+      'page.state',
+      'page.data',
+      sql<string>`${sql.raw(jsonTime('page.first_seen_at'))}`.as('first_seen_at'),
+      sql<string>`${sql.raw(jsonTime('page.last_seen_at'))}`.as('last_seen_at'),
+      sql<string | null>`${sql.raw(jsonTime('page.acknowledged_at'))}`.as('acknowledged_at'),
+      'page.acknowledged_by',
+      sql<string | null>`${sql.raw(jsonTime('page.resolved_at'))}`.as('resolved_at'),
+      'page.project',
+      sql<string>`page.page_key`.as('page_key'),
+    ])
+    .orderBy('page.last_seen_at', 'desc')
+    .orderBy('page.id', 'desc')
+    .execute();
+  return pageOf(rows, ALERTS_LAST_SEEN, filter);
 }
 
 export async function getAlert(db: Db, id: string, scope: Scope = ALL_PROJECTS) {
