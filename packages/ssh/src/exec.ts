@@ -118,6 +118,7 @@ export function runCommand(
         return reject(new SshConnectError(context.host, context.port, reason));
       }
       if (error) return reject(new ChannelOpenError(error.message));
+      keepUntilServerCloses(channel);
       superviseChannel(client, channel, context, options, deadline).then(resolve, reject);
       channel.end(options.stdin);
     };
@@ -129,6 +130,21 @@ export function runCommand(
       reject(notOpened(error));
     }
   });
+}
+
+/**
+ * Node's streams destroy a channel once both its sides are done, and ssh2's Channel.destroy() ends the
+ * writable side again, on which Node builds (and drops) an ERR_STREAM_ALREADY_FINISHED error with its
+ * stack, at every command. Without auto-destroy the channel is closed as ssh2 closes it anyway: our
+ * CHANNEL_CLOSE answers the server's (as it must), and 'close' is emitted then, as before.
+ */
+function keepUntilServerCloses(channel: ClientChannel): void {
+  const states = channel as unknown as {
+    _readableState: { autoDestroy: boolean };
+    _writableState: { autoDestroy: boolean };
+  };
+  states._readableState.autoDestroy = false;
+  states._writableState.autoDestroy = false;
 }
 
 /** How long killing a process group over a second channel may take before we stop waiting for it. */
