@@ -5,6 +5,7 @@ import { Producer } from '@glassdome/queue';
 import { createRedisPrefix, createTestDatabase, waitFor } from '@glassdome/testkit';
 import { type AppDeps, createApp } from '../src/app';
 import { ensureAdminKey, generateApiKey, type Role, storeApiKey } from '../src/auth/keys';
+import { createAppServer } from '../src/http/server';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
@@ -83,9 +84,9 @@ export async function startTestApi(
     retention: false,
     ...options.deps,
   });
-  const server = await new Promise<ReturnType<typeof app.listen>>((resolve) => {
-    const listening = app.listen(0, '127.0.0.1', () => resolve(listening));
-  });
+  // The server main.ts runs (the app's own request and response prototypes), not app.listen's.
+  const server = createAppServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url,
