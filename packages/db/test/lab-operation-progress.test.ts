@@ -38,9 +38,10 @@ after(async () => {
   await database?.drop();
 });
 
-test('progress counted 1 then 2 but applied 2 then 1 stays at 2', async () => {
-  const labId = await insertLab(db, {
-    name: 'progress',
+/** An empty lab named `name`, for the operations below. */
+function newLab(name: string) {
+  return insertLab(db, {
+    name,
     platformId: 'default',
     spec: {},
     graph: {},
@@ -48,6 +49,10 @@ test('progress counted 1 then 2 but applied 2 then 1 stays at 2', async () => {
     copies: 1,
     expiresAt: null,
   });
+}
+
+test('progress counted 1 then 2 but applied 2 then 1 stays at 2', async () => {
+  const labId = await newLab('progress');
   const id = await insertLabOperation(db, { labId, kind: 'claim', target: { kind: 'lab' }, total: 2 });
   // The first VM's update waits on the row while the second VM's lands first.
   let first: Promise<void> | undefined;
@@ -64,15 +69,7 @@ test('progress counted 1 then 2 but applied 2 then 1 stays at 2', async () => {
 });
 
 test("a VM's snapshot taken: its row ready, the progress never lowered, its event — one statement", async () => {
-  const labId = await insertLab(db, {
-    name: 'snapshot-taken',
-    platformId: 'default',
-    spec: {},
-    graph: {},
-    onFailure: 'fail',
-    copies: 1,
-    expiresAt: null,
-  });
+  const labId = await newLab('snapshot-taken');
   const [vmId] = await insertVms(db, [
     { labId, copy: 0, name: 'vm-a', os: 'ubuntu-22.04', platformId: 'default', node: 'pve', spec: {} },
   ]);
