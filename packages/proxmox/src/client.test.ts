@@ -55,12 +55,13 @@ function tokenClient(retryAttempts = 3) {
   });
 }
 
-test('token header, GET parameters in the query, POST parameters form-encoded, data unwrapped', async () => {
+test('token header, GET parameters in the query, POST parameters form-encoded (none: an empty body), data unwrapped', async () => {
   seen.length = 0;
   handler = (entry, res) => json(res, 200, { data: entry.method === 'GET' ? '100' : 'UPID:x' });
   const client = tokenClient();
   assert.equal(await client.get('/cluster/nextid', { vmid: 100 }), '100');
   await client.post('/nodes/pve/qemu/9000/clone', { newid: 101, full: true, name: 'web-1' });
+  await client.post('/nodes/pve/qemu/101/status/start');
   client.close();
   assert.equal(seen[0]?.url, '/api2/json/cluster/nextid?vmid=100');
   assert.equal(seen[0]?.body, '');
@@ -68,6 +69,9 @@ test('token header, GET parameters in the query, POST parameters form-encoded, d
   assert.equal(seen[1]?.url, '/api2/json/nodes/pve/qemu/9000/clone');
   assert.equal(seen[1]?.headers['content-type'], 'application/x-www-form-urlencoded');
   assert.equal(seen[1]?.body, 'newid=101&full=1&name=web-1');
+  // A POST without parameters says its body is empty; a GET says nothing of a body.
+  assert.equal(seen[2]?.headers['content-length'], '0');
+  assert.equal(seen[0]?.headers['content-length'], undefined);
 });
 
 test('transient answers are retried within the bound; parameter errors are not', async () => {

@@ -319,9 +319,10 @@ export class ProxmoxClient {
       }
       target.credentials.set(auth, credential);
     }
+    // A POST or PUT without parameters still says its body is empty, as node:http did.
     const request =
       body === undefined
-        ? `${method} ${fullPath} HTTP/1.1\r\n${target.head}${credential}\r\n`
+        ? `${method} ${fullPath} HTTP/1.1\r\n${target.head}${credential}${method === 'POST' || method === 'PUT' ? 'Content-Length: 0\r\n' : ''}\r\n`
         : `${method} ${fullPath} HTTP/1.1\r\n${target.head}${credential}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     if (requestChannel.hasSubscribers) requestChannel.publish({ method, path: fullPath });
     return this.#pool.exchange(request, timeoutMs, signal && ((cancel) => onAbort(signal, cancel)));
