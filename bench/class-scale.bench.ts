@@ -616,6 +616,7 @@ async function timelineOf(
     graph.tasks
       .filter((task) => task.kind === kind && times.has(task.id))
       .map((task) => times.get(task.id)!.pickedAt - times.get(task.id)!.readyAt);
+  const retaken = [...times].filter(([, t]) => t.attempts).map(([id, t]) => `${id} ×${t.attempts}`);
   // A clone's or start's time past the fastest one's: its wait for a node slot, mostly.
   const beyondFastest = (name: string) =>
     steps.filter((step) => step.step === name).map((step) => step.finishedAt - step.startedAt - service.get(name)!);
@@ -655,7 +656,7 @@ async function timelineOf(
   const lines = [
     'Where the time went (task-seconds; many run side by side):',
     '',
-    `- waiting for a worker: provision tasks ${stats(waitForWorker('vm-provision'))}; configure tasks ${stats(waitForWorker('vm-configure'))}; isolation checks ${stats(waitForWorker('isolation'))}`,
+    `- waiting for a worker: provision tasks ${stats(waitForWorker('vm-provision'))}; configure tasks ${stats(waitForWorker('vm-configure'))}; isolation checks ${stats(waitForWorker('isolation'))}${retaken.length ? ` (${retaken.length} task(s) taken more than once, their earlier attempts counted here: ${retaken.slice(0, 5).join(', ')})` : ''}`,
     `- waiting for a node's admission slot (${kindsOf(admissionWaits)}; OPS_PER_NODE=${OPS_PER_NODE}): ${[...admissionWaits].map(([node, waits]) => slotWaits(node, waits)).join('; ')}`,
     `- waiting for a slot of a node's ${STORAGE} (${kindsOf(storageWaits) || 'nothing'}; CLONE_SLOTS_PER_STORAGE=${defaultAdmissionLimits.fullClonesPerStorage}): ${[...storageWaits].map(([node, waits]) => slotWaits(node, waits)).join('; ')}`,
     `- clone and start steps past the fastest one (waiting for a node's admission slot, mostly): clone ${stats(beyondFastest('clone'))}; start ${stats(beyondFastest('start'))}`,
@@ -671,7 +672,7 @@ async function timelineOf(
     const task = taskById(graph, last);
     const own = times.get(last)!;
     chain.unshift(
-      `${last} (ready ${at(own.readyAt)}, worker ${s(own.pickedAt - own.readyAt)}, ran ${s(own.endedAt - own.pickedAt)})`,
+      `${last} (ready ${at(own.readyAt)}, worker ${s(own.pickedAt - own.readyAt)}${own.attempts ? ` (its attempt ${own.attempts}: the earlier ones count as waiting)` : ''}, ran ${s(own.endedAt - own.pickedAt)})`,
     );
     last = [...task.dependsOn].sort((a, b) => (times.get(b)?.endedAt ?? 0) - (times.get(a)?.endedAt ?? 0))[0];
   }

@@ -148,13 +148,20 @@ interface JobTimes {
   returnvalue?: unknown;
   /** The name of the worker that took it (BullMQ's `processedBy`: `<host>:<pid>` for ours). */
   processedBy?: string | undefined;
+  /** How many times a worker took it (BullMQ counts stalled and failed attempts too). */
+  attemptsStarted?: number | undefined;
 }
 
 export interface TaskTimes {
   /** When the task became ready (its job was added), ms since the epoch. */
   readyAt: number;
-  /** When a worker took it (its last attempt). */
+  /**
+   * When a worker took it: BullMQ's `processedOn`, the start of its last attempt, so a task taken more
+   * than once (`attempts` > 1) counts its earlier attempts as waiting.
+   */
   pickedAt: number;
+  /** Times a worker took it, when more than once. */
+  attempts?: number;
   /** When it ended. */
   endedAt: number;
   /** The pid of the process whose worker took it (a task run inline: the job's), when its worker is named. */
@@ -187,6 +194,7 @@ export async function taskTimes(
         pickedAt: job.processedOn,
         endedAt: inline?.at ?? job.finishedOn,
         ...by,
+        ...((job.attemptsStarted ?? 1) > 1 ? { attempts: job.attemptsStarted } : {}),
       });
     }),
   );
