@@ -112,6 +112,20 @@ export function pageQuery<QB extends SelectQueryBuilder<any, any, any>>(
   return paged as QB;
 }
 
+/**
+ * A select over `pageQuery`'s rows, named `page`, put back in the keyset's order (a subquery's order
+ * is not its reader's): for lists that write columns for the page's rows only, once it is cut.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: as pageQuery.
+export function inPageOrder<QB extends SelectQueryBuilder<any, any, any>>(query: QB, keyset: Keyset): QB {
+  const direction = keyset.ascending ? 'asc' : 'desc';
+  const column = (ref: string) => sql.ref(`page.${ref.slice(ref.lastIndexOf('.') + 1)}`);
+  // biome-ignore lint/suspicious/noExplicitAny: as above.
+  let ordered: SelectQueryBuilder<any, any, any> = query;
+  if (keyset.at) ordered = ordered.orderBy(column(keyset.at), direction);
+  return ordered.orderBy(column(keyset.id), direction) as QB;
+}
+
 /** The page's rows (without the position column) and the cursor of the next page. */
 export function pageOf<Row extends object>(
   rows: Row[],

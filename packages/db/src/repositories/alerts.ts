@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
 import type { Db } from '../connection';
-import { type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
+import { inPageOrder, type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
 import type { JsonValue } from '../schema';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
-import { jsonTime } from './steps';
+import { jsonTimeAs } from './steps';
 
 /**
  * The order of `listAlerts`: last seen first (alerts_seen_* indexes, migration 0009). An alert seen
@@ -25,8 +25,7 @@ export async function listAlerts(
   let query = db.selectFrom('alerts').selectAll().where(scopeCondition('alerts', scope));
   if (filter.state) query = query.where('state', '=', filter.state);
   if (filter.severity) query = query.where('severity', '=', filter.severity);
-  const rows = await db
-    .selectFrom(pageQuery(query, ALERTS_LAST_SEEN, filter).as('page'))
+  const rows = await inPageOrder(db.selectFrom(pageQuery(query, ALERTS_LAST_SEEN, filter).as('page')), ALERTS_LAST_SEEN)
     .select([
       'page.id',
       'page.dedup_key',
@@ -36,16 +35,14 @@ export async function listAlerts(
       'page.message',
       'page.state',
       'page.data',
-      sql<string>`${sql.raw(jsonTime('page.first_seen_at'))}`.as('first_seen_at'),
-      sql<string>`${sql.raw(jsonTime('page.last_seen_at'))}`.as('last_seen_at'),
-      sql<string | null>`${sql.raw(jsonTime('page.acknowledged_at'))}`.as('acknowledged_at'),
+      jsonTimeAs('page.first_seen_at', 'first_seen_at'),
+      jsonTimeAs('page.last_seen_at', 'last_seen_at'),
+      jsonTimeAs('page.acknowledged_at', 'acknowledged_at', true),
       'page.acknowledged_by',
-      sql<string | null>`${sql.raw(jsonTime('page.resolved_at'))}`.as('resolved_at'),
+      jsonTimeAs('page.resolved_at', 'resolved_at', true),
       'page.project',
       sql<string>`page.page_key`.as('page_key'),
     ])
-    .orderBy('page.last_seen_at', 'desc')
-    .orderBy('page.id', 'desc')
     .execute();
   return pageOf(rows, ALERTS_LAST_SEEN, filter);
 }

@@ -3,7 +3,7 @@ import type { Db } from '../connection';
 import { type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
 import type { JsonValue } from '../schema';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
-import { jsonTime } from './steps';
+import { jsonTimeAs } from './steps';
 
 export interface EventInput {
   labId?: string | null;
@@ -86,17 +86,7 @@ export async function listLabEventPage(
 ) {
   let query = db
     .selectFrom('events')
-    .select([
-      'id',
-      sql<string>`${sql.raw(jsonTime('events.at'))}`.as('at'),
-      'lab_id',
-      'vm_id',
-      'kind',
-      'message',
-      'data',
-      'project',
-      'private',
-    ])
+    .select(['id', jsonTimeAs('events.at', 'at'), 'lab_id', 'vm_id', 'kind', 'message', 'data', 'project', 'private'])
     .where('lab_id', '=', filter.labId)
     .where(scopeCondition('events', scope));
   if (!filter.includePrivate) query = query.where('private', '=', false);

@@ -1,10 +1,10 @@
 import { LAB_SERVING } from '@glassdome/lab';
 import { sql } from 'kysely';
 import type { Db } from '../connection';
-import { type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
+import { inPageOrder, type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
 import type { JsonValue } from '../schema';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
-import { jsonTime } from './steps';
+import { jsonTimeAs } from './steps';
 
 export interface NewLab {
   name: string;
@@ -125,8 +125,7 @@ export async function listLabs(
     ])
     .where(scopeCondition('labs', scope));
   if (filter.status) query = query.where('status', '=', filter.status);
-  const rows = await db
-    .selectFrom(pageQuery(query, LABS_NEWEST, filter).as('page'))
+  const rows = await inPageOrder(db.selectFrom(pageQuery(query, LABS_NEWEST, filter).as('page')), LABS_NEWEST)
     .select([
       'page.id',
       'page.name',
@@ -134,16 +133,14 @@ export async function listLabs(
       'page.status',
       'page.copies',
       'page.on_failure',
-      sql<string | null>`${sql.raw(jsonTime('page.expires_at'))}`.as('expires_at'),
+      jsonTimeAs('page.expires_at', 'expires_at', true),
       'page.error',
       'page.spec',
       'page.created_by',
-      sql<string>`${sql.raw(jsonTime('page.created_at'))}`.as('created_at'),
-      sql<string>`${sql.raw(jsonTime('page.updated_at'))}`.as('updated_at'),
+      jsonTimeAs('page.created_at', 'created_at'),
+      jsonTimeAs('page.updated_at', 'updated_at'),
       sql<string>`page.page_key`.as('page_key'),
     ])
-    .orderBy('page.created_at', 'desc')
-    .orderBy('page.id', 'desc')
     .execute();
   return pageOf(rows, LABS_NEWEST, filter);
 }

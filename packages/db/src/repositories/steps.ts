@@ -119,6 +119,15 @@ export function jsonTime(column: string): string {
   return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 }
 
+/** `column` selected as `alias`, as `jsonTime` prints it (a nullable column's null stays null). */
+export function jsonTimeAs<A extends string, Nullable extends boolean = false>(
+  column: string,
+  alias: A,
+  _nullable?: Nullable,
+) {
+  return sql<Nullable extends true ? string | null : string>`${sql.raw(jsonTime(column))}`.as(alias);
+}
+
 /**
  * A step as the API shows it, as JSON text Postgres writes (the API puts it into its answers as it
  * is): its name, status, attempts and times (as `jsonTime` prints them), once started and finished
