@@ -275,7 +275,16 @@ export class ProxmoxClient {
     } catch (error) {
       // Cancelled by the caller: their reason, not a network failure to retry.
       if (signal?.aborted) throw signal.reason;
-      throw this.#networkError(error as NetworkFailure, request, params);
+      const failure = error as NetworkFailure;
+      // A call that hangs costs its caller the whole timeout: say where it hung, so a stall of that
+      // length in a deploy can be told apart from other waits of the same length (a job's lock, a backoff).
+      if (failure.exchange) {
+        this.#logger?.warn(
+          { request, timeoutMs: timeoutMs ?? this.#timeoutMs, ...failure.exchange },
+          'Proxmox request timed out',
+        );
+      }
+      throw this.#networkError(failure, request, params);
     }
     const parsed = parseBody(answer.body);
     if (answer.status >= 200 && answer.status < 300) return (parsed as { data: T } | undefined)?.data as T;

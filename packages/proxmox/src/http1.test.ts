@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import { createLogger, type Logger } from '@glassdome/logger';
 import { ProxmoxClient } from './client';
+import type { TlsTrust } from './config';
 import { TransientError } from './errors';
 
 /**
@@ -14,7 +17,7 @@ import { TransientError } from './errors';
 async function withServer(
   answer: (request: { line: string; body: string; connection: number }) => (string | Buffer)[] | undefined,
   body: (client: ProxmoxClient, seen: { connections: number; lines: string[] }) => Promise<void>,
-  options: { idleMs?: number; timeoutMs?: number } = {},
+  options: { idleMs?: number; timeoutMs?: number; logger?: Logger; tls?: TlsTrust } = {},
 ): Promise<void> {
   const sockets: Socket[] = [];
   const seen = { connections: 0, lines: [] as string[] };
@@ -45,14 +48,18 @@ async function withServer(
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const client = new ProxmoxClient({
-    baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    node: 'pve',
-    auth: { tokenId: 'a@pve!t', tokenSecret: 'secret-value' },
-    retry: { attempts: 1 },
-    ...(options.idleMs ? { keepAliveIdleMs: options.idleMs } : {}),
-    ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
-  });
+  const client = new ProxmoxClient(
+    {
+      baseUrl: `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      node: 'pve',
+      auth: { tokenId: 'a@pve!t', tokenSecret: 'secret-value' },
+      retry: { attempts: 1 },
+      ...(options.tls ? { tls: options.tls } : {}),
+      ...(options.idleMs ? { keepAliveIdleMs: options.idleMs } : {}),
+      ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
+    },
+    options.logger,
+  );
   try {
     await body(client, seen);
   } finally {
@@ -163,4 +170,90 @@ test('a path that would break the request line is refused before anything is sen
       assert.deepEqual(seen.lines, []);
     },
   );
+});
+
+/** A JSON logger whose lines are kept, parsed, for a test to read. */
+function keptLogger(): { logger: Logger; lines: Record<string, unknown>[]; text: () => string } {
+  let text = '';
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  const logger = createLogger({ name: 'test', format: 'json', destination });
+  return {
+    logger,
+    text: () => text,
+    get lines() {
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+  };
+}
+
+const timeouts = (kept: ReturnType<typeof keptLogger>) =>
+  kept.lines.filter((line) => line.msg === 'Proxmox request timed out');
+
+test('a call that times out says where it hung: on a kept-alive connection with nothing back, or midway through its answer', async () => {
+  const kept = keptLogger();
+  await withServer(
+    ({ line }) => {
+      if (line.includes('/hang')) return undefined;
+      // The head and the start of a body that never ends.
+      if (line.includes('/half')) return ['HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"da'];
+      return [ok('x')];
+    },
+    async (client) => {
+      await client.get('/a');
+      await assert.rejects(client.get('/hang'), /timeout of 200ms/);
+      await assert.rejects(client.get('/half'), /timeout of 200ms/);
+      const [hang, half] = timeouts(kept);
+      assert.ok(hang && half, kept.text());
+      assert.equal(hang.request, 'GET /hang');
+      assert.equal(hang.level, 40);
+      assert.equal(hang.timeoutMs, 200);
+      assert.equal(hang.phase, 'sent');
+      assert.equal(hang.reused, true);
+      assert.equal(hang.answersBefore, 1);
+      assert.equal(typeof hang.idleMs, 'number');
+      assert.equal(hang.answerBytes, 0);
+      assert.ok((hang.elapsedMs as number) >= 200, `elapsed ${hang.elapsedMs}`);
+      assert.equal(typeof hang.localPort, 'number');
+      assert.ok((hang.bytesWritten as number) > 0);
+      assert.equal(hang.open, 1);
+      assert.equal(hang.idle, 0);
+      // The hung connection was dropped: the next call made a new one, which began to answer.
+      assert.equal(half.request, 'GET /half');
+      assert.equal(half.phase, 'answering');
+      assert.equal(half.reused, false);
+      assert.equal(half.answerBytes, Buffer.byteLength('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"da'));
+      assert.notEqual(half.localPort, hang.localPort);
+      assert.doesNotMatch(kept.text(), /secret-value/);
+    },
+    { timeoutMs: 200, logger: kept.logger },
+  );
+});
+
+test('a call that times out before its connection is made (a TLS handshake never answered) says so, whichever agent made it', async () => {
+  // Pinned: the agent hands the socket over only after the handshake; unverified: at once, the
+  // request then waiting in it for the handshake.
+  for (const tls of [{ fingerprint: 'AB:CD' }, { insecure: true as const }]) {
+    const kept = keptLogger();
+    // A TCP server that reads and never answers: the client's TLS handshake waits forever.
+    await withServer(
+      () => undefined,
+      async (client, seen) => {
+        await assert.rejects(client.get('/version'), /timeout of 200ms/);
+        const [timeout] = timeouts(kept);
+        assert.ok(timeout, kept.text());
+        assert.equal(timeout.request, 'GET /version');
+        assert.equal(timeout.phase, 'connecting', JSON.stringify(tls));
+        assert.equal(seen.connections, 1, 'the TCP connection was made; its handshake got no answer');
+      },
+      { timeoutMs: 200, logger: kept.logger, tls },
+    );
+  }
 });

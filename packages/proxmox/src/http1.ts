@@ -16,6 +16,7 @@
  */
 import type { Agent } from 'node:http';
 import { isIP, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 /** An HTTP answer, its body as text. */
 export interface HttpAnswer {
@@ -27,9 +28,44 @@ export interface HttpAnswer {
 /**
  * What an exchange that got no whole answer failed with; `reusedSocket` when it went out on a
  * connection that had served an answer before and nothing of its own answer came back (a kept-alive
- * connection the server closed: the request never reached it).
+ * connection the server closed: the request never reached it); `exchange` when it timed out.
  */
-export type NetworkFailure = Error & { code?: string; reusedSocket?: boolean };
+export type NetworkFailure = Error & { code?: string; reusedSocket?: boolean; exchange?: ExchangeState };
+
+/**
+ * Where an exchange stood when it timed out: what tells a server that never answered from a
+ * connection that never came, or an answer cut off midway.
+ */
+export interface ExchangeState {
+  /**
+   * `connecting`: no connection yet, or its TCP or TLS handshake not done (an agent may hand over a
+   * socket before its handshake, the request then waiting in it); `sent`: the request written, no
+   * byte of the answer back; `answering`: part of the answer came, not the rest.
+   */
+  phase: 'connecting' | 'sent' | 'answering';
+  /** From the exchange's start to its timeout firing, event-loop delays included. */
+  elapsedMs: number;
+  /** How long getting the connection took (a new one: its handshakes). */
+  connectMs?: number;
+  /** A kept-alive connection taken again (after `answersBefore` answers, idle `idleMs`), or a new one. */
+  reused?: boolean;
+  answersBefore?: number;
+  idleMs?: number;
+  /** Bytes of the answer that came. */
+  answerBytes?: number;
+  /** The connection's bytes over its life, and its local port (to find it in the server's logs). */
+  bytesWritten?: number;
+  bytesRead?: number;
+  localPort?: number;
+  /** The socket's state (`open`, `readOnly`, `writeOnly`, `closed`...), and whether it was destroyed. */
+  readyState?: string;
+  /** A TLS connection's negotiated version, or `handshaking` while its handshake has not ended. */
+  tls?: string;
+  destroyed?: boolean;
+  /** The pool's connections then: open in all, and idle. */
+  open: number;
+  idle: number;
+}
 
 /** What a request path may not hold: anything but printable ASCII (no request splitting, no encoding to pick). */
 const unsafePath = /[^\u0021-\u007e]/;
@@ -51,6 +87,8 @@ class Connection {
   idleSince: number | undefined;
   /** Bytes of the current answer have arrived: from then on the request was certainly delivered. */
   answering = false;
+  /** Bytes of the current answer so far. */
+  answerBytes = 0;
   #done: ((error: NetworkFailure | undefined, answer?: HttpAnswer) => void) | undefined;
   #error: NetworkFailure | undefined;
   #reading: Reading = 'head';
@@ -77,6 +115,7 @@ class Connection {
   send(request: string, done: (error: NetworkFailure | undefined, answer?: HttpAnswer) => void): void {
     this.idleSince = undefined;
     this.answering = false;
+    this.answerBytes = 0;
     this.#done = done;
     this.#reading = 'head';
     this.socket.write(request);
@@ -94,6 +133,7 @@ class Connection {
       return;
     }
     this.answering = true;
+    this.answerBytes += chunk.length;
     let bytes = this.#pending.length > 0 ? Buffer.concat([this.#pending, chunk]) : chunk;
     for (;;) {
       switch (this.#reading) {
@@ -292,8 +332,13 @@ export class Http1Pool {
    */
   exchange(request: string, timeoutMs: number, watch?: (cancel: () => void) => () => void): Promise<HttpAnswer> {
     return new Promise<HttpAnswer>((resolve, reject) => {
+      const started = performance.now();
       let settled = false;
       let connection: Connection | undefined;
+      // For a timeout's report: when the connection came, the answers it had served, how long it was idle.
+      let connectMs = 0;
+      let answersBefore = 0;
+      let idleFor: number | undefined;
       let unwatch: (() => void) | undefined;
       const finish = (error: NetworkFailure | undefined, answer?: HttpAnswer) => {
         if (settled) return;
@@ -307,22 +352,63 @@ export class Http1Pool {
           reject(error);
         } else resolve(answer!);
       };
-      const timer = setTimeout(() => finish(failure(`timeout of ${timeoutMs}ms exceeded`, 'ETIMEDOUT')), timeoutMs);
+      const timedOut = () => {
+        const error = failure(`timeout of ${timeoutMs}ms exceeded`, 'ETIMEDOUT');
+        error.exchange = this.#stateOf(connection, performance.now() - started, connectMs, answersBefore, idleFor);
+        finish(error);
+      };
+      const timer = setTimeout(timedOut, timeoutMs);
       if (watch) unwatch = watch(() => finish(new Error('aborted')));
-      this.#take((error, taken) => {
+      this.#take((error, made, idleMs) => {
         if (settled) {
           // Cancelled or timed out while connecting: the connection is not wanted.
-          taken?.destroy();
+          made?.destroy();
           return;
         }
         if (error) {
           finish(error);
           return;
         }
-        connection = taken!;
+        connection = made!;
+        connectMs = performance.now() - started;
+        answersBefore = connection.answers;
+        idleFor = idleMs;
         connection.send(request, finish);
       });
     });
+  }
+
+  /** Where an exchange on `connection` (none yet: still connecting) stands, for a timeout's report. */
+  #stateOf(
+    connection: Connection | undefined,
+    elapsedMs: number,
+    connectMs: number,
+    answersBefore: number,
+    idleMs: number | undefined,
+  ): ExchangeState {
+    const pool = { open: this.#all.size, idle: this.#idle.length };
+    if (!connection) return { phase: 'connecting', elapsedMs: Math.round(elapsedMs), ...pool };
+    const { socket } = connection;
+    // A TLS socket has its Finished message once its handshake ended (its protocol is known before).
+    const secure = 'getFinished' in socket ? (socket as TLSSocket) : undefined;
+    const tls = secure && (secure.getFinished() === undefined ? 'handshaking' : (secure.getProtocol() ?? 'closed'));
+    const handshaking = socket.connecting || tls === 'handshaking';
+    return {
+      phase: connection.answering ? 'answering' : handshaking ? 'connecting' : 'sent',
+      elapsedMs: Math.round(elapsedMs),
+      connectMs: Math.round(connectMs),
+      reused: answersBefore > 0,
+      answersBefore,
+      ...(idleMs === undefined ? {} : { idleMs: Math.round(idleMs) }),
+      answerBytes: connection.answerBytes,
+      bytesWritten: socket.bytesWritten,
+      bytesRead: socket.bytesRead,
+      ...(socket.localPort === undefined ? {} : { localPort: socket.localPort }),
+      readyState: socket.readyState,
+      ...(tls === undefined ? {} : { tls }),
+      destroyed: socket.destroyed,
+      ...pool,
+    };
   }
 
   /** An exchange's connection that read its answer whole and may serve another. */
@@ -346,8 +432,11 @@ export class Http1Pool {
     this.#idle.length = 0;
   }
 
-  /** The most recently used idle connection still fresh enough, else a new one. */
-  #take(callback: (error: NetworkFailure | undefined, connection?: Connection) => void): void {
+  /**
+   * The most recently used idle connection still fresh enough (with how long it was idle), else a
+   * new one.
+   */
+  #take(callback: (error: NetworkFailure | undefined, connection?: Connection, idleMs?: number) => void): void {
     const now = performance.now();
     for (;;) {
       const idle = this.#idle.pop();
@@ -357,7 +446,7 @@ export class Http1Pool {
         continue;
       }
       idle.socket.ref();
-      callback(undefined, idle);
+      callback(undefined, idle, now - idle.idleSince!);
       return;
     }
     let called = false;
