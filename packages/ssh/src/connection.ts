@@ -1,4 +1,4 @@
-import { type Algorithms, Client, type PublicKeyAuthMethod } from 'ssh2';
+import { type Algorithms, Client, type ParsedKey, type PublicKeyAuthMethod } from 'ssh2';
 import { HostKeyMismatchError, SshAuthError, SshConnectError, SshTimeoutError } from './errors';
 import { verifyHostKey } from './host-key';
 import { signingKey } from './keys';
@@ -96,7 +96,40 @@ export function openConnection(target: SshTarget, options: ConnectOptions): Prom
       },
     });
     ignoreHostKeyAnnouncements(client);
+    signWithoutAsking(client, key);
   });
+}
+
+type AuthPk = (username: string, pubKey: unknown, keyAlgo?: unknown, sign?: unknown) => void;
+type SignCallback = (data: Buffer, done: (signature: Buffer) => void) => void;
+
+/**
+ * ssh2 first asks whether the server would accept our public key (a USERAUTH_REQUEST without a
+ * signature), and signs only once it says yes: a round trip for nothing, since we hold one key and
+ * offer no other method. RFC 4252 lets a client send the signed request at once, and the server then
+ * answers it as it would the signed one that follows the question (success or failure). The
+ * signature covers this session's id and goes only to a server whose host key the key exchange
+ * already checked (the host verifier runs before authentication). Only for an Ed25519 key, which signs
+ * with no hash to choose; other keys keep ssh2's question. The test in ssh-kex watches that the
+ * question is gone.
+ */
+function signWithoutAsking(client: Client, key: ParsedKey): void {
+  if (key.type !== 'ssh-ed25519') return;
+  const protocol = (client as unknown as { _protocol?: { authPK?: AuthPk } })._protocol;
+  const authPK = protocol?.authPK;
+  if (!protocol || typeof authPK !== 'function') return;
+  protocol.authPK = function (this: unknown, username, pubKey, keyAlgo, sign) {
+    if (sign !== undefined || pubKey !== key || typeof keyAlgo === 'function') {
+      return authPK.call(this, username, pubKey, keyAlgo, sign);
+    }
+    const signer: SignCallback = (data, done) => {
+      const signature = key.sign(data);
+      // ssh2 hands a signing failure back rather than throwing it; the login then fails as unaccepted.
+      if (signature instanceof Error) throw signature;
+      done(signature);
+    };
+    return authPK.call(this, username, pubKey, keyAlgo, signer);
+  } satisfies AuthPk;
 }
 
 type GlobalRequestHandler = (protocol: unknown, name: string, wantReply: boolean, data: unknown) => void;

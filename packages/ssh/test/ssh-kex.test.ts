@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import ssh2, { type Client } from 'ssh2';
 import { openConnection } from '../src/connection';
 import { runCommand } from '../src/exec';
-import { HostKeyMismatchError, publicKeyLineFingerprint } from '../src/index';
+import { HostKeyMismatchError, publicKeyLineFingerprint, SshAuthError } from '../src/index';
 import { pinnedTarget, startSshd, type TestSshd } from './support';
 
 let sshd: TestSshd;
@@ -112,5 +112,52 @@ test("OpenSSH's host-key announcement after login is not proved: the key exchang
     assert.equal(proofs, 1, 'no proof asked by openConnection');
   } finally {
     protocol.openssh_hostKeysProve = prove;
+  }
+});
+
+/** An ssh2 server that notes each public-key login request, signed or not, and accepts a signed one from `allowed`. */
+async function loginWatchingServer(allowed: string) {
+  const hostKey = ssh2.utils.generateKeyPairSync('ed25519');
+  const requests: ('signed' | 'asked')[] = [];
+  const parsed = ssh2.utils.parseKey(allowed);
+  if (parsed instanceof Error) throw parsed;
+  const allowedBlob = parsed.getPublicSSH();
+  const server = new ssh2.Server({ hostKeys: [hostKey.private] }, (client) => {
+    client.on('error', () => undefined);
+    client.on('ready', () => client.end());
+    client.on('authentication', (context) => {
+      if (context.method !== 'publickey') return context.reject(['publickey']);
+      requests.push(context.signature ? 'signed' : 'asked');
+      const ours = context.key.data.equals(allowedBlob);
+      if (!ours) return context.reject(['publickey']);
+      context.accept();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    requests,
+    port: (server.address() as AddressInfo).port,
+    fingerprint: publicKeyLineFingerprint(hostKey.public).fingerprint,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+test('an Ed25519 key logs in with its signature at once, without asking first whether the key would do', async () => {
+  const login = ssh2.utils.generateKeyPairSync('ed25519');
+  const server = await loginWatchingServer(login.public);
+  try {
+    const target = pinnedTarget(sshd, {
+      host: '127.0.0.1',
+      port: server.port,
+      privateKey: login.private,
+      hostKey: { kind: 'pinned', fingerprints: [server.fingerprint] },
+    });
+    (await openConnection(target, connectOptions)).end();
+    assert.deepEqual(server.requests, ['signed'], 'one signed request, no question before it');
+    // A key the server does not take still fails as a refused login.
+    const other = { ...target, privateKey: ssh2.utils.generateKeyPairSync('ed25519').private };
+    await assert.rejects(openConnection(other, connectOptions), SshAuthError);
+  } finally {
+    await server.close();
   }
 });
