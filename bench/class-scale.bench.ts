@@ -30,11 +30,17 @@
  * node's slot phase against the admission term (its holds at the shortest, their time past it, and
  * its slots' free time by what its line held meanwhile), what the tasks waited for (a worker, a
  * node's admission slot, pve-firewall's compile, a probing slot), each copy's milestones, and the
- * chain of tasks that ended last.
+ * chain of tasks that ended last. A task that waited more than SLOW_PICK_MS for a worker is explained
+ * from its job: its attempts, the events BullMQ wrote for it (taken, failed, delayed, found stalled,
+ * put back) and what the processes logged about it or meanwhile.
  *
  *   pnpm exec tsx bench/class-scale.bench.ts
+ *
+ * BENCH_LOG_DIR=<dir> keeps each run's process output (api, installers, gateway, simulator) in a
+ * directory of its own under it; BENCH_LOG_LEVEL sets the processes' LOG_LEVEL (warn by default).
  */
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   addNodeTemplates,
@@ -53,16 +59,20 @@ import {
   taskById,
 } from '../packages/lab/src/index';
 import { Admission, type AdmissionWaits, defaultAdmissionLimits } from '../packages/proxmox/src/index';
-import { createRedis, Producer, VM_DEPLOY_STEPS } from '../packages/queue/src/index';
+import { createRedis, labJobId, Producer, VM_DEPLOY_STEPS } from '../packages/queue/src/index';
 import {
   cpuSeconds,
   cpuSecondsOfProcessesNamed,
   deployLabAndWait,
+  followJobEvents,
+  type JobEvent,
+  keepProcessLogs,
   loadNow,
   machineCpuSeconds,
   PROVISION_STEPS,
   rssMiB,
   type StepTimes,
+  type TaskTimes,
   taskDurations,
   taskTimes,
   vmStepTimes,
@@ -94,6 +104,10 @@ const ADMITTED = new Set(['clone', 'start']);
 const ADMITTED_HOLDS = ['clone', 'resize', 'start'];
 /** The storage every VM's disks are on (each node's own), whose slots disk resizes hold. */
 const STORAGE = 'local-lvm';
+/** A task that waited longer than this for a worker is explained (see the head of this file). */
+const SLOW_PICK_MS = 5_000;
+/** Where each run's process output goes, when set (see the head of this file). */
+const LOG_DIR = process.env.BENCH_LOG_DIR;
 
 /** A small company: a gateway, a domain controller, servers behind it, workstations behind them. */
 function labSpec() {
@@ -156,7 +170,7 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
     queuePrefix: redis.prefix,
     installers: INSTALLERS,
     env: {
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn',
       WORKER_CONCURRENCY: String(WORKER_CONCURRENCY),
       OPS_PER_NODE: String(OPS_PER_NODE),
       ISOLATION_CHECK_SECONDS: '60',
@@ -174,8 +188,21 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
     { name: 'pve-sim', pid: sim.process.child.pid },
   ];
   const peakRss = new Map(processes.map((p) => [p.name, rssMiB(p.pid)]));
+  const outputs = [
+    { name: 'api', output: stack.api.output },
+    ...stack.installers.map((p, i) => ({ name: `installer ${i + 1}`, output: p.output })),
+    ...(stack.gateway ? [{ name: 'gateway', output: stack.gateway.output }] : []),
+    { name: 'pve-sim', output: sim.process.output },
+  ];
+  const eventsRedis = createRedis(redis.url, 'worker');
+  const jobEvents = followJobEvents(eventsRedis, redis.prefix, [
+    producer.queues.lab.name,
+    producer.queues.network.name,
+  ]);
   let peakWaiting = 0;
   let peakActive = 0;
+  /** The queues' depth at each sample, for what a task that waited long waited among. */
+  const depths: QueueDepth[] = [];
   let sampling = true;
   const lineRedis = createRedis(redis.url, 'worker');
   const sampler = (async () => {
@@ -190,6 +217,7 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
       }
       peakWaiting = Math.max(peakWaiting, waiting);
       peakActive = Math.max(peakActive, active);
+      depths.push({ at: Date.now(), waiting, active });
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   })();
@@ -335,6 +363,9 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
       admissionWaits,
       storageWaits,
       target,
+      await jobEvents.stop(),
+      outputs,
+      depths,
     );
     const cpuTotal = cpu + simCpu + serverCpu;
 
@@ -449,11 +480,20 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
     sampling = false;
     await sampler.catch(() => {});
     await tracer.catch(() => {});
+    await jobEvents.stop().catch(() => {});
+    eventsRedis.disconnect();
     lineRedis.disconnect();
     await producer.close();
     await db.destroy();
     await stack.stop();
     await cleanup();
+    if (LOG_DIR) {
+      const kept = keepProcessLogs(
+        join(LOG_DIR, `${new Date().toISOString().replaceAll(':', '')}-scale-${timeScale}`),
+        outputs,
+      );
+      process.stderr.write(`process logs kept in ${kept}\n`);
+    }
   }
 }
 
@@ -603,6 +643,9 @@ async function timelineOf(
   admissionWaits: Map<string, AdmissionWaits>,
   storageWaits: Map<string, AdmissionWaits>,
   copyTable: boolean,
+  jobEvents: Map<string, JobEvent[]>,
+  outputs: { name: string; output(): string }[],
+  depths: QueueDepth[],
 ): Promise<string[]> {
   const times = await taskTimes(producer.queues, labId, graph);
   const at = (ms: number | undefined) => (ms === undefined ? '–' : ((ms - startedAt) / 1000).toFixed(1));
@@ -668,7 +711,8 @@ async function timelineOf(
   // The chain that ended last, walked back through the dependency each task waited for longest.
   let last = [...times].sort((a, b) => b[1].endedAt - a[1].endedAt)[0]?.[0];
   const chain: string[] = [];
-  while (last) {
+  // (A task that never ran, under `keep` after one it waits for failed, ends the walk.)
+  while (last && times.has(last)) {
     const task = taskById(graph, last);
     const own = times.get(last)!;
     chain.unshift(
@@ -677,6 +721,7 @@ async function timelineOf(
     last = [...task.dependsOn].sort((a, b) => (times.get(b)?.endedAt ?? 0) - (times.get(a)?.endedAt ?? 0))[0];
   }
   lines.push(`The chain that ended last, as it ran (s from the deploy request): ${chain.join(' → ')}.`, '');
+  lines.push(...(await slowPicks(producer, labId, graph, times, startedAt, jobEvents, outputs, depths)));
   if (!copyTable) return lines;
   lines.push(
     'Each copy (s from the deploy request): when its networks, provisions and configures were done, and its isolation check became ready, got a worker, started probing and ended.',
@@ -705,4 +750,107 @@ async function timelineOf(
 
 if (import.meta.url === pathToFileURL(process.argv[1]!).href) {
   process.stdout.write(`${await run()}\n`);
+}
+
+/** The lab and network queues' jobs waiting for a worker and taken by one, at one sample. */
+interface QueueDepth {
+  at: number;
+  waiting: number;
+  active: number;
+}
+
+/** A process's log line in short: when, its level and message, its error, and its other fields. */
+function logLine(line: string, startedAt: number): { at: number; text: string } | undefined {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const { time, level, msg, err, pid: _pid, hostname: _host, name: _name, ...rest } = entry;
+  const at = typeof time === 'number' ? time : Number.NaN;
+  const error = err && typeof err === 'object' ? (err as { message?: unknown }).message : err;
+  const fields = JSON.stringify(rest);
+  return {
+    at,
+    text: `${((at - startedAt) / 1000).toFixed(1)} ${level} ${msg}${error ? `: ${String(error).split('\n')[0]}` : ''}${fields === '{}' ? '' : ` ${fields.slice(0, 300)}`}`,
+  };
+}
+
+/**
+ * The tasks that waited more than SLOW_PICK_MS for a worker, or were taken more than once, explained:
+ * their job's counts (attempts started and made, times found stalled, the last failure), the events
+ * BullMQ wrote for it, what any process logged about it, and the warnings logged by any process while
+ * it waited.
+ */
+async function slowPicks(
+  producer: Producer,
+  labId: string,
+  graph: LabGraph,
+  times: Map<string, TaskTimes>,
+  startedAt: number,
+  jobEvents: Map<string, JobEvent[]>,
+  outputs: { name: string; output(): string }[],
+  depths: QueueDepth[],
+): Promise<string[]> {
+  const slow = graph.tasks.filter((task) => {
+    const own = times.get(task.id);
+    return own && (own.pickedAt - own.readyAt > SLOW_PICK_MS || own.attempts);
+  });
+  if (slow.length === 0) return [];
+  const at = (ms: number) => ((ms - startedAt) / 1000).toFixed(1);
+  const logs = outputs.map((p) => ({ name: p.name, lines: p.output().split('\n') }));
+  const lines = [
+    `Tasks that waited more than ${SLOW_PICK_MS / 1000} s for a worker or were taken more than once (s from the deploy request):`,
+    '',
+  ];
+  for (const task of slow) {
+    const own = times.get(task.id)!;
+    const jobId = labJobId(labId, task.id);
+    const job = await producer.queues[task.kind === 'network' ? 'network' : 'lab'].getJob(jobId);
+    const counts = job
+      ? `attempts started ${job.attemptsStarted}, made ${job.attemptsMade}, found stalled ${job.stalledCounter}${job.failedReason ? `, last failure: ${job.failedReason}` : ''}`
+      : 'no job of its own (run in the job before it)';
+    const history = (jobEvents.get(jobId) ?? []).map((e) => {
+      const { returnvalue: _value, name: _name, ...fields } = e.fields;
+      const more = Object.entries(fields).map(
+        ([key, value]) => `${key} ${key === 'delay' ? at(Number(value)) : value.slice(0, 200)}`,
+      );
+      return `${at(e.at)} ${e.event}${more.length ? ` (${more.join(', ')})` : ''}`;
+    });
+    const said = logs.flatMap((p) =>
+      p.lines
+        .filter((line) => line.includes(jobId))
+        .flatMap((line) => {
+          const entry = logLine(line, startedAt);
+          return entry ? [`${p.name} ${entry.text}`] : [];
+        }),
+    );
+    // Warnings and errors of any process while the task waited, by message.
+    const meanwhile = new Map<string, number>();
+    for (const p of logs) {
+      for (const line of p.lines) {
+        if (line.includes(jobId) || !/"level":(?:"(?:warn|error|fatal)"|[456]\d)/.test(line)) continue;
+        const entry = logLine(line, startedAt);
+        if (!entry || entry.at < own.readyAt || entry.at > own.pickedAt) continue;
+        const key = `${p.name}: ${entry.text.replace(/^\S+ /, '').slice(0, 240)}`;
+        meanwhile.set(key, (meanwhile.get(key) ?? 0) + 1);
+      }
+    }
+    const during = depths.filter((d) => d.at >= own.readyAt && d.at <= own.pickedAt);
+    const range = (values: number[]) => `${Math.min(...values)}–${Math.max(...values)}`;
+    const depth = during.length
+      ? `; the lab and network queues meanwhile: ${range(during.map((d) => d.waiting))} waiting, ${range(during.map((d) => d.active))} active`
+      : '';
+    lines.push(
+      `- ${task.id}: ready ${at(own.readyAt)}, last taken ${at(own.pickedAt)} (${((own.pickedAt - own.readyAt) / 1000).toFixed(1)} s), ended ${at(own.endedAt)}${depth}; ${counts}; its job's events: ${history.join(', ') || 'none kept'}; logged about it: ${said.join(' | ') || 'nothing'}; warnings meanwhile: ${
+        [...meanwhile]
+          .slice(0, 8)
+          .map(([text, n]) => `${n} × ${text}`)
+          .join(' | ') || 'none'
+      }`,
+    );
+  }
+  lines.push('');
+  return lines;
 }

@@ -2,12 +2,13 @@
  * What the lab benches measure after a run: processes' CPU and memory from /proc, and each task of a
  * lab's graph's own duration from the steps Postgres recorded.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { waitFor } from '@glassdome/testkit';
 import { type Db, listSteps } from '../packages/db/src/index';
 import type { LabGraph, LabTask } from '../packages/lab/src/index';
-import { labJobId, VM_DEPLOY_STEPS } from '../packages/queue/src/index';
+import { labJobId, type RedisConnection, VM_DEPLOY_STEPS } from '../packages/queue/src/index';
 
 /** The fields of a /proc `stat` file after the command name (utime is [11], stime [12]). */
 function statFields(path: string): string[] {
@@ -275,4 +276,65 @@ export async function taskSpans(
     });
   }
   return spans;
+}
+
+/** One event of a BullMQ queue's event stream that names a job, by Redis's clock (ms since the epoch). */
+export interface JobEvent {
+  at: number;
+  event: string;
+  fields: Record<string, string>;
+}
+
+/**
+ * Follows the BullMQ event streams of `queues` (under `prefix`, read from their start) on a
+ * connection of its own, keeping every event that names a job, by job id: what each job went
+ * through (taken, failed, delayed, found stalled, put back) in Redis's words and times. Read as the
+ * run goes, since BullMQ trims its streams to about 10,000 events. `stop` ends the following and
+ * returns what it kept.
+ */
+export function followJobEvents(
+  connection: RedisConnection,
+  prefix: string,
+  queues: readonly string[],
+): { stop(): Promise<Map<string, JobEvent[]>> } {
+  const keys = queues.map((queue) => `${prefix}:${queue}:events`);
+  const last = keys.map(() => '0');
+  const events = new Map<string, JobEvent[]>();
+  let following = true;
+  const loop = (async () => {
+    while (following) {
+      const read = (await connection.xread('COUNT', 5000, 'BLOCK', 100, 'STREAMS', ...keys, ...last)) as
+        | [string, [string, string[]][]][]
+        | null;
+      for (const [key, entries] of read ?? []) {
+        last[keys.indexOf(key)] = entries.at(-1)![0];
+        for (const [id, list] of entries) {
+          const fields: Record<string, string> = {};
+          for (let i = 0; i + 1 < list.length; i += 2) fields[list[i]!] = list[i + 1]!;
+          const { event, jobId, ...rest } = fields;
+          if (!event || !jobId) continue;
+          const own = events.get(jobId) ?? [];
+          own.push({ at: Number(id.split('-')[0]), event, fields: rest });
+          events.set(jobId, own);
+        }
+      }
+    }
+  })();
+  return {
+    async stop() {
+      following = false;
+      await loop;
+      return events;
+    },
+  };
+}
+
+/**
+ * Writes what each process printed (its last few MB, as RunningProcess keeps it) to `dir`, one file
+ * per process (`<name>.log`, spaces as dashes), and returns the directory.
+ */
+export function keepProcessLogs(dir: string, processes: { name: string; output(): string }[]): string {
+  mkdirSync(dir, { recursive: true });
+  for (const p of processes) writeFileSync(join(dir, `${p.name.replaceAll(' ', '-')}.log`), p.output());
+  return dir;
 }
