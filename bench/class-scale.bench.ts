@@ -70,11 +70,13 @@ import {
   loadNow,
   machineCpuSeconds,
   PROVISION_STEPS,
+  postgresDeadlocks,
   rssMiB,
   type StepTimes,
   type TaskTimes,
   taskDurations,
   taskTimes,
+  tcpTroubleCounters,
   vmStepTimes,
 } from './lab-measure';
 
@@ -106,6 +108,8 @@ const ADMITTED_HOLDS = ['clone', 'resize', 'start'];
 const STORAGE = 'local-lvm';
 /** A task that waited longer than this for a worker is explained (see the head of this file). */
 const SLOW_PICK_MS = 5_000;
+/** How many of those are explained in full, the longest waits first (the rest are named). */
+const EXPLAINED = 10;
 /** Where each run's process output goes, when set (see the head of this file). */
 const LOG_DIR = process.env.BENCH_LOG_DIR;
 
@@ -234,10 +238,16 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
     const serversBefore = SERVERS.map(cpuSecondsOfProcessesNamed);
     const machineBefore = machineCpuSeconds();
     const loadBefore = loadNow();
+    const tcpBefore = tcpTroubleCounters();
+    const deadlocksBefore = await postgresDeadlocks(database.url);
     const spec = labSpec();
     const lab = await deployLabAndWait(stack, db, spec, 1_800_000);
     const { id, makespanMs } = lab;
     const loadAfter = loadNow();
+    const tcpChanged = [...tcpTroubleCounters()]
+      .map(([name, value]) => [name, value - (tcpBefore.get(name) ?? 0)] as const)
+      .filter(([, change]) => change !== 0);
+    const deadlocks = (await postgresDeadlocks(database.url)) - deadlocksBefore;
     const machineCpu = machineCpuSeconds() - machineBefore;
     const cpuUsed = processes.map((p, i) => cpuSeconds(p.pid) - cpuBefore[i]!);
     const cpu = cpuUsed.slice(0, -1).reduce((sum, used) => sum + used, 0);
@@ -458,6 +468,10 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
             '',
           ]
         : []),
+      `Postgres deadlocks in the bench's database during the run: ${deadlocks} (each one a failed job attempt, the transactions waiting behind it meanwhile).`,
+      '',
+      `TCP trouble on the machine during the run (every process's): ${tcpChanged.map(([name, change]) => `${name} +${change}`).join(', ') || 'none (no listen-queue overflow, retransmission timeout, retransmitted segment or failed connect)'}.`,
+      '',
       `Copies split across nodes: ${splitCopies}. Peak queue depth (lab + network queues): ${peakWaiting} waiting, ${peakActive} active.`,
       '',
       ...(target
@@ -721,7 +735,7 @@ async function timelineOf(
     last = [...task.dependsOn].sort((a, b) => (times.get(b)?.endedAt ?? 0) - (times.get(a)?.endedAt ?? 0))[0];
   }
   lines.push(`The chain that ended last, as it ran (s from the deploy request): ${chain.join(' → ')}.`, '');
-  lines.push(...(await slowPicks(producer, labId, graph, times, startedAt, jobEvents, outputs, depths)));
+  lines.push(...(await slowPicks(db, producer, labId, graph, times, startedAt, jobEvents, outputs, depths)));
   if (!copyTable) return lines;
   lines.push(
     'Each copy (s from the deploy request): when its networks, provisions and configures were done, and its isolation check became ready, got a worker, started probing and ended.',
@@ -760,7 +774,7 @@ interface QueueDepth {
 }
 
 /** A process's log line in short: when, its level and message, its error, and its other fields. */
-function logLine(line: string, startedAt: number): { at: number; text: string } | undefined {
+function logLine(line: string, startedAt: number): { at: number; what: string; text: string } | undefined {
   let entry: Record<string, unknown>;
   try {
     entry = JSON.parse(line);
@@ -771,9 +785,11 @@ function logLine(line: string, startedAt: number): { at: number; text: string } 
   const at = typeof time === 'number' ? time : Number.NaN;
   const error = err && typeof err === 'object' ? (err as { message?: unknown }).message : err;
   const fields = JSON.stringify(rest);
+  const what = `${level} ${msg}${error ? `: ${String(error).split('\n')[0]!.slice(0, 200)}` : ''}`;
   return {
     at,
-    text: `${((at - startedAt) / 1000).toFixed(1)} ${level} ${msg}${error ? `: ${String(error).split('\n')[0]}` : ''}${fields === '{}' ? '' : ` ${fields.slice(0, 300)}`}`,
+    what,
+    text: `${((at - startedAt) / 1000).toFixed(1)} ${what}${fields === '{}' ? '' : ` ${fields.slice(0, 300)}`}`,
   };
 }
 
@@ -784,6 +800,7 @@ function logLine(line: string, startedAt: number): { at: number; text: string } 
  * it waited.
  */
 async function slowPicks(
+  db: ReturnType<typeof createDb>,
   producer: Producer,
   labId: string,
   graph: LabGraph,
@@ -793,10 +810,13 @@ async function slowPicks(
   outputs: { name: string; output(): string }[],
   depths: QueueDepth[],
 ): Promise<string[]> {
-  const slow = graph.tasks.filter((task) => {
-    const own = times.get(task.id);
-    return own && (own.pickedAt - own.readyAt > SLOW_PICK_MS || own.attempts);
-  });
+  const waited = (task: LabTask) => times.get(task.id)!.pickedAt - times.get(task.id)!.readyAt;
+  const slow = graph.tasks
+    .filter((task) => {
+      const own = times.get(task.id);
+      return own && (own.pickedAt - own.readyAt > SLOW_PICK_MS || own.attempts);
+    })
+    .sort((a, b) => waited(b) - waited(a));
   if (slow.length === 0) return [];
   const at = (ms: number) => ((ms - startedAt) / 1000).toFixed(1);
   const logs = outputs.map((p) => ({ name: p.name, lines: p.output().split('\n') }));
@@ -804,13 +824,40 @@ async function slowPicks(
     `Tasks that waited more than ${SLOW_PICK_MS / 1000} s for a worker or were taken more than once (s from the deploy request):`,
     '',
   ];
-  for (const task of slow) {
+  for (const task of slow.slice(0, EXPLAINED)) {
     const own = times.get(task.id)!;
     const jobId = labJobId(labId, task.id);
     const job = await producer.queues[task.kind === 'network' ? 'network' : 'lab'].getJob(jobId);
     const counts = job
       ? `attempts started ${job.attemptsStarted}, made ${job.attemptsMade}, found stalled ${job.stalledCounter}${job.failedReason ? `, last failure: ${job.failedReason}` : ''}`
       : 'no job of its own (run in the job before it)';
+    // The task's steps as its VM's record has them (a step run again keeps its latest start and its count).
+    const vmSteps =
+      task.vmName === undefined
+        ? []
+        : await db
+            .selectFrom('steps')
+            .innerJoin('vms', 'vms.id', 'steps.vm_id')
+            .select([
+              'steps.name',
+              'steps.status',
+              'steps.attempts',
+              'steps.started_at',
+              'steps.finished_at',
+              'steps.error',
+            ])
+            .where('vms.lab_id', '=', labId)
+            .where('vms.name', '=', task.vmName)
+            .where('vms.copy', '=', task.copy)
+            .orderBy('steps.id')
+            .execute();
+    const stepsText = vmSteps
+      .filter((step) => PROVISION_STEPS.has(step.name) === (task.kind === 'vm-provision'))
+      .map(
+        (step) =>
+          `${step.name} ${step.status}${step.attempts > 1 ? ` ×${step.attempts}` : ''} ${step.started_at ? at(step.started_at.getTime()) : '–'}–${step.finished_at ? at(step.finished_at.getTime()) : '–'}${step.error ? ` (${step.error.slice(0, 160)})` : ''}`,
+      )
+      .join(', ');
     const history = (jobEvents.get(jobId) ?? []).map((e) => {
       const { returnvalue: _value, name: _name, ...fields } = e.fields;
       const more = Object.entries(fields).map(
@@ -826,14 +873,14 @@ async function slowPicks(
           return entry ? [`${p.name} ${entry.text}`] : [];
         }),
     );
-    // Warnings and errors of any process while the task waited, by message.
+    // Warnings and errors of any process while the task waited, by message and error.
     const meanwhile = new Map<string, number>();
     for (const p of logs) {
       for (const line of p.lines) {
         if (line.includes(jobId) || !/"level":(?:"(?:warn|error|fatal)"|[456]\d)/.test(line)) continue;
         const entry = logLine(line, startedAt);
         if (!entry || entry.at < own.readyAt || entry.at > own.pickedAt) continue;
-        const key = `${p.name}: ${entry.text.replace(/^\S+ /, '').slice(0, 240)}`;
+        const key = `${p.name}: ${entry.what}`;
         meanwhile.set(key, (meanwhile.get(key) ?? 0) + 1);
       }
     }
@@ -843,13 +890,17 @@ async function slowPicks(
       ? `; the lab and network queues meanwhile: ${range(during.map((d) => d.waiting))} waiting, ${range(during.map((d) => d.active))} active`
       : '';
     lines.push(
-      `- ${task.id}: ready ${at(own.readyAt)}, last taken ${at(own.pickedAt)} (${((own.pickedAt - own.readyAt) / 1000).toFixed(1)} s), ended ${at(own.endedAt)}${depth}; ${counts}; its job's events: ${history.join(', ') || 'none kept'}; logged about it: ${said.join(' | ') || 'nothing'}; warnings meanwhile: ${
+      `- ${task.id}: ready ${at(own.readyAt)}, last taken ${at(own.pickedAt)} (${((own.pickedAt - own.readyAt) / 1000).toFixed(1)} s), ended ${at(own.endedAt)}${depth}; ${counts}${stepsText ? `; its steps: ${stepsText}` : ''}; its job's events: ${history.join(', ') || 'none kept'}; logged about it: ${said.join(' | ') || 'nothing'}; warnings meanwhile: ${
         [...meanwhile]
-          .slice(0, 8)
+          .slice(0, 5)
           .map(([text, n]) => `${n} × ${text}`)
           .join(' | ') || 'none'
       }`,
     );
+  }
+  if (slow.length > EXPLAINED) {
+    const rest = slow.slice(EXPLAINED).map((task) => `${task.id} ${(waited(task) / 1000).toFixed(1)} s`);
+    lines.push(`- and ${rest.length} more: ${rest.join(', ')}`);
   }
   lines.push('');
   return lines;

@@ -6,6 +6,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '@glassdome/testkit';
+import pg from 'pg';
 import { type Db, listSteps } from '../packages/db/src/index';
 import type { LabGraph, LabTask } from '../packages/lab/src/index';
 import { labJobId, type RedisConnection, VM_DEPLOY_STEPS } from '../packages/queue/src/index';
@@ -303,9 +304,11 @@ export function followJobEvents(
   let following = true;
   const loop = (async () => {
     while (following) {
-      const read = (await connection.xread('COUNT', 5000, 'BLOCK', 100, 'STREAMS', ...keys, ...last)) as
-        | [string, [string, string[]][]][]
-        | null;
+      // A read that fails ends the following: what was kept so far still explains the run up to then.
+      const read = (await connection.xread('COUNT', 5000, 'BLOCK', 100, 'STREAMS', ...keys, ...last).catch(() => {
+        following = false;
+        return null;
+      })) as [string, [string, string[]][]][] | null;
       for (const [key, entries] of read ?? []) {
         last[keys.indexOf(key)] = entries.at(-1)![0];
         for (const [id, list] of entries) {
@@ -337,4 +340,56 @@ export function keepProcessLogs(dir: string, processes: { name: string; output()
   mkdirSync(dir, { recursive: true });
   for (const p of processes) writeFileSync(join(dir, `${p.name.replaceAll(' ', '-')}.log`), p.output());
   return dir;
+}
+
+/**
+ * The machine's TCP trouble counters so far (every process's, from /proc/net/netstat and
+ * /proc/net/snmp): a full listen queue (overflows, drops), retransmission timeouts and retransmitted
+ * SYNs and segments, connects that failed. A run's change in them tells a connection that hung in the
+ * kernel (a SYN dropped costs 1 s, 3 s, 7 s...) from one the server never answered.
+ */
+export function tcpTroubleCounters(): Map<string, number> {
+  const wanted = new Set([
+    'ListenOverflows',
+    'ListenDrops',
+    'TCPTimeouts',
+    'TCPSynRetrans',
+    'TCPAbortOnTimeout',
+    'RetransSegs',
+    'AttemptFails',
+    'EstabResets',
+  ]);
+  const counters = new Map<string, number>();
+  for (const file of ['/proc/net/netstat', '/proc/net/snmp']) {
+    let lines: string[];
+    try {
+      lines = readFileSync(file, 'utf8').split('\n');
+    } catch {
+      continue;
+    }
+    // Pairs of lines: `Prefix: name name...` then `Prefix: value value...`.
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      const names = lines[i]!.split(/\s+/).slice(1);
+      const values = lines[i + 1]!.split(/\s+/).slice(1);
+      for (const [j, name] of names.entries()) if (wanted.has(name)) counters.set(name, Number(values[j]));
+    }
+  }
+  return counters;
+}
+
+/**
+ * Deadlocks Postgres found in the database at `url` so far (each one rolled back a transaction: a
+ * failed attempt of the job that ran it, and the others' waits until Postgres looked).
+ */
+export async function postgresDeadlocks(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ deadlocks: string }>(
+      'SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()',
+    );
+    return Number(rows[0]?.deadlocks ?? 0);
+  } finally {
+    await client.end();
+  }
 }
