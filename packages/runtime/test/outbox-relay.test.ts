@@ -1,7 +1,7 @@
 /**
  * The relay's sends of committed intents (sendCommitted), against a Redis of its own (so it can be
  * stopped and frozen) and a real Postgres: one batch in flight at a time, the rows handed meanwhile
- * together in the next; a refused or unanswered send leaves its rows in the outbox for a pass; sent
+ * together in the next, which leaves a gap after the previous one under load; a refused or unanswered send leaves its rows in the outbox for a pass; sent
  * rows are deleted.
  */
 import assert from 'node:assert/strict';
@@ -96,6 +96,24 @@ test('rows handed while a send is in flight go together in the next one; every j
   // Their rows are deleted a moment later with nobody's statement to carry them (SENT_DELETE_MS).
   await waitFor('the sent rows deleted', async () => (await outboxIds()).length === 0, { timeoutMs: 5_000 });
   await relay.stop();
+});
+
+test('under load a send waits SEND_GAP_MS after the previous one, gathering the rows handed meanwhile', async () => {
+  const relay = new OutboxRelay(db, producer, logger);
+  const first = await committed();
+  const second = await committed();
+  const third = await committed();
+  await relay.sendCommitted([first]);
+  // Redis answered within the gap: the next batch waits for it to pass, taking rows of later turns too.
+  const sentSecond = relay.sendCommitted([second]);
+  await turn();
+  await turn();
+  const sentThird = relay.sendCommitted([third]);
+  assert.equal(sentThird, sentSecond, 'handed two turns apart, right after a send: one batch');
+  await sentThird;
+  for (const row of [first, second, third]) assert.ok(await inRedis(row.jobId), `${row.jobId} in BullMQ`);
+  await relay.stop();
+  await waitFor('the sent rows deleted', async () => (await outboxIds()).length === 0, { timeoutMs: 5_000 });
 });
 
 test('a refused send rejects and leaves its rows in the outbox; the next pass sends them', async () => {
