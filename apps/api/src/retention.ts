@@ -2,10 +2,11 @@
  * Retention: a periodic prune of what would otherwise grow forever — events older than
  * EVENT_RETENTION_DAYS, stored idempotent answers older than IDEMPOTENCY_RETENTION_HOURS, and
  * finished jobs past their keep time (BullMQ removes those lazily, when later jobs finish; an idle
- * queue keeps them, so they are cleaned here too). One replica prunes at a time (an advisory lock);
+ * queue keeps them, so they are cleaned here too) — and a fold of the finished-step totals, which
+ * take a row per step so that steps finishing together never wait for each other. One replica prunes at a time (an advisory lock);
  * each pass deletes in bounded batches.
  */
-import { type Db, pruneEvents, pruneIdempotentAnswers, withAdvisoryLock } from '@glassdome/db';
+import { type Db, foldStepTotals, pruneEvents, pruneIdempotentAnswers, withAdvisoryLock } from '@glassdome/db';
 import type { Logger } from '@glassdome/logger';
 import type { Producer } from '@glassdome/queue';
 
@@ -39,6 +40,8 @@ export interface PruneResult {
   events: number;
   idempotencyKeys: number;
   jobs: number;
+  /** Finished-step rows folded into their (name, status) totals. */
+  stepTotals: number;
 }
 
 /** One pass; undefined when another replica holds the lock. */
@@ -64,7 +67,8 @@ export async function pruneOnce(
         jobs += (await queue.clean(options.failedJobDays * DAY_MS, JOBS_PER_CLEAN, 'failed')).length;
       }
     }
-    return { events, idempotencyKeys, jobs };
+    const stepTotals = await foldStepTotals(db);
+    return { events, idempotencyKeys, jobs, stepTotals };
   });
 }
 
@@ -75,7 +79,8 @@ export function startRetention(db: Db, producer: Producer, logger: Logger, optio
     if (running) return;
     running = pruneOnce(db, producer, options)
       .then((result) => {
-        if (result && result.events + result.idempotencyKeys + result.jobs > 0) logger.info(result, 'retention pruned');
+        if (result && result.events + result.idempotencyKeys + result.jobs + result.stepTotals > 0)
+          logger.info(result, 'retention pruned');
       })
       .catch((error: unknown) => logger.warn({ err: error }, 'retention pass failed; trying again later'))
       .finally(() => {

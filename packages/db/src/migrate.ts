@@ -17,6 +17,7 @@ import * as labTaskDone from './migrations/0014_lab_task_done';
 import * as vmUsagePerStatement from './migrations/0015_vm_usage_per_statement';
 import * as vmUsageRowTriggerOps from './migrations/0016_vm_usage_row_trigger_ops';
 import * as shownSteps from './migrations/0017_shown_steps';
+import * as stepTotalsRows from './migrations/0018_step_totals_rows';
 
 /** Every migration, in order. Listed statically so bundled apps carry them. */
 export const migrations: Record<string, Migration> = {
@@ -37,6 +38,7 @@ export const migrations: Record<string, Migration> = {
   '0015_vm_usage_per_statement': vmUsagePerStatement,
   '0016_vm_usage_row_trigger_ops': vmUsageRowTriggerOps,
   '0017_shown_steps': shownSteps,
+  '0018_step_totals_rows': stepTotalsRows,
 };
 
 function migrator(db: Db): Migrator {

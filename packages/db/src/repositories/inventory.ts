@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../connection';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
 
@@ -49,8 +50,29 @@ export async function listRecentEventsOfKind(
 
 /**
  * Finished steps by name and outcome: how many, and their total seconds (for metrics). Read from
- * the totals a trigger keeps as steps finish, never from the steps table itself.
+ * the rows a trigger adds as steps finish (one each, folded now and then by `foldStepTotals`),
+ * never from the steps table itself.
  */
 export async function stepDurationTotals(db: Db) {
-  return db.selectFrom('step_totals').select(['name', 'status', 'count', 'seconds']).execute();
+  return db
+    .selectFrom('step_totals')
+    .select(['name', 'status'])
+    .select((eb) => [eb.fn.sum('count').as('count'), eb.fn.sum('seconds').as('seconds')])
+    .groupBy(['name', 'status'])
+    .execute();
+}
+
+/**
+ * Folds the finished-step rows into one per (name, status), in one statement: a step finishing
+ * meanwhile adds a row this statement does not see, and keeps it. Returns the rows folded away.
+ */
+export async function foldStepTotals(db: Db): Promise<number> {
+  const { rows } = await sql<{ folded: number }>`
+    WITH gone AS (DELETE FROM step_totals RETURNING name, status, count, seconds),
+      kept AS (
+        INSERT INTO step_totals (name, status, count, seconds)
+        SELECT name, status, sum(count), sum(seconds) FROM gone GROUP BY name, status
+        RETURNING 1)
+    SELECT (SELECT count(*) FROM gone)::int - (SELECT count(*) FROM kept)::int AS folded`.execute(db);
+  return rows[0]?.folded ?? 0;
 }
