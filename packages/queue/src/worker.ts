@@ -14,7 +14,7 @@ import {
 } from './attempt';
 import { JOBS, type JobName, type JobPayload, jobsOfQueue, parsePayload, type QueueName } from './catalog';
 import type { RedisConnection } from './connection';
-import { redisErrorReporter } from './connection';
+import { redisErrorReporter, writeOncePerTurn } from './connection';
 import { isBackingServiceOutage } from './outage';
 
 export type JobHandler<N extends JobName> = (payload: JobPayload<N>, context: JobContext) => Promise<unknown>;
@@ -125,8 +125,11 @@ export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
     // The processor reads `lender` only when a job runs, after the worker below was made. It takes
     // no third parameter: BullMQ then makes no AbortController per job for cancelJob, which nothing
     // here calls (an attempt is stopped through its own signal: timeout, lock loss, shutdown).
+    const connection = options.connect();
+    connections.push(connection);
+    writeOncePerTurn(connection);
     const worker = new Worker(queue, async (job, token) => runJob(job, token, settings, lender), {
-      connection: connections[connections.push(options.connect()) - 1]!,
+      connection,
       prefix: options.prefix,
       name: options.name ?? `${hostname()}:${process.pid}`,
       concurrency: options.concurrency ?? 8,
