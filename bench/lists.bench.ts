@@ -108,6 +108,19 @@ async function timeCalls(once: () => Promise<number>, pid?: number, database?: s
   return { p50: percentile(times, 50), p99: percentile(times, 99), items, cpuPerCall, pgPerCall };
 }
 
+/** The API's collections during a line (BENCH_LIST_GC): how many of each kind, their total and longest pause. */
+function gcSummary(pauses: readonly { kind: string; ms: number }[]): string {
+  const kinds = [...new Set(pauses.map((pause) => pause.kind))];
+  if (kinds.length === 0) return 'no collection in the API';
+  return kinds
+    .map((kind) => {
+      const times = pauses.filter((pause) => pause.kind === kind).map((pause) => pause.ms);
+      const total = times.reduce((sum, ms) => sum + ms, 0);
+      return `${times.length} ${kind} (${total.toFixed(1)} ms in all, longest ${Math.max(...times).toFixed(1)} ms)`;
+    })
+    .join(', ');
+}
+
 function httpCall(url: string, key: string | undefined) {
   return async () => {
     const response = await fetch(url, {
@@ -212,6 +225,15 @@ export async function run(): Promise<string> {
   const port = await freePort();
   // BENCH_NODE_ARGS: extra node flags for the API (e.g. --cpu-prof) when looking into a result.
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  // BENCH_LIST_GC=1: the API runs with --trace-gc, and each line's collections in the API during its
+  // requests (warm-up included) are summed on stderr (the table stays as it is). A scavenge lands in one
+  // request, so their count and length per line say how much of a p99 is the API's GC.
+  const gcPauses: { kind: string; ms: number }[] | undefined = process.env.BENCH_LIST_GC ? [] : undefined;
+  if (gcPauses) nodeArgs.push('--trace-gc');
+  const onLine = (line: string) => {
+    const pause = /: (Scavenge|Mark-Compact|Minor Mark-Compact)\b[^,]*, ([\d.]+) \/ [\d.]+ ms/.exec(line);
+    if (pause && gcPauses) gcPauses.push({ kind: pause[1]!, ms: Number(pause[2]) });
+  };
   // BENCH_LIST_API=<bundle>: that build of the API instead of the tree's (e.g. the commit before a
   // change, built and copied aside at the same depth), to alternate before/after runs on one kept database.
   const build = process.env.BENCH_LIST_API
@@ -221,6 +243,7 @@ export async function run(): Promise<string> {
     startProcess(process.execPath, [...nodeArgs, ...build], {
       cwd: repoRoot,
       name: 'api',
+      ...(gcPauses ? { onLine } : {}),
       env: {
         DATABASE_URL: database.url,
         REDIS_URL: redis.url,
@@ -425,11 +448,13 @@ export async function run(): Promise<string> {
     }
     for (const entry of measured) {
       if (only && !entry.name.includes(only)) continue;
+      if (gcPauses) gcPauses.length = 0;
       const http = await timeCalls(
         httpCall(`http://127.0.0.1:${port}${entry.path}`, entry.key || undefined),
         api.child.pid,
         databaseName,
       );
+      if (gcPauses) process.stderr.write(`${entry.name}: ${gcSummary(gcPauses)}\n`);
       const query = entry.query ? await timeCalls(entry.query) : undefined;
       const verdict = entry.paged ? (http.p99 < TARGET_P99_MS ? 'met' : '**missed**') : 'no target';
       const cpuCell = http.cpuPerCall === undefined ? '—' : `${http.cpuPerCall.toFixed(2)} ms`;
