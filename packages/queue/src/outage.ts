@@ -53,15 +53,43 @@ function isUnavailableShape(error: unknown): boolean {
 }
 
 /**
- * True when `error` (or an error it wraps as `cause`, or one of an AggregateError's) says Postgres or
- * Redis is unreachable. Errors of the Proxmox and SSH clients are their own named classes without
- * these codes, so an unreachable Proxmox or guest is never mistaken for an outage of ours.
+ * Postgres SQLSTATEs of a transaction rolled back because it ran into another one: nothing of it was
+ * kept, and running it again is the cure.
  */
-export function isBackingServiceOutage(error: unknown, depth = 0): boolean {
+const POSTGRES_CONFLICT_CODES = new Set([
+  '40P01', // deadlock_detected
+  '40001', // serialization_failure
+]);
+
+function isConflictShape(error: unknown): boolean {
+  const code = error && typeof error === 'object' ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && POSTGRES_CONFLICT_CODES.has(code);
+}
+
+/** True when `error`, an error it wraps as `cause` or one of an AggregateError's, has the shape. */
+function someInChain(error: unknown, shape: (error: unknown) => boolean, depth = 0): boolean {
   if (depth > 3 || !error || typeof error !== 'object') return false;
-  if (isUnavailableShape(error)) return true;
-  if (error instanceof AggregateError && error.errors.some((inner) => isBackingServiceOutage(inner, depth + 1))) {
+  if (shape(error)) return true;
+  if (error instanceof AggregateError && error.errors.some((inner) => someInChain(inner, shape, depth + 1))) {
     return true;
   }
-  return isBackingServiceOutage((error as { cause?: unknown }).cause, depth + 1);
+  return someInChain((error as { cause?: unknown }).cause, shape, depth + 1);
+}
+
+/**
+ * True when `error` (or an error it wraps) says Postgres or Redis is unreachable. Errors of the
+ * Proxmox and SSH clients are their own named classes without these codes, so an unreachable Proxmox
+ * or guest is never mistaken for an outage of ours.
+ */
+export function isBackingServiceOutage(error: unknown): boolean {
+  return someInChain(error, isUnavailableShape);
+}
+
+/**
+ * True when `error` (or an error it wraps) is a Postgres transaction rolled back by a deadlock or a
+ * serialization failure. Like an outage, it says nothing about the work: the job runs again without
+ * spending an attempt, so a task that met a few of them in a busy moment never fails for good.
+ */
+export function isTransactionConflict(error: unknown): boolean {
+  return someInChain(error, isConflictShape);
 }

@@ -15,7 +15,7 @@ import {
 import { JOBS, type JobName, type JobPayload, jobsOfQueue, parsePayload, type QueueName } from './catalog';
 import type { RedisConnection } from './connection';
 import { redisErrorReporter, writeOncePerTurn } from './connection';
-import { isBackingServiceOutage } from './outage';
+import { isBackingServiceOutage, isTransactionConflict } from './outage';
 
 export type JobHandler<N extends JobName> = (payload: JobPayload<N>, context: JobContext) => Promise<unknown>;
 export type Handlers = { [N in JobName]?: JobHandler<N> };
@@ -31,12 +31,12 @@ export class PermanentError extends UnrecoverableError {
 /**
  * True when no further attempt of this job will follow the error: it is permanent (BullMQ's
  * UnrecoverableError, which PermanentError extends) or this was the last attempt. An outage of
- * Postgres or Redis is never final: the worker delays such a job without spending an attempt. The one
- * place Glassdome decides "failed for good".
+ * Postgres or Redis, or a transaction Postgres rolled back for a conflict, is never final: the worker
+ * delays such a job without spending an attempt. The one place Glassdome decides "failed for good".
  */
 export function isFinalAttempt(error: unknown, job: Pick<Job, 'attemptsMade' | 'opts'>): boolean {
   if (error instanceof UnrecoverableError) return true;
-  if (isBackingServiceOutage(error) || error instanceof WorkerShutdownError || error instanceof JobLockLostError) {
+  if (uncountedCause(error) || error instanceof WorkerShutdownError || error instanceof JobLockLostError) {
     return false;
   }
   return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
@@ -136,6 +136,10 @@ export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
       lockDuration: lockMs,
       stalledInterval: lockMs,
       maxStalledCount: options.maxStalls ?? 5,
+      // After a Redis connection error BullMQ waits this long before fetching or finishing jobs again
+      // (15 s by default). Jobs it already fetched wait meanwhile with no lock renewed: two such
+      // waits are a lock's length, and the stalled check would run them a second time.
+      runRetryDelay: 1_000,
     });
     const lender: SlotLender = new WorkerSlots(worker, options.maxAside ?? 1_000);
     const reportOutage = redisErrorReporter(log, { queue, source: 'worker' });
@@ -154,7 +158,10 @@ export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
       for (const jobId of jobIds) runs.abort(jobId, () => new JobLockLostError(jobId, 'lock renewal refused'));
     });
     // Another worker (or this one) found the job stalled and put it back: whatever runs it here is stale.
-    worker.on('stalled', (jobId) => runs.abort(jobId, () => new JobLockLostError(jobId, 'found stalled')));
+    worker.on('stalled', (jobId) => {
+      log.warn({ queue, jobId }, 'job found stalled (its lock lapsed): put back to wait');
+      runs.abort(jobId, () => new JobLockLostError(jobId, 'found stalled'));
+    });
     return worker;
   });
   const staleCheck = setInterval(() => runs.abortStale(lockMs, Date.now()), Math.max(250, lockMs / 4));
@@ -281,20 +288,30 @@ async function settleFailure(attempt: Attempt, error: unknown, settings: RunSett
     return new WaitingError();
   }
   if (reason instanceof JobTimeoutError) return reason;
-  if (isBackingServiceOutage(error)) return delayForOutage(job, token, error, settings, attempt.log);
+  const cause = uncountedCause(error);
+  if (cause) return delayUncounted(job, token, error, cause, settings, attempt.log);
   return error;
 }
 
+/** Why a failure spends no attempt (the job is delayed and runs again), or undefined when it does. */
+function uncountedCause(error: unknown): string | undefined {
+  if (isBackingServiceOutage(error)) return 'Postgres or Redis unreachable';
+  if (isTransactionConflict(error)) return 'transaction rolled back by a conflict (deadlock or serialization)';
+  return undefined;
+}
+
 /**
- * Parks a job that met an outage of Postgres or Redis in the delayed set without spending an attempt.
+ * Parks a job that met an outage of Postgres or Redis (or a conflict, `cause`) in the delayed set
+ * without spending an attempt.
  * When Redis itself is down the move is repeated until Redis answers: handing BullMQ an error instead
  * would, once Redis is back, record a failed attempt. Gives up only on shutdown or when the job is no
  * longer ours (its lock lapsed meanwhile: the stalled check then puts it back, again without an attempt).
  */
-async function delayForOutage(
+async function delayUncounted(
   job: Job,
   token: string | undefined,
   error: unknown,
+  cause: string,
   settings: RunSettings,
   log: Logger,
 ): Promise<Error> {
@@ -302,7 +319,7 @@ async function delayForOutage(
   for (let pauseMs = 500; ; pauseMs = Math.min(pauseMs * 2, 5_000)) {
     try {
       await job.moveToDelayed(Date.now() + delayMs, token);
-      log.warn({ delayMs, err: describe(error) }, 'Postgres or Redis unreachable: job delayed, no attempt spent');
+      log.warn({ delayMs, err: describe(error) }, `${cause}: job delayed, no attempt spent`);
       return new DelayedError();
     } catch (moveError) {
       if (!isBackingServiceOutage(moveError) || settings.isClosing()) {
@@ -316,7 +333,7 @@ async function delayForOutage(
 
 /**
  * 1 s doubling up to the cap, with jitter, by how many times in a row the job was started without an
- * attempt being counted (its earlier outage delays).
+ * attempt being counted (its earlier outage or conflict delays).
  */
 function outageDelay(job: Job, maxMs: number): number {
   const uncounted = Math.max(0, (job.attemptsStarted ?? 0) - job.attemptsMade - 1);

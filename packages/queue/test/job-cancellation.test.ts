@@ -162,6 +162,44 @@ test('Postgres or Redis being unreachable delays a job without spending its atte
   }
 });
 
+test('a transaction Postgres rolled back for a deadlock or a serialization failure is run again without spending an attempt', async () => {
+  let calls = 0;
+  logText = '';
+  const vmId = randomUUID();
+  const group = workers(
+    {
+      'vm.deploy': async (payload) => {
+        if (payload.vmId !== vmId) return undefined;
+        calls += 1;
+        // More conflicts in a row than the job has attempts (5), wrapped as a caller may wrap them.
+        if (calls <= 3) throw Object.assign(new Error('deadlock detected'), { code: '40P01' });
+        if (calls <= 6) {
+          const conflict = Object.assign(new Error('could not serialize access'), { code: '40001' });
+          throw new Error('recording the step failed', { cause: conflict });
+        }
+        return { ok: true };
+      },
+    },
+    { outageBackoffMaxMs: 100 },
+  );
+  try {
+    const job = await producer.enqueue('vm.deploy', { vmId });
+    await waitFor('job completion', async () => (await producer.queues.vm.getJob(job.id!))?.finishedOn, {
+      timeoutMs: 20_000,
+    });
+    const finished = await producer.queues.vm.getJob(job.id!);
+    assert.equal(await finished?.getState(), 'completed');
+    assert.equal(calls, 7);
+    assert.equal(finished?.attemptsMade, 1, 'only the attempt that succeeded counted');
+    assert.match(
+      logText,
+      /transaction rolled back by a conflict \(deadlock or serialization\): job delayed, no attempt spent/,
+    );
+  } finally {
+    await group.close();
+  }
+});
+
 test('an unreachable Redis is reported in one structured line, not a stack per failed command', async () => {
   logText = '';
   const dead = createRedis('redis://127.0.0.1:1', 'worker', {}, logger);
@@ -213,6 +251,8 @@ test('a job whose lock lapses twice (Redis lost it, its worker stalled) is put b
     });
     assert.equal(await (await producer.queues.vm.getJob(job.id!))?.getState(), 'completed');
     assert.equal(runs, 3);
+    const stalls = logText.split('\n').filter((line) => line.includes('job found stalled') && line.includes(job.id!));
+    assert.ok(stalls.length >= 2, `each lapse is logged with its job: ${stalls.length} lines`);
   } finally {
     await group.close();
   }
