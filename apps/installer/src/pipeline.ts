@@ -112,17 +112,12 @@ export function provisionSteps(ctx: InstallerContext, vm: VmRow, placement: Plac
     { name: 'configure', run: () => repair(() => configure(ctx, vm, placement)), quiet: true, endWaits: true },
     { name: 'firewall', run: () => applyFirewall(ctx, vm), quiet: true },
     { name: 'start', run: counted((tries) => start(ctx, vm, tries)) },
-    // The SSH wait runs quietly behind the agent wait, both recorded with the wait's end (one
-    // statement fewer): the address and pin the agent wait learned go in that statement, together as
-    // before, and the SSH wait uses them from this attempt's memory. A crash in between runs the agent
-    // wait again, which learns them anew; a failed SSH wait is recorded with the agent wait's end.
     {
       name: 'wait-agent',
       run: (_attempts, previousError) => waitForAgent(ctx, vm, placement, previousError),
       writes: () => guestWrites(vm),
-      endWaits: true,
     },
-    { name: 'wait-ssh', run: () => waitForSsh(ctx, vm), quiet: true },
+    { name: 'wait-ssh', run: () => waitForSsh(ctx, vm) },
   ];
 }
 

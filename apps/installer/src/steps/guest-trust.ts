@@ -105,8 +105,8 @@ const learnedOfAttempt = new WeakMap<VmRow, { ip: string; pin: { keyType: string
  * The guest agent reported `ip` on the VM's management NIC: reads the guest's host key through the
  * agent at once (the address is that of a new boot, whose disk, and so key, may be new) and keeps
  * both for the step's record (`guestWrites`), which writes the address and replaces the pin in one
- * statement (with the end of the SSH wait that follows, which takes them from here). A reader never
- * sees the new address with an old pin.
+ * statement, before the next step (the first SSH) starts. A reader never sees the new address with
+ * an old pin.
  */
 export async function learnGuestAddress(ctx: InstallerContext, vm: VmRow, ip: string): Promise<void> {
   pinsOfAttempt.delete(vm);
