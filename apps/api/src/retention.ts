@@ -3,8 +3,8 @@
  * EVENT_RETENTION_DAYS, stored idempotent answers older than IDEMPOTENCY_RETENTION_HOURS, and
  * finished jobs past their keep time (BullMQ removes those lazily, when later jobs finish; an idle
  * queue keeps them, so they are cleaned here too) — and a fold of the finished-step totals, which
- * take a row per step so that steps finishing together never wait for each other. One replica prunes at a time (an advisory lock);
- * each pass deletes in bounded batches.
+ * take a row per step so that steps finishing together never wait for each other. One replica
+ * prunes at a time (an advisory lock); each pass deletes in bounded batches.
  */
 import { type Db, foldStepTotals, pruneEvents, pruneIdempotentAnswers, withAdvisoryLock } from '@glassdome/db';
 import type { Logger } from '@glassdome/logger';
@@ -52,6 +52,8 @@ export async function pruneOnce(
   now = Date.now(),
 ): Promise<PruneResult | undefined> {
   return withAdvisoryLock(db, 'glassdome:retention', async () => {
+    // First, so that a Redis outage failing the job clean below does not leave the rows to grow.
+    const stepTotals = await foldStepTotals(db);
     let events = 0;
     const before = new Date(now - options.eventDays * DAY_MS);
     for (;;) {
@@ -67,7 +69,6 @@ export async function pruneOnce(
         jobs += (await queue.clean(options.failedJobDays * DAY_MS, JOBS_PER_CLEAN, 'failed')).length;
       }
     }
-    const stepTotals = await foldStepTotals(db);
     return { events, idempotencyKeys, jobs, stepTotals };
   });
 }

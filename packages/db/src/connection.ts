@@ -52,11 +52,12 @@ export function preparedByName(text: string): void {
 class Client extends pg.Client {
   // biome-ignore lint/suspicious/noExplicitAny: pg's query() has a dozen overloads; this passes them all through
   override query(config: any, values?: any, callback?: any): any {
+    if (typeof values === 'function') [values, callback] = [undefined, values];
     const name = typeof config === 'string' ? PREPARED.get(config) : undefined;
     // biome-ignore lint/suspicious/noExplicitAny: the caller's callback, or ours, passed through as pg takes it
     const send = (answer: any) =>
       name === undefined ? super.query(config, values, answer) : super.query({ name, text: config, values }, answer);
-    if (typeof config !== 'string' || callback !== undefined || typeof values === 'function') return send(callback);
+    if (typeof config !== 'string' || callback !== undefined) return send(callback);
     return new Promise((resolve, reject) => {
       send((error: Error | null, result: unknown) => (error ? reject(error) : resolve(result)));
     });

@@ -139,8 +139,9 @@ export function createRedis(url: string, role: RedisRole, extra: RedisOptions = 
  * ioredis writes each command to its socket at once, one system call each. A worker's commands come
  * in bursts (the jobs that ended in one turn of the event loop each move to completed and fetch the
  * next), and on loopback each write also runs the TCP delivery to Redis in the writer's time: the
- * writes were half of a no-op worker's CPU. Corked at its first write of a turn and uncorked once
- * the turn's callbacks have run, the socket sends a turn's commands in one write, in the same order.
+ * writes were half of a no-op worker's CPU. Corked at its first write and uncorked once the current
+ * callback and its promise continuations have run (process.nextTick), the socket sends their commands
+ * in one write, in the same order.
  * Each socket the connection opens (reconnects too); a cluster's connections are left as they are.
  */
 export function writeOncePerTurn(redis: RedisConnection): void {

@@ -13,6 +13,8 @@ export interface OutboxRelayOptions {
    * transaction ends, the rows kept for the next pass. @defaultValue 10000
    */
   sendTimeoutMs?: number;
+  /** Least time between the starts of two sends of committed intents. @defaultValue SEND_GAP_MS (15) */
+  sendGapMs?: number;
 }
 
 /** Committed intents that go to Redis in one `addBulk`, and their callers' answer. */
@@ -124,8 +126,9 @@ export class OutboxRelay {
    * batch, no transaction and no relay pass. One batch is in flight at a time: rows handed while it
    * is go together in the next one, so the group commits of a burst share a round trip to Redis
    * (a batch leaves once the current turn of the event loop is over, with every row handed in it,
-   * and SEND_GAP_MS after the previous one at the soonest). Their rows are then deleted by the next statement that takes them (`takeSent`: a deploy's
-   * group commit carries the delete, so a burst spends no statement and no commit of its own on it),
+   * and SEND_GAP_MS after the previous one at the soonest). Their rows are then deleted by the next
+   * statement that takes them (`takeSent`: a deploy's group commit carries the delete, so a burst
+   * spends no statement and no commit of its own on it),
    * else by a statement of their own SENT_DELETE_MS later. A row left behind by a failed delete or a
    * crash is sent again by a pass, which adds nothing: job ids are deterministic.
    *
@@ -151,7 +154,7 @@ export class OutboxRelay {
     for (;;) {
       // Every row handed in the current turn goes with the batch, and a batch leaves SEND_GAP_MS
       // after the previous one at the soonest.
-      const gapMs = this.#sentAt + SEND_GAP_MS - performance.now();
+      const gapMs = this.#sentAt + (this.options.sendGapMs ?? SEND_GAP_MS) - performance.now();
       await new Promise((resolve) => (gapMs > 0 ? setTimeout(resolve, gapMs) : setImmediate(resolve)));
       const batch = this.#waiting.shift();
       if (!batch) break;

@@ -99,7 +99,8 @@ test('rows handed while a send is in flight go together in the next one; every j
 });
 
 test('under load a send waits SEND_GAP_MS after the previous one, gathering the rows handed meanwhile', async () => {
-  const relay = new OutboxRelay(db, producer, logger);
+  // A gap no busy machine's first addBulk outlasts, so the second batch surely waits for it.
+  const relay = new OutboxRelay(db, producer, logger, { sendGapMs: 1_000 });
   const first = await committed();
   const second = await committed();
   const third = await committed();

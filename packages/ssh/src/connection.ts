@@ -124,7 +124,8 @@ function signWithoutAsking(client: Client, key: ParsedKey): void {
     }
     const signer: SignCallback = (data, done) => {
       const signature = key.sign(data);
-      // ssh2 hands a signing failure back rather than throwing it; the login then fails as unaccepted.
+      // ssh2's key hands a signing failure back instead of throwing it. Thrown here, it ends the
+      // connection with that error (not as a refused login); a key that parsed signs whatever it is given.
       if (signature instanceof Error) throw signature;
       done(signature);
     };

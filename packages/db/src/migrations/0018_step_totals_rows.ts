@@ -32,6 +32,8 @@ export async function up(db: Db): Promise<void> {
 
 /** Folds the rows into one per (name, status) and puts the counters of migration 0005 back. */
 export async function down(db: Db): Promise<void> {
+  // Steps finishing between the fold and the key would add rows the key refuses.
+  await sql`LOCK TABLE step_totals IN SHARE ROW EXCLUSIVE MODE`.execute(db);
   await sql`
     WITH gone AS (DELETE FROM step_totals RETURNING name, status, count, seconds)
     INSERT INTO step_totals (name, status, count, seconds)
