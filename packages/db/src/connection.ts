@@ -66,10 +66,11 @@ class Client extends pg.Client {
 
 /** Opens a pooled Kysely handle on `url`. Nothing connects until the first query. */
 export function createDb(url: string, options: DbOptions = {}): Db {
+  const max = options.maxConnections ?? 10;
   const pool = new pg.Pool({
     Client,
     connectionString: url,
-    max: options.maxConnections ?? 10,
+    max,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
     idleTimeoutMillis: options.idleTimeoutMs ?? 300_000,
   });
@@ -80,7 +81,37 @@ export function createDb(url: string, options: DbOptions = {}): Db {
   pool.on('connect', (client) => {
     client.on('error', () => {});
   });
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingBusyWaits(pool, max) }) });
+}
+
+/**
+ * pg-pool fails a caller that waited `connectTimeoutMs` for a connection with the same words whether
+ * Postgres did not answer a new connection or every connection was lent out all that time; the
+ * second fails here as a PostgresPoolBusyError, which says so. Either way the job meeting it waits and
+ * runs again without spending an attempt (the words are kept).
+ */
+function namingBusyWaits(pool: pg.Pool, max: number) {
+  let lent = 0;
+  pool.on('acquire', () => lent++);
+  pool.on('release', () => lent--);
+  return {
+    connect: () =>
+      pool.connect().catch((error: unknown) => {
+        throw lent >= max ? new PostgresPoolBusyError(max, pool.waitingCount, error) : error;
+      }),
+    end: () => pool.end(),
+  };
+}
+
+/** Every connection of the process's pool was in use for as long as a caller could wait for one. */
+export class PostgresPoolBusyError extends Error {
+  constructor(max: number, waiting: number, cause: unknown) {
+    super(
+      `all ${max} Postgres connections of this process were in use (${waiting} more callers waiting): ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+    this.name = 'PostgresPoolBusyError';
+  }
 }
 
 /**

@@ -93,3 +93,11 @@ export function isBackingServiceOutage(error: unknown): boolean {
 export function isTransactionConflict(error: unknown): boolean {
   return someInChain(error, isConflictShape);
 }
+
+/**
+ * True when `error` (or an error it wraps) is packages/db's PostgresPoolBusyError: every Postgres
+ * connection of the process was in use for as long as the caller could wait, an outage in its words.
+ */
+export function isPostgresPoolBusy(error: unknown): boolean {
+  return someInChain(error, (each) => (each as { name?: unknown }).name === 'PostgresPoolBusyError');
+}

@@ -15,7 +15,7 @@ import {
 import { JOBS, type JobName, type JobPayload, jobsOfQueue, parsePayload, type QueueName } from './catalog';
 import type { RedisConnection } from './connection';
 import { redisErrorReporter, writeOncePerTurn } from './connection';
-import { isBackingServiceOutage, isTransactionConflict } from './outage';
+import { isBackingServiceOutage, isPostgresPoolBusy, isTransactionConflict } from './outage';
 
 export type JobHandler<N extends JobName> = (payload: JobPayload<N>, context: JobContext) => Promise<unknown>;
 export type Handlers = { [N in JobName]?: JobHandler<N> };
@@ -295,6 +295,7 @@ async function settleFailure(attempt: Attempt, error: unknown, settings: RunSett
 
 /** Why a failure spends no attempt (the job is delayed and runs again), or undefined when it does. */
 function uncountedCause(error: unknown): string | undefined {
+  if (isPostgresPoolBusy(error)) return 'every Postgres connection of this process in use';
   if (isBackingServiceOutage(error)) return 'Postgres or Redis unreachable';
   if (isTransactionConflict(error)) return 'transaction rolled back by a conflict (deadlock or serialization)';
   return undefined;

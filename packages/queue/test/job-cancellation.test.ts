@@ -139,9 +139,16 @@ test('Postgres or Redis being unreachable delays a job without spending its atte
     {
       'vm.deploy': async () => {
         calls += 1;
-        // More outages in a row than the job has attempts (5): a pg error, then socket-level ones.
+        // More outages in a row than the job has attempts (5): a pg error, a pool all in use, then
+        // socket-level ones.
         if (calls === 1)
           throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
+        if (calls === 2) {
+          const busy = new Error(
+            'all 10 Postgres connections of this process were in use (3 more callers waiting): timeout exceeded when trying to connect',
+          );
+          throw Object.assign(busy, { name: 'PostgresPoolBusyError' });
+        }
         if (calls <= 7) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
         return { ok: true };
       },
@@ -157,6 +164,8 @@ test('Postgres or Redis being unreachable delays a job without spending its atte
     assert.equal(await finished?.getState(), 'completed');
     assert.equal(calls, 8);
     assert.equal(finished?.attemptsMade, 1, 'only the attempt that succeeded counted');
+    assert.match(logText, /every Postgres connection of this process in use: job delayed, no attempt spent/);
+    assert.match(logText, /Postgres or Redis unreachable: job delayed, no attempt spent/);
   } finally {
     await group.close();
   }
