@@ -262,6 +262,7 @@ export class ProxmoxClient {
     const inQuery = method === 'GET' || method === 'DELETE';
     const body = !inQuery && encoded ? encoded : undefined;
     const request = `${method} ${path}`;
+    const boundMs = timeoutMs ?? this.#timeoutMs;
     let answer: HttpAnswer;
     try {
       answer = await this.#exchange(
@@ -269,7 +270,7 @@ export class ProxmoxClient {
         inQuery && encoded ? `${path}?${encoded}` : path,
         headers,
         body,
-        timeoutMs ?? this.#timeoutMs,
+        boundMs,
         signal,
       );
     } catch (error) {
@@ -279,10 +280,7 @@ export class ProxmoxClient {
       // A call that hangs costs its caller the whole timeout: say where it hung, so a stall of that
       // length in a deploy can be told apart from other waits of the same length (a job's lock, a backoff).
       if (failure.exchange) {
-        this.#logger?.warn(
-          { request, timeoutMs: timeoutMs ?? this.#timeoutMs, ...failure.exchange },
-          'Proxmox request timed out',
-        );
+        this.#logger?.warn({ request, timeoutMs: boundMs, ...failure.exchange }, 'Proxmox request timed out');
       }
       throw this.#networkError(failure, request, params);
     }

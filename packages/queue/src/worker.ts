@@ -316,7 +316,7 @@ async function delayUncounted(
   settings: RunSettings,
   log: Logger,
 ): Promise<Error> {
-  const delayMs = outageDelay(job, settings.outageBackoffMaxMs);
+  const delayMs = uncountedDelay(job, settings.outageBackoffMaxMs);
   for (let pauseMs = 500; ; pauseMs = Math.min(pauseMs * 2, 5_000)) {
     try {
       await job.moveToDelayed(Date.now() + delayMs, token);
@@ -336,7 +336,7 @@ async function delayUncounted(
  * 1 s doubling up to the cap, with jitter, by how many times in a row the job was started without an
  * attempt being counted (its earlier outage or conflict delays).
  */
-function outageDelay(job: Job, maxMs: number): number {
+function uncountedDelay(job: Job, maxMs: number): number {
   const uncounted = Math.max(0, (job.attemptsStarted ?? 0) - job.attemptsMade - 1);
   const ceiling = Math.min(maxMs, 1_000 * 2 ** Math.min(uncounted, 16));
   return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
