@@ -63,6 +63,7 @@ import { createRedis, labJobId, Producer, VM_DEPLOY_STEPS } from '../packages/qu
 import {
   cpuSeconds,
   cpuSecondsOfProcessesNamed,
+  databaseCounter,
   deployLabAndWait,
   followJobEvents,
   type JobEvent,
@@ -70,7 +71,6 @@ import {
   loadNow,
   machineCpuSeconds,
   PROVISION_STEPS,
-  postgresDeadlocks,
   rssMiB,
   type StepTimes,
   type TaskTimes,
@@ -239,7 +239,7 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
     const machineBefore = machineCpuSeconds();
     const loadBefore = loadNow();
     const tcpBefore = tcpTroubleCounters();
-    const deadlocksBefore = await postgresDeadlocks(database.url);
+    const deadlocksBefore = await databaseCounter(database.url, 'deadlocks');
     const spec = labSpec();
     const lab = await deployLabAndWait(stack, db, spec, 1_800_000);
     const { id, makespanMs } = lab;
@@ -247,7 +247,7 @@ async function runAt(timeScale: number, target: boolean): Promise<string> {
     const tcpChanged = [...tcpTroubleCounters()]
       .map(([name, value]) => [name, value - (tcpBefore.get(name) ?? 0)] as const)
       .filter(([, change]) => change !== 0);
-    const deadlocks = (await postgresDeadlocks(database.url)) - deadlocksBefore;
+    const deadlocks = (await databaseCounter(database.url, 'deadlocks')) - deadlocksBefore;
     const machineCpu = machineCpuSeconds() - machineBefore;
     const cpuUsed = processes.map((p, i) => cpuSeconds(p.pid) - cpuBefore[i]!);
     const cpu = cpuUsed.slice(0, -1).reduce((sum, used) => sum + used, 0);
@@ -812,10 +812,7 @@ async function slowPicks(
 ): Promise<string[]> {
   const waited = (task: LabTask) => times.get(task.id)!.pickedAt - times.get(task.id)!.readyAt;
   const slow = graph.tasks
-    .filter((task) => {
-      const own = times.get(task.id);
-      return own && (own.pickedAt - own.readyAt > SLOW_PICK_MS || own.attempts);
-    })
+    .filter((task) => times.has(task.id) && (waited(task) > SLOW_PICK_MS || times.get(task.id)!.attempts))
     .sort((a, b) => waited(b) - waited(a));
   if (slow.length === 0) return [];
   const at = (ms: number) => ((ms - startedAt) / 1000).toFixed(1);
@@ -890,7 +887,7 @@ async function slowPicks(
       ? `; the lab and network queues meanwhile: ${range(during.map((d) => d.waiting))} waiting, ${range(during.map((d) => d.active))} active`
       : '';
     lines.push(
-      `- ${task.id}: ready ${at(own.readyAt)}, last taken ${at(own.pickedAt)} (${((own.pickedAt - own.readyAt) / 1000).toFixed(1)} s), ended ${at(own.endedAt)}${depth}; ${counts}${stepsText ? `; its steps: ${stepsText}` : ''}; its job's events: ${history.join(', ') || 'none kept'}; logged about it: ${said.join(' | ') || 'nothing'}; warnings meanwhile: ${
+      `- ${task.id}: ready ${at(own.readyAt)}, last taken ${at(own.pickedAt)} (${(waited(task) / 1000).toFixed(1)} s), ended ${at(own.endedAt)}${depth}; ${counts}${stepsText ? `; its steps: ${stepsText}` : ''}; its job's events: ${history.join(', ') || 'none kept'}; logged about it: ${said.join(' | ') || 'nothing'}; warnings meanwhile: ${
         [...meanwhile]
           .slice(0, 5)
           .map(([text, n]) => `${n} × ${text}`)

@@ -25,6 +25,7 @@ import { compileLabGraph, criticalPath, parseLabSpec } from '../packages/lab/src
 import { Producer } from '../packages/queue/src/index';
 import {
   cpuSeconds,
+  databaseCounter,
   deployLabAndWait,
   loadNow,
   mainThreadCpuSeconds,
@@ -173,17 +174,8 @@ function markWindow(label: string, began: { monotonicUs: number; epochMs: number
  * BENCH_LAB_STATEMENTS=1, the Postgres round trips per VM (a statement outside a transaction is one;
  * the bench's own polling of the lab, one read per 100 ms, is counted too).
  */
-async function transactionsSoFar(url: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ n: string }>(
-      'SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()',
-    );
-    return Number(rows[0]!.n);
-  } finally {
-    await client.end();
-  }
+function transactionsSoFar(url: string): Promise<number> {
+  return databaseCounter(url, 'xact_commit + xact_rollback');
 }
 
 /** NODE_OPTIONS for the stack: BENCH_LAB_NODE_OPTIONS, and with BENCH_CPU_PROF the profiler's import. */

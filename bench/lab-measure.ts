@@ -378,17 +378,18 @@ export function tcpTroubleCounters(): Map<string, number> {
 }
 
 /**
- * Deadlocks Postgres found in the database at `url` so far (each one rolled back a transaction: a
- * failed attempt of the job that ran it, and the others' waits until Postgres looked).
+ * One of Postgres's counters of the database at `url` so far (`pg_stat_database`; `counter` is an
+ * expression over its columns, e.g. `deadlocks`: each one rolled back a transaction, a failed attempt
+ * of the job that ran it).
  */
-export async function postgresDeadlocks(url: string): Promise<number> {
+export async function databaseCounter(url: string, counter: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ deadlocks: string }>(
-      'SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()',
+    const { rows } = await client.query<{ n: string }>(
+      `SELECT ${counter} AS n FROM pg_stat_database WHERE datname = current_database()`,
     );
-    return Number(rows[0]?.deadlocks ?? 0);
+    return Number(rows[0]?.n ?? 0);
   } finally {
     await client.end();
   }
