@@ -5,11 +5,11 @@
  * same sums.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
 import { sql } from 'kysely';
-import { createDb, type Db, foldStepTotals, insertQueuedVm, migrateToLatest, stepDurationTotals } from '../src/index';
+import { createDb, type Db, foldStepTotals, migrateToLatest, stepDurationTotals } from '../src/index';
+import { queueVm } from './fixtures';
 
 let database: TestDatabase;
 let db: Db;
@@ -26,25 +26,7 @@ after(async () => {
 
 /** A queued VM with the steps named, started 2 s ago and not finished. */
 async function vmWithSteps(names: string[]): Promise<string> {
-  const id = randomUUID();
-  const queued = await insertQueuedVm(
-    db,
-    {
-      id,
-      name: `t-${id.slice(0, 8)}`,
-      os: 'debian-12',
-      platformId: 'p',
-      node: 'pve',
-      spec: {},
-      project: 'default',
-      cpus: 1,
-      memoryMiB: 512,
-    },
-    names,
-    { kind: 'job', name: 'vm.deploy', payload: { vmId: id }, jobId: `vm-deploy.${id}` },
-    { maxVms: 1_000, maxVcpus: 1_000, maxMemoryMiB: 1_000_000 },
-  );
-  assert.ok(queued.inserted);
+  const id = await queueVm(db, names);
   await db
     .insertInto('steps')
     .values(

@@ -16,7 +16,6 @@ import {
   findVmHostKey,
   findVmHostKeys,
   insertLab,
-  insertQueuedVm,
   insertVms,
   listStandaloneVms,
   listSteps,
@@ -27,6 +26,7 @@ import {
   recordVmSteps,
   startLabTasksIfRunning,
 } from '../src/index';
+import { queueVm } from './fixtures';
 
 let database: TestDatabase;
 let db: Db;
@@ -213,26 +213,8 @@ test("a lab's VMs' steps are planned in one call, each VM's in order, and planni
 });
 
 test("a standalone VM's plan reads as pending steps until the installer writes them, once, unchanged", async () => {
-  const id = randomUUID();
   const plan = ['reserve-vmid', 'clone', 'verify'];
-  const queued = await insertQueuedVm(
-    db,
-    {
-      id,
-      name: `planned-${id.slice(0, 8)}`,
-      os: 'debian-12',
-      platformId: 'p',
-      node: 'pve',
-      spec: {},
-      project: 'default',
-      cpus: 1,
-      memoryMiB: 512,
-    },
-    plan,
-    { kind: 'job', name: 'vm.deploy', payload: { vmId: id }, jobId: `vm-deploy.${id}` },
-    { maxVms: 1_000, maxVcpus: 1_000, maxMemoryMiB: 1_000_000 },
-  );
-  assert.ok(queued.inserted);
+  const id = await queueVm(db, plan, 'planned');
   const { created_at } = await db.selectFrom('vms').select('created_at').where('id', '=', id).executeTakeFirstOrThrow();
   const shown = (steps: Awaited<ReturnType<typeof listSteps>>) =>
     steps.map((step) => [step.name, step.status, step.attempts, step.queued_at.getTime(), step.started_at, step.error]);
