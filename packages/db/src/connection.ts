@@ -45,10 +45,10 @@ export function preparedByName(text: string): void {
  * pg's promise form. pg's promise form makes its query object first and gives it a callback after,
  * and with that object made so, nearly all of a query's rows survived each young-generation
  * collection and were promoted: in the API, each scavenge during `GET /vms` pages carried some 5.7 MB
- * of survivors (0.15 MB given the callback at once), and the longest of a lists-bench line paused
- * 6.7–12.8 ms, the lists' p99 (3.0–4.8 ms given the callback at once; bench/lists.bench.ts with
- * BENCH_LIST_GC=1). The answer and the error are pg's own; Kysely adds the caller's stack to an error
- * itself.
+ * of survivors (0.15 MB given the callback at once), and the longest one of the lists bench's first
+ * `/vms` page line paused 6.7–12.8 ms, the lists' p99 (3.0–4.8 ms given the callback at once;
+ * bench/lists.bench.ts with BENCH_LIST_GC=1). The answer and the error are pg's own; Kysely adds the
+ * caller's stack to an error itself.
  */
 class Client extends pg.Client {
   // biome-ignore lint/suspicious/noExplicitAny: pg's query() has a dozen overloads; this passes them all through
