@@ -337,7 +337,7 @@ function verifyHostKey(sim: Simulator, fs: VirtualFs, node: string, line: SshLin
 
 /** The `ssh` command of a node's shell; `loginShell` opens a root shell on a node of the cluster. */
 export function clusterSsh(sim: Simulator, loginShell: (node: string) => Shell): Command {
-  return async ({ argv, readStdin, shell }): Promise<CommandOutcome> => {
+  return async ({ argv, readStdin, shell, signal }): Promise<CommandOutcome> => {
     let line: SshLine;
     let stderrBefore = '';
     try {
@@ -400,6 +400,7 @@ export function clusterSsh(sim: Simulator, loginShell: (node: string) => Shell):
         stderr += text;
       },
       stdin: line.command.length > 0 ? stdin : async () => '',
+      signal,
     });
     return { stdout, stderr, code };
   };

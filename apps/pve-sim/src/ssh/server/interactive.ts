@@ -3,7 +3,7 @@
  * backspace, Ctrl-C, Ctrl-D) and each line run by the same mini-shell as `exec` channels.
  */
 import type { ServerChannel } from 'ssh2';
-import type { Shell } from '../shell/interpreter';
+import { KILLED_STATUS, type Shell } from '../shell/interpreter';
 
 export interface InteractiveOptions {
   /** Host name shown in the prompt. */
@@ -12,6 +12,8 @@ export interface InteractiveOptions {
   pty: boolean;
   /** Told about every line run and its status. */
   onLine?(line: string, code: number): void;
+  /** Fires when the session's commands are killed (a channel signal, or the channel closed). */
+  signal?: AbortSignal;
 }
 
 export function runInteractive(channel: ServerChannel, shell: Shell, options: InteractiveOptions): void {
@@ -31,7 +33,7 @@ export function runInteractive(channel: ServerChannel, shell: Shell, options: In
     channel.end();
   };
   const runLine = async (line: string) => {
-    const code = await shell.run(line, { stdout: out, stderr: out, stdin: async () => '' });
+    const code = await shell.run(line, { stdout: out, stderr: out, stdin: async () => '', signal: options.signal });
     options.onLine?.(line, code);
     if (/^\s*exit(\s|;|$)/.test(line)) finish(code);
     else prompt();
@@ -57,6 +59,10 @@ export function runInteractive(channel: ServerChannel, shell: Shell, options: In
         if (options.pty) out(char);
       }
     }
+  });
+  // Killed (a channel signal): the line running stops, and so does the session.
+  options.signal?.addEventListener('abort', () => {
+    busy = busy.then(() => finish(KILLED_STATUS));
   });
   // EOF ends the session once the lines typed before it have run.
   channel.on('end', () => {

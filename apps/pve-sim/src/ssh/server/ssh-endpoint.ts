@@ -34,6 +34,23 @@ export interface SshEndpointOptions {
   logger: Logger;
 }
 
+/** Numbers of the signals a client may name in a channel signal request (RFC 4254 §6.10). */
+const SIGNAL_NUMBERS: Record<string, number> = {
+  HUP: 1,
+  INT: 2,
+  QUIT: 3,
+  ILL: 4,
+  ABRT: 6,
+  FPE: 8,
+  KILL: 9,
+  USR1: 10,
+  SEGV: 11,
+  USR2: 12,
+  PIPE: 13,
+  ALRM: 14,
+  TERM: 15,
+};
+
 /** Methods a client may still try, as the server lists them after a failure. */
 const AUTH_METHODS: Array<'publickey' | 'password'> = ['publickey', 'password'];
 
@@ -103,20 +120,34 @@ export class SshEndpoint {
       client.on('session', (acceptSession) => {
         const session = acceptSession();
         let pty = false;
+        // What the session's command is killed with: a channel signal (below) or its channel closing.
+        const killed = new AbortController();
+        let killedBy: string | undefined;
         session.on('pty', (accept) => {
           pty = true;
           accept?.();
         });
         session.on('window-change', (accept) => accept?.());
         session.on('env', (accept) => accept?.());
+        // sshd delivers a channel signal to the command only under privilege separation, i.e. not
+        // for root, whose sessions refuse it. Any signal ends a simulated command (none catches one).
+        session.on('signal', (accept, reject, info) => {
+          if (username === 'root' || killed.signal.aborted) return reject?.();
+          accept?.();
+          killedBy = info.name;
+          killed.abort();
+        });
         session.on('shell', (accept) =>
-          runInteractive(accept(), this.options.shellFor(username), {
+          runInteractive(this.watch(accept(), killed), this.options.shellFor(username), {
             hostname: this.options.hostname,
             pty,
             onLine: (line, code) => this.options.onExec?.(username, line, code),
+            signal: killed.signal,
           }),
         );
-        session.on('exec', (accept, _reject, info) => this.runExec(accept(), info.command, username));
+        session.on('exec', (accept, _reject, info) =>
+          this.runExec(this.watch(accept(), killed), info.command, username, killed.signal, () => killedBy),
+        );
         session.on('sftp', (accept, reject) => {
           if (this.options.serveSftp) this.options.serveSftp(accept(), username);
           else reject();
@@ -125,23 +156,48 @@ export class SshEndpoint {
     });
   }
 
-  private runExec(channel: ServerChannel, command: string, username: string) {
+  /**
+   * A channel whose closing kills its command, as the simulator's only way to free what it waits on:
+   * a real sshd leaves a command whose channel closed running until it next writes, but a simulated
+   * one holds nothing that needs it to finish.
+   */
+  private watch(channel: ServerChannel, killed: AbortController): ServerChannel {
+    channel.once('close', () => killed.abort());
+    return channel;
+  }
+
+  private runExec(
+    channel: ServerChannel,
+    command: string,
+    username: string,
+    signal: AbortSignal,
+    killedBy: () => string | undefined,
+  ) {
     const stdin = collectStdin(channel);
     const shell = this.options.shellFor(username);
     const write = (stream: NodeJS.WritableStream, text: string) => {
       if (text && channel.writable) stream.write(text);
     };
     shell
-      .run(command, { stdout: (text) => write(channel, text), stderr: (text) => write(channel.stderr, text), stdin })
+      .run(command, {
+        stdout: (text) => write(channel, text),
+        stderr: (text) => write(channel.stderr, text),
+        stdin,
+        signal,
+      })
       .catch((error: unknown) => {
         this.options.logger.error({ err: error }, 'simulated command crashed');
         write(channel.stderr, 'pve-sim: internal error\n');
         return 255;
       })
       .then((code) => {
-        this.options.onExec?.(username, command, code);
+        // A command a channel signal killed ends with that signal (its status as a shell shows it,
+        // 128 + the signal's number), and exit-signal reports it.
+        const signalName = killedBy();
+        this.options.onExec?.(username, command, signalName ? 128 + (SIGNAL_NUMBERS[signalName] ?? 9) : code);
         if (channel.writable) {
-          channel.exit(code);
+          if (signalName) channel.exit(signalName, false, '');
+          else channel.exit(code);
           channel.end();
         }
       });

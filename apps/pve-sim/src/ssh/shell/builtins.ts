@@ -1,4 +1,5 @@
 import type { Command, CommandOutcome, Invocation, Shell } from './interpreter';
+import { realTime, sleepCommand } from './sleep';
 import { VirtualFsError } from './virtual-fs';
 
 /** Shell control commands every simulated shell has: sequencing helpers, `sh -c`, `test`, `echo`. */
@@ -22,7 +23,8 @@ export const builtins: Record<string, Command> = {
     const groups = uid === 0 ? '0(root)' : `1000(${shell.user}),27(sudo)`;
     return { stdout: `uid=${uid}(${shell.user}) gid=${uid}(${uid === 0 ? 'root' : shell.user}) groups=${groups}\n` };
   },
-  sleep: () => ({}),
+  // Real time here; a simulator's guests and nodes pass theirs scaled (guestCommands, nodeCommands).
+  sleep: sleepCommand(realTime),
   // File modes come from each write's own mode; a umask changes nothing the simulator records.
   umask: () => ({}),
   exit: ({ argv }) => {

@@ -19,6 +19,8 @@ export interface Invocation {
   shell: Shell;
   /** The command's whole standard input (waits for the client's EOF when it comes from SSH). */
   readStdin(): Promise<string>;
+  /** Fires when the command is killed (its session signalled, or its channel closed): a wait ends early. */
+  signal: AbortSignal;
 }
 
 export interface CommandOutcome {
@@ -37,6 +39,11 @@ export interface ShellStreams {
   stderr(text: string): void;
   /** The session's standard input. @defaultValue empty */
   stdin?: () => Promise<string>;
+  /**
+   * Fires when the session's commands are killed: the command waiting stops, and nothing after it
+   * runs. Subshells and asynchronous lists share it. @defaultValue the signal the shell has already
+   */
+  signal?: AbortSignal;
 }
 
 export interface ShellOptions {
@@ -80,6 +87,8 @@ export class Shell {
   private testedDepth = 0;
   /** The asynchronous lists this shell started (`wait` and `$!` read them). */
   readonly jobs = new ShellJobs(SIMULATED_PID + 1);
+  /** Fires when this shell's commands are killed (set by `run`, inherited by subshells and `sudo`). */
+  signal: AbortSignal = NEVER_KILLED;
 
   constructor(readonly options: ShellOptions) {
     this.fs = options.fs;
@@ -98,12 +107,16 @@ export class Shell {
   /** A shell for another user over the same filesystem and commands (what `sudo` gives). */
   as(user: string): Shell {
     const env = { ...this.env, USER: user, LOGNAME: user, HOME: homeOf(user) };
-    return new Shell({ ...this.options, user, env, cwd: this.cwd });
+    const shell = new Shell({ ...this.options, user, env, cwd: this.cwd });
+    shell.signal = this.signal;
+    return shell;
   }
 
   /** A subshell (`sh -c`): same user and directory, its own `set -e` and `exit`. */
   subshell(): Shell {
-    return new Shell({ ...this.options, env: { ...this.env }, cwd: this.cwd });
+    const shell = new Shell({ ...this.options, env: { ...this.env }, cwd: this.cwd });
+    shell.signal = this.signal;
+    return shell;
   }
 
   /**
@@ -112,6 +125,7 @@ export class Shell {
    * substitution), which does not end before them.
    */
   async run(script: string, streams: ShellStreams): Promise<number> {
+    if (streams.signal) this.signal = streams.signal;
     let items: ListItem[];
     try {
       items = parseScript(script);
@@ -150,6 +164,8 @@ export class Shell {
   private async runAndOr(list: ListItem[], streams: ShellStreams): Promise<Status> {
     let result: Status = { code: 0, exit: false };
     for (const [index, item] of list.entries()) {
+      // A killed shell runs nothing more (a loop of short commands ends too, not only a wait).
+      if (this.signal.aborted) return { code: KILLED_STATUS, exit: true };
       if ((item.connector === '&&' && result.code !== 0) || (item.connector === '||' && result.code === 0)) continue;
       result = await this.runPipeline(item.pipeline, streams);
       this.lastStatus = result.code;
@@ -212,7 +228,13 @@ export class Shell {
     const name = argv[0] ?? '';
     const command = this.options.commands[name] ?? this.options.commands[posix.basename(name)];
     if (!command) return { stdout: '', stderr: `sh: 1: ${name}: not found\n`, code: 127, exit: false };
-    const outcome = await command({ argv, env: { ...this.env, ...env }, shell: this, readStdin: stdin });
+    const outcome = await command({
+      argv,
+      env: { ...this.env, ...env },
+      shell: this,
+      readStdin: stdin,
+      signal: this.signal,
+    });
     return {
       stdout: outcome.stdout ?? '',
       stderr: outcome.stderr ?? '',
@@ -272,7 +294,7 @@ export class Shell {
     return last;
   }
 
-  private async runCommand(command: SimpleCommand, streams: Required<ShellStreams>): Promise<Status> {
+  private async runCommand(command: SimpleCommand, streams: Required<Omit<ShellStreams, 'signal'>>): Promise<Status> {
     const context = this.expansion(streams.stderr);
     const argv: string[] = [];
     for (const word of command.words) argv.push(...(await expandWord(word, context)));
@@ -380,6 +402,15 @@ export interface Status {
 
 /** What `$$` answers: a guest has no real process to name. */
 const SIMULATED_PID = 4242;
+
+/**
+ * The status a command ended by a signal leaves its shell with: 128 + the signal's number (SIGKILL's,
+ * when the session just went away).
+ */
+export const KILLED_STATUS = 128 + 9;
+
+/** The signal of a shell nobody can kill (one run without a session's signal). */
+const NEVER_KILLED = new AbortController().signal;
 
 interface Routes {
   stdin: () => Promise<string>;

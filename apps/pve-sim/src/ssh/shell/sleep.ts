@@ -1,0 +1,145 @@
+/**
+ * `sleep NUMBER[SUFFIX]...` as GNU coreutils has it: each operand a non-negative decimal number
+ * (fractions, exponents and `inf`/`infinity` included) with an optional `s`, `m`, `h` or `d`; the
+ * pause is the sum of them. A bad operand is named (every one of them) and the status is 1. The pause
+ * passes in the machine's time (a simulator's is scaled), and ends early, as a killed process does,
+ * when the command's signal fires (a channel signal, or the session's channel closing).
+ */
+import { type Command, type CommandOutcome, KILLED_STATUS } from './interpreter';
+
+/**
+ * Lets `ms` milliseconds of the machine's own time pass (Infinity: until `signal`); resolves early,
+ * leaving no timer behind, when `signal` fires.
+ */
+export type PassTime = (ms: number, signal: AbortSignal) => Promise<void>;
+
+/** Multipliers of the suffixes GNU sleep accepts; no suffix means seconds. */
+const SUFFIX_SECONDS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** What strtod reads as a number (hexadecimal floats aside), then at most one suffix character. */
+const OPERAND = /^\s*([+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?))(.?)$/i;
+
+const TRY_HELP = "Try 'sleep --help' for more information.\n";
+
+const USAGE = `Usage: sleep NUMBER[SUFFIX]...
+  or:  sleep OPTION
+Pause for NUMBER seconds, where NUMBER is an integer or floating-point.
+SUFFIX may be 's','m','h', or 'd', for seconds, minutes, hours, days.
+With multiple arguments, pause for the sum of their values.
+
+      --help        display this help and exit
+      --version     output version information and exit
+`;
+
+/** Seconds one operand stands for, or undefined when sleep rejects it. */
+export function intervalSeconds(operand: string): number | undefined {
+  const match = OPERAND.exec(operand);
+  if (!match) return undefined;
+  const [, number, suffix] = match as unknown as [string, string, string];
+  const multiplier = SUFFIX_SECONDS[suffix];
+  if (multiplier === undefined) return undefined;
+  const value = /inf/i.test(number) ? (number.startsWith('-') ? -Infinity : Infinity) : Number(number);
+  // `!(0 <= s)` in GNU's check: negative numbers are refused, -0 is not.
+  if (!(value >= 0)) return undefined;
+  return value * multiplier;
+}
+
+/**
+ * Reads sleep's command line as GNU getopt does (options anywhere before `--`; none but a lone
+ * `--help`/`--version` exists); answers the total seconds or what sleep prints and its status.
+ */
+export function parseSleep(argv: string[]): { seconds: number } | CommandOutcome {
+  const args = argv.slice(1);
+  if (args.length === 1 && args[0] === '--help') return { stdout: USAGE };
+  if (args.length === 1 && args[0] === '--version') return { stdout: 'sleep (GNU coreutils) 9.1\n' };
+  const operands: string[] = [];
+  for (const [index, word] of args.entries()) {
+    if (word === '--') {
+      operands.push(...args.slice(index + 1));
+      break;
+    }
+    if (word.startsWith('--')) return { stderr: `sleep: unrecognized option '${word}'\n${TRY_HELP}`, code: 1 };
+    if (word.startsWith('-') && word.length > 1) {
+      return { stderr: `sleep: invalid option -- '${word[1]}'\n${TRY_HELP}`, code: 1 };
+    }
+    operands.push(word);
+  }
+  // GNU counts the words, not the operands: `sleep --` pauses for nothing and succeeds.
+  if (args.length === 0) return { stderr: `sleep: missing operand\n${TRY_HELP}`, code: 1 };
+  let seconds = 0;
+  let stderr = '';
+  for (const operand of operands) {
+    const value = intervalSeconds(operand);
+    if (value === undefined) stderr += `sleep: invalid time interval '${operand}'\n`;
+    else seconds += value;
+  }
+  if (stderr) return { stderr: stderr + TRY_HELP, code: 1 };
+  return { seconds };
+}
+
+/** The `sleep` command of a machine whose time passes as `pass` says. */
+export function sleepCommand(pass: PassTime): Command {
+  return async ({ argv, signal }) => {
+    const parsed = parseSleep(argv);
+    if (!('seconds' in parsed)) return parsed;
+    if (signal.aborted) return { code: KILLED_STATUS };
+    await pass(parsed.seconds * 1000, signal);
+    return signal.aborted ? { code: KILLED_STATUS } : {};
+  };
+}
+
+/** Node's setTimeout takes at most this many milliseconds (longer ones fire at once). */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Time as `schedule` (a timer that can be cancelled) passes it, `scale` real milliseconds to a
+ * nominal one: a wait longer than one timer can hold is taken in several.
+ */
+export function timerTime(schedule: (ms: number, fn: () => void) => () => void, scale = 1): PassTime {
+  return (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      let left = ms * scale;
+      let cancel = () => {};
+      const finish = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        cancel();
+        resolve();
+      };
+      const next = () => {
+        if (left <= 0) return finish();
+        // Infinity (`sleep infinity`): nothing is scheduled; only the signal ends it.
+        if (left === Number.POSITIVE_INFINITY) return;
+        const step = Math.min(left, LONGEST_TIMER_MS);
+        left -= step;
+        cancel = schedule(step, next);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      next();
+    });
+}
+
+/**
+ * A simulator's time: each nominal millisecond is `timeScale` real ones, as for every simulated
+ * duration. The timers are unreferenced and each is cleared when its session ends, so a sleeping
+ * guest never keeps a stopped simulator's process alive; they are not the clock's own, whose
+ * `cancelAll` at a reset would leave a sleep waiting for ever.
+ */
+export function simulatedTime(timeScale: number): PassTime {
+  return timerTime(unrefTimer, timeScale);
+}
+
+function unrefTimer(ms: number, fn: () => void): () => void {
+  const timer = setTimeout(fn, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
+}
+
+/** Real time, unscaled: for a shell that belongs to no simulator (its timers hold the process). */
+export const realTime: PassTime = timerTime((ms, fn) => {
+  const timer = setTimeout(fn, ms);
+  return () => clearTimeout(timer);
+});
