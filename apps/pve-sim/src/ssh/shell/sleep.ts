@@ -88,6 +88,96 @@ export function sleepCommand(pass: PassTime): Command {
   };
 }
 
+const TIMEOUT_TRY_HELP = "Try 'timeout --help' for more information.\n";
+
+/**
+ * `timeout [-s SIG] [-k DUR] [--preserve-status] [--foreground] [-v] DURATION cmd…` (GNU coreutils):
+ * runs cmd and kills it once DURATION has passed in the machine's time (0: no bound). Its status is
+ * cmd's, or 124 when the bound killed it (128 + 9 with `-s KILL`; cmd's own with --preserve-status);
+ * 125 when timeout's own arguments are wrong. A simulated command ignores no signal, so `-k` changes
+ * nothing.
+ */
+export function timeoutCommand(pass: PassTime): Command {
+  return async ({ argv, shell, readStdin, signal }) => {
+    let index = 1;
+    let killSignal = 'TERM';
+    let preserveStatus = false;
+    let verbose = false;
+    const killAfter: string[] = [];
+    while (argv[index]?.startsWith('-') && argv[index] !== '-') {
+      const option = argv[index]!;
+      if (option === '--') {
+        index++;
+        break;
+      }
+      const [name, attached] = option.startsWith('--')
+        ? option.split(/=(.*)/s, 2)
+        : [option.slice(0, 2), option.slice(2) || undefined];
+      if (name === '-s' || name === '--signal' || name === '-k' || name === '--kill-after') {
+        const value = attached ?? argv[++index];
+        if (value === undefined) {
+          return {
+            stderr: `timeout: option requires an argument -- '${name!.replace(/^-+/, '')[0]}'\n${TIMEOUT_TRY_HELP}`,
+            code: 125,
+          };
+        }
+        if (name === '-s' || name === '--signal') killSignal = value.replace(/^SIG/i, '').toUpperCase();
+        else killAfter.push(value);
+      } else if (name === '--preserve-status' && attached === undefined) preserveStatus = true;
+      else if (name === '--foreground' && attached === undefined) {
+        // Only about terminals and children, which a simulated command has neither of.
+      } else if ((name === '-v' || name === '--verbose') && attached === undefined) verbose = true;
+      else {
+        const wording = option.startsWith('--')
+          ? `unrecognized option '${option}'`
+          : `invalid option -- '${option[1]}'`;
+        return { stderr: `timeout: ${wording}\n${TIMEOUT_TRY_HELP}`, code: 125 };
+      }
+      index++;
+    }
+    const duration = argv[index];
+    if (duration === undefined || argv[index + 1] === undefined) {
+      return { stderr: `timeout: missing operand\n${TIMEOUT_TRY_HELP}`, code: 125 };
+    }
+    const bad = [duration, ...killAfter].find((value) => intervalSeconds(value) === undefined);
+    if (bad !== undefined) return { stderr: `timeout: invalid time interval '${bad}'\n${TIMEOUT_TRY_HELP}`, code: 125 };
+    const seconds = intervalSeconds(duration)!;
+
+    // The command runs in a shell of its own whose signal is the session's or the bound's.
+    const bound = new AbortController();
+    const onKilled = () => bound.abort();
+    signal.addEventListener('abort', onKilled, { once: true });
+    const child = shell.subshell();
+    child.signal = bound.signal;
+    let timedOut = false;
+    if (seconds > 0) {
+      void pass(seconds * 1000, bound.signal).then(() => {
+        if (bound.signal.aborted) return;
+        timedOut = true;
+        bound.abort();
+      });
+    }
+    try {
+      const result = await child.execute(argv.slice(index + 1), readStdin);
+      if (!timedOut) return result;
+      const notice = verbose ? `timeout: sending signal ${killSignal} to command '${argv[index + 1]}'\n` : '';
+      const byKill = killSignal === 'KILL' || killSignal === '9';
+      // With --preserve-status, the status of a command the signal ended (TERM's unless KILL was named).
+      const code = preserveStatus ? 128 + (byKill ? 9 : 15) : byKill ? 128 + 9 : 124;
+      return { ...result, stderr: result.stderr + notice, code, exit: false };
+    } finally {
+      signal.removeEventListener('abort', onKilled);
+      // Ends the bound's wait if the command finished first.
+      bound.abort();
+    }
+  };
+}
+
+/** The commands whose work is time passing: `sleep`, and `timeout`'s bound. */
+export function timedCommands(pass: PassTime): { sleep: Command; timeout: Command } {
+  return { sleep: sleepCommand(pass), timeout: timeoutCommand(pass) };
+}
+
 /** Node's setTimeout takes at most this many milliseconds (longer ones fire at once). */
 const LONGEST_TIMER_MS = 2 ** 31 - 1;
 
