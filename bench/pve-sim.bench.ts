@@ -202,7 +202,8 @@ export async function run(): Promise<string> {
     'in the full run of 2026-12-06 13:25 (2 × Intel Xeon); 326 req/s in the full run of 2026-12-06 17:05 (2 × Intel Xeon);',
     '136 req/s in the full run of 2026-12-06 19:46 (2 × AMD EPYC, `/healthz` 4,331/s); 178 req/s in the full run of',
     '2026-12-06 23:01 (2 × AMD EPYC, `/healthz` 3,606/s); 120 req/s in the full run of 2026-12-07 02:35 (2 × AMD EPYC,',
-    '`/healthz` 3,125/s); 178 req/s in the full run of 2026-12-07 05:29 (2 × AMD EPYC, `/healthz` 10,112/s).',
+    '`/healthz` 3,125/s); 178 req/s in the full run of 2026-12-07 05:29 (2 × AMD EPYC, `/healthz` 10,112/s); 264 req/s',
+    'in the full run of 2026-12-07 08:27 (2 × AMD EPYC, `/healthz` 12,721/s).',
     '',
   ].join('\n');
 }
