@@ -11,9 +11,13 @@ export { sleep, VM_DEPLOY_STEPS };
  */
 export const SLOW_STEPS = JSON.stringify({ linkedClone: 60_000, smallTask: 20_000, boot: 40_000, agentStart: 60_000 });
 
-/** Provisioning items: each appends a line to a log on the guest (one SSH script each). */
-export function provisionItems(count: number): { run: string }[] {
-  return Array.from({ length: count }, (_, n) => ({ run: `echo item-${n} >> /var/log/chaos-items.log` }));
+/**
+ * Provisioning items: each appends a line to a log on the guest (one SSH script each), after a
+ * `sleep` of `sleepSeconds` (guest time: scaled like every simulator duration) when one is given.
+ */
+export function provisionItems(count: number, sleepSeconds?: number): { run: string }[] {
+  const pause = sleepSeconds === undefined ? '' : `sleep ${sleepSeconds} && `;
+  return Array.from({ length: count }, (_, n) => ({ run: `${pause}echo item-${n} >> /var/log/chaos-items.log` }));
 }
 
 /** A two-VM lab (b waits for a) on one network, in `copies` copies. */

@@ -61,18 +61,41 @@ export const gatewayKillLab: Scenario = {
   },
 };
 
+/**
+ * How much longer than the installer's shutdown bound the post-configuration of `sigterm-handback`
+ * lasts at least: its items sleep on the guest, so a faster machine cannot make it shorter.
+ */
+const OUTLAST_BOUND = 3;
+
 export const sigtermHandback: Scenario = {
   name: 'sigterm-handback',
   title:
-    'SIGTERM to the installer mid-post-configuration (60 items, longer than its 5 s shutdown bound); a second installer finishes the deploy',
+    'SIGTERM to the installer mid-post-configuration (items that sleep on the guest for 3x its 5 s shutdown bound); a second installer finishes the deploy',
   cluster: { installers: 1 },
   async run(ctx) {
-    const vmId = await ctx.deployVm({ provision: provisionItems(ctx.pick(60, 40)) });
+    const boundSeconds = Number(ctx.cluster.env.WORKER_SHUTDOWN_SECONDS);
+    // The cluster always names its time scale (the simulator's default would be 0.01 too).
+    const timeScale = ctx.cluster.simOptions?.timeScale ?? 0.01;
+    const count = ctx.pick(60, 40);
+    // Guest seconds per item such that the items' sleeps alone add up to OUTLAST_BOUND bounds.
+    const sleepSeconds = Math.ceil((OUTLAST_BOUND * boundSeconds) / count / timeScale);
+    const vmId = await ctx.deployVm({ provision: provisionItems(count, sleepSeconds) });
     const [first] = ctx.cluster.processes.installers;
-    await ctx.waitForStep([vmId], 'post-configure');
+    if (!(await ctx.waitForStep([vmId], 'post-configure'))) {
+      ctx.problem('post-configuration was not seen running, so the SIGTERM could not hit it');
+      return;
+    }
+    // SIGTERM at once (the second installer starts while the first winds down): what is left of the
+    // post-configuration then outlasts the bound by the whole margin, however long a start takes.
+    const sentAt = Date.now();
+    const stopped = first!.stop(30_000).then((code) => ({ code, seconds: (Date.now() - sentAt) / 1000 }));
     await ctx.cluster.addInstaller();
-    const code = await first!.stop(30_000);
-    ctx.note(`the stopped installer exited with ${code}`);
+    const { code, seconds } = await stopped;
+    const sleepTotal = count * sleepSeconds * timeScale;
+    ctx.note(
+      `${count} items of \`sleep ${sleepSeconds}\` (${sleepTotal.toFixed(1)} s at time scale ${timeScale}); ` +
+        `the stopped installer exited with ${code} ${seconds.toFixed(1)} s after its SIGTERM`,
+    );
     for (let tries = 0; tries < 900; tries++) {
       const vm = await ctx.cluster.db.selectFrom('vms').select('status').where('id', '=', vmId).executeTakeFirst();
       if (vm?.status !== 'deploying' && vm?.status !== 'queued') break;
