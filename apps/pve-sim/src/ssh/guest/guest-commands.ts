@@ -2,7 +2,7 @@
 import { builtins, leadingAssignments } from '../shell/builtins';
 import { fileCommands } from '../shell/file-commands';
 import type { Command, CommandOutcome, Invocation } from '../shell/interpreter';
-import { simulatedTime, timedCommands } from '../shell/sleep';
+import { simulatedTime, sleepCommand } from '../shell/sleep';
 import { textCommands } from '../shell/text-commands';
 import { aptCommands } from './apt';
 import { curl } from './curl';
@@ -66,8 +66,8 @@ export function guestCommands(machine: GuestMachine, net?: GuestNet): Record<str
     sudo,
     uname: (invocation) => uname(machine, invocation),
     hostname: () => ({ stdout: `${machine.spec.hostname}\n` }),
-    // A guest's time (`sleep`, `timeout`) is the simulator's, scaled; outside a simulator, real time.
-    ...(net ? timedCommands(simulatedTime(net.network.sim.clock.timeScale)) : {}),
+    // A guest's time is the simulator's (scaled); one outside a simulator sleeps in real time.
+    ...(net ? { sleep: sleepCommand(simulatedTime(net.network.sim.clock.timeScale)) } : {}),
     'cloud-init': ({ argv }) => {
       if (argv[1] === '--version') return { stdout: '/usr/bin/cloud-init 24.1.3\n' };
       if (argv[1] !== 'status') return { stderr: `cloud-init: unsupported sub-command ${argv[1] ?? ''}\n`, code: 2 };

@@ -10,7 +10,7 @@ import type { DiskProvenance } from '../provenance';
 import { builtins } from '../shell/builtins';
 import { fileCommands } from '../shell/file-commands';
 import { type Command, Shell } from '../shell/interpreter';
-import { simulatedTime, timedCommands } from '../shell/sleep';
+import { simulatedTime, sleepCommand } from '../shell/sleep';
 import { textCommands } from '../shell/text-commands';
 import { VirtualFs } from '../shell/virtual-fs';
 import { clusterSsh } from './cluster-ssh';
@@ -72,8 +72,8 @@ export function nodeCommands(sim: Simulator, node: string, provenance: DiskProve
       const host = nodeHost(sim, other, provenance);
       return nodeShell(host.fs, host.commands);
     }),
-    // The node's time (`sleep`, `timeout`) is the simulator's, scaled like every simulated duration.
-    ...timedCommands(simulatedTime(sim.clock.timeScale)),
+    // The node's time is the simulator's, scaled like every simulated duration.
+    sleep: sleepCommand(simulatedTime(sim.clock.timeScale)),
     pveversion: () => ({ stdout: `${PVE_VERSION}\n` }),
     hostname: () => ({ stdout: `${node}\n` }),
     uname: ({ argv }) => ({

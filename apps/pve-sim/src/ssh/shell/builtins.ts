@@ -1,5 +1,5 @@
 import type { Command, CommandOutcome, Invocation, Shell } from './interpreter';
-import { realTime, timedCommands } from './sleep';
+import { realTime, sleepCommand } from './sleep';
 import { VirtualFsError } from './virtual-fs';
 
 /** Shell control commands every simulated shell has: sequencing helpers, `sh -c`, `test`, `echo`. */
@@ -23,6 +23,8 @@ export const builtins: Record<string, Command> = {
     const groups = uid === 0 ? '0(root)' : `1000(${shell.user}),27(sudo)`;
     return { stdout: `uid=${uid}(${shell.user}) gid=${uid}(${uid === 0 ? 'root' : shell.user}) groups=${groups}\n` };
   },
+  // Real time here; a simulator's guests and nodes pass theirs scaled (guestCommands, nodeCommands).
+  sleep: sleepCommand(realTime),
   // File modes come from each write's own mode; a umask changes nothing the simulator records.
   umask: () => ({}),
   exit: ({ argv }) => {
@@ -74,15 +76,26 @@ export const builtins: Record<string, Command> = {
     }
     return shell.execute(argv.slice(index), readStdin, { ...env, ...extra });
   },
-  // `sleep` and `timeout` in real time here; a simulator's guests and nodes pass theirs scaled
-  // (guestCommands, nodeCommands).
-  ...timedCommands(realTime),
   sh: runSubshell,
   bash: runSubshell,
   // `exec cmd…` replaces the shell: cmd runs and nothing after it in the script does.
   exec: async ({ argv, shell, readStdin }) => {
     if (argv.length < 2) return {};
     return { ...(await shell.execute(argv.slice(1), readStdin)), exit: true };
+  },
+  // `timeout [-s SIG] [-k DUR] DUR cmd…`: simulated commands finish in simulated time, so the bound
+  // never fires here; the command runs and its status is the result, as with timeout(1).
+  timeout: ({ argv, shell, readStdin }) => {
+    let index = 1;
+    while (argv[index]?.startsWith('-')) {
+      const option = argv[index]!;
+      index += /^-[sk]$|^--(signal|kill-after)$/.test(option) ? 2 : 1;
+    }
+    if (!/^\d+(\.\d+)?[smhd]?$/.test(argv[index] ?? '')) {
+      return { stderr: `timeout: invalid time interval '${argv[index] ?? ''}'\n`, code: 125 };
+    }
+    if (argv[index + 1] === undefined) return { stderr: 'timeout: missing operand\n', code: 125 };
+    return shell.execute(argv.slice(index + 1), readStdin);
   },
   // `wait [pid…]` (POSIX): the asynchronous lists this shell started; job ids (`%1`) need job control.
   wait: async ({ argv, shell }) => {
