@@ -83,8 +83,11 @@ export const builtins: Record<string, Command> = {
     if (argv.length < 2) return {};
     return { ...(await shell.execute(argv.slice(1), readStdin)), exit: true };
   },
-  // `timeout [-s SIG] [-k DUR] DUR cmd…`: simulated commands finish in simulated time, so the bound
-  // never fires here; the command runs and its status is the result, as with timeout(1).
+  // `timeout [-s SIG] [-k DUR] DUR cmd…`: the command runs and its status is the result, as with
+  // timeout(1), but the bound is not enforced. Only a guest's waits (`sleep`, network timeouts) are
+  // scaled, not the real work of its commands, so a bound in scaled time would cut a command at a
+  // hundredth of DUR in real time in tests, long before the SSH client's own (real-time) deadline
+  // that it is there to back up; that deadline bounds every command the installer runs.
   timeout: ({ argv, shell, readStdin }) => {
     let index = 1;
     while (argv[index]?.startsWith('-')) {
