@@ -7,8 +7,11 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export type Db = Kysely<Database>;
 
+/** Connections a pool opens at most unless told otherwise (DbOptions.maxConnections). */
+export const DEFAULT_MAX_CONNECTIONS = 10;
+
 export interface DbOptions {
-  /** Largest number of pooled connections. @defaultValue 10 */
+  /** Largest number of pooled connections. @defaultValue DEFAULT_MAX_CONNECTIONS (10) */
   maxConnections?: number;
   /** Milliseconds to wait for a connection before failing. @defaultValue 5000 */
   connectTimeoutMs?: number;
@@ -67,7 +70,7 @@ class Client extends pg.Client {
 
 /** Opens a pooled Kysely handle on `url`. Nothing connects until the first query. */
 export function createDb(url: string, options: DbOptions = {}): Db {
-  const max = options.maxConnections ?? 10;
+  const max = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const pool = new pg.Pool({
     Client,
     connectionString: url,
@@ -83,6 +86,40 @@ export function createDb(url: string, options: DbOptions = {}): Db {
     client.on('error', () => {});
   });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingBusyWaits(pool, max) }) });
+}
+
+/**
+ * Opens `count` connections of `db`'s pool now and puts them back idle, for a process that will use
+ * them anyway (a worker running jobs side by side): started with an empty pool, its first burst of
+ * jobs opened them one by one in its own time (each a TCP connect and a backend's start-up, about half
+ * a millisecond of the process's CPU each). Kept open as any idle connection is (`idleTimeoutMs`).
+ * Rejects with the first connection's error; the connections opened are returned to the pool either
+ * way.
+ */
+export async function openConnections(db: Db, count: number): Promise<void> {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let opened = 0;
+  let allOpen!: () => void;
+  const open = new Promise<void>((resolve) => {
+    allOpen = resolve;
+  });
+  // Each holder keeps its connection until every one is open, so the pool has to open `count`.
+  const holders = Array.from({ length: count }, () =>
+    db.connection().execute(async () => {
+      opened++;
+      if (opened === count) allOpen();
+      await held;
+    }),
+  );
+  try {
+    await Promise.race([open, Promise.all(holders)]);
+  } finally {
+    release();
+  }
+  await Promise.all(holders);
 }
 
 /**

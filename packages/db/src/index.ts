@@ -5,8 +5,10 @@ export {
   createDb,
   type Db,
   type DbOptions,
+  DEFAULT_MAX_CONNECTIONS,
   describePostgresUrl,
   inTransaction,
+  openConnections,
   PostgresUnavailableError,
   pingDb,
 } from './connection';
