@@ -8,7 +8,7 @@ import {
   proxmoxConfigFrom,
   serveQueues,
 } from '@glassdome/runtime';
-import { SshPool } from '@glassdome/ssh';
+import { SshPool, SshPoolClosedError } from '@glassdome/ssh';
 import type { GatewayContext } from './context';
 import { createTemplate } from './create-template';
 import { readEnv } from './env';
@@ -39,6 +39,15 @@ async function main(): Promise<void> {
     node,
     logger,
   };
+  if (env.NETWORK_MODE === 'sdn') {
+    // Every lab's network is made over SSH on the node (pvesh): its pooled connection (kept while
+    // labs come, see SshPool's idleTimeoutMs) is opened now, not under the first lab's network job.
+    // Not reaching the node now is no reason to stop: the jobs that need it report it.
+    ctx.ssh.waitForSsh(node, { deadlineMs: 10_000 }).catch((error: unknown) => {
+      if (error instanceof SshPoolClosedError) return;
+      logger.warn({ err: error }, 'the node does not answer SSH yet; its network jobs will try again');
+    });
+  }
   serveQueues('gateway', env, logger, {
     queues: env.GATEWAY_QUEUES,
     handlers: {
