@@ -9,7 +9,7 @@
  *   pnpm exec tsx bench/lab-makespan.bench.ts
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import {
   createRedisPrefix,
@@ -132,9 +132,14 @@ async function measure(
     const job = times.get(task.id);
     return job ? job.endedAt - job.pickedAt : 0;
   });
+  const pids = processes.map((p) => p.child.pid);
+  if (process.env.BENCH_LAB_LOOP) {
+    process.stderr.write(`${label}: ${traceLoops(names, pids, lab.startedAt, lab.startedAt + lab.makespanMs)}`);
+  }
   if (process.env.BENCH_LAB_TRACE) {
     const spans = await taskSpans(db, lab.id, graph);
-    process.stderr.write(traceChain(graph, spans, times, lab.startedAt, lab.startedAt + lab.makespanMs));
+    const loops = new Map(pids.map((pid) => [pid ?? 0, loopWindows(pid)]));
+    process.stderr.write(traceChain(graph, spans, times, lab.startedAt, lab.startedAt + lab.makespanMs, loops));
     const labSteps = await listSteps(db, { labId: lab.id });
     process.stderr.write(traceHead(graph, spans, times, await vmStepTimes(db, lab.id), labSteps, lab.startedAt));
     const installerPids = stack.installers.map((p) => p.child.pid ?? 0);
@@ -178,14 +183,66 @@ function transactionsSoFar(url: string): Promise<number> {
   return databaseCounter(url, 'xact_commit + xact_rollback');
 }
 
-/** NODE_OPTIONS for the stack: BENCH_LAB_NODE_OPTIONS, and with BENCH_CPU_PROF the profiler's import. */
-function nodeOptions(): { NODE_OPTIONS?: string } {
+/**
+ * NODE_OPTIONS for the stack: BENCH_LAB_NODE_OPTIONS, with BENCH_CPU_PROF the profiler's import and
+ * with BENCH_LAB_LOOP the event loop delay's (and where it writes).
+ */
+function nodeOptions(): { NODE_OPTIONS?: string; BENCH_LOOP_DELAY?: string } {
   const options = [
     ...(process.env.BENCH_LAB_NODE_OPTIONS ? [process.env.BENCH_LAB_NODE_OPTIONS] : []),
     // BENCH_CPU_PROF=<dir>: every process writes a V8 CPU profile there when it exits.
     ...(process.env.BENCH_CPU_PROF ? [`--import ${new URL('./cpu-profile.mjs', import.meta.url).pathname}`] : []),
+    // BENCH_LAB_LOOP=<dir>: every process writes its event loop's delay there, 50 ms a line.
+    ...(process.env.BENCH_LAB_LOOP ? [`--import ${new URL('./loop-delay.mjs', import.meta.url).pathname}`] : []),
   ];
-  return options.length > 0 ? { NODE_OPTIONS: options.join(' ') } : {};
+  return {
+    ...(options.length > 0 ? { NODE_OPTIONS: options.join(' ') } : {}),
+    ...(process.env.BENCH_LAB_LOOP ? { BENCH_LOOP_DELAY: process.env.BENCH_LAB_LOOP } : {}),
+  };
+}
+
+/** One 50 ms window of a process's event loop delay (bench/loop-delay.mjs): its end, longest and mean delay in ms. */
+interface LoopWindow {
+  at: number;
+  max: number;
+  mean: number;
+}
+
+/** BENCH_LAB_LOOP: the windows `pid` wrote (none without the option or the file). */
+function loopWindows(pid: number | undefined): LoopWindow[] {
+  const file = `${process.env.BENCH_LAB_LOOP}/${pid}.loop`;
+  if (!process.env.BENCH_LAB_LOOP || !pid || !existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [at, max, mean] = line.split(' ').map(Number);
+      return { at: at!, max: max!, mean: mean! };
+    });
+}
+
+/** The longest event loop delay of the windows that overlap [from, to] (ms since the epoch). */
+function longestDelay(windows: readonly LoopWindow[], from: number, to: number): number {
+  let longest = 0;
+  for (const w of windows) if (w.at >= from && w.at - 50 <= to) longest = Math.max(longest, w.max);
+  return longest;
+}
+
+/**
+ * BENCH_LAB_LOOP: per process, its event loop delay over the deploy: the windows' longest delays
+ * (median, 90th percentile, longest) and how many windows had one of 20 ms or more.
+ */
+function traceLoops(names: string[], pids: (number | undefined)[], from: number, to: number): string {
+  const parts = pids.map((pid, i) => {
+    const maxes = loopWindows(pid)
+      .filter((w) => w.at >= from && w.at - 50 <= to)
+      .map((w) => w.max)
+      .sort((a, b) => a - b);
+    if (maxes.length === 0) return `${names[i]} -`;
+    const at = (q: number) => maxes[Math.min(maxes.length - 1, Math.floor(q * maxes.length))]!;
+    return `${names[i]} ${at(0.5)}/${at(0.9)}/${maxes.at(-1)} ms (${maxes.filter((m) => m >= 20).length} of ${maxes.length} windows ≥ 20 ms)`;
+  });
+  return `event loop delay per 50 ms window (median/p90/longest): ${parts.join('; ')}\n`;
 }
 
 /** Sets `log_statement = 'all'` on the database at `url`, for the connections opened after it. */
@@ -211,6 +268,7 @@ function traceChain(
   times: Map<string, TaskTimes>,
   requestedAt: number,
   settledAt: number,
+  loops: Map<number, LoopWindow[]>,
 ): string {
   const byId = new Map(graph.tasks.map((t) => [t.id, t]));
   let last = [...spans.entries()].sort((a, b) => b[1].end - a[1].end)[0]![0];
@@ -232,12 +290,20 @@ function traceChain(
     gaps += gap;
     spanned += span.end - span.start;
     lines.push(
-      `${id.padEnd(28)} gap ${String(gap).padStart(4)} = added +${job ? job.readyAt - previousEnd : '?'} picked +${job ? job.pickedAt - job.readyAt : '?'} first step +${job ? span.start - job.pickedAt : '?'}; steps ${span.end - span.start} ms; job ends +${job ? job.endedAt - span.end : '?'}`,
+      `${id.padEnd(28)} gap ${String(gap).padStart(4)} = added +${job ? job.readyAt - previousEnd : '?'} picked +${job ? job.pickedAt - job.readyAt : '?'} first step +${job ? span.start - job.pickedAt : '?'}; steps ${span.end - span.start} ms; job ends +${job ? job.endedAt - span.end : '?'}${loopDelayOf(job, previousEnd, span.start, loops)}`,
     );
     previousEnd = span.end;
   }
   lines.push(`tail: last step → settled ${settledAt - previousEnd} ms; gaps ${gaps} ms, steps ${spanned} ms`);
   return `${lines.join('\n')}\n`;
+}
+
+/** With BENCH_LAB_LOOP, the longest event loop delay of the task's process over its gap. */
+function loopDelayOf(job: TaskTimes | undefined, from: number, to: number, loops: Map<number, LoopWindow[]>): string {
+  const windows = job?.pid === undefined ? undefined : loops.get(job.pid);
+  return windows && windows.length > 0
+    ? `; its loop's longest delay in the gap ${longestDelay(windows, from, to)} ms`
+    : '';
 }
 
 /**
