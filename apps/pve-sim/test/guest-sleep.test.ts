@@ -121,3 +121,34 @@ test('closing the channel ends its sleeping command (no timer left running for i
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(harness.ssh.guests.machine(VMID)!.fs.stat('/tmp/after-close'), undefined);
 });
+
+test('on the node (root) a channel signal is refused, as OpenSSH refuses it for root: the command goes on', async () => {
+  const root = await connect({
+    host: '127.0.0.1',
+    port: harness.ssh.node.port,
+    username: 'root',
+    privateKey: harness.ssh.node.privateKey!,
+    hostVerifier: pinnedHostKey(harness.ssh.node.hostKeyFingerprint),
+  });
+  try {
+    const { result, ms } = await timed(
+      () =>
+        new Promise<{ stdout: string; code: number | null; signal?: string }>((resolve, reject) =>
+          root.exec('sleep 20; echo done', (error, channel) => {
+            if (error) return reject(error);
+            let stdout = '';
+            let exit: { code: number | null; signal?: string } = { code: null };
+            channel.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+            channel.stderr.resume();
+            channel.on('exit', (code: number | null, signal?: string) => (exit = { code, signal }));
+            channel.on('close', () => resolve({ stdout, ...exit }));
+            setTimeout(() => channel.signal('TERM'), 50);
+          }),
+        ),
+    );
+    assert.deepEqual(result, { stdout: 'done\n', code: 0, signal: undefined });
+    assert.ok(ms >= 195, `the signalled root command ended after ${ms} ms`);
+  } finally {
+    root.end();
+  }
+});
