@@ -7,9 +7,11 @@ import { type Harness, startHarness } from './harness';
 let harness: Harness;
 let db: Db;
 before(async () => {
-  // Clones last long enough (600 ms) that concurrent ones visibly overlap; agents are quick.
+  // Clones last long enough (600 ms) that concurrent ones visibly overlap; agents are quick (about
+  // 0.1 s after start at the simulator's time scale), so a second is ample for one that answers and
+  // each of the four attempts at one that never does costs a second, not three.
   harness = await startHarness(
-    { installers: 2, env: { AGENT_TIMEOUT_SECONDS: '3' } },
+    { installers: 2, env: { AGENT_TIMEOUT_SECONDS: '1' } },
     { PVE_SIM_LATENCIES: JSON.stringify({ linkedClone: 60_000 }) },
   );
   db = createDb(harness.databaseUrl);
