@@ -1,14 +1,20 @@
 /**
  * A lab's life, edited end to end on the simulator (issue 16): a TTL extension moves `expiresAt` and
- * the overseer honours it (a shortened one tears the lab down), and a cancelled lab leaves no VM
- * deploying, keeping or deleting its VMs as asked.
+ * the overseer honours it (a shortened one tears the lab down), testing mode ends by its own timer,
+ * and a cancelled lab leaves no VM deploying, keeping or deleting its VMs as asked.
+ *
+ * A TTL and a testing mode both last at least a minute (durations are whole minutes), so the two tests
+ * that wait one out run at once, each on labs of its own: the file waits out one minute, not two.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { SshPool, type SshTarget } from '@glassdome/ssh';
 import { waitFor } from '@glassdome/testkit';
-import { type Harness, startHarness } from './harness';
+import { type Harness, memoryHostKeys, startHarness } from './harness';
 
 let harness: Harness;
+const ssh = new SshPool();
+const hostKeys = memoryHostKeys();
 before(async () => {
   harness = await startHarness({
     installers: 2,
@@ -17,6 +23,7 @@ before(async () => {
   });
 });
 after(async () => {
+  ssh.close();
   await harness?.stop();
 });
 
@@ -54,34 +61,120 @@ async function deploy(body: unknown): Promise<string> {
   return String(accepted.body.id);
 }
 
-test('a TTL extension moves expiresAt and the overseer honours it; a shortened TTL tears the lab down', async () => {
-  // Two labs, so that the minute one waits out overlaps the minute the other does (a TTL is at least a
-  // minute): the first is deployed for a minute and extended, the second deployed for two hours and
-  // shortened to a minute.
-  const shortLived = await deploy({ ...spec('short-lived'), ttl: '1m', vms: [spec('x').vms[0]] });
-  const cutShort = await deploy({ ...spec('cut-short'), ttl: '2h', vms: [spec('y').vms[0]] });
-  const before = await settled(shortLived);
-  assert.equal(before.status, 'ready', before.error);
-  const extended = await harness.api('PATCH', `/api/v1/labs/${shortLived}`, { ttl: '2h' });
-  assert.equal(extended.status, 200, JSON.stringify(extended.body));
-  assert.ok(Date.parse(String(extended.body.expiresAt)) > Date.now() + 3600_000, 'expiresAt moved two hours out');
-  const tooLong = await harness.api('PATCH', `/api/v1/labs/${shortLived}`, { ttl: '900d' });
-  assert.equal(tooLong.status, 422, JSON.stringify(tooLong.body));
-  assert.match(JSON.stringify(tooLong.body), /maxLabTtlSeconds/);
+type Operation = { id: string; status: string; error: string | null };
 
-  const longLived = await settled(cutShort);
-  assert.equal(longLived.status, 'ready', longLived.error);
-  const shortened = await harness.api('PATCH', `/api/v1/labs/${cutShort}`, { ttl: '1m' });
-  assert.equal(shortened.status, 200, JSON.stringify(shortened.body));
-  assert.ok(Date.parse(String(shortened.body.expiresAt)) < Date.now() + 61_000, 'expiresAt moved to a minute out');
+async function operationDone(labId: string, operationId: string, timeoutMs = 180_000): Promise<Operation> {
+  return waitFor(
+    `operation ${operationId} to end`,
+    async () => {
+      const { body } = await harness.api('GET', `/api/v1/labs/${labId}/operations/${operationId}`);
+      const operation = body as unknown as Operation;
+      return ['done', 'failed'].includes(operation.status) ? operation : undefined;
+    },
+    { timeoutMs, intervalMs: 300 },
+  );
+}
 
-  // The first TTL (1 minute from its deploy) runs out; the overseer scans every 2 s and must leave it.
-  const deployedAt = Date.parse(String((await harness.api('GET', `/api/v1/labs/${shortLived}`)).body.createdAt));
-  const waitMs = deployedAt + 60_000 + 6_000 - Date.now();
-  if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
-  assert.equal((await labOf(shortLived)).status, 'ready', 'the extended lab outlived its first TTL');
+async function sh(vm: LabVm, command: string) {
+  assert.ok(vm.access, `${vm.name} of copy ${vm.copy} says how to reach it`);
+  const target: SshTarget = {
+    host: vm.access.host,
+    port: vm.access.port,
+    username: 'trainee',
+    privateKey: harness.userKey.privateKey,
+    hostKey: { kind: 'tofu', store: hostKeys },
+  };
+  const result = await ssh.exec(target, ['sh', '-c', command], { allowFailure: true, timeoutMs: 30_000 });
+  return { code: result.exitCode, out: result.stdout.trim() };
+}
 
-  await settled(cutShort, ['destroying', 'destroyed'], 120_000);
+/** The lab's timeline, oldest first (every page). */
+async function eventsOf(labId: string): Promise<{ kind: string; message: string }[]> {
+  const events: { kind: string; message: string }[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = `limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const response = await fetch(`${harness.stack.apiUrl}/api/v1/labs/${labId}/events?${query}`, {
+      headers: { Authorization: `Bearer ${harness.stack.adminKey}`, Accept: 'application/json' },
+    });
+    assert.equal(response.status, 200);
+    const page = (await response.json()) as { items: { kind: string; message: string }[]; nextCursor: string | null };
+    events.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return events;
+}
+
+describe('a minute waited out once', { concurrency: true }, () => {
+  test('a TTL extension moves expiresAt and the overseer honours it; a shortened TTL tears the lab down', async () => {
+    // Two labs, so that the minute one waits out overlaps the minute the other does (a TTL is at least a
+    // minute): the first is deployed for a minute and extended, the second deployed for two hours and
+    // shortened to a minute.
+    const shortLived = await deploy({ ...spec('short-lived'), ttl: '1m', vms: [spec('x').vms[0]] });
+    const cutShort = await deploy({ ...spec('cut-short'), ttl: '2h', vms: [spec('y').vms[0]] });
+    const before = await settled(shortLived);
+    assert.equal(before.status, 'ready', before.error);
+    const extended = await harness.api('PATCH', `/api/v1/labs/${shortLived}`, { ttl: '2h' });
+    assert.equal(extended.status, 200, JSON.stringify(extended.body));
+    assert.ok(Date.parse(String(extended.body.expiresAt)) > Date.now() + 3600_000, 'expiresAt moved two hours out');
+    const tooLong = await harness.api('PATCH', `/api/v1/labs/${shortLived}`, { ttl: '900d' });
+    assert.equal(tooLong.status, 422, JSON.stringify(tooLong.body));
+    assert.match(JSON.stringify(tooLong.body), /maxLabTtlSeconds/);
+
+    const longLived = await settled(cutShort);
+    assert.equal(longLived.status, 'ready', longLived.error);
+    const shortened = await harness.api('PATCH', `/api/v1/labs/${cutShort}`, { ttl: '1m' });
+    assert.equal(shortened.status, 200, JSON.stringify(shortened.body));
+    assert.ok(Date.parse(String(shortened.body.expiresAt)) < Date.now() + 61_000, 'expiresAt moved to a minute out');
+
+    // The first TTL (1 minute from its deploy) runs out; the overseer scans every 2 s and must leave it.
+    const deployedAt = Date.parse(String((await harness.api('GET', `/api/v1/labs/${shortLived}`)).body.createdAt));
+    const waitMs = deployedAt + 60_000 + 6_000 - Date.now();
+    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+    assert.equal((await labOf(shortLived)).status, 'ready', 'the extended lab outlived its first TTL');
+
+    await settled(cutShort, ['destroying', 'destroyed'], 120_000);
+  });
+
+  test('testing mode ends by itself when its time is up', async () => {
+    const id = await deploy(spec('timed-testing'));
+    const lab = await settled(id);
+    assert.equal(lab.status, 'ready', lab.error);
+    const box = lab.vms.find((vm) => vm.name === 'box')!;
+    const outside = 'curl -s -m 3 -o /dev/null http://203.0.113.10/ && echo reached || echo blocked';
+    assert.equal((await sh(box, outside)).out, 'blocked', 'the spec allows no egress');
+    const started = await harness.api('POST', `/api/v1/labs/${id}/testing`, {
+      egress: ['203.0.113.10:80'],
+      duration: '1m',
+    });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    const on = await operationDone(id, String(started.body.operationId));
+    assert.equal(on.status, 'done', on.error ?? '');
+    const state = (await harness.api('GET', `/api/v1/labs/${id}/testing`)).body.testing as { until: string };
+    assert.ok(state, 'testing mode is on');
+    await waitFor('egress open', async () => (await sh(box, outside)).out === 'reached', {
+      timeoutMs: 60_000,
+      intervalMs: 1_000,
+    });
+    // Nobody asks for the end: the delayed job restores the policy at `until`.
+    await waitFor(
+      'testing mode over by its timer',
+      async () => (await harness.api('GET', `/api/v1/labs/${id}/testing`)).body.testing === null,
+      { timeoutMs: 180_000, intervalMs: 1_000 },
+    );
+    assert.ok(Date.now() >= Date.parse(state.until), 'not before its time');
+    await waitFor('egress closed again', async () => (await sh(box, outside)).out === 'blocked', {
+      timeoutMs: 60_000,
+      intervalMs: 1_000,
+    });
+    const events = await eventsOf(id);
+    assert.equal(
+      events.filter((event) => event.kind === 'lab.testing.stopped').length,
+      1,
+      'stopped once, by the timer',
+    );
+    assert.equal((await labOf(id)).status, 'ready');
+  });
 });
 
 test('a cancelled lab leaves no VM deploying; its VMs are kept or deleted as asked', async () => {
