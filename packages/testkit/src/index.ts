@@ -2,6 +2,7 @@ export type { SimulatorInfo } from '@glassdome/config';
 export {
   addNodeTemplates,
   addOsTemplates,
+  ensureBuilt,
   freePort,
   type LocalSimulatorInfo,
   OS_TEMPLATE_VMIDS,
