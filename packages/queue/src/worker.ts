@@ -56,16 +56,10 @@ export interface WorkerGroupOptions {
    * loop answers, and a lab's 60 provisions split anywhere from 30/30 to 57/3 between two installers.
    * Holding each worker to a window of jobs taken ahead of those it started (its concurrency kept at
    * running + 2, or + half its slots) was measured and dropped: no better split, and with 2 the takes
-   * interleave with the starts and the last job is taken later (see the lab bench's trace). The takes
-   * of a burst go several at once instead (`maxFetchAhead`).
+   * interleave with the starts and the last job is taken later (see the lab bench's trace).
    * @defaultValue 8
    */
   concurrency?: number;
-  /**
-   * Most jobs a worker asks Redis for in one round trip while it finds the queue full (see
-   * `FetchAhead`); 0 takes them one per round trip, as BullMQ does. @defaultValue 16
-   */
-  maxFetchAhead?: number;
   /** How long a shutdown waits for in-flight jobs before handing them back. @defaultValue 20000 */
   shutdownMs?: number;
   /**
@@ -116,7 +110,6 @@ export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
   const lockMs = options.lockMs ?? 30_000;
   const connections: RedisConnection[] = [];
   const runs = new ActiveRuns();
-  const fetchers: FetchAhead[] = [];
   const settings: RunSettings = {
     handlers: options.handlers,
     logger: log,
@@ -149,7 +142,6 @@ export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
       runRetryDelay: 1_000,
     });
     const lender: SlotLender = new WorkerSlots(worker, options.maxAside ?? 1_000);
-    fetchers.push(new FetchAhead(worker, options.maxFetchAhead ?? 16));
     const reportOutage = redisErrorReporter(log, { queue, source: 'worker' });
     worker.on('error', (error) => {
       if (isBackingServiceOutage(error)) return reportOutage(error);
@@ -182,8 +174,6 @@ export function startWorkers(options: WorkerGroupOptions): WorkerGroup {
       if (closing) return;
       closing = true;
       try {
-        // Jobs taken ahead and not started yet go back to waiting before the workers stop taking jobs.
-        await Promise.all(fetchers.map((fetcher) => fetcher.handBack(log)));
         await closeWithin(workers, runs, options.shutdownMs ?? 20_000, log);
       } finally {
         clearInterval(staleCheck);
@@ -214,102 +204,7 @@ interface RunSettings {
 
 /** The part of BullMQ's Worker (6.7) that wakes its fetch loop; not in its types. */
 interface FetchLoop {
-  mainLoopQueue?: { add(pending: Promise<unknown>): void; numTotal(): number } | null;
-}
-
-/** A reply of BullMQ's moveToActive script: the job's fields and id (none when the queue was empty) and delays. */
-type NextJobData = [Record<string, unknown> | undefined, string | undefined, number, number];
-
-/** The parts of BullMQ's Worker (6.7) that take a job; not in its types. */
-interface TakesJobs {
-  backend: { moveToActive(token: string, name?: string): Promise<NextJobData> };
-  moveToActive(token: string, name?: string): Promise<Job | undefined>;
-  updateDelays(rateLimitDelay?: number, delayUntil?: number): void;
-  nextJobFromJobData(jobData: unknown, jobId: string | undefined, token: string): Promise<Job | undefined>;
-  createJob(jobData: unknown, jobId: string): Job;
-}
-
-/**
- * Takes a burst of waiting jobs in a few round trips instead of one each. BullMQ's worker takes jobs
- * one after another, each awaited, while it has free slots, and starts those it took only once the
- * queue is empty (or its slots are full): the 60 provision tasks a lab's network makes ready went to
- * two installers one round trip at a time, 60-70 ms for the last one to be taken, and it is the last
- * to start whose chain ends the lab (see the lab bench's trace). Here, once two takes in a row found
- * a job, a take also asks for more at once, each with a lock token of its own (4, 8, 16… up to `max`,
- * never beyond the worker's free slots); the next takes are answered from those, in the order Redis
- * handed them out (priority order), each job with the token it was locked with. Replies that found
- * nothing are skipped. A job taken ahead is locked and counted active like any taken job; should the
- * worker close before starting it, `handBack` puts it back to waiting (a process that dies meanwhile
- * leaves it to the stalled check, as it does the jobs it took but had not started).
- * Measured on the lab bench (6 alternated pairs): the 60 provisions' first to last take, medians
- * fresh 49.5 -> 28 ms, warm 26.5 -> 21, loaded 48 -> 34.5; what still gates their starts is the lab's
- * placement, which the first provision job makes alone, 12-94 ms after its take.
- */
-/** How many more a take asks for at once, the first time (then twice as many each time, up to the max). */
-const FIRST_STEP = 4;
-
-class FetchAhead {
-  #ahead: { token: string; reply: Promise<NextJobData> }[] = [];
-  #found = 0;
-  #step = FIRST_STEP;
-  #stopped = false;
-  #taken = 0;
-
-  constructor(
-    readonly worker: Worker,
-    readonly max: number,
-  ) {
-    if (max <= 0) return;
-    const internals = worker as unknown as TakesJobs;
-    internals.moveToActive = (token, name) => this.#take(internals, token, name);
-  }
-
-  async #take(internals: TakesJobs, token: string, name?: string): Promise<Job | undefined> {
-    if (this.#ahead.length === 0) {
-      this.#ahead.push({ token, reply: internals.backend.moveToActive(token, name) });
-      // This take is not in the loop's count yet (BullMQ adds it once this call returns its promise).
-      const loop = (this.worker as unknown as FetchLoop).mainLoopQueue;
-      const free = this.worker.concurrency - (loop?.numTotal() ?? 0) - 1;
-      const extra = this.#stopped || this.#found < 2 ? 0 : Math.max(0, Math.min(this.#step, this.max, free));
-      for (let i = 0; i < extra; i++) {
-        const own = `${token}.a${++this.#taken}`;
-        const reply = internals.backend.moveToActive(own, name);
-        // Awaited when its turn comes; a failure meanwhile is not left unhandled.
-        reply.catch(() => undefined);
-        this.#ahead.push({ token: own, reply });
-      }
-      if (extra > 0) this.#step = Math.min(this.#step * 2, this.max);
-    }
-    // The first reply that found a job; an empty one is the answer only when none after it found one.
-    for (;;) {
-      const next = this.#ahead.shift()!;
-      const [jobData, id, rateLimitDelay, delayUntil] = await next.reply;
-      if (!jobData && this.#ahead.length > 0) continue;
-      this.#found = jobData ? this.#found + 1 : 0;
-      if (!jobData) this.#step = FIRST_STEP;
-      internals.updateDelays(rateLimitDelay, delayUntil);
-      return internals.nextJobFromJobData(jobData, id, next.token);
-    }
-  }
-
-  /** Stops taking ahead and puts the jobs taken ahead and not started back to waiting. */
-  async handBack(log: Logger): Promise<void> {
-    this.#stopped = true;
-    const internals = this.worker as unknown as TakesJobs;
-    const left = this.#ahead.splice(0);
-    await Promise.all(
-      left.map(async ({ token, reply }) => {
-        const [jobData, id] = await reply.catch(() => [undefined, undefined] as const);
-        if (!jobData || !id) return;
-        await internals
-          .createJob(jobData, id)
-          .moveToWait(token)
-          .catch((error: unknown) =>
-            log.warn({ jobId: id, err: describe(error) }, 'hand-back of a job taken ahead failed'),
-          );
-      }),
-    );
-  }
+  mainLoopQueue?: { add(pending: Promise<unknown>): void } | null;
 }
 
 /**
