@@ -8,10 +8,10 @@ let harness: Harness;
 let db: Db;
 before(async () => {
   // Clones last long enough (600 ms) that concurrent ones visibly overlap; agents are quick (about
-  // 0.1 s after start at the simulator's time scale), so a second is ample for one that answers and
-  // each of the four attempts at one that never does costs a second, not three.
+  // 0.1 s after start at the simulator's time scale), so two seconds leave a loaded machine its margin
+  // for one that answers, and each of the four attempts at one that never does costs two, not three.
   harness = await startHarness(
-    { installers: 2, env: { AGENT_TIMEOUT_SECONDS: '1' } },
+    { installers: 2, env: { AGENT_TIMEOUT_SECONDS: '2' } },
     { PVE_SIM_LATENCIES: JSON.stringify({ linkedClone: 60_000 }) },
   );
   db = createDb(harness.databaseUrl);

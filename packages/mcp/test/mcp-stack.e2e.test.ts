@@ -39,7 +39,7 @@ const DESIGN_TOOLS = ['validate_lab_spec', 'plan_lab', 'diff_lab_spec'];
 const READ_TOOLS = ['list_labs', 'get_lab', 'list_vms', 'get_vm', 'lab_events', 'list_alerts', 'overseer_report'];
 const CATALOG_LAB = 'web-pentest-101';
 /** Confirmation tokens live this long on both servers here, so an expired one is seen in seconds. */
-const CONFIRM_TTL_SECONDS = 8;
+const CONFIRM_TTL_SECONDS = 10;
 /** Written into arguments under secret names and in commands: must never reach a log. */
 const CANARY = `canary-${process.pid}-Xq7`;
 
@@ -223,8 +223,8 @@ before(async () => {
     env: {
       TEMPLATE_VMIDS: OS_TEMPLATE_VMIDS,
       // A guest whose agent never answers fails in seconds, not minutes: the simulator's agents answer
-      // about 0.1 s after start, so a second per attempt is ample.
-      AGENT_TIMEOUT_SECONDS: '1',
+      // about 0.1 s after start, so two seconds per attempt leave a loaded machine its margin.
+      AGENT_TIMEOUT_SECONDS: '2',
       SSH_TIMEOUT_SECONDS: '20',
       MCP_CONFIRM_TTL_SECONDS: String(CONFIRM_TTL_SECONDS),
     },
