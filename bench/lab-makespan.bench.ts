@@ -3,10 +3,14 @@
  * latencies, real api + 2 installers + gateway processes). Reports the makespan divided by the
  * critical path of the graph, where each task's duration is the one measured in this run, so the
  * ratio is what the flow encoding and the workers add on top of the graph's own waits (target ≤ 1.05),
- * and the orchestration CPU (api + installers + gateway) per VM. The lab is deployed twice on one stack:
- * alone, then with another process keeping one core busy.
+ * and the orchestration CPU (api + installers + gateway) per VM. The lab is deployed three times on one
+ * stack: alone as its first deploy, alone again (warm), then with another process keeping one core busy.
  *
  *   pnpm exec tsx bench/lab-makespan.bench.ts
+ *
+ * BENCH_LAB_ALONE=1 deploys only the first (with BENCH_LAB_AGAIN=1 the warm one too); BENCH_LAB_TRACE=1 prints
+ * the gaps along the critical chain; BENCH_LAB_LOOP=<dir> has every process record its event loop's
+ * delay (bench/loop-delay.mjs) and prints it per deploy (and per gap, with BENCH_LAB_TRACE).
  */
 import { spawn } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
@@ -201,12 +205,12 @@ function nodeOptions(): { NODE_OPTIONS?: string; BENCH_LOOP_DELAY?: string } {
   };
 }
 
-/** One 50 ms window of a process's event loop delay (bench/loop-delay.mjs): its end, longest and mean delay in ms. */
+/** One window of a process's event loop delay (bench/loop-delay.mjs writes one each 50 ms): its end and longest delay in ms. */
 interface LoopWindow {
   at: number;
   max: number;
-  mean: number;
 }
+const LOOP_WINDOW_MS = 50;
 
 /** BENCH_LAB_LOOP: the windows `pid` wrote (none without the option or the file). */
 function loopWindows(pid: number | undefined): LoopWindow[] {
@@ -216,16 +220,19 @@ function loopWindows(pid: number | undefined): LoopWindow[] {
     .split('\n')
     .filter(Boolean)
     .map((line) => {
-      const [at, max, mean] = line.split(' ').map(Number);
-      return { at: at!, max: max!, mean: mean! };
+      const [at, max] = line.split(' ').map(Number);
+      return { at: at!, max: max! };
     });
+}
+
+/** The longest delays of the windows that overlap [from, to] (ms since the epoch). */
+function delaysIn(windows: readonly LoopWindow[], from: number, to: number): number[] {
+  return windows.filter((w) => w.at >= from && w.at - LOOP_WINDOW_MS <= to).map((w) => w.max);
 }
 
 /** The longest event loop delay of the windows that overlap [from, to] (ms since the epoch). */
 function longestDelay(windows: readonly LoopWindow[], from: number, to: number): number {
-  let longest = 0;
-  for (const w of windows) if (w.at >= from && w.at - 50 <= to) longest = Math.max(longest, w.max);
-  return longest;
+  return Math.max(0, ...delaysIn(windows, from, to));
 }
 
 /**
@@ -234,10 +241,7 @@ function longestDelay(windows: readonly LoopWindow[], from: number, to: number):
  */
 function traceLoops(names: string[], pids: (number | undefined)[], from: number, to: number): string {
   const parts = pids.map((pid, i) => {
-    const maxes = loopWindows(pid)
-      .filter((w) => w.at >= from && w.at - 50 <= to)
-      .map((w) => w.max)
-      .sort((a, b) => a - b);
+    const maxes = delaysIn(loopWindows(pid), from, to).sort((a, b) => a - b);
     if (maxes.length === 0) return `${names[i]} -`;
     const at = (q: number) => maxes[Math.min(maxes.length - 1, Math.floor(q * maxes.length))]!;
     return `${names[i]} ${at(0.5)}/${at(0.9)}/${maxes.at(-1)} ms (${maxes.filter((m) => m >= 20).length} of ${maxes.length} windows ≥ 20 ms)`;

@@ -1,6 +1,6 @@
 /**
  * Loaded with `NODE_OPTIONS=--import <this file>` and BENCH_LOOP_DELAY=<dir>: every 50 ms the process
- * appends to <dir>/<pid>.loop one line `<ms since the epoch> <longest> <mean>`, the event loop's
+ * appends to <dir>/<pid>.loop one line `<ms since the epoch> <longest>`, the event loop's longest
  * delay over that window in ms (perf_hooks' monitorEventLoopDelay at 5 ms resolution): how late the
  * process's timers and I/O callbacks ran, which any wait handed to it (a job to take, a reply to
  * read) also paid. The lab bench's BENCH_LAB_LOOP reads the lines of one deploy's window back.
@@ -17,9 +17,8 @@ if (dir) {
   histogram.enable();
   // One small append per window (20 a second), so a reader finds every window that has ended.
   const sample = setInterval(() => {
-    // The histogram counts in ns; a window with no sample yet reads 0.
-    const mean = histogram.count ? histogram.mean / 1e6 : 0;
-    appendFileSync(file, `${Date.now()} ${(histogram.max / 1e6).toFixed(1)} ${mean.toFixed(1)}\n`);
+    // The histogram counts in ns.
+    appendFileSync(file, `${Date.now()} ${(histogram.max / 1e6).toFixed(1)}\n`);
     histogram.reset();
   }, 50);
   sample.unref();
