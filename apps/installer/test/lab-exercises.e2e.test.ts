@@ -8,13 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { SshPool, type SshTarget } from '@glassdome/ssh';
 import { waitFor } from '@glassdome/testkit';
-import { type Harness, memoryHostKeys, startHarness } from './harness';
+import { type Harness, startHarness } from './harness';
+import { type Lab, type LabVm, labClient, type Operation } from './lab-client';
 
 let harness: Harness;
-const ssh = new SshPool();
-const hostKeys = memoryHostKeys();
 before(async () => {
   harness = await startHarness({
     installers: 2,
@@ -24,89 +22,11 @@ before(async () => {
   });
 });
 after(async () => {
-  ssh.close();
+  close();
   await harness?.stop();
 });
 
-type LabVm = { id: string; name: string; copy: number; status: string; access: { host: string; port: number } | null };
-type Lab = { id: string; status: string; error?: string; expiresAt: string | null; vms: LabVm[] };
-type Operation = { id: string; status: string; error: string | null; progress: { done: number; total: number } };
-
-function spec(name: string, extra: Record<string, unknown> = {}) {
-  const vm = (vmName: string) => ({
-    name: vmName,
-    os: 'ubuntu-22.04',
-    networks: ['lan'],
-    cloudInit: { user: 'trainee', sshKeys: [harness.userKey.publicKey] },
-  });
-  return { name, networks: [{ name: 'lan', cidr: '10.50.0.0/24' }], vms: [vm('box'), vm('peer')], ...extra };
-}
-
-async function labOf(id: string): Promise<Lab> {
-  return (await harness.api('GET', `/api/v1/labs/${id}`)).body as unknown as Lab;
-}
-
-async function settled(id: string, statuses = ['ready', 'failed', 'degraded'], timeoutMs = 240_000): Promise<Lab> {
-  return waitFor(
-    `lab ${id} to reach ${statuses.join('|')}`,
-    async () => {
-      const lab = await labOf(id);
-      return statuses.includes(lab.status) ? lab : undefined;
-    },
-    { timeoutMs, intervalMs: 300 },
-  );
-}
-
-async function deploy(body: unknown): Promise<string> {
-  const accepted = await harness.api('POST', '/api/v1/labs', body);
-  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
-  return String(accepted.body.id);
-}
-
-async function operationDone(labId: string, operationId: string, timeoutMs = 180_000): Promise<Operation> {
-  return waitFor(
-    `operation ${operationId} to end`,
-    async () => {
-      const { body } = await harness.api('GET', `/api/v1/labs/${labId}/operations/${operationId}`);
-      const operation = body as unknown as Operation;
-      return ['done', 'failed'].includes(operation.status) ? operation : undefined;
-    },
-    { timeoutMs, intervalMs: 300 },
-  );
-}
-
-function asTrainee(vm: LabVm): SshTarget {
-  assert.ok(vm.access, `${vm.name} of copy ${vm.copy} says how to reach it`);
-  return {
-    host: vm.access.host,
-    port: vm.access.port,
-    username: 'trainee',
-    privateKey: harness.userKey.privateKey,
-    hostKey: { kind: 'tofu', store: hostKeys },
-  };
-}
-
-async function sh(vm: LabVm, command: string) {
-  const result = await ssh.exec(asTrainee(vm), ['sh', '-c', command], { allowFailure: true, timeoutMs: 30_000 });
-  return { code: result.exitCode, out: result.stdout.trim() };
-}
-
-/** The lab's timeline, oldest first (every page). */
-async function eventsOf(labId: string): Promise<{ kind: string; message: string }[]> {
-  const events: { kind: string; message: string }[] = [];
-  let cursor: string | null = null;
-  do {
-    const query: string = `limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const response = await fetch(`${harness.stack.apiUrl}/api/v1/labs/${labId}/events?${query}`, {
-      headers: { Authorization: `Bearer ${harness.stack.adminKey}`, Accept: 'application/json' },
-    });
-    assert.equal(response.status, 200);
-    const page = (await response.json()) as { items: { kind: string; message: string }[]; nextCursor: string | null };
-    events.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return events;
-}
+const { spec, labOf, settled, deploy, operationDone, sh, eventsOf, close } = labClient(() => harness);
 
 type SimTask = { upid: string; type: string; id: string; node: string; starttime: number; endtime?: number };
 
