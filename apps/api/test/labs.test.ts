@@ -66,7 +66,11 @@ test('cancel, retry and delete follow the lab states', async () => {
     409,
     'a queued lab has nothing to retry',
   );
-  assert.deepEqual((await api.request('POST', `/api/v1/labs/${id}/cancel`)).body, { id, status: 'cancelled', vms: 'kept' });
+  assert.deepEqual((await api.request('POST', `/api/v1/labs/${id}/cancel`)).body, {
+    id,
+    status: 'cancelled',
+    vms: 'kept',
+  });
   assert.equal((await api.request('POST', `/api/v1/labs/${id}/cancel`)).status, 409);
 
   await api.db.updateTable('labs').set({ status: 'failed' }).where('id', '=', id).execute();
@@ -88,8 +92,13 @@ test('cancel, retry and delete follow the lab states', async () => {
   const lab = await api.request('GET', `/api/v1/labs/${id}`);
   assert.equal(lab.body.status, 'deploying');
   assert.ok(lab.body.vms.every((vm: { status: string }) => vm.status === 'queued'));
-  const steps = lab.body.vms.flatMap((vm: { steps: { status: string }[] }) => vm.steps);
+  const steps = lab.body.vms.flatMap((vm: { steps: { name: string; status: string; error?: string }[] }) => vm.steps);
   assert.ok(steps.every((step: { status: string }) => step.status === 'pending'));
+  // The failed step keeps its error until it is tried again: the next attempt acts on why it failed.
+  const clone = lab.body.vms
+    .find((vm: { id: string }) => vm.id === failedVm!.id)
+    .steps.find((step: { name: string }) => step.name === 'clone');
+  assert.equal(clone.error, 'clone timed out');
 
   // Every DELETE is a fresh tear-down job (tear-down is idempotent), so asking again after one failed for good works.
   const jobIds: string[] = [];

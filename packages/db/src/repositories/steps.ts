@@ -214,12 +214,16 @@ export async function listStepsOfVms(db: Db, vmIds: string[]) {
   return byVm;
 }
 
-/** Puts the unfinished steps of these VMs (failed, skipped or left running) back to pending. */
+/**
+ * Puts the unfinished steps of these VMs (failed, skipped or left running) back to pending. A step
+ * keeps its last error until its next attempt starts: that attempt acts on why the last one failed
+ * (a guest agent that never answered gets its VM rebooted first, `wait-agent`), and a reader sees it.
+ */
 export async function resetUnfinishedVmSteps(db: Db, vmIds: string[]): Promise<void> {
   if (vmIds.length === 0) return;
   await db
     .updateTable('steps')
-    .set({ status: 'pending', error: null, started_at: null, finished_at: null })
+    .set({ status: 'pending', started_at: null, finished_at: null })
     .where('vm_id', 'in', vmIds)
     .where('status', 'in', ['failed', 'skipped', 'running'])
     .execute();
