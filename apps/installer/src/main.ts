@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_CONNECTIONS, openConnections, PostgresVmidLeaseStore } from '@glassdome/db';
+import { openConnections, PostgresVmidLeaseStore } from '@glassdome/db';
 import { settleLab } from '@glassdome/lab-run';
 import { createLogger } from '@glassdome/logger';
 import { Admission, createProxmox, VmidAllocator } from '@glassdome/proxmox';
@@ -34,8 +34,8 @@ async function main(): Promise<void> {
   const backing = await connectBackingServices(env);
   await ensurePlatform(backing.db, env);
   // Its jobs run side by side (WORKER_CONCURRENCY of them) and a burst of them takes as many pooled
-  // connections: opened now rather than one by one under the first jobs.
-  await openConnections(backing.db, Math.min(env.WORKER_CONCURRENCY, DEFAULT_MAX_CONNECTIONS));
+  // connections as the pool holds: opened now rather than one by one under the first jobs.
+  await openConnections(backing.db, env.WORKER_CONCURRENCY);
   const pve = createProxmox(proxmoxConfigFrom(env), logger);
   const admissionRedis = createRedis(env.REDIS_URL, 'worker');
   const ctx: InstallerContext = {

@@ -7,11 +7,11 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export type Db = Kysely<Database>;
 
-/** Connections a pool opens at most unless told otherwise (DbOptions.maxConnections). */
-export const DEFAULT_MAX_CONNECTIONS = 10;
+/** Each handle's pool size, so that `openConnections` never asks for more than its pool holds. */
+const poolSizes = new WeakMap<Db, number>();
 
 export interface DbOptions {
-  /** Largest number of pooled connections. @defaultValue DEFAULT_MAX_CONNECTIONS (10) */
+  /** Largest number of pooled connections. @defaultValue 10 */
   maxConnections?: number;
   /** Milliseconds to wait for a connection before failing. @defaultValue 5000 */
   connectTimeoutMs?: number;
@@ -70,7 +70,7 @@ class Client extends pg.Client {
 
 /** Opens a pooled Kysely handle on `url`. Nothing connects until the first query. */
 export function createDb(url: string, options: DbOptions = {}): Db {
-  const max = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const max = options.maxConnections ?? 10;
   const pool = new pg.Pool({
     Client,
     connectionString: url,
@@ -85,18 +85,21 @@ export function createDb(url: string, options: DbOptions = {}): Db {
   pool.on('connect', (client) => {
     client.on('error', () => {});
   });
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingBusyWaits(pool, max) }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: namingBusyWaits(pool, max) }) });
+  poolSizes.set(db, max);
+  return db;
 }
 
 /**
- * Opens `count` connections of `db`'s pool now and puts them back idle, for a process that will use
- * them anyway (a worker running jobs side by side): started with an empty pool, its first burst of
- * jobs opened them one by one in its own time (each a TCP connect and a backend's start-up, about half
- * a millisecond of the process's CPU each). Kept open as any idle connection is (`idleTimeoutMs`).
- * Rejects with the first connection's error; the connections opened are returned to the pool either
- * way.
+ * Opens `wanted` connections of `db`'s pool now (at most the pool's size) and puts them back idle, for
+ * a process that will use them anyway (a worker running jobs side by side): started with an empty
+ * pool, its first burst of jobs opened them one by one in its own time (each a TCP connect and a
+ * backend's start-up, about half a millisecond of the process's CPU each). Kept open as any idle
+ * connection is (`idleTimeoutMs`). Rejects with the first connection's error; the connections opened
+ * are returned to the pool either way.
  */
-export async function openConnections(db: Db, count: number): Promise<void> {
+export async function openConnections(db: Db, wanted: number): Promise<void> {
+  const count = Math.min(wanted, poolSizes.get(db) ?? wanted);
   let release!: () => void;
   const held = new Promise<void>((resolve) => {
     release = resolve;

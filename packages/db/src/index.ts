@@ -5,7 +5,6 @@ export {
   createDb,
   type Db,
   type DbOptions,
-  DEFAULT_MAX_CONNECTIONS,
   describePostgresUrl,
   inTransaction,
   openConnections,

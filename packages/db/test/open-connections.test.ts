@@ -48,3 +48,17 @@ test('the pool holds the connections it was asked to open, and queries run on th
   );
   assert.deepEqual(new Set(used), opened, 'four queries at once ran on the connections opened, none new');
 });
+
+test('asked for more than the pool holds, it opens the pool full and no more', async () => {
+  // A pool of two asked for 64 (a worker's concurrency): without the bound the holders past the second
+  // would wait for a connection that never comes, and the call would fail after connectTimeoutMs.
+  const small = createDb(database.url, { maxConnections: 2, connectTimeoutMs: 500 });
+  try {
+    const before = await backends();
+    await openConnections(small, 64);
+    const added = [...(await backends())].filter((pid) => !before.has(pid));
+    assert.equal(added.length, 2, 'the pool of two is full');
+  } finally {
+    await small.destroy();
+  }
+});
