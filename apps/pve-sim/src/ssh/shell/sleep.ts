@@ -129,17 +129,17 @@ export function timerTime(schedule: (ms: number, fn: () => void) => () => void, 
  * `cancelAll` at a reset would leave a sleep waiting for ever.
  */
 export function simulatedTime(timeScale: number): PassTime {
-  return timerTime(unrefTimer, timeScale);
-}
-
-function unrefTimer(ms: number, fn: () => void): () => void {
-  const timer = setTimeout(fn, ms);
-  timer.unref();
-  return () => clearTimeout(timer);
+  return timerTime(nodeTimer(false), timeScale);
 }
 
 /** Real time, unscaled: for a shell that belongs to no simulator (its timers hold the process). */
-export const realTime: PassTime = timerTime((ms, fn) => {
-  const timer = setTimeout(fn, ms);
-  return () => clearTimeout(timer);
-});
+export const realTime: PassTime = timerTime(nodeTimer(true));
+
+/** Node's timers, holding the process up (`ref`) or not; each schedule answers its cancel. */
+function nodeTimer(ref: boolean): (ms: number, fn: () => void) => () => void {
+  return (ms, fn) => {
+    const timer = setTimeout(fn, ms);
+    if (!ref) timer.unref();
+    return () => clearTimeout(timer);
+  };
+}
