@@ -17,7 +17,7 @@ export type LabVm = {
 };
 export type Lab = { id: string; status: string; error?: string; expiresAt: string | null; vms: LabVm[] };
 export type Operation = { id: string; status: string; error: string | null; progress: { done: number; total: number } };
-export type LabEvent = { kind: string; message: string };
+export type LabEvent = { kind: string; message: string; data: Record<string, unknown> | null };
 
 export function labClient(harnessOf: () => Harness) {
   const ssh = new SshPool();

@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type Harness, startHarness } from './harness';
+import { labClient } from './lab-client';
 
 /** The simulator's pve-firewall period, in ms of real time (200 s at its 0.01 time scale). */
 const COMPILE_EVERY_MS = 2_000;
@@ -19,17 +20,11 @@ before(async () => {
     { PVE_SIM_LATENCIES: JSON.stringify({ firewallUpdate: COMPILE_EVERY_MS * 100 }) },
   );
 });
-after(() => harness?.stop());
-
-type Event = { kind: string; at?: string; createdAt?: string; data: Record<string, unknown> | null };
-
-async function eventsOf(labId: string): Promise<Event[]> {
-  const response = await fetch(`${harness.stack.apiUrl}/api/v1/labs/${labId}/events?limit=500`, {
-    headers: { Authorization: `Bearer ${harness.stack.adminKey}`, Accept: 'application/json' },
-  });
-  assert.equal(response.status, 200);
-  return ((await response.json()) as { items: Event[] }).items;
-}
+const { eventsOf, close } = labClient(() => harness);
+after(async () => {
+  close();
+  await harness?.stop();
+});
 
 test('a lab is ready as soon as its rules are compiled, not a whole firewall period after the last write', async () => {
   const accepted = await harness.api('POST', '/api/v1/labs', {
