@@ -46,6 +46,34 @@ test('a command line sums its operands; bad ones are each named, with status 1',
   );
 });
 
+test('the first option anywhere before `--` decides alone, as getopt_long permuting finds it', () => {
+  const help = parseSleep(['sleep', '--help']);
+  const version = parseSleep(['sleep', '--version']);
+  // After an operand, after a bad operand, abbreviated, and ahead of a second option: all help.
+  for (const line of [['5', '--help'], ['soon', '--help'], ['--he'], ['--h', '-x'], ['1', '--help', '--version']]) {
+    assert.deepEqual(parseSleep(['sleep', ...line]), help, line.join(' '));
+  }
+  assert.deepEqual(parseSleep(['sleep', '5', '--v']), version);
+  // The first option is a bad one: refused, whatever follows.
+  assert.deepEqual(parseSleep(['sleep', '5', '-x', '--help']), {
+    stderr: `sleep: invalid option -- 'x'\n${TRY}`,
+    code: 1,
+  });
+  assert.deepEqual(parseSleep(['sleep', '--help=now']), {
+    stderr: `sleep: option '--help' doesn't allow an argument\n${TRY}`,
+    code: 1,
+  });
+  assert.deepEqual(parseSleep(['sleep', '--he=now']), {
+    stderr: `sleep: option '--help' doesn't allow an argument\n${TRY}`,
+    code: 1,
+  });
+  // After `--` it is an operand like any other.
+  assert.deepEqual(parseSleep(['sleep', '1', '--', '--help']), {
+    stderr: `sleep: invalid time interval '--help'\n${TRY}`,
+    code: 1,
+  });
+});
+
 /** A scheduler that runs nothing by itself: the test fires or inspects its timers. */
 function manualTimers() {
   const pending = new Map<number, { ms: number; fn: () => void }>();

@@ -44,26 +44,38 @@ export function intervalSeconds(operand: string): number | undefined {
   return value * multiplier;
 }
 
+/** The long options every GNU tool takes; getopt_long also takes any unambiguous prefix (`--h`). */
+const STANDARD_OPTIONS = ['help', 'version'] as const;
+
 /**
- * Reads sleep's command line as GNU getopt does (options anywhere before `--`; none but a lone
- * `--help`/`--version` exists); answers the total seconds or what sleep prints and its status.
+ * What sleep does with the first option on its line (coreutils' parse_gnu_standard_options_only:
+ * one getopt_long call that decides alone): help or version, or getopt's complaint and status 1.
+ */
+function standardOption(word: string): CommandOutcome {
+  if (!word.startsWith('--')) return { stderr: `sleep: invalid option -- '${word[1]}'\n${TRY_HELP}`, code: 1 };
+  const equals = word.indexOf('=');
+  const name = word.slice(2, equals === -1 ? undefined : equals);
+  const matches = name ? STANDARD_OPTIONS.filter((option) => option.startsWith(name)) : [];
+  if (matches.length !== 1) return { stderr: `sleep: unrecognized option '${word}'\n${TRY_HELP}`, code: 1 };
+  const option = matches[0]!;
+  if (equals !== -1) {
+    return { stderr: `sleep: option '--${option}' doesn't allow an argument\n${TRY_HELP}`, code: 1 };
+  }
+  return { stdout: option === 'help' ? USAGE : 'sleep (GNU coreutils) 9.1\n' };
+}
+
+/**
+ * Reads sleep's command line as GNU getopt does: it permutes, so the first option anywhere before
+ * `--` (`sleep 5 --help` too) is taken, and only that one — it prints help or version, or refuses the
+ * line — before any operand is read. Answers the total seconds or what sleep prints and its status.
  */
 export function parseSleep(argv: string[]): { seconds: number } | CommandOutcome {
   const args = argv.slice(1);
-  if (args.length === 1 && args[0] === '--help') return { stdout: USAGE };
-  if (args.length === 1 && args[0] === '--version') return { stdout: 'sleep (GNU coreutils) 9.1\n' };
-  const operands: string[] = [];
-  for (const [index, word] of args.entries()) {
-    if (word === '--') {
-      operands.push(...args.slice(index + 1));
-      break;
-    }
-    if (word.startsWith('--')) return { stderr: `sleep: unrecognized option '${word}'\n${TRY_HELP}`, code: 1 };
-    if (word.startsWith('-') && word.length > 1) {
-      return { stderr: `sleep: invalid option -- '${word[1]}'\n${TRY_HELP}`, code: 1 };
-    }
-    operands.push(word);
-  }
+  const end = args.indexOf('--');
+  const before = end === -1 ? args : args.slice(0, end);
+  const option = before.find((word) => word.startsWith('-') && word.length > 1);
+  if (option !== undefined) return standardOption(option);
+  const operands = end === -1 ? args : [...before, ...args.slice(end + 1)];
   // GNU counts the words, not the operands: `sleep --` pauses for nothing and succeeds.
   if (args.length === 0) return { stderr: `sleep: missing operand\n${TRY_HELP}`, code: 1 };
   let seconds = 0;
