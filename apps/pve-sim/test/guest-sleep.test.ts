@@ -108,6 +108,60 @@ test('a channel signal kills a sleeping command: it exits by that signal and run
   assert.deepEqual(commandsRun().at(-1), { command, exitCode: 143 });
 });
 
+/** What a command's channel carried and how it ended: its output, and its status or signal. */
+function outcome(channel: ClientChannel): Promise<{ stdout: string; code: number | null; signal?: string }> {
+  let stdout = '';
+  let exit: { code: number | null; signal?: string } = { code: null };
+  channel.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  channel.on('exit', (code: number | null, signal?: string) => (exit = signal ? { code, signal } : { code }));
+  return new Promise((resolve) => channel.on('close', () => resolve({ stdout, ...exit })));
+}
+
+test('a signal RFC 4254 lists but OpenSSH does not know (SEGV, ABRT, PIPE) is refused: the command runs to its end', async () => {
+  const channel = await start('sleep 20; echo done');
+  const ended = outcome(channel);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  for (const name of ['SEGV', 'ABRT', 'PIPE']) channel.signal(name);
+  const { result, ms } = await timed(() => ended);
+  assert.deepEqual(result, { stdout: 'done\n', code: 0 });
+  assert.ok(ms >= 100, `the signalled command ended after ${ms} ms`);
+});
+
+test('a signal sent before the command starts is refused: the command then runs to its end', async () => {
+  // ssh2 sends exec right after the channel opens; the signal goes just ahead of it on that channel.
+  const protocol = (
+    guest as unknown as { _protocol: { exec(...args: unknown[]): void; signal(id: number, name: string): void } }
+  )._protocol;
+  const send = protocol.exec;
+  protocol.exec = function (this: unknown, id: number, ...rest: unknown[]) {
+    protocol.signal(id, 'KILL');
+    return send.call(this, id, ...rest);
+  } as typeof protocol.exec;
+  let channel: ClientChannel;
+  try {
+    channel = await start('sleep 5; echo done');
+  } finally {
+    protocol.exec = send;
+  }
+  assert.deepEqual(await outcome(channel), { stdout: 'done\n', code: 0 });
+});
+
+test('a signal ends an interactive session by that signal (exit-signal), the line it ran too', async () => {
+  const channel = await new Promise<ClientChannel>((resolve, reject) =>
+    guest.shell((error, opened) => (error ? reject(error) : resolve(opened))),
+  );
+  const ended = outcome(channel);
+  channel.write('sleep 1000; touch /tmp/after-hangup\n');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  channel.signal('HUP');
+  const { result, ms } = await timed(() => ended);
+  assert.equal(result.code, null);
+  assert.equal(result.signal, 'SIGHUP');
+  assert.ok(ms < 1_000, `the killed session took ${ms} ms to end`);
+  assert.deepEqual(commandsRun().at(-1), { command: 'sleep 1000; touch /tmp/after-hangup', exitCode: 129 });
+  assert.equal(harness.ssh.guests.machine(VMID)!.fs.stat('/tmp/after-hangup'), undefined);
+});
+
 test('closing the channel ends its sleeping command (no timer left running for it)', async () => {
   // 1,000 s at scale 0.01 is 10 s: the command must end long before that, when its channel closes.
   const command = 'sleep 1000; touch /tmp/after-close';

@@ -14,9 +14,12 @@ export interface InteractiveOptions {
   onLine?(line: string, code: number): void;
   /** Fires when the session's commands are killed (a channel signal, or the channel closed). */
   signal?: AbortSignal;
+  /** The name of the channel signal that killed the session, if one did. */
+  killedBy?(): string | undefined;
 }
 
-export function runInteractive(channel: ServerChannel, shell: Shell, options: InteractiveOptions): void {
+/** Runs the session on `channel`; resolves when it has ended (its exit sent, or its channel gone). */
+export function runInteractive(channel: ServerChannel, shell: Shell, options: InteractiveOptions): Promise<void> {
   const newline = options.pty ? '\r\n' : '\n';
   const out = (text: string) => {
     if (channel.writable) channel.write(options.pty ? text.replace(/\r?\n/g, '\r\n') : text);
@@ -27,9 +30,17 @@ export function runInteractive(channel: ServerChannel, shell: Shell, options: In
   };
   let buffer = '';
   let busy = Promise.resolve();
+  let ended: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => {
+    ended = resolve;
+  });
   const finish = (code: number) => {
+    ended();
     if (!channel.writable) return;
-    channel.exit(code);
+    // A shell a channel signal killed ends by it, and sshd reports exit-signal, not a status.
+    const signalName = options.killedBy?.();
+    if (signalName) channel.exit(signalName, false, '');
+    else channel.exit(code);
     channel.end();
   };
   const runLine = async (line: string) => {
@@ -60,7 +71,7 @@ export function runInteractive(channel: ServerChannel, shell: Shell, options: In
       }
     }
   });
-  // Killed (a channel signal): the line running stops, and so does the session.
+  // Killed (a channel signal, or the channel closed): the line running stops, and so does the session.
   options.signal?.addEventListener('abort', () => {
     busy = busy.then(() => finish(KILLED_STATUS));
   });
@@ -69,4 +80,5 @@ export function runInteractive(channel: ServerChannel, shell: Shell, options: In
     busy = busy.then(() => finish(0));
   });
   prompt();
+  return done;
 }

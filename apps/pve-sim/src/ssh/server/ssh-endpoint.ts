@@ -34,22 +34,23 @@ export interface SshEndpointOptions {
   logger: Logger;
 }
 
-/** Numbers of the signals a client may name in a channel signal request (RFC 4254 §6.10). */
-const SIGNAL_NUMBERS: Record<string, number> = {
+/**
+ * The signals sshd delivers for a channel signal request, with their numbers on Linux: OpenSSH knows
+ * only these (session.c, name2sig) and refuses any other name, RFC 4254's ABRT, ALRM, FPE, ILL, PIPE
+ * and SEGV included.
+ */
+const SIGNAL_NUMBERS: Readonly<Record<string, number>> = {
   HUP: 1,
   INT: 2,
   QUIT: 3,
-  ILL: 4,
-  ABRT: 6,
-  FPE: 8,
   KILL: 9,
   USR1: 10,
-  SEGV: 11,
   USR2: 12,
-  PIPE: 13,
-  ALRM: 14,
   TERM: 15,
 };
+
+/** The status a shell shows for a command the signal `name` (one of SIGNAL_NUMBERS) killed. */
+const statusOfSignal = (name: string) => 128 + SIGNAL_NUMBERS[name]!;
 
 /** Methods a client may still try, as the server lists them after a failure. */
 const AUTH_METHODS: Array<'publickey' | 'password'> = ['publickey', 'password'];
@@ -123,31 +124,43 @@ export class SshEndpoint {
         // What the session's command is killed with: a channel signal (below) or its channel closing.
         const killed = new AbortController();
         let killedBy: string | undefined;
+        // Whether a command or shell runs: sshd signals the session's process group, and refuses a
+        // signal while it has none (before exec or shell, once it ended, an SFTP subsystem).
+        let running = false;
         session.on('pty', (accept) => {
           pty = true;
           accept?.();
         });
         session.on('window-change', (accept) => accept?.());
         session.on('env', (accept) => accept?.());
-        // sshd delivers a channel signal to the command only under privilege separation, i.e. not
-        // for root, whose sessions refuse it. Any signal ends a simulated command (none catches one).
+        // sshd before OpenSSH 10.0 (the node's 9.2, the guests' 8.9-9.6) delivers a channel signal only
+        // under privilege separation, i.e. not for root, whose sessions refuse it. Any signal ends a
+        // simulated command (none catches one).
         session.on('signal', (accept, reject, info) => {
-          if (username === 'root' || killed.signal.aborted) return reject?.();
+          const known = Object.hasOwn(SIGNAL_NUMBERS, info.name);
+          if (!known || !running || username === 'root' || killed.signal.aborted) return reject?.();
           accept?.();
           killedBy = info.name;
           killed.abort();
         });
-        session.on('shell', (accept) =>
+        session.on('shell', (accept) => {
+          running = true;
           runInteractive(this.watch(accept(), killed), this.options.shellFor(username), {
             hostname: this.options.hostname,
             pty,
-            onLine: (line, code) => this.options.onExec?.(username, line, code),
+            onLine: (line, code) => this.options.onExec?.(username, line, killedBy ? statusOfSignal(killedBy) : code),
             signal: killed.signal,
-          }),
-        );
-        session.on('exec', (accept, _reject, info) =>
-          this.runExec(this.watch(accept(), killed), info.command, username, killed.signal, () => killedBy),
-        );
+            killedBy: () => killedBy,
+          }).then(() => {
+            running = false;
+          });
+        });
+        session.on('exec', (accept, _reject, info) => {
+          running = true;
+          this.runExec(this.watch(accept(), killed), info.command, username, killed.signal, () => killedBy).then(() => {
+            running = false;
+          });
+        });
         session.on('sftp', (accept, reject) => {
           if (this.options.serveSftp) this.options.serveSftp(accept(), username);
           else reject();
@@ -172,13 +185,13 @@ export class SshEndpoint {
     username: string,
     signal: AbortSignal,
     killedBy: () => string | undefined,
-  ) {
+  ): Promise<void> {
     const stdin = collectStdin(channel);
     const shell = this.options.shellFor(username);
     const write = (stream: NodeJS.WritableStream, text: string) => {
       if (text && channel.writable) stream.write(text);
     };
-    shell
+    return shell
       .run(command, {
         stdout: (text) => write(channel, text),
         stderr: (text) => write(channel.stderr, text),
@@ -194,7 +207,7 @@ export class SshEndpoint {
         // A command a channel signal killed ends with that signal (its status as a shell shows it,
         // 128 + the signal's number), and exit-signal reports it.
         const signalName = killedBy();
-        this.options.onExec?.(username, command, signalName ? 128 + (SIGNAL_NUMBERS[signalName] ?? 9) : code);
+        this.options.onExec?.(username, command, signalName ? statusOfSignal(signalName) : code);
         if (channel.writable) {
           if (signalName) channel.exit(signalName, false, '');
           else channel.exit(code);
