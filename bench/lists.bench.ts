@@ -429,8 +429,11 @@ export async function run(): Promise<string> {
       },
     ];
     const rows: string[] = [];
-    // BENCH_LIST_ONLY=<text>: only the lines whose name holds it (e.g. 'GET /vms' to A/B that route).
+    // BENCH_LIST_ONLY=<text>: only the lines whose name holds it (e.g. 'GET /vms' to A/B that route);
+    // BENCH_LIST_SKIP=<text>: not those (e.g. 'deprecated': the offset lines take most of a run).
     const only = process.env.BENCH_LIST_ONLY;
+    const skip = process.env.BENCH_LIST_SKIP;
+    const measures = (name: string) => (!only || name.includes(only)) && !(skip && name.includes(skip));
     const databaseName = new URL(database.url).pathname.slice(1);
     // BENCH_LIST_AGAIN=<text>: the lines whose name holds it are measured a second time at the end,
     // in the same API process (to tell a line's own cost from the process still warming up).
@@ -441,13 +444,13 @@ export async function run(): Promise<string> {
     ];
     // The warm-up pass (BENCH_LIST_WARMUP): every line's request and queries, in the order measured.
     for (const entry of cases) {
-      if (only && !entry.name.includes(only)) continue;
+      if (!measures(entry.name)) continue;
       const once = httpCall(`http://127.0.0.1:${port}${entry.path}`, entry.key || undefined);
       for (let i = 0; i < WARMUP_PASS; i += 1) await once();
       for (let i = 0; entry.query && i < WARMUP_PASS; i += 1) await entry.query();
     }
     for (const entry of measured) {
-      if (only && !entry.name.includes(only)) continue;
+      if (!measures(entry.name)) continue;
       if (gcPauses) gcPauses.length = 0;
       const http = await timeCalls(
         httpCall(`http://127.0.0.1:${port}${entry.path}`, entry.key || undefined),
