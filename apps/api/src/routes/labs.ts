@@ -99,8 +99,9 @@ async function createLab(ctx: ApiContext, req: Request, res: Response) {
       vm.template === undefined ? [] : [{ path: `vms.${index}.template`, ref: vm.template }],
     ),
   );
-  const plan = planLab(spec);
   if (query.dryRun) {
+    // The plan is the answer only here: a deploy compiles the graph it records itself.
+    const plan = planLab(spec);
     res.json({ dryRun: true, spec, tasks: plan.graph.tasks, edges: plan.edges, criticalPath: plan.criticalPath });
     return;
   }

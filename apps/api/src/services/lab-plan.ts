@@ -1,11 +1,4 @@
-import {
-  compileLabGraph,
-  criticalPath,
-  instanceNames,
-  type LabGraph,
-  type LabSpec,
-  NOMINAL_TASK_MS,
-} from '@glassdome/lab';
+import { compileLabGraph, criticalPath, type LabGraph, type LabSpec, NOMINAL_TASK_MS } from '@glassdome/lab';
 
 export interface LabPlan {
   graph: LabGraph;
@@ -23,15 +16,4 @@ export function planLab(spec: LabSpec): LabPlan {
     edges: graph.tasks.flatMap((task) => task.dependsOn.map((from): [string, string] => [from, task.id])),
     criticalPath: { estimatedMs: path.lengthMs, tasks: path.path },
   };
-}
-
-/** Every VM the lab deploys: one per copy and per instance of each spec entry. */
-export function labVmInstances(spec: LabSpec) {
-  const instances: { copy: number; name: string; vm: LabSpec['vms'][number] }[] = [];
-  for (let copy = 0; copy < spec.copies; copy++) {
-    for (const vm of spec.vms) {
-      for (const name of instanceNames(vm)) instances.push({ copy, name, vm });
-    }
-  }
-  return instances;
 }
