@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     else if (bootstrap.created)
       logger.info({ keyId: bootstrap.id, replaced: bootstrap.replaced }, 'bootstrap admin key stored');
   } else logger.warn('GLASSDOME_ADMIN_KEY is not set: only keys created earlier can use the API');
-  const producer = await Producer.open(env.REDIS_URL, env.QUEUE_PREFIX);
+  const producer = await Producer.open(env.REDIS_URL, env.QUEUE_PREFIX, { labTaskBackoffMs: env.LAB_TASK_BACKOFF_MS });
   const api = createApp({
     db,
     databaseUrl: env.DATABASE_URL,

@@ -10,8 +10,10 @@ before(async () => {
   // Clones last long enough (600 ms) that concurrent ones visibly overlap; agents are quick (about
   // 0.1 s after start at the simulator's time scale), so two seconds leave a loaded machine its margin
   // for one that answers, and each of the four attempts at one that never does costs two, not three.
+  // Between those attempts the test needs only that the task is retried, not the catalog's waits of
+  // 2, 4 and 8 s: a quarter-second base makes them 1.75 s in all.
   harness = await startHarness(
-    { installers: 2, env: { AGENT_TIMEOUT_SECONDS: '2' } },
+    { installers: 2, env: { AGENT_TIMEOUT_SECONDS: '2', LAB_TASK_BACKOFF_MS: '250' } },
     { PVE_SIM_LATENCIES: JSON.stringify({ linkedClone: 60_000 }) },
   );
   db = createDb(harness.databaseUrl);

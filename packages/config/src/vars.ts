@@ -33,6 +33,11 @@ export const backing = {
     .string()
     .regex(/^\{[A-Za-z0-9_.:-]+\}$/, 'must be a hash tag in braces, e.g. {glassdome}')
     .default('{glassdome}'),
+  /**
+   * Base in ms of the exponential backoff between a lab task's attempts (doubled each time); read by
+   * every process that adds lab tasks. Unset: the job catalog's (2 s).
+   */
+  LAB_TASK_BACKOFF_MS: z.coerce.number().int().positive().optional(),
   /** Postgres holding desired and observed state. */
   DATABASE_URL: postgresUrl.default('postgres://postgres@127.0.0.1:5432/glassdome'),
   /** Log level: fatal, error, warn, info, debug or trace. */

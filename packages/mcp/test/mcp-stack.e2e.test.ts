@@ -225,6 +225,8 @@ before(async () => {
       // A guest whose agent never answers fails in seconds, not minutes: the simulator's agents answer
       // about 0.1 s after start, so two seconds per attempt leave a loaded machine its margin.
       AGENT_TIMEOUT_SECONDS: '2',
+      // Its four attempts need only be retried, not waited between for the catalog's 2, 4 and 8 s.
+      LAB_TASK_BACKOFF_MS: '250',
       SSH_TIMEOUT_SECONDS: '20',
       MCP_CONFIRM_TTL_SECONDS: String(CONFIRM_TTL_SECONDS),
     },

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { JOBS } from './catalog';
 import { addLabTasks, labJobId, priorityOf } from './lab-flow';
 import type { Producer } from './producer';
 
@@ -39,4 +40,27 @@ test('ready tasks are added the longest remaining chain first, one without a pri
     { id: 'middle', kind: 'vm-provision', remainingMs: 5_000 },
   ]);
   assert.deepEqual(added, ['none', 'long', 'middle', 'short']);
+});
+
+test("a lab task's retries back off from the producer's base when it has one, else from the catalog's", async () => {
+  const backoffs: unknown[] = [];
+  const queue = {
+    add: async (_name: string, _data: unknown, options: { backoff: unknown }) => {
+      backoffs.push(options.backoff);
+    },
+  };
+  const tasks = [
+    { id: 'net', kind: 'network' as const },
+    { id: 'vm', kind: 'vm-provision' as const },
+  ];
+  for (const labTaskBackoffMs of [undefined, 250]) {
+    const producer = { prefix: '{t}', queues: { lab: queue, network: queue }, labTaskBackoffMs } as unknown as Producer;
+    await addLabTasks(producer, { labId: 'lab', policy: 'fail' }, tasks);
+  }
+  assert.deepEqual(backoffs, [
+    { type: 'exponential', delay: JOBS['network.create'].backoffMs },
+    { type: 'exponential', delay: JOBS['lab.task'].backoffMs },
+    { type: 'exponential', delay: 250 },
+    { type: 'exponential', delay: 250 },
+  ]);
 });

@@ -48,14 +48,25 @@ function jobNameOf(task: LabFlowTask): JobName {
   return task.kind === 'network' ? 'network.create' : 'lab.task';
 }
 
-function taskOptions(labId: string, task: LabFlowTask, policy: FailurePolicy, run: number): JobsOptions {
-  return jobOptions(jobNameOf(task), {
-    jobId: labJobId(labId, task.id, run),
-    // 'fail': a task that fails for good fails the root at once, so the lab never waits forever.
-    // 'keep': the root proceeds without it and settles the lab as degraded.
-    ...(policy === 'fail' ? { failParentOnFailure: true } : { ignoreDependencyOnFailure: true }),
-    ...(task.remainingMs === undefined ? {} : { priority: priorityOf(task.remainingMs) }),
-  });
+function taskOptions(
+  producer: Producer,
+  labId: string,
+  task: LabFlowTask,
+  policy: FailurePolicy,
+  run: number,
+): JobsOptions {
+  const name = jobNameOf(task);
+  return jobOptions(
+    name,
+    {
+      jobId: labJobId(labId, task.id, run),
+      // 'fail': a task that fails for good fails the root at once, so the lab never waits forever.
+      // 'keep': the root proceeds without it and settles the lab as degraded.
+      ...(policy === 'fail' ? { failParentOnFailure: true } : { ignoreDependencyOnFailure: true }),
+      ...(task.remainingMs === undefined ? {} : { priority: priorityOf(task.remainingMs) }),
+    },
+    producer.labTaskBackoffMs,
+  );
 }
 
 export async function startLabFlow(
@@ -74,7 +85,7 @@ export async function startLabFlow(
     name: jobNameOf(task),
     queueName: JOBS[jobNameOf(task)].queue,
     data: { labId: lab.labId, taskId: task.id, requestId: lab.requestId },
-    opts: taskOptions(lab.labId, task, lab.policy, run),
+    opts: taskOptions(producer, lab.labId, task, lab.policy, run),
   }));
   await producer.flows.add({
     name: 'lab.run',
@@ -108,7 +119,7 @@ export async function addLabTasks(
       return producer.queues[JOBS[name].queue].add(
         name,
         { labId: lab.labId, taskId: task.id, requestId: lab.requestId },
-        { ...taskOptions(lab.labId, task, lab.policy, run), parent },
+        { ...taskOptions(producer, lab.labId, task, lab.policy, run), parent },
       );
     }),
   );

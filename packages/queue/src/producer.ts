@@ -3,12 +3,12 @@ import { FlowProducer, type JobsOptions, Queue } from 'bullmq';
 import { JOBS, type JobName, type JobPayload, parsePayload, QUEUES, type QueueName } from './catalog';
 import { createRedis, type RedisConnection, redisErrorReporter, waitForRedis } from './connection';
 
-/** The retry and retention options a job gets from its catalog entry. */
-export function jobOptions(name: JobName, extra: JobsOptions = {}): JobsOptions {
+/** The retry and retention options a job gets from its catalog entry (its backoff base unless given one). */
+export function jobOptions(name: JobName, extra: JobsOptions = {}, backoffMs = JOBS[name].backoffMs): JobsOptions {
   const definition = JOBS[name];
   return {
     attempts: definition.attempts,
-    backoff: { type: 'exponential', delay: definition.backoffMs },
+    backoff: { type: 'exponential', delay: backoffMs },
     removeOnComplete: { age: definition.keepSeconds ?? 7 * 24 * 3600, count: 10_000 },
     removeOnFail: { age: definition.keepSeconds ?? 30 * 24 * 3600 },
     ...extra,
@@ -28,6 +28,11 @@ export class Producer {
     readonly connection: RedisConnection,
     readonly prefix: string,
     logger?: Logger,
+    /**
+     * Base of the exponential backoff between a lab task's attempts (LAB_TASK_BACKOFF_MS): every
+     * process that adds lab tasks must be given the same one. @defaultValue the job catalog's
+     */
+    readonly labTaskBackoffMs?: number,
   ) {
     // One reporter for the queues and the flow producer: they share the connection, so an outage is
     // one line, not one per queue.
@@ -45,7 +50,17 @@ export class Producer {
   }
 
   /** Connects a fail-fast producer connection, waits until it is ready, then builds the queues. */
-  static async open(url: string, prefix: string, timeoutMs = 5_000, logger?: Logger): Promise<Producer> {
+  static async open(
+    url: string,
+    prefix: string,
+    options: {
+      /** @defaultValue 5000 */
+      timeoutMs?: number;
+      logger?: Logger | undefined;
+      labTaskBackoffMs?: number | undefined;
+    } = {},
+  ): Promise<Producer> {
+    const { timeoutMs = 5_000, logger, labTaskBackoffMs } = options;
     const connection = createRedis(url, 'producer', {}, logger);
     try {
       await waitForRedis(connection, url, timeoutMs);
@@ -53,7 +68,7 @@ export class Producer {
       connection.disconnect();
       throw error;
     }
-    return new Producer(connection, prefix, logger);
+    return new Producer(connection, prefix, logger, labTaskBackoffMs);
   }
 
   /** Adds one job. With `jobId` set, a second add of the same id is a no-op (BullMQ dedupes by id). */

@@ -99,5 +99,5 @@ test('a job still running at the bound is handed back and finished by another wo
 });
 
 test('a producer fails fast when Redis is unreachable instead of hanging', async () => {
-  await assert.rejects(Producer.open('redis://127.0.0.1:1', redis.prefix, 1_000), RedisUnavailableError);
+  await assert.rejects(Producer.open('redis://127.0.0.1:1', redis.prefix, { timeoutMs: 1_000 }), RedisUnavailableError);
 });

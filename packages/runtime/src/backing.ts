@@ -17,6 +17,7 @@ export async function connectBackingServices(
     DATABASE_URL: string;
     REDIS_URL: string;
     QUEUE_PREFIX: string;
+    LAB_TASK_BACKOFF_MS?: number | undefined;
   },
   /** Where the producer's Redis connection reports outages (one line each). @defaultValue a logger named "redis" */
   logger?: Logger,
@@ -25,7 +26,10 @@ export async function connectBackingServices(
   await checkRedis(env.REDIS_URL);
   const db = createDb(env.DATABASE_URL);
   await migrateToLatest(db);
-  const producer = await Producer.open(env.REDIS_URL, env.QUEUE_PREFIX, 5_000, logger);
+  const producer = await Producer.open(env.REDIS_URL, env.QUEUE_PREFIX, {
+    logger,
+    labTaskBackoffMs: env.LAB_TASK_BACKOFF_MS,
+  });
   return {
     db,
     producer,
