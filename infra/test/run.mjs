@@ -3,8 +3,8 @@
 //   unit:        */src/**/*.test.ts        beside the code, no services
 //   integration: */test/**/*.test.ts       against the real Redis, Postgres and OpenSSH
 //   e2e:         */test/**/*.e2e.test.ts   real processes spoken to over HTTP
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -38,19 +38,48 @@ if (files.length === 0) {
   console.error(`no test files for ${wanted}${filter ? ` matching ${filter}` : ''}`);
   process.exit(1);
 }
-// End-to-end files each start a whole stack (five or six processes); on two cores they run one at a
-// time, while the lighter tiers run two files at once.
+/**
+ * Each file's wall time from the last run that recorded it in infra/test/durations.tsv (lines as
+ * durations.mjs writes them, the later line of a file winning). Refresh it with
+ * `rm infra/test/durations.tsv; TEST_DURATIONS=infra/test/durations.tsv pnpm test`.
+ */
+function knownDurations() {
+  const path = join(root, 'infra/test/durations.tsv');
+  const known = new Map();
+  if (!existsSync(path)) return known;
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const [ms, , , file] = line.split('\t');
+    if (file) known.set(file, Number(ms));
+  }
+  return known;
+}
+
+/**
+ * The longest files first, so that files running side by side end close together rather than one
+ * long file running on alone at the end; a file with no recorded time goes first (it may be long).
+ */
+function longestFirst(batchFiles) {
+  const known = knownDurations();
+  const ms = (file) => known.get(file) ?? Number.POSITIVE_INFINITY;
+  return [...batchFiles].sort((a, b) => ms(b) - ms(a) || a.localeCompare(b));
+}
+
+// The lighter tiers run two files at once. End-to-end files each start a whole stack (five or six
+// processes), yet spend most of their time waiting on timers (a lab TTL, a job lock, retries): a run
+// one at a time left half of two cores idle (2026-12-07), so they too run two at a time, the longest
+// first.
 const batches = [
   {
-    files: files.filter((file) => !tiers.e2e(file)),
+    files: longestFirst(files.filter((file) => !tiers.e2e(file))),
     concurrency: process.env.TEST_CONCURRENCY ?? '2',
     timeoutMs: 300_000,
   },
   // A whole stack and a multi-copy lab on a busy two-core machine: a file gets fifteen minutes.
   {
-    files: files.filter((file) => tiers.e2e(file)),
-    concurrency: process.env.TEST_E2E_CONCURRENCY ?? '1',
+    files: longestFirst(files.filter((file) => tiers.e2e(file))),
+    concurrency: process.env.TEST_E2E_CONCURRENCY ?? '2',
     timeoutMs: 900_000,
+    prepare: buildForE2e,
   },
 ];
 /**
@@ -91,20 +120,6 @@ function signalGroup(group, signal) {
 }
 
 /**
- * With TEST_DURATIONS=<path>, each file's wall time is appended to <path> (see durations.mjs), next to
- * node's usual reporter (spec on a terminal, tap otherwise).
- */
-function durationReporters() {
-  if (!process.env.TEST_DURATIONS) return [];
-  return [
-    `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
-    '--test-reporter-destination=stdout',
-    `--test-reporter=${join(root, 'infra/test/durations.mjs')}`,
-    '--test-reporter-destination=stdout',
-  ];
-}
-
-/**
  * Runs one batch in a process group of its own, and afterwards stops whatever of that group is still
  * running (SIGTERM, then SIGKILL), naming it: no process outlives the run.
  */
@@ -114,12 +129,12 @@ async function runBatch(batch) {
     [
       '--import',
       'tsx',
-      '--test',
-      `--test-concurrency=${batch.concurrency}`,
-      `--test-timeout=${batch.timeoutMs}`,
-      '--test-force-exit',
-      ...durationReporters(),
-      ...batch.files,
+      join(root, 'infra/test/batch.mjs'),
+      JSON.stringify({
+        files: batch.files.map((file) => join(root, file)),
+        concurrency: Number(batch.concurrency),
+        timeoutMs: batch.timeoutMs,
+      }),
     ],
     { cwd: root, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' }, detached: true },
   );
@@ -143,6 +158,23 @@ async function runBatch(batch) {
   return code;
 }
 
+/**
+ * End-to-end files build what they start when it is stale (the apps' bundles, the web UI); two files
+ * side by side would build the same output at once (a UI build empties dist/ first), so the e2e tier
+ * has it built before its files start.
+ */
+function buildForE2e() {
+  for (const script of ['infra/build/build.mjs', 'apps/web/scripts/build-if-stale.mjs']) {
+    const args = script.startsWith('infra/') ? [join(root, script), '--if-stale'] : [join(root, script)];
+    const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+    if (result.status !== 0) return result.status ?? 1;
+  }
+  return 0;
+}
+
 let status = 0;
-for (const batch of batches.filter((b) => b.files.length > 0)) status ||= await runBatch(batch);
+for (const batch of batches.filter((b) => b.files.length > 0)) {
+  if (batch.prepare) status ||= batch.prepare();
+  status ||= await runBatch(batch);
+}
 process.exit(status);
