@@ -2,7 +2,7 @@
  * Placement across nodes, end to end: on a three-node simulated cluster (each node with its own copy
  * of the Ubuntu template, as local storage needs), a three-copy lab puts each copy on a node of its
  * own, every VM of a copy on that node, cloned from that node's template; Proxmox agrees on where
- * each VM is.
+ * each VM is. A lab no node can hold fails, naming why.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -76,4 +76,17 @@ test('a three-copy lab on three nodes puts each copy on a node of its own', asyn
     root.close();
     await db.destroy();
   }
+});
+
+test('a lab no node can hold fails, naming why', async () => {
+  const accepted = await harness.api('POST', '/api/v1/labs', {
+    name: 'too-big',
+    networks: [{ name: 'lan', cidr: '10.31.0.0/24' }],
+    // More memory than any of the simulated nodes has (128 GiB each).
+    vms: [{ name: 'huge', os: 'ubuntu-22.04', memoryMiB: 200_000, networks: ['lan'] }],
+  });
+  assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
+  const lab = (await harness.waitForLab(String(accepted.body.id), 60_000)) as { status: string; error?: string };
+  assert.equal(lab.status, 'failed');
+  assert.match(String(lab.error), /no node can take this lab/);
 });
