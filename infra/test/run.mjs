@@ -160,12 +160,16 @@ async function runBatch(batch) {
 
 /**
  * End-to-end files build what they start when it is stale (the apps' bundles, the web UI); two files
- * side by side would build the same output at once (a UI build empties dist/ first), so the e2e tier
- * has it built before its files start.
+ * side by side would build the same output at once (a UI build empties dist/ first), so when they run
+ * side by side it is built before they start. One file alone builds only what it starts.
  */
-function buildForE2e() {
-  for (const script of ['infra/build/build.mjs', 'apps/web/scripts/build-if-stale.mjs']) {
-    const args = script.startsWith('infra/') ? [join(root, script), '--if-stale'] : [join(root, script)];
+function buildForE2e(batch) {
+  if (batch.files.length < 2 || Number(batch.concurrency) < 2) return 0;
+  const builds = [
+    [join(root, 'infra/build/build.mjs'), '--if-stale'],
+    [join(root, 'apps/web/scripts/build-if-stale.mjs')],
+  ];
+  for (const args of builds) {
     const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
     if (result.status !== 0) return result.status ?? 1;
   }
@@ -174,7 +178,7 @@ function buildForE2e() {
 
 let status = 0;
 for (const batch of batches.filter((b) => b.files.length > 0)) {
-  if (batch.prepare) status ||= batch.prepare();
+  if (batch.prepare) status ||= batch.prepare(batch);
   status ||= await runBatch(batch);
 }
 process.exit(status);
