@@ -9,15 +9,24 @@
  * profiles' samples by package (a `node_modules` package, a workspace package or app by its source
  * file — bundles are mapped back through their source maps —, a Node module, or GC / native code) and
  * by function, self time and, for workspace functions, inclusive time; with `--vms`, per VM. Idle
- * samples are left out, so what remains is the JavaScript thread's busy time (on a loaded machine
- * that includes time the thread waited for a core: read shares, and scale them to the CPU measured).
+ * samples are left out.
+ *
+ * What the figures mean: each sample counts for the time until the next one, but at most one sampling
+ * interval (1 ms). V8 takes a sample when the thread runs; a thread that waited for a core (a loaded
+ * machine) shows a long gap before its next sample, and uncapped that wait would be charged to
+ * whatever code ran when it woke. So a figure is about the thread's CPU time on that code, give or
+ * take sampling noise (a sample stands for up to 1 ms: a function seen in few samples is a rough
+ * figure), and the busy total is close to the CPU the process used for JavaScript, GC and native work
+ * on its main thread (not its other threads): for the two installers of the lab bench (fresh and warm
+ * deploy, load ~3 on 2 cores) 24.8–26.2 ms per VM against 24.5–27.4 of main-thread CPU from /proc,
+ * where the uncapped sum said 39–44.
  * `--after runJob` skips the samples before the first one with that function on its stack (start-up),
  * `--match` adds matching functions to the inclusive table, `--callers writev` lists which code
  * outside Node led to the samples of a function.
  */
 
 import { subscribe } from 'node:diagnostics_channel';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { SourceMap } from 'node:module';
 import { Socket } from 'node:net';
@@ -26,16 +35,21 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const dir = process.env.BENCH_CPU_PROF;
 const isMain = process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href;
+/** The sampling interval, µs: also the most a sample counts for (see the header). */
+const INTERVAL_US = 1000;
 
 if (dir && !isMain) {
+  // Made now, so that the writes on exit (where an error goes unseen) find it.
+  mkdirSync(dir, { recursive: true });
   const session = new Session();
   session.connect();
   session.post('Profiler.enable');
-  session.post('Profiler.setSamplingInterval', { interval: 1000 });
+  session.post('Profiler.setSamplingInterval', { interval: INTERVAL_US });
   session.post('Profiler.start');
   // What the process sent: HTTP requests by method and path (numbers as {n}), new TCP connections by
-  // port, TLS handshakes and how many of them resumed a session.
-  const calls = { http: {}, connections: {}, tls: { handshakes: 0, resumed: 0 } };
+  // port, TLS handshakes and how many of them resumed a session, and the writes its client sockets
+  // handed to the system by port (a corked batch is one).
+  const calls = { http: {}, connections: {}, writes: {}, tls: { handshakes: 0, resumed: 0 } };
   const add = (table, key) => {
     table[key] = (table[key] ?? 0) + 1;
   };
@@ -53,13 +67,22 @@ if (dir && !isMain) {
   subscribe('glassdome:proxmox:request', request);
   // Every client socket goes through Socket#connect (net.connect, tls.connect, ssh2, pg, ioredis).
   const connect = Socket.prototype.connect;
+  const clients = new WeakSet();
   Socket.prototype.connect = function (...args) {
+    clients.add(this);
     this.once('connect', () => add(calls.connections, String(this.remotePort)));
     this.once('secureConnect', () => {
       calls.tls.handshakes++;
       if (this.isSessionReused()) calls.tls.resumed++;
     });
     return connect.apply(this, args);
+  };
+  // Node's one way from a socket's stream to its handle (write and writev); one still connecting
+  // keeps the data and comes back through it once connected, so only that pass counts.
+  const writeGeneric = Socket.prototype._writeGeneric;
+  Socket.prototype._writeGeneric = function (...args) {
+    if (clients.has(this) && !this.connecting) add(calls.writes, String(this.remotePort));
+    return writeGeneric.apply(this, args);
   };
   process.on('exit', () => {
     const name = `${process.argv[1]?.split('/').slice(-3).join('_')}-${process.pid}`;
@@ -107,6 +130,8 @@ function originOf(frame) {
 /** The package a source file belongs to. */
 function packageOf(file, functionName) {
   if (!file) return functionName.startsWith('(') ? functionName : '(native)';
+  // This file's own hooks (the write count) pass on what Node was doing: a caller is looked for past them.
+  if (file.endsWith('/bench/cpu-profile.mjs')) return '(profiler)';
   const modules = file.lastIndexOf('/node_modules/');
   if (modules >= 0) {
     const rest = file.slice(modules + '/node_modules/'.length).split('/');
@@ -147,7 +172,8 @@ function summarize(files, { vms, top, match, after, callers }) {
         : '';
       label.set(node.id, { pkg, fn: `${name} ${where}`.trim(), workspace: /^(apps|packages)\//.test(pkg) });
     }
-    // Sample i lasted timeDeltas[i + 1] (the delta recorded before the next sample).
+    // Sample i lasted timeDeltas[i + 1] (the delta recorded before the next sample), up to one
+    // interval: the rest of a longer gap the thread spent waiting, not running that code.
     const { samples, timeDeltas } = profile;
     let fileBusy = 0;
     const stackHas = (id, text) => {
@@ -156,7 +182,7 @@ function summarize(files, { vms, top, match, after, callers }) {
     };
     let started = !after;
     for (let i = 0; i < samples.length; i++) {
-      const ms = (timeDeltas[i + 1] ?? 0) / 1000;
+      const ms = Math.min(timeDeltas[i + 1] ?? 0, INTERVAL_US) / 1000;
       const id = samples[i];
       const own = label.get(id);
       if (!own || own.pkg === '(idle)' || own.pkg === '(root)') continue;
@@ -256,13 +282,13 @@ if (isMain) {
   );
   process.stdout.write(`${summarize(files, { vms, top, match, after, callers })}\n`);
   // The calls the same processes made, when recorded.
-  const total = { http: {}, connections: {}, tls: { handshakes: 0, resumed: 0 } };
+  const total = { http: {}, connections: {}, writes: {}, tls: { handshakes: 0, resumed: 0 } };
   for (const file of files) {
     const path = file.replace(/\.cpuprofile$/, '.calls.json');
     if (!existsSync(path)) continue;
     const calls = JSON.parse(readFileSync(path, 'utf8'));
-    for (const table of ['http', 'connections'])
-      for (const [raw, count] of Object.entries(calls[table])) {
+    for (const table of ['http', 'connections', 'writes'])
+      for (const [raw, count] of Object.entries(calls[table] ?? {})) {
         const key = raw.replace(/\/UPID[^/]*/, '/{upid}');
         total[table][key] = (total[table][key] ?? 0) + count;
       }
@@ -285,6 +311,9 @@ if (isMain) {
         `new TCP connections${vms ? ' per VM' : ''} by port: ${sum(total.connections).toFixed(2)}`,
         ...list(total.connections),
         `TLS handshakes: ${total.tls.handshakes}, sessions resumed: ${total.tls.resumed}`,
+        '',
+        `socket writes of client sockets${vms ? ' per VM' : ''} by port: ${sum(total.writes).toFixed(2)}`,
+        ...list(total.writes).slice(0, 12),
         '',
       ].join('\n'),
     );
