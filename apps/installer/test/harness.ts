@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostKeyStore } from '@glassdome/ssh';
@@ -46,6 +46,8 @@ export async function startHarness(
     privateKey: readFileSync(join(keyDir, 'id'), 'utf8'),
     publicKey: readFileSync(join(keyDir, 'id.pub'), 'utf8').trim(),
   };
+  // The key lives on in memory; its files (a private key among them) are not left in /tmp.
+  rmSync(keyDir, { recursive: true, force: true });
   const api: Harness['api'] = async (method, path, body) => {
     const response = await fetch(`${stack.apiUrl}${path}`, {
       method,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -13,7 +13,11 @@ import { withEgressOverride } from './testing-mode';
 function sshKey(comment: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'gd-param-'));
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', join(dir, 'k')]);
-  return readFileSync(join(dir, 'k.pub'), 'utf8').trim();
+  try {
+    return readFileSync(join(dir, 'k.pub'), 'utf8').trim();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const pentest = resolveCatalogTemplate('web-pentest-101')!;
