@@ -7,20 +7,22 @@
  *
  *   pnpm exec tsx bench/pool-claim.bench.ts
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
-import { createRedisPrefix, createTestDatabase, startSimulator, startStack, waitFor } from '@glassdome/testkit';
+import {
+  createRedisPrefix,
+  createTestDatabase,
+  newSshKeyPair,
+  startSimulator,
+  startStack,
+  waitFor,
+} from '@glassdome/testkit';
 
 const SIZE = 3;
 const CLAIMS = 3;
 
 function traineeKey(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gd-bench-key-'));
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bench@class', '-f', join(dir, 'id')]);
-  return readFileSync(join(dir, 'id.pub'), 'utf8').trim();
+  return newSshKeyPair('bench@class').publicKey;
 }
 
 export async function run(): Promise<string> {

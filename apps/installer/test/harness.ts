@@ -1,9 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { HostKeyStore } from '@glassdome/ssh';
 import {
+  newSshKeyPair,
   type RunningStack,
   type StackOptions,
   startIsolatedStack,
@@ -40,14 +37,7 @@ export async function startHarness(
     },
     simEnv,
   );
-  const keyDir = mkdtempSync(join(tmpdir(), 'gd-user-'));
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'trainee@class', '-f', join(keyDir, 'id')]);
-  const userKey = {
-    privateKey: readFileSync(join(keyDir, 'id'), 'utf8'),
-    publicKey: readFileSync(join(keyDir, 'id.pub'), 'utf8').trim(),
-  };
-  // The key lives on in memory; its files (a private key among them) are not left in /tmp.
-  rmSync(keyDir, { recursive: true, force: true });
+  const userKey = newSshKeyPair('trainee@class');
   const api: Harness['api'] = async (method, path, body) => {
     const response = await fetch(`${stack.apiUrl}${path}`, {
       method,

@@ -6,13 +6,9 @@
  * one-off at a given time) resize and fill the pool.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { SshPool, type SshTarget } from '@glassdome/ssh';
-import { addOsTemplates, OS_TEMPLATE_VMIDS, waitFor } from '@glassdome/testkit';
+import { addOsTemplates, newSshKeyPair, OS_TEMPLATE_VMIDS, waitFor } from '@glassdome/testkit';
 import { type Harness, memoryHostKeys, startHarness } from './harness';
 
 let harness: Harness;
@@ -27,12 +23,7 @@ before(async () => {
     env: { TEMPLATE_VMIDS: OS_TEMPLATE_VMIDS, ISOLATION_CHECK_SECONDS: '20', API_RATE_LIMIT: '100000' },
   });
   await addOsTemplates(harness.sim.info, { grantClone: true });
-  const dir = mkdtempSync(join(tmpdir(), 'gd-claimer-'));
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'claimer@class', '-f', join(dir, 'id')]);
-  claimer = {
-    privateKey: readFileSync(join(dir, 'id'), 'utf8'),
-    publicKey: readFileSync(join(dir, 'id.pub'), 'utf8').trim(),
-  };
+  claimer = newSshKeyPair('claimer@class');
 });
 after(async () => {
   ssh.close();

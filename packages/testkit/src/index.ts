@@ -23,6 +23,7 @@ export {
   startRedisSentinel,
 } from './redis-topology';
 export { startSimulator, type TestSimulator } from './simulator';
+export { newSshKeyPair, type SshKeyPair } from './ssh-key';
 export { startSshd, type TestSshd } from './sshd';
 export {
   type IsolatedStack,
