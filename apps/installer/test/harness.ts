@@ -18,8 +18,11 @@ export interface Harness {
   userKey: { privateKey: string; publicKey: string };
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }>;
   waitForVm(id: string, statuses: string[], timeoutMs?: number): Promise<Record<string, unknown>>;
-  /** The lab once it has settled (`ready`, `failed` or `degraded`), as `GET /labs/:id` shows it. */
-  waitForLab(id: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /**
+   * The lab once it reaches one of `statuses`, as `GET /labs/:id` shows it; by default once it has
+   * settled (`ready`, `failed` or `degraded`).
+   */
+  waitForLab(id: string, timeoutMs?: number, statuses?: readonly string[]): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -63,12 +66,12 @@ export async function startHarness(
         },
         { timeoutMs, intervalMs: 200 },
       ),
-    waitForLab: (id, timeoutMs = 120_000) =>
+    waitForLab: (id, timeoutMs = 120_000, statuses = ['ready', 'failed', 'degraded']) =>
       waitFor(
-        'the lab to settle',
+        `lab ${id} to reach ${statuses.join('|')}`,
         async () => {
           const { body } = await api('GET', `/api/v1/labs/${id}`);
-          return ['ready', 'failed', 'degraded'].includes(String(body.status)) ? body : undefined;
+          return statuses.includes(String(body.status)) ? body : undefined;
         },
         { timeoutMs, intervalMs: 250 },
       ),

@@ -45,17 +45,6 @@ async function labOf(id: string): Promise<Lab> {
   return (await api('GET', `/api/v1/labs/${id}`)).body as unknown as Lab;
 }
 
-async function settled(id: string, timeoutMs = 300_000): Promise<Lab> {
-  return waitFor(
-    `lab ${id} to settle`,
-    async () => {
-      const lab = await labOf(id);
-      return ['ready', 'failed', 'degraded'].includes(lab.status) ? lab : undefined;
-    },
-    { timeoutMs, intervalMs: 500 },
-  );
-}
-
 /** Whether `user` gets in with `key` and runs a command. */
 async function logsIn(vm: LabVm, user: string, key: string): Promise<boolean> {
   assert.ok(vm.access, `${vm.name} says how to reach it`);
@@ -92,7 +81,7 @@ test('a catalog lab with parameters: the trainee key on every copy’s attacker,
     parameters: { copies: 2, ttl: '4h', traineeKeys: [harness.userKey.publicKey], vms: { target: { cpus: 1 } } },
   });
   assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
-  const lab = await settled(String(accepted.body.id));
+  const lab = (await harness.waitForLab(String(accepted.body.id), 300_000)) as unknown as Lab;
   assert.equal(lab.status, 'ready', lab.error);
   assert.equal(lab.vms.length, 4);
   for (const copy of [0, 1]) {

@@ -38,15 +38,9 @@ export function labClient(harnessOf: () => Harness) {
     return (await harnessOf().api('GET', `/api/v1/labs/${id}`)).body as unknown as Lab;
   }
 
-  async function settled(id: string, statuses = ['ready', 'failed', 'degraded'], timeoutMs = 240_000): Promise<Lab> {
-    return waitFor(
-      `lab ${id} to reach ${statuses.join('|')}`,
-      async () => {
-        const lab = await labOf(id);
-        return statuses.includes(lab.status) ? lab : undefined;
-      },
-      { timeoutMs, intervalMs: 300 },
-    );
+  /** The lab once it reaches one of `statuses` (by default, once it has settled). */
+  async function settled(id: string, statuses?: readonly string[], timeoutMs = 240_000): Promise<Lab> {
+    return (await harnessOf().waitForLab(id, timeoutMs, statuses)) as unknown as Lab;
   }
 
   async function deploy(body: unknown): Promise<string> {

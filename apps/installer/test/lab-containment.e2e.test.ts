@@ -495,16 +495,10 @@ test('a lab whose policy cannot hold (the node’s firewall stopped) fails namin
       assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
       ids[onFailure] = String(accepted.body.id);
     }
-    const settled = async (id: string) =>
-      waitFor(
-        `lab ${id} to settle`,
-        async () => {
-          const { body } = await harness.api('GET', `/api/v1/labs/${id}`);
-          return ['ready', 'failed', 'degraded'].includes(String(body.status)) ? body : undefined;
-        },
-        { timeoutMs: 240_000, intervalMs: 500 },
-      );
-    const [failed, kept] = await Promise.all([settled(ids.fail!), settled(ids.keep!)]);
+    const [failed, kept] = await Promise.all([
+      harness.waitForLab(ids.fail!, 240_000),
+      harness.waitForLab(ids.keep!, 240_000),
+    ]);
     assert.equal(failed.status, 'failed', JSON.stringify(failed.error));
     assert.equal(kept.status, 'degraded', JSON.stringify(kept.error));
     for (const body of [failed, kept]) {
