@@ -55,9 +55,8 @@ function taskOptions(
   policy: FailurePolicy,
   run: number,
 ): JobsOptions {
-  const name = jobNameOf(task);
   return jobOptions(
-    name,
+    jobNameOf(task),
     {
       jobId: labJobId(labId, task.id, run),
       // 'fail': a task that fails for good fails the root at once, so the lab never waits forever.
