@@ -478,7 +478,8 @@ export async function run(): Promise<string> {
           ? `after a warm-up pass of ${WARMUP_PASS} requests (and as many runs of its queries) on every line before the first is measured, and 20 more right before each line`
           : 'after 20 of warm-up'
       }. Target: p99 < 20 ms for every cursor-paged list`,
-      '(previous: p99 12.7–21.9 ms on `/vms` pages (the cursor 50,000 deep over) and 8.2–18.2 ms on the others in the full run of 2026-12-07 11:41 on a 2 × AMD EPYC machine;',
+      '(previous: p99 18.9–38.1 ms on `/vms` pages (the first page, the cursor 50,000 deep and the project key over) and 6.7–15.9 ms on the others in the full run of 2026-12-07 14:32 on a 2 × AMD EPYC machine;',
+      '12.7–21.9 ms and 8.2–18.2 ms at 11:41 on the same kind (the `/vms` cursor 50,000 deep over);',
       '8.6–13.1 ms and 6.0–13.8 ms at 08:27 on the same kind;',
       '14.6–24.8 ms on `/vms` pages (the cursor 50,000 deep and the project key over) and 10.0–16.8 ms on the others at 05:29 on the same kind;',
       '12.2–16.9 ms and 11.4–19.5 ms at 2026-12-06 23:01 on the same kind;',
