@@ -73,6 +73,7 @@ test('already exists: nextid probe, create, clone, tokens, users', () => {
   for (const text of [
     "unable to create VM 106 - VM 106 already exists on node 'pve-9l'",
     'unable to create VM 107: config file already exists',
+    "close (rename) atomic file '/etc/pve/nodes/pve2/qemu-server/108.conf' failed: File exists",
     "create user failed: user 'x@pve' already exists",
   ]) {
     assert.ok(answer(500, text) instanceof AlreadyExistsError, text);

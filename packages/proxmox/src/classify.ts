@@ -38,7 +38,10 @@ const patterns = {
   agentNotConfigured: /No QEMU guest agent configured/i,
   agentNotReady: /guest agent (?:is )?not (?:running|available|ready)/i,
   vmNotRunning: /VM \d+ (?:is )?not running/,
-  alreadyExists: /already exists|already used|config file already exists/i,
+  // The last: a clone's worker writing the new VM's config at an id pmxcfs lists for a guest on another
+  // node (PVE::Tools::file_set_contents renaming its temporary file onto `<vmid>.conf`).
+  alreadyExists:
+    /already exists|already used|config file already exists|atomic file '[^']*\/\d+\.conf' failed: File exists/i,
   notFound:
     /does not exist|hostname lookup '[^']*' failed|no such (?:task|storage|cluster node|user|token|vm|pool|role)|not found/i,
   lockBusy: /got timeout|got lock request timeout|can't lock file|VM is locked|got no worker upid|lock .* busy/i,

@@ -101,7 +101,7 @@ export async function cloneVm(deps: CloneVmDeps, request: CloneVmRequest): Promi
     look = true;
     if (existing === 'ours') return { vmid, node, upid: undefined, resumed: true };
     if (existing === 'foreign') {
-      await deps.vmids.releaseVmid({ ...lease, vmid });
+      await deps.vmids.releaseVmid({ ...lease, vmid, taken: true });
       continue;
     }
     await request.onVmid?.(vmid);
@@ -116,7 +116,7 @@ export async function cloneVm(deps: CloneVmDeps, request: CloneVmRequest): Promi
     } catch (error) {
       if (!isAlreadyExists(error)) throw error;
       deps.logger?.info({ vmid, owner: request.owner }, 'VMID taken outside Glassdome; leasing another');
-      await deps.vmids.releaseVmid({ ...lease, vmid });
+      await deps.vmids.releaseVmid({ ...lease, vmid, taken: true });
     } finally {
       clearInterval(renewal);
     }
@@ -124,6 +124,12 @@ export async function cloneVm(deps: CloneVmDeps, request: CloneVmRequest): Promi
   throw new AlreadyExistsError(`clone of ${request.name}: ${maxForeignIds} leased VMIDs in a row were taken by others`);
 }
 
+/**
+ * PVE's refusal of a clone onto an id another guest holds: at once when that guest's config is on the
+ * clone's node (`config file already exists`), in the task when it is elsewhere in the cluster (the
+ * worker's first write of the new config, which pmxcfs refuses for an id the cluster already lists).
+ * Either way nothing of the clone is left, and the id is someone else's.
+ */
 function isAlreadyExists(error: unknown): boolean {
   return (
     error instanceof AlreadyExistsError ||

@@ -2,8 +2,9 @@
  * VMID allocation that holds under any number of workers on any number of machines. Proxmox has no
  * "reserve an id" call and `/cluster/nextid` hands the same id to concurrent callers, so the reservation
  * is a lease in a shared store (Postgres in Glassdome: `PostgresVmidLeaseStore` of `@glassdome/db`),
- * keyed by platform + vmid, taken over only once it has expired, and checked against the cluster before
- * it is handed out.
+ * keyed by platform + vmid, taken over only once it has expired, and drawn from the ids the cluster's VM
+ * list does not show. A leased id is for a clone: PVE refuses a clone onto an id any guest of the
+ * cluster holds (see `cloneVm`, which then leases another), so nothing else is asked of the cluster.
  */
 import type { ClusterApi, ClusterResource } from './cluster';
 import { VmidExhaustedError } from './errors';
@@ -65,8 +66,8 @@ export interface VmidAllocatorOptions {
   /**
    * How old the cluster's VM list that candidates are drawn from may be. Allocations within this time
    * of each other (a lab's VMs all start at once) share one `GET /cluster/resources` — a list of every
-   * VM of the cluster — instead of one each. The list only steers the pick: the lease and the
-   * `nextid` probe decide, so a VM it does not show yet costs at most one more candidate.
+   * VM of the cluster — instead of one each. The list only steers the pick: the lease and the clone
+   * decide, so a VM it does not show yet costs one clone refused and another id.
    * @defaultValue 1000
    */
   resourcesMaxAgeMs?: number;
@@ -140,9 +141,11 @@ export class VmidAllocator {
   }
 
   /**
-   * Leases an id no live lease holds and no VM of the cluster uses, confirmed with
-   * `GET /cluster/nextid?vmid=N`. An owner that already holds a live lease gets that one back (renewed);
-   * right after a `handOff` reservation, from memory (see `LeaseRequest.handOff`).
+   * Leases an id no live lease holds and the cluster's VM list (read at most `resourcesMaxAgeMs` ago)
+   * does not show. It is not asked whether the id is free (`GET /cluster/nextid?vmid=N`): that answer
+   * would be stale by the time the clone comes, and the clone checks it anyway, refusing an id taken
+   * meanwhile (`cloneVm` then leases another). An owner that already holds a live lease gets that one
+   * back (renewed); right after a `handOff` reservation, from memory (see `LeaseRequest.handOff`).
    */
   async allocateVmid(request: LeaseRequest): Promise<number> {
     const ttlMs = request.ttlMs ?? defaultTtlMs;
@@ -192,25 +195,8 @@ export class VmidAllocator {
             ? { vmid, held: false }
             : undefined;
       if (!leased) continue;
-      // A held lease was probed when it was taken (see below).
-      if (leased.held) {
-        this.#rememberLeased(owner);
-        return leased.vmid;
-      }
-      // Resources lag behind clones still being written; the probe sees every config file.
-      let free: boolean;
-      try {
-        free = await this.#cluster.isVmidFree(vmid);
-      } catch (error) {
-        // Unprobed, the lease goes: kept, the owner's next allocation would get it back as held.
-        await this.releaseVmid({ ...request, vmid }).catch(() => {});
-        throw error;
-      }
-      if (free) {
-        this.#rememberLeased(owner);
-        return vmid;
-      }
-      await this.releaseVmid({ ...request, vmid });
+      this.#rememberLeased(owner);
+      return leased.vmid;
     }
     throw new VmidExhaustedError(
       `no free VMID in [${this.range.min}, ${this.range.max}] for ${request.platformId} after ${rejected.size} candidates`,
@@ -222,8 +208,13 @@ export class VmidAllocator {
     return this.#leases.renew({ ...request, ttlMs: request.ttlMs ?? defaultTtlMs });
   }
 
-  /** Gives the id back (only this owner's lease is removed). */
-  async releaseVmid(request: { platformId: string; owner: string; vmid: number }): Promise<void> {
+  /**
+   * Gives the id back (only this owner's lease is removed). `taken`: a VM outside Glassdome proved to
+   * hold it (a clone onto it was refused), so the next picks come from the cluster's VM list read anew,
+   * which shows that VM, rather than from the one that did not.
+   */
+  async releaseVmid(request: { platformId: string; owner: string; vmid: number; taken?: boolean }): Promise<void> {
+    if (request.taken) this.#resources = undefined;
     this.#leased.delete(leasedKey(request));
     this.#handedOff.delete(leasedKey(request));
     await this.#leases.release(request);

@@ -19,6 +19,8 @@ export interface SimOptions {
   faults?: Record<string, unknown>;
   /** @defaultValue 'modern' */
   errorEnvelope?: 'modern' | 'legacy';
+  /** The cluster's nodes, the first holding the template. @defaultValue the simulator's one node */
+  nodes?: string[];
 }
 
 export interface RunningSim {
@@ -34,6 +36,7 @@ export async function startSim(options: SimOptions = {}): Promise<RunningSim> {
   const env: Record<string, string> = { PVE_SIM_ERROR_ENVELOPE: options.errorEnvelope ?? 'modern' };
   if (options.latencies) env.PVE_SIM_LATENCIES = JSON.stringify(options.latencies);
   if (options.faults) env.PVE_SIM_FAULTS = JSON.stringify(options.faults);
+  if (options.nodes) env.PVE_SIM_NODES = options.nodes.join(',');
   const sim = await startSimulator({ tls: options.tls ?? false, timeScale: options.timeScale ?? 0.01, env });
   const { info } = sim;
   return {

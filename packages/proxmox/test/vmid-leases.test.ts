@@ -17,7 +17,7 @@ let db: Db;
 let pve: Proxmox;
 
 before(async () => {
-  [sim, database] = await Promise.all([startSim(), createTestDatabase('proxmox-vmid')]);
+  [sim, database] = await Promise.all([startSim({ nodes: ['pve01', 'pve02'] }), createTestDatabase('proxmox-vmid')]);
   db = createDb(database.url);
   await migrateToLatest(db);
   pve = createProxmox(sim.config());
@@ -198,19 +198,31 @@ test('an id taken outside Glassdome between lease and clone turns into a new id,
   assert.equal((await vmids.findLeaseByOwner({ platformId: 'p1', owner: 'vm-record-8' }))?.vmid, cloned.vmid);
 });
 
-test('a lease taken while the cluster probe failed is released, not handed out unprobed later', async () => {
-  // A range of one id: the first allocation leases it, then the probe fails.
-  let failures = 1;
-  const cluster = Object.create(pve.cluster) as typeof pve.cluster;
-  cluster.isVmidFree = async (vmid) => {
-    if (failures-- > 0) throw new Error('pveproxy went away');
-    return pve.cluster.isVmidFree(vmid);
-  };
-  const vmids = new VmidAllocator({ leases: new PostgresVmidLeaseStore(db), cluster, range: { min: 3700, max: 3700 } });
-  const owner = { platformId: 'p1', owner: 'probe-failed' };
-  await assert.rejects(vmids.allocateVmid(owner), /pveproxy went away/);
-  assert.equal(await vmids.findLeaseByOwner(owner), undefined);
-  // Someone outside Glassdome takes the id meanwhile: the retried allocation must not hand it out.
-  await pve.tasks.wait(await pve.vms.clone({ sourceVmid: sim.info.templateVmid, newid: 3700, name: 'outsider' }));
-  await assert.rejects(vmids.allocateVmid(owner), VmidExhaustedError);
+test('an id a guest on another node holds: the clone task is refused, and another id leased', async () => {
+  const vmids = allocator(3500, 3599);
+  const offered: number[] = [];
+  const cloned = await cloneVm(
+    { pve, vmids },
+    {
+      platformId: 'p1',
+      owner: 'vm-record-9',
+      sourceVmid: sim.info.templateVmid,
+      name: 'contested-9',
+      storage: sim.info.storage,
+      full: false,
+      firstAttempt: true,
+      onVmid: async (vmid) => {
+        offered.push(vmid);
+        if (offered.length > 1) return;
+        // Someone makes a VM with that id on the other node: the clone's node holds no config of it,
+        // so only the clone's worker finds it taken.
+        await pve.tasks.wait(await pve.client.post<string>('/nodes/pve02/qemu', { vmid, name: 'elsewhere' }));
+      },
+    },
+  );
+  assert.equal(offered.length, 2);
+  assert.equal(cloned.vmid, offered[1]);
+  assert.equal((await pve.vms.config(cloned.vmid)).name, 'contested-9');
+  assert.equal((await pve.vms.config(offered[0]!, 'pve02')).name, 'elsewhere');
+  assert.equal((await vmids.findLeaseByOwner({ platformId: 'p1', owner: 'vm-record-9' }))?.vmid, cloned.vmid);
 });

@@ -145,7 +145,15 @@ async function cloneWorker(ctx: HandlerContext, plan: ClonePlan, log: TaskLog): 
     const releaseTarget = await sim.locks.acquire(vmLockPath(plan.newid), 'exclusive', lockTimeout);
     try {
       assertUnlocked(plan.source);
-      if (sim.state.vms[plan.newid]) fail(`unable to create VM ${plan.newid}: config file already exists`);
+      // PVE's worker checks again for a config of that id on its own node, then writes the new VM's
+      // temporary config, which pmxcfs refuses when the id is any other node's guest.
+      const taken = sim.state.vms[plan.newid];
+      if (taken?.node === plan.source.node) fail(`unable to create VM ${plan.newid}: config file already exists`);
+      if (taken) {
+        fail(
+          `close (rename) atomic file '/etc/pve/nodes/${plan.source.node}/qemu-server/${plan.newid}.conf' failed: File exists`,
+        );
+      }
       target = {
         vmid: plan.newid,
         node: plan.source.node,
