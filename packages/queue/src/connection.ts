@@ -141,7 +141,8 @@ export function createRedis(url: string, role: RedisRole, extra: RedisOptions = 
  * next), and on loopback each write also runs the TCP delivery to Redis in the writer's time: the
  * writes were half of a no-op worker's CPU. Corked at its first write and uncorked once the current
  * callback and its promise continuations have run (process.nextTick), the socket sends their commands
- * in one write, in the same order.
+ * in one write, in the same order. The producer's connection too: a finished lab task adds every
+ * task it made ready in one turn.
  * Each socket the connection opens (reconnects too); a cluster's connections are left as they are.
  */
 export function writeOncePerTurn(redis: RedisConnection): void {

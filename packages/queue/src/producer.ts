@@ -1,7 +1,7 @@
 import type { Logger } from '@glassdome/logger';
 import { FlowProducer, type JobsOptions, Queue } from 'bullmq';
 import { JOBS, type JobName, type JobPayload, parsePayload, QUEUES, type QueueName } from './catalog';
-import { createRedis, type RedisConnection, redisErrorReporter, waitForRedis } from './connection';
+import { createRedis, type RedisConnection, redisErrorReporter, waitForRedis, writeOncePerTurn } from './connection';
 
 /** The retry and retention options a job gets from its catalog entry (its backoff base unless given one). */
 export function jobOptions(name: JobName, extra: JobsOptions = {}, backoffMs = JOBS[name].backoffMs): JobsOptions {
@@ -62,6 +62,9 @@ export class Producer {
   ): Promise<Producer> {
     const { timeoutMs = 5_000, logger, labTaskBackoffMs } = options;
     const connection = createRedis(url, 'producer', {}, logger);
+    // The adds of one turn in one write: a finished lab task adds every task it made ready at once
+    // (the network task of the lab bench, 60), which were 60 writes to the socket.
+    writeOncePerTurn(connection);
     try {
       await waitForRedis(connection, url, timeoutMs);
     } catch (error) {

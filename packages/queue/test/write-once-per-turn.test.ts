@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createRedisPrefix } from '@glassdome/testkit';
 import { createRedis, writeOncePerTurn } from '../src/connection';
+import { Producer } from '../src/producer';
 
 const bed = createRedisPrefix('queue-write-turn');
 test.after(() => bed.cleanup());
@@ -49,5 +50,24 @@ test('twenty commands of one turn: one write with writeOncePerTurn, twenty witho
   } finally {
     plain.disconnect();
     corked.disconnect();
+  }
+});
+
+test("the producer's adds of one turn (a finished lab task's ready tasks) go in one write", async () => {
+  const producer = await Producer.open(bed.url, bed.prefix);
+  try {
+    // The queues' own start-up commands (BullMQ reads the server's version) are done first.
+    await producer.queues.lab.waitUntilReady();
+    const counter = countWrites(producer.connection);
+    const jobs = await Promise.all(
+      Array.from({ length: 20 }, (_, index) =>
+        producer.queues.lab.add('lab.task', { index }, { jobId: `turn-${index}` }),
+      ),
+    );
+    assert.equal(jobs.length, 20);
+    assert.equal(counter.writes, 1);
+    assert.equal(await producer.queues.lab.count(), 20);
+  } finally {
+    await producer.close();
   }
 });
