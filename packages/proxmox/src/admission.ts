@@ -7,7 +7,8 @@
  * place (its lab copy, lower first; then its task's remaining critical path, the longest chain still
  * ahead first; equal ones in the order they came) and a slot that frees goes to the first in line at
  * once, inside the same Redis script that frees it, which then publishes whom it granted so the
- * waiter wakes without polling. Holders and waiters keep their place with heartbeats, so a dead
+ * waiter wakes without polling (on a channel per process: each hears only of its own waiters, where
+ * every process used to read every grant). Holders and waiters keep their place with heartbeats, so a dead
  * holder's slot and a dead waiter's place lapse after `slotTtlMs`; a waiter also checks the line
  * itself every 2 s, which covers a wake-up lost while its subscription reconnected and a slot that
  * lapsed.
@@ -33,7 +34,7 @@
  * from those long holds then refilled the slots slowly (the class bench: its first 8 clones per
  * node released together 4.2 s after their grant, the next ones granted 0.5 s apart).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@glassdome/logger';
 import type { Cluster, Redis } from 'ioredis';
@@ -168,7 +169,7 @@ local function grant(limit, ttl, assumedHold)
     if free <= 0 then break end
     local clone = string.sub(token, 1, 6) == 'clone:'
     if clone and now < nextClone then
-      if not later then later = { token, nextClone - now } end
+      if not later then later = { token, nextClone - now, nextClone } end
     else
       if clone and gap > 0 then
         -- A clone in line at its turn that found no slot free: the next turn counts from its turn
@@ -200,12 +201,34 @@ local function grant(limit, ttl, assumedHold)
   end
   return granted
 end
--- The granted tokens and, when a clone waits for its turn with a slot free, 'later:<ms>:<token>'.
-local function announce(granted)
-  local words = {}
-  for _, token in ipairs(granted) do words[#words + 1] = token end
-  if later then words[#words + 1] = 'later:' .. ms(later[2]) .. ':' .. later[1] end
-  return table.concat(words, ' ')
+-- Whether the clone named 'later' has not been told of that turn yet (and now counts as told): each
+-- call on the line while it waits names it again, and telling it every time woke it again for nothing.
+local function laterIsNews()
+  if not later then return false end
+  local named = later[1] .. '@' .. ms(later[3])
+  if redis.call('HGET', stats, 'laterNamed') == named then return false end
+  redis.call('HSET', stats, 'laterNamed', named)
+  return true
+end
+-- Publishes the granted tokens and, when a clone waits for its turn with a slot free and was not told
+-- yet, 'later:<ms>:<token>', each to its process's channel (<channel>:<id>, the id before the '/' of
+-- a token): a process hears only of its own waiters.
+local function announce(channel, granted)
+  local tellLater = laterIsNews()
+  if #granted == 0 and not tellLater then return end
+  local words, channels = {}, {}
+  local function tell(token, word)
+    local owner = string.match(token, '(%w+)/')
+    local to = owner and (channel .. ':' .. owner) or channel
+    if not words[to] then
+      words[to] = {}
+      channels[#channels + 1] = to
+    end
+    table.insert(words[to], word)
+  end
+  for _, token in ipairs(granted) do tell(token, token) end
+  if tellLater then tell(later[1], 'later:' .. ms(math.ceil(later[2])) .. ':' .. later[1]) end
+  for _, to in ipairs(channels) do redis.call('PUBLISH', to, table.concat(words[to], ' ')) end
 end
 `;
 
@@ -231,10 +254,13 @@ for _, granted in ipairs(grant(limit, ttl, assumedHold)) do
   if granted == token then mine = 1 else others[#others + 1] = granted end
 end
 if later and later[1] == token then
-  if mine == 0 then mine = -math.max(1, math.floor(later[2])) end
+  -- Rounded up: a clone that looked again a fraction of a ms before its turn was told to wait 1 ms more.
+  if mine == 0 then mine = -math.max(1, math.ceil(later[2])) end
+  -- Told by this answer: nobody publishes that turn to it again.
+  laterIsNews()
   later = nil
 end
-if #others > 0 or later then redis.call('PUBLISH', channel, announce(others)) end
+announce(channel, others)
 return mine
 `;
 
@@ -274,7 +300,7 @@ redis.call('ZREM', line, token)
 redis.call('ZREM', alive, token)
 redis.call('HDEL', since, token)
 local granted = grant(limit, ttl, assumedHold)
-if #granted > 0 or later then redis.call('PUBLISH', channel, announce(granted)) end
+announce(channel, granted)
 return #granted
 `;
 
@@ -316,7 +342,10 @@ async function evalScript(
   }
 }
 
-/** A slot set's keys in Redis (one hash tag, so one cluster slot) and the channel its grants go out on. */
+/**
+ * A slot set's keys in Redis (one hash tag, so one cluster slot) and the channel its grants go out on
+ * (followed by `:<id>` of the grantee's process).
+ */
 interface Line {
   name: string;
   keys: [holders: string, line: string, alive: string, since: string, stats: string, seq: string];
@@ -328,6 +357,8 @@ interface Line {
 interface Waiter {
   granted: boolean;
   wake?: () => void;
+  /** The wake-up at its clone's turn it was told of (one at a time: a newer turn replaces it). */
+  turn?: NodeJS.Timeout;
 }
 
 /**
@@ -352,6 +383,11 @@ class Lines {
   /** Channels whose subscription is in place (ioredis renews it after a reconnect). */
   readonly #listening = new Set<string>();
   readonly #waiters = new Map<string, Waiter>();
+  /**
+   * This process's part of its tokens (`<id>/<uuid>`): the scripts publish a grant on the line's
+   * channel for the grantee's process (`<channel>:<id>`), so a process hears only of its own waiters.
+   */
+  readonly #id = randomBytes(6).toString('hex');
 
   constructor(options: AdmissionOptions) {
     this.#redis = options.redis;
@@ -376,9 +412,9 @@ class Lines {
    */
   async acquire(line: Line, rank: number, kind: string, signal?: AbortSignal, setAside?: SetAside): Promise<string> {
     signal?.throwIfAborted();
-    await this.#subscribe(line.channel);
+    await this.#subscribe(`${line.channel}:${this.#id}`);
     // A clone's token says so: the line spaces clones out (see grant in LINE_LUA).
-    const token = kind === 'clone' ? `clone:${randomUUID()}` : randomUUID();
+    const token = `${kind === 'clone' ? 'clone:' : ''}${this.#id}/${randomUUID()}`;
     const waiter: Waiter = { granted: false };
     this.#waiters.set(token, waiter);
     const deadline = Date.now() + this.limits.acquireTimeoutMs;
@@ -419,6 +455,7 @@ class Lines {
       throw error;
     } finally {
       back?.();
+      clearTimeout(waiter.turn);
       this.#waiters.delete(token);
     }
   }
@@ -540,7 +577,8 @@ class Lines {
           const waiter = this.#waiters.get(later ? later[2]! : word);
           if (!waiter) continue;
           if (later) {
-            setTimeout(() => waiter.wake?.(), Number(later[1])).unref();
+            clearTimeout(waiter.turn);
+            waiter.turn = setTimeout(() => waiter.wake?.(), Number(later[1])).unref();
             continue;
           }
           waiter.granted = true;

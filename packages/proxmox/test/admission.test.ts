@@ -389,6 +389,49 @@ test('a waiter on another machine is woken when a slot frees, not at its next ch
   assert.ok(waits.maxWaitMs >= 50, `the wait was recorded (${waits.maxWaitMs} ms)`);
 });
 
+test("each machine hears only of its own waiters' grants, and a clone is told of its turn once", async () => {
+  const [one, two] = machines(2, { operationsPerNode: 4 });
+  // The shortest clone hold on pve16 is 400 ms: clones are granted 100 ms apart.
+  await one!.withCloneSlot({ node: 'pve16', storage: 'local-lvm', full: false }, () => sleep(400));
+  // What every machine would read: the grants published on the node's channels.
+  const listener = new Redis(testRedis.url);
+  connections.push(listener);
+  const heard: { channel: string; words: string[] }[] = [];
+  listener.on('pmessage', (_pattern: string, channel: string, message: string) =>
+    heard.push({ channel, words: message.split(' ') }),
+  );
+  await listener.psubscribe(`${testRedis.prefix}:pve:node:pve16:granted*`);
+  // Three clones that hold on past each other's turns (no clone hold ends, the spacing stays), and
+  // short starts all the while: each of their calls on the line finds a clone waiting for its turn.
+  const grants: number[] = [];
+  const began = Date.now();
+  await Promise.all([
+    ...Array.from({ length: 3 }, (_, index) =>
+      (index % 2 ? one : two)!.withCloneSlot({ node: 'pve16', storage: 'local-lvm', full: false }, async () => {
+        grants.push(Date.now() - began);
+        await sleep(500);
+      }),
+    ),
+    ...Array.from({ length: 8 }, async (_, index) => {
+      await sleep(10 + index * 20);
+      await (index % 2 ? two : one)!.withNodeSlot('pve16', () => sleep(5), undefined, 'start');
+    }),
+  ]);
+  await listener.punsubscribe();
+  assert.ok(grants[1]! - grants[0]! >= 90 && grants[2]! - grants[1]! >= 90, `clone grants at ${grants.join(', ')} ms`);
+  const told = new Map<string, number>();
+  for (const { channel, words } of heard) {
+    for (const word of words) {
+      const token = word.replace(/^later:\d+:/, '');
+      // A token is `[clone:]<machine>/<uuid>`, published on `<channel>:<machine>`.
+      const machineId = /([0-9a-f]+)\//.exec(token)?.[1];
+      assert.equal(channel, `${testRedis.prefix}:pve:node:pve16:granted:${machineId}`, `${word} on ${channel}`);
+      if (word.startsWith('later:')) told.set(token, (told.get(token) ?? 0) + 1);
+    }
+  }
+  for (const [token, times] of told) assert.equal(times, 1, `${token} told of its turn ${times} times`);
+});
+
 test("the slots' use is counted by kind of work, over machines; a caller that never held one counts none", async () => {
   const [one, two] = machines(2, { operationsPerNode: 1, acquireTimeoutMs: 50 });
   await one!.withNodeSlot('pve08', () => sleep(60), undefined, 'start');
