@@ -1,4 +1,5 @@
 import { type Algorithms, Client, type ParsedKey, type PublicKeyAuthMethod } from 'ssh2';
+import { verifyEd25519FromRawKey } from './ed25519-verify';
 import { HostKeyMismatchError, SshAuthError, SshConnectError, SshTimeoutError } from './errors';
 import { verifyHostKey } from './host-key';
 import { signingKey } from './keys';
@@ -35,6 +36,8 @@ const ALGORITHMS: Algorithms = {
     'diffie-hellman-group18-sha512',
   ],
 };
+
+verifyEd25519FromRawKey();
 
 /** ssh2 tags its errors with a level; it is how authentication and handshake timeouts are told apart. */
 type Ssh2Error = Error & { level?: string; code?: string };

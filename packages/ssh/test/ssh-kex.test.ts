@@ -5,10 +5,17 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import ssh2, { type Client } from 'ssh2';
+import ssh2, { type Client, type ParsedKey } from 'ssh2';
 import { openConnection } from '../src/connection';
+import { ed25519VerifyInstalled } from '../src/ed25519-verify';
 import { runCommand } from '../src/exec';
-import { HostKeyMismatchError, publicKeyLineFingerprint, SshAuthError } from '../src/index';
+import {
+  fingerprintOf,
+  HostKeyMismatchError,
+  publicKeyLineFingerprint,
+  SshAuthError,
+  SshConnectError,
+} from '../src/index';
 import { pinnedTarget, startSshd, type TestSshd } from './support';
 
 let sshd: TestSshd;
@@ -160,4 +167,55 @@ test('an Ed25519 key logs in with its signature at once, without asking first wh
   } finally {
     await server.close();
   }
+});
+
+/** A new Ed25519 private key, parsed (ssh2's generator makes about one key in 256 that its own parser refuses). */
+function parsedEd25519(): ParsedKey {
+  for (;;) {
+    const parsed = ssh2.utils.parseKey(ssh2.utils.generateKeyPairSync('ed25519').private);
+    if (!(parsed instanceof Error)) return Array.isArray(parsed) ? parsed[0]! : parsed;
+  }
+}
+
+/**
+ * An ssh2 server that presents one Ed25519 host key but signs the key exchange with another key:
+ * a machine that copied a guest's public host key, not its private one (with `holdsKey`, the same
+ * server signing with the key it shows).
+ */
+async function keyCopyingServer(holdsKey = false) {
+  const shown = parsedEd25519();
+  const signing = holdsKey ? shown : parsedEd25519();
+  const impostor = Object.create(shown) as ParsedKey;
+  impostor.sign = (data, algo) => signing.sign(data, algo);
+  // ssh2 takes a parsed key as given when it comes as `{ key }`.
+  const hostKeys = [{ key: impostor as unknown as string }];
+  const server = new ssh2.Server({ hostKeys }, (client) => {
+    client.on('error', () => undefined);
+    client.on('authentication', (context) => context.accept());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    fingerprint: fingerprintOf(shown.getPublicSSH()),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+test("a server showing the pinned key without holding it is refused (ssh2's verify is our Ed25519 check)", async () => {
+  for (const holdsKey of [false, true]) {
+    const server = await keyCopyingServer(holdsKey);
+    try {
+      const target = pinnedTarget(sshd, {
+        host: '127.0.0.1',
+        port: server.port,
+        hostKey: { kind: 'pinned', fingerprints: [server.fingerprint] },
+      });
+      if (holdsKey) (await openConnection(target, connectOptions)).end();
+      else await assert.rejects(openConnection(target, connectOptions), SshConnectError);
+    } finally {
+      await server.close();
+    }
+  }
+  // The check that refused it is the wrapper openConnection installs, still in ssh2's way.
+  assert.equal(ed25519VerifyInstalled(), true);
 });
