@@ -39,7 +39,7 @@ import { type LabRecord, type LabStateRow, LabStoppedError, labGraph, labRecordO
 import { type LabRunState, labStateWatch, readLabRunState } from './lab-state-watch';
 import { settleVmsOfStoppedLab } from './settle';
 import { moveLab, moveVmsOfLab, vmStatusChange } from './transitions';
-import { type StopWatch, stoppedBy, watchForStop } from './watch';
+import { type StopWatch, stoppedBy, toldStopWatch } from './watch';
 
 export interface LabTaskWork<P = undefined> {
   lab: LabRecord;
@@ -258,14 +258,16 @@ async function runOneLabTask<P>(
     const reason = labStopReason(await readLabRunState(ctx.db, lab.id), lab.run);
     if (reason) throw reason;
   };
-  // The process's one watch over its labs says when this lab stops; the task's own watch only looks
-  // at what it last said.
+  // The process's one watch over its labs says when this lab stops, and tells the task's watch at
+  // once: the task keeps no timer of its own (one fired every 500 ms per running task, to read a
+  // variable).
   const intervalMs = options.watchIntervalMs ?? 500;
   let latest: LabStoppedError | undefined;
+  const watch = toldStopWatch(job.context.signal);
   const unwatch = labStateWatch(ctx.db, intervalMs).watch(lab.id, (state) => {
     latest = labStopReason(state, lab.run);
+    if (latest) watch.report(latest);
   });
-  const watch = watchForStop(async () => latest, job.context.signal, intervalMs);
   try {
     const early = labStopReason(lab, lab.run);
     if (early) throw early;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { stoppedBy, VmStoppedError, watchForStop } from './watch';
+import { stoppedBy, toldStopWatch, VmStoppedError, watchForStop } from './watch';
 
 test('a reported stop aborts the signal with its reason; a failing check does not', async () => {
   let answer: () => Promise<Error | undefined> = () => Promise.reject(new Error('database away'));
@@ -32,4 +32,24 @@ test('a stop during shielded work waits for it to end; the parent signal does no
   await shielded;
   watch.stop();
   second.stop();
+});
+
+test('a told watch stops when told, after shielded work, and not once it was ended', async () => {
+  const parent = new AbortController();
+  const watch = toldStopWatch(parent.signal);
+  const during = await watch.shield(async () => {
+    watch.report(new VmStoppedError('destroying'));
+    await sleep(5);
+    return watch.signal.aborted;
+  });
+  assert.equal(during, false, 'the shielded work ran to its end');
+  assert.equal(stoppedBy(watch.signal, VmStoppedError)?.status, 'destroying');
+
+  const ended = toldStopWatch(parent.signal);
+  ended.stop();
+  ended.report(new VmStoppedError('destroying'));
+  assert.equal(ended.signal.aborted, false, 'a stop told after the watch ended is ignored');
+  const told = toldStopWatch(parent.signal);
+  parent.abort(new Error('shutdown'));
+  assert.equal(told.signal.aborted, true, 'the parent still aborts it');
 });

@@ -34,7 +34,7 @@ export async function checkVmStillWanted(db: Db, vmId: string): Promise<void> {
 }
 
 export interface StopWatch {
-  /** Aborted (with the stop reason) once `check` reports one, or when the parent signal aborts. */
+  /** Aborted (with the stop reason) once a stop is reported, or when the parent signal aborts. */
   signal: AbortSignal;
   /**
    * Runs work that cannot be taken back once submitted (a clone lands whatever we do next): a stop
@@ -42,41 +42,27 @@ export interface StopWatch {
    * tear-down finds it. The parent signal (timeout, shutdown) still aborts at once.
    */
   shield<T>(work: () => Promise<T>): Promise<T>;
-  /** Ends the polling; call it when the work is over. */
+  /** Ends the watch: a stop reported after it is ignored (and a polling watch polls no more). */
   stop(): void;
 }
 
-/**
- * Polls `check` every `intervalMs` and aborts the returned signal with the error it reports. A check
- * that throws (Postgres briefly away) is not a reason to stop: the next poll decides.
- */
-export function watchForStop(
-  check: () => Promise<Error | undefined>,
-  parent: AbortSignal,
-  intervalMs = 1_000,
-): StopWatch {
+/** A watch that is told of a stop (`report`) by whoever learns of it, e.g. a listener on a shared poll. */
+export interface ToldStopWatch extends StopWatch {
+  /** Aborts the signal with `reason` (after the shielded work, if any is running). */
+  report(reason: Error): void;
+}
+
+/** A stop watch without a timer of its own: it stops when `report` is called. */
+export function toldStopWatch(parent: AbortSignal): ToldStopWatch {
   const controller = new AbortController();
-  let polling = false;
   let shielded = 0;
   let deferred: Error | undefined;
+  let ended = false;
   const abort = (reason: Error) => {
     if (controller.signal.aborted) return;
     if (shielded > 0) deferred = reason;
     else controller.abort(reason);
   };
-  const timer = setInterval(() => {
-    if (polling || controller.signal.aborted || deferred) return;
-    polling = true;
-    check()
-      .then((reason) => {
-        if (reason) abort(reason);
-      })
-      .catch(() => {})
-      .finally(() => {
-        polling = false;
-      });
-  }, intervalMs);
-  timer.unref();
   return {
     signal: AbortSignal.any([parent, controller.signal]),
     async shield(work) {
@@ -88,7 +74,49 @@ export function watchForStop(
         if (shielded === 0 && deferred) abort(deferred);
       }
     },
-    stop: () => clearInterval(timer),
+    report: (reason) => {
+      if (!ended && !deferred) abort(reason);
+    },
+    stop: () => {
+      ended = true;
+    },
+  };
+}
+
+/**
+ * Polls `check` every `intervalMs` and aborts the returned signal with the error it reports. A check
+ * that throws (Postgres briefly away) is not a reason to stop: the next poll decides.
+ */
+export function watchForStop(
+  check: () => Promise<Error | undefined>,
+  parent: AbortSignal,
+  intervalMs = 1_000,
+): StopWatch {
+  const watch = toldStopWatch(parent);
+  let polling = false;
+  let reported = false;
+  const timer = setInterval(() => {
+    if (polling || reported || watch.signal.aborted) return;
+    polling = true;
+    check()
+      .then((reason) => {
+        if (!reason) return;
+        reported = true;
+        watch.report(reason);
+      })
+      .catch(() => {})
+      .finally(() => {
+        polling = false;
+      });
+  }, intervalMs);
+  timer.unref();
+  return {
+    signal: watch.signal,
+    shield: watch.shield,
+    stop: () => {
+      clearInterval(timer);
+      watch.stop();
+    },
   };
 }
 
