@@ -36,6 +36,22 @@ export function runFrom(env: NodeJS.ProcessEnv = process.env): RunFrom {
  * CPU in the 60-VM lab bench (3 alternated rounds, 2026-12-07: medians per VM fresh 31 ms without,
  * 33 and 37 ms with; warm 25, 26 and 26 ms; the gateway's own CPU went up with either, and the ratio
  * to the critical path missed 1.05 more often).
+ *
+ * What a fresh stack's first lab deploy pays beyond a warm one (perf over the 60-VM lab bench,
+ * 2026-12-07, main threads of the api, installers and gateway): about 9 ms per VM, of which lazy
+ * compilation (parsing, bytecode) is about 2, IC misses, first literals and tier-up checks about 1,
+ * and the rest is code running before V8 has optimized it (interpreter, Sparkplug, generic IC
+ * stubs). No installer loads a module during a deploy, and no stack trace is built on the way
+ * (source maps cost only their reading at start, 7–26 ms per process). A V8 code cache could only
+ * save the compilation, and Node 20 offers none for ES modules (vm.SourceTextModule needs
+ * --experimental-vm-modules); a CommonJS bundle compiled through vm.Script with cachedData loses
+ * --enable-source-maps' mapping. Flags tried on the api, installers and gateway, alternated with
+ * V8's defaults (ms of CPU per VM, fresh / warm deploy): defaults 29.5 (26–36) / 23.5 (17–28) over
+ * 8 runs; --interrupt-budget at a quarter (optimize sooner) 37 and 48 / 22 and 28 (the main threads
+ * gained, TurboFan's threads lost more); at twice the default 33 (25–34) / 23 (22–26) over 4;
+ * --maglev (not yet shipped in Node 20's V8 11.3) 29 and 32 / 26 and 28; no source maps 29 / 26;
+ * --no-lazy-feedback-allocation with --max-semi-space-size=32 28 (28–30) / 27 (24–30) against 32
+ * (29–34) / 24 (21–25) in the same rounds. None is beyond the noise, so none is used.
  */
 export const NODE_FLAGS: Readonly<Record<AppName, readonly string[]>> = {
   api: ['--max-semi-space-size=32'],
