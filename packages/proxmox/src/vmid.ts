@@ -30,15 +30,15 @@ export interface VmidLeaseStore {
   renewHeld(lease: { platformId: string; owner: string; ttlMs: number }): Promise<number | undefined>;
   /**
    * `renewHeld`, and when the owner holds no live lease, `acquire` of `vmid` (one statement in
-   * Postgres): the held lease's id (`held`), else `vmid` once leased; undefined when the owner held
-   * none and a live lease holds `vmid`.
+   * Postgres): the held lease's id, else `vmid` once leased; undefined when the owner held none and a
+   * live lease holds `vmid`.
    */
   renewHeldOrAcquire(lease: {
     platformId: string;
     vmid: number;
     owner: string;
     ttlMs: number;
-  }): Promise<{ vmid: number; held: boolean } | undefined>;
+  }): Promise<number | undefined>;
   /** Ids in `range` that live leases of the platform hold. */
   listLive(platformId: string, range: VmidRange): Promise<number[]>;
   /** Takes the id for `ttlMs` if no live lease holds it (an expired lease is taken over); false otherwise. */
@@ -192,11 +192,11 @@ export class VmidAllocator {
         attempt === 0
           ? await this.#leases.renewHeldOrAcquire({ ...owner, vmid, ttlMs })
           : (await this.#leases.acquire({ ...owner, vmid, ttlMs }))
-            ? { vmid, held: false }
+            ? vmid
             : undefined;
-      if (!leased) continue;
+      if (leased === undefined) continue;
       this.#rememberLeased(owner);
-      return leased.vmid;
+      return leased;
     }
     throw new VmidExhaustedError(
       `no free VMID in [${this.range.min}, ${this.range.max}] for ${request.platformId} after ${rejected.size} candidates`,

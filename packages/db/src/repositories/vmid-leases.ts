@@ -67,17 +67,17 @@ export async function renewNewestVmidLeaseOfOwner(
 
 /**
  * What `renewNewestVmidLeaseOfOwner` and then, when the owner held no live lease, `insertVmidLease`
- * of `vmid` would do, in one statement: the owner's lease renewed (`held`), else `vmid` leased to it
+ * of `vmid` would do, in one statement: the id of the owner's lease, renewed, else `vmid` leased to it
  * (an expired lease of it taken over); undefined when it held none and a live lease holds `vmid`.
  */
 export async function renewOrInsertVmidLease(
   db: Db,
   lease: { platformId: string; vmid: number; owner: string; ttlMs: number },
-): Promise<{ vmid: number; held: boolean } | undefined> {
-  const result = await db.executeQuery<{ vmid: number; held: boolean }>(
+): Promise<number | undefined> {
+  const result = await db.executeQuery<{ vmid: number }>(
     CompiledQuery.raw(RENEW_OR_INSERT, [lease.platformId, lease.owner, lease.ttlMs / 1000, lease.vmid]),
   );
-  return result.rows[0];
+  return result.rows[0]?.vmid;
 }
 
 const RENEW_OR_INSERT = `
@@ -92,8 +92,8 @@ const RENEW_OR_INSERT = `
       WHERE vmid_leases.expires_at <= now()
     RETURNING vmid
   )
-  SELECT vmid, true AS held FROM held
-  UNION ALL SELECT vmid, false AS held FROM taken`;
+  SELECT vmid FROM held
+  UNION ALL SELECT vmid FROM taken`;
 
 // Each VM's lease is taken and renewed with these texts: prepared once per connection.
 preparedByName(RENEW_NEWEST);
