@@ -170,59 +170,59 @@ test('a resumed clone with the same owner finds the VM already made instead of m
   assert.equal((await pve.vms.list()).filter((vm) => vm.name === 'resumed-7').length, 1);
 });
 
-test('an id taken outside Glassdome between lease and clone turns into a new id, not a failure', async () => {
-  const vmids = allocator(3400, 3499);
+/**
+ * A clone whose first leased id someone outside Glassdome takes (`take`) right before the clone is
+ * asked for: the ids the clone was offered, and where it landed.
+ */
+async function cloneOntoTakenId(
+  range: [number, number],
+  name: string,
+  take: (vmid: number) => Promise<unknown>,
+  firstAttempt?: boolean,
+) {
+  const vmids = allocator(...range);
+  const owner = `vm-${name}`;
   const offered: number[] = [];
   const cloned = await cloneVm(
     { pve, vmids },
     {
       platformId: 'p1',
-      owner: 'vm-record-8',
+      owner,
       sourceVmid: sim.info.templateVmid,
-      name: 'contested-8',
+      name,
       storage: sim.info.storage,
       full: false,
+      ...(firstAttempt ? { firstAttempt } : {}),
       onVmid: async (vmid) => {
         offered.push(vmid);
-        if (offered.length > 1) return;
-        // Someone with no lease (a person in the web UI) takes the id first.
-        await pve.tasks.wait(await pve.vms.clone({ sourceVmid: sim.info.templateVmid, newid: vmid, name: 'manual' }));
+        if (offered.length === 1) await take(vmid);
       },
     },
   );
   assert.equal(offered.length, 2);
   assert.equal(cloned.vmid, offered[1]);
   assert.notEqual(cloned.vmid, offered[0]);
-  assert.equal((await pve.vms.config(cloned.vmid)).name, 'contested-8');
-  assert.equal((await pve.vms.config(offered[0]!)).name, 'manual');
-  assert.equal((await vmids.findLeaseByOwner({ platformId: 'p1', owner: 'vm-record-8' }))?.vmid, cloned.vmid);
+  assert.equal((await pve.vms.config(cloned.vmid)).name, name);
+  assert.equal((await vmids.findLeaseByOwner({ platformId: 'p1', owner }))?.vmid, cloned.vmid);
+  return offered[0]!;
+}
+
+test('an id taken outside Glassdome between lease and clone turns into a new id, not a failure', async () => {
+  // Someone with no lease (a person in the web UI) takes the id first.
+  const taken = await cloneOntoTakenId([3400, 3499], 'contested-8', async (vmid) =>
+    pve.tasks.wait(await pve.vms.clone({ sourceVmid: sim.info.templateVmid, newid: vmid, name: 'manual' })),
+  );
+  assert.equal((await pve.vms.config(taken)).name, 'manual');
 });
 
 test('an id a guest on another node holds: the clone task is refused, and another id leased', async () => {
-  const vmids = allocator(3500, 3599);
-  const offered: number[] = [];
-  const cloned = await cloneVm(
-    { pve, vmids },
-    {
-      platformId: 'p1',
-      owner: 'vm-record-9',
-      sourceVmid: sim.info.templateVmid,
-      name: 'contested-9',
-      storage: sim.info.storage,
-      full: false,
-      firstAttempt: true,
-      onVmid: async (vmid) => {
-        offered.push(vmid);
-        if (offered.length > 1) return;
-        // Someone makes a VM with that id on the other node: the clone's node holds no config of it,
-        // so only the clone's worker finds it taken.
-        await pve.tasks.wait(await pve.client.post<string>('/nodes/pve02/qemu', { vmid, name: 'elsewhere' }));
-      },
-    },
+  // Someone makes a VM with that id on the other node: the clone's node holds no config of it, so only
+  // the clone's worker finds it taken.
+  const taken = await cloneOntoTakenId(
+    [3500, 3599],
+    'contested-9',
+    async (vmid) => pve.tasks.wait(await pve.client.post<string>('/nodes/pve02/qemu', { vmid, name: 'elsewhere' })),
+    true,
   );
-  assert.equal(offered.length, 2);
-  assert.equal(cloned.vmid, offered[1]);
-  assert.equal((await pve.vms.config(cloned.vmid)).name, 'contested-9');
-  assert.equal((await pve.vms.config(offered[0]!, 'pve02')).name, 'elsewhere');
-  assert.equal((await vmids.findLeaseByOwner({ platformId: 'p1', owner: 'vm-record-9' }))?.vmid, cloned.vmid);
+  assert.equal((await pve.vms.config(taken, 'pve02')).name, 'elsewhere');
 });
