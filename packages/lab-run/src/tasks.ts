@@ -259,8 +259,7 @@ async function runOneLabTask<P>(
     if (reason) throw reason;
   };
   // The process's one watch over its labs says when this lab stops, and tells the task's watch at
-  // once: the task keeps no timer of its own (one fired every 500 ms per running task, to read a
-  // variable).
+  // once: the task keeps no timer of its own.
   const intervalMs = options.watchIntervalMs ?? 500;
   let latest: LabStoppedError | undefined;
   const watch = toldStopWatch(job.context.signal);
