@@ -178,6 +178,8 @@ local function grant(limit, ttl, assumedHold)
         if lastClone and tonumber(redis.call('HGET', since, token) or now) <= nextClone then
           turn = math.max(now - gap / 2, nextClone)
         end
+        -- Whole ms, as stored: the next clone's turn named now is the one every later call names.
+        turn = tonumber(ms(turn))
         nextClone = turn + gap
         redis.call('HSET', stats, 'cloneTurnAt', ms(turn))
       end
