@@ -20,7 +20,8 @@ test('nextid reserves nothing: concurrent callers get the same id, and a clone k
     assert.equal(results.filter((r) => r === 'OK').length, 1);
     assert.match(
       results.find((r) => r !== 'OK')!,
-      /^clone failed: (unable to create VM 100: config file already exists|can't lock file '\/var\/lock\/qemu-server\/lock-100.conf' - got timeout)$/,
+      // Refused before its temporary config is written: PVE words it without `clone failed: `.
+      /^(unable to create VM 100: config file already exists|can't lock file '\/var\/lock\/qemu-server\/lock-100.conf' - got timeout)$/,
     );
     assert.equal((await sim.api('GET', '/cluster/nextid')).body?.data, '101');
     const taken = await sim.api('GET', '/cluster/nextid', { vmid: '100' });

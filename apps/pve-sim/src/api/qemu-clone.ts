@@ -7,7 +7,7 @@
 
 import { fail, ParameterError } from '../errors';
 import { vmLockPath } from '../locks';
-import { cloneVmFirewall } from '../network/firewall-config';
+import { cloneVmFirewall, removeVmFirewall } from '../network/firewall-config';
 import { leaseDhcp } from '../network/topology';
 import { requirePrivileges } from '../permissions';
 import type { HandlerContext, Route } from '../router';
@@ -140,13 +140,14 @@ async function cloneWorker(ctx: HandlerContext, plan: ClonePlan, log: TaskLog): 
     plan.source.status === 'running' ? 'exclusive' : 'shared',
     lockTimeout,
   );
-  let target: Vm | undefined;
   try {
     const releaseTarget = await sim.locks.acquire(vmLockPath(plan.newid), 'exclusive', lockTimeout);
     try {
       assertUnlocked(plan.source);
       // PVE's worker checks again for a config of that id on its own node, then writes the new VM's
-      // temporary config, which pmxcfs refuses when the id is any other node's guest.
+      // temporary config, which pmxcfs refuses when the id is any other node's guest. These errors,
+      // and a lock timeout, end the task as they are: PVE words only a failure after the temporary
+      // config as `clone failed: …`, and undoes that much.
       const taken = sim.state.vms[plan.newid];
       if (taken?.node === plan.source.node) fail(`unable to create VM ${plan.newid}: config file already exists`);
       if (taken) {
@@ -154,7 +155,7 @@ async function cloneWorker(ctx: HandlerContext, plan: ClonePlan, log: TaskLog): 
           `close (rename) atomic file '/etc/pve/nodes/${plan.source.node}/qemu-server/${plan.newid}.conf' failed: File exists`,
         );
       }
-      target = {
+      const target: Vm = {
         vmid: plan.newid,
         node: plan.source.node,
         status: 'stopped',
@@ -164,22 +165,23 @@ async function cloneWorker(ctx: HandlerContext, plan: ClonePlan, log: TaskLog): 
       sim.state.vms[plan.newid] = target;
       leaseDhcp(sim.state.vms, [target], sim.options.guestSubnet);
       cloneVmFirewall(sim.state, plan.source.vmid, plan.newid);
-      const volumes = await copyDisks(sim, plan, log);
-      target.config = clonedConfig(sim, plan, volumes);
-      inheritGuestDisk(plan, target);
-      if (plan.pool) {
-        target.pool = plan.pool;
-        sim.state.pools[plan.pool]?.vmids.push(plan.newid);
+      try {
+        const volumes = await copyDisks(sim, plan, log);
+        target.config = clonedConfig(sim, plan, volumes);
+        inheritGuestDisk(plan, target);
+        if (plan.pool) {
+          target.pool = plan.pool;
+          sim.state.pools[plan.pool]?.vmids.push(plan.newid);
+        }
+      } catch (error) {
+        await freeVolumes(sim, target).catch(() => undefined);
+        removeVmFirewall(sim.state, plan.newid);
+        if (sim.state.vms[plan.newid] === target) delete sim.state.vms[plan.newid];
+        throw new Error(`clone failed: ${error instanceof Error ? error.message : String(error)}`);
       }
     } finally {
       releaseTarget();
     }
-  } catch (error) {
-    if (target) {
-      await freeVolumes(sim, target).catch(() => undefined);
-      if (sim.state.vms[plan.newid] === target) delete sim.state.vms[plan.newid];
-    }
-    throw new Error(`clone failed: ${error instanceof Error ? error.message : String(error)}`);
   } finally {
     releaseSource();
   }
