@@ -44,6 +44,11 @@ test('a command line sums its operands; bad ones are each named, with status 1',
     String((parseSleep(['sleep', '--help']) as { stdout: string }).stdout),
     /^Usage: sleep NUMBER\[SUFFIX\]/,
   );
+  // Debian 12's coreutils, as on a Proxmox VE 8 host.
+  assert.match(
+    String((parseSleep(['sleep', '--version']) as { stdout: string }).stdout),
+    /^sleep \(GNU coreutils\) 9\.1\n/,
+  );
 });
 
 test('the first option anywhere before `--` decides alone, as getopt_long permuting finds it', () => {

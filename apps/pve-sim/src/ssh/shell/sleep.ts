@@ -21,14 +21,32 @@ const OPERAND = /^\s*([+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?
 
 const TRY_HELP = "Try 'sleep --help' for more information.\n";
 
+/**
+ * What coreutils 9.1 (Debian 12, under Proxmox VE 8) prints for --help and --version, on a host
+ * whose locale is en_US: the line asking for translation bug reports is printed in other locales only.
+ */
 const USAGE = `Usage: sleep NUMBER[SUFFIX]...
   or:  sleep OPTION
-Pause for NUMBER seconds, where NUMBER is an integer or floating-point.
-SUFFIX may be 's','m','h', or 'd', for seconds, minutes, hours, days.
-With multiple arguments, pause for the sum of their values.
+Pause for NUMBER seconds.  SUFFIX may be 's' for seconds (the default),
+'m' for minutes, 'h' for hours or 'd' for days.  NUMBER need not be an
+integer.  Given two or more arguments, pause for the amount of time
+specified by the sum of their values.
 
       --help        display this help and exit
       --version     output version information and exit
+
+GNU coreutils online help: <https://www.gnu.org/software/coreutils/>
+Full documentation <https://www.gnu.org/software/coreutils/sleep>
+or available locally via: info '(coreutils) sleep invocation'
+`;
+
+const VERSION = `sleep (GNU coreutils) 9.1
+Copyright (C) 2022 Free Software Foundation, Inc.
+License GPLv3+: GNU GPL version 3 or later <https://gnu.org/licenses/gpl.html>.
+This is free software: you are free to change and redistribute it.
+There is NO WARRANTY, to the extent permitted by law.
+
+Written by Jim Meyering and Paul Eggert.
 `;
 
 /** Seconds one operand stands for, or undefined when sleep rejects it. */
@@ -61,7 +79,7 @@ function standardOption(word: string): CommandOutcome {
   if (equals !== -1) {
     return { stderr: `sleep: option '--${option}' doesn't allow an argument\n${TRY_HELP}`, code: 1 };
   }
-  return { stdout: option === 'help' ? USAGE : 'sleep (GNU coreutils) 9.1\n' };
+  return { stdout: option === 'help' ? USAGE : VERSION };
 }
 
 /**
