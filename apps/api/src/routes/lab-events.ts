@@ -191,22 +191,19 @@ async function streamLabEvents(
       send(event);
     }
   };
-  // Live: whatever the feed hands over, each event once, in commit order. Not filtered by id: a
-  // transaction that took a lower id may commit after one that took a higher id.
+  // Live: whatever the feed hands over, each event once, in commit order, none the history held
+  // (a notification may be read after the history that already had its event). Not filtered by
+  // id: a transaction that took a lower id may commit after one that took a higher id.
   const writeLive = (events: FeedEvent[]) => {
-    for (const event of events) send(event);
+    for (const event of events) if (!replayed.has(event.id)) send(event);
   };
   const sendStatus = (current: string) => {
     if (current === status) return;
     status = current;
     res.write(`event: status\ndata: ${JSON.stringify({ status })}\n\n`);
   };
-  const unsubscribe = ctx.feed.subscribe(id, {
-    onEvents: (events) => (replaying ? buffered.push(...events) : writeLive(events)),
-    onStatus: (current) => {
-      if (!replaying) sendStatus(current);
-    },
-  });
+  let closed = false;
+  let unsubscribe = () => {};
   const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), options.keepAliveMs);
   const lifetime = setTimeout(() => {
     res.write('event: end\ndata: {"reason":"the stream reached its lifetime; reconnect with Last-Event-ID"}\n\n');
@@ -214,6 +211,7 @@ async function streamLabEvents(
   }, options.lifetimeMs);
   lifetime.unref();
   const close = () => {
+    closed = true;
     clearInterval(keepAlive);
     clearTimeout(lifetime);
     unsubscribe();
@@ -222,6 +220,18 @@ async function streamLabEvents(
   req.on('close', close);
 
   try {
+    // Subscribed before the history is read: whatever commits after it arrives live.
+    const subscribed = await ctx.feed.subscribe(id, {
+      onEvents: (events) => (replaying ? buffered.push(...events) : writeLive(events)),
+      onStatus: (current) => {
+        if (!replaying) sendStatus(current);
+      },
+    });
+    if (closed) {
+      subscribed();
+      return;
+    }
+    unsubscribe = subscribed;
     for (;;) {
       const page = await listEvents(
         ctx.db,
@@ -235,7 +245,7 @@ async function streamLabEvents(
     // Announced while the history was read: what the history did not already hold (nothing from
     // before the resume point).
     const resumeFrom = resumeAfter(req);
-    writeLive(buffered.splice(0).filter((event) => !replayed.has(event.id) && event.id > resumeFrom));
+    writeLive(buffered.splice(0).filter((event) => event.id > resumeFrom));
     const current = await getLab(ctx.db, id, scope);
     if (current) sendStatus(current.status);
   } catch (error) {
