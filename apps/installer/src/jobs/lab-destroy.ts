@@ -3,7 +3,7 @@ import { loadLab } from '@glassdome/lab-run';
 import { type JobContext, labJobId, waitForJobEnd } from '@glassdome/queue';
 import type { InstallerContext } from '../context';
 import { loadVm } from '../vm-record';
-import { removeVm } from './vm-destroy';
+import { nodeListings, removeVm } from './vm-destroy';
 
 const rootSettleMs = 10 * 60_000;
 
@@ -17,9 +17,10 @@ export async function destroyLab(ctx: InstallerContext, labId: string, context: 
   await waitForFlowToEnd(ctx, labId, context.signal);
   await waitForOperationsToEnd(ctx, labId, context.signal);
   const vms = await listVmsOfLab(ctx.db, labId);
+  const listing = nodeListings(ctx);
   for (const { id } of vms) {
     const vm = await loadVm(ctx.db, id);
-    if (vm && vm.status !== 'destroyed') await removeVm(ctx, vm);
+    if (vm && vm.status !== 'destroyed') await removeVm(ctx, vm, await listing(vm.node));
   }
   await ctx.producer.enqueue('network.release', { labId }, { jobId: `network-release.${context.job.id}` });
   return { labId, vmsRemoved: vms.length };

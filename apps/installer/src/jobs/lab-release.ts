@@ -4,7 +4,7 @@ import type { JobContext } from '@glassdome/queue';
 import { boundTo, type InstallerContext } from '../context';
 import { loadVm } from '../vm-record';
 import { waitForFlowToEnd } from './lab-destroy';
-import { removeVm } from './vm-destroy';
+import { nodeListings, removeVm } from './vm-destroy';
 
 /**
  * `lab.release-vms`: a lab cancelled with `destroyVms` loses its VMs once its flow has ended (so no
@@ -17,10 +17,11 @@ export async function releaseCancelledVms(ctx: InstallerContext, labId: string, 
   await waitForFlowToEnd(ctx, labId, context.signal);
   const job = boundTo(ctx, context.signal);
   let removed = 0;
+  const listing = nodeListings(job);
   for (const row of await listVmsOfLab(ctx.db, labId)) {
     const vm = await loadVm(ctx.db, row.id);
     if (!vm || vm.status === 'destroyed') continue;
-    await removeVm(job, vm);
+    await removeVm(job, vm, await listing(vm.node));
     removed++;
   }
   await appendEvent(ctx.db, {

@@ -45,7 +45,7 @@ async function candidateVmids(ctx: InstallerContext, vm: VmRow, clusterVms?: VmS
 /**
  * Stops and deletes whatever Proxmox VM is this VM's (found by lease, recorded id and name), releases
  * its leases and marks it destroyed; safe to run any number of times. `clusterVms` lets a lab's
- * tear-down list the node once for all of its VMs.
+ * tear-down list the node once for all of its VMs (`nodeListings`).
  */
 export async function removeVm(ctx: InstallerContext, vm: VmRow, clusterVms?: VmSummary[]): Promise<void> {
   for (const vmid of await candidateVmids(ctx, vm, clusterVms)) await deleteFromProxmox(ctx, vm, vmid);
@@ -55,6 +55,22 @@ export async function removeVm(ctx: InstallerContext, vm: VmRow, clusterVms?: Vm
   await moveVm(ctx.db, vm.id, 'destroyed');
   await setVmPlacement(ctx.db, vm.id, { ip: null });
   await setVmDesiredAbsent(ctx.db, vm.id);
+}
+
+/**
+ * Each node's VMs, listed once for a lab's whole tear-down (its VMs' flow has ended, so no clone lands
+ * meanwhile): a 60-VM lab's tear-down listed its node 60 times, once per VM.
+ */
+export function nodeListings(ctx: InstallerContext): (node: string) => Promise<VmSummary[]> {
+  const listed = new Map<string, Promise<VmSummary[]>>();
+  return (node) => {
+    let list = listed.get(node);
+    if (!list) {
+      list = ctx.pve.vms.list(node);
+      listed.set(node, list);
+    }
+    return list;
+  };
 }
 
 /** The VM's config once no clone is writing it (a stopped deploy's clone task runs on in Proxmox). */
