@@ -167,27 +167,30 @@ export class ChangeFeed {
 
   /**
    * LISTENs while someone subscribes, UNLISTENs once nobody does; run in the read queue, so a read
-   * and a change of listening never interleave. Starting to listen, the feed reads from the newest
-   * event id then (what came before is the subscribers' history) — or, when its connection was lost
-   * while listening, from where it was.
+   * and a change of listening never interleave. Once it listens, the feed reads from the newest
+   * event id then (what committed before is the subscribers' history), or, when its connection was
+   * lost while listening, what committed meanwhile; only then are waiting subscribers told. A step
+   * that fails is tried again after `reconnectMs`.
    */
   async #syncListening(): Promise<void> {
     const client = this.#client;
     if (!client) return;
-    const wanted = this.#subscribers.size > 0;
-    if (wanted && !this.#listening) {
-      await client.query(`LISTEN ${CHANGE_CHANNEL}`);
-      if (this.#client !== client) return;
-      this.#listening = true;
-      if (this.#missed) {
+    try {
+      if (this.#subscribers.size > 0 && !this.#listening) {
+        await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+        if (this.#missed) await this.#readAfter(this.#highest);
+        else this.#highest = Math.max(this.#highest, await this.#newestEventId());
+        if (this.#client !== client) return;
         this.#missed = false;
-        await this.#readAfter(this.#highest);
-      } else {
-        this.#highest = Math.max(this.#highest, await this.#newestEventId());
+        this.#listening = true;
+      } else if (this.#subscribers.size === 0 && this.#listening) {
+        this.#listening = false;
+        await client.query(`UNLISTEN ${CHANGE_CHANNEL}`);
       }
-    } else if (!wanted && this.#listening) {
-      this.#listening = false;
-      await client.query(`UNLISTEN ${CHANGE_CHANNEL}`);
+    } catch (error) {
+      this.#options.onError?.(error);
+      if (!this.#closed)
+        setTimeout(() => this.#enqueue(() => this.#syncListening()), this.#options.reconnectMs).unref();
     }
     if (this.#listening) for (const resolve of this.#waiting.splice(0)) resolve();
   }

@@ -109,3 +109,22 @@ test('the feed LISTENs only while someone subscribes; a later subscriber gets wh
   unsubscribe();
   await feedStatement('UNLISTEN glassdome_changes');
 });
+
+test('a subscriber whose feed lost its connection gets what committed meanwhile, once, after the reconnect', async () => {
+  const labId = await lab('feed-lost');
+  const seen: FeedEvent[] = [];
+  const unsubscribe = await feed.subscribe(labId, { onEvents: (events) => seen.push(...events), onStatus: () => {} });
+  await feedStatement('LISTEN glassdome_changes');
+  await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+    WHERE datname = current_database() AND application_name = ${CHANGE_FEED_APPLICATION}`.execute(db);
+  await appendEvent(db, { labId, kind: 'test', message: 'while the feed was away' });
+  await waitFor('the event, once the feed is back', () => seen.length === 1, { timeoutMs: 10_000 });
+  await appendEvent(db, { labId, kind: 'test', message: 'after the reconnect' });
+  await waitFor('the next one', () => seen.length === 2);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.deepEqual(
+    seen.map((event) => event.message),
+    ['while the feed was away', 'after the reconnect'],
+  );
+  unsubscribe();
+});
