@@ -153,7 +153,7 @@ async function measure(
     const labSteps = await listSteps(db, { labId: lab.id });
     process.stderr.write(traceHead(graph, spans, times, await vmStepTimes(db, lab.id), labSteps, lab.startedAt));
     const installerPids = stack.installers.map((p) => p.child.pid ?? 0);
-    process.stderr.write(traceSplit(graph, spans, times, installerPids, lab.startedAt));
+    process.stderr.write(traceSplit(graph, spans, times, labSteps, installerPids, lab.startedAt));
   }
   return {
     label,
@@ -346,17 +346,23 @@ function traceHead(
 
 /**
  * BENCH_LAB_TRACE=1: which installer ran which of the lab's tasks (its job's `processedBy`): per
- * installer, its provision tasks with when it took them and when their first steps began (ms after
- * the request, first/median/last), its configure tasks (in jobs of their own, and run inline in their
- * provision's job), and of the lab's first half of clones to begin, how many were its.
+ * installer, its provision tasks with when it took them, when their tasks' steps were started (the
+ * statement that starts them; what comes before it is the installer's own wait, after it the VMs'
+ * first steps) and when their first steps began (ms after the request, first/median/last), its
+ * configure tasks (in jobs of their own, and run inline in their provision's job), and of the lab's
+ * first half of clones to begin, how many were its.
  */
 function traceSplit(
   graph: ReturnType<typeof compileLabGraph>,
   spans: Map<string, { start: number; end: number }>,
   times: Map<string, TaskTimes>,
+  labSteps: { name: string; started_at: Date | null }[],
   installerPids: number[],
   requestedAt: number,
 ): string {
+  const taskStarted = new Map(
+    labSteps.flatMap((s) => (s.started_at ? [[s.name, s.started_at.getTime()] as const] : [])),
+  );
   const spread = (values: number[]) => {
     const sorted = values.map((v) => v - requestedAt).sort((a, b) => a - b);
     return sorted.length === 0 ? '-' : `${sorted[0]}/${sorted[Math.floor(sorted.length / 2)]}/${sorted.at(-1)}`;
@@ -381,7 +387,7 @@ function traceSplit(
     if (mine.length + configures.length === 0) continue;
     const inline = configures.filter((t) => times.get(t.id)!.readyAt === times.get(t.id)!.pickedAt);
     const line = [
-      `provisions ${mine.length} (taken ${spread(mine.map((t) => times.get(t.id)!.pickedAt))}, first step ${spread(mine.flatMap((t) => (spans.has(t.id) ? [spans.get(t.id)!.start] : [])))}; of the first ${firstHalf.size} to start ${mine.filter((t) => firstHalf.has(t.id)).length})`,
+      `provisions ${mine.length} (taken ${spread(mine.map((t) => times.get(t.id)!.pickedAt))}, started ${spread(mine.flatMap((t) => (taskStarted.has(t.id) ? [taskStarted.get(t.id)!] : [])))}, first step ${spread(mine.flatMap((t) => (spans.has(t.id) ? [spans.get(t.id)!.start] : [])))}; of the first ${firstHalf.size} to start ${mine.filter((t) => firstHalf.has(t.id)).length})`,
       `configures ${configures.length} (inline ${inline.length})`,
     ];
     by.set(named(pid), line);
