@@ -8,7 +8,9 @@
  *   pnpm exec tsx bench/lists.bench.ts
  */
 import { randomBytes } from 'node:crypto';
+import { Agent, get } from 'node:http';
 import { loadavg } from 'node:os';
+import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import {
@@ -85,15 +87,15 @@ function postgresCpuMsBetween(before: Map<number, number>, after: Map<number, nu
  * and the CPU the process `pid` and the Postgres backends of `database` spent per call meanwhile
  * (when given).
  */
-async function timeCalls(once: () => Promise<number>, pid?: number, database?: string) {
+async function timeCalls<T>(once: () => Promise<T>, count: (last: T) => number, pid?: number, database?: string) {
   for (let i = 0; i < 20; i += 1) await once();
   const times: number[] = [];
-  let items = 0;
+  let last: T | undefined;
   const cpuBefore = pid === undefined ? undefined : knownCpuSeconds(pid);
   const pgBefore = database === undefined ? undefined : postgresBackendCpuSeconds(database);
   for (let i = 0; i < REQUESTS; i += 1) {
     const started = performance.now();
-    items = await once();
+    last = await once();
     times.push(performance.now() - started);
   }
   const cpuAfter = cpuBefore === undefined ? undefined : knownCpuSeconds(pid!);
@@ -105,13 +107,13 @@ async function timeCalls(once: () => Promise<number>, pid?: number, database?: s
     pgBefore === undefined || pgAfter === undefined || pgAfter.size === 0
       ? undefined
       : postgresCpuMsBetween(pgBefore, pgAfter) / REQUESTS;
-  return { p50: percentile(times, 50), p99: percentile(times, 99), items, cpuPerCall, pgPerCall };
+  return { p50: percentile(times, 50), p99: percentile(times, 99), items: count(last!), cpuPerCall, pgPerCall };
 }
 
 /** The API's collections during a line (BENCH_LIST_GC): how many of each kind, their total and longest pause. */
 function gcSummary(pauses: readonly { kind: string; ms: number }[]): string {
   const kinds = [...new Set(pauses.map((pause) => pause.kind))];
-  if (kinds.length === 0) return 'no collection in the API';
+  if (kinds.length === 0) return 'no collection';
   return kinds
     .map((kind) => {
       const times = pauses.filter((pause) => pause.kind === kind).map((pause) => pause.ms);
@@ -121,16 +123,37 @@ function gcSummary(pauses: readonly { kind: string; ms: number }[]): string {
     .join(', ');
 }
 
-function httpCall(url: string, key: string | undefined) {
-  return async () => {
-    const response = await fetch(url, {
-      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), accept: 'application/json' },
+/** One keep-alive connection for the bench's requests, as a client paging through a list holds. */
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+
+/**
+ * A GET of `url`, timed to its last byte; the body stays the chunks that arrived. Read through fetch
+ * and parsed at every call (a `/vms` page is 77 KB), the answers made garbage in this process whose
+ * collections landed in the requests being timed: 5-6 scavenges of up to 11 ms and at times a few
+ * full collections per `/vms` line, against 1-2 scavenges now (BENCH_LIST_GC, one API bundle on a kept
+ * database, alternated: in 2 pairs at load 1.4-1.9 the four `/vms` lines went p50 3.8-5.9 -> 2.7-4.0
+ * ms, p99 9.3-14.2 -> 8.0-11.1 ms; a third pair at load 4.6-5.5 was over 20 ms either way). So the
+ * items are counted once, from the last answer (`itemsOf`).
+ */
+function httpCall(url: string, key: string | undefined): () => Promise<Buffer[]> {
+  const headers = { ...(key ? { authorization: `Bearer ${key}` } : {}), accept: 'application/json' };
+  return () =>
+    new Promise((resolve, reject) => {
+      get(url, { agent, headers }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('error', reject);
+        response.on('end', () => {
+          if (response.statusCode === 200) resolve(chunks);
+          else reject(new Error(`${url}: ${response.statusCode} ${Buffer.concat(chunks).toString('utf8', 0, 300)}`));
+        });
+      }).on('error', reject);
     });
-    const body = await response.text();
-    if (response.status !== 200) throw new Error(`${url}: ${response.status} ${body.slice(0, 300)}`);
-    return ((JSON.parse(body) as { items?: unknown[] }).items ?? []).length;
-  };
 }
+
+/** How many items an answer's body holds. */
+const itemsOf = (chunks: Buffer[]): number =>
+  ((JSON.parse(Buffer.concat(chunks).toString('utf8')) as { items?: unknown[] }).items ?? []).length;
 
 type Call = (method: string, path: string, body?: unknown) => Promise<Record<string, unknown>>;
 
@@ -226,10 +249,22 @@ export async function run(): Promise<string> {
   // BENCH_NODE_ARGS: extra node flags for the API (e.g. --cpu-prof) when looking into a result.
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   // BENCH_LIST_GC=1: the API runs with --trace-gc, and each line's collections in the API during its
-  // requests (warm-up included) are summed on stderr (the table stays as it is). A scavenge lands in one
-  // request, so their count and length per line say how much of a p99 is the API's GC.
+  // requests (warm-up included) are summed on stderr, and this process's own beside them (the table
+  // stays as it is). A scavenge lands in one request, so their count and length per line say how much
+  // of a p99 is GC, and whose.
   const gcPauses: { kind: string; ms: number }[] | undefined = process.env.BENCH_LIST_GC ? [] : undefined;
   if (gcPauses) nodeArgs.push('--trace-gc');
+  const ownPauses: { kind: string; ms: number }[] = [];
+  const ownGc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      ownPauses.push({
+        kind: kind === constants.NODE_PERFORMANCE_GC_MINOR ? 'Scavenge' : 'Mark-Compact',
+        ms: entry.duration,
+      });
+    }
+  });
+  if (gcPauses) ownGc.observe({ entryTypes: ['gc'] });
   const onLine = (line: string) => {
     const pause = /: (Scavenge|Mark-Compact|Minor Mark-Compact)\b[^,]*, ([\d.]+) \/ [\d.]+ ms/.exec(line);
     if (pause && gcPauses) gcPauses.push({ kind: pause[1]!, ms: Number(pause[2]) });
@@ -452,13 +487,17 @@ export async function run(): Promise<string> {
     for (const entry of measured) {
       if (!measures(entry.name)) continue;
       if (gcPauses) gcPauses.length = 0;
+      ownPauses.length = 0;
       const http = await timeCalls(
         httpCall(`http://127.0.0.1:${port}${entry.path}`, entry.key || undefined),
+        itemsOf,
         api.child.pid,
         databaseName,
       );
-      if (gcPauses) process.stderr.write(`${entry.name}: ${gcSummary(gcPauses)}\n`);
-      const query = entry.query ? await timeCalls(entry.query) : undefined;
+      if (gcPauses) {
+        process.stderr.write(`${entry.name}: ${gcSummary(gcPauses)}; bench process: ${gcSummary(ownPauses)}\n`);
+      }
+      const query = entry.query ? await timeCalls(entry.query, (items) => items) : undefined;
       const verdict = entry.paged ? (http.p99 < TARGET_P99_MS ? 'met' : '**missed**') : 'no target';
       const cpuCell = http.cpuPerCall === undefined ? '—' : `${http.cpuPerCall.toFixed(2)} ms`;
       const pgCell = http.pgPerCall === undefined ? '—' : `${http.pgPerCall.toFixed(2)} ms`;
@@ -500,6 +539,8 @@ export async function run(): Promise<string> {
       '',
     ].join('\n');
   } finally {
+    ownGc.disconnect();
+    agent.destroy();
     await db.destroy().catch(() => undefined);
     await client.end().catch(() => undefined);
     await api.stop();
