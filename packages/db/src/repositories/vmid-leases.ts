@@ -65,35 +65,87 @@ export async function renewNewestVmidLeaseOfOwner(
   return result.rows[0]?.vmid;
 }
 
-/**
- * What `renewNewestVmidLeaseOfOwner` and then, when the owner held no live lease, `insertVmidLease`
- * of `vmid` would do, in one statement: the id of the owner's lease, renewed, else `vmid` leased to it
- * (an expired lease of it taken over); undefined when it held none and a live lease holds `vmid`.
- */
-export async function renewOrInsertVmidLease(
-  db: Db,
-  lease: { platformId: string; vmid: number; owner: string; ttlMs: number },
-): Promise<number | undefined> {
-  const result = await db.executeQuery<{ vmid: number }>(
-    CompiledQuery.raw(RENEW_OR_INSERT, [lease.platformId, lease.owner, lease.ttlMs / 1000, lease.vmid]),
-  );
-  return result.rows[0]?.vmid;
+/** One caller's ask: its lease renewed if it holds one, else `vmid` leased to it. */
+export interface VmidLeaseAsk {
+  platformId: string;
+  vmid: number;
+  owner: string;
+  ttlMs: number;
 }
 
+/**
+ * What `renewNewestVmidLeaseOfOwner` and then, when the owner held no live lease, `insertVmidLease`
+ * of `vmid` would do for each ask, one ask after another in order: the id of the owner's lease,
+ * renewed, else `vmid` leased to it (an expired lease of it taken over); undefined when it held none
+ * and a live lease holds `vmid` (one taken by an earlier ask of the same call too). One statement for
+ * the lot (the leases a lab's VMs ask for at once), and one more for each owner that asks again in
+ * the same call (its later asks see what its first did).
+ */
+export async function renewOrInsertVmidLeases(db: Db, asks: readonly VmidLeaseAsk[]): Promise<(number | undefined)[]> {
+  const vmids: (number | undefined)[] = [];
+  let pending = asks.map((ask, at) => ({ ask, at }));
+  while (pending.length > 0) {
+    const round: typeof pending = [];
+    const later: typeof pending = [];
+    const owners = new Set<string>();
+    for (const one of pending) {
+      const owner = `${one.ask.platformId}\n${one.ask.owner}`;
+      (owners.has(owner) ? later : round).push(one);
+      owners.add(owner);
+    }
+    const result = await db.executeQuery<{ vmid: number | null }>(
+      CompiledQuery.raw(RENEW_OR_INSERT, [
+        round.map((one) => one.ask.platformId),
+        round.map((one) => one.ask.owner),
+        round.map((one) => one.ask.ttlMs / 1000),
+        round.map((one) => one.ask.vmid),
+      ]),
+    );
+    for (const [i, one] of round.entries()) vmids[one.at] = result.rows[i]?.vmid ?? undefined;
+    pending = later;
+  }
+  return vmids;
+}
+
+/**
+ * `renewOrInsertVmidLeases` for asks of distinct owners ($1..$4: platform ids, owners, ttls in
+ * seconds, candidate ids), one answer per ask in order. An owner holding a live lease has it renewed
+ * (rechecked on the row, as `RENEW_NEWEST_LIVE_LEASE`); the others insert their candidates, the first
+ * ask of an id alone (a later one finds it live), and none an id a lease renewed here holds (live
+ * anyway): a row is changed once per statement, as ON CONFLICT DO UPDATE requires.
+ */
 const RENEW_OR_INSERT = `
-  WITH newest AS (${NEWEST_LIVE_LEASE}
-  ), held AS (${RENEW_NEWEST_LIVE_LEASE}
+  WITH asked AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::double precision[], $4::int[])
+      WITH ORDINALITY AS a(platform_id, owner, secs, vmid, ord)
+  ), newest AS (
+    SELECT a.ord, a.platform_id, l.vmid FROM asked a
+    CROSS JOIN LATERAL (
+      SELECT vmid FROM vmid_leases
+      WHERE platform_id = a.platform_id AND owner = a.owner AND expires_at > now()
+      ORDER BY created_at DESC LIMIT 1
+    ) l
+  ), held AS (
+    UPDATE vmid_leases AS l SET expires_at = now() + make_interval(secs => a.secs)
+    FROM newest n JOIN asked a USING (ord)
+    WHERE l.platform_id = a.platform_id AND l.vmid = n.vmid AND l.owner = a.owner AND l.expires_at > now()
+    RETURNING n.ord, l.vmid
   ), taken AS (
     INSERT INTO vmid_leases (platform_id, vmid, owner, expires_at)
-    SELECT $1, $4, $2, now() + make_interval(secs => $3::double precision)
-    WHERE NOT EXISTS (SELECT FROM newest)
+    SELECT DISTINCT ON (a.platform_id, a.vmid) a.platform_id, a.vmid, a.owner, now() + make_interval(secs => a.secs)
+    FROM asked a
+    WHERE NOT EXISTS (SELECT FROM newest n WHERE n.ord = a.ord)
+      AND NOT EXISTS (SELECT FROM newest n WHERE n.platform_id = a.platform_id AND n.vmid = a.vmid)
+    ORDER BY a.platform_id, a.vmid, a.ord
     ON CONFLICT (platform_id, vmid) DO UPDATE
       SET owner = excluded.owner, expires_at = excluded.expires_at, created_at = now()
       WHERE vmid_leases.expires_at <= now()
-    RETURNING vmid
+    RETURNING platform_id, vmid, owner
   )
-  SELECT vmid FROM held
-  UNION ALL SELECT vmid FROM taken`;
+  SELECT coalesce(h.vmid, t.vmid) AS vmid FROM asked a
+  LEFT JOIN held h ON h.ord = a.ord
+  LEFT JOIN taken t ON h.ord IS NULL AND t.platform_id = a.platform_id AND t.vmid = a.vmid AND t.owner = a.owner
+  ORDER BY a.ord`;
 
 // Each VM's lease is taken and renewed with these texts: prepared once per connection.
 preparedByName(RENEW_NEWEST);

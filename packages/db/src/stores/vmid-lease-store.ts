@@ -5,8 +5,9 @@ import {
   insertVmidLease,
   listLiveLeasedVmids,
   renewNewestVmidLeaseOfOwner,
-  renewOrInsertVmidLease,
+  renewOrInsertVmidLeases,
   renewVmidLease,
+  type VmidLeaseAsk,
 } from '../repositories/vmid-leases';
 
 /**
@@ -28,8 +29,17 @@ export class PostgresVmidLeaseStore {
     return renewNewestVmidLeaseOfOwner(this.#db, lease);
   }
 
-  renewHeldOrAcquire(lease: { platformId: string; vmid: number; owner: string; ttlMs: number }) {
-    return renewOrInsertVmidLease(this.#db, lease);
+  async renewHeldOrAcquire(lease: VmidLeaseAsk) {
+    const [vmid] = await renewOrInsertVmidLeases(this.#db, [lease]);
+    return vmid;
+  }
+
+  /**
+   * `renewHeldOrAcquire` of each lease, as if one after another in order, in one statement (one more
+   * for each owner asking again): for the leases many VMs ask for at once.
+   */
+  renewHeldOrAcquireAll(leases: readonly VmidLeaseAsk[]) {
+    return renewOrInsertVmidLeases(this.#db, leases);
   }
 
   listLive(platformId: string, range: { min: number; max: number }) {
