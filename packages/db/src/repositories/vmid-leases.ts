@@ -112,12 +112,15 @@ export async function renewOrInsertVmidLeases(db: Db, asks: readonly VmidLeaseAs
  * seconds, candidate ids), one answer per ask in order. An owner holding a live lease has it renewed
  * (rechecked on the row, as `RENEW_NEWEST_LIVE_LEASE`); the others insert their candidates, the first
  * ask of an id alone (a later one finds it live), and none an id a lease renewed here holds (live
- * anyway): a row is changed once per statement, as ON CONFLICT DO UPDATE requires.
+ * anyway): a row is changed once per statement, as ON CONFLICT DO UPDATE requires. The arrays are
+ * unnested from behind `OFFSET 0` so that the planner cannot count them: given their length it found
+ * each one-ask run cheaper than a generic plan and planned every run anew (0.3 ms planning for 0.15 ms
+ * of work); now runs after the fifth take the prepared statement's generic plan.
  */
 const RENEW_OR_INSERT = `
   WITH asked AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::double precision[], $4::int[])
-      WITH ORDINALITY AS a(platform_id, owner, secs, vmid, ord)
+    SELECT a.* FROM (SELECT $1::text[] AS p, $2::text[] AS o, $3::double precision[] AS s, $4::int[] AS v OFFSET 0) arrays,
+      unnest(arrays.p, arrays.o, arrays.s, arrays.v) WITH ORDINALITY AS a(platform_id, owner, secs, vmid, ord)
   ), newest AS (
     SELECT a.ord, a.platform_id, l.vmid FROM asked a
     CROSS JOIN LATERAL (
