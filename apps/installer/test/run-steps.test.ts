@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createDb, type Db, insertLab, insertVms, listSteps, migrateToLatest, planSteps } from '@glassdome/db';
-import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
+import { createTestDatabase, reportingStatements, type TestDatabase } from '@glassdome/testkit';
 import type { InstallerContext } from '../src/context';
 import { runSteps, type Step } from '../src/pipeline';
 
@@ -48,16 +48,7 @@ async function labVm(name: string) {
 /** Counts the statements `work` sends through the context's database handle. */
 async function statementsDuring(work: (ctx: InstallerContext) => Promise<unknown>): Promise<number> {
   let statements = 0;
-  const counting = new Proxy(db, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (prop !== 'executeQuery') return typeof value === 'function' ? value.bind(target) : value;
-      return (...args: Parameters<Db['executeQuery']>) => {
-        statements++;
-        return target.executeQuery(...args);
-      };
-    },
-  });
+  const counting = reportingStatements(db, () => statements++);
   await work({ ...ctx, db: counting } as InstallerContext);
   return statements;
 }

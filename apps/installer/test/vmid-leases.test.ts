@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createDb, type Db, listVmidLeases, migrateToLatest } from '@glassdome/db';
 import { type ClusterApi, VmidAllocator } from '@glassdome/proxmox';
-import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
+import { createTestDatabase, reportingStatements, type TestDatabase } from '@glassdome/testkit';
 import { InstallerVmidLeaseStore } from '../src/vmid-leases';
 
 let database: TestDatabase;
@@ -20,16 +20,7 @@ before(async () => {
   database = await createTestDatabase('installer_vmid_leases');
   db = createDb(database.url);
   await migrateToLatest(db);
-  counting = new Proxy(db, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (prop !== 'executeQuery') return typeof value === 'function' ? value.bind(target) : value;
-      return (...args: Parameters<Db['executeQuery']>) => {
-        statements.push('sql' in args[0] ? args[0].sql : args[0].compile().sql);
-        return target.executeQuery(...args);
-      };
-    },
-  });
+  counting = reportingStatements(db, (sql) => statements.push(sql));
 });
 after(async () => {
   await db?.destroy();

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createTestDatabase, type TestDatabase } from '@glassdome/testkit';
+import { createTestDatabase, reportingStatements, type TestDatabase } from '@glassdome/testkit';
 import {
   createDb,
   type Db,
@@ -35,16 +35,7 @@ const HOUR = 3_600_000;
 /** `renewOrInsertVmidLeases` through a handle that counts the statements sent. */
 async function counted(platformId: string, asks: { owner: string; vmid: number; ttlMs?: number }[]) {
   let statements = 0;
-  const counting = new Proxy(db, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver);
-      if (prop !== 'executeQuery') return typeof value === 'function' ? value.bind(target) : value;
-      return (...args: Parameters<Db['executeQuery']>) => {
-        statements++;
-        return target.executeQuery(...args);
-      };
-    },
-  });
+  const counting = reportingStatements(db, () => statements++);
   const vmids = await renewOrInsertVmidLeases(
     counting,
     asks.map((ask) => ({ platformId, ttlMs: HOUR, ...ask })),

@@ -32,3 +32,4 @@ export {
   startIsolatedStack,
   startStack,
 } from './stack';
+export { reportingStatements } from './statements';
