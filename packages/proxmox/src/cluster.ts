@@ -1,5 +1,4 @@
 import type { ProxmoxClient } from './client';
-import { AlreadyExistsError } from './errors';
 import { toBoolean, toList, toNumber, toOptionalNumber, toOptionalString } from './normalize';
 
 export interface NodeInfo {
@@ -118,16 +117,5 @@ export class ClusterApi {
   /** The lowest free VMID. Not a reservation: concurrent callers get the same answer. */
   async nextId(): Promise<number> {
     return toNumber(await this.client.get<string | number>('/cluster/nextid'));
-  }
-
-  /** Whether `vmid` is free right now (PVE answers 400 "VM N already exists" when it is not). */
-  async isVmidFree(vmid: number): Promise<boolean> {
-    try {
-      await this.client.get('/cluster/nextid', { vmid });
-      return true;
-    } catch (error) {
-      if (error instanceof AlreadyExistsError) return false;
-      throw error;
-    }
   }
 }

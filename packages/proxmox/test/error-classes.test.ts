@@ -65,11 +65,17 @@ test('not found: a VM that does not exist, never retried', async () => {
   assert.equal(retries, 0);
 });
 
-test('already exists: the VMID probe and a second clone onto an id just used, never retried', async () => {
-  assert.equal(await pve.cluster.isVmidFree(sim.info.templateVmid), false);
-  assert.equal(await pve.cluster.isVmidFree(4243), true);
+test('already exists: a taken id named to /cluster/nextid and a second clone onto an id just used, never retried', async () => {
+  // PVE answers `GET /cluster/nextid?vmid=N` with 400 "VM N already exists" when N is taken.
+  const taken = (vmid: number) =>
+    pve.client.get('/cluster/nextid', { vmid }).then(
+      () => false,
+      (error: Error) => (error instanceof AlreadyExistsError ? true : Promise.reject(error)),
+    );
+  assert.equal(await taken(sim.info.templateVmid), true);
+  assert.equal(await taken(4243), false);
   await pve.tasks.wait(await pve.vms.clone({ sourceVmid: sim.info.templateVmid, newid: 4243, name: 'first' }));
-  assert.equal(await pve.cluster.isVmidFree(4243), false);
+  assert.equal(await taken(4243), true);
   const { error, retries } = await failure(() =>
     pve.vms.clone({ sourceVmid: sim.info.templateVmid, newid: 4243, name: 'second' }),
   );
