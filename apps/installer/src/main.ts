@@ -1,4 +1,4 @@
-import { openConnections } from '@glassdome/db';
+import { openConnections, PostgresVmidLeaseStore } from '@glassdome/db';
 import { settleLab } from '@glassdome/lab-run';
 import { createLogger } from '@glassdome/logger';
 import { Admission, createProxmox, VmidAllocator } from '@glassdome/proxmox';
@@ -26,7 +26,6 @@ import { endingOperation } from './jobs/operation-end';
 import { fillWarmPool, handOverClaim, prewarmPool } from './jobs/pool';
 import { deployVm } from './jobs/vm-deploy';
 import { destroyVm } from './jobs/vm-destroy';
-import { InstallerVmidLeaseStore } from './vmid-leases';
 
 const env = readEnv();
 const logger = createLogger({ name: 'installer', level: env.LOG_LEVEL, format: env.LOG_FORMAT });
@@ -45,7 +44,7 @@ async function main(): Promise<void> {
     producer: backing.producer,
     pve,
     vmids: new VmidAllocator({
-      leases: new InstallerVmidLeaseStore(backing.db),
+      leases: new PostgresVmidLeaseStore(backing.db),
       cluster: pve.cluster,
       range: { min: env.VMID_MIN, max: env.VMID_MAX },
     }),

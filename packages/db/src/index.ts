@@ -1,5 +1,6 @@
 export { withAdvisoryLock } from './advisory-lock';
 export { CHANGE_CHANNEL, ChangeFeed, type ChangeFeedOptions, type FeedEvent, type FeedSubscriber } from './change-feed';
+export { coalesced } from './coalesce';
 export {
   checkPostgres,
   createDb,

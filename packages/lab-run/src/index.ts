@@ -14,7 +14,6 @@ export {
   requestVmDestroy,
   retryLab,
 } from './actions';
-export { coalesced } from './coalesce';
 export type { LabRunContext } from './context';
 export {
   type LabDeployRecord,

@@ -15,6 +15,7 @@
  */
 import {
   appendEvent,
+  coalesced,
   finishLabTaskStep,
   finishStep,
   getStepDetail,
@@ -33,7 +34,6 @@ import {
   taskById,
 } from '@glassdome/lab';
 import { addLabTasks, isFinalAttempt, type JobContext } from '@glassdome/queue';
-import { coalesced } from './coalesce';
 import type { LabRunContext } from './context';
 import { type LabRecord, type LabStateRow, LabStoppedError, labGraph, labRecordOf } from './lab-record';
 import { type LabRunState, labStateWatch, readLabRunState } from './lab-state-watch';

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { appendEvent, type Db, findTemplate, insertTemplate, setVmPlacement } from '@glassdome/db';
+import { appendEvent, coalesced, type Db, findTemplate, insertTemplate, setVmPlacement } from '@glassdome/db';
 import { defaultTemplateVmid, type OsName } from '@glassdome/lab';
-import { coalesced } from '@glassdome/lab-run';
 import { cloneVm, defaultRetryPolicy, type StorageInfo, toVmConfig, withRetry } from '@glassdome/proxmox';
 import { PermanentError } from '@glassdome/queue';
 import { DEFAULT_PLATFORM } from '@glassdome/runtime';

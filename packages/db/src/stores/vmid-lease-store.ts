@@ -1,3 +1,4 @@
+import { coalesced } from '../coalesce';
 import type { Db } from '../connection';
 import {
   deleteVmidLease,
@@ -29,18 +30,18 @@ export class PostgresVmidLeaseStore {
     return renewNewestVmidLeaseOfOwner(this.#db, lease);
   }
 
-  async renewHeldOrAcquire(lease: VmidLeaseAsk) {
-    const [vmid] = await renewOrInsertVmidLeases(this.#db, [lease]);
-    return vmid;
+  /**
+   * The first lease a VM asks for: the asks made in one turn of the event loop (some 45 when a lab's
+   * provision tasks start) are answered by one statement (`coalesced`), each as if the asks had run
+   * one after another, not one statement each queued on the pool ahead of the steps' records.
+   */
+  renewHeldOrAcquire(lease: VmidLeaseAsk) {
+    return this.#renewHeldOrAcquire('', lease);
   }
 
-  /**
-   * `renewHeldOrAcquire` of each lease, as if one after another in order, in one statement (one more
-   * for each owner asking again): for the leases many VMs ask for at once.
-   */
-  renewHeldOrAcquireAll(leases: readonly VmidLeaseAsk[]) {
-    return renewOrInsertVmidLeases(this.#db, leases);
-  }
+  readonly #renewHeldOrAcquire = coalesced((_group: string, leases: VmidLeaseAsk[]) =>
+    renewOrInsertVmidLeases(this.#db, leases),
+  );
 
   listLive(platformId: string, range: { min: number; max: number }) {
     return listLiveLeasedVmids(this.#db, platformId, range);

@@ -1,14 +1,14 @@
 /**
- * The installer's VMID leases against a real Postgres: the first leases of VMs asking in one turn
+ * VMID leases in Postgres as the allocator takes them: the first leases of VMs asking in one turn
  * (a lab's provision tasks starting) are taken by one statement, each VM its own id; a lease asked
  * for while that statement runs goes with the next; a statement that fails fails each of its asks.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createDb, type Db, listVmidLeases, migrateToLatest } from '@glassdome/db';
-import { type ClusterApi, VmidAllocator } from '@glassdome/proxmox';
+import { createDb, type Db, listVmidLeases, migrateToLatest, PostgresVmidLeaseStore } from '@glassdome/db';
+
 import { createTestDatabase, reportingStatements, type TestDatabase } from '@glassdome/testkit';
-import { InstallerVmidLeaseStore } from '../src/vmid-leases';
+import { type ClusterApi, VmidAllocator } from '../src/index';
 
 let database: TestDatabase;
 let db: Db;
@@ -17,7 +17,7 @@ let statements: string[] = [];
 /** `db`, recording the statements sent through it. */
 let counting: Db;
 before(async () => {
-  database = await createTestDatabase('installer_vmid_leases');
+  database = await createTestDatabase('vmid_lease_turns');
   db = createDb(database.url);
   await migrateToLatest(db);
   counting = reportingStatements(db, (sql) => statements.push(sql));
@@ -35,7 +35,7 @@ const batches = () => statements.filter((sql) => sql.includes('unnest(')).length
 
 test('45 VMs allocating in one turn: one statement, each VM its own id; one asking meanwhile goes with the next', async () => {
   const vmids = new VmidAllocator({
-    leases: new InstallerVmidLeaseStore(counting),
+    leases: new PostgresVmidLeaseStore(counting),
     cluster: emptyCluster,
     range: { min: 10_000, max: 10_099 },
   });
@@ -58,7 +58,7 @@ test('45 VMs allocating in one turn: one statement, each VM its own id; one aski
 });
 
 test('a statement that fails fails each ask of its turn; the next turn is asked anew', async () => {
-  const store = new InstallerVmidLeaseStore(counting);
+  const store = new PostgresVmidLeaseStore(counting);
   statements = [];
   const asks = [
     { platformId: 'q', owner: 'a', vmid: 500, ttlMs: 60_000 },
