@@ -5,7 +5,7 @@
  * profile of the whole process and writes it to $BENCH_CPU_PROF/<pid>.cpuprofile when it exits.
  *
  * Run as `node bench/cpu-profile.mjs <dir-or-files…> [--vms N] [--top N] [--after text] [--match text]
- * [--callers text]`: sums the
+ * [--callers text] [--window file:label] [--for ms]`: sums the
  * profiles' samples by package (a `node_modules` package, a workspace package or app by its source
  * file — bundles are mapped back through their source maps —, a Node module, or GC / native code) and
  * by function, self time and, for workspace functions, inclusive time; with `--vms`, per VM. Idle
@@ -21,6 +21,9 @@
  * deploy, load ~3 on 2 cores) 24.8–26.2 ms per VM against 24.5–27.4 of main-thread CPU from /proc,
  * where the uncapped sum said 39–44.
  * `--after runJob` skips the samples before the first one with that function on its stack (start-up),
+ * `--window windows.jsonl:warm` keeps only the samples of the deploy whose label has that text, as the
+ * lab bench's BENCH_LAB_WINDOWS file marks it (both count in the monotonic clock), `--for 150` only
+ * the first 150 ms of it (with `--after`: of what follows that first sample; say, a deploy's head),
  * `--match` adds matching functions to the inclusive table, `--callers writev` lists which code
  * outside Node led to the samples of a function.
  */
@@ -149,7 +152,21 @@ function packageOf(file, functionName) {
   return file;
 }
 
-function summarize(files, { vms, top, match, after, callers }) {
+/** `file:label`: the monotonic span (µs) of the first deploy in the lab bench's BENCH_LAB_WINDOWS file whose label has `label`. */
+function deployWindow(spec) {
+  if (!spec) return undefined;
+  const at = spec.lastIndexOf(':');
+  const [file, text] = at < 0 ? [spec, ''] : [spec.slice(0, at), spec.slice(at + 1)];
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
+  const found = lines.find((line) => line.label.includes(text));
+  if (!found) throw new Error(`no deploy labelled "${text}" in ${file} (${lines.map((l) => l.label).join('; ')})`);
+  return { from: found.began.monotonicUs, to: found.ended.monotonicUs };
+}
+
+function summarize(files, { vms, top, match, after, callers, window, forMs }) {
   const byPackage = new Map();
   const byCaller = new Map();
   const byResponsible = new Map();
@@ -181,13 +198,22 @@ function summarize(files, { vms, top, match, after, callers }) {
       return false;
     };
     let started = !after;
+    // Each sample's time by the monotonic clock (µs), and when counting began (for `--for`).
+    let at = profile.startTime;
+    let from = after ? undefined : (window?.from ?? profile.startTime);
     for (let i = 0; i < samples.length; i++) {
       const ms = Math.min(timeDeltas[i + 1] ?? 0, INTERVAL_US) / 1000;
+      at += timeDeltas[i] ?? 0;
+      if (window && (at < window.from || at > window.to)) continue;
+      if (forMs && from !== undefined && at > from + forMs * 1000) break;
       const id = samples[i];
       const own = label.get(id);
       if (!own || own.pkg === '(idle)' || own.pkg === '(root)') continue;
       // Start-up (module loading) is outside what the bench measures: skip to the first job.
-      if (!started) started = stackHas(id, after);
+      if (!started) {
+        started = stackHas(id, after);
+        if (started) from = at;
+      }
       if (!started) continue;
       {
         // The package responsible for the sample: the nearest frame outside Node, else the outermost
@@ -271,6 +297,8 @@ if (isMain) {
   const match = option('--match', '');
   const after = option('--after', '');
   const callers = option('--callers', '');
+  const forMs = Number(option('--for', '0')) || 0;
+  const window = deployWindow(option('--window', ''));
   const files = args.flatMap((arg) =>
     statSync(arg).isDirectory()
       ? readdirSync(arg)
@@ -280,7 +308,7 @@ if (isMain) {
         ? [arg]
         : [],
   );
-  process.stdout.write(`${summarize(files, { vms, top, match, after, callers })}\n`);
+  process.stdout.write(`${summarize(files, { vms, top, match, after, callers, window, forMs })}\n`);
   // The calls the same processes made, when recorded.
   const total = { http: {}, connections: {}, writes: {}, tls: { handshakes: 0, resumed: 0 } };
   for (const file of files) {
