@@ -55,6 +55,7 @@ export {
   listShownStepsOfLab,
   listSteps,
   listStepsOfVms,
+  planLabVmSteps,
   planSteps,
   planVmSteps,
   type RecordedStep,

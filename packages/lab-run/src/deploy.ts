@@ -8,6 +8,7 @@ import {
   type Db,
   getLabSpec,
   insertLab,
+  insertLabVms,
   insertVms,
   type JsonValue,
   planSteps,
@@ -62,6 +63,13 @@ export interface LabDeployRecord {
   source?: JsonValue;
   /** The warm pool this copy belongs to until it is claimed. */
   poolId?: string;
+  /**
+   * The VMs keep their plan on their rows (`planned_steps`) and the caller writes their step rows
+   * after its commit (`planLabVmSteps`), so the transaction that the lab's first job waits for does
+   * not write them (the API's deploy; the installer writes them itself if the caller never did).
+   * Without it, the step rows are written in the caller's transaction (a pool's refill).
+   */
+  planOnVms?: boolean;
 }
 
 /** A recorded lab: its id, and the outbox row of the intent that starts its flow. */
@@ -71,7 +79,7 @@ export interface RecordedLab {
   outbox: { id: number; intent: EnqueueIntent };
 }
 
-/** Writes the lab, its VMs and their planned steps and the intent that starts its flow. */
+/** Writes the lab, its VMs and their planned steps (or plans, `planOnVms`) and the intent that starts its flow. */
 export async function recordLabDeploy(trx: Db, record: LabDeployRecord): Promise<RecordedLab> {
   const { spec } = record;
   const graph = compileLabGraph(spec);
@@ -95,32 +103,34 @@ export async function recordLabDeploy(trx: Db, record: LabDeployRecord): Promise
       ...(record.poolId === undefined ? {} : { poolId: record.poolId }),
     });
   }
-  const vmIds = await insertVms(
-    trx,
-    labVmInstances(spec).map(({ copy, name, vm }) => {
-      const stored = storedVmSpec(vm, addressing.get(name));
-      const keys = traineeKeysOf(record.trainee, copy, vm.name);
-      stored.cloudInit.sshKeys = [...new Set([...stored.cloudInit.sshKeys, ...keys])];
-      return {
-        labId,
-        copy,
-        name,
-        // A VM built from a custom template has no OS profile; the column still wants a value.
-        os: vm.os ?? 'custom',
-        platformId: record.platformId,
-        node: record.node,
-        spec: toStoredJson(stored),
-        requestId: record.requestId ?? null,
-        createdBy: record.createdBy ?? null,
-        project: record.project,
-      };
-    }),
-  );
-  await planSteps(
-    trx,
-    vmIds.map((vmId) => ({ vmId, labId })),
-    [...VM_DEPLOY_STEPS],
-  );
+  const vms = labVmInstances(spec).map(({ copy, name, vm }) => {
+    const stored = storedVmSpec(vm, addressing.get(name));
+    const keys = traineeKeysOf(record.trainee, copy, vm.name);
+    stored.cloudInit.sshKeys = [...new Set([...stored.cloudInit.sshKeys, ...keys])];
+    return {
+      labId,
+      copy,
+      name,
+      // A VM built from a custom template has no OS profile; the column still wants a value.
+      os: vm.os ?? 'custom',
+      platformId: record.platformId,
+      node: record.node,
+      spec: toStoredJson(stored),
+      requestId: record.requestId ?? null,
+      createdBy: record.createdBy ?? null,
+      project: record.project,
+    };
+  });
+  if (record.planOnVms) {
+    await insertLabVms(trx, vms, VM_DEPLOY_STEPS);
+  } else {
+    const vmIds = await insertVms(trx, vms);
+    await planSteps(
+      trx,
+      vmIds.map((vmId) => ({ vmId, labId })),
+      [...VM_DEPLOY_STEPS],
+    );
+  }
   const intent = labRunIntent(
     { id: labId, graph, policy: spec.onFailure },
     { run: 0, doneTasks: [] },

@@ -5,7 +5,7 @@
  */
 
 import type { JsonValue } from '@glassdome/db';
-import { appendEvent, getLab, getProject, inTransaction, type listLabOperations } from '@glassdome/db';
+import { appendEvent, getLab, getProject, inTransaction, type listLabOperations, planLabVmSteps } from '@glassdome/db';
 import type { LabSpec, SpecIssue, Quotas as SpecQuotas, TraineeAccess } from '@glassdome/lab';
 import { labVmInstances, OperationRefused, type RequestedOperation, recordLabDeploy } from '@glassdome/lab-run';
 import type { Request } from 'express';
@@ -140,6 +140,8 @@ export async function deployResolvedLab(
       expiresAt: new Date(Date.now() + spec.ttlSeconds * 1000),
       ...(extras.trainee ? { trainee: extras.trainee } : {}),
       ...(extras.source !== undefined ? { source: extras.source } : {}),
+      // The 540 step rows of a 60-VM lab are written after the commit, once its intent is sent.
+      planOnVms: true,
     });
     await appendEvent(trx, {
       labId: lab.labId,
@@ -153,6 +155,12 @@ export async function deployResolvedLab(
   });
   await relayNow(ctx, req, [recorded.outbox]);
   const { labId } = recorded;
+  // The VMs' step rows, from the plans on their rows (readers show the same steps before and after);
+  // the lab's first task (its networks) runs meanwhile and needs none. If this fails or the process
+  // dies first, each VM's provision task writes its VM's rows (`planVmSteps`).
+  await planLabVmSteps(ctx.db, labId).catch((error: unknown) => {
+    req.log.warn({ err: error, labId }, 'step rows not written; the provision tasks write them');
+  });
   req.log.info({ labId, project, vms: instances.length }, 'lab deploy queued');
   return labId;
 }

@@ -1,4 +1,4 @@
-import { recordVmSteps } from '@glassdome/db';
+import { planVmSteps, recordVmSteps } from '@glassdome/db';
 import { ISOLATION_TASK_ID, type LabTask, networkTaskId, nominalRemainingPath } from '@glassdome/lab';
 import { type LabTaskWork, moveVm, runLabTask, taskDetail, vmStatusChange } from '@glassdome/lab-run';
 import type { JobContext } from '@glassdome/queue';
@@ -104,7 +104,10 @@ export function runLabVmTask(ctx: InstallerContext, labId: string, taskId: strin
         return runIsolationCheck(boundTo(ctx, signal), lab, signal, scope);
       }
       if (!row) throw new Error(`lab ${labId} has no VM ${task.vmName} in copy ${task.copy}`);
-      const { steps: recorded, pinned_host_key: pinned, started_step: started, ...vmRow } = row;
+      const { steps: read, pinned_host_key: pinned, started_step: started, ...vmRow } = row;
+      // A VM whose plan is still on its row (the deploy's API never wrote its step rows: it died or
+      // Postgres refused after the commit) gets them now, as the deploy would have written them.
+      const recorded = read.length === 0 && vmRow.planned_steps !== null ? await planVmSteps(ctx.db, vmRow.id) : read;
       // Until runSteps has it, the step the task's start recorded started is this code's to settle.
       let handedOver = false;
       try {

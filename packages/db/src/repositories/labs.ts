@@ -1,10 +1,11 @@
 import { LAB_SERVING } from '@glassdome/lab';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { Db } from '../connection';
 import { inPageOrder, type Keyset, type PageRequest, pageOf, pageQuery } from '../paging';
 import type { JsonValue } from '../schema';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
 import { jsonTimeAs } from './steps';
+import type { NewVm } from './vms';
 
 export interface NewLab {
   name: string;
@@ -41,6 +42,36 @@ export async function insertLab(db: Db, lab: NewLab): Promise<string> {
     .executeTakeFirstOrThrow();
   return row.id;
 }
+
+/**
+ * A lab's VMs, each keeping its plan on its row (`planned_steps`, the names of its steps) instead of
+ * step rows: readers show the plan as pending steps (`plannedStepRows`) until `planLabVmSteps` (or
+ * the installer, `planVmSteps`) writes the rows. One statement, one parameter for all the rows (a
+ * JSON array Postgres takes apart), where a VALUES list took 11 parameters per VM for Kysely to
+ * compile and pg to write.
+ */
+export async function insertLabVms(db: Db, vms: readonly NewVm[], plannedSteps: readonly string[]): Promise<void> {
+  if (vms.length === 0) return;
+  const rows = vms.map((vm) => ({
+    lab_id: vm.labId ?? null,
+    copy: vm.copy ?? null,
+    name: vm.name,
+    os: vm.os,
+    platform_id: vm.platformId,
+    node: vm.node,
+    spec: vm.spec,
+    request_id: vm.requestId ?? null,
+    created_by: vm.createdBy ?? null,
+    project: vm.project ?? 'default',
+  }));
+  await db.executeQuery(CompiledQuery.raw(INSERT_LAB_VMS, [JSON.stringify(rows), JSON.stringify(plannedSteps)]));
+}
+
+const INSERT_LAB_VMS = `
+  INSERT INTO vms (lab_id, copy, name, os, platform_id, node, status, spec, request_id, created_by, project, planned_steps)
+  SELECT r.lab_id, r.copy, r.name, r.os, r.platform_id, r.node, 'queued', r.spec, r.request_id, r.created_by, r.project, $2::jsonb
+  FROM json_to_recordset($1::json) AS r(lab_id uuid, copy int, name text, os text, platform_id text,
+    node text, spec jsonb, request_id text, created_by uuid, project text)`;
 
 /** The lab with this id, if `scope` may see it. */
 export async function getLab(db: Db, id: string, scope: Scope = ALL_PROJECTS) {

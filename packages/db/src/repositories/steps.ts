@@ -87,6 +87,26 @@ export function plannedStepRows(vmId: string): string {
     WHERE v.id = ${vmId}`;
 }
 
+/**
+ * Writes the step rows of the plans a lab's VMs keep on their rows (`vms.planned_steps`, written by a
+ * deploy that plans on the VMs, `recordLabDeploy`'s `planOnVms`) for each VM that has no step rows
+ * yet, exactly the rows `plannedStepRows` shows until then (queued when the VM was), so an answer
+ * reads the same before and after; VMs with rows keep them. One statement for the lab; idempotent.
+ * The API runs it once the deploy's intent is sent (off the request's way to BullMQ); an installer
+ * that finds a lab VM without step rows writes them itself (`planVmSteps`).
+ */
+export async function planLabVmSteps(db: Db, labId: string): Promise<void> {
+  await db.executeQuery(CompiledQuery.raw(PLAN_LAB_VM_STEPS, [labId]));
+}
+
+const PLAN_LAB_VM_STEPS = `
+  INSERT INTO steps (vm_id, lab_id, name, status, attempts, queued_at)
+  SELECT p.vm_id, p.lab_id, p.name, p.status, p.attempts, p.queued_at
+  FROM vms lv CROSS JOIN LATERAL (${plannedStepRows('lv.id')}) p
+  WHERE lv.lab_id = $1 AND lv.planned_steps IS NOT NULL AND NOT EXISTS (SELECT 1 FROM steps WHERE vm_id = lv.id)
+  ORDER BY lv.copy, lv.name, p.position
+  ON CONFLICT DO NOTHING`;
+
 /** A step as `listSteps` reads it; a step only planned so far (`plannedStepRows`) has no id yet. */
 export type StepRow = Omit<Selectable<StepsTable>, 'id'> & { id: number | null };
 
