@@ -4,9 +4,13 @@
  * inserting statement, `lab:<id>` per status change); one dedicated connection LISTENs, reads each
  * committed id range once and hands the rows to the subscribers of their lab. It LISTENs only while
  * someone subscribes: otherwise every deploy step would wake the process for a notification it
- * drops (about 7 per lab VM; measured at ~0.2 ms of an API's main thread each). A lost connection
- * is re-established, and a slow catch-up read covers anything a notification did not say.
+ * drops (about 7 per lab VM; measured at ~0.2 ms of an API's main thread each). And while it listens
+ * its connection is registered in `change_feed_listeners`, without which the event trigger does not
+ * notify at all (migration 0019: a notifying transaction holds a database-wide lock through its
+ * commit, so concurrent deploys queued on it). A lost connection is re-established, and a slow
+ * catch-up read covers anything a notification did not say.
  */
+import { sql } from 'kysely';
 import pg from 'pg';
 import type { Db } from './connection';
 import { getLabStatus } from './repositories/labs';
@@ -50,6 +54,37 @@ const PAGE = 1000;
 /** Ids remembered as delivered, so overlapping ranges never deliver a row twice. */
 const REMEMBERED = 20_000;
 
+/**
+ * Registers the connection as a listener, so that statements inserting events notify (migration
+ * 0019), in one transaction that first takes a SHARE lock on `events`: it waits until every
+ * transaction that inserted events before it has ended (those may have seen no listener and not
+ * notified), and inserts after it see the registration. Whatever committed unnotified is therefore
+ * committed before the feed reads where to start from, and is the subscribers' history. Rows of
+ * connections that are gone (a process that died while listening) are removed on the way. A lock
+ * that cannot be had within 5 s fails the registration, which `#syncListening` tries again.
+ */
+async function register(client: pg.Client): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query(`SET LOCAL lock_timeout = '5s'`);
+    await client.query('LOCK TABLE events IN SHARE MODE');
+    await client.query(REGISTER);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}
+
+/** Forgets listeners whose connection is gone (a process that died, or closed, while listening). */
+const FORGET_GONE =
+  'DELETE FROM change_feed_listeners WHERE pid NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)';
+
+const REGISTER = `WITH gone AS (${FORGET_GONE})
+  INSERT INTO change_feed_listeners (pid) VALUES (pg_backend_pid()) ON CONFLICT (pid) DO NOTHING`;
+
+const UNREGISTER = 'DELETE FROM change_feed_listeners WHERE pid = pg_backend_pid()';
+
 export class ChangeFeed {
   readonly #db: Db;
   readonly #url: string | undefined;
@@ -79,6 +114,8 @@ export class ChangeFeed {
   /** Connects (LISTENing once someone subscribes); the newest event id at that moment is where the feed starts. */
   async start(): Promise<this> {
     this.#highest = await this.#newestEventId();
+    // A listener left registered by a process gone would keep every deploy notifying.
+    await sql.raw(FORGET_GONE).execute(this.#db);
     this.#catchUp = setInterval(() => {
       if (this.#subscribers.size > 0) this.#enqueue(() => this.#readAfter(this.#highest));
     }, this.#options.catchUpMs);
@@ -136,6 +173,7 @@ export class ChangeFeed {
     for (const resolve of this.#waiting.splice(0)) resolve();
     const client = this.#client;
     this.#client = undefined;
+    if (client && this.#listening) await client.query(UNREGISTER).catch(() => {});
     await client?.end().catch(() => {});
     await this.#pending.catch(() => {});
   }
@@ -178,6 +216,7 @@ export class ChangeFeed {
     try {
       if (this.#subscribers.size > 0 && !this.#listening) {
         await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+        await register(client);
         if (this.#missed) await this.#readAfter(this.#highest);
         else this.#highest = Math.max(this.#highest, await this.#newestEventId());
         if (this.#client !== client) return;
@@ -186,6 +225,7 @@ export class ChangeFeed {
       } else if (this.#subscribers.size === 0 && this.#listening) {
         this.#listening = false;
         await client.query(`UNLISTEN ${CHANGE_CHANNEL}`);
+        await client.query(UNREGISTER);
       }
     } catch (error) {
       this.#options.onError?.(error);

@@ -18,6 +18,7 @@ import * as vmUsagePerStatement from './migrations/0015_vm_usage_per_statement';
 import * as vmUsageRowTriggerOps from './migrations/0016_vm_usage_row_trigger_ops';
 import * as shownSteps from './migrations/0017_shown_steps';
 import * as stepTotalsRows from './migrations/0018_step_totals_rows';
+import * as changeFeedListeners from './migrations/0019_change_feed_listeners';
 
 /** Every migration, in order. Listed statically so bundled apps carry them. */
 export const migrations: Record<string, Migration> = {
@@ -39,6 +40,7 @@ export const migrations: Record<string, Migration> = {
   '0016_vm_usage_row_trigger_ops': vmUsageRowTriggerOps,
   '0017_shown_steps': shownSteps,
   '0018_step_totals_rows': stepTotalsRows,
+  '0019_change_feed_listeners': changeFeedListeners,
 };
 
 function migrator(db: Db): Migrator {

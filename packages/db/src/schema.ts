@@ -34,6 +34,11 @@ export interface ApiKeysTable {
   copy: number | null;
 }
 
+export interface ChangeFeedListenersTable {
+  pid: number;
+  since: Generated<Date>;
+}
+
 export interface CredentialsTable {
   platform_id: string;
   kind: string;
@@ -297,6 +302,7 @@ export interface VmsTable {
 export interface Database {
   alerts: AlertsTable;
   api_keys: ApiKeysTable;
+  change_feed_listeners: ChangeFeedListenersTable;
   credentials: CredentialsTable;
   events: EventsTable;
   idempotency_keys: IdempotencyKeysTable;
