@@ -1,18 +1,13 @@
-import type { listLabs, listVmsOfLabWithSteps } from '@glassdome/db';
+import type { listLabs, ShownVm } from '@glassdome/db';
+import type { Principal } from './auth/keys';
 import { JsonText } from './json';
-import { Redactor } from './redact';
+import { Redactor, redactorFor, seesPrivate } from './redact';
 
 /**
  * A time as read: a Date, or the same instant as the text JSON prints for it (the VM, lab and alert
  * lists read their times so). Either way the answer carries the same text.
  */
 type Time = Date | string;
-
-/** A VM as read with its steps, as the API shows them (JSON text Postgres writes, `shownStepsOfVm`). */
-type VmRow = Omit<
-  Awaited<ReturnType<typeof listVmsOfLabWithSteps>>[number],
-  'platform_id' | 'request_id' | 'created_by' | 'observed_at' | 'created_at' | 'updated_at' | 'planned_steps'
-> & { observed_at: Time | null; created_at: Time; updated_at: Time };
 
 /**
  * Steps as the API shows them (JSON text Postgres writes) with their errors masked for the reader:
@@ -26,64 +21,27 @@ export function stepsForReader(steps: string, redactor: Redactor): JsonText {
   return new JsonText(JSON.stringify(shown));
 }
 
-function sizeOf(spec: unknown) {
-  const fields = (spec ?? {}) as { cpus?: number; memoryMiB?: number; diskGiB?: number };
-  return { cpus: fields.cpus, memoryMiB: fields.memoryMiB, diskGiB: fields.diskGiB };
-}
-
-/** A lab VM's address on each of its lab networks (the same in every copy). */
-function addressesOf(spec: unknown): { network: string; address: string | null }[] {
-  const networks = (spec as { networks?: { name?: unknown; ip?: unknown }[] } | null)?.networks;
-  if (!Array.isArray(networks)) return [];
-  return networks.map((network) => ({
-    network: String(network.name),
-    address: typeof network.ip === 'string' ? network.ip : null,
-  }));
-}
-
-/** The cloud-init user a VM's owner logs in as (not a secret: the key is theirs). */
-function loginUserOf(spec: unknown): string | undefined {
-  const cloudInit = (spec as { cloudInit?: { user?: unknown } } | null)?.cloudInit;
-  return typeof cloudInit?.user === 'string' && cloudInit.user ? cloudInit.user : undefined;
-}
-
-export interface VmPresentation {
-  redactor?: Redactor;
-  /** Guests' SSH port, shown with the VM's address so a trainee knows where to connect. */
-  guestSshPort?: number;
-}
-
 /**
- * A VM as the API shows it, its steps last (JSON text: answer with `sendJson`). The stored spec is
- * not echoed: provisioning content is the user's and may hold anything, so only the sizes and the
- * login user are shown.
+ * A VM as the API shows it: the JSON text Postgres writes (`ShownVm`, where its shape is defined),
+ * put into the answer as it is (answer with `sendJson`), its errors masked for the reader. An error
+ * (the VM's, or a step's) is the one field that can quote provisioning text; a VM has `spec` only
+ * when it has one. `reader`: the redactor of the lab whose VM it is, or the principal reading a
+ * standalone VM (whose creator and spec then decide, `redactorFor`). Most readers see everything and
+ * most VMs have no error, so the text is parsed only when one has and the reader's view masks.
  */
-export function presentVm(vm: VmRow, options: VmPresentation = {}) {
-  const redactor = options.redactor ?? Redactor.none;
-  const user = loginUserOf(vm.spec);
-  return {
-    id: vm.id,
-    name: vm.name,
-    project: vm.project,
-    os: vm.os,
-    status: vm.status,
-    labId: vm.lab_id,
-    copy: vm.copy,
-    node: vm.node,
-    vmid: vm.vmid,
-    ip: vm.ip,
-    // How an operator or trainee reaches it: its management address (on the simulator, a loopback one).
-    access: vm.ip && user ? { host: vm.ip, port: options.guestSshPort ?? 22, user } : null,
-    addresses: addressesOf(vm.spec),
-    ...sizeOf(vm.spec),
-    desiredState: vm.desired_state,
-    observedStatus: vm.observed_status,
-    observedAt: vm.observed_at,
-    error: redactor.text(vm.error),
-    createdAt: vm.created_at,
-    updatedAt: vm.updated_at,
-    steps: stepsForReader(vm.steps, redactor),
-  };
+export function presentVm(vm: ShownVm, reader: Redactor | Principal): JsonText {
+  if (vm.spec === null) return new JsonText(vm.shown);
+  const redactor =
+    reader instanceof Redactor
+      ? reader
+      : seesPrivate(reader, vm.created_by)
+        ? Redactor.none
+        : redactorFor(reader, vm.created_by, JSON.parse(vm.spec));
+  if (redactor === Redactor.none) return new JsonText(vm.shown);
+  const shown = JSON.parse(vm.shown) as { error: string | null; steps: { error?: string }[] };
+  shown.error = redactor.text(shown.error);
+  for (const step of shown.steps) if (step.error !== undefined) step.error = redactor.text(step.error);
+  return new JsonText(JSON.stringify(shown));
 }
 
 /** A lab as read: its times as Dates (a lab's detail) or as the text JSON prints for them (the list, listLabs). */

@@ -108,7 +108,7 @@ async function expected(table: 'vms' | 'labs' | 'alerts', column: string, where 
 test('following nextCursor visits every standalone VM once, newest first, ties and microseconds included', async () => {
   const { rows, pages } = await walk(STANDALONE_VMS, 7, (cursor) => listStandaloneVms(db, { limit: 7, cursor }));
   assert.deepEqual(
-    rows.map((vm) => vm.name),
+    rows.map((vm) => JSON.parse(vm.shown).name),
     await expected('vms', 'created_at', sql`lab_id IS NULL`),
   );
   assert.equal(pages, Math.ceil(130 / 7));
@@ -124,7 +124,7 @@ test('filters and scopes compose with the cursor', async () => {
     listStandaloneVms(db, { status: 'failed', limit: 4, cursor }, blue),
   );
   assert.deepEqual(
-    failedBlue.rows.map((vm) => vm.name),
+    failedBlue.rows.map((vm) => JSON.parse(vm.shown).name),
     await expected('vms', 'created_at', sql`lab_id IS NULL AND status = 'failed' AND project = 'blue'`),
   );
   const labs = await walk(LABS_NEWEST, 9, (cursor) => listLabs(db, { status: 'ready', limit: 9, cursor }));

@@ -220,7 +220,8 @@ test("a standalone VM's plan reads as pending steps until the installer writes t
     steps.map((step) => [step.name, step.status, step.attempts, step.queued_at.getTime(), step.started_at, step.error]);
   const expected = plan.map((name) => [name, 'pending', 0, created_at.getTime(), null, null]);
   const listed = async () =>
-    JSON.parse((await listStandaloneVms(db, { limit: 100, offset: 0 })).items.find((vm) => vm.id === id)!.steps) as {
+    JSON.parse((await listStandaloneVms(db, { limit: 100, offset: 0 })).items.find((vm) => vm.id === id)!.shown)
+      .steps as {
       name: string;
       status: string;
       queuedAt: string;

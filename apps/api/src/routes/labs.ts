@@ -1,4 +1,4 @@
-import { getLab, listLabs, listShownStepsOfLab, listVmsOfLabWithSteps } from '@glassdome/db';
+import { getLab, listLabs, listShownStepsOfLab, listShownVmsOfLab } from '@glassdome/db';
 import { LAB_CATALOG, type LabSpec, parseLabSpec } from '@glassdome/lab';
 import { type LabSourceRef, resolveLabSource } from '@glassdome/lab-run';
 import { type Request, type Response, Router } from 'express';
@@ -71,7 +71,7 @@ async function labDetail(ctx: ApiContext, req: Request, id: string) {
   const lab = await getLab(ctx.db, id, scope);
   if (!lab) throw new NotFoundError('lab');
   const redactor = redactorFor(req.principal!, lab.created_by, lab.spec);
-  const vms = await listVmsOfLabWithSteps(ctx.db, id, scope);
+  const vms = await listShownVmsOfLab(ctx.db, id, scope, ctx.guestSshPort);
   const wholeLab = scope.kind !== 'copy';
   return {
     ...presentLab(lab, redactor),
@@ -81,7 +81,7 @@ async function labDetail(ctx: ApiContext, req: Request, id: string) {
     // Exercise state: first ready (its initial snapshot), testing mode, source, pool claim.
     ...labExtrasView(lab),
     steps: wholeLab ? stepsForReader(await listShownStepsOfLab(ctx.db, id), redactor) : [],
-    vms: vms.map((vm) => presentVm(vm, { redactor, guestSshPort: ctx.guestSshPort })),
+    vms: vms.map((vm) => presentVm(vm, redactor)),
   };
 }
 

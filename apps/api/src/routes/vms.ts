@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
+  getShownVm,
   getVm,
-  getVmWithSteps,
   insertVms,
   inTransaction,
   listEvents,
@@ -23,7 +23,7 @@ import { logsAt } from '../http/request-id';
 import { parseInput, specIssuesToFieldIssues } from '../http/validate';
 import { asJson, sendJson, sendPostAnswer } from '../json';
 import { presentVm } from '../present';
-import { redactorFor, seesPrivate } from '../redact';
+import { seesPrivate } from '../redact';
 import { idParams, osParams, vmCreateQuery, vmListQuery } from '../schemas';
 import { relayNow, requireRedis } from '../services/enqueue';
 import { checkQuotas, QuotaExceededError } from '../services/quotas';
@@ -194,14 +194,9 @@ export function vmRoutes(ctx: ApiContext): Router {
 
   router.get('/vms', async (req, res) => {
     const query = parseInput(vmListQuery, req.query, 'query');
-    const { items: vms, nextCursor } = await listStandaloneVms(ctx.db, query, scopeOf(req));
+    const { items: vms, nextCursor } = await listStandaloneVms(ctx.db, query, scopeOf(req), ctx.guestSshPort);
     sendJson(res, {
-      items: vms.map((vm) =>
-        presentVm(vm, {
-          redactor: redactorFor(req.principal!, vm.created_by, vm.spec),
-          guestSshPort: ctx.guestSshPort,
-        }),
-      ),
+      items: vms.map((vm) => presentVm(vm, req.principal!)),
       limit: query.limit,
       offset: query.offset,
       nextCursor,
@@ -210,15 +205,9 @@ export function vmRoutes(ctx: ApiContext): Router {
 
   router.get('/vms/:id', async (req, res) => {
     const { id } = parseInput(idParams, req.params, 'params');
-    const vm = await getVmWithSteps(ctx.db, id, scopeOf(req));
+    const vm = await getShownVm(ctx.db, id, scopeOf(req), ctx.guestSshPort);
     if (!vm) throw new NotFoundError('VM');
-    sendJson(
-      res,
-      presentVm(vm, {
-        redactor: redactorFor(req.principal!, vm.created_by, vm.spec),
-        guestSshPort: ctx.guestSshPort,
-      }),
-    );
+    sendJson(res, presentVm(vm, req.principal!));
   });
 
   router.get('/vms/:id/logs', (req, res) => vmLogs(ctx, req, res));
