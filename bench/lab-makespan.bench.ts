@@ -48,6 +48,7 @@ const VMS = 60;
 const STEADY_RUNS = Number(process.env.BENCH_LAB_STEADY ?? 3);
 /** The figures this bench last reported (docs/benchmarks.md), printed next to the new ones. */
 const PREVIOUS =
+  '2026-12-07 20:02 UTC (the full bench run on a 2 × AMD EPYC machine, /healthz 11,872/s): fresh stack 1.072 with 31 ms CPU per VM, warm 1.053 with 23 ms, deploys 3–5 1.049 with 21 ms, 1.068 with 19 ms and 1.051 with 17 ms, loaded 1.081 with 19 ms; ' +
   '2026-12-07 17:25 UTC (the full bench run on a 2 × AMD EPYC machine, /healthz 12,272/s): fresh stack 1.041 with 35 ms CPU per VM, warm 1.049 with 31 ms, deploys 3–5 1.048 with 27 ms, 1.042 with 28 ms and 1.057 with 23 ms, loaded 1.057 with 22 ms; ' +
   '2026-12-07 14:32 UTC (the full bench run on a 2 × AMD EPYC machine, /healthz 8,651/s): fresh stack 1.054 with 36 ms CPU per VM, warm 1.052 with 33 ms, loaded 1.054 with 28 ms; ' +
   '2026-12-07 11:41 UTC (the full bench run on a 2 × AMD EPYC machine, /healthz 11,082/s): fresh stack 1.045 with 36 ms CPU per VM, warm 1.058 with 23 ms, loaded 1.073 with 22 ms; ' +

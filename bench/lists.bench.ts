@@ -517,7 +517,8 @@ export async function run(): Promise<string> {
           ? `after a warm-up pass of ${WARMUP_PASS} requests (and as many runs of its queries) on every line before the first is measured, and 20 more right before each line`
           : 'after 20 of warm-up'
       }. Target: p99 < 20 ms for every cursor-paged list`,
-      '(previous, with a client that parsed every answer (fetch + JSON.parse) and whose own collections fell in the timed `/vms` requests:',
+      '(previous: p99 11.4–20.2 ms on `/vms` pages (`?status=failed` over) and 6.4–8.3 ms on the others in the full run of 2026-12-07 20:02 on a 2 × AMD EPYC machine, the first with this client;',
+      'before, with a client that parsed every answer (fetch + JSON.parse) and whose own collections fell in the timed `/vms` requests:',
       'p99 14.5–22.3 ms on `/vms` pages (the first page over) and 7.5–13.8 ms on the others in the full run of 2026-12-07 17:25 on a 2 × AMD EPYC machine;',
       '18.9–38.1 ms on `/vms` pages (the first page, the cursor 50,000 deep and the project key over) and 6.7–15.9 ms on the others at 14:32 on the same kind;',
       '12.7–21.9 ms and 8.2–18.2 ms at 11:41 on the same kind (the `/vms` cursor 50,000 deep over);',

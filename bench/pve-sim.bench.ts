@@ -204,7 +204,7 @@ export async function run(): Promise<string> {
     '2026-12-06 23:01 (2 × AMD EPYC, `/healthz` 3,606/s); 120 req/s in the full run of 2026-12-07 02:35 (2 × AMD EPYC,',
     '`/healthz` 3,125/s); 178 req/s in the full run of 2026-12-07 05:29 (2 × AMD EPYC, `/healthz` 10,112/s); 264 req/s',
     'in the full run of 2026-12-07 08:27 (2 × AMD EPYC, `/healthz` 12,721/s); 209 req/s in the full run of 2026-12-07 11:41',
-    '(2 × AMD EPYC, `/healthz` 11,082/s); 155 req/s in the full run of 2026-12-07 14:32 (2 × AMD EPYC, `/healthz` 8,651/s); 267 req/s in the full run of 2026-12-07 17:25 (2 × AMD EPYC, `/healthz` 12,272/s).',
+    '(2 × AMD EPYC, `/healthz` 11,082/s); 155 req/s in the full run of 2026-12-07 14:32 (2 × AMD EPYC, `/healthz` 8,651/s); 267 req/s in the full run of 2026-12-07 17:25 (2 × AMD EPYC, `/healthz` 12,272/s); 167 req/s in the full run of 2026-12-07 20:02 (2 × AMD EPYC, `/healthz` 11,872/s).',
     '',
   ].join('\n');
 }
