@@ -40,6 +40,13 @@ export interface WaitForAgentIpOptions {
    * networks): its address is the one reported. Case-insensitive.
    */
   mac?: string;
+  /**
+   * When the guest was started (ms since the epoch: the answer to its start or reboot request). The
+   * looks are then timed, and learned, from that moment: how long the caller took to see the start
+   * task done and to begin this wait (tens to hundreds of ms, more in a fresh process than a warm
+   * one) no longer moves when the agent is due. Such waits learn apart from those without it.
+   */
+  since?: number;
 }
 
 /** Link-local, unspecified, multicast and broadcast addresses cannot be used to reach the guest. */
@@ -143,8 +150,9 @@ export class AgentApi {
           // and only a few waits try earlier ones (see CostlyLooks in poll.ts).
           learned: {
             looks: this.client.firstLooks,
-            kind: `agent ${options.node ?? this.client.node}`,
+            kind: `agent ${options.node ?? this.client.node}${options.since === undefined ? '' : ' from start'}`,
             costlyMiss: true,
+            ...(options.since === undefined ? {} : { since: options.since }),
           },
         },
       );

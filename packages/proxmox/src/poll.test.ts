@@ -246,3 +246,30 @@ test('costly waits: once close, a try comes only after as many waits as a look t
   for (let wait = 0; wait < 30; wait++) assert.equal(looks.costlyPlan('agent')!.tryMs, undefined, `wait ${wait}`);
   assert.equal(looks.costlyPlan('agent')!.tryMs, 7800);
 });
+
+test('a costly wait given `since` times its looks, and teaches its kind, from then rather than from its beginning', async () => {
+  const looks = new FirstLooks();
+  // Guests of this kind answered 300 ms after they were started; three other waits try earlier looks.
+  looks.costlyRecord(['agent'], undefined, 0, 100, 300);
+  assert.ok([1, 2, 3].every(() => looks.costlyPlan('agent')?.tryMs !== undefined));
+  const called = Date.now();
+  const since = called - 200;
+  const lookedAt: number[] = [];
+  const waiting = pollUntil(
+    async () => {
+      lookedAt.push(Date.now() - since);
+      return lookedAt.length > 1 ? 'up' : undefined;
+    },
+    {
+      what: 'an agent',
+      deadlineMs: 5_000,
+      polling: { initialMs: 50, maxMs: 1000 },
+      learned: { looks, kind: 'agent', costlyMiss: true, since },
+    },
+  );
+  assert.equal(await waiting, 'up');
+  assert.ok(lookedAt[0]! >= 300 && lookedAt[0]! < 450, `first look ${lookedAt[0]} ms after the start`);
+  // It looked when the others do and found it unfinished: their look moves to its end, from the start.
+  const due = looks.costlyDue(undefined, 'agent');
+  assert.ok(due >= lookedAt[1]! - 1 && due <= 380, `due ${due} ms after the start, over at ${lookedAt[1]}`);
+});

@@ -256,9 +256,12 @@ export interface PollOptions {
    * `kind` has ended, from those of `like` (a task type on any node), if any. `costlyMiss` for waits
    * whose check costs far more when it comes too soon than it loses when it comes late (a guest agent
    * not yet running answers only after a ping of about 3 s): their looks come just after the learned
-   * end rather than just before it (see CostlyLooks).
+   * end rather than just before it (see CostlyLooks). `since` (costly waits only; ms since the epoch):
+   * when what is awaited was set going, if before the wait began (a guest's start request): its looks
+   * are timed, and the kind learns, from then rather than from the wait's beginning, which comes
+   * after however long the caller took to see the start done.
    */
-  learned?: { looks: FirstLooks; kind: string; like?: string; costlyMiss?: boolean };
+  learned?: { looks: FirstLooks; kind: string; like?: string; costlyMiss?: boolean; since?: number };
 }
 
 /**
@@ -333,9 +336,9 @@ async function pollCostly<T>(
   options: PollOptions,
   learned: NonNullable<PollOptions['learned']>,
 ): Promise<T> {
-  const began = Date.now();
-  const deadline = began + options.deadlineMs;
+  const deadline = Date.now() + options.deadlineMs;
   const { looks, kind, like } = learned;
+  const began = Math.min(learned.since ?? Date.now(), Date.now());
   const plan = looks.costlyPlan(kind, like);
   let interval = options.polling.initialMs;
   let firstLookMs: number | undefined;

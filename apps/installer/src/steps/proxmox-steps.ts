@@ -293,6 +293,13 @@ async function growDisk(ctx: InstallerContext, vm: VmRow, config: Record<string,
 }
 
 /**
+ * When this process last had each VM started (the answer to its start request): the agent wait
+ * that follows times its looks from it (see WaitForAgentIpOptions.since). A resumed job, which
+ * started the VM in an earlier attempt, has none and times them from its own beginning.
+ */
+const startedAt = new WeakMap<VmRow, number>();
+
+/**
  * Starts the VM. Only a repeat of the step asks first whether it runs already (an earlier attempt's
  * start may have landed); on its first attempt the VM is the stopped clone this deploy just made.
  */
@@ -305,6 +312,7 @@ export async function start(ctx: InstallerContext, vm: VmRow, previousAttempts =
     vm.node,
     async () => {
       const upid = await ctx.pve.vms.start(vm.vmid!, vm.node);
+      startedAt.set(vm, Date.now());
       await ctx.pve.tasks.wait(upid, { deadlineMs: 300_000 });
     },
     ctx.pve.client.signal,
@@ -327,16 +335,24 @@ export async function waitForAgent(
 ) {
   if (rebootBeforeAgentWait(previousError)) {
     const status = await ctx.pve.vms.status(vm.vmid!, vm.node);
-    const upid =
-      status.status === 'running'
-        ? await ctx.pve.vms.reboot(vm.vmid!, vm.node)
-        : await ctx.pve.vms.start(vm.vmid!, vm.node);
+    const running = status.status === 'running';
+    const upid = running ? await ctx.pve.vms.reboot(vm.vmid!, vm.node) : await ctx.pve.vms.start(vm.vmid!, vm.node);
+    // A reboot shuts the guest down first: its agent is not due when a started guest's is.
+    if (running) startedAt.delete(vm);
+    else startedAt.set(vm, Date.now());
     await ctx.pve.tasks.wait(upid, { deadlineMs: 300_000 });
   }
   // Only the management NIC's address is one Glassdome may reach the guest on.
   const mac = await managementMac(ctx, vm, placement.managementNic);
+  const since = startedAt.get(vm);
+  startedAt.delete(vm);
   const found = await agentAnswer(vm.vmid!, () =>
-    ctx.pve.agent.waitForIp(vm.vmid!, { node: vm.node, deadlineMs: ctx.env.AGENT_TIMEOUT_SECONDS * 1000, mac }),
+    ctx.pve.agent.waitForIp(vm.vmid!, {
+      node: vm.node,
+      deadlineMs: ctx.env.AGENT_TIMEOUT_SECONDS * 1000,
+      mac,
+      ...(since === undefined ? {} : { since }),
+    }),
   );
   await learnGuestAddress(ctx, vm, found.ip);
   return { ip: found.ip };
