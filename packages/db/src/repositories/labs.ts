@@ -5,7 +5,7 @@ import { inPageOrder, type Keyset, type PageRequest, pageOf, pageQuery } from '.
 import type { JsonValue } from '../schema';
 import { ALL_PROJECTS, type Scope, scopeCondition } from '../scope';
 import { jsonTimeAs } from './steps';
-import type { NewVm } from './vms';
+import { type NewVm, newVmColumns } from './vms';
 
 export interface NewLab {
   name: string;
@@ -52,18 +52,7 @@ export async function insertLab(db: Db, lab: NewLab): Promise<string> {
  */
 export async function insertLabVms(db: Db, vms: readonly NewVm[], plannedSteps: readonly string[]): Promise<void> {
   if (vms.length === 0) return;
-  const rows = vms.map((vm) => ({
-    lab_id: vm.labId ?? null,
-    copy: vm.copy ?? null,
-    name: vm.name,
-    os: vm.os,
-    platform_id: vm.platformId,
-    node: vm.node,
-    spec: vm.spec,
-    request_id: vm.requestId ?? null,
-    created_by: vm.createdBy ?? null,
-    project: vm.project ?? 'default',
-  }));
+  const rows = vms.map((vm) => ({ ...newVmColumns(vm), spec: vm.spec }));
   await db.executeQuery(CompiledQuery.raw(INSERT_LAB_VMS, [JSON.stringify(rows), JSON.stringify(plannedSteps)]));
 }
 

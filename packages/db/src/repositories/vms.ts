@@ -19,26 +19,27 @@ export interface NewVm {
   project?: string;
 }
 
+/** The columns of a new VM's row that come from `NewVm` as they are (its status and spec are the writer's). */
+export function newVmColumns(vm: NewVm) {
+  return {
+    lab_id: vm.labId ?? null,
+    copy: vm.copy ?? null,
+    name: vm.name,
+    os: vm.os,
+    platform_id: vm.platformId,
+    node: vm.node,
+    request_id: vm.requestId ?? null,
+    created_by: vm.createdBy ?? null,
+    project: vm.project ?? 'default',
+  };
+}
+
 /** Inserts queued VMs and returns their ids in input order. */
 export async function insertVms(db: Db, vms: NewVm[]): Promise<string[]> {
   if (vms.length === 0) return [];
   const rows = await db
     .insertInto('vms')
-    .values(
-      vms.map((vm) => ({
-        lab_id: vm.labId ?? null,
-        copy: vm.copy ?? null,
-        name: vm.name,
-        os: vm.os,
-        platform_id: vm.platformId,
-        node: vm.node,
-        status: 'queued',
-        spec: JSON.stringify(vm.spec),
-        request_id: vm.requestId ?? null,
-        created_by: vm.createdBy ?? null,
-        project: vm.project ?? 'default',
-      })),
-    )
+    .values(vms.map((vm) => ({ ...newVmColumns(vm), status: 'queued', spec: JSON.stringify(vm.spec) })))
     .returning('id')
     .execute();
   return rows.map((row) => row.id);
