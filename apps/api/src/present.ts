@@ -17,8 +17,12 @@ type Time = Date | string;
 export function stepsForReader(steps: string, redactor: Redactor): JsonText {
   if (redactor === Redactor.none || !steps.includes('"error":')) return new JsonText(steps);
   const shown = JSON.parse(steps) as { error?: string }[];
-  for (const step of shown) if (step.error !== undefined) step.error = redactor.text(step.error);
+  maskStepErrors(shown, redactor);
   return new JsonText(JSON.stringify(shown));
+}
+
+function maskStepErrors(steps: { error?: string }[], redactor: Redactor): void {
+  for (const step of steps) if (step.error !== undefined) step.error = redactor.text(step.error);
 }
 
 /**
@@ -40,7 +44,7 @@ export function presentVm(vm: ShownVm, reader: Redactor | Principal): JsonText {
   if (redactor === Redactor.none) return new JsonText(vm.shown);
   const shown = JSON.parse(vm.shown) as { error: string | null; steps: { error?: string }[] };
   shown.error = redactor.text(shown.error);
-  for (const step of shown.steps) if (step.error !== undefined) step.error = redactor.text(step.error);
+  maskStepErrors(shown.steps, redactor);
   return new JsonText(JSON.stringify(shown));
 }
 
